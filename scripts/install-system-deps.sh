@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the server and its tests use, if missing:
+#   softhsm2       the default PKCS#11 HSM (and the test HSM)
+#   python3-pykmip a third-party KMIP client for the interop tests, and pykmip-server for benchmarks
+#   openssl        used by tests to cross-check certificates
+# As root it runs apt-get; otherwise it names the one command to run.
+set -euo pipefail
+need=()
+command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
+/usr/bin/python3 -c 'import kmip' >/dev/null 2>&1 || need+=(python3-pykmip)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Missing Debian packages: ${need[*]}. Run: sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}"
