@@ -1,0 +1,159 @@
+/**
+ * Server configuration: a JSON file, overridden by command-line flags, with defaults that run the
+ * embedded set-up (dev PKI, SoftHSM2 token, SQLite file under the data directory).
+ * A bad value is one clear error naming its key. Secrets (the HSM PIN) come from an environment
+ * variable or a file, never from the command line or this file.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly tls: { readonly cert: string; readonly key: string; readonly ca: string } | null;
+  readonly identityFrom: 'cn' | 'san';
+  /** null: the embedded SoftHSM2 token under dataDir/softhsm. */
+  readonly hsm: {
+    readonly module: string;
+    readonly tokenLabel: string;
+    readonly pinEnv?: string;
+    readonly pinFile?: string;
+    readonly kekLabel: string;
+  } | null;
+  readonly storePath: string;
+  readonly maxMessageBytes: number;
+  readonly idleTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
+  readonly adminIdentities: readonly string[];
+  readonly auditFile: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(`config: ${key}: ${message}`);
+  }
+}
+
+type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
+type JsonObject = { [k: string]: Json };
+
+const TOP_KEYS = ['listen', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit'];
+
+function isObject(v: Json | undefined): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function onlyKeys(obj: JsonObject, allowed: readonly string[], prefix: string): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.includes(k)) throw new ConfigError(prefix + k, `unknown key (allowed: ${allowed.join(', ')})`);
+  }
+}
+
+function str(obj: JsonObject, key: string, prefix: string): string | undefined {
+  const v = obj[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v === '') throw new ConfigError(prefix + key, 'must be a non-empty string');
+  return v;
+}
+
+function posInt(obj: JsonObject, key: string, prefix: string): number | undefined {
+  const v = obj[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ConfigError(prefix + key, 'must be a positive integer');
+  return v;
+}
+
+function section(obj: JsonObject, key: string, allowed: readonly string[]): JsonObject | undefined {
+  const v = obj[key];
+  if (v === undefined) return undefined;
+  if (!isObject(v)) throw new ConfigError(key, 'must be an object');
+  onlyKeys(v, allowed, `${key}.`);
+  return v;
+}
+
+export function parseListen(value: string, key = 'listen'): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new ConfigError(key, `"${value}" is not HOST:PORT`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+export interface ConfigOverrides {
+  readonly configFile?: string;
+  readonly listen?: string;
+  readonly dataDir?: string;
+}
+
+export function loadConfig(o: ConfigOverrides): ServerConfig {
+  let raw: JsonObject = {};
+  if (o.configFile) {
+    let text: string;
+    try {
+      text = fs.readFileSync(o.configFile, 'utf8');
+    } catch (e) {
+      throw new ConfigError('--config', `cannot read ${o.configFile}: ${(e as Error).message}`);
+    }
+    let parsed: Json;
+    try {
+      parsed = JSON.parse(text) as Json;
+    } catch (e) {
+      throw new ConfigError('--config', `${o.configFile} is not valid JSON: ${(e as Error).message}`);
+    }
+    if (!isObject(parsed)) throw new ConfigError('--config', 'the file must hold a JSON object');
+    raw = parsed;
+  }
+  onlyKeys(raw, TOP_KEYS, '');
+  const listen = parseListen(o.listen ?? str(raw, 'listen', '') ?? '127.0.0.1:5696', o.listen ? '--listen' : 'listen');
+  const dataDir = path.resolve(o.dataDir ?? str(raw, 'dataDir', '') ?? './data');
+  const tlsSec = section(raw, 'tls', ['cert', 'key', 'ca']);
+  const hsmSec = section(raw, 'hsm', ['module', 'tokenLabel', 'pinEnv', 'pinFile', 'kekLabel']);
+  const storeSec = section(raw, 'store', ['path']);
+  const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs']) ?? {};
+  const auditSec = section(raw, 'audit', ['file']);
+  const identityFrom = str(raw, 'identityFrom', '') ?? 'cn';
+  if (identityFrom !== 'cn' && identityFrom !== 'san') throw new ConfigError('identityFrom', 'must be "cn" or "san"');
+  const admins = raw['adminIdentities'] ?? ['admin'];
+  if (!Array.isArray(admins) || admins.some((a) => typeof a !== 'string')) {
+    throw new ConfigError('adminIdentities', 'must be an array of strings');
+  }
+
+  let tlsFiles: ServerConfig['tls'] = null;
+  if (tlsSec) {
+    const need = (k: string) => {
+      const v = str(tlsSec, k, 'tls.');
+      if (!v) throw new ConfigError(`tls.${k}`, 'is required when tls is configured');
+      return path.resolve(v);
+    };
+    tlsFiles = { cert: need('cert'), key: need('key'), ca: need('ca') };
+  }
+  let hsm: ServerConfig['hsm'] = null;
+  if (hsmSec) {
+    const module = str(hsmSec, 'module', 'hsm.');
+    const tokenLabel = str(hsmSec, 'tokenLabel', 'hsm.');
+    if (!module) throw new ConfigError('hsm.module', 'is required when hsm is configured');
+    if (!tokenLabel) throw new ConfigError('hsm.tokenLabel', 'is required when hsm is configured');
+    const pinEnv = str(hsmSec, 'pinEnv', 'hsm.');
+    const pinFile = str(hsmSec, 'pinFile', 'hsm.');
+    if (!pinEnv && !pinFile) throw new ConfigError('hsm.pinEnv', 'give pinEnv (an environment variable) or pinFile');
+    hsm = { module, tokenLabel, pinEnv, pinFile, kekLabel: str(hsmSec, 'kekLabel', 'hsm.') ?? 'kmip-kek' };
+  }
+  return {
+    host: listen.host,
+    port: listen.port,
+    dataDir,
+    tls: tlsFiles,
+    identityFrom,
+    hsm,
+    storePath: path.resolve(dataDir, (storeSec && str(storeSec, 'path', 'store.')) ?? 'kmip.sqlite'),
+    maxMessageBytes: posInt(limits, 'maxMessageBytes', 'limits.') ?? 1024 * 1024,
+    idleTimeoutMs: posInt(limits, 'idleTimeoutMs', 'limits.') ?? 300_000,
+    handshakeTimeoutMs: posInt(limits, 'handshakeTimeoutMs', 'limits.') ?? 10_000,
+    adminIdentities: admins as string[],
+    auditFile: path.resolve(dataDir, (auditSec && str(auditSec, 'file', 'audit.')) ?? 'audit.log'),
+  };
+}

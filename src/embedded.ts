@@ -1,0 +1,67 @@
+/**
+ * The embedded default set-up: a SQLite file and a SoftHSM2 token of our own under one data
+ * directory. Used by `kmip-server start` when no HSM is configured, by tests and by the
+ * conformance runner's in-process mode.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { buildRegistry } from './ops';
+import { Pkcs11KeyProtector } from './keys/pkcs11';
+import { ensureSoftHsmToken, softHsmProtectorConfig } from './keys/softhsm';
+import type { KeyProtector } from './keys/key-protector';
+import { SqliteObjectStore } from './store/sqlite';
+import { MemoryAuditSink, type AuditSink } from './audit/audit-log';
+import { systemClock, type Clock, type ServerInfo } from './server/context';
+import type { ServerCore } from './server/handle-message';
+
+export const SERVER_INFO: ServerInfo = {
+  vendorIdentification: 'kmip-server (TypeScript)',
+  serverName: 'kmip-server',
+  serverVersion: '0.1.0',
+};
+
+export const KEK_LABEL = 'kmip-kek';
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+
+/** Opens (creating on first use) the SoftHSM2 token under `dir` and its KEK. */
+export async function openEmbeddedHsm(dir: string): Promise<KeyProtector> {
+  const token = ensureSoftHsmToken(dir);
+  return Pkcs11KeyProtector.open(softHsmProtectorConfig(token, KEK_LABEL));
+}
+
+export interface EmbeddedCoreOptions {
+  /** Share one HSM session pool between cores (one process can initialise SoftHSM2 only once). */
+  readonly keys?: KeyProtector;
+  readonly audit?: AuditSink;
+  readonly clock?: Clock;
+  readonly maxMessageBytes?: number;
+}
+
+export interface EmbeddedCore {
+  readonly core: ServerCore;
+  readonly store: SqliteObjectStore;
+  close(): Promise<void>;
+}
+
+export async function createEmbeddedCore(dataDir: string, opts: EmbeddedCoreOptions = {}): Promise<EmbeddedCore> {
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const keys = opts.keys ?? (await openEmbeddedHsm(path.join(dataDir, 'softhsm')));
+  const store = new SqliteObjectStore({ path: path.join(dataDir, 'kmip.sqlite') });
+  const core: ServerCore = {
+    registry: buildRegistry(),
+    store,
+    keys,
+    audit: opts.audit ?? new MemoryAuditSink(),
+    clock: opts.clock ?? systemClock,
+    server: SERVER_INFO,
+    limits: { maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES },
+  };
+  return {
+    core,
+    store,
+    async close() {
+      store.close();
+      if (!opts.keys) await keys.close();
+    },
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * Building and reading managed-object bodies (the Symmetric Key / Secret Data / Opaque Object
+ * structures) and the attributes derived from them.
+ */
+import { createHash } from 'node:crypto';
+import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
+import { Tag } from '../spec/generated/tags';
+import { CryptographicAlgorithm, HashingAlgorithm, ObjectType } from '../spec/generated/enums';
+import { child, opt } from '../kmip/tree';
+import { KmipError, Reason } from '../server/errors';
+
+/** The structure tag that holds each object type's body. */
+export const OBJECT_BODY_TAG: Readonly<Partial<Record<number, number>>> = {
+  [ObjectType.Certificate]: Tag.Certificate,
+  [ObjectType.SymmetricKey]: Tag.SymmetricKey,
+  [ObjectType.PublicKey]: Tag.PublicKey,
+  [ObjectType.PrivateKey]: Tag.PrivateKey,
+  [ObjectType.SplitKey]: Tag.SplitKey,
+  [ObjectType.SecretData]: Tag.SecretData,
+  [ObjectType.OpaqueObject]: Tag.OpaqueObject,
+  [ObjectType.PGPKey]: Tag.PGPKey,
+};
+
+export function keyBlock(formatType: number, material: Uint8Array, algorithm?: number, length?: number): TtlvStructure {
+  const items: TtlvItem[] = [
+    ttlv.enumeration(Tag.KeyFormatType, formatType),
+    ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, material)]),
+  ];
+  if (algorithm !== undefined) items.push(ttlv.enumeration(Tag.CryptographicAlgorithm, algorithm));
+  if (length !== undefined) items.push(ttlv.integer(Tag.CryptographicLength, length));
+  return ttlv.structure(Tag.KeyBlock, items);
+}
+
+/** The raw bytes of a key block whose Key Material is a Byte String (Raw, Opaque formats). */
+export function rawKeyMaterial(block: TtlvStructure): Uint8Array | undefined {
+  const kv = child(block, Tag.KeyValue);
+  if (!kv) return undefined;
+  const km = kv.type === ItemType.Structure ? child(kv, Tag.KeyMaterial) : undefined;
+  if (km?.type === ItemType.ByteString) return km.value;
+  // Transparent Symmetric Key: Key Material is a structure holding Key.
+  if (km?.type === ItemType.Structure) {
+    const key = child(km, Tag.Key);
+    if (key?.type === ItemType.ByteString) return key.value;
+  }
+  return undefined;
+}
+
+export function keyBlockOf(body: TtlvStructure): TtlvStructure | undefined {
+  return opt.structure(body, Tag.KeyBlock);
+}
+
+/** Digest attribute (SHA-256 of the key material as held), as servers report it. */
+export function digestAttribute(material: Uint8Array, formatType: number): TtlvStructure {
+  return ttlv.structure(Tag.Digest, [
+    ttlv.enumeration(Tag.HashingAlgorithm, HashingAlgorithm.SHA_256),
+    ttlv.byteString(Tag.DigestValue, createHash('sha256').update(material).digest()),
+    ttlv.enumeration(Tag.KeyFormatType, formatType),
+  ]);
+}
+
+/** Key lengths (bits) each symmetric algorithm accepts when we generate a key. */
+export function checkSymmetricLength(algorithm: number, bits: number): void {
+  const ok = (() => {
+    switch (algorithm) {
+      case CryptographicAlgorithm.AES:
+        return bits === 128 || bits === 192 || bits === 256;
+      case CryptographicAlgorithm.DES3:
+        return bits === 112 || bits === 168 || bits === 128 || bits === 192;
+      case CryptographicAlgorithm.DES:
+        return bits === 56 || bits === 64;
+      case CryptographicAlgorithm.ChaCha20:
+        return bits === 256;
+      case CryptographicAlgorithm.HMAC_SHA1:
+      case CryptographicAlgorithm.HMAC_SHA224:
+      case CryptographicAlgorithm.HMAC_SHA256:
+      case CryptographicAlgorithm.HMAC_SHA384:
+      case CryptographicAlgorithm.HMAC_SHA512:
+      case CryptographicAlgorithm.HMAC_MD5:
+        return bits >= 8 && bits <= 4096 && bits % 8 === 0;
+      default:
+        return undefined;
+    }
+  })();
+  if (ok === undefined) {
+    throw new KmipError(Reason.InvalidField, 'this algorithm cannot be used to create a symmetric key');
+  }
+  if (!ok) throw new KmipError(Reason.InvalidField, `key length ${bits} is not valid for this algorithm`);
+}
+
+/** Bytes of key material for a length in bits (3DES keys carry parity bits: 168 -> 24 bytes). */
+export function symmetricKeyBytes(algorithm: number, bits: number): number {
+  if (algorithm === CryptographicAlgorithm.DES3) return bits <= 128 ? 16 : 24;
+  if (algorithm === CryptographicAlgorithm.DES) return 8;
+  return bits / 8;
+}

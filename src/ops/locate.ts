@@ -1,0 +1,82 @@
+/**
+ * Locate: the caller's objects matching every given attribute, as one indexed SQL query.
+ * Two instances of the same date attribute give a range; Cryptographic Usage Mask matches objects
+ * with at least those bits; Object Type and State match the object row.
+ */
+import { ItemType, ttlv, type TtlvItem } from '../../ttlv/types';
+import { Tag } from '../spec/generated/tags';
+import { Operation, State, StorageStatusMask } from '../spec/generated/enums';
+import { attributeFromV1, attributeFromV2, type KmipAttribute } from '../kmip/attributes';
+import { children, opt } from '../kmip/tree';
+import type { LocateCondition, LocateQuery } from '../store/object-store';
+import type { OpContext } from '../server/context';
+import { KmipError, Reason } from '../server/errors';
+import type { OperationHandler } from '../server/registry';
+
+function filterAttributes(payload: Parameters<OperationHandler['handle']>[0], ctx: OpContext): KmipAttribute[] {
+  if (ctx.version.major >= 2) {
+    const attrs = opt.structure(payload, Tag.Attributes);
+    return attrs ? attrs.value.map(attributeFromV2) : [];
+  }
+  return children(payload, Tag.Attribute).map(attributeFromV1);
+}
+
+function buildQuery(attrs: readonly KmipAttribute[], ctx: OpContext): LocateQuery {
+  const conditions: LocateCondition[] = [];
+  let objectType: number | undefined;
+  let states: number[] | undefined;
+  const dates = new Map<string, bigint[]>();
+  for (const a of attrs) {
+    const v: TtlvItem = a.value;
+    if (a.name === 'Object Type' && v.type === ItemType.Enumeration) objectType = v.value;
+    else if (a.name === 'State' && v.type === ItemType.Enumeration) (states ??= []).push(v.value);
+    else if (a.name === 'Cryptographic Usage Mask' && v.type === ItemType.Integer) {
+      conditions.push({ kind: 'maskContains', name: a.name, bits: v.value });
+    } else if (v.type === ItemType.DateTime) dates.set(a.name, [...(dates.get(a.name) ?? []), v.value]);
+    else conditions.push({ kind: 'equals', name: a.name, value: v });
+  }
+  for (const [name, values] of dates) {
+    if (values.length > 2) throw new KmipError(Reason.InvalidField, `${name} may be given at most twice (a range)`);
+    if (values.length === 1) conditions.push({ kind: 'range', name, min: values[0], max: values[0] });
+    else {
+      const [x, y] = values as [bigint, bigint];
+      conditions.push({ kind: 'range', name, min: x < y ? x : y, max: x < y ? y : x });
+    }
+  }
+  return {
+    owner: ctx.client.isAdmin ? undefined : ctx.client.name,
+    objectType,
+    states,
+    conditions,
+  };
+}
+
+const ALL_STATES = Object.values(State) as number[];
+const DESTROYED_STATES: ReadonlySet<number> = new Set([State.Destroyed, State.DestroyedCompromised]);
+
+export const locateHandler: OperationHandler = {
+  operation: Operation.Locate,
+  async handle(payload, ctx) {
+    const maximum = opt.integer(payload, Tag.MaximumItems);
+    const offset = opt.integer(payload, Tag.OffsetItems) ?? 0;
+    if ((maximum !== undefined && maximum < 0) || offset < 0) {
+      throw new KmipError(Reason.InvalidField, 'Maximum Items and Offset Items must not be negative');
+    }
+    const base = buildQuery(filterAttributes(payload, ctx), ctx);
+    // 2.x: destroyed objects are found only when Destroyed storage is asked for.
+    const mask = opt.integer(payload, Tag.StorageStatusMask);
+    let states = base.states;
+    if (ctx.version.major >= 2 && (mask === undefined || (mask & StorageStatusMask.DestroyedStorage) === 0)) {
+      states = (states ?? ALL_STATES).filter((s) => !DESTROYED_STATES.has(s));
+    }
+    const query: LocateQuery = { ...base, states };
+    // Located Items (1.3+) counts every match, before Offset and Maximum apply.
+    const all = ctx.store.locate(query);
+    const page = all.slice(offset, maximum === undefined ? undefined : offset + maximum);
+    const out: TtlvItem[] = [];
+    if (ctx.version.major > 1 || ctx.version.minor >= 3) out.push(ttlv.integer(Tag.LocatedItems, all.length));
+    for (const uid of page) out.push(ttlv.textString(Tag.UniqueIdentifier, uid));
+    if (page.length === 1) ctx.idPlaceholder = page[0];
+    return out;
+  },
+};

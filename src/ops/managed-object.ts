@@ -1,0 +1,151 @@
+/**
+ * What every handler does with managed objects: find one the caller may see, bring its state up to
+ * date, read and change attributes, and move its material through the HSM.
+ */
+import { randomUUID } from 'node:crypto';
+import { decodeTtlv } from '../../ttlv/decode';
+import { encodeTtlv } from '../../ttlv/encode';
+import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
+import { Tag } from '../spec/generated/tags';
+import { State } from '../spec/generated/enums';
+import { attributeByName } from '../spec/registry';
+import type { KmipAttribute } from '../kmip/attributes';
+import { asText, child } from '../kmip/tree';
+import { effectiveState } from '../lifecycle/effective-state';
+import { transition, type LifecycleEvent, type StateValue } from '../lifecycle/state-machine';
+import type { ManagedObjectRecord, StoredAttribute } from '../store/object-store';
+import type { OpContext } from '../server/context';
+import { KmipError, Reason } from '../server/errors';
+
+export function newUniqueIdentifier(): string {
+  return randomUUID();
+}
+
+export function nowSeconds(ctx: OpContext): bigint {
+  return BigInt(Math.floor(ctx.clock.now() / 1000));
+}
+
+/**
+ * The Unique Identifier a request names, or the batch's ID Placeholder when it names none.
+ * 2.x also allows the Unique Identifier enumeration "ID Placeholder" (and Integer references,
+ * which we do not offer).
+ */
+export function requestedUid(payload: TtlvStructure, ctx: OpContext): string {
+  const item = child(payload, Tag.UniqueIdentifier);
+  if (item === undefined || (item.type === ItemType.Enumeration && ctx.version.major >= 2)) {
+    if (ctx.idPlaceholder === undefined) {
+      throw new KmipError(Reason.MissingData, 'no Unique Identifier given and no ID Placeholder is set');
+    }
+    return ctx.idPlaceholder;
+  }
+  return asText(item);
+}
+
+/** Loads an object the caller may see; brings its date-driven state up to date and persists it. */
+export async function loadObject(ctx: OpContext, uid: string): Promise<ManagedObjectRecord> {
+  const rec = ctx.store.get(uid);
+  // Another owner's object answers exactly like a missing one: existence is not revealed.
+  if (rec === undefined || (rec.owner !== ctx.client.name && !ctx.client.isAdmin)) {
+    throw new KmipError(Reason.ItemNotFound, `object ${uid} not found`);
+  }
+  ctx.touched.push(uid);
+  const state = effectiveState(rec.state as StateValue, rec.attributes, ctx.clock.now());
+  if (state === rec.state) return rec;
+  const attributes = setAttribute(rec.attributes, 'State', ttlv.enumeration(Tag.State, state));
+  await ctx.store.update(uid, { state, attributes });
+  return { ...rec, state, attributes };
+}
+
+/** Applies a lifecycle event: the state table decides; State and Last Change Date follow. */
+export async function applyEvent(
+  ctx: OpContext,
+  rec: ManagedObjectRecord,
+  event: LifecycleEvent,
+  extra: readonly KmipAttribute[] = [],
+  dropMaterial = false,
+): Promise<ManagedObjectRecord> {
+  const state = transition(rec.state as StateValue, event);
+  let attributes = setAttribute(rec.attributes, 'State', ttlv.enumeration(Tag.State, state));
+  for (const a of extra) attributes = setAttribute(attributes, a.name, a.value);
+  attributes = touchLastChange(ctx, attributes);
+  await ctx.store.update(rec.uid, dropMaterial ? { state, attributes, protectedMaterial: null } : { state, attributes });
+  return { ...rec, state, attributes, protectedMaterial: dropMaterial ? null : rec.protectedMaterial };
+}
+
+export function getAttribute(attrs: readonly StoredAttribute[], name: string): TtlvItem | undefined {
+  return attrs.find((a) => a.name === name)?.value;
+}
+
+export function getAttributes(attrs: readonly StoredAttribute[], name: string): TtlvItem[] {
+  return attrs.filter((a) => a.name === name).map((a) => a.value);
+}
+
+/** Replaces every instance of `name` with one value. */
+export function setAttribute(attrs: readonly StoredAttribute[], name: string, value: TtlvItem): StoredAttribute[] {
+  return [...attrs.filter((a) => a.name !== name), { name, index: 0, value }];
+}
+
+/** Adds an instance of a multi-valued attribute, at the next index. */
+export function addAttributeInstance(attrs: readonly StoredAttribute[], name: string, value: TtlvItem): StoredAttribute[] {
+  const next = attrs.filter((a) => a.name === name).reduce((m, a) => Math.max(m, a.index + 1), 0);
+  return [...attrs, { name, index: next, value }];
+}
+
+export function touchLastChange(ctx: OpContext, attrs: readonly StoredAttribute[]): StoredAttribute[] {
+  return setAttribute(attrs, 'Last Change Date', ttlv.dateTime(Tag.LastChangeDate, nowSeconds(ctx)));
+}
+
+/** Canonical attributes of a stored object (stored instances are already canonical). */
+export function asKmipAttributes(attrs: readonly StoredAttribute[]): KmipAttribute[] {
+  return attrs.map((a) => ({ name: a.name, value: a.value }));
+}
+
+/** Turns request attributes into stored instances, multi-valued ones indexed in order. */
+export function toStoredAttributes(attrs: readonly KmipAttribute[]): StoredAttribute[] {
+  let out: StoredAttribute[] = [];
+  for (const a of attrs) {
+    const rule = attributeByName(a.name);
+    const multi = rule === undefined || rule.multipleInstances !== 'no';
+    out = multi ? addAttributeInstance(out, a.name, a.value) : setAttribute(out, a.name, a.value);
+  }
+  return out;
+}
+
+/** Encrypts the object's body (its managed-object structure) under the HSM's KEK. */
+export async function protectBody(ctx: OpContext, uid: string, body: TtlvStructure) {
+  const plain = encodeTtlv(body);
+  try {
+    return await ctx.keys.protect(uid, plain);
+  } finally {
+    plain.fill(0);
+  }
+}
+
+/**
+ * Decrypts an object's body for the duration of the request. The decrypted bytes are zeroed at
+ * once; the decoded tree's Byte Strings (its own copies) are registered in `ctx.secrets`, which the
+ * message handler zeroes as soon as the response is encoded.
+ */
+export async function readBody(ctx: OpContext, rec: ManagedObjectRecord): Promise<TtlvStructure> {
+  if (rec.protectedMaterial === null) {
+    throw new KmipError(Reason.ObjectDestroyed, `object ${rec.uid} has no key material`);
+  }
+  const plain = await ctx.keys.unprotect(rec.uid, rec.protectedMaterial);
+  try {
+    const body = decodeTtlv(plain);
+    if (body.type !== ItemType.Structure) throw new KmipError(Reason.GeneralFailure, 'stored object is damaged');
+    collectByteStrings(body, ctx.secrets);
+    return body;
+  } finally {
+    plain.fill(0);
+  }
+}
+
+function collectByteStrings(item: TtlvItem, into: Uint8Array[]): void {
+  if (item.type === ItemType.ByteString) into.push(item.value);
+  else if (item.type === ItemType.Structure) for (const c of item.value) collectByteStrings(c, into);
+}
+
+export function isDestroyed(state: number): boolean {
+  return state === State.Destroyed || state === State.DestroyedCompromised;
+}

@@ -1,0 +1,44 @@
+/**
+ * What a handler works through: the ports, the caller, the clock, and the batch's ID Placeholder.
+ * Handlers never reach past this object.
+ */
+import type { ObjectStore } from '../store/object-store';
+import type { KeyProtector } from '../keys/key-protector';
+import type { ProtocolVersion } from '../spec/versions';
+
+export interface ClientIdentity {
+  /** The identity objects are owned by (certificate subject CN by default). */
+  readonly name: string;
+  /** SHA-256 fingerprint of the client certificate, for the audit log. */
+  readonly certificateFingerprint?: string;
+  readonly peer?: string;
+  readonly isAdmin: boolean;
+}
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export interface ServerInfo {
+  readonly vendorIdentification: string;
+  readonly serverName: string;
+  readonly serverVersion: string;
+}
+
+export interface OpContext {
+  readonly version: ProtocolVersion;
+  readonly client: ClientIdentity;
+  readonly store: ObjectStore;
+  readonly keys: KeyProtector;
+  readonly clock: Clock;
+  readonly server: ServerInfo;
+  /** The ID Placeholder of the batch: set by operations that create or name an object. */
+  idPlaceholder: string | undefined;
+  /** Unique identifiers the current item touched, for the audit record. */
+  readonly touched: string[];
+  /** Plaintext secrets this item put in memory; zeroed once the response is encoded. */
+  readonly secrets: Uint8Array[];
+}

@@ -1,0 +1,115 @@
+/**
+ * Errors as typed KMIP result reasons, and the one mapper from any thrown value to the Result
+ * Reason / Result Message a client of a given protocol version may receive.
+ */
+import { randomUUID } from 'node:crypto';
+import { ResultReason } from '../spec/generated/enums';
+import { enumValueInfo } from '../spec/registry';
+import { TtlvError } from '../../ttlv/errors';
+import { KeyProtectorError } from '../keys/key-protector';
+import { isInVersion, type ProtocolVersion } from '../spec/versions';
+
+export const Reason = ResultReason;
+export type ReasonValue = (typeof ResultReason)[keyof typeof ResultReason];
+
+/** Thrown by everything past the codec; `message` goes to the client, so it holds no secret. */
+export class KmipError extends Error {
+  override readonly name = 'KmipError';
+  constructor(
+    readonly reason: ReasonValue,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Where a reason is newer than the client's version, the nearest one it has. KMIP 1.x reports
+ * lifecycle and attribute-permission violations as Permission Denied (as its test cases expect),
+ * malformed values as Invalid Field, and absent objects as Item Not Found.
+ */
+const OLDER_REASON: Readonly<Partial<Record<ReasonValue, ReasonValue>>> = {
+  [Reason.WrongKeyLifecycleState]: Reason.PermissionDenied,
+  [Reason.ObjectNotFound]: Reason.ItemNotFound,
+  [Reason.ObjectDestroyed]: Reason.ItemNotFound,
+  [Reason.NotAuthorised]: Reason.PermissionDenied,
+  [Reason.ReadOnlyAttribute]: Reason.PermissionDenied,
+  [Reason.AttributeReadOnly]: Reason.PermissionDenied,
+  [Reason.MultiValuedAttribute]: Reason.InvalidField,
+  [Reason.AttributeSingleValued]: Reason.InvalidField,
+  [Reason.AttributeNotFound]: Reason.InvalidField,
+  [Reason.AttributeInstanceNotFound]: Reason.InvalidField,
+  [Reason.UnsupportedAttribute]: Reason.InvalidField,
+  [Reason.InvalidAttribute]: Reason.InvalidField,
+  [Reason.InvalidAttributeValue]: Reason.InvalidField,
+  [Reason.InvalidDataType]: Reason.InvalidField,
+  [Reason.InvalidObjectType]: Reason.InvalidField,
+  [Reason.IllegalObjectType]: Reason.InvalidField,
+  [Reason.UnknownEnumeration]: Reason.InvalidField,
+  [Reason.UnknownTag]: Reason.InvalidField,
+  [Reason.CodecError]: Reason.InvalidMessage,
+  [Reason.NumericRange]: Reason.InvalidField,
+  [Reason.BadCryptographicParameters]: Reason.InvalidField,
+  [Reason.UnsupportedCryptographicParameters]: Reason.FeatureNotSupported,
+  [Reason.KeyWrapTypeNotSupported]: Reason.FeatureNotSupported,
+  [Reason.IncompatibleCryptographicUsageMask]: Reason.PermissionDenied,
+  [Reason.MissingInitializationVector]: Reason.MissingData,
+  [Reason.UnsupportedProtocolVersion]: Reason.InvalidMessage,
+  [Reason.UnknownMessageExtension]: Reason.InvalidMessage,
+  [Reason.NonUniqueNameAttribute]: Reason.InvalidField,
+  [Reason.ServerLimitExceeded]: Reason.GeneralFailure,
+  [Reason.InternalServerError]: Reason.GeneralFailure,
+  [Reason.InvalidCorrelationValue]: Reason.InvalidField,
+  [Reason.InvalidAsynchronousCorrelationValue]: Reason.InvalidField,
+  [Reason.UnknownObjectGroup]: Reason.ItemNotFound,
+  [Reason.IllegalOperation]: Reason.PermissionDenied,
+  [Reason.IndexOutOfBounds]: Reason.InvalidField,
+};
+
+/** 2.x removed these 1.x reasons; their 2.x successors. */
+const NEWER_REASON: Readonly<Partial<Record<ReasonValue, ReasonValue>>> = {
+  [Reason.IllegalOperation]: Reason.PermissionDenied,
+  [Reason.IndexOutOfBounds]: Reason.AttributeInstanceNotFound,
+};
+
+function reasonInVersion(reason: ReasonValue, v: ProtocolVersion): boolean {
+  const info = enumValueInfo('ResultReason', reason);
+  return info !== undefined && isInVersion(info.firstVersion, info.lastVersion, v);
+}
+
+/** The reason as the client's version can express it. */
+export function reasonForVersion(reason: ReasonValue, v: ProtocolVersion): ReasonValue {
+  let r: ReasonValue | undefined = reason;
+  for (let hops = 0; r !== undefined && hops < 4; hops++) {
+    if (reasonInVersion(r, v)) return r;
+    r = v.major >= 2 ? NEWER_REASON[r] : OLDER_REASON[r];
+  }
+  return Reason.GeneralFailure;
+}
+
+export interface MappedError {
+  readonly reason: ReasonValue;
+  readonly message: string;
+  /** Set for unexpected errors: the client sees only this id; the log has the detail. */
+  readonly correlationId?: string;
+  readonly internal?: unknown;
+}
+
+/** Any thrown value to a KMIP failure. Internal text is never echoed to the client. */
+export function mapError(e: unknown, v: ProtocolVersion): MappedError {
+  if (e instanceof KmipError) return { reason: reasonForVersion(e.reason, v), message: e.message };
+  if (e instanceof TtlvError) {
+    return { reason: reasonForVersion(Reason.InvalidMessage, v), message: `malformed TTLV: ${e.code} at byte ${e.offset}` };
+  }
+  if (e instanceof KeyProtectorError) {
+    // The HSM is down or refused: the client learns the request could not be served, not why.
+    return { reason: Reason.CryptographicFailure, message: `key protection failed (${e.code})` };
+  }
+  const correlationId = randomUUID();
+  return {
+    reason: Reason.GeneralFailure,
+    message: `internal error (correlation id ${correlationId})`,
+    correlationId,
+    internal: e,
+  };
+}

@@ -1,0 +1,264 @@
+/**
+ * The pure entry point: request bytes in, response bytes out. Tests and the conformance runner call
+ * it without TLS; the connection calls it once per framed message.
+ *
+ * It owns the batch rules: ID Placeholder, Batch Error Continuation Option, Maximum Response Size,
+ * critical Message Extensions, unsupported versions and operations, and error mapping.
+ */
+import { randomUUID } from 'node:crypto';
+import { decodeTtlv } from '../../ttlv/decode';
+import { encodeTtlv } from '../../ttlv/encode';
+import { TtlvError } from '../../ttlv/errors';
+import type { TtlvItem, TtlvStructure } from '../../ttlv/types';
+import { BatchErrorContinuationOption, ResultStatus } from '../spec/generated/enums';
+import { Tag } from '../spec/generated/tags';
+import { versionString, type ProtocolVersion } from '../spec/versions';
+import {
+  encodeResponseItem,
+  encodeResponseMessage,
+  isSupportedVersion,
+  nearestSupportedVersion,
+  peekVersion,
+  readRequestMessage,
+  type RequestBatchItem,
+  type RequestMessage,
+  type ResponseBatchItem,
+} from '../kmip/message';
+import { pruneForVersion } from '../kmip/version-filter';
+import { asBoolean, child, opt } from '../kmip/tree';
+import type { AuditSink } from '../audit/audit-log';
+import type { ObjectStore } from '../store/object-store';
+import type { KeyProtector } from '../keys/key-protector';
+import type { ClientIdentity, Clock, OpContext, ServerInfo } from './context';
+import { KmipError, Reason, mapError, reasonForVersion, type ReasonValue } from './errors';
+import type { OperationRegistry } from './registry';
+import { operationInfo } from './registry';
+
+export interface ServerCore {
+  readonly registry: OperationRegistry;
+  readonly store: ObjectStore;
+  readonly keys: KeyProtector;
+  readonly audit: AuditSink;
+  readonly clock: Clock;
+  readonly server: ServerInfo;
+  readonly limits: { readonly maxMessageBytes: number };
+}
+
+export interface Session {
+  readonly client: ClientIdentity;
+}
+
+/** Version used to answer a message whose own version cannot be read. */
+const FALLBACK_VERSION: ProtocolVersion = { major: 1, minor: 0 };
+
+export async function handleMessage(bytes: Uint8Array, session: Session, core: ServerCore): Promise<Uint8Array> {
+  let root: TtlvItem;
+  try {
+    root = decodeTtlv(bytes, { maxMessageBytes: core.limits.maxMessageBytes });
+  } catch (e) {
+    const v = sniffVersion(bytes) ?? FALLBACK_VERSION;
+    return failWholeMessage(core, session, v, Reason.InvalidMessage, describeDecodeError(e));
+  }
+  let request: RequestMessage;
+  try {
+    request = readRequestMessage(root);
+  } catch (e) {
+    const v = peekVersion(root) ?? FALLBACK_VERSION;
+    const mapped = mapError(e, answerVersion(v));
+    return failWholeMessage(core, session, v, mapped.reason, mapped.message);
+  }
+  const requested = request.header.version;
+  if (!isSupportedVersion(requested)) {
+    return failWholeMessage(
+      core,
+      session,
+      requested,
+      Reason.UnsupportedProtocolVersion,
+      `protocol version ${versionString(requested)} is not supported`,
+    );
+  }
+  const secrets: Uint8Array[] = [];
+  try {
+    return encodeResponse(core, request, await runBatch(request, session, core, secrets));
+  } finally {
+    for (const s of secrets) s.fill(0);
+  }
+}
+
+function answerVersion(v: ProtocolVersion): ProtocolVersion {
+  return isSupportedVersion(v) ? v : nearestSupportedVersion(v);
+}
+
+function describeDecodeError(e: unknown): string {
+  return e instanceof TtlvError ? `malformed message: ${e.code} at byte ${e.offset}` : 'malformed message';
+}
+
+/**
+ * Reads Protocol Version Major/Minor where a well-formed request header puts them, for answering
+ * a message that does not decode. Only used on that error path.
+ */
+function sniffVersion(b: Uint8Array): ProtocolVersion | undefined {
+  if (b.length < 56) return undefined;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const tagAt = (o: number) => (b[o]! << 16) | (b[o + 1]! << 8) | b[o + 2]!;
+  if (tagAt(24) !== Tag.ProtocolVersionMajor || tagAt(40) !== Tag.ProtocolVersionMinor) return undefined;
+  return { major: dv.getInt32(32), minor: dv.getInt32(48) };
+}
+
+function failWholeMessage(
+  core: ServerCore,
+  session: Session,
+  requested: ProtocolVersion,
+  reason: ReasonValue,
+  message: string,
+): Uint8Array {
+  const v = answerVersion(requested);
+  const r = reasonForVersion(reason, v);
+  core.audit.record({
+    event: 'message-rejected',
+    correlationId: randomUUID(),
+    client: session.client.name,
+    certificateFingerprint: session.client.certificateFingerprint,
+    peer: session.client.peer,
+    protocolVersion: versionString(requested),
+    resultStatus: 'OperationFailed',
+    resultReason: String(r),
+    reason: message,
+  });
+  const item = encodeResponseItem({ status: ResultStatus.OperationFailed, reason: r, message });
+  const msg = encodeResponseMessage({ version: v, timeStamp: nowSeconds(core.clock) }, [item]);
+  return encodeTtlv(msg);
+}
+
+function nowSeconds(clock: Clock): bigint {
+  return BigInt(Math.floor(clock.now() / 1000));
+}
+
+interface BatchShared {
+  idPlaceholder: string | undefined;
+  /** Plaintext key bytes the batch decrypted: zeroed after the response is encoded. */
+  readonly secrets: Uint8Array[];
+}
+
+interface ItemOutcome {
+  readonly response: ResponseBatchItem;
+}
+
+async function runBatch(
+  request: RequestMessage,
+  session: Session,
+  core: ServerCore,
+  secrets: Uint8Array[],
+): Promise<ItemOutcome[]> {
+  const continuation = request.header.batchErrorContinuationOption ?? BatchErrorContinuationOption.Stop;
+  const shared: BatchShared = { idPlaceholder: undefined, secrets };
+  const outcomes: ItemOutcome[] = [];
+  let stopped = false;
+  for (const item of request.items) {
+    if (stopped) break;
+    const outcome = await runItem(item, request, session, core, shared);
+    outcomes.push(outcome);
+    if (outcome.response.status !== ResultStatus.Success && continuation !== BatchErrorContinuationOption.Continue) {
+      // Stop: the remaining items are not processed. Undo is not offered: we treat it as Stop.
+      stopped = true;
+    }
+  }
+  return outcomes;
+}
+
+async function runItem(
+  item: RequestBatchItem,
+  request: RequestMessage,
+  session: Session,
+  core: ServerCore,
+  shared: BatchShared,
+): Promise<ItemOutcome> {
+  const v = request.header.version;
+  const started = process.hrtime.bigint();
+  const ctx: OpContext = {
+    version: v,
+    client: session.client,
+    store: core.store,
+    keys: core.keys,
+    clock: core.clock,
+    server: core.server,
+    idPlaceholder: shared.idPlaceholder,
+    touched: [],
+    secrets: shared.secrets,
+  };
+  const base = { operation: item.operation, uniqueBatchItemId: item.uniqueBatchItemId };
+  let response: ResponseBatchItem;
+  let correlationId: string = randomUUID();
+  try {
+    rejectCriticalExtensions(item);
+    const handler = core.registry.lookup(item.operation, v);
+    if (!handler) {
+      throw new KmipError(
+        Reason.OperationNotSupported,
+        `operation ${operationInfo(item.operation)?.name ?? item.operation} is not supported in KMIP ${versionString(v)}`,
+      );
+    }
+    const payload = await handler.handle(item.payload, ctx);
+    shared.idPlaceholder = ctx.idPlaceholder;
+    response = { ...base, status: ResultStatus.Success, payload };
+  } catch (e) {
+    const mapped = mapError(e, v);
+    if (mapped.correlationId) {
+      correlationId = mapped.correlationId;
+      core.audit.internalError(mapped.correlationId, mapped.internal);
+    }
+    response = { ...base, status: ResultStatus.OperationFailed, reason: mapped.reason, message: mapped.message };
+  }
+  core.audit.record({
+    event: 'operation',
+    correlationId,
+    client: session.client.name,
+    certificateFingerprint: session.client.certificateFingerprint,
+    peer: session.client.peer,
+    protocolVersion: versionString(v),
+    operation: operationInfo(item.operation)?.name ?? String(item.operation),
+    uniqueIdentifiers: ctx.touched,
+    resultStatus: response.status === ResultStatus.Success ? 'Success' : 'OperationFailed',
+    resultReason: response.reason === undefined ? undefined : String(response.reason),
+    durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+  });
+  return { response };
+}
+
+/** A critical Message Extension we do not understand fails the item (spec: Message Extension). */
+function rejectCriticalExtensions(item: RequestBatchItem): void {
+  for (const ext of item.messageExtensions) {
+    const critical = child(ext, Tag.CriticalityIndicator);
+    if (critical && asBoolean(critical)) {
+      const vendor = opt.text(ext, Tag.VendorIdentification) ?? '';
+      throw new KmipError(Reason.UnknownMessageExtension, `critical message extension of vendor "${vendor}" is not supported`);
+    }
+  }
+}
+
+function encodeResponse(core: ServerCore, request: RequestMessage, outcomes: readonly ItemOutcome[]): Uint8Array {
+  const v = request.header.version;
+  const header = {
+    version: v,
+    timeStamp: nowSeconds(core.clock),
+    clientCorrelationValue: request.header.clientCorrelationValue,
+    serverCorrelationValue: request.header.serverCorrelationValue,
+  };
+  const items: TtlvStructure[] = outcomes.map((o) => encodeResponseItem(o.response));
+  let bytes = encodeTtlv(pruneForVersion(encodeResponseMessage(header, items), v));
+  const max = request.header.maximumResponseSize;
+  if (max !== undefined && bytes.length > max) {
+    // Every item is replaced by Response Too Large: the client learns the answer did not fit.
+    const tooLarge = outcomes.map((o) =>
+      encodeResponseItem({
+        operation: o.response.operation,
+        uniqueBatchItemId: o.response.uniqueBatchItemId,
+        status: ResultStatus.OperationFailed,
+        reason: Reason.ResponseTooLarge,
+        message: `response of ${bytes.length} bytes exceeds Maximum Response Size ${max}`,
+      }),
+    );
+    bytes = encodeTtlv(encodeResponseMessage(header, tooLarge));
+  }
+  return bytes;
+}

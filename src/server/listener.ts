@@ -1,0 +1,162 @@
+/**
+ * The mutual-TLS listener (KMIP port 5696). TLS 1.2+ only; the client must present a certificate
+ * the configured CA signed. Each connection frames messages with the sans-io framer and answers
+ * them strictly in order.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import tls from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { TtlvFramer } from '../../ttlv/framer';
+import { TtlvError } from '../../ttlv/errors';
+import { Tag } from '../spec/generated/tags';
+import type { ClientIdentity } from './context';
+import { handleMessage, type ServerCore } from './handle-message';
+
+export interface ListenerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly key: Buffer;
+  readonly cert: Buffer;
+  readonly ca: Buffer;
+  /** Identities with access to every object. */
+  readonly adminIdentities: readonly string[];
+  /** Where the identity comes from: the subject CN (default) or the first DNS/email SAN. */
+  readonly identityFrom: 'cn' | 'san';
+  /** A connection that sends nothing for this long is closed. */
+  readonly idleTimeoutMs: number;
+  /** A TLS handshake must complete within this. */
+  readonly handshakeTimeoutMs: number;
+}
+
+export interface RunningListener {
+  readonly address: AddressInfo;
+  /** Stops accepting, lets in-flight requests finish, then closes every connection. */
+  close(): Promise<void>;
+}
+
+function identityOf(cert: tls.PeerCertificate, from: 'cn' | 'san'): string | undefined {
+  if (from === 'san' && cert.subjectaltname) {
+    const first = cert.subjectaltname.split(',').map((s) => s.trim())[0];
+    const colon = first?.indexOf(':') ?? -1;
+    if (first && colon > 0) return first.slice(colon + 1);
+  }
+  const cn = cert.subject?.CN;
+  return Array.isArray(cn) ? cn[0] : cn;
+}
+
+export function startListener(core: ServerCore, opts: ListenerOptions): Promise<RunningListener> {
+  const admins = new Set(opts.adminIdentities);
+  const sockets = new Set<tls.TLSSocket>();
+  const inFlight = new Set<Promise<void>>();
+  let closing = false;
+
+  const server = tls.createServer({
+    key: opts.key,
+    cert: opts.cert,
+    ca: opts.ca,
+    requestCert: true,
+    // Verified below so that a rejected handshake can be audited with its reason.
+    rejectUnauthorized: false,
+    minVersion: 'TLSv1.2',
+    handshakeTimeout: opts.handshakeTimeoutMs,
+    // Session resumption (tickets) saves a full handshake for reconnecting clients.
+    sessionTimeout: 300,
+  });
+
+  server.on('tlsClientError', (err, socket) => {
+    core.audit.record({
+      event: 'connection-rejected',
+      correlationId: randomUUID(),
+      peer: `${socket.remoteAddress}:${socket.remotePort}`,
+      reason: err.message,
+    });
+  });
+
+  server.on('secureConnection', (socket) => {
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    const cert = socket.getPeerCertificate();
+    if (!socket.authorized || !cert || !cert.raw) {
+      core.audit.record({
+        event: 'connection-rejected',
+        correlationId: randomUUID(),
+        peer,
+        reason: cert && cert.raw ? `client certificate rejected: ${String(socket.authorizationError)}` : 'no client certificate',
+      });
+      socket.destroy();
+      return;
+    }
+    const name = identityOf(cert, opts.identityFrom);
+    if (!name) {
+      core.audit.record({ event: 'connection-rejected', correlationId: randomUUID(), peer, reason: 'certificate has no identity' });
+      socket.destroy();
+      return;
+    }
+    const client: ClientIdentity = {
+      name,
+      certificateFingerprint: createHash('sha256').update(cert.raw).digest('hex'),
+      peer,
+      isAdmin: admins.has(name),
+    };
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.setTimeout(opts.idleTimeoutMs, () => socket.destroy());
+    serveConnection(socket, client);
+  });
+
+  function serveConnection(socket: tls.TLSSocket, client: ClientIdentity): void {
+    const framer = new TtlvFramer({ maxMessageBytes: core.limits.maxMessageBytes, expectTag: Tag.RequestMessage });
+    // Answers go out in request order: each message waits for the one before it.
+    let chain: Promise<void> = Promise.resolve();
+    socket.on('data', (chunk: Buffer) => {
+      let frames: Uint8Array[];
+      try {
+        frames = framer.push(chunk);
+      } catch (e) {
+        // A bad header or an over-size length: the stream cannot be resynchronised.
+        core.audit.record({
+          event: 'message-rejected',
+          correlationId: randomUUID(),
+          client: client.name,
+          peer: client.peer,
+          reason: e instanceof TtlvError ? e.code : 'framing error',
+        });
+        socket.destroy();
+        return;
+      }
+      for (const frame of frames) {
+        const work = chain.then(async () => {
+          const response = await handleMessage(frame, { client }, core);
+          if (!socket.destroyed) socket.write(response);
+        });
+        chain = work.catch(() => {
+          socket.destroy();
+        });
+        const tracked = chain;
+        inFlight.add(tracked);
+        void tracked.finally(() => inFlight.delete(tracked));
+      }
+    });
+  }
+
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve({
+        address: server.address() as AddressInfo,
+        async close() {
+          if (closing) return;
+          closing = true;
+          const stopped = new Promise<void>((r) => server.close(() => r()));
+          await Promise.allSettled([...inFlight]);
+          for (const s of sockets) s.end();
+          setTimeout(() => {
+            for (const s of sockets) s.destroy();
+          }, 1000).unref();
+          await stopped;
+        },
+      });
+    });
+  });
+}

@@ -1,0 +1,95 @@
+/**
+ * The store port: what handlers need from persistence. SQLite implements it (sqlite.ts); a second
+ * engine can be added without touching handlers.
+ *
+ * The store never sees plaintext key material: `protectedMaterial` is what the KeyProtector
+ * returned (ciphertext under the HSM's key-encryption key).
+ */
+import type { TtlvItem } from '../../ttlv/types';
+
+/** One attribute instance. `value.tag` is the attribute's own tag (2.x form). */
+export interface StoredAttribute {
+  /** Spec name ("Cryptographic Algorithm") or custom name ("x-Department"). */
+  readonly name: string;
+  /** Instance index among values of the same name, from 0. */
+  readonly index: number;
+  readonly value: TtlvItem;
+}
+
+export interface ProtectedMaterial {
+  readonly kekId: string;
+  readonly mechanism: string;
+  readonly iv: Uint8Array;
+  readonly ciphertext: Uint8Array;
+}
+
+export interface ManagedObjectRecord {
+  readonly uid: string;
+  readonly objectType: number;
+  readonly state: number;
+  readonly owner: string;
+  readonly attributes: readonly StoredAttribute[];
+  /** Null once destroyed (metadata stays, material goes) or for objects without material. */
+  readonly protectedMaterial: ProtectedMaterial | null;
+  /** Monotonic creation order; Locate's deterministic order. */
+  readonly seq: number;
+}
+
+export interface NewObject {
+  readonly uid: string;
+  readonly objectType: number;
+  readonly state: number;
+  readonly owner: string;
+  readonly attributes: readonly StoredAttribute[];
+  readonly protectedMaterial: ProtectedMaterial | null;
+}
+
+export interface ObjectUpdate {
+  readonly state?: number;
+  /** Replaces the whole attribute set when given. */
+  readonly attributes?: readonly StoredAttribute[];
+  /** `null` drops the material (Destroy). */
+  readonly protectedMaterial?: ProtectedMaterial | null;
+}
+
+/** One Locate condition: every condition must hold (AND); each matches any instance of `name`. */
+export type LocateCondition =
+  | { readonly kind: 'equals'; readonly name: string; readonly value: TtlvItem }
+  /** Dates and numbers: inclusive range on the attribute's numeric value. */
+  | { readonly kind: 'range'; readonly name: string; readonly min?: bigint; readonly max?: bigint }
+  /** Integer mask attributes: every bit of `bits` set in the stored value. */
+  | { readonly kind: 'maskContains'; readonly name: string; readonly bits: number };
+
+export interface LocateQuery {
+  /** Restrict to objects of this owner; undefined = all owners (administrators). */
+  readonly owner?: string;
+  readonly objectType?: number;
+  readonly states?: readonly number[];
+  readonly conditions: readonly LocateCondition[];
+  readonly offset?: number;
+  readonly limit?: number;
+  /** Creation order ('newest' first is what most clients expect of "the" key by name). */
+  readonly order?: 'newest' | 'oldest';
+}
+
+export interface ObjectStore {
+  /** Durable when the promise resolves (the commit is fsync'd). */
+  insert(obj: NewObject): Promise<void>;
+  /** Durable when the promise resolves. Throws StoreError NOT_FOUND if the uid is unknown. */
+  update(uid: string, change: ObjectUpdate): Promise<void>;
+  /** Several writes made durable together, all or nothing. */
+  writeBatch(ops: ReadonlyArray<{ insert: NewObject } | { uid: string; update: ObjectUpdate }>): Promise<void>;
+  get(uid: string): ManagedObjectRecord | undefined;
+  locate(query: LocateQuery): string[];
+  close(): void;
+}
+
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+  constructor(
+    readonly code: 'NOT_FOUND' | 'EXISTS' | 'SCHEMA' | 'IO',
+    message: string,
+  ) {
+    super(message);
+  }
+}
