@@ -25,7 +25,7 @@ export const TtlvErrorCode = {
   TooLarge: 'TTLV_TOO_LARGE',
   /** More items than the configured maximum. */
   TooManyItems: 'TTLV_TOO_MANY_ITEMS',
-  /** Tag outside 0x420000..0x54FFFF (or not 3 bytes). */
+  /** Tag outside 0x420000..0x42FFFF (standard) and 0x540000..0x54FFFF (extensions). */
   BadTag: 'TTLV_BAD_TAG',
   /** A value cannot be represented in its item type (encode side, or text encodings). */
   BadValue: 'TTLV_BAD_VALUE',
@@ -35,6 +35,8 @@ export const TtlvErrorCode = {
   BadSyntax: 'TTLV_BAD_SYNTAX',
   /** Text encoding names a tag, type or enumeration value the dictionary does not know. */
   UnknownName: 'TTLV_UNKNOWN_NAME',
+  /** A decode limit passed by the caller is out of range (configuration error, not input). */
+  BadLimits: 'TTLV_BAD_LIMITS',
 } as const;
 
 export type TtlvErrorCode = (typeof TtlvErrorCode)[keyof typeof TtlvErrorCode];
