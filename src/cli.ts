@@ -1,0 +1,75 @@
+/**
+ * `kmip-server start [--config FILE] [--listen HOST:PORT] [--data-dir DIR]`
+ * `kmip-server pki client --cn NAME --out DIR [--data-dir DIR]`
+ */
+import path from 'node:path';
+import { ConfigError, loadConfig } from './config';
+import { startServer } from './main';
+import { ensureDevPki, issueClientCertificate } from './pki/dev-pki';
+
+const USAGE = `usage:
+  kmip-server start [--config FILE] [--listen HOST:PORT] [--data-dir DIR]
+  kmip-server pki client --cn NAME --out DIR [--data-dir DIR]`;
+
+function parseFlags(args: readonly string[], allowed: readonly string[]): Map<string, string> {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('--') || !allowed.includes(a.slice(2))) throw new ConfigError(a, `unknown argument\n${USAGE}`);
+    const v = args[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new ConfigError(a, 'needs a value');
+    flags.set(a.slice(2), v);
+    i++;
+  }
+  return flags;
+}
+
+async function start(args: readonly string[]): Promise<void> {
+  const flags = parseFlags(args, ['config', 'listen', 'data-dir']);
+  const config = loadConfig({ configFile: flags.get('config'), listen: flags.get('listen'), dataDir: flags.get('data-dir') });
+  const server = await startServer(config);
+  const { address, port } = server.listener.address;
+  console.log(JSON.stringify({ msg: 'listening', address, port, dataDir: config.dataDir }));
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(JSON.stringify({ msg: 'stopping', signal }));
+    server.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        console.error(JSON.stringify({ msg: 'stop failed', error: String(e) }));
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function pkiClient(args: readonly string[]): Promise<void> {
+  const flags = parseFlags(args, ['cn', 'out', 'data-dir']);
+  const cn = flags.get('cn');
+  const out = flags.get('out');
+  if (!cn) throw new ConfigError('--cn', 'is required');
+  if (!out) throw new ConfigError('--out', 'is required');
+  const pkiDir = path.resolve(flags.get('data-dir') ?? './data', 'pki');
+  await ensureDevPki(pkiDir);
+  await issueClientCertificate(pkiDir, cn, path.resolve(out));
+  console.log(JSON.stringify({ msg: 'client certificate issued', cn, out: path.resolve(out) }));
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  try {
+    if (argv[0] === 'start') await start(argv.slice(1));
+    else if (argv[0] === 'pki' && argv[1] === 'client') await pkiClient(argv.slice(2));
+    else {
+      console.error(USAGE);
+      process.exitCode = 2;
+    }
+  } catch (e) {
+    // One clear line, no stack: configuration and start-up errors are the operator's to fix.
+    console.error(e instanceof Error ? `kmip-server: ${e.message}` : `kmip-server: ${String(e)}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The key-protection port: how key material is encrypted before the store sees it, and decrypted
+ * for the duration of one handler. The PKCS#11 adapter (pkcs11.ts) is the production implementation.
+ *
+ * Contract:
+ * - `protect` binds the blob to the object's unique identifier: a blob copied to another row must
+ *   fail `unprotect` with INTEGRITY, never yield data.
+ * - `unprotect` returns a fresh buffer owned by the caller, who zeroes it after use.
+ * - Errors are `KeyProtectorError`; messages never carry PINs or key bytes.
+ */
+
+/** What is stored beside an object: everything needed to decrypt it again, nothing secret. */
+export interface ProtectedBlob {
+  /** Identifier of the key-encryption key (hex of its CKA_ID), so KEKs can be rotated and rows re-wrapped. */
+  readonly kekId: string;
+  /** One of the MECHANISM_* constants: names the algorithm and how the identifier is bound. */
+  readonly mechanism: string;
+  /** GCM nonce (12 bytes); empty for key wrap, which has no IV. */
+  readonly iv: Uint8Array;
+  /** Ciphertext including the authentication tag (GCM) or the RFC 5649 integrity block. */
+  readonly ciphertext: Uint8Array;
+}
+
+/**
+ * AES-256-GCM computed inside the HSM (C_Encrypt). IV: 12 random bytes; AAD: the UTF-8 unique
+ * identifier; tag: 128 bits, appended to the ciphertext.
+ */
+export const MECHANISM_AES_GCM = 'CKM_AES_GCM';
+/**
+ * RFC 5649 AES key wrap with padding inside the HSM (C_WrapKey), for HSMs without GCM. Key wrap
+ * has no associated data, so the identifier is bound by wrapping
+ * SHA-256("kmip-kek-binding\0" || uid)[0..16] || uint32be(length) || material || zeros to a
+ * multiple of 8 (so the HSM never pads: SoftHSM2 2.6 does not strip the padding on unwrap).
+ * The IV is empty.
+ */
+export const MECHANISM_AES_KWP = 'CKM_AES_KEY_WRAP_PAD';
+
+export type KeyProtectorErrorCode =
+  /** The blob does not authenticate (tampered, or moved to another unique identifier). */
+  | 'INTEGRITY'
+  /** The HSM or token cannot be reached now; retry later. */
+  | 'HSM_UNAVAILABLE'
+  /** The HSM refused an operation for a reason that is neither integrity nor availability. */
+  | 'HSM_ERROR'
+  | 'LOGIN_FAILED'
+  | 'TOKEN_NOT_FOUND'
+  | 'MODULE_LOAD_FAILED'
+  /** The blob names a KEK this protector cannot find. */
+  | 'UNKNOWN_KEK'
+  /** Several keys carry the configured KEK label. */
+  | 'KEK_AMBIGUOUS'
+  /** The KEK found by label is not fit for purpose (extractable, not sensitive, wrong size or usage). */
+  | 'KEK_POLICY'
+  /** Neither AES-GCM nor AES key wrap with padding is available, or a blob names an unknown mechanism. */
+  | 'UNSUPPORTED_MECHANISM'
+  /** The PIN source is missing, empty or not private. */
+  | 'PIN_SOURCE'
+  | 'CONFIG'
+  | 'CLOSED';
+
+export class KeyProtectorError extends Error {
+  override readonly name = 'KeyProtectorError';
+  constructor(
+    readonly code: KeyProtectorErrorCode,
+    message: string,
+    /** The PKCS#11 return value name (CKR_...) when the HSM produced the error. */
+    readonly ckr?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface KeyProtector {
+  /** The KEK new blobs are made under. */
+  readonly kekId: string;
+  /** The mechanism new blobs are made with. */
+  readonly mechanism: string;
+  protect(uniqueIdentifier: string, plaintext: Uint8Array): Promise<ProtectedBlob>;
+  unprotect(uniqueIdentifier: string, blob: ProtectedBlob): Promise<Uint8Array>;
+  /** Waits for operations in flight, then releases the HSM. Later calls fail with CLOSED. */
+  close(): Promise<void>;
+}

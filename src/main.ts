@@ -1,0 +1,88 @@
+/**
+ * The composition root: the only place that builds the adapters (store, HSM, audit, TLS) and wires
+ * them to the request path.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ServerConfig } from './config';
+import { ensureDevPki } from './pki/dev-pki';
+import { Pkcs11KeyProtector, readPin } from './keys/pkcs11';
+import type { KeyProtector } from './keys/key-protector';
+import { SqliteObjectStore } from './store/sqlite';
+import { createAuditLog } from './audit/audit-log';
+import { buildRegistry } from './ops';
+import { systemClock } from './server/context';
+import type { ServerCore } from './server/handle-message';
+import { startListener, type RunningListener } from './server/listener';
+import { KEK_LABEL, SERVER_INFO, openEmbeddedHsm } from './embedded';
+
+export interface RunningServer {
+  readonly listener: RunningListener;
+  /** Stops accepting, finishes in-flight requests, closes the store and the HSM. */
+  stop(): Promise<void>;
+}
+
+async function openHsm(config: ServerConfig): Promise<KeyProtector> {
+  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, 'softhsm'));
+  return Pkcs11KeyProtector.open({
+    modulePath: config.hsm.module,
+    tokenLabel: config.hsm.tokenLabel,
+    pin: readPin(config.hsm.pinEnv ? { env: config.hsm.pinEnv } : { file: config.hsm.pinFile }),
+    kekLabel: config.hsm.kekLabel ?? KEK_LABEL,
+  });
+}
+
+async function tlsFiles(config: ServerConfig): Promise<{ key: Buffer; cert: Buffer; ca: Buffer }> {
+  if (config.tls) {
+    return { key: fs.readFileSync(config.tls.key), cert: fs.readFileSync(config.tls.cert), ca: fs.readFileSync(config.tls.ca) };
+  }
+  const pkiDir = path.join(config.dataDir, 'pki');
+  await ensureDevPki(pkiDir);
+  return {
+    key: fs.readFileSync(path.join(pkiDir, 'server-key.pem')),
+    cert: fs.readFileSync(path.join(pkiDir, 'server.pem')),
+    ca: fs.readFileSync(path.join(pkiDir, 'ca.pem')),
+  };
+}
+
+export async function startServer(config: ServerConfig): Promise<RunningServer> {
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const tls = await tlsFiles(config);
+  const audit = createAuditLog({ file: config.auditFile });
+  const keys = await openHsm(config);
+  const store = new SqliteObjectStore({ path: config.storePath });
+  const core: ServerCore = {
+    registry: buildRegistry(),
+    store,
+    keys,
+    audit,
+    clock: systemClock,
+    server: SERVER_INFO,
+    limits: { maxMessageBytes: config.maxMessageBytes },
+  };
+  let listener: RunningListener;
+  try {
+    listener = await startListener(core, {
+      host: config.host,
+      port: config.port,
+      ...tls,
+      adminIdentities: config.adminIdentities,
+      identityFrom: config.identityFrom,
+      idleTimeoutMs: config.idleTimeoutMs,
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
+    });
+  } catch (e) {
+    store.close();
+    await keys.close();
+    throw e;
+  }
+  return {
+    listener,
+    async stop() {
+      await listener.close();
+      store.close();
+      await keys.close();
+      await audit.close();
+    },
+  };
+}
