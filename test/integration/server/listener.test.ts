@@ -1,0 +1,166 @@
+/**
+ * The mutual-TLS listener over real sockets on 127.0.0.1:0, with certificates made at test time,
+ * a real SQLite file and a real SoftHSM2 token.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { TtlvFramer } from '../../../ttlv/framer';
+import { Tag } from '../../../src/spec/generated/tags';
+import { CryptographicAlgorithm, ObjectType, Operation, ResultReason, ResultStatus } from '../../../src/spec/generated/enums';
+import { ttlv } from '../../../ttlv/types';
+import { ensureDevPki, issueClientCertificate, type DevPki } from '../../../src/pki/dev-pki';
+import { createEmbeddedCore, type EmbeddedCore } from '../../../src/embedded';
+import { startListener, type RunningListener } from '../../../src/server/listener';
+import { MemoryAuditSink } from '../../../src/audit/audit-log';
+import { openTestProtector } from '../../helpers/hsm';
+import { attributesFor, parseResponse, requestMessage, successPayload, textOf } from '../../helpers/kmip-client';
+
+let dir: string;
+let pki: DevPki;
+let embedded: EmbeddedCore;
+let listener: RunningListener;
+const audit = new MemoryAuditSink();
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-listener-'));
+  pki = ensureDevPki(path.join(dir, 'pki'));
+  embedded = await createEmbeddedCore(path.join(dir, 'data'), { keys: await openTestProtector(), audit });
+  listener = await startListener(embedded.core, {
+    host: '127.0.0.1',
+    port: 0,
+    key: fs.readFileSync(pki.serverKeyPath),
+    cert: fs.readFileSync(pki.serverCertPath),
+    ca: fs.readFileSync(pki.caPath),
+    adminIdentities: [],
+    identityFrom: 'cn',
+    idleTimeoutMs: 10_000,
+    handshakeTimeoutMs: 5_000,
+  });
+});
+
+afterAll(async () => {
+  await listener.close();
+  await embedded.close();
+  await embedded.core.keys.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function connect(opts: tls.ConnectionOptions): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port: listener.address.port, servername: 'localhost', ca: fs.readFileSync(pki.caPath), ...opts });
+    s.once('secureConnect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/** Sends messages and collects `count` framed responses (or fails on close). */
+function exchange(s: tls.TLSSocket, messages: Uint8Array[], count: number): Promise<Uint8Array[]> {
+  const framer = new TtlvFramer({ maxMessageBytes: 1 << 20 });
+  const got: Uint8Array[] = [];
+  return new Promise((resolve, reject) => {
+    s.on('data', (d: Buffer) => {
+      got.push(...framer.push(d));
+      if (got.length >= count) resolve(got);
+    });
+    s.once('close', () => reject(new Error(`closed after ${got.length} responses`)));
+    s.once('error', reject);
+    for (const m of messages) s.write(m);
+  });
+}
+
+/** True when the server ends the connection (a handshake failure or a close) without answering. */
+function refused(opts: tls.ConnectionOptions): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = tls.connect({ host: '127.0.0.1', port: listener.address.port, servername: 'localhost', ca: fs.readFileSync(pki.caPath), ...opts });
+    s.once('secureConnect', () => s.write(requestMessage({ major: 1, minor: 4 }, [{ operation: Operation.DiscoverVersions, payload: [] }])));
+    s.once('data', () => resolve(false));
+    s.once('error', () => resolve(true));
+    s.once('close', () => resolve(true));
+  });
+}
+
+test('a client with a certificate from the CA is served, many requests in order on one connection', async () => {
+  const s = await connect({ cert: fs.readFileSync(pki.clientCertPath), key: fs.readFileSync(pki.clientKeyPath) });
+  expect(['TLSv1.2', 'TLSv1.3']).toContain(s.getProtocol());
+  const queries = [1, 2, 3, 4, 5].map((minor) => requestMessage({ major: 1, minor: minor - 1 }, [{ operation: Operation.Query, payload: [] }]));
+  const responses = await exchange(s, queries, 5);
+  expect(responses.map((r) => parseResponse(r).version.minor)).toEqual([0, 1, 2, 3, 4]);
+  for (const r of responses) expect(parseResponse(r).items[0]!.status).toBe(ResultStatus.Success);
+  s.end();
+});
+
+test('no client certificate: refused and audited', async () => {
+  const before = audit.records.filter((r) => r.event === 'connection-rejected').length;
+  expect(await refused({})).toBe(true);
+  await new Promise((r) => setTimeout(r, 100));
+  expect(audit.records.filter((r) => r.event === 'connection-rejected').length).toBeGreaterThan(before);
+});
+
+test('a certificate from another CA is refused and audited with the reason', async () => {
+  const rogueDir = path.join(dir, 'rogue');
+  const roguePki = ensureDevPki(rogueDir);
+  expect(await refused({ cert: fs.readFileSync(roguePki.clientCertPath), key: fs.readFileSync(roguePki.clientKeyPath) })).toBe(true);
+  await new Promise((r) => setTimeout(r, 100));
+  expect(audit.records.some((r) => r.event === 'connection-rejected' && /certificate|verify|issuer/i.test(r.reason ?? ''))).toBe(true);
+});
+
+test('an expired client certificate is refused', async () => {
+  const files = issueClientCertificate(pki.dir, 'expired', path.join(dir, 'expired'), {
+    notBefore: new Date(Date.now() - 10 * 86400_000),
+    notAfter: new Date(Date.now() - 86400_000),
+  });
+  expect(await refused({ cert: files.certPem, key: files.keyPem })).toBe(true);
+});
+
+test('TLS 1.1 is refused', async () => {
+  expect(
+    await refused({
+      cert: fs.readFileSync(pki.clientCertPath),
+      key: fs.readFileSync(pki.clientKeyPath),
+      minVersion: 'TLSv1.1',
+      maxVersion: 'TLSv1.1',
+      ciphers: 'DEFAULT@SECLEVEL=0',
+    }),
+  ).toBe(true);
+});
+
+test('an over-size message closes the connection', async () => {
+  const s = await connect({ cert: fs.readFileSync(pki.clientCertPath), key: fs.readFileSync(pki.clientKeyPath) });
+  const header = Buffer.from([0x42, 0x00, 0x78, 0x01, 0x7f, 0xff, 0xff, 0xf8]); // announces ~2 GB
+  await expect(exchange(s, [header], 1)).rejects.toThrow(/closed/);
+});
+
+test('each client identity sees only its own objects over TLS', async () => {
+  const v = { major: 1, minor: 4 };
+  const owner = await connect({ cert: fs.readFileSync(pki.clientCertPath), key: fs.readFileSync(pki.clientKeyPath) });
+  const [created] = await exchange(
+    owner,
+    [
+      requestMessage(v, [
+        {
+          operation: Operation.Create,
+          payload: [
+            ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey),
+            attributesFor(v, [
+              { name: 'Cryptographic Algorithm', value: ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES) },
+              { name: 'Cryptographic Length', value: ttlv.integer(Tag.CryptographicLength, 128) },
+            ]),
+          ],
+        },
+      ]),
+    ],
+    1,
+  );
+  const uid = textOf(successPayload(parseResponse(created!)), Tag.UniqueIdentifier)!;
+  owner.end();
+  const bobFiles = issueClientCertificate(pki.dir, 'bob', path.join(dir, 'bob'));
+  const bob = await connect({ cert: bobFiles.certPem, key: bobFiles.keyPem });
+  const [got] = await exchange(bob, [requestMessage(v, [{ operation: Operation.Get, payload: [ttlv.textString(Tag.UniqueIdentifier, uid)] }])], 1);
+  expect(parseResponse(got!).items[0]!.reason).toBe(ResultReason.ItemNotFound);
+  bob.end();
+  const last = audit.records[audit.records.length - 1]!;
+  expect(last).toMatchObject({ event: 'operation', client: 'bob', operation: 'Get', resultStatus: 'OperationFailed' });
+  expect(last.certificateFingerprint).toMatch(/^[0-9a-f]{64}$/);
+});
