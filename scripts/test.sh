@@ -4,4 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 npx tsc -p tsconfig.json --noEmit
-npx jest --ci "$@"
+results=$(mktemp)
+status=0
+npx jest --ci --json --outputFile="$results" "$@" || status=$?
+# The plain closing line CI readers look for.
+node -e 'const r = require(process.argv[1]); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""))' "$results" || true
+rm -f "$results"
+exit $status

@@ -59,7 +59,17 @@ describe.each(['1.2', '1.4'])('PyKMIP client, KMIP %s', (version) => {
     const steps = await runScenario(version, 'lifecycle');
     const uid = ok(steps, 'create') as string;
     expect(uid).toMatch(/^[0-9a-f-]{36}$/);
-    expect((ok(steps, 'get') as string).length).toBe(64);
+    const keyHex = ok(steps, 'get') as string;
+    expect(keyHex.length).toBe(64);
+    // Neither the store (with its WAL) nor the audit log holds the key's bytes.
+    const key = Buffer.from(keyHex, 'hex');
+    const files = fs.readdirSync(server.dataDir).filter((f) => f.startsWith('kmip.sqlite') || f === 'audit.log');
+    expect(files).toEqual(expect.arrayContaining(['kmip.sqlite', 'audit.log']));
+    for (const f of files) {
+      const bytes = fs.readFileSync(path.join(server.dataDir, f));
+      expect(bytes.includes(key)).toBe(false);
+      expect(bytes.includes(Buffer.from(keyHex))).toBe(false);
+    }
     expect(ok(steps, 'get_attributes')).toEqual(['Cryptographic Algorithm', 'Cryptographic Length', 'State']);
     expect(ok(steps, 'get_attribute_list')).toEqual(expect.arrayContaining(['Cryptographic Algorithm', 'Name', 'State', 'Unique Identifier']));
     expect(ok(steps, 'locate')).toContain(uid);
