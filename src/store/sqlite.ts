@@ -325,11 +325,12 @@ export class SqliteObjectStore implements ObjectStore {
 }
 
 function conditionSql(c: LocateCondition): [string, unknown[]] {
-  const exists = (test: string) =>
-    `EXISTS (SELECT 1 FROM attributes a WHERE a.object_seq = o.seq AND a.name = ? AND ${test})`;
+  // `o.seq IN (...)` lets SQLite drive the query from the attribute index (name, skey/nval)
+  // and fetch objects by rowid, instead of visiting every object of the owner.
+  const matching = (test: string) => `o.seq IN (SELECT a.object_seq FROM attributes a WHERE a.name = ? AND ${test})`;
   switch (c.kind) {
     case 'equals':
-      return [exists('a.skey = ?'), [c.name, attributeSearchKey(c.value)]];
+      return [matching('a.skey = ?'), [c.name, attributeSearchKey(c.value)]];
     case 'range': {
       const tests: string[] = [];
       const p: unknown[] = [c.name];
@@ -341,9 +342,9 @@ function conditionSql(c: LocateCondition): [string, unknown[]] {
         tests.push('a.nval <= ?');
         p.push(c.max);
       }
-      return [exists(tests.length ? tests.join(' AND ') : 'a.nval IS NOT NULL'), p];
+      return [matching(tests.length ? tests.join(' AND ') : 'a.nval IS NOT NULL'), p];
     }
     case 'maskContains':
-      return [exists('(a.nval & ?) = ?'), [c.name, c.bits, c.bits]];
+      return [matching('(a.nval & ?) = ?'), [c.name, c.bits, c.bits]];
   }
 }
