@@ -23,7 +23,7 @@ export interface ProtectedMaterial {
   readonly ciphertext: Uint8Array;
 }
 
-export interface ManagedObjectRecord {
+export interface NewObject {
   readonly uid: string;
   readonly objectType: number;
   readonly state: number;
@@ -31,17 +31,11 @@ export interface ManagedObjectRecord {
   readonly attributes: readonly StoredAttribute[];
   /** Null once destroyed (metadata stays, material goes) or for objects without material. */
   readonly protectedMaterial: ProtectedMaterial | null;
-  /** Monotonic creation order; Locate's deterministic order. */
-  readonly seq: number;
 }
 
-export interface NewObject {
-  readonly uid: string;
-  readonly objectType: number;
-  readonly state: number;
-  readonly owner: string;
-  readonly attributes: readonly StoredAttribute[];
-  readonly protectedMaterial: ProtectedMaterial | null;
+export interface ManagedObjectRecord extends NewObject {
+  /** Monotonic creation order; Locate's deterministic order. */
+  readonly seq: number;
 }
 
 export interface ObjectUpdate {
