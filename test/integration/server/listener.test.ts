@@ -164,3 +164,52 @@ test('each client identity sees only its own objects over TLS', async () => {
   expect(last).toMatchObject({ event: 'operation', client: 'bob', operation: 'Get', resultStatus: 'OperationFailed' });
   expect(last.certificateFingerprint).toMatch(/^[0-9a-f]{64}$/);
 });
+
+test('TLS session resumption: a reconnecting client resumes its session', async () => {
+  const creds = { cert: fs.readFileSync(pki.clientCertPath), key: fs.readFileSync(pki.clientKeyPath) };
+  const first = await connect(creds);
+  const session = await new Promise<Buffer>((resolve) => {
+    first.once('session', (s: Buffer) => resolve(s));
+    // TLS 1.3 sends tickets after the handshake; a round trip makes sure they arrive.
+    void exchange(first, [requestMessage({ major: 1, minor: 4 }, [{ operation: Operation.DiscoverVersions, payload: [] }])], 1);
+  });
+  first.end();
+  const second = await connect({ ...creds, session });
+  expect(second.isSessionReused()).toBe(true);
+  const [r] = await exchange(second, [requestMessage({ major: 1, minor: 4 }, [{ operation: Operation.DiscoverVersions, payload: [] }])], 1);
+  expect(parseResponse(r!).items[0]!.status).toBe(ResultStatus.Success);
+  second.end();
+});
+
+test('an idle connection is closed after the idle timeout', async () => {
+  const quick = await startListener(embedded.core, {
+    host: '127.0.0.1',
+    port: 0,
+    key: fs.readFileSync(pki.serverKeyPath),
+    cert: fs.readFileSync(pki.serverCertPath),
+    ca: fs.readFileSync(pki.caPath),
+    adminIdentities: [],
+    identityFrom: 'cn',
+    idleTimeoutMs: 300,
+    handshakeTimeoutMs: 5_000,
+  });
+  try {
+    const s = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const c = tls.connect({
+        host: '127.0.0.1',
+        port: quick.address.port,
+        servername: 'localhost',
+        ca: fs.readFileSync(pki.caPath),
+        cert: fs.readFileSync(pki.clientCertPath),
+        key: fs.readFileSync(pki.clientKeyPath),
+      });
+      c.once('secureConnect', () => resolve(c));
+      c.once('error', reject);
+    });
+    const started = Date.now();
+    await new Promise((resolve) => s.once('close', resolve));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+  } finally {
+    await quick.close();
+  }
+});
