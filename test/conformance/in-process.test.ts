@@ -1,0 +1,37 @@
+/**
+ * The whole OASIS corpus (1.0-2.1) against the real server core in this process: a real SoftHSM2
+ * token and a fresh SQLite data directory per case (chained cases share one). No case listed in
+ * conformance/expected-results.json may fail or be skipped.
+ */
+import { createEmbeddedCore } from '../../src/embedded';
+import { DEFAULT_VERSIONS, discoverCases } from '../../conformance/cases';
+import { DEFAULT_EXPECTED, DEFAULT_SKIP_LIST } from '../../conformance/main';
+import { caseLine, countResults, findRegressions, loadExpectedPassing, loadSkipList } from '../../conformance/report';
+import { runConformance } from '../../conformance/runner';
+import { inProcessFactory } from '../../conformance/targets';
+import { withConformanceDir } from '../helpers/conformance';
+import { openTestProtector } from '../helpers/hsm';
+
+withConformanceDir((root) => {
+  test('in-process conformance: no case that passed before fails now', async () => {
+    const keys = await openTestProtector();
+    try {
+      const factory = inProcessFactory((dataDir) => createEmbeddedCore(dataDir, { keys }));
+      const cases = discoverCases(root, DEFAULT_VERSIONS);
+      const results = await runConformance({
+        cases,
+        skips: loadSkipList(DEFAULT_SKIP_LIST),
+        openTarget: () => factory(),
+        jobs: 4,
+      });
+      expect(results).toHaveLength(cases.length);
+      const regressions = findRegressions(loadExpectedPassing(DEFAULT_EXPECTED), results);
+      expect(regressions.map(caseLine)).toEqual([]);
+      // Every case was run or skipped with a reason; none was lost on the way.
+      const n = countResults(results);
+      expect(n.passed + n.failed + n.skipped).toBe(cases.length);
+    } finally {
+      await keys.close();
+    }
+  }, 120_000);
+});
