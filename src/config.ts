@@ -25,6 +25,8 @@ export interface ServerConfig {
   readonly maxMessageBytes: number;
   readonly idleTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
+  readonly messageTimeoutMs: number;
+  readonly maxConnections: number;
   readonly adminIdentities: readonly string[];
   readonly auditFile: string;
 }
@@ -113,7 +115,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
   const tlsSec = section(raw, 'tls', ['cert', 'key', 'ca']);
   const hsmSec = section(raw, 'hsm', ['module', 'tokenLabel', 'pinEnv', 'pinFile', 'kekLabel']);
   const storeSec = section(raw, 'store', ['path']);
-  const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs']) ?? {};
+  const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs', 'messageTimeoutMs', 'maxConnections']) ?? {};
   const auditSec = section(raw, 'audit', ['file']);
   const identityFrom = str(raw, 'identityFrom', '') ?? 'cn';
   if (identityFrom !== 'cn' && identityFrom !== 'san') throw new ConfigError('identityFrom', 'must be "cn" or "san"');
@@ -153,6 +155,8 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     maxMessageBytes: posInt(limits, 'maxMessageBytes', 'limits.') ?? 1024 * 1024,
     idleTimeoutMs: posInt(limits, 'idleTimeoutMs', 'limits.') ?? 300_000,
     handshakeTimeoutMs: posInt(limits, 'handshakeTimeoutMs', 'limits.') ?? 10_000,
+    messageTimeoutMs: posInt(limits, 'messageTimeoutMs', 'limits.') ?? 30_000,
+    maxConnections: posInt(limits, 'maxConnections', 'limits.') ?? 4096,
     adminIdentities: admins as string[],
     auditFile: path.resolve(dataDir, (auditSec && str(auditSec, 'file', 'audit.')) ?? 'audit.log'),
   };

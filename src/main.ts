@@ -70,6 +70,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       identityFrom: config.identityFrom,
       idleTimeoutMs: config.idleTimeoutMs,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
+      messageTimeoutMs: config.messageTimeoutMs,
+      maxConnections: config.maxConnections,
     });
   } catch (e) {
     store.close();

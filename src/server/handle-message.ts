@@ -134,6 +134,8 @@ function nowSeconds(clock: Clock): bigint {
   return BigInt(Math.floor(clock.now() / 1000));
 }
 
+const YIELD_EVERY_ITEMS = 32;
+
 interface BatchShared {
   idPlaceholder: string | undefined;
   /** Plaintext key bytes the batch decrypted: zeroed after the response is encoded. */
@@ -154,8 +156,10 @@ async function runBatch(
   const shared: BatchShared = { idPlaceholder: undefined, secrets };
   const outcomes: ItemOutcome[] = [];
   let stopped = false;
-  for (const item of request.items) {
+  for (const [i, item] of request.items.entries()) {
     if (stopped) break;
+    // A long batch yields to the event loop now and then, so other clients keep being served.
+    if (i > 0 && i % YIELD_EVERY_ITEMS === 0) await new Promise((r) => setImmediate(r));
     const outcome = await runItem(item, request, session, core, shared);
     outcomes.push(outcome);
     if (outcome.response.status !== ResultStatus.Success && continuation !== BatchErrorContinuationOption.Continue) {
@@ -246,8 +250,11 @@ function encodeResponse(core: ServerCore, request: RequestMessage, outcomes: rea
   };
   const items: TtlvStructure[] = outcomes.map((o) => encodeResponseItem(o.response));
   let bytes = encodeTtlv(pruneForVersion(encodeResponseMessage(header, items), v));
-  const max = request.header.maximumResponseSize;
-  if (max !== undefined && bytes.length > max) {
+  // The client's Maximum Response Size, and never more than we accept as a request: a small
+  // request must not buy an unbounded answer.
+  const clientMax = request.header.maximumResponseSize;
+  const max = clientMax === undefined ? core.limits.maxMessageBytes : Math.min(clientMax, core.limits.maxMessageBytes);
+  if (bytes.length > max) {
     // Every item is replaced by Response Too Large: the client learns the answer did not fit.
     const tooLarge = outcomes.map((o) =>
       encodeResponseItem({
@@ -259,6 +266,15 @@ function encodeResponse(core: ServerCore, request: RequestMessage, outcomes: rea
       }),
     );
     bytes = encodeTtlv(encodeResponseMessage(header, tooLarge));
+    if (bytes.length > max) {
+      // Even the per-item refusals do not fit: one refusal for the whole message.
+      const one = encodeResponseItem({
+        status: ResultStatus.OperationFailed,
+        reason: Reason.ResponseTooLarge,
+        message: `response exceeds Maximum Response Size ${max}`,
+      });
+      bytes = encodeTtlv(encodeResponseMessage(header, [one]));
+    }
   }
   return bytes;
 }

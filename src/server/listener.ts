@@ -26,7 +26,14 @@ export interface ListenerOptions {
   readonly idleTimeoutMs: number;
   /** A TLS handshake must complete within this. */
   readonly handshakeTimeoutMs: number;
+  /** A message, once begun, must arrive whole within this (a client trickling bytes is cut off). */
+  readonly messageTimeoutMs?: number;
+  /** Open connections beyond this are refused. */
+  readonly maxConnections?: number;
 }
+
+/** Requests read ahead of their answers per connection; past this the socket stops reading. */
+const MAX_PIPELINED = 32;
 
 export interface RunningListener {
   readonly address: AddressInfo;
@@ -59,9 +66,13 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
     rejectUnauthorized: false,
     minVersion: 'TLSv1.2',
     handshakeTimeout: opts.handshakeTimeoutMs,
+    // Keep-alive probes notice peers that vanished without closing.
+    keepAlive: true,
     // Session resumption (tickets) saves a full handshake for reconnecting clients.
     sessionTimeout: 300,
   });
+
+  server.maxConnections = opts.maxConnections ?? 4096;
 
   server.on('tlsClientError', (err, socket) => {
     core.audit.record({
@@ -70,6 +81,8 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
       peer: `${socket.remoteAddress}:${socket.remotePort}`,
       reason: err.message,
     });
+    // With a tlsClientError listener, Node leaves closing the socket to us.
+    socket.destroy();
   });
 
   server.on('secureConnection', (socket) => {
@@ -106,32 +119,48 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
 
   function serveConnection(socket: tls.TLSSocket, client: ClientIdentity): void {
     const framer = new TtlvFramer({ maxMessageBytes: core.limits.maxMessageBytes, expectTag: Tag.RequestMessage });
+    const messageTimeoutMs = opts.messageTimeoutMs ?? 30_000;
     // Answers go out in request order: each message waits for the one before it.
     let chain: Promise<void> = Promise.resolve();
+    let pending = 0;
+    let partialTimer: NodeJS.Timeout | undefined;
+    const reject = (reason: string) => {
+      core.audit.record({ event: 'message-rejected', correlationId: randomUUID(), client: client.name, peer: client.peer, reason });
+      socket.destroy();
+    };
+    socket.on('close', () => clearTimeout(partialTimer));
     socket.on('data', (chunk: Buffer) => {
       let frames: Uint8Array[];
       try {
         frames = framer.push(chunk);
       } catch (e) {
         // A bad header or an over-size length: the stream cannot be resynchronised.
-        core.audit.record({
-          event: 'message-rejected',
-          correlationId: randomUUID(),
-          client: client.name,
-          peer: client.peer,
-          reason: e instanceof TtlvError ? e.code : 'framing error',
-        });
-        socket.destroy();
+        reject(e instanceof TtlvError ? e.code : 'framing error');
         return;
       }
+      // A partial message starts the clock; a whole one stops it.
+      if (framer.bufferedBytes === 0) {
+        clearTimeout(partialTimer);
+        partialTimer = undefined;
+      } else if (partialTimer === undefined) {
+        partialTimer = setTimeout(() => reject('message not completed in time'), messageTimeoutMs);
+      }
       for (const frame of frames) {
+        pending++;
+        if (pending >= MAX_PIPELINED) socket.pause();
         const work = chain.then(async () => {
           const response = await handleMessage(frame, { client }, core);
           if (!socket.destroyed) socket.write(response);
         });
-        chain = work.catch(() => {
-          socket.destroy();
-        });
+        chain = work.then(
+          () => {
+            pending--;
+            if (pending < MAX_PIPELINED / 2 && socket.isPaused()) socket.resume();
+          },
+          () => {
+            socket.destroy();
+          },
+        );
         const tracked = chain;
         inFlight.add(tracked);
         void tracked.finally(() => inFlight.delete(tracked));

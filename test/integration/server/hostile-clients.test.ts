@@ -1,0 +1,127 @@
+/**
+ * Hostile clients are refused or bounded, audited, and a well-behaved client keeps being served
+ * meanwhile. Real mTLS on 127.0.0.1, real SQLite and SoftHSM2.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { ensureDevPki, type DevPki } from '../../../src/pki/dev-pki';
+import { createEmbeddedCore, type EmbeddedCore } from '../../../src/embedded';
+import { startListener, type RunningListener } from '../../../src/server/listener';
+import { MemoryAuditSink } from '../../../src/audit/audit-log';
+import { Operation, ResultReason, ResultStatus } from '../../../src/spec/generated/enums';
+import { openTestProtector } from '../../helpers/hsm';
+import { parseResponse, requestMessage } from '../../helpers/kmip-client';
+import { KmipTlsClient } from '../../helpers/tls-client';
+import { TtlvFramer } from '../../../ttlv/framer';
+
+const V = { major: 1, minor: 4 };
+let dir: string;
+let pki: DevPki;
+let embedded: EmbeddedCore;
+let listener: RunningListener;
+const audit = new MemoryAuditSink();
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-hostile-'));
+  pki = ensureDevPki(path.join(dir, 'pki'));
+  embedded = await createEmbeddedCore(path.join(dir, 'data'), { keys: await openTestProtector(), audit });
+  listener = await startListener(embedded.core, {
+    host: '127.0.0.1',
+    port: 0,
+    key: fs.readFileSync(pki.serverKeyPath),
+    cert: fs.readFileSync(pki.serverCertPath),
+    ca: fs.readFileSync(pki.caPath),
+    adminIdentities: [],
+    identityFrom: 'cn',
+    idleTimeoutMs: 10_000,
+    handshakeTimeoutMs: 2_000,
+    messageTimeoutMs: 500,
+  });
+});
+
+afterAll(async () => {
+  await listener.close();
+  await embedded.close();
+  await embedded.core.keys.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const creds = () => ({ port: listener.address.port, ca: fs.readFileSync(pki.caPath), cert: fs.readFileSync(pki.clientCertPath), key: fs.readFileSync(pki.clientKeyPath) });
+
+function rawConnect(): Promise<tls.TLSSocket> {
+  const c = creds();
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port: c.port, servername: 'localhost', ca: c.ca, cert: c.cert, key: c.key });
+    s.once('secureConnect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+async function wellBehavedAnswers(): Promise<number> {
+  const c = await KmipTlsClient.connect(creds());
+  const r = parseResponse(await c.request(requestMessage(V, [{ operation: Operation.DiscoverVersions, payload: [] }])));
+  c.close();
+  return r.items[0]!.status;
+}
+
+test('a client trickling a message byte by byte is cut off; others are served meanwhile', async () => {
+  const slow = await rawConnect();
+  const message = requestMessage(V, [{ operation: Operation.Query, payload: [] }]);
+  const closed = new Promise<number>((resolve) => slow.once('close', () => resolve(Date.now())));
+  const started = Date.now();
+  let i = 0;
+  const timer = setInterval(() => {
+    if (i < message.length && !slow.destroyed) slow.write(message.subarray(i, ++i));
+  }, 100);
+  expect(await wellBehavedAnswers()).toBe(ResultStatus.Success);
+  const at = await closed;
+  clearInterval(timer);
+  expect(at - started).toBeLessThan(3_000);
+  expect(audit.records.some((r) => r.event === 'message-rejected' && r.reason === 'message not completed in time')).toBe(true);
+});
+
+test('a client that pipelines 2,000 requests without reading is bounded, and every answer comes in order', async () => {
+  const s = await rawConnect();
+  const framer = new TtlvFramer({ maxMessageBytes: 1 << 20 });
+  const count = 2000;
+  const messages = Array.from({ length: count }, (_, i) => requestMessage({ major: 1, minor: i % 5 }, [{ operation: Operation.DiscoverVersions, payload: [] }]));
+  s.pause(); // read nothing for a while
+  for (const m of messages) s.write(m);
+  await new Promise((r) => setTimeout(r, 300));
+  expect(await wellBehavedAnswers()).toBe(ResultStatus.Success);
+  const minors: number[] = [];
+  await new Promise<void>((resolve, reject) => {
+    s.on('data', (d: Buffer) => {
+      for (const f of framer.push(d)) minors.push(parseResponse(f).version.minor);
+      if (minors.length === count) resolve();
+    });
+    s.once('close', () => reject(new Error(`closed after ${minors.length}`)));
+    s.resume();
+  });
+  expect(minors).toEqual(messages.map((_, i) => i % 5));
+  s.destroy();
+});
+
+test('a batch of 10,000 items is bounded (its answer would exceed the limit), and another client is answered while it runs', async () => {
+  const big = await KmipTlsClient.connect(creds());
+  const items = Array.from({ length: 10_000 }, () => ({ operation: Operation.DiscoverVersions, payload: [] }));
+  const request = requestMessage(V, items);
+  const bigAnswer = big.request(request);
+  const other = wellBehavedAnswers();
+  const r = parseResponse(await bigAnswer);
+  // Ten thousand refusals would themselves exceed the limit: one refusal answers the message.
+  expect(r.items).toHaveLength(1);
+  expect(r.items[0]!.reason).toBe(ResultReason.ResponseTooLarge);
+  expect(await other).toBe(ResultStatus.Success);
+  big.close();
+});
+
+test('a client that never completes the TLS handshake is dropped', async () => {
+  const net = await import('node:net');
+  const s = net.connect(listener.address.port, '127.0.0.1');
+  const started = Date.now();
+  await new Promise((resolve) => s.once('close', resolve));
+  expect(Date.now() - started).toBeLessThan(5_000);
+});
