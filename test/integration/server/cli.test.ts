@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT, startServerProcess } from '../../helpers/server-process';
+import { findSoftHsmModule } from '../../../src/keys/softhsm';
+import { makeTestToken } from '../../helpers/hsm';
 
 function runCli(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
@@ -50,4 +52,38 @@ test('pki client issues a further client certificate from the dev CA', async () 
   const files = fs.readdirSync(path.join(dir, 'alice'));
   expect(files.some((f) => f.endsWith('.pem') && !f.includes('key'))).toBe(true);
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('HSM faults at start: the server refuses with one clear line', () => {
+  function config(dir: string, hsm: Record<string, string>): string {
+    const f = path.join(dir, 'c.json');
+    fs.writeFileSync(f, JSON.stringify({ hsm }));
+    return f;
+  }
+
+  test.each([
+    ['a wrong module path', { module: '/nonexistent/libpkcs11.so', tokenLabel: 'x' }, /module|load/i],
+    ['a missing token', { module: findSoftHsmModule(), tokenLabel: 'no-such-token' }, /no token labelled/i],
+  ])('%s', async (_name, hsm, message) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-cli-'));
+    const pin = path.join(dir, 'pin');
+    fs.writeFileSync(pin, '123456', { mode: 0o600 });
+    const r = await runCli(['start', '--config', config(dir, { ...hsm, pinFile: pin }), '--data-dir', dir, '--listen', '127.0.0.1:0']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toContain('123456');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a wrong PIN', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-cli-'));
+    const token = makeTestToken();
+    const pin = path.join(dir, 'pin');
+    fs.writeFileSync(pin, 'wrong-pin-987', { mode: 0o600 });
+    const r = await runCli(['start', '--config', config(dir, { module: token.modulePath, tokenLabel: token.tokenLabel, pinFile: pin }), '--data-dir', dir, '--listen', '127.0.0.1:0']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/PIN|login/i);
+    expect(r.stderr).not.toContain('wrong-pin-987');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 });
