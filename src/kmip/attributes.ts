@@ -8,7 +8,7 @@
  * Attribute Value tag.
  */
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
-import { Tag } from '../spec/generated/tags';
+import { TAG_INFO, Tag } from '../spec/generated/tags';
 import { attributeByName, attributeByTag, attributeInVersion } from '../spec/registry';
 import type { AttributeRule } from '../spec/generated/attributes';
 import type { ProtocolVersion } from '../spec/versions';
@@ -27,8 +27,44 @@ export interface IndexedAttribute extends KmipAttribute {
 
 const ITEM_TYPE_BY_NAME = ItemType as Readonly<Record<string, number>>;
 
+/**
+ * KMIP 2.x "Certificate Attributes" has no tag of its own: each of its members (Certificate
+ * Subject CN ... Certificate Issuer DN Qualifier, tags 0x420108-0x42011F) is an attribute of its
+ * own, named like its tag, under the one rule of Certificate Attributes.
+ */
+const CERTIFICATE_ATTRIBUTE_TAGS = { first: 0x420108, last: 0x42011f } as const;
+const CERTIFICATE_ATTRIBUTES = attributeByName('Certificate Attributes');
+
+function certificateMemberName(tag: number): string | undefined {
+  if (tag < CERTIFICATE_ATTRIBUTE_TAGS.first || tag > CERTIFICATE_ATTRIBUTE_TAGS.last) return undefined;
+  return TAG_INFO.get(tag)?.name;
+}
+
+const CERTIFICATE_MEMBER_TAG = new Map<string, number>();
+for (let t: number = CERTIFICATE_ATTRIBUTE_TAGS.first; t <= CERTIFICATE_ATTRIBUTE_TAGS.last; t++) {
+  const name = certificateMemberName(t);
+  if (name !== undefined) CERTIFICATE_MEMBER_TAG.set(name, t);
+}
+
+/** The rule for an attribute name, a Certificate Attributes member included. */
+export function attributeRule(name: string): AttributeRule | undefined {
+  return attributeByName(name) ?? (CERTIFICATE_MEMBER_TAG.has(name) ? CERTIFICATE_ATTRIBUTES : undefined);
+}
+
+/** The attribute's own tag (Certificate Attributes members included); undefined for custom ones. */
+export function attributeTag(name: string): number | undefined {
+  return attributeByName(name)?.tag ?? CERTIFICATE_MEMBER_TAG.get(name);
+}
+
+function ruleByTag(tag: number): { rule: AttributeRule; name: string } | undefined {
+  const rule = attributeByTag(tag);
+  if (rule) return { rule, name: rule.name };
+  const member = certificateMemberName(tag);
+  return member !== undefined && CERTIFICATE_ATTRIBUTES ? { rule: CERTIFICATE_ATTRIBUTES, name: member } : undefined;
+}
+
 export function isCustomName(name: string): boolean {
-  return /^[a-z]+-/.test(name) && attributeByName(name) === undefined;
+  return /^[a-z]+-/.test(name) && attributeRule(name) === undefined;
 }
 
 function checkValueType(rule: AttributeRule, value: TtlvItem): void {
@@ -84,12 +120,12 @@ export function attributeFromV2(item: TtlvItem): KmipAttribute {
     const value = child(s, Tag.AttributeValue) ?? ttlv.textString(Tag.AttributeValue, '');
     return { name: vendorName(vendor, name), value };
   }
-  const rule = attributeByTag(item.tag);
-  if (rule === undefined) {
+  const found = ruleByTag(item.tag);
+  if (found === undefined) {
     throw new KmipError(Reason.InvalidAttribute, `${tagLabel(item.tag)} is not an attribute`);
   }
-  checkValueType(rule, item);
-  return { name: rule.name, value: item };
+  if (found.rule.tag !== null) checkValueType(found.rule, item);
+  return { name: found.name, value: item };
 }
 
 export function attributeToV2(a: KmipAttribute): TtlvItem {
@@ -106,8 +142,8 @@ export function attributeToV2(a: KmipAttribute): TtlvItem {
 
 /**
  * The attributes a request carries for a new object: 1.x Template-Attribute (or the Common/
- * Private/Public variants, by `tag`), 2.x Attributes. Name-referenced Templates are not
- * supported (removed in 2.0; deprecated in 1.3).
+ * Private/Public variants, by `tag`), 2.x Attributes. Templates the 1.x form names are read by
+ * `readTemplateNames`; merging their attributes needs the store (src/ops/templates.ts).
  */
 export function readRequestAttributes(
   payload: TtlvStructure,
@@ -120,22 +156,45 @@ export function readRequestAttributes(
   }
   const ta = opt.structure(payload, which.v1);
   if (!ta) return [];
-  if (child(ta, Tag.Name)) {
-    throw new KmipError(Reason.FeatureNotSupported, 'templates referenced by name are not supported');
-  }
   return children(ta, Tag.Attribute).map(attributeFromV1);
 }
 
-/** Attributes as a response carries them: 1.x a list of Attribute, 2.x one Attributes structure. */
-export function encodeAttributeList(attrs: readonly KmipAttribute[], v: ProtocolVersion): TtlvItem[] {
-  const visible = attrs.filter((a) => visibleInVersion(a, v));
+/** 1.x: the Names of the Templates a Template-Attribute refers to (removed in 2.0). */
+export function readTemplateNames(
+  payload: TtlvStructure,
+  v: ProtocolVersion,
+  which: { v1: number } = { v1: Tag.TemplateAttribute },
+): TtlvStructure[] {
+  if (v.major >= 2) return [];
+  const ta = opt.structure(payload, which.v1);
+  return ta ? children(ta, Tag.Name).map(asStructure) : [];
+}
+
+/**
+ * Attributes as a response carries them: 1.x a list of Attribute, 2.x one Attributes structure.
+ * A 1.x instance keeps its stored index where it has one (indexes do not move when a sibling
+ * instance is deleted); otherwise instances are numbered in order.
+ */
+export function encodeAttributeList(attrs: readonly IndexedAttribute[], v: ProtocolVersion): TtlvItem[] {
+  const visible = attrs.filter((a) => visibleInVersion(a, v)).map((a) => shapeForVersion(a, v));
   if (v.major >= 2) return [ttlv.structure(Tag.Attributes, visible.map(attributeToV2))];
   const counts = new Map<string, number>();
   return visible.map((a) => {
-    const i = counts.get(a.name) ?? 0;
+    const i = a.index ?? counts.get(a.name) ?? 0;
     counts.set(a.name, i + 1);
     return attributeToV1(a, i);
   });
+}
+
+/**
+ * Attribute values whose structure changed within a major version: KMIP 1.0's Digest has no Key
+ * Format Type (added in 1.1), and that tag exists in 1.0, so the tag filter cannot drop it.
+ */
+export function shapeForVersion<T extends KmipAttribute>(a: T, v: ProtocolVersion): T {
+  if (a.name === 'Digest' && v.major === 1 && v.minor === 0 && a.value.type === ItemType.Structure) {
+    return { ...a, value: ttlv.structure(a.value.tag, a.value.value.filter((c) => c.tag !== Tag.KeyFormatType)) };
+  }
+  return a;
 }
 
 /** 1.x Template-Attribute for responses that return attributes the server set (Create, Register). */
@@ -144,7 +203,7 @@ export function encodeTemplateAttribute(attrs: readonly KmipAttribute[], v: Prot
 }
 
 export function visibleInVersion(a: KmipAttribute, v: ProtocolVersion): boolean {
-  const rule = attributeByName(a.name);
+  const rule = attributeRule(a.name);
   if (rule === undefined) return true; // custom attributes exist in every version
   return attributeInVersion(rule, v);
 }
@@ -160,17 +219,17 @@ export function readAttributeReference(item: TtlvItem): string {
       return vendorName(req.text(item, Tag.VendorIdentification), req.text(item, Tag.AttributeName));
     }
     const tag = item.type === ItemType.Enumeration ? asEnumeration(item) : asInteger(item);
-    const rule = attributeByTag(tag);
-    if (!rule) throw new KmipError(Reason.InvalidAttribute, `0x${tag.toString(16)} is not an attribute`);
-    return rule.name;
+    const found = ruleByTag(tag);
+    if (!found) throw new KmipError(Reason.InvalidAttribute, `0x${tag.toString(16)} is not an attribute`);
+    return found.name;
   }
   throw new KmipError(Reason.InvalidField, `${tagLabel(item.tag)} does not name an attribute`);
 }
 
 export function encodeAttributeReference(name: string, v: ProtocolVersion): TtlvItem {
   if (v.major < 2) return ttlv.textString(Tag.AttributeName, name);
-  const rule = attributeByName(name);
-  if (rule && rule.tag !== null) return ttlv.enumeration(Tag.AttributeReference, rule.tag);
+  const tag = attributeTag(name);
+  if (tag !== undefined && tag !== null) return ttlv.enumeration(Tag.AttributeReference, tag);
   const [vendor, n] = splitVendorName(name);
   return ttlv.structure(Tag.AttributeReference, [
     ttlv.textString(Tag.VendorIdentification, vendor),

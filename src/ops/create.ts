@@ -1,15 +1,16 @@
-/** Create: a new symmetric key (AES, 3DES, HMAC, ChaCha20) or Secret Data, generated here. */
+/** Create: a new symmetric key (AES, 3DES, HMAC, ChaCha20...) or Secret Data, generated here. */
 import { randomBytes } from 'node:crypto';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
-import { KeyFormatType, ObjectType, Operation, SecretDataType } from '../spec/generated/enums';
-import { readRequestAttributes, type KmipAttribute } from '../kmip/attributes';
+import { CryptographicAlgorithm, KeyFormatType, ObjectType, Operation, SecretDataType } from '../spec/generated/enums';
+import type { KmipAttribute } from '../kmip/attributes';
 import { req } from '../kmip/tree';
 import type { OpContext } from '../server/context';
 import { KmipError, Reason } from '../server/errors';
 import type { OperationHandler } from '../server/registry';
 import { checkSymmetricLength, digestAttribute, keyBlock, symmetricKeyBytes } from './key-block';
-import { checkClientAttributes, storeNewObject } from './new-object';
+import { checkClientAttributes, chooseProtectionStorage, storeNewObject } from './new-object';
+import { resolveRequestAttributes } from './templates';
 
 function attrValue(attrs: readonly KmipAttribute[], name: string): TtlvItem | undefined {
   return attrs.find((a) => a.name === name)?.value;
@@ -20,22 +21,27 @@ function intAttr(attrs: readonly KmipAttribute[], name: string): number | undefi
   return v && (v.type === ItemType.Integer || v.type === ItemType.Enumeration) ? v.value : undefined;
 }
 
-interface Generated {
+export interface Generated {
   readonly body: TtlvStructure;
   readonly derived: KmipAttribute[];
 }
 
-function generateSymmetricKey(attrs: readonly KmipAttribute[]): Generated {
-  const algorithm = intAttr(attrs, 'Cryptographic Algorithm');
-  const length = intAttr(attrs, 'Cryptographic Length');
-  if (algorithm === undefined) throw new KmipError(Reason.MissingData, 'Cryptographic Algorithm is required');
-  if (length === undefined) throw new KmipError(Reason.MissingData, 'Cryptographic Length is required');
+/** Fresh key material of `algorithm` and `length` bits, as a Raw Symmetric Key. */
+export function generateSymmetricKey(algorithm: number, length: number): Generated {
   checkSymmetricLength(algorithm, length);
   const material = randomBytes(symmetricKeyBytes(algorithm, length));
   return {
     body: ttlv.structure(Tag.SymmetricKey, [keyBlock(KeyFormatType.Raw, material, algorithm, length)]),
     derived: [{ name: 'Digest', value: digestAttribute(material, KeyFormatType.Raw) }],
   };
+}
+
+function generateFromAttributes(attrs: readonly KmipAttribute[]): Generated {
+  const algorithm = intAttr(attrs, 'Cryptographic Algorithm');
+  const length = intAttr(attrs, 'Cryptographic Length');
+  if (algorithm === undefined) throw new KmipError(Reason.MissingData, 'Cryptographic Algorithm is required');
+  if (length === undefined) throw new KmipError(Reason.MissingData, 'Cryptographic Length is required');
+  return generateSymmetricKey(algorithm, length);
 }
 
 function generateSecretData(attrs: readonly KmipAttribute[]): Generated {
@@ -53,14 +59,40 @@ function generateSecretData(attrs: readonly KmipAttribute[]): Generated {
   };
 }
 
+/**
+ * Symmetric algorithms whose 256-bit keys keep 128-bit strength against a quantum adversary
+ * (Grover halves the exponent); nothing shorter is quantum safe.
+ */
+const QUANTUM_SAFE_ALGORITHMS: ReadonlySet<number> = new Set([
+  CryptographicAlgorithm.AES,
+  CryptographicAlgorithm.ChaCha20,
+  CryptographicAlgorithm.ChaCha20Poly1305,
+  CryptographicAlgorithm.Camellia,
+  CryptographicAlgorithm.ARIA,
+  CryptographicAlgorithm.Twofish,
+]);
+
+/** A client asking for a Quantum Safe object gets one, or the request fails. */
+function checkQuantumSafe(attrs: readonly KmipAttribute[], objectType: number): void {
+  const q = attrValue(attrs, 'Quantum Safe');
+  if (!q || q.type !== ItemType.Boolean || !q.value) return;
+  const algorithm = intAttr(attrs, 'Cryptographic Algorithm');
+  const length = intAttr(attrs, 'Cryptographic Length') ?? 0;
+  const safe =
+    objectType === ObjectType.SymmetricKey && algorithm !== undefined && QUANTUM_SAFE_ALGORITHMS.has(algorithm) && length >= 256;
+  if (!safe) throw new KmipError(Reason.GeneralFailure, 'the requested object would not be quantum safe');
+}
+
 export const createHandler: OperationHandler = {
   operation: Operation.Create,
   async handle(payload, ctx: OpContext) {
     const objectType = req.enumeration(payload, Tag.ObjectType);
-    const attrs = readRequestAttributes(payload, ctx.version);
+    const attrs = await resolveRequestAttributes(payload, ctx);
     checkClientAttributes(attrs, ctx, objectType);
+    const protectionStorage = chooseProtectionStorage(payload);
+    checkQuantumSafe(attrs, objectType);
     let generated: Generated;
-    if (objectType === ObjectType.SymmetricKey) generated = generateSymmetricKey(attrs);
+    if (objectType === ObjectType.SymmetricKey) generated = generateFromAttributes(attrs);
     else if (objectType === ObjectType.SecretData) generated = generateSecretData(attrs);
     else throw new KmipError(Reason.InvalidObjectType, 'Create makes symmetric keys and secret data only');
     try {
@@ -70,6 +102,8 @@ export const createHandler: OperationHandler = {
         clientAttributes: attrs,
         derived: generated.derived,
         originalCreation: true,
+        generated: true,
+        protectionStorage,
       });
       return [ttlv.enumeration(Tag.ObjectType, objectType), ttlv.textString(Tag.UniqueIdentifier, uid)];
     } finally {

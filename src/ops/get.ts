@@ -2,12 +2,16 @@
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { KeyFormatType, ObjectType, Operation } from '../spec/generated/enums';
-import { child, opt, withTag } from '../kmip/tree';
+import { opt, withTag } from '../kmip/tree';
 import { isAllowed, type StateValue } from '../lifecycle/state-machine';
 import { KmipError, Reason } from '../server/errors';
 import type { OperationHandler } from '../server/registry';
+import { convertKeyBlock } from '../crypto/asymmetric-keys';
 import { OBJECT_BODY_TAG, keyBlockOf, rawKeyMaterial } from './key-block';
-import { isDestroyed, loadObject, readBody, requestedUid } from './managed-object';
+import type { ManagedObjectRecord } from '../store/object-store';
+import type { OpContext } from '../server/context';
+import { getAttribute, isDestroyed, loadObject, readBody, requestedUid, requireOnline, setAttribute, versionedError } from './managed-object';
+import { wrapKeyBlock } from './key-wrap';
 
 /** Re-expresses a symmetric key block in another format (Raw <-> Transparent Symmetric Key). */
 function convertSymmetric(block: TtlvStructure, to: number): TtlvStructure {
@@ -30,37 +34,68 @@ function convertSymmetric(block: TtlvStructure, to: number): TtlvStructure {
   return ttlv.structure(Tag.KeyBlock, out);
 }
 
+/**
+ * The object's body as the client asked for it: in the requested Key Format Type, wrapped when
+ * a Key Wrapping Specification is given. Sensitive objects leave only wrapped; non-extractable
+ * ones not at all. Shared by Get and Export.
+ */
+export async function bodyForClient(ctx: OpContext, rec: ManagedObjectRecord, payload: TtlvStructure): Promise<TtlvStructure> {
+  if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${rec.uid} is destroyed`);
+  requireOnline(rec);
+  if (!isAllowed(rec.state as StateValue, 'get')) {
+    throw new KmipError(Reason.WrongKeyLifecycleState, `object ${rec.uid} cannot be retrieved in its state`);
+  }
+  const kws = opt.structure(payload, Tag.KeyWrappingSpecification);
+  if (flag(rec, 'Extractable') === false) {
+    throw versionedError(ctx, [Reason.NotExtractable, Reason.PermissionDenied], `object ${rec.uid} is not extractable`);
+  }
+  if (flag(rec, 'Sensitive') === true && !kws) {
+    throw versionedError(ctx, [Reason.Sensitive, Reason.PermissionDenied], `object ${rec.uid} is sensitive: it can only be retrieved wrapped`);
+  }
+  const format = opt.enumeration(payload, Tag.KeyFormatType);
+  if (opt.enumeration(payload, Tag.KeyCompressionType) !== undefined) {
+    throw new KmipError(Reason.KeyCompressionTypeNotSupported, 'key compression is not supported');
+  }
+  let body = await readBody(ctx, rec);
+  const block = keyBlockOf(body);
+  if (format !== undefined) {
+    if (!block) throw new KmipError(Reason.KeyFormatTypeNotSupported, 'this object has no key block');
+    const pairHalf = rec.objectType === ObjectType.PublicKey || rec.objectType === ObjectType.PrivateKey;
+    if (!pairHalf && rec.objectType !== ObjectType.SymmetricKey && opt.enumeration(block, Tag.KeyFormatType) !== format) {
+      throw new KmipError(Reason.KeyFormatTypeNotSupported, 'format conversion is offered for keys only');
+    }
+    body = replaceBlock(body, pairHalf ? convertKeyBlock(block, rec.objectType, format, ctx.secrets) : convertSymmetric(block, format));
+  }
+  if (kws) {
+    const current = keyBlockOf(body);
+    if (!current) throw versionedError(ctx, [Reason.IllegalObjectType, Reason.InvalidField], 'only objects with a key block can be wrapped');
+    body = replaceBlock(body, await wrapKeyBlock(ctx, current, kws, rec.attributes));
+  }
+  return withTag(body, OBJECT_BODY_TAG[rec.objectType] ?? body.tag) as TtlvStructure;
+}
+
+function replaceBlock(body: TtlvStructure, block: TtlvStructure): TtlvStructure {
+  return ttlv.structure(body.tag, body.value.map((c) => (c.tag === Tag.KeyBlock ? block : c)));
+}
+
+function flag(rec: ManagedObjectRecord, name: string): boolean | undefined {
+  const v = getAttribute(rec.attributes, name);
+  return v?.type === ItemType.Boolean ? v.value : undefined;
+}
+
+/** Once served, an object is no longer Fresh (spec: Fresh). */
+export async function markServed(ctx: OpContext, rec: ManagedObjectRecord): Promise<void> {
+  if (flag(rec, 'Fresh') !== true) return;
+  await ctx.store.update(rec.uid, { attributes: setAttribute(rec.attributes, 'Fresh', ttlv.boolean(Tag.Fresh, false)) });
+}
+
 export const getHandler: OperationHandler = {
   operation: Operation.Get,
   async handle(payload, ctx) {
     const uid = requestedUid(payload, ctx);
     const rec = await loadObject(ctx, uid);
-    if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
-    if (!isAllowed(rec.state as StateValue, 'get')) {
-      throw new KmipError(Reason.WrongKeyLifecycleState, `object ${uid} cannot be retrieved in its state`);
-    }
-    if (child(payload, Tag.KeyWrappingSpecification)) {
-      throw new KmipError(Reason.FeatureNotSupported, 'key wrapping on Get is not supported yet');
-    }
-    const format = opt.enumeration(payload, Tag.KeyFormatType);
-    if (opt.enumeration(payload, Tag.KeyCompressionType) !== undefined) {
-      throw new KmipError(Reason.KeyCompressionTypeNotSupported, 'key compression is not supported');
-    }
-    let body = await readBody(ctx, rec);
-    const block = keyBlockOf(body);
-    if (format !== undefined) {
-      if (!block) throw new KmipError(Reason.KeyFormatTypeNotSupported, 'this object has no key block');
-      if (rec.objectType !== ObjectType.SymmetricKey && opt.enumeration(block, Tag.KeyFormatType) !== format) {
-        throw new KmipError(Reason.KeyFormatTypeNotSupported, 'format conversion is offered for symmetric keys only');
-      }
-      const converted = convertSymmetric(block, format);
-      body = ttlv.structure(body.tag, body.value.map((c) => (c.tag === Tag.KeyBlock ? converted : c)));
-    }
-    const bodyTag = OBJECT_BODY_TAG[rec.objectType] ?? body.tag;
-    return [
-      ttlv.enumeration(Tag.ObjectType, rec.objectType),
-      ttlv.textString(Tag.UniqueIdentifier, uid),
-      withTag(body, bodyTag),
-    ];
+    const body = await bodyForClient(ctx, rec, payload);
+    await markServed(ctx, rec);
+    return [ttlv.enumeration(Tag.ObjectType, rec.objectType), ttlv.textString(Tag.UniqueIdentifier, uid), body];
   },
 };

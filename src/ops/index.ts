@@ -1,29 +1,77 @@
 /** Every operation handler this server offers: the registry is built from this list alone. */
 import { OperationRegistry, type OperationHandler } from '../server/registry';
 import { activateHandler } from './activate';
+import { addAttributeHandler } from './add-attribute';
+import { adjustAttributeHandler } from './adjust-attribute';
+import { archiveHandler } from './archive';
+import { checkHandler } from './check';
 import { createHandler } from './create';
+import { createKeyPairHandler } from './create-key-pair';
+import { decryptHandler } from './decrypt';
+import { deleteAttributeHandler } from './delete-attribute';
 import { destroyHandler } from './destroy';
 import { discoverVersionsHandler } from './discover-versions';
+import { encryptHandler } from './encrypt';
+import { exportHandler } from './export';
 import { getAttributeListHandler } from './get-attribute-list';
 import { getAttributesHandler } from './get-attributes';
 import { getHandler } from './get';
+import { hashHandler } from './hash';
+import { importHandler } from './import';
+import { interopHandler } from './interop';
 import { locateHandler } from './locate';
+import { logHandler } from './log';
+import { macHandler } from './mac';
+import { macVerifyHandler } from './mac-verify';
+import { modifyAttributeHandler } from './modify-attribute';
 import { makeQueryHandler } from './query';
+import { recoverHandler } from './recover';
 import { registerHandler } from './register';
+import { reKeyHandler } from './rekey';
 import { revokeHandler } from './revoke';
+import { rngRetrieveHandler, rngSeedHandler } from './rng';
+import { setAttributeHandler } from './set-attribute';
+import { setEndpointRoleHandler } from './set-endpoint-role';
+import { signHandler } from './sign';
+import { signatureVerifyHandler } from './signature-verify';
 
 export function buildRegistry(): OperationRegistry {
   const handlers: OperationHandler[] = [
     createHandler,
     registerHandler,
+    reKeyHandler,
     getHandler,
     getAttributesHandler,
     getAttributeListHandler,
+    addAttributeHandler,
+    modifyAttributeHandler,
+    deleteAttributeHandler,
+    setAttributeHandler,
+    adjustAttributeHandler,
     activateHandler,
     revokeHandler,
     destroyHandler,
+    archiveHandler,
+    recoverHandler,
+    checkHandler,
     locateHandler,
+    exportHandler,
+    importHandler,
     discoverVersionsHandler,
+    interopHandler,
+    logHandler,
+    setEndpointRoleHandler,
+    // Key pairs and cryptographic services (src/crypto/ holds the algorithm tables).
+    createKeyPairHandler,
+    encryptHandler,
+    decryptHandler,
+    signHandler,
+    signatureVerifyHandler,
+    macHandler,
+    macVerifyHandler,
+    hashHandler,
+    rngRetrieveHandler,
+    rngSeedHandler,
   ];
   const registry: OperationRegistry = new OperationRegistry([...handlers, makeQueryHandler(() => registry)]);
   return registry;

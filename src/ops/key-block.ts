@@ -19,6 +19,7 @@ export const OBJECT_BODY_TAG: Readonly<Partial<Record<number, number>>> = {
   [ObjectType.SecretData]: Tag.SecretData,
   [ObjectType.OpaqueObject]: Tag.OpaqueObject,
   [ObjectType.PGPKey]: Tag.PGPKey,
+  [ObjectType.Template]: Tag.Template,
 };
 
 export function keyBlock(formatType: number, material: Uint8Array, algorithm?: number, length?: number): TtlvStructure {
@@ -69,7 +70,26 @@ export function checkSymmetricLength(algorithm: number, bits: number): void {
       case CryptographicAlgorithm.DES:
         return bits === 56 || bits === 64;
       case CryptographicAlgorithm.ChaCha20:
+      case CryptographicAlgorithm.ChaCha20Poly1305:
         return bits === 256;
+      case CryptographicAlgorithm.Camellia:
+      case CryptographicAlgorithm.ARIA:
+      case CryptographicAlgorithm.Twofish:
+        return bits === 128 || bits === 192 || bits === 256;
+      case CryptographicAlgorithm.SKIPJACK:
+        return bits === 80;
+      case CryptographicAlgorithm.IDEA:
+      case CryptographicAlgorithm.SEED:
+      case CryptographicAlgorithm.SM4:
+        return bits === 128;
+      case CryptographicAlgorithm.CAST5:
+        return bits >= 40 && bits <= 128 && bits % 8 === 0;
+      case CryptographicAlgorithm.Blowfish:
+        return bits >= 32 && bits <= 448 && bits % 8 === 0;
+      case CryptographicAlgorithm.HMAC_SHA3_224:
+      case CryptographicAlgorithm.HMAC_SHA3_256:
+      case CryptographicAlgorithm.HMAC_SHA3_384:
+      case CryptographicAlgorithm.HMAC_SHA3_512:
       case CryptographicAlgorithm.HMAC_SHA1:
       case CryptographicAlgorithm.HMAC_SHA224:
       case CryptographicAlgorithm.HMAC_SHA256:

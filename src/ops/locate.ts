@@ -54,6 +54,27 @@ function buildQuery(attrs: readonly KmipAttribute[], ctx: OpContext): LocateQuer
 const ALL_STATES = Object.values(State) as number[];
 const DESTROYED_STATES: ReadonlySet<number> = new Set([State.Destroyed, State.DestroyedCompromised]);
 
+/**
+ * Storage Status Mask: on-line objects by default; archived ones (they carry an Archive Date)
+ * only when Archival Storage is asked for; destroyed ones only when 2.x Destroyed Storage is (a
+ * destroyed object's material is gone, so it is in no storage a 1.x client can name).
+ */
+function withStorage(base: LocateQuery, mask: number | undefined, ctx: OpContext): LocateQuery | undefined {
+  const m = mask ?? StorageStatusMask.OnLineStorage;
+  const online = (m & StorageStatusMask.OnLineStorage) !== 0;
+  const archival = (m & StorageStatusMask.ArchivalStorage) !== 0;
+  const destroyed = ctx.version.major >= 2 && (m & StorageStatusMask.DestroyedStorage) !== 0;
+  let states = base.states ?? ALL_STATES;
+  if (!destroyed) states = states.filter((s) => !DESTROYED_STATES.has(s));
+  else if (!online && !archival) states = states.filter((s) => DESTROYED_STATES.has(s));
+  const conditions: LocateCondition[] = [...base.conditions];
+  if (online && !archival) conditions.push({ kind: 'absent', name: 'Archive Date' });
+  else if (archival && !online) conditions.push({ kind: 'range', name: 'Archive Date' });
+  // No storage asked for, or no state left: nothing can match (the store reads [] as "any state").
+  if ((!online && !archival && !destroyed) || states.length === 0) return undefined;
+  return { ...base, states, conditions };
+}
+
 export const locateHandler: OperationHandler = {
   operation: Operation.Locate,
   async handle(payload, ctx) {
@@ -63,15 +84,9 @@ export const locateHandler: OperationHandler = {
       throw new KmipError(Reason.InvalidField, 'Maximum Items and Offset Items must not be negative');
     }
     const base = buildQuery(filterAttributes(payload, ctx), ctx);
-    // 2.x: destroyed objects are found only when Destroyed storage is asked for.
-    const mask = opt.integer(payload, Tag.StorageStatusMask);
-    let states = base.states;
-    if (ctx.version.major >= 2 && (mask === undefined || (mask & StorageStatusMask.DestroyedStorage) === 0)) {
-      states = (states ?? ALL_STATES).filter((s) => !DESTROYED_STATES.has(s));
-    }
-    const query: LocateQuery = { ...base, states };
+    const query = withStorage(base, opt.integer(payload, Tag.StorageStatusMask), ctx);
     // Located Items (1.3+) counts every match, before Offset and Maximum apply.
-    const all = ctx.store.locate(query);
+    const all = query ? ctx.store.locate(query) : [];
     const page = all.slice(offset, maximum === undefined ? undefined : offset + maximum);
     const out: TtlvItem[] = [];
     if (ctx.version.major > 1 || ctx.version.minor >= 3) out.push(ttlv.integer(Tag.LocatedItems, all.length));

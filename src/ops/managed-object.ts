@@ -8,14 +8,16 @@ import { encodeTtlv } from '../../ttlv/encode';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { State } from '../spec/generated/enums';
-import { attributeByName } from '../spec/registry';
-import type { KmipAttribute } from '../kmip/attributes';
-import { asText, child } from '../kmip/tree';
+import type { IndexedAttribute, KmipAttribute } from '../kmip/attributes';
+import { asText, child, withTag } from '../kmip/tree';
 import { effectiveState } from '../lifecycle/effective-state';
 import { transition, type LifecycleEvent, type StateValue } from '../lifecycle/state-machine';
 import type { ManagedObjectRecord, StoredAttribute } from '../store/object-store';
 import type { OpContext } from '../server/context';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason, type ReasonValue } from '../server/errors';
+import { enumValueInfo } from '../spec/registry';
+import { isInVersion } from '../spec/versions';
+import { isMultiValued } from './attribute-policy';
 
 export function newUniqueIdentifier(): string {
   return randomUUID();
@@ -46,7 +48,8 @@ export async function loadObject(ctx: OpContext, uid: string): Promise<ManagedOb
   const rec = ctx.store.get(uid);
   // Another owner's object answers exactly like a missing one: existence is not revealed.
   if (rec === undefined || (rec.owner !== ctx.client.name && !ctx.client.isAdmin)) {
-    throw new KmipError(Reason.ItemNotFound, `object ${uid} not found`);
+    // Object Not Found is the 2.x reason; 1.x clients get Item Not Found (errors.ts).
+    throw new KmipError(Reason.ObjectNotFound, `object ${uid} not found`);
   }
   ctx.touched.push(uid);
   const state = effectiveState(rec.state as StateValue, rec.attributes, ctx.clock.now());
@@ -95,18 +98,53 @@ export function touchLastChange(ctx: OpContext, attrs: readonly StoredAttribute[
   return setAttribute(attrs, 'Last Change Date', ttlv.dateTime(Tag.LastChangeDate, nowSeconds(ctx)));
 }
 
-/** Canonical attributes of a stored object (stored instances are already canonical). */
-export function asKmipAttributes(attrs: readonly StoredAttribute[]): KmipAttribute[] {
-  return attrs.map((a) => ({ name: a.name, value: a.value }));
+/** Canonical attributes of a stored object, with their instance indexes (1.x Attribute Index). */
+export function asKmipAttributes(attrs: readonly StoredAttribute[]): IndexedAttribute[] {
+  return attrs.map((a) => ({ name: a.name, index: a.index, value: a.value }));
+}
+
+/** Two attribute values are the same when they encode alike (tags aside). */
+export function sameValue(a: TtlvItem, b: TtlvItem): boolean {
+  return Buffer.from(encodeTtlv(withTag(a, 0x420000))).equals(Buffer.from(encodeTtlv(withTag(b, 0x420000))));
+}
+
+/** Archived objects carry an Archive Date; Recover deletes it (spec: Archive Date). */
+export function isArchived(rec: ManagedObjectRecord): boolean {
+  return rec.attributes.some((a) => a.name === 'Archive Date');
+}
+
+/** Operations that use an object's material need it on-line: an archived one must be recovered first. */
+export function requireOnline(rec: ManagedObjectRecord): void {
+  if (isArchived(rec)) throw new KmipError(Reason.ObjectArchived, `object ${rec.uid} is archived; recover it first`);
+}
+
+const LIVE_STATES: readonly number[] = [State.PreActive, State.Active, State.Deactivated, State.Compromised];
+
+/**
+ * Names are unique within a key management domain (spec: Name); here the domain is the owner's
+ * objects that are not destroyed, so one identity cannot learn another's names by collision.
+ * Checked when a client adds or changes a Name (new objects may repeat one: see new-object.ts).
+ * `self`: the object being changed and its attributes as they will be, without the instance
+ * being replaced.
+ */
+export function checkNameUnique(
+  ctx: OpContext,
+  owner: string,
+  name: TtlvItem,
+  self?: { readonly uid: string; readonly remaining: readonly StoredAttribute[] },
+): void {
+  const others = ctx.store
+    .locate({ owner, states: LIVE_STATES, conditions: [{ kind: 'equals', name: 'Name', value: name }] })
+    .filter((uid) => uid !== self?.uid);
+  const onSelf = self?.remaining.some((a) => a.name === 'Name' && sameValue(a.value, name)) ?? false;
+  if (others.length > 0 || onSelf) throw new KmipError(Reason.NonUniqueNameAttribute, 'an object with this Name already exists');
 }
 
 /** Turns request attributes into stored instances, multi-valued ones indexed in order. */
 export function toStoredAttributes(attrs: readonly KmipAttribute[]): StoredAttribute[] {
   let out: StoredAttribute[] = [];
   for (const a of attrs) {
-    const rule = attributeByName(a.name);
-    const multi = rule === undefined || rule.multipleInstances !== 'no';
-    out = multi ? addAttributeInstance(out, a.name, a.value) : setAttribute(out, a.name, a.value);
+    out = isMultiValued(a.name) ? addAttributeInstance(out, a.name, a.value) : setAttribute(out, a.name, a.value);
   }
   return out;
 }
@@ -148,4 +186,16 @@ function collectByteStrings(item: TtlvItem, into: Uint8Array[]): void {
 
 export function isDestroyed(state: number): boolean {
   return state === State.Destroyed || state === State.DestroyedCompromised;
+}
+
+/**
+ * An error whose reason is the first of `reasons` the client's version has. For reasons whose
+ * nearest older one depends on the operation (errors.ts maps each reason one way only).
+ */
+export function versionedError(ctx: OpContext, reasons: readonly ReasonValue[], message: string): KmipError {
+  const fits = reasons.find((r) => {
+    const info = enumValueInfo('ResultReason', r);
+    return info !== undefined && isInVersion(info.firstVersion, info.lastVersion, ctx.version);
+  });
+  return new KmipError(fits ?? Reason.GeneralFailure, message);
 }

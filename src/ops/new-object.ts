@@ -1,53 +1,57 @@
 /**
- * Shared by Create and Register (and later Re-key): validate the client's attributes against the
- * attribute rules, add the server-set ones, protect the body, store, set the ID Placeholder.
+ * Shared by Create, Register, Re-key and Import: validate the client's attributes against the
+ * attribute policy, add the attributes the server sets, protect the body, store, set the ID
+ * Placeholder.
  */
-import { ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
+import { createHash } from 'node:crypto';
+import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
-import { ObjectType, State } from '../spec/generated/enums';
-import { attributeByName, attributeInVersion } from '../spec/registry';
+import { CryptographicAlgorithm, DRBGAlgorithm, ObjectType, ProtectionStorageMask, RNGAlgorithm, State } from '../spec/generated/enums';
 import type { KmipAttribute } from '../kmip/attributes';
+import { asInteger, children, opt } from '../kmip/tree';
 import { effectiveState } from '../lifecycle/effective-state';
-import type { StoredAttribute } from '../store/object-store';
+import type { NewObject, StoredAttribute } from '../store/object-store';
 import type { OpContext } from '../server/context';
 import { KmipError, Reason } from '../server/errors';
+import { checkNewObjectAttributes } from './attribute-policy';
+import { keyBlockOf } from './key-block';
 import { newUniqueIdentifier, nowSeconds, protectBody, setAttribute, toStoredAttributes } from './managed-object';
 
-/** Attributes only the server sets: a client that sends one gets an error, not a silent override. */
-const SERVER_ONLY = new Set([
-  'Unique Identifier',
-  'Object Type',
-  'State',
-  'Initial Date',
-  'Last Change Date',
-  'Original Creation Date',
-  'Destroy Date',
-  'Compromise Date',
-  'Archive Date',
-  'Revocation Reason',
-  'Fresh',
-  'Digest',
-  'Key Value Present',
-  'Always Sensitive',
-  'Never Extractable',
-  'Short Unique Identifier',
-]);
+/** The lease this server grants on its objects (Lease Time attribute; Check compares against it). */
+export const LEASE_TIME_SECONDS = 3600;
 
-export function checkClientAttributes(attrs: readonly KmipAttribute[], ctx: OpContext, objectType: number): void {
-  for (const a of attrs) {
-    const rule = attributeByName(a.name);
-    if (rule === undefined) continue; // custom x-/y- attributes: the client's own
-    if (!attributeInVersion(rule, ctx.version)) {
-      throw new KmipError(Reason.InvalidAttribute, `${a.name} does not exist in this protocol version`);
-    }
-    if (SERVER_ONLY.has(a.name) && !(a.name === 'Object Type' && sameEnum(a.value, objectType))) {
-      throw new KmipError(Reason.AttributeReadOnly, `${a.name} is set by the server`);
-    }
-  }
+/**
+ * Where key material lives while in use: in this process's memory, encrypted at rest under the
+ * HSM's key-encryption key. Software is the truthful Protection Storage Mask for that.
+ */
+export const PROTECTION_STORAGE = ProtectionStorageMask.Software;
+
+/** Node's randomBytes is OpenSSL 3's default generator: a CTR_DRBG over AES-256 (SP 800-90A). */
+export function randomNumberGenerator(): TtlvStructure {
+  return ttlv.structure(Tag.RandomNumberGenerator, [
+    ttlv.enumeration(Tag.RNGAlgorithm, RNGAlgorithm.DRBG),
+    ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES),
+    ttlv.integer(Tag.CryptographicLength, 256),
+    ttlv.enumeration(Tag.DRBGAlgorithm, DRBGAlgorithm.CTR),
+  ]);
 }
 
-function sameEnum(v: TtlvItem, n: number): boolean {
-  return v.value === n;
+export function checkClientAttributes(attrs: readonly KmipAttribute[], ctx: OpContext, objectType: number): void {
+  checkNewObjectAttributes(attrs, ctx.version, objectType);
+}
+
+/**
+ * 2.x Protection Storage Masks: the client lists the storage it accepts; the object goes where
+ * one of them allows ours, or the request fails.
+ */
+export function chooseProtectionStorage(payload: TtlvStructure): number {
+  const masks = opt.structure(payload, Tag.ProtectionStorageMasks);
+  if (!masks) return PROTECTION_STORAGE;
+  const accepted = children(masks, Tag.ProtectionStorageMask).map(asInteger);
+  if (accepted.length > 0 && !accepted.some((m) => (m & PROTECTION_STORAGE) !== 0)) {
+    throw new KmipError(Reason.ProtectionStorageUnavailable, 'this server keeps key material in software storage only');
+  }
+  return PROTECTION_STORAGE;
 }
 
 export interface NewObjectInput {
@@ -58,28 +62,89 @@ export interface NewObjectInput {
   readonly derived: readonly KmipAttribute[];
   /** Create-style operations set Original Creation Date; Register does not. */
   readonly originalCreation: boolean;
+  /** The server generated the key material (Create, Re-key): it records its generator. */
+  readonly generated?: boolean;
+  readonly protectionStorage?: number;
+  /** Import names the identifier; every other operation gets a new one. */
+  readonly uid?: string;
+  /** Attributes copied from another object (Re-key): applied before the client's. */
+  readonly inherited?: readonly StoredAttribute[];
 }
 
-export async function storeNewObject(ctx: OpContext, input: NewObjectInput): Promise<{ uid: string; attributes: StoredAttribute[] }> {
-  const uid = newUniqueIdentifier();
+function boolAttr(attrs: readonly StoredAttribute[], name: string): boolean | undefined {
+  const v = attrs.find((a) => a.name === name)?.value;
+  return v?.type === ItemType.Boolean ? v.value : undefined;
+}
+
+function has(attrs: readonly StoredAttribute[], name: string): boolean {
+  return attrs.some((a) => a.name === name);
+}
+
+/** The attributes every managed cryptographic object gets from the server unless the client set them. */
+function serverDefaults(attrs: StoredAttribute[], input: NewObjectInput): StoredAttribute[] {
+  let out = attrs;
+  const put = (name: string, value: TtlvItem) => {
+    if (!has(out, name)) out = setAttribute(out, name, value);
+  };
+  put('Fresh', ttlv.boolean(Tag.Fresh, true));
+  put('Sensitive', ttlv.boolean(Tag.Sensitive, false));
+  put('Extractable', ttlv.boolean(Tag.Extractable, true));
+  // Always Sensitive / Never Extractable follow the two flags from the start (spec: server-set).
+  out = setAttribute(out, 'Always Sensitive', ttlv.boolean(Tag.AlwaysSensitive, boolAttr(out, 'Sensitive') === true));
+  out = setAttribute(out, 'Never Extractable', ttlv.boolean(Tag.NeverExtractable, boolAttr(out, 'Extractable') === false));
+  put('Lease Time', ttlv.interval(Tag.LeaseTime, LEASE_TIME_SECONDS));
+  if (input.generated) put('Random Number Generator', randomNumberGenerator());
+  const block = keyBlockOf(input.body);
+  const format = block ? opt.enumeration(block, Tag.KeyFormatType) : undefined;
+  if (format !== undefined) out = setAttribute(out, 'Key Format Type', ttlv.enumeration(Tag.KeyFormatType, format));
+  out = setAttribute(out, 'Protection Storage Mask', ttlv.integer(Tag.ProtectionStorageMask, input.protectionStorage ?? PROTECTION_STORAGE));
+  return out;
+}
+
+/** The Short Unique Identifier (2.x): the SHA-256 of the Unique Identifier. */
+export function shortUniqueIdentifier(uid: string): TtlvItem {
+  return ttlv.byteString(Tag.ShortUniqueIdentifier, createHash('sha256').update(uid, 'utf8').digest());
+}
+
+/**
+ * Builds the new object's record, its material protected by the HSM, without storing it: the
+ * caller stores it alone (storeNewObject) or with other writes (Re-key).
+ */
+export async function prepareNewObject(ctx: OpContext, input: NewObjectInput): Promise<NewObject> {
+  const uid = input.uid ?? newUniqueIdentifier();
   const now = nowSeconds(ctx);
+  // Names are not checked for uniqueness here: clients such as PyKMIP give every new object a
+  // default Name ("Symmetric Key"), and refusing the second one would break them. A Name added
+  // or changed later must be unique (managed-object.ts, checkNameUnique).
   const clientAttrs = input.clientAttributes.filter((a) => a.name !== 'Object Type');
-  let attributes = toStoredAttributes([...input.derived, ...clientAttrs]);
+  // Inherited first, then derived from the body, then the client's: the later one wins.
+  let attributes = toStoredAttributes([
+    ...(input.inherited ?? []).filter((a) => !clientAttrs.some((c) => c.name === a.name)),
+    ...input.derived,
+    ...clientAttrs,
+  ]);
   attributes = setAttribute(attributes, 'Unique Identifier', ttlv.textString(Tag.UniqueIdentifier, uid));
+  attributes = setAttribute(attributes, 'Short Unique Identifier', shortUniqueIdentifier(uid));
   attributes = setAttribute(attributes, 'Object Type', ttlv.enumeration(Tag.ObjectType, input.objectType));
   attributes = setAttribute(attributes, 'Initial Date', ttlv.dateTime(Tag.InitialDate, now));
   attributes = setAttribute(attributes, 'Last Change Date', ttlv.dateTime(Tag.LastChangeDate, now));
   if (input.originalCreation) {
     attributes = setAttribute(attributes, 'Original Creation Date', ttlv.dateTime(Tag.OriginalCreationDate, now));
   }
-  // Opaque objects have no lifecycle of use, but every object has a State attribute.
+  if (input.objectType !== ObjectType.Template) attributes = serverDefaults(attributes, input);
+  // Every object has a State attribute; the dates it was given may already have moved it on.
   const state = effectiveState(State.PreActive, attributes, ctx.clock.now());
   attributes = setAttribute(attributes, 'State', ttlv.enumeration(Tag.State, state));
   const protectedMaterial = await protectBody(ctx, uid, input.body);
-  await ctx.store.insert({ uid, objectType: input.objectType, state, owner: ctx.client.name, attributes, protectedMaterial });
-  ctx.idPlaceholder = uid;
-  ctx.touched.push(uid);
-  return { uid, attributes };
+  return { uid, objectType: input.objectType, state, owner: ctx.client.name, attributes, protectedMaterial };
+}
+
+export async function storeNewObject(ctx: OpContext, input: NewObjectInput): Promise<{ uid: string; attributes: readonly StoredAttribute[] }> {
+  const record = await prepareNewObject(ctx, input);
+  await ctx.store.insert(record);
+  ctx.idPlaceholder = record.uid;
+  ctx.touched.push(record.uid);
+  return { uid: record.uid, attributes: record.attributes };
 }
 
 export function isKnownObjectType(t: number): boolean {

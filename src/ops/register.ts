@@ -1,16 +1,19 @@
-/** Register: a client-supplied object (keys, secret data, opaque objects, certificates). */
+/** Register: a client-supplied object (keys, secret data, opaque objects, certificates, 1.x templates). */
 import { ttlv, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
-import { Operation } from '../spec/generated/enums';
-import { readRequestAttributes, type KmipAttribute } from '../kmip/attributes';
+import { ObjectType, Operation } from '../spec/generated/enums';
+import type { KmipAttribute } from '../kmip/attributes';
 import { asStructure, child, opt, req } from '../kmip/tree';
 import { KmipError, Reason } from '../server/errors';
 import type { OperationHandler } from '../server/registry';
+import type { OpContext } from '../server/context';
 import { OBJECT_BODY_TAG, digestAttribute, keyBlockOf, rawKeyMaterial } from './key-block';
-import { checkClientAttributes, storeNewObject } from './new-object';
+import { inspectRegistered } from './register-inspect';
+import { checkClientAttributes, chooseProtectionStorage, storeNewObject } from './new-object';
+import { resolveRequestAttributes, templateContents } from './templates';
 
 /** Attributes a key block states about itself; stored so Locate and Get Attributes see them. */
-function derivedFromBody(body: TtlvStructure): KmipAttribute[] {
+export function derivedFromBody(body: TtlvStructure): KmipAttribute[] {
   const out: KmipAttribute[] = [];
   const block = keyBlockOf(body);
   if (block) {
@@ -28,31 +31,52 @@ function derivedFromBody(body: TtlvStructure): KmipAttribute[] {
     out.push({ name: 'Certificate Type', value: certType });
     out.push({ name: 'Certificate Length', value: ttlv.integer(Tag.CertificateLength, certValue.length) });
   }
+  const opaqueType = child(body, Tag.OpaqueDataType);
+  if (opaqueType) out.push({ name: 'Opaque Data Type', value: opaqueType });
   return out;
+}
+
+/** A registered object's body and the attributes it carries itself. */
+export function readRegisteredObject(payload: TtlvStructure, objectType: number): { body: TtlvStructure; own: KmipAttribute[] } {
+  const bodyTag = OBJECT_BODY_TAG[objectType];
+  if (bodyTag === undefined) throw new KmipError(Reason.InvalidObjectType, 'this object type cannot be registered');
+  const bodyItem = child(payload, bodyTag);
+  if (!bodyItem) throw new KmipError(Reason.MissingData, 'the object to register is missing');
+  const body = asStructure(bodyItem);
+  const block = keyBlockOf(body);
+  if (block && !child(block, Tag.KeyValue)) {
+    throw new KmipError(Reason.KeyValueNotPresent, 'the key block has no Key Value');
+  }
+  // A Template's Names name the Template itself; its other attributes wait for the objects made with it.
+  const own = objectType === ObjectType.Template ? templateContents(body).filter((a) => a.name === 'Name') : derivedFromBody(body);
+  // Keys and certificates must parse; what they say about themselves becomes attributes.
+  if (objectType !== ObjectType.Template) own.push(...inspectRegistered(objectType, body, own));
+  return { body, own };
+}
+
+export async function registerObject(payload: TtlvStructure, ctx: OpContext, uid?: string): Promise<string> {
+  const objectType = req.enumeration(payload, Tag.ObjectType);
+  const { body, own } = readRegisteredObject(payload, objectType);
+  if (objectType === ObjectType.Template && ctx.version.major >= 2) {
+    throw new KmipError(Reason.InvalidObjectType, 'Templates do not exist in KMIP 2');
+  }
+  const attrs = await resolveRequestAttributes(payload, ctx);
+  checkClientAttributes(attrs, ctx, objectType);
+  const { uid: stored } = await storeNewObject(ctx, {
+    objectType,
+    body,
+    clientAttributes: objectType === ObjectType.Template ? [...own, ...attrs] : attrs,
+    derived: objectType === ObjectType.Template ? [] : own.filter((d) => !attrs.some((a) => a.name === d.name)),
+    originalCreation: false,
+    protectionStorage: chooseProtectionStorage(payload),
+    uid,
+  });
+  return stored;
 }
 
 export const registerHandler: OperationHandler = {
   operation: Operation.Register,
   async handle(payload, ctx) {
-    const objectType = req.enumeration(payload, Tag.ObjectType);
-    const bodyTag = OBJECT_BODY_TAG[objectType];
-    if (bodyTag === undefined) throw new KmipError(Reason.InvalidObjectType, 'this object type cannot be registered');
-    const bodyItem = child(payload, bodyTag);
-    if (!bodyItem) throw new KmipError(Reason.MissingData, 'the object to register is missing');
-    const body = asStructure(bodyItem);
-    const block = keyBlockOf(body);
-    if (block && !child(block, Tag.KeyValue)) {
-      throw new KmipError(Reason.KeyValueNotPresent, 'the key block has no Key Value');
-    }
-    const attrs = readRequestAttributes(payload, ctx.version);
-    checkClientAttributes(attrs, ctx, objectType);
-    const { uid } = await storeNewObject(ctx, {
-      objectType,
-      body,
-      clientAttributes: attrs,
-      derived: derivedFromBody(body).filter((d) => !attrs.some((a) => a.name === d.name)),
-      originalCreation: false,
-    });
-    return [ttlv.textString(Tag.UniqueIdentifier, uid)];
+    return [ttlv.textString(Tag.UniqueIdentifier, await registerObject(payload, ctx))];
   },
 };

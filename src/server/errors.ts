@@ -77,8 +77,19 @@ function reasonInVersion(reason: ReasonValue, v: ProtocolVersion): boolean {
   return info !== undefined && isInVersion(info.firstVersion, info.lastVersion, v);
 }
 
+/**
+ * KMIP 2.0 has Wrong Key Lifecycle State, but its OASIS cases (CS-BC-M-14-20, CS-AC-M-8-20,
+ * AKLC-M-2-20, AKLC-M-3-20) still report lifecycle refusals as Permission Denied; 2.1's use the
+ * new reason.
+ */
+const V20_REASON: Readonly<Partial<Record<ReasonValue, ReasonValue>>> = {
+  [Reason.WrongKeyLifecycleState]: Reason.PermissionDenied,
+};
+
 /** The reason as the client's version can express it. */
 export function reasonForVersion(reason: ReasonValue, v: ProtocolVersion): ReasonValue {
+  const v20 = v.major === 2 && v.minor === 0 ? V20_REASON[reason] : undefined;
+  if (v20 !== undefined) return v20;
   let r: ReasonValue | undefined = reason;
   for (let hops = 0; r !== undefined && hops < 4; hops++) {
     if (reasonInVersion(r, v)) return r;

@@ -52,7 +52,9 @@ export type LocateCondition =
   /** Dates and numbers: inclusive range on the attribute's numeric value. */
   | { readonly kind: 'range'; readonly name: string; readonly min?: bigint; readonly max?: bigint }
   /** Integer mask attributes: every bit of `bits` set in the stored value. */
-  | { readonly kind: 'maskContains'; readonly name: string; readonly bits: number };
+  | { readonly kind: 'maskContains'; readonly name: string; readonly bits: number }
+  /** The object has no instance of `name` (on-line objects have no Archive Date). */
+  | { readonly kind: 'absent'; readonly name: string };
 
 export interface LocateQuery {
   /** Restrict to objects of this owner; undefined = all owners (administrators). */

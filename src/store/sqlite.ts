@@ -346,5 +346,7 @@ function conditionSql(c: LocateCondition): [string, unknown[]] {
     }
     case 'maskContains':
       return [matching('(a.nval & ?) = ?'), [c.name, c.bits, c.bits]];
+    case 'absent':
+      return [`o.seq NOT IN (SELECT a.object_seq FROM attributes a WHERE a.name = ?)`, [c.name]];
   }
 }

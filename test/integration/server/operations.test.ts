@@ -136,11 +136,11 @@ describe.each([
     expect(embedded.store.get(uid)!.protectedMaterial).toBeNull();
   });
 
-  test('another identity gets Item Not Found, and Locate does not show it', async () => {
+  test('another identity gets Object Not Found (1.x: Item Not Found), and Locate does not show it', async () => {
     const name = `private-${_label}`;
     const uid = await createKey(v, alice, name);
     const r = await send(v, bob, Operation.Get, [ttlv.textString(Tag.UniqueIdentifier, uid)]);
-    expect(r.items[0]!.reason).toBe(ResultReason.ItemNotFound);
+    expect(r.items[0]!.reason).toBe(v.major >= 2 ? ResultReason.ObjectNotFound : ResultReason.ItemNotFound);
     const nameAttr = attributesFor(v, [
       { name: 'Name', value: ttlv.structure(Tag.Name, [ttlv.textString(Tag.NameValue, name), ttlv.enumeration(Tag.NameType, NameType.UninterpretedTextString)]) },
     ]);

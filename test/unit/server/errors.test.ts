@@ -16,7 +16,9 @@ describe.each(SUPPORTED_VERSIONS.map((v) => [`${v.major}.${v.minor}`, v] as cons
       expect(isInVersion(info.firstVersion, info.lastVersion, v)).toBe(true);
       // A reason the version has is never changed.
       const own = enumValueInfo('ResultReason', r)!;
-      if (isInVersion(own.firstVersion, own.lastVersion, v)) expect(mapped).toBe(r);
+      // (One documented exception: 2.0's test cases report lifecycle refusals as Permission Denied.)
+      const v20Exception = v.major === 2 && v.minor === 0 && r === ResultReason.WrongKeyLifecycleState;
+      if (isInVersion(own.firstVersion, own.lastVersion, v) && !v20Exception) expect(mapped).toBe(r);
     }
   });
 });

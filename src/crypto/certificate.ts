@@ -1,0 +1,179 @@
+/**
+ * X.509 certificates as Register receives them: the DER is read with asn1js (under resource
+ * limits, since it comes from a client) for the fields KMIP gives as DER bytes (issuer and
+ * subject names, serial number, alternative names, signature algorithm), and handed to OpenSSL
+ * (Node's X509Certificate) for the public key and the text forms of the names.
+ */
+import { X509Certificate, createHash } from 'node:crypto';
+import * as asn1js from 'asn1js';
+import { ttlv, type TtlvItem } from '../../ttlv/types';
+import { Tag } from '../spec/generated/tags';
+import { DigitalSignatureAlgorithm, HashingAlgorithm } from '../spec/generated/enums';
+import type { KmipAttribute } from '../kmip/attributes';
+import { KmipError, Reason } from '../server/errors';
+import { describeKey } from './asymmetric-keys';
+
+/** A certificate has a few hundred nodes; these bound hostile input well above that. */
+const PARSE_LIMITS = { maxDepth: 32, maxNodes: 4096, maxContentLength: 64 * 1024 };
+
+/** Signature algorithm OIDs (RFC 3279, 4055, 5758, NIST CSOR) to KMIP Digital Signature Algorithm. */
+const SIGNATURE_OIDS: Readonly<Record<string, number>> = {
+  '1.2.840.113549.1.1.4': DigitalSignatureAlgorithm.MD5WithRSAEncryption,
+  '1.2.840.113549.1.1.5': DigitalSignatureAlgorithm.SHA_1WithRSAEncryption,
+  '1.2.840.113549.1.1.14': DigitalSignatureAlgorithm.SHA_224WithRSAEncryption,
+  '1.2.840.113549.1.1.11': DigitalSignatureAlgorithm.SHA_256WithRSAEncryption,
+  '1.2.840.113549.1.1.12': DigitalSignatureAlgorithm.SHA_384WithRSAEncryption,
+  '1.2.840.113549.1.1.13': DigitalSignatureAlgorithm.SHA_512WithRSAEncryption,
+  '1.2.840.113549.1.1.10': DigitalSignatureAlgorithm.RSASSA_PSS,
+  '1.2.840.10040.4.3': DigitalSignatureAlgorithm.DSAWithSHA_1,
+  '2.16.840.1.101.3.4.3.1': DigitalSignatureAlgorithm.DSAWithSHA224,
+  '2.16.840.1.101.3.4.3.2': DigitalSignatureAlgorithm.DSAWithSHA256,
+  '1.2.840.10045.4.1': DigitalSignatureAlgorithm.ECDSAWithSHA_1,
+  '1.2.840.10045.4.3.1': DigitalSignatureAlgorithm.ECDSAWithSHA224,
+  '1.2.840.10045.4.3.2': DigitalSignatureAlgorithm.ECDSAWithSHA256,
+  '1.2.840.10045.4.3.3': DigitalSignatureAlgorithm.ECDSAWithSHA384,
+  '1.2.840.10045.4.3.4': DigitalSignatureAlgorithm.ECDSAWithSHA512,
+  '2.16.840.1.101.3.4.3.14': DigitalSignatureAlgorithm.SHA3_256WithRSAEncryption,
+  '2.16.840.1.101.3.4.3.15': DigitalSignatureAlgorithm.SHA3_384WithRSAEncryption,
+  '2.16.840.1.101.3.4.3.16': DigitalSignatureAlgorithm.SHA3_512WithRSAEncryption,
+};
+
+const SUBJECT_ALT_NAME = '2.5.29.17';
+const ISSUER_ALT_NAME = '2.5.29.18';
+
+export interface ParsedCertificate {
+  readonly serialNumber: Uint8Array;
+  readonly issuerDer: Uint8Array;
+  readonly subjectDer: Uint8Array;
+  readonly subjectAltNameDer?: Uint8Array;
+  readonly issuerAltNameDer?: Uint8Array;
+  readonly signatureOid: string;
+  readonly issuerText: string;
+  readonly subjectText: string;
+  readonly serialText: string;
+  readonly subjectAltNameText?: string;
+  readonly issuerAltNameText?: string;
+  readonly publicKey: { algorithm: number; length: number } | undefined;
+}
+
+function malformed(why: string): KmipError {
+  return new KmipError(Reason.InvalidField, `the Certificate Value is not a valid X.509 certificate: ${why}`);
+}
+
+function seqItems(block: asn1js.AsnType | undefined, what: string): asn1js.AsnType[] {
+  if (!(block instanceof asn1js.Sequence)) throw malformed(`${what} is not a SEQUENCE`);
+  return block.valueBlock.value as asn1js.AsnType[];
+}
+
+function isContext(block: asn1js.AsnType | undefined, n: number): block is asn1js.Constructed {
+  return block !== undefined && block.idBlock.tagClass === 3 && block.idBlock.tagNumber === n;
+}
+
+/** OpenSSL's multi-line name ("C=AU\nO=Org\nCN=x") as one line, in certificate order. */
+function oneLine(name: string): string {
+  return name.split('\n').filter((l) => l.length > 0).join(', ');
+}
+
+/** Extensions [3] of the TBSCertificate: OID -> extnValue contents (DER). */
+function extensionValues(tbs: asn1js.AsnType[]): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  const wrapper = tbs.find((b) => isContext(b, 3));
+  if (!wrapper) return out;
+  const list = seqItems((wrapper.valueBlock.value as asn1js.AsnType[])[0], 'extensions');
+  for (const ext of list) {
+    const parts = seqItems(ext, 'an extension');
+    const oid = parts[0];
+    const value = parts[parts.length - 1];
+    if (oid instanceof asn1js.ObjectIdentifier && value instanceof asn1js.OctetString) {
+      out.set(oid.valueBlock.toString(), value.valueBlock.valueHexView);
+    }
+  }
+  return out;
+}
+
+export function parseCertificate(der: Uint8Array): ParsedCertificate {
+  let parsed: asn1js.FromBerResult;
+  try {
+    parsed = asn1js.fromBER(der, PARSE_LIMITS);
+  } catch {
+    throw malformed('it does not decode');
+  }
+  if (parsed.offset === -1) throw malformed('it does not decode');
+  if (parsed.offset !== der.length) throw malformed('bytes follow the certificate');
+  const top = seqItems(parsed.result, 'the certificate');
+  if (top.length !== 3) throw malformed('it does not have three parts');
+  const tbs = seqItems(top[0], 'TBSCertificate');
+  // version [0] is optional (v1 certificates omit it); the fields after it are positional.
+  const rest = isContext(tbs[0], 0) ? tbs.slice(1) : tbs;
+  const [serial, , issuer, , subject] = rest;
+  if (!(serial instanceof asn1js.Integer)) throw malformed('no serial number');
+  if (!(issuer instanceof asn1js.Sequence) || !(subject instanceof asn1js.Sequence)) throw malformed('no issuer or subject name');
+  const sigAlg = seqItems(top[1], 'signatureAlgorithm')[0];
+  if (!(sigAlg instanceof asn1js.ObjectIdentifier)) throw malformed('no signature algorithm');
+  const extensions = extensionValues(rest);
+
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(der);
+  } catch {
+    throw malformed('OpenSSL does not accept it');
+  }
+  let publicKey: { algorithm: number; length: number } | undefined;
+  try {
+    publicKey = describeKey(x509.publicKey);
+  } catch {
+    publicKey = undefined; // a key type we do not use: the certificate is still stored
+  }
+  return {
+    serialNumber: serial.valueBlock.valueHexView,
+    issuerDer: issuer.valueBeforeDecodeView,
+    subjectDer: subject.valueBeforeDecodeView,
+    subjectAltNameDer: extensions.get(SUBJECT_ALT_NAME),
+    issuerAltNameDer: extensions.get(ISSUER_ALT_NAME),
+    signatureOid: sigAlg.valueBlock.toString(),
+    issuerText: oneLine(x509.issuer),
+    subjectText: oneLine(x509.subject),
+    serialText: x509.serialNumber,
+    subjectAltNameText: x509.subjectAltName,
+    issuerAltNameText: undefined,
+    publicKey,
+  };
+}
+
+/**
+ * The attributes the server sets on a registered X.509 certificate: the 1.x text forms
+ * (Certificate Identifier / Subject / Issuer, until 1.4), the X.509 DER forms (1.1 on), the
+ * signature algorithm, the public key's algorithm and length, and a SHA-256 Digest. Responses
+ * drop the ones the client's version lacks.
+ */
+export function certificateAttributes(der: Uint8Array): KmipAttribute[] {
+  const c = parseCertificate(der);
+  const out: KmipAttribute[] = [];
+  const add = (name: string, value: TtlvItem) => out.push({ name, value });
+  add('Certificate Identifier', ttlv.structure(Tag.CertificateIdentifier, [ttlv.textString(Tag.Issuer, c.issuerText), ttlv.textString(Tag.SerialNumber, c.serialText)]));
+  const subject: TtlvItem[] = [ttlv.textString(Tag.CertificateSubjectDistinguishedName, c.subjectText)];
+  if (c.subjectAltNameText) subject.push(ttlv.textString(Tag.CertificateSubjectAlternativeName, c.subjectAltNameText));
+  add('Certificate Subject', ttlv.structure(Tag.CertificateSubject, subject));
+  add('Certificate Issuer', ttlv.structure(Tag.CertificateIssuer, [ttlv.textString(Tag.CertificateIssuerDistinguishedName, c.issuerText)]));
+  add('X.509 Certificate Identifier', ttlv.structure(Tag.X_509CertificateIdentifier, [
+    ttlv.byteString(Tag.IssuerDistinguishedName, Buffer.from(c.issuerDer)),
+    ttlv.byteString(Tag.CertificateSerialNumber, Buffer.from(c.serialNumber)),
+  ]));
+  const x509Subject: TtlvItem[] = [ttlv.byteString(Tag.SubjectDistinguishedName, Buffer.from(c.subjectDer))];
+  if (c.subjectAltNameDer) x509Subject.push(ttlv.byteString(Tag.SubjectAlternativeName, Buffer.from(c.subjectAltNameDer)));
+  add('X.509 Certificate Subject', ttlv.structure(Tag.X_509CertificateSubject, x509Subject));
+  const x509Issuer: TtlvItem[] = [ttlv.byteString(Tag.IssuerDistinguishedName, Buffer.from(c.issuerDer))];
+  if (c.issuerAltNameDer) x509Issuer.push(ttlv.byteString(Tag.IssuerAlternativeName, Buffer.from(c.issuerAltNameDer)));
+  add('X.509 Certificate Issuer', ttlv.structure(Tag.X_509CertificateIssuer, x509Issuer));
+  const sig = SIGNATURE_OIDS[c.signatureOid];
+  if (sig !== undefined) add('Digital Signature Algorithm', ttlv.enumeration(Tag.DigitalSignatureAlgorithm, sig));
+  if (c.publicKey) {
+    add('Cryptographic Algorithm', ttlv.enumeration(Tag.CryptographicAlgorithm, c.publicKey.algorithm));
+    add('Cryptographic Length', ttlv.integer(Tag.CryptographicLength, c.publicKey.length));
+  }
+  add('Digest', ttlv.structure(Tag.Digest, [
+    ttlv.enumeration(Tag.HashingAlgorithm, HashingAlgorithm.SHA_256),
+    ttlv.byteString(Tag.DigestValue, createHash('sha256').update(der).digest()),
+  ]));
+  return out;
+}

@@ -1,0 +1,90 @@
+/**
+ * Key pair generation: which (algorithm, length, curve) requests we honour, as a table, and the
+ * stored Key Format Types of the halves. Generation runs on libuv's thread pool (async
+ * generateKeyPair), so a 4096-bit RSA key does not stall the event loop.
+ */
+import { generateKeyPair, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
+import { CryptographicAlgorithm, KeyFormatType } from '../spec/generated/enums';
+import { enumValueInfo } from '../spec/registry';
+import { KmipError, Reason } from '../server/errors';
+import { curveByBits, curveByKmip, type CurveInfo } from './tables';
+
+const generate = promisify(generateKeyPair);
+
+export interface KeyPairSpec {
+  readonly algorithm: number;
+  /** Cryptographic Length recorded on both halves. */
+  readonly length: number;
+  readonly privateFormat: number;
+  readonly publicFormat: number;
+  readonly run: () => Promise<{ privateKey: KeyObject; publicKey: KeyObject }>;
+}
+
+/** RSA moduli we generate: below 2048 is no longer acceptable (SP 800-131A); above 4096 is slow for no profile's need. */
+const RSA_BITS: readonly number[] = [2048, 3072, 4096];
+
+/** Algorithms whose keys live on a named curve (1.x calls the same keys ECDSA, ECDH or ECMQV). */
+const EC_ALGORITHMS: ReadonlySet<number> = new Set([
+  CryptographicAlgorithm.EC,
+  CryptographicAlgorithm.ECDSA,
+  CryptographicAlgorithm.ECDH,
+  CryptographicAlgorithm.ECMQV,
+]);
+
+function name(algorithm: number): string {
+  return enumValueInfo('CryptographicAlgorithm', algorithm)?.name ?? `0x${algorithm.toString(16)}`;
+}
+
+/**
+ * The pair to make. RSA keys are kept as PKCS#1 (the form the OASIS AKLC cases' Digest names);
+ * EC and EdDSA keys as PKCS#8 and X.509 SubjectPublicKeyInfo, which carry the curve.
+ */
+export function keyPairSpec(algorithm: number, length: number | undefined, curve: number | undefined): KeyPairSpec {
+  if (algorithm === CryptographicAlgorithm.RSA) {
+    if (length === undefined) throw new KmipError(Reason.MissingData, 'RSA key pairs need a Cryptographic Length');
+    if (!RSA_BITS.includes(length)) throw new KmipError(Reason.InvalidField, `RSA key pairs of ${length} bits are not offered (${RSA_BITS.join(', ')})`);
+    return {
+      algorithm,
+      length,
+      privateFormat: KeyFormatType.PKCS_1,
+      publicFormat: KeyFormatType.PKCS_1,
+      run: () => generate('rsa', { modulusLength: length, publicExponent: 0x10001 }),
+    };
+  }
+  if (EC_ALGORITHMS.has(algorithm)) {
+    let info: CurveInfo | undefined;
+    if (curve !== undefined) {
+      info = curveByKmip(curve);
+      if (!info) throw new KmipError(Reason.InvalidField, `Recommended Curve ${enumValueInfo('RecommendedCurve', curve)?.name ?? curve} is not offered`);
+    } else if (length !== undefined) {
+      info = curveByBits(length);
+      if (!info) throw new KmipError(Reason.InvalidField, `no curve of ${length} bits is offered (256, 384, 521)`);
+    } else {
+      throw new KmipError(Reason.MissingData, `${name(algorithm)} key pairs need a Recommended Curve or a Cryptographic Length`);
+    }
+    if (length !== undefined && length !== info.bits) {
+      throw new KmipError(Reason.InvalidField, `Cryptographic Length ${length} does not match the ${info.bits}-bit curve`);
+    }
+    const curveName = info.node;
+    return {
+      algorithm,
+      length: info.bits,
+      privateFormat: KeyFormatType.PKCS_8,
+      publicFormat: KeyFormatType.X_509,
+      run: () => generate('ec', { namedCurve: curveName }),
+    };
+  }
+  if (algorithm === CryptographicAlgorithm.Ed25519 || algorithm === CryptographicAlgorithm.Ed448) {
+    const bits = algorithm === CryptographicAlgorithm.Ed25519 ? 256 : 448;
+    if (length !== undefined && length !== bits) throw new KmipError(Reason.InvalidField, `${name(algorithm)} keys are ${bits} bits`);
+    return {
+      algorithm,
+      length: bits,
+      privateFormat: KeyFormatType.PKCS_8,
+      publicFormat: KeyFormatType.X_509,
+      run: () => (algorithm === CryptographicAlgorithm.Ed25519 ? generate('ed25519', {}) : generate('ed448', {})),
+    };
+  }
+  throw new KmipError(Reason.InvalidField, `${name(algorithm)} key pairs are not offered (RSA, EC, Ed25519, Ed448)`);
+}

@@ -1,0 +1,27 @@
+/**
+ * Add Attribute: a new instance of an attribute. A single-valued attribute the object already
+ * has is changed with Modify (or 2.x Set) Attribute, not added again.
+ */
+import { Operation } from '../spec/generated/enums';
+import type { OperationHandler } from '../server/registry';
+import { KmipError, Reason } from '../server/errors';
+import { checkClientChange, isMultiValued } from './attribute-policy';
+import { attributeResponse, commitAttributes, instancesOf, loadForChange, readNewAttribute } from './attribute-edit';
+import { addAttributeInstance, checkNameUnique, nowSeconds } from './managed-object';
+
+export const addAttributeHandler: OperationHandler = {
+  operation: Operation.AddAttribute,
+  async handle(payload, ctx) {
+    const rec = await loadForChange(payload, ctx);
+    // 1.x: the request carries no Attribute Index; the server assigns the next one.
+    const { name, value } = readNewAttribute(payload, ctx);
+    checkClientChange('add', name, rec, ctx.version, nowSeconds(ctx));
+    if (!isMultiValued(name) && instancesOf(rec, name).length > 0) {
+      throw new KmipError(Reason.AttributeSingleValued, `${name} takes one value and the object has it`);
+    }
+    if (name === 'Name') checkNameUnique(ctx, rec.owner, value, { uid: rec.uid, remaining: rec.attributes });
+    const attributes = addAttributeInstance(rec.attributes, name, value);
+    await commitAttributes(ctx, rec, attributes);
+    return attributeResponse(ctx, rec.uid, attributes[attributes.length - 1]);
+  },
+};

@@ -1,0 +1,112 @@
+/**
+ * What Add, Modify, Delete, Set and Adjust Attribute share: reading the attribute a request names
+ * in either major version's form, finding instances, and storing the changed set (with Last
+ * Change Date, the server-maintained flags, and the state its dates imply).
+ */
+import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
+import { Tag } from '../spec/generated/tags';
+import { attributeFromV1, attributeFromV2, attributeToV1, readAttributeReference, shapeForVersion, type IndexedAttribute } from '../kmip/attributes';
+import { asStructure, child, req } from '../kmip/tree';
+import { effectiveState } from '../lifecycle/effective-state';
+import type { StateValue } from '../lifecycle/state-machine';
+import type { ManagedObjectRecord, StoredAttribute } from '../store/object-store';
+import type { OpContext } from '../server/context';
+import { KmipError, Reason } from '../server/errors';
+import { isDestroyed, loadObject, requestedUid, sameValue, setAttribute, touchLastChange } from './managed-object';
+
+/** The object a request changes: destroyed objects keep their metadata as it was. */
+export async function loadForChange(payload: TtlvStructure, ctx: OpContext): Promise<ManagedObjectRecord> {
+  const rec = await loadObject(ctx, requestedUid(payload, ctx));
+  if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${rec.uid} is destroyed`);
+  return rec;
+}
+
+/** The one attribute inside a 2.x New Attribute / Current Attribute structure. */
+function innerAttribute(s: TtlvStructure): IndexedAttribute {
+  if (s.value.length !== 1) throw new KmipError(Reason.InvalidField, `${s.value.length === 0 ? 'an empty' : 'more than one'} attribute given`);
+  return attributeFromV2(s.value[0] as TtlvItem);
+}
+
+/** 1.x Attribute (Name, Index, Value) or 2.x New Attribute. */
+export function readNewAttribute(payload: TtlvStructure, ctx: OpContext): IndexedAttribute {
+  if (ctx.version.major >= 2) return innerAttribute(req.structure(payload, Tag.NewAttribute));
+  return attributeFromV1(req.structure(payload, Tag.Attribute));
+}
+
+/** 2.x Current Attribute, where given. */
+export function readCurrentAttribute(payload: TtlvStructure): IndexedAttribute | undefined {
+  const item = child(payload, Tag.CurrentAttribute);
+  return item === undefined ? undefined : innerAttribute(asStructure(item));
+}
+
+/** 2.x Attribute Reference, where given. */
+export function readReference(payload: TtlvStructure): string | undefined {
+  const item = child(payload, Tag.AttributeReference);
+  return item === undefined ? undefined : readAttributeReference(item);
+}
+
+export function instancesOf(rec: ManagedObjectRecord, name: string): StoredAttribute[] {
+  return rec.attributes.filter((a) => a.name === name);
+}
+
+export function attributeNotFound(name: string): KmipError {
+  return new KmipError(Reason.AttributeNotFound, `the object has no ${name}`);
+}
+
+/** 1.x: the instance at `index`; absence of the attribute and of the index are told apart. */
+export function instanceAt(rec: ManagedObjectRecord, name: string, index: number): StoredAttribute {
+  const all = instancesOf(rec, name);
+  if (all.length === 0) throw attributeNotFound(name);
+  const found = all.find((a) => a.index === index);
+  // Index Out of Bounds is the 1.x reason; 2.x clients get Attribute Instance Not Found (errors.ts).
+  if (!found) throw new KmipError(Reason.IndexOutOfBounds, `${name} has no instance ${index}`);
+  return found;
+}
+
+/** 2.x: the instance whose value equals `current`. */
+export function instanceEqualTo(rec: ManagedObjectRecord, current: IndexedAttribute): StoredAttribute {
+  const all = instancesOf(rec, current.name);
+  if (all.length === 0) throw attributeNotFound(current.name);
+  const found = all.find((a) => sameValue(a.value, current.value));
+  if (!found) throw new KmipError(Reason.AttributeInstanceNotFound, `no ${current.name} instance has that value`);
+  return found;
+}
+
+export function without(attrs: readonly StoredAttribute[], instance: StoredAttribute): StoredAttribute[] {
+  return attrs.filter((a) => !(a.name === instance.name && a.index === instance.index));
+}
+
+function boolOf(attrs: readonly StoredAttribute[], name: string): boolean | undefined {
+  const v = attrs.find((a) => a.name === name)?.value;
+  return v?.type === ItemType.Boolean ? v.value : undefined;
+}
+
+/**
+ * Always Sensitive stays true only while Sensitive has always been true; Never Extractable only
+ * while Extractable has always been false (spec: both set by the server when the flag changes).
+ */
+function maintainFlags(attrs: StoredAttribute[]): StoredAttribute[] {
+  let out = attrs;
+  if (boolOf(out, 'Sensitive') === false && boolOf(out, 'Always Sensitive') === true) {
+    out = setAttribute(out, 'Always Sensitive', ttlv.boolean(Tag.AlwaysSensitive, false));
+  }
+  if (boolOf(out, 'Extractable') === true && boolOf(out, 'Never Extractable') === true) {
+    out = setAttribute(out, 'Never Extractable', ttlv.boolean(Tag.NeverExtractable, false));
+  }
+  return out;
+}
+
+/** Stores the object's new attribute set; a date the client set may move its state (lifecycle table). */
+export async function commitAttributes(ctx: OpContext, rec: ManagedObjectRecord, attrs: StoredAttribute[]): Promise<void> {
+  let attributes = touchLastChange(ctx, maintainFlags(attrs));
+  const state = effectiveState(rec.state as StateValue, attributes, ctx.clock.now());
+  if (state !== rec.state) attributes = setAttribute(attributes, 'State', ttlv.enumeration(Tag.State, state));
+  await ctx.store.update(rec.uid, state !== rec.state ? { state, attributes } : { attributes });
+}
+
+/** The response: 1.x echoes the attribute instance (Add, Modify, Delete); 2.x only the identifier. */
+export function attributeResponse(ctx: OpContext, uid: string, instance?: StoredAttribute): TtlvItem[] {
+  const out: TtlvItem[] = [ttlv.textString(Tag.UniqueIdentifier, uid)];
+  if (ctx.version.major < 2 && instance) out.push(attributeToV1(shapeForVersion(instance, ctx.version), instance.index));
+  return out;
+}

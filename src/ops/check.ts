@@ -1,0 +1,44 @@
+/**
+ * Check: would the object allow this use? The client names a Usage Limits Count it wants to
+ * consume, a Cryptographic Usage Mask it wants to use the object with, and a Lease Time; each is
+ * compared with the object's own. A failed check answers with the reason for the first one that
+ * fails (1.x has no specific reasons: Permission Denied); nothing about the object changes.
+ */
+import { ItemType, ttlv } from '../../ttlv/types';
+import { Tag } from '../spec/generated/tags';
+import { Operation } from '../spec/generated/enums';
+import { opt } from '../kmip/tree';
+import type { OperationHandler } from '../server/registry';
+import { KmipError, Reason } from '../server/errors';
+import { getAttribute, isDestroyed, loadObject, requestedUid, requireOnline, versionedError } from './managed-object';
+import { optInterval, optLongInteger } from './read';
+
+export const checkHandler: OperationHandler = {
+  operation: Operation.Check,
+  async handle(payload, ctx) {
+    const uid = requestedUid(payload, ctx);
+    const rec = await loadObject(ctx, uid);
+    if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
+    requireOnline(rec);
+    const count = optLongInteger(payload, Tag.UsageLimitsCount);
+    if (count !== undefined) {
+      const limits = getAttribute(rec.attributes, 'Usage Limits');
+      const left = limits?.type === ItemType.Structure ? optLongInteger(limits, Tag.UsageLimitsCount) : undefined;
+      if (left !== undefined && count > left) throw versionedError(ctx, [Reason.UsageLimitExceeded, Reason.PermissionDenied], 'Check failed: usage limit exceeded');
+    }
+    const mask = opt.integer(payload, Tag.CryptographicUsageMask);
+    if (mask !== undefined) {
+      const own = getAttribute(rec.attributes, 'Cryptographic Usage Mask');
+      const ownBits = own?.type === ItemType.Integer ? own.value : 0;
+      if ((mask & ~ownBits) !== 0) {
+        throw versionedError(ctx, [Reason.IncompatibleCryptographicUsageMask, Reason.PermissionDenied], 'Check failed: usage mask not permitted');
+      }
+    }
+    const lease = optInterval(payload, Tag.LeaseTime);
+    if (lease !== undefined) {
+      const own = getAttribute(rec.attributes, 'Lease Time');
+      if (own?.type === ItemType.Interval && lease > own.value) throw new KmipError(Reason.PermissionDenied, 'Check failed: lease longer than the object allows');
+    }
+    return [ttlv.textString(Tag.UniqueIdentifier, uid)];
+  },
+};

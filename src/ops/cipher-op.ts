@@ -1,0 +1,107 @@
+/**
+ * Encrypt and Decrypt share everything but the direction: key gate, parameters (request, else the
+ * key's attribute), symmetric ciphers one-shot or in parts, and RSA for public/private keys.
+ */
+import type { TtlvItem, TtlvStructure } from '../../ttlv/types';
+import { ttlv } from '../../ttlv/types';
+import { Tag } from '../spec/generated/tags';
+import { ObjectType } from '../spec/generated/enums';
+import { opt } from '../kmip/tree';
+import type { OpContext } from '../server/context';
+import { KmipError, Reason } from '../server/errors';
+import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
+import { effectiveParams } from '../crypto/params';
+import { resolveRsaCipher, rsaDecrypt, rsaEncrypt } from '../crypto/rsa';
+import { advanceStream, closeStream, openStream, resumeStream } from '../crypto/streams';
+import { checkDataLength, runOnce, setupCipher, startCipher, type Direction } from '../crypto/symmetric';
+import { consumeUsage, keepSecret, loadKeyFor, type UsableKey } from './crypto-key';
+import { rawKeyMaterial } from './key-block';
+
+const EMPTY = new Uint8Array(0);
+
+interface Outcome {
+  readonly data: Uint8Array;
+  readonly iv?: Uint8Array;
+  readonly correlation?: Uint8Array;
+  readonly tag?: Uint8Array;
+}
+
+/** Response payload in the spec's field order. */
+function response(uid: string, o: Outcome): TtlvItem[] {
+  const out: TtlvItem[] = [ttlv.textString(Tag.UniqueIdentifier, uid), ttlv.byteString(Tag.Data, o.data)];
+  if (o.iv) out.push(ttlv.byteString(Tag.IVCounterNonce, o.iv));
+  if (o.correlation) out.push(ttlv.byteString(Tag.CorrelationValue, o.correlation));
+  if (o.tag) out.push(ttlv.byteString(Tag.AuthenticatedEncryptionTag, o.tag));
+  return out;
+}
+
+export async function runCipherOperation(direction: Direction, payload: TtlvStructure, ctx: OpContext): Promise<TtlvItem[]> {
+  const key = await loadKeyFor(ctx, payload, direction);
+  const data = opt.bytes(payload, Tag.Data) ?? EMPTY;
+  const outcome =
+    key.rec.objectType === ObjectType.SymmetricKey ? symmetric(direction, key, payload, data, ctx) : asymmetric(direction, key, payload, data);
+  // Plaintext (decrypt) and ciphertext alike leave memory once the response is written.
+  keepSecret(ctx, outcome.data);
+  if (direction === 'encrypt') await consumeUsage(ctx, key.uid, data.length);
+  return response(key.uid, outcome);
+}
+
+function asymmetric(direction: Direction, key: UsableKey, payload: TtlvStructure, data: Uint8Array): Outcome {
+  if (opt.bytes(payload, Tag.CorrelationValue) || opt.boolean(payload, Tag.InitIndicator)) {
+    throw new KmipError(Reason.FeatureNotSupported, 'RSA encryption is not offered in parts');
+  }
+  const params = effectiveParams(payload, key.rec.attributes);
+  const kind = key.rec.objectType === ObjectType.PrivateKey ? 'private' : 'public';
+  const keyObject = keyObjectFromBlock(key.block, kind);
+  if (keyObject.asymmetricKeyType !== 'rsa') {
+    throw new KmipError(Reason.InvalidField, `${keyObject.asymmetricKeyType ?? 'this'} keys cannot ${direction}; only RSA keys can`);
+  }
+  const p = resolveRsaCipher(params);
+  return { data: direction === 'encrypt' ? rsaEncrypt(keyObject, p, data) : rsaDecrypt(keyObject, p, data) };
+}
+
+function symmetric(direction: Direction, key: UsableKey, payload: TtlvStructure, data: Uint8Array, ctx: OpContext): Outcome {
+  const material = rawKeyMaterial(key.block);
+  if (!material) throw new KmipError(Reason.KeyFormatTypeNotSupported, 'the key material is not in a raw or transparent symmetric form');
+  const correlation = opt.bytes(payload, Tag.CorrelationValue);
+  const init = opt.boolean(payload, Tag.InitIndicator) === true;
+  const final = opt.boolean(payload, Tag.FinalIndicator) === true;
+  const tag = direction === 'decrypt' ? opt.bytes(payload, Tag.AuthenticatedEncryptionTag) : undefined;
+  const now = ctx.clock.now();
+
+  if (correlation) {
+    // A later part: the cipher set up by the first part continues.
+    const { run, total } = resumeStream(correlation, ctx.client.name, key.uid, direction, now);
+    const head = run.update(data);
+    if (!final) {
+      advanceStream(correlation, data.length);
+      return { data: head };
+    }
+    closeStream(correlation);
+    try {
+      checkDataLength(run.setup, direction, total + data.length);
+      const tail = run.finish(tag);
+      const out = Buffer.concat([head, tail.data]);
+      tail.data.fill(0);
+      return tail.tag ? { data: out, tag: tail.tag } : { data: out };
+    } finally {
+      head.fill(0);
+    }
+  }
+
+  const params = effectiveParams(payload, key.rec.attributes);
+  const algorithm = params.cryptographicAlgorithm ?? key.algorithm;
+  if (algorithm === undefined) throw new KmipError(Reason.MissingData, 'the key has no Cryptographic Algorithm');
+  const setup = setupCipher(direction, algorithm, params, material.length, opt.bytes(payload, Tag.IVCounterNonce), tag);
+  const aad = opt.bytes(payload, Tag.AuthenticatedEncryptionAdditionalData);
+  const run = startCipher(direction, setup, material, aad, data.length);
+  const iv = setup.ivGenerated && setup.iv ? setup.iv : undefined;
+
+  if (init && !final) {
+    const out = run.update(data);
+    const id = openStream(run, ctx.client.name, key.uid, now, data.length);
+    return { data: out, iv, correlation: id };
+  }
+  const result = runOnce(run, data, tag);
+  return { data: result.data, iv, tag: result.tag };
+}

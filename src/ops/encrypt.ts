@@ -1,0 +1,9 @@
+/** Encrypt: data under a symmetric key (block, stream and AEAD ciphers) or an RSA public key. */
+import { Operation } from '../spec/generated/enums';
+import type { OperationHandler } from '../server/registry';
+import { runCipherOperation } from './cipher-op';
+
+export const encryptHandler: OperationHandler = {
+  operation: Operation.Encrypt,
+  handle: (payload, ctx) => runCipherOperation('encrypt', payload, ctx),
+};

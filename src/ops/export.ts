@@ -1,0 +1,28 @@
+/**
+ * Export (1.4+): like Get, the object in the requested format and wrapping, and with it all of
+ * its attributes, so another server can Import it as it is.
+ */
+import { ttlv } from '../../ttlv/types';
+import { Tag } from '../spec/generated/tags';
+import { Operation } from '../spec/generated/enums';
+import { encodeAttributeList, encodeTemplateAttribute } from '../kmip/attributes';
+import type { OperationHandler } from '../server/registry';
+import { bodyForClient, markServed } from './get';
+import { asKmipAttributes, loadObject, requestedUid } from './managed-object';
+
+export const exportHandler: OperationHandler = {
+  operation: Operation.Export,
+  async handle(payload, ctx) {
+    const uid = requestedUid(payload, ctx);
+    const rec = await loadObject(ctx, uid);
+    const body = await bodyForClient(ctx, rec, payload);
+    await markServed(ctx, rec);
+    const attrs = asKmipAttributes(rec.attributes);
+    return [
+      ttlv.enumeration(Tag.ObjectType, rec.objectType),
+      ttlv.textString(Tag.UniqueIdentifier, uid),
+      ...(ctx.version.major >= 2 ? encodeAttributeList(attrs, ctx.version) : [encodeTemplateAttribute(attrs, ctx.version)]),
+      body,
+    ];
+  },
+};

@@ -1,0 +1,172 @@
+/**
+ * Key wrapping on Get (and Export): the Key Value of the returned object is encrypted under
+ * another managed AES key with AES Key Wrap, RFC 3394 (Block Cipher Mode NIST Key Wrap) or RFC 5649
+ * (AES Key Wrap with Padding), and the Key Block says how in its Key Wrapping Data.
+ *
+ * What is wrapped follows the Encoding Option: by default the TTLV encoding of the whole Key Value
+ * structure (with any attributes the client asked to bind to it); with No Encoding, the raw Key
+ * Material bytes.
+ */
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { encodeTtlv } from '../../ttlv/encode';
+import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
+import { Tag } from '../spec/generated/tags';
+import {
+  BlockCipherMode,
+  CryptographicAlgorithm,
+  CryptographicUsageMask,
+  EncodingOption,
+  ObjectType,
+  WrappingMethod,
+} from '../spec/generated/enums';
+import { encodeAttributeList, type KmipAttribute } from '../kmip/attributes';
+import { asText, child, children, opt, req } from '../kmip/tree';
+import { isAllowed, type StateValue } from '../lifecycle/state-machine';
+import type { ManagedObjectRecord } from '../store/object-store';
+import type { OpContext } from '../server/context';
+import { KmipError, Reason } from '../server/errors';
+import { rawKeyMaterial } from './key-block';
+import { asKmipAttributes, getAttribute, getAttributes, isArchived, isDestroyed, readBody, versionedError } from './managed-object';
+
+/** RFC 3394 and RFC 5649 initial values (Node's ciphers take them as the IV). */
+const KW_IV = Buffer.from('a6a6a6a6a6a6a6a6', 'hex');
+const KWP_IV = Buffer.from('a65959a6', 'hex');
+
+function kwCipher(kek: Uint8Array, padded: boolean): string {
+  const bits = kek.length * 8;
+  if (bits !== 128 && bits !== 192 && bits !== 256) {
+    throw new KmipError(Reason.CryptographicFailure, 'the wrapping key is not an AES-128, -192 or -256 key');
+  }
+  return `id-aes${bits}-wrap${padded ? '-pad' : ''}`;
+}
+
+/** AES Key Wrap: RFC 3394 (`padded` false; input a multiple of 8 bytes, at least 16) or RFC 5649. */
+export function aesKeyWrap(kek: Uint8Array, plain: Uint8Array, padded: boolean): Uint8Array {
+  if (!padded && (plain.length < 16 || plain.length % 8 !== 0)) {
+    throw new KmipError(Reason.BadCryptographicParameters, 'NIST Key Wrap needs a multiple of 8 bytes (at least 16): use AES Key Wrap Padding');
+  }
+  const c = createCipheriv(kwCipher(kek, padded), kek, padded ? KWP_IV : KW_IV);
+  return Buffer.concat([c.update(plain), c.final()]);
+}
+
+/** The inverse of aesKeyWrap; a wrong key or damaged input fails the integrity check. */
+export function aesKeyUnwrap(kek: Uint8Array, wrapped: Uint8Array, padded: boolean): Uint8Array {
+  try {
+    const d = createDecipheriv(kwCipher(kek, padded), kek, padded ? KWP_IV : KW_IV);
+    return Buffer.concat([d.update(wrapped), d.final()]);
+  } catch {
+    throw new KmipError(Reason.CryptographicFailure, 'key unwrap failed its integrity check');
+  }
+}
+
+/** Block cipher modes we wrap with, and whether each pads. */
+const WRAP_MODES: ReadonlyMap<number, boolean> = new Map([
+  [BlockCipherMode.NISTKeyWrap, false],
+  [BlockCipherMode.AESKeyWrapPadding, true],
+]);
+
+/** The wrapping key the client named, checked as the spec requires before it may wrap. */
+async function wrappingKey(ctx: OpContext, uid: string): Promise<ManagedObjectRecord> {
+  const rec = ctx.store.get(uid);
+  if (rec === undefined || (rec.owner !== ctx.client.name && !ctx.client.isAdmin)) {
+    throw versionedError(ctx, [Reason.WrappingObjectNotFound, Reason.ItemNotFound], `wrapping key ${uid} not found`);
+  }
+  ctx.touched.push(uid);
+  if (isDestroyed(rec.state)) {
+    throw versionedError(ctx, [Reason.WrappingObjectDestroyed, Reason.ItemNotFound], `wrapping key ${uid} is destroyed`);
+  }
+  if (isArchived(rec)) {
+    throw versionedError(ctx, [Reason.WrappingObjectArchived, Reason.ObjectArchived], `wrapping key ${uid} is archived`);
+  }
+  if (rec.objectType !== ObjectType.SymmetricKey) {
+    throw versionedError(ctx, [Reason.IllegalObjectType, Reason.InvalidField], 'the wrapping key must be a symmetric key');
+  }
+  const alg = getAttribute(rec.attributes, 'Cryptographic Algorithm');
+  if (alg?.type !== ItemType.Enumeration || alg.value !== CryptographicAlgorithm.AES) {
+    throw new KmipError(Reason.UnsupportedCryptographicParameters, 'keys are wrapped with AES keys only');
+  }
+  if (!isAllowed(rec.state as StateValue, 'protect')) {
+    throw new KmipError(Reason.WrongKeyLifecycleState, `wrapping key ${uid} is not Active`);
+  }
+  const mask = getAttribute(rec.attributes, 'Cryptographic Usage Mask');
+  if (mask?.type !== ItemType.Integer || (mask.value & CryptographicUsageMask.WrapKey) === 0) {
+    throw new KmipError(Reason.IncompatibleCryptographicUsageMask, `wrapping key ${uid} does not allow Wrap Key`);
+  }
+  return rec;
+}
+
+/** The mode the client asked for, else the one the wrapping key's Cryptographic Parameters name, else RFC 3394. */
+function wrapMode(requested: TtlvStructure | undefined, key: ManagedObjectRecord): boolean {
+  let mode = requested ? opt.enumeration(requested, Tag.BlockCipherMode) : undefined;
+  if (mode === undefined) {
+    for (const p of getAttributes(key.attributes, 'Cryptographic Parameters')) {
+      if (p.type === ItemType.Structure) mode ??= opt.enumeration(p, Tag.BlockCipherMode);
+    }
+  }
+  const padded = WRAP_MODES.get(mode ?? BlockCipherMode.NISTKeyWrap);
+  if (padded === undefined) {
+    throw new KmipError(Reason.UnsupportedCryptographicParameters, 'keys are wrapped with NIST Key Wrap or AES Key Wrap Padding only');
+  }
+  return padded;
+}
+
+/**
+ * The Key Block wrapped as the Key Wrapping Specification asks. `attributes`: the object's, for
+ * the Attribute Names the client wants bound into the wrapped Key Value.
+ */
+export async function wrapKeyBlock(
+  ctx: OpContext,
+  block: TtlvStructure,
+  kws: TtlvStructure,
+  attributes: ManagedObjectRecord['attributes'],
+): Promise<TtlvStructure> {
+  const method = req.enumeration(kws, Tag.WrappingMethod);
+  if (method !== WrappingMethod.Encrypt) {
+    throw new KmipError(Reason.FeatureNotSupported, 'only the Encrypt wrapping method is supported');
+  }
+  if (child(kws, Tag.MACSignatureKeyInformation)) {
+    throw new KmipError(Reason.FeatureNotSupported, 'MAC/signature key information is not supported');
+  }
+  if (child(block, Tag.KeyWrappingData)) {
+    throw new KmipError(Reason.FeatureNotSupported, 'the object is already wrapped');
+  }
+  const eki = opt.structure(kws, Tag.EncryptionKeyInformation);
+  if (!eki) throw new KmipError(Reason.MissingData, 'Encryption Key Information is required to wrap');
+  const kekUid = req.text(eki, Tag.UniqueIdentifier);
+  const params = opt.structure(eki, Tag.CryptographicParameters);
+  const key = await wrappingKey(ctx, kekUid);
+  const padded = wrapMode(params, key);
+  const encoding = opt.enumeration(kws, Tag.EncodingOption);
+  const keyValue = child(block, Tag.KeyValue);
+  if (keyValue?.type !== ItemType.Structure) throw new KmipError(Reason.KeyValueNotPresent, 'the object has no key value to wrap');
+  let plain: Uint8Array;
+  if (encoding === EncodingOption.NoEncoding) {
+    const material = child(keyValue, Tag.KeyMaterial);
+    if (material?.type !== ItemType.ByteString) {
+      throw new KmipError(Reason.EncodingOptionError, 'No Encoding needs key material that is a byte string');
+    }
+    plain = material.value;
+  } else {
+    const names = children(kws, Tag.AttributeName).map(asText);
+    const bound: KmipAttribute[] = asKmipAttributes(attributes).filter((a) => names.includes(a.name));
+    const value = ttlv.structure(Tag.KeyValue, [...keyValue.value.filter((c) => c.tag === Tag.KeyMaterial), ...encodeAttributeList(bound, ctx.version)]);
+    plain = encodeTtlv(value);
+    ctx.secrets.push(plain);
+  }
+  const kekBody = await readBody(ctx, key);
+  const kekBlock = opt.structure(kekBody, Tag.KeyBlock);
+  const kek = kekBlock ? rawKeyMaterial(kekBlock) : undefined;
+  if (!kek) throw new KmipError(Reason.CryptographicFailure, 'the wrapping key has no usable key material');
+  const wrapped = aesKeyWrap(kek, plain, padded);
+  const ekiOut: TtlvItem[] = [ttlv.textString(Tag.UniqueIdentifier, kekUid)];
+  if (params) ekiOut.push(params);
+  const wrapping: TtlvItem[] = [
+    ttlv.enumeration(Tag.WrappingMethod, method),
+    ttlv.structure(Tag.EncryptionKeyInformation, ekiOut),
+  ];
+  if (encoding !== undefined) wrapping.push(ttlv.enumeration(Tag.EncodingOption, encoding));
+  return ttlv.structure(Tag.KeyBlock, [
+    ...block.value.map((c) => (c.tag === Tag.KeyValue ? ttlv.byteString(Tag.KeyValue, wrapped) : c)),
+    ttlv.structure(Tag.KeyWrappingData, wrapping),
+  ]);
+}

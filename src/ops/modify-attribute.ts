@@ -1,0 +1,53 @@
+/**
+ * Modify Attribute: a new value for an existing instance. 1.x names the instance by Attribute
+ * Index (0 when absent); 2.x by its Current Attribute value, which may be left out when the
+ * object has just one instance.
+ */
+import { Operation } from '../spec/generated/enums';
+import type { OperationHandler } from '../server/registry';
+import { KmipError, Reason } from '../server/errors';
+import type { StoredAttribute } from '../store/object-store';
+import { checkClientChange } from './attribute-policy';
+import {
+  attributeNotFound,
+  attributeResponse,
+  commitAttributes,
+  instanceAt,
+  instanceEqualTo,
+  instancesOf,
+  loadForChange,
+  readCurrentAttribute,
+  readNewAttribute,
+  without,
+} from './attribute-edit';
+import { checkNameUnique, nowSeconds } from './managed-object';
+
+export const modifyAttributeHandler: OperationHandler = {
+  operation: Operation.ModifyAttribute,
+  async handle(payload, ctx) {
+    const rec = await loadForChange(payload, ctx);
+    const next = readNewAttribute(payload, ctx);
+    let target: StoredAttribute;
+    if (ctx.version.major < 2) {
+      target = instanceAt(rec, next.name, next.index ?? 0);
+    } else {
+      const current = readCurrentAttribute(payload);
+      if (current && current.name !== next.name) {
+        throw new KmipError(Reason.InvalidField, 'Current Attribute and New Attribute name different attributes');
+      }
+      if (current) target = instanceEqualTo(rec, current);
+      else {
+        const all = instancesOf(rec, next.name);
+        if (all.length === 0) throw attributeNotFound(next.name);
+        if (all.length > 1) throw new KmipError(Reason.MultiValuedAttribute, `${next.name} has several instances: name one with Current Attribute`);
+        target = all[0] as StoredAttribute;
+      }
+    }
+    checkClientChange('modify', next.name, rec, ctx.version, nowSeconds(ctx));
+    const remaining = without(rec.attributes, target);
+    if (next.name === 'Name') checkNameUnique(ctx, rec.owner, next.value, { uid: rec.uid, remaining });
+    const changed: StoredAttribute = { name: target.name, index: target.index, value: next.value };
+    await commitAttributes(ctx, rec, [...remaining, changed]);
+    return attributeResponse(ctx, rec.uid, changed);
+  },
+};

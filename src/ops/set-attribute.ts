@@ -1,0 +1,27 @@
+/**
+ * Set Attribute (2.x): gives a single-instance attribute its value, adding it when the object
+ * has none and modifying it when it has one. An attribute with several instances is refused.
+ */
+import { ttlv } from '../../ttlv/types';
+import { Tag } from '../spec/generated/tags';
+import { Operation } from '../spec/generated/enums';
+import type { OperationHandler } from '../server/registry';
+import { KmipError, Reason } from '../server/errors';
+import { checkClientChange } from './attribute-policy';
+import { commitAttributes, instancesOf, loadForChange, readNewAttribute } from './attribute-edit';
+import { checkNameUnique, nowSeconds, setAttribute } from './managed-object';
+
+export const setAttributeHandler: OperationHandler = {
+  operation: Operation.SetAttribute,
+  async handle(payload, ctx) {
+    const rec = await loadForChange(payload, ctx);
+    const { name, value } = readNewAttribute(payload, ctx);
+    const existing = instancesOf(rec, name);
+    if (existing.length > 1) throw new KmipError(Reason.MultiValuedAttribute, `${name} has several instances: use Modify Attribute`);
+    checkClientChange('set', name, rec, ctx.version, nowSeconds(ctx));
+    const remaining = rec.attributes.filter((a) => a.name !== name);
+    if (name === 'Name') checkNameUnique(ctx, rec.owner, value, { uid: rec.uid, remaining });
+    await commitAttributes(ctx, rec, setAttribute(remaining, name, value));
+    return [ttlv.textString(Tag.UniqueIdentifier, rec.uid)];
+  },
+};

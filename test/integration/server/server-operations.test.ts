@@ -1,0 +1,247 @@
+/**
+ * Query (profiles, capabilities, RNGs, storage masks), the 2.x Interop, Log and Set Endpoint Role
+ * operations, Export and Import, 1.x Templates, and what Create decides from its attributes
+ * (Quantum Safe, Protection Storage Masks), over a real SQLite file and SoftHSM2 token.
+ */
+import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../../ttlv/types';
+import { Tag } from '../../../src/spec/generated/tags';
+import {
+  CryptographicAlgorithm,
+  CryptographicUsageMask,
+  EndpointRole,
+  InteropFunction,
+  ObjectType,
+  Operation,
+  ProfileName,
+  ProtectionStorageMask,
+  QueryFunction,
+  ResultReason,
+  State,
+} from '../../../src/spec/generated/enums';
+import type { ProtocolVersion } from '../../../src/spec/versions';
+import { attributeToV1 } from '../../../src/kmip/attributes';
+import { allOf, attributesFor, find, successPayload, textOf } from '../../helpers/kmip-client';
+import {
+  ENCRYPT_DECRYPT,
+  VERSIONS,
+  V14,
+  V21,
+  aesTemplate,
+  attributeValues,
+  bob,
+  createAes,
+  failure,
+  getKeyBytes,
+  nameValue,
+  openHarness,
+  uidItem,
+  type Harness,
+} from '../../helpers/ops-harness';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await openHarness('server-ops');
+});
+afterAll(async () => {
+  await h.close();
+});
+
+const V10: ProtocolVersion = { major: 1, minor: 0 };
+const V12: ProtocolVersion = { major: 1, minor: 2 };
+
+function query(v: ProtocolVersion, ...functions: number[]) {
+  return h.send(v, Operation.Query, functions.map((f) => ttlv.enumeration(Tag.QueryFunction, f)));
+}
+
+function enumsOf(p: TtlvStructure, tag: number): number[] {
+  return allOf(p, tag).map((i) => i.value as number);
+}
+
+describe('Query', () => {
+  test('operations and objects per version: Templates for 1.x only, the attribute operations everywhere', async () => {
+    const p14 = successPayload(await query(V14, QueryFunction.QueryOperations, QueryFunction.QueryObjects, QueryFunction.QueryApplicationNamespaces));
+    expect(enumsOf(p14, Tag.Operation)).toEqual(
+      expect.arrayContaining([Operation.AddAttribute, Operation.ModifyAttribute, Operation.DeleteAttribute, Operation.Check, Operation.ReKey, Operation.Archive, Operation.Recover]),
+    );
+    expect(enumsOf(p14, Tag.Operation)).not.toContain(Operation.SetAttribute);
+    expect(enumsOf(p14, Tag.ObjectType)).toContain(ObjectType.Template);
+    expect(allOf(p14, Tag.ApplicationNamespace)).toEqual([]);
+    const p21 = successPayload(await query(V21, QueryFunction.QueryOperations, QueryFunction.QueryObjects));
+    expect(enumsOf(p21, Tag.Operation)).toEqual(
+      expect.arrayContaining([Operation.SetAttribute, Operation.AdjustAttribute, Operation.Interop, Operation.Log, Operation.Import, Operation.Export, Operation.SetEndpointRole]),
+    );
+    expect(enumsOf(p21, Tag.ObjectType)).not.toContain(ObjectType.Template);
+  });
+
+  test('profiles, capabilities, RNGs and storage protection masks', async () => {
+    const p21 = successPayload(
+      await query(V21, QueryFunction.QueryProfiles, QueryFunction.QueryCapabilities, QueryFunction.QueryRNGs, QueryFunction.QueryStorageProtectionMasks),
+    );
+    const names = allOf(p21, Tag.ProfileInformation).map((pi) => (find(pi as TtlvStructure, Tag.ProfileName) as { value: number }).value);
+    expect(names).toEqual(expect.arrayContaining([ProfileName.BaselineServer, ProfileName.SymmetricKeyLifecycleServer]));
+    const caps = find(p21, Tag.CapabilityInformation) as TtlvStructure;
+    expect((find(caps, Tag.BatchContinueCapability) as { value: boolean }).value).toBe(true);
+    expect(find(p21, Tag.RNGParameters)).toBeDefined();
+    const masks = find(p21, Tag.ProtectionStorageMasks) as TtlvStructure;
+    expect((find(masks, Tag.ProtectionStorageMask) as { value: number }).value).toBe(ProtectionStorageMask.Software);
+    const p14 = successPayload(await query(V14, QueryFunction.QueryProfiles, QueryFunction.QueryCapabilities));
+    const names14 = allOf(p14, Tag.ProfileInformation).map((pi) => (find(pi as TtlvStructure, Tag.ProfileName) as { value: number }).value);
+    expect(names14).toContain(ProfileName.SymmetricKeyLifecycleServerKMIPV1_4);
+    // 1.2 has no Query Profiles: nothing comes back for it.
+    expect(successPayload(await query(V12, QueryFunction.QueryProfiles)).value).toEqual([]);
+  });
+});
+
+describe('2.x Interop, Log and Set Endpoint Role', () => {
+  test('Interop Begin, End and Reset are acknowledged; an unknown function is invalid; 1.4 has no Interop', async () => {
+    for (const fn of [InteropFunction.Begin, InteropFunction.End, InteropFunction.Reset]) {
+      const p = successPayload(
+        await h.send(V21, Operation.Interop, [ttlv.enumeration(Tag.InteropFunction, fn), ttlv.textString(Tag.InteropIdentifier, 'case-1')]),
+      );
+      expect(p.value).toEqual([]);
+    }
+    expect(failure(await h.send(V21, Operation.Interop, [ttlv.enumeration(Tag.InteropFunction, 99)]))).toBe(ResultReason.InvalidField);
+    expect(failure(await h.send(V21, Operation.Interop, []))).toBe(ResultReason.MissingData);
+    expect(failure(await h.send(V14, Operation.Interop, [ttlv.enumeration(Tag.InteropFunction, InteropFunction.Begin)]))).toBe(
+      ResultReason.OperationNotSupported,
+    );
+  });
+
+  test('Log accepts a message, refuses an over-long or missing one', async () => {
+    expect(successPayload(await h.send(V21, Operation.Log, [ttlv.textString(Tag.LogMessage, 'rotated the payroll key')])).value).toEqual([]);
+    expect(failure(await h.send(V21, Operation.Log, [ttlv.textString(Tag.LogMessage, 'x'.repeat(5000))]))).toBe(ResultReason.InvalidField);
+    expect(failure(await h.send(V21, Operation.Log, []))).toBe(ResultReason.MissingData);
+  });
+
+  test('Set Endpoint Role: this endpoint is a server only', async () => {
+    const p = successPayload(await h.send(V21, Operation.SetEndpointRole, [ttlv.enumeration(Tag.EndpointRole, EndpointRole.Server)]));
+    expect((find(p, Tag.EndpointRole) as { value: number }).value).toBe(EndpointRole.Server);
+    expect(failure(await h.send(V21, Operation.SetEndpointRole, [ttlv.enumeration(Tag.EndpointRole, EndpointRole.Client)]))).toBe(
+      ResultReason.FeatureNotSupported,
+    );
+  });
+});
+
+describe.each(VERSIONS)('KMIP %s Export and Import', (label, v) => {
+  test('Export returns the key with all its attributes; Import recreates it under the same identifier', async () => {
+    const uid = await createAes(h, v, [{ name: 'Name', value: nameValue(`export-${label}`) }]);
+    successPayload(await h.send(v, Operation.Activate, [uidItem(uid)]));
+    const key = await getKeyBytes(h, v, uid);
+    const exported = successPayload(await h.send(v, Operation.Export, [uidItem(uid)]));
+    expect(textOf(exported, Tag.UniqueIdentifier)).toBe(uid);
+    const attrs = v.major >= 2 ? (find(exported, Tag.Attributes) as TtlvStructure) : (find(exported, Tag.TemplateAttribute) as TtlvStructure);
+    expect(attrs.value.length).toBeGreaterThan(5);
+    const body = find(exported, Tag.SymmetricKey) as TtlvStructure;
+    const newUid = `imported-${label}-${Date.now()}`;
+    const importPayload = (id: string, replace?: boolean): TtlvItem[] => [
+      ttlv.textString(Tag.UniqueIdentifier, id),
+      ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey),
+      ...(replace === undefined ? [] : [ttlv.boolean(Tag.ReplaceExisting, replace)]),
+      v.major >= 2
+        ? ttlv.structure(Tag.Attributes, attrs.value.filter((a) => a.tag !== Tag.UniqueIdentifier && a.tag !== Tag.ShortUniqueIdentifier))
+        : ttlv.structure(Tag.TemplateAttribute, attrs.value.filter((a) => textOf(a as TtlvStructure, Tag.AttributeName) !== 'Unique Identifier')),
+      body,
+    ];
+    expect(textOf(successPayload(await h.send(v, Operation.Import, importPayload(newUid))), Tag.UniqueIdentifier)).toBe(newUid);
+    expect((await getKeyBytes(h, v, newUid)).equals(key)).toBe(true);
+    // The state came with the attributes.
+    expect((await attributeValues(h, v, newUid, 'State', Tag.State))[0]!.value).toBe(State.Active);
+    expect(failure(await h.send(v, Operation.Import, importPayload(newUid)))).toBe(ResultReason.ObjectAlreadyExists);
+    successPayload(await h.send(v, Operation.Import, importPayload(newUid, true)));
+    // Another identity can neither replace it nor learn more than that the identifier is taken.
+    expect(failure(await h.send(v, Operation.Import, importPayload(newUid, true), bob))).toBe(ResultReason.ObjectAlreadyExists);
+    const wrongType = [
+      ttlv.textString(Tag.UniqueIdentifier, newUid),
+      ttlv.enumeration(Tag.ObjectType, ObjectType.OpaqueObject),
+      ttlv.boolean(Tag.ReplaceExisting, true),
+      attributesFor(v, []),
+      ttlv.structure(Tag.OpaqueObject, [ttlv.enumeration(Tag.OpaqueDataType, 0x80000001), ttlv.byteString(Tag.OpaqueDataValue, Buffer.from('x'))]),
+    ];
+    expect(failure(await h.send(v, Operation.Import, wrongType))).toBe(v.major >= 2 ? ResultReason.InvalidObjectType : ResultReason.InvalidField);
+  });
+});
+
+describe('1.x Templates', () => {
+  test('a registered Template gives its attributes (not its Name) to an object that names it', async () => {
+    const template = ttlv.structure(Tag.Template, [
+      attributeToV1({ name: 'Object Group', value: ttlv.textString(Tag.ObjectGroup, 'tape-pool') }),
+      attributeToV1({ name: 'x-site', value: ttlv.textString(Tag.AttributeValue, 'north') }),
+      attributeToV1({ name: 'Name', value: nameValue('pool-template') }),
+    ]);
+    const t = successPayload(
+      await h.send(V14, Operation.Register, [ttlv.enumeration(Tag.ObjectType, ObjectType.Template), ttlv.structure(Tag.TemplateAttribute, []), template]),
+    );
+    const templateUid = textOf(t, Tag.UniqueIdentifier)!;
+    const created = successPayload(
+      await h.send(V14, Operation.Create, [
+        ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey),
+        ttlv.structure(Tag.TemplateAttribute, [nameValue('pool-template'), ...aesTemplate('pool-key', ENCRYPT_DECRYPT).map((a) => attributeToV1(a))]),
+      ]),
+    );
+    const uid = textOf(created, Tag.UniqueIdentifier)!;
+    expect((await attributeValues(h, V14, uid, 'Object Group'))[0]!.value).toBe('tape-pool');
+    expect((await attributeValues(h, V14, uid, 'x-site'))[0]!.value).toBe('north');
+    const names = (await attributeValues(h, V14, uid, 'Name')).map((n) => textOf(n as TtlvStructure, Tag.NameValue));
+    expect(names).toEqual(['pool-key']);
+    // The Template is found by its Name and returned by Get.
+    const located = successPayload(
+      await h.send(V14, Operation.Locate, [
+        attributeToV1({ name: 'Object Type', value: ttlv.enumeration(Tag.ObjectType, ObjectType.Template) }),
+        attributeToV1({ name: 'Name', value: nameValue('pool-template') }),
+      ]),
+    );
+    expect(allOf(located, Tag.UniqueIdentifier).map((i) => i.value)).toEqual([templateUid]);
+    expect(find(successPayload(await h.send(V14, Operation.Get, [uidItem(templateUid)])), Tag.Template)).toBeDefined();
+  });
+
+  test('naming a Template that does not exist is Item Not Found; 2.x has no Templates', async () => {
+    const r = await h.send(V14, Operation.Create, [
+      ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey),
+      ttlv.structure(Tag.TemplateAttribute, [nameValue('no-such-template'), ...aesTemplate(undefined, ENCRYPT_DECRYPT).map((a) => attributeToV1(a))]),
+    ]);
+    expect(failure(r)).toBe(ResultReason.ItemNotFound);
+    const t = await h.send(V21, Operation.Register, [ttlv.enumeration(Tag.ObjectType, ObjectType.Template), ttlv.structure(Tag.Attributes, []), ttlv.structure(Tag.Template, [])]);
+    expect(failure(t)).toBe(ResultReason.InvalidObjectType);
+  });
+});
+
+describe('what Create decides from the request', () => {
+  test('Quantum Safe: an AES-256 key is, an AES-128 key is not', async () => {
+    const qs = { name: 'Quantum Safe', value: ttlv.boolean(Tag.QuantumSafe, true) };
+    await createAes(h, V21, [qs]);
+    const r = await h.send(V21, Operation.Create, [ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey), attributesFor(V21, [...aesTemplate(undefined, ENCRYPT_DECRYPT, 128), qs])]);
+    expect(failure(r)).toBe(ResultReason.GeneralFailure);
+  });
+
+  test('Protection Storage Masks: software storage is offered, nothing else', async () => {
+    const masks = (...m: number[]) => ttlv.structure(Tag.ProtectionStorageMasks, m.map((x) => ttlv.integer(Tag.ProtectionStorageMask, x)));
+    const create = (m: TtlvItem) =>
+      h.send(V21, Operation.Create, [ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey), attributesFor(V21, aesTemplate(undefined, ENCRYPT_DECRYPT)), m]);
+    successPayload(await create(masks(ProtectionStorageMask.Hardware | ProtectionStorageMask.Software)));
+    expect(failure(await create(masks(ProtectionStorageMask.Hardware)))).toBe(ResultReason.ProtectionStorageUnavailable);
+  });
+
+  test('server-set attributes in a template are refused; a 1.0 Digest has no Key Format Type', async () => {
+    const r = await h.send(V14, Operation.Create, [
+      ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey),
+      attributesFor(V14, [...aesTemplate(undefined, ENCRYPT_DECRYPT), { name: 'Lease Time', value: ttlv.interval(Tag.LeaseTime, 1) }]),
+    ]);
+    expect(failure(r)).toBe(ResultReason.PermissionDenied);
+    const skipjack = successPayload(
+      await h.send(V10, Operation.Create, [
+        ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey),
+        attributesFor(V10, [
+          { name: 'Cryptographic Algorithm', value: ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.SKIPJACK) },
+          { name: 'Cryptographic Length', value: ttlv.integer(Tag.CryptographicLength, 80) },
+          { name: 'Cryptographic Usage Mask', value: ttlv.integer(Tag.CryptographicUsageMask, CryptographicUsageMask.Encrypt) },
+        ]),
+      ]),
+    );
+    const uid = textOf(skipjack, Tag.UniqueIdentifier)!;
+    const digest = (await attributeValues(h, V10, uid, 'Digest'))[0] as TtlvStructure;
+    expect(digest.type).toBe(ItemType.Structure);
+    expect(find(digest, Tag.DigestValue)).toBeDefined();
+    expect(find(digest, Tag.KeyFormatType)).toBeUndefined();
+    expect((await getKeyBytes(h, V10, uid)).length).toBe(10);
+  });
+});

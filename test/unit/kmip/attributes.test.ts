@@ -1,0 +1,51 @@
+/** The attribute adapters' special cases: 2.x Certificate Attributes members, the 1.0 Digest, stored indexes. */
+import { ttlv } from '../../../ttlv/types';
+import { Tag } from '../../../src/spec/generated/tags';
+import { HashingAlgorithm, KeyFormatType, ObjectType, ResultReason, State } from '../../../src/spec/generated/enums';
+import {
+  attributeFromV2,
+  attributeRule,
+  encodeAttributeList,
+  encodeAttributeReference,
+  readAttributeReference,
+  visibleInVersion,
+} from '../../../src/kmip/attributes';
+import { checkClientChange } from '../../../src/ops/attribute-policy';
+import type { TtlvStructure } from '../../../ttlv/types';
+
+const V10 = { major: 1, minor: 0 };
+const V14 = { major: 1, minor: 4 };
+const V21 = { major: 2, minor: 1 };
+
+test('a Certificate Attributes member is an attribute of its own in 2.x, under that rule, and unknown in 1.x', () => {
+  const cn = attributeFromV2(ttlv.textString(Tag.CertificateSubjectCN, 'server'));
+  expect(cn.name).toBe('Certificate Subject CN');
+  expect(readAttributeReference(ttlv.enumeration(Tag.AttributeReference, Tag.CertificateIssuerO))).toBe('Certificate Issuer O');
+  expect(encodeAttributeReference('Certificate Subject CN', V21)).toEqual(ttlv.enumeration(Tag.AttributeReference, Tag.CertificateSubjectCN));
+  expect(attributeRule('Certificate Subject CN')?.name).toBe('Certificate Attributes');
+  expect(visibleInVersion(cn, V21)).toBe(true);
+  expect(visibleInVersion(cn, V14)).toBe(false);
+  const target = { objectType: ObjectType.Certificate, state: State.Active, attributes: [] };
+  expect(() => checkClientChange('modify', 'Certificate Subject CN', target, V21, 0n)).toThrow(expect.objectContaining({ reason: ResultReason.AttributeReadOnly }));
+});
+
+test('a 1.0 Digest has no Key Format Type; stored 1.x indexes are kept', () => {
+  const digest = ttlv.structure(Tag.Digest, [
+    ttlv.enumeration(Tag.HashingAlgorithm, HashingAlgorithm.SHA_256),
+    ttlv.byteString(Tag.DigestValue, Buffer.alloc(32)),
+    ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.Raw),
+  ]);
+  const [v10] = encodeAttributeList([{ name: 'Digest', value: digest }], V10) as TtlvStructure[];
+  const value = v10!.value.find((c) => c.tag === Tag.AttributeValue) as TtlvStructure;
+  expect(value.value.map((c) => c.tag)).toEqual([Tag.HashingAlgorithm, Tag.DigestValue]);
+  const [v14] = encodeAttributeList([{ name: 'Digest', value: digest }], V14) as TtlvStructure[];
+  expect((v14!.value.find((c) => c.tag === Tag.AttributeValue) as TtlvStructure).value).toHaveLength(3);
+  const list = encodeAttributeList(
+    [
+      { name: 'x-a', index: 0, value: ttlv.textString(Tag.AttributeValue, 'p') },
+      { name: 'x-a', index: 2, value: ttlv.textString(Tag.AttributeValue, 'r') },
+    ],
+    V14,
+  ) as TtlvStructure[];
+  expect(list[1]!.value.find((c) => c.tag === Tag.AttributeIndex)).toEqual(ttlv.integer(Tag.AttributeIndex, 2));
+});
