@@ -32,6 +32,7 @@ import type { KeyProtector } from '../keys/key-protector';
 import type { ClientIdentity, Clock, OpContext, ServerInfo } from './context';
 import { KmipError, Reason, mapError, reasonForVersion, type ReasonValue } from './errors';
 import type { OperationRegistry } from './registry';
+import { UndoJournalStore } from './undo-journal';
 import { operationInfo } from './registry';
 
 export interface ServerCore {
@@ -138,6 +139,8 @@ const YIELD_EVERY_ITEMS = 32;
 
 interface BatchShared {
   idPlaceholder: string | undefined;
+  /** The server's store, or an undo journal over it (Batch Error Continuation Option Undo). */
+  readonly store: ObjectStore;
   /** Plaintext key bytes the batch decrypted: zeroed after the response is encoded. */
   readonly secrets: Uint8Array[];
 }
@@ -153,19 +156,25 @@ async function runBatch(
   secrets: Uint8Array[],
 ): Promise<ItemOutcome[]> {
   const continuation = request.header.batchErrorContinuationOption ?? BatchErrorContinuationOption.Stop;
-  const shared: BatchShared = { idPlaceholder: undefined, secrets };
+  const journal = continuation === BatchErrorContinuationOption.Undo ? new UndoJournalStore(core.store) : undefined;
+  const shared: BatchShared = { idPlaceholder: undefined, secrets, store: journal ?? core.store };
   const outcomes: ItemOutcome[] = [];
-  let stopped = false;
   for (const [i, item] of request.items.entries()) {
-    if (stopped) break;
     // A long batch yields to the event loop now and then, so other clients keep being served.
     if (i > 0 && i % YIELD_EVERY_ITEMS === 0) await new Promise((r) => setImmediate(r));
     const outcome = await runItem(item, request, session, core, shared);
     outcomes.push(outcome);
-    if (outcome.response.status !== ResultStatus.Success && continuation !== BatchErrorContinuationOption.Continue) {
-      // Stop: the remaining items are not processed. Undo is not offered: we treat it as Stop.
-      stopped = true;
+    if (outcome.response.status === ResultStatus.Success || continuation === BatchErrorContinuationOption.Continue) continue;
+    // Stop (the default): the remaining items are not processed.
+    if (journal) {
+      // Undo: what the earlier items did is put back, and they answer Operation Undone.
+      await journal.rollback();
+      for (let j = 0; j < outcomes.length - 1; j++) {
+        const r = outcomes[j]!.response;
+        outcomes[j] = { response: { ...r, status: ResultStatus.OperationUndone } };
+      }
     }
+    break;
   }
   return outcomes;
 }
@@ -182,7 +191,7 @@ async function runItem(
   const ctx: OpContext = {
     version: v,
     client: session.client,
-    store: core.store,
+    store: shared.store,
     keys: core.keys,
     clock: core.clock,
     server: core.server,

@@ -75,6 +75,8 @@ export interface ObjectStore {
   update(uid: string, change: ObjectUpdate): Promise<void>;
   /** Several writes made durable together, all or nothing. */
   writeBatch(ops: ReadonlyArray<{ insert: NewObject } | { uid: string; update: ObjectUpdate }>): Promise<void>;
+  /** Removes an object entirely; only for undoing a batch (Batch Error Continuation Option Undo). */
+  remove(uid: string): Promise<void>;
   get(uid: string): ManagedObjectRecord | undefined;
   locate(query: LocateQuery): string[];
   close(): void;

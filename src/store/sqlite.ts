@@ -135,6 +135,7 @@ export class SqliteObjectStore implements ObjectStore {
         `INSERT INTO attributes (object_seq, name, idx, ttlv, skey, nval) VALUES (?, ?, ?, ?, ?, ?)`,
       ),
       deleteAttributes: db.prepare(`DELETE FROM attributes WHERE object_seq = ?`),
+      deleteObject: db.prepare(`DELETE FROM objects WHERE uid = ?`),
       seqOf: db.prepare(`SELECT seq FROM objects WHERE uid = ?`).pluck(),
       updateState: db.prepare(`UPDATE objects SET state = ?, updated_at = ? WHERE seq = ?`),
       updateMaterial: db.prepare(
@@ -153,6 +154,13 @@ export class SqliteObjectStore implements ObjectStore {
 
   update(uid: string, change: ObjectUpdate): Promise<void> {
     return this.enqueue(() => this.doUpdate(uid, change));
+  }
+
+  remove(uid: string): Promise<void> {
+    return this.enqueue(() => {
+      // Attributes go with the object (ON DELETE CASCADE).
+      this.stmts.deleteObject.run(uid);
+    });
   }
 
   writeBatch(ops: ReadonlyArray<{ insert: NewObject } | { uid: string; update: ObjectUpdate }>): Promise<void> {

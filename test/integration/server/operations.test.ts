@@ -192,3 +192,23 @@ test('the SQLite file and its WAL hold no key material', async () => {
     expect(fs.readFileSync(path.join(dir, f)).includes(key)).toBe(false);
   }
 });
+
+test('Batch Error Continuation Option Undo: a failure puts back what earlier items did', async () => {
+  const uid = await createKey(V21, alice, 'undo-me');
+  const bytes = await handleMessage(
+    requestMessage(
+      V21,
+      [
+        { operation: Operation.Activate, payload: [ttlv.textString(Tag.UniqueIdentifier, uid)] },
+        { operation: Operation.Destroy, payload: [ttlv.textString(Tag.UniqueIdentifier, 'no-such-object')] },
+        { operation: Operation.DiscoverVersions, payload: [] },
+      ],
+      [ttlv.enumeration(Tag.BatchErrorContinuationOption, 3)],
+    ),
+    { client: alice },
+    embedded.core,
+  );
+  const r = parseResponse(bytes);
+  expect(r.items.map((i) => i.status)).toEqual([ResultStatus.OperationUndone, ResultStatus.OperationFailed]);
+  expect(await stateOf(V21, alice, uid)).toBe(State.PreActive);
+});
