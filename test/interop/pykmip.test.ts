@@ -80,6 +80,15 @@ describe.each(['1.2', '1.4'])('PyKMIP client, KMIP %s', (version) => {
     expect(steps.get('get_destroyed')!.ok).toBe(false);
   });
 
+  test('modify and delete an attribute', async () => {
+    const steps = await runScenario(version, 'attributes');
+    const uid = ok(steps, 'create');
+    expect(ok(steps, 'modify_attribute')).toBe(uid);
+    expect(ok(steps, 'names_after_modify')).toEqual(['after']);
+    expect(ok(steps, 'delete_attribute')).toBe(uid);
+    expect(ok(steps, 'names_after_delete')).toEqual([]);
+  });
+
   test('register and get secret data, a symmetric key and an opaque object', async () => {
     const steps = await runScenario(version, 'register');
     ok(steps, 'register_secret');

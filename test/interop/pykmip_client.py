@@ -63,5 +63,14 @@ with c:
         opaque = objects.OpaqueObject(b"opaque blob", enums.OpaqueDataType.NONE)
         oid = attempt("register_opaque", lambda: c.register(opaque))
         attempt("get_opaque", lambda: c.get(oid).value.decode())
+    elif scenario == "attributes":
+        uid = attempt("create", lambda: c.create(enums.CryptographicAlgorithm.AES, 128, name="before"))
+        attempt("modify_attribute", lambda: c.modify_attribute(
+            uid, attribute=AttributeFactory().create_attribute(enums.AttributeType.NAME, "after", index=0))[0])
+        attempt("names_after_modify", lambda: [
+            a.attribute_value.name_value.value for a in c.get_attributes(uid, ["Name"])[1]])
+        attempt("delete_attribute", lambda: c.delete_attribute(uid, attribute_name="Name", attribute_index=0)[0])
+        attempt("names_after_delete", lambda: [
+            a.attribute_value.name_value.value for a in c.get_attributes(uid, ["Name"])[1]])
     else:
         report("scenario", ok=False, error="unknown scenario " + scenario)
