@@ -35,6 +35,7 @@ export interface EmbeddedCoreOptions {
   readonly audit?: AuditSink;
   readonly clock?: Clock;
   readonly maxMessageBytes?: number;
+  readonly onVersionPruned?: ServerCore['onVersionPruned'];
 }
 
 export interface EmbeddedCore {
@@ -55,6 +56,7 @@ export async function createEmbeddedCore(dataDir: string, opts: EmbeddedCoreOpti
     clock: opts.clock ?? systemClock,
     server: SERVER_INFO,
     limits: { maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES },
+    onVersionPruned: opts.onVersionPruned,
   };
   return {
     core,

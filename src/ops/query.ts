@@ -52,10 +52,13 @@ const PROFILES: readonly { readonly v13?: number; readonly v14?: number; readonl
 function serverInformation(ctx: OpContext): TtlvItem[] {
   return [
     ttlv.textString(Tag.VendorIdentification, ctx.server.vendorIdentification),
-    ttlv.structure(Tag.ServerInformation, [
-      ttlv.textString(Tag.ServerName, ctx.server.serverName),
-      ttlv.textString(Tag.ServerVersion, ctx.server.serverVersion),
-    ]),
+    // 1.x leaves Server Information's contents to the vendor; its named fields arrive in 2.0.
+    ttlv.structure(
+      Tag.ServerInformation,
+      ctx.version.major >= 2
+        ? [ttlv.textString(Tag.ServerName, ctx.server.serverName), ttlv.textString(Tag.ServerVersion, ctx.server.serverVersion)]
+        : [],
+    ),
   ];
 }
 

@@ -24,7 +24,7 @@ import {
   type RequestMessage,
   type ResponseBatchItem,
 } from '../kmip/message';
-import { pruneForVersion } from '../kmip/version-filter';
+import { findNewerThan, pruneForVersion } from '../kmip/version-filter';
 import { asBoolean, child, opt } from '../kmip/tree';
 import type { AuditSink } from '../audit/audit-log';
 import type { ObjectStore } from '../store/object-store';
@@ -43,6 +43,11 @@ export interface ServerCore {
   readonly clock: Clock;
   readonly server: ServerInfo;
   readonly limits: { readonly maxMessageBytes: number };
+  /**
+   * Told when the version filter had to drop something a handler produced (a handler shaped its
+   * answer wrongly for the client's version). Tests fail on it; production may log it.
+   */
+  readonly onVersionPruned?: (paths: readonly string[], v: ProtocolVersion) => void;
 }
 
 export interface Session {
@@ -258,7 +263,10 @@ function encodeResponse(core: ServerCore, request: RequestMessage, outcomes: rea
     serverCorrelationValue: request.header.serverCorrelationValue,
   };
   const items: TtlvStructure[] = outcomes.map((o) => encodeResponseItem(o.response));
-  let bytes = encodeTtlv(pruneForVersion(encodeResponseMessage(header, items), v));
+  const tree = encodeResponseMessage(header, items);
+  const pruned = pruneForVersion(tree, v);
+  if (pruned !== tree) core.onVersionPruned?.(findNewerThan(tree, v), v);
+  let bytes = encodeTtlv(pruned);
   // The client's Maximum Response Size, and never more than we accept as a request: a small
   // request must not buy an unbounded answer.
   const clientMax = request.header.maximumResponseSize;

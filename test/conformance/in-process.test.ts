@@ -16,7 +16,13 @@ withConformanceDir((root) => {
   test('in-process conformance: no case that passed before fails now', async () => {
     const keys = await openTestProtector();
     try {
-      const factory = inProcessFactory((dataDir) => createEmbeddedCore(dataDir, { keys }));
+      // The architecture's invariant, over every response of the corpus: no handler produces a tag
+      // or enumeration value newer than the client's version (the output filter never has to act).
+      const pruned = new Set<string>();
+      const onVersionPruned = (paths: readonly string[], v: { major: number; minor: number }) => {
+        for (const p of paths) pruned.add(`${v.major}.${v.minor} ${p}`);
+      };
+      const factory = inProcessFactory((dataDir) => createEmbeddedCore(dataDir, { keys, onVersionPruned }));
       const cases = discoverCases(root, DEFAULT_VERSIONS);
       const results = await runConformance({
         cases,
@@ -30,6 +36,7 @@ withConformanceDir((root) => {
       // Every case was run or skipped with a reason; none was lost on the way.
       const n = countResults(results);
       expect(n.passed + n.failed + n.skipped).toBe(cases.length);
+      expect([...pruned].sort()).toEqual([]);
     } finally {
       await keys.close();
     }
