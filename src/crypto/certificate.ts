@@ -6,9 +6,9 @@
  */
 import { X509Certificate, createHash } from 'node:crypto';
 import * as asn1js from 'asn1js';
-import { ttlv, type TtlvItem } from '../../ttlv/types';
+import { ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
-import { DigitalSignatureAlgorithm, HashingAlgorithm } from '../spec/generated/enums';
+import { DigitalSignatureAlgorithm, HashingAlgorithm, KeyFormatType } from '../spec/generated/enums';
 import type { KmipAttribute } from '../kmip/attributes';
 import { KmipError, Reason } from '../server/errors';
 import { describeKey } from './asymmetric-keys';
@@ -176,4 +176,25 @@ export function certificateAttributes(der: Uint8Array): KmipAttribute[] {
     ttlv.byteString(Tag.DigestValue, createHash('sha256').update(der).digest()),
   ]));
   return out;
+}
+
+/**
+ * A certificate's public key as an X.509 (SubjectPublicKeyInfo) key block, so Signature Verify and
+ * Encrypt can name a certificate where they would name its public key.
+ */
+export function certificateKeyBlock(der: Uint8Array): TtlvStructure {
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(der);
+  } catch {
+    throw malformed('OpenSSL does not accept it');
+  }
+  const key = x509.publicKey;
+  const { algorithm, length } = describeKey(key);
+  return ttlv.structure(Tag.KeyBlock, [
+    ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.X_509),
+    ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, key.export({ format: 'der', type: 'spki' }))]),
+    ttlv.enumeration(Tag.CryptographicAlgorithm, algorithm),
+    ttlv.integer(Tag.CryptographicLength, length),
+  ]);
 }

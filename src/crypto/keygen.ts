@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { CryptographicAlgorithm, KeyFormatType } from '../spec/generated/enums';
 import { enumValueInfo } from '../spec/registry';
 import { KmipError, Reason } from '../server/errors';
-import { curveByBits, curveByKmip, type CurveInfo } from './tables';
+import { curveByBits, curveByKmip, curveByNode, type CurveInfo } from './tables';
 
 const generate = promisify(generateKeyPair);
 
@@ -87,4 +87,18 @@ export function keyPairSpec(algorithm: number, length: number | undefined, curve
     };
   }
   throw new KmipError(Reason.InvalidField, `${name(algorithm)} key pairs are not offered (RSA, EC, Ed25519, Ed448)`);
+}
+
+/** A pair like an existing private key: same algorithm, size and curve (Re-key Key Pair). */
+export function specLike(key: KeyObject, algorithm: number): KeyPairSpec {
+  const t = key.asymmetricKeyType;
+  if (t === 'rsa') return keyPairSpec(CryptographicAlgorithm.RSA, key.asymmetricKeyDetails?.modulusLength, undefined);
+  if (t === 'ec') {
+    const curve = curveByNode(key.asymmetricKeyDetails?.namedCurve ?? '');
+    if (!curve) throw new KmipError(Reason.InvalidField, 'the existing key is on a curve that is not offered');
+    return keyPairSpec(EC_ALGORITHMS.has(algorithm) ? algorithm : CryptographicAlgorithm.EC, curve.bits, curve.kmip);
+  }
+  if (t === 'ed25519') return keyPairSpec(CryptographicAlgorithm.Ed25519, undefined, undefined);
+  if (t === 'ed448') return keyPairSpec(CryptographicAlgorithm.Ed448, undefined, undefined);
+  throw new KmipError(Reason.InvalidField, `${t ?? 'this'} key pairs are not offered`);
 }

@@ -99,7 +99,17 @@ const POLY1305_TAGS: AeadInfo = { tagBytes: [12, 13, 14, 15, 16], defaultTagByte
 const block16 = { min: 16, max: 16 };
 const block8 = { min: 8, max: 8 };
 
-/** Mode `null`: the algorithm has no block cipher mode (stream ciphers); any mode given is ignored. */
+const CHACHA20_POLY1305: SymmetricCipher = {
+  label: 'ChaCha20-Poly1305',
+  node: only(32, 'chacha20-poly1305'),
+  ivBytes: { min: 12, max: 12 },
+  defaultIvBytes: 12,
+  blockBytes: 1,
+  paddings: [],
+  aead: POLY1305_TAGS,
+};
+
+/** Mode `null`: the algorithm has no block cipher mode (stream ciphers); another mode given is ignored. */
 interface CipherRow {
   readonly algorithm: number;
   readonly mode: number | null;
@@ -175,25 +185,15 @@ const CIPHER_ROWS: readonly CipherRow[] = [
       nodeIv: chachaIv,
     },
   },
-  {
-    algorithm: CryptographicAlgorithm.ChaCha20Poly1305,
-    mode: null,
-    cipher: {
-      label: 'ChaCha20-Poly1305',
-      node: only(32, 'chacha20-poly1305'),
-      ivBytes: { min: 12, max: 12 },
-      defaultIvBytes: 12,
-      blockBytes: 1,
-      paddings: [],
-      aead: POLY1305_TAGS,
-    },
-  },
+  { algorithm: CryptographicAlgorithm.ChaCha20Poly1305, mode: null, cipher: CHACHA20_POLY1305 },
+  // A ChaCha20 key asked for AEAD is used as ChaCha20-Poly1305 (RFC 8439), the one AEAD over it.
+  { algorithm: CryptographicAlgorithm.ChaCha20, mode: BlockCipherMode.AEAD, cipher: CHACHA20_POLY1305 },
 ];
 
 /** The cipher for an algorithm and mode, or undefined when we do not offer the combination. */
 export function findCipher(algorithm: number, mode: number | undefined): SymmetricCipher | undefined {
   const rows = CIPHER_ROWS.filter((r) => r.algorithm === algorithm);
-  return (rows.find((r) => r.mode === null) ?? rows.find((r) => r.mode === mode))?.cipher;
+  return (rows.find((r) => r.mode !== null && r.mode === mode) ?? rows.find((r) => r.mode === null))?.cipher;
 }
 
 /** Algorithms the cipher table knows at all (to tell "no such mode" from "no such algorithm"). */

@@ -7,6 +7,7 @@ import { ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { ObjectType } from '../spec/generated/enums';
 import { opt } from '../kmip/tree';
+import { tagInVersion } from '../spec/registry';
 import type { OpContext } from '../server/context';
 import { KmipError, Reason } from '../server/errors';
 import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
@@ -42,6 +43,7 @@ export async function runCipherOperation(direction: Direction, payload: TtlvStru
     key.rec.objectType === ObjectType.SymmetricKey ? symmetric(direction, key, payload, data, ctx) : asymmetric(direction, key, payload, data);
   // Plaintext (decrypt) and ciphertext alike leave memory once the response is written.
   keepSecret(ctx, outcome.data);
+  // Counted after the work succeeded, so a refused request does not use up the key.
   if (direction === 'encrypt') await consumeUsage(ctx, key.uid, data.length);
   return response(key.uid, outcome);
 }
@@ -70,7 +72,9 @@ function symmetric(direction: Direction, key: UsableKey, payload: TtlvStructure,
   const now = ctx.clock.now();
 
   if (correlation) {
-    // A later part: the cipher set up by the first part continues.
+    // A later part: the cipher set up by the first part continues. With AEAD decryption the parts'
+    // plaintext leaves before the final part's tag is checked: that is what multi-part means, and
+    // a client must discard it if the final part fails.
     const { run, total } = resumeStream(correlation, ctx.client.name, key.uid, direction, now);
     const head = run.update(data);
     if (!final) {
@@ -93,6 +97,10 @@ function symmetric(direction: Direction, key: UsableKey, payload: TtlvStructure,
   const algorithm = params.cryptographicAlgorithm ?? key.algorithm;
   if (algorithm === undefined) throw new KmipError(Reason.MissingData, 'the key has no Cryptographic Algorithm');
   const setup = setupCipher(direction, algorithm, params, material.length, opt.bytes(payload, Tag.IVCounterNonce), tag);
+  if (setup.cipher.aead && !tagInVersion(Tag.AuthenticatedEncryptionTag, ctx.version)) {
+    // Before 1.4 there is no field to carry the tag, so an AEAD result could not be verified.
+    throw new KmipError(Reason.InvalidField, `${setup.cipher.label} needs KMIP 1.4 or later (Authenticated Encryption Tag)`);
+  }
   const aad = opt.bytes(payload, Tag.AuthenticatedEncryptionAdditionalData);
   const run = startCipher(direction, setup, material, aad, data.length);
   const iv = setup.ivGenerated && setup.iv ? setup.iv : undefined;

@@ -12,7 +12,8 @@ import type { OpContext } from '../server/context';
 import { KmipError, Reason } from '../server/errors';
 import type { OperationHandler } from '../server/registry';
 import { keyBlockIn } from '../crypto/asymmetric-keys';
-import { keyPairSpec } from '../crypto/keygen';
+import { keyPairSpec, type KeyPairSpec } from '../crypto/keygen';
+import type { NewObject, StoredAttribute } from '../store/object-store';
 import { wipe } from './create';
 import { digestAttribute } from './key-block';
 import { newUniqueIdentifier } from './managed-object';
@@ -61,71 +62,105 @@ function materialOf(body: TtlvStructure): Uint8Array | undefined {
   return m?.type === ItemType.ByteString ? m.value : undefined;
 }
 
+export interface PairHalfInput {
+  readonly attributes: readonly KmipAttribute[];
+  readonly storage: number;
+  /** Attributes carried over from a replaced key (Re-key Key Pair). */
+  readonly inherited?: readonly StoredAttribute[];
+}
+
+/**
+ * Generates a pair per `spec` and builds both records (material protected by the HSM, not yet
+ * stored), each linked to the other. The caller stores them, with any other writes, in one batch.
+ */
+export async function prepareKeyPair(
+  ctx: OpContext,
+  spec: KeyPairSpec,
+  priv: PairHalfInput,
+  pub: PairHalfInput,
+): Promise<{ priv: NewObject; pub: NewObject }> {
+  const pair = await spec.run();
+  const privUid = newUniqueIdentifier();
+  const pubUid = newUniqueIdentifier();
+  const privBody = ttlv.structure(Tag.PrivateKey, [keyBlockIn(pair.privateKey, 'private', spec.privateFormat, spec.algorithm, spec.length)]);
+  const pubBody = ttlv.structure(Tag.PublicKey, [keyBlockIn(pair.publicKey, 'public', spec.publicFormat, spec.algorithm, spec.length)]);
+  const derived = (body: TtlvStructure, format: number): KmipAttribute[] => {
+    const out: KmipAttribute[] = [
+      { name: 'Cryptographic Algorithm', value: ttlv.enumeration(Tag.CryptographicAlgorithm, spec.algorithm) },
+      { name: 'Cryptographic Length', value: ttlv.integer(Tag.CryptographicLength, spec.length) },
+    ];
+    const m = materialOf(body);
+    if (m) out.push({ name: 'Digest', value: digestAttribute(m, format) });
+    return out;
+  };
+  try {
+    const privRecord = await prepareNewObject(ctx, {
+      objectType: ObjectType.PrivateKey,
+      body: privBody,
+      clientAttributes: [...priv.attributes, link(LinkType.PublicKeyLink, pubUid)],
+      derived: derived(privBody, spec.privateFormat),
+      inherited: priv.inherited,
+      originalCreation: true,
+      generated: true,
+      protectionStorage: priv.storage,
+      uid: privUid,
+    });
+    const pubRecord = await prepareNewObject(ctx, {
+      objectType: ObjectType.PublicKey,
+      body: pubBody,
+      clientAttributes: [...pub.attributes, link(LinkType.PrivateKeyLink, privUid)],
+      derived: derived(pubBody, spec.publicFormat),
+      inherited: pub.inherited,
+      originalCreation: true,
+      generated: true,
+      protectionStorage: pub.storage,
+      uid: pubUid,
+    });
+    return { priv: privRecord, pub: pubRecord };
+  } finally {
+    wipe(privBody);
+    wipe(pubBody);
+  }
+}
+
+/** The three attribute sets of a Create Key Pair or Re-key Key Pair request, merged per half. */
+export async function pairRequestAttributes(payload: TtlvStructure, ctx: OpContext): Promise<{ priv: KmipAttribute[]; pub: KmipAttribute[] }> {
+  const common = await resolveRequestAttributes(payload, ctx, WHICH.common);
+  const priv = merge(common, await resolveRequestAttributes(payload, ctx, WHICH.private));
+  const pub = merge(common, await resolveRequestAttributes(payload, ctx, WHICH.public));
+  checkClientAttributes(priv, ctx, ObjectType.PrivateKey);
+  checkClientAttributes(pub, ctx, ObjectType.PublicKey);
+  return { priv, pub };
+}
+
+/** Protection storage for each half: the per-half masks, else the common ones. */
+export function pairStorage(payload: TtlvStructure): { priv: number; pub: number } {
+  const common = storageFor(payload, Tag.CommonProtectionStorageMasks, chooseProtectionStorage(payload));
+  return { priv: storageFor(payload, Tag.PrivateProtectionStorageMasks, common), pub: storageFor(payload, Tag.PublicProtectionStorageMasks, common) };
+}
+
 export const createKeyPairHandler: OperationHandler = {
   operation: Operation.CreateKeyPair,
   async handle(payload, ctx: OpContext) {
-    const common = await resolveRequestAttributes(payload, ctx, WHICH.common);
-    const privAttrs = merge(common, await resolveRequestAttributes(payload, ctx, WHICH.private));
-    const pubAttrs = merge(common, await resolveRequestAttributes(payload, ctx, WHICH.public));
-    checkClientAttributes(privAttrs, ctx, ObjectType.PrivateKey);
-    checkClientAttributes(pubAttrs, ctx, ObjectType.PublicKey);
-
-    const algorithm = intOf(privAttrs, 'Cryptographic Algorithm') ?? intOf(pubAttrs, 'Cryptographic Algorithm');
+    const attrs = await pairRequestAttributes(payload, ctx);
+    const algorithm = intOf(attrs.priv, 'Cryptographic Algorithm') ?? intOf(attrs.pub, 'Cryptographic Algorithm');
     if (algorithm === undefined) throw new KmipError(Reason.MissingData, 'Cryptographic Algorithm is required');
-    const pubAlgorithm = intOf(pubAttrs, 'Cryptographic Algorithm');
+    const pubAlgorithm = intOf(attrs.pub, 'Cryptographic Algorithm');
     if (pubAlgorithm !== undefined && pubAlgorithm !== algorithm) {
       throw new KmipError(Reason.InvalidField, 'the private and public keys must have the same Cryptographic Algorithm');
     }
-    const spec = keyPairSpec(algorithm, intOf(privAttrs, 'Cryptographic Length') ?? intOf(pubAttrs, 'Cryptographic Length'), curveOf(privAttrs) ?? curveOf(pubAttrs));
-
-    const commonStorage = storageFor(payload, Tag.CommonProtectionStorageMasks, chooseProtectionStorage(payload));
-    const privStorage = storageFor(payload, Tag.PrivateProtectionStorageMasks, commonStorage);
-    const pubStorage = storageFor(payload, Tag.PublicProtectionStorageMasks, commonStorage);
-
-    const pair = await spec.run();
-    const privUid = newUniqueIdentifier();
-    const pubUid = newUniqueIdentifier();
-    const privBody = ttlv.structure(Tag.PrivateKey, [keyBlockIn(pair.privateKey, 'private', spec.privateFormat, spec.algorithm, spec.length)]);
-    const pubBody = ttlv.structure(Tag.PublicKey, [keyBlockIn(pair.publicKey, 'public', spec.publicFormat, spec.algorithm, spec.length)]);
-    try {
-      const derived = (body: TtlvStructure, format: number): KmipAttribute[] => {
-        const out: KmipAttribute[] = [
-          { name: 'Cryptographic Algorithm', value: ttlv.enumeration(Tag.CryptographicAlgorithm, spec.algorithm) },
-          { name: 'Cryptographic Length', value: ttlv.integer(Tag.CryptographicLength, spec.length) },
-        ];
-        const m = materialOf(body);
-        if (m) out.push({ name: 'Digest', value: digestAttribute(m, format) });
-        return out;
-      };
-      const priv = await prepareNewObject(ctx, {
-        objectType: ObjectType.PrivateKey,
-        body: privBody,
-        clientAttributes: [...privAttrs, link(LinkType.PublicKeyLink, pubUid)],
-        derived: derived(privBody, spec.privateFormat),
-        originalCreation: true,
-        generated: true,
-        protectionStorage: privStorage,
-        uid: privUid,
-      });
-      const pub = await prepareNewObject(ctx, {
-        objectType: ObjectType.PublicKey,
-        body: pubBody,
-        clientAttributes: [...pubAttrs, link(LinkType.PrivateKeyLink, privUid)],
-        derived: derived(pubBody, spec.publicFormat),
-        originalCreation: true,
-        generated: true,
-        protectionStorage: pubStorage,
-        uid: pubUid,
-      });
-      await ctx.store.writeBatch([{ insert: priv }, { insert: pub }]);
-    } finally {
-      wipe(privBody);
-      wipe(pubBody);
-    }
+    const spec = keyPairSpec(
+      algorithm,
+      intOf(attrs.priv, 'Cryptographic Length') ?? intOf(attrs.pub, 'Cryptographic Length'),
+      curveOf(attrs.priv) ?? curveOf(attrs.pub),
+    );
+    const storage = pairStorage(payload);
+    const { priv, pub } = await prepareKeyPair(ctx, spec, { attributes: attrs.priv, storage: storage.priv }, { attributes: attrs.pub, storage: storage.pub });
+    await ctx.store.writeBatch([{ insert: priv }, { insert: pub }]);
     // The ID Placeholder names the private key (spec: Create Key Pair).
-    ctx.idPlaceholder = privUid;
-    ctx.touched.push(privUid, pubUid);
-    const out: TtlvItem[] = [ttlv.textString(Tag.PrivateKeyUniqueIdentifier, privUid), ttlv.textString(Tag.PublicKeyUniqueIdentifier, pubUid)];
+    ctx.idPlaceholder = priv.uid;
+    ctx.touched.push(priv.uid, pub.uid);
+    const out: TtlvItem[] = [ttlv.textString(Tag.PrivateKeyUniqueIdentifier, priv.uid), ttlv.textString(Tag.PublicKeyUniqueIdentifier, pub.uid)];
     return out;
   },
 };

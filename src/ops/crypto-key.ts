@@ -13,6 +13,7 @@ import { isAllowed, stateName, type StateValue } from '../lifecycle/state-machin
 import type { ManagedObjectRecord } from '../store/object-store';
 import type { OpContext } from '../server/context';
 import { KmipError, Reason } from '../server/errors';
+import { certificateKeyBlock } from '../crypto/certificate';
 import { keyBlockOf } from './key-block';
 import { getAttribute, isDestroyed, loadObject, readBody, requestedUid, requireOnline, setAttribute } from './managed-object';
 
@@ -27,10 +28,10 @@ interface UseRule {
 }
 
 const USE_RULES: Readonly<Record<KeyUse, UseRule>> = {
-  encrypt: { mask: CryptographicUsageMask.Encrypt, lifecycle: 'protect', objectTypes: [ObjectType.SymmetricKey, ObjectType.PublicKey], label: 'Encrypt' },
+  encrypt: { mask: CryptographicUsageMask.Encrypt, lifecycle: 'protect', objectTypes: [ObjectType.SymmetricKey, ObjectType.PublicKey, ObjectType.Certificate], label: 'Encrypt' },
   decrypt: { mask: CryptographicUsageMask.Decrypt, lifecycle: 'process', objectTypes: [ObjectType.SymmetricKey, ObjectType.PrivateKey], label: 'Decrypt' },
   sign: { mask: CryptographicUsageMask.Sign, lifecycle: 'protect', objectTypes: [ObjectType.PrivateKey], label: 'Sign' },
-  verify: { mask: CryptographicUsageMask.Verify, lifecycle: 'process', objectTypes: [ObjectType.PublicKey], label: 'Verify' },
+  verify: { mask: CryptographicUsageMask.Verify, lifecycle: 'process', objectTypes: [ObjectType.PublicKey, ObjectType.Certificate], label: 'Verify' },
   macGenerate: { mask: CryptographicUsageMask.MACGenerate, lifecycle: 'protect', objectTypes: [ObjectType.SymmetricKey], label: 'MAC Generate' },
   macVerify: { mask: CryptographicUsageMask.MACVerify, lifecycle: 'process', objectTypes: [ObjectType.SymmetricKey], label: 'MAC Verify' },
 };
@@ -75,7 +76,7 @@ function checkUsageMask(rec: ManagedObjectRecord, rule: UseRule): void {
   }
 }
 
-/** Loads the key named by the request and checks it may serve `use`; decrypts its body. */
+/** Loads the key (or certificate) named by the request and checks it may serve `use`; decrypts its body. */
 export async function loadKeyFor(ctx: OpContext, payload: TtlvStructure, use: KeyUse): Promise<UsableKey> {
   const rule = USE_RULES[use];
   const uid = requestedUid(payload, ctx);
@@ -88,7 +89,9 @@ export async function loadKeyFor(ctx: OpContext, payload: TtlvStructure, use: Ke
   checkLifecycle(ctx, rec, rule);
   checkUsageMask(rec, rule);
   const body = await readBody(ctx, rec);
-  const block = keyBlockOf(body);
+  // A certificate serves through its public key.
+  const certValue = rec.objectType === ObjectType.Certificate ? opt.bytes(body, Tag.CertificateValue) : undefined;
+  const block = certValue ? certificateKeyBlock(certValue) : keyBlockOf(body);
   if (!block) throw new KmipError(Reason.InvalidObjectType, `object ${uid} holds no key`);
   if (child(block, Tag.KeyWrappingData)) {
     throw new KmipError(Reason.CryptographicFailure, `object ${uid} is stored wrapped and cannot be used for ${rule.label}`);

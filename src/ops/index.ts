@@ -28,6 +28,7 @@ import { makeQueryHandler } from './query';
 import { recoverHandler } from './recover';
 import { registerHandler } from './register';
 import { reKeyHandler } from './rekey';
+import { reKeyKeyPairHandler } from './rekey-key-pair';
 import { revokeHandler } from './revoke';
 import { rngRetrieveHandler, rngSeedHandler } from './rng';
 import { setAttributeHandler } from './set-attribute';
@@ -63,6 +64,7 @@ export function buildRegistry(): OperationRegistry {
     setEndpointRoleHandler,
     // Key pairs and cryptographic services (src/crypto/ holds the algorithm tables).
     createKeyPairHandler,
+    reKeyKeyPairHandler,
     encryptHandler,
     decryptHandler,
     signHandler,

@@ -36,7 +36,7 @@ const SHIFTED_DATES = ['Process Start Date', 'Protect Stop Date', 'Deactivation 
  * Not copied to the replacement: set anew by the server (dates, identifiers, digest, state), or
  * belonging to the existing key's history (revocation, compromise, destruction, archival, links).
  */
-const NOT_COPIED: ReadonlySet<string> = new Set([
+export const NOT_COPIED: ReadonlySet<string> = new Set([
   'Name',
   'Link',
   'Usage Limits',
@@ -65,7 +65,7 @@ function link(type: number, uid: string): TtlvItem {
  * Activation Date is the new Initial Date (now) plus Offset, and the other dates keep their
  * distance from it (spec: Re-key, "dates of the replacement key").
  */
-function replacementDates(existing: readonly StoredAttribute[], offset: number | undefined, now: bigint): StoredAttribute[] {
+export function replacementDates(existing: readonly StoredAttribute[], offset: number | undefined, now: bigint): StoredAttribute[] {
   const out: StoredAttribute[] = [];
   const put = (name: string, tag: number, when: bigint | undefined) => {
     if (when !== undefined) out.push({ name, index: 0, value: ttlv.dateTime(tag, when) });
@@ -92,7 +92,7 @@ function replacementDates(existing: readonly StoredAttribute[], offset: number |
 }
 
 /** Usage Limits: the Total carries over, and the replacement's Count starts again from it. */
-function usageLimits(existing: readonly StoredAttribute[]): StoredAttribute[] {
+export function usageLimits(existing: readonly StoredAttribute[]): StoredAttribute[] {
   const ul = getAttribute(existing, 'Usage Limits');
   if (ul?.type !== ItemType.Structure) return [];
   const total = child(ul, Tag.UsageLimitsTotal);

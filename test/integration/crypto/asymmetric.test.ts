@@ -249,6 +249,29 @@ describe.each(VERSIONS)('KMIP %s key pairs', (_label, v) => {
     expect(derOf((await getMaterial(v, pub, KeyFormatType.Raw)).material).length).toBe(32);
   });
 
+  test('Re-key Key Pair: a like pair, linked to the old one and to each other; Names move', async () => {
+    const { priv, pub } = await createPair(v, [alg(CryptographicAlgorithm.EC), curve(RecommendedCurve.P_384)]);
+    const [oldName] = await attributeValues(v, priv, 'Name', Tag.Name);
+    const r = await ok(h, v, Operation.ReKeyKeyPair, [ttlv.textString(Tag.PrivateKeyUniqueIdentifier, priv)]);
+    const newPriv = textOf(r, Tag.PrivateKeyUniqueIdentifier) ?? '';
+    const newPub = textOf(r, Tag.PublicKeyUniqueIdentifier) ?? '';
+    expect([newPriv, newPub]).not.toContain(priv);
+    const links = async (uid: string) =>
+      (await attributeValues(v, uid, 'Link', Tag.Link)).map((l) => [enumOf(l as TtlvStructure, Tag.LinkType), textOf(l as TtlvStructure, Tag.LinkedObjectIdentifier)]);
+    expect(await links(newPriv)).toEqual(expect.arrayContaining([[LinkType.PublicKeyLink, newPub], [LinkType.ReplacedObjectLink, priv]]));
+    expect(await links(newPub)).toEqual(expect.arrayContaining([[LinkType.PrivateKeyLink, newPriv], [LinkType.ReplacedObjectLink, pub]]));
+    expect(await links(priv)).toEqual(expect.arrayContaining([[LinkType.ReplacementObjectLink, newPriv]]));
+    expect(await links(pub)).toEqual(expect.arrayContaining([[LinkType.ReplacementObjectLink, newPub]]));
+    const [movedName] = await attributeValues(v, newPriv, 'Name', Tag.Name);
+    expect(movedName).toEqual(oldName);
+    expect(await attributeValues(v, priv, 'Name', Tag.Name)).toEqual([]);
+    const [length] = await attributeValues(v, newPriv, 'Cryptographic Length', Tag.CryptographicLength);
+    expect(length?.value).toBe(384);
+    await activate(v, newPriv, newPub);
+    const sig = await kmipSign(v, newPriv, MSG);
+    expect(verify('sha384', MSG, await publicKeyOf(v, newPub), sig)).toBe(true);
+  });
+
   test('refusals: short RSA, an algorithm that makes no pairs, no algorithm', async () => {
     expect(await fails(h, v, Operation.CreateKeyPair, createPairPayload(v, [alg(CryptographicAlgorithm.RSA), len(1024)]), ResultReason.InvalidField)).toMatch(/1024/);
     expect(await fails(h, v, Operation.CreateKeyPair, createPairPayload(v, [alg(CryptographicAlgorithm.AES), len(256)]), ResultReason.InvalidField)).toMatch(/not offered/);
@@ -382,18 +405,21 @@ describe.each(VERSIONS)('KMIP %s registered keys and RSA encryption', (_label, v
 
 describe.each(VERSIONS)('KMIP %s certificates', (_label, v) => {
   let certDer: Buffer;
+  let leafKey: KeyObject;
   let dir: string;
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-cert-'));
     createCertificateAuthority(dir, { commonName: 'Crypto Test CA' });
-    certDer = new X509Certificate(issueServerCertificate(dir, dir, { commonName: 'leaf.example', dnsNames: ['leaf.example'] }).certPem).raw;
+    const leaf = issueServerCertificate(dir, dir, { commonName: 'leaf.example', dnsNames: ['leaf.example'] });
+    certDer = new X509Certificate(leaf.certPem).raw;
+    leafKey = createPrivateKey(leaf.keyPem);
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   function registerCert(der: Buffer) {
     return [
       ttlv.enumeration(Tag.ObjectType, ObjectType.Certificate),
-      attributesFor(v, [maskAttr(CryptographicUsageMask.Verify), nameAttr('cert')]),
+      attributesFor(v, [maskAttr(CryptographicUsageMask.Verify), nameAttr('cert'), activeSince()]),
       ttlv.structure(Tag.Certificate, [ttlv.enumeration(Tag.CertificateType, 1), ttlv.byteString(Tag.CertificateValue, der)]),
     ];
   }
@@ -416,6 +442,13 @@ describe.each(VERSIONS)('KMIP %s certificates', (_label, v) => {
       const [text] = await attributeValues(v, uid, 'Certificate Subject', Tag.CertificateSubject);
       expect(textOf(text as TtlvStructure, Tag.CertificateSubjectDistinguishedName)).toContain('CN=leaf.example');
     }
+  });
+
+  test('Signature Verify with a certificate uses its public key', async () => {
+    const uid = textOf(await ok(h, v, Operation.Register, registerCert(certDer)), Tag.UniqueIdentifier) ?? '';
+    const sig = sign('sha256', MSG, leafKey);
+    expect(await kmipVerify(v, uid, MSG, sig)).toBe(ValidityIndicator.Valid);
+    expect(await kmipVerify(v, uid, Buffer.from('other'), sig)).toBe(ValidityIndicator.Invalid);
   });
 
   test('malformed DER: Invalid Field with the reason', async () => {

@@ -214,6 +214,9 @@ describe.each(VERSIONS)('KMIP %s symmetric ciphers', (_label, v) => {
     const bad = Buffer.from(tag);
     bad[0] = (bad[0] ?? 0) ^ 0xff;
     await fails(h, v, Operation.Decrypt, cipherPayload(uid, bytesOf(r, Tag.Data), { p, iv, aad, tag: bad }), ResultReason.CryptographicFailure);
+    // A ChaCha20 key asked for AEAD is ChaCha20-Poly1305.
+    const plainKey = await symKey(v, hex('808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f'), CryptographicAlgorithm.ChaCha20);
+    expect(bytesOf(await encrypt(v, plainKey, plain, { p, iv, aad }), Tag.AuthenticatedEncryptionTag).equals(tag)).toBe(true);
   });
 
   test('Random IV: the server makes one and returns it; decrypting with it round-trips', async () => {
@@ -351,5 +354,16 @@ describe.each(VERSIONS)('KMIP %s symmetric refusals', (_label, v) => {
     });
     expect(item.reason).toBe(v.major >= 2 ? ResultReason.ObjectNotFound : ResultReason.ItemNotFound);
     expect(find(item.payload ?? ttlv.structure(0, []), Tag.Data)).toBeUndefined();
+  });
+});
+
+describe('KMIP 1.2 (no Authenticated Encryption Tag field)', () => {
+  const v12: ProtocolVersion = { major: 1, minor: 2 };
+  test('AEAD modes are refused with the reason; CBC works', async () => {
+    const uid = await symKey(v12, Buffer.alloc(16, 8), CryptographicAlgorithm.AES);
+    const msg = await fails(h, v12, Operation.Encrypt, cipherPayload(uid, Buffer.alloc(16), { p: params({ mode: BlockCipherMode.GCM }), iv: Buffer.alloc(12) }), ResultReason.InvalidField);
+    expect(msg).toMatch(/KMIP 1.4/);
+    const r = await encrypt(v12, uid, Buffer.alloc(16), { p: params({ mode: BlockCipherMode.CBC }), iv: Buffer.alloc(16) });
+    expect(bytesOf(r, Tag.Data).length).toBe(16);
   });
 });
