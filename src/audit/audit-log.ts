@@ -12,6 +12,8 @@ export interface AuditRecord {
   readonly certificateFingerprint?: string;
   readonly peer?: string;
   readonly protocolVersion?: string;
+  /** The request carried an Authentication structure (its credential is never logged). */
+  readonly credentialPresented?: boolean;
   readonly operation?: string;
   readonly uniqueIdentifiers?: readonly string[];
   readonly resultStatus?: string;

@@ -234,6 +234,7 @@ async function runItem(
     certificateFingerprint: session.client.certificateFingerprint,
     peer: session.client.peer,
     protocolVersion: versionString(v),
+    credentialPresented: request.header.authentication !== undefined,
     operation: operationInfo(item.operation)?.name ?? String(item.operation),
     uniqueIdentifiers: ctx.touched,
     resultStatus: response.status === ResultStatus.Success ? 'Success' : 'OperationFailed',
