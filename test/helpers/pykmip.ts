@@ -1,0 +1,61 @@
+/**
+ * Runs a PyKMIP client script (Debian's /usr/bin/python3, python3-pykmip) against a server
+ * process started for the test file, and reads the JSON line each step reports.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startServerProcess, type ServerProcess } from './server-process';
+
+export const PYTHON = '/usr/bin/python3';
+
+export interface Step {
+  step: string;
+  ok: boolean;
+  value?: unknown;
+  error?: string;
+}
+
+/** Starts a server before the file's tests and stops it (expecting a clean exit) after them. */
+export function useServerProcess(): () => ServerProcess {
+  let server: ServerProcess | undefined;
+  beforeAll(async () => {
+    if (!fs.existsSync(PYTHON)) throw new Error('/usr/bin/python3 is missing: apt-get install -y python3-pykmip');
+    server = await startServerProcess();
+  }, 120_000);
+  afterAll(async () => {
+    if (server) {
+      expect(await server.stop()).toBe(0);
+      fs.rmSync(server.dataDir, { recursive: true, force: true });
+    }
+  });
+  return () => {
+    if (!server) throw new Error('server not started');
+    return server;
+  };
+}
+
+/** Runs `script` with the server's address, the dev PKI's client credentials, then `extra`. */
+export function runPyKmip(script: string, server: ServerProcess, extra: readonly string[]): Promise<Map<string, Step>> {
+  const pki = server.pkiDir;
+  const args = [script, '127.0.0.1', String(server.port), path.join(pki, 'client.pem'), path.join(pki, 'client-key.pem'), path.join(pki, 'ca.pem'), ...extra];
+  return new Promise((resolve, reject) => {
+    execFile(PYTHON, args, { timeout: 90_000 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`pykmip client failed: ${err.message}\n${stderr}\n${stdout}`));
+      const steps = new Map<string, Step>();
+      for (const line of stdout.split('\n').filter((l) => l.startsWith('{'))) {
+        const s = JSON.parse(line) as Step;
+        steps.set(s.step, s);
+      }
+      resolve(steps);
+    });
+  });
+}
+
+/** The value a step reported, failing the test with the client's error otherwise. */
+export function ok(steps: Map<string, Step>, name: string): unknown {
+  const s = steps.get(name);
+  expect(s).toBeDefined();
+  if (!s!.ok) throw new Error(`${name} failed: ${s!.error}`);
+  return s!.value;
+}
