@@ -3,52 +3,17 @@
  * meanwhile. Real mTLS on 127.0.0.1, real SQLite and SoftHSM2.
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import tls from 'node:tls';
-import { ensureDevPki, type DevPki } from '../../../src/pki/dev-pki';
-import { createEmbeddedCore, type EmbeddedCore } from '../../../src/embedded';
-import { startListener, type RunningListener } from '../../../src/server/listener';
-import { MemoryAuditSink } from '../../../src/audit/audit-log';
 import { Operation, ResultReason, ResultStatus } from '../../../src/spec/generated/enums';
-import { openTestProtector } from '../../helpers/hsm';
+import { useTestListener } from '../../helpers/test-listener';
 import { parseResponse, requestMessage } from '../../helpers/kmip-client';
 import { KmipTlsClient } from '../../helpers/tls-client';
 import { TtlvFramer } from '../../../ttlv/framer';
 
 const V = { major: 1, minor: 4 };
-let dir: string;
-let pki: DevPki;
-let embedded: EmbeddedCore;
-let listener: RunningListener;
-const audit = new MemoryAuditSink();
+const t = useTestListener({ handshakeTimeoutMs: 2_000, messageTimeoutMs: 500 });
 
-beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-hostile-'));
-  pki = ensureDevPki(path.join(dir, 'pki'));
-  embedded = await createEmbeddedCore(path.join(dir, 'data'), { keys: await openTestProtector(), audit });
-  listener = await startListener(embedded.core, {
-    host: '127.0.0.1',
-    port: 0,
-    key: fs.readFileSync(pki.serverKeyPath),
-    cert: fs.readFileSync(pki.serverCertPath),
-    ca: fs.readFileSync(pki.caPath),
-    adminIdentities: [],
-    identityFrom: 'cn',
-    idleTimeoutMs: 10_000,
-    handshakeTimeoutMs: 2_000,
-    messageTimeoutMs: 500,
-  });
-});
-
-afterAll(async () => {
-  await listener.close();
-  await embedded.close();
-  await embedded.core.keys.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-const creds = () => ({ port: listener.address.port, ca: fs.readFileSync(pki.caPath), cert: fs.readFileSync(pki.clientCertPath), key: fs.readFileSync(pki.clientKeyPath) });
+const creds = () => ({ port: t.listener.address.port, ca: fs.readFileSync(t.pki.caPath), cert: fs.readFileSync(t.pki.clientCertPath), key: fs.readFileSync(t.pki.clientKeyPath) });
 
 function rawConnect(): Promise<tls.TLSSocket> {
   const c = creds();
@@ -79,7 +44,7 @@ test('a client trickling a message byte by byte is cut off; others are served me
   const at = await closed;
   clearInterval(timer);
   expect(at - started).toBeLessThan(3_000);
-  expect(audit.records.some((r) => r.event === 'message-rejected' && r.reason === 'message not completed in time')).toBe(true);
+  expect(t.audit.records.some((r) => r.event === 'message-rejected' && r.reason === 'message not completed in time')).toBe(true);
 });
 
 test('a client that pipelines 2,000 requests without reading is bounded, and every answer comes in order', async () => {
@@ -120,7 +85,7 @@ test('a batch of 10,000 items is bounded (its answer would exceed the limit), an
 
 test('a client that never completes the TLS handshake is dropped', async () => {
   const net = await import('node:net');
-  const s = net.connect(listener.address.port, '127.0.0.1');
+  const s = net.connect(t.listener.address.port, '127.0.0.1');
   const started = Date.now();
   await new Promise((resolve) => s.once('close', resolve));
   expect(Date.now() - started).toBeLessThan(5_000);

@@ -1,55 +1,24 @@
 /**
- * The mutual-TLS listener over real sockets on 127.0.0.1:0, with certificates made at test time,
+ * The mutual-TLS t.listener over real sockets on 127.0.0.1:0, with certificates made at test time,
  * a real SQLite file and a real SoftHSM2 token.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { TtlvFramer } from '../../../ttlv/framer';
 import { Tag } from '../../../src/spec/generated/tags';
 import { CryptographicAlgorithm, ObjectType, Operation, ResultReason, ResultStatus } from '../../../src/spec/generated/enums';
 import { ttlv } from '../../../ttlv/types';
-import { ensureDevPki, issueClientCertificate, type DevPki } from '../../../src/pki/dev-pki';
-import { createEmbeddedCore, type EmbeddedCore } from '../../../src/embedded';
-import { startListener, type RunningListener } from '../../../src/server/listener';
-import { MemoryAuditSink } from '../../../src/audit/audit-log';
-import { openTestProtector } from '../../helpers/hsm';
+import { ensureDevPki, issueClientCertificate } from '../../../src/pki/dev-pki';
+import { startListener } from '../../../src/server/listener';
+import { listenerOptions, useTestListener } from '../../helpers/test-listener';
 import { attributesFor, parseResponse, requestMessage, successPayload, textOf } from '../../helpers/kmip-client';
 
-let dir: string;
-let pki: DevPki;
-let embedded: EmbeddedCore;
-let listener: RunningListener;
-const audit = new MemoryAuditSink();
-
-beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-listener-'));
-  pki = ensureDevPki(path.join(dir, 'pki'));
-  embedded = await createEmbeddedCore(path.join(dir, 'data'), { keys: await openTestProtector(), audit });
-  listener = await startListener(embedded.core, {
-    host: '127.0.0.1',
-    port: 0,
-    key: fs.readFileSync(pki.serverKeyPath),
-    cert: fs.readFileSync(pki.serverCertPath),
-    ca: fs.readFileSync(pki.caPath),
-    adminIdentities: [],
-    identityFrom: 'cn',
-    idleTimeoutMs: 10_000,
-    handshakeTimeoutMs: 5_000,
-  });
-});
-
-afterAll(async () => {
-  await listener.close();
-  await embedded.close();
-  await embedded.core.keys.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const t = useTestListener();
 
 function connect(opts: tls.ConnectionOptions): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port: listener.address.port, servername: 'localhost', ca: fs.readFileSync(pki.caPath), ...opts });
+    const s = tls.connect({ host: '127.0.0.1', port: t.listener.address.port, servername: 'localhost', ca: fs.readFileSync(t.pki.caPath), ...opts });
     s.once('secureConnect', () => resolve(s));
     s.once('error', reject);
   });
@@ -73,7 +42,7 @@ function exchange(s: tls.TLSSocket, messages: Uint8Array[], count: number): Prom
 /** True when the server ends the connection (a handshake failure or a close) without answering. */
 function refused(opts: tls.ConnectionOptions): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = tls.connect({ host: '127.0.0.1', port: listener.address.port, servername: 'localhost', ca: fs.readFileSync(pki.caPath), ...opts });
+    const s = tls.connect({ host: '127.0.0.1', port: t.listener.address.port, servername: 'localhost', ca: fs.readFileSync(t.pki.caPath), ...opts });
     s.once('secureConnect', () => s.write(requestMessage({ major: 1, minor: 4 }, [{ operation: Operation.DiscoverVersions, payload: [] }])));
     s.once('data', () => resolve(false));
     s.once('error', () => resolve(true));
@@ -82,7 +51,7 @@ function refused(opts: tls.ConnectionOptions): Promise<boolean> {
 }
 
 test('a client with a certificate from the CA is served, many requests in order on one connection', async () => {
-  const s = await connect({ cert: fs.readFileSync(pki.clientCertPath), key: fs.readFileSync(pki.clientKeyPath) });
+  const s = await connect({ cert: fs.readFileSync(t.pki.clientCertPath), key: fs.readFileSync(t.pki.clientKeyPath) });
   expect(['TLSv1.2', 'TLSv1.3']).toContain(s.getProtocol());
   const queries = [1, 2, 3, 4, 5].map((minor) => requestMessage({ major: 1, minor: minor - 1 }, [{ operation: Operation.Query, payload: [] }]));
   const responses = await exchange(s, queries, 5);
@@ -92,22 +61,22 @@ test('a client with a certificate from the CA is served, many requests in order 
 });
 
 test('no client certificate: refused and audited', async () => {
-  const before = audit.records.filter((r) => r.event === 'connection-rejected').length;
+  const before = t.audit.records.filter((r) => r.event === 'connection-rejected').length;
   expect(await refused({})).toBe(true);
   await new Promise((r) => setTimeout(r, 100));
-  expect(audit.records.filter((r) => r.event === 'connection-rejected').length).toBeGreaterThan(before);
+  expect(t.audit.records.filter((r) => r.event === 'connection-rejected').length).toBeGreaterThan(before);
 });
 
 test('a certificate from another CA is refused and audited with the reason', async () => {
-  const rogueDir = path.join(dir, 'rogue');
+  const rogueDir = path.join(t.dir, 'rogue');
   const roguePki = ensureDevPki(rogueDir);
   expect(await refused({ cert: fs.readFileSync(roguePki.clientCertPath), key: fs.readFileSync(roguePki.clientKeyPath) })).toBe(true);
   await new Promise((r) => setTimeout(r, 100));
-  expect(audit.records.some((r) => r.event === 'connection-rejected' && /certificate|verify|issuer/i.test(r.reason ?? ''))).toBe(true);
+  expect(t.audit.records.some((r) => r.event === 'connection-rejected' && /certificate|verify|issuer/i.test(r.reason ?? ''))).toBe(true);
 });
 
 test('an expired client certificate is refused', async () => {
-  const files = issueClientCertificate(pki.dir, 'expired', path.join(dir, 'expired'), {
+  const files = issueClientCertificate(t.pki.dir, 'expired', path.join(t.dir, 'expired'), {
     notBefore: new Date(Date.now() - 10 * 86400_000),
     notAfter: new Date(Date.now() - 86400_000),
   });
@@ -117,8 +86,8 @@ test('an expired client certificate is refused', async () => {
 test('TLS 1.1 is refused', async () => {
   expect(
     await refused({
-      cert: fs.readFileSync(pki.clientCertPath),
-      key: fs.readFileSync(pki.clientKeyPath),
+      cert: fs.readFileSync(t.pki.clientCertPath),
+      key: fs.readFileSync(t.pki.clientKeyPath),
       minVersion: 'TLSv1.1',
       maxVersion: 'TLSv1.1',
       ciphers: 'DEFAULT@SECLEVEL=0',
@@ -127,14 +96,14 @@ test('TLS 1.1 is refused', async () => {
 });
 
 test('an over-size message closes the connection', async () => {
-  const s = await connect({ cert: fs.readFileSync(pki.clientCertPath), key: fs.readFileSync(pki.clientKeyPath) });
+  const s = await connect({ cert: fs.readFileSync(t.pki.clientCertPath), key: fs.readFileSync(t.pki.clientKeyPath) });
   const header = Buffer.from([0x42, 0x00, 0x78, 0x01, 0x7f, 0xff, 0xff, 0xf8]); // announces ~2 GB
   await expect(exchange(s, [header], 1)).rejects.toThrow(/closed/);
 });
 
 test('each client identity sees only its own objects over TLS', async () => {
   const v = { major: 1, minor: 4 };
-  const owner = await connect({ cert: fs.readFileSync(pki.clientCertPath), key: fs.readFileSync(pki.clientKeyPath) });
+  const owner = await connect({ cert: fs.readFileSync(t.pki.clientCertPath), key: fs.readFileSync(t.pki.clientKeyPath) });
   const [created] = await exchange(
     owner,
     [
@@ -155,18 +124,18 @@ test('each client identity sees only its own objects over TLS', async () => {
   );
   const uid = textOf(successPayload(parseResponse(created!)), Tag.UniqueIdentifier)!;
   owner.end();
-  const bobFiles = issueClientCertificate(pki.dir, 'bob', path.join(dir, 'bob'));
+  const bobFiles = issueClientCertificate(t.pki.dir, 'bob', path.join(t.dir, 'bob'));
   const bob = await connect({ cert: bobFiles.certPem, key: bobFiles.keyPem });
   const [got] = await exchange(bob, [requestMessage(v, [{ operation: Operation.Get, payload: [ttlv.textString(Tag.UniqueIdentifier, uid)] }])], 1);
   expect(parseResponse(got!).items[0]!.reason).toBe(ResultReason.ItemNotFound);
   bob.end();
-  const last = audit.records[audit.records.length - 1]!;
+  const last = t.audit.records[t.audit.records.length - 1]!;
   expect(last).toMatchObject({ event: 'operation', client: 'bob', operation: 'Get', resultStatus: 'OperationFailed' });
   expect(last.certificateFingerprint).toMatch(/^[0-9a-f]{64}$/);
 });
 
 test('TLS session resumption: a reconnecting client resumes its session', async () => {
-  const creds = { cert: fs.readFileSync(pki.clientCertPath), key: fs.readFileSync(pki.clientKeyPath) };
+  const creds = { cert: fs.readFileSync(t.pki.clientCertPath), key: fs.readFileSync(t.pki.clientKeyPath) };
   const first = await connect(creds);
   const session = await new Promise<Buffer>((resolve) => {
     first.once('session', (s: Buffer) => resolve(s));
@@ -182,26 +151,17 @@ test('TLS session resumption: a reconnecting client resumes its session', async 
 });
 
 test('an idle connection is closed after the idle timeout', async () => {
-  const quick = await startListener(embedded.core, {
-    host: '127.0.0.1',
-    port: 0,
-    key: fs.readFileSync(pki.serverKeyPath),
-    cert: fs.readFileSync(pki.serverCertPath),
-    ca: fs.readFileSync(pki.caPath),
-    adminIdentities: [],
-    identityFrom: 'cn',
-    idleTimeoutMs: 300,
-    handshakeTimeoutMs: 5_000,
-  });
+  const quick = await startListener(t.embedded.core, listenerOptions(t.pki, { idleTimeoutMs: 300 }));
+
   try {
     const s = await new Promise<tls.TLSSocket>((resolve, reject) => {
       const c = tls.connect({
         host: '127.0.0.1',
         port: quick.address.port,
         servername: 'localhost',
-        ca: fs.readFileSync(pki.caPath),
-        cert: fs.readFileSync(pki.clientCertPath),
-        key: fs.readFileSync(pki.clientKeyPath),
+        ca: fs.readFileSync(t.pki.caPath),
+        cert: fs.readFileSync(t.pki.clientCertPath),
+        key: fs.readFileSync(t.pki.clientKeyPath),
       });
       c.once('secureConnect', () => resolve(c));
       c.once('error', reject);
