@@ -8,6 +8,6 @@ results=$(mktemp)
 status=0
 npx jest --ci --json --outputFile="$results" "$@" || status=$?
 # The plain closing line CI readers look for.
-node -e 'const r = require(process.argv[1]); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""))' "$results" || true
+node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""))' "$results" || true
 rm -f "$results"
 exit $status
