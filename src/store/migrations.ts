@@ -42,6 +42,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX attributes_by_number ON attributes(name, nval, object_seq);
     `,
   },
+  {
+    version: 2,
+    // Each row in one value index, not both: numbers (enumerations, integers, dates, masks) by
+    // nval, text, bytes, booleans and structures by skey. One B-tree less per attribute row
+    // written; Locate's conditions say which index they use (store/sqlite.ts conditionSql).
+    sql: `
+      DROP INDEX attributes_by_value;
+      DROP INDEX attributes_by_number;
+      UPDATE attributes SET skey = '' WHERE nval IS NOT NULL;
+      CREATE INDEX attributes_by_value ON attributes(name, skey, object_seq) WHERE nval IS NULL;
+      CREATE INDEX attributes_by_number ON attributes(name, nval, object_seq) WHERE nval IS NOT NULL;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
