@@ -13,6 +13,9 @@
  *   (generated keys, server-chosen IVs, randomised asymmetric algorithms) are masked: the type
  *   must match, the value may differ. A masked byte string the case later quotes literally in a
  *   request is replaced there by the value the server actually returned.
+ * - Values derived from key material the server generated: what Encrypt and MAC compute with such
+ *   a key, and what Decrypt recovers with it from a ciphertext this server did not produce (the
+ *   case's literal was made under the key the case author's server generated), are masked too.
  * - Attribute lists (1.x Attribute, 2.x Attributes) may come in any order and hold extra
  *   attributes; Query results may be a superset; Discover Versions may list more versions, in the
  *   expected order; Locate may return its identifiers in any order (but no others).
@@ -43,6 +46,8 @@ export class ServerState {
   readonly objects = new Map<string, ObjectOrigin>();
   /** `valueKey` of every byte string, big integer and date the client sent. */
   readonly sentValues = new Set<string>();
+  /** `valueKey` of every byte string a successful response payload carried. */
+  readonly returnedValues = new Set<string>();
   constructor(readonly startedAtMs: number = Date.now()) {}
 }
 
@@ -338,9 +343,12 @@ const GENERATING_OPERATIONS: ReadonlySet<number> = new Set([
 
 const REGISTERING_OPERATIONS: ReadonlySet<number> = new Set([Operation.Register, Operation.Import]);
 
-function recordLeaves(item: TtlvItem, into: Map<number, TtlvItem>): void {
-  if (item.type === ItemType.Structure) for (const c of item.value) recordLeaves(c, into);
-  else into.set(item.tag, item);
+function recordLeaves(item: TtlvItem, into: Map<number, TtlvItem>, returned: Set<string>): void {
+  if (item.type === ItemType.Structure) for (const c of item.value) recordLeaves(c, into, returned);
+  else {
+    into.set(item.tag, item);
+    if (item.type === ItemType.ByteString) returned.add(valueKey(item));
+  }
 }
 
 /** Notes where the objects in a response came from, and the latest value under each tag. */
@@ -351,7 +359,7 @@ export function observeResponse(request: TtlvItem, response: TtlvItem, state: Ca
     const op = enumOf(childOf(item, Tag.Operation));
     const payload = childOf(item, Tag.ResponsePayload);
     if (payload === undefined || op === undefined) return;
-    recordLeaves(payload, state.lastByTag);
+    recordLeaves(payload, state.lastByTag, state.server.returnedValues);
     const requestPayload = childOf(requests[i], Tag.RequestPayload);
     const objectType = enumOf(childOf(payload, Tag.ObjectType)) ?? enumOf(childOf(requestPayload, Tag.ObjectType));
     const ids: Array<[TtlvItem | undefined, number | undefined]> = [
@@ -459,6 +467,12 @@ function policyFor(
         for (const t of [Tag.Data, Tag.IVCounterNonce, Tag.AuthenticatedEncryptionTag]) outputs.set(t, 'any');
       }
       break;
+    case Operation.Decrypt:
+      // A key the server generated recovers the case's plaintext only from a ciphertext made under
+      // that same key, i.e. one this server returned (the runner substitutes those). A literal it
+      // never returned was encrypted under the key the case author's server generated.
+      if (!registered && !producedByServer(childOf(requestPayload, Tag.Data), server)) outputs.set(Tag.Data, 'any');
+      break;
     case Operation.Sign:
       // PSS, DSA and ECDSA signatures are randomised; the profiles do not fix the scheme.
       outputs.set(Tag.SignatureData, 'any');
@@ -472,6 +486,11 @@ function policyFor(
   }
   const wrapped = childOf(requestPayload, Tag.KeyWrappingSpecification) !== undefined;
   return { operation, objectBytes: registered && !wrapped ? 'exact' : 'mask', outputs };
+}
+
+/** The value is one a response of this server carried (so it was computed with this server's keys). */
+function producedByServer(item: TtlvItem | undefined, server: ServerState): boolean {
+  return item !== undefined && server.returnedValues.has(valueKey(item));
 }
 
 /** Compares one response message; returns the first difference, or undefined. Binds placeholders. */

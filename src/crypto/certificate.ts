@@ -9,7 +9,7 @@ import * as asn1js from 'asn1js';
 import { ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { DigitalSignatureAlgorithm, HashingAlgorithm, KeyFormatType } from '../spec/generated/enums';
-import type { KmipAttribute } from '../kmip/attributes';
+import { attributeTag, type KmipAttribute } from '../kmip/attributes';
 import { KmipError, Reason } from '../server/errors';
 import { describeKey } from './asymmetric-keys';
 
@@ -38,6 +38,31 @@ const SIGNATURE_OIDS: Readonly<Record<string, number>> = {
   '2.16.840.1.101.3.4.3.16': DigitalSignatureAlgorithm.SHA3_512WithRSAEncryption,
 };
 
+/**
+ * X.520 / RFC 4519 / PKCS#9 / RFC 4524 attribute type OIDs to the field names of KMIP 2.x
+ * Certificate Attributes (Certificate Subject CN ... DN Qualifier, and the same for the issuer).
+ */
+const NAME_FIELD_OIDS: Readonly<Record<string, string>> = {
+  '2.5.4.3': 'CN',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+  '1.2.840.113549.1.9.1': 'Email',
+  '2.5.4.6': 'C',
+  '2.5.4.8': 'ST',
+  '2.5.4.7': 'L',
+  '0.9.2342.19200300.100.1.1': 'UID',
+  '2.5.4.5': 'Serial Number',
+  '2.5.4.12': 'Title',
+  '0.9.2342.19200300.100.1.25': 'DC',
+  '2.5.4.46': 'DN Qualifier',
+};
+
+/** One attribute of a distinguished name whose type KMIP names, e.g. { field: 'CN', value: 'example.com' }. */
+export interface NameField {
+  readonly field: string;
+  readonly value: string;
+}
+
 const SUBJECT_ALT_NAME = '2.5.29.17';
 const ISSUER_ALT_NAME = '2.5.29.18';
 
@@ -50,6 +75,9 @@ export interface ParsedCertificate {
   readonly signatureOid: string;
   readonly issuerText: string;
   readonly subjectText: string;
+  /** The issuer's and subject's name attributes KMIP 2.x names, in certificate order. */
+  readonly issuerFields: readonly NameField[];
+  readonly subjectFields: readonly NameField[];
   readonly serialText: string;
   readonly subjectAltNameText?: string;
   readonly issuerAltNameText?: string;
@@ -91,6 +119,27 @@ function extensionValues(tbs: asn1js.AsnType[]): Map<string, Uint8Array> {
   return out;
 }
 
+/**
+ * A Name (RFC 5280: a SEQUENCE of RelativeDistinguishedName SETs of AttributeTypeAndValue) as
+ * the fields KMIP names. Attribute types KMIP has no field for are left out; a value that is not
+ * a character string (not allowed for these types) is refused.
+ */
+function nameFields(name: asn1js.Sequence, what: string): NameField[] {
+  const out: NameField[] = [];
+  for (const rdn of name.valueBlock.value) {
+    if (!(rdn instanceof asn1js.Set)) throw malformed(`the ${what} name has a part that is not a SET`);
+    for (const atv of rdn.valueBlock.value) {
+      const [type, value] = seqItems(atv, `an attribute of the ${what} name`);
+      if (!(type instanceof asn1js.ObjectIdentifier)) throw malformed(`the ${what} name has an attribute without a type`);
+      const field = NAME_FIELD_OIDS[type.valueBlock.toString()];
+      if (field === undefined) continue;
+      if (!(value instanceof asn1js.BaseStringBlock)) throw malformed(`the ${what} name's ${field} is not a string`);
+      out.push({ field, value: value.getValue() });
+    }
+  }
+  return out;
+}
+
 export function parseCertificate(der: Uint8Array): ParsedCertificate {
   let parsed: asn1js.FromBerResult;
   try {
@@ -111,6 +160,8 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
   const sigAlg = seqItems(top[1], 'signatureAlgorithm')[0];
   if (!(sigAlg instanceof asn1js.ObjectIdentifier)) throw malformed('no signature algorithm');
   const extensions = extensionValues(rest);
+  const issuerFields = nameFields(issuer, 'issuer');
+  const subjectFields = nameFields(subject, 'subject');
 
   let x509: X509Certificate;
   try {
@@ -133,6 +184,8 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
     signatureOid: sigAlg.valueBlock.toString(),
     issuerText: oneLine(x509.issuer),
     subjectText: oneLine(x509.subject),
+    issuerFields,
+    subjectFields,
     serialText: x509.serialNumber,
     subjectAltNameText: x509.subjectAltName,
     issuerAltNameText: undefined,
@@ -142,9 +195,11 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
 
 /**
  * The attributes the server sets on a registered X.509 certificate: the 1.x text forms
- * (Certificate Identifier / Subject / Issuer, until 1.4), the X.509 DER forms (1.1 on), the
- * signature algorithm, the public key's algorithm and length, and a SHA-256 Digest. Responses
- * drop the ones the client's version lacks.
+ * (Certificate Identifier / Subject / Issuer, until 1.4), the X.509 DER forms (1.1 on), the 2.x
+ * Certificate Attributes (one instance of Certificate Subject CN, Certificate Issuer O, ... per
+ * name attribute of that type, so an OU given twice is two instances), the signature algorithm,
+ * the public key's algorithm and length, and a SHA-256 Digest. Responses drop the ones the
+ * client's version lacks.
  */
 export function certificateAttributes(der: Uint8Array): KmipAttribute[] {
   const c = parseCertificate(der);
@@ -165,6 +220,13 @@ export function certificateAttributes(der: Uint8Array): KmipAttribute[] {
   const x509Issuer: TtlvItem[] = [ttlv.byteString(Tag.IssuerDistinguishedName, Buffer.from(c.issuerDer))];
   if (c.issuerAltNameDer) x509Issuer.push(ttlv.byteString(Tag.IssuerAlternativeName, Buffer.from(c.issuerAltNameDer)));
   add('X.509 Certificate Issuer', ttlv.structure(Tag.X_509CertificateIssuer, x509Issuer));
+  for (const [role, fields] of [['Subject', c.subjectFields], ['Issuer', c.issuerFields]] as const) {
+    for (const { field, value } of fields) {
+      const name = `Certificate ${role} ${field}`;
+      const tag = attributeTag(name);
+      if (tag !== undefined) add(name, ttlv.textString(tag, value));
+    }
+  }
   const sig = SIGNATURE_OIDS[c.signatureOid];
   if (sig !== undefined) add('Digital Signature Algorithm', ttlv.enumeration(Tag.DigitalSignatureAlgorithm, sig));
   if (c.publicKey) {

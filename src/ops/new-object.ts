@@ -12,6 +12,7 @@ import { asInteger, children, opt } from '../kmip/tree';
 import { effectiveState } from '../lifecycle/effective-state';
 import type { NewObject, StoredAttribute } from '../store/object-store';
 import type { OpContext } from '../server/context';
+import { compareVersions, type ProtocolVersion } from '../spec/versions';
 import { KmipError, Reason } from '../server/errors';
 import { checkNewObjectAttributes } from './attribute-policy';
 import { keyBlockOf } from './key-block';
@@ -25,6 +26,21 @@ export const LEASE_TIME_SECONDS = 3600;
  * HSM's key-encryption key. Software is the truthful Protection Storage Mask for that.
  */
 export const PROTECTION_STORAGE = ProtectionStorageMask.Software;
+
+/**
+ * KMIP 1.1 and 1.2 (§3.33 Object Group): "default is a reserved Text String for Object Group" (1.1
+ * also brought Locate's Object Group Member, whose Group Member Default asks for a group's default
+ * object). Object Group is "initially set by client or server" and implicitly set by Create,
+ * Register, Re-key ...; the name clients may not use for a group of their own is the server's, so
+ * an object a 1.1 or 1.2 client creates without naming a group goes into the group "default".
+ * KMIP 1.0 reserves no name, and 1.3 dropped the sentence (there "default" is an ordinary group
+ * name a client may use), so for those clients the server assigns no group.
+ */
+export const DEFAULT_OBJECT_GROUP = { name: 'default', first: { major: 1, minor: 1 }, last: { major: 1, minor: 2 } } as const;
+
+function reservesDefaultGroup(v: ProtocolVersion): boolean {
+  return compareVersions(v, DEFAULT_OBJECT_GROUP.first) >= 0 && compareVersions(v, DEFAULT_OBJECT_GROUP.last) <= 0;
+}
 
 /** Node's randomBytes is OpenSSL 3's default generator: a CTR_DRBG over AES-256 (SP 800-90A). */
 export function randomNumberGenerator(): TtlvStructure {
@@ -81,7 +97,7 @@ function has(attrs: readonly StoredAttribute[], name: string): boolean {
 }
 
 /** The attributes every managed cryptographic object gets from the server unless the client set them. */
-function serverDefaults(attrs: StoredAttribute[], input: NewObjectInput): StoredAttribute[] {
+function serverDefaults(attrs: StoredAttribute[], input: NewObjectInput, v: ProtocolVersion): StoredAttribute[] {
   let out = attrs;
   const put = (name: string, value: TtlvItem) => {
     if (!has(out, name)) out = setAttribute(out, name, value);
@@ -93,6 +109,7 @@ function serverDefaults(attrs: StoredAttribute[], input: NewObjectInput): Stored
   out = setAttribute(out, 'Always Sensitive', ttlv.boolean(Tag.AlwaysSensitive, boolAttr(out, 'Sensitive') === true));
   out = setAttribute(out, 'Never Extractable', ttlv.boolean(Tag.NeverExtractable, boolAttr(out, 'Extractable') === false));
   put('Lease Time', ttlv.interval(Tag.LeaseTime, LEASE_TIME_SECONDS));
+  if (reservesDefaultGroup(v)) put('Object Group', ttlv.textString(Tag.ObjectGroup, DEFAULT_OBJECT_GROUP.name));
   if (input.generated) put('Random Number Generator', randomNumberGenerator());
   const block = keyBlockOf(input.body);
   const format = block ? opt.enumeration(block, Tag.KeyFormatType) : undefined;
@@ -131,7 +148,7 @@ export async function prepareNewObject(ctx: OpContext, input: NewObjectInput): P
   if (input.originalCreation) {
     attributes = setAttribute(attributes, 'Original Creation Date', ttlv.dateTime(Tag.OriginalCreationDate, now));
   }
-  if (input.objectType !== ObjectType.Template) attributes = serverDefaults(attributes, input);
+  if (input.objectType !== ObjectType.Template) attributes = serverDefaults(attributes, input, ctx.version);
   // Every object has a State attribute; the dates it was given may already have moved it on.
   const state = effectiveState(State.PreActive, attributes, ctx.clock.now());
   attributes = setAttribute(attributes, 'State', ttlv.enumeration(Tag.State, state));

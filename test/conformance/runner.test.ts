@@ -242,6 +242,50 @@ describe('masks', () => {
     const dec = build(requestXml(reqItem('Decrypt', `<UniqueIdentifier type="TextString" value="$UNIQUE_IDENTIFIER_0"/><Data type="ByteString" value="fd912d102dbb482f"/>`)), s);
     expect(bytesAt(dec, Tag.BatchItem, Tag.RequestPayload, Tag.Data)).toBe('0000111122223333');
   });
+
+  describe('Decrypt with a key the server generated', () => {
+    const decReq = (data: string): string =>
+      requestXml(reqItem('Decrypt', `<UniqueIdentifier type="TextString" value="$UNIQUE_IDENTIFIER_0"/><Data type="ByteString" value="${data}"/>`));
+    const dec = (id: string, data: string): string =>
+      responseXml(item('Decrypt', `<ResponsePayload><UniqueIdentifier type="TextString" value="${id}"/><Data type="ByteString" value="${data}"/></ResponsePayload>`));
+    const encReq = requestXml(reqItem('Encrypt', `<UniqueIdentifier type="TextString" value="$UNIQUE_IDENTIFIER_0"/><Data type="ByteString" value="01020304"/>`));
+    const enc = (id: string, data: string): string =>
+      responseXml(item('Encrypt', `<ResponsePayload><UniqueIdentifier type="TextString" value="${id}"/><Data type="ByteString" value="${data}"/></ResponsePayload>`));
+
+    test('of a ciphertext the case brings (made under another server\'s key): the plaintext may differ', () => {
+      const s = newState();
+      expect(step(s, CREATE_REQ, CREATE_EXP, createAct('g'))).toBeUndefined();
+      expect(step(s, decReq('fd912d102dbb482f'), dec('$UNIQUE_IDENTIFIER_0', '01020304'), dec('g', '771c0812').replace('$NOW', NOW_ISO()))).toBeUndefined();
+      // Still a byte string, and still the bound identifier.
+      expect(step(s, decReq('fd912d102dbb482f'), dec('$UNIQUE_IDENTIFIER_0', '01020304'), dec('other', '771c0812').replace('$NOW', NOW_ISO()))?.path).toBe(
+        'ResponseMessage/BatchItem/ResponsePayload/UniqueIdentifier',
+      );
+    });
+
+    test('of a ciphertext this server returned: the plaintext must be the case\'s', () => {
+      const s = newState();
+      expect(step(s, CREATE_REQ, CREATE_EXP, createAct('g'))).toBeUndefined();
+      expect(step(s, encReq, enc('$UNIQUE_IDENTIFIER_0', 'fd912d102dbb482f'), enc('g', '0000111122223333').replace('$NOW', NOW_ISO()))).toBeUndefined();
+      // The case quotes its own ciphertext; the runner sends the server's, so the round trip is held exactly.
+      expect(step(s, decReq('fd912d102dbb482f'), dec('$UNIQUE_IDENTIFIER_0', '01020304'), dec('g', '01020304').replace('$NOW', NOW_ISO()))).toBeUndefined();
+      const m = step(s, decReq('fd912d102dbb482f'), dec('$UNIQUE_IDENTIFIER_0', '01020304'), dec('g', '01020305').replace('$NOW', NOW_ISO()));
+      expect(m?.path).toBe('ResponseMessage/BatchItem/ResponsePayload/Data');
+    });
+
+    test('with a key the client registered, the plaintext must be the case\'s whatever the ciphertext', () => {
+      const s = newState();
+      const regReq = requestXml(
+        reqItem(
+          'Register',
+          `<ObjectType type="Enumeration" value="SymmetricKey"/><SymmetricKey><KeyBlock><KeyFormatType type="Enumeration" value="Raw"/><KeyValue><KeyMaterial type="ByteString" value="0123456789abcdef0123456789abcdef"/></KeyValue></KeyBlock></SymmetricKey>`,
+        ),
+      );
+      const regExp = responseXml(item('Register', `<ResponsePayload><UniqueIdentifier type="TextString" value="$UNIQUE_IDENTIFIER_0"/></ResponsePayload>`));
+      expect(step(s, regReq, regExp, regExp.replace('$UNIQUE_IDENTIFIER_0', 'r').replace('$NOW', NOW_ISO()))).toBeUndefined();
+      const m = step(s, decReq('fd912d102dbb482f'), dec('$UNIQUE_IDENTIFIER_0', '01020304'), dec('r', '771c0812').replace('$NOW', NOW_ISO()));
+      expect(m?.path).toBe('ResponseMessage/BatchItem/ResponsePayload/Data');
+    });
+  });
 });
 
 describe('attribute lists and result codes', () => {
