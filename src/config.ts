@@ -20,6 +20,8 @@ export interface ServerConfig {
     readonly pinEnv?: string;
     readonly pinFile?: string;
     readonly kekLabel: string;
+    /** 'async' (default): crypto calls on libuv's thread pool; 'sync': inline, for in-process modules. */
+    readonly callMode: 'sync' | 'async';
   } | null;
   readonly storePath: string;
   readonly maxMessageBytes: number;
@@ -113,7 +115,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
   const listen = parseListen(o.listen ?? str(raw, 'listen', '') ?? '127.0.0.1:5696', o.listen ? '--listen' : 'listen');
   const dataDir = path.resolve(o.dataDir ?? str(raw, 'dataDir', '') ?? './data');
   const tlsSec = section(raw, 'tls', ['cert', 'key', 'ca']);
-  const hsmSec = section(raw, 'hsm', ['module', 'tokenLabel', 'pinEnv', 'pinFile', 'kekLabel']);
+  const hsmSec = section(raw, 'hsm', ['module', 'tokenLabel', 'pinEnv', 'pinFile', 'kekLabel', 'callMode']);
   const storeSec = section(raw, 'store', ['path']);
   const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs', 'messageTimeoutMs', 'maxConnections']) ?? {};
   const auditSec = section(raw, 'audit', ['file']);
@@ -142,7 +144,9 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     const pinEnv = str(hsmSec, 'pinEnv', 'hsm.');
     const pinFile = str(hsmSec, 'pinFile', 'hsm.');
     if (!pinEnv && !pinFile) throw new ConfigError('hsm.pinEnv', 'give pinEnv (an environment variable) or pinFile');
-    hsm = { module, tokenLabel, pinEnv, pinFile, kekLabel: str(hsmSec, 'kekLabel', 'hsm.') ?? 'kmip-kek' };
+    const callMode = str(hsmSec, 'callMode', 'hsm.') ?? 'async';
+    if (callMode !== 'sync' && callMode !== 'async') throw new ConfigError('hsm.callMode', 'must be "sync" or "async"');
+    hsm = { module, tokenLabel, pinEnv, pinFile, kekLabel: str(hsmSec, 'kekLabel', 'hsm.') ?? 'kmip-kek', callMode };
   }
   return {
     host: listen.host,

@@ -29,6 +29,7 @@ async function openHsm(config: ServerConfig): Promise<KeyProtector> {
     tokenLabel: config.hsm.tokenLabel,
     pin: readPin(config.hsm.pinEnv ? { env: config.hsm.pinEnv } : { file: config.hsm.pinFile }),
     kekLabel: config.hsm.kekLabel ?? KEK_LABEL,
+    callMode: config.hsm.callMode,
   });
 }
 

@@ -40,11 +40,18 @@ test.each([
   [{ limits: { maxMessageBytes: -1 } }, 'limits.maxMessageBytes'],
   [{ hsm: { module: '/x.so', tokenLabel: 't' } }, 'hsm.pinEnv'],
   [{ hsm: { module: '/x.so', tokenLabel: 't', pinEnv: 'P', pin: '1234' } }, 'hsm.pin'],
+  [{ hsm: { module: '/x.so', tokenLabel: 't', pinEnv: 'P', callMode: 'threads' } }, 'hsm.callMode'],
   [{ tls: { cert: 'a' } }, 'tls.key'],
   [{ identityFrom: 'ou' }, 'identityFrom'],
   [{ adminIdentities: 'admin' }, 'adminIdentities'],
 ])('bad config %j names %s', (json, key) => {
   expect(errorKey(() => loadConfig({ configFile: withFile(json) }))).toBe(key);
+});
+
+test('hsm.callMode: async unless the file says sync', () => {
+  const base = { module: '/x.so', tokenLabel: 't', pinEnv: 'P' };
+  expect(loadConfig({ configFile: withFile({ hsm: base }) }).hsm?.callMode).toBe('async');
+  expect(loadConfig({ configFile: withFile({ hsm: { ...base, callMode: 'sync' } }) }).hsm?.callMode).toBe('sync');
 });
 
 test('a file that is not JSON is one clear error', () => {
