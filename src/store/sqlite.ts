@@ -296,7 +296,8 @@ export class SqliteObjectStore implements ObjectStore {
   private enqueue(uids: readonly string[], run: () => void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ uids, run, resolve, reject });
-      if (!this.flushScheduled) {
+      // While a sync runs, writes gather: its completion commits them all in one transaction.
+      if (!this.flushScheduled && this.syncing === null) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
       }
@@ -306,6 +307,8 @@ export class SqliteObjectStore implements ObjectStore {
   /** Runs every queued write in one transaction, then hands the committed ones to the WAL sync. */
   private flush(): void {
     this.flushScheduled = false;
+    // One commit per sync: fewer, larger transactions write each shared B-tree page once.
+    if (this.syncing !== null && !this.closed) return;
     const batch = this.pending;
     this.pending = [];
     if (this.syncFailure !== null) {
@@ -356,7 +359,8 @@ export class SqliteObjectStore implements ObjectStore {
       if (this.closed) return; // close() synced and settled these itself
       if (err) this.failSync(err, covered);
       else for (const w of covered) w.resolve();
-      this.startSync();
+      if (this.pending.length > 0) this.flush();
+      else this.startSync();
     });
   }
 
@@ -448,9 +452,9 @@ export class SqliteObjectStore implements ObjectStore {
   }
 
   close(): void {
-    if (this.pending.length > 0) this.flush();
-    // A sync may be running on the thread pool; this one covers it and everything after.
+    // A sync may be running on the thread pool; the one below covers it and everything after.
     this.closed = true;
+    if (this.pending.length > 0) this.flush();
     const waiting = [...(this.syncing ?? []), ...this.unsynced.splice(0)];
     try {
       fs.fdatasyncSync(this.walFd);
