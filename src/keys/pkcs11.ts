@@ -12,9 +12,9 @@
  *
  * Recovery: when sessions or the token go away (CKR_SESSION_HANDLE_INVALID, CKR_TOKEN_NOT_PRESENT,
  * stale object handles...), the pool is dropped, callers get HSM_UNAVAILABLE, and the next call
- * (at most once per `reconnectIntervalMs`) re-finds the token, logs in and re-finds the KEK by
- * label and CKA_ID. A KEK is never created during recovery: a different KEK would silently make
- * every stored blob undecryptable.
+ * (at once, or `reconnectIntervalMs` after a failed attempt) re-finds the token, logs in and
+ * re-finds the KEK by label and CKA_ID. A KEK is never created during recovery: a different KEK
+ * would silently make every stored blob undecryptable.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync, realpathSync, statSync } from 'node:fs';
@@ -54,7 +54,7 @@ export interface Pkcs11KeyProtectorConfig {
   readonly callMode?: 'async' | 'sync';
   /** Create the KEK when no key carries `kekLabel` (default true; only ever at open). */
   readonly createKek?: boolean;
-  /** Minimum delay between two reconnection attempts while the HSM is away (default 1000 ms). */
+  /** Delay after a failed reconnection attempt before the next one, while the HSM is away (default 1000 ms). */
   readonly reconnectIntervalMs?: number;
   /**
    * Environment the module reads when it is initialised (SoftHSM2 reads SOFTHSM2_CONF in
@@ -382,7 +382,15 @@ interface Connection {
   readonly idle: Handle[];
   readonly open: Set<Handle>;
   busy: number;
+  /** The KEK on the token (its attributes are read from here). */
   readonly kek: Handle;
+  /**
+   * The handle unprotect uses: an in-HSM session copy of the KEK when the token allows one. Protect
+   * keeps using the token object, so that no key is wrapped while the KEK is missing from the token.
+   */
+  readonly cryptoKek: Handle;
+  /** The session that holds the copy (the copy lives as long as it does); closed when forgotten. */
+  readonly kekHolder: Handle | null;
   /** KEKs by kekId, for blobs made under an earlier KEK (rotation). */
   readonly keks: Map<string, Handle>;
   dead: boolean;
@@ -401,7 +409,8 @@ export class Pkcs11KeyProtector implements KeyProtector {
   private conn: Connection | null;
   private readonly waiters: Waiter[] = [];
   private reconnecting: Promise<void> | null = null;
-  private lastReconnect = 0;
+  /** When the last reconnection attempt failed; the next waits `reconnectIntervalMs` from it. */
+  private lastFailedReconnect = 0;
   private closed = false;
   /** Set when the PIN is refused after open: retrying could lock the token. */
   private loginRefused = false;
@@ -597,16 +606,21 @@ export class Pkcs11KeyProtector implements KeyProtector {
       if (conn !== null && conn.generation !== this.mod.generation) this.retire(conn);
       if (conn !== null && !conn.dead) return conn;
       if (this.reconnecting === null) {
-        const wait = this.lastReconnect + (this.config.reconnectIntervalMs ?? 1000) - Date.now();
+        const wait = this.lastFailedReconnect + (this.config.reconnectIntervalMs ?? 1000) - Date.now();
         if (wait > 0) throw new KeyProtectorError('HSM_UNAVAILABLE', `HSM unavailable; next reconnection attempt in ${wait} ms`);
-        this.reconnecting = this.reconnect().finally(() => (this.reconnecting = null));
+        // Only a failed attempt delays the next one: a loss right after a recovery is retried at once.
+        this.reconnecting = this.reconnect()
+          .catch((err: unknown) => {
+            this.lastFailedReconnect = Date.now();
+            throw err;
+          })
+          .finally(() => (this.reconnecting = null));
       }
       await this.reconnecting;
     }
   }
 
   private async reconnect(): Promise<void> {
-    this.lastReconnect = Date.now();
     // Let operations still running on the old sessions finish, so that a re-initialisation never
     // pulls the library from under a thread-pool call.
     await this.drain();
@@ -699,13 +713,14 @@ export class Pkcs11KeyProtector implements KeyProtector {
   private forget(conn: Connection): void {
     if (!conn.loginCounted) return;
     conn.loginCounted = false;
+    if (conn.kekHolder !== null) closeQuietly(this.mod.lib, conn, conn.kekHolder);
     const login = this.mod.logins.get(conn.slotKey);
     if (login !== undefined && --login.users <= 0) this.mod.logins.delete(conn.slotKey);
   }
 
   /** The KEK a blob names: the current one, or an earlier one still on the token (found by CKA_ID). */
   private kekFor(lib: Lib, session: Handle, conn: Connection, kekId: string): Handle {
-    if (kekId === this.kekId) return conn.kek;
+    if (kekId === this.kekId) return conn.cryptoKek;
     const cached = conn.keks.get(kekId);
     if (cached !== undefined) return cached;
     if (!/^(?:[0-9a-f]{2})+$/.test(kekId)) throw new KeyProtectorError('UNKNOWN_KEK', 'blob names an unknown KEK');
@@ -778,6 +793,30 @@ function copyOut(bytes: Buffer): Buffer {
   const out = Buffer.alloc(bytes.length);
   bytes.copy(out);
   return out;
+}
+
+/**
+ * An in-HSM session-object copy of the KEK, held by a session of its own so that replacing a pool
+ * session never destroys it. SoftHSM2 re-reads a token object's file on every use (about 25 µs of
+ * each C_DecryptInit, on the event loop); a session object stays in the module's memory. The copy
+ * keeps the KEK's attributes (sensitive, not extractable) and never leaves the HSM. Null when the
+ * token refuses the copy (CKA_COPYABLE false, or no session objects): the token object is used.
+ */
+function sessionCopyOfKek(lib: Lib, slot: Handle, kek: Handle): { holder: Handle; kek: Handle } | null {
+  let holder: Handle | undefined;
+  try {
+    holder = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+    return { holder, kek: lib.C_CopyObject(holder, kek, [{ type: pkcs11js.CKA_TOKEN, value: false }]) };
+  } catch {
+    if (holder !== undefined) {
+      try {
+        lib.C_CloseSession(holder);
+      } catch {
+        // Best effort: the copy is an optimisation.
+      }
+    }
+    return null;
+  }
 }
 
 function closeQuietly(lib: Lib, conn: Connection, session: Handle): void {
@@ -1002,14 +1041,18 @@ function connect(
     if (known !== null && known.kekId !== kekId) {
       throw new KeyProtectorError('HSM_UNAVAILABLE', 'the key labelled as KEK is not the KEK this server started with');
     }
+    const copy = sessionCopyOfKek(lib, slot, kek);
+    if (copy !== null) sessions.push(copy.holder); // closed with the others if the open fails below
     const conn: Connection = {
       generation: mod.generation,
       slot,
       slotKey,
-      idle: [...sessions],
+      idle: sessions.filter((s) => s !== copy?.holder),
       open: new Set(sessions),
       busy: 0,
       kek,
+      cryptoKek: copy?.kek ?? kek,
+      kekHolder: copy?.holder ?? null,
       keks: new Map(),
       dead: false,
       loginCounted: true,

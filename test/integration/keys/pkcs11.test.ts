@@ -142,11 +142,25 @@ describe('AES-GCM protection (default mechanism on SoftHSM2)', () => {
     withRawModule((lib, slot) => {
       const session = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION);
       try {
-        lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_LABEL, value: 'kmip-kek' }]);
+        lib.C_FindObjectsInit(session, [
+          { type: pkcs11js.CKA_LABEL, value: 'kmip-kek' },
+          { type: pkcs11js.CKA_TOKEN, value: true }, // the protector also holds a session copy
+        ]);
         const handles = lib.C_FindObjects(session, 4);
         lib.C_FindObjectsFinal(session);
         expect(handles).toHaveLength(1);
         expect(() => lib.C_GetAttributeValue(session, handles[0] as pkcs11js.Handle, [{ type: pkcs11js.CKA_VALUE }])).toThrow(
+          /CKR_ATTRIBUTE_SENSITIVE/,
+        );
+        // The in-HSM session copy that unprotect uses keeps those properties.
+        lib.C_FindObjectsInit(session, [
+          { type: pkcs11js.CKA_LABEL, value: 'kmip-kek' },
+          { type: pkcs11js.CKA_TOKEN, value: false },
+        ]);
+        const copies = lib.C_FindObjects(session, 4);
+        lib.C_FindObjectsFinal(session);
+        expect(copies).toHaveLength(1);
+        expect(() => lib.C_GetAttributeValue(session, copies[0] as pkcs11js.Handle, [{ type: pkcs11js.CKA_VALUE }])).toThrow(
           /CKR_ATTRIBUTE_SENSITIVE/,
         );
       } finally {
