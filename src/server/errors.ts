@@ -7,6 +7,7 @@ import { ResultReason } from '../spec/generated/enums';
 import { enumValueInfo } from '../spec/registry';
 import { TtlvError } from '../../ttlv/errors';
 import { KeyProtectorError } from '../keys/key-protector';
+import { StoreError } from '../store/object-store';
 import { isInVersion, type ProtocolVersion } from '../spec/versions';
 
 export const Reason = ResultReason;
@@ -113,8 +114,23 @@ export function mapError(e: unknown, v: ProtocolVersion): MappedError {
     return { reason: reasonForVersion(Reason.InvalidMessage, v), message: `malformed TTLV: ${e.code} at byte ${e.offset}` };
   }
   if (e instanceof KeyProtectorError) {
-    // The HSM is down or refused: the client learns the request could not be served, not why.
-    return { reason: Reason.CryptographicFailure, message: `key protection failed (${e.code})` };
+    // The HSM is down or refused: the client learns the request could not be served, not why;
+    // the detail (a CKR_ name, never a PIN or key bytes) goes to the log under the id.
+    const correlationId = randomUUID();
+    const what = e.code === 'HSM_UNAVAILABLE' ? 'the HSM is unavailable; retry later' : `key protection failed (${e.code})`;
+    return { reason: Reason.CryptographicFailure, message: `${what} (correlation id ${correlationId})`, correlationId, internal: e };
+  }
+  if ((e instanceof StoreError && e.code === 'IO') || isStorageFailure(e)) {
+    // Disk full or an I/O error: the write was rolled back. SQLite's message names the condition,
+    // never a value; the client gets the condition only.
+    const correlationId = randomUUID();
+    const why = /full/i.test(e instanceof Error ? e.message : '') ? 'the disk is full' : 'a storage I/O error';
+    return {
+      reason: Reason.GeneralFailure,
+      message: `the key store could not save the change (${why}); retry later (correlation id ${correlationId})`,
+      correlationId,
+      internal: e,
+    };
   }
   const correlationId = randomUUID();
   return {
@@ -123,4 +139,10 @@ export function mapError(e: unknown, v: ProtocolVersion): MappedError {
     correlationId,
     internal: e,
   };
+}
+
+/** SQLite's own error for a full disk or a failing device, when it reaches us unwrapped. */
+function isStorageFailure(e: unknown): boolean {
+  const code = e instanceof Error ? (e as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR'));
 }

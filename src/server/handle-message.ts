@@ -85,7 +85,7 @@ export async function handleMessage(bytes: Uint8Array, session: Session, core: S
   }
   const secrets: Uint8Array[] = [];
   try {
-    return encodeResponse(core, request, await runBatch(request, session, core, secrets));
+    return encodeResponse(core, session, request, await runBatch(request, session, core, secrets));
   } finally {
     for (const s of secrets) s.fill(0);
   }
@@ -255,7 +255,7 @@ function rejectCriticalExtensions(item: RequestBatchItem): void {
   }
 }
 
-function encodeResponse(core: ServerCore, request: RequestMessage, outcomes: readonly ItemOutcome[]): Uint8Array {
+function encodeResponse(core: ServerCore, session: Session, request: RequestMessage, outcomes: readonly ItemOutcome[]): Uint8Array {
   const v = request.header.version;
   const header = {
     version: v,
@@ -273,6 +273,18 @@ function encodeResponse(core: ServerCore, request: RequestMessage, outcomes: rea
   const clientMax = request.header.maximumResponseSize;
   const max = clientMax === undefined ? core.limits.maxMessageBytes : Math.min(clientMax, core.limits.maxMessageBytes);
   if (bytes.length > max) {
+    // The items were audited as they ran; that their answers were withheld is audited here.
+    core.audit.record({
+      event: 'message-rejected',
+      correlationId: randomUUID(),
+      client: session.client.name,
+      certificateFingerprint: session.client.certificateFingerprint,
+      peer: session.client.peer,
+      protocolVersion: versionString(v),
+      resultStatus: 'OperationFailed',
+      resultReason: String(Reason.ResponseTooLarge),
+      reason: `response of ${bytes.length} bytes (${outcomes.length} batch items) exceeds Maximum Response Size ${max}`,
+    });
     // Every item is replaced by Response Too Large: the client learns the answer did not fit.
     const tooLarge = outcomes.map((o) =>
       encodeResponseItem({

@@ -5,7 +5,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import tls from 'node:tls';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { TtlvFramer } from '../../ttlv/framer';
 import { TtlvError } from '../../ttlv/errors';
 import { Tag } from '../spec/generated/tags';
@@ -28,7 +28,10 @@ export interface ListenerOptions {
   readonly handshakeTimeoutMs: number;
   /** A message, once begun, must arrive whole within this (a client trickling bytes is cut off). */
   readonly messageTimeoutMs?: number;
-  /** Open connections beyond this are refused. */
+  /**
+   * Open connections at most (default 4096). At the limit a new connection makes room by closing
+   * the oldest one that has not sent a byte yet (the newcomer itself if there is none).
+   */
   readonly maxConnections?: number;
 }
 
@@ -72,9 +75,46 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
     sessionTimeout: 300,
   });
 
-  server.maxConnections = opts.maxConnections ?? 4096;
+  // The connection limit is kept here, not by Node's server.maxConnections (which silently drops
+  // the newcomer): thousands of idle sockets that never begin a handshake must not lock out a
+  // client with a certificate. At the limit, the oldest connection that has not sent a byte is
+  // closed for the newcomer; authenticated and mid-handshake connections are never closed for it.
+  const maxConnections = opts.maxConnections ?? 4096;
+  /** TCP connections whose TLS handshake has not completed, by peer, oldest first. */
+  const handshaking = new Map<string, Socket>();
+  const dropped = new WeakSet<object>();
+  server.on('connection', (tcp: Socket) => {
+    const peer = `${tcp.remoteAddress}:${tcp.remotePort}`;
+    handshaking.set(peer, tcp);
+    tcp.once('close', () => {
+      if (handshaking.get(peer) === tcp) handshaking.delete(peer);
+    });
+    if (handshaking.size + sockets.size <= maxConnections) return;
+    let victim: [string, Socket] = [peer, tcp];
+    for (const entry of handshaking) {
+      if (entry[1].bytesRead === 0) {
+        victim = entry;
+        break;
+      }
+    }
+    handshaking.delete(victim[0]);
+    dropped.add(victim[1]);
+    core.audit.record({
+      event: 'connection-rejected',
+      correlationId: randomUUID(),
+      peer: victim[0],
+      reason: victim[1] === tcp ? 'connection limit reached' : 'connection limit reached: closed an idle connection that sent nothing',
+    });
+    victim[1].destroy();
+  });
 
   server.on('tlsClientError', (err, socket) => {
+    // A connection closed for the limit above was audited there (Node keeps the TCP socket under
+    // a server-side TLS socket as `_parent`).
+    if (dropped.has((socket as unknown as { _parent?: object })._parent ?? socket)) {
+      socket.destroy();
+      return;
+    }
     core.audit.record({
       event: 'connection-rejected',
       correlationId: randomUUID(),
@@ -87,6 +127,7 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
 
   server.on('secureConnection', (socket) => {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    handshaking.delete(peer);
     const cert = socket.getPeerCertificate();
     if (!socket.authorized || !cert || !cert.raw) {
       core.audit.record({

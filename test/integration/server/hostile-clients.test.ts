@@ -80,6 +80,12 @@ test('a batch of 10,000 items is bounded (its answer would exceed the limit), an
   expect(r.items).toHaveLength(1);
   expect(r.items[0]!.reason).toBe(ResultReason.ResponseTooLarge);
   expect(await other).toBe(ResultStatus.Success);
+  // The withheld answer is audited, not only the 10,000 items that ran.
+  expect(
+    t.audit.records.some(
+      (a) => a.event === 'message-rejected' && a.resultReason === String(ResultReason.ResponseTooLarge) && /10000 batch items/.test(a.reason ?? ''),
+    ),
+  ).toBe(true);
   big.close();
 });
 

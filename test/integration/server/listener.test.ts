@@ -75,30 +75,41 @@ test('a certificate from another CA is refused and audited with the reason', asy
   expect(t.audit.records.some((r) => r.event === 'connection-rejected' && /certificate|verify|issuer/i.test(r.reason ?? ''))).toBe(true);
 });
 
-test('an expired client certificate is refused', async () => {
+test('an expired client certificate is refused and audited', async () => {
   const files = issueClientCertificate(t.pki.dir, 'expired', path.join(t.dir, 'expired'), {
     notBefore: new Date(Date.now() - 10 * 86400_000),
     notAfter: new Date(Date.now() - 86400_000),
   });
   expect(await refused({ cert: files.certPem, key: files.keyPem })).toBe(true);
+  await new Promise((r) => setTimeout(r, 100));
+  expect(t.audit.records.some((r) => r.event === 'connection-rejected' && /CERT_HAS_EXPIRED/.test(r.reason ?? ''))).toBe(true);
 });
 
-test('TLS 1.1 is refused', async () => {
+test.each([['TLSv1' as const], ['TLSv1.1' as const]])('%s is refused and audited', async (version) => {
+  const before = t.audit.records.length;
   expect(
     await refused({
       cert: fs.readFileSync(t.pki.clientCertPath),
       key: fs.readFileSync(t.pki.clientKeyPath),
-      minVersion: 'TLSv1.1',
-      maxVersion: 'TLSv1.1',
+      minVersion: version,
+      maxVersion: version,
       ciphers: 'DEFAULT@SECLEVEL=0',
     }),
   ).toBe(true);
+  await new Promise((r) => setTimeout(r, 100));
+  const audited = t.audit.records.slice(before).filter((r) => r.event === 'connection-rejected');
+  expect(audited.some((r) => /unsupported protocol|version/i.test(r.reason ?? ''))).toBe(true);
 });
 
 test('an over-size message closes the connection', async () => {
   const s = await connect({ cert: fs.readFileSync(t.pki.clientCertPath), key: fs.readFileSync(t.pki.clientKeyPath) });
   const header = Buffer.from([0x42, 0x00, 0x78, 0x01, 0x7f, 0xff, 0xff, 0xf8]); // announces ~2 GB
+  const before = t.audit.records.length;
   await expect(exchange(s, [header], 1)).rejects.toThrow(/closed/);
+  const audited = t.audit.records.slice(before).filter((r) => r.event === 'message-rejected');
+  expect(audited).toHaveLength(1);
+  expect(audited[0]!.client).toBe('admin');
+  expect(audited[0]!.reason).toBe('TTLV_TOO_LARGE');
 });
 
 test('each client identity sees only its own objects over TLS', async () => {
