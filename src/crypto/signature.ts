@@ -4,7 +4,7 @@
  * both at once. ECDSA and DSA signatures are DER-encoded (X9.62 / RFC 3279), as X.509 and PKCS#11
  * clients expect.
  */
-import { constants, sign, verify, type KeyObject } from 'node:crypto';
+import { constants, createSign, sign, verify, type KeyObject } from 'node:crypto';
 import { HashingAlgorithm, PaddingMethod } from '../spec/generated/enums';
 import { enumValueInfo } from '../spec/registry';
 import { KmipError, Reason } from '../server/errors';
@@ -99,4 +99,66 @@ export function verifyData(key: KeyObject, s: SignatureSetup, data: Uint8Array, 
   } catch {
     return false;
   }
+}
+
+/**
+ * EdDSA hashes the whole message itself, so a multi-part EdDSA signature buffers the parts; this
+ * bounds what one stream may hold (the one-shot message limit is far lower).
+ */
+export const MAX_BUFFERED_SIGN_BYTES = 16 * 1024 * 1024;
+
+/** A signature over data given in parts: update() as data comes, finish(key) once. */
+export interface SignRun {
+  readonly setup: SignatureSetup;
+  update(data: Uint8Array): void;
+  /** The private key is given only now: the session does not hold it between parts. */
+  finish(key: KeyObject): Buffer;
+  /** Zeroes any buffered data (EdDSA). */
+  dispose(): void;
+}
+
+export function startSign(s: SignatureSetup): SignRun {
+  if (s.hash !== null) {
+    const signer = createSign(s.hash);
+    return {
+      setup: s,
+      update: (data) => void signer.update(data),
+      finish(key) {
+        try {
+          return signer.sign(keyInput(key, s));
+        } catch {
+          throw new KmipError(Reason.CryptographicFailure, 'the signature could not be computed with these parameters');
+        }
+      },
+      dispose: () => undefined,
+    };
+  }
+  const parts: Buffer[] = [];
+  let size = 0;
+  const dispose = () => {
+    for (const p of parts) p.fill(0);
+    parts.length = 0;
+    size = 0;
+  };
+  return {
+    setup: s,
+    update(data) {
+      if (size + data.length > MAX_BUFFERED_SIGN_BYTES) {
+        dispose();
+        throw new KmipError(Reason.ServerLimitExceeded, `an EdDSA message signed in parts may hold at most ${MAX_BUFFERED_SIGN_BYTES} bytes`);
+      }
+      parts.push(Buffer.from(data));
+      size += data.length;
+    },
+    finish(key) {
+      const all = Buffer.concat(parts);
+      try {
+        return signData(key, s, all);
+      } finally {
+        all.fill(0);
+        dispose();
+      }
+    },
+    dispose,
+  };
 }

@@ -1,23 +1,41 @@
 /**
- * Multi-part Encrypt / Decrypt (Init Indicator, Correlation Value, Final Indicator): the running
- * cipher is kept here between requests, keyed by a random Correlation Value and bound to the
- * client and key that started it. Sessions are few and short-lived: an idle one is dropped after
- * IDLE_MS, and at most MAX_SESSIONS exist at once, so a client cannot pile up cipher state.
+ * Multi-part cryptographic operations (Init Indicator, Correlation Value, Final Indicator): the
+ * running state (a cipher, a signature's digest, a MAC, a hash) is kept here between requests,
+ * keyed by a random Correlation Value and bound to the client, the key and the operation that
+ * started it. Sessions are few and short-lived: an idle one is dropped after IDLE_MS, and at most
+ * MAX_SESSIONS exist at once (all operations together), so a client cannot pile up state.
  *
  * The table lives in this process, not in the store: a cipher context cannot be persisted, and a
- * restart ends every stream (the client then gets Invalid Correlation Value and starts again).
+ * restart ends every stream (the client then gets an invalid Correlation Value and starts again).
+ *
+ * What a session holds: Encrypt/Decrypt and MAC hold the key inside OpenSSL's context (it is needed
+ * for every part); Sign holds only the digest state, and the private key is read from the store
+ * again for the final part; Hash holds no key.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type Hash } from 'node:crypto';
 import { KmipError, Reason } from '../server/errors';
+import type { MacRun } from './mac';
+import type { SignRun } from './signature';
 import type { CipherRun } from './symmetric';
 
 /** Why these limits: a stream is one client's message in flight, not a long-lived channel. */
 const IDLE_MS = 5 * 60 * 1000;
 const MAX_SESSIONS = 1024;
 
+/** The running state of one multi-part operation, by operation. */
+export type StreamRun =
+  | { readonly kind: 'encrypt' | 'decrypt'; readonly cipher: CipherRun }
+  | { readonly kind: 'sign'; readonly signer: SignRun }
+  | { readonly kind: 'mac'; readonly mac: MacRun }
+  | { readonly kind: 'hash'; readonly hash: Hash };
+
+export type StreamKind = StreamRun['kind'];
+export type RunOf<K extends StreamKind> = Extract<StreamRun, { kind: K }>;
+
 interface Session {
-  readonly run: CipherRun;
+  readonly run: StreamRun;
   readonly owner: string;
+  /** The key's Unique Identifier; empty for Hash, which uses none. */
   readonly uid: string;
   /** Bytes processed so far (length rules apply to the whole message). */
   total: number;
@@ -26,11 +44,28 @@ interface Session {
 
 const sessions = new Map<string, Session>();
 
-function sweep(now: number): void {
-  for (const [k, s] of sessions) if (now - s.lastUsed > IDLE_MS) sessions.delete(k);
+/** Buffered plaintext (EdDSA signing) is zeroed when its session ends, however it ends. */
+function dispose(s: Session): void {
+  if (s.run.kind === 'sign') s.run.signer.dispose();
 }
 
-export function openStream(run: CipherRun, owner: string, uid: string, now: number, processed: number): Buffer {
+function drop(key: string): void {
+  const s = sessions.get(key);
+  if (s === undefined) return;
+  sessions.delete(key);
+  dispose(s);
+}
+
+function sweep(now: number): void {
+  for (const [k, s] of sessions) if (now - s.lastUsed > IDLE_MS) drop(k);
+}
+
+function isKind<K extends StreamKind>(run: StreamRun, kind: K): run is RunOf<K> {
+  return run.kind === kind;
+}
+
+/** Starts a session; returns its Correlation Value. */
+export function openSession(run: StreamRun, owner: string, uid: string, now: number, processed: number): Buffer {
   sweep(now);
   if (sessions.size >= MAX_SESSIONS) throw new KmipError(Reason.ServerLimitExceeded, 'too many multi-part operations in progress');
   const id = randomBytes(16);
@@ -38,13 +73,21 @@ export function openStream(run: CipherRun, owner: string, uid: string, now: numb
   return id;
 }
 
-/** The session a Correlation Value names, for the same client, key and direction. */
-export function resumeStream(id: Uint8Array, owner: string, uid: string, direction: CipherRun['direction'], now: number): { run: CipherRun; total: number } {
+/**
+ * The session a Correlation Value names, for the same client, key and operation; `missing` makes
+ * the error for a value that names none (its reason depends on the operation and version).
+ */
+export function resumeSession<K extends StreamKind>(
+  id: Uint8Array,
+  owner: string,
+  uid: string,
+  kind: K,
+  now: number,
+  missing: () => KmipError,
+): { run: RunOf<K>; total: number } {
   sweep(now);
   const s = sessions.get(Buffer.from(id).toString('hex'));
-  if (!s || s.owner !== owner || s.uid !== uid || s.run.direction !== direction) {
-    throw new KmipError(Reason.InvalidCorrelationValue, 'no multi-part operation has this Correlation Value');
-  }
+  if (!s || s.owner !== owner || s.uid !== uid || !isKind(s.run, kind)) throw missing();
   s.lastUsed = now;
   return { run: s.run, total: s.total };
 }
@@ -55,5 +98,30 @@ export function advanceStream(id: Uint8Array, bytes: number): void {
 }
 
 export function closeStream(id: Uint8Array): void {
-  sessions.delete(Buffer.from(id).toString('hex'));
+  drop(Buffer.from(id).toString('hex'));
+}
+
+// -------------------------------------------------------------------------------------------------
+// Encrypt / Decrypt (the form cipher-op.ts uses)
+
+export function openStream(run: CipherRun, owner: string, uid: string, now: number, processed: number): Buffer {
+  return openSession({ kind: run.direction, cipher: run }, owner, uid, now, processed);
+}
+
+/** The cipher session a Correlation Value names, for the same client, key and direction. */
+export function resumeStream(
+  id: Uint8Array,
+  owner: string,
+  uid: string,
+  direction: CipherRun['direction'],
+  now: number,
+  unknown: () => KmipError,
+): { run: CipherRun; total: number } {
+  const { run, total } = resumeSession(id, owner, uid, direction, now, unknown);
+  return { run: run.cipher, total };
+}
+
+/** Sessions in progress (tests). */
+export function openSessionCount(): number {
+  return sessions.size;
 }

@@ -14,6 +14,7 @@ import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
 import { effectiveParams } from '../crypto/params';
 import { resolveRsaCipher, rsaDecrypt, rsaEncrypt } from '../crypto/rsa';
 import { advanceStream, closeStream, openStream, resumeStream } from '../crypto/streams';
+import { unknownCorrelation } from './crypto-parts';
 import { checkDataLength, runOnce, setupCipher, startCipher, type Direction } from '../crypto/symmetric';
 import { consumeUsage, keepSecret, loadKeyFor, type UsableKey } from './crypto-key';
 import { rawKeyMaterial } from './key-block';
@@ -75,7 +76,7 @@ function symmetric(direction: Direction, key: UsableKey, payload: TtlvStructure,
     // A later part: the cipher set up by the first part continues. With AEAD decryption the parts'
     // plaintext leaves before the final part's tag is checked: that is what multi-part means, and
     // a client must discard it if the final part fails.
-    const { run, total } = resumeStream(correlation, ctx.client.name, key.uid, direction, now);
+    const { run, total } = resumeStream(correlation, ctx.client.name, key.uid, direction, now, unknownCorrelation(ctx, direction === 'encrypt' ? 'Encrypt' : 'Decrypt'));
     const head = run.update(data);
     if (!final) {
       advanceStream(correlation, data.length);

@@ -35,6 +35,15 @@ import { setAttributeHandler } from './set-attribute';
 import { setEndpointRoleHandler } from './set-endpoint-role';
 import { signHandler } from './sign';
 import { signatureVerifyHandler } from './signature-verify';
+import { cancelHandler } from './cancel';
+import { certifyHandler } from './certify';
+import { createSplitKeyHandler } from './create-split-key';
+import { deriveKeyHandler } from './derive-key';
+import { getUsageAllocationHandler } from './get-usage-allocation';
+import { joinSplitKeyHandler } from './join-split-key';
+import { obtainLeaseHandler } from './obtain-lease';
+import { pollHandler } from './poll';
+import { reCertifyHandler } from './re-certify';
 
 export function buildRegistry(): OperationRegistry {
   const handlers: OperationHandler[] = [
@@ -74,6 +83,16 @@ export function buildRegistry(): OperationRegistry {
     hashHandler,
     rngRetrieveHandler,
     rngSeedHandler,
+    // Key derivation, certificates, leases and usage allocation, asynchronous-operation control, split keys.
+    deriveKeyHandler,
+    certifyHandler,
+    reCertifyHandler,
+    obtainLeaseHandler,
+    getUsageAllocationHandler,
+    pollHandler,
+    cancelHandler,
+    createSplitKeyHandler,
+    joinSplitKeyHandler,
   ];
   const registry: OperationRegistry = new OperationRegistry([...handlers, makeQueryHandler(() => registry)]);
   return registry;

@@ -14,6 +14,7 @@ const SUPPORTED_OBJECT_TYPES: readonly number[] = [
   ObjectType.SymmetricKey,
   ObjectType.PublicKey,
   ObjectType.PrivateKey,
+  ObjectType.SplitKey,
   ObjectType.Template,
   ObjectType.SecretData,
   ObjectType.OpaqueObject,

@@ -165,7 +165,7 @@ describe.each(VERSIONS)('KMIP %s symmetric ciphers', (_label, v) => {
       v,
       Operation.Encrypt,
       [uidItem(uid), p, data(Buffer.alloc(1)), ttlv.byteString(Tag.CorrelationValue, correlation)],
-      v.major >= 2 ? ResultReason.InvalidCorrelationValue : ResultReason.InvalidField,
+      v.major >= 2 ? ResultReason.InvalidCorrelationValue : ResultReason.ItemNotFound,
     );
   });
 

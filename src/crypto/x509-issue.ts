@@ -1,0 +1,271 @@
+/**
+ * Issuing X.509 v3 certificates for Certify and Re-certify, and reading the PKCS#10 certificate
+ * requests clients send (DER, or PEM-armoured). Built with asn1js and signed with Node's crypto,
+ * as the dev PKI does; the request is read under resource limits and its self-signature checked
+ * (a request whose signature fails proves no possession of the private key and is refused).
+ *
+ * What a certificate says: the subject and public key (from the request, or the managed public key
+ * and a subject the handler chose), the issuer's subject as issuer, a random positive 127-bit
+ * serial, the validity given, and extensions decided here, never copied from the request:
+ * Basic Constraints (a CA only when the subject key's usage mask has Certificate Sign), Key Usage
+ * from the Cryptographic Usage Mask, Subject and Authority Key Identifiers.
+ */
+import { createHash, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import * as asn1js from 'asn1js';
+import { CryptographicUsageMask } from '../spec/generated/enums';
+import { KmipError, Reason, type ReasonValue } from '../server/errors';
+import { curveByNode } from './tables';
+
+/** A request has a few dozen nodes; these bound hostile input well above that. */
+const PARSE_LIMITS = { maxDepth: 32, maxNodes: 2048, maxContentLength: 64 * 1024 };
+
+const OID = {
+  basicConstraints: '2.5.29.19',
+  keyUsage: '2.5.29.15',
+  subjectKeyIdentifier: '2.5.29.14',
+  authorityKeyIdentifier: '2.5.29.35',
+  commonName: '2.5.4.3',
+} as const;
+
+/** Signature algorithms of requests we verify: OID -> Node digest (null: the scheme hashes itself). */
+const REQUEST_SIGNATURES: Readonly<Record<string, string | null>> = {
+  '1.2.840.113549.1.1.5': 'sha1',
+  '1.2.840.113549.1.1.14': 'sha224',
+  '1.2.840.113549.1.1.11': 'sha256',
+  '1.2.840.113549.1.1.12': 'sha384',
+  '1.2.840.113549.1.1.13': 'sha512',
+  '1.2.840.10045.4.1': 'sha1',
+  '1.2.840.10045.4.3.1': 'sha224',
+  '1.2.840.10045.4.3.2': 'sha256',
+  '1.2.840.10045.4.3.3': 'sha384',
+  '1.2.840.10045.4.3.4': 'sha512',
+  '2.16.840.1.101.3.4.3.2': 'sha256',
+  '1.3.101.112': null,
+  '1.3.101.113': null,
+};
+
+export interface CertificationRequest {
+  /** The subject Name, DER, to be copied into the certificate unchanged. */
+  readonly subjectDer: Buffer;
+  readonly publicKey: KeyObject;
+}
+
+function invalidRequest(why: string, reason: ReasonValue = Reason.InvalidField): KmipError {
+  return new KmipError(reason, `the Certificate Request is not a valid PKCS#10 request: ${why}`);
+}
+
+/** PEM armour to DER; DER passes through. */
+export function requestDer(value: Uint8Array, pem: boolean, reason: ReasonValue = Reason.InvalidField): Buffer {
+  if (!pem) return Buffer.from(value);
+  const text = Buffer.from(value).toString('latin1');
+  const m = /-----BEGIN (?:NEW )?CERTIFICATE REQUEST-----([A-Za-z0-9+/=\s]+)-----END (?:NEW )?CERTIFICATE REQUEST-----/.exec(text);
+  if (!m || m[1] === undefined) throw invalidRequest('no PEM CERTIFICATE REQUEST block', reason);
+  return Buffer.from(m[1].replace(/\s+/g, ''), 'base64');
+}
+
+/**
+ * Reads a PKCS#10 CertificationRequest and checks its self-signature; `reason` is the Result
+ * Reason for a request that fails (Invalid CSR in 2.x, Invalid Field in 1.x).
+ */
+export function parseCertificationRequest(der: Uint8Array, reason: ReasonValue = Reason.InvalidField): CertificationRequest {
+  const invalid = (why: string) => invalidRequest(why, reason);
+  const seq = (block: asn1js.AsnType | undefined, what: string): asn1js.AsnType[] => {
+    if (!(block instanceof asn1js.Sequence)) throw invalid(`${what} is not a SEQUENCE`);
+    return block.valueBlock.value as asn1js.AsnType[];
+  };
+  let parsed: asn1js.FromBerResult;
+  try {
+    parsed = asn1js.fromBER(der, PARSE_LIMITS);
+  } catch {
+    throw invalid('it does not decode');
+  }
+  if (parsed.offset === -1 || parsed.offset !== der.length) throw invalid('it does not decode as one DER value');
+  const [info, algorithm, signature] = seq(parsed.result, 'the request');
+  const infoItems = seq(info, 'CertificationRequestInfo');
+  const [version, subject, spki] = infoItems;
+  if (!(version instanceof asn1js.Integer) || version.valueBlock.valueDec !== 0) throw invalid('only version 1 requests are known');
+  if (!(subject instanceof asn1js.Sequence)) throw invalid('no subject name');
+  if (!(spki instanceof asn1js.Sequence)) throw invalid('no public key');
+  const algOid = seq(algorithm, 'signatureAlgorithm')[0];
+  if (!(algOid instanceof asn1js.ObjectIdentifier)) throw invalid('no signature algorithm');
+  if (!(signature instanceof asn1js.BitString)) throw invalid('no signature');
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey({ key: Buffer.from(spki.valueBeforeDecodeView), format: 'der', type: 'spki' });
+  } catch {
+    throw invalid('the public key does not parse');
+  }
+  const hash = REQUEST_SIGNATURES[algOid.valueBlock.toString()];
+  if (hash === undefined) throw invalid(`signature algorithm ${algOid.valueBlock.toString()} is not supported`);
+  let ok = false;
+  try {
+    ok = verify(hash, Buffer.from(info?.valueBeforeDecodeView ?? new Uint8Array(0)), { key: publicKey, dsaEncoding: 'der' }, Buffer.from(signature.valueBlock.valueHexView));
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw invalid('its signature does not verify with its public key');
+  return { subjectDer: Buffer.from(subject.valueBeforeDecodeView), publicKey };
+}
+
+/** A Name holding one CN (UTF8String). */
+export function commonNameDer(cn: string): Buffer {
+  const rdn = new asn1js.Set({
+    value: [new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: OID.commonName }), new asn1js.Utf8String({ value: cn })] })],
+  });
+  return Buffer.from(new asn1js.Sequence({ value: [rdn] }).toBER(false));
+}
+
+/** The subject Name of a DER certificate, as DER. */
+export function subjectOfCertificate(certDer: Uint8Array): Buffer {
+  return tbsField(certDer, 5, 'subject');
+}
+
+function tbsField(certDer: Uint8Array, index: number, what: string): Buffer {
+  const parsed = asn1js.fromBER(certDer, PARSE_LIMITS);
+  const cert = parsed.result;
+  if (parsed.offset === -1 || !(cert instanceof asn1js.Sequence)) throw new KmipError(Reason.InvalidField, 'the certificate does not parse');
+  const tbs = cert.valueBlock.value[0];
+  if (!(tbs instanceof asn1js.Sequence)) throw new KmipError(Reason.InvalidField, 'the certificate does not parse');
+  const items = tbs.valueBlock.value;
+  // [0] version is present in v3 certificates; positions after it are fixed.
+  const shift = items[0]?.idBlock.tagClass === 3 ? 0 : -1;
+  const field = items[index + shift];
+  if (field === undefined) throw new KmipError(Reason.InvalidField, `the certificate has no ${what}`);
+  return Buffer.from(field.valueBeforeDecodeView);
+}
+
+/** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
+export function keyIdentifier(key: KeyObject): Buffer {
+  const spki = asn1js.fromBER(key.export({ type: 'spki', format: 'der' })).result;
+  const bits = spki instanceof asn1js.Sequence ? spki.valueBlock.value[1] : undefined;
+  if (!(bits instanceof asn1js.BitString)) throw new KmipError(Reason.CryptographicFailure, 'the public key does not encode');
+  return createHash('sha1').update(bits.valueBlock.valueHexView).digest();
+}
+
+interface SigningAlgorithm {
+  readonly identifier: () => asn1js.Sequence;
+  readonly hash: string | null;
+}
+
+/** The signature algorithm a certificate signed by `key` carries; RSA-PSS and others are refused. */
+function signingAlgorithm(key: KeyObject): SigningAlgorithm {
+  const oidOnly = (oid: string) => () => new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: oid })] });
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+      return { identifier: () => new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: '1.2.840.113549.1.1.11' }), new asn1js.Null()] }), hash: 'sha256' };
+    case 'ec': {
+      const bits = curveByNode(key.asymmetricKeyDetails?.namedCurve ?? '')?.bits ?? 256;
+      if (bits > 384) return { identifier: oidOnly('1.2.840.10045.4.3.4'), hash: 'sha512' };
+      if (bits > 256) return { identifier: oidOnly('1.2.840.10045.4.3.3'), hash: 'sha384' };
+      return { identifier: oidOnly('1.2.840.10045.4.3.2'), hash: 'sha256' };
+    }
+    case 'ed25519':
+      return { identifier: oidOnly('1.3.101.112'), hash: null };
+    case 'ed448':
+      return { identifier: oidOnly('1.3.101.113'), hash: null };
+    case 'dsa':
+      return { identifier: oidOnly('2.16.840.1.101.3.4.3.2'), hash: 'sha256' };
+    default:
+      throw new KmipError(Reason.InvalidField, `a ${key.asymmetricKeyType ?? 'this'} key cannot sign certificates here`);
+  }
+}
+
+/** UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280); whole seconds. */
+function time(seconds: bigint): asn1js.UTCTime | asn1js.GeneralizedTime {
+  const date = new Date(Number(seconds) * 1000);
+  const iso = date.toISOString();
+  const digits = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  const year = date.getUTCFullYear();
+  if (year < 1950 || year > 9999) throw new KmipError(Reason.InvalidField, 'certificate dates must fall between 1950 and 9999');
+  return year < 2050 ? new asn1js.UTCTime({ value: digits.slice(2) }) : new asn1js.GeneralizedTime({ value: digits });
+}
+
+function extension(oid: string, critical: boolean, value: asn1js.BaseBlock): asn1js.Sequence {
+  const parts: asn1js.BaseBlock[] = [new asn1js.ObjectIdentifier({ value: oid })];
+  if (critical) parts.push(new asn1js.Boolean({ value: true }));
+  parts.push(new asn1js.OctetString({ valueHex: value.toBER(false) }));
+  return new asn1js.Sequence({ value: parts });
+}
+
+/** KeyUsage bits (bit n counted from the most significant bit of the first byte). */
+const KEY_USAGE_BITS: readonly [number, number][] = [
+  [CryptographicUsageMask.Sign, 0], // digitalSignature (a private key's mask)
+  [CryptographicUsageMask.Verify, 0], // digitalSignature (a public key's mask)
+  [CryptographicUsageMask.ContentCommitmentNonRepudiation, 1], // nonRepudiation
+  [CryptographicUsageMask.WrapKey, 2], // keyEncipherment
+  [CryptographicUsageMask.Encrypt, 3], // dataEncipherment
+  [CryptographicUsageMask.KeyAgreement, 4],
+  [CryptographicUsageMask.CertificateSign, 5],
+  [CryptographicUsageMask.CRLSign, 6],
+];
+
+/** The Key Usage extension for a Cryptographic Usage Mask, or undefined when none of its bits map. */
+export function keyUsageFor(mask: number): asn1js.BitString | undefined {
+  const bits: number[] = KEY_USAGE_BITS.filter(([m]) => (mask & m) !== 0).map(([, b]) => b);
+  if (bits.length === 0) return undefined;
+  let byte = 0;
+  for (const b of bits) byte |= 0x80 >> b;
+  const last = Math.max(...bits);
+  return new asn1js.BitString({ valueHex: new Uint8Array([byte]), unusedBits: 7 - last });
+}
+
+export interface IssueSpec {
+  readonly subjectDer: Uint8Array;
+  readonly subjectKey: KeyObject;
+  readonly issuerDer: Uint8Array;
+  /** The issuer's public key (Authority Key Identifier); the subject's own for a self-signed one. */
+  readonly issuerPublicKey: KeyObject;
+  readonly signingKey: KeyObject;
+  readonly notBefore: bigint;
+  readonly notAfter: bigint;
+  /** The subject key's Cryptographic Usage Mask (Key Usage, and CA when Certificate Sign). */
+  readonly usageMask: number;
+}
+
+/** A signed X.509 v3 certificate, DER. */
+export function issueCertificate(spec: IssueSpec): Buffer {
+  if (spec.notAfter <= spec.notBefore) throw new KmipError(Reason.InvalidField, 'the certificate would expire before it becomes valid');
+  const alg = signingAlgorithm(spec.signingKey);
+  const spki = asn1js.fromBER(spec.subjectKey.export({ type: 'spki', format: 'der' }));
+  const issuer = asn1js.fromBER(spec.issuerDer);
+  const subject = asn1js.fromBER(spec.subjectDer);
+  if (spki.offset === -1 || issuer.offset === -1 || subject.offset === -1) throw new KmipError(Reason.CryptographicFailure, 'the certificate fields do not encode');
+  const serial = randomBytes(16);
+  // Positive and without a leading zero byte, so DER needs no padding.
+  serial[0] = ((serial[0] as number) & 0x7f) | 0x40;
+  const isCa = (spec.usageMask & CryptographicUsageMask.CertificateSign) !== 0;
+  const extensions: asn1js.Sequence[] = [
+    extension(OID.basicConstraints, true, new asn1js.Sequence({ value: isCa ? [new asn1js.Boolean({ value: true })] : [] })),
+  ];
+  const ku = keyUsageFor(spec.usageMask);
+  if (ku) extensions.push(extension(OID.keyUsage, true, ku));
+  extensions.push(extension(OID.subjectKeyIdentifier, false, new asn1js.OctetString({ valueHex: keyIdentifier(spec.subjectKey) })));
+  extensions.push(
+    extension(
+      OID.authorityKeyIdentifier,
+      false,
+      new asn1js.Sequence({ value: [new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 0 }, valueHex: keyIdentifier(spec.issuerPublicKey) })] }),
+    ),
+  );
+  const tbs = new asn1js.Sequence({
+    value: [
+      new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [new asn1js.Integer({ value: 2 })] }),
+      new asn1js.Integer({ valueHex: serial }),
+      alg.identifier(),
+      issuer.result,
+      new asn1js.Sequence({ value: [time(spec.notBefore), time(spec.notAfter)] }),
+      subject.result,
+      spki.result,
+      new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 3 }, value: [new asn1js.Sequence({ value: extensions })] }),
+    ],
+  });
+  const tbsDer = Buffer.from(tbs.toBER(false));
+  let signature: Buffer;
+  try {
+    signature = sign(alg.hash, tbsDer, { key: spec.signingKey, dsaEncoding: 'der' });
+  } catch {
+    throw new KmipError(Reason.CryptographicFailure, 'the certificate could not be signed with this key');
+  }
+  const cert = new asn1js.Sequence({ value: [tbs, alg.identifier(), new asn1js.BitString({ valueHex: signature, unusedBits: 0 })] });
+  return Buffer.from(cert.toBER(false));
+}

@@ -1,0 +1,234 @@
+/**
+ * Shared by Certify and Re-certify: who signs a certificate the server issues, the certificate
+ * request fields, and the links between certificates and keys.
+ *
+ * The issuer is always a managed key of the caller, never a key of the server's own: the TLS CA
+ * (the dev PKI) must not sign certificates for KMIP clients, or a client could mint itself a
+ * client certificate with any identity. So:
+ *  - a Certificate Link in the request's attributes names the issuer's certificate (the spec's
+ *    meaning of that link on a certificate: "the parent certificate in a chain"). It must be an
+ *    Active CA certificate the caller may see; its private key is found through its links (Public
+ *    Key Link, then the public key's Private Key Link), or named by a Private Key Link in the request.
+ *  - without one the certificate is self-signed by the subject's own private key, found through
+ *    the public key's Private Key Link (or a Private Key Link in the request).
+ * A signing private key must be Active, within its Protect Stop Date and have Certificate Sign in
+ * its Cryptographic Usage Mask (a self-signed certificate may use Sign instead). Its material is
+ * read from the HSM-wrapped store for this call only.
+ */
+import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto';
+import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
+import { Tag } from '../spec/generated/tags';
+import { CertificateRequestType, CertificateType, CryptographicUsageMask, LinkType, ObjectType } from '../spec/generated/enums';
+import type { KmipAttribute } from '../kmip/attributes';
+import { opt } from '../kmip/tree';
+import { isAllowed, stateName, type StateValue } from '../lifecycle/state-machine';
+import type { OpContext } from '../server/context';
+import { KmipError, Reason } from '../server/errors';
+import type { ManagedObjectRecord, StoredAttribute } from '../store/object-store';
+import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
+import { parseCertificationRequest, requestDer, subjectOfCertificate, type CertificationRequest } from '../crypto/x509-issue';
+import { keyBlockOf } from './key-block';
+import { getAttribute, getAttributes, isDestroyed, loadObject, nowSeconds, readBody, requireOnline, versionedError } from './managed-object';
+
+export function linkItem(type: number, uid: string): TtlvItem {
+  return ttlv.structure(Tag.Link, [ttlv.enumeration(Tag.LinkType, type), ttlv.textString(Tag.LinkedObjectIdentifier, uid)]);
+}
+
+export function linkAttribute(type: number, uid: string): KmipAttribute {
+  return { name: 'Link', value: linkItem(type, uid) };
+}
+
+function linkParts(v: TtlvItem): { type: number; uid: string } | undefined {
+  if (v.type !== ItemType.Structure) return undefined;
+  const type = opt.enumeration(v, Tag.LinkType);
+  const uid = opt.text(v, Tag.LinkedObjectIdentifier);
+  return type === undefined || uid === undefined ? undefined : { type, uid };
+}
+
+/** The first link of `type` among attribute values (stored or requested). */
+export function linkTarget(attrs: readonly { readonly name: string; readonly value: TtlvItem }[], type: number): string | undefined {
+  for (const a of attrs) {
+    if (a.name !== 'Link') continue;
+    const l = linkParts(a.value);
+    if (l?.type === type) return l.uid;
+  }
+  return undefined;
+}
+
+/** Stored attributes without the Link instances of `type` that point at `uid`. */
+export function withoutLink(attrs: readonly StoredAttribute[], type: number, uid: string): StoredAttribute[] {
+  return attrs.filter((a) => {
+    if (a.name !== 'Link') return true;
+    const l = linkParts(a.value);
+    return !(l?.type === type && l.uid === uid);
+  });
+}
+
+/** A Private Key Link names the signing key in a request; it is not an attribute of a certificate. */
+export function certificateAttributesOf(attrs: readonly KmipAttribute[]): KmipAttribute[] {
+  return attrs.filter((a) => !(a.name === 'Link' && linkParts(a.value)?.type === LinkType.PrivateKeyLink));
+}
+
+function intAttr(attrs: readonly { readonly name: string; readonly value: TtlvItem }[], name: string): number | undefined {
+  const v = attrs.find((a) => a.name === name)?.value;
+  return v && (v.type === ItemType.Integer || v.type === ItemType.Enumeration) ? v.value : undefined;
+}
+
+export function usageMaskOf(attrs: readonly { readonly name: string; readonly value: TtlvItem }[]): number | undefined {
+  return intAttr(attrs, 'Cryptographic Usage Mask');
+}
+
+/** Only X.509 certificates are issued; a Certificate Type attribute must say so. */
+export function checkCertificateType(attrs: readonly KmipAttribute[]): void {
+  const t = intAttr(attrs, 'Certificate Type');
+  if (t !== undefined && t !== CertificateType.X_509) throw new KmipError(Reason.FeatureNotSupported, 'this server issues X.509 certificates only');
+}
+
+/**
+ * The request's Certificate Request Type and value (1.x Certificate Request, 2.x Certificate
+ * Request Value): PKCS#10 as DER or PEM; CRMF and PGP are not offered.
+ */
+export function readCertificationRequest(ctx: OpContext, payload: TtlvStructure): CertificationRequest | undefined {
+  const type = opt.enumeration(payload, Tag.CertificateRequestType);
+  const valueTag = ctx.version.major >= 2 ? Tag.CertificateRequestValue : Tag.CertificateRequest;
+  const value = opt.bytes(payload, valueTag);
+  if (ctx.version.major >= 2 && payload.value.some((c) => c.tag === Tag.CertificateRequestUniqueIdentifier)) {
+    throw new KmipError(Reason.FeatureNotSupported, 'Certificate Request objects are not stored by this server; send the Certificate Request Value');
+  }
+  if (value === undefined) {
+    if (type !== undefined) throw new KmipError(Reason.InvalidField, 'a Certificate Request Type was given without the Certificate Request');
+    return undefined;
+  }
+  if (type === undefined) throw new KmipError(Reason.InvalidField, 'the Certificate Request Type is required with a Certificate Request');
+  if (type !== CertificateRequestType.PKCS_10 && type !== CertificateRequestType.PEM) {
+    throw new KmipError(Reason.FeatureNotSupported, 'only PKCS#10 certificate requests (DER or PEM) are accepted');
+  }
+  const reason = ctx.version.major >= 2 ? Reason.InvalidCSR : Reason.InvalidField;
+  return parseCertificationRequest(requestDer(value, type === CertificateRequestType.PEM, reason), reason);
+}
+
+/** Whether two keys (public, or a private key's public half) are the same key. */
+export function sameKey(a: KeyObject, b: KeyObject): boolean {
+  const spki = (k: KeyObject) => (k.type === 'private' ? createPublicKey(k) : k).export({ type: 'spki', format: 'der' });
+  return spki(a).equals(spki(b));
+}
+
+/** A managed public key the caller may use as a certificate's subject key. */
+export async function loadSubjectPublicKey(ctx: OpContext, uid: string): Promise<{ rec: ManagedObjectRecord; key: KeyObject }> {
+  const rec = await loadObject(ctx, uid);
+  if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
+  requireOnline(rec);
+  if (rec.objectType !== ObjectType.PublicKey) {
+    throw versionedError(ctx, [Reason.InvalidObjectType, Reason.PermissionDenied], `object ${uid} is not a public key, so it cannot be certified`);
+  }
+  if (!isAllowed(rec.state as StateValue, 'get')) {
+    throw new KmipError(Reason.WrongKeyLifecycleState, `public key ${uid} cannot be certified in state ${stateName(rec.state)}`);
+  }
+  const block = keyBlockOf(await readBody(ctx, rec));
+  if (!block) throw new KmipError(Reason.KeyValueNotPresent, `object ${uid} holds no key`);
+  return { rec, key: keyObjectFromBlock(block, 'public') };
+}
+
+async function loadSigningKey(ctx: OpContext, uid: string, selfSigned: boolean): Promise<KeyObject> {
+  const rec = await loadObject(ctx, uid);
+  if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
+  requireOnline(rec);
+  if (rec.objectType !== ObjectType.PrivateKey) throw versionedError(ctx, [Reason.InvalidObjectType, Reason.PermissionDenied], `object ${uid} is not a private key`);
+  if (!isAllowed(rec.state as StateValue, 'protect')) {
+    throw new KmipError(Reason.WrongKeyLifecycleState, `the signing key ${uid} is in state ${stateName(rec.state)}; it must be Active to sign a certificate`);
+  }
+  const stop = getAttribute(rec.attributes, 'Protect Stop Date');
+  if (stop?.type === ItemType.DateTime && stop.value <= nowSeconds(ctx)) throw new KmipError(Reason.WrongKeyLifecycleState, `the signing key ${uid} is past its Protect Stop Date`);
+  const mask = usageMaskOf(rec.attributes) ?? 0;
+  const allowed = CryptographicUsageMask.CertificateSign | (selfSigned ? CryptographicUsageMask.Sign : 0);
+  if ((mask & allowed) === 0) {
+    throw versionedError(
+      ctx,
+      [Reason.IncompatibleCryptographicUsageMask, Reason.PermissionDenied],
+      `the signing key ${uid} does not have ${selfSigned ? 'Sign or Certificate Sign' : 'Certificate Sign'} in its Cryptographic Usage Mask`,
+    );
+  }
+  const block = keyBlockOf(await readBody(ctx, rec));
+  if (!block) throw new KmipError(Reason.KeyValueNotPresent, `object ${uid} holds no key`);
+  return keyObjectFromBlock(block, 'private');
+}
+
+export interface Issuer {
+  readonly subjectDer: Uint8Array;
+  readonly publicKey: KeyObject;
+  readonly signingKey: KeyObject;
+  /** The issuer's certificate object, when not self-signed. */
+  readonly certificateUid?: string;
+  /** Latest time the issued certificate may run to (the issuer certificate's own end), seconds. */
+  readonly notAfter?: bigint;
+}
+
+/** The certificate (DER) a Certificate object holds. */
+export async function certificateDer(ctx: OpContext, rec: ManagedObjectRecord): Promise<Buffer> {
+  const body = await readBody(ctx, rec);
+  if (opt.enumeration(body, Tag.CertificateType) !== CertificateType.X_509) throw new KmipError(Reason.FeatureNotSupported, 'only X.509 certificates are handled');
+  const value = opt.bytes(body, Tag.CertificateValue);
+  if (!value) throw new KmipError(Reason.KeyValueNotPresent, `certificate ${rec.uid} has no value`);
+  return Buffer.from(value);
+}
+
+/**
+ * The issuer for a new certificate: `issuerCertUid` (a CA certificate) or, without it, the subject
+ * itself (its private key by `subjectPrivateUid`). `explicitPrivateUid` is a request's Private Key Link.
+ */
+export async function resolveIssuer(
+  ctx: OpContext,
+  issuerCertUid: string | undefined,
+  subject: { readonly der: Uint8Array; readonly key: KeyObject; readonly privateUid?: string },
+  explicitPrivateUid: string | undefined,
+): Promise<Issuer> {
+  if (issuerCertUid === undefined) {
+    const privUid = explicitPrivateUid ?? subject.privateUid;
+    if (privUid === undefined) {
+      throw new KmipError(Reason.PermissionDenied, 'no issuer: name a CA certificate with a Certificate Link, or certify a public key whose private key the server holds (self-signed)');
+    }
+    const signingKey = await loadSigningKey(ctx, privUid, true);
+    if (!sameKey(subject.key, signingKey)) throw new KmipError(Reason.InvalidField, 'the private key does not belong to the public key being certified');
+    return { subjectDer: subject.der, publicKey: subject.key, signingKey };
+  }
+  const rec = await loadObject(ctx, issuerCertUid);
+  if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${issuerCertUid} is destroyed`);
+  requireOnline(rec);
+  if (rec.objectType !== ObjectType.Certificate) throw versionedError(ctx, [Reason.InvalidObjectType, Reason.InvalidField], `the issuer ${issuerCertUid} is not a certificate`);
+  if (!isAllowed(rec.state as StateValue, 'protect')) {
+    throw new KmipError(Reason.WrongKeyLifecycleState, `the issuer certificate ${issuerCertUid} is in state ${stateName(rec.state)}; it must be Active`);
+  }
+  const der = await certificateDer(ctx, rec);
+  const x509 = new X509Certificate(der);
+  if (!x509.ca) throw new KmipError(Reason.PermissionDenied, `the issuer certificate ${issuerCertUid} is not a CA certificate`);
+  const notAfter = BigInt(Math.floor(Date.parse(x509.validTo) / 1000));
+  const now = nowSeconds(ctx);
+  if (notAfter <= now || BigInt(Math.floor(Date.parse(x509.validFrom) / 1000)) > now) {
+    throw new KmipError(Reason.PermissionDenied, `the issuer certificate ${issuerCertUid} is not valid now`);
+  }
+  let privUid = explicitPrivateUid;
+  if (privUid === undefined) {
+    const pubUid = linkTarget(rec.attributes, LinkType.PublicKeyLink);
+    const pub = pubUid === undefined ? undefined : await loadObject(ctx, pubUid);
+    privUid = pub ? linkTarget(pub.attributes, LinkType.PrivateKeyLink) : undefined;
+  }
+  if (privUid === undefined) {
+    throw new KmipError(Reason.PermissionDenied, `the private key of issuer ${issuerCertUid} is not known: link the certificate to its public key, or name the key with a Private Key Link`);
+  }
+  const signingKey = await loadSigningKey(ctx, privUid, false);
+  if (!x509.checkPrivateKey(signingKey)) throw new KmipError(Reason.InvalidField, `the private key does not belong to issuer certificate ${issuerCertUid}`);
+  return { subjectDer: subjectOfCertificate(der), publicKey: x509.publicKey, signingKey, certificateUid: issuerCertUid, notAfter };
+}
+
+/** Certificates this server issues run a year unless a Deactivation Date says otherwise. */
+export const DEFAULT_VALIDITY_SECONDS = 365n * 24n * 3600n;
+
+export function dateAttr(attrs: readonly { readonly name: string; readonly value: TtlvItem }[], name: string): bigint | undefined {
+  const v = attrs.find((a) => a.name === name)?.value;
+  return v?.type === ItemType.DateTime ? v.value : undefined;
+}
+
+/** The Names of a stored object (Re-certify moves them). */
+export function namesOf(attrs: readonly StoredAttribute[]): TtlvItem[] {
+  return getAttributes(attrs, 'Name');
+}

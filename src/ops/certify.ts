@@ -1,0 +1,119 @@
+/**
+ * Certify: an X.509 certificate for a public key, issued here and stored as a new Certificate.
+ *
+ * The subject key is the managed Public Key the request names (Unique Identifier, else the ID
+ * Placeholder), or the key in a PKCS#10 Certificate Request; given both, they must be the same key.
+ * The subject name is the request's (which "takes precedence"), else a CN from the request's Name
+ * attribute, the public key's Name, or its Unique Identifier. The issuer is a CA certificate the
+ * request links to, or the subject's own private key (self-signed): see certificate-issuer.ts.
+ * Validity: from the Activation Date given (else now) to the Deactivation Date given (else a year),
+ * never past the issuer's own end. Key Usage follows the Cryptographic Usage Mask the request
+ * gives, else the public key's.
+ *
+ * Links (spec): Public Key Link from the certificate to the public key and Certificate Link back,
+ * Certificate Link from the certificate to its issuer's certificate. Stored in one batch; the ID
+ * Placeholder names the certificate.
+ */
+import { ItemType, ttlv, type TtlvItem } from '../../ttlv/types';
+import { Tag } from '../spec/generated/tags';
+import { CertificateType, LinkType, ObjectType, Operation } from '../spec/generated/enums';
+import type { KmipAttribute } from '../kmip/attributes';
+import { opt } from '../kmip/tree';
+import { KmipError, Reason } from '../server/errors';
+import type { OperationHandler } from '../server/registry';
+import type { ManagedObjectRecord } from '../store/object-store';
+import { commonNameDer, issueCertificate } from '../crypto/x509-issue';
+import { addAttributeInstance, getAttribute, nowSeconds, touchLastChange } from './managed-object';
+import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from './new-object';
+import { derivedFromBody } from './register';
+import { inspectRegistered } from './register-inspect';
+import {
+  DEFAULT_VALIDITY_SECONDS,
+  certificateAttributesOf,
+  checkCertificateType,
+  dateAttr,
+  linkAttribute,
+  linkTarget,
+  loadSubjectPublicKey,
+  readCertificationRequest,
+  resolveIssuer,
+  sameKey,
+  usageMaskOf,
+} from './certificate-issuer';
+import { resolveRequestAttributes } from './templates';
+
+function nameText(v: TtlvItem | undefined): string | undefined {
+  return v?.type === ItemType.Structure ? opt.text(v, Tag.NameValue) : undefined;
+}
+
+/** The CN of a certificate whose request gave no subject. */
+function subjectName(attrs: readonly KmipAttribute[], pub: ManagedObjectRecord | undefined): string {
+  return nameText(attrs.find((a) => a.name === 'Name')?.value) ?? (pub ? (nameText(getAttribute(pub.attributes, 'Name')) ?? pub.uid) : 'KMIP certificate');
+}
+
+export const certifyHandler: OperationHandler = {
+  operation: Operation.Certify,
+  async handle(payload, ctx) {
+    const attrs = await resolveRequestAttributes(payload, ctx);
+    checkClientAttributes(attrs, ctx, ObjectType.Certificate);
+    checkCertificateType(attrs);
+    const protectionStorage = chooseProtectionStorage(payload);
+    const csr = readCertificationRequest(ctx, payload);
+    // 2.x: the ID Placeholder stands in only when no request is given; 1.x: whenever the identifier is omitted.
+    const uid = opt.text(payload, Tag.UniqueIdentifier) ?? (csr === undefined || ctx.version.major < 2 ? ctx.idPlaceholder : undefined);
+    if (uid === undefined && csr === undefined) {
+      throw new KmipError(Reason.MissingData, 'Certify needs the public key (Unique Identifier or ID Placeholder) or a Certificate Request');
+    }
+    const pub = uid === undefined ? undefined : await loadSubjectPublicKey(ctx, uid);
+    if (pub && csr && !sameKey(pub.key, csr.publicKey)) {
+      throw new KmipError(Reason.InvalidField, 'the Certificate Request is for another key than the public key named');
+    }
+    const subjectKey = pub?.key ?? (csr as NonNullable<typeof csr>).publicKey;
+    const subjectDer = csr?.subjectDer ?? commonNameDer(subjectName(attrs, pub?.rec));
+
+    const issuer = await resolveIssuer(
+      ctx,
+      linkTarget(attrs, LinkType.CertificateLink),
+      { der: subjectDer, key: subjectKey, ...(pub ? { privateUid: linkTarget(pub.rec.attributes, LinkType.PrivateKeyLink) } : {}) },
+      linkTarget(attrs, LinkType.PrivateKeyLink),
+    );
+    const now = nowSeconds(ctx);
+    const notBefore = dateAttr(attrs, 'Activation Date') ?? now;
+    let notAfter = dateAttr(attrs, 'Deactivation Date') ?? notBefore + DEFAULT_VALIDITY_SECONDS;
+    if (issuer.notAfter !== undefined && notAfter > issuer.notAfter) notAfter = issuer.notAfter;
+    const der = issueCertificate({
+      subjectDer,
+      subjectKey,
+      issuerDer: issuer.subjectDer,
+      issuerPublicKey: issuer.publicKey,
+      signingKey: issuer.signingKey,
+      notBefore,
+      notAfter,
+      usageMask: usageMaskOf(attrs) ?? (pub ? (usageMaskOf(pub.rec.attributes) ?? 0) : 0),
+    });
+
+    const body = ttlv.structure(Tag.Certificate, [ttlv.enumeration(Tag.CertificateType, CertificateType.X_509), ttlv.byteString(Tag.CertificateValue, der)]);
+    const own = derivedFromBody(body);
+    own.push(...inspectRegistered(ObjectType.Certificate, body, own));
+    const links: KmipAttribute[] = [];
+    if (pub) links.push(linkAttribute(LinkType.PublicKeyLink, pub.rec.uid));
+    const clientAttributes = [...certificateAttributesOf(attrs), ...links];
+    const record = await prepareNewObject(ctx, {
+      objectType: ObjectType.Certificate,
+      body,
+      clientAttributes,
+      derived: own.filter((d) => !clientAttributes.some((a) => a.name === d.name)),
+      originalCreation: true,
+      protectionStorage,
+    });
+    const writes: Parameters<typeof ctx.store.writeBatch>[0][number][] = [{ insert: record }];
+    if (pub) {
+      const current = ctx.store.get(pub.rec.uid) ?? pub.rec;
+      writes.push({ uid: pub.rec.uid, update: { attributes: touchLastChange(ctx, addAttributeInstance(current.attributes, 'Link', linkAttribute(LinkType.CertificateLink, record.uid).value)) } });
+    }
+    await ctx.store.writeBatch(writes);
+    ctx.idPlaceholder = record.uid;
+    ctx.touched.push(record.uid);
+    return [ttlv.textString(Tag.UniqueIdentifier, record.uid)];
+  },
+};

@@ -1,0 +1,173 @@
+/**
+ * Derive Key: a new Symmetric Key or Secret Data derived from keys or Secret Data the server holds
+ * (src/crypto/kdf.ts has the methods: PBKDF2, HASH, HMAC, ENCRYPT, SP 800-108 counter mode, HKDF).
+ *
+ * The request names at least one object (the ID Placeholder is never used here, per the spec).
+ * The first is the derivation key; a Secret Data object named after it supplies the derivation
+ * data instead of the Derivation Data field, and giving both is ambiguous (Invalid Message, the 1.x
+ * table's reason). Every object named must have the Derive Key bit in its Cryptographic Usage Mask,
+ * be Active (derivation makes new keying material: an originator use) and have its material on the
+ * server. The new object's length (and for a key its algorithm) come from the request's attributes.
+ *
+ * Links (spec): the new object gets a Derivation Base Object Link to each object it was derived
+ * from, and each of those a Derived Key Link to it; all writes are stored together. The ID
+ * Placeholder names the new object. Key material is read from the HSM-wrapped store for this call
+ * and every derived or intermediate buffer is zeroed before the response.
+ */
+import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
+import { Tag } from '../spec/generated/tags';
+import { CryptographicUsageMask, KeyFormatType, LinkType, ObjectType, Operation, SecretDataType, State } from '../spec/generated/enums';
+import type { KmipAttribute } from '../kmip/attributes';
+import { asText, children, opt, req } from '../kmip/tree';
+import { enumValueInVersion } from '../spec/registry';
+import { stateName } from '../lifecycle/state-machine';
+import type { OpContext } from '../server/context';
+import { KmipError, Reason } from '../server/errors';
+import type { OperationHandler } from '../server/registry';
+import type { ManagedObjectRecord } from '../store/object-store';
+import { deriveKeyMaterial } from '../crypto/kdf';
+import { readCryptoParams, type CryptoParams } from '../crypto/params';
+import { wipe } from './create';
+import { checkSymmetricLength, digestAttribute, keyBlock, keyBlockOf, rawKeyMaterial, symmetricKeyBytes } from './key-block';
+import { addAttributeInstance, getAttribute, isDestroyed, loadObject, readBody, requireOnline, touchLastChange, versionedError } from './managed-object';
+import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from './new-object';
+import { resolveRequestAttributes } from './templates';
+
+/** What Derive Key makes, and what it derives from. */
+const DERIVABLE: readonly number[] = [ObjectType.SymmetricKey, ObjectType.SecretData];
+const SOURCE_TYPES: readonly number[] = [ObjectType.SymmetricKey, ObjectType.SecretData];
+
+function intAttr(attrs: readonly KmipAttribute[], name: string): number | undefined {
+  const v = attrs.find((a) => a.name === name)?.value;
+  return v && (v.type === ItemType.Integer || v.type === ItemType.Enumeration) ? v.value : undefined;
+}
+
+function link(type: number, uid: string): TtlvItem {
+  return ttlv.structure(Tag.Link, [ttlv.enumeration(Tag.LinkType, type), ttlv.textString(Tag.LinkedObjectIdentifier, uid)]);
+}
+
+interface Source {
+  readonly rec: ManagedObjectRecord;
+  readonly material: Uint8Array;
+  readonly algorithm: number | undefined;
+}
+
+/** An object named for derivation: visible, on-line, of a usable type, Active, Derive Key allowed. */
+async function loadSource(ctx: OpContext, uid: string): Promise<Source> {
+  const rec = await loadObject(ctx, uid);
+  if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
+  requireOnline(rec);
+  if (!SOURCE_TYPES.includes(rec.objectType)) {
+    throw versionedError(ctx, [Reason.InvalidObjectType, Reason.InvalidField], `object ${uid} is not a symmetric key or secret data, so it cannot be used to derive a key`);
+  }
+  if (rec.state !== State.Active) {
+    throw new KmipError(Reason.WrongKeyLifecycleState, `object ${uid} is in state ${stateName(rec.state)}: only Active objects can be used to derive keys`);
+  }
+  const mask = getAttribute(rec.attributes, 'Cryptographic Usage Mask');
+  if (mask?.type !== ItemType.Integer || (mask.value & CryptographicUsageMask.DeriveKey) === 0) {
+    throw versionedError(ctx, [Reason.IncompatibleCryptographicUsageMask, Reason.InvalidField], `object ${uid} does not have Derive Key in its Cryptographic Usage Mask`);
+  }
+  const body = await readBody(ctx, rec);
+  const block = keyBlockOf(body);
+  if (!block) throw new KmipError(Reason.KeyValueNotPresent, `object ${uid} has no key material`);
+  const material = rawKeyMaterial(block);
+  if (!material) throw new KmipError(Reason.KeyFormatTypeNotSupported, `the material of object ${uid} is not held as bytes`);
+  const algAttr = getAttribute(rec.attributes, 'Cryptographic Algorithm');
+  const algorithm = opt.enumeration(block, Tag.CryptographicAlgorithm) ?? (algAttr?.type === ItemType.Enumeration ? algAttr.value : undefined);
+  return { rec, material, algorithm };
+}
+
+/** Cryptographic Parameters: the Derivation Parameters', else the derivation key's own attribute. */
+function paramsFor(dp: TtlvStructure, key: ManagedObjectRecord): CryptoParams {
+  const given = opt.structure(dp, Tag.CryptographicParameters);
+  if (given) return readCryptoParams(given);
+  const own = key.attributes.filter((a) => a.name === 'Cryptographic Parameters').sort((a, b) => a.index - b.index)[0];
+  return own?.value.type === ItemType.Structure ? readCryptoParams(own.value) : {};
+}
+
+export const deriveKeyHandler: OperationHandler = {
+  operation: Operation.DeriveKey,
+  async handle(payload, ctx) {
+    const objectType = req.enumeration(payload, Tag.ObjectType);
+    if (!DERIVABLE.includes(objectType)) {
+      throw versionedError(ctx, [Reason.InvalidObjectType, Reason.InvalidField], 'Derive Key makes symmetric keys and secret data only');
+    }
+    const uids = children(payload, Tag.UniqueIdentifier).map(asText);
+    if (uids.length === 0) throw new KmipError(Reason.MissingData, 'Derive Key needs the Unique Identifier of the object to derive from');
+    if (uids.length > 2) throw new KmipError(Reason.InvalidField, 'Derive Key takes a derivation key and at most one Secret Data object with the derivation data');
+    if (new Set(uids).size !== uids.length) throw new KmipError(Reason.InvalidField, 'the same object is named twice');
+    const method = req.enumeration(payload, Tag.DerivationMethod);
+    if (!enumValueInVersion(Tag.DerivationMethod, method, ctx.version)) throw new KmipError(Reason.InvalidField, 'this Derivation Method does not exist in this protocol version');
+    const dp = req.structure(payload, Tag.DerivationParameters);
+    const attrs = await resolveRequestAttributes(payload, ctx);
+    checkClientAttributes(attrs, ctx, objectType);
+    const protectionStorage = chooseProtectionStorage(payload);
+
+    const bits = intAttr(attrs, 'Cryptographic Length');
+    if (bits === undefined) throw new KmipError(Reason.MissingData, 'Derive Key needs the Cryptographic Length of the object to derive');
+    const algorithm = intAttr(attrs, 'Cryptographic Algorithm');
+    let bytes: number;
+    if (objectType === ObjectType.SymmetricKey) {
+      if (algorithm === undefined) throw new KmipError(Reason.MissingData, 'a derived symmetric key needs its Cryptographic Algorithm');
+      checkSymmetricLength(algorithm, bits);
+      bytes = symmetricKeyBytes(algorithm, bits);
+    } else {
+      if (bits <= 0 || bits % 8 !== 0) throw new KmipError(Reason.InvalidField, 'derived secret data must be a whole number of bytes');
+      bytes = bits / 8;
+    }
+
+    const sources: Source[] = [];
+    for (const uid of uids) sources.push(await loadSource(ctx, uid));
+    const key = sources[0] as Source;
+    const dataObject = sources[1];
+    if (dataObject && dataObject.rec.objectType !== ObjectType.SecretData) {
+      throw versionedError(ctx, [Reason.InvalidObjectType, Reason.InvalidField], 'the derivation data comes from a Secret Data object');
+    }
+    const dataField = opt.bytes(dp, Tag.DerivationData);
+    if (dataField !== undefined && dataObject) {
+      throw new KmipError(Reason.InvalidMessage, 'derivation data is given twice: in Derivation Data and as a Secret Data object');
+    }
+    const data = dataField ?? dataObject?.material;
+    const iterations = opt.integer(dp, Tag.IterationCount);
+    const salt = opt.bytes(dp, Tag.Salt);
+    const iv = opt.bytes(dp, Tag.InitializationVector);
+    const derived = await deriveKeyMaterial({
+      method,
+      key: key.material,
+      ...(key.algorithm !== undefined ? { keyAlgorithm: key.algorithm } : {}),
+      ...(data !== undefined ? { data } : {}),
+      params: paramsFor(dp, key.rec),
+      ...(iv !== undefined ? { iv } : {}),
+      ...(salt !== undefined ? { salt } : {}),
+      ...(iterations !== undefined ? { iterations } : {}),
+      bytes,
+    });
+
+    const body =
+      objectType === ObjectType.SymmetricKey
+        ? ttlv.structure(Tag.SymmetricKey, [keyBlock(KeyFormatType.Raw, derived, algorithm, bits)])
+        : ttlv.structure(Tag.SecretData, [ttlv.enumeration(Tag.SecretDataType, SecretDataType.Seed), keyBlock(KeyFormatType.Opaque, derived)]);
+    try {
+      const format = objectType === ObjectType.SymmetricKey ? KeyFormatType.Raw : KeyFormatType.Opaque;
+      const record = await prepareNewObject(ctx, {
+        objectType,
+        body,
+        clientAttributes: [...attrs, ...uids.map((u) => ({ name: 'Link', value: link(LinkType.DerivationBaseObjectLink, u) }))],
+        derived: [{ name: 'Digest', value: digestAttribute(derived, format) }],
+        originalCreation: true,
+        protectionStorage,
+      });
+      const updates = sources.map((s) => ({
+        uid: s.rec.uid,
+        update: { attributes: touchLastChange(ctx, addAttributeInstance(s.rec.attributes, 'Link', link(LinkType.DerivedKeyLink, record.uid))) },
+      }));
+      await ctx.store.writeBatch([{ insert: record }, ...updates]);
+      ctx.idPlaceholder = record.uid;
+      ctx.touched.push(record.uid);
+      return [ttlv.textString(Tag.UniqueIdentifier, record.uid)];
+    } finally {
+      derived.fill(0);
+      wipe(body);
+    }
+  },
+};
