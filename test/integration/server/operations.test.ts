@@ -152,12 +152,12 @@ describe.each([
   });
 });
 
-test('an unknown operation is Operation Not Supported; a batch with Continue runs every item', async () => {
+test('an operation the server does not take (Notify is server-to-client) is Operation Not Supported; a batch with Continue runs every item', async () => {
   const bytes = await handleMessage(
     requestMessage(
       V14,
       [
-        { operation: Operation.Poll, payload: [] },
+        { operation: Operation.Notify, payload: [] },
         { operation: Operation.DiscoverVersions, payload: [] },
       ],
       [ttlv.enumeration(Tag.BatchErrorContinuationOption, 1)],
