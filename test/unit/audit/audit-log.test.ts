@@ -1,0 +1,61 @@
+/**
+ * The audit file: one JSON object per line, in the order recorded, all of it on disk once the log
+ * is closed, readable by its owner only.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createAuditLog } from '../../../src/audit/audit-log';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-test-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function lines(file: string): Record<string, unknown>[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+test('records written across many event-loop turns arrive whole, once each and in order', async () => {
+  const file = path.join(dir, 'audit.log');
+  const audit = createAuditLog({ file });
+  const count = 20_000;
+  for (let i = 0; i < count; i++) {
+    audit.record({ event: 'operation', correlationId: `c-${i}`, client: 'alice', operation: 'Get', uniqueIdentifiers: [`uid-${i}`], resultStatus: 'Success', durationMs: i / 10 });
+    if (i % 97 === 0) await new Promise((r) => setImmediate(r));
+  }
+  await audit.close();
+  const got = lines(file);
+  expect(got).toHaveLength(count);
+  got.forEach((entry, i) => {
+    expect(entry).toMatchObject({ level: 'info', message: 'audit', event: 'operation', correlationId: `c-${i}`, uniqueIdentifiers: [`uid-${i}`] });
+    expect(Number.isNaN(Date.parse(entry.timestamp as string))).toBe(false);
+  });
+  expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+});
+
+test('an internal error is logged with its correlation id and stack, after the records before it', async () => {
+  const file = path.join(dir, 'audit.log');
+  const audit = createAuditLog({ file });
+  audit.record({ event: 'connection-rejected', correlationId: 'first', peer: '127.0.0.1:1', reason: 'no certificate' });
+  audit.internalError('second', new Error('boom'));
+  await audit.close();
+  const [a, b] = lines(file);
+  expect(a).toMatchObject({ correlationId: 'first', event: 'connection-rejected' });
+  expect(b).toMatchObject({ level: 'error', correlationId: 'second' });
+  expect(String(b?.error)).toMatch(/^Error: boom\n\s+at /);
+});
+
+test('an existing audit file is appended to, not replaced', async () => {
+  const file = path.join(dir, 'audit.log');
+  fs.writeFileSync(file, '{"earlier":true}\n', { mode: 0o600 });
+  const audit = createAuditLog({ file });
+  audit.record({ event: 'operation', correlationId: 'later' });
+  await audit.close();
+  expect(lines(file).map((l) => l.earlier ?? l.correlationId)).toEqual([true, 'later']);
+});
