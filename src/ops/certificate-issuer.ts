@@ -26,7 +26,7 @@ import type { OpContext } from '../server/context';
 import { KmipError, Reason } from '../server/errors';
 import type { ManagedObjectRecord, StoredAttribute } from '../store/object-store';
 import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
-import { parseCertificationRequest, requestDer, subjectOfCertificate, type CertificationRequest } from '../crypto/x509-issue';
+import { issueCertificate, parseCertificationRequest, requestDer, subjectOfCertificate, type CertificationRequest } from '../crypto/x509-issue';
 import { keyBlockOf } from './key-block';
 import { getAttribute, getAttributes, isDestroyed, loadObject, nowSeconds, readBody, requireOnline, versionedError } from './managed-object';
 
@@ -161,6 +161,26 @@ export interface Issuer {
   readonly certificateUid?: string;
   /** Latest time the issued certificate may run to (the issuer certificate's own end), seconds. */
   readonly notAfter?: bigint;
+}
+
+/**
+ * A certificate for `subjectKey` signed by `issuer`, valid from `notBefore` to `notAfter` but never
+ * past the issuer certificate's own end.
+ */
+export function issueUnder(
+  issuer: Issuer,
+  subject: { readonly subjectDer: Uint8Array; readonly subjectKey: KeyObject; readonly usageMask: number },
+  notBefore: bigint,
+  notAfter: bigint,
+): Buffer {
+  return issueCertificate({
+    ...subject,
+    issuerDer: issuer.subjectDer,
+    issuerPublicKey: issuer.publicKey,
+    signingKey: issuer.signingKey,
+    notBefore,
+    notAfter: issuer.notAfter !== undefined && notAfter > issuer.notAfter ? issuer.notAfter : notAfter,
+  });
 }
 
 /** The certificate (DER) a Certificate object holds. */

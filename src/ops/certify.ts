@@ -22,7 +22,7 @@ import { opt } from '../kmip/tree';
 import { KmipError, Reason } from '../server/errors';
 import type { OperationHandler } from '../server/registry';
 import type { ManagedObjectRecord } from '../store/object-store';
-import { commonNameDer, issueCertificate } from '../crypto/x509-issue';
+import { commonNameDer } from '../crypto/x509-issue';
 import { addAttributeInstance, getAttribute, nowSeconds, touchLastChange } from './managed-object';
 import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from './new-object';
 import { derivedFromBody } from './register';
@@ -39,6 +39,7 @@ import {
   resolveIssuer,
   sameKey,
   usageMaskOf,
+  issueUnder,
 } from './certificate-issuer';
 import { resolveRequestAttributes } from './templates';
 
@@ -79,18 +80,9 @@ export const certifyHandler: OperationHandler = {
     );
     const now = nowSeconds(ctx);
     const notBefore = dateAttr(attrs, 'Activation Date') ?? now;
-    let notAfter = dateAttr(attrs, 'Deactivation Date') ?? notBefore + DEFAULT_VALIDITY_SECONDS;
-    if (issuer.notAfter !== undefined && notAfter > issuer.notAfter) notAfter = issuer.notAfter;
-    const der = issueCertificate({
-      subjectDer,
-      subjectKey,
-      issuerDer: issuer.subjectDer,
-      issuerPublicKey: issuer.publicKey,
-      signingKey: issuer.signingKey,
-      notBefore,
-      notAfter,
-      usageMask: usageMaskOf(attrs) ?? (pub ? (usageMaskOf(pub.rec.attributes) ?? 0) : 0),
-    });
+    const notAfter = dateAttr(attrs, 'Deactivation Date') ?? notBefore + DEFAULT_VALIDITY_SECONDS;
+    const usageMask = usageMaskOf(attrs) ?? (pub ? (usageMaskOf(pub.rec.attributes) ?? 0) : 0);
+    const der = issueUnder(issuer, { subjectDer, subjectKey, usageMask }, notBefore, notAfter);
 
     const body = ttlv.structure(Tag.Certificate, [ttlv.enumeration(Tag.CertificateType, CertificateType.X_509), ttlv.byteString(Tag.CertificateValue, der)]);
     const own = derivedFromBody(body);

@@ -24,7 +24,7 @@ import type { KmipAttribute } from '../kmip/attributes';
 import { KmipError, Reason } from '../server/errors';
 import type { OperationHandler } from '../server/registry';
 import type { StoredAttribute } from '../store/object-store';
-import { issueCertificate, subjectOfCertificate } from '../crypto/x509-issue';
+import { subjectOfCertificate } from '../crypto/x509-issue';
 import { isServerManaged } from './attribute-policy';
 import { addAttributeInstance, isDestroyed, loadObject, nowSeconds, requestedUid, requireOnline, touchLastChange, versionedError } from './managed-object';
 import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from './new-object';
@@ -44,6 +44,7 @@ import {
   sameKey,
   usageMaskOf,
   withoutLink,
+  issueUnder,
 } from './certificate-issuer';
 import { resolveRequestAttributes } from './templates';
 
@@ -98,19 +99,9 @@ export const reCertifyHandler: OperationHandler = {
     const dates = replacementDates(old.attributes, offset, now);
     const start = dateAttr(attrs, 'Activation Date') ?? dateAttr(dates, 'Activation Date');
     const notBefore = start !== undefined && start > now ? start : now;
-    let notAfter = notBefore + (seconds(x509.validTo) - seconds(x509.validFrom));
-    if (issuer.notAfter !== undefined && notAfter > issuer.notAfter) notAfter = issuer.notAfter;
+    const notAfter = notBefore + (seconds(x509.validTo) - seconds(x509.validFrom));
     const usage = (usageMaskOf(attrs) ?? usageMaskOf(old.attributes) ?? (pub ? usageMaskOf(pub.attributes) : undefined) ?? 0) | (x509.ca ? CryptographicUsageMask.CertificateSign : 0);
-    const der = issueCertificate({
-      subjectDer,
-      subjectKey,
-      issuerDer: issuer.subjectDer,
-      issuerPublicKey: issuer.publicKey,
-      signingKey: issuer.signingKey,
-      notBefore,
-      notAfter,
-      usageMask: usage,
-    });
+    const der = issueUnder(issuer, { subjectDer, subjectKey, usageMask: usage }, notBefore, notAfter);
 
     const body = ttlv.structure(Tag.Certificate, [ttlv.enumeration(Tag.CertificateType, CertificateType.X_509), ttlv.byteString(Tag.CertificateValue, der)]);
     const own = derivedFromBody(body);
