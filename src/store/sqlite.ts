@@ -11,10 +11,18 @@
  */
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import { encodeTtlv } from '../../ttlv/encode';
-import { decodeTtlv } from '../../ttlv/decode';
-import { ItemType, type TtlvItem } from '../../ttlv/types';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
+import {
+  attributeNumber,
+  attributeSearchKey,
+  attributesMatch,
+  decodeAttributeBlob,
+  encodeAttributeBlob,
+  entryKey,
+  indexEntries,
+  isIndexed,
+  type IndexEntry,
+} from './attribute-rows';
 import {
   StoreError,
   type LocateCondition,
@@ -36,12 +44,7 @@ interface ObjectRow {
   mechanism: string | null;
   iv: Buffer | null;
   ciphertext: Buffer | null;
-}
-
-interface AttributeRow {
-  name: string;
-  idx: number;
-  ttlv: Buffer;
+  attrs: Buffer;
 }
 
 interface PendingWrite {
@@ -52,39 +55,6 @@ interface PendingWrite {
   reject: (e: unknown) => void;
 }
 
-/** Canonical text of a value for equality matching in Locate. */
-export function attributeSearchKey(value: TtlvItem): string {
-  switch (value.type) {
-    case ItemType.TextString:
-      return value.value;
-    case ItemType.ByteString:
-      return Buffer.from(value.value).toString('hex');
-    case ItemType.Boolean:
-      return value.value ? '1' : '0';
-    case ItemType.Structure:
-      // Structures (Name, Link, ...) match as a whole: tag-independent encoding of the children.
-      return value.value.map((c) => Buffer.from(encodeTtlv(c)).toString('hex')).join('');
-    default:
-      return value.value.toString();
-  }
-}
-
-/** Numeric value for ranges and masks, where the type has one. */
-function attributeNumber(value: TtlvItem): bigint | null {
-  switch (value.type) {
-    case ItemType.Integer:
-    case ItemType.Enumeration:
-    case ItemType.Interval:
-      return BigInt(value.value);
-    case ItemType.LongInteger:
-    case ItemType.DateTime:
-    case ItemType.DateTimeExtended:
-      return value.value;
-    default:
-      return null;
-  }
-}
-
 export interface SqliteStoreOptions {
   /** Path of the database file; ':memory:' is refused (durability is the point). */
   readonly path: string;
@@ -92,11 +62,8 @@ export interface SqliteStoreOptions {
   readonly cachedObjects?: number;
 }
 
-/** The rows of one object as read from the database: no key material, only its wrapped form. */
-interface CachedRows {
-  readonly object: ObjectRow;
-  readonly attributes: readonly AttributeRow[];
-}
+/** An object's row as read from the database: no key material, only its wrapped form. */
+type CachedRows = ObjectRow;
 
 /** Default size of the row cache: a few MB, and the working set of a busy storage array. */
 const DEFAULT_CACHED_OBJECTS = 10_000;
@@ -160,6 +127,7 @@ export class SqliteObjectStore implements ObjectStore {
       if (m.version <= current) continue;
       this.db.transaction(() => {
         this.db.exec(m.sql);
+        m.convert?.(this.db);
         this.db.pragma(`user_version = ${m.version}`);
       })();
     }
@@ -169,23 +137,23 @@ export class SqliteObjectStore implements ObjectStore {
     const db = this.db;
     return {
       insertObject: db.prepare(
-        `INSERT INTO objects (uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext, created_at, updated_at)
-         VALUES (@uid, @objectType, @state, @owner, @kekId, @mechanism, @iv, @ciphertext, @now, @now)`,
+        `INSERT INTO objects (uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext, attrs, created_at, updated_at)
+         VALUES (@uid, @objectType, @state, @owner, @kekId, @mechanism, @iv, @ciphertext, @attrs, @now, @now)`,
       ),
-      insertAttribute: db.prepare(
-        `INSERT INTO attributes (object_seq, name, idx, ttlv, skey, nval) VALUES (?, ?, ?, ?, ?, ?)`,
-      ),
-      deleteAttribute: db.prepare(`DELETE FROM attributes WHERE object_seq = ? AND name = ? AND idx = ?`),
-      deleteObject: db.prepare(`DELETE FROM objects WHERE uid = ?`),
-      seqOf: db.prepare(`SELECT seq FROM objects WHERE uid = ?`).pluck(),
+      insertText: db.prepare(`INSERT INTO attr_text (name, skey, object_seq, idx) VALUES (?, ?, ?, ?)`),
+      insertNumber: db.prepare(`INSERT INTO attr_num (name, nval, object_seq, idx) VALUES (?, ?, ?, ?)`),
+      deleteText: db.prepare(`DELETE FROM attr_text WHERE name = ? AND skey = ? AND object_seq = ? AND idx = ?`),
+      deleteNumber: db.prepare(`DELETE FROM attr_num WHERE name = ? AND nval = ? AND object_seq = ? AND idx = ?`),
+      deleteObject: db.prepare(`DELETE FROM objects WHERE seq = ?`),
       updateState: db.prepare(`UPDATE objects SET state = ?, updated_at = ? WHERE seq = ?`),
+      updateAttributes: db.prepare(`UPDATE objects SET attrs = ?, updated_at = ? WHERE seq = ?`),
       updateMaterial: db.prepare(
         `UPDATE objects SET kek_id = ?, mechanism = ?, iv = ?, ciphertext = ?, updated_at = ? WHERE seq = ?`,
       ),
       getObject: db.prepare(
-        `SELECT seq, uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext FROM objects WHERE uid = ?`,
+        `SELECT seq, uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext, attrs FROM objects WHERE uid = ?`,
       ),
-      getAttributes: db.prepare(`SELECT name, idx, ttlv FROM attributes WHERE object_seq = ? ORDER BY name, idx`),
+      seqAndAttributes: db.prepare(`SELECT seq, attrs FROM objects WHERE uid = ?`),
     };
   }
 
@@ -199,8 +167,10 @@ export class SqliteObjectStore implements ObjectStore {
 
   remove(uid: string): Promise<void> {
     return this.enqueue([uid], () => {
-      // Attributes go with the object (ON DELETE CASCADE).
-      this.stmts.deleteObject.run(uid);
+      const row = this.stmts.seqAndAttributes.get(uid) as { seq: number; attrs: Buffer } | undefined;
+      if (row === undefined) return;
+      for (const e of indexEntries(decodeAttributeBlob(row.attrs))) this.deleteEntry(row.seq, e);
+      this.stmts.deleteObject.run(row.seq);
     });
   }
 
@@ -228,6 +198,7 @@ export class SqliteObjectStore implements ObjectStore {
           mechanism: m?.mechanism ?? null,
           iv: m ? Buffer.from(m.iv) : null,
           ciphertext: m ? Buffer.from(m.ciphertext) : null,
+          attrs: encodeAttributeBlob(obj.attributes),
           now: Date.now(),
         }).lastInsertRowid,
       );
@@ -237,12 +208,13 @@ export class SqliteObjectStore implements ObjectStore {
       }
       throw e;
     }
-    this.writeAttributes(seq, obj.attributes);
+    for (const e of indexEntries(obj.attributes)) this.insertEntry(seq, e);
   }
 
   private doUpdate(uid: string, change: ObjectUpdate): void {
-    const seq = this.stmts.seqOf.get(uid) as number | undefined;
-    if (seq === undefined) throw new StoreError('NOT_FOUND', `object ${uid} not found`);
+    const row = this.stmts.seqAndAttributes.get(uid) as { seq: number; attrs: Buffer } | undefined;
+    if (row === undefined) throw new StoreError('NOT_FOUND', `object ${uid} not found`);
+    const seq = row.seq;
     const now = Date.now();
     if (change.state !== undefined) this.stmts.updateState.run(change.state, now, seq);
     if (change.protectedMaterial !== undefined) {
@@ -256,41 +228,33 @@ export class SqliteObjectStore implements ObjectStore {
         seq,
       );
     }
-    if (change.attributes !== undefined) this.replaceAttributes(seq, change.attributes);
+    if (change.attributes !== undefined) this.replaceAttributes(seq, row.attrs, change.attributes, now);
   }
 
   /**
-   * Rewrites only the attribute rows that changed: a state change touches two or three of an
-   * object's twenty rows, and every row costs three B-tree updates.
+   * Writes the new attribute blob and changes only the index entries that differ: a state change
+   * touches one or two entries of an object's dozen.
    */
-  private replaceAttributes(seq: number, attributes: readonly StoredAttribute[]): void {
-    const old = new Map<string, Buffer>();
-    for (const row of this.stmts.getAttributes.all(seq) as AttributeRow[]) old.set(`${row.idx}:${row.name}`, row.ttlv);
-    for (const a of attributes) {
-      const encoded = Buffer.from(encodeTtlv(a.value));
-      const key = `${a.index}:${a.name}`;
-      const before = old.get(key);
-      old.delete(key);
-      if (before !== undefined) {
-        if (before.equals(encoded)) continue;
-        this.stmts.deleteAttribute.run(seq, a.name, a.index);
-      }
-      this.insertAttribute(seq, a, encoded);
+  private replaceAttributes(seq: number, oldBlob: Buffer, attributes: readonly StoredAttribute[], now: number): void {
+    const blob = encodeAttributeBlob(attributes);
+    if (blob.equals(oldBlob)) return;
+    this.stmts.updateAttributes.run(blob, now, seq);
+    const old = new Map<string, IndexEntry>();
+    for (const e of indexEntries(decodeAttributeBlob(oldBlob))) old.set(entryKey(e), e);
+    for (const e of indexEntries(attributes)) {
+      if (!old.delete(entryKey(e))) this.insertEntry(seq, e);
     }
-    for (const key of old.keys()) {
-      const colon = key.indexOf(':');
-      this.stmts.deleteAttribute.run(seq, key.slice(colon + 1), Number(key.slice(0, colon)));
-    }
+    for (const e of old.values()) this.deleteEntry(seq, e);
   }
 
-  private writeAttributes(seq: number, attributes: readonly StoredAttribute[]): void {
-    for (const a of attributes) this.insertAttribute(seq, a, Buffer.from(encodeTtlv(a.value)));
+  private insertEntry(seq: number, e: IndexEntry): void {
+    if (e.number === null) this.stmts.insertText.run(e.name, e.text, seq, e.index);
+    else this.stmts.insertNumber.run(e.name, e.number, seq, e.index);
   }
 
-  private insertAttribute(seq: number, a: StoredAttribute, encoded: Buffer): void {
-    const number = attributeNumber(a.value);
-    // A row sits in one of the two value indexes (see migration 2): numbers by value, the rest by text.
-    this.stmts.insertAttribute.run(seq, a.name, a.index, encoded, number === null ? attributeSearchKey(a.value) : '', number);
+  private deleteEntry(seq: number, e: IndexEntry): void {
+    if (e.number === null) this.stmts.deleteText.run(e.name, e.text, seq, e.index);
+    else this.stmts.deleteNumber.run(e.name, e.number, seq, e.index);
   }
 
   private enqueue(uids: readonly string[], run: () => void): Promise<void> {
@@ -373,11 +337,9 @@ export class SqliteObjectStore implements ObjectStore {
   get(uid: string): ManagedObjectRecord | undefined {
     const rows = this.readRows(uid);
     if (!rows) return undefined;
-    const row = rows.object;
+    const row = rows;
     // Decoded afresh on every call: callers own the record they get (decoding copies byte strings).
-    const attrs = rows.attributes.map(
-      (a): StoredAttribute => ({ name: a.name, index: a.idx, value: decodeTtlv(a.ttlv) }),
-    );
+    const attrs = decodeAttributeBlob(row.attrs);
     return {
       uid: row.uid,
       objectType: row.object_type,
@@ -400,9 +362,8 @@ export class SqliteObjectStore implements ObjectStore {
       this.rowCache.set(uid, hit);
       return hit;
     }
-    const object = this.stmts.getObject.get(uid) as ObjectRow | undefined;
-    if (!object) return undefined;
-    const rows: CachedRows = { object, attributes: this.stmts.getAttributes.all(object.seq) as AttributeRow[] };
+    const rows = this.stmts.getObject.get(uid) as ObjectRow | undefined;
+    if (!rows) return undefined;
     if (this.cacheLimit > 0) {
       this.rowCache.set(uid, rows);
       if (this.rowCache.size > this.cacheLimit) this.rowCache.delete(this.rowCache.keys().next().value as string);
@@ -425,25 +386,55 @@ export class SqliteObjectStore implements ObjectStore {
       where.push(`o.state IN (${query.states.map(() => '?').join(',')})`);
       params.push(...query.states);
     }
+    // Conditions on attributes without index entries are checked on the candidates' blobs.
+    const onBlob: LocateCondition[] = [];
     for (const c of query.conditions) {
+      if (!isIndexed(c.name)) {
+        onBlob.push(c);
+        continue;
+      }
       const [sql, p] = conditionSql(c);
       where.push(sql);
       params.push(...p);
     }
     const order = query.order === 'oldest' ? 'ASC' : 'DESC';
-    let sql = `SELECT o.uid FROM objects o${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY o.seq ${order}`;
-    if (query.limit !== undefined || query.offset !== undefined) {
+    const columns = onBlob.length > 0 ? 'o.uid, o.attrs' : 'o.uid';
+    let sql = `SELECT ${columns} FROM objects o${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY o.seq ${order}`;
+    const paged = onBlob.length === 0 && (query.limit !== undefined || query.offset !== undefined);
+    if (paged) {
       sql += ' LIMIT ? OFFSET ?';
       params.push(query.limit ?? -1, query.offset ?? 0);
     }
+    const stmt = this.locateStatement(sql, onBlob.length === 0);
+    if (onBlob.length === 0) return stmt.all(...params) as string[];
+    // Offset and limit count matches, so they apply after the blob conditions.
+    const out: string[] = [];
+    let skip = query.offset ?? 0;
+    const limit = query.limit ?? Infinity;
+    if (limit <= 0) return out;
+    for (const row of stmt.iterate(...params) as IterableIterator<{ uid: string; attrs: Buffer }>) {
+      const attributes = decodeAttributeBlob(row.attrs);
+      if (!onBlob.every((c) => attributesMatch(attributes, c))) continue;
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
+      out.push(row.uid);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  private locateStatement(sql: string, pluck: boolean): Database.Statement {
     let stmt = this.locateStatements.get(sql);
     if (stmt === undefined) {
-      stmt = this.db.prepare(sql).pluck();
+      stmt = this.db.prepare(sql);
+      if (pluck) stmt.pluck();
       // Bounded: conditions vary, but a client's query shapes are few.
       if (this.locateStatements.size >= 256) this.locateStatements.clear();
       this.locateStatements.set(sql, stmt);
     }
-    return stmt.all(...params) as string[];
+    return stmt;
   }
 
   /** For tests and operators: SQLite's own consistency check. */
@@ -468,16 +459,14 @@ export class SqliteObjectStore implements ObjectStore {
 }
 
 function conditionSql(c: LocateCondition): [string, unknown[]] {
-  // `o.seq IN (...)` lets SQLite drive the query from the attribute index (name, skey/nval)
+  // `o.seq IN (...)` lets SQLite drive the query from an index table (name, value, object_seq)
   // and fetch objects by rowid, instead of visiting every object of the owner.
-  const matching = (test: string) => `o.seq IN (SELECT a.object_seq FROM attributes a WHERE a.name = ? AND ${test})`;
+  const text = (test: string) => `o.seq IN (SELECT a.object_seq FROM attr_text a WHERE a.name = ? AND ${test})`;
+  const number = (test: string) => `o.seq IN (SELECT a.object_seq FROM attr_num a WHERE a.name = ? AND ${test})`;
   switch (c.kind) {
     case 'equals': {
-      // Numbers match on nval, everything else on skey: each has its own partial index.
-      const number = attributeNumber(c.value);
-      return number === null
-        ? [matching('a.nval IS NULL AND a.skey = ?'), [c.name, attributeSearchKey(c.value)]]
-        : [matching('a.nval = ?'), [c.name, number]];
+      const n = attributeNumber(c.value);
+      return n === null ? [text('a.skey = ?'), [c.name, attributeSearchKey(c.value)]] : [number('a.nval = ?'), [c.name, n]];
     }
     case 'range': {
       const tests: string[] = [];
@@ -490,12 +479,16 @@ function conditionSql(c: LocateCondition): [string, unknown[]] {
         tests.push('a.nval <= ?');
         p.push(c.max);
       }
-      return [matching(tests.length ? tests.join(' AND ') : 'a.nval IS NOT NULL'), p];
+      return [number(tests.length ? tests.join(' AND ') : '1'), p];
     }
     case 'maskContains':
-      return [matching('a.nval IS NOT NULL AND (a.nval & ?) = ?'), [c.name, c.bits, c.bits]];
+      return [number('(a.nval & ?) = ?'), [c.name, c.bits, c.bits]];
     case 'absent':
-      // Checked per candidate on the primary key (object_seq, name): no value index holds every row.
-      return [`NOT EXISTS (SELECT 1 FROM attributes a WHERE a.object_seq = o.seq AND a.name = ?)`, [c.name]];
+      // The objects that have it are few for the attributes this is asked of (Archive Date): one
+      // pass over them, not a probe per candidate.
+      return [
+        `o.seq NOT IN (SELECT object_seq FROM attr_text WHERE name = ? UNION ALL SELECT object_seq FROM attr_num WHERE name = ?)`,
+        [c.name, c.name],
+      ];
   }
 }

@@ -117,7 +117,10 @@ export function inspectStore(dbPath: string): { integrity: string; uids: string[
     const integrity = db.pragma('integrity_check', { simple: true }) as string;
     const uids = (db.prepare('SELECT uid FROM objects ORDER BY seq').pluck().all() as string[]);
     const objects = db.prepare('SELECT * FROM objects ORDER BY seq').raw().all();
-    const attributes = db.prepare('SELECT * FROM attributes ORDER BY object_seq, name, idx').raw().all();
+    const attributes = [
+      db.prepare('SELECT * FROM attr_text ORDER BY object_seq, name, idx').raw().all(),
+      db.prepare('SELECT * FROM attr_num ORDER BY object_seq, name, idx').raw().all(),
+    ];
     const rows = JSON.stringify([objects, attributes], (_k, v: unknown) =>
       Buffer.isBuffer(v) ? v.toString('hex') : typeof v === 'bigint' ? v.toString() : v,
     );

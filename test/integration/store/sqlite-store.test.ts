@@ -113,3 +113,91 @@ test('concurrent inserts share commits, and every acknowledged one is in the fil
   }
   expect(again.locate({ conditions: [{ kind: 'equals', name: 'Name', value: nameValue('name-7') }] })).toEqual(['u7']);
 });
+
+// ---------------------------------------------------------------------------------------------
+// Locate over index entries and over attribute blobs (attributes without index entries).
+
+const FRESH_TAG = 0x420096;
+const LENGTH_TAG = 0x42002a;
+const MASK_TAG = 0x42002c;
+
+function keyWith(uid: string, name: string, fresh: boolean, length: number, mask: number, extra: NewObject['attributes'] = []): NewObject {
+  return {
+    ...newObject(uid, name),
+    attributes: [
+      { name: 'Name', index: 0, value: nameValue(name) },
+      { name: 'Fresh', index: 0, value: ttlv.boolean(FRESH_TAG, fresh) },
+      { name: 'Cryptographic Length', index: 0, value: ttlv.integer(LENGTH_TAG, length) },
+      { name: 'Cryptographic Usage Mask', index: 0, value: ttlv.integer(MASK_TAG, mask) },
+      ...extra,
+    ],
+  };
+}
+
+test('Locate answers conditions on indexed and on unindexed attributes alike, with offset and limit counting matches', async () => {
+  const store = open();
+  await store.writeBatch([
+    { insert: keyWith('k1', 'alpha', true, 128, 4) },
+    { insert: keyWith('k2', 'beta', false, 256, 12) },
+    { insert: keyWith('k3', 'gamma', true, 256, 8) },
+    { insert: keyWith('k4', 'delta', true, 256, 12) },
+    { insert: keyWith('k5', 'alpha', false, 128, 4) },
+  ]);
+  const locate = (conditions: Parameters<SqliteObjectStore['locate']>[0]['conditions'], more: { offset?: number; limit?: number } = {}) =>
+    store.locate({ owner: 'alice', conditions, order: 'oldest', ...more });
+  const fresh = { kind: 'equals' as const, name: 'Fresh', value: ttlv.boolean(FRESH_TAG, true) };
+  expect(locate([fresh])).toEqual(['k1', 'k3', 'k4']);
+  expect(locate([fresh, { kind: 'range', name: 'Cryptographic Length', min: 200n, max: 300n }])).toEqual(['k3', 'k4']);
+  expect(locate([fresh, { kind: 'maskContains', name: 'Cryptographic Usage Mask', bits: 8 }])).toEqual(['k3', 'k4']);
+  expect(locate([{ kind: 'equals', name: 'Name', value: nameValue('alpha') }])).toEqual(['k1', 'k5']);
+  expect(locate([fresh], { offset: 1, limit: 1 })).toEqual(['k3']);
+  expect(locate([fresh], { offset: 3 })).toEqual([]);
+  expect(store.locate({ owner: 'alice', conditions: [fresh], order: 'newest', limit: 2 })).toEqual(['k4', 'k3']);
+  // absent, on an unindexed and on an indexed attribute
+  expect(locate([{ kind: 'absent', name: 'Digest' }])).toEqual(['k1', 'k2', 'k3', 'k4', 'k5']);
+  expect(locate([{ kind: 'absent', name: 'Name' }])).toEqual([]);
+  // after an update the blob and the index entries both follow
+  const k2 = store.get('k2')!;
+  await store.update('k2', {
+    attributes: k2.attributes.map((a) =>
+      a.name === 'Fresh' ? { ...a, value: ttlv.boolean(FRESH_TAG, true) } : a.name === 'Name' ? { ...a, value: nameValue('zeta') } : a,
+    ),
+  });
+  expect(locate([fresh])).toEqual(['k1', 'k2', 'k3', 'k4']);
+  expect(locate([{ kind: 'equals', name: 'Name', value: nameValue('beta') }])).toEqual([]);
+  expect(locate([{ kind: 'equals', name: 'Name', value: nameValue('zeta') }])).toEqual(['k2']);
+  await store.remove('k3');
+  expect(locate([fresh, { kind: 'range', name: 'Cryptographic Length', min: 256n }])).toEqual(['k2', 'k4']);
+  expect(store.integrityCheck()).toBe('ok');
+});
+
+test('a schema 2 store (one row per attribute) is converted on open: same records, same Locate answers', async () => {
+  const file = path.join(dir, 'objects.db');
+  // Schema 2 as the previous release left it, written with plain SQL.
+  const { MIGRATIONS } = await import('../../../src/store/migrations');
+  const Database = (await import('better-sqlite3')).default;
+  const { encodeTtlv } = await import('../../../ttlv/encode');
+  const old = new Database(file);
+  old.pragma('journal_mode = WAL');
+  for (const m of MIGRATIONS.filter((x) => x.version <= 2)) old.exec(m.sql);
+  old.pragma('user_version = 2');
+  const put = old.prepare(
+    `INSERT INTO objects (uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext, created_at, updated_at) VALUES (?, 2, 1, 'alice', 'kek', 'aes-gcm', ?, ?, 0, 0)`,
+  );
+  const putAttr = old.prepare(`INSERT INTO attributes (object_seq, name, idx, ttlv, skey, nval) VALUES (?, ?, ?, ?, ?, ?)`);
+  for (const [uid, name, fresh] of [['o1', 'one', true], ['o2', 'two', false]] as const) {
+    const seq = Number(put.run(uid, randomBytes(12), randomBytes(48)).lastInsertRowid);
+    putAttr.run(seq, 'Name', 0, Buffer.from(encodeTtlv(nameValue(name))), '', null);
+    putAttr.run(seq, 'Fresh', 0, Buffer.from(encodeTtlv(ttlv.boolean(FRESH_TAG, fresh))), fresh ? '1' : '0', null);
+    putAttr.run(seq, 'Cryptographic Length', 0, Buffer.from(encodeTtlv(ttlv.integer(LENGTH_TAG, 256))), '', 256);
+  }
+  old.close();
+
+  const store = open();
+  expect(firstName(store.get('o2'))).toBe('two');
+  expect(store.get('o1')!.attributes.map((a) => a.name)).toEqual(['Cryptographic Length', 'Fresh', 'Name']);
+  expect(store.locate({ owner: 'alice', conditions: [{ kind: 'equals', name: 'Name', value: nameValue('one') }] })).toEqual(['o1']);
+  expect(store.locate({ owner: 'alice', conditions: [{ kind: 'equals', name: 'Fresh', value: ttlv.boolean(FRESH_TAG, false) }] })).toEqual(['o2']);
+  expect(store.locate({ owner: 'alice', conditions: [{ kind: 'range', name: 'Cryptographic Length', min: 256n, max: 256n }], order: 'oldest' })).toEqual(['o1', 'o2']);
+  expect(store.integrityCheck()).toBe('ok');
+});

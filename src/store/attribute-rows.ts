@@ -1,0 +1,154 @@
+/**
+ * How an object's attributes sit in SQLite (schema 3): all of them in one TTLV blob on the object's
+ * row, read and written whole, and an index entry per searchable instance in `attr_text` (by
+ * canonical text) or `attr_num` (by number), each table its own primary-key B-tree.
+ *
+ * Not indexed: attributes the `objects` columns already hold (Unique Identifier, Object Type,
+ * State) and the server-set flags and bookkeeping every object carries and no client narrows a
+ * search by (Fresh, Sensitive, Digest, Last Change Date, ...). Locate still answers conditions on
+ * them, from the blob of the candidates the indexed conditions leave (store/sqlite.ts): the index
+ * is a cost paid on every write, worth it only where it narrows a search.
+ */
+import { encodeTtlv } from '../../ttlv/encode';
+import { decodeTtlv } from '../../ttlv/decode';
+import { ItemType, ttlv, type TtlvItem } from '../../ttlv/types';
+import { Tag } from '../spec/generated/tags';
+import type { LocateCondition, StoredAttribute } from './object-store';
+
+const UNINDEXED = new Set([
+  'Unique Identifier',
+  'Object Type',
+  'State',
+  'Fresh',
+  'Sensitive',
+  'Always Sensitive',
+  'Extractable',
+  'Never Extractable',
+  'Key Value Present',
+  'Key Value Location',
+  'Random Number Generator',
+  'Digest',
+  'Last Change Date',
+  'Original Creation Date',
+  'Lease Time',
+  'Key Format Type',
+]);
+
+/** Whether instances of `name` have index entries (a condition on it is an SQL condition). */
+export function isIndexed(name: string): boolean {
+  return !UNINDEXED.has(name);
+}
+
+/** Canonical text of a value for equality matching in Locate. */
+export function attributeSearchKey(value: TtlvItem): string {
+  switch (value.type) {
+    case ItemType.TextString:
+      return value.value;
+    case ItemType.ByteString:
+      return Buffer.from(value.value).toString('hex');
+    case ItemType.Boolean:
+      return value.value ? '1' : '0';
+    case ItemType.Structure:
+      // Structures (Name, Link, ...) match as a whole: tag-independent encoding of the children.
+      return value.value.map((c) => Buffer.from(encodeTtlv(c)).toString('hex')).join('');
+    default:
+      return value.value.toString();
+  }
+}
+
+/** Numeric value for ranges and masks, where the type has one. */
+export function attributeNumber(value: TtlvItem): bigint | null {
+  switch (value.type) {
+    case ItemType.Integer:
+    case ItemType.Enumeration:
+    case ItemType.Interval:
+      return BigInt(value.value);
+    case ItemType.LongInteger:
+    case ItemType.DateTime:
+    case ItemType.DateTimeExtended:
+      return value.value;
+    default:
+      return null;
+  }
+}
+
+/** One index entry: a number (attr_num) or a canonical text (attr_text). */
+export interface IndexEntry {
+  readonly name: string;
+  readonly index: number;
+  readonly number: bigint | null;
+  readonly text: string;
+}
+
+export function indexEntryOf(a: StoredAttribute): IndexEntry {
+  const number = attributeNumber(a.value);
+  return { name: a.name, index: a.index, number, text: number === null ? attributeSearchKey(a.value) : '' };
+}
+
+/** Identity of an entry, for comparing an object's entries before and after an update. */
+export function entryKey(e: IndexEntry): string {
+  return `${e.index}\u0000${e.name}\u0000${e.number === null ? 't' + e.text : 'n' + e.number.toString()}`;
+}
+
+/** The index entries of an object's attributes. */
+export function indexEntries(attributes: readonly StoredAttribute[]): IndexEntry[] {
+  const out: IndexEntry[] = [];
+  for (const a of attributes) if (isIndexed(a.name)) out.push(indexEntryOf(a));
+  return out;
+}
+
+/**
+ * All attribute instances as one TTLV structure: Attribute { Attribute Name, Attribute Index,
+ * value }, by name then index (the order reads have always returned).
+ */
+export function encodeAttributeBlob(attributes: readonly StoredAttribute[]): Buffer {
+  const ordered = [...attributes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.index - b.index));
+  return Buffer.from(
+    encodeTtlv(
+      ttlv.structure(
+        Tag.Attributes,
+        ordered.map((a) =>
+          ttlv.structure(Tag.Attribute, [ttlv.textString(Tag.AttributeName, a.name), ttlv.integer(Tag.AttributeIndex, a.index), a.value]),
+        ),
+      ),
+    ),
+  );
+}
+
+export function decodeAttributeBlob(blob: Uint8Array): StoredAttribute[] {
+  const root = decodeTtlv(blob);
+  if (root.type !== ItemType.Structure) throw new Error('attribute blob is not a structure');
+  return root.value.map((item) => {
+    const [name, index, value] = item.type === ItemType.Structure ? item.value : [];
+    if (name?.type !== ItemType.TextString || index?.type !== ItemType.Integer || value === undefined) {
+      throw new Error('attribute blob entry is malformed');
+    }
+    return { name: name.value, index: index.value, value };
+  });
+}
+
+/** Whether `attributes` satisfy `c`, by the rules the SQL conditions apply to index entries. */
+export function attributesMatch(attributes: readonly StoredAttribute[], c: LocateCondition): boolean {
+  const named = attributes.filter((a) => a.name === c.name);
+  switch (c.kind) {
+    case 'absent':
+      return named.length === 0;
+    case 'equals': {
+      const want = indexEntryOf({ name: c.name, index: 0, value: c.value });
+      return named.some((a) => {
+        const got = indexEntryOf(a);
+        return want.number === null ? got.number === null && got.text === want.text : got.number === want.number;
+      });
+    }
+    case 'range':
+      return named.some((a) => {
+        const n = attributeNumber(a.value);
+        return n !== null && (c.min === undefined || n >= c.min) && (c.max === undefined || n <= c.max);
+      });
+    case 'maskContains':
+      return named.some((a) => {
+        const n = attributeNumber(a.value);
+        return n !== null && (n & BigInt(c.bits)) === BigInt(c.bits);
+      });
+  }
+}
