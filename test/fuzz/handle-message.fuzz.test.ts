@@ -28,8 +28,13 @@ withConformanceDir((conformanceDir) => {
     const seeds = corpusRequests(conformanceDir);
     expect(seeds.length).toBeGreaterThan(1000);
     const runs = Number(process.env['FUZZ_RUNS'] ?? 2000);
+    const started = Date.now();
     const stats = await fuzzHandleMessage(embedded.core, seeds, runs);
+    // The figure `npm run fuzz` reports: executions, time, and the heap's peak.
+    console.log(`fuzz: ${stats.executions} executions of handleMessage in ${((Date.now() - started) / 1000).toFixed(0)} s, ${stats.answered} answered, peak heap ${(stats.peakHeapBytes / 1e6).toFixed(0)} MB`);
     expect(stats.answered).toBe(runs);
+    // Bounded memory: a leak per input would pass this long before the end of a long run.
+    expect(stats.peakHeapBytes).toBeLessThan(512 * 1024 * 1024);
     expect(embedded.store.integrityCheck()).toBe('ok');
     // Unexpected internal errors would show here: the server must classify every bad input.
     const internal = (embedded.core.audit as { errors?: unknown[] }).errors ?? [];
