@@ -120,20 +120,25 @@ function failWholeMessage(
 ): Uint8Array {
   const v = answerVersion(requested);
   const r = reasonForVersion(reason, v);
+  auditRejectedMessage(core, session, requested, r, message);
+  const item = encodeResponseItem({ status: ResultStatus.OperationFailed, reason: r, message });
+  const msg = encodeResponseMessage({ version: v, timeStamp: nowSeconds(core.clock) }, [item]);
+  return encodeTtlv(msg);
+}
+
+/** The audit record of a message refused or withheld as a whole (not item by item). */
+function auditRejectedMessage(core: ServerCore, session: Session, version: ProtocolVersion, reason: ReasonValue, message: string): void {
   core.audit.record({
     event: 'message-rejected',
     correlationId: randomUUID(),
     client: session.client.name,
     certificateFingerprint: session.client.certificateFingerprint,
     peer: session.client.peer,
-    protocolVersion: versionString(requested),
+    protocolVersion: versionString(version),
     resultStatus: 'OperationFailed',
-    resultReason: String(r),
+    resultReason: String(reason),
     reason: message,
   });
-  const item = encodeResponseItem({ status: ResultStatus.OperationFailed, reason: r, message });
-  const msg = encodeResponseMessage({ version: v, timeStamp: nowSeconds(core.clock) }, [item]);
-  return encodeTtlv(msg);
 }
 
 function nowSeconds(clock: Clock): bigint {
@@ -274,17 +279,7 @@ function encodeResponse(core: ServerCore, session: Session, request: RequestMess
   const max = clientMax === undefined ? core.limits.maxMessageBytes : Math.min(clientMax, core.limits.maxMessageBytes);
   if (bytes.length > max) {
     // The items were audited as they ran; that their answers were withheld is audited here.
-    core.audit.record({
-      event: 'message-rejected',
-      correlationId: randomUUID(),
-      client: session.client.name,
-      certificateFingerprint: session.client.certificateFingerprint,
-      peer: session.client.peer,
-      protocolVersion: versionString(v),
-      resultStatus: 'OperationFailed',
-      resultReason: String(Reason.ResponseTooLarge),
-      reason: `response of ${bytes.length} bytes (${outcomes.length} batch items) exceeds Maximum Response Size ${max}`,
-    });
+    auditRejectedMessage(core, session, v, Reason.ResponseTooLarge, `response of ${bytes.length} bytes (${outcomes.length} batch items) exceeds Maximum Response Size ${max}`);
     // Every item is replaced by Response Too Large: the client learns the answer did not fit.
     const tooLarge = outcomes.map((o) =>
       encodeResponseItem({
