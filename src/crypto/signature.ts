@@ -4,7 +4,7 @@
  * both at once. ECDSA and DSA signatures are DER-encoded (X9.62 / RFC 3279), as X.509 and PKCS#11
  * clients expect.
  */
-import { constants, createSign, sign, verify, type KeyObject } from 'node:crypto';
+import { constants, createSign, createVerify, sign, verify, type KeyObject } from 'node:crypto';
 import { HashingAlgorithm, PaddingMethod } from '../spec/generated/enums';
 import { enumValueInfo } from '../spec/registry';
 import { KmipError, Reason } from '../server/errors';
@@ -102,10 +102,42 @@ export function verifyData(key: KeyObject, s: SignatureSetup, data: Uint8Array, 
 }
 
 /**
- * EdDSA hashes the whole message itself, so a multi-part EdDSA signature buffers the parts; this
- * bounds what one stream may hold (the one-shot message limit is far lower).
+ * EdDSA hashes the whole message itself, so a multi-part EdDSA signature or verification buffers
+ * the parts; this bounds what one stream may hold (the one-shot message limit is far lower).
  */
 export const MAX_BUFFERED_SIGN_BYTES = 16 * 1024 * 1024;
+
+/** The parts of an EdDSA message, zeroed when taken or disposed of. */
+function bufferedMessage() {
+  const parts: Buffer[] = [];
+  let size = 0;
+  const dispose = () => {
+    for (const p of parts) p.fill(0);
+    parts.length = 0;
+    size = 0;
+  };
+  return {
+    add(data: Uint8Array): void {
+      if (size + data.length > MAX_BUFFERED_SIGN_BYTES) {
+        dispose();
+        throw new KmipError(Reason.ServerLimitExceeded, `an EdDSA message in parts may hold at most ${MAX_BUFFERED_SIGN_BYTES} bytes`);
+      }
+      parts.push(Buffer.from(data));
+      size += data.length;
+    },
+    /** Runs `use` on the whole message, then zeroes it. */
+    withWhole<T>(use: (all: Buffer) => T): T {
+      const all = Buffer.concat(parts);
+      try {
+        return use(all);
+      } finally {
+        all.fill(0);
+        dispose();
+      }
+    },
+    dispose,
+  };
+}
 
 /** A signature over data given in parts: update() as data comes, finish(key) once. */
 export interface SignRun {
@@ -133,32 +165,41 @@ export function startSign(s: SignatureSetup): SignRun {
       dispose: () => undefined,
     };
   }
-  const parts: Buffer[] = [];
-  let size = 0;
-  const dispose = () => {
-    for (const p of parts) p.fill(0);
-    parts.length = 0;
-    size = 0;
-  };
+  const message = bufferedMessage();
   return {
     setup: s,
-    update(data) {
-      if (size + data.length > MAX_BUFFERED_SIGN_BYTES) {
-        dispose();
-        throw new KmipError(Reason.ServerLimitExceeded, `an EdDSA message signed in parts may hold at most ${MAX_BUFFERED_SIGN_BYTES} bytes`);
-      }
-      parts.push(Buffer.from(data));
-      size += data.length;
-    },
-    finish(key) {
-      const all = Buffer.concat(parts);
-      try {
-        return signData(key, s, all);
-      } finally {
-        all.fill(0);
-        dispose();
-      }
-    },
-    dispose,
+    update: (data) => message.add(data),
+    finish: (key) => message.withWhole((all) => signData(key, s, all)),
+    dispose: message.dispose,
+  };
+}
+
+/** A signature checked over data given in parts: update() as data comes, finish(key, signature) once. */
+export interface VerifyRun {
+  update(data: Uint8Array): void;
+  finish(key: KeyObject, signature: Uint8Array): boolean;
+  dispose(): void;
+}
+
+export function startVerify(s: SignatureSetup): VerifyRun {
+  if (s.hash !== null) {
+    const verifier = createVerify(s.hash);
+    return {
+      update: (data) => void verifier.update(data),
+      finish(key, signature) {
+        try {
+          return verifier.verify(keyInput(key, s), signature);
+        } catch {
+          return false; // a malformed signature is simply not valid
+        }
+      },
+      dispose: () => undefined,
+    };
+  }
+  const message = bufferedMessage();
+  return {
+    update: (data) => message.add(data),
+    finish: (key, signature) => message.withWhole((all) => verifyData(key, s, all, signature)),
+    dispose: message.dispose,
   };
 }

@@ -8,14 +8,14 @@
  * The table lives in this process, not in the store: a cipher context cannot be persisted, and a
  * restart ends every stream (the client then gets an invalid Correlation Value and starts again).
  *
- * What a session holds: Encrypt/Decrypt and MAC hold the key inside OpenSSL's context (it is needed
- * for every part); Sign holds only the digest state, and the private key is read from the store
- * again for the final part; Hash holds no key.
+ * What a session holds: Encrypt/Decrypt, MAC and MAC Verify hold the key inside OpenSSL's context
+ * (it is needed for every part); Sign and Signature Verify hold only the digest state, and the key
+ * is read from the store again for the final part; Hash holds no key.
  */
 import { randomBytes, type Hash } from 'node:crypto';
 import { KmipError, Reason } from '../server/errors';
 import type { MacRun } from './mac';
-import type { SignRun } from './signature';
+import type { SignRun, VerifyRun } from './signature';
 import type { CipherRun } from './symmetric';
 
 /** Why these limits: a stream is one client's message in flight, not a long-lived channel. */
@@ -26,7 +26,9 @@ const MAX_SESSIONS = 1024;
 export type StreamRun =
   | { readonly kind: 'encrypt' | 'decrypt'; readonly cipher: CipherRun }
   | { readonly kind: 'sign'; readonly signer: SignRun }
+  | { readonly kind: 'verify'; readonly verifier: VerifyRun }
   | { readonly kind: 'mac'; readonly mac: MacRun }
+  | { readonly kind: 'macVerify'; readonly mac: MacRun }
   | { readonly kind: 'hash'; readonly hash: Hash };
 
 export type StreamKind = StreamRun['kind'];
@@ -47,6 +49,7 @@ const sessions = new Map<string, Session>();
 /** Buffered plaintext (EdDSA signing) is zeroed when its session ends, however it ends. */
 function dispose(s: Session): void {
   if (s.run.kind === 'sign') s.run.signer.dispose();
+  else if (s.run.kind === 'verify') s.run.verifier.dispose();
 }
 
 function drop(key: string): void {

@@ -1,11 +1,11 @@
 /**
  * The multi-part fields of the cryptographic operations (Init Indicator, Correlation Value, Final
  * Indicator, KMIP 1.3 on): which part a request is, and the error for a Correlation Value that
- * names no stream. Operations this server runs in one part only refuse the fields plainly.
+ * names no stream.
  */
 import type { TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
-import { child, opt } from '../kmip/tree';
+import { opt } from '../kmip/tree';
 import type { OpContext } from '../server/context';
 import { KmipError, Reason } from '../server/errors';
 import { closeStream } from '../crypto/streams';
@@ -53,12 +53,5 @@ export async function consumeOrEnd(ctx: OpContext, uid: string, bytes: number, c
   } catch (e) {
     closeStream(correlation);
     throw e;
-  }
-}
-
-export function rejectParts(payload: TtlvStructure, operation: string): void {
-  const started = opt.boolean(payload, Tag.InitIndicator) === true && opt.boolean(payload, Tag.FinalIndicator) !== true;
-  if (child(payload, Tag.CorrelationValue) || started) {
-    throw new KmipError(Reason.FeatureNotSupported, `${operation} is not offered in parts (Init Indicator, Correlation Value)`);
   }
 }

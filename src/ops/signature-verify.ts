@@ -1,5 +1,9 @@
-/** Signature Verify: Valid or Invalid for a signature over Data, with a public key. */
-import { ttlv } from '../../ttlv/types';
+/**
+ * Signature Verify: Valid or Invalid for a signature over Data, with a public key, in one request
+ * or in parts (Init Indicator, Correlation Value, Final Indicator; the Signature Data comes with
+ * the final part). Every part passes the key gate again.
+ */
+import { ttlv, type TtlvItem } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation, ValidityIndicator } from '../spec/generated/enums';
 import { opt, req } from '../kmip/tree';
@@ -7,26 +11,56 @@ import { KmipError, Reason } from '../server/errors';
 import type { OperationHandler } from '../server/registry';
 import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
 import { effectiveParams } from '../crypto/params';
-import { resolveSignature, verifyData } from '../crypto/signature';
-import { rejectParts } from './crypto-parts';
+import { resolveSignature, startVerify, verifyData } from '../crypto/signature';
+import { advanceStream, closeStream, openSession, resumeSession } from '../crypto/streams';
+import { readPart, unknownCorrelation } from './crypto-parts';
 import { loadKeyFor } from './crypto-key';
+
+const EMPTY = new Uint8Array(0);
+
+function validity(uid: string, valid: boolean): TtlvItem[] {
+  return [
+    ttlv.textString(Tag.UniqueIdentifier, uid),
+    ttlv.enumeration(Tag.ValidityIndicator, valid ? ValidityIndicator.Valid : ValidityIndicator.Invalid),
+  ];
+}
 
 export const signatureVerifyHandler: OperationHandler = {
   operation: Operation.SignatureVerify,
   async handle(payload, ctx) {
-    rejectParts(payload, 'Signature Verify');
+    const part = readPart(payload, 'Signature Verify');
     if (opt.bytes(payload, Tag.DigestedData) !== undefined && opt.bytes(payload, Tag.Data) === undefined) {
       throw new KmipError(Reason.FeatureNotSupported, 'verifying over Digested Data is not supported; send the Data');
     }
     const key = await loadKeyFor(ctx, payload, 'verify');
-    const data = req.bytes(payload, Tag.Data);
-    const signature = req.bytes(payload, Tag.SignatureData);
+    const data = opt.bytes(payload, Tag.Data) ?? EMPTY;
+    const now = ctx.clock.now();
+
+    if (part.kind === 'next') {
+      const { run } = resumeSession(part.correlation, ctx.client.name, key.uid, 'verify', now, unknownCorrelation(ctx, 'Signature Verify'));
+      if (!part.final) {
+        run.verifier.update(data);
+        advanceStream(part.correlation, data.length);
+        return [ttlv.textString(Tag.UniqueIdentifier, key.uid), ttlv.byteString(Tag.CorrelationValue, Buffer.from(part.correlation))];
+      }
+      try {
+        const signature = req.bytes(payload, Tag.SignatureData);
+        run.verifier.update(data);
+        return validity(key.uid, run.verifier.finish(keyObjectFromBlock(key.block, 'public'), signature));
+      } finally {
+        closeStream(part.correlation);
+      }
+    }
+
     const keyObject = keyObjectFromBlock(key.block, 'public');
     const setup = resolveSignature(keyObject, effectiveParams(payload, key.rec.attributes), 'verify');
-    const valid = verifyData(keyObject, setup, data, signature);
-    return [
-      ttlv.textString(Tag.UniqueIdentifier, key.uid),
-      ttlv.enumeration(Tag.ValidityIndicator, valid ? ValidityIndicator.Valid : ValidityIndicator.Invalid),
-    ];
+    if (part.kind === 'start') {
+      const verifier = startVerify(setup);
+      verifier.update(data);
+      const id = openSession({ kind: 'verify', verifier }, ctx.client.name, key.uid, now, data.length);
+      return [ttlv.textString(Tag.UniqueIdentifier, key.uid), ttlv.byteString(Tag.CorrelationValue, id)];
+    }
+    if (opt.bytes(payload, Tag.Data) === undefined) throw new KmipError(Reason.MissingData, 'Signature Verify needs the Data');
+    return validity(key.uid, verifyData(keyObject, setup, data, req.bytes(payload, Tag.SignatureData)));
   },
 };

@@ -1,10 +1,10 @@
 /**
- * Sign, MAC and Hash in parts (Init Indicator, Correlation Value, Final Indicator) through
+ * Sign, Signature Verify, MAC, MAC Verify and Hash in parts (Init Indicator, Correlation Value, Final Indicator) through
  * handleMessage (real SQLite, real SoftHSM2), in KMIP 1.4 and 2.1: the parts give the same result
  * as one request, a stream belongs to its client, key and operation, an unknown Correlation Value
  * is refused with the version's reason, and Usage Limits count every part.
  */
-import { createHash, createHmac, createPublicKey, generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { ttlv, type TtlvItem } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
 import {
@@ -17,13 +17,14 @@ import {
   Operation,
   ResultReason,
   UsageLimitsUnit,
+  ValidityIndicator,
 } from '../../../src/spec/generated/enums';
 import type { KmipAttribute } from '../../../src/kmip/attributes';
 import type { ProtocolVersion } from '../../../src/spec/versions';
 import { computeMac, startMac } from '../../../src/crypto/mac';
 import { CMACS } from '../../../src/crypto/tables';
 import { find } from '../../helpers/kmip-client';
-import { VERSIONS, activeSince, bytesOf, call, data, fails, maskAttr, nameAttr, ok, params, rawBlock, registerKey, uidItem, useHarness } from './harness';
+import { VERSIONS, activeSince, bytesOf, call, data, enumOf, fails, maskAttr, nameAttr, ok, params, rawBlock, registerKey, uidItem, useHarness } from './harness';
 
 const h = useHarness();
 
@@ -210,5 +211,59 @@ describe('streaming CMAC (unit)', () => {
       }
       expect(run.finish().equals(computeMac(info, key, msg))).toBe(true);
     }
+  });
+});
+
+/** Sends `parts` to a verify operation, the last with `proof` (Signature Data or MAC Data); returns the Validity Indicator. */
+async function verifyStream(v: ProtocolVersion, operation: number, head: TtlvItem[], parts: readonly Buffer[], proof: TtlvItem): Promise<number | undefined> {
+  const first = await ok(h, v, operation, [...head, data(parts[0] as Buffer), init]);
+  expect(enumOf(first, Tag.ValidityIndicator)).toBeUndefined();
+  const c = bytesOf(first, Tag.CorrelationValue);
+  const keyPart = head.filter((i) => i.tag === Tag.UniqueIdentifier);
+  for (const p of parts.slice(1, -1)) {
+    const mid = await ok(h, v, operation, [...keyPart, data(p), corr(c)]);
+    expect(bytesOf(mid, Tag.CorrelationValue).equals(c)).toBe(true);
+  }
+  const last = await ok(h, v, operation, [...keyPart, data(parts[parts.length - 1] as Buffer), proof, corr(c), final]);
+  expect(find(last, Tag.CorrelationValue)).toBeUndefined();
+  // The stream is over once answered.
+  await fails(h, v, operation, [...keyPart, data(Buffer.alloc(1)), proof, corr(c), final], unknownReason(v));
+  return enumOf(last, Tag.ValidityIndicator);
+}
+
+describe.each(VERSIONS)('KMIP %s Signature Verify in parts', (_label, v) => {
+  test.each([
+    ['RSA-2048 PKCS#1 v1.5', () => generateKeyPairSync('rsa', { modulusLength: 2048 }), CryptographicAlgorithm.RSA, 2048, 'sha256'],
+    ['ECDSA P-384', () => generateKeyPairSync('ec', { namedCurve: 'secp384r1' }), CryptographicAlgorithm.EC, 384, 'sha384'],
+    ['Ed25519 (buffered)', () => generateKeyPairSync('ed25519'), CryptographicAlgorithm.Ed25519, 256, null],
+  ] as const)('%s: a signature over the whole message is Valid, over another message Invalid', async (_name, make, algorithm, length, hash) => {
+    const pair = make();
+    const spki = pair.publicKey.export({ type: 'spki', format: 'der' });
+    const uid = await registerKey(h, v, ObjectType.PublicKey, rawBlock(KeyFormatType.X_509, spki, algorithm, length), [
+      maskAttr(CryptographicUsageMask.Verify),
+      activeSince(),
+      nameAttr('verify'),
+    ]);
+    const p = hash === null ? [] : [params({ hash: hash === 'sha256' ? HashingAlgorithm.SHA_256 : HashingAlgorithm.SHA_384 })];
+    const good = sign(hash, MESSAGE, { key: pair.privateKey, dsaEncoding: 'der' });
+    const other = sign(hash, Buffer.from('another message'), { key: pair.privateKey, dsaEncoding: 'der' });
+    expect(await verifyStream(v, Operation.SignatureVerify, [uidItem(uid), ...p], PARTS, ttlv.byteString(Tag.SignatureData, good))).toBe(ValidityIndicator.Valid);
+    expect(await verifyStream(v, Operation.SignatureVerify, [uidItem(uid), ...p], PARTS, ttlv.byteString(Tag.SignatureData, other))).toBe(ValidityIndicator.Invalid);
+  });
+});
+
+describe.each(VERSIONS)('KMIP %s MAC Verify in parts', (_label, v) => {
+  test('HMAC-SHA512: the MAC of the whole message is Valid, a MAC of one bit changed Invalid', async () => {
+    const key = Buffer.alloc(64, 0x2c);
+    const uid = await registerKey(h, v, ObjectType.SymmetricKey, rawBlock(KeyFormatType.Raw, key, CryptographicAlgorithm.HMAC_SHA512, 512), [
+      maskAttr(CryptographicUsageMask.MACVerify),
+      activeSince(),
+      nameAttr('macverify'),
+    ]);
+    const mac = createHmac('sha512', key).update(MESSAGE).digest();
+    expect(await verifyStream(v, Operation.MACVerify, [uidItem(uid)], PARTS, ttlv.byteString(Tag.MACData, mac))).toBe(ValidityIndicator.Valid);
+    const bad = Buffer.from(mac);
+    bad[0] = (bad[0] as number) ^ 1;
+    expect(await verifyStream(v, Operation.MACVerify, [uidItem(uid)], PARTS, ttlv.byteString(Tag.MACData, bad))).toBe(ValidityIndicator.Invalid);
   });
 });
