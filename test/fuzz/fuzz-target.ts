@@ -70,23 +70,34 @@ export interface FuzzStats {
   peakHeapBytes: number;
 }
 
-/** Runs `runs` inputs; throws (with fast-check's seed) on the first input that is not answered. */
-export async function fuzzHandleMessage(core: ServerCore, seeds: readonly Uint8Array[], runs: number, seed?: number): Promise<FuzzStats> {
+/** Inputs per fast-check round: a time-bounded run stops between rounds, never inside one. */
+const ROUND = 2_000;
+
+/**
+ * Runs up to `runs` inputs, and when `seconds` is given stops at the first round boundary after
+ * that time; throws (with fast-check's seed and path) on the first input not answered.
+ */
+export async function fuzzHandleMessage(core: ServerCore, seeds: readonly Uint8Array[], runs: number, seconds?: number, seed?: number): Promise<FuzzStats> {
   const stats: FuzzStats = { executions: 0, answered: 0, peakHeapBytes: 0 };
   const session = { client: { name: 'fuzz', isAdmin: false } };
-  await fc.assert(
-    fc.asyncProperty(mutation(seeds), async (input) => {
-      stats.executions++;
-      const out = await withTimeout(handleMessage(input, session, core), 5_000);
-      const response = decodeTtlv(out);
-      if (response.tag !== Tag.ResponseMessage || response.type !== ItemType.Structure) {
-        throw new Error('answer is not a Response Message');
-      }
-      stats.answered++;
-      if (stats.executions % 200 === 0) stats.peakHeapBytes = Math.max(stats.peakHeapBytes, process.memoryUsage().heapUsed);
-    }),
-    { numRuns: runs, seed, endOnFailure: true },
-  );
+  const property = fc.asyncProperty(mutation(seeds), async (input) => {
+    stats.executions++;
+    const out = await withTimeout(handleMessage(input, session, core), 5_000);
+    const response = decodeTtlv(out);
+    if (response.tag !== Tag.ResponseMessage || response.type !== ItemType.Structure) {
+      throw new Error('answer is not a Response Message');
+    }
+    stats.answered++;
+    if (stats.executions % 200 === 0) stats.peakHeapBytes = Math.max(stats.peakHeapBytes, process.memoryUsage().heapUsed);
+  });
+  const deadline = seconds === undefined ? Infinity : Date.now() + seconds * 1000;
+  for (let round = 0; stats.executions < runs && Date.now() < deadline; round++) {
+    await fc.assert(property, {
+      numRuns: Math.min(ROUND, runs - stats.executions),
+      seed: seed === undefined ? undefined : seed + round,
+      endOnFailure: true,
+    });
+  }
   return stats;
 }
 
