@@ -122,7 +122,8 @@ export function ensureDevPki(dir: string): DevPki {
   const caOk = pairUsable(pki.caPath, pki.caKeyPath, null);
   if (!caOk) createCertificateAuthority(dir);
   const ca = new X509Certificate(readFileSync(pki.caPath));
-  if (!caOk || !pairUsable(pki.serverCertPath, pki.serverKeyPath, ca)) {
+  // A server certificate from before it served as a client certificate too is issued again.
+  if (!caOk || !pairUsable(pki.serverCertPath, pki.serverKeyPath, ca) || !hasPurpose(pki.serverCertPath, OID.clientAuth)) {
     issueServerCertificate(dir, dir, { fileBase: 'server' });
   }
   if (!caOk || !pairUsable(pki.clientCertPath, pki.clientKeyPath, ca)) {
@@ -131,12 +132,20 @@ export function ensureDevPki(dir: string): DevPki {
   return pki;
 }
 
-/** A server certificate (EKU serverAuth) from the CA in `pkiDir`; default SAN localhost, 127.0.0.1, ::1. */
+/**
+ * A server certificate (EKU serverAuth and clientAuth) from the CA in `pkiDir`; default SAN
+ * localhost, 127.0.0.1, ::1. clientAuth because the server also connects to clients' endpoints
+ * with it (Notify and Put, src/notify/), and TLS peers check a client certificate's purpose.
+ */
 export function issueServerCertificate(pkiDir: string, outDir: string, options: ServerCertOptions = {}): IssuedFiles {
   const dnsNames = options.dnsNames ?? ['localhost'];
   const ipAddresses = options.ipAddresses ?? ['127.0.0.1', '::1'];
   return issueLeaf(pkiDir, outDir, options.fileBase ?? 'server', options.commonName ?? dnsNames[0] ?? 'kmip-server', options, [
-    extension(OID.extKeyUsage, false, new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: OID.serverAuth })] })),
+    extension(
+      OID.extKeyUsage,
+      false,
+      new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: OID.serverAuth }), new asn1js.ObjectIdentifier({ value: OID.clientAuth })] }),
+    ),
     extension(OID.subjectAltName, false, subjectAltName(dnsNames, ipAddresses)),
   ]);
 }
@@ -364,6 +373,11 @@ function writeAtomically(path: string, data: string, mode: number): void {
   writeFileSync(temp, data, { mode, flag: 'wx' });
   chmodSync(temp, mode); // the umask may have narrowed it
   renameSync(temp, path);
+}
+
+/** Whether the certificate's extended key usage includes `oid` (Node calls that list `keyUsage`). */
+function hasPurpose(certPath: string, oid: string): boolean {
+  return new X509Certificate(readFileSync(certPath)).keyUsage?.includes(oid) ?? false;
 }
 
 /** The certificate parses, is valid for a while yet, matches its key and (for leaves) comes from `ca`. */

@@ -75,11 +75,11 @@ describe('certificate contents', () => {
     }
   });
 
-  test('server: SAN localhost and 127.0.0.1, EKU serverAuth', () => {
+  test('server: SAN localhost and 127.0.0.1, EKU serverAuth and clientAuth (it is a client of notification endpoints)', () => {
     const server = cert(pki.serverCertPath);
     expect(server.checkHost('localhost')).toBe('localhost');
     expect(server.checkIP('127.0.0.1')).toBe('127.0.0.1');
-    expect(server.keyUsage).toEqual(['1.3.6.1.5.5.7.3.1']);
+    expect(server.keyUsage).toEqual(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
   });
 
   test('client: subject CN admin, EKU clientAuth', () => {
