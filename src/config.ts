@@ -6,6 +6,29 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { SUPPORTED_VERSIONS, isSupportedVersion } from './kmip/message';
+import { versionString, type ProtocolVersion } from './spec/versions';
+
+/** Where the server sends Notify and Put for the objects of one client identity. */
+export interface NotificationEndpoint {
+  /** The identity that owns the objects, as the listener derives it from a client certificate. */
+  readonly identity: string;
+  readonly host: string;
+  readonly port: number;
+  /** The version the endpoint is spoken to in (its messages carry nothing newer). */
+  readonly protocolVersion: ProtocolVersion;
+}
+
+export interface NotificationsConfig {
+  readonly endpoints: readonly NotificationEndpoint[];
+  /** Messages waiting per endpoint; beyond this the oldest are dropped (and counted in the audit). */
+  readonly queueLimit: number;
+  readonly connectTimeoutMs: number;
+  /** How long an endpoint may take to answer one message. */
+  readonly answerTimeoutMs: number;
+  /** Reconnection backs off from 1 s, doubling, up to this. */
+  readonly retryMaxMs: number;
+}
 
 export interface ServerConfig {
   readonly host: string;
@@ -31,6 +54,7 @@ export interface ServerConfig {
   readonly maxConnections: number;
   readonly adminIdentities: readonly string[];
   readonly auditFile: string;
+  readonly notifications: NotificationsConfig;
 }
 
 export class ConfigError extends Error {
@@ -46,7 +70,10 @@ export class ConfigError extends Error {
 type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };
 
-const TOP_KEYS = ['listen', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit'];
+const TOP_KEYS = ['listen', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications'];
+
+/** The newest 1.x version: what an endpoint is spoken to in unless it says otherwise. */
+const DEFAULT_ENDPOINT_VERSION: ProtocolVersion = { major: 1, minor: 4 };
 
 function isObject(v: Json | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -87,6 +114,48 @@ export function parseListen(value: string, key = 'listen'): { host: string; port
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
+function parseEndpoint(v: Json, key: string): NotificationEndpoint {
+  if (!isObject(v)) throw new ConfigError(key, 'must be an object');
+  onlyKeys(v, ['identity', 'address', 'protocolVersion'], `${key}.`);
+  const identity = str(v, 'identity', `${key}.`);
+  if (!identity) throw new ConfigError(`${key}.identity`, 'is required');
+  const address = str(v, 'address', `${key}.`);
+  if (!address) throw new ConfigError(`${key}.address`, 'is required');
+  const { host, port } = parseListen(address, `${key}.address`);
+  if (port === 0) throw new ConfigError(`${key}.address`, 'port 0 cannot be connected to');
+  const text = str(v, 'protocolVersion', `${key}.`);
+  let protocolVersion = DEFAULT_ENDPOINT_VERSION;
+  if (text !== undefined) {
+    const m = /^(\d+)\.(\d+)$/.exec(text);
+    const parsed = m ? { major: Number(m[1]), minor: Number(m[2]) } : undefined;
+    if (!parsed || !isSupportedVersion(parsed)) {
+      throw new ConfigError(`${key}.protocolVersion`, `must be one of ${SUPPORTED_VERSIONS.map(versionString).join(', ')}`);
+    }
+    protocolVersion = parsed;
+  }
+  return { identity, host, port, protocolVersion };
+}
+
+function parseNotifications(raw: JsonObject): NotificationsConfig {
+  const sec = section(raw, 'notifications', ['endpoints', 'queueLimit', 'connectTimeoutMs', 'answerTimeoutMs', 'retryMaxMs']) ?? {};
+  const list = sec['endpoints'] ?? [];
+  if (!Array.isArray(list)) throw new ConfigError('notifications.endpoints', 'must be an array');
+  const endpoints = list.map((e, i) => parseEndpoint(e, `notifications.endpoints[${i}]`));
+  endpoints.forEach((e, i) => {
+    // One queue and one connection per identity: two endpoints would split its messages.
+    if (endpoints.findIndex((o) => o.identity === e.identity) < i) {
+      throw new ConfigError(`notifications.endpoints[${i}].identity`, `"${e.identity}" already has an endpoint`);
+    }
+  });
+  return {
+    endpoints,
+    queueLimit: posInt(sec, 'queueLimit', 'notifications.') ?? 1000,
+    connectTimeoutMs: posInt(sec, 'connectTimeoutMs', 'notifications.') ?? 10_000,
+    answerTimeoutMs: posInt(sec, 'answerTimeoutMs', 'notifications.') ?? 30_000,
+    retryMaxMs: posInt(sec, 'retryMaxMs', 'notifications.') ?? 60_000,
+  };
+}
+
 export interface ConfigOverrides {
   readonly configFile?: string;
   readonly listen?: string;
@@ -119,6 +188,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
   const storeSec = section(raw, 'store', ['path']);
   const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs', 'messageTimeoutMs', 'maxConnections']) ?? {};
   const auditSec = section(raw, 'audit', ['file']);
+  const notifications = parseNotifications(raw);
   const identityFrom = str(raw, 'identityFrom', '') ?? 'cn';
   if (identityFrom !== 'cn' && identityFrom !== 'san') throw new ConfigError('identityFrom', 'must be "cn" or "san"');
   const admins = raw['adminIdentities'] ?? ['admin'];
@@ -163,5 +233,6 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     maxConnections: posInt(limits, 'maxConnections', 'limits.') ?? 4096,
     adminIdentities: admins as string[],
     auditFile: path.resolve(dataDir, (auditSec && str(auditSec, 'file', 'audit.')) ?? 'audit.log'),
+    notifications,
   };
 }

@@ -15,10 +15,11 @@ import { systemClock } from './server/context';
 import type { ServerCore } from './server/handle-message';
 import { startListener, type RunningListener } from './server/listener';
 import { KEK_LABEL, SERVER_INFO, openEmbeddedHsm } from './embedded';
+import { EndpointNotifier } from './notify/notifier';
 
 export interface RunningServer {
   readonly listener: RunningListener;
-  /** Stops accepting, finishes in-flight requests, closes the store and the HSM. */
+  /** Stops accepting, finishes in-flight requests, delivers queued notifications, closes the store and the HSM. */
   stop(): Promise<void>;
 }
 
@@ -52,6 +53,19 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const audit = createAuditLog({ file: config.auditFile });
   const keys = await openHsm(config);
   const store = new SqliteObjectStore({ path: config.storePath });
+  // The server reaches endpoints as a TLS client with its own certificate, trusting the same CA.
+  const notifier =
+    config.notifications.endpoints.length === 0
+      ? undefined
+      : new EndpointNotifier(config.notifications, {
+          store,
+          keys,
+          audit,
+          clock: systemClock,
+          server: SERVER_INFO,
+          maxMessageBytes: config.maxMessageBytes,
+          tls,
+        });
   const core: ServerCore = {
     registry: buildRegistry(),
     store,
@@ -60,6 +74,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     clock: systemClock,
     server: SERVER_INFO,
     limits: { maxMessageBytes: config.maxMessageBytes },
+    notifier,
   };
   let listener: RunningListener;
   try {
@@ -75,6 +90,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       maxConnections: config.maxConnections,
     });
   } catch (e) {
+    await notifier?.close();
     store.close();
     await keys.close();
     throw e;
@@ -83,6 +99,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     listener,
     async stop() {
       await listener.close();
+      // After the last request's changes are queued; before the store and HSM a Put reads from.
+      await notifier?.close();
       store.close();
       await keys.close();
       await audit.close();

@@ -8,7 +8,11 @@ import type { Writable } from 'node:stream';
 import winston from 'winston';
 
 export interface AuditRecord {
-  readonly event: 'operation' | 'connection-rejected' | 'message-rejected';
+  /**
+   * `notification`: one Notify or Put the server sent (or could not send) to a client's endpoint;
+   * `notification-dropped`: messages for an endpoint given up on (queue full, server stopping).
+   */
+  readonly event: 'operation' | 'connection-rejected' | 'message-rejected' | 'notification' | 'notification-dropped';
   readonly correlationId: string;
   readonly client?: string;
   readonly certificateFingerprint?: string;
@@ -22,6 +26,8 @@ export interface AuditRecord {
   readonly resultReason?: string;
   readonly reason?: string;
   readonly durationMs?: number;
+  /** How many messages a `notification-dropped` record stands for. */
+  readonly count?: number;
 }
 
 export interface AuditSink {

@@ -170,3 +170,59 @@ export function encodeResponseMessage(header: ResponseHeaderFields, items: reado
   h.push(ttlv.integer(Tag.BatchCount, items.length));
   return ttlv.structure(Tag.ResponseMessage, [ttlv.structure(Tag.ResponseHeader, h), ...items]);
 }
+
+/**
+ * The other direction, for the messages the server sends (Notify, Put: src/notify/): a Request
+ * Message with one item per operation, and the reading of the client's Response Message.
+ */
+export interface OutgoingItem {
+  readonly operation: number;
+  readonly payload: readonly TtlvItem[];
+}
+
+export function encodeRequestMessage(header: { readonly version: ProtocolVersion; readonly timeStamp: bigint }, items: readonly OutgoingItem[]): TtlvStructure {
+  const h: TtlvItem[] = [
+    ttlv.structure(Tag.ProtocolVersion, [
+      ttlv.integer(Tag.ProtocolVersionMajor, header.version.major),
+      ttlv.integer(Tag.ProtocolVersionMinor, header.version.minor),
+    ]),
+    ttlv.dateTime(Tag.TimeStamp, header.timeStamp),
+    ttlv.integer(Tag.BatchCount, items.length),
+  ];
+  return ttlv.structure(Tag.RequestMessage, [
+    ttlv.structure(Tag.RequestHeader, h),
+    ...items.map((i) =>
+      ttlv.structure(Tag.BatchItem, [ttlv.enumeration(Tag.Operation, i.operation), ttlv.structure(Tag.RequestPayload, [...i.payload])]),
+    ),
+  ]);
+}
+
+export interface ReceivedResponse {
+  readonly version: ProtocolVersion;
+  readonly items: readonly ResponseBatchItem[];
+}
+
+/** Reads a Response Message; anything that is not one is Invalid Message. */
+export function readResponseMessage(root: TtlvItem): ReceivedResponse {
+  if (root.tag !== Tag.ResponseMessage) throw new KmipError(Reason.InvalidMessage, 'message is not a Response Message');
+  const msg = asStructure(root);
+  const h = req.structure(msg, Tag.ResponseHeader);
+  const version = readProtocolVersion(req.structure(h, Tag.ProtocolVersion));
+  const batchCount = req.integer(h, Tag.BatchCount);
+  const items = children(msg, Tag.BatchItem).map((bi): ResponseBatchItem => {
+    const s = asStructure(bi);
+    const payload = opt.structure(s, Tag.ResponsePayload);
+    return {
+      operation: opt.enumeration(s, Tag.Operation),
+      uniqueBatchItemId: opt.bytes(s, Tag.UniqueBatchItemID),
+      status: req.enumeration(s, Tag.ResultStatus),
+      reason: opt.enumeration(s, Tag.ResultReason) as ReasonValue | undefined,
+      message: opt.text(s, Tag.ResultMessage),
+      payload: payload?.value,
+    };
+  });
+  if (items.length !== batchCount) {
+    throw new KmipError(Reason.InvalidMessage, `Batch Count is ${batchCount} but the message has ${items.length} items`);
+  }
+  return { version, items };
+}

@@ -33,6 +33,8 @@ import type { ClientIdentity, Clock, OpContext, ServerInfo } from './context';
 import { KmipError, Reason, mapError, reasonForVersion, type ReasonValue } from './errors';
 import type { OperationRegistry } from './registry';
 import { UndoJournalStore } from './undo-journal';
+import { ChangeObserver } from '../notify/change-observer';
+import type { Notifier } from '../notify/events';
 import { operationInfo } from './registry';
 
 export interface ServerCore {
@@ -48,6 +50,11 @@ export interface ServerCore {
    * answer wrongly for the client's version). Tests fail on it; production may log it.
    */
   readonly onVersionPruned?: (paths: readonly string[], v: ProtocolVersion) => void;
+  /**
+   * Server-to-client Notify and Put (src/notify/): told, after each batch, of the durable changes
+   * to objects whose owners have an endpoint. Absent: no notifications, and no work for them.
+   */
+  readonly notifier?: Notifier;
 }
 
 export interface Session {
@@ -167,24 +174,32 @@ async function runBatch(
 ): Promise<ItemOutcome[]> {
   const continuation = request.header.batchErrorContinuationOption ?? BatchErrorContinuationOption.Stop;
   const journal = continuation === BatchErrorContinuationOption.Undo ? new UndoJournalStore(core.store) : undefined;
-  const shared: BatchShared = { idPlaceholder: undefined, secrets, store: journal ?? core.store };
+  const observer = core.notifier ? new ChangeObserver(journal ?? core.store, core.notifier) : undefined;
+  const shared: BatchShared = { idPlaceholder: undefined, secrets, store: observer ?? journal ?? core.store };
   const outcomes: ItemOutcome[] = [];
-  for (const [i, item] of request.items.entries()) {
-    // A long batch yields to the event loop now and then, so other clients keep being served.
-    if (i > 0 && i % YIELD_EVERY_ITEMS === 0) await new Promise((r) => setImmediate(r));
-    const outcome = await runItem(item, request, session, core, shared);
-    outcomes.push(outcome);
-    if (outcome.response.status === ResultStatus.Success || continuation === BatchErrorContinuationOption.Continue) continue;
-    // Stop (the default): the remaining items are not processed.
-    if (journal) {
-      // Undo: what the earlier items did is put back, and they answer Operation Undone.
-      await journal.rollback();
-      for (let j = 0; j < outcomes.length - 1; j++) {
-        const r = outcomes[j]!.response;
-        outcomes[j] = { response: { ...r, status: ResultStatus.OperationUndone } };
+  try {
+    for (const [i, item] of request.items.entries()) {
+      // A long batch yields to the event loop now and then, so other clients keep being served.
+      if (i > 0 && i % YIELD_EVERY_ITEMS === 0) await new Promise((r) => setImmediate(r));
+      const outcome = await runItem(item, request, session, core, shared);
+      outcomes.push(outcome);
+      if (outcome.response.status === ResultStatus.Success || continuation === BatchErrorContinuationOption.Continue) continue;
+      // Stop (the default): the remaining items are not processed.
+      if (journal) {
+        // Undo: what the earlier items did is put back, and they answer Operation Undone.
+        await journal.rollback();
+        // Every object is as it was before the batch: nothing to tell its owner.
+        observer?.discard();
+        for (let j = 0; j < outcomes.length - 1; j++) {
+          const r = outcomes[j]!.response;
+          outcomes[j] = { response: { ...r, status: ResultStatus.OperationUndone } };
+        }
       }
+      break;
     }
-    break;
+  } finally {
+    // What was written stays written even if a rollback failed: its owners hear of it.
+    observer?.publish();
   }
   return outcomes;
 }

@@ -57,3 +57,60 @@ test('hsm.callMode: async unless the file says sync', () => {
 test('a file that is not JSON is one clear error', () => {
   expect(errorKey(() => loadConfig({ configFile: withFile('{nope') }))).toBe('--config');
 });
+
+describe('notifications', () => {
+  const alice = { identity: 'alice', address: 'alice.example:5697' };
+
+  test('absent: no endpoints, and the default bounds', () => {
+    expect(loadConfig({}).notifications).toEqual({
+      endpoints: [],
+      queueLimit: 1000,
+      connectTimeoutMs: 10_000,
+      answerTimeoutMs: 30_000,
+      retryMaxMs: 60_000,
+    });
+  });
+
+  test('endpoints: identity, host and port, protocol version 1.4 unless given; bounds from the file', () => {
+    const c = loadConfig({
+      configFile: withFile({
+        notifications: {
+          endpoints: [alice, { identity: 'bob', address: '[::1]:7000', protocolVersion: '2.1' }],
+          queueLimit: 10,
+          connectTimeoutMs: 500,
+          answerTimeoutMs: 700,
+          retryMaxMs: 900,
+        },
+      }),
+    }).notifications;
+    expect(c.endpoints).toEqual([
+      { identity: 'alice', host: 'alice.example', port: 5697, protocolVersion: { major: 1, minor: 4 } },
+      { identity: 'bob', host: '::1', port: 7000, protocolVersion: { major: 2, minor: 1 } },
+    ]);
+    expect([c.queueLimit, c.connectTimeoutMs, c.answerTimeoutMs, c.retryMaxMs]).toEqual([10, 500, 700, 900]);
+  });
+
+  test.each([
+    [{ notifications: 'alice' }, 'notifications'],
+    [{ notifications: { endpoint: [] } }, 'notifications.endpoint'],
+    [{ notifications: { endpoints: alice } }, 'notifications.endpoints'],
+    [{ notifications: { endpoints: ['alice'] } }, 'notifications.endpoints[0]'],
+    [{ notifications: { endpoints: [{ address: 'h:1' }] } }, 'notifications.endpoints[0].identity'],
+    [{ notifications: { endpoints: [{ ...alice, identity: '' }] } }, 'notifications.endpoints[0].identity'],
+    [{ notifications: { endpoints: [{ identity: 'alice' }] } }, 'notifications.endpoints[0].address'],
+    [{ notifications: { endpoints: [alice, { ...alice, address: 'nope' }] } }, 'notifications.endpoints[1].address'],
+    [{ notifications: { endpoints: [{ ...alice, address: 'h:0' }] } }, 'notifications.endpoints[0].address'],
+    [{ notifications: { endpoints: [{ ...alice, address: 'h:65536' }] } }, 'notifications.endpoints[0].address'],
+    [{ notifications: { endpoints: [{ ...alice, protocolVersion: '1.5' }] } }, 'notifications.endpoints[0].protocolVersion'],
+    [{ notifications: { endpoints: [{ ...alice, protocolVersion: '3.0' }] } }, 'notifications.endpoints[0].protocolVersion'],
+    [{ notifications: { endpoints: [{ ...alice, protocolVersion: 1.4 }] } }, 'notifications.endpoints[0].protocolVersion'],
+    [{ notifications: { endpoints: [{ ...alice, port: 5697 }] } }, 'notifications.endpoints[0].port'],
+    [{ notifications: { endpoints: [alice, { ...alice, address: 'other:1' }] } }, 'notifications.endpoints[1].identity'],
+    [{ notifications: { queueLimit: 0 } }, 'notifications.queueLimit'],
+    [{ notifications: { connectTimeoutMs: -1 } }, 'notifications.connectTimeoutMs'],
+    [{ notifications: { answerTimeoutMs: 1.5 } }, 'notifications.answerTimeoutMs'],
+    [{ notifications: { retryMaxMs: '60s' } }, 'notifications.retryMaxMs'],
+  ])('bad notifications config %j names %s', (json, key) => {
+    expect(errorKey(() => loadConfig({ configFile: withFile(json) }))).toBe(key);
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * The store as a batch's handlers see it when notifications are configured: every write passes
+ * through unchanged, and once it has resolved (it is durable) a change to an object whose owner
+ * has an endpoint is recorded. The batch publishes the record when it is over; an Undo batch that
+ * rolls back discards it (the objects are as they were, so there is nothing to tell).
+ */
+import type { LocateQuery, ManagedObjectRecord, NewObject, ObjectStore, ObjectUpdate, StoredAttribute } from '../store/object-store';
+import { ItemType, ttlv } from '../../ttlv/types';
+import { Tag } from '../spec/generated/tags';
+import { LinkType } from '../spec/generated/enums';
+import type { Notifier, ObjectEvent } from './events';
+
+type Write = { insert: NewObject } | { uid: string; update: ObjectUpdate };
+
+export class ChangeObserver implements ObjectStore {
+  private events: ObjectEvent[] = [];
+
+  constructor(
+    private readonly inner: ObjectStore,
+    private readonly notifier: Notifier,
+  ) {}
+
+  /** A new object is news to nobody (its creator has the answer) unless it replaces one: see writeBatch. */
+  insert(obj: NewObject): Promise<void> {
+    return this.inner.insert(obj);
+  }
+
+  async update(uid: string, change: ObjectUpdate): Promise<void> {
+    const before = this.watched(uid);
+    await this.inner.update(uid, change);
+    if (before) this.noteUpdate(before, change);
+  }
+
+  /**
+   * Re-key, Re-key Key Pair and Re-certify store the replacement together with the change to the
+   * object it replaces: an inserted object whose Replaced Object Link names an object written in
+   * the same batch is a replacement.
+   */
+  async writeBatch(ops: readonly Write[]): Promise<void> {
+    const before = ops.map((op) => ('insert' in op ? undefined : this.watched(op.uid)));
+    await this.inner.writeBatch(ops);
+    const updated = new Set(ops.flatMap((op) => ('insert' in op ? [] : [op.uid])));
+    ops.forEach((op, i) => {
+      if ('insert' in op) {
+        const replaced = replacedUid(op.insert.attributes);
+        if (replaced !== undefined && updated.has(replaced) && this.notifier.wants(op.insert.owner)) {
+          this.events.push({ kind: 'replaced', uid: op.insert.uid, owner: op.insert.owner, replacedUid: replaced });
+        }
+      } else {
+        const rec = before[i];
+        if (rec) this.noteUpdate(rec, op.update);
+      }
+    });
+  }
+
+  /** Only an Undo rollback removes objects, and that does not come through here. */
+  remove(uid: string): Promise<void> {
+    return this.inner.remove(uid);
+  }
+
+  get(uid: string): ManagedObjectRecord | undefined {
+    return this.inner.get(uid);
+  }
+
+  locate(query: LocateQuery): string[] {
+    return this.inner.locate(query);
+  }
+
+  close(): void {
+    // Borrowed from the server, like the undo journal.
+  }
+
+  /** Hands what the batch changed to the notifier. */
+  publish(): void {
+    if (this.events.length > 0) this.notifier.publish(this.events);
+    this.events = [];
+  }
+
+  discard(): void {
+    this.events = [];
+  }
+
+  private watched(uid: string): ManagedObjectRecord | undefined {
+    const rec = this.inner.get(uid);
+    return rec && this.notifier.wants(rec.owner) ? rec : undefined;
+  }
+
+  private noteUpdate(before: ManagedObjectRecord, change: ObjectUpdate): void {
+    let after = change.attributes;
+    // A state written without its attribute set still changes the State attribute.
+    if (after === undefined && change.state !== undefined && change.state !== before.state) {
+      after = [...before.attributes.filter((a) => a.name !== 'State'), { name: 'State', index: 0, value: ttlv.enumeration(Tag.State, change.state) }];
+    }
+    // Material alone (Destroy drops it with a State change, which is the news) says nothing new.
+    if (after === undefined) return;
+    this.events.push({ kind: 'attributes-changed', uid: before.uid, owner: before.owner, before: before.attributes, after });
+  }
+}
+
+/** Read without the throwing tree readers: nothing here may fail a request whose write is done. */
+function replacedUid(attrs: readonly StoredAttribute[]): string | undefined {
+  for (const a of attrs) {
+    if (a.name !== 'Link' || a.value.type !== ItemType.Structure) continue;
+    const type = a.value.value.find((c) => c.tag === Tag.LinkType);
+    const target = a.value.value.find((c) => c.tag === Tag.LinkedObjectIdentifier);
+    if (type?.type === ItemType.Enumeration && type.value === LinkType.ReplacedObjectLink && target?.type === ItemType.TextString) {
+      return target.value;
+    }
+  }
+  return undefined;
+}
