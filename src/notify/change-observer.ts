@@ -4,28 +4,27 @@
  * has an endpoint is recorded. The batch publishes the record when it is over; an Undo batch that
  * rolls back discards it (the objects are as they were, so there is nothing to tell).
  */
-import type { LocateQuery, ManagedObjectRecord, NewObject, ObjectStore, ObjectUpdate, StoredAttribute } from '../store/object-store';
+import type { ManagedObjectRecord, ObjectStore, ObjectUpdate, StoredAttribute } from '../store/object-store';
+import { BorrowedStore, type StoreWrite } from '../store/borrowed-store';
 import { ItemType, ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { LinkType } from '../spec/generated/enums';
 import type { Notifier, ObjectEvent } from './events';
 
-type Write = { insert: NewObject } | { uid: string; update: ObjectUpdate };
-
-export class ChangeObserver implements ObjectStore {
+export class ChangeObserver extends BorrowedStore {
   private events: ObjectEvent[] = [];
 
   constructor(
-    private readonly inner: ObjectStore,
+    inner: ObjectStore,
     private readonly notifier: Notifier,
-  ) {}
-
-  /** A new object is news to nobody (its creator has the answer) unless it replaces one: see writeBatch. */
-  insert(obj: NewObject): Promise<void> {
-    return this.inner.insert(obj);
+  ) {
+    super(inner);
   }
 
-  async update(uid: string, change: ObjectUpdate): Promise<void> {
+  // insert() passes through: a new object is news to nobody (its creator has the answer) unless
+  // it replaces one (see writeBatch). remove() only comes from an Undo rollback, not through here.
+
+  override async update(uid: string, change: ObjectUpdate): Promise<void> {
     const before = this.watched(uid);
     await this.inner.update(uid, change);
     if (before) this.noteUpdate(before, change);
@@ -36,7 +35,7 @@ export class ChangeObserver implements ObjectStore {
    * object it replaces: an inserted object whose Replaced Object Link names an object written in
    * the same batch is a replacement.
    */
-  async writeBatch(ops: readonly Write[]): Promise<void> {
+  override async writeBatch(ops: readonly StoreWrite[]): Promise<void> {
     const before = ops.map((op) => ('insert' in op ? undefined : this.watched(op.uid)));
     await this.inner.writeBatch(ops);
     const updated = new Set(ops.flatMap((op) => ('insert' in op ? [] : [op.uid])));
@@ -51,23 +50,6 @@ export class ChangeObserver implements ObjectStore {
         if (rec) this.noteUpdate(rec, op.update);
       }
     });
-  }
-
-  /** Only an Undo rollback removes objects, and that does not come through here. */
-  remove(uid: string): Promise<void> {
-    return this.inner.remove(uid);
-  }
-
-  get(uid: string): ManagedObjectRecord | undefined {
-    return this.inner.get(uid);
-  }
-
-  locate(query: LocateQuery): string[] {
-    return this.inner.locate(query);
-  }
-
-  close(): void {
-    // Borrowed from the server, like the undo journal.
   }
 
   /** Hands what the batch changed to the notifier. */

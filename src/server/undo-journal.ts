@@ -5,48 +5,39 @@
  * in the middle of an Undo batch leaves the items that completed; the spec's Undo is best effort
  * across items in that case.
  */
-import type { LocateQuery, ManagedObjectRecord, NewObject, ObjectStore, ObjectUpdate } from '../store/object-store';
+import type { ManagedObjectRecord, NewObject, ObjectStore, ObjectUpdate } from '../store/object-store';
+import { BorrowedStore, type StoreWrite } from '../store/borrowed-store';
 
-export class UndoJournalStore implements ObjectStore {
+export class UndoJournalStore extends BorrowedStore {
   /** uid -> the record before the batch (undefined: the batch created it). */
   private readonly before = new Map<string, ManagedObjectRecord | undefined>();
 
-  constructor(private readonly inner: ObjectStore) {}
+  constructor(inner: ObjectStore) {
+    super(inner);
+  }
 
   private remember(uid: string): void {
     if (!this.before.has(uid)) this.before.set(uid, this.inner.get(uid));
   }
 
-  insert(obj: NewObject): Promise<void> {
+  override insert(obj: NewObject): Promise<void> {
     this.remember(obj.uid);
     return this.inner.insert(obj);
   }
 
-  update(uid: string, change: ObjectUpdate): Promise<void> {
+  override update(uid: string, change: ObjectUpdate): Promise<void> {
     this.remember(uid);
     return this.inner.update(uid, change);
   }
 
-  writeBatch(ops: ReadonlyArray<{ insert: NewObject } | { uid: string; update: ObjectUpdate }>): Promise<void> {
+  override writeBatch(ops: readonly StoreWrite[]): Promise<void> {
     for (const op of ops) this.remember('insert' in op ? op.insert.uid : op.uid);
     return this.inner.writeBatch(ops);
   }
 
-  remove(uid: string): Promise<void> {
+  override remove(uid: string): Promise<void> {
     this.remember(uid);
     return this.inner.remove(uid);
-  }
-
-  get(uid: string): ManagedObjectRecord | undefined {
-    return this.inner.get(uid);
-  }
-
-  locate(query: LocateQuery): string[] {
-    return this.inner.locate(query);
-  }
-
-  close(): void {
-    // The journal borrows the server's store; closing it is the server's business.
   }
 
   /** Puts every object the batch touched back as it was, in one commit. */
