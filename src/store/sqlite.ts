@@ -62,8 +62,6 @@ export interface SqliteStoreOptions {
   readonly cachedObjects?: number;
 }
 
-/** An object's row as read from the database: no key material, only its wrapped form. */
-type CachedRows = ObjectRow;
 
 /** Default size of the row cache: a few MB, and the working set of a busy storage array. */
 const DEFAULT_CACHED_OBJECTS = 10_000;
@@ -74,8 +72,8 @@ export class SqliteObjectStore implements ObjectStore {
   private flushScheduled = false;
   private readonly inSavepoint: (fn: () => void) => void;
   private readonly stmts: ReturnType<SqliteObjectStore['prepare']>;
-  /** uid -> rows, in least-recently-used order (a Map iterates in insertion order). */
-  private readonly rowCache = new Map<string, CachedRows>();
+  /** uid -> committed row (no key material, only its wrapped form), least recently used first (a Map iterates in insertion order). */
+  private readonly rowCache = new Map<string, ObjectRow>();
   private readonly cacheLimit: number;
   /** Compiled Locate queries by SQL text (the shapes clients use repeat). */
   private readonly locateStatements = new Map<string, Database.Statement>();
@@ -335,9 +333,8 @@ export class SqliteObjectStore implements ObjectStore {
   }
 
   get(uid: string): ManagedObjectRecord | undefined {
-    const rows = this.readRows(uid);
-    if (!rows) return undefined;
-    const row = rows;
+    const row = this.readRow(uid);
+    if (!row) return undefined;
     // Decoded afresh on every call: callers own the record they get (decoding copies byte strings).
     const attrs = decodeAttributeBlob(row.attrs);
     return {
@@ -354,21 +351,21 @@ export class SqliteObjectStore implements ObjectStore {
     };
   }
 
-  /** The committed rows of an object, from the cache or the database. */
-  private readRows(uid: string): CachedRows | undefined {
+  /** The committed row of an object, from the cache or the database. */
+  private readRow(uid: string): ObjectRow | undefined {
     const hit = this.rowCache.get(uid);
     if (hit !== undefined) {
       this.rowCache.delete(uid);
       this.rowCache.set(uid, hit);
       return hit;
     }
-    const rows = this.stmts.getObject.get(uid) as ObjectRow | undefined;
-    if (!rows) return undefined;
+    const row = this.stmts.getObject.get(uid) as ObjectRow | undefined;
+    if (!row) return undefined;
     if (this.cacheLimit > 0) {
-      this.rowCache.set(uid, rows);
+      this.rowCache.set(uid, row);
       if (this.rowCache.size > this.cacheLimit) this.rowCache.delete(this.rowCache.keys().next().value as string);
     }
-    return rows;
+    return row;
   }
 
   locate(query: LocateQuery): string[] {
