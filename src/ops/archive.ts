@@ -16,7 +16,7 @@ export const archiveHandler: OperationHandler = {
     const rec = await loadObject(ctx, uid);
     if (!isArchived(rec)) {
       const attributes = touchLastChange(ctx, setAttribute(rec.attributes, 'Archive Date', ttlv.dateTime(Tag.ArchiveDate, nowSeconds(ctx))));
-      await ctx.store.update(uid, { attributes });
+      await ctx.store.update(uid, { attributes, expectedRevision: rec.revision });
     }
     return [ttlv.textString(Tag.UniqueIdentifier, uid)];
   },

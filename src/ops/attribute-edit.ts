@@ -101,7 +101,8 @@ export async function commitAttributes(ctx: OpContext, rec: ManagedObjectRecord,
   let attributes = touchLastChange(ctx, maintainFlags(attrs));
   const state = effectiveState(rec.state as StateValue, attributes, ctx.clock.now());
   if (state !== rec.state) attributes = setAttribute(attributes, 'State', ttlv.enumeration(Tag.State, state));
-  await ctx.store.update(rec.uid, state !== rec.state ? { state, attributes } : { attributes });
+  const expectedRevision = rec.revision;
+  await ctx.store.update(rec.uid, state !== rec.state ? { state, attributes, expectedRevision } : { attributes, expectedRevision });
 }
 
 /** The response: 1.x echoes the attribute instance (Add, Modify, Delete); 2.x only the identifier. */

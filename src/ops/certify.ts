@@ -101,7 +101,13 @@ export const certifyHandler: OperationHandler = {
     const writes: Parameters<typeof ctx.store.writeBatch>[0][number][] = [{ insert: record }];
     if (pub) {
       const current = ctx.store.get(pub.rec.uid) ?? pub.rec;
-      writes.push({ uid: pub.rec.uid, update: { attributes: touchLastChange(ctx, addAttributeInstance(current.attributes, 'Link', linkAttribute(LinkType.CertificateLink, record.uid).value)) } });
+      writes.push({
+        uid: pub.rec.uid,
+        update: {
+          attributes: touchLastChange(ctx, addAttributeInstance(current.attributes, 'Link', linkAttribute(LinkType.CertificateLink, record.uid).value)),
+          expectedRevision: current.revision,
+        },
+      });
     }
     await ctx.store.writeBatch(writes);
     ctx.idPlaceholder = record.uid;

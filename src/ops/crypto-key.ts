@@ -119,7 +119,7 @@ export async function consumeUsage(ctx: OpContext, uid: string, bytes: number): 
   if (need > count) throw new KmipError(Reason.PermissionDenied, 'the key has reached its Usage Limits');
   const items = limits.value.filter((c) => c.tag !== Tag.UsageLimitsCount);
   const updated = ttlv.structure(Tag.UsageLimits, [...items, ttlv.longInteger(Tag.UsageLimitsCount, count - need)]);
-  await ctx.store.update(uid, { attributes: setAttribute(rec.attributes, 'Usage Limits', updated) });
+  await ctx.store.update(uid, { attributes: setAttribute(rec.attributes, 'Usage Limits', updated), expectedRevision: rec.revision });
 }
 
 function longOf(s: TtlvStructure, tag: number): bigint | undefined {

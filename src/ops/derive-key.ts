@@ -159,7 +159,10 @@ export const deriveKeyHandler: OperationHandler = {
       });
       const updates = sources.map((s) => ({
         uid: s.rec.uid,
-        update: { attributes: touchLastChange(ctx, addAttributeInstance(s.rec.attributes, 'Link', link(LinkType.DerivedKeyLink, record.uid))) },
+        update: {
+          attributes: touchLastChange(ctx, addAttributeInstance(s.rec.attributes, 'Link', link(LinkType.DerivedKeyLink, record.uid))),
+          expectedRevision: s.rec.revision,
+        },
       }));
       await ctx.store.writeBatch([{ insert: record }, ...updates]);
       ctx.idPlaceholder = record.uid;

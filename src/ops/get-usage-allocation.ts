@@ -70,7 +70,10 @@ export const getUsageAllocationHandler: OperationHandler = {
       ttlv.longInteger(Tag.UsageLimitsCount, count - requested),
       ...limits.value.filter((c) => c.tag !== Tag.UsageLimitsTotal && c.tag !== Tag.UsageLimitsCount),
     ]);
-    await ctx.store.update(uid, { attributes: touchLastChange(ctx, setAttribute(current.attributes, 'Usage Limits', updated)) });
+    await ctx.store.update(uid, {
+      attributes: touchLastChange(ctx, setAttribute(current.attributes, 'Usage Limits', updated)),
+      expectedRevision: current.revision,
+    });
     return [ttlv.textString(Tag.UniqueIdentifier, uid)];
   },
 };

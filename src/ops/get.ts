@@ -86,7 +86,7 @@ function flag(rec: ManagedObjectRecord, name: string): boolean | undefined {
 /** Once served, an object is no longer Fresh (spec: Fresh). */
 export async function markServed(ctx: OpContext, rec: ManagedObjectRecord): Promise<void> {
   if (flag(rec, 'Fresh') !== true) return;
-  await ctx.store.update(rec.uid, { attributes: setAttribute(rec.attributes, 'Fresh', ttlv.boolean(Tag.Fresh, false)) });
+  await ctx.store.update(rec.uid, { attributes: setAttribute(rec.attributes, 'Fresh', ttlv.boolean(Tag.Fresh, false)), expectedRevision: rec.revision });
 }
 
 export const getHandler: OperationHandler = {

@@ -39,7 +39,7 @@ export const importHandler: OperationHandler = {
     const state = effectiveState(stated, attributes, ctx.clock.now());
     attributes = setAttribute(attributes, 'State', ttlv.enumeration(Tag.State, state));
     const protectedMaterial = await protectBody(ctx, uid, body);
-    if (existing) await ctx.store.update(uid, { state, attributes, protectedMaterial });
+    if (existing) await ctx.store.update(uid, { state, attributes, protectedMaterial, expectedRevision: existing.revision });
     else await ctx.store.insert({ uid, objectType, state, owner: ctx.client.name, attributes, protectedMaterial });
     ctx.idPlaceholder = uid;
     ctx.touched.push(uid);

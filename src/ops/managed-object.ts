@@ -55,8 +55,8 @@ export async function loadObject(ctx: OpContext, uid: string): Promise<ManagedOb
   const state = effectiveState(rec.state as StateValue, rec.attributes, ctx.clock.now());
   if (state === rec.state) return rec;
   const attributes = setAttribute(rec.attributes, 'State', ttlv.enumeration(Tag.State, state));
-  await ctx.store.update(uid, { state, attributes });
-  return { ...rec, state, attributes };
+  await ctx.store.update(uid, { state, attributes, expectedRevision: rec.revision });
+  return { ...rec, state, attributes, revision: rec.revision + 1 };
 }
 
 /** Applies a lifecycle event: the state table decides; State and Last Change Date follow. */
@@ -71,8 +71,9 @@ export async function applyEvent(
   let attributes = setAttribute(rec.attributes, 'State', ttlv.enumeration(Tag.State, state));
   for (const a of extra) attributes = setAttribute(attributes, a.name, a.value);
   attributes = touchLastChange(ctx, attributes);
-  await ctx.store.update(rec.uid, dropMaterial ? { state, attributes, protectedMaterial: null } : { state, attributes });
-  return { ...rec, state, attributes, protectedMaterial: dropMaterial ? null : rec.protectedMaterial };
+  const expectedRevision = rec.revision;
+  await ctx.store.update(rec.uid, dropMaterial ? { state, attributes, protectedMaterial: null, expectedRevision } : { state, attributes, expectedRevision });
+  return { ...rec, state, attributes, protectedMaterial: dropMaterial ? null : rec.protectedMaterial, revision: rec.revision + 1 };
 }
 
 export function getAttribute(attrs: readonly StoredAttribute[], name: string): TtlvItem | undefined {

@@ -129,10 +129,13 @@ export const reCertifyHandler: OperationHandler = {
     });
     // The old certificate: its Names go to the new one, a link points to it; its state stays.
     const oldAttrs = touchLastChange(ctx, addAttributeInstance(old.attributes.filter((a) => a.name !== 'Name'), 'Link', linkAttribute(LinkType.ReplacementObjectLink, record.uid).value));
-    const writes: Parameters<typeof ctx.store.writeBatch>[0][number][] = [{ insert: record }, { uid, update: { attributes: oldAttrs } }];
+    const writes: Parameters<typeof ctx.store.writeBatch>[0][number][] = [
+      { insert: record },
+      { uid, update: { attributes: oldAttrs, expectedRevision: old.revision } },
+    ];
     if (pub) {
       const moved = addAttributeInstance(withoutLink(pub.attributes, LinkType.CertificateLink, uid), 'Link', linkAttribute(LinkType.CertificateLink, record.uid).value);
-      writes.push({ uid: pub.uid, update: { attributes: touchLastChange(ctx, moved) } });
+      writes.push({ uid: pub.uid, update: { attributes: touchLastChange(ctx, moved), expectedRevision: pub.revision } });
     }
     await ctx.store.writeBatch(writes);
     ctx.idPlaceholder = record.uid;

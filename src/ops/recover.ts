@@ -15,7 +15,7 @@ export const recoverHandler: OperationHandler = {
     const rec = await loadObject(ctx, uid);
     if (isArchived(rec)) {
       const attributes = touchLastChange(ctx, rec.attributes.filter((a) => a.name !== 'Archive Date'));
-      await ctx.store.update(uid, { attributes });
+      await ctx.store.update(uid, { attributes, expectedRevision: rec.revision });
     }
     return [ttlv.textString(Tag.UniqueIdentifier, uid)];
   },

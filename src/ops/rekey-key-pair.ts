@@ -63,7 +63,7 @@ function replacedLink(old: ManagedObjectRecord): KmipAttribute {
 /** The existing key after replacement: Names gone to the new key, a link to it, state unchanged. */
 function replacedUpdate(ctx: OpContext, old: ManagedObjectRecord, replacement: NewObject) {
   const attrs = touchLastChange(ctx, addAttributeInstance(old.attributes.filter((a) => a.name !== 'Name'), 'Link', link(LinkType.ReplacementObjectLink, replacement.uid)));
-  return { uid: old.uid, update: { attributes: attrs } };
+  return { uid: old.uid, update: { attributes: attrs, expectedRevision: old.revision } };
 }
 
 async function loadLive(ctx: OpContext, uid: string, type: number): Promise<ManagedObjectRecord> {

@@ -143,7 +143,7 @@ export const reKeyHandler: OperationHandler = {
       // The existing key: its Names go to the replacement, a link points to it; its state stays.
       let oldAttrs = old.attributes.filter((a) => a.name !== 'Name');
       oldAttrs = touchLastChange(ctx, addAttributeInstance(oldAttrs, 'Link', link(LinkType.ReplacementObjectLink, record.uid)));
-      await ctx.store.writeBatch([{ insert: record }, { uid, update: { attributes: oldAttrs } }]);
+      await ctx.store.writeBatch([{ insert: record }, { uid, update: { attributes: oldAttrs, expectedRevision: old.revision } }]);
       ctx.idPlaceholder = record.uid;
       ctx.touched.push(record.uid);
       return [ttlv.textString(Tag.UniqueIdentifier, record.uid)];

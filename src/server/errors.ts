@@ -132,6 +132,11 @@ export function mapError(e: unknown, v: ProtocolVersion): MappedError {
       internal: e,
     };
   }
+  if (e instanceof StoreError && e.code === 'CONFLICT') {
+    // Other requests kept changing the object between this one's read and write (handle-message
+    // ran it again each time): nothing of it was written.
+    return { reason: Reason.GeneralFailure, message: 'the object is being changed by other requests; nothing was changed, retry' };
+  }
   const correlationId = randomUUID();
   return {
     reason: Reason.GeneralFailure,

@@ -27,7 +27,7 @@ import {
 import { findNewerThan, pruneForVersion } from '../kmip/version-filter';
 import { asBoolean, child, opt } from '../kmip/tree';
 import type { AuditSink } from '../audit/audit-log';
-import type { ObjectStore } from '../store/object-store';
+import { StoreError, type ObjectStore } from '../store/object-store';
 import type { KeyProtector } from '../keys/key-protector';
 import type { ClientIdentity, Clock, OpContext, ServerInfo } from './context';
 import { KmipError, Reason, mapError, reasonForVersion, type ReasonValue } from './errors';
@@ -154,6 +154,9 @@ function nowSeconds(clock: Clock): bigint {
 
 const YIELD_EVERY_ITEMS = 32;
 
+/** Runs of one item whose write met a concurrent change before it fails with General Failure. */
+const CONFLICT_ATTEMPTS = 20;
+
 interface BatchShared {
   idPlaceholder: string | undefined;
   /** The server's store, or an undo journal over it (Batch Error Continuation Option Undo). */
@@ -236,7 +239,20 @@ async function runItem(
         `operation ${operationInfo(item.operation)?.name ?? item.operation} is not supported in KMIP ${versionString(v)}`,
       );
     }
-    const payload = await handler.handle(item.payload, ctx);
+    let payload: Awaited<ReturnType<typeof handler.handle>>;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        payload = await handler.handle(item.payload, ctx);
+        break;
+      } catch (e) {
+        if (!(e instanceof StoreError && e.code === 'CONFLICT') || attempt >= CONFLICT_ATTEMPTS) throw e;
+        // Another request changed an object between this item's read and its write, and the
+        // write was refused whole: run the item again on what is committed now. (An item's
+        // earlier writes are recomputed from state, so running it again does not repeat them.)
+        ctx.idPlaceholder = shared.idPlaceholder;
+        ctx.touched.length = 0;
+      }
+    }
     shared.idPlaceholder = ctx.idPlaceholder;
     response = { ...base, status: ResultStatus.Success, payload };
   } catch (e) {

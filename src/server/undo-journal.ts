@@ -51,7 +51,8 @@ export class UndoJournalStore extends BorrowedStore {
       } else if (now === undefined) {
         ops.push({ insert: rec });
       } else {
-        ops.push({ uid, update: { state: rec.state, attributes: rec.attributes, protectedMaterial: rec.protectedMaterial } });
+        // Unconditional: the batch's own writes moved the revision on.
+        ops.push({ uid, update: { state: rec.state, attributes: rec.attributes, protectedMaterial: rec.protectedMaterial, expectedRevision: null } });
       }
     }
     await Promise.all([this.inner.writeBatch(ops), ...removals.map((u) => this.inner.remove(u))]);

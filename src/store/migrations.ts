@@ -88,6 +88,11 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec('DROP TABLE attributes');
     },
   },
+  {
+    version: 4,
+    // A revision per object, so that an update computed from a stale read is refused.
+    sql: `ALTER TABLE objects ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];
 
 /**

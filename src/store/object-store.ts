@@ -36,9 +36,18 @@ export interface NewObject {
 export interface ManagedObjectRecord extends NewObject {
   /** Monotonic creation order; Locate's deterministic order. */
   readonly seq: number;
+  /** Grows by exactly one with every committed update of the object. */
+  readonly revision: number;
 }
 
+/**
+ * A change computed from a record that was read. `expectedRevision` is that record's revision:
+ * if another write committed in between (another connection, another worker), the update is
+ * refused whole with StoreError CONFLICT instead of overwriting that write, and the request runs
+ * again on the new state (server/handle-message.ts). `null` overwrites unconditionally (undo).
+ */
 export interface ObjectUpdate {
+  readonly expectedRevision: number | null;
   readonly state?: number;
   /** Replaces the whole attribute set when given. */
   readonly attributes?: readonly StoredAttribute[];
@@ -85,7 +94,7 @@ export interface ObjectStore {
 export class StoreError extends Error {
   override readonly name = 'StoreError';
   constructor(
-    readonly code: 'NOT_FOUND' | 'EXISTS' | 'SCHEMA' | 'IO',
+    readonly code: 'NOT_FOUND' | 'EXISTS' | 'SCHEMA' | 'IO' | 'CONFLICT',
     message: string,
   ) {
     super(message);

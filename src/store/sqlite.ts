@@ -45,6 +45,7 @@ interface ObjectRow {
   iv: Buffer | null;
   ciphertext: Buffer | null;
   attrs: Buffer;
+  rev: number;
 }
 
 interface PendingWrite {
@@ -60,11 +61,21 @@ export interface SqliteStoreOptions {
   readonly path: string;
   /** Objects whose rows are kept in memory for get() (least recently used go first); 0 disables. */
   readonly cachedObjects?: number;
+  /**
+   * Other processes write the same file (the server's workers). Cached rows are then trusted only
+   * while SQLite's data_version says no other connection committed, and a write batch that finds
+   * the write lock taken is retried shortly instead of waiting in SQLite's busy handler, which
+   * would block the event loop.
+   */
+  readonly sharedWithOtherProcesses?: boolean;
 }
 
 
 /** Default size of the row cache: a few MB, and the working set of a busy storage array. */
 const DEFAULT_CACHED_OBJECTS = 10_000;
+
+/** How long a read (or a blocking write) waits for a lock another connection holds. */
+const BUSY_TIMEOUT_MS = 5000;
 
 export class SqliteObjectStore implements ObjectStore {
   private readonly db: Database.Database;
@@ -86,9 +97,15 @@ export class SqliteObjectStore implements ObjectStore {
   private closed = false;
   /** Set when a sync failed: what is on disk is unknown, so no later write is acknowledged. */
   private syncFailure: StoreError | null = null;
+  private readonly shared: boolean;
+  /** data_version when the row cache was last known to match the database (shared mode). */
+  private seenDataVersion = -1;
+  /** Consecutive write batches that found the lock taken by another process. */
+  private lockRetries = 0;
 
   constructor(opts: SqliteStoreOptions) {
     this.cacheLimit = opts.cachedObjects ?? DEFAULT_CACHED_OBJECTS;
+    this.shared = opts.sharedWithOtherProcesses ?? false;
     try {
       this.db = new Database(opts.path);
     } catch (e) {
@@ -99,7 +116,7 @@ export class SqliteObjectStore implements ObjectStore {
     // Checkpoints still fsync the WAL and the database file, as SQLite does in FULL mode.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.migrate();
     this.inSavepoint = this.db.transaction((fn: () => void) => fn());
     this.stmts = this.prepare();
@@ -145,13 +162,21 @@ export class SqliteObjectStore implements ObjectStore {
       deleteObject: db.prepare(`DELETE FROM objects WHERE seq = ?`),
       updateState: db.prepare(`UPDATE objects SET state = ?, updated_at = ? WHERE seq = ?`),
       updateAttributes: db.prepare(`UPDATE objects SET attrs = ?, updated_at = ? WHERE seq = ?`),
+      bumpRevision: db.prepare(`UPDATE objects SET rev = rev + 1 WHERE seq = ?`),
       updateMaterial: db.prepare(
         `UPDATE objects SET kek_id = ?, mechanism = ?, iv = ?, ciphertext = ?, updated_at = ? WHERE seq = ?`,
       ),
       getObject: db.prepare(
-        `SELECT seq, uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext, attrs FROM objects WHERE uid = ?`,
+        `SELECT seq, uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext, attrs, rev FROM objects WHERE uid = ?`,
       ),
-      seqAndAttributes: db.prepare(`SELECT seq, attrs FROM objects WHERE uid = ?`),
+      seqAndAttributes: db.prepare(`SELECT seq, attrs, rev FROM objects WHERE uid = ?`),
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
+      begin: db.prepare('BEGIN'),
+      beginImmediate: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
+      noBusyWait: db.prepare('PRAGMA busy_timeout = 0'),
+      busyWait: db.prepare(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`),
     };
   }
 
@@ -210,10 +235,14 @@ export class SqliteObjectStore implements ObjectStore {
   }
 
   private doUpdate(uid: string, change: ObjectUpdate): void {
-    const row = this.stmts.seqAndAttributes.get(uid) as { seq: number; attrs: Buffer } | undefined;
+    const row = this.stmts.seqAndAttributes.get(uid) as { seq: number; attrs: Buffer; rev: number } | undefined;
     if (row === undefined) throw new StoreError('NOT_FOUND', `object ${uid} not found`);
+    if (change.expectedRevision !== null && change.expectedRevision !== row.rev) {
+      throw new StoreError('CONFLICT', `object ${uid} changed since it was read`);
+    }
     const seq = row.seq;
     const now = Date.now();
+    this.stmts.bumpRevision.run(seq);
     if (change.state !== undefined) this.stmts.updateState.run(change.state, now, seq);
     if (change.protectedMaterial !== undefined) {
       const m = change.protectedMaterial;
@@ -277,23 +306,31 @@ export class SqliteObjectStore implements ObjectStore {
       for (const w of batch) w.reject(this.syncFailure);
       return;
     }
+    if (!this.beginWrite()) {
+      // Another process holds the write lock: keep the batch (in order) and try again shortly.
+      this.pending = batch.concat(this.pending);
+      this.retryFlush();
+      return;
+    }
     const failures = new Map<PendingWrite, unknown>();
     try {
-      this.db.transaction(() => {
-        for (const w of batch) {
-          try {
-            if (batch.length === 1) w.run();
-            else this.inSavepoint(w.run);
-          } catch (e) {
-            // SQLITE_FULL or an I/O error can roll back the whole transaction, not only the
-            // savepoint: then every write of the batch is gone, and the ones after this must not
-            // run as transactions of their own. Fail the batch.
-            if (!this.db.inTransaction) throw e;
-            failures.set(w, e);
-          }
+      for (const w of batch) {
+        try {
+          // A lone write needs no savepoint: if it fails, the transaction is rolled back below.
+          if (batch.length === 1) w.run();
+          else this.inSavepoint(w.run);
+        } catch (e) {
+          // SQLITE_FULL or an I/O error can roll back the whole transaction, not only the
+          // savepoint: then every write of the batch is gone, and the ones after this must not
+          // run as transactions of their own. Fail the batch.
+          if (!this.db.inTransaction) throw e;
+          failures.set(w, e);
         }
-      })();
+      }
+      if (failures.size === batch.length) this.stmts.rollback.run();
+      else this.stmts.commit.run();
     } catch (e) {
+      if (this.db.inTransaction) this.stmts.rollback.run();
       // The commit itself failed (disk full, I/O error): nothing of this batch is durable.
       const err = new StoreError('IO', `store commit failed: ${(e as Error).message}`);
       for (const w of batch) w.reject(err);
@@ -308,6 +345,39 @@ export class SqliteObjectStore implements ObjectStore {
       else this.unsynced.push(w);
     }
     this.startSync();
+  }
+
+  /**
+   * Opens the batch's transaction. Alone on the file, a plain BEGIN (SQLite takes the write lock
+   * at the first write). Shared with other processes, BEGIN IMMEDIATE without waiting: false when
+   * another process holds the lock. Taking it up front also spares a batch whose first statement
+   * reads from failing with SQLITE_BUSY_SNAPSHOT when another process commits meanwhile.
+   */
+  private beginWrite(): boolean {
+    if (!this.shared || this.closed) {
+      this.stmts.begin.run();
+      return true;
+    }
+    this.stmts.noBusyWait.run();
+    try {
+      this.stmts.beginImmediate.run();
+      this.lockRetries = 0;
+      return true;
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_BUSY') return false;
+      throw e;
+    } finally {
+      this.stmts.busyWait.run();
+    }
+  }
+
+  private retryFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // The holder's transaction is one synchronous batch (a few ms at most): look again at once,
+    // then every millisecond, serving requests in between.
+    if (this.lockRetries++ === 0) setImmediate(() => this.flush());
+    else setTimeout(() => this.flush(), 1);
   }
 
   /** One fdatasync of the WAL at a time; it acknowledges the writes committed before it began. */
@@ -343,6 +413,7 @@ export class SqliteObjectStore implements ObjectStore {
       state: row.state,
       owner: row.owner,
       seq: row.seq,
+      revision: row.rev,
       attributes: attrs,
       protectedMaterial:
         row.ciphertext && row.iv && row.kek_id && row.mechanism
@@ -353,6 +424,7 @@ export class SqliteObjectStore implements ObjectStore {
 
   /** The committed row of an object, from the cache or the database. */
   private readRow(uid: string): ObjectRow | undefined {
+    if (this.shared) this.dropCacheIfOthersWrote();
     const hit = this.rowCache.get(uid);
     if (hit !== undefined) {
       this.rowCache.delete(uid);
@@ -366,6 +438,14 @@ export class SqliteObjectStore implements ObjectStore {
       if (this.rowCache.size > this.cacheLimit) this.rowCache.delete(this.rowCache.keys().next().value as string);
     }
     return row;
+  }
+
+  /** data_version changes when another connection commits: then no cached row can be trusted. */
+  private dropCacheIfOthersWrote(): void {
+    const version = this.stmts.dataVersion.get() as number;
+    if (version === this.seenDataVersion) return;
+    this.rowCache.clear();
+    this.seenDataVersion = version;
   }
 
   locate(query: LocateQuery): string[] {

@@ -70,21 +70,40 @@ test('reads after a committed update, batch or removal see the new rows, not cac
   await store.insert(newObject('u1', 'before'));
   await store.insert(newObject('u2', 'other'));
   expect(firstName(store.get('u1'))).toBe('before'); // now cached
-  await store.update('u1', { state: 2, attributes: [{ name: 'Name', index: 0, value: nameValue('after') }] });
+  await store.update('u1', { state: 2, attributes: [{ name: 'Name', index: 0, value: nameValue('after') }], expectedRevision: 0 });
   expect(store.get('u1')?.state).toBe(2);
   expect(firstName(store.get('u1'))).toBe('after');
-  await store.writeBatch([{ uid: 'u1', update: { state: 3 } }, { uid: 'u2', update: { state: 4 } }]);
+  await store.writeBatch([{ uid: 'u1', update: { state: 3, expectedRevision: 1 } }, { uid: 'u2', update: { state: 4, expectedRevision: 0 } }]);
   expect([store.get('u1')?.state, store.get('u2')?.state]).toEqual([3, 4]);
   await store.remove('u1');
   expect(store.get('u1')).toBeUndefined();
   expect(store.get('u2')?.state).toBe(4);
 });
 
+test('an update computed from a stale read is refused whole (CONFLICT); each committed update moves the revision by one', async () => {
+  const store = open();
+  await store.insert(newObject('u1', 'first'));
+  const read = store.get('u1')!;
+  expect(read.revision).toBe(0);
+  // Two changes computed from the same read, as two connections would: the second must not win.
+  const a = store.update('u1', { attributes: [{ name: 'Name', index: 0, value: nameValue('a') }], expectedRevision: read.revision });
+  const b = store.update('u1', { state: 2, attributes: [{ name: 'Name', index: 0, value: nameValue('b') }], expectedRevision: read.revision });
+  await Promise.all([a, expect(b).rejects.toMatchObject({ code: 'CONFLICT' })]);
+  const now = store.get('u1')!;
+  expect([firstName(now), now.state, now.revision]).toEqual(['a', 1, 1]);
+  // Based on the fresh read, it goes through; null (undo) overwrites whatever is there.
+  await store.update('u1', { state: 2, expectedRevision: now.revision });
+  await store.update('u1', { state: 3, expectedRevision: null });
+  expect([store.get('u1')!.state, store.get('u1')!.revision]).toEqual([3, 3]);
+  // The index entries of a refused update were not written either.
+  expect(store.locate({ conditions: [{ kind: 'equals', name: 'Name', value: nameValue('b') }], order: 'oldest' })).toEqual([]);
+});
+
 test('an update is invisible until it commits, and a failed write leaves its neighbours and the cache intact', async () => {
   const store = open();
   await store.insert(newObject('u1', 'kept'));
   expect(store.get('u1')?.state).toBe(1);
-  const pending = store.update('u1', { state: 2 });
+  const pending = store.update('u1', { state: 2, expectedRevision: null });
   expect(store.get('u1')?.state).toBe(1); // queued for the group commit, not yet committed
   const duplicate = expect(store.insert(newObject('u1', 'duplicate'))).rejects.toBeInstanceOf(StoreError);
   const neighbour = store.insert(newObject('u3', 'neighbour'));
@@ -159,6 +178,7 @@ test('Locate answers conditions on indexed and on unindexed attributes alike, wi
   // after an update the blob and the index entries both follow
   const k2 = store.get('k2')!;
   await store.update('k2', {
+    expectedRevision: k2.revision,
     attributes: k2.attributes.map((a) =>
       a.name === 'Fresh' ? { ...a, value: ttlv.boolean(FRESH_TAG, true) } : a.name === 'Name' ? { ...a, value: nameValue('zeta') } : a,
     ),
