@@ -7,7 +7,9 @@
  *
  *   node -r ./scripts/register-ts.js bench/compare.ts [--runs 1] [--seconds 6] [--pykmip-seconds 6]
  *        [--connections 32] [--pykmip-connections 32] [--kmip-version 1.4] [--keys 200]
- *        [--phases get,locate,getattrs,encrypt,create,lifecycle] [--json FILE]
+ *        [--phases get,locate,getattrs,encrypt,create,lifecycle] [--json FILE] [--workers 1|N|auto]
+ *
+ * --workers sets our server's serving processes (default 1); PyKMIP's server has no such setting.
  *
  * The read phases come first, so that both stores hold the same objects (the populated keys) when
  * Locate runs: PyKMIP's Locate scans every object, so its figure depends on the store's size.
@@ -115,7 +117,7 @@ async function oneRun(run: number): Promise<{ figures: RunFigures; notes: string
   const servers: ServerUnderTest[] = [];
   const result: RunFigures = new Map();
   try {
-    const ours = await startOurServer();
+    const ours = await startOurServer({ workers: flag('workers', '1') });
     servers.push(ours);
     const pykmip = await startPykmipServer(ours.pkiDir);
     servers.push(pykmip);

@@ -8,7 +8,7 @@
  * Locate by Name is driven over mTLS. Prints figures; asserts nothing.
  *
  *   node -r ./scripts/register-ts.js bench/locate-scale.ts [--objects 100000] [--dir DIR] [--keep 1]
- *        [--seconds 10] [--connections 32,1]
+ *        [--seconds 10] [--connections 32,1] [--workers N]
  *
  * With --dir, a store already populated there (scale-manifest.json) is reused when big enough.
  */
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
   }
   const dbBytes = ['kmip.sqlite', 'kmip.sqlite-wal'].reduce((t, f) => t + (fs.existsSync(path.join(dir, f)) ? fs.statSync(path.join(dir, f)).size : 0), 0);
   const direct = directLocate(dir, manifest.sample);
-  const server = await startOurServer({ dataDir: dir });
+  const server = await startOurServer({ dataDir: dir, workers: flag('workers', '') || undefined });
   const rows: string[][] = [];
   try {
     const pki = server.pkiDir;

@@ -7,6 +7,7 @@
  *                                                     [--variant "--call-mode sync --sessions 4"]
  *                                                     [--prof 0]   (same run, without the profiler: A/B figures)
  *                                                     [--root DIR] (run the server from another checkout)
+ *                                                     [--workers N] (serving processes; --prof 0 then: one profile per process)
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
       nodeArgs: flag('prof', '1') === '0' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
       variant: variant ? variant.split(' ') : undefined,
       root: flag('root', '') || undefined,
+      workers: flag('workers', '') || undefined,
     });
     try {
       const report = await runLoad({

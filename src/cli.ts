@@ -1,10 +1,12 @@
 /**
- * `kmip-server start [--config FILE] [--listen HOST:PORT] [--data-dir DIR]`
+ * `kmip-server start [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--workers N|auto]`
  * `kmip-server pki client --cn NAME --out DIR [--data-dir DIR]`
  */
+import cluster from 'node:cluster';
 import path from 'node:path';
 import { ConfigError, loadConfig } from './config';
 import { startServer } from './main';
+import { runWorkers, type WorkerReady } from './workers';
 import { ensureDevPki, issueClientCertificate } from './pki/dev-pki';
 
 const USAGE = `usage:
@@ -25,11 +27,24 @@ function parseFlags(args: readonly string[], allowed: readonly string[]): Map<st
 }
 
 async function start(args: readonly string[]): Promise<void> {
-  const flags = parseFlags(args, ['config', 'listen', 'data-dir']);
-  const config = loadConfig({ configFile: flags.get('config'), listen: flags.get('listen'), dataDir: flags.get('data-dir') });
+  const flags = parseFlags(args, ['config', 'listen', 'data-dir', 'workers']);
+  const config = loadConfig({
+    configFile: flags.get('config'),
+    listen: flags.get('listen'),
+    dataDir: flags.get('data-dir'),
+    workers: flags.get('workers'),
+  });
+  if (config.workers > 1 && cluster.isPrimary) {
+    process.exit(await runWorkers(config, (record) => console.log(JSON.stringify(record))));
+  }
   const server = await startServer(config);
   const { address, port } = server.listener.address;
-  console.log(JSON.stringify({ msg: 'listening', address, port, dataDir: config.dataDir }));
+  if (cluster.isWorker) {
+    const ready: WorkerReady = { type: 'kmip-worker-ready', address, port };
+    process.send?.(ready);
+  } else {
+    console.log(JSON.stringify({ msg: 'listening', address, port, dataDir: config.dataDir }));
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

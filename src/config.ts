@@ -5,6 +5,7 @@
  * variable or a file, never from the command line or this file.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { SUPPORTED_VERSIONS, isSupportedVersion } from './kmip/message';
 import { versionString, type ProtocolVersion } from './spec/versions';
@@ -55,6 +56,11 @@ export interface ServerConfig {
   readonly adminIdentities: readonly string[];
   readonly auditFile: string;
   readonly notifications: NotificationsConfig;
+  /**
+   * Processes that serve connections (1: this process alone). More than one share the listening
+   * port, the SQLite file and the HSM token; a connection stays with the process that accepted it.
+   */
+  readonly workers: number;
 }
 
 export class ConfigError extends Error {
@@ -70,7 +76,21 @@ export class ConfigError extends Error {
 type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };
 
-const TOP_KEYS = ['listen', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications'];
+const TOP_KEYS = ['listen', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers'];
+
+/** More worker processes than this gain nothing and multiply HSM sessions and memory. */
+const MAX_WORKERS = 64;
+
+/** `workers`: a count, or "auto" for one per CPU the process may use. */
+export function parseWorkers(value: unknown, key: string): number {
+  if (value === undefined) return 1;
+  if (value === 'auto') return Math.min(os.availableParallelism(), MAX_WORKERS);
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_WORKERS) {
+    throw new ConfigError(key, `must be "auto" or an integer from 1 to ${MAX_WORKERS}`);
+  }
+  return n;
+}
 
 /** The newest 1.x version: what an endpoint is spoken to in unless it says otherwise. */
 const DEFAULT_ENDPOINT_VERSION: ProtocolVersion = { major: 1, minor: 4 };
@@ -160,6 +180,7 @@ export interface ConfigOverrides {
   readonly configFile?: string;
   readonly listen?: string;
   readonly dataDir?: string;
+  readonly workers?: string;
 }
 
 export function loadConfig(o: ConfigOverrides): ServerConfig {
@@ -234,5 +255,6 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     adminIdentities: admins as string[],
     auditFile: path.resolve(dataDir, (auditSec && str(auditSec, 'file', 'audit.')) ?? 'audit.log'),
     notifications,
+    workers: o.workers !== undefined ? parseWorkers(o.workers, '--workers') : parseWorkers(raw['workers'], 'workers'),
   };
 }

@@ -47,12 +47,25 @@ async function tlsFiles(config: ServerConfig): Promise<{ key: Buffer; cert: Buff
   };
 }
 
+/**
+ * What must happen once before worker processes start, not in each of them at the same time: the
+ * data directory and dev PKI, the embedded token and its KEK, the store's migrations. Opening the
+ * HSM and the store here also refuses a bad set-up with one message instead of one per worker.
+ */
+export async function prepareDataDir(config: ServerConfig): Promise<void> {
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  await tlsFiles(config);
+  const keys = await openHsm(config);
+  await keys.close();
+  new SqliteObjectStore({ path: config.storePath }).close();
+}
+
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const tls = await tlsFiles(config);
   const audit = createAuditLog({ file: config.auditFile });
   const keys = await openHsm(config);
-  const store = new SqliteObjectStore({ path: config.storePath });
+  const store = new SqliteObjectStore({ path: config.storePath, sharedWithOtherProcesses: config.workers > 1 });
   // The server reaches endpoints as a TLS client with its own certificate, trusting the same CA.
   const notifier =
     config.notifications.endpoints.length === 0
@@ -87,7 +100,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       idleTimeoutMs: config.idleTimeoutMs,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
       messageTimeoutMs: config.messageTimeoutMs,
-      maxConnections: config.maxConnections,
+      // Connections are dealt to the workers in turn, so each holds its share of the limit.
+      maxConnections: Math.ceil(config.maxConnections / config.workers),
     });
   } catch (e) {
     await notifier?.close();

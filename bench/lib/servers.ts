@@ -58,6 +58,8 @@ export interface OurServerOptions {
   readonly variant?: readonly string[];
   /** Another checkout of the project to run the server from (A/B against a baseline copy). */
   readonly root?: string;
+  /** `--workers` of the server (serving processes); the CLI's default when absent. */
+  readonly workers?: string;
 }
 
 export async function startOurServer(o: OurServerOptions = {}): Promise<ServerUnderTest> {
@@ -73,6 +75,7 @@ export async function startOurServer(o: OurServerOptions = {}): Promise<ServerUn
         '--data-dir',
         dir,
         ...(o.configFile ? ['--config', o.configFile] : []),
+        ...(o.workers ? ['--workers', o.workers] : []),
       ];
   const args = [...(o.nodeArgs ?? []), '-r', path.join(root, 'scripts', 'register-ts.js'), ...entry];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: o.env ?? process.env });

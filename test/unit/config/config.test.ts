@@ -44,6 +44,10 @@ test.each([
   [{ tls: { cert: 'a' } }, 'tls.key'],
   [{ identityFrom: 'ou' }, 'identityFrom'],
   [{ adminIdentities: 'admin' }, 'adminIdentities'],
+  [{ workers: 0 }, 'workers'],
+  [{ workers: 1.5 }, 'workers'],
+  [{ workers: 'many' }, 'workers'],
+  [{ workers: 65 }, 'workers'],
 ])('bad config %j names %s', (json, key) => {
   expect(errorKey(() => loadConfig({ configFile: withFile(json) }))).toBe(key);
 });
@@ -52,6 +56,14 @@ test('hsm.callMode: async unless the file says sync', () => {
   const base = { module: '/x.so', tokenLabel: 't', pinEnv: 'P' };
   expect(loadConfig({ configFile: withFile({ hsm: base }) }).hsm?.callMode).toBe('async');
   expect(loadConfig({ configFile: withFile({ hsm: { ...base, callMode: 'sync' } }) }).hsm?.callMode).toBe('sync');
+});
+
+test('workers: 1 by default, a count from the file or --workers, "auto" one per CPU', () => {
+  expect(loadConfig({}).workers).toBe(1);
+  expect(loadConfig({ configFile: withFile({ workers: 3 }) }).workers).toBe(3);
+  expect(loadConfig({ configFile: withFile({ workers: 3 }), workers: '2' }).workers).toBe(2);
+  expect(loadConfig({ workers: 'auto' }).workers).toBe(Math.min(os.availableParallelism(), 64));
+  expect(errorKey(() => loadConfig({ workers: '0' }))).toBe('--workers');
 });
 
 test('a file that is not JSON is one clear error', () => {

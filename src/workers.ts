@@ -1,0 +1,99 @@
+/**
+ * Serving from several processes (`workers` > 1). One Node process serves requests on one thread;
+ * workers let TLS, the codec, the handlers and HSM calls use every core. The primary prepares the
+ * data directory once, forks the workers (Node's cluster module: the primary accepts connections
+ * and deals them out in turn, so a connection stays with one worker), restarts a worker that dies,
+ * and stops them all on SIGTERM or SIGINT.
+ *
+ * The workers share the SQLite file (each has its own connection; see the store's
+ * `sharedWithOtherProcesses`), the HSM token (a session each) and the audit file (opened for
+ * append, whole lines per write). State held in memory stays with its worker: multi-part
+ * cryptographic streams continue only on the connection's worker. If the primary is killed, each
+ * worker exits as soon as it notices (Node's cluster channel closes).
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { ServerConfig } from './config';
+import { prepareDataDir } from './main';
+
+/** What a worker tells the primary once its listener is up. */
+export interface WorkerReady {
+  readonly type: 'kmip-worker-ready';
+  readonly address: string;
+  readonly port: number;
+}
+
+export function isWorkerReady(m: unknown): m is WorkerReady {
+  return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'kmip-worker-ready';
+}
+
+/** Restarts allowed in RESTART_WINDOW_MS before the primary gives up (a worker that cannot run). */
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
+/** A worker that has not stopped this long after SIGTERM is killed. */
+const STOP_GRACE_MS = 30_000;
+
+type Log = (record: Record<string, unknown>) => void;
+
+/** Runs the primary until it is stopped; resolves with the process's exit code. */
+export async function runWorkers(config: ServerConfig, log: Log): Promise<number> {
+  await prepareDataDir(config);
+  return new Promise<number>((resolve) => {
+    const workers = new Set<Worker>();
+    const ready = new Set<Worker>();
+    const restarts: number[] = [];
+    let started = false;
+    let stopping = false;
+    let exitCode = 0;
+
+    const stopAll = (code: number) => {
+      if (stopping) return;
+      stopping = true;
+      exitCode = code;
+      for (const w of workers) w.process.kill('SIGTERM');
+      setTimeout(() => {
+        for (const w of workers) w.process.kill('SIGKILL');
+      }, STOP_GRACE_MS).unref();
+      if (workers.size === 0) resolve(exitCode);
+    };
+
+    const fork = () => {
+      const w = cluster.fork();
+      workers.add(w);
+      w.on('message', (m: unknown) => {
+        if (!isWorkerReady(m)) return;
+        ready.add(w);
+        if (!started && ready.size === config.workers) {
+          started = true;
+          log({ msg: 'listening', address: m.address, port: m.port, dataDir: config.dataDir, workers: config.workers });
+        }
+      });
+      w.on('exit', (code, signal) => {
+        workers.delete(w);
+        ready.delete(w);
+        if (stopping) {
+          if (workers.size === 0) resolve(exitCode);
+          return;
+        }
+        log({ msg: 'worker exited', pid: w.process.pid, code, signal });
+        if (!started) {
+          // A worker that cannot start (its error is on stderr): the others would fail alike.
+          stopAll(1);
+          return;
+        }
+        const now = Date.now();
+        while (restarts.length > 0 && restarts[0]! < now - RESTART_WINDOW_MS) restarts.shift();
+        if (restarts.length >= MAX_RESTARTS) {
+          log({ msg: 'workers keep exiting; stopping', restarts: restarts.length, windowMs: RESTART_WINDOW_MS });
+          stopAll(1);
+          return;
+        }
+        restarts.push(now);
+        fork();
+      });
+    };
+
+    process.on('SIGTERM', () => stopAll(0));
+    process.on('SIGINT', () => stopAll(0));
+    for (let i = 0; i < config.workers; i++) fork();
+  });
+}
