@@ -11,11 +11,12 @@
  *   yields a deterministic pseudo-random message instead of an error, so the response does not
  *   reveal whether the padding was valid.
  */
-import { constants, createHash, createHmac, privateDecrypt, publicEncrypt, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { constants, createHash, createHmac, privateDecrypt, publicEncrypt, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { HashingAlgorithm, MaskGenerator, PaddingMethod } from '../spec/generated/enums';
 import { enumValueInfo } from '../spec/registry';
 import { KmipError, Reason } from '../server/errors';
 import type { CryptoParams } from './params';
+import { secureRandomBytes } from './random-pool';
 import { HASHES, type HashInfo } from './tables';
 
 export interface RsaCipherParams {
@@ -90,7 +91,7 @@ export function rsaEncrypt(key: KeyObject, p: RsaCipherParams, data: Uint8Array)
   // EME-OAEP encoding (RFC 8017 7.1.1) with distinct label and MGF1 hashes.
   const lHash = createHash(p.hash.node).update(p.label).digest();
   const db = Buffer.concat([lHash, Buffer.alloc(k - data.length - 2 * hLen - 2), Buffer.from([1]), data]);
-  const seed = randomBytes(hLen);
+  const seed = secureRandomBytes(hLen);
   xorInto(db, mgf1(seed, k - hLen - 1, p.mgfHash));
   xorInto(seed, mgf1(db, hLen, p.mgfHash));
   const em = Buffer.concat([Buffer.from([0]), seed, db]);

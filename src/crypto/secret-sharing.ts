@@ -14,12 +14,13 @@
  *   the prime's length.
  * - XOR: parts random, the last one the secret XOR all others; every part is needed.
  *
- * Randomness: every coefficient comes from randomBytes (OpenSSL's DRBG). Intermediate buffers that
- * hold secret bytes or coefficients are zeroed before return.
+ * Randomness: every coefficient comes from secureRandomBytes (OpenSSL's DRBG). Intermediate
+ * buffers that hold secret bytes or coefficients are zeroed before return.
  */
-import { checkPrimeSync, randomBytes } from 'node:crypto';
+import { checkPrimeSync } from 'node:crypto';
 import { SplitKeyMethod } from '../spec/generated/enums';
 import { KmipError, Reason } from '../server/errors';
+import { secureRandomBytes } from './random-pool';
 
 // -------------------------------------------------------------------------------------------------
 // GF(2^8)
@@ -140,7 +141,7 @@ function shareElements(f: SmallField, share: Uint8Array): number[] {
 }
 
 function randomElement(f: SmallField): number {
-  const r = randomBytes(f.bytes);
+  const r = secureRandomBytes(f.bytes);
   const v = f.bytes === 1 ? (r[0] as number) : r.readUInt16BE(0);
   r.fill(0);
   return v;
@@ -236,7 +237,7 @@ function modInv(a: bigint, p: bigint): bigint {
 
 function randomBelow(p: bigint): bigint {
   // 64 extra bits make the modulo bias negligible.
-  const r = randomBytes(byteLength(p) + 8);
+  const r = secureRandomBytes(byteLength(p) + 8);
   const v = toBig(r) % p;
   r.fill(0);
   return v;
@@ -295,7 +296,7 @@ function splitXor(secret: Uint8Array, parts: number): Buffer[] {
   const out: Buffer[] = [];
   const last = Buffer.from(secret);
   for (let i = 1; i < parts; i++) {
-    const r = randomBytes(secret.length);
+    const r = secureRandomBytes(secret.length);
     for (let k = 0; k < last.length; k++) last[k] = (last[k] as number) ^ (r[k] as number);
     out.push(r);
   }

@@ -12,9 +12,10 @@
  * (it is needed for every part); Sign and Signature Verify hold only the digest state, and the key
  * is read from the store again for the final part; Hash holds no key.
  */
-import { randomBytes, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { KmipError, Reason } from '../server/errors';
 import type { MacRun } from './mac';
+import { secureRandomBytes } from './random-pool';
 import type { SignRun, VerifyRun } from './signature';
 import type { CipherRun } from './symmetric';
 
@@ -71,7 +72,7 @@ function isKind<K extends StreamKind>(run: StreamRun, kind: K): run is RunOf<K> 
 export function openSession(run: StreamRun, owner: string, uid: string, now: number, processed: number): Buffer {
   sweep(now);
   if (sessions.size >= MAX_SESSIONS) throw new KmipError(Reason.ServerLimitExceeded, 'too many multi-part operations in progress');
-  const id = randomBytes(16);
+  const id = secureRandomBytes(16);
   sessions.set(id.toString('hex'), { run, owner, uid, total: processed, lastUsed: now });
   return id;
 }

@@ -3,11 +3,12 @@
  * run is set up (parameters checked, IV settled) and then fed data once or in several parts
  * (streaming with correlation values).
  */
-import { createCipheriv, createDecipheriv, randomBytes, type Cipher, type CipherGCMOptions, type Decipher } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type Cipher, type CipherGCMOptions, type Decipher } from 'node:crypto';
 import { PaddingMethod } from '../spec/generated/enums';
 import { enumValueInfo } from '../spec/registry';
 import { KmipError, Reason } from '../server/errors';
 import type { CryptoParams } from './params';
+import { secureRandomBytes } from './random-pool';
 import { findCipher, isCipherAlgorithm, type SymmetricCipher } from './tables';
 
 export function algorithmName(algorithm: number): string {
@@ -80,7 +81,7 @@ export function setupCipher(
       ivOut = Buffer.from(iv);
     } else if (direction === 'encrypt' && params.randomIV !== false) {
       // Random IV asked for, or no IV given at all: a fresh one is safer than any fixed default.
-      ivOut = randomBytes(params.ivLength !== undefined && params.ivLength > 0 ? ivLengthBytes(cipher, params.ivLength) : cipher.defaultIvBytes);
+      ivOut = secureRandomBytes(params.ivLength !== undefined && params.ivLength > 0 ? ivLengthBytes(cipher, params.ivLength) : cipher.defaultIvBytes);
       ivGenerated = true;
     } else {
       // The OASIS cases (CS-BC-M-11..13) expect Invalid Message here, in 1.x and 2.x alike.

@@ -29,6 +29,7 @@ import {
   type KeyProtectorErrorCode,
   type ProtectedBlob,
 } from './key-protector';
+import { secureRandomBytes } from '../crypto/random-pool';
 
 type Handle = pkcs11js.Handle;
 type Lib = pkcs11js.PKCS11;
@@ -457,7 +458,7 @@ export class Pkcs11KeyProtector implements KeyProtector {
     return this.withSession(async (lib, session, conn) => {
       if (this.mechanism === MECHANISM_AES_GCM) {
         // Random 96-bit IV (NIST SP 800-38D §8.2.2): sound for up to 2^32 encryptions per KEK.
-        const iv = randomBytes(GCM_IV_BYTES);
+        const iv = secureRandomBytes(GCM_IV_BYTES);
         lib.C_EncryptInit(session, gcmParams(iv, uniqueIdentifier), conn.kek);
         const ciphertext = await this.encrypt(lib, session, input, Buffer.alloc(input.length + GCM_TAG_BYTES));
         return { kekId: this.kekId, mechanism: MECHANISM_AES_GCM, iv, ciphertext };

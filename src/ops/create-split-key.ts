@@ -10,7 +10,6 @@
  * All shares are written in one store batch; the ID Placeholder names the share whose Key Part
  * Identifier is 1. Every buffer that held the secret or a share is zeroed before the response.
  */
-import { randomBytes } from 'node:crypto';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { KeyFormatType, ObjectType, Operation } from '../spec/generated/enums';
@@ -21,6 +20,7 @@ import type { OpContext } from '../server/context';
 import { KmipError, Reason } from '../server/errors';
 import type { OperationHandler } from '../server/registry';
 import type { NewObject } from '../store/object-store';
+import { secureRandomBytes } from '../crypto/random-pool';
 import { splitSecret } from '../crypto/secret-sharing';
 import { generateSymmetricKey, wipe } from './create';
 import { digestAttribute, keyBlockOf, rawKeyMaterial } from './key-block';
@@ -52,7 +52,7 @@ function generateSecret(objectType: number, attrs: readonly KmipAttribute[]): Se
   if (length === undefined) throw new KmipError(Reason.MissingData, 'Cryptographic Length is required to create a split key');
   if (objectType === ObjectType.SecretData) {
     if (length <= 0 || length % 8 !== 0 || length > 8192) throw new KmipError(Reason.InvalidField, 'secret data length must be a positive multiple of 8 bits');
-    const material = randomBytes(length / 8);
+    const material = secureRandomBytes(length / 8);
     const algorithm = intAttr(attrs, 'Cryptographic Algorithm');
     return { material, shape: { format: KeyFormatType.Opaque, ...(algorithm !== undefined ? { algorithm } : {}), length }, wipeAfter: [ttlv.byteString(Tag.KeyMaterial, material)], sensitive: false };
   }

@@ -1,5 +1,4 @@
 /** Create: a new symmetric key (AES, 3DES, HMAC, ChaCha20...) or Secret Data, generated here. */
-import { randomBytes } from 'node:crypto';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { CryptographicAlgorithm, KeyFormatType, ObjectType, Operation, SecretDataType } from '../spec/generated/enums';
@@ -8,6 +7,7 @@ import { req } from '../kmip/tree';
 import type { OpContext } from '../server/context';
 import { KmipError, Reason } from '../server/errors';
 import type { OperationHandler } from '../server/registry';
+import { secureRandomBytes } from '../crypto/random-pool';
 import { checkSymmetricLength, digestAttribute, keyBlock, symmetricKeyBytes } from './key-block';
 import { checkClientAttributes, chooseProtectionStorage, storeNewObject } from './new-object';
 import { resolveRequestAttributes } from './templates';
@@ -29,7 +29,7 @@ export interface Generated {
 /** Fresh key material of `algorithm` and `length` bits, as a Raw Symmetric Key. */
 export function generateSymmetricKey(algorithm: number, length: number): Generated {
   checkSymmetricLength(algorithm, length);
-  const material = randomBytes(symmetricKeyBytes(algorithm, length));
+  const material = secureRandomBytes(symmetricKeyBytes(algorithm, length));
   return {
     body: ttlv.structure(Tag.SymmetricKey, [keyBlock(KeyFormatType.Raw, material, algorithm, length)]),
     derived: [{ name: 'Digest', value: digestAttribute(material, KeyFormatType.Raw) }],
@@ -49,7 +49,7 @@ function generateSecretData(attrs: readonly KmipAttribute[]): Generated {
   if (bits <= 0 || bits % 8 !== 0 || bits > 8192) {
     throw new KmipError(Reason.InvalidField, 'secret data length must be a positive multiple of 8 bits');
   }
-  const material = randomBytes(bits / 8);
+  const material = secureRandomBytes(bits / 8);
   return {
     body: ttlv.structure(Tag.SecretData, [
       ttlv.enumeration(Tag.SecretDataType, SecretDataType.Seed),

@@ -3,11 +3,11 @@
  * to add entropy to OpenSSL's generator, so the seed is accepted and none of it is used: the
  * response says so with Data Length 0 rather than claiming bytes it did not use.
  */
-import { randomBytes } from 'node:crypto';
 import { ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
 import { req } from '../kmip/tree';
+import { secureRandomBytes } from '../crypto/random-pool';
 import { KmipError, Reason } from '../server/errors';
 import type { OperationHandler } from '../server/registry';
 
@@ -20,7 +20,7 @@ export const rngRetrieveHandler: OperationHandler = {
     const n = req.integer(payload, Tag.DataLength);
     if (n <= 0) throw new KmipError(Reason.InvalidField, 'Data Length must be positive');
     if (n > MAX_RNG_BYTES) throw new KmipError(Reason.InvalidField, `Data Length may be at most ${MAX_RNG_BYTES} bytes`);
-    const bytes = randomBytes(n);
+    const bytes = secureRandomBytes(n);
     ctx.secrets.push(bytes);
     return [ttlv.byteString(Tag.Data, bytes)];
   },
