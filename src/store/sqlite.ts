@@ -175,6 +175,9 @@ export class SqliteObjectStore implements ObjectStore {
       beginImmediate: db.prepare('BEGIN IMMEDIATE'),
       commit: db.prepare('COMMIT'),
       rollback: db.prepare('ROLLBACK'),
+      savepointBatch: db.prepare('SAVEPOINT batch'),
+      releaseBatch: db.prepare('RELEASE batch'),
+      rollbackToBatch: db.prepare('ROLLBACK TO batch'),
       noBusyWait: db.prepare('PRAGMA busy_timeout = 0'),
       busyWait: db.prepare(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`),
     };
@@ -312,21 +315,9 @@ export class SqliteObjectStore implements ObjectStore {
       this.retryFlush();
       return;
     }
-    const failures = new Map<PendingWrite, unknown>();
+    let failures: Map<PendingWrite, unknown>;
     try {
-      for (const w of batch) {
-        try {
-          // A lone write needs no savepoint: if it fails, the transaction is rolled back below.
-          if (batch.length === 1) w.run();
-          else this.inSavepoint(w.run);
-        } catch (e) {
-          // SQLITE_FULL or an I/O error can roll back the whole transaction, not only the
-          // savepoint: then every write of the batch is gone, and the ones after this must not
-          // run as transactions of their own. Fail the batch.
-          if (!this.db.inTransaction) throw e;
-          failures.set(w, e);
-        }
-      }
+      failures = this.runWrites(batch);
       if (failures.size === batch.length) this.stmts.rollback.run();
       else this.stmts.commit.run();
     } catch (e) {
@@ -345,6 +336,47 @@ export class SqliteObjectStore implements ObjectStore {
       else this.unsynced.push(w);
     }
     this.startSync();
+  }
+
+  /**
+   * Runs a batch's writes inside its open transaction; returns the ones that failed, with their
+   * errors, having undone what each of them wrote. Writes rarely fail, so they first run together
+   * under one savepoint; only if one fails does the batch go again, each write in a savepoint of
+   * its own, so that it alone fails (the writes read what they change, so running again is safe).
+   */
+  private runWrites(batch: readonly PendingWrite[]): Map<PendingWrite, unknown> {
+    const failures = new Map<PendingWrite, unknown>();
+    // A lone write needs no savepoint: if it fails, flush() rolls the transaction back.
+    if (batch.length === 1) {
+      try {
+        batch[0]!.run();
+      } catch (e) {
+        if (!this.db.inTransaction) throw e;
+        failures.set(batch[0]!, e);
+      }
+      return failures;
+    }
+    this.stmts.savepointBatch.run();
+    try {
+      for (const w of batch) w.run();
+      this.stmts.releaseBatch.run();
+      return failures;
+    } catch (e) {
+      // SQLITE_FULL or an I/O error can roll back the whole transaction, not only a savepoint:
+      // then every write of the batch is gone. Fail the batch.
+      if (!this.db.inTransaction) throw e;
+      this.stmts.rollbackToBatch.run();
+      this.stmts.releaseBatch.run();
+    }
+    for (const w of batch) {
+      try {
+        this.inSavepoint(w.run);
+      } catch (e) {
+        if (!this.db.inTransaction) throw e;
+        failures.set(w, e);
+      }
+    }
+    return failures;
   }
 
   /**
