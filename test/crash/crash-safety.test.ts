@@ -13,7 +13,7 @@ import { ttlv } from '../../ttlv/types';
 import { Tag } from '../../src/spec/generated/tags';
 import { CryptographicAlgorithm, KeyFormatType, ObjectType, Operation } from '../../src/spec/generated/enums';
 import { decodeAttributeBlob, indexEntries } from '../../src/store/attribute-rows';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process';
+import { processEnded, startServerProcess, workerPids, type ServerProcess } from '../helpers/server-process';
 import { KmipTlsClient } from '../helpers/tls-client';
 import { find, parseResponse, requestMessage, successPayload, textOf } from '../helpers/kmip-client';
 import type { TtlvStructure } from '../../ttlv/types';
@@ -59,12 +59,21 @@ async function clientFor(server: ServerProcess): Promise<KmipTlsClient> {
   });
 }
 
-test(`no acknowledged write is lost across ${KILLS} SIGKILLs`, async () => {
+/** SIGKILL for the server and, with workers, every worker at the same moment: a crash of them all. */
+async function crash(server: ServerProcess): Promise<void> {
+  const workers = workerPids(server);
+  const primary = server.stop('SIGKILL');
+  for (const pid of workers) process.kill(pid, 'SIGKILL');
+  await primary;
+  while (!workers.every(processEnded)) await new Promise((r) => setTimeout(r, 10));
+}
+
+test.each([[1], [2]])(`no acknowledged write is lost across ${KILLS} SIGKILLs (%i worker process(es))`, async (workers) => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-crash-'));
   const acknowledged = new Map<string, Buffer>();
   try {
     for (let round = 0; round < KILLS; round++) {
-      const server = await startServerProcess({ dataDir });
+      const server = await startServerProcess({ dataDir, extraArgs: ['--workers', String(workers)] });
       let running = true;
       const writers = Array.from({ length: WRITERS }, async () => {
         const c = await clientFor(server);
@@ -81,7 +90,7 @@ test(`no acknowledged write is lost across ${KILLS} SIGKILLs`, async () => {
         c.close();
       });
       await new Promise((r) => setTimeout(r, 100 + Math.floor(Math.random() * 400)));
-      await server.stop('SIGKILL');
+      await crash(server);
       running = false;
       await Promise.all(writers);
 
@@ -110,7 +119,7 @@ test(`no acknowledged write is lost across ${KILLS} SIGKILLs`, async () => {
       db.close();
     }
     expect(acknowledged.size).toBeGreaterThan(KILLS);
-    console.log(`crash loop: ${KILLS} SIGKILLs, ${acknowledged.size} acknowledged Registers, all checked`);
+    console.log(`crash loop, ${workers} worker(s): ${KILLS} SIGKILLs, ${acknowledged.size} acknowledged Registers, all checked`);
 
     // Every acknowledged key is back, byte for byte.
     const server = await startServerProcess({ dataDir });

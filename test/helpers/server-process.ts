@@ -3,7 +3,7 @@
  * temp data dir, and waits for its "listening" line. The first start creates the dev PKI and the
  * SoftHSM2 token, as `npm start` does.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,4 +57,23 @@ export async function startServerProcess(opts: { dataDir?: string; extraArgs?: s
         child.kill(signal);
       }),
   };
+}
+
+/** The server's worker processes (`--workers N`): the primary's children. */
+export function workerPids(server: ServerProcess): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(server.child.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+  } catch {
+    return []; // pgrep exits 1 when there is none
+  }
+}
+
+/** Whether a process has ended (gone, or a zombie no one has reaped yet). */
+export function processEnded(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
+  }
 }

@@ -11,7 +11,7 @@ import { ItemType, ttlv, type TtlvStructure } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
 import { CryptographicAlgorithm, KeyFormatType, ObjectType, Operation } from '../../../src/spec/generated/enums';
 import { attributeToV1 } from '../../../src/kmip/attributes';
-import { startServerProcess, type ServerProcess } from '../../helpers/server-process';
+import { processEnded, startServerProcess, workerPids, type ServerProcess } from '../../helpers/server-process';
 import { KmipTlsClient } from '../../helpers/tls-client';
 import { allOf, find, parseResponse, requestMessage, successPayload, textOf } from '../../helpers/kmip-client';
 
@@ -65,14 +65,6 @@ function connect(server: ServerProcess): Promise<KmipTlsClient> {
     cert: fs.readFileSync(path.join(server.pkiDir, 'client.pem')),
     key: fs.readFileSync(path.join(server.pkiDir, 'client-key.pem')),
   });
-}
-
-function workerPids(server: ServerProcess): number[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(server.child.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-  } catch {
-    return []; // pgrep exits 1 when there is none
-  }
 }
 
 /** Processes holding an established connection on the server's port (`ss -tnp`). */
@@ -177,14 +169,6 @@ test('when the primary is killed, its workers exit too', async () => {
   const workers = workerPids(server);
   expect(workers).toHaveLength(2);
   await server.stop('SIGKILL');
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  await waitFor('the workers to exit', () => (workers.some(alive) ? undefined : true), 15_000);
+  await waitFor('the workers to exit', () => (workers.every(processEnded) ? true : undefined), 15_000);
   fs.rmSync(server.dataDir, { recursive: true, force: true });
 });
