@@ -11,53 +11,14 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ttlv } from '../../ttlv/types';
 import { Tag } from '../../src/spec/generated/tags';
-import { CryptographicAlgorithm, KeyFormatType, ObjectType, Operation } from '../../src/spec/generated/enums';
+import { Operation } from '../../src/spec/generated/enums';
 import { decodeAttributeBlob, indexEntries } from '../../src/store/attribute-rows';
-import { processEnded, startServerProcess, workerPids, type ServerProcess } from '../helpers/server-process';
-import { KmipTlsClient } from '../helpers/tls-client';
-import { find, parseResponse, requestMessage, successPayload, textOf } from '../helpers/kmip-client';
-import type { TtlvStructure } from '../../ttlv/types';
+import { connectAdmin, processEnded, startServerProcess, workerPids, type ServerProcess } from '../helpers/server-process';
+import { parseResponse, registerAesPayload, requestMessage, successPayload, symmetricKeyMaterial, textOf } from '../helpers/kmip-client';
 
 const V = { major: 1, minor: 4 };
 const KILLS = Number(process.env['CRASH_KILLS'] ?? 3);
 const WRITERS = 8;
-
-function registerRequest(key: Uint8Array): Uint8Array {
-  return requestMessage(V, [
-    {
-      operation: Operation.Register,
-      payload: [
-        ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey),
-        ttlv.structure(Tag.TemplateAttribute, []),
-        ttlv.structure(Tag.SymmetricKey, [
-          ttlv.structure(Tag.KeyBlock, [
-            ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.Raw),
-            ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, key)]),
-            ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES),
-            ttlv.integer(Tag.CryptographicLength, 256),
-          ]),
-        ]),
-      ],
-    },
-  ]);
-}
-
-function keyOf(getPayload: TtlvStructure): Buffer {
-  const sk = find(getPayload, Tag.SymmetricKey) as TtlvStructure;
-  const kb = find(sk, Tag.KeyBlock) as TtlvStructure;
-  const kv = find(kb, Tag.KeyValue) as TtlvStructure;
-  return Buffer.from((find(kv, Tag.KeyMaterial) as { value: Uint8Array }).value);
-}
-
-async function clientFor(server: ServerProcess): Promise<KmipTlsClient> {
-  const pki = server.pkiDir;
-  return KmipTlsClient.connect({
-    port: server.port,
-    ca: fs.readFileSync(path.join(pki, 'ca.pem')),
-    cert: fs.readFileSync(path.join(pki, 'client.pem')),
-    key: fs.readFileSync(path.join(pki, 'client-key.pem')),
-  });
-}
 
 /** SIGKILL for the server and, with workers, every worker at the same moment: a crash of them all. */
 async function crash(server: ServerProcess): Promise<void> {
@@ -76,12 +37,12 @@ test.each([[1], [2]])(`no acknowledged write is lost across ${KILLS} SIGKILLs (%
       const server = await startServerProcess({ dataDir, extraArgs: ['--workers', String(workers)] });
       let running = true;
       const writers = Array.from({ length: WRITERS }, async () => {
-        const c = await clientFor(server);
+        const c = await connectAdmin(server);
         while (running) {
           const key = randomBytes(32);
           let uid: string | undefined;
           try {
-            uid = textOf(successPayload(parseResponse(await c.request(registerRequest(key)))), Tag.UniqueIdentifier);
+            uid = textOf(successPayload(parseResponse(await c.request(requestMessage(V, [{ operation: Operation.Register, payload: registerAesPayload(key) }])))), Tag.UniqueIdentifier);
           } catch {
             break; // the server died under us: this write was never acknowledged
           }
@@ -124,9 +85,9 @@ test.each([[1], [2]])(`no acknowledged write is lost across ${KILLS} SIGKILLs (%
     // Every acknowledged key is back, byte for byte.
     const server = await startServerProcess({ dataDir });
     try {
-      const c = await clientFor(server);
+      const c = await connectAdmin(server);
       for (const [uid, key] of acknowledged) {
-        const got = keyOf(successPayload(parseResponse(await c.request(requestMessage(V, [{ operation: Operation.Get, payload: [ttlv.textString(Tag.UniqueIdentifier, uid)] }])))));
+        const got = symmetricKeyMaterial(successPayload(parseResponse(await c.request(requestMessage(V, [{ operation: Operation.Get, payload: [ttlv.textString(Tag.UniqueIdentifier, uid)] }])))));
         expect(got.equals(key)).toBe(true);
       }
       c.close();

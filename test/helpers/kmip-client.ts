@@ -6,7 +6,7 @@ import { decodeTtlv } from '../../ttlv/decode';
 import { encodeTtlv } from '../../ttlv/encode';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../../src/spec/generated/tags';
-import { ResultStatus } from '../../src/spec/generated/enums';
+import { CryptographicAlgorithm, KeyFormatType, ObjectType, ResultStatus } from '../../src/spec/generated/enums';
 import type { ProtocolVersion } from '../../src/spec/versions';
 import { attributeToV1, attributeToV2, type KmipAttribute } from '../../src/kmip/attributes';
 
@@ -99,3 +99,27 @@ export function allOf(s: TtlvStructure, tag: number): TtlvItem[] {
 }
 
 export { find };
+
+/** A 1.x Register payload: an AES key in Raw format, no further attributes. */
+export function registerAesPayload(key: Uint8Array): TtlvItem[] {
+  return [
+    ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey),
+    ttlv.structure(Tag.TemplateAttribute, []),
+    ttlv.structure(Tag.SymmetricKey, [
+      ttlv.structure(Tag.KeyBlock, [
+        ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.Raw),
+        ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, key)]),
+        ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES),
+        ttlv.integer(Tag.CryptographicLength, key.length * 8),
+      ]),
+    ]),
+  ];
+}
+
+/** The key bytes of a Get payload holding a Symmetric Key. */
+export function symmetricKeyMaterial(getPayload: TtlvStructure): Buffer {
+  const sk = find(getPayload, Tag.SymmetricKey) as TtlvStructure;
+  const kb = find(sk, Tag.KeyBlock) as TtlvStructure;
+  const kv = find(kb, Tag.KeyValue) as TtlvStructure;
+  return Buffer.from((find(kv, Tag.KeyMaterial) as { value: Uint8Array }).value);
+}

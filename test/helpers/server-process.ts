@@ -7,6 +7,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { KmipTlsClient } from './tls-client';
 
 export const PROJECT_ROOT = path.join(__dirname, '..', '..');
 
@@ -76,4 +77,14 @@ export function processEnded(pid: number): boolean {
   } catch {
     return true;
   }
+}
+
+/** A new mTLS connection to the server with the dev PKI's admin client certificate. */
+export function connectAdmin(server: ServerProcess): Promise<KmipTlsClient> {
+  return KmipTlsClient.connect({
+    port: server.port,
+    ca: fs.readFileSync(path.join(server.pkiDir, 'ca.pem')),
+    cert: fs.readFileSync(path.join(server.pkiDir, 'client.pem')),
+    key: fs.readFileSync(path.join(server.pkiDir, 'client-key.pem')),
+  });
 }

@@ -1,14 +1,13 @@
 /** Concurrent attribute changes to one object from several connections: none is lost. */
 import fs from 'node:fs';
-import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ttlv, type TtlvStructure } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
-import { CryptographicAlgorithm, KeyFormatType, ObjectType, Operation } from '../../../src/spec/generated/enums';
+import { Operation } from '../../../src/spec/generated/enums';
 import { attributeToV1 } from '../../../src/kmip/attributes';
-import { startServerProcess } from '../../helpers/server-process';
+import { connectAdmin, startServerProcess } from '../../helpers/server-process';
 import { KmipTlsClient } from '../../helpers/tls-client';
-import { allOf, parseResponse, requestMessage, successPayload, textOf } from '../../helpers/kmip-client';
+import { allOf, parseResponse, registerAesPayload, requestMessage, successPayload, textOf } from '../../helpers/kmip-client';
 
 jest.setTimeout(120_000);
 const V = { major: 1, minor: 4 };
@@ -21,28 +20,8 @@ test.each([['1'], ['2']])('workers %s: every concurrent Add Attribute survives',
   const server = await startServerProcess({ extraArgs: ['--workers', workers] });
   const clients: KmipTlsClient[] = [];
   try {
-    for (let i = 0; i < 8; i++) {
-      clients.push(
-        await KmipTlsClient.connect({
-          port: server.port,
-          ca: fs.readFileSync(path.join(server.pkiDir, 'ca.pem')),
-          cert: fs.readFileSync(path.join(server.pkiDir, 'client.pem')),
-          key: fs.readFileSync(path.join(server.pkiDir, 'client-key.pem')),
-        }),
-      );
-    }
-    const reg = await call(clients[0]!, Operation.Register, [
-      ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey),
-      ttlv.structure(Tag.TemplateAttribute, []),
-      ttlv.structure(Tag.SymmetricKey, [
-        ttlv.structure(Tag.KeyBlock, [
-          ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.Raw),
-          ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, randomBytes(32))]),
-          ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES),
-          ttlv.integer(Tag.CryptographicLength, 256),
-        ]),
-      ]),
-    ]);
+    for (let i = 0; i < 8; i++) clients.push(await connectAdmin(server));
+    const reg = await call(clients[0]!, Operation.Register, registerAesPayload(randomBytes(32)));
     const uid = textOf(reg, Tag.UniqueIdentifier)!;
     const rounds = 10;
     await Promise.all(

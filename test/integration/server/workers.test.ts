@@ -6,14 +6,13 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { ItemType, ttlv, type TtlvStructure } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
-import { CryptographicAlgorithm, KeyFormatType, ObjectType, Operation } from '../../../src/spec/generated/enums';
+import { Operation } from '../../../src/spec/generated/enums';
 import { attributeToV1 } from '../../../src/kmip/attributes';
-import { processEnded, startServerProcess, workerPids, type ServerProcess } from '../../helpers/server-process';
+import { connectAdmin, processEnded, startServerProcess, workerPids, type ServerProcess } from '../../helpers/server-process';
 import { KmipTlsClient } from '../../helpers/tls-client';
-import { allOf, find, parseResponse, requestMessage, successPayload, textOf } from '../../helpers/kmip-client';
+import { allOf, find, parseResponse, registerAesPayload, requestMessage, successPayload, symmetricKeyMaterial, textOf } from '../../helpers/kmip-client';
 
 jest.setTimeout(120_000);
 
@@ -24,26 +23,11 @@ async function call(c: KmipTlsClient, operation: number, payload: Parameters<typ
 }
 
 async function register(c: KmipTlsClient, key: Uint8Array): Promise<string> {
-  const p = await call(c, Operation.Register, [
-    ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey),
-    ttlv.structure(Tag.TemplateAttribute, []),
-    ttlv.structure(Tag.SymmetricKey, [
-      ttlv.structure(Tag.KeyBlock, [
-        ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.Raw),
-        ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, key)]),
-        ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES),
-        ttlv.integer(Tag.CryptographicLength, key.length * 8),
-      ]),
-    ]),
-  ]);
-  return textOf(p, Tag.UniqueIdentifier)!;
+  return textOf(await call(c, Operation.Register, registerAesPayload(key)), Tag.UniqueIdentifier)!;
 }
 
 async function keyMaterial(c: KmipTlsClient, uid: string): Promise<Buffer> {
-  const p = await call(c, Operation.Get, [ttlv.textString(Tag.UniqueIdentifier, uid)]);
-  const kb = find(find(p, Tag.SymmetricKey) as TtlvStructure, Tag.KeyBlock) as TtlvStructure;
-  const kv = find(kb, Tag.KeyValue) as TtlvStructure;
-  return Buffer.from((find(kv, Tag.KeyMaterial) as { value: Uint8Array }).value);
+  return symmetricKeyMaterial(await call(c, Operation.Get, [ttlv.textString(Tag.UniqueIdentifier, uid)]));
 }
 
 async function customNotes(c: KmipTlsClient, uid: string): Promise<string[]> {
@@ -56,15 +40,6 @@ async function customNotes(c: KmipTlsClient, uid: string): Promise<string[]> {
       return v && v.type === ItemType.TextString ? v.value : '';
     })
     .sort();
-}
-
-function connect(server: ServerProcess): Promise<KmipTlsClient> {
-  return KmipTlsClient.connect({
-    port: server.port,
-    ca: fs.readFileSync(path.join(server.pkiDir, 'ca.pem')),
-    cert: fs.readFileSync(path.join(server.pkiDir, 'client.pem')),
-    key: fs.readFileSync(path.join(server.pkiDir, 'client-key.pem')),
-  });
 }
 
 /** Processes holding an established connection on the server's port (`ss -tnp`). */
@@ -89,7 +64,7 @@ describe('two workers', () => {
 
   beforeAll(async () => {
     server = await startServerProcess({ extraArgs: ['--workers', '2'] });
-    for (let i = 0; i < 6; i++) clients.push(await connect(server));
+    for (let i = 0; i < 6; i++) clients.push(await connectAdmin(server));
   });
 
   afterAll(async () => {
@@ -156,7 +131,7 @@ describe('two workers', () => {
     expect(replaced).toHaveLength(2);
     // Connections of the dead worker are gone; new ones are served (by either worker).
     for (let i = 0; i < 4; i++) {
-      const c = await connect(server);
+      const c = await connectAdmin(server);
       clients.push(c);
       expect((await keyMaterial(c, uid)).equals(key)).toBe(true);
     }
