@@ -33,6 +33,7 @@ import type { ClientIdentity, Clock, OpContext, ServerInfo } from './context';
 import { KmipError, Reason, mapError, reasonForVersion, type ReasonValue } from './errors';
 import type { OperationRegistry } from './registry';
 import { UndoJournalStore } from './undo-journal';
+import { conflictTurnsFor } from './conflict-turns';
 import { ChangeObserver } from '../notify/change-observer';
 import type { Notifier } from '../notify/events';
 import { operationInfo } from './registry';
@@ -240,15 +241,19 @@ async function runItem(
       );
     }
     let payload: Awaited<ReturnType<typeof handler.handle>>;
+    let conflicted: string | undefined;
     for (let attempt = 1; ; attempt++) {
       try {
-        payload = await handler.handle(item.payload, ctx);
+        const run = () => handler.handle(item.payload, ctx);
+        payload = conflicted === undefined ? await run() : await conflictTurnsFor(core.store).run(conflicted, run);
         break;
       } catch (e) {
         if (!(e instanceof StoreError && e.code === 'CONFLICT') || attempt >= CONFLICT_ATTEMPTS) throw e;
         // Another request changed an object between this item's read and its write, and the
-        // write was refused whole: run the item again on what is committed now. (An item's
-        // earlier writes are recomputed from state, so running it again does not repeat them.)
+        // write was refused whole: run the item again on what is committed now, in turn with the
+        // other items that met a change to that object. (An item's earlier writes are recomputed
+        // from state, so running it again does not repeat them.)
+        conflicted = e.uid;
         ctx.idPlaceholder = shared.idPlaceholder;
         ctx.touched.length = 0;
       }

@@ -96,6 +96,8 @@ export class StoreError extends Error {
   constructor(
     readonly code: 'NOT_FOUND' | 'EXISTS' | 'SCHEMA' | 'IO' | 'CONFLICT',
     message: string,
+    /** The object concerned, where there is one (CONFLICT always names it). */
+    readonly uid?: string,
   ) {
     super(message);
   }

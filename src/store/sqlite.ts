@@ -241,7 +241,7 @@ export class SqliteObjectStore implements ObjectStore {
     const row = this.stmts.seqAndAttributes.get(uid) as { seq: number; attrs: Buffer; rev: number } | undefined;
     if (row === undefined) throw new StoreError('NOT_FOUND', `object ${uid} not found`);
     if (change.expectedRevision !== null && change.expectedRevision !== row.rev) {
-      throw new StoreError('CONFLICT', `object ${uid} changed since it was read`);
+      throw new StoreError('CONFLICT', `object ${uid} changed since it was read`, uid);
     }
     const seq = row.seq;
     const now = Date.now();
