@@ -59,15 +59,27 @@ export function transition(from: StateValue, event: LifecycleEvent): StateValue 
 }
 
 /** Uses of an object's key material that depend on its state. */
-export type StateGatedUse = 'get' | 'protect' | 'process';
+export type StateGatedUse = 'get' | 'protect' | 'process' | 'derive' | 'certify';
 
 /**
- * Which uses each state allows. Protect (Encrypt, Sign, MAC, wrap) needs Active; process
- * (Decrypt, Verify, unwrap) also works on Deactivated and Compromised keys, per SP800-57.
+ * Which uses each state allows, and the text each rule rests on.
+ * - get: Get, Export, Check. KMIP 1.x 3.22 / 2.x 4.57 (State): Pre-Active objects exist and may be
+ *   retrieved; Destroyed ones have no material (Get answers Object Destroyed).
+ * - protect (Encrypt, Sign, MAC, wrap): Active only. SP800-57 5.3.5: a key is used to apply
+ *   protection only in its originator-usage period, i.e. while Active.
+ * - process (Decrypt, Verify, unwrap): also Deactivated and Compromised keys, SP800-57 5.3.5/5.3.6
+ *   (processing already-protected information after the originator-usage period).
+ * - derive (the base objects of Derive Key): Pre-Active and Active. The Derive Key text (1.x 4.6,
+ *   2.x 6.1.10) names no required state, so where the spec is silent we allow: a client registers a
+ *   password and derives from it at once (PyKMIP's flows), as the reference servers allow. After the
+ *   originator-usage period (Deactivated, Compromised) new material is not derived, per SP800-57.
+ * - certify (the private key signing a Certify or Re-certify): Pre-Active and Active. The Certify
+ *   text (1.x 4.7, 2.x 6.1.4) names no state for the signing key; the reference servers sign with a
+ *   freshly created (Pre-Active) CA key, so we allow it; never after its originator-usage period.
  */
 export const ALLOWED_USES: Readonly<Record<StateValue, ReadonlySet<StateGatedUse>>> = {
-  [State.PreActive]: new Set<StateGatedUse>(['get']),
-  [State.Active]: new Set<StateGatedUse>(['get', 'protect', 'process']),
+  [State.PreActive]: new Set<StateGatedUse>(['get', 'derive', 'certify']),
+  [State.Active]: new Set<StateGatedUse>(['get', 'protect', 'process', 'derive', 'certify']),
   [State.Deactivated]: new Set<StateGatedUse>(['get', 'process']),
   [State.Compromised]: new Set<StateGatedUse>(['get', 'process']),
   [State.Destroyed]: new Set<StateGatedUse>(),

@@ -11,7 +11,7 @@
  *    Key Link, then the public key's Private Key Link), or named by a Private Key Link in the request.
  *  - without one the certificate is self-signed by the subject's own private key, found through
  *    the public key's Private Key Link (or a Private Key Link in the request).
- * A signing private key must be Active, within its Protect Stop Date and have Certificate Sign in
+ * A signing private key must be Pre-Active or Active (the lifecycle table's certify rule), within its Protect Stop Date and have Certificate Sign in
  * its Cryptographic Usage Mask (a self-signed certificate may use Sign instead). Its material is
  * read from the HSM-wrapped store for this call only.
  */
@@ -134,8 +134,8 @@ async function loadSigningKey(ctx: OpContext, uid: string, selfSigned: boolean):
   if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
   requireOnline(rec);
   if (rec.objectType !== ObjectType.PrivateKey) throw versionedError(ctx, [Reason.InvalidObjectType, Reason.PermissionDenied], `object ${uid} is not a private key`);
-  if (!isAllowed(rec.state as StateValue, 'protect')) {
-    throw new KmipError(Reason.WrongKeyLifecycleState, `the signing key ${uid} is in state ${stateName(rec.state)}; it must be Active to sign a certificate`);
+  if (!isAllowed(rec.state as StateValue, 'certify')) {
+    throw new KmipError(Reason.WrongKeyLifecycleState, `the signing key ${uid} is in state ${stateName(rec.state)}; it must be Pre-Active or Active to sign a certificate`);
   }
   const stop = getAttribute(rec.attributes, 'Protect Stop Date');
   if (stop?.type === ItemType.DateTime && stop.value <= nowSeconds(ctx)) throw new KmipError(Reason.WrongKeyLifecycleState, `the signing key ${uid} is past its Protect Stop Date`);

@@ -6,8 +6,8 @@
  * The first is the derivation key; a Secret Data object named after it supplies the derivation
  * data instead of the Derivation Data field, and giving both is ambiguous (Invalid Message, the 1.x
  * table's reason). Every object named must have the Derive Key bit in its Cryptographic Usage Mask,
- * be Active (derivation makes new keying material: an originator use) and have its material on the
- * server. The new object's length (and for a key its algorithm) come from the request's attributes.
+ * be in a state the lifecycle table allows derivation from (Pre-Active or Active) and have its
+ * material on the server. The new object's length (and for a key its algorithm) come from the request's attributes.
  *
  * Links (spec): the new object gets a Derivation Base Object Link to each object it was derived
  * from, and each of those a Derived Key Link to it; all writes are stored together. The ID
@@ -16,11 +16,11 @@
  */
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
-import { CryptographicUsageMask, KeyFormatType, LinkType, ObjectType, Operation, SecretDataType, State } from '../spec/generated/enums';
+import { CryptographicUsageMask, KeyFormatType, LinkType, ObjectType, Operation, SecretDataType } from '../spec/generated/enums';
 import type { KmipAttribute } from '../kmip/attributes';
 import { asText, children, opt, req } from '../kmip/tree';
 import { enumValueInVersion } from '../spec/registry';
-import { stateName } from '../lifecycle/state-machine';
+import { isAllowed, stateName, type StateValue } from '../lifecycle/state-machine';
 import type { OpContext } from '../server/context';
 import { KmipError, Reason } from '../server/errors';
 import type { OperationHandler } from '../server/registry';
@@ -52,7 +52,7 @@ interface Source {
   readonly algorithm: number | undefined;
 }
 
-/** An object named for derivation: visible, on-line, of a usable type, Active, Derive Key allowed. */
+/** An object named for derivation: visible, on-line, of a usable type, in a state that allows it, Derive Key allowed. */
 async function loadSource(ctx: OpContext, uid: string): Promise<Source> {
   const rec = await loadObject(ctx, uid);
   if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
@@ -60,8 +60,8 @@ async function loadSource(ctx: OpContext, uid: string): Promise<Source> {
   if (!SOURCE_TYPES.includes(rec.objectType)) {
     throw versionedError(ctx, [Reason.InvalidObjectType, Reason.InvalidField], `object ${uid} is not a symmetric key or secret data, so it cannot be used to derive a key`);
   }
-  if (rec.state !== State.Active) {
-    throw new KmipError(Reason.WrongKeyLifecycleState, `object ${uid} is in state ${stateName(rec.state)}: only Active objects can be used to derive keys`);
+  if (!isAllowed(rec.state as StateValue, 'derive')) {
+    throw new KmipError(Reason.WrongKeyLifecycleState, `object ${uid} is in state ${stateName(rec.state)}: only Pre-Active and Active objects can be used to derive keys`);
   }
   const mask = getAttribute(rec.attributes, 'Cryptographic Usage Mask');
   if (mask?.type !== ItemType.Integer || (mask.value & CryptographicUsageMask.DeriveKey) === 0) {

@@ -45,12 +45,12 @@ const link = (type: number, uid: string): KmipAttribute => ({
   value: ttlv.structure(Tag.Link, [ttlv.enumeration(Tag.LinkType, type), ttlv.textString(Tag.LinkedObjectIdentifier, uid)]),
 });
 
-async function createPair(v: ProtocolVersion, privMask: number, pubMask: number): Promise<{ priv: string; pub: string }> {
+async function createPair(v: ProtocolVersion, privMask: number, pubMask: number, activated = true): Promise<{ priv: string; pub: string }> {
   const wrap = (t1: number, t2: number, a: KmipAttribute[]) => ttlv.structure(v.major >= 2 ? t2 : t1, (attributesFor(v, a) as TtlvStructure).value);
   const common: KmipAttribute[] = [
     { name: 'Cryptographic Algorithm', value: ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.EC) },
     { name: 'Cryptographic Domain Parameters', value: ttlv.structure(Tag.CryptographicDomainParameters, [ttlv.enumeration(Tag.RecommendedCurve, RecommendedCurve.P_256)]) },
-    active(),
+    ...(activated ? [active()] : []),
   ];
   const p = successPayload(
     await h.send(v, Operation.CreateKeyPair, [
@@ -104,6 +104,13 @@ const CA_PUB = CryptographicUsageMask.Verify | CryptographicUsageMask.Certificat
 
 describe.each(VERSIONS)('KMIP %s Certify and Re-certify', (_label, v) => {
   let ca: { priv: string; pub: string; cert: string; x509: X509Certificate };
+
+  test('a Pre-Active signing key certifies (the lifecycle table\'s certify rule, as the reference servers do)', async () => {
+    const pair = await createPair(v, CA_PRIV, CA_PUB, false);
+    const uid = await certify(v, [uidItem(pair.pub)], [named(`pre-active-root-${v.major}${v.minor}`)]);
+    const x509 = await getCertificate(v, uid);
+    expect(x509.verify(x509.publicKey)).toBe(true);
+  });
 
   beforeAll(async () => {
     const pair = await createPair(v, CA_PRIV, CA_PUB);

@@ -2,7 +2,7 @@
  * Derive Key through handleMessage (real SQLite, real SoftHSM2), in KMIP 1.4 and 2.1: PBKDF2 from a
  * password held as Secret Data, HMAC, HASH and ENCRYPT from keys, the links both ways, the ID
  * Placeholder, and the refusals the spec lists (no Derive Key bit, too long, ambiguous data,
- * wrong state, another owner's key).
+ * a Deactivated base (a Pre-Active one is allowed), another owner's key).
  */
 import { createCipheriv, createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../../ttlv/types';
@@ -19,6 +19,7 @@ import {
   Operation,
   PaddingMethod,
   ResultReason,
+  RevocationReasonCode,
   SecretDataType,
 } from '../../../src/spec/generated/enums';
 import type { KmipAttribute } from '../../../src/kmip/attributes';
@@ -158,10 +159,17 @@ describe.each(VERSIONS)('KMIP %s Derive Key', (_label, v) => {
     expect(failure(r)).toBe(ResultReason.InvalidMessage);
   });
 
-  test('a Pre-Active key cannot derive; another client\'s key is not found', async () => {
-    const pre = await registerSymmetric(v, Buffer.alloc(32, 5), CryptographicAlgorithm.HMAC_SHA256, [mask(DERIVE)]);
+  test('a Pre-Active key derives (the spec names no state; PyKMIP registers and derives at once); a Deactivated one does not; another client\'s key is not found', async () => {
+    const material = Buffer.alloc(32, 5);
+    const pre = await registerSymmetric(v, material, CryptographicAlgorithm.HMAC_SHA256, [mask(DERIVE)]);
     const dp = [ttlv.byteString(Tag.DerivationData, Buffer.from('x'))];
-    const r = await h.send(v, Operation.DeriveKey, derivePayload(v, ObjectType.SymmetricKey, [pre], DerivationMethod.HMAC, dp, aes(128)));
+    const ok = await h.send(v, Operation.DeriveKey, derivePayload(v, ObjectType.SymmetricKey, [pre], DerivationMethod.HMAC, dp, aes(128)));
+    const derived = textOf(successPayload(ok), Tag.UniqueIdentifier)!;
+    expect(await getKeyBytes(h, v, derived)).toEqual(createHmac('sha256', material).update('x').digest().subarray(0, 16));
+    const old = await registerSymmetric(v, Buffer.alloc(32, 7), CryptographicAlgorithm.HMAC_SHA256);
+    const reason = ttlv.structure(Tag.RevocationReason, [ttlv.enumeration(Tag.RevocationReasonCode, RevocationReasonCode.CessationOfOperation)]);
+    successPayload(await h.send(v, Operation.Revoke, [uidItem(old), reason]));
+    const r = await h.send(v, Operation.DeriveKey, derivePayload(v, ObjectType.SymmetricKey, [old], DerivationMethod.HMAC, dp, aes(128)));
     expect(failure(r)).toBe(v.major >= 2 ? ResultReason.WrongKeyLifecycleState : ResultReason.PermissionDenied);
     const k = await registerSymmetric(v, Buffer.alloc(32, 6), CryptographicAlgorithm.HMAC_SHA256);
     const m = await h.send(v, Operation.DeriveKey, derivePayload(v, ObjectType.SymmetricKey, [k], DerivationMethod.HMAC, dp, aes(128)), { name: 'mallory', isAdmin: false });
