@@ -216,7 +216,11 @@ export function readAttributeReference(item: TtlvItem): string {
   if (item.tag === Tag.AttributeName) return asText(item).replace(/\s+/g, ' ').trim();
   if (item.tag === Tag.AttributeReference) {
     if (item.type === ItemType.Structure) {
-      return vendorName(req.text(item, Tag.VendorIdentification), req.text(item, Tag.AttributeName));
+      const vendor = req.text(item, Tag.VendorIdentification);
+      const name = req.text(item, Tag.AttributeName);
+      // No vendor: a KMIP attribute named in the structure form (PyKMIP's 2.0 client sends it so).
+      if (vendor === '' && attributeRule(name) !== undefined) return name;
+      return vendorName(vendor, name);
     }
     const tag = item.type === ItemType.Enumeration ? asEnumeration(item) : asInteger(item);
     const found = ruleByTag(tag);

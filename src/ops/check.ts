@@ -3,8 +3,13 @@
  * consume, a Cryptographic Usage Mask it wants to use the object with, and a Lease Time; each is
  * compared with the object's own. A failed check answers with the reason for the first one that
  * fails (1.x has no specific reasons: Permission Denied); nothing about the object changes.
+ *
+ * A 1.x failure also answers a Response Payload: the Unique Identifier and the field that failed
+ * (the 1.x Check Response Payload lists each field as "returned if" it was refused; PyKMIP's client
+ * reads that payload on every Check failure). KMIP 2.x answers without one: the 2.1 Basic profile
+ * case BL-M-2-21 shows a failed Check with no payload.
  */
-import { ItemType, ttlv } from '../../ttlv/types';
+import { ItemType, ttlv, type TtlvItem } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
 import { opt } from '../kmip/tree';
@@ -20,24 +25,33 @@ export const checkHandler: OperationHandler = {
     const rec = await loadObject(ctx, uid);
     if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
     requireOnline(rec);
+    // A version rule, not data: whether a failure carries a payload at all differs by major version.
+    const failed = (field: TtlvItem): readonly TtlvItem[] | undefined =>
+      ctx.version.major < 2 ? [ttlv.textString(Tag.UniqueIdentifier, uid), field] : undefined;
     const count = optLongInteger(payload, Tag.UsageLimitsCount);
     if (count !== undefined) {
       const limits = getAttribute(rec.attributes, 'Usage Limits');
       const left = limits?.type === ItemType.Structure ? optLongInteger(limits, Tag.UsageLimitsCount) : undefined;
-      if (left !== undefined && count > left) throw versionedError(ctx, [Reason.UsageLimitExceeded, Reason.PermissionDenied], 'Check failed: usage limit exceeded');
+      if (left !== undefined && count > left) {
+        const e = versionedError(ctx, [Reason.UsageLimitExceeded, Reason.PermissionDenied], 'Check failed: usage limit exceeded');
+        throw new KmipError(e.reason, e.message, failed(ttlv.longInteger(Tag.UsageLimitsCount, count)));
+      }
     }
     const mask = opt.integer(payload, Tag.CryptographicUsageMask);
     if (mask !== undefined) {
       const own = getAttribute(rec.attributes, 'Cryptographic Usage Mask');
       const ownBits = own?.type === ItemType.Integer ? own.value : 0;
       if ((mask & ~ownBits) !== 0) {
-        throw versionedError(ctx, [Reason.IncompatibleCryptographicUsageMask, Reason.PermissionDenied], 'Check failed: usage mask not permitted');
+        const e = versionedError(ctx, [Reason.IncompatibleCryptographicUsageMask, Reason.PermissionDenied], 'Check failed: usage mask not permitted');
+        throw new KmipError(e.reason, e.message, failed(ttlv.integer(Tag.CryptographicUsageMask, mask)));
       }
     }
     const lease = optInterval(payload, Tag.LeaseTime);
     if (lease !== undefined) {
       const own = getAttribute(rec.attributes, 'Lease Time');
-      if (own?.type === ItemType.Interval && lease > own.value) throw new KmipError(Reason.PermissionDenied, 'Check failed: lease longer than the object allows');
+      if (own?.type === ItemType.Interval && lease > own.value) {
+        throw new KmipError(Reason.PermissionDenied, 'Check failed: lease longer than the object allows', failed(ttlv.interval(Tag.LeaseTime, lease)));
+      }
     }
     return [ttlv.textString(Tag.UniqueIdentifier, uid)];
   },

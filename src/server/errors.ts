@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { ResultReason } from '../spec/generated/enums';
 import { enumValueInfo } from '../spec/registry';
 import { TtlvError } from '../../ttlv/errors';
+import type { TtlvItem } from '../../ttlv/types';
 import { KeyProtectorError } from '../keys/key-protector';
 import { StoreError } from '../store/object-store';
 import { isInVersion, type ProtocolVersion } from '../spec/versions';
@@ -13,12 +14,17 @@ import { isInVersion, type ProtocolVersion } from '../spec/versions';
 export const Reason = ResultReason;
 export type ReasonValue = (typeof ResultReason)[keyof typeof ResultReason];
 
-/** Thrown by everything past the codec; `message` goes to the client, so it holds no secret. */
+/**
+ * Thrown by everything past the codec; `message` goes to the client, so it holds no secret.
+ * `payload`: the few operations whose failure still answers a Response Payload (1.x Check names
+ * the fields that failed).
+ */
 export class KmipError extends Error {
   override readonly name = 'KmipError';
   constructor(
     readonly reason: ReasonValue,
     message: string,
+    readonly payload?: readonly TtlvItem[],
   ) {
     super(message);
   }
@@ -105,11 +111,13 @@ export interface MappedError {
   /** Set for unexpected errors: the client sees only this id; the log has the detail. */
   readonly correlationId?: string;
   readonly internal?: unknown;
+  /** A failure's Response Payload, where the operation defines one (KmipError.payload). */
+  readonly payload?: readonly TtlvItem[];
 }
 
 /** Any thrown value to a KMIP failure. Internal text is never echoed to the client. */
 export function mapError(e: unknown, v: ProtocolVersion): MappedError {
-  if (e instanceof KmipError) return { reason: reasonForVersion(e.reason, v), message: e.message };
+  if (e instanceof KmipError) return { reason: reasonForVersion(e.reason, v), message: e.message, payload: e.payload };
   if (e instanceof TtlvError) {
     return { reason: reasonForVersion(Reason.InvalidMessage, v), message: `malformed TTLV: ${e.code} at byte ${e.offset}` };
   }

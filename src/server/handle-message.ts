@@ -266,7 +266,7 @@ async function runItem(
       correlationId = mapped.correlationId;
       core.audit.internalError(mapped.correlationId, mapped.internal);
     }
-    response = { ...base, status: ResultStatus.OperationFailed, reason: mapped.reason, message: mapped.message };
+    response = { ...base, status: ResultStatus.OperationFailed, reason: mapped.reason, message: mapped.message, payload: mapped.payload };
   }
   core.audit.record({
     event: 'operation',

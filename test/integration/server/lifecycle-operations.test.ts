@@ -79,8 +79,15 @@ describe.each(VERSIONS)('KMIP %s', (label, v) => {
     successPayload(await check(v, uid, [ttlv.longInteger(Tag.UsageLimitsCount, 10n), ttlv.interval(Tag.LeaseTime, 60)]));
     const mask = await check(v, uid, [ttlv.integer(Tag.CryptographicUsageMask, CryptographicUsageMask.Decrypt)]);
     expect(failure(mask)).toBe(reason(v, ResultReason.IncompatibleCryptographicUsageMask, ResultReason.PermissionDenied));
+    // 1.x: the failure's payload names the object and the field that failed (PyKMIP reads it); 2.x: none.
+    const failedPayload = mask.items[0]!.payload;
+    if (v.major < 2) {
+      expect(textOf(failedPayload!, Tag.UniqueIdentifier)).toBe(uid);
+      expect(find(failedPayload!, Tag.CryptographicUsageMask)?.value).toBe(CryptographicUsageMask.Decrypt);
+    } else expect(failedPayload).toBeUndefined();
     const uses = await check(v, uid, [ttlv.longInteger(Tag.UsageLimitsCount, 11n)]);
     expect(failure(uses)).toBe(reason(v, ResultReason.UsageLimitExceeded, ResultReason.PermissionDenied));
+    if (v.major < 2) expect(find(uses.items[0]!.payload!, Tag.UsageLimitsCount)?.value).toBe(11n);
     const lease = await check(v, uid, [ttlv.interval(Tag.LeaseTime, 10 * 24 * 3600)]);
     expect(failure(lease)).toBe(ResultReason.PermissionDenied);
     const badType = await check(v, uid, [ttlv.integer(Tag.UsageLimitsCount, 1)]);

@@ -49,3 +49,10 @@ test('a 1.0 Digest has no Key Format Type; stored 1.x indexes are kept', () => {
   ) as TtlvStructure[];
   expect(list[1]!.value.find((c) => c.tag === Tag.AttributeIndex)).toEqual(ttlv.integer(Tag.AttributeIndex, 2));
 });
+
+test('an Attribute Reference structure with no vendor names a KMIP attribute (PyKMIP 2.0); a vendor\'s stays custom', () => {
+  const ref = (vendor: string, name: string) =>
+    ttlv.structure(Tag.AttributeReference, [ttlv.textString(Tag.VendorIdentification, vendor), ttlv.textString(Tag.AttributeName, name)]);
+  expect(readAttributeReference(ref('', 'Name'))).toBe('Name');
+  expect(readAttributeReference(ref('x', 'Name'))).toBe('x-Name');
+});
