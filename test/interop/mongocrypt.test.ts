@@ -27,7 +27,7 @@ import { ok, runStepProgram, useServerProcess, type Step } from '../helpers/pykm
 import { connectAdmin } from '../helpers/server-process';
 import { find, parseResponse, requestMessage, successPayload, symmetricKeyMaterial } from '../helpers/kmip-client';
 import { attributeToV1 } from '../../src/kmip/attributes';
-import { Tag } from '../../src/spec/generated/tags';
+import { Tag, TAG_INFO } from '../../src/spec/generated/tags';
 import {
   BlockCipherMode,
   CryptographicAlgorithm,
@@ -38,7 +38,7 @@ import {
   PaddingMethod,
   SecretDataType,
 } from '../../src/spec/generated/enums';
-import { ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
+import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 
 const DRIVER_SOURCE = path.join(__dirname, 'mongocrypt', 'kmip_driver.c');
 const server = useServerProcess();
@@ -86,10 +86,18 @@ function runDriver(mode: string, arg?: string, ca?: string): Promise<Map<string,
 }
 
 /** Sends request bytes through the driver; returns the answer's payload, decoded with our codec. */
-async function send(request: Uint8Array): Promise<{ version: string; payload: TtlvStructure }> {
+async function send(request: Uint8Array): Promise<{ version: string; payload: TtlvStructure; root: TtlvStructure }> {
   const steps = await runDriver('send', Buffer.from(request).toString('hex'));
   const answer = parseResponse(Buffer.from(ok(steps, 'send') as string, 'hex'));
-  return { version: `${answer.version.major}.${answer.version.minor}`, payload: successPayload(answer) };
+  return { version: `${answer.version.major}.${answer.version.minor}`, payload: successPayload(answer), root: answer.root };
+}
+
+/** Names of the tags in an answer that the client's version does not define yet (it may choke on them). */
+function tagsNewerThan(version: '1.0' | '1.2', item: TtlvItem): string[] {
+  const info = TAG_INFO.get(item.tag);
+  // Version strings of one digit each ("1.0" to "2.1") compare as text.
+  const own = !info || info.firstVersion > version ? [info?.name ?? `0x${item.tag.toString(16)}`] : [];
+  return item.type === ItemType.Structure ? [...own, ...item.value.flatMap((c) => tagsNewerThan(version, c))] : own;
 }
 
 const V1_0 = { major: 1, minor: 0 };
@@ -181,6 +189,12 @@ describe('libmongocrypt (kms_message 1.7.2), KMIP 1.0: Register, Activate, Get o
     const uid = textOfPayload(registered.payload, Tag.UniqueIdentifier);
     expect(ok(await runDriver('activate', uid), 'activate')).toBe(uid);
     expect(ok(await runDriver('get', uid), 'get')).toBe(secret.toString('hex'));
+
+    // The same Get as kms_kmip_request_get_new, answered in KMIP 1.0's own terms only.
+    const got = await send(requestMessage(V1_0, [{ operation: Operation.Get, payload: [ttlv.textString(Tag.UniqueIdentifier, uid)] }]));
+    expect(got.version).toBe('1.0');
+    expect(tagsNewerThan('1.0', registered.root)).toEqual([]);
+    expect(tagsNewerThan('1.0', got.root)).toEqual([]);
   });
 
   test('the driver checks the server certificate: a CA that did not issue it is refused', async () => {
@@ -211,6 +225,7 @@ describe('libmongocrypt delegated path, KMIP 1.2: Create, Activate, Encrypt, Dec
 
     const decrypted = await send(mongoCipher(Operation.Decrypt, uid, ciphertext, iv));
     expect(bytesOf(decrypted.payload, Tag.Data).equals(dataKey)).toBe(true);
+    for (const answer of [created, encrypted, decrypted]) expect(tagsNewerThan('1.2', answer.root)).toEqual([]);
 
     // The ciphertext is real AES-256-CBC under the created key, not something only we can read.
     const admin = await connectAdmin(server());
