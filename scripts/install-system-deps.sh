@@ -3,12 +3,21 @@
 #   softhsm2       the default PKCS#11 HSM (and the test HSM)
 #   python3-pykmip a third-party KMIP client for the interop tests, and pykmip-server for benchmarks
 #   openssl        used by tests to cross-check certificates
+#   libmongocrypt-dev, libssl-dev, pkg-config, gcc, libc6-dev
+#                  the libmongocrypt interop test compiles a small C driver against kms_message
+#                  and OpenSSL (test/interop/mongocrypt/kmip_driver.c)
 # As root it runs apt-get; otherwise it names the one command to run.
 set -euo pipefail
 need=()
 command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
 /usr/bin/python3 -c 'import kmip' >/dev/null 2>&1 || need+=(python3-pykmip)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+[ -f /usr/include/kms_message/kms_kmip_request.h ] || need+=(libmongocrypt-dev)
+[ -f /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+command -v cc >/dev/null 2>&1 || need+=(gcc)
+# gcc only recommends the C library headers, and --no-install-recommends skips them.
+[ -f /usr/include/stdio.h ] || need+=(libc6-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "Missing Debian packages: ${need[*]}. Run: sudo apt-get install -y ${need[*]}" >&2

@@ -39,9 +39,14 @@ export function useServerProcess(): () => ServerProcess {
 export function runPyKmip(script: string, server: ServerProcess, extra: readonly string[]): Promise<Map<string, Step>> {
   const pki = server.pkiDir;
   const args = [script, '127.0.0.1', String(server.port), path.join(pki, 'client.pem'), path.join(pki, 'client-key.pem'), path.join(pki, 'ca.pem'), ...extra];
+  return runStepProgram(PYTHON, args, 'pykmip client');
+}
+
+/** Runs a client program that prints one JSON Step per line (a PyKMIP script, the libmongocrypt driver). */
+export function runStepProgram(file: string, args: readonly string[], what: string): Promise<Map<string, Step>> {
   return new Promise((resolve, reject) => {
-    execFile(PYTHON, args, { timeout: 90_000 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`pykmip client failed: ${err.message}\n${stderr}\n${stdout}`));
+    execFile(file, args, { timeout: 90_000 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`${what} failed: ${err.message}\n${stderr}\n${stdout}`));
       const steps = new Map<string, Step>();
       for (const line of stdout.split('\n').filter((l) => l.startsWith('{'))) {
         const s = JSON.parse(line) as Step;
