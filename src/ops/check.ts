@@ -4,15 +4,16 @@
  * compared with the object's own. A failed check answers with the reason for the first one that
  * fails (1.x has no specific reasons: Permission Denied); nothing about the object changes.
  *
- * A 1.x failure also answers a Response Payload: the Unique Identifier and the field that failed
- * (the 1.x Check Response Payload lists each field as "returned if" it was refused; PyKMIP's client
- * reads that payload on every Check failure). KMIP 2.x answers without one: the 2.1 Basic profile
- * case BL-M-2-21 shows a failed Check with no payload.
+ * A failure in 1.0-2.0 also answers a Response Payload: the Unique Identifier and the field that
+ * failed (the Check Response Payload of 1.x and 2.0 lists each field as "returned if" it was
+ * refused; PyKMIP's client reads that payload on every Check failure). 2.1 answers without one:
+ * its Basic profile case BL-M-2-21 shows a failed Check with no payload.
  */
 import { ItemType, ttlv, type TtlvItem } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
 import { opt } from '../kmip/tree';
+import { compareVersions } from '../spec/versions';
 import type { OperationHandler } from '../server/registry';
 import { KmipError, Reason } from '../server/errors';
 import { getAttribute, isDestroyed, loadObject, requestedUid, requireOnline, versionedError } from './managed-object';
@@ -25,9 +26,9 @@ export const checkHandler: OperationHandler = {
     const rec = await loadObject(ctx, uid);
     if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
     requireOnline(rec);
-    // A version rule, not data: whether a failure carries a payload at all differs by major version.
+    // A version rule, not data: whether a failure carries a payload at all changed in 2.1.
     const failed = (field: TtlvItem): readonly TtlvItem[] | undefined =>
-      ctx.version.major < 2 ? [ttlv.textString(Tag.UniqueIdentifier, uid), field] : undefined;
+      compareVersions(ctx.version, '2.1') < 0 ? [ttlv.textString(Tag.UniqueIdentifier, uid), field] : undefined;
     const count = optLongInteger(payload, Tag.UsageLimitsCount);
     if (count !== undefined) {
       const limits = getAttribute(rec.attributes, 'Usage Limits');

@@ -79,7 +79,7 @@ describe.each(VERSIONS)('KMIP %s', (label, v) => {
     successPayload(await check(v, uid, [ttlv.longInteger(Tag.UsageLimitsCount, 10n), ttlv.interval(Tag.LeaseTime, 60)]));
     const mask = await check(v, uid, [ttlv.integer(Tag.CryptographicUsageMask, CryptographicUsageMask.Decrypt)]);
     expect(failure(mask)).toBe(reason(v, ResultReason.IncompatibleCryptographicUsageMask, ResultReason.PermissionDenied));
-    // 1.x: the failure's payload names the object and the field that failed (PyKMIP reads it); 2.x: none.
+    // 1.0-2.0: the failure's payload names the object and the field that failed (PyKMIP reads it); 2.1: none.
     const failedPayload = mask.items[0]!.payload;
     if (v.major < 2) {
       expect(textOf(failedPayload!, Tag.UniqueIdentifier)).toBe(uid);

@@ -1,0 +1,20 @@
+/**
+ * The client-compatibility suite's record: one line per flow (`compat CLIENT VERSION FLOW: pass|fail`)
+ * on the test's output, and, when COMPAT_RESULTS names a file, one JSON line per flow appended to it,
+ * from which `npm run compat` prints the totals and the README's interoperability matrix.
+ */
+import fs from 'node:fs';
+
+export interface FlowResult {
+  readonly client: string;
+  readonly version: string;
+  readonly flow: string;
+  readonly ok: boolean;
+  readonly detail?: string;
+}
+
+export function recordFlow(r: FlowResult): void {
+  process.stdout.write(`compat ${r.client} ${r.version} ${r.flow}: ${r.ok ? 'pass' : 'fail'}${r.ok || !r.detail ? '' : ` (${r.detail})`}\n`);
+  const file = process.env['COMPAT_RESULTS'];
+  if (file) fs.appendFileSync(file, `${JSON.stringify(r)}\n`);
+}
