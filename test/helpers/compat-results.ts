@@ -18,3 +18,16 @@ export function recordFlow(r: FlowResult): void {
   const file = process.env['COMPAT_RESULTS'];
   if (file) fs.appendFileSync(file, `${JSON.stringify(r)}\n`);
 }
+
+/** A jest test that is also one flow of the compatibility record. */
+export function compatTest(client: string, version: string, flow: string, body: () => Promise<void>, timeoutMs?: number): void {
+  test(flow, async () => {
+    try {
+      await body();
+      recordFlow({ client, version, flow, ok: true });
+    } catch (e) {
+      recordFlow({ client, version, flow, ok: false, detail: e instanceof Error ? e.message.split('\n')[0] : String(e) });
+      throw e;
+    }
+  }, timeoutMs);
+}

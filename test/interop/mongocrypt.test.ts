@@ -26,6 +26,7 @@ import path from 'node:path';
 import { ok, runStepProgram, useServerProcess, type Step } from '../helpers/pykmip';
 import { connectAdmin } from '../helpers/server-process';
 import { find, parseResponse, requestMessage, successPayload, symmetricKeyMaterial } from '../helpers/kmip-client';
+import { compatTest } from '../helpers/compat-results';
 import { attributeToV1 } from '../../src/kmip/attributes';
 import { Tag, TAG_INFO } from '../../src/spec/generated/tags';
 import {
@@ -40,6 +41,7 @@ import {
 } from '../../src/spec/generated/enums';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 
+const MONGOCRYPT = 'libmongocrypt 1.7';
 const DRIVER_SOURCE = path.join(__dirname, 'mongocrypt', 'kmip_driver.c');
 const server = useServerProcess();
 
@@ -173,7 +175,7 @@ function textOfPayload(payload: TtlvStructure, tag: number): string {
 }
 
 describe('libmongocrypt (kms_message 1.7.2), KMIP 1.0: Register, Activate, Get of a Secret Data', () => {
-  test("libmongocrypt's own requests: the 96 bytes come back unchanged", async () => {
+  compatTest(MONGOCRYPT, '1.0', "libmongocrypt's own requests: the 96 bytes come back unchanged", async () => {
     const steps = await runDriver('flow-a');
     const uid = ok(steps, 'register') as string;
     expect(uid.length).toBeGreaterThan(0);
@@ -182,7 +184,7 @@ describe('libmongocrypt (kms_message 1.7.2), KMIP 1.0: Register, Activate, Get o
     ok(steps, 'compare');
   });
 
-  test("libmongocrypt 1.7.3+'s Register form (usage mask 0, Seed, Opaque), read back by kms_message's Get", async () => {
+  compatTest(MONGOCRYPT, '1.0', "libmongocrypt 1.7.3+'s Register form (usage mask 0, Seed, Opaque), read back by kms_message's Get", async () => {
     const secret = randomBytes(96);
     const registered = await send(mongoRegisterSince173(secret));
     expect(registered.version).toBe('1.0');
@@ -197,7 +199,7 @@ describe('libmongocrypt (kms_message 1.7.2), KMIP 1.0: Register, Activate, Get o
     expect(tagsNewerThan('1.0', got.root)).toEqual([]);
   });
 
-  test('the driver checks the server certificate: a CA that did not issue it is refused', async () => {
+  compatTest(MONGOCRYPT, '1.0', 'the driver checks the server certificate: a CA that did not issue it is refused', async () => {
     // The client certificate is not the issuer of the server's: the handshake must fail.
     const steps = await runDriver('flow-a', undefined, path.join(server().pkiDir, 'client.pem'));
     const register = steps.get('register');
@@ -207,7 +209,7 @@ describe('libmongocrypt (kms_message 1.7.2), KMIP 1.0: Register, Activate, Get o
 });
 
 describe('libmongocrypt delegated path, KMIP 1.2: Create, Activate, Encrypt, Decrypt', () => {
-  test('a 96-byte data key encrypted with a server IV decrypts to itself', async () => {
+  compatTest(MONGOCRYPT, '1.2', 'a 96-byte data key encrypted with a server IV decrypts to itself', async () => {
     const created = await send(mongoCreate());
     expect(created.version).toBe('1.2');
     const uid = textOfPayload(created.payload, Tag.UniqueIdentifier);
