@@ -9,6 +9,7 @@ import { buildRegistry } from './ops';
 import { Pkcs11KeyProtector } from './keys/pkcs11';
 import { ensureSoftHsmToken, softHsmProtectorConfig } from './keys/softhsm';
 import type { KeyProtector } from './keys/key-protector';
+import { PendingOperations } from './server/pending-operations';
 import { SqliteObjectStore } from './store/sqlite';
 import { MemoryAuditSink, type AuditSink } from './audit/audit-log';
 import { systemClock, type Clock, type ServerInfo } from './server/context';
@@ -59,11 +60,13 @@ export async function createEmbeddedCore(dataDir: string, opts: EmbeddedCoreOpti
     server: SERVER_INFO,
     limits: { maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES },
     onVersionPruned: opts.onVersionPruned,
+    pending: new PendingOperations(),
   };
   return {
     core,
     store,
     async close() {
+      await core.pending?.drain();
       store.close();
       if (!opts.keys) await keys.close();
     },

@@ -8,6 +8,7 @@ import type { ServerConfig } from './config';
 import { ensureDevPki } from './pki/dev-pki';
 import { Pkcs11KeyProtector, readPin } from './keys/pkcs11';
 import type { KeyProtector } from './keys/key-protector';
+import { PendingOperations } from './server/pending-operations';
 import { SqliteObjectStore } from './store/sqlite';
 import { createAuditLog } from './audit/audit-log';
 import { buildRegistry } from './ops';
@@ -88,6 +89,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     server: SERVER_INFO,
     limits: { maxMessageBytes: config.maxMessageBytes },
     notifier,
+    pending: new PendingOperations(),
   };
   let listener: RunningListener;
   try {
@@ -113,6 +115,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     listener,
     async stop() {
       await listener.close();
+      // Operations answered Operation Pending finish (their writes are whole) before the store closes.
+      await core.pending?.drain();
       // After the last request's changes are queued; before the store and HSM a Put reads from.
       await notifier?.close();
       store.close();

@@ -28,6 +28,8 @@ export interface AuditRecord {
   readonly durationMs?: number;
   /** How many messages a `notification-dropped` record stands for. */
   readonly count?: number;
+  /** The outcome of an item answered Operation Pending earlier (run afterwards, polled for). */
+  readonly asynchronous?: boolean;
 }
 
 export interface AuditSink {

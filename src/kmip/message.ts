@@ -127,6 +127,8 @@ export interface ResponseBatchItem {
   readonly status: number;
   readonly reason?: ReasonValue;
   readonly message?: string;
+  /** Set with Result Status Operation Pending: what the client polls with. */
+  readonly asyncCorrelationValue?: Uint8Array;
   readonly payload?: readonly TtlvItem[];
 }
 
@@ -146,6 +148,7 @@ export function encodeResponseItem(item: ResponseBatchItem): TtlvStructure {
     if (item.reason !== undefined) out.push(ttlv.enumeration(Tag.ResultReason, item.reason));
     if (item.message !== undefined) out.push(ttlv.textString(Tag.ResultMessage, item.message));
   }
+  if (item.asyncCorrelationValue !== undefined) out.push(ttlv.byteString(Tag.AsynchronousCorrelationValue, item.asyncCorrelationValue));
   if (item.payload !== undefined) out.push(ttlv.structure(Tag.ResponsePayload, [...item.payload]));
   return ttlv.structure(Tag.BatchItem, out);
 }

@@ -1,9 +1,10 @@
 /**
- * Cancel: cancel an outstanding asynchronous operation. This server answers every request
- * synchronously, so no Asynchronous Correlation Value ever names a pending or recently completed
- * operation of its own: the Cancellation Result is Unavailable, the value the spec gives for "the
- * specified correlation value did not match any recently pending or completed asynchronous
- * operations". The request's correlation value is echoed, as the response requires.
+ * Cancel: withdraw an operation answered Operation Pending (src/server/pending-operations.ts).
+ * Canceled while it waits to run; Unable to Cancel once it runs (a key being generated is finished
+ * and kept); Completed or Failed once it has finished; Unavailable for a value that names no
+ * operation of this caller, the value the spec gives for "the specified correlation value did not
+ * match any recently pending or completed asynchronous operations". The request's correlation value
+ * is echoed, as the response requires.
  */
 import { ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
@@ -13,11 +14,9 @@ import type { OperationHandler } from '../server/registry';
 
 export const cancelHandler: OperationHandler = {
   operation: Operation.Cancel,
-  async handle(payload) {
+  async handle(payload, ctx) {
     const correlation = req.bytes(payload, Tag.AsynchronousCorrelationValue);
-    return [
-      ttlv.byteString(Tag.AsynchronousCorrelationValue, Buffer.from(correlation)),
-      ttlv.enumeration(Tag.CancellationResult, CancellationResult.Unavailable),
-    ];
+    const result = ctx.pending?.cancel(ctx.client.name, correlation) ?? CancellationResult.Unavailable;
+    return [ttlv.byteString(Tag.AsynchronousCorrelationValue, Buffer.from(correlation)), ttlv.enumeration(Tag.CancellationResult, result)];
   },
 };

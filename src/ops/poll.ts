@@ -1,25 +1,34 @@
 /**
- * Poll: the status of an asynchronous operation. This server answers every request synchronously
- * (Query reports Asynchronous Capability false and it never returns Operation Pending), so no
- * Asynchronous Correlation Value names an outstanding operation: Poll answers as the spec says for
- * that case, Item Not Found in 1.x ("No outstanding operation with the specified Asynchronous
- * Correlation Value exists") and Invalid Asynchronous Correlation Value in 2.x.
+ * Poll: the outcome of an operation answered Operation Pending (src/server/pending-operations.ts).
+ * While it runs, Poll answers Operation Pending again with the same Asynchronous Correlation Value;
+ * once it has finished, Poll answers with the original operation's result: its status, reason,
+ * message and payload. A value that names no operation of this caller (never issued, forgotten,
+ * another identity's, or the server restarted) answers as the spec says for that case: Item Not Found
+ * in 1.x ("No outstanding operation with the specified Asynchronous Correlation Value exists") and
+ * Invalid Asynchronous Correlation Value in 2.x.
  */
 import { Tag } from '../spec/generated/tags';
-import { Operation } from '../spec/generated/enums';
+import { Operation, ResultStatus } from '../spec/generated/enums';
 import { req } from '../kmip/tree';
 import { Reason } from '../server/errors';
 import type { OperationHandler } from '../server/registry';
+import { AnswerAs } from '../server/pending-operations';
 import { versionedError } from './managed-object';
 
 export const pollHandler: OperationHandler = {
   operation: Operation.Poll,
   async handle(payload, ctx) {
-    req.bytes(payload, Tag.AsynchronousCorrelationValue);
-    throw versionedError(
-      ctx,
-      [Reason.InvalidAsynchronousCorrelationValue, Reason.ItemNotFound],
-      'no asynchronous operation is outstanding with this Asynchronous Correlation Value (this server answers every request synchronously)',
-    );
+    const value = req.bytes(payload, Tag.AsynchronousCorrelationValue);
+    const answer = ctx.pending?.poll(ctx.client.name, value);
+    if (answer === undefined) {
+      throw versionedError(
+        ctx,
+        [Reason.InvalidAsynchronousCorrelationValue, Reason.ItemNotFound],
+        'no asynchronous operation is outstanding with this Asynchronous Correlation Value',
+      );
+    }
+    if (answer.state === 'pending') throw new AnswerAs({ status: ResultStatus.OperationPending }, value);
+    if (answer.outcome.status !== ResultStatus.Success) throw new AnswerAs(answer.outcome);
+    return [...(answer.outcome.payload ?? [])];
   },
 };

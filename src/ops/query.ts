@@ -90,7 +90,7 @@ function profiles(ctx: OpContext): TtlvItem[] {
 function capabilities(ctx: OpContext): TtlvItem[] {
   const fields: TtlvItem[] = [
     ttlv.boolean(Tag.StreamingCapability, false),
-    ttlv.boolean(Tag.AsynchronousCapability, false),
+    ttlv.boolean(Tag.AsynchronousCapability, ctx.pending !== undefined),
     ttlv.boolean(Tag.AttestationCapability, false),
     ttlv.boolean(Tag.BatchUndoCapability, false),
     ttlv.boolean(Tag.BatchContinueCapability, true),

@@ -5,6 +5,7 @@
 import type { ObjectStore } from '../store/object-store';
 import type { KeyProtector } from '../keys/key-protector';
 import type { ProtocolVersion } from '../spec/versions';
+import type { PendingOperations } from './pending-operations';
 
 export interface ClientIdentity {
   /** The identity objects are owned by (certificate subject CN by default). */
@@ -41,4 +42,6 @@ export interface OpContext {
   readonly touched: string[];
   /** Plaintext secrets this item put in memory; zeroed once the response is encoded. */
   readonly secrets: Uint8Array[];
+  /** The server's asynchronous operations, for Poll and Cancel; absent when the server runs none. */
+  readonly pending?: PendingOperations;
 }

@@ -31,7 +31,9 @@ import { StoreError, type ObjectStore } from '../store/object-store';
 import type { KeyProtector } from '../keys/key-protector';
 import type { ClientIdentity, Clock, OpContext, ServerInfo } from './context';
 import { KmipError, Reason, mapError, reasonForVersion, type ReasonValue } from './errors';
-import type { OperationRegistry } from './registry';
+import type { OperationHandler, OperationRegistry } from './registry';
+import { deferrable } from './async-policy';
+import { AnswerAs, type PendingOperations, type PendingOutcome } from './pending-operations';
 import { UndoJournalStore } from './undo-journal';
 import { conflictTurnsFor } from './conflict-turns';
 import { ChangeObserver } from '../notify/change-observer';
@@ -56,6 +58,8 @@ export interface ServerCore {
    * to objects whose owners have an endpoint. Absent: no notifications, and no work for them.
    */
   readonly notifier?: Notifier;
+  /** Asynchronous operations (Operation Pending, Poll, Cancel). Absent: every item is answered synchronously. */
+  readonly pending?: PendingOperations;
 }
 
 export interface Session {
@@ -224,6 +228,7 @@ async function runItem(
     keys: core.keys,
     clock: core.clock,
     server: core.server,
+    pending: core.pending,
     idPlaceholder: shared.idPlaceholder,
     touched: [],
     secrets: shared.secrets,
@@ -240,33 +245,34 @@ async function runItem(
         `operation ${operationInfo(item.operation)?.name ?? item.operation} is not supported in KMIP ${versionString(v)}`,
       );
     }
-    let payload: Awaited<ReturnType<typeof handler.handle>>;
-    let conflicted: string | undefined;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const run = () => handler.handle(item.payload, ctx);
-        payload = conflicted === undefined ? await run() : await conflictTurnsFor(core.store).run(conflicted, run);
-        break;
-      } catch (e) {
-        if (!(e instanceof StoreError && e.code === 'CONFLICT') || attempt >= CONFLICT_ATTEMPTS) throw e;
-        // Another request changed an object between this item's read and its write, and the
-        // write was refused whole: run the item again on what is committed now, in turn with the
-        // other items that met a change to that object. (An item's earlier writes are recomputed
-        // from state, so running it again does not repeat them.)
-        conflicted = e.uid;
-        ctx.idPlaceholder = shared.idPlaceholder;
-        ctx.touched.length = 0;
-      }
+    if (
+      request.header.asynchronousIndicator === true &&
+      core.pending !== undefined &&
+      request.items.length === 1 &&
+      deferrable(item, v, shared.store, session.client.name) &&
+      core.pending.hasRoom(session.client.name)
+    ) {
+      // The client allows it and the item is long: answer now, run it after (pending-operations.ts).
+      const value = core.pending.start(session.client.name, item.operation, () => runDeferred(item, request, session, core, handler));
+      response = { ...base, status: ResultStatus.OperationPending, asyncCorrelationValue: value };
+    } else {
+      const payload = await runHandler(handler, item, ctx, core);
+      shared.idPlaceholder = ctx.idPlaceholder;
+      response = { ...base, status: ResultStatus.Success, payload };
     }
-    shared.idPlaceholder = ctx.idPlaceholder;
-    response = { ...base, status: ResultStatus.Success, payload };
   } catch (e) {
-    const mapped = mapError(e, v);
-    if (mapped.correlationId) {
-      correlationId = mapped.correlationId;
-      core.audit.internalError(mapped.correlationId, mapped.internal);
+    if (e instanceof AnswerAs) {
+      // Poll: the pending operation's own result, or Operation Pending while it runs.
+      const o = e.outcome;
+      response = { ...base, status: o.status, reason: o.reason, message: o.message, payload: o.payload, asyncCorrelationValue: e.asyncCorrelationValue };
+    } else {
+      const mapped = mapError(e, v);
+      if (mapped.correlationId) {
+        correlationId = mapped.correlationId;
+        core.audit.internalError(mapped.correlationId, mapped.internal);
+      }
+      response = { ...base, status: ResultStatus.OperationFailed, reason: mapped.reason, message: mapped.message, payload: mapped.payload };
     }
-    response = { ...base, status: ResultStatus.OperationFailed, reason: mapped.reason, message: mapped.message, payload: mapped.payload };
   }
   core.audit.record({
     event: 'operation',
@@ -278,11 +284,99 @@ async function runItem(
     credentialPresented: request.header.authentication !== undefined,
     operation: operationInfo(item.operation)?.name ?? String(item.operation),
     uniqueIdentifiers: ctx.touched,
-    resultStatus: response.status === ResultStatus.Success ? 'Success' : 'OperationFailed',
+    resultStatus: STATUS_NAMES[response.status] ?? String(response.status),
     resultReason: response.reason === undefined ? undefined : String(response.reason),
     durationMs: Number(process.hrtime.bigint() - started) / 1e6,
   });
   return { response };
+}
+
+const STATUS_NAMES: Readonly<Record<number, string>> = {
+  [ResultStatus.Success]: 'Success',
+  [ResultStatus.OperationFailed]: 'OperationFailed',
+  [ResultStatus.OperationPending]: 'OperationPending',
+  [ResultStatus.OperationUndone]: 'OperationUndone',
+};
+
+/**
+ * Runs a handler, again on the committed state when its write met a concurrent change (the store
+ * refused it whole), in turn with the other items that met a change to that object. An item's
+ * earlier writes are recomputed from state, so running it again does not repeat them.
+ */
+async function runHandler(handler: OperationHandler, item: RequestBatchItem, ctx: OpContext, core: ServerCore): Promise<readonly TtlvItem[]> {
+  const idPlaceholder = ctx.idPlaceholder;
+  let conflicted: string | undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const run = () => handler.handle(item.payload, ctx);
+      return conflicted === undefined ? await run() : await conflictTurnsFor(core.store).run(conflicted, run);
+    } catch (e) {
+      if (!(e instanceof StoreError && e.code === 'CONFLICT') || attempt >= CONFLICT_ATTEMPTS) throw e;
+      conflicted = e.uid;
+      ctx.idPlaceholder = idPlaceholder;
+      ctx.touched.length = 0;
+    }
+  }
+}
+
+/**
+ * An item answered Operation Pending, run later by PendingOperations: with its own context and
+ * secrets (zeroed when it ends), its writes told to the notifier, its outcome audited like any
+ * item's, and kept for Poll.
+ */
+async function runDeferred(
+  item: RequestBatchItem,
+  request: RequestMessage,
+  session: Session,
+  core: ServerCore,
+  handler: OperationHandler,
+): Promise<PendingOutcome> {
+  const v = request.header.version;
+  const started = process.hrtime.bigint();
+  const observer = core.notifier ? new ChangeObserver(core.store, core.notifier) : undefined;
+  const ctx: OpContext = {
+    version: v,
+    client: session.client,
+    store: observer ?? core.store,
+    keys: core.keys,
+    clock: core.clock,
+    server: core.server,
+    pending: core.pending,
+    idPlaceholder: undefined,
+    touched: [],
+    secrets: [],
+  };
+  let outcome: PendingOutcome;
+  let correlationId: string = randomUUID();
+  try {
+    outcome = { status: ResultStatus.Success, payload: await runHandler(handler, item, ctx, core) };
+  } catch (e) {
+    const mapped = mapError(e, v);
+    if (mapped.correlationId) {
+      correlationId = mapped.correlationId;
+      core.audit.internalError(mapped.correlationId, mapped.internal);
+    }
+    outcome = { status: ResultStatus.OperationFailed, reason: mapped.reason, message: mapped.message, payload: mapped.payload };
+  } finally {
+    observer?.publish();
+    for (const s of ctx.secrets) s.fill(0);
+  }
+  core.audit.record({
+    event: 'operation',
+    correlationId,
+    client: session.client.name,
+    certificateFingerprint: session.client.certificateFingerprint,
+    peer: session.client.peer,
+    protocolVersion: versionString(v),
+    credentialPresented: request.header.authentication !== undefined,
+    operation: operationInfo(item.operation)?.name ?? String(item.operation),
+    uniqueIdentifiers: ctx.touched,
+    resultStatus: STATUS_NAMES[outcome.status] ?? String(outcome.status),
+    resultReason: outcome.reason === undefined ? undefined : String(outcome.reason),
+    durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+    asynchronous: true,
+  });
+  return outcome;
 }
 
 /** A critical Message Extension we do not understand fails the item (spec: Message Extension). */

@@ -124,7 +124,7 @@ describe.each(ALL)('KMIP %s Get Usage Allocation', (_label, v) => {
   });
 });
 
-describe.each(ALL)('KMIP %s Poll and Cancel (no asynchronous operations on this server)', (_label, v) => {
+describe.each(ALL)('KMIP %s Poll and Cancel of a value no operation was given', (_label, v) => {
   const acv = Buffer.from('48D43C207CD1FB3A', 'hex');
 
   test('Cancel answers Unavailable and echoes the Asynchronous Correlation Value', async () => {
