@@ -13,6 +13,7 @@ import { SqliteObjectStore } from './store/sqlite';
 import { MemoryAuditSink, type AuditSink } from './audit/audit-log';
 import { systemClock, type Clock, type ServerInfo } from './server/context';
 import type { ServerCore } from './server/handle-message';
+import type { CryptoPolicy } from './crypto/policy';
 
 export const SERVER_INFO: ServerInfo = {
   vendorIdentification: 'kmip-server (TypeScript)',
@@ -38,6 +39,7 @@ export interface EmbeddedCoreOptions {
   readonly clock?: Clock;
   readonly maxMessageBytes?: number;
   readonly onVersionPruned?: ServerCore['onVersionPruned'];
+  readonly crypto?: CryptoPolicy;
 }
 
 export interface EmbeddedCore {
@@ -59,6 +61,7 @@ export async function createEmbeddedCore(dataDir: string, opts: EmbeddedCoreOpti
     server: SERVER_INFO,
     limits: { maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES },
     onVersionPruned: opts.onVersionPruned,
+    ...(opts.crypto ? { crypto: opts.crypto } : {}),
   };
   return {
     core,
