@@ -159,12 +159,20 @@ function mechanismFor(s: SignatureSetup, hash: string): DigestSignatureRequest['
   return { kind: 'ecdsa' };
 }
 
-function hsmRefused(e: unknown, what: string): KmipError {
-  if (e instanceof KeyProtectorError) {
-    // Messages of KeyProtectorError name CKR codes only, never key bytes.
-    return new KmipError(Reason.CryptographicFailure, `the HSM could not ${what} the digest (${e.ckr ?? e.code})`);
+/**
+ * An HSM without the mechanism is a missing feature, said so; any other HSM failure goes on as it
+ * is, to be answered like every key-protection failure (errors.ts: the client gets a correlation
+ * id, the log the CKR name).
+ */
+function hsmRefused(e: unknown, scheme: string): unknown {
+  if (e instanceof KeyProtectorError && (e.ckr === 'CKR_MECHANISM_INVALID' || e.ckr === 'CKR_MECHANISM_PARAM_INVALID')) {
+    return new KmipError(Reason.FeatureNotSupported, `the HSM does not offer ${scheme} over a digest`);
   }
-  return e instanceof KmipError ? e : new KmipError(Reason.CryptographicFailure, `the digest could not be ${what === 'sign' ? 'signed' : 'verified'}`);
+  return e;
+}
+
+function schemeName(s: SignatureSetup): string {
+  return s.padding === constants.RSA_PKCS1_PSS_PADDING ? 'RSA PSS' : 'ECDSA';
 }
 
 function needHsm<K extends 'signDigest' | 'verifyDigest'>(keys: KeyProtector, method: K): NonNullable<KeyProtector[K]> {
@@ -189,7 +197,7 @@ export async function signDigest(keys: KeyProtector, key: KeyObject, s: Signatur
     const raw = await sign({ key: hk, mechanism: mechanismFor(s, hash), digest });
     return key.asymmetricKeyType === 'ec' ? rawToDer(raw) : raw;
   } catch (e) {
-    throw hsmRefused(e, 'sign');
+    throw hsmRefused(e, schemeName(s));
   } finally {
     wipeKey(hk);
   }
@@ -214,6 +222,6 @@ export async function verifyDigest(keys: KeyProtector, key: KeyObject, s: Signat
   try {
     return await verify({ key: hsmKey(key, false), mechanism: mechanismFor(s, hash), digest }, sig);
   } catch (e) {
-    throw hsmRefused(e, 'verify');
+    throw hsmRefused(e, schemeName(s));
   }
 }
