@@ -129,9 +129,18 @@ function rawToDer(raw: Buffer): Buffer {
   return Buffer.from(seq.toBER(false));
 }
 
+/** An ECDSA signature is a SEQUENCE of two INTEGERs: anything deeper or larger is not one. */
+const SIGNATURE_PARSE_LIMITS = { maxDepth: 4, maxNodes: 8, maxContentLength: 1024 };
+
 /** r || s from a DER ECDSA signature, or undefined when it is not one for this curve (exported for the property tests). */
 export function derToRaw(der: Uint8Array, size: number): Buffer | undefined {
-  const parsed = asn1js.fromBER(new Uint8Array(der).buffer);
+  let parsed: ReturnType<typeof asn1js.fromBER>;
+  try {
+    parsed = asn1js.fromBER(der, SIGNATURE_PARSE_LIMITS);
+  } catch {
+    // asn1js throws on some malformed content (a UniversalString of odd length, found by the property test).
+    return undefined;
+  }
   if (parsed.offset !== der.length || !(parsed.result instanceof asn1js.Sequence)) return undefined;
   const parts = parsed.result.valueBlock.value;
   if (parts.length !== 2 || !parts.every((p) => p instanceof asn1js.Integer)) return undefined;
