@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { SUPPORTED_VERSIONS, isSupportedVersion } from './kmip/message';
 import { versionString, type ProtocolVersion } from './spec/versions';
+import { DEFAULT_CRYPTO_POLICY, type CryptoPolicy } from './crypto/policy';
 
 /** Where the server sends Notify and Put for the objects of one client identity. */
 export interface NotificationEndpoint {
@@ -61,6 +62,8 @@ export interface ServerConfig {
    * port, the SQLite file and the HSM token; a connection stays with the process that accepted it.
    */
   readonly workers: number;
+  /** `crypto.allowLegacy`: generate legacy key sizes (RSA below 2048 bits); default false. */
+  readonly crypto: CryptoPolicy;
 }
 
 export class ConfigError extends Error {
@@ -76,7 +79,7 @@ export class ConfigError extends Error {
 type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };
 
-const TOP_KEYS = ['listen', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers'];
+const TOP_KEYS = ['listen', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto'];
 
 /** More worker processes than this gain nothing and multiply HSM sessions and memory. */
 const MAX_WORKERS = 64;
@@ -209,6 +212,9 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
   const storeSec = section(raw, 'store', ['path']);
   const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs', 'messageTimeoutMs', 'maxConnections']) ?? {};
   const auditSec = section(raw, 'audit', ['file']);
+  const cryptoSec = section(raw, 'crypto', ['allowLegacy']) ?? {};
+  const allowLegacy = cryptoSec['allowLegacy'] ?? DEFAULT_CRYPTO_POLICY.allowLegacy;
+  if (typeof allowLegacy !== 'boolean') throw new ConfigError('crypto.allowLegacy', 'must be true or false');
   const notifications = parseNotifications(raw);
   const identityFrom = str(raw, 'identityFrom', '') ?? 'cn';
   if (identityFrom !== 'cn' && identityFrom !== 'san') throw new ConfigError('identityFrom', 'must be "cn" or "san"');
@@ -256,5 +262,6 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     auditFile: path.resolve(dataDir, (auditSec && str(auditSec, 'file', 'audit.')) ?? 'audit.log'),
     notifications,
     workers: o.workers !== undefined ? parseWorkers(o.workers, '--workers') : parseWorkers(raw['workers'], 'workers'),
+    crypto: { allowLegacy },
   };
 }

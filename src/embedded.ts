@@ -14,6 +14,7 @@ import { SqliteObjectStore } from './store/sqlite';
 import { MemoryAuditSink, type AuditSink } from './audit/audit-log';
 import { systemClock, type Clock, type ServerInfo } from './server/context';
 import type { ServerCore } from './server/handle-message';
+import type { CryptoPolicy } from './crypto/policy';
 
 export const SERVER_INFO: ServerInfo = {
   vendorIdentification: 'kmip-server (TypeScript)',
@@ -39,6 +40,7 @@ export interface EmbeddedCoreOptions {
   readonly clock?: Clock;
   readonly maxMessageBytes?: number;
   readonly onVersionPruned?: ServerCore['onVersionPruned'];
+  readonly crypto?: CryptoPolicy;
 }
 
 export interface EmbeddedCore {
@@ -61,6 +63,7 @@ export async function createEmbeddedCore(dataDir: string, opts: EmbeddedCoreOpti
     limits: { maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES },
     onVersionPruned: opts.onVersionPruned,
     pending: new PendingOperations(),
+    ...(opts.crypto ? { crypto: opts.crypto } : {}),
   };
   return {
     core,

@@ -88,6 +88,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     clock: systemClock,
     server: SERVER_INFO,
     limits: { maxMessageBytes: config.maxMessageBytes },
+    crypto: config.crypto,
     notifier,
     pending: new PendingOperations(),
   };

@@ -120,7 +120,7 @@ function sec1FromD(curve: CurveInfo, d: Buffer): Buffer {
 }
 
 /** SubjectPublicKeyInfo for an EC point (compressed or not, as the client sent it). */
-function spkiFromPoint(curve: CurveInfo, point: Uint8Array): Buffer {
+export function spkiFromPoint(curve: CurveInfo, point: Uint8Array): Buffer {
   const seq = new asn1js.Sequence({
     value: [
       new asn1js.Sequence({

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { CryptographicAlgorithm, KeyFormatType } from '../spec/generated/enums';
 import { enumValueInfo } from '../spec/registry';
 import { KmipError, Reason } from '../server/errors';
+import { LEGACY_SWITCH, type CryptoPolicy } from './policy';
 import { curveByBits, curveByKmip, curveByNode, type CurveInfo } from './tables';
 
 const generate = promisify(generateKeyPair);
@@ -23,6 +24,8 @@ export interface KeyPairSpec {
 
 /** RSA moduli we generate: below 2048 is no longer acceptable (SP 800-131A); above 4096 is slow for no profile's need. */
 const RSA_BITS: readonly number[] = [2048, 3072, 4096];
+/** Moduli made only when the operator allows legacy sizes (old appliances still ask for 1024). */
+const LEGACY_RSA_BITS: readonly number[] = [1024, 1536];
 
 /** Algorithms whose keys live on a named curve (1.x calls the same keys ECDSA, ECDH or ECMQV). */
 const EC_ALGORITHMS: ReadonlySet<number> = new Set([
@@ -40,10 +43,16 @@ function name(algorithm: number): string {
  * The pair to make. RSA keys are kept as PKCS#1 (the form the OASIS AKLC cases' Digest names);
  * EC and EdDSA keys as PKCS#8 and X.509 SubjectPublicKeyInfo, which carry the curve.
  */
-export function keyPairSpec(algorithm: number, length: number | undefined, curve: number | undefined): KeyPairSpec {
+export function keyPairSpec(algorithm: number, length: number | undefined, curve: number | undefined, policy: CryptoPolicy): KeyPairSpec {
   if (algorithm === CryptographicAlgorithm.RSA) {
     if (length === undefined) throw new KmipError(Reason.MissingData, 'RSA key pairs need a Cryptographic Length');
-    if (!RSA_BITS.includes(length)) throw new KmipError(Reason.InvalidField, `RSA key pairs of ${length} bits are not offered (${RSA_BITS.join(', ')})`);
+    if (LEGACY_RSA_BITS.includes(length) && !policy.allowLegacy) {
+      throw new KmipError(Reason.InvalidField, `RSA key pairs of ${length} bits are a legacy size (below 2048, SP 800-131A), refused unless the server's ${LEGACY_SWITCH} is true`);
+    }
+    if (!RSA_BITS.includes(length) && !LEGACY_RSA_BITS.includes(length)) {
+      const offered = policy.allowLegacy ? [...LEGACY_RSA_BITS, ...RSA_BITS] : RSA_BITS;
+      throw new KmipError(Reason.InvalidField, `RSA key pairs of ${length} bits are not offered (${offered.join(', ')})`);
+    }
     return {
       algorithm,
       length,
@@ -90,15 +99,15 @@ export function keyPairSpec(algorithm: number, length: number | undefined, curve
 }
 
 /** A pair like an existing private key: same algorithm, size and curve (Re-key Key Pair). */
-export function specLike(key: KeyObject, algorithm: number): KeyPairSpec {
+export function specLike(key: KeyObject, algorithm: number, policy: CryptoPolicy): KeyPairSpec {
   const t = key.asymmetricKeyType;
-  if (t === 'rsa') return keyPairSpec(CryptographicAlgorithm.RSA, key.asymmetricKeyDetails?.modulusLength, undefined);
+  if (t === 'rsa') return keyPairSpec(CryptographicAlgorithm.RSA, key.asymmetricKeyDetails?.modulusLength, undefined, policy);
   if (t === 'ec') {
     const curve = curveByNode(key.asymmetricKeyDetails?.namedCurve ?? '');
     if (!curve) throw new KmipError(Reason.InvalidField, 'the existing key is on a curve that is not offered');
-    return keyPairSpec(EC_ALGORITHMS.has(algorithm) ? algorithm : CryptographicAlgorithm.EC, curve.bits, curve.kmip);
+    return keyPairSpec(EC_ALGORITHMS.has(algorithm) ? algorithm : CryptographicAlgorithm.EC, curve.bits, curve.kmip, policy);
   }
-  if (t === 'ed25519') return keyPairSpec(CryptographicAlgorithm.Ed25519, undefined, undefined);
-  if (t === 'ed448') return keyPairSpec(CryptographicAlgorithm.Ed448, undefined, undefined);
+  if (t === 'ed25519') return keyPairSpec(CryptographicAlgorithm.Ed25519, undefined, undefined, policy);
+  if (t === 'ed448') return keyPairSpec(CryptographicAlgorithm.Ed448, undefined, undefined, policy);
   throw new KmipError(Reason.InvalidField, `${t ?? 'this'} key pairs are not offered`);
 }

@@ -70,6 +70,38 @@ export class KeyProtectorError extends Error {
   }
 }
 
+/**
+ * A key for one signature over a digest, as PKCS#11 attribute values (unsigned big-endian). The
+ * private part is absent for verification.
+ */
+export type DigestSigningKey =
+  | {
+      readonly type: 'rsa';
+      readonly modulus: Buffer;
+      readonly publicExponent: Buffer;
+      readonly private?: { readonly d: Buffer; readonly p: Buffer; readonly q: Buffer; readonly dp: Buffer; readonly dq: Buffer; readonly qi: Buffer };
+    }
+  | {
+      readonly type: 'ec';
+      /** DER of the named curve's OBJECT IDENTIFIER (CKA_EC_PARAMS). */
+      readonly params: Buffer;
+      /** The private scalar (signing). */
+      readonly d?: Buffer;
+      /** The uncompressed point 04 || X || Y (verifying). */
+      readonly point?: Buffer;
+    };
+
+export type DigestHash = 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512';
+
+/** ECDSA over the digest (signature r || s, each the curve's size); RSASSA-PSS with MGF1 of the same hash. */
+export type DigestSignatureMechanism = { readonly kind: 'ecdsa' } | { readonly kind: 'rsa-pss'; readonly hash: DigestHash; readonly saltLength: number };
+
+export interface DigestSignatureRequest {
+  readonly key: DigestSigningKey;
+  readonly mechanism: DigestSignatureMechanism;
+  readonly digest: Uint8Array;
+}
+
 export interface KeyProtector {
   /** The KEK new blobs are made under. */
   readonly kekId: string;
@@ -77,6 +109,14 @@ export interface KeyProtector {
   readonly mechanism: string;
   protect(uniqueIdentifier: string, plaintext: Uint8Array): Promise<ProtectedBlob>;
   unprotect(uniqueIdentifier: string, blob: ProtectedBlob): Promise<Uint8Array>;
+  /**
+   * Sign and Signature Verify with Digested Data: OpenSSL through Node signs only what it hashes
+   * itself, so ECDSA and PSS over a client's digest run in the HSM (CKM_ECDSA, CKM_RSA_PKCS_PSS),
+   * the key entering it as a session object destroyed after the call. Optional: without them such
+   * requests are refused. Errors: HSM_ERROR with the CKR name (e.g. a module without the mechanism).
+   */
+  signDigest?(request: DigestSignatureRequest): Promise<Buffer>;
+  verifyDigest?(request: DigestSignatureRequest, signature: Uint8Array): Promise<boolean>;
   /** Waits for operations in flight, then releases the HSM. Later calls fail with CLOSED. */
   close(): Promise<void>;
 }

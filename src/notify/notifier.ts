@@ -27,6 +27,7 @@ import { bodyForClient } from '../ops/get';
 import type { Notifier, ObjectEvent } from './events';
 import { DeliveryError, EndpointConnection, type EndpointTls } from './endpoint-connection';
 import { isSuccess, notifyPayload, putPayload, readAnswer, requestBytes, type EndpointAnswer } from './messages';
+import { DEFAULT_CRYPTO_POLICY } from '../crypto/policy';
 
 export interface NotifierDeps {
   readonly store: ObjectStore;
@@ -289,6 +290,8 @@ class EndpointChannel {
       keys: this.deps.keys,
       clock: this.deps.clock,
       server: this.deps.server,
+      // Put only reads objects: nothing is generated under a policy here.
+      crypto: DEFAULT_CRYPTO_POLICY,
       idPlaceholder: undefined,
       touched: [],
       secrets: [],

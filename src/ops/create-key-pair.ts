@@ -153,6 +153,7 @@ export const createKeyPairHandler: OperationHandler = {
       algorithm,
       intOf(attrs.priv, 'Cryptographic Length') ?? intOf(attrs.pub, 'Cryptographic Length'),
       curveOf(attrs.priv) ?? curveOf(attrs.pub),
+      ctx.crypto,
     );
     const storage = pairStorage(payload);
     const { priv, pub } = await prepareKeyPair(ctx, spec, { attributes: attrs.priv, storage: storage.priv }, { attributes: attrs.pub, storage: storage.pub });

@@ -55,3 +55,22 @@ export async function consumeOrEnd(ctx: OpContext, uid: string, bytes: number, c
     throw e;
   }
 }
+
+/**
+ * Digested Data (Sign, Signature Verify; 1.4 on): the digest the client made, or undefined when
+ * the request carries Data. It stands instead of Data, in a request of its own: a digest is the
+ * end of hashing, so there are no parts to stream.
+ */
+export function digestedData(payload: TtlvStructure, part: Part, ctx: OpContext, operation: string): Uint8Array | undefined {
+  const digested = opt.bytes(payload, Tag.DigestedData);
+  if (digested === undefined) return undefined;
+  if (ctx.version.major === 1 && ctx.version.minor < 4) throw new KmipError(Reason.InvalidField, `${operation}: Digested Data is a KMIP 1.4 field`);
+  if (opt.bytes(payload, Tag.Data) !== undefined) throw new KmipError(Reason.InvalidField, `${operation}: give Data or Digested Data, not both`);
+  if (part.kind !== 'whole') throw new KmipError(Reason.InvalidField, `${operation}: Digested Data is sent in one request, not in parts`);
+  return digested;
+}
+
+/** A digest of the wrong length: Bad Cryptographic Parameters where the version has it, else Invalid Field. */
+export function badDigest(ctx: OpContext): (message: string) => KmipError {
+  return (message) => versionedError(ctx, [Reason.BadCryptographicParameters, Reason.InvalidField], message);
+}

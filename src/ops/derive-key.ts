@@ -1,6 +1,8 @@
 /**
  * Derive Key: a new Symmetric Key or Secret Data derived from keys or Secret Data the server holds
- * (src/crypto/kdf.ts has the methods: PBKDF2, HASH, HMAC, ENCRYPT, SP 800-108 counter mode, HKDF).
+ * (src/crypto/kdf.ts has the methods: PBKDF2, HASH, HMAC, ENCRYPT, SP 800-108 counter mode, HKDF), or
+ * agreed by ECDH / X25519 / X448 from a managed private key and the other party's public key
+ * (Derivation Method Asymmetric Key, 1.4 on: src/crypto/key-agreement.ts).
  *
  * The request names at least one object (the ID Placeholder is never used here, per the spec).
  * The first is the derivation key; a Secret Data object named after it supplies the derivation
@@ -16,7 +18,7 @@
  */
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
-import { CryptographicUsageMask, KeyFormatType, LinkType, ObjectType, Operation, SecretDataType } from '../spec/generated/enums';
+import { CryptographicUsageMask, DerivationMethod, KeyFormatType, LinkType, ObjectType, Operation, SecretDataType } from '../spec/generated/enums';
 import type { KmipAttribute } from '../kmip/attributes';
 import { asText, children, opt, req } from '../kmip/tree';
 import { enumValueInVersion } from '../spec/registry';
@@ -25,7 +27,10 @@ import type { OpContext } from '../server/context';
 import { KmipError, Reason } from '../server/errors';
 import type { OperationHandler } from '../server/registry';
 import type { ManagedObjectRecord } from '../store/object-store';
+import type { KeyObject } from 'node:crypto';
 import { deriveKeyMaterial } from '../crypto/kdf';
+import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
+import { agree, checkAgreementKey, peerKeyFromBytes } from '../crypto/key-agreement';
 import { readCryptoParams, type CryptoParams } from '../crypto/params';
 import { wipe } from './create';
 import { checkSymmetricLength, digestAttribute, keyBlock, keyBlockOf, rawKeyMaterial, symmetricKeyBytes } from './key-block';
@@ -52,13 +57,16 @@ interface Source {
   readonly algorithm: number | undefined;
 }
 
-/** An object named for derivation: visible, on-line, of a usable type, in a state that allows it, Derive Key allowed. */
-async function loadSource(ctx: OpContext, uid: string): Promise<Source> {
+/**
+ * The gate every object named for derivation passes: visible, on-line, of a type `types` allows,
+ * in a state that allows it (the lifecycle table), Derive Key allowed.
+ */
+async function gateSource(ctx: OpContext, uid: string, types: readonly number[], typeRefusal: string): Promise<ManagedObjectRecord> {
   const rec = await loadObject(ctx, uid);
   if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
   requireOnline(rec);
-  if (!SOURCE_TYPES.includes(rec.objectType)) {
-    throw versionedError(ctx, [Reason.InvalidObjectType, Reason.InvalidField], `object ${uid} is not a symmetric key or secret data, so it cannot be used to derive a key`);
+  if (!types.includes(rec.objectType)) {
+    throw versionedError(ctx, [Reason.InvalidObjectType, Reason.InvalidField], `object ${uid} ${typeRefusal}`);
   }
   if (!isAllowed(rec.state as StateValue, 'derive')) {
     throw new KmipError(Reason.WrongKeyLifecycleState, `object ${uid} is in state ${stateName(rec.state)}: only Pre-Active and Active objects can be used to derive keys`);
@@ -67,14 +75,61 @@ async function loadSource(ctx: OpContext, uid: string): Promise<Source> {
   if (mask?.type !== ItemType.Integer || (mask.value & CryptographicUsageMask.DeriveKey) === 0) {
     throw versionedError(ctx, [Reason.IncompatibleCryptographicUsageMask, Reason.InvalidField], `object ${uid} does not have Derive Key in its Cryptographic Usage Mask`);
   }
-  const body = await readBody(ctx, rec);
-  const block = keyBlockOf(body);
-  if (!block) throw new KmipError(Reason.KeyValueNotPresent, `object ${uid} has no key material`);
+  return rec;
+}
+
+async function blockOfSource(ctx: OpContext, rec: ManagedObjectRecord): Promise<TtlvStructure> {
+  const block = keyBlockOf(await readBody(ctx, rec));
+  if (!block) throw new KmipError(Reason.KeyValueNotPresent, `object ${rec.uid} has no key material`);
+  return block;
+}
+
+/** An object named for a symmetric derivation method: a symmetric key or Secret Data, its material as bytes. */
+async function loadSource(ctx: OpContext, uid: string): Promise<Source> {
+  const rec = await gateSource(ctx, uid, SOURCE_TYPES, 'is not a symmetric key or secret data, so it cannot be used to derive a key');
+  const block = await blockOfSource(ctx, rec);
   const material = rawKeyMaterial(block);
   if (!material) throw new KmipError(Reason.KeyFormatTypeNotSupported, `the material of object ${uid} is not held as bytes`);
   const algAttr = getAttribute(rec.attributes, 'Cryptographic Algorithm');
   const algorithm = opt.enumeration(block, Tag.CryptographicAlgorithm) ?? (algAttr?.type === ItemType.Enumeration ? algAttr.value : undefined);
   return { rec, material, algorithm };
+}
+
+/**
+ * Derivation Method Asymmetric Key: the first object is the private key; the other party's public
+ * key is either a second object (a Public Key) or the Derivation Data (its bytes), not both.
+ * The derived material is the leftmost bytes of the shared secret (src/crypto/key-agreement.ts).
+ */
+async function agreeFromRequest(ctx: OpContext, uids: readonly string[], dp: TtlvStructure, bytes: number): Promise<Derivation> {
+  const privateRec = await gateSource(ctx, uids[0] as string, [ObjectType.PrivateKey], 'is not a private key, which Asymmetric Key derivation starts from');
+  const privateKey = keyObjectFromBlock(await blockOfSource(ctx, privateRec), 'private');
+  checkAgreementKey(privateKey);
+  const peerData = opt.bytes(dp, Tag.DerivationData);
+  const recs = [privateRec];
+  let peer: KeyObject;
+  if (uids[1] !== undefined) {
+    if (peerData !== undefined) throw new KmipError(Reason.InvalidMessage, 'the public key is given twice: in Derivation Data and as a Public Key object');
+    const publicRec = await gateSource(ctx, uids[1], [ObjectType.PublicKey], 'is not a public key, which Asymmetric Key derivation agrees with');
+    peer = keyObjectFromBlock(await blockOfSource(ctx, publicRec), 'public');
+    recs.push(publicRec);
+  } else {
+    if (peerData === undefined) throw new KmipError(Reason.MissingData, 'Asymmetric Key derivation needs the other party\'s public key: in Derivation Data or as a second Unique Identifier');
+    peer = peerKeyFromBytes(peerData, privateKey);
+  }
+  const shared = agree(privateKey, peer);
+  if (shared.length < bytes) {
+    shared.fill(0);
+    throw new KmipError(Reason.CryptographicFailure, `the key agreement gives ${shared.length * 8} bits; ${bytes * 8} were asked for`);
+  }
+  const derived = Buffer.from(shared.subarray(0, bytes));
+  shared.fill(0);
+  return { recs, derived };
+}
+
+/** The objects derived from (each gets a Derived Key Link) and the new material. */
+interface Derivation {
+  readonly recs: ManagedObjectRecord[];
+  readonly derived: Buffer;
 }
 
 /** Cryptographic Parameters: the Derivation Parameters', else the derivation key's own attribute. */
@@ -83,6 +138,37 @@ function paramsFor(dp: TtlvStructure, key: ManagedObjectRecord): CryptoParams {
   if (given) return readCryptoParams(given);
   const own = key.attributes.filter((a) => a.name === 'Cryptographic Parameters').sort((a, b) => a.index - b.index)[0];
   return own?.value.type === ItemType.Structure ? readCryptoParams(own.value) : {};
+}
+
+/** The symmetric methods: a key or Secret Data, and derivation data given inline or as a second object. */
+async function deriveFromSources(ctx: OpContext, method: number, uids: readonly string[], dp: TtlvStructure, bytes: number): Promise<Derivation> {
+  const sources: Source[] = [];
+  for (const uid of uids) sources.push(await loadSource(ctx, uid));
+  const key = sources[0] as Source;
+  const dataObject = sources[1];
+  if (dataObject && dataObject.rec.objectType !== ObjectType.SecretData) {
+    throw versionedError(ctx, [Reason.InvalidObjectType, Reason.InvalidField], 'the derivation data comes from a Secret Data object');
+  }
+  const dataField = opt.bytes(dp, Tag.DerivationData);
+  if (dataField !== undefined && dataObject) {
+    throw new KmipError(Reason.InvalidMessage, 'derivation data is given twice: in Derivation Data and as a Secret Data object');
+  }
+  const data = dataField ?? dataObject?.material;
+  const iterations = opt.integer(dp, Tag.IterationCount);
+  const salt = opt.bytes(dp, Tag.Salt);
+  const iv = opt.bytes(dp, Tag.InitializationVector);
+  const derived = await deriveKeyMaterial({
+    method,
+    key: key.material,
+    ...(key.algorithm !== undefined ? { keyAlgorithm: key.algorithm } : {}),
+    ...(data !== undefined ? { data } : {}),
+    params: paramsFor(dp, key.rec),
+    ...(iv !== undefined ? { iv } : {}),
+    ...(salt !== undefined ? { salt } : {}),
+    ...(iterations !== undefined ? { iterations } : {}),
+    bytes,
+  });
+  return { recs: sources.map((s) => s.rec), derived };
 }
 
 export const deriveKeyHandler: OperationHandler = {
@@ -116,32 +202,8 @@ export const deriveKeyHandler: OperationHandler = {
       bytes = bits / 8;
     }
 
-    const sources: Source[] = [];
-    for (const uid of uids) sources.push(await loadSource(ctx, uid));
-    const key = sources[0] as Source;
-    const dataObject = sources[1];
-    if (dataObject && dataObject.rec.objectType !== ObjectType.SecretData) {
-      throw versionedError(ctx, [Reason.InvalidObjectType, Reason.InvalidField], 'the derivation data comes from a Secret Data object');
-    }
-    const dataField = opt.bytes(dp, Tag.DerivationData);
-    if (dataField !== undefined && dataObject) {
-      throw new KmipError(Reason.InvalidMessage, 'derivation data is given twice: in Derivation Data and as a Secret Data object');
-    }
-    const data = dataField ?? dataObject?.material;
-    const iterations = opt.integer(dp, Tag.IterationCount);
-    const salt = opt.bytes(dp, Tag.Salt);
-    const iv = opt.bytes(dp, Tag.InitializationVector);
-    const derived = await deriveKeyMaterial({
-      method,
-      key: key.material,
-      ...(key.algorithm !== undefined ? { keyAlgorithm: key.algorithm } : {}),
-      ...(data !== undefined ? { data } : {}),
-      params: paramsFor(dp, key.rec),
-      ...(iv !== undefined ? { iv } : {}),
-      ...(salt !== undefined ? { salt } : {}),
-      ...(iterations !== undefined ? { iterations } : {}),
-      bytes,
-    });
+    const { recs, derived } =
+      method === DerivationMethod.AsymmetricKey ? await agreeFromRequest(ctx, uids, dp, bytes) : await deriveFromSources(ctx, method, uids, dp, bytes);
 
     const body =
       objectType === ObjectType.SymmetricKey
@@ -157,11 +219,11 @@ export const deriveKeyHandler: OperationHandler = {
         originalCreation: true,
         protectionStorage,
       });
-      const updates = sources.map((s) => ({
-        uid: s.rec.uid,
+      const updates = recs.map((rec) => ({
+        uid: rec.uid,
         update: {
-          attributes: touchLastChange(ctx, addAttributeInstance(s.rec.attributes, 'Link', link(LinkType.DerivedKeyLink, record.uid))),
-          expectedRevision: s.rec.revision,
+          attributes: touchLastChange(ctx, addAttributeInstance(rec.attributes, 'Link', link(LinkType.DerivedKeyLink, record.uid))),
+          expectedRevision: rec.revision,
         },
       }));
       await ctx.store.writeBatch([{ insert: record }, ...updates]);

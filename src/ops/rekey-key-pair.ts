@@ -89,7 +89,7 @@ export const reKeyKeyPairHandler: OperationHandler = {
     const block = keyBlockOf(await readBody(ctx, oldPriv));
     if (!block) throw new KmipError(Reason.InvalidObjectType, `object ${privUid} holds no key`);
     const alg = getAttribute(oldPriv.attributes, 'Cryptographic Algorithm');
-    const spec = specLike(keyObjectFromBlock(block, 'private'), alg?.type === ItemType.Enumeration ? alg.value : 0);
+    const spec = specLike(keyObjectFromBlock(block, 'private'), alg?.type === ItemType.Enumeration ? alg.value : 0, ctx.crypto);
 
     const attrs = await pairRequestAttributes(payload, ctx);
     const storage = pairStorage(payload);

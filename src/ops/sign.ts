@@ -1,6 +1,7 @@
 /**
  * Sign: a signature over Data with a private key (RSA PKCS#1 v1.5 / PSS, ECDSA, EdDSA, DSA), in one
- * request or in parts (Init Indicator, Correlation Value, Final Indicator). Every part passes the
+ * request or in parts; or over Digested Data, a digest the client made (1.4 on, one request; RSA and
+ * ECDSA: src/crypto/digest-signature.ts) (Init Indicator, Correlation Value, Final Indicator). Every part passes the
  * key gate again (state, dates, usage mask, Usage Limits for its bytes); the private key itself is
  * read from the store only for the part that signs, and the stream holds just the digest state.
  */
@@ -14,7 +15,8 @@ import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
 import { effectiveParams } from '../crypto/params';
 import { resolveSignature, signData, startSign } from '../crypto/signature';
 import { advanceStream, closeStream, openSession, resumeSession } from '../crypto/streams';
-import { consumeOrEnd, readPart, unknownCorrelation } from './crypto-parts';
+import { checkDigest, signDigest } from '../crypto/digest-signature';
+import { badDigest, consumeOrEnd, digestedData, readPart, unknownCorrelation } from './crypto-parts';
 import { consumeUsage, loadKeyFor } from './crypto-key';
 
 const EMPTY = new Uint8Array(0);
@@ -23,10 +25,16 @@ export const signHandler: OperationHandler = {
   operation: Operation.Sign,
   async handle(payload, ctx) {
     const part = readPart(payload, 'Sign');
-    if (opt.bytes(payload, Tag.DigestedData) !== undefined && opt.bytes(payload, Tag.Data) === undefined) {
-      throw new KmipError(Reason.FeatureNotSupported, 'signing Digested Data is not supported; send the Data');
-    }
+    const digested = digestedData(payload, part, ctx, 'Sign');
     const key = await loadKeyFor(ctx, payload, 'sign');
+    if (digested !== undefined) {
+      const keyObject = keyObjectFromBlock(key.block, 'private');
+      const setup = resolveSignature(keyObject, effectiveParams(payload, key.rec.attributes), 'sign');
+      const hash = checkDigest(keyObject, setup, digested, badDigest(ctx));
+      const signature = await signDigest(ctx.keys, keyObject, setup, hash, digested);
+      await consumeUsage(ctx, key.uid, digested.length);
+      return [ttlv.textString(Tag.UniqueIdentifier, key.uid), ttlv.byteString(Tag.SignatureData, signature)];
+    }
     const data = opt.bytes(payload, Tag.Data) ?? EMPTY;
     const out: TtlvItem[] = [ttlv.textString(Tag.UniqueIdentifier, key.uid)];
     const now = ctx.clock.now();

@@ -1,7 +1,7 @@
 /**
  * Signature Verify: Valid or Invalid for a signature over Data, with a public key, in one request
  * or in parts (Init Indicator, Correlation Value, Final Indicator; the Signature Data comes with
- * the final part). Every part passes the key gate again.
+ * the final part), or over Digested Data (1.4 on, one request). Every part passes the key gate again.
  */
 import { ttlv, type TtlvItem } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
@@ -13,7 +13,8 @@ import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
 import { effectiveParams } from '../crypto/params';
 import { resolveSignature, startVerify, verifyData } from '../crypto/signature';
 import { advanceStream, closeStream, openSession, resumeSession } from '../crypto/streams';
-import { readPart, unknownCorrelation } from './crypto-parts';
+import { checkDigest, verifyDigest } from '../crypto/digest-signature';
+import { badDigest, digestedData, readPart, unknownCorrelation } from './crypto-parts';
 import { loadKeyFor } from './crypto-key';
 
 const EMPTY = new Uint8Array(0);
@@ -29,10 +30,14 @@ export const signatureVerifyHandler: OperationHandler = {
   operation: Operation.SignatureVerify,
   async handle(payload, ctx) {
     const part = readPart(payload, 'Signature Verify');
-    if (opt.bytes(payload, Tag.DigestedData) !== undefined && opt.bytes(payload, Tag.Data) === undefined) {
-      throw new KmipError(Reason.FeatureNotSupported, 'verifying over Digested Data is not supported; send the Data');
-    }
+    const digested = digestedData(payload, part, ctx, 'Signature Verify');
     const key = await loadKeyFor(ctx, payload, 'verify');
+    if (digested !== undefined) {
+      const keyObject = keyObjectFromBlock(key.block, 'public');
+      const setup = resolveSignature(keyObject, effectiveParams(payload, key.rec.attributes), 'verify');
+      const hash = checkDigest(keyObject, setup, digested, badDigest(ctx));
+      return validity(key.uid, await verifyDigest(ctx.keys, keyObject, setup, hash, digested, req.bytes(payload, Tag.SignatureData)));
+    }
     const data = opt.bytes(payload, Tag.Data) ?? EMPTY;
     const now = ctx.clock.now();
 

@@ -6,6 +6,7 @@ import type { ObjectStore } from '../store/object-store';
 import type { KeyProtector } from '../keys/key-protector';
 import type { ProtocolVersion } from '../spec/versions';
 import type { PendingOperations } from './pending-operations';
+import type { CryptoPolicy } from '../crypto/policy';
 
 export interface ClientIdentity {
   /** The identity objects are owned by (certificate subject CN by default). */
@@ -36,6 +37,8 @@ export interface OpContext {
   readonly keys: KeyProtector;
   readonly clock: Clock;
   readonly server: ServerInfo;
+  /** What the operator allows beyond current guidance (legacy key sizes). */
+  readonly crypto: CryptoPolicy;
   /** The ID Placeholder of the batch: set by operations that create or name an object. */
   idPlaceholder: string | undefined;
   /** Unique identifiers the current item touched, for the audit record. */

@@ -39,6 +39,7 @@ import { conflictTurnsFor } from './conflict-turns';
 import { ChangeObserver } from '../notify/change-observer';
 import type { Notifier } from '../notify/events';
 import { operationInfo } from './registry';
+import { DEFAULT_CRYPTO_POLICY, type CryptoPolicy } from '../crypto/policy';
 
 export interface ServerCore {
   readonly registry: OperationRegistry;
@@ -48,6 +49,8 @@ export interface ServerCore {
   readonly clock: Clock;
   readonly server: ServerInfo;
   readonly limits: { readonly maxMessageBytes: number };
+  /** Legacy key sizes and the like; absent: DEFAULT_CRYPTO_POLICY (all off). */
+  readonly crypto?: CryptoPolicy;
   /**
    * Told when the version filter had to drop something a handler produced (a handler shaped its
    * answer wrongly for the client's version). Tests fail on it; production may log it.
@@ -229,6 +232,7 @@ async function runItem(
     clock: core.clock,
     server: core.server,
     pending: core.pending,
+    crypto: core.crypto ?? DEFAULT_CRYPTO_POLICY,
     idPlaceholder: shared.idPlaceholder,
     touched: [],
     secrets: shared.secrets,
@@ -342,6 +346,7 @@ async function runDeferred(
     clock: core.clock,
     server: core.server,
     pending: core.pending,
+    crypto: core.crypto ?? DEFAULT_CRYPTO_POLICY,
     idPlaceholder: undefined,
     touched: [],
     secrets: [],

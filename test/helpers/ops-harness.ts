@@ -15,6 +15,8 @@ import type { ClientIdentity } from '../../src/server/context';
 import { findNewerThan } from '../../src/kmip/version-filter';
 import { attributeToV1, attributeToV2, type KmipAttribute } from '../../src/kmip/attributes';
 import type { ProtocolVersion } from '../../src/spec/versions';
+import type { CryptoPolicy } from '../../src/crypto/policy';
+import type { KeyProtector } from '../../src/keys/key-protector';
 import { openTestProtector } from './hsm';
 import { attributesFor, find, parseResponse, requestMessage, successPayload, textOf, type BatchItemRequest, type ParsedResponse } from './kmip-client';
 
@@ -34,9 +36,15 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function openHarness(prefix: string): Promise<Harness> {
+/**
+ * `crypto`: the operator's policy (legacy sizes), as the config would set it; default all off.
+ * `keys`: another harness's token, for a second core in the same file (SoftHSM2 finds tokens made
+ * after its initialisation only by re-initialising, which the first core's sessions would not survive).
+ */
+export async function openHarness(prefix: string, opts: { crypto?: CryptoPolicy; keys?: KeyProtector } = {}): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `kmip-${prefix}-`));
-  const embedded = await createEmbeddedCore(dir, { keys: await openTestProtector() });
+  const ownKeys = opts.keys === undefined;
+  const embedded = await createEmbeddedCore(dir, { keys: opts.keys ?? (await openTestProtector()), ...(opts.crypto ? { crypto: opts.crypto } : {}) });
   const batch = async (v: ProtocolVersion, items: readonly BatchItemRequest[], header: TtlvItem[] = [], client = alice) => {
     const r = parseResponse(await handleMessage(requestMessage(v, items, header), { client }, embedded.core));
     expect(findNewerThan(r.root, v)).toEqual([]);
@@ -48,7 +56,7 @@ export async function openHarness(prefix: string): Promise<Harness> {
     send: (v, operation, payload, client = alice) => batch(v, [{ operation, payload }], [], client),
     async close() {
       await embedded.close();
-      await embedded.core.keys.close();
+      if (ownKeys) await embedded.core.keys.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -48,6 +48,10 @@ test.each([
   [{ workers: 1.5 }, 'workers'],
   [{ workers: 'many' }, 'workers'],
   [{ workers: 65 }, 'workers'],
+  [{ crypto: { allowLegacy: 'yes' } }, 'crypto.allowLegacy'],
+  [{ crypto: { allowLegacy: 1 } }, 'crypto.allowLegacy'],
+  [{ crypto: { allowOld: true } }, 'crypto.allowOld'],
+  [{ crypto: true }, 'crypto'],
 ])('bad config %j names %s', (json, key) => {
   expect(errorKey(() => loadConfig({ configFile: withFile(json) }))).toBe(key);
 });
@@ -125,4 +129,10 @@ describe('notifications', () => {
   ])('bad notifications config %j names %s', (json, key) => {
     expect(errorKey(() => loadConfig({ configFile: withFile(json) }))).toBe(key);
   });
+});
+
+test('crypto.allowLegacy: off unless the file turns it on', () => {
+  expect(loadConfig({}).crypto).toEqual({ allowLegacy: false });
+  expect(loadConfig({ configFile: withFile({ crypto: {} }) }).crypto).toEqual({ allowLegacy: false });
+  expect(loadConfig({ configFile: withFile({ crypto: { allowLegacy: true } }) }).crypto).toEqual({ allowLegacy: true });
 });
