@@ -8,6 +8,12 @@ results=$(mktemp)
 status=0
 npx jest --ci --json --outputFile="$results" "$@" || status=$?
 # The plain closing line CI readers look for.
-node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""))' "$results" || true
+# A suite that fails outside its tests (a file that throws while loading, a failing beforeAll or
+# afterAll) counts as one failure more than its failed tests, so "0 failed" always means it.
+node -e '
+const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const extra = r.testResults.filter((s) => s.status === "failed" && s.assertionResults.every((a) => a.status !== "failed")).length;
+console.log(`${r.numPassedTests} passed, ${r.numFailedTests + extra} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""));
+' "$results" || { echo "0 passed, 1 failed (no test results were written)"; status=1; }
 rm -f "$results"
 exit $status
