@@ -39,12 +39,7 @@ async function start(args: readonly string[]): Promise<void> {
   }
   const server = await startServer(config);
   const { address, port } = server.listener.address;
-  if (cluster.isWorker) {
-    const ready: WorkerReady = { type: 'kmip-worker-ready', address, port };
-    process.send?.(ready);
-  } else {
-    console.log(JSON.stringify({ msg: 'listening', address, port, dataDir: config.dataDir }));
-  }
+  // Before the line that tells the world it is up: a signal sent as soon as it reads "listening" stops it cleanly.
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -60,6 +55,12 @@ async function start(args: readonly string[]): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  if (cluster.isWorker) {
+    const ready: WorkerReady = { type: 'kmip-worker-ready', address, port };
+    process.send?.(ready);
+  } else {
+    console.log(JSON.stringify({ msg: 'listening', address, port, dataDir: config.dataDir }));
+  }
 }
 
 async function pkiClient(args: readonly string[]): Promise<void> {

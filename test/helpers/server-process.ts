@@ -17,7 +17,8 @@ export interface ServerProcess {
   readonly pkiDir: string;
   readonly child: ChildProcess;
   output(): string;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Sends the signal and resolves with the exit code, or the signal's name if it killed the process. */
+  stop(signal?: NodeJS.Signals): Promise<number | NodeJS.Signals | null>;
 }
 
 export async function startServerProcess(opts: { dataDir?: string; extraArgs?: string[] } = {}): Promise<ServerProcess> {
@@ -53,8 +54,8 @@ export async function startServerProcess(opts: { dataDir?: string; extraArgs?: s
     output: () => out,
     stop: (signal = 'SIGTERM') =>
       new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
-        child.once('exit', (code) => resolve(code));
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode ?? child.signalCode);
+        child.once('exit', (code, killedBy) => resolve(code ?? killedBy));
         child.kill(signal);
       }),
   };
