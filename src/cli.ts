@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from './config';
 import { startServer } from './main';
 import { runWorkers, type WorkerReady } from './workers';
 import { ensureDevPki, issueClientCertificate } from './pki/dev-pki';
+import { restrictNewFiles } from './data-dir';
 
 const USAGE = `usage:
   kmip-server start [--config FILE] [--listen HOST:PORT] [--data-dir DIR]
@@ -27,6 +28,7 @@ function parseFlags(args: readonly string[], allowed: readonly string[]): Map<st
 }
 
 async function start(args: readonly string[]): Promise<void> {
+  restrictNewFiles();
   const flags = parseFlags(args, ['config', 'listen', 'data-dir', 'workers']);
   const config = loadConfig({
     configFile: flags.get('config'),

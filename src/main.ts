@@ -9,6 +9,7 @@ import { ensureDevPki } from './pki/dev-pki';
 import { Pkcs11KeyProtector, readPin } from './keys/pkcs11';
 import type { KeyProtector } from './keys/key-protector';
 import { PendingOperations } from './server/pending-operations';
+import { secureDataDir } from './data-dir';
 import { SqliteObjectStore } from './store/sqlite';
 import { createAuditLog } from './audit/audit-log';
 import { buildRegistry } from './ops';
@@ -54,7 +55,7 @@ async function tlsFiles(config: ServerConfig): Promise<{ key: Buffer; cert: Buff
  * HSM and the store here also refuses a bad set-up with one message instead of one per worker.
  */
 export async function prepareDataDir(config: ServerConfig): Promise<void> {
-  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  secureDataDir(config.dataDir);
   await tlsFiles(config);
   const keys = await openHsm(config);
   await keys.close();
@@ -62,7 +63,7 @@ export async function prepareDataDir(config: ServerConfig): Promise<void> {
 }
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
-  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  secureDataDir(config.dataDir);
   const tls = await tlsFiles(config);
   const audit = createAuditLog({ file: config.auditFile });
   const keys = await openHsm(config);

@@ -367,11 +367,15 @@ function writePair(dir: string, base: string, certDer: Buffer, key: KeyObject): 
   return { certPath, keyPath, certPem, keyPem };
 }
 
-/** Written beside and renamed over: a reader never sees half a file, and the mode holds from the start. */
+/**
+ * Written beside and renamed over: a reader never sees half a file, and the mode holds from the
+ * start. The process umask narrows it (the server's makes certificates in its data dir 0600 too;
+ * `pki client` run by an operator leaves them readable to hand out); a key is never wider than 0600.
+ */
 function writeAtomically(path: string, data: string, mode: number): void {
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   writeFileSync(temp, data, { mode, flag: 'wx' });
-  chmodSync(temp, mode); // the umask may have narrowed it
+  if (mode === 0o600) chmodSync(temp, mode);
   renameSync(temp, path);
 }
 

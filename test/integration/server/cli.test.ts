@@ -34,6 +34,35 @@ test('first start creates the dev PKI, the SoftHSM2 token and the store; SIGTERM
   }
 });
 
+/** Every file and directory under `dir` whose mode gives the group or others any access. */
+function looseModes(dir: string): string[] {
+  const loose: string[] = [];
+  const walk = (p: string) => {
+    const st = fs.lstatSync(p);
+    if ((st.mode & 0o077) !== 0) loose.push(`${path.relative(dir, p) || '.'} ${(st.mode & 0o777).toString(8)}`);
+    if (st.isDirectory()) for (const n of fs.readdirSync(p)) walk(path.join(p, n));
+  };
+  walk(dir);
+  return loose;
+}
+
+test('every file the server creates is its user\'s alone (store, WAL, SHM, audit, token, PIN, SoftHSM2 config, PKI), and a wider one left behind is tightened', async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-modes-'));
+  fs.chmodSync(dataDir, 0o755);
+  fs.writeFileSync(path.join(dataDir, 'left-behind.txt'), 'x', { mode: 0o644 });
+  const server = await startServerProcess({ dataDir });
+  try {
+    for (const f of ['kmip.sqlite', 'kmip.sqlite-wal', 'kmip.sqlite-shm', 'audit.log', 'softhsm/softhsm2.conf']) {
+      expect(fs.existsSync(path.join(dataDir, f))).toBe(true);
+    }
+    expect(looseModes(dataDir)).toEqual([]);
+  } finally {
+    expect(await server.stop('SIGTERM')).toBe(0);
+    expect(looseModes(dataDir)).toEqual([]);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
 test('a bad config value: one line naming the key, exit non-zero', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-cli-'));
   const cfg = path.join(dir, 'c.json');
