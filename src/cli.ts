@@ -8,7 +8,7 @@ import { ConfigError, loadConfig } from './config';
 import { startServer } from './main';
 import { runWorkers, type WorkerReady } from './workers';
 import { ensureDevPki, issueClientCertificate } from './pki/dev-pki';
-import { restrictNewFiles } from './data-dir';
+import { lockDataDir, restrictNewFiles, secureDataDir } from './data-dir';
 
 const USAGE = `usage:
   kmip-server start [--config FILE] [--listen HOST:PORT] [--data-dir DIR]
@@ -36,8 +36,13 @@ async function start(args: readonly string[]): Promise<void> {
     dataDir: flags.get('data-dir'),
     workers: flags.get('workers'),
   });
+  // The primary holds the data dir's lock for itself and its workers.
+  if (cluster.isPrimary) secureDataDir(config.dataDir);
+  const unlock = cluster.isPrimary ? lockDataDir(config.dataDir) : () => {};
   if (config.workers > 1 && cluster.isPrimary) {
-    process.exit(await runWorkers(config, (record) => console.log(JSON.stringify(record))));
+    const code = await runWorkers(config, (record) => console.log(JSON.stringify(record)));
+    unlock();
+    process.exit(code);
   }
   const server = await startServer(config);
   const { address, port } = server.listener.address;
@@ -48,7 +53,10 @@ async function start(args: readonly string[]): Promise<void> {
     stopping = true;
     console.log(JSON.stringify({ msg: 'stopping', signal }));
     server.stop().then(
-      () => process.exit(0),
+      () => {
+        unlock();
+        process.exit(0);
+      },
       (e: unknown) => {
         console.error(JSON.stringify({ msg: 'stop failed', error: String(e) }));
         process.exit(1);

@@ -63,6 +63,24 @@ test('every file the server creates is its user\'s alone (store, WAL, SHM, audit
   }
 });
 
+test('a second server on the same data dir refuses with one line naming the holder; a lock left by a SIGKILLed server is taken over', async () => {
+  const first = await startServerProcess();
+  try {
+    const second = await runCli(['start', '--listen', '127.0.0.1:0', '--data-dir', first.dataDir]);
+    expect(second.code).not.toBe(0);
+    expect(second.stderr.trim().split('\n')).toHaveLength(1);
+    expect(second.stderr).toContain(`PID ${first.child.pid}`);
+    expect(second.stderr).toContain(first.dataDir);
+    expect(await first.stop('SIGKILL')).toBe('SIGKILL');
+    const third = await startServerProcess({ dataDir: first.dataDir });
+    expect(await third.stop('SIGTERM')).toBe(0);
+    expect(fs.existsSync(path.join(first.dataDir, 'server.lock'))).toBe(false);
+  } finally {
+    await first.stop('SIGKILL');
+    fs.rmSync(first.dataDir, { recursive: true, force: true });
+  }
+}, 240_000);
+
 test('a bad config value: one line naming the key, exit non-zero', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-cli-'));
   const cfg = path.join(dir, 'c.json');
