@@ -1,0 +1,88 @@
+/**
+ * Client personas (../shared/clients/real-clients.md): each real client's documented operation
+ * sequence, version and quirks, scripted through the project's codec over real mutual TLS against
+ * a real server process. One test per client; one result line per flow
+ * (`persona <client> <version> <flow>: pass|fail`), and the results as JSON in the file
+ * COMPAT_RESULTS names, when set.
+ *
+ * Each client has an identity (certificate CN) of its own, as a real deployment would, so one
+ * client's objects never appear in another's Locate.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process';
+import { KmipTlsClient } from '../helpers/tls-client';
+import { CompatReport, firstLine } from '../helpers/compat-report';
+import { issueClientCertificate } from '../../src/pki/dev-pki';
+import type { ProtocolVersion } from '../../src/spec/versions';
+import { PERSONAS } from './personas';
+import { PersonaSession, versionText, type FlowContext, type Persona } from './personas/session';
+
+const report = new CompatReport('persona');
+const runId = `${process.pid}-${Date.now().toString(36)}`;
+let server: ServerProcess;
+let dataDir: string;
+let certDir: string;
+
+beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-personas-'));
+  certDir = path.join(dataDir, 'clients');
+  server = await startServerProcess({ dataDir });
+}, 120_000);
+
+afterAll(async () => {
+  report.finish();
+  if (server) await server.stop('SIGTERM');
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+function identityFor(persona: Persona): () => Promise<KmipTlsClient> {
+  const cn = `persona-${persona.client.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
+  const files = issueClientCertificate(server.pkiDir, cn, certDir);
+  const ca = fs.readFileSync(path.join(server.pkiDir, 'ca.pem'));
+  const cert = Buffer.from(files.certPem);
+  const key = Buffer.from(files.keyPem);
+  return () => KmipTlsClient.connect({ port: server.port, ca, cert, key });
+}
+
+async function runPersona(persona: Persona): Promise<void> {
+  const connect = identityFor(persona);
+  const sessions: PersonaSession[] = [];
+  const open = (v: ProtocolVersion): PersonaSession => {
+    const s = new PersonaSession(v, connect, persona.connectionPerRequest ?? false);
+    sessions.push(s);
+    return s;
+  };
+  const ctx: FlowContext = {
+    s: open(persona.version),
+    state: new Map(),
+    runId,
+    session: open,
+    async restartServer() {
+      for (const s of sessions) s.close();
+      expect(await server.stop('SIGTERM')).toBe(0);
+      server = await startServerProcess({ dataDir });
+    },
+  };
+  const failures: string[] = [];
+  try {
+    for (const flow of persona.flows) {
+      try {
+        await flow.run(ctx);
+        report.record({ client: persona.client, version: versionText(persona.version), flow: flow.name, result: 'pass' });
+      } catch (e) {
+        const detail = firstLine(e);
+        report.record({ client: persona.client, version: versionText(persona.version), flow: flow.name, result: 'fail', detail });
+        failures.push(`${flow.name}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  } finally {
+    for (const s of sessions) s.close();
+  }
+  if (failures.length > 0) throw new Error(`${persona.client}: ${failures.length} of ${persona.flows.length} flows failed\n\n${failures.join('\n\n')}`);
+}
+
+for (const persona of PERSONAS) {
+  test(`${persona.client} (KMIP ${versionText(persona.version)})`, () => runPersona(persona), 180_000);
+}
