@@ -37,17 +37,27 @@ afterAll(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-function identityFor(persona: Persona): () => Promise<KmipTlsClient> {
-  const cn = `persona-${persona.client.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
+interface Identity {
+  connect(): Promise<KmipTlsClient>;
+  tlsMaterial(): { port: number; ca: Buffer; cert: Buffer; key: Buffer };
+}
+
+function identityFor(persona: Persona): Identity {
+  const cn = `persona-${(persona.identity ?? persona.client).toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
   const files = issueClientCertificate(server.pkiDir, cn, certDir);
   const ca = fs.readFileSync(path.join(server.pkiDir, 'ca.pem'));
   const cert = Buffer.from(files.certPem);
   const key = Buffer.from(files.keyPem);
-  return () => KmipTlsClient.connect({ port: server.port, ca, cert, key });
+  // `server` is read at each call: a flow may have restarted it on another port.
+  return {
+    connect: () => KmipTlsClient.connect({ port: server.port, ca, cert, key }),
+    tlsMaterial: () => ({ port: server.port, ca, cert, key }),
+  };
 }
 
 async function runPersona(persona: Persona): Promise<void> {
-  const connect = identityFor(persona);
+  const identity = identityFor(persona);
+  const connect = () => identity.connect();
   const sessions: PersonaSession[] = [];
   const open = (v: ProtocolVersion): PersonaSession => {
     const s = new PersonaSession(v, connect, persona.connectionPerRequest ?? false);
@@ -59,6 +69,7 @@ async function runPersona(persona: Persona): Promise<void> {
     state: new Map(),
     runId,
     session: open,
+    tlsMaterial: () => identity.tlsMaterial(),
     async restartServer() {
       for (const s of sessions) s.close();
       expect(await server.stop('SIGTERM')).toBe(0);

@@ -36,6 +36,8 @@ export interface FlowContext {
   restartServer(): Promise<void>;
   /** A further session of the same client identity in another version (e.g. a legacy mode). */
   session(v: ProtocolVersion): PersonaSession;
+  /** The client's TLS credentials and the server's port, for checks below KMIP (session resumption). */
+  tlsMaterial(): { port: number; ca: Buffer; cert: Buffer; key: Buffer };
   /** A string unique to this run, for names. */
   readonly runId: string;
 }
@@ -48,6 +50,8 @@ export interface PersonaFlow {
 export interface Persona {
   /** The client's name as the matrix shows it. */
   readonly client: string;
+  /** The certificate CN it connects as (default: made from `client`); personas of one client share it. */
+  readonly identity?: string;
   readonly version: ProtocolVersion;
   /** Where the facts come from, with any fact treated as a hint only. */
   readonly source: string;
@@ -170,6 +174,36 @@ export class PersonaSession {
         attr.length(bits),
         attr.usage(CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt),
         ...extra,
+      ]),
+    ];
+  }
+
+  registerSymmetric(key: Uint8Array, extra: readonly KmipAttribute[] = [], usage = CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt): TtlvItem[] {
+    return [
+      ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey),
+      this.attributes([attr.usage(usage), ...extra]),
+      ttlv.structure(Tag.SymmetricKey, [
+        ttlv.structure(Tag.KeyBlock, [
+          ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.Raw),
+          ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, key)]),
+          ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES),
+          ttlv.integer(Tag.CryptographicLength, key.length * 8),
+        ]),
+      ]),
+    ];
+  }
+
+  /** Register Secret Data (Opaque key format, as clients send it). */
+  registerSecret(data: Uint8Array, secretType: number, extra: readonly KmipAttribute[] = [], usage?: number): TtlvItem[] {
+    return [
+      ttlv.enumeration(Tag.ObjectType, ObjectType.SecretData),
+      this.attributes([...(usage === undefined ? [] : [attr.usage(usage)]), ...extra]),
+      ttlv.structure(Tag.SecretData, [
+        ttlv.enumeration(Tag.SecretDataType, secretType),
+        ttlv.structure(Tag.KeyBlock, [
+          ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.Opaque),
+          ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, data)]),
+        ]),
       ]),
     ];
   }

@@ -1,0 +1,157 @@
+/**
+ * Percona libkmip, as Percona Server for MySQL and PostgreSQL pg_tde use it: KMIP 1.4 by default.
+ * Create AES, Register a key or a secret, Get, Get Attribute List, Get Attributes, Locate by Name
+ * or Object Group with Offset Items / Maximum Items paging (it enumerates every key into a
+ * cache), Activate, Revoke, Destroy, Discover Versions, Query; two-item Get + Get Attributes
+ * batches; Destroy of a Pre-Active key without Revoke. It assumes exactly one object per Name.
+ * Its KMIP 2.0 mode reads Get Attribute List as Attribute References.
+ */
+import { randomBytes } from 'node:crypto';
+import { ItemType } from '../../../ttlv/types';
+import { Tag } from '../../../src/spec/generated/tags';
+import { QueryFunction, ResultStatus, SecretDataType } from '../../../src/spec/generated/enums';
+import { ttlv } from '../../../ttlv/types';
+import { allOf, find } from '../../helpers/kmip-client';
+import { attr, bytesOf, keyBlockOf, namesOf, ObjectType, Operation, State, stateOf, uidOf, uidsOf, type Persona } from './session';
+
+const V1_4 = { major: 1, minor: 4 };
+const V2_0 = { major: 2, minor: 0 };
+const PAGE = 3;
+
+export const pgTde: Persona = {
+  client: 'Percona pg_tde (libkmip)',
+  version: V1_4,
+  source: 'real-clients.md: Percona Server for MySQL, PostgreSQL pg_tde (Percona libkmip)',
+  flows: [
+    {
+      name: 'Discover Versions and Query',
+      async run({ s }) {
+        const dv = await s.call(Operation.DiscoverVersions, s.discoverVersions([V1_4]));
+        expect(allOf(dv, Tag.ProtocolVersion)).toHaveLength(1);
+        const q = await s.call(Operation.Query, [
+          ttlv.enumeration(Tag.QueryFunction, QueryFunction.QueryOperations),
+          ttlv.enumeration(Tag.QueryFunction, QueryFunction.QueryObjects),
+        ]);
+        const ops = allOf(q, Tag.Operation).map((o) => (o as { value: number }).value);
+        for (const op of [Operation.Create, Operation.Register, Operation.Get, Operation.GetAttributes, Operation.GetAttributeList, Operation.Locate, Operation.Activate, Operation.Revoke, Operation.Destroy]) {
+          expect(ops).toContain(op);
+        }
+        const objects = allOf(q, Tag.ObjectType).map((o) => (o as { value: number }).value);
+        expect(objects).toEqual(expect.arrayContaining([ObjectType.SymmetricKey, ObjectType.SecretData]));
+      },
+    },
+    {
+      name: 'Create AES-256 principal key with Name and Object Group',
+      async run({ s, state, runId }) {
+        const group = `pg_tde-${runId}`;
+        const name = `${group}-principal`;
+        const uid = uidOf(await s.call(Operation.Create, s.createSymmetric(256, [attr.name(name), attr.objectGroup(group)])));
+        state.set('group', group);
+        state.set('principal', uid);
+        state.set('principalName', name);
+      },
+    },
+    {
+      name: 'Register a key and a secret',
+      async run({ s, state }) {
+        const group = state.get('group')!;
+        const key = randomBytes(32);
+        const keyUid = uidOf(await s.call(Operation.Register, s.registerSymmetric(key, [attr.name(`${group}-registered`), attr.objectGroup(group)])));
+        const secret = randomBytes(32);
+        const secretUid = uidOf(await s.call(Operation.Register, s.registerSecret(secret, SecretDataType.Password, [attr.name(`${group}-secret`), attr.objectGroup(group)])));
+        state.set('registered', keyUid);
+        state.set('registeredHex', key.toString('hex'));
+        state.set('secret', secretUid);
+      },
+    },
+    {
+      name: 'Locate by Name: exactly one',
+      async run({ s, state }) {
+        const found = uidsOf(await s.call(Operation.Locate, s.locate([attr.name(state.get('principalName')!)])));
+        expect(found).toEqual([state.get('principal')]);
+      },
+    },
+    {
+      name: 'Locate by Object Group, paged with Offset Items / Maximum Items',
+      async run({ s, state }) {
+        const group = state.get('group')!;
+        for (let i = 0; i < 4; i++) await s.call(Operation.Create, s.createSymmetric(256, [attr.name(`${group}-extra-${i}`), attr.objectGroup(group)]));
+        const total = 7; // principal, registered key, secret, four extra
+        const seen: string[] = [];
+        for (let offset = 0; ; offset += PAGE) {
+          const p = await s.call(Operation.Locate, s.locate([attr.objectGroup(group)], { maximum: PAGE, offset }));
+          // 1.3 on: Located Items gives the whole count, so the client knows when its cache is full.
+          expect(find(p, Tag.LocatedItems)).toMatchObject({ type: ItemType.Integer, value: total });
+          const page = uidsOf(p);
+          expect(page.length).toBe(Math.min(PAGE, Math.max(0, total - offset)));
+          if (page.length === 0) break;
+          seen.push(...page);
+        }
+        expect(new Set(seen).size).toBe(total);
+        expect(seen).toEqual(expect.arrayContaining([state.get('principal'), state.get('registered'), state.get('secret')]));
+      },
+    },
+    {
+      name: 'two-item batch: Get + Get Attributes',
+      async run({ s, state }) {
+        const uid = state.get('registered')!;
+        const r = await s.send([
+          { operation: Operation.Get, payload: s.get(uid) },
+          { operation: Operation.GetAttributes, payload: s.getAttributes(uid, ['Name', 'State', 'Object Group']) },
+        ]);
+        expect(r.items.map((i) => [i.operation, i.status])).toEqual([
+          [Operation.Get, ResultStatus.Success],
+          [Operation.GetAttributes, ResultStatus.Success],
+        ]);
+        expect(bytesOf(keyBlockOf(r.items[0]!.payload!, Tag.SymmetricKey).material).toString('hex')).toBe(state.get('registeredHex'));
+        const attrs = s.readAttributes(r.items[1]!.payload!);
+        expect(namesOf(attrs)).toEqual([`${state.get('group')}-registered`]);
+        expect(stateOf(attrs)).toBe(State.PreActive);
+      },
+    },
+    {
+      name: 'Get Attribute List',
+      async run({ s, state }) {
+        const p = await s.call(Operation.GetAttributeList, s.uidPayload(state.get('principal')!));
+        expect(uidOf(p)).toBe(state.get('principal'));
+        const names = allOf(p, Tag.AttributeName).map((n) => (n as { value: string }).value);
+        expect(names).toEqual(expect.arrayContaining(['Unique Identifier', 'Name', 'Object Group', 'State', 'Cryptographic Algorithm', 'Cryptographic Length']));
+      },
+    },
+    {
+      name: 'Activate, Revoke, Destroy',
+      async run({ s, state }) {
+        const uid = state.get('principal')!;
+        await s.call(Operation.Activate, s.uidPayload(uid));
+        expect(stateOf(await s.attributesOf(uid, ['State']))).toBe(State.Active);
+        await s.call(Operation.Revoke, s.revoke(uid));
+        expect(uidOf(await s.call(Operation.Destroy, s.uidPayload(uid)))).toBe(uid);
+        await s.refused(Operation.Get, s.get(uid));
+      },
+    },
+    {
+      name: 'Destroy a Pre-Active key without Revoke',
+      async run({ s, state }) {
+        const uid = state.get('registered')!;
+        expect(stateOf(await s.attributesOf(uid, ['State']))).toBe(State.PreActive);
+        expect(uidOf(await s.call(Operation.Destroy, s.uidPayload(uid)))).toBe(uid);
+        await s.refused(Operation.Get, s.get(uid));
+      },
+    },
+    {
+      name: 'KMIP 2.0 mode: Get Attribute List as Attribute References',
+      async run({ session, state }) {
+        const s2 = session(V2_0);
+        const name = `${state.get('group')}-v2`;
+        const uid = uidOf(await s2.call(Operation.Create, s2.createSymmetric(256, [attr.name(name), attr.objectGroup(state.get('group')!)])));
+        const p = await s2.call(Operation.GetAttributeList, s2.uidPayload(uid));
+        expect(uidOf(p)).toBe(uid);
+        const refs = p.value.filter((c) => c.tag !== Tag.UniqueIdentifier);
+        expect(refs.every((c) => c.tag === Tag.AttributeReference)).toBe(true);
+        const tags = refs.filter((c) => c.type === ItemType.Enumeration).map((c) => c.value as number);
+        expect(tags).toEqual(expect.arrayContaining([Tag.Name, Tag.ObjectGroup, Tag.State, Tag.CryptographicAlgorithm, Tag.CryptographicLength]));
+        expect(uidsOf(await s2.call(Operation.Locate, s2.locate([attr.name(name)])))).toEqual([uid]);
+      },
+    },
+  ],
+};
