@@ -4,19 +4,31 @@
  * or Object Group with Offset Items / Maximum Items paging (it enumerates every key into a
  * cache), Activate, Revoke, Destroy, Discover Versions, Query; two-item Get + Get Attributes
  * batches; Destroy of a Pre-Active key without Revoke. It assumes exactly one object per Name.
- * Its KMIP 2.0 mode reads Get Attribute List as Attribute References.
+ *
+ * Encodings as Percona's libkmip (kmipcore) builds them: Locate always carries Object Type plus
+ * Name or Object Group, and Maximum Items / Offset Items only when non-zero; a secret is
+ * registered with usage mask Derive Key | Export (also in 2.0, where Export is reserved); in 2.0
+ * Get Attributes names each attribute as an Attribute Reference *Structure* wrapping the
+ * Attribute Reference enumeration (or an Attribute Name for others), and Get Attribute List is
+ * read as Attribute References.
  */
 import { randomBytes } from 'node:crypto';
 import { ItemType } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
-import { QueryFunction, ResultStatus, SecretDataType } from '../../../src/spec/generated/enums';
-import { ttlv } from '../../../ttlv/types';
+import { CryptographicUsageMask, QueryFunction, ResultStatus, SecretDataType } from '../../../src/spec/generated/enums';
+import { ttlv, type TtlvItem } from '../../../ttlv/types';
 import { allOf, find } from '../../helpers/kmip-client';
 import { attr, bytesOf, keyBlockOf, namesOf, ObjectType, Operation, State, stateOf, uidOf, uidsOf, type Persona } from './session';
 
 const V1_4 = { major: 1, minor: 4 };
 const V2_0 = { major: 2, minor: 0 };
 const PAGE = 3;
+const SECRET_MASK = CryptographicUsageMask.DeriveKey | CryptographicUsageMask.Export;
+
+/** libkmip's 2.0 Get Attributes selector: a Structure around the Attribute Reference enumeration. */
+function wrappedReference(tag: number): TtlvItem {
+  return ttlv.structure(Tag.AttributeReference, [ttlv.enumeration(Tag.AttributeReference, tag)]);
+}
 
 export const pgTde: Persona = {
   client: 'Percona pg_tde (libkmip)',
@@ -58,7 +70,7 @@ export const pgTde: Persona = {
         const key = randomBytes(32);
         const keyUid = uidOf(await s.call(Operation.Register, s.registerSymmetric(key, [attr.name(`${group}-registered`), attr.objectGroup(group)])));
         const secret = randomBytes(32);
-        const secretUid = uidOf(await s.call(Operation.Register, s.registerSecret(secret, SecretDataType.Password, [attr.name(`${group}-secret`), attr.objectGroup(group)])));
+        const secretUid = uidOf(await s.call(Operation.Register, s.registerSecret(secret, SecretDataType.Password, [attr.name(`${group}-secret`), attr.objectGroup(group)], SECRET_MASK)));
         state.set('registered', keyUid);
         state.set('registeredHex', key.toString('hex'));
         state.set('secret', secretUid);
@@ -67,8 +79,10 @@ export const pgTde: Persona = {
     {
       name: 'Locate by Name: exactly one',
       async run({ s, state }) {
-        const found = uidsOf(await s.call(Operation.Locate, s.locate([attr.name(state.get('principalName')!)])));
+        const found = uidsOf(await s.call(Operation.Locate, s.locate([attr.objectType(ObjectType.SymmetricKey), attr.name(state.get('principalName')!)])));
         expect(found).toEqual([state.get('principal')]);
+        const secret = uidsOf(await s.call(Operation.Locate, s.locate([attr.objectType(ObjectType.SecretData), attr.name(`${state.get('group')}-secret`)])));
+        expect(secret).toEqual([state.get('secret')]);
       },
     },
     {
@@ -76,10 +90,12 @@ export const pgTde: Persona = {
       async run({ s, state }) {
         const group = state.get('group')!;
         for (let i = 0; i < 4; i++) await s.call(Operation.Create, s.createSymmetric(256, [attr.name(`${group}-extra-${i}`), attr.objectGroup(group)]));
-        const total = 7; // principal, registered key, secret, four extra
+        const total = 6; // symmetric keys: principal, registered, four extra (the secret is another Object Type)
         const seen: string[] = [];
         for (let offset = 0; ; offset += PAGE) {
-          const p = await s.call(Operation.Locate, s.locate([attr.objectGroup(group)], { maximum: PAGE, offset }));
+          // libkmip leaves Offset Items out when it is 0.
+          const paging = offset === 0 ? { maximum: PAGE } : { maximum: PAGE, offset };
+          const p = await s.call(Operation.Locate, s.locate([attr.objectType(ObjectType.SymmetricKey), attr.objectGroup(group)], paging));
           // 1.3 on: Located Items gives the whole count, so the client knows when its cache is full.
           expect(find(p, Tag.LocatedItems)).toMatchObject({ type: ItemType.Integer, value: total });
           const page = uidsOf(p);
@@ -88,7 +104,28 @@ export const pgTde: Persona = {
           seen.push(...page);
         }
         expect(new Set(seen).size).toBe(total);
-        expect(seen).toEqual(expect.arrayContaining([state.get('principal'), state.get('registered'), state.get('secret')]));
+        expect(seen).toEqual(expect.arrayContaining([state.get('principal'), state.get('registered')]));
+        expect(seen).not.toContain(state.get('secret'));
+      },
+    },
+    {
+      name: 'enumerate every key into the cache: Locate by Object Type, paged',
+      async run({ s, state }) {
+        const seen: string[] = [];
+        let total = -1;
+        for (let offset = 0; offset <= 1000; offset += PAGE) {
+          const p = await s.call(Operation.Locate, s.locate([attr.objectType(ObjectType.SymmetricKey)], offset === 0 ? { maximum: PAGE } : { maximum: PAGE, offset }));
+          const count = find(p, Tag.LocatedItems);
+          if (count?.type !== ItemType.Integer) throw new Error('Locate answered without Located Items');
+          if (total === -1) total = count.value;
+          expect(count.value).toBe(total);
+          const page = uidsOf(p);
+          if (page.length === 0) break;
+          seen.push(...page);
+        }
+        expect(seen).toHaveLength(total);
+        expect(new Set(seen).size).toBe(total);
+        expect(seen).toEqual(expect.arrayContaining([state.get('principal'), state.get('registered')]));
       },
     },
     {
@@ -139,18 +176,45 @@ export const pgTde: Persona = {
       },
     },
     {
+      name: 'KMIP 2.0 mode: Create, Register a secret, Locate',
+      async run({ session, state }) {
+        const s2 = session(V2_0);
+        const group = state.get('group')!;
+        const uid = uidOf(await s2.call(Operation.Create, s2.createSymmetric(256, [attr.name(`${group}-v2`), attr.objectGroup(group)])));
+        const secret = uidOf(await s2.call(Operation.Register, s2.registerSecret(randomBytes(32), SecretDataType.Password, [attr.name(`${group}-v2-secret`), attr.objectGroup(group)], SECRET_MASK)));
+        expect(uidsOf(await s2.call(Operation.Locate, s2.locate([attr.objectType(ObjectType.SymmetricKey), attr.name(`${group}-v2`)])))).toEqual([uid]);
+        expect(uidsOf(await s2.call(Operation.Locate, s2.locate([attr.objectType(ObjectType.SecretData), attr.name(`${group}-v2-secret`)])))).toEqual([secret]);
+        state.set('v2', uid);
+      },
+    },
+    {
       name: 'KMIP 2.0 mode: Get Attribute List as Attribute References',
       async run({ session, state }) {
         const s2 = session(V2_0);
-        const name = `${state.get('group')}-v2`;
-        const uid = uidOf(await s2.call(Operation.Create, s2.createSymmetric(256, [attr.name(name), attr.objectGroup(state.get('group')!)])));
+        const uid = state.get('v2')!;
         const p = await s2.call(Operation.GetAttributeList, s2.uidPayload(uid));
         expect(uidOf(p)).toBe(uid);
         const refs = p.value.filter((c) => c.tag !== Tag.UniqueIdentifier);
         expect(refs.every((c) => c.tag === Tag.AttributeReference)).toBe(true);
         const tags = refs.filter((c) => c.type === ItemType.Enumeration).map((c) => c.value as number);
         expect(tags).toEqual(expect.arrayContaining([Tag.Name, Tag.ObjectGroup, Tag.State, Tag.CryptographicAlgorithm, Tag.CryptographicLength]));
-        expect(uidsOf(await s2.call(Operation.Locate, s2.locate([attr.name(name)])))).toEqual([uid]);
+      },
+    },
+    {
+      name: 'KMIP 2.0 mode: Get Attributes with wrapped Attribute References',
+      async run({ session, state }) {
+        const s2 = session(V2_0);
+        const uid = state.get('v2')!;
+        const p = await s2.call(Operation.GetAttributes, [
+          ttlv.textString(Tag.UniqueIdentifier, uid),
+          wrappedReference(Tag.Name),
+          wrappedReference(Tag.State),
+          wrappedReference(Tag.ObjectGroup),
+        ]);
+        const attrs = s2.readAttributes(p);
+        expect(attrs.map((a) => a.name).sort()).toEqual(['Name', 'Object Group', 'State']);
+        expect(namesOf(attrs)).toEqual([`${state.get('group')}-v2`]);
+        expect(stateOf(attrs)).toBe(State.PreActive);
       },
     },
   ],
