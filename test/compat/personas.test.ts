@@ -60,7 +60,7 @@ async function runPersona(persona: Persona): Promise<void> {
   const connect = () => identity.connect();
   const sessions: PersonaSession[] = [];
   const open = (v: ProtocolVersion): PersonaSession => {
-    const s = new PersonaSession(v, connect, persona.connectionPerRequest ?? false);
+    const s = new PersonaSession(v, connect, persona.connectionPerRequest ?? false, persona.header);
     sessions.push(s);
     return s;
   };

@@ -57,6 +57,8 @@ export interface Persona {
   readonly source: string;
   /** A client that opens a new TLS connection for every request (libmongocrypt, VAST over HTTPS). */
   readonly connectionPerRequest?: boolean;
+  /** Request header fields the client always sends (after Protocol Version, before Batch Count). */
+  readonly header?: () => TtlvItem[];
   readonly flows: readonly PersonaFlow[];
 }
 
@@ -105,11 +107,12 @@ export class PersonaSession {
     readonly version: ProtocolVersion,
     private readonly connect: Connect,
     private readonly connectionPerRequest = false,
+    private readonly defaultHeader: () => TtlvItem[] = () => [],
   ) {}
 
   /** Sends one message; checks header version, batch count and that nothing is newer than the version. */
   async send(items: readonly BatchItemRequest[], header: readonly TtlvItem[] = []): Promise<ParsedResponse> {
-    const message = requestMessage(this.version, items, header);
+    const message = requestMessage(this.version, items, [...this.defaultHeader(), ...header]);
     let bytes: Uint8Array;
     if (this.connectionPerRequest) {
       const c = await this.connect();
@@ -137,9 +140,9 @@ export class PersonaSession {
     const r = await this.send([{ operation, payload }], header);
     const item = r.items[0]!;
     if (item.status !== ResultStatus.Success) throw new OperationFailed(operation, item);
-    if (item.operation !== undefined && item.operation !== operation) {
-      throw new Error(`answered operation ${item.operation} to ${operationName(operation)}`);
-    }
+    // Operation is required in a response item when the request item named it (1.0 Table 21 on);
+    // libkmip-based clients reject the answer without it.
+    if (item.operation !== operation) throw new Error(`answered operation ${item.operation} to ${operationName(operation)}`);
     return item.payload ?? ttlv.structure(Tag.ResponsePayload, []);
   }
 
