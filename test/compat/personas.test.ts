@@ -1,9 +1,10 @@
 /**
  * Client personas (../shared/clients/real-clients.md): each real client's documented operation
  * sequence, version and quirks, scripted through the project's codec over real mutual TLS against
- * a real server process. One test per client; one result line per flow
- * (`persona <client> <version> <flow>: pass|fail`), and the results as JSON in the file
- * COMPAT_RESULTS names, when set.
+ * a real server process. One test per client and version; each flow is recorded for the
+ * compatibility matrix (`compat persona <client> <version> <flow>: pass|fail`, and a JSON line in
+ * COMPAT_RESULTS when set; `npm run compat` gathers them), and the file ends with
+ * `persona: N passed, N failed`.
  *
  * Each client has an identity (certificate CN) of its own, as a real deployment would, so one
  * client's objects never appear in another's Locate.
@@ -13,13 +14,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
 import { KmipTlsClient } from '../helpers/tls-client';
-import { CompatReport, firstLine } from '../helpers/compat-report';
+import { recordFlow } from '../helpers/compat-results';
 import { issueClientCertificate } from '../../src/pki/dev-pki';
 import type { ProtocolVersion } from '../../src/spec/versions';
 import { PERSONAS } from './personas';
 import { PersonaSession, versionText, type FlowContext, type Persona } from './personas/session';
 
-const report = new CompatReport('persona');
+const tally = { passed: 0, failed: 0 };
 const runId = `${process.pid}-${Date.now().toString(36)}`;
 let server: ServerProcess;
 let dataDir: string;
@@ -32,7 +33,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  report.finish();
+  process.stdout.write(`persona: ${tally.passed} passed, ${tally.failed} failed\n`);
   if (server) await server.stop('SIGTERM');
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
@@ -79,12 +80,14 @@ async function runPersona(persona: Persona): Promise<void> {
   const failures: string[] = [];
   try {
     for (const flow of persona.flows) {
+      const record = { client: `persona ${persona.client}`, version: versionText(persona.version), flow: flow.name };
       try {
         await flow.run(ctx);
-        report.record({ client: persona.client, version: versionText(persona.version), flow: flow.name, result: 'pass' });
+        recordFlow({ ...record, ok: true });
+        tally.passed++;
       } catch (e) {
-        const detail = firstLine(e);
-        report.record({ client: persona.client, version: versionText(persona.version), flow: flow.name, result: 'fail', detail });
+        recordFlow({ ...record, ok: false, detail: firstLine(e) });
+        tally.failed++;
         failures.push(`${flow.name}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
@@ -92,6 +95,18 @@ async function runPersona(persona: Persona): Promise<void> {
     for (const s of sessions) s.close();
   }
   if (failures.length > 0) throw new Error(`${persona.client}: ${failures.length} of ${persona.flows.length} flows failed\n\n${failures.join('\n\n')}`);
+}
+
+/** The gist of an error for the one-line record: jest's matcher text without colour codes. */
+function firstLine(e: unknown): string {
+  const text = (e instanceof Error ? e.message : String(e)).replace(/\u001b\[[0-9;]*m/g, '');
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(0, 3)
+    .join(' / ')
+    .slice(0, 300);
 }
 
 for (const persona of PERSONAS) {

@@ -102,7 +102,8 @@ export const mongod: Persona = {
 };
 
 export const mongodLegacy: Persona = {
-  client: 'MongoDB mongod (useLegacyProtocol)',
+  // useLegacyProtocol: the same client in KMIP 1.0 (its own column in the matrix).
+  client: 'MongoDB mongod',
   identity: 'mongod',
   version: V1_0,
   source: 'real-clients.md: MongoDB Enterprise encrypted storage engine, useLegacyProtocol',
