@@ -80,7 +80,7 @@ async function runPersona(persona: Persona): Promise<void> {
   const failures: string[] = [];
   try {
     for (const flow of persona.flows) {
-      const record = { client: `persona ${persona.client}`, version: versionText(persona.version), flow: flow.name };
+      const record = { client: `persona ${persona.client}`, version: versionText(flow.version ?? persona.version), flow: flow.name };
       try {
         await flow.run(ctx);
         recordFlow({ ...record, ok: true });

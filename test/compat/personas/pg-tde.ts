@@ -12,13 +12,13 @@
  * Attribute Reference enumeration (or an Attribute Name for others), and Get Attribute List is
  * read as Attribute References.
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { ItemType } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
 import { CryptographicUsageMask, QueryFunction, ResultStatus, SecretDataType } from '../../../src/spec/generated/enums';
 import { ttlv, type TtlvItem } from '../../../ttlv/types';
 import { allOf, find } from '../../helpers/kmip-client';
-import { attr, bytesOf, keyBlockOf, namesOf, ObjectType, Operation, State, stateOf, uidOf, uidsOf, type Persona } from './session';
+import { attr, bytesOf, CryptographicAlgorithm, keyBlockOf, KeyFormatType, namesOf, ObjectType, Operation, State, stateOf, uidOf, uidsOf, type Persona } from './session';
 
 const V1_4 = { major: 1, minor: 4 };
 const V2_0 = { major: 2, minor: 0 };
@@ -74,6 +74,38 @@ export const pgTde: Persona = {
         state.set('registered', keyUid);
         state.set('registeredHex', key.toString('hex'));
         state.set('secret', secretUid);
+      },
+    },
+    {
+      name: 'Register an RSA key pair (PKCS#8 private key, X.509 public key), Get them back',
+      async run({ s, state }) {
+        // libkmip's RegisterKeyRequest labels a private key PKCS#8 and a public key X.509
+        // (SubjectPublicKeyInfo DER), with Name, Object Group, algorithm and length.
+        const group = state.get('group')!;
+        const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+        const pairs = [
+          { tag: Tag.PrivateKey, type: ObjectType.PrivateKey, format: KeyFormatType.PKCS_8, der: privateKey.export({ type: 'pkcs8', format: 'der' }) },
+          { tag: Tag.PublicKey, type: ObjectType.PublicKey, format: KeyFormatType.X_509, der: publicKey.export({ type: 'spki', format: 'der' }) },
+        ];
+        for (const k of pairs) {
+          const uid = uidOf(
+            await s.call(Operation.Register, [
+              ttlv.enumeration(Tag.ObjectType, k.type),
+              s.attributes([attr.name(`${group}-rsa-${k.type}`), attr.objectGroup(group), attr.algorithm(CryptographicAlgorithm.RSA), attr.length(2048)]),
+              ttlv.structure(k.tag, [
+                ttlv.structure(Tag.KeyBlock, [
+                  ttlv.enumeration(Tag.KeyFormatType, k.format),
+                  ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, k.der)]),
+                  ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.RSA),
+                  ttlv.integer(Tag.CryptographicLength, 2048),
+                ]),
+              ]),
+            ]),
+          );
+          const kb = keyBlockOf(await s.call(Operation.Get, s.get(uid)), k.tag);
+          expect(kb.format).toBe(k.format);
+          expect(bytesOf(kb.material).equals(k.der)).toBe(true);
+        }
       },
     },
     {
@@ -177,6 +209,7 @@ export const pgTde: Persona = {
     },
     {
       name: 'KMIP 2.0 mode: Create, Register a secret, Locate',
+      version: V2_0,
       async run({ session, state }) {
         const s2 = session(V2_0);
         const group = state.get('group')!;
@@ -189,6 +222,7 @@ export const pgTde: Persona = {
     },
     {
       name: 'KMIP 2.0 mode: Get Attribute List as Attribute References',
+      version: V2_0,
       async run({ session, state }) {
         const s2 = session(V2_0);
         const uid = state.get('v2')!;
@@ -202,6 +236,7 @@ export const pgTde: Persona = {
     },
     {
       name: 'KMIP 2.0 mode: Get Attributes with wrapped Attribute References',
+      version: V2_0,
       async run({ session, state }) {
         const s2 = session(V2_0);
         const uid = state.get('v2')!;

@@ -44,6 +44,8 @@ export interface FlowContext {
 
 export interface PersonaFlow {
   readonly name: string;
+  /** The version the flow speaks, when not the persona's (a client's other mode); the matrix files it there. */
+  readonly version?: ProtocolVersion;
   run(ctx: FlowContext): Promise<void>;
 }
 

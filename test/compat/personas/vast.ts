@@ -90,7 +90,12 @@ export const vast: Persona = {
         expect(newKey).toHaveLength(32);
         expect(newKey.equals(oldKey)).toBe(false);
         expect(linkTo(await s.attributesOf(old), LinkType.ReplacementObjectLink)).toBe(next);
-        expect(linkTo(await s.attributesOf(next), LinkType.ReplacedObjectLink)).toBe(old);
+        const attrs = await s.attributesOf(next);
+        expect(linkTo(attrs, LinkType.ReplacedObjectLink)).toBe(old);
+        // The replacement carries the key's Name (1.x 4.4) and Object Group, so VAST finds it by name.
+        expect(namesOf(attrs)).toContain(state.get('name'));
+        expect(attributeValue(attrs, 'Object Group')).toMatchObject({ value: `VAST_${state.get('cluster')}` });
+        expect(uidsOf(await s.call(Operation.Locate, s.locate([attr.name(state.get('name')!)])))).toContain(next);
         state.set('next', next);
       },
     },
