@@ -6,9 +6,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Tag } from '../../../src/spec/generated/tags';
-import { attr, bytesOf, keyBlockOf, Operation, uidOf, uidsOf, type Persona } from './session';
+import { find } from '../../helpers/kmip-client';
+import { attr, bytesOf, CryptographicAlgorithm, CryptographicUsageMask, keyBlockOf, Operation, uidOf, uidsOf, type Persona } from './session';
 
 const TUNNELS = ['tunnel-1-enc', 'tunnel-1-auth', 'tunnel-2-enc', 'tunnel-2-auth'];
+
+/** An encryption key is AES-256; an authentication key HMAC-SHA256 (256 bits). */
+function keyKind(tunnel: string): { usage: number; algorithm: number } {
+  return tunnel.endsWith('-auth')
+    ? { usage: CryptographicUsageMask.MACGenerate | CryptographicUsageMask.MACVerify, algorithm: CryptographicAlgorithm.HMAC_SHA256 }
+    : { usage: CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt, algorithm: CryptographicAlgorithm.AES };
+}
 
 export const fortigate: Persona = {
   client: 'FortiGate',
@@ -20,7 +28,8 @@ export const fortigate: Persona = {
       async run({ s, state, runId }) {
         for (const t of TUNNELS) {
           const key = randomBytes(32);
-          const uid = uidOf(await s.call(Operation.Register, s.registerSymmetric(key, [attr.name(`fgt-${runId}-${t}`)])));
+          const kind = keyKind(t);
+          const uid = uidOf(await s.call(Operation.Register, s.registerSymmetric(key, [attr.name(`fgt-${runId}-${t}`)], kind.usage, kind.algorithm)));
           await s.call(Operation.Activate, s.uidPayload(uid));
           state.set(t, uid);
           state.set(`${t}-hex`, key.toString('hex'));
@@ -43,8 +52,9 @@ export const fortigate: Persona = {
       name: 'Get each key',
       async run({ s, state }) {
         for (const t of TUNNELS) {
-          const key = bytesOf(keyBlockOf(await s.call(Operation.Get, s.get(state.get(t))), Tag.SymmetricKey).material);
-          expect(key.toString('hex')).toBe(state.get(`${t}-hex`));
+          const kb = keyBlockOf(await s.call(Operation.Get, s.get(state.get(t))), Tag.SymmetricKey);
+          expect(bytesOf(kb.material).toString('hex')).toBe(state.get(`${t}-hex`));
+          expect(find(kb.block, Tag.CryptographicAlgorithm)).toMatchObject({ value: keyKind(t).algorithm });
         }
       },
     },

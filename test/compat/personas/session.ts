@@ -183,7 +183,12 @@ export class PersonaSession {
     ];
   }
 
-  registerSymmetric(key: Uint8Array, extra: readonly KmipAttribute[] = [], usage = CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt): TtlvItem[] {
+  registerSymmetric(
+    key: Uint8Array,
+    extra: readonly KmipAttribute[] = [],
+    usage: number = CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt,
+    algorithm: number = CryptographicAlgorithm.AES,
+  ): TtlvItem[] {
     return [
       ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey),
       this.attributes([attr.usage(usage), ...extra]),
@@ -191,7 +196,7 @@ export class PersonaSession {
         ttlv.structure(Tag.KeyBlock, [
           ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.Raw),
           ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, key)]),
-          ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES),
+          ttlv.enumeration(Tag.CryptographicAlgorithm, algorithm),
           ttlv.integer(Tag.CryptographicLength, key.length * 8),
         ]),
       ]),
