@@ -2,7 +2,9 @@
  * VMware vCenter Standard Key Provider (vSphere 6.5-8), KMIP 1.1: Discover Versions (repeated),
  * Create AES-256, Get Attributes (State), Get at VM power-on; operators also grant Activate, Revoke
  * and Locate. vCenter reports "cannot get key" when Get Attributes is refused, and keys must
- * survive a server restart.
+ * survive a server restart. Server logs posted with PyKMIP issues 218 and 660 show each request on
+ * a connection of its own, Discover Versions in a 1.1 header with an empty payload, and Get
+ * Attributes asking for State alone.
  */
 import { ItemType } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
@@ -13,7 +15,8 @@ const V1_1 = { major: 1, minor: 1 };
 export const vsphere: Persona = {
   client: 'vSphere',
   version: V1_1,
-  source: 'real-clients.md: VMware vCenter Standard Key Provider (6.5-8)',
+  source: 'real-clients.md: VMware vCenter Standard Key Provider (6.5-8); PyKMIP issues 218, 660',
+  connectionPerRequest: true,
   flows: [
     {
       name: 'Discover Versions, repeated',
