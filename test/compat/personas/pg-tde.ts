@@ -22,6 +22,7 @@ import { attr, bytesOf, CryptographicAlgorithm, keyBlockOf, KeyFormatType, names
 
 const V1_4 = { major: 1, minor: 4 };
 const V2_0 = { major: 2, minor: 0 };
+const V1_0 = { major: 1, minor: 0 };
 const PAGE = 3;
 const SECRET_MASK = CryptographicUsageMask.DeriveKey | CryptographicUsageMask.Export;
 
@@ -158,6 +159,34 @@ export const pgTde: Persona = {
         expect(seen).toHaveLength(total);
         expect(new Set(seen).size).toBe(total);
         expect(seen).toEqual(expect.arrayContaining([state.get('principal'), state.get('registered')]));
+      },
+    },
+    {
+      name: "kmip_bio_locate's Locate: a 1.0 header with Maximum Items and Offset Items",
+      version: V1_0,
+      async run({ session, state }) {
+        // libkmip's kmip_bio_locate always speaks 1.0, yet pages with Offset Items (a 1.3 field);
+        // pg_tde's key lookup takes the first page and refuses more than one match per name, and
+        // kmippp's loop pages on until it has Located Items ids, or an empty page when a 1.0
+        // answer (rightly) carries no Located Items.
+        const s10 = session(V1_0);
+        const byName = uidsOf(await s10.call(Operation.Locate, s10.locate([attr.objectType(ObjectType.SymmetricKey), attr.name(state.get('principalName')!)], { maximum: 16, offset: 0 })));
+        expect(byName).toEqual([state.get('principal')]);
+        const group = state.get('group')!;
+        const ids: string[] = [];
+        let all = 1;
+        for (let upto = 0, pages = 0; upto < all && pages < 100; pages++) {
+          const p = await s10.call(Operation.Locate, s10.locate([attr.objectType(ObjectType.SymmetricKey), attr.objectGroup(group)], { maximum: 2, offset: upto }));
+          const page = uidsOf(p);
+          const located = find(p, Tag.LocatedItems);
+          if (located?.type === ItemType.Integer && located.value !== 0) all = located.value;
+          else all += page.length - (page.length === 0 ? 1 : 0);
+          ids.push(...page);
+          upto += page.length;
+        }
+        expect(new Set(ids).size).toBe(ids.length);
+        expect(ids).toEqual(expect.arrayContaining([state.get('principal'), state.get('registered')]));
+        expect(ids).toHaveLength(6);
       },
     },
     {
