@@ -27,6 +27,47 @@ import { allOf, attributesFor, find, parseResponse, requestMessage, textOf, type
 
 export type Connect = () => Promise<KmipTlsClient>;
 
+const RESPONSE_HEADER_ORDER = [
+  Tag.ProtocolVersion,
+  Tag.TimeStamp,
+  Tag.Nonce,
+  Tag.AttestationType,
+  Tag.ClientCorrelationValue,
+  Tag.ServerCorrelationValue,
+  Tag.BatchCount,
+];
+const BATCH_ITEM_ORDER = [
+  Tag.Operation,
+  Tag.UniqueBatchItemID,
+  Tag.ResultStatus,
+  Tag.ResultReason,
+  Tag.ResultMessage,
+  Tag.AsynchronousCorrelationValue,
+  Tag.ResponsePayload,
+  Tag.MessageExtension,
+];
+/** A Key Block as 1.x Table 8 orders it (Key Wrapping Data last). */
+export const KEY_BLOCK_ORDER = [
+  Tag.KeyFormatType,
+  Tag.KeyCompressionType,
+  Tag.KeyValue,
+  Tag.CryptographicAlgorithm,
+  Tag.CryptographicLength,
+  Tag.KeyWrappingData,
+];
+
+/** Every child is one of `order`'s tags, and they come in that order (repeats allowed). */
+export function expectSpecOrder(item: TtlvItem | undefined, order: readonly number[]): void {
+  if (item === undefined || item.type !== ItemType.Structure) throw new Error(`expected a Structure to check the order of`);
+  let at = 0;
+  for (const c of item.value) {
+    const i = order.indexOf(c.tag);
+    if (i < 0) throw new Error(`${tagLabel(item.tag)} holds ${tagLabel(c.tag)}, which it does not define`);
+    if (i < at) throw new Error(`${tagLabel(item.tag)}: ${tagLabel(c.tag)} comes after ${tagLabel(order[at]!)}`);
+    at = i;
+  }
+}
+
 /** What a flow gets: its persona's session, state shared between the persona's flows, the server. */
 export interface FlowContext {
   readonly s: PersonaSession;
@@ -131,6 +172,9 @@ export class PersonaSession {
     if (r.version.major !== this.version.major || r.version.minor !== this.version.minor) {
       throw new Error(`response header says ${versionText(r.version)}, the client speaks ${versionText(this.version)}`);
     }
+    // Fields in the order the spec's tables give: sequential decoders (libkmip) read them so.
+    expectSpecOrder(find(r.root, Tag.ResponseHeader), RESPONSE_HEADER_ORDER);
+    for (const bi of allOf(r.root, Tag.BatchItem)) expectSpecOrder(bi, BATCH_ITEM_ORDER);
     const newer = findNewerThan(r.root, this.version);
     if (newer.length > 0) throw new Error(`response carries what ${versionText(this.version)} lacks: ${newer.join(', ')}`);
     if (r.items.length !== items.length) throw new Error(`sent ${items.length} batch items, got ${r.items.length} back`);
@@ -328,10 +372,13 @@ export function namesOf(attrs: readonly KmipAttribute[]): string[] {
 
 /** The Key Material bytes of a Get payload, whatever the object (Raw/Opaque formats). */
 export function keyBlockOf(getPayload: TtlvStructure, objectTag: number): { format: number; material: TtlvItem; block: TtlvStructure } {
+  // Get Response Payload and Key Block in their tables' order (1.x Tables 8 and 128).
+  expectSpecOrder(getPayload, [Tag.ObjectType, Tag.UniqueIdentifier, objectTag]);
   const obj = find(getPayload, objectTag);
   if (obj === undefined || obj.type !== ItemType.Structure) throw new Error(`Get returned no ${tagLabel(objectTag)}`);
   const kb = find(obj, Tag.KeyBlock);
   if (kb === undefined || kb.type !== ItemType.Structure) throw new Error('no Key Block');
+  expectSpecOrder(kb, KEY_BLOCK_ORDER);
   const fmt = find(kb, Tag.KeyFormatType);
   const kv = find(kb, Tag.KeyValue);
   if (kv === undefined || kv.type !== ItemType.Structure) throw new Error('Key Value is not a Structure');
