@@ -210,24 +210,39 @@ export function visibleInVersion(a: KmipAttribute, v: ProtocolVersion): boolean 
 
 /**
  * An attribute named in a request: 1.x Attribute Name text, 2.x Attribute Reference (an
- * Enumeration holding the tag, or a Vendor Identification + Attribute Name structure).
+ * Enumeration holding the tag, or a Vendor Identification + Attribute Name structure; also, from
+ * clients that send them, a structure holding the enumeration or an Attribute Name alone).
  */
 export function readAttributeReference(item: TtlvItem): string {
   if (item.tag === Tag.AttributeName) return asText(item).replace(/\s+/g, ' ').trim();
   if (item.tag === Tag.AttributeReference) {
     if (item.type === ItemType.Structure) {
+      if (child(item, Tag.VendorIdentification) === undefined) {
+        // Lenient in, for Percona's libkmip in 2.0 mode: it wraps the Attribute Reference
+        // enumeration in an Attribute Reference structure, and names other attributes by an
+        // Attribute Name alone, the 1.x way. Both are unambiguous.
+        const inner = child(item, Tag.AttributeReference);
+        if (inner !== undefined && inner.type !== ItemType.Structure) return attributeNameOfTag(inner);
+        const bare = child(item, Tag.AttributeName);
+        if (bare !== undefined) return asText(bare).replace(/\s+/g, ' ').trim();
+      }
       const vendor = req.text(item, Tag.VendorIdentification);
       const name = req.text(item, Tag.AttributeName);
       // No vendor: a KMIP attribute named in the structure form (PyKMIP's 2.0 client sends it so).
       if (vendor === '' && attributeRule(name) !== undefined) return name;
       return vendorName(vendor, name);
     }
-    const tag = item.type === ItemType.Enumeration ? asEnumeration(item) : asInteger(item);
-    const found = ruleByTag(tag);
-    if (!found) throw new KmipError(Reason.InvalidAttribute, `0x${tag.toString(16)} is not an attribute`);
-    return found.name;
+    return attributeNameOfTag(item);
   }
   throw new KmipError(Reason.InvalidField, `${tagLabel(item.tag)} does not name an attribute`);
+}
+
+/** The attribute an Attribute Reference enumeration (its value: the attribute's tag) names. */
+function attributeNameOfTag(item: TtlvItem): string {
+  const tag = item.type === ItemType.Enumeration ? asEnumeration(item) : asInteger(item);
+  const found = ruleByTag(tag);
+  if (!found) throw new KmipError(Reason.InvalidAttribute, `0x${tag.toString(16)} is not an attribute`);
+  return found.name;
 }
 
 export function encodeAttributeReference(name: string, v: ProtocolVersion): TtlvItem {

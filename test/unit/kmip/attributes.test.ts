@@ -56,3 +56,30 @@ test('an Attribute Reference structure with no vendor names a KMIP attribute (Py
   expect(readAttributeReference(ref('', 'Name'))).toBe('Name');
   expect(readAttributeReference(ref('x', 'Name'))).toBe('x-Name');
 });
+
+describe('2.x Attribute Reference as clients send it', () => {
+  const ref = (children: Parameters<typeof ttlv.structure>[1]) => ttlv.structure(Tag.AttributeReference, children);
+
+  test('the spec forms: an enumeration of the tag, a vendor structure', () => {
+    expect(readAttributeReference(ttlv.enumeration(Tag.AttributeReference, Tag.State))).toBe('State');
+    expect(readAttributeReference(ref([ttlv.textString(Tag.VendorIdentification, 'x'), ttlv.textString(Tag.AttributeName, 'ResourceID')]))).toBe('x-ResourceID');
+  });
+
+  test("Percona libkmip's forms: the enumeration wrapped in a structure, an Attribute Name alone", () => {
+    expect(readAttributeReference(ref([ttlv.enumeration(Tag.AttributeReference, Tag.Name)]))).toBe('Name');
+    expect(readAttributeReference(ref([ttlv.enumeration(Tag.AttributeReference, Tag.ObjectGroup)]))).toBe('Object Group');
+    expect(readAttributeReference(ref([ttlv.textString(Tag.AttributeName, 'Cryptographic  Length ')]))).toBe('Cryptographic Length');
+    expect(readAttributeReference(ref([ttlv.textString(Tag.AttributeName, 'x-ResourceID')]))).toBe('x-ResourceID');
+  });
+
+  test('still refused: an empty structure, a wrapped non-attribute tag, a structure in a structure, a wrong type', () => {
+    expect(() => readAttributeReference(ref([]))).toThrow(expect.objectContaining({ reason: ResultReason.MissingData }));
+    expect(() => readAttributeReference(ref([ttlv.enumeration(Tag.AttributeReference, Tag.KeyMaterial)]))).toThrow(
+      expect.objectContaining({ reason: ResultReason.InvalidAttribute }),
+    );
+    expect(() => readAttributeReference(ref([ref([ttlv.enumeration(Tag.AttributeReference, Tag.Name)])]))).toThrow(
+      expect.objectContaining({ reason: ResultReason.MissingData }),
+    );
+    expect(() => readAttributeReference(ref([ttlv.integer(Tag.AttributeName, 3)]))).toThrow(expect.objectContaining({ reason: ResultReason.InvalidField }));
+  });
+});
