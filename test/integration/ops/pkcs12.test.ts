@@ -303,6 +303,41 @@ describe.each(VERSIONS)('KMIP %s', (label, v) => {
     }
   });
 
+  test('a chain the server issued: private key -> Public Key Link -> the public key\'s certificate -> Certificate Link -> CA', async () => {
+    const pair = async (privMask: number, pubMask: number) => {
+      const wrap = (t1: number, t2: number, a: KmipAttribute[]) => ttlv.structure(v.major >= 2 ? t2 : t1, (attributesFor(v, a) as TtlvStructure).value);
+      const mask = (m: number): KmipAttribute => ({ name: 'Cryptographic Usage Mask', value: ttlv.integer(Tag.CryptographicUsageMask, m) });
+      const p = successPayload(
+        await h.send(v, Operation.CreateKeyPair, [
+          wrap(Tag.CommonTemplateAttribute, Tag.CommonAttributes, [
+            { name: 'Cryptographic Algorithm', value: ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.EC) },
+            { name: 'Cryptographic Length', value: ttlv.integer(Tag.CryptographicLength, 256) },
+            active(),
+          ]),
+          wrap(Tag.PrivateKeyTemplateAttribute, Tag.PrivateKeyAttributes, [mask(privMask)]),
+          wrap(Tag.PublicKeyTemplateAttribute, Tag.PublicKeyAttributes, [mask(pubMask)]),
+        ]),
+      );
+      return { priv: textOf(p, Tag.PrivateKeyUniqueIdentifier)!, pub: textOf(p, Tag.PublicKeyUniqueIdentifier)! };
+    };
+    const certify = async (pub: string, extra: KmipAttribute[]) =>
+      textOf(successPayload(await h.send(v, Operation.Certify, [uidItem(pub), attributesFor(v, [active(), ...extra])])), Tag.UniqueIdentifier)!;
+    const caPair = await pair(CryptographicUsageMask.Sign | CryptographicUsageMask.CertificateSign, CryptographicUsageMask.Verify | CryptographicUsageMask.CertificateSign);
+    const caCert = await certify(caPair.pub, []);
+    const leafPair = await pair(CryptographicUsageMask.Sign, CryptographicUsageMask.Verify);
+    const leafCert = await certify(leafPair.pub, [link(LinkType.CertificateLink, caCert)]);
+    const pw = await registerPassword(v, PASSWORD);
+    successPayload(await h.send(v, Operation.AddAttribute, [uidItem(leafPair.priv), newAttribute(v, link(LinkType.PKCS_12PasswordLink, pw))]));
+
+    const file = path.join(dir, `issued-${label}.p12`);
+    fs.writeFileSync(file, materialOf(await getAs(v, leafPair.priv, KeyFormatType.PKCS_12)));
+    const pems = openssl(['pkcs12', '-in', file, '-passin', `pass:${PASSWORD}`, '-nokeys']).match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+    const expected = [await certificateDer(v, leafCert), await certificateDer(v, caCert)].map((d) => new X509Certificate(d).fingerprint256);
+    expect(pems.map((p) => new X509Certificate(p).fingerprint256)).toEqual(expected);
+    const keyPem = openssl(['pkcs12', '-in', file, '-passin', `pass:${PASSWORD}`, '-nocerts', '-nodes']);
+    expect(sameKeyAs(createPrivateKey(keyPem), new X509Certificate(await certificateDer(v, leafCert)).publicKey)).toBe(true);
+  });
+
   test('Get as PKCS#12 of a public key: Key Format Type Not Supported', async () => {
     const pw = await registerPassword(v, PASSWORD);
     const p = successPayload(
