@@ -12,6 +12,7 @@ import type { ManagedObjectRecord } from '../store/object-store';
 import type { OpContext } from '../server/context';
 import { getAttribute, isDestroyed, loadObject, readBody, requestedUid, requireOnline, setAttribute, versionedError } from './managed-object';
 import { wrapKeyBlock } from './key-wrap';
+import { pkcs12KeyBlock } from './pkcs12';
 
 /** Re-expresses a symmetric key block in another format (Raw <-> Transparent Symmetric Key). */
 function convertSymmetric(block: TtlvStructure, to: number): TtlvStructure {
@@ -64,7 +65,8 @@ export async function bodyForClient(ctx: OpContext, rec: ManagedObjectRecord, pa
     if (!pairHalf && rec.objectType !== ObjectType.SymmetricKey && opt.enumeration(block, Tag.KeyFormatType) !== format) {
       throw new KmipError(Reason.KeyFormatTypeNotSupported, 'format conversion is offered for keys only');
     }
-    body = replaceBlock(body, pairHalf ? convertKeyBlock(block, rec.objectType, format, ctx.secrets) : convertSymmetric(block, format));
+    if (format === KeyFormatType.PKCS_12) body = replaceBlock(body, await pkcs12KeyBlock(ctx, rec, block));
+    else body = replaceBlock(body, pairHalf ? convertKeyBlock(block, rec.objectType, format, ctx.secrets) : convertSymmetric(block, format));
   }
   if (kws) {
     const current = keyBlockOf(body);

@@ -9,6 +9,7 @@ import type { OperationHandler } from '../server/registry';
 import type { OpContext } from '../server/context';
 import { OBJECT_BODY_TAG, digestAttribute, keyBlockOf, rawKeyMaterial } from './key-block';
 import { inspectRegistered } from './register-inspect';
+import { isPkcs12Register, registerPkcs12 } from './pkcs12';
 import { checkClientAttributes, chooseProtectionStorage, storeNewObject } from './new-object';
 import { resolveRequestAttributes, templateContents } from './templates';
 
@@ -56,6 +57,8 @@ export function readRegisteredObject(payload: TtlvStructure, objectType: number)
 
 export async function registerObject(payload: TtlvStructure, ctx: OpContext, uid?: string): Promise<string> {
   const objectType = req.enumeration(payload, Tag.ObjectType);
+  // A PKCS#12 private key is opened with its linked password and may bring certificates (pkcs12.ts).
+  if (uid === undefined && isPkcs12Register(payload, objectType)) return registerPkcs12(payload, ctx);
   const { body, own } = readRegisteredObject(payload, objectType);
   if (objectType === ObjectType.Template && ctx.version.major >= 2) {
     throw new KmipError(Reason.InvalidObjectType, 'Templates do not exist in KMIP 2');

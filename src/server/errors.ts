@@ -71,6 +71,7 @@ const OLDER_REASON: Readonly<Partial<Record<ReasonValue, ReasonValue>>> = {
   [Reason.UnknownObjectGroup]: Reason.ItemNotFound,
   [Reason.IllegalOperation]: Reason.PermissionDenied,
   [Reason.IndexOutOfBounds]: Reason.InvalidField,
+  [Reason.BadPassword]: Reason.InvalidField,
 };
 
 /** 2.x removed these 1.x reasons; their 2.x successors. */
