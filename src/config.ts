@@ -54,6 +54,8 @@ export interface ServerConfig {
   readonly handshakeTimeoutMs: number;
   readonly messageTimeoutMs: number;
   readonly maxConnections: number;
+  /** Connections one identity may hold (limits.maxConnectionsPerIdentity; default a quarter of maxConnections). */
+  readonly maxConnectionsPerIdentity: number;
   readonly adminIdentities: readonly string[];
   readonly auditFile: string;
   readonly notifications: NotificationsConfig;
@@ -210,7 +212,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
   const tlsSec = section(raw, 'tls', ['cert', 'key', 'ca']);
   const hsmSec = section(raw, 'hsm', ['module', 'tokenLabel', 'pinEnv', 'pinFile', 'kekLabel', 'callMode']);
   const storeSec = section(raw, 'store', ['path']);
-  const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs', 'messageTimeoutMs', 'maxConnections']) ?? {};
+  const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs', 'messageTimeoutMs', 'maxConnections', 'maxConnectionsPerIdentity']) ?? {};
   const auditSec = section(raw, 'audit', ['file']);
   const cryptoSec = section(raw, 'crypto', ['allowLegacy']) ?? {};
   const allowLegacy = cryptoSec['allowLegacy'] ?? DEFAULT_CRYPTO_POLICY.allowLegacy;
@@ -245,6 +247,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     if (callMode !== 'sync' && callMode !== 'async') throw new ConfigError('hsm.callMode', 'must be "sync" or "async"');
     hsm = { module, tokenLabel, pinEnv, pinFile, kekLabel: str(hsmSec, 'kekLabel', 'hsm.') ?? 'kmip-kek', callMode };
   }
+  const maxConnections = posInt(limits, 'maxConnections', 'limits.') ?? 4096;
   return {
     host: listen.host,
     port: listen.port,
@@ -257,7 +260,8 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     idleTimeoutMs: posInt(limits, 'idleTimeoutMs', 'limits.') ?? 300_000,
     handshakeTimeoutMs: posInt(limits, 'handshakeTimeoutMs', 'limits.') ?? 10_000,
     messageTimeoutMs: posInt(limits, 'messageTimeoutMs', 'limits.') ?? 30_000,
-    maxConnections: posInt(limits, 'maxConnections', 'limits.') ?? 4096,
+    maxConnections,
+    maxConnectionsPerIdentity: posInt(limits, 'maxConnectionsPerIdentity', 'limits.') ?? Math.max(1, Math.floor(maxConnections / 4)),
     adminIdentities: admins as string[],
     auditFile: path.resolve(dataDir, (auditSec && str(auditSec, 'file', 'audit.')) ?? 'audit.log'),
     notifications,

@@ -106,6 +106,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       messageTimeoutMs: config.messageTimeoutMs,
       // Connections are dealt to the workers in turn, so each holds its share of the limit.
       maxConnections: Math.ceil(config.maxConnections / config.workers),
+      maxConnectionsPerIdentity: Math.ceil(config.maxConnectionsPerIdentity / config.workers),
     });
   } catch (e) {
     await notifier?.close();

@@ -33,6 +33,12 @@ export interface ListenerOptions {
    * the oldest one that has not sent a byte yet (the newcomer itself if there is none).
    */
   readonly maxConnections?: number;
+  /**
+   * Open connections one identity may hold at most (default a quarter of maxConnections), so one
+   * certificate cannot take every slot and lock the others out. A connection past it is refused
+   * after the handshake, audited with the identity.
+   */
+  readonly maxConnectionsPerIdentity?: number;
 }
 
 /** Requests read ahead of their answers per connection; past this the socket stops reading. */
@@ -80,6 +86,9 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
   // client with a certificate. At the limit, the oldest connection that has not sent a byte is
   // closed for the newcomer; authenticated and mid-handshake connections are never closed for it.
   const maxConnections = opts.maxConnections ?? 4096;
+  const maxPerIdentity = opts.maxConnectionsPerIdentity ?? Math.max(1, Math.floor(maxConnections / 4));
+  /** Authenticated connections per identity. */
+  const perIdentity = new Map<string, number>();
   /** TCP connections whose TLS handshake has not completed, by peer, oldest first. */
   const handshaking = new Map<string, Socket>();
   const dropped = new WeakSet<object>();
@@ -151,8 +160,26 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
       peer,
       isAdmin: admins.has(name),
     };
+    const held = perIdentity.get(name) ?? 0;
+    if (held >= maxPerIdentity) {
+      core.audit.record({
+        event: 'connection-rejected',
+        correlationId: randomUUID(),
+        client: name,
+        peer,
+        reason: `per-identity connection limit reached (${maxPerIdentity} open connections for ${name})`,
+      });
+      socket.destroy();
+      return;
+    }
+    perIdentity.set(name, held + 1);
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    socket.on('close', () => {
+      sockets.delete(socket);
+      const n = (perIdentity.get(name) ?? 1) - 1;
+      if (n > 0) perIdentity.set(name, n);
+      else perIdentity.delete(name);
+    });
     socket.on('error', () => socket.destroy());
     socket.setTimeout(opts.idleTimeoutMs, () => socket.destroy());
     serveConnection(socket, client);
