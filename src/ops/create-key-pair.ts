@@ -67,6 +67,8 @@ export interface PairHalfInput {
   readonly storage: number;
   /** Attributes carried over from a replaced key (Re-key Key Pair). */
   readonly inherited?: readonly StoredAttribute[];
+  /** The replaced key's owner (Re-key Key Pair): the new half stays theirs. */
+  readonly owner?: string;
 }
 
 /**
@@ -104,6 +106,7 @@ export async function prepareKeyPair(
       generated: true,
       protectionStorage: priv.storage,
       uid: privUid,
+      owner: priv.owner,
     });
     const pubRecord = await prepareNewObject(ctx, {
       objectType: ObjectType.PublicKey,
@@ -115,6 +118,7 @@ export async function prepareKeyPair(
       generated: true,
       protectionStorage: pub.storage,
       uid: pubUid,
+      owner: pub.owner,
     });
     return { priv: privRecord, pub: pubRecord };
   } finally {

@@ -1,6 +1,7 @@
 /**
  * Export (1.4+): like Get, the object in the requested format and wrapping, and with it all of
- * its attributes, so another server can Import it as it is.
+ * its attributes, so another server can Import it as it is. An administrator operation (see
+ * import.ts).
  */
 import { ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
@@ -8,11 +9,12 @@ import { Operation } from '../spec/generated/enums';
 import { encodeAttributeList, encodeTemplateAttribute } from '../kmip/attributes';
 import type { OperationHandler } from '../server/registry';
 import { bodyForClient, markServed } from './get';
-import { asKmipAttributes, loadObject, requestedUid } from './managed-object';
+import { asKmipAttributes, loadObject, requestedUid, requireAdministrator } from './managed-object';
 
 export const exportHandler: OperationHandler = {
   operation: Operation.Export,
   async handle(payload, ctx) {
+    requireAdministrator(ctx, 'Export');
     const uid = requestedUid(payload, ctx);
     const rec = await loadObject(ctx, uid);
     const body = await bodyForClient(ctx, rec, payload);

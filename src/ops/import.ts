@@ -1,8 +1,12 @@
 /**
  * Import (1.4+): an object with the Unique Identifier and the attributes it had elsewhere (an
  * Export from another server). Per the spec the attribute rules on who sets what do not apply:
- * every attribute takes the supplied value. An existing object of the caller's is replaced only
- * when Replace Existing is true.
+ * every attribute takes the supplied value. An existing object is replaced only when Replace
+ * Existing is true.
+ *
+ * Import names the Unique Identifier itself, so it would tell whoever may call it which identifiers
+ * exist: it is an administrator operation (as is Export, which hands out an object with all its
+ * attributes). Anyone else is refused before the identifier is looked at.
  */
 import { ItemType, ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
@@ -13,12 +17,13 @@ import { effectiveState } from '../lifecycle/effective-state';
 import { isStateValue, type StateValue } from '../lifecycle/state-machine';
 import type { OperationHandler } from '../server/registry';
 import { KmipError, Reason } from '../server/errors';
-import { protectBody, setAttribute, toStoredAttributes } from './managed-object';
+import { protectBody, requireAdministrator, setAttribute, toStoredAttributes } from './managed-object';
 import { readRegisteredObject } from './register';
 
 export const importHandler: OperationHandler = {
   operation: Operation.Import,
   async handle(payload, ctx) {
+    requireAdministrator(ctx, 'Import');
     const uid = req.text(payload, Tag.UniqueIdentifier);
     if (uid.length === 0 || uid.length > 256) throw new KmipError(Reason.InvalidField, 'Unique Identifier must be 1 to 256 characters');
     const objectType = req.enumeration(payload, Tag.ObjectType);
@@ -26,9 +31,7 @@ export const importHandler: OperationHandler = {
     const { body } = readRegisteredObject(payload, objectType);
     const existing = ctx.store.get(uid);
     if (existing) {
-      // Another owner's object is not replaceable, and answers like any taken identifier.
-      const mine = existing.owner === ctx.client.name || ctx.client.isAdmin;
-      if (!replace || !mine) throw new KmipError(Reason.ObjectAlreadyExists, `object ${uid} already exists`);
+      if (!replace) throw new KmipError(Reason.ObjectAlreadyExists, `object ${uid} already exists`);
       if (existing.objectType !== objectType) throw new KmipError(Reason.InvalidObjectType, 'the existing object is of another type');
     }
     let attributes = toStoredAttributes(readRequestAttributes(payload, ctx.version));

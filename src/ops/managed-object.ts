@@ -35,6 +35,11 @@ export function newUniqueIdentifier(): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
+/** Operations only an administrator identity may call; anyone else learns nothing of the objects. */
+export function requireAdministrator(ctx: OpContext, operation: string): void {
+  if (!ctx.client.isAdmin) throw new KmipError(Reason.PermissionDenied, `${operation} is an administrator operation`);
+}
+
 export function nowSeconds(ctx: OpContext): bigint {
   return BigInt(Math.floor(ctx.clock.now() / 1000));
 }

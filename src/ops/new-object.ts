@@ -85,6 +85,8 @@ export interface NewObjectInput {
   readonly uid?: string;
   /** Attributes copied from another object (Re-key): applied before the client's. */
   readonly inherited?: readonly StoredAttribute[];
+  /** Who owns the new object: the caller, or the replaced object's owner (an administrator's Re-key leaves the key its owner's). */
+  readonly owner?: string;
 }
 
 function boolAttr(attrs: readonly StoredAttribute[], name: string): boolean | undefined {
@@ -153,7 +155,7 @@ export async function prepareNewObject(ctx: OpContext, input: NewObjectInput): P
   const state = effectiveState(State.PreActive, attributes, ctx.clock.now());
   attributes = setAttribute(attributes, 'State', ttlv.enumeration(Tag.State, state));
   const protectedMaterial = await protectBody(ctx, uid, input.body);
-  return { uid, objectType: input.objectType, state, owner: ctx.client.name, attributes, protectedMaterial };
+  return { uid, objectType: input.objectType, state, owner: input.owner ?? ctx.client.name, attributes, protectedMaterial };
 }
 
 export async function storeNewObject(ctx: OpContext, input: NewObjectInput): Promise<{ uid: string; attributes: readonly StoredAttribute[] }> {

@@ -126,6 +126,7 @@ export const reCertifyHandler: OperationHandler = {
       inherited,
       originalCreation: true,
       protectionStorage,
+      owner: old.owner,
     });
     // The old certificate: its Names go to the new one, a link points to it; its state stays.
     const oldAttrs = touchLastChange(ctx, addAttributeInstance(old.attributes.filter((a) => a.name !== 'Name'), 'Link', linkAttribute(LinkType.ReplacementObjectLink, record.uid).value));

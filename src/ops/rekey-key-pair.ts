@@ -99,11 +99,12 @@ export const reKeyKeyPairHandler: OperationHandler = {
     const { priv, pub } = await prepareKeyPair(
       ctx,
       spec,
-      { attributes: [...attrs.priv, replacedLink(oldPriv)], storage: storage.priv, inherited: inheritedFrom(oldPriv, offset, now) },
+      { attributes: [...attrs.priv, replacedLink(oldPriv)], storage: storage.priv, inherited: inheritedFrom(oldPriv, offset, now), owner: oldPriv.owner },
       {
         attributes: oldPub ? [...attrs.pub, replacedLink(oldPub)] : attrs.pub,
         storage: storage.pub,
         inherited: oldPub ? inheritedFrom(oldPub, offset, now) : [],
+        owner: oldPriv.owner,
       },
     );
     const writes = [{ insert: priv }, { insert: pub }, replacedUpdate(ctx, oldPriv, priv)];

@@ -139,6 +139,7 @@ export const reKeyHandler: OperationHandler = {
         originalCreation: true,
         generated: true,
         protectionStorage: chooseProtectionStorage(payload),
+        owner: old.owner,
       });
       // The existing key: its Names go to the replacement, a link points to it; its state stays.
       let oldAttrs = old.attributes.filter((a) => a.name !== 'Name');

@@ -121,8 +121,8 @@ export function reference(v: ProtocolVersion, name: string, tag?: number): TtlvI
 }
 
 /** Every instance of an attribute Get Attributes returns, in either version's form. */
-export async function attributeValues(h: Harness, v: ProtocolVersion, uid: string, name: string, tag?: number): Promise<TtlvItem[]> {
-  const p = successPayload(await h.send(v, Operation.GetAttributes, [uidItem(uid), reference(v, name, tag)]));
+export async function attributeValues(h: Harness, v: ProtocolVersion, uid: string, name: string, tag?: number, client = alice): Promise<TtlvItem[]> {
+  const p = successPayload(await h.send(v, Operation.GetAttributes, [uidItem(uid), reference(v, name, tag)], client));
   if (v.major >= 2) {
     const attrs = find(p, Tag.Attributes) as TtlvStructure | undefined;
     if (!attrs) return [];
@@ -143,7 +143,7 @@ export function keyBlockOf(payload: TtlvStructure, objectTag: number = Tag.Symme
   return find(find(payload, objectTag) as TtlvStructure, Tag.KeyBlock) as TtlvStructure;
 }
 
-export async function getKeyBytes(h: Harness, v: ProtocolVersion, uid: string): Promise<Buffer> {
-  const block = keyBlockOf(successPayload(await h.send(v, Operation.Get, [uidItem(uid)])));
+export async function getKeyBytes(h: Harness, v: ProtocolVersion, uid: string, client = alice): Promise<Buffer> {
+  const block = keyBlockOf(successPayload(await h.send(v, Operation.Get, [uidItem(uid)], client)));
   return bytesOf(find(find(block, Tag.KeyValue) as TtlvStructure, Tag.KeyMaterial));
 }

@@ -122,12 +122,16 @@ describe('2.x Interop, Log and Set Endpoint Role', () => {
   });
 });
 
+const administrator = { name: 'operator', isAdmin: true };
+
 describe.each(VERSIONS)('KMIP %s Export and Import', (label, v) => {
-  test('Export returns the key with all its attributes; Import recreates it under the same identifier', async () => {
+  test('Export returns the key with all its attributes; Import recreates it under the same identifier (an administrator\'s operations)', async () => {
     const uid = await createAes(h, v, [{ name: 'Name', value: nameValue(`export-${label}`) }]);
     successPayload(await h.send(v, Operation.Activate, [uidItem(uid)]));
     const key = await getKeyBytes(h, v, uid);
-    const exported = successPayload(await h.send(v, Operation.Export, [uidItem(uid)]));
+    // Not for ordinary identities, not even on their own objects: Import would tell them which identifiers exist.
+    expect(failure(await h.send(v, Operation.Export, [uidItem(uid)]))).toBe(ResultReason.PermissionDenied);
+    const exported = successPayload(await h.send(v, Operation.Export, [uidItem(uid)], administrator));
     expect(textOf(exported, Tag.UniqueIdentifier)).toBe(uid);
     const attrs = v.major >= 2 ? (find(exported, Tag.Attributes) as TtlvStructure) : (find(exported, Tag.TemplateAttribute) as TtlvStructure);
     expect(attrs.value.length).toBeGreaterThan(5);
@@ -142,14 +146,16 @@ describe.each(VERSIONS)('KMIP %s Export and Import', (label, v) => {
         : ttlv.structure(Tag.TemplateAttribute, attrs.value.filter((a) => textOf(a as TtlvStructure, Tag.AttributeName) !== 'Unique Identifier')),
       body,
     ];
-    expect(textOf(successPayload(await h.send(v, Operation.Import, importPayload(newUid))), Tag.UniqueIdentifier)).toBe(newUid);
-    expect((await getKeyBytes(h, v, newUid)).equals(key)).toBe(true);
+    expect(failure(await h.send(v, Operation.Import, importPayload(newUid)))).toBe(ResultReason.PermissionDenied);
+    expect(textOf(successPayload(await h.send(v, Operation.Import, importPayload(newUid), administrator)), Tag.UniqueIdentifier)).toBe(newUid);
+    expect((await getKeyBytes(h, v, newUid, administrator)).equals(key)).toBe(true);
     // The state came with the attributes.
-    expect((await attributeValues(h, v, newUid, 'State', Tag.State))[0]!.value).toBe(State.Active);
-    expect(failure(await h.send(v, Operation.Import, importPayload(newUid)))).toBe(ResultReason.ObjectAlreadyExists);
-    successPayload(await h.send(v, Operation.Import, importPayload(newUid, true)));
-    // Another identity can neither replace it nor learn more than that the identifier is taken.
-    expect(failure(await h.send(v, Operation.Import, importPayload(newUid, true), bob))).toBe(ResultReason.ObjectAlreadyExists);
+    expect((await attributeValues(h, v, newUid, 'State', Tag.State, administrator))[0]!.value).toBe(State.Active);
+    expect(failure(await h.send(v, Operation.Import, importPayload(newUid), administrator))).toBe(ResultReason.ObjectAlreadyExists);
+    successPayload(await h.send(v, Operation.Import, importPayload(newUid, true), administrator));
+    // Another identity learns nothing: the identifier taken or not, the answer is the same refusal.
+    expect(failure(await h.send(v, Operation.Import, importPayload(newUid, true), bob))).toBe(ResultReason.PermissionDenied);
+    expect(failure(await h.send(v, Operation.Import, importPayload(`${newUid}-free`, true), bob))).toBe(ResultReason.PermissionDenied);
     const wrongType = [
       ttlv.textString(Tag.UniqueIdentifier, newUid),
       ttlv.enumeration(Tag.ObjectType, ObjectType.OpaqueObject),
@@ -157,7 +163,15 @@ describe.each(VERSIONS)('KMIP %s Export and Import', (label, v) => {
       attributesFor(v, []),
       ttlv.structure(Tag.OpaqueObject, [ttlv.enumeration(Tag.OpaqueDataType, 0x80000001), ttlv.byteString(Tag.OpaqueDataValue, Buffer.from('x'))]),
     ];
-    expect(failure(await h.send(v, Operation.Import, wrongType))).toBe(v.major >= 2 ? ResultReason.InvalidObjectType : ResultReason.InvalidField);
+    expect(failure(await h.send(v, Operation.Import, wrongType, administrator))).toBe(v.major >= 2 ? ResultReason.InvalidObjectType : ResultReason.InvalidField);
+  });
+
+  test('an administrator\'s Re-key leaves the replacement with the key\'s owner', async () => {
+    const uid = await createAes(h, v);
+    successPayload(await h.send(v, Operation.Activate, [uidItem(uid)]));
+    const replacement = textOf(successPayload(await h.send(v, Operation.ReKey, [uidItem(uid)], administrator)), Tag.UniqueIdentifier)!;
+    expect(h.embedded.store.get(replacement)?.owner).toBe('alice');
+    expect((await getKeyBytes(h, v, replacement)).length).toBe(32);
   });
 });
 
