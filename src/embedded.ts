@@ -26,8 +26,8 @@ export const KEK_LABEL = 'kmip-kek';
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 
 /** Opens (creating on first use) the SoftHSM2 token under `dir` and its KEK. */
-export async function openEmbeddedHsm(dir: string): Promise<KeyProtector> {
-  const token = ensureSoftHsmToken(dir);
+export async function openEmbeddedHsm(dir: string, opts: { readonly mayCreate?: boolean } = {}): Promise<KeyProtector> {
+  const token = ensureSoftHsmToken(dir, { mayCreate: opts.mayCreate });
   // SoftHSM2 runs in this process: a call costs about 30 µs, less than a hop to the thread pool and
   // back (bench/hsm-bench.ts; end to end, Get +14% and Create +31% in sync mode).
   return Pkcs11KeyProtector.open(softHsmProtectorConfig(token, KEK_LABEL, { callMode: 'sync' }));

@@ -25,8 +25,29 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-async function openHsm(config: ServerConfig): Promise<KeyProtector> {
-  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, 'softhsm'));
+/**
+ * Opens the HSM for a store whose objects are wrapped under `kekIds`, and refuses to start when it
+ * does not hold every one of them (a store copied without its token, the wrong token or module):
+ * serving would answer each of those objects with Cryptographic Failure. The embedded token is
+ * created only for a store that needs no KEK yet.
+ */
+async function openHsm(config: ServerConfig, kekIds: readonly string[]): Promise<KeyProtector> {
+  const keys = await openHsmModule(config, kekIds.length === 0);
+  try {
+    const missing = (await keys.missingKeks?.(kekIds)) ?? [];
+    if (missing.length > 0) {
+      const token = config.hsm === null ? `the embedded SoftHSM2 token in ${path.join(config.dataDir, 'softhsm')}` : `token "${config.hsm.tokenLabel}" of ${config.hsm.module}`;
+      throw new Error(`the store holds objects wrapped under KEK ${missing.join(', ')}, which ${token} does not hold: start with the token those objects were made with`);
+    }
+  } catch (e) {
+    await keys.close();
+    throw e;
+  }
+  return keys;
+}
+
+async function openHsmModule(config: ServerConfig, mayCreate: boolean): Promise<KeyProtector> {
+  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, 'softhsm'), { mayCreate });
   return Pkcs11KeyProtector.open({
     modulePath: config.hsm.module,
     tokenLabel: config.hsm.tokenLabel,
@@ -57,17 +78,26 @@ async function tlsFiles(config: ServerConfig): Promise<{ key: Buffer; cert: Buff
 export async function prepareDataDir(config: ServerConfig): Promise<void> {
   secureDataDir(config.dataDir);
   await tlsFiles(config);
-  const keys = await openHsm(config);
-  await keys.close();
-  new SqliteObjectStore({ path: config.storePath }).close();
+  const store = new SqliteObjectStore({ path: config.storePath });
+  try {
+    await (await openHsm(config, store.kekIds())).close();
+  } finally {
+    store.close();
+  }
 }
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   secureDataDir(config.dataDir);
   const tls = await tlsFiles(config);
   const audit = createAuditLog({ file: config.auditFile });
-  const keys = await openHsm(config);
   const store = new SqliteObjectStore({ path: config.storePath, sharedWithOtherProcesses: config.workers > 1 });
+  let keys: KeyProtector;
+  try {
+    keys = await openHsm(config, store.kekIds());
+  } catch (e) {
+    store.close();
+    throw e;
+  }
   // The server reaches endpoints as a TLS client with its own certificate, trusting the same CA.
   const notifier =
     config.notifications.endpoints.length === 0

@@ -118,5 +118,7 @@ export interface KeyProtector {
   signDigest?(request: DigestSignatureRequest): Promise<Buffer>;
   verifyDigest?(request: DigestSignatureRequest, signature: Uint8Array): Promise<boolean>;
   /** Waits for operations in flight, then releases the HSM. Later calls fail with CLOSED. */
+  /** Of these KEK ids (those a store references), the ones this HSM does not hold. */
+  missingKeks?(kekIds: readonly string[]): Promise<string[]>;
   close(): Promise<void>;
 }

@@ -606,6 +606,21 @@ export class Pkcs11KeyProtector implements KeyProtector {
     await releaseModule(this.mod);
   }
 
+  /** Of the KEK ids a store references, those the token does not hold (start refuses then). */
+  async missingKeks(kekIds: readonly string[]): Promise<string[]> {
+    return this.withSession(async (lib, session, conn) =>
+      kekIds.filter((id) => {
+        try {
+          this.kekFor(lib, session, conn, id);
+          return false;
+        } catch (e) {
+          if (e instanceof KeyProtectorError && e.code === 'UNKNOWN_KEK') return true;
+          throw e;
+        }
+      }),
+    );
+  }
+
   // -------------------------------------------------------------------------------------------
 
   /** Runs `op` on a pooled session; on a lost connection, reconnects and retries once. */

@@ -47,6 +47,11 @@ export interface SoftHsmOptions {
   readonly modulePath?: string;
   /** Also set process.env.SOFTHSM2_CONF (default true). */
   readonly setProcessEnv?: boolean;
+  /**
+   * Whether a missing token may be created (default true). False when the store already holds
+   * objects: a new token would hold a new KEK that none of them is wrapped under.
+   */
+  readonly mayCreate?: boolean;
 }
 
 /** The SoftHSM2 PKCS#11 library, or an error naming the package to install. */
@@ -96,6 +101,9 @@ export function ensureSoftHsmToken(dir: string, options: SoftHsmOptions = {}): S
   const moduleEnv = { SOFTHSM2_CONF: confPath };
   const childEnv = { ...process.env, ...moduleEnv };
   if (!tokenExists(util, childEnv, label)) {
+    if (options.mayCreate === false) {
+      throw new Error(`the SoftHSM2 token "${label}" in ${root} is missing, but the store holds objects wrapped under its KEK: restore the token (or its directory) from the backup it was made with; a new token is only created for an empty store`);
+    }
     const pin = ensureSecretFile(pinFile);
     const soPin = ensureSecretFile(soPinFile);
     try {

@@ -551,6 +551,11 @@ export class SqliteObjectStore implements ObjectStore {
     return this.db.pragma('integrity_check', { simple: true }) as string;
   }
 
+  /** The KEKs the stored objects are wrapped under (checked against the HSM at start). */
+  kekIds(): string[] {
+    return (this.db.prepare('SELECT DISTINCT kek_id FROM objects WHERE kek_id IS NOT NULL').all() as { kek_id: string }[]).map((r) => r.kek_id);
+  }
+
   close(): void {
     // A sync may be running on the thread pool; the one below covers it and everything after.
     this.closed = true;

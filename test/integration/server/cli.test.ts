@@ -3,7 +3,11 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PROJECT_ROOT, startServerProcess } from '../../helpers/server-process';
+import { PROJECT_ROOT, connectAdmin, startServerProcess } from '../../helpers/server-process';
+import { attributesFor, parseResponse, requestMessage } from '../../helpers/kmip-client';
+import { ttlv } from '../../../ttlv/types';
+import { Tag } from '../../../src/spec/generated/tags';
+import { CryptographicAlgorithm, ObjectType, Operation, ResultStatus } from '../../../src/spec/generated/enums';
 import { findSoftHsmModule } from '../../../src/keys/softhsm';
 import { makeTestToken } from '../../helpers/hsm';
 
@@ -80,6 +84,45 @@ test('a second server on the same data dir refuses with one line naming the hold
     fs.rmSync(first.dataDir, { recursive: true, force: true });
   }
 }, 240_000);
+
+test('a store whose KEK the token does not hold refuses to start, naming it; a missing token is not made anew for a non-empty store', async () => {
+  const server = await startServerProcess();
+  const dataDir = server.dataDir;
+  const other = await startServerProcess();
+  try {
+    const client = await connectAdmin(server);
+    const created = parseResponse(await client.request(requestMessage({ major: 1, minor: 4 }, [{
+      operation: Operation.Create,
+      payload: [ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey), attributesFor({ major: 1, minor: 4 }, [
+        { name: 'Cryptographic Algorithm', value: ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES) },
+        { name: 'Cryptographic Length', value: ttlv.integer(Tag.CryptographicLength, 256) },
+      ])],
+    }])));
+    expect(created.items[0]!.status).toBe(ResultStatus.Success);
+    client.close();
+    expect(await server.stop('SIGTERM')).toBe(0);
+    expect(await other.stop('SIGTERM')).toBe(0);
+    // Another data dir's token (its own KEK) in place of ours.
+    fs.rmSync(path.join(dataDir, 'softhsm'), { recursive: true });
+    fs.cpSync(path.join(other.dataDir, 'softhsm'), path.join(dataDir, 'softhsm'), { recursive: true });
+    fs.writeFileSync(path.join(dataDir, 'softhsm', 'softhsm2.conf'), fs.readFileSync(path.join(dataDir, 'softhsm', 'softhsm2.conf'), 'utf8').replace(other.dataDir, dataDir));
+    const wrongToken = await runCli(['start', '--listen', '127.0.0.1:0', '--data-dir', dataDir]);
+    expect(wrongToken.code).not.toBe(0);
+    expect(wrongToken.stderr.trim().split('\n')).toHaveLength(1);
+    expect(wrongToken.stderr).toMatch(/wrapped under KEK [0-9a-f]+, which the embedded SoftHSM2 token/);
+    // No token at all: refused too, and none is made.
+    fs.rmSync(path.join(dataDir, 'softhsm'), { recursive: true });
+    const noToken = await runCli(['start', '--listen', '127.0.0.1:0', '--data-dir', dataDir]);
+    expect(noToken.code).not.toBe(0);
+    expect(noToken.stderr.trim().split('\n')).toHaveLength(1);
+    expect(noToken.stderr).toMatch(/token "kmip-dev" .* is missing, but the store holds objects/);
+  } finally {
+    await server.stop('SIGKILL');
+    await other.stop('SIGKILL');
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(other.dataDir, { recursive: true, force: true });
+  }
+}, 300_000);
 
 test('a bad config value: one line naming the key, exit non-zero', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-cli-'));
