@@ -1,0 +1,111 @@
+/**
+ * The "pykmip" compatibility profile, in-process over a real store and token: new objects of 1.x
+ * clients get Operation Policy Name "default" (pykmip-server's behaviour, which its clients Locate
+ * by); 2.x clients, and every client under the default profile, get none. A profile is chosen by
+ * configuration, so the same requests against a core without it must show no trace of it.
+ */
+import { ItemType, ttlv, type TtlvItem } from '../../../ttlv/types';
+import { Tag } from '../../../src/spec/generated/tags';
+import { CryptographicAlgorithm, ObjectType, Operation, SecretDataType, KeyFormatType } from '../../../src/spec/generated/enums';
+import { COMPAT_PROFILES } from '../../../src/compat/profiles';
+import type { ProtocolVersion } from '../../../src/spec/versions';
+import { handleMessage } from '../../../src/server/handle-message';
+import type { ClientIdentity } from '../../../src/server/context';
+import { findNewerThan } from '../../../src/kmip/version-filter';
+import { attributesFor, parseResponse, requestMessage, successPayload, textOf } from '../../helpers/kmip-client';
+import { attributeValues, bob, createAes, openHarness, type Harness } from '../../helpers/ops-harness';
+
+const V1X: ProtocolVersion[] = [0, 1, 2, 3, 4].map((minor) => ({ major: 1, minor }));
+const V2X: ProtocolVersion[] = [0, 1].map((minor) => ({ major: 2, minor }));
+const name = (v: ProtocolVersion) => `${v.major}.${v.minor}`;
+
+let pykmip: Harness;
+/**
+ * The same store and token served by the core without a profile (one SoftHSM2 token per process),
+ * as client "bob", so Locate sees none of the objects made under the profile.
+ */
+let plain: Harness;
+beforeAll(async () => {
+  pykmip = await openHarness('compat-pykmip', { compat: COMPAT_PROFILES.pykmip });
+  const batch: Harness['batch'] = async (v, items, header = [], client = bob) => {
+    const r = parseResponse(await handleMessage(requestMessage(v, items, header), { client }, pykmip.embedded.core));
+    expect(findNewerThan(r.root, v)).toEqual([]);
+    return r;
+  };
+  plain = { embedded: pykmip.embedded, batch, send: (v, operation, payload, client = bob) => batch(v, [{ operation, payload }], [], client), close: async () => {} };
+}, 60_000);
+afterAll(async () => {
+  await pykmip.close();
+});
+
+function policyName(h: Harness, uid: string): string | undefined {
+  const attr = h.embedded.store.get(uid)!.attributes.find((a) => a.name === 'Operation Policy Name');
+  return attr && attr.value.type === ItemType.TextString ? attr.value.value : undefined;
+}
+
+async function registerSecret(h: Harness, v: ProtocolVersion, extra: { name: string; value: TtlvItem }[] = [], client?: ClientIdentity): Promise<string> {
+  const r = await h.send(v, Operation.Register, [
+    ttlv.enumeration(Tag.ObjectType, ObjectType.SecretData),
+    attributesFor(v, [{ name: 'Cryptographic Usage Mask', value: ttlv.integer(Tag.CryptographicUsageMask, 0) }, ...extra]),
+    ttlv.structure(Tag.SecretData, [
+      ttlv.enumeration(Tag.SecretDataType, SecretDataType.Password),
+      ttlv.structure(Tag.KeyBlock, [
+        ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.Opaque),
+        ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, Buffer.from('correct horse battery staple'))]),
+      ]),
+    ]),
+  ], client);
+  return textOf(successPayload(r), Tag.UniqueIdentifier)!;
+}
+
+async function locateByPolicy(h: Harness, v: ProtocolVersion, policy: string): Promise<string[]> {
+  const p = successPayload(
+    await h.send(v, Operation.Locate, [ttlv.structure(Tag.Attribute, [ttlv.textString(Tag.AttributeName, 'Operation Policy Name'), ttlv.textString(Tag.AttributeValue, policy)])]),
+  );
+  return p.value.filter((c) => c.tag === Tag.UniqueIdentifier).map((c) => c.value as string);
+}
+
+describe.each(V1X.map((v) => [name(v), v] as const))('pykmip profile, KMIP %s client', (_n, v) => {
+  test('Create and Register give Operation Policy Name "default"; Get Attributes shows it; Locate finds by it', async () => {
+    const key = await createAes(pykmip, v);
+    const secret = await registerSecret(pykmip, v);
+    expect([policyName(pykmip, key), policyName(pykmip, secret)]).toEqual(['default', 'default']);
+    const shown = await attributeValues(pykmip, v, key, 'Operation Policy Name');
+    expect(shown.map((i) => i.value)).toEqual(['default']);
+    const found = await locateByPolicy(pykmip, v, 'default');
+    expect(found).toEqual(expect.arrayContaining([key, secret]));
+  });
+
+  test('Create Key Pair gives both keys the policy', async () => {
+    const r = await pykmip.send(v, Operation.CreateKeyPair, [
+      ttlv.structure(Tag.CommonTemplateAttribute, [
+        ttlv.structure(Tag.Attribute, [ttlv.textString(Tag.AttributeName, 'Cryptographic Algorithm'), ttlv.enumeration(Tag.AttributeValue, CryptographicAlgorithm.RSA)]),
+        ttlv.structure(Tag.Attribute, [ttlv.textString(Tag.AttributeName, 'Cryptographic Length'), ttlv.integer(Tag.AttributeValue, 2048)]),
+      ]),
+      ttlv.structure(Tag.PrivateKeyTemplateAttribute, [ttlv.structure(Tag.Attribute, [ttlv.textString(Tag.AttributeName, 'Cryptographic Usage Mask'), ttlv.integer(Tag.AttributeValue, 1)])]),
+      ttlv.structure(Tag.PublicKeyTemplateAttribute, [ttlv.structure(Tag.Attribute, [ttlv.textString(Tag.AttributeName, 'Cryptographic Usage Mask'), ttlv.integer(Tag.AttributeValue, 2)])]),
+    ]);
+    const p = successPayload(r);
+    const priv = textOf(p, Tag.PrivateKeyUniqueIdentifier)!;
+    const pub = textOf(p, Tag.PublicKeyUniqueIdentifier)!;
+    expect([policyName(pykmip, priv), policyName(pykmip, pub)]).toEqual(['default', 'default']);
+  }, 60_000);
+
+  test('a policy name the client sets is kept', async () => {
+    const uid = await registerSecret(pykmip, v, [{ name: 'Operation Policy Name', value: ttlv.textString(Tag.OperationPolicyName, 'mine') }]);
+    expect(policyName(pykmip, uid)).toBe('mine');
+    expect(await locateByPolicy(pykmip, v, 'default')).not.toContain(uid);
+  });
+});
+
+test.each(V2X.map((v) => [name(v), v] as const))('pykmip profile, KMIP %s client: no Operation Policy Name (a 1.x attribute)', async (_n, v) => {
+  const key = await createAes(pykmip, v);
+  expect(policyName(pykmip, key)).toBeUndefined();
+});
+
+test.each(V1X.map((v) => [name(v), v] as const))('no profile, KMIP %s client: no Operation Policy Name, Locate by "default" finds nothing', async (_n, v) => {
+  const key = await createAes(plain, v, [], undefined, bob);
+  const secret = await registerSecret(plain, v, [], bob);
+  expect([policyName(plain, key), policyName(plain, secret)]).toEqual([undefined, undefined]);
+  expect(await locateByPolicy(plain, v, 'default')).toEqual([]);
+});
