@@ -75,6 +75,9 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
     rejectUnauthorized: false,
     minVersion: 'TLSv1.2',
     ...(opts.ciphers !== undefined ? { ciphers: opts.ciphers } : {}),
+    // A list naming no TLS 1.3 suite (TLS_...) means TLS 1.2 only: Node would otherwise still
+    // negotiate TLS 1.3 with its default suites, ones the operator did not list.
+    ...(opts.ciphers !== undefined && !opts.ciphers.split(':').some((c) => c.startsWith('TLS_')) ? { maxVersion: 'TLSv1.2' as const } : {}),
     handshakeTimeout: opts.handshakeTimeoutMs,
     // Keep-alive probes notice peers that vanished without closing.
     keepAlive: true,
