@@ -15,6 +15,7 @@ import { KmipTlsClient } from '../../helpers/tls-client';
 const t = useTestListener({ requireClientAuthEku: false });
 let strict: RunningListener;
 let noEku: { cert: Buffer; key: Buffer };
+let serverEkuOnly: { cert: Buffer; key: Buffer };
 
 function openssl(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => execFile('openssl', args, { timeout: 30_000 }, (e, _out, err) => (e ? reject(new Error(err)) : resolve())));
@@ -28,6 +29,10 @@ beforeAll(async () => {
   await openssl(['req', '-new', '-key', `${base}-key.pem`, '-subj', '/CN=noeku', '-out', `${base}.csr`]);
   await openssl(['x509', '-req', '-in', `${base}.csr`, '-CA', t.pki.caPath, '-CAkey', t.pki.caKeyPath, '-set_serial', '78', '-days', '1', '-out', `${base}.pem`]);
   noEku = { cert: fs.readFileSync(`${base}.pem`), key: fs.readFileSync(`${base}-key.pem`) };
+  // And one whose EKU names serverAuth only.
+  fs.writeFileSync(`${base}.ext`, 'extendedKeyUsage = serverAuth\n');
+  await openssl(['x509', '-req', '-in', `${base}.csr`, '-CA', t.pki.caPath, '-CAkey', t.pki.caKeyPath, '-set_serial', '79', '-days', '1', '-extfile', `${base}.ext`, '-out', `${base}-server.pem`]);
+  serverEkuOnly = { cert: fs.readFileSync(`${base}-server.pem`), key: noEku.key };
 }, 60_000);
 afterAll(async () => {
   await strict.close();
@@ -55,4 +60,13 @@ test('on: a certificate without EKU is closed and audited; one with clientAuth i
     expect.arrayContaining([expect.objectContaining({ event: 'connection-rejected', reason: 'client certificate has no Extended Key Usage clientAuth' })]),
   );
   expect(await query(strict.address.port, devClient())).toBe(ResultStatus.Success);
+});
+
+test('off or on: an EKU that leaves out clientAuth is refused (OpenSSL checks the purpose)', async () => {
+  const before = t.audit.records.length;
+  await expect(query(t.listener.address.port, serverEkuOnly)).rejects.toThrow(/closed|reset|EPIPE|disconnected/);
+  await expect(query(strict.address.port, serverEkuOnly)).rejects.toThrow(/closed|reset|EPIPE|disconnected/);
+  const rejected = t.audit.records.slice(before).filter((r) => r.event === 'connection-rejected');
+  expect(rejected).toHaveLength(2);
+  for (const r of rejected) expect(r.reason).toBe('client certificate rejected: INVALID_PURPOSE');
 });
