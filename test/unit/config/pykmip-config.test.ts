@@ -8,6 +8,7 @@ import path from 'node:path';
 import { ConfigError, loadConfig } from '../../../src/config';
 import { parseIni } from '../../../src/compat/pykmip-config';
 import { hashPassword } from '../../../src/server/credentials';
+import fc from 'fast-check';
 
 // Made when the file loads: the test.each tables below name files in it.
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-pykmipcfg-'));
@@ -187,4 +188,19 @@ test('credentials: a hash made by hashPassword is accepted', async () => {
   const c = loadConfig({ configFile: f });
   const vc = c.credentials.get('vc')!;
   expect([...vc.users.keys(), ...vc.devices.keys(), vc.requireCredential]).toEqual(['alice', 'SN1', true]);
+});
+
+test('any text: parseIni returns sections or throws ConfigError, nothing else', () => {
+  const piece = fc.constantFrom('[server]', '[DEFAULT]', '[', ']', '=', ':', '%', '%%', '%(a)s', '%(', 'a', 'port', ' ', '\t', '\n', '\r\n', '#', ';', 'x=1', '\ufeff');
+  fc.assert(
+    fc.property(fc.array(fc.oneof(piece, fc.string()), { maxLength: 40 }), (parts) => {
+      try {
+        parseIni(parts.join(''), 'f.conf');
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        expect(e.message).not.toContain('\n');
+      }
+    }),
+    { numRuns: 3000 },
+  );
 });
