@@ -16,13 +16,29 @@ export interface CompatProfile {
    * and its clients (PyKMIP's own tests, Synology DSM) Locate and filter by it.
    */
   readonly newObjectOperationPolicyName: { readonly value: string; readonly lastVersion: ProtocolVersion } | null;
+  /**
+   * What Derive Key with Derivation Method HMAC computes. 'hmac': one HMAC of the Derivation Data
+   * keyed by the derivation key (the spec's description), at most one hash output long. 'hkdf':
+   * HKDF (RFC 5869) with the Salt, the Derivation Data as info and any length, which is what
+   * pykmip-server computes for HMAC and what PyKMIP's own tests check (RFC 5869's SHA-1 vector).
+   */
+  readonly hmacDerivation: 'hmac' | 'hkdf';
+  /**
+   * Derive Key with NIST SP 800-108 counter mode (src/crypto/kdf.ts `counterMode`):
+   * 'label-context' reads the Derivation Data as Label || 0x00 || Context, as the spec says, and
+   * appends [L]32; 'fixed-input-hmac' takes it as the whole fixed input with HMAC of the Hashing
+   * Algorithm as PRF, as pykmip-server does (PyKMIP's test checks a NIST CAVP vector).
+   */
+  readonly counterKdf: 'label-context' | 'fixed-input-hmac';
 }
 
-const NONE: CompatProfile = { name: 'none', newObjectOperationPolicyName: null };
+const NONE: CompatProfile = { name: 'none', newObjectOperationPolicyName: null, hmacDerivation: 'hmac', counterKdf: 'label-context' };
 
 const PYKMIP: CompatProfile = {
   name: 'pykmip',
   newObjectOperationPolicyName: { value: 'default', lastVersion: { major: 1, minor: 4 } },
+  hmacDerivation: 'hkdf',
+  counterKdf: 'fixed-input-hmac',
 };
 
 export const COMPAT_PROFILES = { none: NONE, pykmip: PYKMIP } as const;
