@@ -122,7 +122,15 @@ export class CredentialVerifier {
    */
   async resolve(client: ClientIdentity, authentication: TtlvStructure | undefined): Promise<ClientIdentity> {
     const allowed = this.config.get(client.name);
-    if (!allowed) return client;
+    if (!allowed) {
+      // A certificate identity of the form of a sub-identity would own that sub-identity's objects.
+      for (const shared of this.config.keys()) {
+        if (client.name.startsWith(`${shared}/`)) {
+          throw new KmipError(Reason.AuthenticationNotSuccessful, `certificate identity "${client.name}" has the form of a sub-identity of "${shared}"`);
+        }
+      }
+      return client;
+    }
     const presented = authentication ? presentedCredential(authentication) : undefined;
     if (!presented) {
       if (allowed.requireCredential) {

@@ -50,6 +50,14 @@ test('a certificate identity not configured runs as itself, credential or not', 
   expect(await v.resolve(other, auth(userPass('alice', 'pa')))).toBe(other);
 });
 
+test('a certificate identity shaped like a sub-identity of a configured one is refused', async () => {
+  const v = new CredentialVerifier(config, []);
+  expect(await reasonOf(v.resolve({ name: 'vcenter/alice', isAdmin: false }, undefined))).toBe(Reason.AuthenticationNotSuccessful);
+  expect(await reasonOf(v.resolve({ name: 'vcenter/device/SN1', isAdmin: false }, undefined))).toBe(Reason.AuthenticationNotSuccessful);
+  const lookalike: ClientIdentity = { name: 'vcenterx/alice', isAdmin: false };
+  expect(await v.resolve(lookalike, undefined)).toBe(lookalike);
+});
+
 test('right password: the sub-identity, keeping the certificate fingerprint; an admin only if listed by its full name', async () => {
   const v = new CredentialVerifier(config, ['vcenter/ops']);
   expect(await v.resolve(vcenter, auth(userPass('alice', 'pa')))).toEqual({ ...vcenter, name: 'vcenter/alice', isAdmin: false });
