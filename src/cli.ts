@@ -1,6 +1,7 @@
 /**
- * `kmip-server start [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--workers N|auto]`
+ * `kmip-server start [--config FILE] [--pykmip-config FILE] [--listen HOST:PORT] [--data-dir DIR] [--workers N|auto]`
  * `kmip-server pki client --cn NAME --out DIR [--data-dir DIR]`
+ * `kmip-server hash-password` (the password on standard input, never on the command line)
  */
 import cluster from 'node:cluster';
 import path from 'node:path';
@@ -9,10 +10,12 @@ import { startServer } from './main';
 import { runWorkers, type WorkerReady } from './workers';
 import { ensureDevPki, issueClientCertificate } from './pki/dev-pki';
 import { lockDataDir, restrictNewFiles, secureDataDir } from './data-dir';
+import { hashPassword } from './server/credentials';
 
 const USAGE = `usage:
-  kmip-server start [--config FILE] [--listen HOST:PORT] [--data-dir DIR]
-  kmip-server pki client --cn NAME --out DIR [--data-dir DIR]`;
+  kmip-server start [--config FILE] [--pykmip-config SERVER.CONF] [--listen HOST:PORT] [--data-dir DIR] [--workers N|auto]
+  kmip-server pki client --cn NAME --out DIR [--data-dir DIR]
+  kmip-server hash-password < password-file`;
 
 function parseFlags(args: readonly string[], allowed: readonly string[]): Map<string, string> {
   const flags = new Map<string, string>();
@@ -29,9 +32,10 @@ function parseFlags(args: readonly string[], allowed: readonly string[]): Map<st
 
 async function start(args: readonly string[]): Promise<void> {
   restrictNewFiles();
-  const flags = parseFlags(args, ['config', 'listen', 'data-dir', 'workers']);
+  const flags = parseFlags(args, ['config', 'pykmip-config', 'listen', 'data-dir', 'workers']);
   const config = loadConfig({
     configFile: flags.get('config'),
+    pykmipConfigFile: flags.get('pykmip-config'),
     listen: flags.get('listen'),
     dataDir: flags.get('data-dir'),
     workers: flags.get('workers'),
@@ -39,6 +43,13 @@ async function start(args: readonly string[]): Promise<void> {
   // The primary holds the data dir's lock for itself and its workers.
   if (cluster.isPrimary) secureDataDir(config.dataDir);
   const unlock = cluster.isPrimary ? lockDataDir(config.dataDir) : () => {};
+  if (cluster.isPrimary) {
+    for (const note of config.notices) console.log(JSON.stringify({ msg: 'config', note }));
+    if (config.compat !== 'none') console.log(JSON.stringify({ msg: 'config', note: `compatibility profile "${config.compat}"` }));
+    if (config.credentials.size > 0) {
+      console.log(JSON.stringify({ msg: 'config', note: `request header credentials select sub-identities for ${[...config.credentials.keys()].join(', ')}` }));
+    }
+  }
   if (config.workers > 1 && cluster.isPrimary) {
     const code = await runWorkers(config, (record) => console.log(JSON.stringify(record)));
     unlock();
@@ -85,9 +96,20 @@ async function pkiClient(args: readonly string[]): Promise<void> {
   console.log(JSON.stringify({ msg: 'client certificate issued', cn, out: path.resolve(out) }));
 }
 
+/** Reads a password from standard input (one line; the newline is not part of it) and prints its hash. */
+async function hashPasswordCommand(args: readonly string[]): Promise<void> {
+  parseFlags(args, []);
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  if (password === '') throw new ConfigError('hash-password', 'give the password on standard input, e.g. kmip-server hash-password < file');
+  console.log(await hashPassword(password));
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
   try {
     if (argv[0] === 'start') await start(argv.slice(1));
+    else if (argv[0] === 'hash-password') await hashPasswordCommand(argv.slice(1));
     else if (argv[0] === 'pki' && argv[1] === 'client') await pkiClient(argv.slice(2));
     else {
       console.error(USAGE);

@@ -7,9 +7,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { SUPPORTED_VERSIONS, isSupportedVersion } from './kmip/message';
 import { versionString, type ProtocolVersion } from './spec/versions';
 import { DEFAULT_CRYPTO_POLICY, type CryptoPolicy } from './crypto/policy';
+import { COMPAT_PROFILE_NAMES, isCompatProfileName, type CompatProfileName } from './compat/profiles';
+import { readPykmipServerConf } from './compat/pykmip-config';
+import { parsePasswordHash, type CertificateCredentials, type CredentialsConfig, type PasswordHash } from './server/credentials';
 
 /** Where the server sends Notify and Put for the objects of one client identity. */
 export interface NotificationEndpoint {
@@ -37,6 +41,10 @@ export interface ServerConfig {
   readonly port: number;
   readonly dataDir: string;
   readonly tls: { readonly cert: string; readonly key: string; readonly ca: string } | null;
+  /** TLS 1.2/1.3 cipher suites (a Node/OpenSSL cipher list); undefined: Node's defaults. */
+  readonly tlsCiphers: string | undefined;
+  /** Refuse client certificates without Extended Key Usage clientAuth (pykmip-server's enable_tls_client_auth). */
+  readonly requireClientAuthEku: boolean;
   readonly identityFrom: 'cn' | 'san';
   /** null: the embedded SoftHSM2 token under dataDir/softhsm. */
   readonly hsm: {
@@ -66,6 +74,12 @@ export interface ServerConfig {
   readonly workers: number;
   /** `crypto.allowLegacy`: generate legacy key sizes (RSA below 2048 bits); default false. */
   readonly crypto: CryptoPolicy;
+  /** The compatibility profile (src/compat/profiles.ts): "none", or "pykmip" for pykmip-server's clients. */
+  readonly compat: CompatProfileName;
+  /** Sub-identities chosen by a Credential in the Request Header (empty: credentials are ignored). */
+  readonly credentials: CredentialsConfig;
+  /** What the operator should know about how the configuration was read (printed at start). */
+  readonly notices: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -81,7 +95,7 @@ export class ConfigError extends Error {
 type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };
 
-const TOP_KEYS = ['listen', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto'];
+const TOP_KEYS = ['listen', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto', 'compat', 'credentials'];
 
 /** More worker processes than this gain nothing and multiply HSM sessions and memory. */
 const MAX_WORKERS = 64;
@@ -181,8 +195,41 @@ function parseNotifications(raw: JsonObject): NotificationsConfig {
   };
 }
 
+/** Username or device names: `/` separates them from the certificate identity in the owner name. */
+function credentialNames(v: Json | undefined, key: string): Map<string, PasswordHash> {
+  const out = new Map<string, PasswordHash>();
+  if (v === undefined) return out;
+  if (!isObject(v)) throw new ConfigError(key, 'must be an object of name: password hash');
+  for (const [name, hashText] of Object.entries(v)) {
+    if (name === '' || name.includes('/')) throw new ConfigError(`${key}.${name}`, 'a name must be non-empty and without "/"');
+    if (typeof hashText !== 'string') throw new ConfigError(`${key}.${name}`, 'must be a password hash string (kmip-server hash-password)');
+    const hash = parsePasswordHash(hashText);
+    if (typeof hash === 'string') throw new ConfigError(`${key}.${name}`, hash);
+    out.set(name, hash);
+  }
+  return out;
+}
+
+function parseCredentials(raw: JsonObject): CredentialsConfig {
+  const sec = raw['credentials'];
+  const out = new Map<string, CertificateCredentials>();
+  if (sec === undefined) return out;
+  if (!isObject(sec)) throw new ConfigError('credentials', 'must be an object keyed by certificate identity');
+  for (const [identity, entry] of Object.entries(sec)) {
+    const key = `credentials.${identity}`;
+    if (!isObject(entry)) throw new ConfigError(key, 'must be an object (users, devices, requireCredential)');
+    onlyKeys(entry, ['users', 'devices', 'requireCredential'], `${key}.`);
+    const require = entry['requireCredential'] ?? false;
+    if (typeof require !== 'boolean') throw new ConfigError(`${key}.requireCredential`, 'must be true or false');
+    out.set(identity, { users: credentialNames(entry['users'], `${key}.users`), devices: credentialNames(entry['devices'], `${key}.devices`), requireCredential: require });
+  }
+  return out;
+}
+
 export interface ConfigOverrides {
   readonly configFile?: string;
+  /** pykmip-server's server.conf: listen, TLS files and suites, and the "pykmip" profile. */
+  readonly pykmipConfigFile?: string;
   readonly listen?: string;
   readonly dataDir?: string;
   readonly workers?: string;
@@ -207,9 +254,20 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     raw = parsed;
   }
   onlyKeys(raw, TOP_KEYS, '');
-  const listen = parseListen(o.listen ?? str(raw, 'listen', '') ?? '127.0.0.1:5696', o.listen ? '--listen' : 'listen');
+  const pykmip = o.pykmipConfigFile ? readPykmipServerConf(o.pykmipConfigFile) : undefined;
+  if (pykmip) {
+    // server.conf says where to listen and which certificates to use: two sources would be a guess.
+    for (const k of ['listen', 'tls']) {
+      if (raw[k] !== undefined) throw new ConfigError(k, `is also set by --pykmip-config ${o.pykmipConfigFile}: set it in one place`);
+    }
+  }
+  const listen = o.listen
+    ? parseListen(o.listen, '--listen')
+    : pykmip
+      ? { host: pykmip.host, port: pykmip.port }
+      : parseListen(str(raw, 'listen', '') ?? '127.0.0.1:5696', 'listen');
   const dataDir = path.resolve(o.dataDir ?? str(raw, 'dataDir', '') ?? './data');
-  const tlsSec = section(raw, 'tls', ['cert', 'key', 'ca']);
+  const tlsSec = section(raw, 'tls', ['cert', 'key', 'ca', 'ciphers', 'requireClientAuthEku']);
   const hsmSec = section(raw, 'hsm', ['module', 'tokenLabel', 'pinEnv', 'pinFile', 'kekLabel', 'callMode']);
   const storeSec = section(raw, 'store', ['path']);
   const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs', 'messageTimeoutMs', 'maxConnections', 'maxConnectionsPerIdentity']) ?? {};
@@ -220,13 +278,29 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
   const notifications = parseNotifications(raw);
   const identityFrom = str(raw, 'identityFrom', '') ?? 'cn';
   if (identityFrom !== 'cn' && identityFrom !== 'san') throw new ConfigError('identityFrom', 'must be "cn" or "san"');
-  const admins = raw['adminIdentities'] ?? ['admin'];
+  // pykmip-server has no administrators: under --pykmip-config there are none unless configured.
+  const admins = raw['adminIdentities'] ?? (pykmip ? [] : ['admin']);
   if (!Array.isArray(admins) || admins.some((a) => typeof a !== 'string')) {
     throw new ConfigError('adminIdentities', 'must be an array of strings');
   }
 
-  let tlsFiles: ServerConfig['tls'] = null;
+  let tlsFiles: ServerConfig['tls'] = pykmip ? pykmip.tls : null;
+  let tlsCiphers = pykmip?.ciphers;
+  let requireClientAuthEku = pykmip?.requireClientAuthEku ?? false;
   if (tlsSec) {
+    tlsCiphers = str(tlsSec, 'ciphers', 'tls.');
+    if (tlsCiphers !== undefined) {
+      try {
+        tls.createSecureContext({ ciphers: tlsCiphers });
+      } catch (e) {
+        throw new ConfigError('tls.ciphers', `not a usable cipher list: ${(e as Error).message}`);
+      }
+    }
+    const eku = tlsSec['requireClientAuthEku'] ?? false;
+    if (typeof eku !== 'boolean') throw new ConfigError('tls.requireClientAuthEku', 'must be true or false');
+    requireClientAuthEku = eku;
+  }
+  if (tlsSec && ['cert', 'key', 'ca'].some((k) => tlsSec[k] !== undefined)) {
     const need = (k: string) => {
       const v = str(tlsSec, k, 'tls.');
       if (!v) throw new ConfigError(`tls.${k}`, 'is required when tls is configured');
@@ -248,11 +322,15 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     hsm = { module, tokenLabel, pinEnv, pinFile, kekLabel: str(hsmSec, 'kekLabel', 'hsm.') ?? 'kmip-kek', callMode };
   }
   const maxConnections = posInt(limits, 'maxConnections', 'limits.') ?? 4096;
+  const compatText = str(raw, 'compat', '') ?? (pykmip ? 'pykmip' : 'none');
+  if (!isCompatProfileName(compatText)) throw new ConfigError('compat', `must be one of ${COMPAT_PROFILE_NAMES.map((n) => `"${n}"`).join(', ')}`);
   return {
     host: listen.host,
     port: listen.port,
     dataDir,
     tls: tlsFiles,
+    tlsCiphers,
+    requireClientAuthEku,
     identityFrom,
     hsm,
     storePath: path.resolve(dataDir, (storeSec && str(storeSec, 'path', 'store.')) ?? 'kmip.sqlite'),
@@ -267,5 +345,8 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     notifications,
     workers: o.workers !== undefined ? parseWorkers(o.workers, '--workers') : parseWorkers(raw['workers'], 'workers'),
     crypto: { allowLegacy },
+    compat: compatText,
+    credentials: parseCredentials(raw),
+    notices: pykmip?.notices ?? [],
   };
 }

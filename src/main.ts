@@ -18,6 +18,8 @@ import type { ServerCore } from './server/handle-message';
 import { startListener, type RunningListener } from './server/listener';
 import { KEK_LABEL, SERVER_INFO, openEmbeddedHsm } from './embedded';
 import { EndpointNotifier } from './notify/notifier';
+import { COMPAT_PROFILES } from './compat/profiles';
+import { CredentialVerifier } from './server/credentials';
 
 export interface RunningServer {
   readonly listener: RunningListener;
@@ -122,6 +124,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     crypto: config.crypto,
     notifier,
     pending: new PendingOperations(),
+    compat: COMPAT_PROFILES[config.compat],
+    credentials: config.credentials.size > 0 ? new CredentialVerifier(config.credentials, config.adminIdentities) : undefined,
   };
   let listener: RunningListener;
   try {
@@ -131,6 +135,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       ...tls,
       adminIdentities: config.adminIdentities,
       identityFrom: config.identityFrom,
+      ciphers: config.tlsCiphers,
+      requireClientAuthEku: config.requireClientAuthEku,
       idleTimeoutMs: config.idleTimeoutMs,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
       messageTimeoutMs: config.messageTimeoutMs,

@@ -27,7 +27,7 @@ import { KmipError, Reason } from '../server/errors';
 import { computeMac, resolveMac } from './mac';
 import type { CryptoParams } from './params';
 import { runOnce, setupCipher, startCipher } from './symmetric';
-import { HASHES, HMACS, findCipher, type HashInfo } from './tables';
+import { HASHES, HMACS, findCipher, type HashInfo, type MacInfo } from './tables';
 
 const pbkdf2Async = promisify(pbkdf2);
 const hkdfAsync = promisify(hkdf);
@@ -55,6 +55,14 @@ export interface DeriveInput {
   readonly iterations?: number;
   /** Bytes wanted. */
   readonly bytes: number;
+  /**
+   * NIST SP 800-108 counter mode. 'label-context' (default): Derivation Data is Label || 0x00 ||
+   * Context, [L]32 is appended, the PRF follows the key (CMAC for a block-cipher key).
+   * 'fixed-input-hmac': Derivation Data is the whole fixed input (nothing appended) and the PRF is
+   * HMAC with the parameters' Hashing Algorithm: pykmip-server's reading, and NIST's CAVP vectors'
+   * (chosen by a compatibility profile, src/compat/profiles.ts).
+   */
+  readonly counterMode?: 'label-context' | 'fixed-input-hmac';
 }
 
 export const SUPPORTED_DERIVATION_METHODS: readonly number[] = [
@@ -155,13 +163,17 @@ function encryptDerive(input: DeriveInput): Buffer {
 
 /** SP 800-108 KDF in counter mode, r = 32, [L]2 as 32 bits, counter before the fixed input. */
 function counterDerive(input: DeriveInput): Buffer {
-  const fixed = need(input.data, 'Derivation Data (Label || 0x00 || Context)');
-  const mac = resolveMac(input.params, input.keyAlgorithm ?? CryptographicAlgorithm.HMAC_SHA256);
+  const whole = input.counterMode === 'fixed-input-hmac';
+  const fixed = need(input.data, whole ? 'Derivation Data (the fixed input)' : 'Derivation Data (Label || 0x00 || Context)');
+  const mac: MacInfo = whole
+    ? { kind: 'hmac', hash: prfHash(input.params, input.keyAlgorithm, undefined).node }
+    : resolveMac(input.params, input.keyAlgorithm ?? CryptographicAlgorithm.HMAC_SHA256);
   const bits = input.bytes * 8;
+  const suffix = whole ? Buffer.alloc(0) : u32(bits);
   const blocks: Buffer[] = [];
   let have = 0;
   for (let i = 1; have < input.bytes; i++) {
-    const block = computeMac(mac, input.key, Buffer.concat([u32(i), fixed, u32(bits)]));
+    const block = computeMac(mac, input.key, Buffer.concat([u32(i), fixed, suffix]));
     blocks.push(block);
     have += block.length;
   }

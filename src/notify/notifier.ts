@@ -28,6 +28,7 @@ import type { Notifier, ObjectEvent } from './events';
 import { DeliveryError, EndpointConnection, type EndpointTls } from './endpoint-connection';
 import { isSuccess, notifyPayload, putPayload, readAnswer, requestBytes, type EndpointAnswer } from './messages';
 import { DEFAULT_CRYPTO_POLICY } from '../crypto/policy';
+import { COMPAT_PROFILES } from '../compat/profiles';
 
 export interface NotifierDeps {
   readonly store: ObjectStore;
@@ -292,6 +293,8 @@ class EndpointChannel {
       server: this.deps.server,
       // Put only reads objects: nothing is generated under a policy here.
       crypto: DEFAULT_CRYPTO_POLICY,
+      // Profiles shape what new objects get; a Put only reads an object as Get would.
+      compat: COMPAT_PROFILES.none,
       idPlaceholder: undefined,
       touched: [],
       secrets: [],

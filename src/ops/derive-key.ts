@@ -158,7 +158,8 @@ async function deriveFromSources(ctx: OpContext, method: number, uids: readonly 
   const salt = opt.bytes(dp, Tag.Salt);
   const iv = opt.bytes(dp, Tag.InitializationVector);
   const derived = await deriveKeyMaterial({
-    method,
+    // A compatibility profile may read HMAC as HKDF (pykmip-server's derivation).
+    method: method === DerivationMethod.HMAC && ctx.compat.hmacDerivation === 'hkdf' ? DerivationMethod.HKDF : method,
     key: key.material,
     ...(key.algorithm !== undefined ? { keyAlgorithm: key.algorithm } : {}),
     ...(data !== undefined ? { data } : {}),
@@ -167,6 +168,7 @@ async function deriveFromSources(ctx: OpContext, method: number, uids: readonly 
     ...(salt !== undefined ? { salt } : {}),
     ...(iterations !== undefined ? { iterations } : {}),
     bytes,
+    counterMode: ctx.compat.counterKdf,
   });
   return { recs: sources.map((s) => s.rec), derived };
 }

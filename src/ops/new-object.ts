@@ -15,6 +15,7 @@ import type { OpContext } from '../server/context';
 import { compareVersions, type ProtocolVersion } from '../spec/versions';
 import { KmipError, Reason } from '../server/errors';
 import { checkNewObjectAttributes } from './attribute-policy';
+import { defaultOperationPolicyName } from '../compat/profiles';
 import { keyBlockOf } from './key-block';
 import { newUniqueIdentifier, nowSeconds, protectBody, setAttribute, toStoredAttributes } from './managed-object';
 
@@ -99,7 +100,8 @@ function has(attrs: readonly StoredAttribute[], name: string): boolean {
 }
 
 /** The attributes every managed cryptographic object gets from the server unless the client set them. */
-function serverDefaults(attrs: StoredAttribute[], input: NewObjectInput, v: ProtocolVersion): StoredAttribute[] {
+function serverDefaults(attrs: StoredAttribute[], input: NewObjectInput, ctx: OpContext): StoredAttribute[] {
+  const v = ctx.version;
   let out = attrs;
   const put = (name: string, value: TtlvItem) => {
     if (!has(out, name)) out = setAttribute(out, name, value);
@@ -113,6 +115,9 @@ function serverDefaults(attrs: StoredAttribute[], input: NewObjectInput, v: Prot
   put('Lease Time', ttlv.interval(Tag.LeaseTime, LEASE_TIME_SECONDS));
   if (reservesDefaultGroup(v)) put('Object Group', ttlv.textString(Tag.ObjectGroup, DEFAULT_OBJECT_GROUP.name));
   if (input.generated) put('Random Number Generator', randomNumberGenerator());
+  // A compatibility profile may name the policy of objects whose client named none (pykmip: "default").
+  const policyName = defaultOperationPolicyName(ctx.compat, v);
+  if (policyName !== undefined) put('Operation Policy Name', ttlv.textString(Tag.OperationPolicyName, policyName));
   const block = keyBlockOf(input.body);
   const format = block ? opt.enumeration(block, Tag.KeyFormatType) : undefined;
   if (format !== undefined) out = setAttribute(out, 'Key Format Type', ttlv.enumeration(Tag.KeyFormatType, format));
@@ -150,7 +155,7 @@ export async function prepareNewObject(ctx: OpContext, input: NewObjectInput): P
   if (input.originalCreation) {
     attributes = setAttribute(attributes, 'Original Creation Date', ttlv.dateTime(Tag.OriginalCreationDate, now));
   }
-  if (input.objectType !== ObjectType.Template) attributes = serverDefaults(attributes, input, ctx.version);
+  if (input.objectType !== ObjectType.Template) attributes = serverDefaults(attributes, input, ctx);
   // Every object has a State attribute; the dates it was given may already have moved it on.
   const state = effectiveState(State.PreActive, attributes, ctx.clock.now());
   attributes = setAttribute(attributes, 'State', ttlv.enumeration(Tag.State, state));

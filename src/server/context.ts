@@ -7,6 +7,7 @@ import type { KeyProtector } from '../keys/key-protector';
 import type { ProtocolVersion } from '../spec/versions';
 import type { PendingOperations } from './pending-operations';
 import type { CryptoPolicy } from '../crypto/policy';
+import type { CompatProfile } from '../compat/profiles';
 
 export interface ClientIdentity {
   /** The identity objects are owned by (certificate subject CN by default). */
@@ -39,6 +40,8 @@ export interface OpContext {
   readonly server: ServerInfo;
   /** What the operator allows beyond current guidance (legacy key sizes). */
   readonly crypto: CryptoPolicy;
+  /** The compatibility profile the server runs under (src/compat/profiles.ts; "none" by default). */
+  readonly compat: CompatProfile;
   /** The ID Placeholder of the batch: set by operations that create or name an object. */
   idPlaceholder: string | undefined;
   /** Unique identifiers the current item touched, for the audit record. */

@@ -40,6 +40,8 @@ import { ChangeObserver } from '../notify/change-observer';
 import type { Notifier } from '../notify/events';
 import { operationInfo } from './registry';
 import { DEFAULT_CRYPTO_POLICY, type CryptoPolicy } from '../crypto/policy';
+import { COMPAT_PROFILES, type CompatProfile } from '../compat/profiles';
+import type { CredentialVerifier } from './credentials';
 
 export interface ServerCore {
   readonly registry: OperationRegistry;
@@ -63,6 +65,10 @@ export interface ServerCore {
   readonly notifier?: Notifier;
   /** Asynchronous operations (Operation Pending, Poll, Cancel). Absent: every item is answered synchronously. */
   readonly pending?: PendingOperations;
+  /** The compatibility profile handlers consult (src/compat/profiles.ts); absent: "none". */
+  readonly compat?: CompatProfile;
+  /** Sub-identities chosen by a Request Header credential (src/server/credentials.ts); absent: credentials are ignored. */
+  readonly credentials?: CredentialVerifier;
 }
 
 export interface Session {
@@ -97,6 +103,16 @@ export async function handleMessage(bytes: Uint8Array, session: Session, core: S
       Reason.UnsupportedProtocolVersion,
       `protocol version ${versionString(requested)} is not supported`,
     );
+  }
+  if (core.credentials) {
+    let client: ClientIdentity;
+    try {
+      client = await core.credentials.resolve(session.client, request.header.authentication);
+    } catch (e) {
+      const mapped = mapError(e, requested);
+      return failWholeMessage(core, session, requested, mapped.reason, mapped.message);
+    }
+    if (client !== session.client) session = { ...session, client };
   }
   const secrets: Uint8Array[] = [];
   try {
@@ -233,6 +249,7 @@ async function runItem(
     server: core.server,
     pending: core.pending,
     crypto: core.crypto ?? DEFAULT_CRYPTO_POLICY,
+    compat: core.compat ?? COMPAT_PROFILES.none,
     idPlaceholder: shared.idPlaceholder,
     touched: [],
     secrets: shared.secrets,
@@ -347,6 +364,7 @@ async function runDeferred(
     server: core.server,
     pending: core.pending,
     crypto: core.crypto ?? DEFAULT_CRYPTO_POLICY,
+    compat: core.compat ?? COMPAT_PROFILES.none,
     idPlaceholder: undefined,
     touched: [],
     secrets: [],

@@ -22,6 +22,10 @@ export interface ListenerOptions {
   readonly adminIdentities: readonly string[];
   /** Where the identity comes from: the subject CN (default) or the first DNS/email SAN. */
   readonly identityFrom: 'cn' | 'san';
+  /** TLS 1.2/1.3 cipher suites (Node/OpenSSL list); undefined: Node's defaults. */
+  readonly ciphers?: string;
+  /** Refuse a client certificate whose Extended Key Usage does not list clientAuth (or that has none). */
+  readonly requireClientAuthEku?: boolean;
   /** A connection that sends nothing for this long is closed. */
   readonly idleTimeoutMs: number;
   /** A TLS handshake must complete within this. */
@@ -40,6 +44,8 @@ export interface ListenerOptions {
    */
   readonly maxConnectionsPerIdentity?: number;
 }
+
+const CLIENT_AUTH_EKU = '1.3.6.1.5.5.7.3.2';
 
 /** Requests read ahead of their answers per connection; past this the socket stops reading. */
 const MAX_PIPELINED = 32;
@@ -74,6 +80,10 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
     // Verified below so that a rejected handshake can be audited with its reason.
     rejectUnauthorized: false,
     minVersion: 'TLSv1.2',
+    ...(opts.ciphers !== undefined ? { ciphers: opts.ciphers } : {}),
+    // A list naming no TLS 1.3 suite (TLS_...) means TLS 1.2 only: Node would otherwise still
+    // negotiate TLS 1.3 with its default suites, ones the operator did not list.
+    ...(opts.ciphers !== undefined && !opts.ciphers.split(':').some((c) => c.startsWith('TLS_')) ? { maxVersion: 'TLSv1.2' as const } : {}),
     handshakeTimeout: opts.handshakeTimeoutMs,
     // Keep-alive probes notice peers that vanished without closing.
     keepAlive: true,
@@ -145,6 +155,12 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
         peer,
         reason: cert && cert.raw ? `client certificate rejected: ${String(socket.authorizationError)}` : 'no client certificate',
       });
+      socket.destroy();
+      return;
+    }
+    // OpenSSL already refuses an EKU that leaves out clientAuth; this also refuses a missing EKU.
+    if (opts.requireClientAuthEku && !(cert.ext_key_usage ?? []).includes(CLIENT_AUTH_EKU)) {
+      core.audit.record({ event: 'connection-rejected', correlationId: randomUUID(), peer, reason: 'client certificate has no Extended Key Usage clientAuth' });
       socket.destroy();
       return;
     }

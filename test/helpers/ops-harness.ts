@@ -18,6 +18,7 @@ import type { ProtocolVersion } from '../../src/spec/versions';
 import type { CryptoPolicy } from '../../src/crypto/policy';
 import type { KeyProtector } from '../../src/keys/key-protector';
 import { openTestProtector } from './hsm';
+import type { CompatProfile } from '../../src/compat/profiles';
 import { attributesFor, find, parseResponse, requestMessage, successPayload, textOf, type BatchItemRequest, type ParsedResponse } from './kmip-client';
 
 export const V14: ProtocolVersion = { major: 1, minor: 4 };
@@ -40,13 +41,15 @@ export interface Harness {
  * `crypto`: the operator's policy (legacy sizes), as the config would set it; default all off.
  * `keys`: another harness's token, for a second core in the same file (SoftHSM2 finds tokens made
  * after its initialisation only by re-initialising, which the first core's sessions would not survive).
+ * `compat`: the compatibility profile the core runs under (default: none).
  */
-export async function openHarness(prefix: string, opts: { crypto?: CryptoPolicy; keys?: KeyProtector } = {}): Promise<Harness> {
+export async function openHarness(prefix: string, opts: { crypto?: CryptoPolicy; keys?: KeyProtector; compat?: CompatProfile } = {}): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `kmip-${prefix}-`));
   const ownKeys = opts.keys === undefined;
   const embedded = await createEmbeddedCore(dir, { keys: opts.keys ?? (await openTestProtector()), ...(opts.crypto ? { crypto: opts.crypto } : {}) });
+  const core = opts.compat ? { ...embedded.core, compat: opts.compat } : embedded.core;
   const batch = async (v: ProtocolVersion, items: readonly BatchItemRequest[], header: TtlvItem[] = [], client = alice) => {
-    const r = parseResponse(await handleMessage(requestMessage(v, items, header), { client }, embedded.core));
+    const r = parseResponse(await handleMessage(requestMessage(v, items, header), { client }, core));
     expect(findNewerThan(r.root, v)).toEqual([]);
     return r;
   };

@@ -14,6 +14,8 @@ export interface Step {
   ok: boolean;
   value?: unknown;
   error?: string;
+  /** The Result Reason name of a failed operation (scripts that report it). */
+  reason?: string | null;
 }
 
 /** Starts a server before the file's tests and stops it (expecting a clean exit) after them. */
@@ -35,10 +37,19 @@ export function useServerProcess(): () => ServerProcess {
   };
 }
 
-/** Runs `script` with the server's address, the dev PKI's client credentials, then `extra`. */
-export function runPyKmip(script: string, server: ServerProcess, extra: readonly string[]): Promise<Map<string, Step>> {
+/**
+ * Runs `script` with the server's address, the client credentials (default: the dev PKI's admin
+ * certificate in the server's data directory), then `extra`.
+ */
+export function runPyKmip(
+  script: string,
+  server: Pick<ServerProcess, 'port' | 'pkiDir'>,
+  extra: readonly string[],
+  tlsFiles?: { readonly cert: string; readonly key: string; readonly ca: string },
+): Promise<Map<string, Step>> {
   const pki = server.pkiDir;
-  const args = [script, '127.0.0.1', String(server.port), path.join(pki, 'client.pem'), path.join(pki, 'client-key.pem'), path.join(pki, 'ca.pem'), ...extra];
+  const files = tlsFiles ?? { cert: path.join(pki, 'client.pem'), key: path.join(pki, 'client-key.pem'), ca: path.join(pki, 'ca.pem') };
+  const args = [script, '127.0.0.1', String(server.port), files.cert, files.key, files.ca, ...extra];
   return runStepProgram(PYTHON, args, 'pykmip client');
 }
 

@@ -21,11 +21,13 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | NodeJS.Signals | null>;
 }
 
-export async function startServerProcess(opts: { dataDir?: string; extraArgs?: string[] } = {}): Promise<ServerProcess> {
+/** `listen`: the --listen flag (default a free loopback port); null: none, the configuration says where. */
+export async function startServerProcess(opts: { dataDir?: string; extraArgs?: string[]; listen?: string | null } = {}): Promise<ServerProcess> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-srv-'));
+  const listen = opts.listen === null ? [] : ['--listen', opts.listen ?? '127.0.0.1:0'];
   const child = spawn(
     process.execPath,
-    ['-r', path.join(PROJECT_ROOT, 'scripts', 'register-ts.js'), path.join(PROJECT_ROOT, 'scripts', 'run-cli.ts'), 'start', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...(opts.extraArgs ?? [])],
+    ['-r', path.join(PROJECT_ROOT, 'scripts', 'register-ts.js'), path.join(PROJECT_ROOT, 'scripts', 'run-cli.ts'), 'start', ...listen, '--data-dir', dataDir, ...(opts.extraArgs ?? [])],
     { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

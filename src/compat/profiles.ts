@@ -1,0 +1,58 @@
+/**
+ * Named compatibility profiles: behaviour a population of clients relies on where the spec leaves
+ * the choice to the server. One is active per server, chosen by configuration (`compat`, or
+ * `--pykmip-config`, which selects "pykmip"); handlers read it from `OpContext.compat` and never
+ * look at who the client is. The profile "none" is the server's own behaviour.
+ */
+import type { ProtocolVersion } from '../spec/versions';
+import { compareVersions } from '../spec/versions';
+
+export interface CompatProfile {
+  readonly name: CompatProfileName;
+  /**
+   * Operation Policy Name given to a new object (Create, Create Key Pair, Register, Re-key, Derive
+   * Key, Certify, split keys...) whose client did not set one, for clients of the versions below
+   * (the attribute exists in KMIP 1.x only). pykmip-server gives every object the policy "default",
+   * and its clients (PyKMIP's own tests, Synology DSM) Locate and filter by it.
+   */
+  readonly newObjectOperationPolicyName: { readonly value: string; readonly lastVersion: ProtocolVersion } | null;
+  /**
+   * What Derive Key with Derivation Method HMAC computes. 'hmac': one HMAC of the Derivation Data
+   * keyed by the derivation key (the spec's description), at most one hash output long. 'hkdf':
+   * HKDF (RFC 5869) with the Salt, the Derivation Data as info and any length, which is what
+   * pykmip-server computes for HMAC and what PyKMIP's own tests check (RFC 5869's SHA-1 vector).
+   */
+  readonly hmacDerivation: 'hmac' | 'hkdf';
+  /**
+   * Derive Key with NIST SP 800-108 counter mode (src/crypto/kdf.ts `counterMode`):
+   * 'label-context' reads the Derivation Data as Label || 0x00 || Context, as the spec says, and
+   * appends [L]32; 'fixed-input-hmac' takes it as the whole fixed input with HMAC of the Hashing
+   * Algorithm as PRF, as pykmip-server does (PyKMIP's test checks a NIST CAVP vector).
+   */
+  readonly counterKdf: 'label-context' | 'fixed-input-hmac';
+}
+
+const NONE: CompatProfile = { name: 'none', newObjectOperationPolicyName: null, hmacDerivation: 'hmac', counterKdf: 'label-context' };
+
+const PYKMIP: CompatProfile = {
+  name: 'pykmip',
+  newObjectOperationPolicyName: { value: 'default', lastVersion: { major: 1, minor: 4 } },
+  hmacDerivation: 'hkdf',
+  counterKdf: 'fixed-input-hmac',
+};
+
+export const COMPAT_PROFILES = { none: NONE, pykmip: PYKMIP } as const;
+
+export type CompatProfileName = 'none' | 'pykmip';
+
+export const COMPAT_PROFILE_NAMES = Object.keys(COMPAT_PROFILES) as CompatProfileName[];
+
+export function isCompatProfileName(name: string): name is CompatProfileName {
+  return Object.prototype.hasOwnProperty.call(COMPAT_PROFILES, name);
+}
+
+/** The Operation Policy Name the active profile gives a new object for a client of version `v`, if any. */
+export function defaultOperationPolicyName(profile: CompatProfile, v: ProtocolVersion): string | undefined {
+  const rule = profile.newObjectOperationPolicyName;
+  return rule && compareVersions(v, rule.lastVersion) <= 0 ? rule.value : undefined;
+}
