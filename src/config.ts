@@ -10,6 +10,7 @@ import path from 'node:path';
 import { SUPPORTED_VERSIONS, isSupportedVersion } from './kmip/message';
 import { versionString, type ProtocolVersion } from './spec/versions';
 import { DEFAULT_CRYPTO_POLICY, type CryptoPolicy } from './crypto/policy';
+import { DEFAULT_MAX_RSA_MODULUS_BITS } from './crypto/key-encoding';
 
 /** Where the server sends Notify and Put for the objects of one client identity. */
 export interface NotificationEndpoint {
@@ -54,6 +55,8 @@ export interface ServerConfig {
   readonly handshakeTimeoutMs: number;
   readonly messageTimeoutMs: number;
   readonly maxConnections: number;
+  /** The largest RSA modulus (bits) a client may register or import (limits.maxRsaModulusBits). */
+  readonly maxRsaModulusBits: number;
   readonly adminIdentities: readonly string[];
   readonly auditFile: string;
   readonly notifications: NotificationsConfig;
@@ -210,7 +213,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
   const tlsSec = section(raw, 'tls', ['cert', 'key', 'ca']);
   const hsmSec = section(raw, 'hsm', ['module', 'tokenLabel', 'pinEnv', 'pinFile', 'kekLabel', 'callMode']);
   const storeSec = section(raw, 'store', ['path']);
-  const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs', 'messageTimeoutMs', 'maxConnections']) ?? {};
+  const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs', 'messageTimeoutMs', 'maxConnections', 'maxRsaModulusBits']) ?? {};
   const auditSec = section(raw, 'audit', ['file']);
   const cryptoSec = section(raw, 'crypto', ['allowLegacy']) ?? {};
   const allowLegacy = cryptoSec['allowLegacy'] ?? DEFAULT_CRYPTO_POLICY.allowLegacy;
@@ -258,6 +261,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     handshakeTimeoutMs: posInt(limits, 'handshakeTimeoutMs', 'limits.') ?? 10_000,
     messageTimeoutMs: posInt(limits, 'messageTimeoutMs', 'limits.') ?? 30_000,
     maxConnections: posInt(limits, 'maxConnections', 'limits.') ?? 4096,
+    maxRsaModulusBits: posInt(limits, 'maxRsaModulusBits', 'limits.') ?? DEFAULT_MAX_RSA_MODULUS_BITS,
     adminIdentities: admins as string[],
     auditFile: path.resolve(dataDir, (auditSec && str(auditSec, 'file', 'audit.')) ?? 'audit.log'),
     notifications,

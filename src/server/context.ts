@@ -7,6 +7,7 @@ import type { KeyProtector } from '../keys/key-protector';
 import type { ProtocolVersion } from '../spec/versions';
 import type { PendingOperations } from './pending-operations';
 import type { CryptoPolicy } from '../crypto/policy';
+import type { KeyMaterialLimits } from '../crypto/key-encoding';
 
 export interface ClientIdentity {
   /** The identity objects are owned by (certificate subject CN by default). */
@@ -39,6 +40,8 @@ export interface OpContext {
   readonly server: ServerInfo;
   /** What the operator allows beyond current guidance (legacy key sizes). */
   readonly crypto: CryptoPolicy;
+  /** Caps on client-supplied key material; absent: DEFAULT_KEY_LIMITS (src/crypto/key-encoding.ts). */
+  readonly keyLimits?: KeyMaterialLimits;
   /** The ID Placeholder of the batch: set by operations that create or name an object. */
   idPlaceholder: string | undefined;
   /** Unique identifiers the current item touched, for the audit record. */
