@@ -23,7 +23,7 @@ export const importHandler: OperationHandler = {
     if (uid.length === 0 || uid.length > 256) throw new KmipError(Reason.InvalidField, 'Unique Identifier must be 1 to 256 characters');
     const objectType = req.enumeration(payload, Tag.ObjectType);
     const replace = opt.boolean(payload, Tag.ReplaceExisting) ?? false;
-    const { body } = readRegisteredObject(payload, objectType);
+    const { body } = readRegisteredObject(payload, objectType, ctx);
     const existing = ctx.store.get(uid);
     if (existing) {
       // Another owner's object is not replaceable, and answers like any taken identifier.
