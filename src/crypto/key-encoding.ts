@@ -146,13 +146,36 @@ function structureButNotKey(label: string): KmipError {
   return new KmipError(Reason.InvalidField, `the Key Material has the structure of a ${label} but is not a valid key`);
 }
 
-/** The caps a client's key must keep (RSA modulus size, named curves). */
+/** Smallest RSA modulus taken as a key at all (no client sends less; PyKMIP's test keys are 1024). */
+const MIN_RSA_MODULUS_BITS = 512;
+
+function big(b64u: string | undefined): bigint {
+  return b64u === undefined || b64u.length === 0 ? 0n : BigInt(`0x${Buffer.from(b64u, 'base64url').toString('hex')}`);
+}
+
+/**
+ * OpenSSL parses an RSAPrivateKey without checking that its numbers belong together (nine INTEGERs
+ * of 1 load as a key). Cheap arithmetic does: n = pq, d and the CRT values invert e and q.
+ */
+function rsaPrivateConsistent(key: KeyObject): boolean {
+  const j = key.export({ format: 'jwk' });
+  if (j.p === undefined || j.q === undefined) return true; // multi-prime keys: left to use
+  const [n, e, d, p, q, dp, dq, qi] = [j.n, j.e, j.d, j.p, j.q, j.dp, j.dq, j.qi].map(big) as [bigint, bigint, bigint, bigint, bigint, bigint, bigint, bigint];
+  if (p < 3n || q < 3n || p * q !== n) return false;
+  return (e * d) % (p - 1n) === 1n && (e * d) % (q - 1n) === 1n && (e * dp) % (p - 1n) === 1n && (e * dq) % (q - 1n) === 1n && (qi * q) % p === 1n;
+}
+
+/** The caps a client's key must keep (RSA modulus size, named curves), and an RSA key's own consistency. */
 export function checkKeyLimits(key: KeyObject, limits: KeyMaterialLimits): void {
   const t = key.asymmetricKeyType;
   if (t === 'rsa' || t === 'rsa-pss') {
     const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
     if (bits > limits.maxRsaModulusBits) {
       throw new KmipError(Reason.InvalidField, `the RSA modulus of ${bits} bits is above the server's limit of ${limits.maxRsaModulusBits} bits (limits.maxRsaModulusBits)`);
+    }
+    if (bits < MIN_RSA_MODULUS_BITS) throw new KmipError(Reason.InvalidField, `an RSA modulus of ${bits} bits is not a key`);
+    if (key.type === 'private' && !rsaPrivateConsistent(key)) {
+      throw new KmipError(Reason.InvalidField, 'the RSA private key is inconsistent: its primes, exponents and coefficient do not belong together');
     }
   }
   if (t === 'ec' && key.asymmetricKeyDetails?.namedCurve === undefined) {
