@@ -55,7 +55,13 @@ type Block = asn1js.AsnType;
 /** The outer SEQUENCE's elements, or undefined when the bytes are not exactly one SEQUENCE. */
 function outerSequence(bytes: Uint8Array): Block[] | undefined {
   if (bytes.length === 0 || bytes[0] !== 0x30) return undefined;
-  const parsed = asn1js.fromBER(bytes);
+  let parsed: ReturnType<typeof asn1js.fromBER>;
+  try {
+    parsed = asn1js.fromBER(bytes);
+  } catch {
+    // asn1js throws (RangeError) on some malformed strings, e.g. a UniversalString whose length is not a multiple of 4.
+    return undefined;
+  }
   // fromBER reports an error as offset -1; a shorter offset leaves trailing bytes.
   if (parsed.offset !== bytes.length || parsed.result.error !== '' || !(parsed.result instanceof asn1js.Sequence)) return undefined;
   return parsed.result.valueBlock.value;
