@@ -44,6 +44,9 @@ export const DEFAULT_KEY_LIMITS: KeyMaterialLimits = { maxRsaModulusBits: DEFAUL
 
 const EC_PUBLIC_KEY_OID = '1.2.840.10045.2.1';
 
+/** Far above any key's shape (a PBES2 EncryptedPrivateKeyInfo nests 6 deep), far below harm. */
+const PARSE_LIMITS = { maxDepth: 16, maxNodes: 256, maxContentLength: 64 * 1024 };
+
 export type PrivateKeyRead = { readonly encoding: 'encrypted-pkcs8' } | { readonly encoding: Exclude<PrivateEncoding, 'encrypted-pkcs8'>; readonly key: KeyObject };
 export interface PublicKeyRead {
   readonly encoding: PublicEncoding;
@@ -57,7 +60,7 @@ function outerSequence(bytes: Uint8Array): Block[] | undefined {
   if (bytes.length === 0 || bytes[0] !== 0x30) return undefined;
   let parsed: ReturnType<typeof asn1js.fromBER>;
   try {
-    parsed = asn1js.fromBER(bytes);
+    parsed = asn1js.fromBER(bytes, PARSE_LIMITS);
   } catch {
     // asn1js throws (RangeError) on some malformed strings, e.g. a UniversalString whose length is not a multiple of 4.
     return undefined;
