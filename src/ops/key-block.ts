@@ -132,12 +132,13 @@ export const MAX_HMAC_KEY_BITS = 64 * 1024 * 8;
  * length is one of them (3DES: 168 bits are 24 bytes with parity); any other whole number of bytes
  * is derived as asked, like a registered key of that length (PyKMIP derives a 160-bit "AES" key
  * with PBKDF2-HMAC-SHA1; pykmip-server stores it): a cipher that cannot use the key refuses it when
- * it is used.
+ * it is used. Re-key repeats such a length.
  */
 export function derivedKeyBytes(algorithm: number, bits: number): number {
   const fits = symmetricLengthFits(algorithm, bits);
   if (fits === undefined) throw new KmipError(Reason.InvalidField, 'this algorithm cannot be used to create a symmetric key');
   if (fits) return symmetricKeyBytes(algorithm, bits);
+  if (bits > MAX_HMAC_KEY_BITS) throw new KmipError(Reason.InvalidField, `key length ${bits} is above the ${MAX_HMAC_KEY_BITS} bits the server makes`);
   if (bits > 0 && bits % 8 === 0) return bits / 8;
   throw new KmipError(Reason.InvalidField, `key length ${bits} is not valid for this algorithm: not a whole number of bytes`);
 }

@@ -133,7 +133,7 @@ export const reKeyHandler: OperationHandler = {
       ...usageLimits(old.attributes),
       { name: 'Link', index: 0, value: link(LinkType.ReplacedObjectLink, uid) },
     ];
-    const generated = generateSymmetricKey(alg.value, len.value);
+    const generated = generateSymmetricKey(alg.value, len.value, { replacing: true });
     try {
       const record = await prepareNewObject(ctx, {
         objectType: ObjectType.SymmetricKey,

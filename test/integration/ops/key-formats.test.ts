@@ -420,6 +420,12 @@ describe('HMAC keys and derived key lengths', () => {
       expect(key.toString('hex')).toBe('4b007901b765489abead49d926f721d065a429c1');
       expect(await intAttribute(v, uid, 'Cryptographic Length', Tag.CryptographicLength)).toBe(160);
     }
+    // Re-key repeats the derived key's length: a fresh 160-bit key.
+    const derived = textOf(successPayload(await h.send(v, Operation.DeriveKey, deriveRequest(password, CryptographicAlgorithm.AES, 160))), Tag.UniqueIdentifier)!;
+    const replacement = textOf(successPayload(await h.send(v, Operation.ReKey, [uidItem(derived)])), Tag.UniqueIdentifier)!;
+    const fresh = materialOf(await getBlock(v, replacement, ObjectType.SymmetricKey));
+    expect(fresh.length).toBe(20);
+    expect(fresh.toString('hex')).not.toBe('4b007901b765489abead49d926f721d065a429c1');
     const r = refusal(await h.send(v, Operation.DeriveKey, deriveRequest(password, CryptographicAlgorithm.AES, 161)));
     expect(r).toEqual({ reason: ResultReason.InvalidField, message: 'key length 161 is not valid for this algorithm: not a whole number of bytes' });
     expect(refusal(await h.send(v, Operation.DeriveKey, deriveRequest(password, CryptographicAlgorithm.RSA, 256)))).toEqual({
