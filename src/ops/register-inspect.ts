@@ -32,13 +32,13 @@ function checkPgpKey(body: TtlvStructure): void {
 }
 
 /** Attributes to add to `own` (those it already has are left alone). */
-export function inspectRegistered(objectType: number, body: TtlvStructure, own: readonly KmipAttribute[], limits: KeyMaterialLimits = DEFAULT_KEY_LIMITS): KmipAttribute[] {
+export function inspectRegistered(objectType: number, body: TtlvStructure, own: readonly KmipAttribute[], limits: KeyMaterialLimits | undefined = DEFAULT_KEY_LIMITS): KmipAttribute[] {
   const found: KmipAttribute[] = [];
   const block = keyBlockOf(body);
   // A metadata-only object (no Key Value) has no material to check; its other fields still are.
   const metadataOnly = block !== undefined && child(block, Tag.KeyValue) === undefined;
   if (objectType === ObjectType.PrivateKey || objectType === ObjectType.PublicKey) {
-    const info = block && !metadataOnly ? inspectKeyBlock(block, objectType, limits) : undefined;
+    const info = block && !metadataOnly ? inspectKeyBlock(block, objectType, limits ?? DEFAULT_KEY_LIMITS) : undefined;
     if (info) {
       found.push({ name: 'Cryptographic Algorithm', value: ttlv.enumeration(Tag.CryptographicAlgorithm, info.algorithm) });
       found.push({ name: 'Cryptographic Length', value: ttlv.integer(Tag.CryptographicLength, info.length) });
