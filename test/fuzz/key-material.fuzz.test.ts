@@ -4,7 +4,8 @@
  * accepts, generated for the run, are mutated (bit flips, rewrites, truncation, splices, random
  * bytes, trailing bytes) and offered under every label. Each must be accepted as a key or refused
  * with Invalid Field naming the Key Material; nothing else may be thrown, and bytes after a key
- * are never accepted. FUZZ_RUNS scales the run (default 2,000 direct, a tenth through Register).
+ * are never accepted. FUZZ_RUNS scales the run (default 2,000 direct, a tenth through Register);
+ * with FUZZ_SECONDS (`npm run fuzz`) each of the three runs stops after a quarter of that time.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -47,6 +48,10 @@ const PRIVATE_LABELS = [KeyFormatType.PKCS_1, KeyFormatType.PKCS_8, KeyFormatTyp
 const PUBLIC_LABELS = [KeyFormatType.PKCS_1, KeyFormatType.X_509, KeyFormatType.Raw];
 const LABELS = [...PRIVATE_LABELS, KeyFormatType.X_509];
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 2000);
+const SECONDS = process.env['FUZZ_SECONDS'] === undefined ? undefined : Number(process.env['FUZZ_SECONDS']);
+/** A time-bounded run stops between inputs and passes with what it ran (fast-check's interrupt). */
+const BUDGET = SECONDS === undefined ? {} : { interruptAfterTimeLimit: (SECONDS * 1000) / 4, markInterruptAsFailure: false };
+const TEST_TIMEOUT = ((SECONDS ?? 60) / 4 + 120) * 1000;
 
 function keyBlock(format: number, material: Uint8Array) {
   return ttlv.structure(Tag.KeyBlock, [ttlv.enumeration(Tag.KeyFormatType, format), ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, material)])]);
@@ -76,23 +81,26 @@ describe('key material parsers under mutation', () => {
   test.each([
     ['private', ObjectType.PrivateKey, PRIVATE_SEEDS, PRIVATE_LABELS],
     ['public', ObjectType.PublicKey, PUBLIC_SEEDS, PUBLIC_LABELS],
-  ] as const)('%s keys: accepted or Invalid Field, and never with bytes after the key', (_kind, objectType, seeds, labels) => {
+  ] as const)('%s keys: accepted or Invalid Field, and never with bytes after the key', (kind, objectType, seeds, labels) => {
     // The seeds themselves are keys under their own family of labels.
     for (const s of seeds) expect(inspect(objectType, objectType === ObjectType.PrivateKey ? KeyFormatType.PKCS_8 : KeyFormatType.X_509, s)).toBe('accepted');
     let accepted = 0;
+    let executions = 0;
     fc.assert(
       fc.property(input(seeds, [...labels]), ([bytes, label, tail]) => {
+        executions++;
         if (inspect(objectType, label, bytes) === 'accepted') {
           accepted++;
           // Raw EdDSA material has no DER framing to end: appended bytes make another length, refused by length.
           expect(inspect(objectType, label, Buffer.concat([bytes, tail]))).toBe('refused');
         }
       }),
-      { numRuns: RUNS },
+      { numRuns: RUNS, ...BUDGET },
     );
+    console.log(`key material fuzz (${kind}): ${executions} inputs, ${accepted} accepted as keys`);
     // Some mutations leave a key (the seeds are picked unchanged too): both outcomes were exercised.
     expect(accepted).toBeGreaterThan(0);
-  });
+  }, TEST_TIMEOUT);
 });
 
 describe('Register with mutated key material, through handleMessage', () => {
@@ -120,10 +128,10 @@ describe('Register with mutated key material, through handleMessage', () => {
         expect([ResultReason.InvalidField, ResultReason.KeyFormatTypeNotSupported]).toContain(item.reason);
         expect(item.message).toMatch(/Key Material|EC key|RSA (modulus|private key)|is not supported/);
       }),
-      { numRuns: Math.max(50, Math.floor(RUNS / 10)) },
+      { numRuns: Math.max(50, Math.floor(RUNS / 10)), ...BUDGET },
     );
     expect(embedded.store.integrityCheck()).toBe('ok');
-  }, 120_000);
+  }, TEST_TIMEOUT);
 });
 
 test('found by this fuzz run: a malformed UniversalString inside a key is refused, not thrown (asn1js throws RangeError on it)', () => {
