@@ -14,6 +14,7 @@ import { DEFAULT_CRYPTO_POLICY, type CryptoPolicy } from './crypto/policy';
 import { COMPAT_PROFILE_NAMES, isCompatProfileName, type CompatProfileName } from './compat/profiles';
 import { readPykmipServerConf } from './compat/pykmip-config';
 import { parsePasswordHash, type CertificateCredentials, type CredentialsConfig, type PasswordHash } from './server/credentials';
+import { DEFAULT_MAX_RSA_MODULUS_BITS } from './crypto/key-encoding';
 
 /** Where the server sends Notify and Put for the objects of one client identity. */
 export interface NotificationEndpoint {
@@ -64,6 +65,8 @@ export interface ServerConfig {
   readonly maxConnections: number;
   /** Connections one identity may hold (limits.maxConnectionsPerIdentity; default a quarter of maxConnections). */
   readonly maxConnectionsPerIdentity: number;
+  /** The largest RSA modulus (bits) a client may register or import (limits.maxRsaModulusBits). */
+  readonly maxRsaModulusBits: number;
   readonly adminIdentities: readonly string[];
   readonly auditFile: string;
   readonly notifications: NotificationsConfig;
@@ -270,7 +273,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
   const tlsSec = section(raw, 'tls', ['cert', 'key', 'ca', 'ciphers', 'requireClientAuthEku']);
   const hsmSec = section(raw, 'hsm', ['module', 'tokenLabel', 'pinEnv', 'pinFile', 'kekLabel', 'callMode']);
   const storeSec = section(raw, 'store', ['path']);
-  const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs', 'messageTimeoutMs', 'maxConnections', 'maxConnectionsPerIdentity']) ?? {};
+  const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs', 'messageTimeoutMs', 'maxConnections', 'maxConnectionsPerIdentity', 'maxRsaModulusBits']) ?? {};
   const auditSec = section(raw, 'audit', ['file']);
   const cryptoSec = section(raw, 'crypto', ['allowLegacy']) ?? {};
   const allowLegacy = cryptoSec['allowLegacy'] ?? DEFAULT_CRYPTO_POLICY.allowLegacy;
@@ -340,6 +343,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     messageTimeoutMs: posInt(limits, 'messageTimeoutMs', 'limits.') ?? 30_000,
     maxConnections,
     maxConnectionsPerIdentity: posInt(limits, 'maxConnectionsPerIdentity', 'limits.') ?? Math.max(1, Math.floor(maxConnections / 4)),
+    maxRsaModulusBits: posInt(limits, 'maxRsaModulusBits', 'limits.') ?? DEFAULT_MAX_RSA_MODULUS_BITS,
     adminIdentities: admins as string[],
     auditFile: path.resolve(dataDir, (auditSec && str(auditSec, 'file', 'audit.')) ?? 'audit.log'),
     notifications,

@@ -39,6 +39,7 @@ export interface EmbeddedCoreOptions {
   readonly audit?: AuditSink;
   readonly clock?: Clock;
   readonly maxMessageBytes?: number;
+  readonly maxRsaModulusBits?: number;
   readonly onVersionPruned?: ServerCore['onVersionPruned'];
   readonly crypto?: CryptoPolicy;
 }
@@ -60,7 +61,7 @@ export async function createEmbeddedCore(dataDir: string, opts: EmbeddedCoreOpti
     audit: opts.audit ?? new MemoryAuditSink(),
     clock: opts.clock ?? systemClock,
     server: SERVER_INFO,
-    limits: { maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES },
+    limits: { maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, ...(opts.maxRsaModulusBits !== undefined ? { maxRsaModulusBits: opts.maxRsaModulusBits } : {}) },
     onVersionPruned: opts.onVersionPruned,
     pending: new PendingOperations(),
     ...(opts.crypto ? { crypto: opts.crypto } : {}),

@@ -120,7 +120,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     audit,
     clock: systemClock,
     server: SERVER_INFO,
-    limits: { maxMessageBytes: config.maxMessageBytes },
+    limits: { maxMessageBytes: config.maxMessageBytes, maxRsaModulusBits: config.maxRsaModulusBits },
     crypto: config.crypto,
     notifier,
     pending: new PendingOperations(),

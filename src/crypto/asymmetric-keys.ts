@@ -17,6 +17,7 @@ import { enumValueInfo } from '../spec/registry';
 import { asBytes, asStructure, child, opt, req, tagLabel } from '../kmip/tree';
 import { KmipError, Reason } from '../server/errors';
 import { curveByKmip, curveByNode, type CurveInfo } from './tables';
+import { checkKeyLimits, DEFAULT_KEY_LIMITS, readPrivateDer, readPublicDer, type KeyMaterialLimits, type PrivateEncoding, type PublicEncoding } from './key-encoding';
 
 type KeyKind = 'private' | 'public';
 
@@ -230,17 +231,43 @@ const ecPublicTransparent: FormatCodec = {
   },
 };
 
+/** The Key Format Type that names each DER encoding (EncryptedPrivateKeyInfo is PKCS#8's too). */
+const FORMAT_OF_ENCODING: Readonly<Record<PrivateEncoding | PublicEncoding, number>> = {
+  pkcs8: KeyFormatType.PKCS_8,
+  'encrypted-pkcs8': KeyFormatType.PKCS_8,
+  pkcs1: KeyFormatType.PKCS_1,
+  sec1: KeyFormatType.ECPrivateKey,
+  spki: KeyFormatType.X_509,
+};
+
+/** What a key block's material is: the real Key Format Type and, unless it is encrypted, the key. */
+interface MaterialRead {
+  readonly actual: number;
+  readonly key?: KeyObject;
+}
+
+const ENCRYPTED_PKCS8 = 'an encrypted PKCS#8 private key (EncryptedPrivateKeyInfo) is kept as registered: the server has not its password, so it cannot use or convert it';
+
+/**
+ * DER Key Material under any of the DER labels (and Raw, below): read as what it really is, so
+ * PKCS#1 bytes labelled PKCS#8 or a SubjectPublicKeyInfo labelled PKCS#1 are keys like any other.
+ */
+function readDer(bytes: Uint8Array, kind: KeyKind, labelled: string, extraTried: readonly string[] = []): MaterialRead {
+  if (kind === 'private') {
+    const r = readPrivateDer(bytes, labelled, extraTried);
+    return 'key' in r ? { actual: FORMAT_OF_ENCODING[r.encoding], key: r.key } : { actual: KeyFormatType.PKCS_8 };
+  }
+  const r = readPublicDer(bytes, labelled, extraTried);
+  return { actual: FORMAT_OF_ENCODING[r.encoding], key: r.key };
+}
+
 function derCodec(kind: KeyKind, type: 'pkcs1' | 'pkcs8' | 'sec1' | 'spki', keyTypes: readonly string[], label: string): FormatCodec {
   return {
     keyTypes,
     read(material) {
-      const key = bytesOf(material, label);
-      if (kind === 'private') {
-        const t = type === 'spki' ? 'pkcs8' : type;
-        return der(() => createPrivateKey({ key, format: 'der', type: t }), label);
-      }
-      const t = type === 'pkcs1' ? 'pkcs1' : 'spki';
-      return der(() => createPublicKey({ key, format: 'der', type: t }), label);
+      const key = readDer(bytesOf(material, label), kind, label).key;
+      if (!key) throw new KmipError(Reason.KeyFormatTypeNotSupported, ENCRYPTED_PKCS8);
+      return key;
     },
     write(key) {
       if (kind === 'private') {
@@ -253,22 +280,30 @@ function derCodec(kind: KeyKind, type: 'pkcs1' | 'pkcs8' | 'sec1' | 'spki', keyT
   };
 }
 
+/** Raw EdDSA material by its length; else the DER encodings (clients label RSA and EC keys Raw too). */
+function readRaw(raw: Uint8Array, kind: KeyKind): MaterialRead {
+  const variant = raw.length === EDDSA.ed25519.bytes ? EDDSA.ed25519 : raw.length === EDDSA.ed448.bytes ? EDDSA.ed448 : undefined;
+  if (!variant) return readDer(raw, kind, 'Raw', ['Raw Ed25519 or Ed448']);
+  const prefix = Buffer.from(kind === 'private' ? variant.pkcs8 : variant.spki, 'hex');
+  const whole = Buffer.concat([prefix, raw]);
+  try {
+    const key =
+      kind === 'private'
+        ? der(() => createPrivateKey({ key: whole, format: 'der', type: 'pkcs8' }), 'Raw EdDSA')
+        : der(() => createPublicKey({ key: whole, format: 'der', type: 'spki' }), 'Raw EdDSA');
+    return { actual: KeyFormatType.Raw, key };
+  } finally {
+    whole.fill(0);
+  }
+}
+
 function rawEdDsa(kind: KeyKind): FormatCodec {
   return {
     keyTypes: ['ed25519', 'ed448'],
     read(material) {
-      const raw = bytesOf(material, 'Raw');
-      const variant = raw.length === EDDSA.ed25519.bytes ? EDDSA.ed25519 : raw.length === EDDSA.ed448.bytes ? EDDSA.ed448 : undefined;
-      if (!variant) throw parseFailed('Raw EdDSA');
-      const prefix = Buffer.from(kind === 'private' ? variant.pkcs8 : variant.spki, 'hex');
-      const whole = Buffer.concat([prefix, raw]);
-      try {
-        return kind === 'private'
-          ? der(() => createPrivateKey({ key: whole, format: 'der', type: 'pkcs8' }), 'Raw EdDSA')
-          : der(() => createPublicKey({ key: whole, format: 'der', type: 'spki' }), 'Raw EdDSA');
-      } finally {
-        whole.fill(0);
-      }
+      const key = readRaw(bytesOf(material, 'Raw'), kind).key;
+      if (!key) throw new KmipError(Reason.KeyFormatTypeNotSupported, ENCRYPTED_PKCS8);
+      return key;
     },
     write(key) {
       const j = jwkOf(key);
@@ -321,8 +356,16 @@ export function kindOf(objectType: number): KeyKind | undefined {
 // ---------------------------------------------------------------------------------------------
 // Public API
 
-/** The KeyObject a key block holds. */
-export function keyObjectFromBlock(block: TtlvStructure, kind: KeyKind): KeyObject {
+/** How messages name the labels whose material is DER. */
+const DER_LABELS: Readonly<Partial<Record<number, string>>> = {
+  [KeyFormatType.PKCS_1]: 'PKCS#1',
+  [KeyFormatType.PKCS_8]: 'PKCS#8',
+  [KeyFormatType.ECPrivateKey]: 'ECPrivateKey',
+  [KeyFormatType.X_509]: 'X.509',
+};
+
+/** What a key block's material really is, and the key unless it is an encrypted PKCS#8 key. */
+function readBlockMaterial(block: TtlvStructure, kind: KeyKind): MaterialRead {
   if (child(block, Tag.KeyWrappingData)) {
     throw new KmipError(Reason.CryptographicFailure, 'the key is stored wrapped and cannot be used here');
   }
@@ -332,7 +375,17 @@ export function keyObjectFromBlock(block: TtlvStructure, kind: KeyKind): KeyObje
   const kv = opt.structure(block, Tag.KeyValue);
   const material = kv ? child(kv, Tag.KeyMaterial) : undefined;
   if (!material) throw new KmipError(Reason.MissingData, 'the key block has no Key Material');
-  return codec.read(material);
+  const derLabel = DER_LABELS[format];
+  if (derLabel !== undefined) return readDer(bytesOf(material, derLabel), kind, derLabel);
+  if (format === KeyFormatType.Raw) return readRaw(bytesOf(material, 'Raw'), kind);
+  return { actual: format, key: codec.read(material) };
+}
+
+/** The KeyObject a key block holds. */
+export function keyObjectFromBlock(block: TtlvStructure, kind: KeyKind): KeyObject {
+  const { key } = readBlockMaterial(block, kind);
+  if (!key) throw new KmipError(Reason.KeyFormatTypeNotSupported, ENCRYPTED_PKCS8);
+  return key;
 }
 
 /** The public half of a private key. */
@@ -379,29 +432,46 @@ export function keyBlockIn(key: KeyObject, kind: KeyKind, format: number, algori
 export function convertKeyBlock(block: TtlvStructure, objectType: number, to: number, secrets: Uint8Array[]): TtlvStructure {
   const kind = kindOf(objectType);
   if (!kind) throw new KmipError(Reason.KeyFormatTypeNotSupported, 'only public and private keys are converted here');
-  if (opt.enumeration(block, Tag.KeyFormatType) === to) return block;
-  const key = keyObjectFromBlock(block, kind);
-  const material = keyMaterialIn(key, kind, to);
+  const label = opt.enumeration(block, Tag.KeyFormatType);
+  const read = readBlockMaterial(block, kind);
+  // Already in that encoding (perhaps under another label, as the client registered it): the bytes as kept.
+  if (read.actual === to) return label === to ? block : relabel(block, to, undefined);
+  if (!read.key) throw new KmipError(Reason.KeyFormatTypeNotSupported, ENCRYPTED_PKCS8);
+  const codec = formatsFor(kind)[to];
+  // Asked for the label it was registered under, which does not fit the key (an RSA key labelled Raw): as registered.
+  if (label === to && (!codec || !codec.keyTypes.includes(read.key.asymmetricKeyType ?? ''))) return block;
+  const material = keyMaterialIn(read.key, kind, to);
   // The new encoding is as secret as the stored one: zeroed with the request's other secrets.
   if (material.type === ItemType.ByteString) secrets.push(material.value);
+  return relabel(block, to, material);
+}
+
+/** The block with another Key Format Type, and new Key Material when given. */
+function relabel(block: TtlvStructure, to: number, material: TtlvItem | undefined): TtlvStructure {
   const out: TtlvItem[] = [];
   for (const c of block.value) {
     if (c.tag === Tag.KeyFormatType) out.push(ttlv.enumeration(Tag.KeyFormatType, to));
-    else if (c.tag === Tag.KeyValue && c.type === ItemType.Structure) {
+    else if (material && c.tag === Tag.KeyValue && c.type === ItemType.Structure) {
       out.push(ttlv.structure(Tag.KeyValue, c.value.map((k) => (k.tag === Tag.KeyMaterial ? material : k))));
     } else out.push(c);
   }
   return ttlv.structure(Tag.KeyBlock, out);
 }
 
-/** Checks a registered key parses and states what it is; throws Invalid Field on malformed DER. */
-export function inspectKeyBlock(block: TtlvStructure, objectType: number): { algorithm: number; length: number } | undefined {
+/**
+ * Checks a registered key parses in what it really is (whatever its label) and keeps the limits
+ * (RSA modulus size, named curves); states its algorithm and length. Malformed material is Invalid
+ * Field naming the encodings tried. An encrypted PKCS#8 key is stored as given, stating nothing.
+ */
+export function inspectKeyBlock(block: TtlvStructure, objectType: number, limits: KeyMaterialLimits = DEFAULT_KEY_LIMITS): { algorithm: number; length: number } | undefined {
   const kind = kindOf(objectType);
   if (!kind || child(block, Tag.KeyWrappingData)) return undefined;
   // A format we cannot read (Transparent DSA/DH, say) is stored as given, to be used by no operation here.
   const format = opt.enumeration(block, Tag.KeyFormatType);
   if (format === undefined || formatsFor(kind)[format] === undefined) return undefined;
-  const key = keyObjectFromBlock(block, kind);
+  const { key } = readBlockMaterial(block, kind);
+  if (!key) return undefined;
+  checkKeyLimits(key, limits);
   try {
     return describeKey(key);
   } catch {

@@ -347,9 +347,6 @@ export function checkSplitParams(p: SplitParams): void {
   if (!Number.isInteger(p.threshold) || p.threshold < 1 || p.threshold > p.parts) {
     throw new KmipError(Reason.InvalidField, 'Split Key Threshold must be between 1 and Split Key Parts');
   }
-  if (p.method === SplitKeyMethod.XOR && p.threshold !== p.parts) {
-    throw new KmipError(Reason.InvalidField, 'with XOR splitting every part is needed: Split Key Threshold must equal Split Key Parts');
-  }
   if (p.method === SplitKeyMethod.PolynomialSharingPrimeField && p.prime === undefined) {
     throw new KmipError(Reason.InvalidField, 'Polynomial Sharing Prime Field needs the Prime Field Size');
   }
@@ -366,6 +363,11 @@ export function checkSplitParams(p: SplitParams): void {
 /** The shares of `secret`, in Key Part Identifier order (1..parts). */
 export function splitSecret(secret: Uint8Array, p: SplitParams): Buffer[] {
   checkSplitParams(p);
+  // Registered XOR parts may state a smaller threshold (clients do; Join then needs every part),
+  // but a split this server makes says what it is: every XOR part is needed.
+  if (p.method === SplitKeyMethod.XOR && p.threshold !== p.parts) {
+    throw new KmipError(Reason.InvalidField, 'with XOR splitting every part is needed: Split Key Threshold must equal Split Key Parts');
+  }
   if (secret.length === 0) throw new KmipError(Reason.InvalidField, 'an empty secret cannot be split');
   switch (p.method) {
     case SplitKeyMethod.XOR:
@@ -392,6 +394,10 @@ export function joinSecret(shares: readonly Share[], p: SplitParams, length: num
   }
   if (shares.length < p.threshold) {
     throw new KmipError(Reason.CryptographicFailure, `at least ${p.threshold} parts are needed to join this split key; ${shares.length} given`);
+  }
+  // XOR has no threshold scheme: whatever Split Key Threshold a client registered, the secret is the XOR of every part.
+  if (p.method === SplitKeyMethod.XOR && shares.length !== p.parts) {
+    throw new KmipError(Reason.CryptographicFailure, `an XOR split key is joined from all of its ${p.parts} parts; ${shares.length} given`);
   }
   const used = shares.slice(0, p.threshold);
   switch (p.method) {

@@ -27,7 +27,7 @@ import { KmipError, Reason } from '../server/errors';
 import type { ManagedObjectRecord, StoredAttribute } from '../store/object-store';
 import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
 import { issueCertificate, parseCertificationRequest, requestDer, subjectOfCertificate, type CertificationRequest } from '../crypto/x509-issue';
-import { keyBlockOf } from './key-block';
+import { keyBlockOf, requireKeyValue } from './key-block';
 import { getAttribute, getAttributes, isDestroyed, loadObject, nowSeconds, readBody, requireOnline, versionedError } from './managed-object';
 
 export function linkItem(type: number, uid: string): TtlvItem {
@@ -126,6 +126,7 @@ export async function loadSubjectPublicKey(ctx: OpContext, uid: string): Promise
   }
   const block = keyBlockOf(await readBody(ctx, rec));
   if (!block) throw new KmipError(Reason.KeyValueNotPresent, `object ${uid} holds no key`);
+  requireKeyValue(block, uid);
   return { rec, key: keyObjectFromBlock(block, 'public') };
 }
 
@@ -150,6 +151,7 @@ async function loadSigningKey(ctx: OpContext, uid: string, selfSigned: boolean):
   }
   const block = keyBlockOf(await readBody(ctx, rec));
   if (!block) throw new KmipError(Reason.KeyValueNotPresent, `object ${uid} holds no key`);
+  requireKeyValue(block, uid);
   return keyObjectFromBlock(block, 'private');
 }
 

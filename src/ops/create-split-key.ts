@@ -23,7 +23,7 @@ import type { NewObject } from '../store/object-store';
 import { secureRandomBytes } from '../crypto/random-pool';
 import { splitSecret } from '../crypto/secret-sharing';
 import { generateSymmetricKey, wipe } from './create';
-import { digestAttribute, keyBlockOf, rawKeyMaterial } from './key-block';
+import { digestAttribute, keyBlockOf, rawKeyMaterial, requireKeyValue } from './key-block';
 import { getAttribute, isDestroyed, loadObject, readBody, requireOnline, versionedError } from './managed-object';
 import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from './new-object';
 import { blockShape, readSplitParams, splitKeyBody } from './split-key-object';
@@ -87,6 +87,7 @@ async function existingSecret(ctx: OpContext, uid: string, objectType: number): 
   const body = await readBody(ctx, rec);
   const block = keyBlockOf(body);
   if (!block) throw new KmipError(Reason.KeyValueNotPresent, `object ${uid} holds no key block`);
+  requireKeyValue(block, uid);
   const material = rawKeyMaterial(block);
   if (!material) throw new KmipError(Reason.KeyFormatTypeNotSupported, 'only key material held as bytes (Raw, Opaque, DER formats) can be split');
   const shape = blockShape(block);

@@ -8,7 +8,7 @@ import type { OpContext } from '../server/context';
 import { KmipError, Reason } from '../server/errors';
 import type { OperationHandler } from '../server/registry';
 import { secureRandomBytes } from '../crypto/random-pool';
-import { checkSymmetricLength, digestAttribute, keyBlock, symmetricKeyBytes } from './key-block';
+import { checkSymmetricLength, derivedKeyBytes, digestAttribute, keyBlock, symmetricKeyBytes } from './key-block';
 import { checkClientAttributes, chooseProtectionStorage, storeNewObject } from './new-object';
 import { resolveRequestAttributes } from './templates';
 
@@ -27,9 +27,18 @@ export interface Generated {
 }
 
 /** Fresh key material of `algorithm` and `length` bits, as a Raw Symmetric Key. */
-export function generateSymmetricKey(algorithm: number, length: number): Generated {
-  checkSymmetricLength(algorithm, length);
-  const material = secureRandomBytes(symmetricKeyBytes(algorithm, length));
+/**
+ * `replacing` (Re-key): the length repeats an existing key's, which Register or Derive Key may have
+ * set outside the algorithm's own sizes (a 160-bit key labelled AES): any whole number of bytes.
+ */
+export function generateSymmetricKey(algorithm: number, length: number, opts: { replacing?: boolean } = {}): Generated {
+  let bytes: number;
+  if (opts.replacing) bytes = derivedKeyBytes(algorithm, length);
+  else {
+    checkSymmetricLength(algorithm, length);
+    bytes = symmetricKeyBytes(algorithm, length);
+  }
+  const material = secureRandomBytes(bytes);
   return {
     body: ttlv.structure(Tag.SymmetricKey, [keyBlock(KeyFormatType.Raw, material, algorithm, length)]),
     derived: [{ name: 'Digest', value: digestAttribute(material, KeyFormatType.Raw) }],

@@ -14,7 +14,7 @@ import type { ManagedObjectRecord } from '../store/object-store';
 import type { OpContext } from '../server/context';
 import { KmipError, Reason } from '../server/errors';
 import { certificateKeyBlock } from '../crypto/certificate';
-import { keyBlockOf } from './key-block';
+import { keyBlockOf, requireKeyValue } from './key-block';
 import { getAttribute, isDestroyed, loadObject, readBody, requestedUid, requireOnline, setAttribute } from './managed-object';
 
 export type KeyUse = 'encrypt' | 'decrypt' | 'sign' | 'verify' | 'macGenerate' | 'macVerify';
@@ -93,6 +93,7 @@ export async function loadKeyFor(ctx: OpContext, payload: TtlvStructure, use: Ke
   const certValue = rec.objectType === ObjectType.Certificate ? opt.bytes(body, Tag.CertificateValue) : undefined;
   const block = certValue ? certificateKeyBlock(certValue) : keyBlockOf(body);
   if (!block) throw new KmipError(Reason.InvalidObjectType, `object ${uid} holds no key`);
+  requireKeyValue(block, uid);
   if (child(block, Tag.KeyWrappingData)) {
     throw new KmipError(Reason.CryptographicFailure, `object ${uid} is stored wrapped and cannot be used for ${rule.label}`);
   }

@@ -33,7 +33,7 @@ import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
 import { agree, checkAgreementKey, peerKeyFromBytes } from '../crypto/key-agreement';
 import { readCryptoParams, type CryptoParams } from '../crypto/params';
 import { wipe } from './create';
-import { checkSymmetricLength, digestAttribute, keyBlock, keyBlockOf, rawKeyMaterial, symmetricKeyBytes } from './key-block';
+import { derivedKeyBytes, digestAttribute, keyBlock, keyBlockOf, rawKeyMaterial, requireKeyValue } from './key-block';
 import { addAttributeInstance, getAttribute, isDestroyed, loadObject, readBody, requireOnline, touchLastChange, versionedError } from './managed-object';
 import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from './new-object';
 import { resolveRequestAttributes } from './templates';
@@ -81,6 +81,7 @@ async function gateSource(ctx: OpContext, uid: string, types: readonly number[],
 async function blockOfSource(ctx: OpContext, rec: ManagedObjectRecord): Promise<TtlvStructure> {
   const block = keyBlockOf(await readBody(ctx, rec));
   if (!block) throw new KmipError(Reason.KeyValueNotPresent, `object ${rec.uid} has no key material`);
+  requireKeyValue(block, rec.uid);
   return block;
 }
 
@@ -197,8 +198,7 @@ export const deriveKeyHandler: OperationHandler = {
     let bytes: number;
     if (objectType === ObjectType.SymmetricKey) {
       if (algorithm === undefined) throw new KmipError(Reason.MissingData, 'a derived symmetric key needs its Cryptographic Algorithm');
-      checkSymmetricLength(algorithm, bits);
-      bytes = symmetricKeyBytes(algorithm, bits);
+      bytes = derivedKeyBytes(algorithm, bits);
     } else {
       if (bits <= 0 || bits % 8 !== 0) throw new KmipError(Reason.InvalidField, 'derived secret data must be a whole number of bytes');
       bytes = bits / 8;

@@ -7,7 +7,7 @@ import { isAllowed, type StateValue } from '../lifecycle/state-machine';
 import { KmipError, Reason } from '../server/errors';
 import type { OperationHandler } from '../server/registry';
 import { convertKeyBlock } from '../crypto/asymmetric-keys';
-import { OBJECT_BODY_TAG, keyBlockOf, rawKeyMaterial } from './key-block';
+import { OBJECT_BODY_TAG, keyBlockOf, rawKeyMaterial, requireKeyValue } from './key-block';
 import type { ManagedObjectRecord } from '../store/object-store';
 import type { OpContext } from '../server/context';
 import { getAttribute, isDestroyed, loadObject, readBody, requestedUid, requireOnline, setAttribute, versionedError } from './managed-object';
@@ -59,6 +59,7 @@ export async function bodyForClient(ctx: OpContext, rec: ManagedObjectRecord, pa
   }
   let body = await readBody(ctx, rec);
   const block = keyBlockOf(body);
+  requireKeyValue(block, rec.uid);
   if (format !== undefined) {
     if (!block) throw new KmipError(Reason.KeyFormatTypeNotSupported, 'this object has no key block');
     const pairHalf = rec.objectType === ObjectType.PublicKey || rec.objectType === ObjectType.PrivateKey;

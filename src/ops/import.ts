@@ -28,7 +28,7 @@ export const importHandler: OperationHandler = {
     if (uid.length === 0 || uid.length > 256) throw new KmipError(Reason.InvalidField, 'Unique Identifier must be 1 to 256 characters');
     const objectType = req.enumeration(payload, Tag.ObjectType);
     const replace = opt.boolean(payload, Tag.ReplaceExisting) ?? false;
-    const { body } = readRegisteredObject(payload, objectType);
+    const { body } = readRegisteredObject(payload, objectType, ctx);
     const existing = ctx.store.get(uid);
     if (existing) {
       if (!replace) throw new KmipError(Reason.ObjectAlreadyExists, `object ${uid} already exists`);

@@ -94,7 +94,7 @@ export const joinSplitKeyHandler: OperationHandler = {
     try {
       // What the rebuilt key says about itself (algorithm, length, digest; a private key must parse).
       const own = derivedFromBody(body);
-      own.push(...inspectRegistered(objectType, body, own));
+      own.push(...inspectRegistered(objectType, body, own, ctx.keyLimits));
       const { uid } = await storeNewObject(ctx, {
         objectType,
         body,

@@ -50,6 +50,18 @@ export function keyBlockOf(body: TtlvStructure): TtlvStructure | undefined {
   return opt.structure(body, Tag.KeyBlock);
 }
 
+/**
+ * Refuses to serve a metadata-only object (registered without its Key Value, KMIP 1.2 on) as if it
+ * held a key: Key Value Not Present, "a meta data only object; the key value is not present on the
+ * server" (2.1 Result Reasons; 1.2-1.4 name it for Re-key and Derive Key). 1.0/1.1 clients get
+ * Illegal Operation (their Get table: "the server only has attributes for this object").
+ */
+export function requireKeyValue(block: TtlvStructure | undefined, uid: string): void {
+  if (block !== undefined && child(block, Tag.KeyValue) === undefined) {
+    throw new KmipError(Reason.KeyValueNotPresent, `object ${uid} was registered without its Key Value: the server holds its attributes only`);
+  }
+}
+
 /** Digest attribute (SHA-256 of the key material as held), as servers report it. */
 export function digestAttribute(material: Uint8Array, formatType: number): TtlvStructure {
   return ttlv.structure(Tag.Digest, [
@@ -59,52 +71,76 @@ export function digestAttribute(material: Uint8Array, formatType: number): TtlvS
   ]);
 }
 
+/** Whether `bits` is a length the symmetric algorithm has; undefined: not a symmetric algorithm we make. */
+function symmetricLengthFits(algorithm: number, bits: number): boolean | undefined {
+  switch (algorithm) {
+    case CryptographicAlgorithm.AES:
+      return bits === 128 || bits === 192 || bits === 256;
+    case CryptographicAlgorithm.DES3:
+      return bits === 112 || bits === 168 || bits === 128 || bits === 192;
+    case CryptographicAlgorithm.DES:
+      return bits === 56 || bits === 64;
+    case CryptographicAlgorithm.ChaCha20:
+    case CryptographicAlgorithm.ChaCha20Poly1305:
+      return bits === 256;
+    case CryptographicAlgorithm.Camellia:
+    case CryptographicAlgorithm.ARIA:
+    case CryptographicAlgorithm.Twofish:
+      return bits === 128 || bits === 192 || bits === 256;
+    case CryptographicAlgorithm.SKIPJACK:
+      return bits === 80;
+    case CryptographicAlgorithm.IDEA:
+    case CryptographicAlgorithm.SEED:
+    case CryptographicAlgorithm.SM4:
+      return bits === 128;
+    case CryptographicAlgorithm.CAST5:
+      return bits >= 40 && bits <= 128 && bits % 8 === 0;
+    case CryptographicAlgorithm.Blowfish:
+      return bits >= 32 && bits <= 448 && bits % 8 === 0;
+    case CryptographicAlgorithm.HMAC_SHA3_224:
+    case CryptographicAlgorithm.HMAC_SHA3_256:
+    case CryptographicAlgorithm.HMAC_SHA3_384:
+    case CryptographicAlgorithm.HMAC_SHA3_512:
+    case CryptographicAlgorithm.HMAC_SHA1:
+    case CryptographicAlgorithm.HMAC_SHA224:
+    case CryptographicAlgorithm.HMAC_SHA256:
+    case CryptographicAlgorithm.HMAC_SHA384:
+    case CryptographicAlgorithm.HMAC_SHA512:
+    case CryptographicAlgorithm.HMAC_MD5:
+      // RFC 2104: a key of any length (longer than the hash's block is hashed first); the cap
+      // bounds what one Create generates (the RNG Retrieve limit).
+      return bits >= 8 && bits <= MAX_HMAC_KEY_BITS && bits % 8 === 0;
+    default:
+      return undefined;
+  }
+}
+
 /** Key lengths (bits) each symmetric algorithm accepts when we generate a key. */
 export function checkSymmetricLength(algorithm: number, bits: number): void {
-  const ok = (() => {
-    switch (algorithm) {
-      case CryptographicAlgorithm.AES:
-        return bits === 128 || bits === 192 || bits === 256;
-      case CryptographicAlgorithm.DES3:
-        return bits === 112 || bits === 168 || bits === 128 || bits === 192;
-      case CryptographicAlgorithm.DES:
-        return bits === 56 || bits === 64;
-      case CryptographicAlgorithm.ChaCha20:
-      case CryptographicAlgorithm.ChaCha20Poly1305:
-        return bits === 256;
-      case CryptographicAlgorithm.Camellia:
-      case CryptographicAlgorithm.ARIA:
-      case CryptographicAlgorithm.Twofish:
-        return bits === 128 || bits === 192 || bits === 256;
-      case CryptographicAlgorithm.SKIPJACK:
-        return bits === 80;
-      case CryptographicAlgorithm.IDEA:
-      case CryptographicAlgorithm.SEED:
-      case CryptographicAlgorithm.SM4:
-        return bits === 128;
-      case CryptographicAlgorithm.CAST5:
-        return bits >= 40 && bits <= 128 && bits % 8 === 0;
-      case CryptographicAlgorithm.Blowfish:
-        return bits >= 32 && bits <= 448 && bits % 8 === 0;
-      case CryptographicAlgorithm.HMAC_SHA3_224:
-      case CryptographicAlgorithm.HMAC_SHA3_256:
-      case CryptographicAlgorithm.HMAC_SHA3_384:
-      case CryptographicAlgorithm.HMAC_SHA3_512:
-      case CryptographicAlgorithm.HMAC_SHA1:
-      case CryptographicAlgorithm.HMAC_SHA224:
-      case CryptographicAlgorithm.HMAC_SHA256:
-      case CryptographicAlgorithm.HMAC_SHA384:
-      case CryptographicAlgorithm.HMAC_SHA512:
-      case CryptographicAlgorithm.HMAC_MD5:
-        return bits >= 8 && bits <= 4096 && bits % 8 === 0;
-      default:
-        return undefined;
-    }
-  })();
+  const ok = symmetricLengthFits(algorithm, bits);
   if (ok === undefined) {
     throw new KmipError(Reason.InvalidField, 'this algorithm cannot be used to create a symmetric key');
   }
   if (!ok) throw new KmipError(Reason.InvalidField, `key length ${bits} is not valid for this algorithm`);
+}
+
+/** The largest HMAC key Create makes: 64 KiB, as RNG Retrieve gives at most. */
+export const MAX_HMAC_KEY_BITS = 64 * 1024 * 8;
+
+/**
+ * Bytes to derive for a symmetric key of `bits` (Derive Key). The algorithm's own sizes where the
+ * length is one of them (3DES: 168 bits are 24 bytes with parity); any other whole number of bytes
+ * is derived as asked, like a registered key of that length (PyKMIP derives a 160-bit "AES" key
+ * with PBKDF2-HMAC-SHA1; pykmip-server stores it): a cipher that cannot use the key refuses it when
+ * it is used. Re-key repeats such a length.
+ */
+export function derivedKeyBytes(algorithm: number, bits: number): number {
+  const fits = symmetricLengthFits(algorithm, bits);
+  if (fits === undefined) throw new KmipError(Reason.InvalidField, 'this algorithm cannot be used to create a symmetric key');
+  if (fits) return symmetricKeyBytes(algorithm, bits);
+  if (bits > MAX_HMAC_KEY_BITS) throw new KmipError(Reason.InvalidField, `key length ${bits} is above the ${MAX_HMAC_KEY_BITS} bits the server makes`);
+  if (bits > 0 && bits % 8 === 0) return bits / 8;
+  throw new KmipError(Reason.InvalidField, `key length ${bits} is not valid for this algorithm: not a whole number of bytes`);
 }
 
 /** Bytes of key material for a length in bits (3DES keys carry parity bits: 168 -> 24 bytes). */

@@ -148,7 +148,7 @@ export async function registerPkcs12(payload: TtlvStructure, ctx: OpContext): Pr
     ]),
   ]);
   const keyPayload = ttlv.structure(payload.tag, payload.value.map((c) => (c.tag === Tag.PrivateKey ? keyBody : c)));
-  const { body, own } = readRegisteredObject(keyPayload, ObjectType.PrivateKey);
+  const { body, own } = readRegisteredObject(keyPayload, ObjectType.PrivateKey, ctx);
 
   // Certificates: one new object each, linked to its issuer when the issuer is in the PFX.
   const x509 = contents.certificates.map((der) => new X509Certificate(der));
@@ -158,7 +158,7 @@ export async function registerPkcs12(payload: TtlvStructure, ctx: OpContext): Pr
     const issuerIndex = x509.findIndex((other, j) => j !== i && issued(other, cert));
     const links: KmipAttribute[] = issuerIndex >= 0 ? [linkAttribute(LinkType.CertificateLink, certUids[issuerIndex]!)] : [];
     const certPayload = ttlv.structure(Tag.RequestPayload, [ttlv.enumeration(Tag.ObjectType, ObjectType.Certificate), certificateBody(contents.certificates[i]!)]);
-    const registered = readRegisteredObject(certPayload, ObjectType.Certificate);
+    const registered = readRegisteredObject(certPayload, ObjectType.Certificate, ctx);
     writes.push({
       insert: await prepareNewObject(ctx, {
         objectType: ObjectType.Certificate,

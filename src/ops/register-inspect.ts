@@ -11,10 +11,11 @@ import type { KmipAttribute } from '../kmip/attributes';
 import { ttlv } from '../../ttlv/types';
 import { child, opt } from '../kmip/tree';
 import { inspectKeyBlock } from '../crypto/asymmetric-keys';
+import { DEFAULT_KEY_LIMITS, type KeyMaterialLimits } from '../crypto/key-encoding';
 import { certificateAttributes } from '../crypto/certificate';
 import { KmipError, Reason } from '../server/errors';
 import { keyBlockOf } from './key-block';
-import { readSplitKey } from './split-key-object';
+import { readSplitKey, readSplitParts } from './split-key-object';
 
 /**
  * PGP Key (1.2 on): a PGP Key Version (3 or 4, the versions the spec names) and a Key Block whose
@@ -31,18 +32,21 @@ function checkPgpKey(body: TtlvStructure): void {
 }
 
 /** Attributes to add to `own` (those it already has are left alone). */
-export function inspectRegistered(objectType: number, body: TtlvStructure, own: readonly KmipAttribute[]): KmipAttribute[] {
+export function inspectRegistered(objectType: number, body: TtlvStructure, own: readonly KmipAttribute[], limits: KeyMaterialLimits | undefined = DEFAULT_KEY_LIMITS): KmipAttribute[] {
   const found: KmipAttribute[] = [];
+  const block = keyBlockOf(body);
+  // A metadata-only object (no Key Value) has no material to check; its other fields still are.
+  const metadataOnly = block !== undefined && child(block, Tag.KeyValue) === undefined;
   if (objectType === ObjectType.PrivateKey || objectType === ObjectType.PublicKey) {
-    const block = keyBlockOf(body);
-    const info = block ? inspectKeyBlock(block, objectType) : undefined;
+    const info = block && !metadataOnly ? inspectKeyBlock(block, objectType, limits ?? DEFAULT_KEY_LIMITS) : undefined;
     if (info) {
       found.push({ name: 'Cryptographic Algorithm', value: ttlv.enumeration(Tag.CryptographicAlgorithm, info.algorithm) });
       found.push({ name: 'Cryptographic Length', value: ttlv.integer(Tag.CryptographicLength, info.length) });
     }
   } else if (objectType === ObjectType.SplitKey) {
     // The split parameters and the part must be consistent, or Join Split Key would fail later.
-    readSplitKey(body);
+    if (metadataOnly) readSplitParts(body);
+    else readSplitKey(body);
   } else if (objectType === ObjectType.PGPKey) {
     checkPgpKey(body);
   } else if (objectType === ObjectType.Certificate && opt.enumeration(body, Tag.CertificateType) === CertificateType.X_509) {

@@ -18,7 +18,7 @@ import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
 import { specLike } from '../crypto/keygen';
 import { isServerManaged } from './attribute-policy';
 import { pairRequestAttributes, pairStorage, prepareKeyPair } from './create-key-pair';
-import { keyBlockOf } from './key-block';
+import { keyBlockOf, requireKeyValue } from './key-block';
 import {
   addAttributeInstance,
   getAttribute,
@@ -88,6 +88,7 @@ export const reKeyKeyPairHandler: OperationHandler = {
 
     const block = keyBlockOf(await readBody(ctx, oldPriv));
     if (!block) throw new KmipError(Reason.InvalidObjectType, `object ${privUid} holds no key`);
+    requireKeyValue(block, privUid);
     const alg = getAttribute(oldPriv.attributes, 'Cryptographic Algorithm');
     const spec = specLike(keyObjectFromBlock(block, 'private'), alg?.type === ItemType.Enumeration ? alg.value : 0, ctx.crypto);
 

@@ -111,6 +111,11 @@ export const reKeyHandler: OperationHandler = {
     }
     if (isDestroyed(old.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
     requireOnline(old);
+    // Re-key errors (1.2 on): "the Key Value is not present on the server" is Key Value Not Present.
+    const present = getAttribute(old.attributes, 'Key Value Present');
+    if (present?.type === ItemType.Boolean && !present.value) {
+      throw new KmipError(Reason.KeyValueNotPresent, `object ${uid} was registered without its Key Value: the server holds its attributes only`);
+    }
     const offset = optInterval(payload, Tag.Offset);
     const requested = await resolveRequestAttributes(payload, ctx);
     checkClientAttributes(requested, ctx, ObjectType.SymmetricKey);
@@ -128,7 +133,7 @@ export const reKeyHandler: OperationHandler = {
       ...usageLimits(old.attributes),
       { name: 'Link', index: 0, value: link(LinkType.ReplacedObjectLink, uid) },
     ];
-    const generated = generateSymmetricKey(alg.value, len.value);
+    const generated = generateSymmetricKey(alg.value, len.value, { replacing: true });
     try {
       const record = await prepareNewObject(ctx, {
         objectType: ObjectType.SymmetricKey,

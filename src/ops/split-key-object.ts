@@ -46,14 +46,21 @@ export function splitKeyBody(params: SplitParams, x: number, like: { format: num
   return ttlv.structure(Tag.SplitKey, items);
 }
 
-/** Reads and checks a Split Key body (Register, Join Split Key). */
-export function readSplitKey(body: TtlvStructure): SplitKeyPart {
+/** A Split Key body's parameters and Key Part Identifier, checked (a metadata-only part has no more). */
+export function readSplitParts(body: TtlvStructure): { params: SplitParams; x: number } {
   const params = readSplitParams(body);
   const x = req.integer(body, Tag.KeyPartIdentifier);
   if (x < 1 || x > params.parts) throw new KmipError(Reason.InvalidField, 'Key Part Identifier must be between 1 and Split Key Parts');
+  return { params, x };
+}
+
+/** Reads and checks a Split Key body (Register, Join Split Key). */
+export function readSplitKey(body: TtlvStructure): SplitKeyPart {
+  const { params, x } = readSplitParts(body);
   const block = keyBlockOf(body);
   if (!block) throw new KmipError(Reason.MissingData, 'the Split Key has no Key Block');
   if (child(block, Tag.KeyWrappingData)) throw new KmipError(Reason.KeyFormatTypeNotSupported, 'a wrapped split key part cannot be used here');
+  if (!child(block, Tag.KeyValue)) throw new KmipError(Reason.KeyValueNotPresent, 'this split key part was registered without its Key Value');
   const share = rawKeyMaterial(block);
   if (!share) throw new KmipError(Reason.KeyFormatTypeNotSupported, 'the Split Key part is not a Byte String of key material');
   return { params, x, block, share };

@@ -8,6 +8,7 @@ import type { ProtocolVersion } from '../spec/versions';
 import type { PendingOperations } from './pending-operations';
 import type { CryptoPolicy } from '../crypto/policy';
 import type { CompatProfile } from '../compat/profiles';
+import type { KeyMaterialLimits } from '../crypto/key-encoding';
 
 export interface ClientIdentity {
   /** The identity objects are owned by (certificate subject CN by default). */
@@ -42,6 +43,8 @@ export interface OpContext {
   readonly crypto: CryptoPolicy;
   /** The compatibility profile the server runs under (src/compat/profiles.ts; "none" by default). */
   readonly compat: CompatProfile;
+  /** Caps on client-supplied key material; absent: DEFAULT_KEY_LIMITS (src/crypto/key-encoding.ts). */
+  readonly keyLimits?: KeyMaterialLimits;
   /** The ID Placeholder of the batch: set by operations that create or name an object. */
   idPlaceholder: string | undefined;
   /** Unique identifiers the current item touched, for the audit record. */

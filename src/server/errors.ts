@@ -72,6 +72,7 @@ const OLDER_REASON: Readonly<Partial<Record<ReasonValue, ReasonValue>>> = {
   [Reason.IllegalOperation]: Reason.PermissionDenied,
   [Reason.IndexOutOfBounds]: Reason.InvalidField,
   [Reason.BadPassword]: Reason.InvalidField,
+  [Reason.KeyValueNotPresent]: Reason.IllegalOperation,
 };
 
 /** 2.x removed these 1.x reasons; their 2.x successors. */

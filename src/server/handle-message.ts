@@ -50,7 +50,8 @@ export interface ServerCore {
   readonly audit: AuditSink;
   readonly clock: Clock;
   readonly server: ServerInfo;
-  readonly limits: { readonly maxMessageBytes: number };
+  /** maxRsaModulusBits: the RSA key size cap for client keys (default DEFAULT_MAX_RSA_MODULUS_BITS). */
+  readonly limits: { readonly maxMessageBytes: number; readonly maxRsaModulusBits?: number };
   /** Legacy key sizes and the like; absent: DEFAULT_CRYPTO_POLICY (all off). */
   readonly crypto?: CryptoPolicy;
   /**
@@ -250,6 +251,7 @@ async function runItem(
     pending: core.pending,
     crypto: core.crypto ?? DEFAULT_CRYPTO_POLICY,
     compat: core.compat ?? COMPAT_PROFILES.none,
+    ...(core.limits.maxRsaModulusBits !== undefined ? { keyLimits: { maxRsaModulusBits: core.limits.maxRsaModulusBits } } : {}),
     idPlaceholder: shared.idPlaceholder,
     touched: [],
     secrets: shared.secrets,

@@ -9,14 +9,12 @@ import path from 'node:path';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../../src/spec/generated/tags';
 import { CryptographicAlgorithm, CryptographicUsageMask, NameType, ObjectType, Operation, ResultStatus } from '../../src/spec/generated/enums';
-import { createEmbeddedCore, type EmbeddedCore } from '../../src/embedded';
+import { createEmbeddedCore, type EmbeddedCore, type EmbeddedCoreOptions } from '../../src/embedded';
 import { handleMessage } from '../../src/server/handle-message';
 import type { ClientIdentity } from '../../src/server/context';
 import { findNewerThan } from '../../src/kmip/version-filter';
 import { attributeToV1, attributeToV2, type KmipAttribute } from '../../src/kmip/attributes';
 import type { ProtocolVersion } from '../../src/spec/versions';
-import type { CryptoPolicy } from '../../src/crypto/policy';
-import type { KeyProtector } from '../../src/keys/key-protector';
 import { openTestProtector } from './hsm';
 import type { CompatProfile } from '../../src/compat/profiles';
 import { attributesFor, find, parseResponse, requestMessage, successPayload, textOf, type BatchItemRequest, type ParsedResponse } from './kmip-client';
@@ -38,16 +36,18 @@ export interface Harness {
 }
 
 /**
- * `crypto`: the operator's policy (legacy sizes), as the config would set it; default all off.
- * `keys`: another harness's token, for a second core in the same file (SoftHSM2 finds tokens made
- * after its initialisation only by re-initialising, which the first core's sessions would not survive).
+ * `opts`: further core options, as the config would set them: `crypto` (the operator's policy,
+ * legacy sizes; default all off), `maxRsaModulusBits`. `keys`: another harness's token, for a
+ * second core in the same file (SoftHSM2 finds tokens made after its initialisation only by
+ * re-initialising, which the first core's sessions would not survive); it stays open on close.
  * `compat`: the compatibility profile the core runs under (default: none).
  */
-export async function openHarness(prefix: string, opts: { crypto?: CryptoPolicy; keys?: KeyProtector; compat?: CompatProfile } = {}): Promise<Harness> {
+export async function openHarness(prefix: string, opts: EmbeddedCoreOptions & { compat?: CompatProfile } = {}): Promise<Harness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `kmip-${prefix}-`));
   const ownKeys = opts.keys === undefined;
-  const embedded = await createEmbeddedCore(dir, { keys: opts.keys ?? (await openTestProtector()), ...(opts.crypto ? { crypto: opts.crypto } : {}) });
-  const core = opts.compat ? { ...embedded.core, compat: opts.compat } : embedded.core;
+  const { compat, ...coreOptions } = opts;
+  const embedded = await createEmbeddedCore(dir, { ...coreOptions, keys: opts.keys ?? (await openTestProtector()) });
+  const core = compat ? { ...embedded.core, compat } : embedded.core;
   const batch = async (v: ProtocolVersion, items: readonly BatchItemRequest[], header: TtlvItem[] = [], client = alice) => {
     const r = parseResponse(await handleMessage(requestMessage(v, items, header), { client }, core));
     expect(findNewerThan(r.root, v)).toEqual([]);

@@ -374,7 +374,7 @@ describe.each(VERSIONS)('KMIP %s registered keys and RSA encryption', (_label, v
         ],
         ResultReason.InvalidField,
       ),
-    ).toMatch(/not a valid PKCS#1 key/);
+    ).toMatch(/the Key Material \(labelled PKCS#1\) is not a private key: it is none of PKCS#8 PrivateKeyInfo, PKCS#8 EncryptedPrivateKeyInfo, PKCS#1 RSAPrivateKey or SEC1 ECPrivateKey/);
     const verifyOnly = await registerRsa('public', CryptographicUsageMask.Verify);
     await fails(h, v, Operation.Encrypt, [uidItem(verifyOnly), data(MSG)], badMask(v));
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });

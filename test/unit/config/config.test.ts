@@ -38,6 +38,7 @@ test.each([
   [{ listen: 'nope' }, 'listen'],
   [{ bogus: 1 }, 'bogus'],
   [{ limits: { maxMessageBytes: -1 } }, 'limits.maxMessageBytes'],
+  [{ limits: { maxRsaModulusBits: 0 } }, 'limits.maxRsaModulusBits'],
   [{ hsm: { module: '/x.so', tokenLabel: 't' } }, 'hsm.pinEnv'],
   [{ hsm: { module: '/x.so', tokenLabel: 't', pinEnv: 'P', pin: '1234' } }, 'hsm.pin'],
   [{ hsm: { module: '/x.so', tokenLabel: 't', pinEnv: 'P', callMode: 'threads' } }, 'hsm.callMode'],
@@ -135,4 +136,9 @@ test('crypto.allowLegacy: off unless the file turns it on', () => {
   expect(loadConfig({}).crypto).toEqual({ allowLegacy: false });
   expect(loadConfig({ configFile: withFile({ crypto: {} }) }).crypto).toEqual({ allowLegacy: false });
   expect(loadConfig({ configFile: withFile({ crypto: { allowLegacy: true } }) }).crypto).toEqual({ allowLegacy: true });
+});
+
+test('limits.maxRsaModulusBits: 16,384 unless configured', () => {
+  expect(loadConfig({}).maxRsaModulusBits).toBe(16_384);
+  expect(loadConfig({ configFile: withFile({ limits: { maxRsaModulusBits: 8192 } }) }).maxRsaModulusBits).toBe(8192);
 });

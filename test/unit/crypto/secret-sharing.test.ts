@@ -69,11 +69,23 @@ describe('XOR', () => {
     for (const s of shares) expect(s.value.equals(secret)).toBe(false);
     expect(() => joinSecret(shares.slice(1), p, 32)).toThrow(/at least 4 parts/);
   });
+
+  test('parts registered with a threshold below the part count: joined from every part, refused with fewer', () => {
+    const secret = randomBytes(16);
+    const made = splitSecret(secret, { method: SplitKeyMethod.XOR, parts: 3, threshold: 3 }).map((value, i) => ({ x: i + 1, value }));
+    const registered: SplitParams = { method: SplitKeyMethod.XOR, parts: 3, threshold: 2 };
+    expect(() => checkSplitParams(registered)).not.toThrow();
+    expect(joinSecret(made, registered, 16).equals(secret)).toBe(true);
+    expect(() => joinSecret(made.slice(0, 2), registered, 16)).toThrow(/all of its 3 parts; 2 given/);
+  });
+
+  test('the server makes XOR splits only where every part is needed', () => {
+    expect(() => splitSecret(randomBytes(16), { method: SplitKeyMethod.XOR, parts: 3, threshold: 2 })).toThrow(/Threshold must equal/);
+  });
 });
 
 describe('parameter rules', () => {
   test.each([
-    [{ method: SplitKeyMethod.XOR, parts: 3, threshold: 2 }, /Threshold must equal/],
     [{ method: SplitKeyMethod.PolynomialSharingGF2_8, parts: 3, threshold: 4 }, /between 1 and Split Key Parts/],
     [{ method: SplitKeyMethod.PolynomialSharingGF2_8, parts: 1, threshold: 1 }, /at least 2/],
     [{ method: SplitKeyMethod.PolynomialSharingPrimeField, parts: 3, threshold: 2 }, /Prime Field Size/],
