@@ -1,8 +1,8 @@
 /** Get: the object, in the stored format or a requested Key Format Type where we can convert. */
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
-import { KeyFormatType, ObjectType, Operation } from '../spec/generated/enums';
-import { opt, withTag } from '../kmip/tree';
+import { KeyFormatType, KeyWrapType, ObjectType, Operation } from '../spec/generated/enums';
+import { child, opt, withTag } from '../kmip/tree';
 import { isAllowed, type StateValue } from '../lifecycle/state-machine';
 import { KmipError, Reason } from '../server/errors';
 import type { OperationHandler } from '../server/registry';
@@ -68,12 +68,33 @@ export async function bodyForClient(ctx: OpContext, rec: ManagedObjectRecord, pa
     if (format === KeyFormatType.PKCS_12) body = replaceBlock(body, await pkcs12KeyBlock(ctx, rec, block));
     else body = replaceBlock(body, pairHalf ? convertKeyBlock(block, rec.objectType, format, ctx.secrets) : convertSymmetric(block, format));
   }
+  const wrapType = opt.enumeration(payload, Tag.KeyWrapType);
+  if (wrapType !== undefined) checkKeyWrapType(wrapType, keyBlockOf(body), kws !== undefined);
   if (kws) {
     const current = keyBlockOf(body);
     if (!current) throw versionedError(ctx, [Reason.IllegalObjectType, Reason.InvalidField], 'only objects with a key block can be wrapped');
     body = replaceBlock(body, await wrapKeyBlock(ctx, current, kws, rec.attributes));
   }
   return withTag(body, OBJECT_BODY_TAG[rec.objectType] ?? body.tag) as TtlvStructure;
+}
+
+/**
+ * Key Wrap Type (1.4 on) says in what wrapping the client wants the Key Value back. As Registered:
+ * as it is stored, which is always what the client registered. Not Wrapped: plaintext; a key the
+ * client registered wrapped is refused, since the server holds it only wrapped under a key it need
+ * not know. Either way the answer is never silently something else.
+ */
+function checkKeyWrapType(wrapType: number, block: TtlvStructure | undefined, wrapRequested: boolean): void {
+  if (wrapType === KeyWrapType.AsRegistered) return;
+  if (wrapType !== KeyWrapType.NotWrapped) {
+    throw new KmipError(Reason.KeyWrapTypeNotSupported, 'Key Wrap Type must be Not Wrapped or As Registered');
+  }
+  if (wrapRequested) {
+    throw new KmipError(Reason.InvalidField, 'Key Wrap Type Not Wrapped contradicts the Key Wrapping Specification in the same request');
+  }
+  if (block && child(block, Tag.KeyWrappingData)) {
+    throw new KmipError(Reason.KeyWrapTypeNotSupported, 'the key was registered wrapped and is kept only so: ask for Key Wrap Type As Registered');
+  }
 }
 
 function replaceBlock(body: TtlvStructure, block: TtlvStructure): TtlvStructure {

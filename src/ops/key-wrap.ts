@@ -3,9 +3,14 @@
  * another managed AES key with AES Key Wrap, RFC 3394 (Block Cipher Mode NIST Key Wrap) or RFC 5649
  * (AES Key Wrap with Padding), and the Key Block says how in its Key Wrapping Data.
  *
- * What is wrapped follows the Encoding Option: by default the TTLV encoding of the whole Key Value
- * structure (with any attributes the client asked to bind to it); with No Encoding, the raw Key
- * Material bytes.
+ * What is wrapped follows the Encoding Option. TTLV Encoding (the default): the TTLV encoding of
+ * the whole Key Value structure (with any attributes the client asked to bind to it), and the Key
+ * Value becomes that Byte String (Key Block table: "Byte String: for wrapped Key Value"). No
+ * Encoding: only the Key Material bytes are wrapped, and the Key Value stays a Structure whose Key
+ * Material is the wrapped bytes, with no attributes (Key Wrapping Data, Encoding Option: "the
+ * encoding of the Key Material within the Key Value structure"; "If No Encoding is specified, then
+ * the Key Value structure SHALL NOT contain any attributes"). Clients parse it that way: PyKMIP
+ * reads a Key Value as a Structure whenever it asked for No Encoding.
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { encodeTtlv } from '../../ttlv/encode';
@@ -139,17 +144,27 @@ export async function wrapKeyBlock(
   const encoding = opt.enumeration(kws, Tag.EncodingOption);
   const keyValue = child(block, Tag.KeyValue);
   if (keyValue?.type !== ItemType.Structure) throw new KmipError(Reason.KeyValueNotPresent, 'the object has no key value to wrap');
+  if (encoding !== undefined && encoding !== EncodingOption.NoEncoding && encoding !== EncodingOption.TTLVEncoding) {
+    throw new KmipError(Reason.EncodingOptionError, 'Encoding Option must be No Encoding or TTLV Encoding');
+  }
+  const names = children(kws, Tag.AttributeName).map(asText);
+  const noEncoding = encoding === EncodingOption.NoEncoding;
   let plain: Uint8Array;
-  if (encoding === EncodingOption.NoEncoding) {
+  if (noEncoding) {
     const material = child(keyValue, Tag.KeyMaterial);
     if (material?.type !== ItemType.ByteString) {
       throw new KmipError(Reason.EncodingOptionError, 'No Encoding needs key material that is a byte string');
     }
+    if (names.length > 0) {
+      throw new KmipError(Reason.EncodingOptionError, 'No Encoding wraps the Key Material alone: attributes can be bound to it only with TTLV Encoding');
+    }
     plain = material.value;
   } else {
-    const names = children(kws, Tag.AttributeName).map(asText);
     const bound: KmipAttribute[] = asKmipAttributes(attributes).filter((a) => names.includes(a.name));
-    const value = ttlv.structure(Tag.KeyValue, [...keyValue.value.filter((c) => c.tag === Tag.KeyMaterial), ...encodeAttributeList(bound, ctx.version)]);
+    // No attributes asked for: none, not an empty 2.x Attributes structure (clients reading the
+    // Key Value expect nothing after the Key Material then).
+    const attrs = bound.length > 0 ? encodeAttributeList(bound, ctx.version) : [];
+    const value = ttlv.structure(Tag.KeyValue, [...keyValue.value.filter((c) => c.tag === Tag.KeyMaterial), ...attrs]);
     plain = encodeTtlv(value);
     ctx.secrets.push(plain);
   }
@@ -165,8 +180,11 @@ export async function wrapKeyBlock(
     ttlv.structure(Tag.EncryptionKeyInformation, ekiOut),
   ];
   if (encoding !== undefined) wrapping.push(ttlv.enumeration(Tag.EncodingOption, encoding));
+  const wrappedValue = noEncoding
+    ? ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, wrapped)])
+    : ttlv.byteString(Tag.KeyValue, wrapped);
   return ttlv.structure(Tag.KeyBlock, [
-    ...block.value.map((c) => (c.tag === Tag.KeyValue ? ttlv.byteString(Tag.KeyValue, wrapped) : c)),
+    ...block.value.map((c) => (c.tag === Tag.KeyValue ? wrappedValue : c)),
     ttlv.structure(Tag.KeyWrappingData, wrapping),
   ]);
 }
