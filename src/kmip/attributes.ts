@@ -95,9 +95,14 @@ export function attributeFromV1(item: TtlvItem): IndexedAttribute {
   return index === undefined ? { name, value } : { name, index, value };
 }
 
-export function attributeToV1(a: KmipAttribute, index?: number): TtlvStructure {
+/**
+ * `zeroIndex`: write Attribute Index 0 too. The spec lets it be left out ("MAY be omitted if the
+ * index ... is 0"), but the Add/Modify/Delete Attribute responses carry it, since clients (PyKMIP)
+ * read the index of the instance they changed without checking it is there.
+ */
+export function attributeToV1(a: KmipAttribute, index?: number, zeroIndex = false): TtlvStructure {
   const out: TtlvItem[] = [ttlv.textString(Tag.AttributeName, a.name)];
-  if (index !== undefined && index > 0) out.push(ttlv.integer(Tag.AttributeIndex, index));
+  if (index !== undefined && (index > 0 || zeroIndex)) out.push(ttlv.integer(Tag.AttributeIndex, index));
   out.push(withTag(a.value, Tag.AttributeValue));
   return ttlv.structure(Tag.Attribute, out);
 }

@@ -234,6 +234,27 @@ describe.each(VERSIONS)('KMIP %s', (label, v) => {
   });
 });
 
+describe('KMIP 1.x responses name the instance changed, index 0 included (PyKMIP reads it unconditionally)', () => {
+  const V12 = { major: 1, minor: 2 };
+  const indexIn = (p: TtlvStructure): number | undefined => (find(find(p, Tag.Attribute) as TtlvStructure, Tag.AttributeIndex) as { value: number } | undefined)?.value;
+  test.each([
+    ['1.2', V12],
+    ['1.4', V14],
+  ])('KMIP %s: Add, Modify and Delete Attribute answer Attribute Index 0 for the first instance', async (_label, v) => {
+    const uid = await createAes(h, v);
+    const contact = (text: string) => ({ name: 'Contact Information', value: ttlv.textString(Tag.ContactInformation, text) });
+    expect(indexIn(successPayload(await add(v, uid, contact('first'))))).toBe(0);
+    expect(indexIn(successPayload(await add(v, uid, custom('x-site', 'a'))))).toBe(0);
+    expect(indexIn(successPayload(await add(v, uid, custom('x-site', 'b'))))).toBe(1);
+    const modified = successPayload(await h.send(v, Operation.ModifyAttribute, [uidItem(uid), newAttribute(v, contact('second'))]));
+    expect(indexIn(modified)).toBe(0);
+    expect(textOf(find(modified, Tag.Attribute) as TtlvStructure, Tag.AttributeValue)).toBe('second');
+    const deleted = successPayload(await h.send(v, Operation.DeleteAttribute, [uidItem(uid), ttlv.textString(Tag.AttributeName, 'x-site')]));
+    expect(indexIn(deleted)).toBe(0);
+    expect(textOf(find(deleted, Tag.Attribute) as TtlvStructure, Tag.AttributeValue)).toBe('a');
+  });
+});
+
 describe('KMIP 2.1 only', () => {
   test('Set Attribute adds when absent, modifies when single; refuses several instances and read-only ones', async () => {
     const uid = await createAes(h, V21);
