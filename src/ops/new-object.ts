@@ -16,6 +16,7 @@ import { compareVersions, type ProtocolVersion } from '../spec/versions';
 import { KmipError, Reason } from '../server/errors';
 import { checkNewObjectAttributes } from './attribute-policy';
 import { keyBlockOf } from './key-block';
+import { initialUsageLimitsIn } from './usage-limits';
 import { newUniqueIdentifier, nowSeconds, protectBody, setAttribute, toStoredAttributes } from './managed-object';
 
 /** The lease this server grants on its objects (Lease Time attribute; Check compares against it). */
@@ -140,6 +141,7 @@ export async function prepareNewObject(ctx: OpContext, input: NewObjectInput): P
     ...input.derived,
     ...clientAttrs,
   ]);
+  attributes = initialUsageLimitsIn(attributes);
   attributes = setAttribute(attributes, 'Unique Identifier', ttlv.textString(Tag.UniqueIdentifier, uid));
   attributes = setAttribute(attributes, 'Short Unique Identifier', shortUniqueIdentifier(uid));
   attributes = setAttribute(attributes, 'Object Type', ttlv.enumeration(Tag.ObjectType, input.objectType));
