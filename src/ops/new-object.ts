@@ -17,7 +17,7 @@ import { KmipError, Reason } from '../server/errors';
 import { checkNewObjectAttributes } from './attribute-policy';
 import { keyBlockOf } from './key-block';
 import { initialUsageLimitsIn } from './usage-limits';
-import { newUniqueIdentifier, nowSeconds, protectBody, setAttribute, toStoredAttributes } from './managed-object';
+import { newUniqueIdentifier, nowSeconds, protectBody, sameValue, setAttribute, toStoredAttributes } from './managed-object';
 
 /** The lease this server grants on its objects (Lease Time attribute; Check compares against it). */
 export const LEASE_TIME_SECONDS = 3600;
@@ -135,9 +135,13 @@ export async function prepareNewObject(ctx: OpContext, input: NewObjectInput): P
   // default Name ("Symmetric Key"), and refusing the second one would break them. A Name added
   // or changed later must be unique (managed-object.ts, checkNameUnique).
   const clientAttrs = input.clientAttributes.filter((a) => a.name !== 'Object Type');
-  // Inherited first, then derived from the body, then the client's: the later one wins.
+  // Inherited first, then derived from the body, then the client's: the later one wins. Except
+  // Names: a replacement (Re-key, Re-key Key Pair, Re-certify) keeps the existing object's Names
+  // and adds the request's (1.x 4.4 / 2.0 6.1.42: "Set to the name(s) of the existing key").
   let attributes = toStoredAttributes([
-    ...(input.inherited ?? []).filter((a) => !clientAttrs.some((c) => c.name === a.name)),
+    ...(input.inherited ?? []).filter((a) =>
+      a.name === 'Name' ? !clientAttrs.some((c) => c.name === 'Name' && sameValue(c.value, a.value)) : !clientAttrs.some((c) => c.name === a.name),
+    ),
     ...input.derived,
     ...clientAttrs,
   ]);
