@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
-import { CryptographicAlgorithm, DRBGAlgorithm, ObjectType, ProtectionStorageMask, RNGAlgorithm, State } from '../spec/generated/enums';
+import { CryptographicAlgorithm, DRBGAlgorithm, KeyFormatType, ObjectType, ProtectionStorageMask, RNGAlgorithm, State } from '../spec/generated/enums';
 import type { KmipAttribute } from '../kmip/attributes';
 import { asInteger, children, opt } from '../kmip/tree';
 import { effectiveState } from '../lifecycle/effective-state';
@@ -113,7 +113,8 @@ function serverDefaults(attrs: StoredAttribute[], input: NewObjectInput, v: Prot
   if (reservesDefaultGroup(v)) put('Object Group', ttlv.textString(Tag.ObjectGroup, DEFAULT_OBJECT_GROUP.name));
   if (input.generated) put('Random Number Generator', randomNumberGenerator());
   const block = keyBlockOf(input.body);
-  const format = block ? opt.enumeration(block, Tag.KeyFormatType) : undefined;
+  // 2.x Key Format Type "applies to all objects"; a certificate's default is X.509 (2.0 4.26).
+  const format = block ? opt.enumeration(block, Tag.KeyFormatType) : input.objectType === ObjectType.Certificate ? KeyFormatType.X_509 : undefined;
   if (format !== undefined) out = setAttribute(out, 'Key Format Type', ttlv.enumeration(Tag.KeyFormatType, format));
   out = setAttribute(out, 'Protection Storage Mask', ttlv.integer(Tag.ProtectionStorageMask, input.protectionStorage ?? PROTECTION_STORAGE));
   return out;

@@ -1,7 +1,7 @@
 /**
  * A registered certificate's 1.x Certificate Subject / Issuer / Identifier strings are in RFC 4514
  * form, and Locate finds the certificate by either that form or the ", "-separated certificate-order
- * form, over a real SQLite file and SoftHSM2 token (KMIP 1.4).
+ * form; a 2.x certificate has a Key Format Type. Real SQLite file and SoftHSM2 token.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,11 +9,12 @@ import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
-import { ObjectType, Operation } from '../../../src/spec/generated/enums';
+import { KeyFormatType, ObjectType, Operation } from '../../../src/spec/generated/enums';
+import type { ProtocolVersion } from '../../../src/spec/versions';
 import { attributeToV1 } from '../../../src/kmip/attributes';
 import { createCertificateAuthority, issueClientCertificate } from '../../../src/pki/dev-pki';
 import { attributesFor, find, successPayload, textOf } from '../../helpers/kmip-client';
-import { V14, attributeValues, openHarness, type Harness } from '../../helpers/ops-harness';
+import { V14, V21, attributeValues, openHarness, type Harness } from '../../helpers/ops-harness';
 
 let h: Harness;
 let dir: string;
@@ -29,10 +30,10 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function register(): Promise<string> {
-  const r = await h.send(V14, Operation.Register, [
+async function register(v: ProtocolVersion = V14): Promise<string> {
+  const r = await h.send(v, Operation.Register, [
     ttlv.enumeration(Tag.ObjectType, ObjectType.Certificate),
-    attributesFor(V14, []),
+    attributesFor(v, []),
     ttlv.structure(Tag.Certificate, [ttlv.enumeration(Tag.CertificateType, 1), ttlv.byteString(Tag.CertificateValue, der)]),
   ]);
   return textOf(successPayload(r), Tag.UniqueIdentifier)!;
@@ -77,4 +78,10 @@ test('X.509 Certificate Identifier: the serial number is the whole DER INTEGER o
   expect(serial?.type === ItemType.ByteString && Buffer.from(serial.value).toString('hex')).toBe(
     Buffer.concat([Buffer.from([0x02, withSign.length]), withSign]).toString('hex'),
   );
+});
+
+test('2.x: a certificate carries the Key Format Type attribute, X.509 (2.0 4.26: it applies to all objects); 1.x has no such attribute', async () => {
+  const uid = await register(V21);
+  expect((await attributeValues(h, V21, uid, 'Key Format Type', Tag.KeyFormatType)).map((i) => i.value)).toEqual([KeyFormatType.X_509]);
+  expect(await attributeValues(h, V14, uid, 'Key Format Type')).toEqual([]);
 });
