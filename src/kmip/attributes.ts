@@ -175,10 +175,18 @@ export function readTemplateNames(
   return ta ? children(ta, Tag.Name).map(asStructure) : [];
 }
 
+/** The spec's tables allow several instances of it (custom attributes always may). */
+function mayHaveInstances(name: string): boolean {
+  const rule = attributeRule(name);
+  return rule === undefined || !rule.hasRules || rule.multipleInstances !== 'no';
+}
+
 /**
  * Attributes as a response carries them: 1.x a list of Attribute, 2.x one Attributes structure.
  * A 1.x instance keeps its stored index where it has one (indexes do not move when a sibling
- * instance is deleted); otherwise instances are numbered in order.
+ * instance is deleted); otherwise instances are numbered in order. An attribute that may have
+ * several instances carries its index, 0 too (as pykmip-server answers, and PyKMIP's client reads
+ * it for a Name); a single-instance one carries none (its index is always 0).
  */
 export function encodeAttributeList(attrs: readonly IndexedAttribute[], v: ProtocolVersion): TtlvItem[] {
   const visible = attrs.filter((a) => visibleInVersion(a, v)).map((a) => shapeForVersion(a, v));
@@ -187,7 +195,7 @@ export function encodeAttributeList(attrs: readonly IndexedAttribute[], v: Proto
   return visible.map((a) => {
     const i = a.index ?? counts.get(a.name) ?? 0;
     counts.set(a.name, i + 1);
-    return attributeToV1(a, i);
+    return attributeToV1(a, i, mayHaveInstances(a.name));
   });
 }
 

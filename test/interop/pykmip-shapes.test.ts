@@ -32,9 +32,13 @@ describe.each(['1.2', '1.4', '2.0'])('PyKMIP client, KMIP %s', (version) => {
   });
 
   if (version !== '2.0') {
-    test('Add, Modify and Delete Attribute answer the Attribute Index PyKMIP reads, 0 included', async () => {
+    test('Get, Add, Modify and Delete Attribute answer the Attribute Index PyKMIP reads, 0 included', async () => {
       const steps = await runScenario(version, 'index');
       const uid = ok(steps, 'create');
+      expect(ok(steps, 'get_attributes_name')).toEqual([
+        { name: 'Cryptographic Length', index: null },
+        { name: 'Name', index: 0 },
+      ]);
       expect(ok(steps, 'add_name')).toEqual({ name: 'Name', index: 1 });
       expect(ok(steps, 'add_contact')).toEqual({ name: 'Contact Information', index: 0 });
       expect(ok(steps, 'modify_name')).toEqual({ uid, name: 'Name', index: 0, value: 'renamed' });

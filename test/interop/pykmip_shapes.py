@@ -9,8 +9,9 @@ Scenarios:
               message builder with the response read as bytes, since PyKMIP's Key Value parser only
               knows the Structure form: the script unwraps the Byte String and hands the inner Key
               Value to PyKMIP's KeyValue parser.
-  index       Add Attribute (sent with PyKMIP's primitives: the client has no Add Attribute call),
-              Modify Attribute and Delete Attribute: the Attribute Index each response carries.
+  index       Get Attributes, Add Attribute (sent with PyKMIP's primitives: the client has no Add
+              Attribute call), Modify Attribute and Delete Attribute: the Attribute Index each
+              response carries.
 """
 import json
 import struct
@@ -173,6 +174,9 @@ with c:
     elif scenario == "index":
         factory = AttributeFactory()
         kid = attempt("create", lambda: c.create(enums.CryptographicAlgorithm.AES, 128, name="first"))
+        attempt("get_attributes_name", lambda: sorted([
+            {"name": a.attribute_name.value, "index": a.attribute_index.value if a.attribute_index else None}
+            for a in c.get_attributes(kid, ["Name", "Cryptographic Length"])[1]], key=lambda a: a["name"]))
 
         def add(attribute):
             items = ttlv_items(send_raw(c, enums.Operation.ADD_ATTRIBUTE, RawPayload([

@@ -253,6 +253,18 @@ describe('KMIP 1.x responses name the instance changed, index 0 included (PyKMIP
     expect(indexIn(deleted)).toBe(0);
     expect(textOf(find(deleted, Tag.Attribute) as TtlvStructure, Tag.AttributeValue)).toBe('a');
   });
+
+  test.each([
+    ['1.2', V12],
+    ['1.4', V14],
+  ])('KMIP %s: Get Attributes gives a multi-instance attribute its index, 0 included; a single-instance one none', async (_label, v) => {
+    const uid = await createAes(h, v, [{ name: 'Name', value: nameValue(`indexed-${_label}`) }]);
+    const p = successPayload(await h.send(v, Operation.GetAttributes, [uidItem(uid), reference(v, 'Name'), reference(v, 'Cryptographic Length')]));
+    const attrs = p.value.filter((c): c is TtlvStructure => c.tag === Tag.Attribute && c.type === ItemType.Structure);
+    const byName = (n: string) => attrs.find((a) => textOf(a, Tag.AttributeName) === n)!;
+    expect((find(byName('Name'), Tag.AttributeIndex) as { value: number } | undefined)?.value).toBe(0);
+    expect(find(byName('Cryptographic Length'), Tag.AttributeIndex)).toBeUndefined();
+  });
 });
 
 describe('KMIP 2.1 only', () => {
