@@ -11,7 +11,7 @@ import { OBJECT_BODY_TAG, keyBlockOf, rawKeyMaterial } from './key-block';
 import type { ManagedObjectRecord } from '../store/object-store';
 import type { OpContext } from '../server/context';
 import { getAttribute, isDestroyed, loadObject, readBody, requestedUid, requireOnline, setAttribute, versionedError } from './managed-object';
-import { wrapKeyBlock } from './key-wrap';
+import { unwrapKeyBlock, wrapKeyBlock } from './key-wrap';
 import { pkcs12KeyBlock } from './pkcs12';
 
 /** Re-expresses a symmetric key block in another format (Raw <-> Transparent Symmetric Key). */
@@ -58,6 +58,12 @@ export async function bodyForClient(ctx: OpContext, rec: ManagedObjectRecord, pa
     throw new KmipError(Reason.KeyCompressionTypeNotSupported, 'key compression is not supported');
   }
   let body = await readBody(ctx, rec);
+  const wrapType = opt.enumeration(payload, Tag.KeyWrapType);
+  if (wrapType !== undefined) checkKeyWrapType(wrapType, kws !== undefined);
+  const stored = keyBlockOf(body);
+  if (wrapType === KeyWrapType.NotWrapped && stored && child(stored, Tag.KeyWrappingData)) {
+    body = replaceBlock(body, await unwrapKeyBlock(ctx, stored));
+  }
   const block = keyBlockOf(body);
   if (format !== undefined) {
     if (!block) throw new KmipError(Reason.KeyFormatTypeNotSupported, 'this object has no key block');
@@ -68,8 +74,6 @@ export async function bodyForClient(ctx: OpContext, rec: ManagedObjectRecord, pa
     if (format === KeyFormatType.PKCS_12) body = replaceBlock(body, await pkcs12KeyBlock(ctx, rec, block));
     else body = replaceBlock(body, pairHalf ? convertKeyBlock(block, rec.objectType, format, ctx.secrets) : convertSymmetric(block, format));
   }
-  const wrapType = opt.enumeration(payload, Tag.KeyWrapType);
-  if (wrapType !== undefined) checkKeyWrapType(wrapType, keyBlockOf(body), kws !== undefined);
   if (kws) {
     const current = keyBlockOf(body);
     if (!current) throw versionedError(ctx, [Reason.IllegalObjectType, Reason.InvalidField], 'only objects with a key block can be wrapped');
@@ -81,19 +85,17 @@ export async function bodyForClient(ctx: OpContext, rec: ManagedObjectRecord, pa
 /**
  * Key Wrap Type (1.4 on) says in what wrapping the client wants the Key Value back. As Registered:
  * as it is stored, which is always what the client registered. Not Wrapped: plaintext; a key the
- * client registered wrapped is refused, since the server holds it only wrapped under a key it need
- * not know. Either way the answer is never silently something else.
+ * client registered wrapped is unwrapped when its wrapping key is the caller's on this server, and
+ * refused (Key Wrap Type Not Supported) otherwise (key-wrap.ts unwrapKeyBlock). Either way the
+ * answer is never silently something else.
  */
-function checkKeyWrapType(wrapType: number, block: TtlvStructure | undefined, wrapRequested: boolean): void {
+function checkKeyWrapType(wrapType: number, wrapRequested: boolean): void {
   if (wrapType === KeyWrapType.AsRegistered) return;
   if (wrapType !== KeyWrapType.NotWrapped) {
     throw new KmipError(Reason.KeyWrapTypeNotSupported, 'Key Wrap Type must be Not Wrapped or As Registered');
   }
   if (wrapRequested) {
     throw new KmipError(Reason.InvalidField, 'Key Wrap Type Not Wrapped contradicts the Key Wrapping Specification in the same request');
-  }
-  if (block && child(block, Tag.KeyWrappingData)) {
-    throw new KmipError(Reason.KeyWrapTypeNotSupported, 'the key was registered wrapped and is kept only so: ask for Key Wrap Type As Registered');
   }
 }
 

@@ -22,7 +22,7 @@ import {
   WrappingMethod,
 } from '../../../src/spec/generated/enums';
 import type { ProtocolVersion } from '../../../src/spec/versions';
-import { aesKeyUnwrap } from '../../../src/ops/key-wrap';
+import { aesKeyUnwrap, aesKeyWrap } from '../../../src/ops/key-wrap';
 import { attributesFor, find, successPayload, textOf } from '../../helpers/kmip-client';
 import {
   ENCRYPT_DECRYPT,
@@ -81,6 +81,30 @@ async function registerSecret(v: ProtocolVersion, bytes: Buffer, extra: Paramete
       ttlv.structure(Tag.KeyBlock, [
         ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.Opaque),
         ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, bytes)]),
+      ]),
+    ]),
+  ]);
+  return textOf(successPayload(r), Tag.UniqueIdentifier)!;
+}
+
+async function registerWrapped(v: ProtocolVersion, keyValue: TtlvItem, kekUid: string, encoding: number): Promise<string> {
+  const r = await h.send(v, Operation.Register, [
+    ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey),
+    attributesFor(v, [{ name: 'Cryptographic Usage Mask', value: ttlv.integer(Tag.CryptographicUsageMask, ENCRYPT_DECRYPT) }]),
+    ttlv.structure(Tag.SymmetricKey, [
+      ttlv.structure(Tag.KeyBlock, [
+        ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.Raw),
+        keyValue,
+        ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES),
+        ttlv.integer(Tag.CryptographicLength, 128),
+        ttlv.structure(Tag.KeyWrappingData, [
+          ttlv.enumeration(Tag.WrappingMethod, WrappingMethod.Encrypt),
+          ttlv.structure(Tag.EncryptionKeyInformation, [
+            ttlv.textString(Tag.UniqueIdentifier, kekUid),
+            ttlv.structure(Tag.CryptographicParameters, [ttlv.enumeration(Tag.BlockCipherMode, BlockCipherMode.NISTKeyWrap)]),
+          ]),
+          ttlv.enumeration(Tag.EncodingOption, encoding),
+        ]),
       ]),
     ]),
   ]);
@@ -147,7 +171,7 @@ describe.each(VERSIONS)('KMIP %s', (label, v) => {
     expect(inner.value.map((c) => c.tag)).toEqual(v.major >= 2 ? [Tag.KeyMaterial, Tag.Attributes] : [Tag.KeyMaterial, Tag.Attribute]);
   });
 
-  test('a key registered wrapped is stored as given; Key Wrap Type As Registered returns it so, Not Wrapped is refused', async () => {
+  test('a key registered wrapped is stored as given; As Registered returns it so; Not Wrapped is refused when its wrapping key is not here', async () => {
     const wrappedBytes = Buffer.alloc(24, 0x5a);
     const block = ttlv.structure(Tag.KeyBlock, [
       ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.Raw),
@@ -175,7 +199,34 @@ describe.each(VERSIONS)('KMIP %s', (label, v) => {
     expect(encodeTtlv(asRegistered).equals(encodeTtlv(block))).toBe(true);
     const notWrapped = await h.send(v, Operation.Get, [uidItem(uid), ttlv.enumeration(Tag.KeyWrapType, KeyWrapType.NotWrapped)]);
     expect(failure(notWrapped)).toBe(reason(v, ResultReason.KeyWrapTypeNotSupported, ResultReason.FeatureNotSupported));
-    expect(notWrapped.items[0]!.message).toMatch(/registered wrapped/);
+    expect(notWrapped.items[0]!.message).toMatch(/registered wrapped and cannot be returned unwrapped: its wrapping key is not one of yours/);
+  });
+
+  test.each([
+    ['No Encoding', EncodingOption.NoEncoding],
+    ['TTLV Encoding', EncodingOption.TTLVEncoding],
+  ])('a key registered wrapped (%s) under a wrapping key of the caller: Key Wrap Type Not Wrapped unwraps it', async (_name, encoding) => {
+    const kek = await activeKek(v);
+    const kekBytes = await getKeyBytes(h, v, kek);
+    const plain = Buffer.alloc(16, 0x3c);
+    const keyValue =
+      encoding === EncodingOption.NoEncoding
+        ? ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, Buffer.from(aesKeyWrap(kekBytes, plain, false)))])
+        : ttlv.byteString(Tag.KeyValue, Buffer.from(aesKeyWrap(kekBytes, Buffer.from(encodeTtlv(ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, plain)]))), false)));
+    const uid = await registerWrapped(v, keyValue, kek, encoding);
+    const block = keyBlockOf(successPayload(await h.send(v, Operation.Get, [uidItem(uid), ttlv.enumeration(Tag.KeyWrapType, KeyWrapType.NotWrapped)])));
+    expect(find(block, Tag.KeyWrappingData)).toBeUndefined();
+    expect(bytesOf(find(find(block, Tag.KeyValue) as TtlvStructure, Tag.KeyMaterial)).equals(plain)).toBe(true);
+    // As stored without Key Wrap Type, and As Registered.
+    expect(find(keyBlockOf(successPayload(await h.send(v, Operation.Get, [uidItem(uid)]))), Tag.KeyWrappingData)).toBeDefined();
+  });
+
+  test('Not Wrapped needs a wrapping key that may unwrap: without Unwrap Key in its mask it is refused', async () => {
+    const kek = await activeKek(v, CryptographicUsageMask.WrapKey);
+    const wrapped = aesKeyWrap(await getKeyBytes(h, v, kek), Buffer.alloc(16, 1), false);
+    const uid = await registerWrapped(v, ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, Buffer.from(wrapped))]), kek, EncodingOption.NoEncoding);
+    const r = await h.send(v, Operation.Get, [uidItem(uid), ttlv.enumeration(Tag.KeyWrapType, KeyWrapType.NotWrapped)]);
+    expect(failure(r)).toBe(reason(v, ResultReason.IncompatibleCryptographicUsageMask, ResultReason.PermissionDenied));
   });
 
   test('Key Wrap Type Not Wrapped returns a plaintext key plain, and contradicts a Key Wrapping Specification', async () => {
