@@ -97,9 +97,58 @@ function isContext(block: asn1js.AsnType | undefined, n: number): block is asn1j
   return block !== undefined && block.idBlock.tagClass === 3 && block.idBlock.tagNumber === n;
 }
 
-/** OpenSSL's multi-line name ("C=AU\nO=Org\nCN=x") as one line, in certificate order. */
-function oneLine(name: string): string {
-  return name.split('\n').filter((l) => l.length > 0).join(', ');
+/** RFC 4514 section 3: the attribute type short names a DN string uses; other types are dotted OIDs. */
+const RFC4514_TYPES: Readonly<Record<string, string>> = {
+  '2.5.4.3': 'CN',
+  '2.5.4.7': 'L',
+  '2.5.4.8': 'ST',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+  '2.5.4.6': 'C',
+  '2.5.4.9': 'STREET',
+  '0.9.2342.19200300.100.1.25': 'DC',
+  '0.9.2342.19200300.100.1.1': 'UID',
+};
+
+/** RFC 4514 2.4: escape the special characters, a leading space or '#', a trailing space, and NUL. */
+function escapeDnValue(v: string): string {
+  let body = v.replace(/[\\"+,;<>]/g, (c) => `\\${c}`).replace(/\0/g, '\\00');
+  if (v.length > 1 && v.endsWith(' ')) body = `${body.slice(0, -1)}\\ `;
+  return v.startsWith(' ') || v.startsWith('#') ? `\\${body}` : body;
+}
+
+/**
+ * A Name as an RFC 4514 string: RDNs last to first, separated by ',', the values of a multi-valued
+ * RDN by '+'. A type RFC 4514 has no short name for is written as its OID with the value's DER in
+ * hex (RFC 4514 2.3, 2.4), as is a value that is not a character string.
+ */
+function rfc4514(name: asn1js.Sequence, what: string): string {
+  const rdns: string[] = [];
+  for (const rdn of name.valueBlock.value) {
+    if (!(rdn instanceof asn1js.Set)) throw malformed(`the ${what} name has a part that is not a SET`);
+    const parts: string[] = [];
+    for (const atv of rdn.valueBlock.value) {
+      const [type, value] = seqItems(atv, `an attribute of the ${what} name`);
+      if (!(type instanceof asn1js.ObjectIdentifier) || value === undefined) throw malformed(`the ${what} name has an attribute without a type or value`);
+      const oid = type.valueBlock.toString();
+      const short = RFC4514_TYPES[oid];
+      if (short !== undefined && value instanceof asn1js.BaseStringBlock) parts.push(`${short}=${escapeDnValue(value.getValue())}`);
+      else parts.push(`${oid}=#${Buffer.from(value.valueBeforeDecodeView).toString('hex')}`);
+    }
+    rdns.push(parts.join('+'));
+  }
+  return rdns.reverse().join(',');
+}
+
+/**
+ * The forms a client may give a DN string in, for Locate: as given, RFC 4514 (no space after the
+ * commas) in either RDN order, and the one-line form with ", " (OpenSSL's order, which this server
+ * stored before it wrote RFC 4514) in either order. Splits at commas that are not escaped.
+ */
+export function dnStringForms(dn: string): string[] {
+  const rdns = dn.split(/(?<!\\),/).map((r) => r.trim());
+  const reversed = [...rdns].reverse();
+  return [...new Set([dn, rdns.join(','), reversed.join(','), rdns.join(', '), reversed.join(', ')])];
 }
 
 /** Extensions [3] of the TBSCertificate: OID -> extnValue contents (DER). */
@@ -176,14 +225,16 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
     publicKey = undefined; // a key type we do not use: the certificate is still stored
   }
   return {
-    serialNumber: serial.valueBlock.valueHexView,
+    // The whole DER INTEGER element (tag, length, contents), as the issuer name beside it is the
+    // whole Name element.
+    serialNumber: serial.valueBeforeDecodeView,
     issuerDer: issuer.valueBeforeDecodeView,
     subjectDer: subject.valueBeforeDecodeView,
     subjectAltNameDer: extensions.get(SUBJECT_ALT_NAME),
     issuerAltNameDer: extensions.get(ISSUER_ALT_NAME),
     signatureOid: sigAlg.valueBlock.toString(),
-    issuerText: oneLine(x509.issuer),
-    subjectText: oneLine(x509.subject),
+    issuerText: rfc4514(issuer, 'issuer'),
+    subjectText: rfc4514(subject, 'subject'),
     issuerFields,
     subjectFields,
     serialText: x509.serialNumber,

@@ -27,9 +27,10 @@ const MAX_SESSIONS = 1024;
 export type StreamRun =
   | { readonly kind: 'encrypt' | 'decrypt'; readonly cipher: CipherRun }
   | { readonly kind: 'sign'; readonly signer: SignRun }
-  | { readonly kind: 'verify'; readonly verifier: VerifyRun }
+  /** `expected`: the Signature Data / MAC Data a client gave with the first part, if any. */
+  | { readonly kind: 'verify'; readonly verifier: VerifyRun; readonly expected?: Uint8Array }
   | { readonly kind: 'mac'; readonly mac: MacRun }
-  | { readonly kind: 'macVerify'; readonly mac: MacRun }
+  | { readonly kind: 'macVerify'; readonly mac: MacRun; readonly expected?: Uint8Array }
   | { readonly kind: 'hash'; readonly hash: Hash };
 
 export type StreamKind = StreamRun['kind'];

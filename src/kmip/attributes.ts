@@ -95,9 +95,14 @@ export function attributeFromV1(item: TtlvItem): IndexedAttribute {
   return index === undefined ? { name, value } : { name, index, value };
 }
 
-export function attributeToV1(a: KmipAttribute, index?: number): TtlvStructure {
+/**
+ * `zeroIndex`: write Attribute Index 0 too. The spec lets it be left out ("MAY be omitted if the
+ * index ... is 0"), but the Add/Modify/Delete Attribute responses carry it, since clients (PyKMIP)
+ * read the index of the instance they changed without checking it is there.
+ */
+export function attributeToV1(a: KmipAttribute, index?: number, zeroIndex = false): TtlvStructure {
   const out: TtlvItem[] = [ttlv.textString(Tag.AttributeName, a.name)];
-  if (index !== undefined && index > 0) out.push(ttlv.integer(Tag.AttributeIndex, index));
+  if (index !== undefined && (index > 0 || zeroIndex)) out.push(ttlv.integer(Tag.AttributeIndex, index));
   out.push(withTag(a.value, Tag.AttributeValue));
   return ttlv.structure(Tag.Attribute, out);
 }
@@ -170,10 +175,18 @@ export function readTemplateNames(
   return ta ? children(ta, Tag.Name).map(asStructure) : [];
 }
 
+/** The spec's tables allow several instances of it (custom attributes always may). */
+function mayHaveInstances(name: string): boolean {
+  const rule = attributeRule(name);
+  return rule === undefined || !rule.hasRules || rule.multipleInstances !== 'no';
+}
+
 /**
  * Attributes as a response carries them: 1.x a list of Attribute, 2.x one Attributes structure.
  * A 1.x instance keeps its stored index where it has one (indexes do not move when a sibling
- * instance is deleted); otherwise instances are numbered in order.
+ * instance is deleted); otherwise instances are numbered in order. An attribute that may have
+ * several instances carries its index, 0 too (as pykmip-server answers, and PyKMIP's client reads
+ * it for a Name); a single-instance one carries none (its index is always 0).
  */
 export function encodeAttributeList(attrs: readonly IndexedAttribute[], v: ProtocolVersion): TtlvItem[] {
   const visible = attrs.filter((a) => visibleInVersion(a, v)).map((a) => shapeForVersion(a, v));
@@ -182,7 +195,7 @@ export function encodeAttributeList(attrs: readonly IndexedAttribute[], v: Proto
   return visible.map((a) => {
     const i = a.index ?? counts.get(a.name) ?? 0;
     counts.set(a.name, i + 1);
-    return attributeToV1(a, i);
+    return attributeToV1(a, i, mayHaveInstances(a.name));
   });
 }
 

@@ -8,13 +8,15 @@ import { KmipError, Reason } from '../server/errors';
 import { checkClientChange, isMultiValued } from './attribute-policy';
 import { attributeResponse, commitAttributes, instancesOf, loadForChange, readNewAttribute } from './attribute-edit';
 import { addAttributeInstance, checkNameUnique, nowSeconds } from './managed-object';
+import { initialUsageLimits } from './usage-limits';
 
 export const addAttributeHandler: OperationHandler = {
   operation: Operation.AddAttribute,
   async handle(payload, ctx) {
     const rec = await loadForChange(payload, ctx);
     // 1.x: the request carries no Attribute Index; the server assigns the next one.
-    const { name, value } = readNewAttribute(payload, ctx);
+    const { name, value: given } = readNewAttribute(payload, ctx);
+    const value = name === 'Usage Limits' ? initialUsageLimits(given) : given;
     checkClientChange('add', name, rec, ctx.version, nowSeconds(ctx));
     if (!isMultiValued(name) && instancesOf(rec, name).length > 0) {
       throw new KmipError(Reason.AttributeSingleValued, `${name} takes one value and the object has it`);

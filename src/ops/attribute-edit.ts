@@ -108,6 +108,6 @@ export async function commitAttributes(ctx: OpContext, rec: ManagedObjectRecord,
 /** The response: 1.x echoes the attribute instance (Add, Modify, Delete); 2.x only the identifier. */
 export function attributeResponse(ctx: OpContext, uid: string, instance?: StoredAttribute): TtlvItem[] {
   const out: TtlvItem[] = [ttlv.textString(Tag.UniqueIdentifier, uid)];
-  if (ctx.version.major < 2 && instance) out.push(attributeToV1(shapeForVersion(instance, ctx.version), instance.index));
+  if (ctx.version.major < 2 && instance) out.push(attributeToV1(shapeForVersion(instance, ctx.version), instance.index, true));
   return out;
 }

@@ -23,14 +23,22 @@ const EMPTY = new Uint8Array(0);
 
 interface Outcome {
   readonly data: Uint8Array;
+  /** A part of a multi-part operation: its Data is left out when the part gave no output. */
+  readonly part?: boolean;
   readonly iv?: Uint8Array;
   readonly correlation?: Uint8Array;
   readonly tag?: Uint8Array;
 }
 
-/** Response payload in the spec's field order. */
+/**
+ * Response payload in the spec's field order. Data is optional in the response (1.3 on, the
+ * multi-part versions): a part that produced nothing (a block cipher still holding a partial
+ * block, or a final part with nothing left) answers without it rather than with an empty Byte
+ * String, which clients reading parts take for output.
+ */
 function response(uid: string, o: Outcome): TtlvItem[] {
-  const out: TtlvItem[] = [ttlv.textString(Tag.UniqueIdentifier, uid), ttlv.byteString(Tag.Data, o.data)];
+  const out: TtlvItem[] = [ttlv.textString(Tag.UniqueIdentifier, uid)];
+  if (!(o.part && o.data.length === 0)) out.push(ttlv.byteString(Tag.Data, o.data));
   if (o.iv) out.push(ttlv.byteString(Tag.IVCounterNonce, o.iv));
   if (o.correlation) out.push(ttlv.byteString(Tag.CorrelationValue, o.correlation));
   if (o.tag) out.push(ttlv.byteString(Tag.AuthenticatedEncryptionTag, o.tag));
@@ -80,7 +88,7 @@ function symmetric(direction: Direction, key: UsableKey, payload: TtlvStructure,
     const head = run.update(data);
     if (!final) {
       advanceStream(correlation, data.length);
-      return { data: head };
+      return { data: head, part: true };
     }
     closeStream(correlation);
     try {
@@ -88,7 +96,7 @@ function symmetric(direction: Direction, key: UsableKey, payload: TtlvStructure,
       const tail = run.finish(tag);
       const out = Buffer.concat([head, tail.data]);
       tail.data.fill(0);
-      return tail.tag ? { data: out, tag: tail.tag } : { data: out };
+      return tail.tag ? { data: out, tag: tail.tag, part: true } : { data: out, part: true };
     } finally {
       head.fill(0);
     }
@@ -109,7 +117,7 @@ function symmetric(direction: Direction, key: UsableKey, payload: TtlvStructure,
   if (init && !final) {
     const out = run.update(data);
     const id = openStream(run, ctx.client.name, key.uid, now, data.length);
-    return { data: out, iv, correlation: id };
+    return { data: out, iv, correlation: id, part: true };
   }
   const result = runOnce(run, data, tag);
   return { data: result.data, iv, tag: result.tag };

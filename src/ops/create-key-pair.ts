@@ -15,7 +15,7 @@ import { keyBlockIn } from '../crypto/asymmetric-keys';
 import { keyPairSpec, type KeyPairSpec } from '../crypto/keygen';
 import type { NewObject, StoredAttribute } from '../store/object-store';
 import { wipe } from './create';
-import { digestAttribute } from './key-block';
+import { digestAttribute, digestInput } from './key-block';
 import { newUniqueIdentifier } from './managed-object';
 import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from './new-object';
 import { resolveRequestAttributes } from './templates';
@@ -57,9 +57,7 @@ function storageFor(payload: TtlvStructure, tag: number, common: number): number
 
 function materialOf(body: TtlvStructure): Uint8Array | undefined {
   const block = opt.structure(body, Tag.KeyBlock);
-  const kv = block ? opt.structure(block, Tag.KeyValue) : undefined;
-  const m = kv ? child(kv, Tag.KeyMaterial) : undefined;
-  return m?.type === ItemType.ByteString ? m.value : undefined;
+  return block ? digestInput(block) : undefined;
 }
 
 export interface PairHalfInput {

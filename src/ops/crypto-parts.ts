@@ -74,3 +74,9 @@ export function digestedData(payload: TtlvStructure, part: Part, ctx: OpContext,
 export function badDigest(ctx: OpContext): (message: string) => KmipError {
   return (message) => versionedError(ctx, [Reason.BadCryptographicParameters, Reason.InvalidField], message);
 }
+
+/** The MAC or signature to check at the final part: given then or with the first; Missing Data if neither. */
+export function finalValue(value: Uint8Array | undefined, name: string): Uint8Array {
+  if (value === undefined) throw new KmipError(Reason.MissingData, `${name} is required, with the first or the final part`);
+  return value;
+}

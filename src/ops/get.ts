@@ -1,8 +1,8 @@
 /** Get: the object, in the stored format or a requested Key Format Type where we can convert. */
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
-import { KeyFormatType, ObjectType, Operation } from '../spec/generated/enums';
-import { opt, withTag } from '../kmip/tree';
+import { KeyFormatType, KeyWrapType, ObjectType, Operation } from '../spec/generated/enums';
+import { child, opt, withTag } from '../kmip/tree';
 import { isAllowed, type StateValue } from '../lifecycle/state-machine';
 import { KmipError, Reason } from '../server/errors';
 import type { OperationHandler } from '../server/registry';
@@ -11,7 +11,7 @@ import { OBJECT_BODY_TAG, keyBlockOf, rawKeyMaterial, requireKeyValue } from './
 import type { ManagedObjectRecord } from '../store/object-store';
 import type { OpContext } from '../server/context';
 import { getAttribute, isDestroyed, loadObject, readBody, requestedUid, requireOnline, setAttribute, versionedError } from './managed-object';
-import { wrapKeyBlock } from './key-wrap';
+import { unwrapKeyBlock, wrapKeyBlock } from './key-wrap';
 import { pkcs12KeyBlock } from './pkcs12';
 
 /** Re-expresses a symmetric key block in another format (Raw <-> Transparent Symmetric Key). */
@@ -58,6 +58,12 @@ export async function bodyForClient(ctx: OpContext, rec: ManagedObjectRecord, pa
     throw new KmipError(Reason.KeyCompressionTypeNotSupported, 'key compression is not supported');
   }
   let body = await readBody(ctx, rec);
+  const wrapType = opt.enumeration(payload, Tag.KeyWrapType);
+  if (wrapType !== undefined) checkKeyWrapType(wrapType, kws !== undefined);
+  const stored = keyBlockOf(body);
+  if (wrapType === KeyWrapType.NotWrapped && stored && child(stored, Tag.KeyWrappingData)) {
+    body = replaceBlock(body, await unwrapKeyBlock(ctx, stored));
+  }
   const block = keyBlockOf(body);
   requireKeyValue(block, rec.uid);
   if (format !== undefined) {
@@ -75,6 +81,23 @@ export async function bodyForClient(ctx: OpContext, rec: ManagedObjectRecord, pa
     body = replaceBlock(body, await wrapKeyBlock(ctx, current, kws, rec.attributes));
   }
   return withTag(body, OBJECT_BODY_TAG[rec.objectType] ?? body.tag) as TtlvStructure;
+}
+
+/**
+ * Key Wrap Type (1.4 on) says in what wrapping the client wants the Key Value back. As Registered:
+ * as it is stored, which is always what the client registered. Not Wrapped: plaintext; a key the
+ * client registered wrapped is unwrapped when its wrapping key is the caller's on this server, and
+ * refused (Key Wrap Type Not Supported) otherwise (key-wrap.ts unwrapKeyBlock). Either way the
+ * answer is never silently something else.
+ */
+function checkKeyWrapType(wrapType: number, wrapRequested: boolean): void {
+  if (wrapType === KeyWrapType.AsRegistered) return;
+  if (wrapType !== KeyWrapType.NotWrapped) {
+    throw new KmipError(Reason.KeyWrapTypeNotSupported, 'Key Wrap Type must be Not Wrapped or As Registered');
+  }
+  if (wrapRequested) {
+    throw new KmipError(Reason.InvalidField, 'Key Wrap Type Not Wrapped contradicts the Key Wrapping Specification in the same request');
+  }
 }
 
 function replaceBlock(body: TtlvStructure, block: TtlvStructure): TtlvStructure {

@@ -10,7 +10,8 @@
  * Invalid Field; the parts' material is read from the HSM-wrapped store for this call only, and
  * the rebuilt secret is zeroed once stored.
  */
-import { ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
+import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
+import type { KmipAttribute } from '../kmip/attributes';
 import { Tag } from '../spec/generated/tags';
 import { ObjectType, Operation, SecretDataType, SplitKeyMethod } from '../spec/generated/enums';
 import { asText, children, opt, req } from '../kmip/tree';
@@ -54,6 +55,11 @@ function secretBytes(part: SplitKeyPart): number {
   return part.share.length;
 }
 
+function requestedNumber(attrs: readonly KmipAttribute[], name: string): number | undefined {
+  const v = attrs.find((a) => a.name === name)?.value;
+  return v?.type === ItemType.Enumeration || v?.type === ItemType.Integer ? v.value : undefined;
+}
+
 export const joinSplitKeyHandler: OperationHandler = {
   operation: Operation.JoinSplitKey,
   async handle(payload: TtlvStructure, ctx) {
@@ -83,8 +89,14 @@ export const joinSplitKeyHandler: OperationHandler = {
     if (!parts.every((p) => sameParts(first, p))) throw new KmipError(Reason.InvalidField, 'the split key parts do not belong to the same split key');
     const shares: Share[] = parts.map((p) => ({ x: p.x, value: p.share }));
     const secret = joinSecret(shares, first.params, secretBytes(first));
+    // The key block says what the joined key is: the algorithm and length the request asks for,
+    // else what the parts record (a client may split bare bytes and name the algorithm on Join).
+    // Secret Data has neither (Key Block table: "Does not apply to Secret Data").
     const shape = blockShape(first.block);
-    const block = keyBlock(shape.format, secret, shape.algorithm, shape.length);
+    const isKey = objectType !== ObjectType.SecretData;
+    const algorithm = (isKey ? requestedNumber(attrs, 'Cryptographic Algorithm') : undefined) ?? shape.algorithm;
+    const length = (isKey ? requestedNumber(attrs, 'Cryptographic Length') : undefined) ?? shape.length;
+    const block = keyBlock(shape.format, secret, algorithm, length);
     const bodyItems: TtlvItem[] = [];
     if (objectType === ObjectType.SecretData) {
       bodyItems.push(ttlv.enumeration(Tag.SecretDataType, opt.enumeration(payload, Tag.SecretDataType) ?? SecretDataType.Seed));

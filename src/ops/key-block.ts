@@ -3,6 +3,7 @@
  * structures) and the attributes derived from them.
  */
 import { createHash } from 'node:crypto';
+import { encodeTtlv } from '../../ttlv/encode';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { CryptographicAlgorithm, HashingAlgorithm, ObjectType } from '../spec/generated/enums';
@@ -60,6 +61,19 @@ export function requireKeyValue(block: TtlvStructure | undefined, uid: string): 
   if (block !== undefined && child(block, Tag.KeyValue) === undefined) {
     throw new KmipError(Reason.KeyValueNotPresent, `object ${uid} was registered without its Key Value: the server holds its attributes only`);
   }
+}
+
+/**
+ * What a Digest is computed over (1.1 3.17): "If the Key Material is a Byte String, then the
+ * Digest Value SHALL be calculated on this Byte String. If the Key Material is a structure, then
+ * ... on the TTLV-encoded Key Material structure" (Transparent keys).
+ */
+export function digestInput(block: TtlvStructure): Uint8Array | undefined {
+  const kv = child(block, Tag.KeyValue);
+  const km = kv?.type === ItemType.Structure ? child(kv, Tag.KeyMaterial) : undefined;
+  if (km?.type === ItemType.ByteString) return km.value;
+  if (km?.type === ItemType.Structure) return encodeTtlv(km);
+  return undefined;
 }
 
 /** Digest attribute (SHA-256 of the key material as held), as servers report it. */

@@ -3,11 +3,17 @@
  * another managed AES key with AES Key Wrap, RFC 3394 (Block Cipher Mode NIST Key Wrap) or RFC 5649
  * (AES Key Wrap with Padding), and the Key Block says how in its Key Wrapping Data.
  *
- * What is wrapped follows the Encoding Option: by default the TTLV encoding of the whole Key Value
- * structure (with any attributes the client asked to bind to it); with No Encoding, the raw Key
- * Material bytes.
+ * What is wrapped follows the Encoding Option. TTLV Encoding (the default): the TTLV encoding of
+ * the whole Key Value structure (with any attributes the client asked to bind to it), and the Key
+ * Value becomes that Byte String (Key Block table: "Byte String: for wrapped Key Value"). No
+ * Encoding: only the Key Material bytes are wrapped, and the Key Value stays a Structure whose Key
+ * Material is the wrapped bytes, with no attributes (Key Wrapping Data, Encoding Option: "the
+ * encoding of the Key Material within the Key Value structure"; "If No Encoding is specified, then
+ * the Key Value structure SHALL NOT contain any attributes"). Clients parse it that way: PyKMIP
+ * reads a Key Value as a Structure whenever it asked for No Encoding.
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { decodeTtlv } from '../../ttlv/decode';
 import { encodeTtlv } from '../../ttlv/encode';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
@@ -65,8 +71,11 @@ const WRAP_MODES: ReadonlyMap<number, boolean> = new Map([
   [BlockCipherMode.AESKeyWrapPadding, true],
 ]);
 
-/** The wrapping key the client named, checked as the spec requires before it may wrap. */
-async function wrappingKey(ctx: OpContext, uid: string): Promise<ManagedObjectRecord> {
+/**
+ * The wrapping key the client named, checked as the spec requires before it may wrap (or, for
+ * `unwrap`, before it may unwrap a key registered wrapped under it).
+ */
+async function wrappingKey(ctx: OpContext, uid: string, use: 'wrap' | 'unwrap' = 'wrap'): Promise<ManagedObjectRecord> {
   const rec = ctx.store.get(uid);
   if (rec === undefined || (rec.owner !== ctx.client.name && !ctx.client.isAdmin)) {
     throw versionedError(ctx, [Reason.WrappingObjectNotFound, Reason.ItemNotFound], `wrapping key ${uid} not found`);
@@ -85,14 +94,76 @@ async function wrappingKey(ctx: OpContext, uid: string): Promise<ManagedObjectRe
   if (alg?.type !== ItemType.Enumeration || alg.value !== CryptographicAlgorithm.AES) {
     throw new KmipError(Reason.UnsupportedCryptographicParameters, 'keys are wrapped with AES keys only');
   }
-  if (!isAllowed(rec.state as StateValue, 'protect')) {
-    throw new KmipError(Reason.WrongKeyLifecycleState, `wrapping key ${uid} is not Active`);
+  if (!isAllowed(rec.state as StateValue, use === 'wrap' ? 'protect' : 'process')) {
+    throw new KmipError(Reason.WrongKeyLifecycleState, `wrapping key ${uid} cannot ${use} in its state`);
   }
+  const bit = use === 'wrap' ? CryptographicUsageMask.WrapKey : CryptographicUsageMask.UnwrapKey;
   const mask = getAttribute(rec.attributes, 'Cryptographic Usage Mask');
-  if (mask?.type !== ItemType.Integer || (mask.value & CryptographicUsageMask.WrapKey) === 0) {
-    throw new KmipError(Reason.IncompatibleCryptographicUsageMask, `wrapping key ${uid} does not allow Wrap Key`);
+  if (mask?.type !== ItemType.Integer || (mask.value & bit) === 0) {
+    throw new KmipError(Reason.IncompatibleCryptographicUsageMask, `wrapping key ${uid} does not allow ${use === 'wrap' ? 'Wrap Key' : 'Unwrap Key'}`);
   }
   return rec;
+}
+
+async function kekBytes(ctx: OpContext, key: ManagedObjectRecord): Promise<Uint8Array> {
+  const kekBody = await readBody(ctx, key);
+  const kekBlock = opt.structure(kekBody, Tag.KeyBlock);
+  const kek = kekBlock ? rawKeyMaterial(kekBlock) : undefined;
+  if (!kek) throw new KmipError(Reason.CryptographicFailure, 'the wrapping key has no usable key material');
+  return kek;
+}
+
+/**
+ * Key Wrap Type Not Wrapped for a key registered wrapped: unwrapped here when the Key Wrapping
+ * Data names a wrapping key of the caller on this server that may unwrap (AES Key Wrap, RFC 3394
+ * or 5649, by encryption only); anything else is Key Wrap Type Not Supported, never the wrapped
+ * form in its place.
+ */
+export async function unwrapKeyBlock(ctx: OpContext, block: TtlvStructure): Promise<TtlvStructure> {
+  const kwd = opt.structure(block, Tag.KeyWrappingData);
+  if (!kwd) return block;
+  const notSupported = (why: string) => new KmipError(Reason.KeyWrapTypeNotSupported, `the key was registered wrapped and cannot be returned unwrapped: ${why}`);
+  if (opt.enumeration(kwd, Tag.WrappingMethod) !== WrappingMethod.Encrypt || child(kwd, Tag.MACSignatureKeyInformation)) {
+    throw notSupported('only keys wrapped by encryption alone are unwrapped');
+  }
+  const eki = opt.structure(kwd, Tag.EncryptionKeyInformation);
+  const kekUid = eki ? opt.text(eki, Tag.UniqueIdentifier) : undefined;
+  const known = kekUid === undefined ? undefined : ctx.store.get(kekUid);
+  if (kekUid === undefined || known === undefined || (known.owner !== ctx.client.name && !ctx.client.isAdmin)) {
+    throw notSupported('its wrapping key is not one of yours on this server');
+  }
+  const key = await wrappingKey(ctx, kekUid, 'unwrap');
+  const padded = wrapMode(eki ? opt.structure(eki, Tag.CryptographicParameters) : undefined, key);
+  const kek = await kekBytes(ctx, key);
+  const keyValue = child(block, Tag.KeyValue);
+  let plainValue: TtlvItem;
+  if (opt.enumeration(kwd, Tag.EncodingOption) === EncodingOption.NoEncoding) {
+    const wrapped = keyValue?.type === ItemType.Structure ? child(keyValue, Tag.KeyMaterial) : undefined;
+    if (wrapped?.type !== ItemType.ByteString) throw notSupported('its wrapped Key Material is not a byte string');
+    const material = aesKeyUnwrap(kek, wrapped.value, padded);
+    ctx.secrets.push(material);
+    plainValue = ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, material)]);
+  } else {
+    if (keyValue?.type !== ItemType.ByteString) throw notSupported('its wrapped Key Value is not a byte string');
+    const encoded = aesKeyUnwrap(kek, keyValue.value, padded);
+    ctx.secrets.push(encoded);
+    let decoded: TtlvItem;
+    try {
+      decoded = decodeTtlv(encoded);
+    } catch {
+      throw new KmipError(Reason.CryptographicFailure, 'the unwrapped Key Value is not TTLV');
+    }
+    if (decoded.tag !== Tag.KeyValue || decoded.type !== ItemType.Structure) throw new KmipError(Reason.CryptographicFailure, 'the unwrapped bytes are not a Key Value');
+    // The decoded key material is zeroed with the request's other secrets.
+    const material = child(decoded, Tag.KeyMaterial);
+    if (material?.type === ItemType.ByteString) ctx.secrets.push(material.value);
+    else if (material?.type === ItemType.Structure) for (const c of material.value) if (c.type === ItemType.ByteString) ctx.secrets.push(c.value);
+    plainValue = decoded;
+  }
+  return ttlv.structure(
+    Tag.KeyBlock,
+    block.value.filter((c) => c.tag !== Tag.KeyWrappingData).map((c) => (c.tag === Tag.KeyValue ? plainValue : c)),
+  );
 }
 
 /** The mode the client asked for, else the one the wrapping key's Cryptographic Parameters name, else RFC 3394. */
@@ -139,24 +210,31 @@ export async function wrapKeyBlock(
   const encoding = opt.enumeration(kws, Tag.EncodingOption);
   const keyValue = child(block, Tag.KeyValue);
   if (keyValue?.type !== ItemType.Structure) throw new KmipError(Reason.KeyValueNotPresent, 'the object has no key value to wrap');
+  if (encoding !== undefined && encoding !== EncodingOption.NoEncoding && encoding !== EncodingOption.TTLVEncoding) {
+    throw new KmipError(Reason.EncodingOptionError, 'Encoding Option must be No Encoding or TTLV Encoding');
+  }
+  const names = children(kws, Tag.AttributeName).map(asText);
+  const noEncoding = encoding === EncodingOption.NoEncoding;
   let plain: Uint8Array;
-  if (encoding === EncodingOption.NoEncoding) {
+  if (noEncoding) {
     const material = child(keyValue, Tag.KeyMaterial);
     if (material?.type !== ItemType.ByteString) {
       throw new KmipError(Reason.EncodingOptionError, 'No Encoding needs key material that is a byte string');
     }
+    if (names.length > 0) {
+      throw new KmipError(Reason.EncodingOptionError, 'No Encoding wraps the Key Material alone: attributes can be bound to it only with TTLV Encoding');
+    }
     plain = material.value;
   } else {
-    const names = children(kws, Tag.AttributeName).map(asText);
     const bound: KmipAttribute[] = asKmipAttributes(attributes).filter((a) => names.includes(a.name));
-    const value = ttlv.structure(Tag.KeyValue, [...keyValue.value.filter((c) => c.tag === Tag.KeyMaterial), ...encodeAttributeList(bound, ctx.version)]);
+    // No attributes asked for: none, not an empty 2.x Attributes structure (clients reading the
+    // Key Value expect nothing after the Key Material then).
+    const attrs = bound.length > 0 ? encodeAttributeList(bound, ctx.version) : [];
+    const value = ttlv.structure(Tag.KeyValue, [...keyValue.value.filter((c) => c.tag === Tag.KeyMaterial), ...attrs]);
     plain = encodeTtlv(value);
     ctx.secrets.push(plain);
   }
-  const kekBody = await readBody(ctx, key);
-  const kekBlock = opt.structure(kekBody, Tag.KeyBlock);
-  const kek = kekBlock ? rawKeyMaterial(kekBlock) : undefined;
-  if (!kek) throw new KmipError(Reason.CryptographicFailure, 'the wrapping key has no usable key material');
+  const kek = await kekBytes(ctx, key);
   const wrapped = aesKeyWrap(kek, plain, padded);
   const ekiOut: TtlvItem[] = [ttlv.textString(Tag.UniqueIdentifier, kekUid)];
   if (params) ekiOut.push(params);
@@ -165,8 +243,11 @@ export async function wrapKeyBlock(
     ttlv.structure(Tag.EncryptionKeyInformation, ekiOut),
   ];
   if (encoding !== undefined) wrapping.push(ttlv.enumeration(Tag.EncodingOption, encoding));
+  const wrappedValue = noEncoding
+    ? ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, wrapped)])
+    : ttlv.byteString(Tag.KeyValue, wrapped);
   return ttlv.structure(Tag.KeyBlock, [
-    ...block.value.map((c) => (c.tag === Tag.KeyValue ? ttlv.byteString(Tag.KeyValue, wrapped) : c)),
+    ...block.value.map((c) => (c.tag === Tag.KeyValue ? wrappedValue : c)),
     ttlv.structure(Tag.KeyWrappingData, wrapping),
   ]);
 }

@@ -11,6 +11,7 @@ import { children, opt } from '../kmip/tree';
 import type { LocateCondition, LocateQuery } from '../store/object-store';
 import type { OpContext } from '../server/context';
 import { KmipError, Reason } from '../server/errors';
+import { dnStringForms } from '../crypto/certificate';
 import type { OperationHandler } from '../server/registry';
 
 function filterAttributes(payload: Parameters<OperationHandler['handle']>[0], ctx: OpContext): KmipAttribute[] {
@@ -19,6 +20,26 @@ function filterAttributes(payload: Parameters<OperationHandler['handle']>[0], ct
     return attrs ? attrs.value.map(attributeFromV2) : [];
   }
   return children(payload, Tag.Attribute).map(attributeFromV1);
+}
+
+/** The member holding a distinguished name string in the 1.x certificate attributes. */
+const DN_MEMBER: Readonly<Record<string, number>> = {
+  'Certificate Subject': Tag.CertificateSubjectDistinguishedName,
+  'Certificate Issuer': Tag.CertificateIssuerDistinguishedName,
+  'Certificate Identifier': Tag.Issuer,
+};
+
+/**
+ * A certificate attribute naming a DN, in every form the DN string may be written (RFC 4514, as
+ * the server answers, or the ", "-separated form in certificate order): a client may look a
+ * certificate up by either. Undefined for every other attribute.
+ */
+function distinguishedNameForms(name: string, v: TtlvItem): TtlvItem[] | undefined {
+  const member = DN_MEMBER[name];
+  if (member === undefined || v.type !== ItemType.Structure) return undefined;
+  const dn = v.value.find((c) => c.tag === member);
+  if (dn?.type !== ItemType.TextString) return undefined;
+  return dnStringForms(dn.value).map((form) => ttlv.structure(v.tag, v.value.map((c) => (c === dn ? ttlv.textString(member, form) : c))));
 }
 
 function buildQuery(attrs: readonly KmipAttribute[], ctx: OpContext): LocateQuery {
@@ -33,7 +54,10 @@ function buildQuery(attrs: readonly KmipAttribute[], ctx: OpContext): LocateQuer
     else if (a.name === 'Cryptographic Usage Mask' && v.type === ItemType.Integer) {
       conditions.push({ kind: 'maskContains', name: a.name, bits: v.value });
     } else if (v.type === ItemType.DateTime) dates.set(a.name, [...(dates.get(a.name) ?? []), v.value]);
-    else conditions.push({ kind: 'equals', name: a.name, value: v });
+    else {
+      const forms = distinguishedNameForms(a.name, v);
+      conditions.push(forms ? { kind: 'equalsAny', name: a.name, values: forms } : { kind: 'equals', name: a.name, value: v });
+    }
   }
   for (const [name, values] of dates) {
     if (values.length > 2) throw new KmipError(Reason.InvalidField, `${name} may be given at most twice (a range)`);

@@ -1,7 +1,8 @@
 /**
  * MAC Verify: Valid when the MAC over Data matches MAC Data exactly (compared in constant time), in
- * one request or in parts (Init Indicator, Correlation Value, Final Indicator; the MAC Data comes
- * with the final part). Every part passes the key gate again.
+ * one request or in parts (Init Indicator, Correlation Value, Final Indicator). The MAC Data comes
+ * with the final part, or with the first (its Data is MACed too): the spec makes it "No for
+ * multi-part", and clients send it where they have it. Every part passes the key gate again.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { ttlv, type TtlvItem } from '../../ttlv/types';
@@ -13,7 +14,7 @@ import type { OperationHandler } from '../server/registry';
 import { computeMac, resolveMac, startMac } from '../crypto/mac';
 import { effectiveParams } from '../crypto/params';
 import { advanceStream, closeStream, openSession, resumeSession } from '../crypto/streams';
-import { readPart, unknownCorrelation } from './crypto-parts';
+import { finalValue, readPart, unknownCorrelation } from './crypto-parts';
 import { loadKeyFor } from './crypto-key';
 import { rawKeyMaterial } from './key-block';
 
@@ -44,7 +45,7 @@ export const macVerifyHandler: OperationHandler = {
         return [ttlv.textString(Tag.UniqueIdentifier, key.uid), ttlv.byteString(Tag.CorrelationValue, Buffer.from(part.correlation))];
       }
       try {
-        const given = req.bytes(payload, Tag.MACData);
+        const given = finalValue(opt.bytes(payload, Tag.MACData) ?? run.expected, 'MAC Data');
         run.mac.update(data);
         return validity(key.uid, run.mac.finish(), given);
       } finally {
@@ -58,7 +59,8 @@ export const macVerifyHandler: OperationHandler = {
     if (part.kind === 'start') {
       const run = startMac(info, material);
       run.update(data);
-      const id = openSession({ kind: 'macVerify', mac: run }, ctx.client.name, key.uid, now, data.length);
+      const expected = opt.bytes(payload, Tag.MACData);
+      const id = openSession({ kind: 'macVerify', mac: run, ...(expected ? { expected: Buffer.from(expected) } : {}) }, ctx.client.name, key.uid, now, data.length);
       return [ttlv.textString(Tag.UniqueIdentifier, key.uid), ttlv.byteString(Tag.CorrelationValue, id)];
     }
     if (opt.bytes(payload, Tag.Data) === undefined) throw new KmipError(Reason.MissingData, 'MAC Verify needs the Data');

@@ -21,6 +21,7 @@ import {
   without,
 } from './attribute-edit';
 import { checkNameUnique, nowSeconds } from './managed-object';
+import { correctedUsageLimits } from './usage-limits';
 
 export const modifyAttributeHandler: OperationHandler = {
   operation: Operation.ModifyAttribute,
@@ -46,7 +47,8 @@ export const modifyAttributeHandler: OperationHandler = {
     checkClientChange('modify', next.name, rec, ctx.version, nowSeconds(ctx));
     const remaining = without(rec.attributes, target);
     if (next.name === 'Name') checkNameUnique(ctx, rec.owner, next.value, { uid: rec.uid, remaining });
-    const changed: StoredAttribute = { name: target.name, index: target.index, value: next.value };
+    const value = next.name === 'Usage Limits' ? correctedUsageLimits(next.value, target.value) : next.value;
+    const changed: StoredAttribute = { name: target.name, index: target.index, value };
     await commitAttributes(ctx, rec, [...remaining, changed]);
     return attributeResponse(ctx, rec.uid, changed);
   },

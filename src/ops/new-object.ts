@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
-import { CryptographicAlgorithm, DRBGAlgorithm, ObjectType, ProtectionStorageMask, RNGAlgorithm, State } from '../spec/generated/enums';
+import { CryptographicAlgorithm, DRBGAlgorithm, KeyFormatType, ObjectType, ProtectionStorageMask, RNGAlgorithm, State } from '../spec/generated/enums';
 import type { KmipAttribute } from '../kmip/attributes';
 import { asInteger, children, opt } from '../kmip/tree';
 import { effectiveState } from '../lifecycle/effective-state';
@@ -17,7 +17,8 @@ import { KmipError, Reason } from '../server/errors';
 import { checkNewObjectAttributes } from './attribute-policy';
 import { defaultOperationPolicyName } from '../compat/profiles';
 import { keyBlockOf } from './key-block';
-import { newUniqueIdentifier, nowSeconds, protectBody, setAttribute, toStoredAttributes } from './managed-object';
+import { initialUsageLimitsIn } from './usage-limits';
+import { newUniqueIdentifier, nowSeconds, protectBody, sameValue, setAttribute, toStoredAttributes } from './managed-object';
 
 /** The lease this server grants on its objects (Lease Time attribute; Check compares against it). */
 export const LEASE_TIME_SECONDS = 3600;
@@ -119,7 +120,8 @@ function serverDefaults(attrs: StoredAttribute[], input: NewObjectInput, ctx: Op
   const policyName = defaultOperationPolicyName(ctx.compat, v);
   if (policyName !== undefined) put('Operation Policy Name', ttlv.textString(Tag.OperationPolicyName, policyName));
   const block = keyBlockOf(input.body);
-  const format = block ? opt.enumeration(block, Tag.KeyFormatType) : undefined;
+  // 2.x Key Format Type "applies to all objects"; a certificate's default is X.509 (2.0 4.26).
+  const format = block ? opt.enumeration(block, Tag.KeyFormatType) : input.objectType === ObjectType.Certificate ? KeyFormatType.X_509 : undefined;
   if (format !== undefined) out = setAttribute(out, 'Key Format Type', ttlv.enumeration(Tag.KeyFormatType, format));
   out = setAttribute(out, 'Protection Storage Mask', ttlv.integer(Tag.ProtectionStorageMask, input.protectionStorage ?? PROTECTION_STORAGE));
   return out;
@@ -141,12 +143,17 @@ export async function prepareNewObject(ctx: OpContext, input: NewObjectInput): P
   // default Name ("Symmetric Key"), and refusing the second one would break them. A Name added
   // or changed later must be unique (managed-object.ts, checkNameUnique).
   const clientAttrs = input.clientAttributes.filter((a) => a.name !== 'Object Type');
-  // Inherited first, then derived from the body, then the client's: the later one wins.
+  // Inherited first, then derived from the body, then the client's: the later one wins. Except
+  // Names: a replacement (Re-key, Re-key Key Pair, Re-certify) keeps the existing object's Names
+  // and adds the request's (1.x 4.4 / 2.0 6.1.42: "Set to the name(s) of the existing key").
   let attributes = toStoredAttributes([
-    ...(input.inherited ?? []).filter((a) => !clientAttrs.some((c) => c.name === a.name)),
+    ...(input.inherited ?? []).filter((a) =>
+      a.name === 'Name' ? !clientAttrs.some((c) => c.name === 'Name' && sameValue(c.value, a.value)) : !clientAttrs.some((c) => c.name === a.name),
+    ),
     ...input.derived,
     ...clientAttrs,
   ]);
+  attributes = initialUsageLimitsIn(attributes);
   attributes = setAttribute(attributes, 'Unique Identifier', ttlv.textString(Tag.UniqueIdentifier, uid));
   attributes = setAttribute(attributes, 'Short Unique Identifier', shortUniqueIdentifier(uid));
   attributes = setAttribute(attributes, 'Object Type', ttlv.enumeration(Tag.ObjectType, input.objectType));

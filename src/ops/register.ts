@@ -7,7 +7,7 @@ import { asStructure, child, opt, req } from '../kmip/tree';
 import { KmipError, Reason } from '../server/errors';
 import type { OperationHandler } from '../server/registry';
 import type { OpContext } from '../server/context';
-import { OBJECT_BODY_TAG, digestAttribute, keyBlockOf, rawKeyMaterial } from './key-block';
+import { OBJECT_BODY_TAG, digestAttribute, digestInput, keyBlockOf } from './key-block';
 import { inspectRegistered } from './register-inspect';
 import { isPkcs12Register, registerPkcs12 } from './pkcs12';
 import { checkClientAttributes, chooseProtectionStorage, storeNewObject } from './new-object';
@@ -25,7 +25,7 @@ export function derivedFromBody(body: TtlvStructure): KmipAttribute[] {
     if (alg) out.push({ name: 'Cryptographic Algorithm', value: alg });
     if (len) out.push({ name: 'Cryptographic Length', value: len });
     const fmt = opt.enumeration(block, Tag.KeyFormatType);
-    const material = rawKeyMaterial(block);
+    const material = digestInput(block);
     if (fmt !== undefined && material) out.push({ name: 'Digest', value: digestAttribute(material, fmt) });
   }
   const certValue = opt.bytes(body, Tag.CertificateValue);

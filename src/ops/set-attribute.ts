@@ -10,13 +10,15 @@ import { KmipError, Reason } from '../server/errors';
 import { checkClientChange } from './attribute-policy';
 import { commitAttributes, instancesOf, loadForChange, readNewAttribute } from './attribute-edit';
 import { checkNameUnique, nowSeconds, setAttribute } from './managed-object';
+import { correctedUsageLimits } from './usage-limits';
 
 export const setAttributeHandler: OperationHandler = {
   operation: Operation.SetAttribute,
   async handle(payload, ctx) {
     const rec = await loadForChange(payload, ctx);
-    const { name, value } = readNewAttribute(payload, ctx);
+    const { name, value: given } = readNewAttribute(payload, ctx);
     const existing = instancesOf(rec, name);
+    const value = name === 'Usage Limits' ? correctedUsageLimits(given, existing[0]?.value) : given;
     if (existing.length > 1) throw new KmipError(Reason.MultiValuedAttribute, `${name} has several instances: use Modify Attribute`);
     checkClientChange('set', name, rec, ctx.version, nowSeconds(ctx));
     const remaining = rec.attributes.filter((a) => a.name !== name);

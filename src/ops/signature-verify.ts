@@ -1,7 +1,8 @@
 /**
  * Signature Verify: Valid or Invalid for a signature over Data, with a public key, in one request
- * or in parts (Init Indicator, Correlation Value, Final Indicator; the Signature Data comes with
- * the final part), or over Digested Data (1.4 on, one request). Every part passes the key gate again.
+ * or in parts (Init Indicator, Correlation Value, Final Indicator). The Signature Data comes with
+ * the final part, or with the first (whose Data is verified too). Digested Data (1.4 on) comes in
+ * one request. Every part passes the key gate again.
  */
 import { ttlv, type TtlvItem } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
@@ -14,7 +15,7 @@ import { effectiveParams } from '../crypto/params';
 import { resolveSignature, startVerify, verifyData } from '../crypto/signature';
 import { advanceStream, closeStream, openSession, resumeSession } from '../crypto/streams';
 import { checkDigest, verifyDigest } from '../crypto/digest-signature';
-import { badDigest, digestedData, readPart, unknownCorrelation } from './crypto-parts';
+import { badDigest, digestedData, finalValue, readPart, unknownCorrelation } from './crypto-parts';
 import { loadKeyFor } from './crypto-key';
 
 const EMPTY = new Uint8Array(0);
@@ -49,7 +50,7 @@ export const signatureVerifyHandler: OperationHandler = {
         return [ttlv.textString(Tag.UniqueIdentifier, key.uid), ttlv.byteString(Tag.CorrelationValue, Buffer.from(part.correlation))];
       }
       try {
-        const signature = req.bytes(payload, Tag.SignatureData);
+        const signature = finalValue(opt.bytes(payload, Tag.SignatureData) ?? run.expected, 'Signature Data');
         run.verifier.update(data);
         return validity(key.uid, run.verifier.finish(keyObjectFromBlock(key.block, 'public'), signature));
       } finally {
@@ -62,7 +63,8 @@ export const signatureVerifyHandler: OperationHandler = {
     if (part.kind === 'start') {
       const verifier = startVerify(setup);
       verifier.update(data);
-      const id = openSession({ kind: 'verify', verifier }, ctx.client.name, key.uid, now, data.length);
+      const expected = opt.bytes(payload, Tag.SignatureData);
+      const id = openSession({ kind: 'verify', verifier, ...(expected ? { expected: Buffer.from(expected) } : {}) }, ctx.client.name, key.uid, now, data.length);
       return [ttlv.textString(Tag.UniqueIdentifier, key.uid), ttlv.byteString(Tag.CorrelationValue, id)];
     }
     if (opt.bytes(payload, Tag.Data) === undefined) throw new KmipError(Reason.MissingData, 'Signature Verify needs the Data');

@@ -10,7 +10,8 @@ import { attributeFromV1, readRequestAttributes, readTemplateNames, type Indexed
 import { children, opt, withTag } from '../kmip/tree';
 import type { OpContext } from '../server/context';
 import { KmipError, Reason } from '../server/errors';
-import { loadObject, readBody } from './managed-object';
+import { loadObject, readBody, sameValue } from './managed-object';
+import { isMultiValued } from './attribute-policy';
 
 const LIVE_STATES: readonly number[] = [State.PreActive, State.Active, State.Deactivated, State.Compromised];
 
@@ -30,6 +31,7 @@ export async function resolveRequestAttributes(
   which?: { v1: number; v2: number },
 ): Promise<IndexedAttribute[]> {
   const explicit = readRequestAttributes(payload, ctx.version, which);
+  rejectRepeatedSingleInstance(explicit);
   const names = readTemplateNames(payload, ctx.version, which);
   if (names.length === 0) return explicit;
   const fromTemplates: IndexedAttribute[] = [];
@@ -47,5 +49,36 @@ export async function resolveRequestAttributes(
     const body = await readBody(ctx, await loadObject(ctx, uid));
     fromTemplates.push(...templateContents(body).filter((a) => a.name !== 'Name'));
   }
-  return [...fromTemplates.filter((t) => !explicit.some((e) => e.name === t.name)), ...explicit];
+  return mergeAttributes(fromTemplates, explicit);
+}
+
+/**
+ * 1.2 section 4 (Template-Attribute): for a single-instance attribute the request's value wins over
+ * the templates', and a later template's over an earlier one's; for a multi-instance attribute the
+ * union of the values is used (an identical value once).
+ */
+export function mergeAttributes(fromTemplates: readonly IndexedAttribute[], explicit: readonly IndexedAttribute[]): IndexedAttribute[] {
+  const out: IndexedAttribute[] = [];
+  for (const a of [...fromTemplates, ...explicit]) {
+    const { name, value } = a;
+    if (!isMultiValued(name)) {
+      const at = out.findIndex((o) => o.name === name);
+      if (at >= 0) out.splice(at, 1);
+      out.push({ name, value });
+    } else if (!out.some((o) => o.name === name && sameValue(o.value, value))) out.push({ name, value });
+  }
+  return out;
+}
+
+/**
+ * A single-instance attribute given twice in one request's own attributes is a malformed request
+ * (Invalid Message, 1.1 4.12): which value the client meant cannot be told.
+ */
+function rejectRepeatedSingleInstance(attrs: readonly IndexedAttribute[]): void {
+  const seen = new Set<string>();
+  for (const a of attrs) {
+    if (isMultiValued(a.name)) continue;
+    if (seen.has(a.name)) throw new KmipError(Reason.InvalidMessage, `${a.name} is given more than once in the request; it takes one value`);
+    seen.add(a.name);
+  }
 }

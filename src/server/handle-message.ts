@@ -404,13 +404,19 @@ async function runDeferred(
   return outcome;
 }
 
-/** A critical Message Extension we do not understand fails the item (spec: Message Extension). */
+/**
+ * A critical Message Extension we do not understand fails the item (spec: Message Extension) with
+ * Feature Not Supported, the General Errors table's reason for it (1.0 11.1, "The Criticality
+ * Indicator in a Message Extension structure is set to True, but the server does not understand
+ * the extension"), in every version: 2.x has no row of its own for it, and clients written
+ * against that table expect the same reason from a 2.x server.
+ */
 function rejectCriticalExtensions(item: RequestBatchItem): void {
   for (const ext of item.messageExtensions) {
     const critical = child(ext, Tag.CriticalityIndicator);
     if (critical && asBoolean(critical)) {
       const vendor = opt.text(ext, Tag.VendorIdentification) ?? '';
-      throw new KmipError(Reason.UnknownMessageExtension, `critical message extension of vendor "${vendor}" is not supported`);
+      throw new KmipError(Reason.FeatureNotSupported, `critical message extension of vendor "${vendor}" is not supported`);
     }
   }
 }

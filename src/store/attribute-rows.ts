@@ -159,11 +159,12 @@ export function attributesMatch(attributes: readonly StoredAttribute[], c: Locat
   switch (c.kind) {
     case 'absent':
       return named.length === 0;
-    case 'equals': {
-      const want = indexEntryOf({ name: c.name, index: 0, value: c.value });
+    case 'equals':
+    case 'equalsAny': {
+      const wants = (c.kind === 'equals' ? [c.value] : c.values).map((value) => indexEntryOf({ name: c.name, index: 0, value }));
       return named.some((a) => {
         const got = indexEntryOf(a);
-        return want.number === null ? got.number === null && got.text === want.text : got.number === want.number;
+        return wants.some((want) => (want.number === null ? got.number === null && got.text === want.text : got.number === want.number));
       });
     }
     case 'range':

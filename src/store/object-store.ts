@@ -58,6 +58,8 @@ export interface ObjectUpdate {
 /** One Locate condition: every condition must hold (AND); each matches any instance of `name`. */
 export type LocateCondition =
   | { readonly kind: 'equals'; readonly name: string; readonly value: TtlvItem }
+  /** Equal to any of `values` (one value written in several accepted forms). */
+  | { readonly kind: 'equalsAny'; readonly name: string; readonly values: readonly TtlvItem[] }
   /** Dates and numbers: inclusive range on the attribute's numeric value. */
   | { readonly kind: 'range'; readonly name: string; readonly min?: bigint; readonly max?: bigint }
   /** Integer mask attributes: every bit of `bits` set in the stored value. */

@@ -582,6 +582,12 @@ function conditionSql(c: LocateCondition): [string, unknown[]] {
       const n = attributeNumber(c.value);
       return n === null ? [text('a.skey = ?'), [c.name, attributeSearchKey(c.value)]] : [number('a.nval = ?'), [c.name, n]];
     }
+    case 'equalsAny': {
+      const numbers = c.values.map(attributeNumber);
+      const marks = c.values.map(() => '?').join(',');
+      if (numbers.every((n) => n !== null)) return [number(`a.nval IN (${marks})`), [c.name, ...numbers]];
+      return [text(`a.skey IN (${marks})`), [c.name, ...c.values.map(attributeSearchKey)]];
+    }
     case 'range': {
       const tests: string[] = [];
       const p: unknown[] = [c.name];

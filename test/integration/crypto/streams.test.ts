@@ -214,9 +214,19 @@ describe('streaming CMAC (unit)', () => {
   });
 });
 
-/** Sends `parts` to a verify operation, the last with `proof` (Signature Data or MAC Data); returns the Validity Indicator. */
-async function verifyStream(v: ProtocolVersion, operation: number, head: TtlvItem[], parts: readonly Buffer[], proof: TtlvItem): Promise<number | undefined> {
-  const first = await ok(h, v, operation, [...head, data(parts[0] as Buffer), init]);
+/**
+ * Sends `parts` to a verify operation with `proof` (Signature Data or MAC Data) on the last part,
+ * or on the first (`proofAt`: the spec makes it optional for multi-part); returns the Validity Indicator.
+ */
+async function verifyStream(
+  v: ProtocolVersion,
+  operation: number,
+  head: TtlvItem[],
+  parts: readonly Buffer[],
+  proof: TtlvItem,
+  proofAt: 'first' | 'final' = 'final',
+): Promise<number | undefined> {
+  const first = await ok(h, v, operation, [...head, data(parts[0] as Buffer), ...(proofAt === 'first' ? [proof] : []), init]);
   expect(enumOf(first, Tag.ValidityIndicator)).toBeUndefined();
   const c = bytesOf(first, Tag.CorrelationValue);
   const keyPart = head.filter((i) => i.tag === Tag.UniqueIdentifier);
@@ -224,7 +234,7 @@ async function verifyStream(v: ProtocolVersion, operation: number, head: TtlvIte
     const mid = await ok(h, v, operation, [...keyPart, data(p), corr(c)]);
     expect(bytesOf(mid, Tag.CorrelationValue).equals(c)).toBe(true);
   }
-  const last = await ok(h, v, operation, [...keyPart, data(parts[parts.length - 1] as Buffer), proof, corr(c), final]);
+  const last = await ok(h, v, operation, [...keyPart, data(parts[parts.length - 1] as Buffer), ...(proofAt === 'final' ? [proof] : []), corr(c), final]);
   expect(find(last, Tag.CorrelationValue)).toBeUndefined();
   // The stream is over once answered.
   await fails(h, v, operation, [...keyPart, data(Buffer.alloc(1)), proof, corr(c), final], unknownReason(v));
@@ -249,6 +259,9 @@ describe.each(VERSIONS)('KMIP %s Signature Verify in parts', (_label, v) => {
     const other = sign(hash, Buffer.from('another message'), { key: pair.privateKey, dsaEncoding: 'der' });
     expect(await verifyStream(v, Operation.SignatureVerify, [uidItem(uid), ...p], PARTS, ttlv.byteString(Tag.SignatureData, good))).toBe(ValidityIndicator.Valid);
     expect(await verifyStream(v, Operation.SignatureVerify, [uidItem(uid), ...p], PARTS, ttlv.byteString(Tag.SignatureData, other))).toBe(ValidityIndicator.Invalid);
+    // The Signature Data given with the first part is the one checked at the final part.
+    expect(await verifyStream(v, Operation.SignatureVerify, [uidItem(uid), ...p], PARTS, ttlv.byteString(Tag.SignatureData, good), 'first')).toBe(ValidityIndicator.Valid);
+    expect(await verifyStream(v, Operation.SignatureVerify, [uidItem(uid), ...p], PARTS, ttlv.byteString(Tag.SignatureData, other), 'first')).toBe(ValidityIndicator.Invalid);
   });
 });
 
@@ -265,5 +278,11 @@ describe.each(VERSIONS)('KMIP %s MAC Verify in parts', (_label, v) => {
     const bad = Buffer.from(mac);
     bad[0] = (bad[0] as number) ^ 1;
     expect(await verifyStream(v, Operation.MACVerify, [uidItem(uid)], PARTS, ttlv.byteString(Tag.MACData, bad))).toBe(ValidityIndicator.Invalid);
+    // MAC Data given with the first part is the one checked at the final part.
+    expect(await verifyStream(v, Operation.MACVerify, [uidItem(uid)], PARTS, ttlv.byteString(Tag.MACData, mac), 'first')).toBe(ValidityIndicator.Valid);
+    expect(await verifyStream(v, Operation.MACVerify, [uidItem(uid)], PARTS, ttlv.byteString(Tag.MACData, bad), 'first')).toBe(ValidityIndicator.Invalid);
+    // Given with neither: Missing Data at the final part.
+    const first = await ok(h, v, Operation.MACVerify, [uidItem(uid), data(PARTS[0] as Buffer), init]);
+    expect(await fails(h, v, Operation.MACVerify, [uidItem(uid), data(PARTS[1] as Buffer), corr(bytesOf(first, Tag.CorrelationValue)), final], ResultReason.MissingData)).toMatch(/MAC Data is required/);
   });
 });

@@ -5,12 +5,22 @@
  */
 import { ItemType, ttlv, type TtlvItem } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
-import { CancellationResult, CryptographicUsageMask, ObjectType, Operation, ResultReason, RevocationReasonCode, UsageLimitsUnit } from '../../../src/spec/generated/enums';
+import {
+  BlockCipherMode,
+  CancellationResult,
+  CryptographicUsageMask,
+  ObjectType,
+  Operation,
+  PaddingMethod,
+  ResultReason,
+  RevocationReasonCode,
+  UsageLimitsUnit,
+} from '../../../src/spec/generated/enums';
 import type { KmipAttribute } from '../../../src/kmip/attributes';
 import type { ProtocolVersion } from '../../../src/spec/versions';
 import { LEASE_TIME_SECONDS } from '../../../src/ops/new-object';
 import { attributesFor, find, successPayload } from '../../helpers/kmip-client';
-import { ENCRYPT_DECRYPT, V14, V21, aesTemplate, attributeValues, createAes, failure, openHarness, uidItem, type Harness } from '../../helpers/ops-harness';
+import { ENCRYPT_DECRYPT, V14, V21, aesTemplate, attributeValues, createAes, failure, newAttribute, openHarness, uidItem, type Harness } from '../../helpers/ops-harness';
 
 let h: Harness;
 beforeAll(async () => {
@@ -142,5 +152,48 @@ describe.each(ALL)('KMIP %s Poll and Cancel of a value no operation was given', 
   test('the Asynchronous Correlation Value is required', async () => {
     expect(failure(await h.send(v, Operation.Poll, []))).toBe(ResultReason.MissingData);
     expect(failure(await h.send(v, Operation.Cancel, []))).toBe(ResultReason.MissingData);
+  });
+});
+
+describe.each(ALL)('KMIP %s Usage Limits Count (1.0 3.16: set to the Total when first set, counted down with use)', (_label, v) => {
+  const withCount = (total: bigint, count: bigint): KmipAttribute => ({
+    name: 'Usage Limits',
+    value: ttlv.structure(Tag.UsageLimits, [
+      ttlv.longInteger(Tag.UsageLimitsTotal, total),
+      ttlv.longInteger(Tag.UsageLimitsCount, count),
+      ttlv.enumeration(Tag.UsageLimitsUnit, UsageLimitsUnit.Byte),
+    ]),
+  });
+  const encrypt = (uid: string, bytes: number) =>
+    h.send(v, Operation.Encrypt, [
+      uidItem(uid),
+      ttlv.structure(Tag.CryptographicParameters, [ttlv.enumeration(Tag.BlockCipherMode, BlockCipherMode.ECB), ttlv.enumeration(Tag.PaddingMethod, PaddingMethod.None)]),
+      ttlv.byteString(Tag.Data, Buffer.alloc(bytes, 1)),
+    ]);
+
+  test('Create: the Count is the Total (a Count the client sends is ignored), and goes down as the key encrypts', async () => {
+    const uid = await createAes(h, v, [activation(now() - 60n), limits(64n)]);
+    expect(await usageCount(v, uid)).toBe(64n);
+    const ignored = await createAes(h, v, [activation(now() - 60n), withCount(64n, 3n)]);
+    expect(await usageCount(v, ignored)).toBe(64n);
+    if (v.major > 1 || v.minor >= 2) {
+      successPayload(await encrypt(uid, 16));
+      expect(await usageCount(v, uid)).toBe(48n);
+      successPayload(await encrypt(uid, 32));
+      expect(await usageCount(v, uid)).toBe(16n);
+      expect(failure(await encrypt(uid, 32))).toBe(ResultReason.PermissionDenied);
+      expect(await usageCount(v, uid)).toBe(16n);
+    }
+  });
+
+  test('Add Attribute sets the Count to the Total; Modify Attribute corrects the Total, and the Count follows only while unused', async () => {
+    const uid = await createAes(h, v, [activation(now() - 60n)]);
+    const add = v.major >= 2 ? Operation.SetAttribute : Operation.AddAttribute;
+    successPayload(await h.send(v, add, [uidItem(uid), newAttribute(v, withCount(100n, 7n))]));
+    expect(await usageCount(v, uid)).toBe(100n);
+    successPayload(await h.send(v, Operation.ModifyAttribute, [uidItem(uid), newAttribute(v, withCount(200n, 7n))]));
+    expect(await usageCount(v, uid)).toBe(200n);
+    successPayload(await h.send(v, Operation.GetUsageAllocation, [uidItem(uid), ttlv.longInteger(Tag.UsageLimitsCount, 50n)]));
+    expect(await usageCount(v, uid)).toBe(150n);
   });
 });

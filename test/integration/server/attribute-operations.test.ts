@@ -234,6 +234,39 @@ describe.each(VERSIONS)('KMIP %s', (label, v) => {
   });
 });
 
+describe('KMIP 1.x responses name the instance changed, index 0 included (PyKMIP reads it unconditionally)', () => {
+  const V12 = { major: 1, minor: 2 };
+  const indexIn = (p: TtlvStructure): number | undefined => (find(find(p, Tag.Attribute) as TtlvStructure, Tag.AttributeIndex) as { value: number } | undefined)?.value;
+  test.each([
+    ['1.2', V12],
+    ['1.4', V14],
+  ])('KMIP %s: Add, Modify and Delete Attribute answer Attribute Index 0 for the first instance', async (_label, v) => {
+    const uid = await createAes(h, v);
+    const contact = (text: string) => ({ name: 'Contact Information', value: ttlv.textString(Tag.ContactInformation, text) });
+    expect(indexIn(successPayload(await add(v, uid, contact('first'))))).toBe(0);
+    expect(indexIn(successPayload(await add(v, uid, custom('x-site', 'a'))))).toBe(0);
+    expect(indexIn(successPayload(await add(v, uid, custom('x-site', 'b'))))).toBe(1);
+    const modified = successPayload(await h.send(v, Operation.ModifyAttribute, [uidItem(uid), newAttribute(v, contact('second'))]));
+    expect(indexIn(modified)).toBe(0);
+    expect(textOf(find(modified, Tag.Attribute) as TtlvStructure, Tag.AttributeValue)).toBe('second');
+    const deleted = successPayload(await h.send(v, Operation.DeleteAttribute, [uidItem(uid), ttlv.textString(Tag.AttributeName, 'x-site')]));
+    expect(indexIn(deleted)).toBe(0);
+    expect(textOf(find(deleted, Tag.Attribute) as TtlvStructure, Tag.AttributeValue)).toBe('a');
+  });
+
+  test.each([
+    ['1.2', V12],
+    ['1.4', V14],
+  ])('KMIP %s: Get Attributes gives a multi-instance attribute its index, 0 included; a single-instance one none', async (_label, v) => {
+    const uid = await createAes(h, v, [{ name: 'Name', value: nameValue(`indexed-${_label}`) }]);
+    const p = successPayload(await h.send(v, Operation.GetAttributes, [uidItem(uid), reference(v, 'Name'), reference(v, 'Cryptographic Length')]));
+    const attrs = p.value.filter((c): c is TtlvStructure => c.tag === Tag.Attribute && c.type === ItemType.Structure);
+    const byName = (n: string) => attrs.find((a) => textOf(a, Tag.AttributeName) === n)!;
+    expect((find(byName('Name'), Tag.AttributeIndex) as { value: number } | undefined)?.value).toBe(0);
+    expect(find(byName('Cryptographic Length'), Tag.AttributeIndex)).toBeUndefined();
+  });
+});
+
 describe('KMIP 2.1 only', () => {
   test('Set Attribute adds when absent, modifies when single; refuses several instances and read-only ones', async () => {
     const uid = await createAes(h, V21);

@@ -123,6 +123,18 @@ describe.each(VERSIONS)('KMIP %s', (label, v) => {
     expect((await attributeValues(h, v, fresh, 'x-app'))[0]!.value).toBe('db');
   });
 
+  test("Re-key with Names in the request: the replacement keeps the existing key's Names and adds the request's", async () => {
+    const [first, second, added] = [`keep-a-${label}`, `keep-b-${label}`, `added-${label}`];
+    const old = await createAes(h, v, [{ name: 'Name', value: nameValue(first) }, { name: 'Name', value: nameValue(second) }]);
+    const request = attributesFor(v, [{ name: 'Name', value: nameValue(added) }, { name: 'Name', value: nameValue(first) }]);
+    const fresh = textOf(successPayload(await h.send(v, Operation.ReKey, [uidItem(old), request])), Tag.UniqueIdentifier)!;
+    const names = (await attributeValues(h, v, fresh, 'Name', Tag.Name)).map((n) => textOf(n as TtlvStructure, Tag.NameValue));
+    // Each Name once: the one both carry is not doubled.
+    expect(names.sort()).toEqual([added, first, second].sort());
+    expect(await attributeValues(h, v, old, 'Name', Tag.Name)).toEqual([]);
+    expect(await located(v, added)).toEqual([fresh]);
+  });
+
   test('Re-key with Offset: the new Activation Date is now + Offset, other dates keep their distance', async () => {
     const t = now();
     const old = await createAes(h, v, [

@@ -208,6 +208,43 @@ describe('1.x Templates', () => {
     expect(find(successPayload(await h.send(V14, Operation.Get, [uidItem(templateUid)])), Tag.Template)).toBeDefined();
   });
 
+  test('Template and request attributes merge: the request wins for single-instance ones, multi-instance ones are the union', async () => {
+    const template = ttlv.structure(Tag.Template, [
+      attributeToV1({ name: 'Contact Information', value: ttlv.textString(Tag.ContactInformation, 'template-desk') }),
+      attributeToV1({ name: 'Object Group', value: ttlv.textString(Tag.ObjectGroup, 'from-template') }),
+      attributeToV1({ name: 'x-site', value: ttlv.textString(Tag.AttributeValue, 'north') }),
+      attributeToV1({ name: 'Name', value: nameValue('merge-template') }),
+    ]);
+    successPayload(await h.send(V14, Operation.Register, [ttlv.enumeration(Tag.ObjectType, ObjectType.Template), ttlv.structure(Tag.TemplateAttribute, []), template]));
+    const created = successPayload(
+      await h.send(V14, Operation.Create, [
+        ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey),
+        ttlv.structure(Tag.TemplateAttribute, [
+          nameValue('merge-template'),
+          ...aesTemplate('merge-key', ENCRYPT_DECRYPT).map((a) => attributeToV1(a)),
+          attributeToV1({ name: 'Contact Information', value: ttlv.textString(Tag.ContactInformation, 'request-desk') }),
+          attributeToV1({ name: 'Object Group', value: ttlv.textString(Tag.ObjectGroup, 'from-request') }),
+          attributeToV1({ name: 'x-site', value: ttlv.textString(Tag.AttributeValue, 'south') }),
+          attributeToV1({ name: 'x-site', value: ttlv.textString(Tag.AttributeValue, 'north') }),
+        ]),
+      ]),
+    );
+    const uid = textOf(created, Tag.UniqueIdentifier)!;
+    expect((await attributeValues(h, V14, uid, 'Contact Information')).map((i) => i.value)).toEqual(['request-desk']);
+    expect((await attributeValues(h, V14, uid, 'Object Group')).map((i) => i.value)).toEqual(['from-template', 'from-request']);
+    expect((await attributeValues(h, V14, uid, 'x-site')).map((i) => i.value)).toEqual(['north', 'south']);
+  });
+
+  test.each([
+    ['1.4', V14],
+    ['2.1', V21],
+  ])('KMIP %s: a single-instance attribute given twice in one request is Invalid Message', async (_label, v) => {
+    const twice = [...aesTemplate(undefined, ENCRYPT_DECRYPT), { name: 'Cryptographic Length', value: ttlv.integer(Tag.CryptographicLength, 128) }];
+    const r = await h.send(v, Operation.Create, [ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey), attributesFor(v, twice)]);
+    expect(failure(r)).toBe(ResultReason.InvalidMessage);
+    expect(r.items[0]!.message).toMatch(/Cryptographic Length is given more than once/);
+  });
+
   test('naming a Template that does not exist is Item Not Found; 2.x has no Templates', async () => {
     const r = await h.send(V14, Operation.Create, [
       ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey),

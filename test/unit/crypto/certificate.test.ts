@@ -3,7 +3,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import { ItemType } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
-import { certificateAttributes, parseCertificate } from '../../../src/crypto/certificate';
+import { certificateAttributes, dnStringForms, parseCertificate } from '../../../src/crypto/certificate';
 import { encodeAttributeList } from '../../../src/kmip/attributes';
 
 type Rdn = readonly (readonly [oid: string, value: asn1js.BaseBlock])[];
@@ -118,5 +118,51 @@ describe('Certificate Attributes (KMIP 2.x) from an X.509 certificate', () => {
   test('a name attribute KMIP names whose value is not a character string is refused', () => {
     const bad = certificate(ISSUER, name([[['2.5.4.3', new asn1js.Integer({ value: 7 })]]]));
     expect(() => parseCertificate(bad)).toThrow(/not a valid X.509 certificate: the subject name's CN is not a string/);
+  });
+});
+
+describe('Certificate Subject / Issuer strings (1.x) in RFC 4514 form; the X.509 forms as whole DER elements', () => {
+  test('RDNs last to first, "," between them, no spaces: "CN=KMIP,OU=OASIS,O=TEST,C=US"', () => {
+    const oasis = name([[['2.5.4.6', printable('US')]], [['2.5.4.10', utf8('TEST')]], [['2.5.4.11', utf8('OASIS')]], [['2.5.4.3', utf8('KMIP')]]]);
+    const c = parseCertificate(certificate(oasis, oasis));
+    expect(c.subjectText).toBe('CN=KMIP,OU=OASIS,O=TEST,C=US');
+    expect(c.issuerText).toBe('CN=KMIP,OU=OASIS,O=TEST,C=US');
+    const attrs = certificateAttributes(certificate(ISSUER, oasis));
+    const subject = attrs.find((a) => a.name === 'Certificate Subject')!.value;
+    const issuer = attrs.find((a) => a.name === 'Certificate Issuer')!.value;
+    const ident = attrs.find((a) => a.name === 'Certificate Identifier')!.value;
+    const member = (s: typeof subject, tag: number) => (s.type === ItemType.Structure ? s.value.find((c) => c.tag === tag)?.value : undefined);
+    expect(member(subject, Tag.CertificateSubjectDistinguishedName)).toBe('CN=KMIP,OU=OASIS,O=TEST,C=US');
+    expect(member(issuer, Tag.CertificateIssuerDistinguishedName)).toBe('CN=Example Issuing CA,O=Example CA');
+    expect(member(ident, Tag.Issuer)).toBe('CN=Example Issuing CA,O=Example CA');
+  });
+
+  test('multi-valued RDNs joined by "+", special characters escaped, types without an RFC 4514 name as OID=#DER', () => {
+    const c = parseCertificate(certificate(ISSUER, SUBJECT));
+    // surname (2.5.4.4) and emailAddress have no RFC 4514 short name: dotted OID and the value's DER in hex.
+    const email = Buffer.from(ia5('keys@example.com').toBER(false)).toString('hex');
+    const surname = Buffer.from(utf8('Doe').toBER(false)).toString('hex');
+    expect(c.subjectText).toBe(
+      `1.2.840.113549.1.9.1=#${email},CN=vault.example.com,2.5.4.4=#${surname},2.5.4.46=#${Buffer.from(printable('q1').toBER(false)).toString('hex')},` +
+        `UID=jdoe,2.5.4.5=#${Buffer.from(printable('S-0001').toBER(false)).toString('hex')},2.5.4.12=#${Buffer.from(utf8('Custodian').toBER(false)).toString('hex')},` +
+        'DC=example+DC=com,OU=Ops,OU=Keys,O=Example AG,L=München,ST=Bayern,C=DE',
+    );
+    const tricky = parseCertificate(certificate(ISSUER, name([[['2.5.4.3', utf8('Doe, John +1 <x>;"q"\\')]], [['2.5.4.11', utf8(' #lead and trail ')]]])));
+    expect(tricky.subjectText).toBe('OU=\\ #lead and trail\\ ,CN=Doe\\, John \\+1 \\<x\\>\\;\\"q\\"\\\\');
+  });
+
+  test('X.509 Certificate Identifier: the serial number is the whole DER INTEGER, like the issuer Name beside it', () => {
+    const der = certificate(ISSUER, SUBJECT);
+    const ident = certificateAttributes(der).find((a) => a.name === 'X.509 Certificate Identifier')!.value;
+    const member = (tag: number) => (ident.type === ItemType.Structure ? ident.value.find((c) => c.tag === tag)?.value : undefined);
+    expect(Buffer.from(member(Tag.CertificateSerialNumber) as Uint8Array).toString('hex')).toBe('02021092'); // INTEGER 4242
+    expect(Buffer.from(member(Tag.IssuerDistinguishedName) as Uint8Array).equals(Buffer.from(ISSUER.toBER(false)))).toBe(true);
+  });
+
+  test('dnStringForms: the forms Locate accepts for one DN string', () => {
+    expect(dnStringForms('C=US, O=TEST, OU=OASIS, CN=KMIP')).toEqual(
+      expect.arrayContaining(['C=US, O=TEST, OU=OASIS, CN=KMIP', 'CN=KMIP,OU=OASIS,O=TEST,C=US', 'CN=KMIP, OU=OASIS, O=TEST, C=US']),
+    );
+    expect(dnStringForms('CN=Doe\\, John,O=X')).toEqual(expect.arrayContaining(['O=X,CN=Doe\\, John']));
   });
 });
