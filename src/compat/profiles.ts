@@ -30,15 +30,47 @@ export interface CompatProfile {
    * Algorithm as PRF, as pykmip-server does (PyKMIP's test checks a NIST CAVP vector).
    */
   readonly counterKdf: 'label-context' | 'fixed-input-hmac';
+  /**
+   * Get Attributes with no attribute named (all of them) returns only these attributes, or every
+   * one when null. PyKMIP 0.10's client fails the whole response on any attribute its attribute
+   * factory does not know (Always Sensitive, Original Creation Date, ...), so under its profile the
+   * answer holds the ones it reads; a client that names an attribute still gets it.
+   */
+  readonly allAttributesReadable: ReadonlySet<string> | null;
+  /**
+   * KMIP 1.0's Digest has no Key Format Type (added in 1.1); PyKMIP reads one in every version, so
+   * under its profile a 1.0 answer keeps it (the tag exists in 1.0).
+   */
+  readonly digestKeyFormatTypeIn10: boolean;
 }
 
-const NONE: CompatProfile = { name: 'none', newObjectOperationPolicyName: null, hmacDerivation: 'hmac', counterKdf: 'label-context' };
+const NONE: CompatProfile = {
+  name: 'none',
+  newObjectOperationPolicyName: null,
+  hmacDerivation: 'hmac',
+  counterKdf: 'label-context',
+  allAttributesReadable: null,
+  digestKeyFormatTypeIn10: false,
+};
+
+/** The attributes PyKMIP 0.10's attribute value factory reads (kmip/core/factories/attribute_values.py), custom x- ones besides. */
+const PYKMIP_READABLE = new Set([
+  'Unique Identifier', 'Name', 'Object Type', 'Cryptographic Algorithm', 'Cryptographic Length', 'Cryptographic Parameters',
+  'Cryptographic Domain Parameters', 'Certificate Type', 'Certificate Length', 'X.509 Certificate Identifier',
+  'X.509 Certificate Subject', 'X.509 Certificate Issuer', 'Certificate Identifier', 'Certificate Subject', 'Certificate Issuer',
+  'Digital Signature Algorithm', 'Digest', 'Operation Policy Name', 'Cryptographic Usage Mask', 'Lease Time', 'Usage Limits', 'State',
+  'Initial Date', 'Activation Date', 'Process Start Date', 'Protect Stop Date', 'Deactivation Date', 'Destroy Date',
+  'Compromise Occurrence Date', 'Compromise Date', 'Revocation Reason', 'Archive Date', 'Object Group', 'Fresh', 'Link',
+  'Application Specific Information', 'Contact Information', 'Last Change Date', 'Sensitive',
+]);
 
 const PYKMIP: CompatProfile = {
   name: 'pykmip',
   newObjectOperationPolicyName: { value: 'default', lastVersion: { major: 1, minor: 4 } },
   hmacDerivation: 'hkdf',
   counterKdf: 'fixed-input-hmac',
+  allAttributesReadable: PYKMIP_READABLE,
+  digestKeyFormatTypeIn10: true,
 };
 
 export const COMPAT_PROFILES = { none: NONE, pykmip: PYKMIP } as const;

@@ -188,8 +188,8 @@ function mayHaveInstances(name: string): boolean {
  * several instances carries its index, 0 too (as pykmip-server answers, and PyKMIP's client reads
  * it for a Name); a single-instance one carries none (its index is always 0).
  */
-export function encodeAttributeList(attrs: readonly IndexedAttribute[], v: ProtocolVersion): TtlvItem[] {
-  const visible = attrs.filter((a) => visibleInVersion(a, v)).map((a) => shapeForVersion(a, v));
+export function encodeAttributeList(attrs: readonly IndexedAttribute[], v: ProtocolVersion, shape: ShapeOptions = {}): TtlvItem[] {
+  const visible = attrs.filter((a) => visibleInVersion(a, v)).map((a) => shapeForVersion(a, v, shape));
   if (v.major >= 2) return [ttlv.structure(Tag.Attributes, visible.map(attributeToV2))];
   const counts = new Map<string, number>();
   return visible.map((a) => {
@@ -199,12 +199,17 @@ export function encodeAttributeList(attrs: readonly IndexedAttribute[], v: Proto
   });
 }
 
+/** Deviations a compatibility profile asks of the version shapes (src/compat/profiles.ts). */
+export interface ShapeOptions {
+  readonly digestKeyFormatTypeIn10?: boolean;
+}
+
 /**
  * Attribute values whose structure changed within a major version: KMIP 1.0's Digest has no Key
  * Format Type (added in 1.1), and that tag exists in 1.0, so the tag filter cannot drop it.
  */
-export function shapeForVersion<T extends KmipAttribute>(a: T, v: ProtocolVersion): T {
-  if (a.name === 'Digest' && v.major === 1 && v.minor === 0 && a.value.type === ItemType.Structure) {
+export function shapeForVersion<T extends KmipAttribute>(a: T, v: ProtocolVersion, opts: ShapeOptions = {}): T {
+  if (a.name === 'Digest' && v.major === 1 && v.minor === 0 && a.value.type === ItemType.Structure && !opts.digestKeyFormatTypeIn10) {
     return { ...a, value: ttlv.structure(a.value.tag, a.value.value.filter((c) => c.tag !== Tag.KeyFormatType)) };
   }
   return a;

@@ -1,8 +1,11 @@
-/** Get Attributes: the named attributes (all, when none is named), in the client's version's form. */
+/**
+ * Get Attributes: the named attributes (all, when none is named), in the client's version's form. With
+ * none named, the compatibility profile may narrow "all" to what its clients can read (profiles.ts).
+ */
 import { ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
-import { encodeAttributeList, readAttributeReference } from '../kmip/attributes';
+import { encodeAttributeList, isCustomName, readAttributeReference } from '../kmip/attributes';
 import type { OperationHandler } from '../server/registry';
 import { asKmipAttributes, loadObject, requestedUid } from './managed-object';
 
@@ -15,7 +18,9 @@ export const getAttributesHandler: OperationHandler = {
       .filter((c) => c.tag === Tag.AttributeName || c.tag === Tag.AttributeReference)
       .map(readAttributeReference);
     const all = asKmipAttributes(rec.attributes);
-    const wanted = refs.length === 0 ? all : all.filter((a) => refs.includes(a.name));
-    return [ttlv.textString(Tag.UniqueIdentifier, uid), ...encodeAttributeList(wanted, ctx.version)];
+    const readable = ctx.compat.allAttributesReadable;
+    const wanted =
+      refs.length > 0 ? all.filter((a) => refs.includes(a.name)) : readable ? all.filter((a) => readable.has(a.name) || isCustomName(a.name)) : all;
+    return [ttlv.textString(Tag.UniqueIdentifier, uid), ...encodeAttributeList(wanted, ctx.version, { digestKeyFormatTypeIn10: ctx.compat.digestKeyFormatTypeIn10 })];
   },
 };

@@ -4,7 +4,8 @@
  * with every object type) in each KMIP version it speaks, against the real server over mutual TLS:
  * once as one long session, where what a flow leaves behind stays for the next and the session ends
  * with PyKMIP's own teardown (Revoke and Destroy whatever Locate returns), and once with each flow
- * on its own connection.
+ * on its own connection. The server runs under the "pykmip" compatibility profile, as an operator
+ * serving PyKMIP clients would configure it.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -23,7 +24,9 @@ interface FlowLine {
 }
 
 const FLOWS = JSON.parse(execFileSync(PYTHON, [SCRIPT, '--list'], { encoding: 'utf8' })) as { flow: string; since: string; until: string }[];
-const server = useServerProcess();
+// PyKMIP's clients are served under the profile made for them (src/compat/profiles.ts: Operation
+// Policy Name "default", what Get Attributes of "all" may hold, HKDF for HMAC derivation).
+const server = useServerProcess({ compat: 'pykmip' });
 
 function runFlows(version: string, mode: string): Promise<Map<string, FlowLine>> {
   const s = server();

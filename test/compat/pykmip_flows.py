@@ -13,6 +13,7 @@ Usage: pykmip_flows.py HOST PORT CERT KEY CA KMIP_VERSION MODE [FLOW ...]
   MODE isolated: each flow on a new connection, destroying what it made afterwards.
 Prints one JSON line per flow: {"flow", "version", "mode", "ok", "error"}; flows whose operations
 the version does not have are not run (reported with "applies": false).
+The server is expected to run under the "pykmip" compatibility profile (HMAC derivation is HKDF there).
 The jest test (test/compat/pykmip.test.ts) asserts on the lines; this script only reports.
 """
 import base64
@@ -27,6 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, hmac, serialization
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.x509.oid import NameOID
 
@@ -275,9 +277,9 @@ def derive_hash_hmac_encrypt(ctx):
     hm = derive(ctx, [kid], enums.DerivationMethod.HMAC,
                 {"cryptographic_parameters": {"hashing_algorithm": enums.HashingAlgorithm.SHA_256}, "derivation_data": b"info"},
                 cryptographic_length=128, cryptographic_algorithm=enums.CryptographicAlgorithm.AES)
-    h = hmac.HMAC(base, hashes.SHA256())
-    h.update(b"info")
-    check(c.get(hm).value == h.finalize()[:16], "HMAC derivation")
+    # Under the pykmip profile, HMAC derivation is HKDF (RFC 5869), what PyKMIP's reference server computes.
+    want = HKDF(algorithm=hashes.SHA256(), length=16, salt=None, info=b"info").derive(base)
+    check(c.get(hm).value == want, "HMAC (HKDF) derivation")
     sid = ctx.keep(c.register(objects.SecretData(b"seed material", enums.SecretDataType.SEED, masks=[M.DERIVE_KEY])))
     hs = derive(ctx, [sid], enums.DerivationMethod.HASH, {"cryptographic_parameters": {"hashing_algorithm": enums.HashingAlgorithm.SHA_256}},
                 object_type=enums.ObjectType.SECRET_DATA, cryptographic_length=256)

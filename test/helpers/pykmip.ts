@@ -4,6 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { startServerProcess, type ServerProcess } from './server-process';
 
@@ -19,17 +20,25 @@ export interface Step {
 }
 
 /** Starts a server before the file's tests and stops it (expecting a clean exit) after them. */
-export function useServerProcess(): () => ServerProcess {
+export function useServerProcess(config?: Record<string, unknown>): () => ServerProcess {
   let server: ServerProcess | undefined;
+  let configDir: string | undefined;
   beforeAll(async () => {
     if (!fs.existsSync(PYTHON)) throw new Error('/usr/bin/python3 is missing: apt-get install -y python3-pykmip');
-    server = await startServerProcess();
+    let extraArgs: string[] = [];
+    if (config) {
+      configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-config-'));
+      fs.writeFileSync(path.join(configDir, 'config.json'), JSON.stringify(config));
+      extraArgs = ['--config', path.join(configDir, 'config.json')];
+    }
+    server = await startServerProcess({ extraArgs });
   }, 120_000);
   afterAll(async () => {
     if (server) {
       expect(await server.stop()).toBe(0);
       fs.rmSync(server.dataDir, { recursive: true, force: true });
     }
+    if (configDir) fs.rmSync(configDir, { recursive: true, force: true });
   });
   return () => {
     if (!server) throw new Error('server not started');

@@ -7,7 +7,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../../ttlv/types';
-import { Tag } from '../../../src/spec/generated/tags';
+import { Tag, TAG_INFO } from '../../../src/spec/generated/tags';
 import { CryptographicAlgorithm, CryptographicUsageMask, DerivationMethod, HashingAlgorithm, KeyFormatType, ObjectType, Operation, ResultReason, SecretDataType } from '../../../src/spec/generated/enums';
 import { COMPAT_PROFILES } from '../../../src/compat/profiles';
 import type { ProtocolVersion } from '../../../src/spec/versions';
@@ -175,5 +175,44 @@ describe('Derive Key as pykmip-server computes it (profile) and as the spec read
     const got = await material(plain, bob, plainUid);
     expect(got).toHaveLength(128);
     expect(got.equals(Buffer.concat([block(1, Buffer.alloc(0)), block(2, Buffer.alloc(0))]))).toBe(false);
+  });
+});
+
+describe('Get Attributes with no attribute named', () => {
+  const allOf = async (h: Harness, v: ProtocolVersion, client: ClientIdentity, uid: string): Promise<TtlvStructure[]> => {
+    const p = successPayload(await h.send(v, Operation.GetAttributes, [ttlv.textString(Tag.UniqueIdentifier, uid)], client));
+    if (v.major >= 2) {
+      // 2.x: one Attributes structure of typed attributes (vendor ones as Attribute structures).
+      const attrs = find(p, Tag.Attributes) as TtlvStructure;
+      return attrs.value.map((a) => (a.tag === Tag.Attribute ? (a as TtlvStructure) : ttlv.structure(Tag.Attribute, [ttlv.textString(Tag.AttributeName, TAG_INFO.get(a.tag)?.name ?? '?')])));
+    }
+    return p.value.filter((c): c is TtlvStructure => c.tag === Tag.Attribute && c.type === ItemType.Structure);
+  };
+  const names = (attrs: TtlvStructure[]) => attrs.map((a) => (textOf(a, Tag.VendorIdentification) ? `${textOf(a, Tag.VendorIdentification)}-${textOf(a, Tag.AttributeName)}` : textOf(a, Tag.AttributeName)));
+
+  test.each([...V1X.filter((v) => v.minor >= 2), ...V2X].map((v) => [name(v), v] as const))('KMIP %s: under the profile only what PyKMIP reads; named ones still come; without it everything', async (_label, v) => {
+    const mine = await createAes(pykmip, v, [{ name: 'x-tenant', value: ttlv.textString(Tag.AttributeValue, 'blue') }], CryptographicUsageMask.Encrypt, alice);
+    const readable = COMPAT_PROFILES.pykmip.allAttributesReadable!;
+    const unreadable = (list: (string | undefined)[]) => list.filter((n) => n !== undefined && !readable.has(n) && !n.startsWith('x-'));
+    const got = names(await allOf(pykmip, v, alice, mine));
+    expect(got).toEqual(expect.arrayContaining(['Unique Identifier', 'State', 'Cryptographic Algorithm', 'Digest', 'x-tenant']));
+    expect(unreadable(got)).toEqual([]);
+    // A client that names one still gets it.
+    expect((await attributeValues(pykmip, v, mine, 'Original Creation Date', v.major >= 2 ? Tag.OriginalCreationDate : undefined, alice)).length).toBe(1);
+    // Without the profile, "all" is all: Original Creation Date (1.2 on) among them.
+    const theirs = await createAes(plain, v, [], CryptographicUsageMask.Encrypt, bob);
+    expect(unreadable(names(await allOf(plain, v, bob, theirs)))).toContain('Original Creation Date');
+  });
+
+  test('KMIP 1.0: the Digest keeps its Key Format Type under the profile only (PyKMIP reads one in every version)', async () => {
+    const v = { major: 1, minor: 0 };
+    const digestOf = async (h: Harness, client: ClientIdentity, uid: string) => {
+      const d = (await allOf(h, v, client, uid)).find((a) => textOf(a, Tag.AttributeName) === 'Digest')!;
+      return find(d, Tag.AttributeValue) as TtlvStructure;
+    };
+    const mine = await createAes(pykmip, v, [], CryptographicUsageMask.Encrypt, alice);
+    expect(find(await digestOf(pykmip, alice, mine), Tag.KeyFormatType)?.value).toBe(KeyFormatType.Raw);
+    const theirs = await createAes(plain, v, [], CryptographicUsageMask.Encrypt, bob);
+    expect(find(await digestOf(plain, bob, theirs), Tag.KeyFormatType)).toBeUndefined();
   });
 });
