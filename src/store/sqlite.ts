@@ -8,9 +8,15 @@
  * only once a sync that began after its commit has finished. Writes committed while a sync runs
  * wait for the next one, so any number of them share one fsync, and the event loop keeps serving
  * requests meanwhile instead of blocking in fsync (as synchronous=FULL would).
+ *
+ * Deferred writes (deferAttribute) ride the same commits, but nobody waits for them: they run last
+ * in the next transaction, on top of what is committed then and of the batch's own updates, and
+ * get() shows them from the moment they are queued.
  */
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
+import { encodeTtlv } from '../../ttlv/encode';
+import type { TtlvItem } from '../../ttlv/types';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 import {
   attributeNumber,
@@ -25,6 +31,8 @@ import {
 } from './attribute-rows';
 import {
   StoreError,
+  type DeferredAttribute,
+  type DeferredWrite,
   type LocateCondition,
   type LocateQuery,
   type ManagedObjectRecord,
@@ -54,6 +62,18 @@ interface PendingWrite {
   run: () => void;
   resolve: () => void;
   reject: (e: unknown) => void;
+  /** Set for a deferred write (deferAttribute): what it sets on which object. */
+  readonly deferred?: { readonly uid: string; readonly attribute: DeferredAttribute };
+}
+
+/** Counters of the store's own work, for tests and operators. */
+export interface WriteStats {
+  /** Transactions committed. */
+  readonly commits: number;
+  /** fdatasyncs of the WAL completed (each acknowledges the writes committed before it began). */
+  readonly syncs: number;
+  /** Deferred writes queued and not yet committed. */
+  readonly deferredQueued: number;
 }
 
 export interface SqliteStoreOptions {
@@ -80,6 +100,12 @@ const BUSY_TIMEOUT_MS = 5000;
 export class SqliteObjectStore implements ObjectStore {
   private readonly db: Database.Database;
   private pending: PendingWrite[] = [];
+  /** Deferred writes for the next transaction, where they run after `pending`. */
+  private deferredQueue: PendingWrite[] = [];
+  /** uid -> its deferred writes not yet committed, which get() applies to the committed row. */
+  private readonly overlay = new Map<string, PendingWrite[]>();
+  private commits = 0;
+  private syncs = 0;
   private flushScheduled = false;
   private readonly inSavepoint: (fn: () => void) => void;
   private readonly stmts: ReturnType<SqliteObjectStore['prepare']>;
@@ -261,6 +287,66 @@ export class SqliteObjectStore implements ObjectStore {
     if (change.attributes !== undefined) this.replaceAttributes(seq, row.attrs, change.attributes, now);
   }
 
+  deferAttribute(uid: string, attribute: DeferredAttribute): DeferredWrite {
+    let settle!: (durable: boolean) => void;
+    const durable = new Promise<boolean>((r) => (settle = r));
+    if (this.closed || this.syncFailure !== null) {
+      settle(false);
+      return { durable, cancel: () => undefined };
+    }
+    const w: PendingWrite = {
+      uids: [uid],
+      run: () => this.runDeferred(uid, attribute),
+      resolve: () => settle(true),
+      reject: () => settle(false),
+      deferred: { uid, attribute },
+    };
+    this.deferredQueue.push(w);
+    const list = this.overlay.get(uid);
+    if (list === undefined) this.overlay.set(uid, [w]);
+    else list.push(w);
+    this.scheduleFlush();
+    return {
+      durable,
+      cancel: () => {
+        const i = this.deferredQueue.indexOf(w);
+        if (i < 0) return; // committed already (or failed): an Undo puts the object back itself
+        this.deferredQueue.splice(i, 1);
+        this.dropOverlay(w);
+        settle(false);
+      },
+    };
+  }
+
+  /**
+   * A deferred write, run last in its transaction: on the object as committed by then, including
+   * the transaction's own updates, so one computed from a read before the deferral does not put
+   * the old value back (and one computed after it already carries the value). Nothing to do if
+   * the object is gone or has the value; otherwise the revision moves on like any update's.
+   */
+  private runDeferred(uid: string, attribute: DeferredAttribute): void {
+    const row = this.stmts.seqAndAttributes.get(uid) as { seq: number; attrs: Buffer; rev: number } | undefined;
+    if (row === undefined) return;
+    const attributes = withDeferred(decodeAttributeBlob(row.attrs), [attribute]);
+    if (attributes === undefined) return;
+    this.stmts.bumpRevision.run(row.seq);
+    this.replaceAttributes(row.seq, row.attrs, attributes, Date.now());
+  }
+
+  private dropOverlay(w: PendingWrite): void {
+    const uid = w.deferred!.uid;
+    const list = this.overlay.get(uid);
+    if (list === undefined) return;
+    const rest = list.filter((x) => x !== w);
+    if (rest.length === 0) this.overlay.delete(uid);
+    else this.overlay.set(uid, rest);
+  }
+
+  /** For tests and operators: how many commits and syncs the store has done, and what waits. */
+  writeStats(): WriteStats {
+    return { commits: this.commits, syncs: this.syncs, deferredQueued: this.deferredQueue.length };
+  }
+
   /**
    * Writes the new attribute blob and changes only the index entries that differ: a state change
    * touches one or two entries of an object's dozen.
@@ -290,12 +376,16 @@ export class SqliteObjectStore implements ObjectStore {
   private enqueue(uids: readonly string[], run: () => void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ uids, run, resolve, reject });
-      // While a sync runs, writes gather: its completion commits them all in one transaction.
-      if (!this.flushScheduled && this.syncing === null) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.scheduleFlush();
     });
+  }
+
+  private scheduleFlush(): void {
+    // While a sync runs, writes gather: its completion commits them all in one transaction.
+    if (!this.flushScheduled && this.syncing === null) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
   }
 
   /** Runs every queued write in one transaction, then hands the committed ones to the WAL sync. */
@@ -303,15 +393,22 @@ export class SqliteObjectStore implements ObjectStore {
     this.flushScheduled = false;
     // One commit per sync: fewer, larger transactions write each shared B-tree page once.
     if (this.syncing !== null && !this.closed) return;
-    const batch = this.pending;
+    const regular = this.pending;
+    const deferred = this.deferredQueue;
     this.pending = [];
+    this.deferredQueue = [];
+    // Deferred writes last: they apply on top of the batch's updates (runDeferred).
+    const batch = regular.concat(deferred);
+    if (batch.length === 0) return;
     if (this.syncFailure !== null) {
+      for (const w of deferred) this.dropOverlay(w);
       for (const w of batch) w.reject(this.syncFailure);
       return;
     }
     if (!this.beginWrite()) {
       // Another process holds the write lock: keep the batch (in order) and try again shortly.
-      this.pending = batch.concat(this.pending);
+      this.pending = regular.concat(this.pending);
+      this.deferredQueue = deferred.concat(this.deferredQueue);
       this.retryFlush();
       return;
     }
@@ -319,14 +416,21 @@ export class SqliteObjectStore implements ObjectStore {
     try {
       failures = this.runWrites(batch);
       if (failures.size === batch.length) this.stmts.rollback.run();
-      else this.stmts.commit.run();
+      else {
+        this.stmts.commit.run();
+        this.commits++;
+      }
     } catch (e) {
       if (this.db.inTransaction) this.stmts.rollback.run();
-      // The commit itself failed (disk full, I/O error): nothing of this batch is durable.
+      // The commit itself failed (disk full, I/O error): nothing of this batch is durable. A
+      // deferred write is then lost, which no client was promised otherwise.
       const err = new StoreError('IO', `store commit failed: ${(e as Error).message}`);
+      for (const w of deferred) this.dropOverlay(w);
       for (const w of batch) w.reject(err);
       return;
     }
+    // Committed (or failed): from now on get() reads what the database has.
+    for (const w of deferred) this.dropOverlay(w);
     // Committed: later reads of these objects go to the database (a rolled-back savepoint
     // changed nothing, but dropping its rows too costs one read).
     for (const w of batch) for (const uid of w.uids) this.rowCache.delete(uid);
@@ -422,8 +526,11 @@ export class SqliteObjectStore implements ObjectStore {
       this.syncing = null;
       if (this.closed) return; // close() synced and settled these itself
       if (err) this.failSync(err, covered);
-      else for (const w of covered) w.resolve();
-      if (this.pending.length > 0) this.flush();
+      else {
+        this.syncs++;
+        for (const w of covered) w.resolve();
+      }
+      if (this.pending.length > 0 || this.deferredQueue.length > 0) this.flush();
       else this.startSync();
     });
   }
@@ -438,7 +545,14 @@ export class SqliteObjectStore implements ObjectStore {
     const row = this.readRow(uid);
     if (!row) return undefined;
     // Decoded afresh on every call: callers own the record they get (decoding copies byte strings).
-    const attrs = decodeAttributeBlob(row.attrs);
+    let attrs = decodeAttributeBlob(row.attrs);
+    // Deferred writes not yet committed show at once (in this process: other workers see them
+    // when they commit, and Locate, which reads the database, too). The revision stays the
+    // committed one: an update computed from this record goes through if it commits in the same
+    // transaction (before the deferred write, which then has nothing to do), and is refused as
+    // stale, then run again, if the deferred write committed first.
+    const deferred = this.overlay.get(uid);
+    if (deferred !== undefined) attrs = withDeferred(attrs, deferred.map((w) => w.deferred!.attribute)) ?? attrs;
     return {
       uid: row.uid,
       objectType: row.object_type,
@@ -559,7 +673,8 @@ export class SqliteObjectStore implements ObjectStore {
   close(): void {
     // A sync may be running on the thread pool; the one below covers it and everything after.
     this.closed = true;
-    if (this.pending.length > 0) this.flush();
+    // Deferred writes too: a clean stop keeps them.
+    if (this.pending.length > 0 || this.deferredQueue.length > 0) this.flush();
     const waiting = [...(this.syncing ?? []), ...this.unsynced.splice(0)];
     try {
       fs.fdatasyncSync(this.walFd);
@@ -570,6 +685,32 @@ export class SqliteObjectStore implements ObjectStore {
     this.db.close();
     fs.closeSync(this.walFd);
   }
+}
+
+/**
+ * `attrs` with each deferred attribute set, where the object has it (one instance, in the place of
+ * the first); undefined when that changes nothing.
+ */
+function withDeferred(attrs: readonly StoredAttribute[], changes: readonly DeferredAttribute[]): StoredAttribute[] | undefined {
+  let out: StoredAttribute[] | undefined;
+  for (const c of changes) {
+    const current = out ?? attrs;
+    const instances = current.filter((a) => a.name === c.name);
+    if (instances.length === 0) continue;
+    if (instances.length === 1 && sameItem(instances[0]!.value, c.value)) continue;
+    let placed = false;
+    out = current.flatMap((a) => {
+      if (a.name !== c.name) return [a];
+      if (placed) return [];
+      placed = true;
+      return [{ name: c.name, index: 0, value: c.value }];
+    });
+  }
+  return out;
+}
+
+function sameItem(a: TtlvItem, b: TtlvItem): boolean {
+  return Buffer.from(encodeTtlv(a)).equals(Buffer.from(encodeTtlv(b)));
 }
 
 function conditionSql(c: LocateCondition): [string, unknown[]] {
