@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { encodeTtlv } from '../../ttlv/encode';
-import type { TtlvItem } from '../../ttlv/types';
+import { ItemType, type TtlvItem } from '../../ttlv/types';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 import {
   attributeNumber,
@@ -189,6 +189,7 @@ export class SqliteObjectStore implements ObjectStore {
       updateState: db.prepare(`UPDATE objects SET state = ?, updated_at = ? WHERE seq = ?`),
       updateAttributes: db.prepare(`UPDATE objects SET attrs = ?, updated_at = ? WHERE seq = ?`),
       bumpRevision: db.prepare(`UPDATE objects SET rev = rev + 1 WHERE seq = ?`),
+      updateAttributesAndRevision: db.prepare(`UPDATE objects SET attrs = ?, updated_at = ?, rev = rev + 1 WHERE seq = ?`),
       updateMaterial: db.prepare(
         `UPDATE objects SET kek_id = ?, mechanism = ?, iv = ?, ciphertext = ?, updated_at = ? WHERE seq = ?`,
       ),
@@ -329,8 +330,13 @@ export class SqliteObjectStore implements ObjectStore {
     if (row === undefined) return;
     const attributes = withDeferred(decodeAttributeBlob(row.attrs), [attribute]);
     if (attributes === undefined) return;
-    this.stmts.bumpRevision.run(row.seq);
-    this.replaceAttributes(row.seq, row.attrs, attributes, Date.now());
+    if (isIndexed(attribute.name)) {
+      this.stmts.bumpRevision.run(row.seq);
+      this.replaceAttributes(row.seq, row.attrs, attributes, Date.now());
+    } else {
+      // No index entry changes (Fresh has none): one statement, no index comparison.
+      this.stmts.updateAttributesAndRevision.run(encodeAttributeBlob(attributes), Date.now(), row.seq);
+    }
   }
 
   private dropOverlay(w: PendingWrite): void {
@@ -710,7 +716,9 @@ function withDeferred(attrs: readonly StoredAttribute[], changes: readonly Defer
 }
 
 function sameItem(a: TtlvItem, b: TtlvItem): boolean {
-  return Buffer.from(encodeTtlv(a)).equals(Buffer.from(encodeTtlv(b)));
+  if (a.tag !== b.tag || a.type !== b.type) return false;
+  if (a.type === ItemType.Structure || a.type === ItemType.ByteString) return Buffer.from(encodeTtlv(a)).equals(Buffer.from(encodeTtlv(b)));
+  return a.value === b.value;
 }
 
 function conditionSql(c: LocateCondition): [string, unknown[]] {
