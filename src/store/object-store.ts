@@ -109,7 +109,8 @@ export interface ObjectStore {
    * Sets `attribute` on the object without the caller waiting for a commit or a sync: for a change
    * no response depends on being durable (Fresh turning false once an object was served: if a
    * crash loses it, the object reads as Fresh once more, the conservative direction). It rides the
-   * next group commit. Until it is committed, get() already shows it (same process). It runs last
+   * next group commit (or starts one a moment later). Until it is committed, get() already shows
+   * it (same process). It runs last
    * in its transaction, on the object as committed by then, so it neither conflicts with a
    * concurrent change nor overwrites one; committed, it moves the revision on, so an update
    * computed from a read before it is refused (CONFLICT) rather than putting the old value back.

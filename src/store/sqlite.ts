@@ -10,8 +10,9 @@
  * requests meanwhile instead of blocking in fsync (as synchronous=FULL would).
  *
  * Deferred writes (deferAttribute) ride the same commits, but nobody waits for them: they run last
- * in the next transaction, on top of what is committed then and of the batch's own updates, and
- * get() shows them from the moment they are queued.
+ * in the next transaction (one another write starts, or one started 20 ms later), on top of what
+ * is committed then and of the batch's own updates, and get() shows them from the moment they are
+ * queued.
  */
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
@@ -94,6 +95,12 @@ export interface SqliteStoreOptions {
 /** Default size of the row cache: a few MB, and the working set of a busy storage array. */
 const DEFAULT_CACHED_OBJECTS = 10_000;
 
+/**
+ * How long deferred writes wait for another write's commit before they start one themselves:
+ * well under what a client notices, long enough for a sequential client's Gets to share commits.
+ */
+const DEFERRED_COMMIT_DELAY_MS = 20;
+
 /** How long a read (or a blocking write) waits for a lock another connection holds. */
 const BUSY_TIMEOUT_MS = 5000;
 
@@ -102,6 +109,8 @@ export class SqliteObjectStore implements ObjectStore {
   private pending: PendingWrite[] = [];
   /** Deferred writes for the next transaction, where they run after `pending`. */
   private deferredQueue: PendingWrite[] = [];
+  /** Armed while deferred writes wait for a commit that no other write has brought yet. */
+  private deferredTimer: NodeJS.Timeout | null = null;
   /** uid -> its deferred writes not yet committed, which get() applies to the committed row. */
   private readonly overlay = new Map<string, PendingWrite[]>();
   private commits = 0;
@@ -306,7 +315,7 @@ export class SqliteObjectStore implements ObjectStore {
     const list = this.overlay.get(uid);
     if (list === undefined) this.overlay.set(uid, [w]);
     else list.push(w);
-    this.scheduleFlush();
+    this.armDeferredFlush();
     return {
       durable,
       cancel: () => {
@@ -386,6 +395,23 @@ export class SqliteObjectStore implements ObjectStore {
     });
   }
 
+  /**
+   * Deferred writes do not start a commit of their own at once: they ride the next one another
+   * write starts, or, if none comes, one a short while later. A client fetching its keys one after
+   * another then has its Fresh writes committed a few dozen at a time, not one commit (and its
+   * WAL frames and sync) per Get.
+   */
+  private armDeferredFlush(): void {
+    if (this.deferredTimer !== null || this.closed) return;
+    this.deferredTimer = setTimeout(() => {
+      this.deferredTimer = null;
+      // If a sync runs, its end flushes them (startSync's callback).
+      if (this.deferredQueue.length > 0) this.scheduleFlush();
+    }, DEFERRED_COMMIT_DELAY_MS);
+    // Nothing to wait for at exit: close() commits what is queued.
+    this.deferredTimer.unref();
+  }
+
   private scheduleFlush(): void {
     // While a sync runs, writes gather: its completion commits them all in one transaction.
     if (!this.flushScheduled && this.syncing === null) {
@@ -403,6 +429,10 @@ export class SqliteObjectStore implements ObjectStore {
     const deferred = this.deferredQueue;
     this.pending = [];
     this.deferredQueue = [];
+    if (this.deferredTimer !== null) {
+      clearTimeout(this.deferredTimer);
+      this.deferredTimer = null;
+    }
     // Deferred writes last: they apply on top of the batch's updates (runDeferred).
     const batch = regular.concat(deferred);
     if (batch.length === 0) return;
@@ -536,7 +566,8 @@ export class SqliteObjectStore implements ObjectStore {
         this.syncs++;
         for (const w of covered) w.resolve();
       }
-      if (this.pending.length > 0 || this.deferredQueue.length > 0) this.flush();
+      // Deferred writes alone wait for their timer, unless it fired during the sync.
+      if (this.pending.length > 0 || (this.deferredQueue.length > 0 && this.deferredTimer === null)) this.flush();
       else this.startSync();
     });
   }
@@ -679,6 +710,7 @@ export class SqliteObjectStore implements ObjectStore {
   close(): void {
     // A sync may be running on the thread pool; the one below covers it and everything after.
     this.closed = true;
+    if (this.deferredTimer !== null) clearTimeout(this.deferredTimer);
     // Deferred writes too: a clean stop keeps them.
     if (this.pending.length > 0 || this.deferredQueue.length > 0) this.flush();
     const waiting = [...(this.syncing ?? []), ...this.unsynced.splice(0)];
