@@ -4,8 +4,10 @@
  * event-loop time), apart from sockets and the load generator; run it under `node --cpu-prof` to
  * profile handlers, store and HSM alone. Prints figures; asserts nothing.
  *
- *   node -r ./scripts/register-ts.js bench/inproc.ts [--ops create,get,locate,getattrs]
- *        [--seconds 5] [--concurrency 32] [--call-mode sync|async] [--keys 1000]
+ *   node -r ./scripts/register-ts.js bench/inproc.ts [--ops create,get,firstget,locate,getattrs]
+ *        [--seconds 5] [--concurrency 32] [--call-mode sync|async] [--keys 1000] [--first-get-keys 5000]
+ *
+ * firstget reads keys made for it (still Fresh), each once, until they run out or time is up.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -48,23 +50,31 @@ async function main(): Promise<void> {
       await call(b.get(r.uids[0]!)); // first Get writes (Fresh): keep it out of the figures
     }
     const pick = () => pool[Math.floor(Math.random() * pool.length)]!;
+    const ops = flag('ops', 'create,get,locate,getattrs').split(',');
+    const unread: string[] = [];
+    if (ops.includes('firstget')) {
+      for (let i = 0; i < Number(flag('first-get-keys', '5000')); i++) unread.push((await call(b.create(`inproc-fresh-${i}`))).uids[0]!);
+    }
+    let nextUnread = 0;
     const requests: Record<string, () => Uint8Array> = {
       create: () => b.create(`inproc-new-${Math.random()}`),
       get: () => b.get(pick().uid),
       locate: () => b.locateByName(pick().name),
       getattrs: () => b.getAttributes(pick().uid),
+      firstget: () => b.get(unread[nextUnread++]!),
     };
-    for (const op of flag('ops', 'create,get,locate,getattrs').split(',')) {
+    for (const op of ops) {
       const make = requests[op];
       if (!make) throw new Error(`unknown op ${op}`);
       const rec = new LatencyRecorder();
       const elu0 = performance.eventLoopUtilization();
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
+      const startUs = process.hrtime.bigint() / 1000n;
       const end = Date.now() + seconds * 1000;
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
-          while (Date.now() < end) {
+          while (Date.now() < end && (op !== 'firstget' || nextUnread < unread.length)) {
             const t = performance.now();
             const r = await call(make());
             if (r.ok) rec.record(performance.now() - t);
@@ -75,6 +85,8 @@ async function main(): Promise<void> {
         }),
       );
       const elapsed = (performance.now() - t0) / 1000;
+      // The window on CLOCK_MONOTONIC, for bench/profile-summary.ts under --cpu-prof.
+      console.error(`${op}: window ${startUs}-${process.hrtime.bigint() / 1000n}`);
       const elu = performance.eventLoopUtilization(elu0);
       const cpu = process.cpuUsage(cpu0);
       const s = rec.summary(elapsed);

@@ -8,10 +8,13 @@
  * Target:      --host 127.0.0.1 --port N --ca FILE --cert FILE --key FILE [--servername localhost]
  *              --data-dir DIR   (instead of --ca/--cert/--key: DIR/pki/{ca,client,client-key}.pem)
  *              --pid PID        server process to read /proc/PID/{stat,status} of
- * Workload:    --phases create,get,locate,getattrs,encrypt,lifecycle   (default: all, in that order)
+ * Workload:    --phases create,get,firstget,locate,getattrs,encrypt,lifecycle   (default: all, in that order)
  *              --mix get:8,locate:1,create:1   (one mixed phase instead of --phases)
  *              --connections 32  --kmip-version 1.4  --seconds 10  --count N  --warmup 1
  *              --keys 1000       keys created first for get/locate/getattrs (and activated for encrypt)
+ *              --first-get-keys 2000   new keys for the firstget phase, each read exactly once (its
+ *                                      --seconds bounds it too); a tenth more (500 at most) are read
+ *                                      first, unrecorded, unless --warmup 0
  *              --idle-connections N   open N more connections first and hold them through the run
  *              --json FILE       write the results as JSON too
  */
@@ -36,6 +39,8 @@ export interface LoadOptions {
   readonly maxRequests: number;
   readonly warmupSeconds: number;
   readonly keys: number;
+  /** Keys the firstget phase creates and then reads once each (default 2000). */
+  readonly firstGetKeys?: number;
   readonly idleConnections: number;
   /** Seconds allowed for populating keys. */
   readonly populateTimeoutSeconds: number;
@@ -84,11 +89,20 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       idleReport = { connections: idle.length, rssBeforeMb: before, rssAfterMb: new ProcessMonitor(o.pid).stop().endRssMb };
     }
     const results: PhaseResult[] = [];
+    const bound = { seconds: o.seconds, maxRequests: o.maxRequests, warmupSeconds: o.warmupSeconds };
     for (const p of o.phases) {
+      if (p.label === 'firstget') {
+        // Keys of its own, made just before: every one is still Fresh when it is first read.
+        const n = o.firstGetKeys ?? 2000;
+        const warm = o.warmupSeconds > 0 ? Math.min(500, Math.ceil(n / 10)) : 0;
+        log(`phase firstget: creating ${n + warm} keys`);
+        const fresh = await w.populate(n + warm, false, o.populateTimeoutSeconds);
+        log(`phase firstget: ${n} keys read once each, ${o.connections} connections, at most ${o.seconds} s`);
+        results.push(await w.firstGets(p.label, fresh.slice(warm), fresh.slice(0, warm), bound));
+        continue;
+      }
       log(`phase ${p.label}: ${o.connections} connections, ${o.seconds} s`);
-      results.push(
-        await w.run(p.label, p.weights, pools, { seconds: o.seconds, maxRequests: o.maxRequests, warmupSeconds: o.warmupSeconds }),
-      );
+      results.push(await w.run(p.label, p.weights, pools, bound));
     }
     return { results, idle: idleReport };
   } finally {
@@ -164,6 +178,7 @@ async function main(): Promise<void> {
     maxRequests: num(flags, 'count', 10_000_000),
     warmupSeconds: num(flags, 'warmup', 1),
     keys: num(flags, 'keys', 1000),
+    firstGetKeys: num(flags, 'first-get-keys', 2000),
     idleConnections: num(flags, 'idle-connections', 0),
     populateTimeoutSeconds: num(flags, 'populate-timeout', 600),
     log: (line) => console.error(`[load] ${line}`),

@@ -10,7 +10,8 @@ import { RequestBuilder, summarise, type ResponseSummary } from './kmip';
 import { LatencyRecorder, type LatencySummary } from './stats';
 import { ProcessMonitor, type ProcessUsage } from './proc';
 
-export const PHASES = ['create', 'get', 'locate', 'getattrs', 'encrypt', 'lifecycle'] as const;
+/** `firstget`: new keys, each read exactly once (a storage array or hypervisor fetching its keys at boot). */
+export const PHASES = ['create', 'get', 'firstget', 'locate', 'getattrs', 'encrypt', 'lifecycle'] as const;
 export type PhaseName = (typeof PHASES)[number];
 /** Operations that can be mixed in one phase (lifecycle is a sequence, not one request). */
 export const MIXABLE = ['create', 'get', 'locate', 'getattrs', 'encrypt'] as const;
@@ -193,6 +194,9 @@ export class Workload {
         const data = randomBytes(64);
         return async (c) => (await this.call(c, rec('encrypt'), b.encrypt(pick(keys).uid, data, randomBytes(12))), 1);
       }
+      case 'firstget':
+        // Each key once, not a step repeated for a time: see firstGets().
+        throw new Error('firstget is a phase of its own, not an operation to repeat or mix');
       case 'lifecycle':
         // A fresh key each time, so the phase needs no pool sized to its unknown rate.
         return async (c) => {
@@ -238,11 +242,43 @@ export class Workload {
     };
     if (bound.warmupSeconds > 0) await loop(bound.warmupSeconds, bound.maxRequests, new Map());
     const recs = new Map<string, LatencyRecorder>();
+    return this.measure(label, recs, () => loop(bound.seconds, bound.maxRequests, recs));
+  }
+
+  /**
+   * The first Get of each of `keys`, exactly once, spread over the connections: the whole work of
+   * a client fetching its keys at boot, where a server that writes on a key's first Get (Fresh)
+   * pays for that write. `warmup` keys are read first, unrecorded (JIT, caches). The phase ends
+   * when every key has been read, or at the time or request bound.
+   */
+  async firstGets(label: string, keys: readonly KeyRef[], warmup: readonly KeyRef[], bound: Bound): Promise<PhaseResult> {
+    const once = async (list: readonly KeyRef[], seconds: number, rec: LatencyRecorder): Promise<void> => {
+      const end = Date.now() + seconds * 1000;
+      const count = Math.min(list.length, bound.maxRequests);
+      let next = 0;
+      await Promise.all(
+        this.connections.map(async (conn) => {
+          while (next < count && Date.now() < end && !conn.broken) {
+            const k = list[next++]!;
+            await this.call(conn, rec, this.builder.get(k.uid)).catch((e: unknown) => {
+              if (!(e instanceof FailedRequest)) throw e;
+            });
+          }
+        }),
+      );
+    };
+    if (warmup.length > 0) await once(warmup, bound.seconds, new LatencyRecorder());
+    const rec = new LatencyRecorder();
+    return this.measure(label, new Map([['get', rec]]), () => once(keys, bound.seconds, rec));
+  }
+
+  /** Runs `work` as the measured window of a phase: ops/s and latencies, CPU of both sides. */
+  private async measure(label: string, recs: ReadonlyMap<string, LatencyRecorder>, work: () => Promise<void>): Promise<PhaseResult> {
     const monitor = this.serverPid !== undefined ? new ProcessMonitor(this.serverPid) : undefined;
     const cpu0 = process.cpuUsage();
     const startUs = monotonicUs();
     const t0 = performance.now();
-    await loop(bound.seconds, bound.maxRequests, recs);
+    await work();
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const ops = new Map<string, LatencySummary>();

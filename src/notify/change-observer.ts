@@ -4,7 +4,7 @@
  * has an endpoint is recorded. The batch publishes the record when it is over; an Undo batch that
  * rolls back discards it (the objects are as they were, so there is nothing to tell).
  */
-import type { ManagedObjectRecord, ObjectStore, ObjectUpdate, StoredAttribute } from '../store/object-store';
+import type { DeferredAttribute, DeferredWrite, ManagedObjectRecord, ObjectStore, ObjectUpdate, StoredAttribute } from '../store/object-store';
 import { BorrowedStore, type StoreWrite } from '../store/borrowed-store';
 import { ItemType, ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
@@ -13,6 +13,8 @@ import type { Notifier, ObjectEvent } from './events';
 
 export class ChangeObserver extends BorrowedStore {
   private events: ObjectEvent[] = [];
+  /** Published or discarded: events of deferred writes that become durable later go straight out, or nowhere. */
+  private ended: 'published' | 'discarded' | undefined;
 
   constructor(
     inner: ObjectStore,
@@ -52,14 +54,35 @@ export class ChangeObserver extends BorrowedStore {
     });
   }
 
+  /**
+   * A deferred write (Fresh cleared by Get) is news once it is durable, which may be after the
+   * batch is over: then it is published on its own, unless the batch was undone.
+   */
+  override deferAttribute(uid: string, attribute: DeferredAttribute): DeferredWrite {
+    const before = this.watched(uid);
+    const w = this.inner.deferAttribute(uid, attribute);
+    if (before) {
+      void w.durable.then((durable) => {
+        if (!durable) return;
+        const after = before.attributes.map((a) => (a.name === attribute.name ? { ...a, value: attribute.value } : a));
+        const event: ObjectEvent = { kind: 'attributes-changed', uid: before.uid, owner: before.owner, before: before.attributes, after };
+        if (this.ended === undefined) this.events.push(event);
+        else if (this.ended === 'published') this.notifier.publish([event]);
+      });
+    }
+    return w;
+  }
+
   /** Hands what the batch changed to the notifier. */
   publish(): void {
     if (this.events.length > 0) this.notifier.publish(this.events);
     this.events = [];
+    this.ended ??= 'published';
   }
 
   discard(): void {
     this.events = [];
+    this.ended = 'discarded';
   }
 
   private watched(uid: string): ManagedObjectRecord | undefined {

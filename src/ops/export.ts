@@ -18,7 +18,7 @@ export const exportHandler: OperationHandler = {
     const uid = requestedUid(payload, ctx);
     const rec = await loadObject(ctx, uid);
     const body = await bodyForClient(ctx, rec, payload);
-    await markServed(ctx, rec);
+    markServed(ctx, rec);
     const attrs = asKmipAttributes(rec.attributes);
     return [
       ttlv.enumeration(Tag.ObjectType, rec.objectType),

@@ -10,7 +10,7 @@ import { convertKeyBlock } from '../crypto/asymmetric-keys';
 import { OBJECT_BODY_TAG, keyBlockOf, rawKeyMaterial, requireKeyValue } from './key-block';
 import type { ManagedObjectRecord } from '../store/object-store';
 import type { OpContext } from '../server/context';
-import { getAttribute, isDestroyed, loadObject, readBody, requestedUid, requireOnline, setAttribute, versionedError } from './managed-object';
+import { getAttribute, isDestroyed, loadObject, readBody, requestedUid, requireOnline, versionedError } from './managed-object';
 import { unwrapKeyBlock, wrapKeyBlock } from './key-wrap';
 import { pkcs12KeyBlock } from './pkcs12';
 
@@ -109,10 +109,18 @@ function flag(rec: ManagedObjectRecord, name: string): boolean | undefined {
   return v?.type === ItemType.Boolean ? v.value : undefined;
 }
 
-/** Once served, an object is no longer Fresh (spec: Fresh). */
-export async function markServed(ctx: OpContext, rec: ManagedObjectRecord): Promise<void> {
+/**
+ * Once served, an object is no longer Fresh (spec: Fresh). The response does not wait for this
+ * write to be committed or synced: a key's first Get is the whole workload of a storage array or
+ * hypervisor fetching its keys at boot. Nothing the client receives depends on the write being
+ * durable: if a crash loses it, the object reads as Fresh once more, the state it had before the
+ * Get and the one a crash a moment earlier would have left, which is the conservative direction.
+ * The store merges it with concurrent changes instead of conflicting with them, and shows it to
+ * reads at once (ObjectStore.deferAttribute).
+ */
+export function markServed(ctx: OpContext, rec: ManagedObjectRecord): void {
   if (flag(rec, 'Fresh') !== true) return;
-  await ctx.store.update(rec.uid, { attributes: setAttribute(rec.attributes, 'Fresh', ttlv.boolean(Tag.Fresh, false)), expectedRevision: rec.revision });
+  ctx.store.deferAttribute(rec.uid, { name: 'Fresh', value: ttlv.boolean(Tag.Fresh, false) });
 }
 
 export const getHandler: OperationHandler = {
@@ -121,7 +129,7 @@ export const getHandler: OperationHandler = {
     const uid = requestedUid(payload, ctx);
     const rec = await loadObject(ctx, uid);
     const body = await bodyForClient(ctx, rec, payload);
-    await markServed(ctx, rec);
+    markServed(ctx, rec);
     return [ttlv.enumeration(Tag.ObjectType, rec.objectType), ttlv.textString(Tag.UniqueIdentifier, uid), body];
   },
 };

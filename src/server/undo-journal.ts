@@ -5,12 +5,14 @@
  * in the middle of an Undo batch leaves the items that completed; the spec's Undo is best effort
  * across items in that case.
  */
-import type { ManagedObjectRecord, NewObject, ObjectStore, ObjectUpdate } from '../store/object-store';
+import type { DeferredAttribute, DeferredWrite, ManagedObjectRecord, NewObject, ObjectStore, ObjectUpdate } from '../store/object-store';
 import { BorrowedStore, type StoreWrite } from '../store/borrowed-store';
 
 export class UndoJournalStore extends BorrowedStore {
   /** uid -> the record before the batch (undefined: the batch created it). */
   private readonly before = new Map<string, ManagedObjectRecord | undefined>();
+  /** The batch's deferred writes (Fresh cleared by Get), dropped on rollback if not yet committed. */
+  private readonly deferred: DeferredWrite[] = [];
 
   constructor(inner: ObjectStore) {
     super(inner);
@@ -40,8 +42,18 @@ export class UndoJournalStore extends BorrowedStore {
     return this.inner.remove(uid);
   }
 
+  override deferAttribute(uid: string, attribute: DeferredAttribute): DeferredWrite {
+    this.remember(uid);
+    const w = this.inner.deferAttribute(uid, attribute);
+    this.deferred.push(w);
+    return w;
+  }
+
   /** Puts every object the batch touched back as it was, in one commit. */
   async rollback(): Promise<void> {
+    // Not committed yet: dropped, or they would run after the restore below and undo it in part.
+    // Committed ones are undone by the restore like any write.
+    for (const w of this.deferred.splice(0)) w.cancel();
     const ops: Array<{ insert: NewObject } | { uid: string; update: ObjectUpdate }> = [];
     const removals: string[] = [];
     for (const [uid, rec] of this.before) {

@@ -3,7 +3,7 @@
  * to the server's store, which the wrapper borrows and so never closes. Subclasses override the
  * writes they watch.
  */
-import type { LocateQuery, ManagedObjectRecord, NewObject, ObjectStore, ObjectUpdate } from './object-store';
+import type { DeferredAttribute, DeferredWrite, LocateQuery, ManagedObjectRecord, NewObject, ObjectStore, ObjectUpdate } from './object-store';
 
 export type StoreWrite = { insert: NewObject } | { uid: string; update: ObjectUpdate };
 
@@ -24,6 +24,10 @@ export class BorrowedStore implements ObjectStore {
 
   remove(uid: string): Promise<void> {
     return this.inner.remove(uid);
+  }
+
+  deferAttribute(uid: string, attribute: DeferredAttribute): DeferredWrite {
+    return this.inner.deferAttribute(uid, attribute);
   }
 
   get(uid: string): ManagedObjectRecord | undefined {

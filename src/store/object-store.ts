@@ -55,6 +55,27 @@ export interface ObjectUpdate {
   readonly protectedMaterial?: ProtectedMaterial | null;
 }
 
+/**
+ * A server-set, single-valued attribute (Fresh) given a new value by a write that no response
+ * waits for: see ObjectStore.deferAttribute. Applied only where the object has the attribute, so
+ * that applying it twice, or on top of any other change, gives the same result.
+ */
+export interface DeferredAttribute {
+  readonly name: string;
+  readonly value: TtlvItem;
+}
+
+/** A deferred write as its caller holds it. */
+export interface DeferredWrite {
+  /**
+   * True once the change is on disk (synced), false if it never will be: cancelled, or its commit
+   * or sync failed. Never rejects: nobody is waiting for it on the request path.
+   */
+  readonly durable: Promise<boolean>;
+  /** Drops the change if it has not been committed yet (an Undo batch rolling back). */
+  cancel(): void;
+}
+
 /** One Locate condition: every condition must hold (AND); each matches any instance of `name`. */
 export type LocateCondition =
   | { readonly kind: 'equals'; readonly name: string; readonly value: TtlvItem }
@@ -86,6 +107,17 @@ export interface ObjectStore {
   update(uid: string, change: ObjectUpdate): Promise<void>;
   /** Several writes made durable together, all or nothing. */
   writeBatch(ops: ReadonlyArray<{ insert: NewObject } | { uid: string; update: ObjectUpdate }>): Promise<void>;
+  /**
+   * Sets `attribute` on the object without the caller waiting for a commit or a sync: for a change
+   * no response depends on being durable (Fresh turning false once an object was served: if a
+   * crash loses it, the object reads as Fresh once more, the conservative direction). It rides the
+   * next group commit (or starts one a moment later). Until it is committed, get() already shows
+   * it (same process). It runs last
+   * in its transaction, on the object as committed by then, so it neither conflicts with a
+   * concurrent change nor overwrites one; committed, it moves the revision on, so an update
+   * computed from a read before it is refused (CONFLICT) rather than putting the old value back.
+   */
+  deferAttribute(uid: string, attribute: DeferredAttribute): DeferredWrite;
   /** Removes an object entirely; only for undoing a batch (Batch Error Continuation Option Undo). */
   remove(uid: string): Promise<void>;
   get(uid: string): ManagedObjectRecord | undefined;

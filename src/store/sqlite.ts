@@ -8,9 +8,16 @@
  * only once a sync that began after its commit has finished. Writes committed while a sync runs
  * wait for the next one, so any number of them share one fsync, and the event loop keeps serving
  * requests meanwhile instead of blocking in fsync (as synchronous=FULL would).
+ *
+ * Deferred writes (deferAttribute) ride the same commits, but nobody waits for them: they run last
+ * in the next transaction (one another write starts, or one started 20 ms later), on top of what
+ * is committed then and of the batch's own updates, and get() shows them from the moment they are
+ * queued.
  */
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
+import { encodeTtlv } from '../../ttlv/encode';
+import { ItemType, type TtlvItem } from '../../ttlv/types';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 import {
   attributeNumber,
@@ -25,6 +32,8 @@ import {
 } from './attribute-rows';
 import {
   StoreError,
+  type DeferredAttribute,
+  type DeferredWrite,
   type LocateCondition,
   type LocateQuery,
   type ManagedObjectRecord,
@@ -54,6 +63,18 @@ interface PendingWrite {
   run: () => void;
   resolve: () => void;
   reject: (e: unknown) => void;
+  /** Set for a deferred write (deferAttribute): what it sets on which object. */
+  readonly deferred?: { readonly uid: string; readonly attribute: DeferredAttribute };
+}
+
+/** Counters of the store's own work, for tests and operators. */
+export interface WriteStats {
+  /** Transactions committed. */
+  readonly commits: number;
+  /** fdatasyncs of the WAL completed (each acknowledges the writes committed before it began). */
+  readonly syncs: number;
+  /** Deferred writes queued and not yet committed. */
+  readonly deferredQueued: number;
 }
 
 export interface SqliteStoreOptions {
@@ -74,12 +95,26 @@ export interface SqliteStoreOptions {
 /** Default size of the row cache: a few MB, and the working set of a busy storage array. */
 const DEFAULT_CACHED_OBJECTS = 10_000;
 
+/**
+ * How long deferred writes wait for another write's commit before they start one themselves:
+ * well under what a client notices, long enough for a sequential client's Gets to share commits.
+ */
+const DEFERRED_COMMIT_DELAY_MS = 20;
+
 /** How long a read (or a blocking write) waits for a lock another connection holds. */
 const BUSY_TIMEOUT_MS = 5000;
 
 export class SqliteObjectStore implements ObjectStore {
   private readonly db: Database.Database;
   private pending: PendingWrite[] = [];
+  /** Deferred writes for the next transaction, where they run after `pending`. */
+  private deferredQueue: PendingWrite[] = [];
+  /** Armed while deferred writes wait for a commit that no other write has brought yet. */
+  private deferredTimer: NodeJS.Timeout | null = null;
+  /** uid -> its deferred writes not yet committed, which get() applies to the committed row. */
+  private readonly overlay = new Map<string, PendingWrite[]>();
+  private commits = 0;
+  private syncs = 0;
   private flushScheduled = false;
   private readonly inSavepoint: (fn: () => void) => void;
   private readonly stmts: ReturnType<SqliteObjectStore['prepare']>;
@@ -163,6 +198,7 @@ export class SqliteObjectStore implements ObjectStore {
       updateState: db.prepare(`UPDATE objects SET state = ?, updated_at = ? WHERE seq = ?`),
       updateAttributes: db.prepare(`UPDATE objects SET attrs = ?, updated_at = ? WHERE seq = ?`),
       bumpRevision: db.prepare(`UPDATE objects SET rev = rev + 1 WHERE seq = ?`),
+      updateAttributesAndRevision: db.prepare(`UPDATE objects SET attrs = ?, updated_at = ?, rev = rev + 1 WHERE seq = ?`),
       updateMaterial: db.prepare(
         `UPDATE objects SET kek_id = ?, mechanism = ?, iv = ?, ciphertext = ?, updated_at = ? WHERE seq = ?`,
       ),
@@ -261,6 +297,71 @@ export class SqliteObjectStore implements ObjectStore {
     if (change.attributes !== undefined) this.replaceAttributes(seq, row.attrs, change.attributes, now);
   }
 
+  deferAttribute(uid: string, attribute: DeferredAttribute): DeferredWrite {
+    let settle!: (durable: boolean) => void;
+    const durable = new Promise<boolean>((r) => (settle = r));
+    if (this.closed || this.syncFailure !== null) {
+      settle(false);
+      return { durable, cancel: () => undefined };
+    }
+    const w: PendingWrite = {
+      uids: [uid],
+      run: () => this.runDeferred(uid, attribute),
+      resolve: () => settle(true),
+      reject: () => settle(false),
+      deferred: { uid, attribute },
+    };
+    this.deferredQueue.push(w);
+    const list = this.overlay.get(uid);
+    if (list === undefined) this.overlay.set(uid, [w]);
+    else list.push(w);
+    this.armDeferredFlush();
+    return {
+      durable,
+      cancel: () => {
+        const i = this.deferredQueue.indexOf(w);
+        if (i < 0) return; // committed already (or failed): an Undo puts the object back itself
+        this.deferredQueue.splice(i, 1);
+        this.dropOverlay(w);
+        settle(false);
+      },
+    };
+  }
+
+  /**
+   * A deferred write, run last in its transaction: on the object as committed by then, including
+   * the transaction's own updates, so one computed from a read before the deferral does not put
+   * the old value back (and one computed after it already carries the value). Nothing to do if
+   * the object is gone or has the value; otherwise the revision moves on like any update's.
+   */
+  private runDeferred(uid: string, attribute: DeferredAttribute): void {
+    const row = this.stmts.seqAndAttributes.get(uid) as { seq: number; attrs: Buffer; rev: number } | undefined;
+    if (row === undefined) return;
+    const attributes = withDeferred(decodeAttributeBlob(row.attrs), [attribute]);
+    if (attributes === undefined) return;
+    if (isIndexed(attribute.name)) {
+      this.stmts.bumpRevision.run(row.seq);
+      this.replaceAttributes(row.seq, row.attrs, attributes, Date.now());
+    } else {
+      // No index entry changes (Fresh has none): one statement, no index comparison.
+      this.stmts.updateAttributesAndRevision.run(encodeAttributeBlob(attributes), Date.now(), row.seq);
+    }
+  }
+
+  private dropOverlay(w: PendingWrite): void {
+    const uid = w.deferred!.uid;
+    const list = this.overlay.get(uid);
+    if (list === undefined) return;
+    const rest = list.filter((x) => x !== w);
+    if (rest.length === 0) this.overlay.delete(uid);
+    else this.overlay.set(uid, rest);
+  }
+
+  /** For tests and operators: how many commits and syncs the store has done, and what waits. */
+  writeStats(): WriteStats {
+    return { commits: this.commits, syncs: this.syncs, deferredQueued: this.deferredQueue.length };
+  }
+
   /**
    * Writes the new attribute blob and changes only the index entries that differ: a state change
    * touches one or two entries of an object's dozen.
@@ -290,12 +391,33 @@ export class SqliteObjectStore implements ObjectStore {
   private enqueue(uids: readonly string[], run: () => void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ uids, run, resolve, reject });
-      // While a sync runs, writes gather: its completion commits them all in one transaction.
-      if (!this.flushScheduled && this.syncing === null) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.scheduleFlush();
     });
+  }
+
+  /**
+   * Deferred writes do not start a commit of their own at once: they ride the next one another
+   * write starts, or, if none comes, one a short while later. A client fetching its keys one after
+   * another then has its Fresh writes committed a few dozen at a time, not one commit (and its
+   * WAL frames and sync) per Get.
+   */
+  private armDeferredFlush(): void {
+    if (this.deferredTimer !== null || this.closed) return;
+    this.deferredTimer = setTimeout(() => {
+      this.deferredTimer = null;
+      // If a sync runs, its end flushes them (startSync's callback).
+      if (this.deferredQueue.length > 0) this.scheduleFlush();
+    }, DEFERRED_COMMIT_DELAY_MS);
+    // Nothing to wait for at exit: close() commits what is queued.
+    this.deferredTimer.unref();
+  }
+
+  private scheduleFlush(): void {
+    // While a sync runs, writes gather: its completion commits them all in one transaction.
+    if (!this.flushScheduled && this.syncing === null) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
   }
 
   /** Runs every queued write in one transaction, then hands the committed ones to the WAL sync. */
@@ -303,15 +425,26 @@ export class SqliteObjectStore implements ObjectStore {
     this.flushScheduled = false;
     // One commit per sync: fewer, larger transactions write each shared B-tree page once.
     if (this.syncing !== null && !this.closed) return;
-    const batch = this.pending;
+    const regular = this.pending;
+    const deferred = this.deferredQueue;
     this.pending = [];
+    this.deferredQueue = [];
+    if (this.deferredTimer !== null) {
+      clearTimeout(this.deferredTimer);
+      this.deferredTimer = null;
+    }
+    // Deferred writes last: they apply on top of the batch's updates (runDeferred).
+    const batch = regular.concat(deferred);
+    if (batch.length === 0) return;
     if (this.syncFailure !== null) {
+      for (const w of deferred) this.dropOverlay(w);
       for (const w of batch) w.reject(this.syncFailure);
       return;
     }
     if (!this.beginWrite()) {
       // Another process holds the write lock: keep the batch (in order) and try again shortly.
-      this.pending = batch.concat(this.pending);
+      this.pending = regular.concat(this.pending);
+      this.deferredQueue = deferred.concat(this.deferredQueue);
       this.retryFlush();
       return;
     }
@@ -319,14 +452,21 @@ export class SqliteObjectStore implements ObjectStore {
     try {
       failures = this.runWrites(batch);
       if (failures.size === batch.length) this.stmts.rollback.run();
-      else this.stmts.commit.run();
+      else {
+        this.stmts.commit.run();
+        this.commits++;
+      }
     } catch (e) {
       if (this.db.inTransaction) this.stmts.rollback.run();
-      // The commit itself failed (disk full, I/O error): nothing of this batch is durable.
+      // The commit itself failed (disk full, I/O error): nothing of this batch is durable. A
+      // deferred write is then lost, which no client was promised otherwise.
       const err = new StoreError('IO', `store commit failed: ${(e as Error).message}`);
+      for (const w of deferred) this.dropOverlay(w);
       for (const w of batch) w.reject(err);
       return;
     }
+    // Committed (or failed): from now on get() reads what the database has.
+    for (const w of deferred) this.dropOverlay(w);
     // Committed: later reads of these objects go to the database (a rolled-back savepoint
     // changed nothing, but dropping its rows too costs one read).
     for (const w of batch) for (const uid of w.uids) this.rowCache.delete(uid);
@@ -422,8 +562,12 @@ export class SqliteObjectStore implements ObjectStore {
       this.syncing = null;
       if (this.closed) return; // close() synced and settled these itself
       if (err) this.failSync(err, covered);
-      else for (const w of covered) w.resolve();
-      if (this.pending.length > 0) this.flush();
+      else {
+        this.syncs++;
+        for (const w of covered) w.resolve();
+      }
+      // Deferred writes alone wait for their timer, unless it fired during the sync.
+      if (this.pending.length > 0 || (this.deferredQueue.length > 0 && this.deferredTimer === null)) this.flush();
       else this.startSync();
     });
   }
@@ -438,7 +582,14 @@ export class SqliteObjectStore implements ObjectStore {
     const row = this.readRow(uid);
     if (!row) return undefined;
     // Decoded afresh on every call: callers own the record they get (decoding copies byte strings).
-    const attrs = decodeAttributeBlob(row.attrs);
+    let attrs = decodeAttributeBlob(row.attrs);
+    // Deferred writes not yet committed show at once (in this process: other workers see them
+    // when they commit, and Locate, which reads the database, too). The revision stays the
+    // committed one: an update computed from this record goes through if it commits in the same
+    // transaction (before the deferred write, which then has nothing to do), and is refused as
+    // stale, then run again, if the deferred write committed first.
+    const deferred = this.overlay.get(uid);
+    if (deferred !== undefined) attrs = withDeferred(attrs, deferred.map((w) => w.deferred!.attribute)) ?? attrs;
     return {
       uid: row.uid,
       objectType: row.object_type,
@@ -559,7 +710,9 @@ export class SqliteObjectStore implements ObjectStore {
   close(): void {
     // A sync may be running on the thread pool; the one below covers it and everything after.
     this.closed = true;
-    if (this.pending.length > 0) this.flush();
+    if (this.deferredTimer !== null) clearTimeout(this.deferredTimer);
+    // Deferred writes too: a clean stop keeps them.
+    if (this.pending.length > 0 || this.deferredQueue.length > 0) this.flush();
     const waiting = [...(this.syncing ?? []), ...this.unsynced.splice(0)];
     try {
       fs.fdatasyncSync(this.walFd);
@@ -570,6 +723,34 @@ export class SqliteObjectStore implements ObjectStore {
     this.db.close();
     fs.closeSync(this.walFd);
   }
+}
+
+/**
+ * `attrs` with each deferred attribute set, where the object has it (one instance, in the place of
+ * the first); undefined when that changes nothing.
+ */
+function withDeferred(attrs: readonly StoredAttribute[], changes: readonly DeferredAttribute[]): StoredAttribute[] | undefined {
+  let out: StoredAttribute[] | undefined;
+  for (const c of changes) {
+    const current = out ?? attrs;
+    const instances = current.filter((a) => a.name === c.name);
+    if (instances.length === 0) continue;
+    if (instances.length === 1 && sameItem(instances[0]!.value, c.value)) continue;
+    let placed = false;
+    out = current.flatMap((a) => {
+      if (a.name !== c.name) return [a];
+      if (placed) return [];
+      placed = true;
+      return [{ name: c.name, index: 0, value: c.value }];
+    });
+  }
+  return out;
+}
+
+function sameItem(a: TtlvItem, b: TtlvItem): boolean {
+  if (a.tag !== b.tag || a.type !== b.type) return false;
+  if (a.type === ItemType.Structure || a.type === ItemType.ByteString) return Buffer.from(encodeTtlv(a)).equals(Buffer.from(encodeTtlv(b)));
+  return a.value === b.value;
 }
 
 function conditionSql(c: LocateCondition): [string, unknown[]] {

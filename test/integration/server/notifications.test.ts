@@ -288,6 +288,30 @@ test('a batch undone (Batch Error Continuation Option Undo) tells nothing: the o
   expect(endpoint.received.filter((m) => notifyFor(uid, (a) => a.some((x) => x.name === 'x-Undone'))(m))).toEqual([]);
 });
 
+test('a first Get: Notify with Fresh false once that write is durable (the answer did not wait for it); an undone Get tells nothing', async () => {
+  const uid = await createKey('alice');
+  await ok('alice', Operation.Get, getPayload(uid));
+  const fresh = (a: KmipAttribute[]) => a.find((x) => x.name === 'Fresh')?.value;
+  const m = await endpoint.waitFor(notifyFor(uid, (a) => fresh(a) !== undefined));
+  expect(fresh(notifiedV1(m))).toMatchObject({ type: ItemType.Boolean, value: false });
+
+  const undone = await createKey('alice');
+  const bytes = requestMessage(
+    V14,
+    [
+      { operation: Operation.Get, payload: getPayload(undone) },
+      { operation: Operation.Get, payload: getPayload('no-such-object') },
+    ],
+    [ttlv.enumeration(Tag.BatchErrorContinuationOption, BatchErrorContinuationOption.Undo)],
+  );
+  const r = parseResponse(await clients.alice.request(bytes));
+  expect(r.items.map((i) => i.status)).toEqual([ResultStatus.OperationUndone, ResultStatus.OperationFailed]);
+  // Once a later change's Notify is in, one for the undone Get would be too.
+  await ok('alice', Operation.AddAttribute, [uidItem(undone), attributeToV1(custom('x-Kept', 'yes'))]);
+  await endpoint.waitFor(notifyFor(undone, (a) => textValue(a, 'x-Kept') === 'yes'));
+  expect(endpoint.received.filter(notifyFor(undone, (a) => fresh(a) !== undefined))).toEqual([]);
+});
+
 test("an endpoint whose certificate the configured CA did not sign gets nothing; the refusal is audited", async () => {
   const uid = await createKey('dave');
   await ok('dave', Operation.AddAttribute, [uidItem(uid), attributeToV1(custom('x-Secret', 'not for impostors'))]);

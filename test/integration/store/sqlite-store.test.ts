@@ -221,3 +221,117 @@ test('a schema 2 store (one row per attribute) is converted on open: same record
   expect(store.locate({ owner: 'alice', conditions: [{ kind: 'range', name: 'Cryptographic Length', min: 256n, max: 256n }], order: 'oldest' })).toEqual(['o1', 'o2']);
   expect(store.integrityCheck()).toBe('ok');
 });
+
+// ---------------------------------------------------------------------------------------------
+// Deferred writes (Fresh cleared by Get): nobody waits for them, yet nothing is lost or overwritten.
+
+const SERVED = { name: 'Fresh', value: ttlv.boolean(FRESH_TAG, false) };
+
+function freshOf(record: { attributes: readonly { name: string; value: TtlvItem }[] } | undefined): boolean | undefined {
+  const v = record?.attributes.find((a) => a.name === 'Fresh')?.value;
+  return v?.type === ItemType.Boolean ? v.value : undefined;
+}
+
+function renamed(attrs: NewObject['attributes'], name: string): NewObject['attributes'] {
+  return attrs.map((a) => (a.name === 'Name' ? { ...a, value: nameValue(name) } : a));
+}
+
+describe('deferred writes', () => {
+  test('shown by get() at once, committed by the next group commit with no caller waiting, moving the revision on', async () => {
+    const store = open();
+    await store.insert(keyWith('k', 'n', true, 256, 12));
+    expect(store.get('k')!.revision).toBe(0); // cached now: the overlay must show over a cached row
+    const before = store.writeStats();
+    const w = store.deferAttribute('k', SERVED);
+    // Queued, not committed, not synced: yet reads show it (the committed revision stays).
+    expect(store.writeStats()).toEqual({ ...before, deferredQueued: 1 });
+    expect([freshOf(store.get('k')), store.get('k')!.revision]).toEqual([false, 0]);
+    expect(await w.durable).toBe(true);
+    const after = store.writeStats();
+    expect([after.commits, after.deferredQueued]).toEqual([before.commits + 1, 0]);
+    expect(after.syncs).toBeGreaterThan(before.syncs);
+    expect([freshOf(store.get('k')), store.get('k')!.revision]).toEqual([false, 1]);
+    expect(store.locate({ conditions: [{ kind: 'equals', name: 'Fresh', value: SERVED.value }] })).toEqual(['k']);
+    // Already so: durable, nothing written.
+    expect(await store.deferAttribute('k', SERVED).durable).toBe(true);
+    expect(store.get('k')!.revision).toBe(1);
+    // An object without the attribute does not get it.
+    await store.insert(newObject('plain', 'p'));
+    expect(await store.deferAttribute('plain', SERVED).durable).toBe(true);
+    expect([store.get('plain')!.attributes.map((a) => a.name), store.get('plain')!.revision]).toEqual([['Name'], 0]);
+  });
+
+  test('an update committed with it, computed before or after the deferral, keeps both changes without a conflict', async () => {
+    const store = open();
+    await store.writeBatch([{ insert: keyWith('k1', 'one', true, 256, 12) }, { insert: keyWith('k2', 'two', true, 256, 12) }]);
+    const staleRead = store.get('k1')!; // Fresh true: an update from it must not put true back
+    const d1 = store.deferAttribute('k1', SERVED);
+    const d2 = store.deferAttribute('k2', SERVED);
+    const laterRead = store.get('k2')!; // Fresh false already (the overlay), revision 0
+    expect(freshOf(laterRead)).toBe(false);
+    await Promise.all([
+      store.update('k1', { attributes: renamed(staleRead.attributes, 'one-b'), expectedRevision: staleRead.revision }),
+      store.update('k2', { attributes: renamed(laterRead.attributes, 'two-b'), expectedRevision: laterRead.revision }),
+    ]);
+    expect([await d1.durable, await d2.durable]).toEqual([true, true]);
+    // k1: the update, then the deferred write on top of it; k2's update already carried it.
+    for (const [uid, name, revision] of [['k1', 'one-b', 2], ['k2', 'two-b', 1]] as const) {
+      const r = store.get(uid)!;
+      expect([firstName(r), freshOf(r), r.revision]).toEqual([name, false, revision]);
+    }
+  });
+
+  test('once committed, an update computed from a read before it is refused (CONFLICT) rather than putting the old value back', async () => {
+    const store = open();
+    await store.insert(keyWith('k', 'n', true, 256, 12));
+    const staleRead = store.get('k')!;
+    expect(await store.deferAttribute('k', SERVED).durable).toBe(true);
+    await expect(store.update('k', { attributes: renamed(staleRead.attributes, 'lost'), expectedRevision: staleRead.revision })).rejects.toMatchObject({ code: 'CONFLICT' });
+    const r = store.get('k')!;
+    expect([firstName(r), freshOf(r), r.revision]).toEqual(['n', false, 1]);
+  });
+
+  test('cancelled before its commit, it writes nothing', async () => {
+    const store = open();
+    await store.insert(keyWith('k', 'n', true, 256, 12));
+    const w = store.deferAttribute('k', SERVED);
+    w.cancel();
+    expect(await w.durable).toBe(false);
+    await store.update('k', { state: 2, expectedRevision: 0 }); // a commit after it: still nothing
+    expect([freshOf(store.get('k')), store.get('k')!.revision, store.writeStats().deferredQueued]).toEqual([true, 1, 0]);
+  });
+
+  test('a clean close commits a queued one: it is there after reopening', async () => {
+    const store = open();
+    await store.insert(keyWith('k', 'n', true, 256, 12));
+    const w = store.deferAttribute('k', SERVED);
+    store.close();
+    stores = [];
+    expect(await w.durable).toBe(true);
+    const again = open();
+    expect(again.integrityCheck()).toBe('ok');
+    expect([freshOf(again.get('k')), again.get('k')!.revision]).toEqual([false, 1]);
+  });
+
+  test('shared with another process: applied on top of its commit, and its stale update is refused', async () => {
+    const file = path.join(dir, 'shared.db');
+    const a = new SqliteObjectStore({ path: file, sharedWithOtherProcesses: true });
+    const b = new SqliteObjectStore({ path: file, sharedWithOtherProcesses: true });
+    stores.push(a, b);
+    await a.insert(keyWith('k', 'n', true, 256, 12));
+    const bRead = b.get('k')!;
+    expect(a.get('k')!.revision).toBe(0); // cached in a
+    // The other process renames it; then this one serves it (from its now stale cache).
+    await b.update('k', { attributes: renamed(bRead.attributes, 'renamed'), expectedRevision: bRead.revision });
+    const w = a.deferAttribute('k', SERVED);
+    const shown = a.get('k')!;
+    expect([firstName(shown), freshOf(shown), shown.revision]).toEqual(['renamed', false, 1]);
+    expect(await w.durable).toBe(true);
+    for (const s of [a, b]) {
+      const r = s.get('k')!;
+      expect([firstName(r), freshOf(r), r.revision]).toEqual(['renamed', false, 2]);
+    }
+    // The other process's update computed before the deferred write committed does not win.
+    await expect(b.update('k', { attributes: renamed(bRead.attributes, 'stale'), expectedRevision: 1 })).rejects.toMatchObject({ code: 'CONFLICT' });
+  });
+});
