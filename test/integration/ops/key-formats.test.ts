@@ -28,6 +28,9 @@ import type { ProtocolVersion } from '../../../src/spec/versions';
 import { attributesFor, find, successPayload, textOf, type ParsedResponse } from '../../helpers/kmip-client';
 import { V14, V21, VERSIONS, attributeValues, bytesOf, failure, openHarness, uidItem, type Harness } from '../../helpers/ops-harness';
 
+/** Import is an administrator operation; alice as an administrator keeps the objects hers. */
+const aliceAdmin = { name: 'alice', isAdmin: true };
+
 const V11: ProtocolVersion = { major: 1, minor: 1 };
 
 let h: Harness;
@@ -325,7 +328,7 @@ describe('configured RSA cap', () => {
         ttlv.enumeration(Tag.ObjectType, ObjectType.PrivateKey),
         attributesFor(V21, [SIGN]),
         ttlv.structure(Tag.PrivateKey, [block(KeyFormatType.PKCS_1, der(big, 'pkcs1'))]),
-      ]),
+      ], aliceAdmin),
     );
     expect(imported.reason).toBe(ResultReason.InvalidField);
   });
@@ -340,7 +343,7 @@ describe.each(VERSIONS)('KMIP %s Import and Re-key Key Pair of mislabelled keys'
       ttlv.enumeration(Tag.ObjectType, ObjectType.PrivateKey),
       attributesFor(v, [SIGN]),
       ttlv.structure(Tag.PrivateKey, [block(KeyFormatType.PKCS_8, bytes, CryptographicAlgorithm.RSA, 2048)]),
-    ]).then(successPayload);
+    ], aliceAdmin).then(successPayload);
     expect(materialOf(await getBlock(v, uid, ObjectType.PrivateKey)).equals(bytes)).toBe(true);
     expect(materialOf(await getBlock(v, uid, ObjectType.PrivateKey, KeyFormatType.PKCS_8)).equals(der(rsa.privateKey, 'pkcs8'))).toBe(true);
     const bad = refusal(
@@ -349,7 +352,7 @@ describe.each(VERSIONS)('KMIP %s Import and Re-key Key Pair of mislabelled keys'
         ttlv.enumeration(Tag.ObjectType, ObjectType.PrivateKey),
         attributesFor(v, [SIGN]),
         ttlv.structure(Tag.PrivateKey, [block(KeyFormatType.PKCS_8, randomBytes(64))]),
-      ]),
+      ], aliceAdmin),
     );
     expect(bad.reason).toBe(ResultReason.InvalidField);
     expect(bad.message).toMatch(PRIVATE_TRIED);
