@@ -106,6 +106,8 @@ const BUSY_TIMEOUT_MS = 5000;
 
 export class SqliteObjectStore implements ObjectStore {
   private readonly db: Database.Database;
+  /** Deferred writes not yet committed or given up (settled()). */
+  private readonly deferredOutstanding = new Set<Promise<boolean>>();
   private pending: PendingWrite[] = [];
   /** Deferred writes for the next transaction, where they run after `pending`. */
   private deferredQueue: PendingWrite[] = [];
@@ -297,9 +299,16 @@ export class SqliteObjectStore implements ObjectStore {
     if (change.attributes !== undefined) this.replaceAttributes(seq, row.attrs, change.attributes, now);
   }
 
+  /** Resolves once every deferred write made so far is committed or given up (tests, a clean stop). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.deferredOutstanding]);
+  }
+
   deferAttribute(uid: string, attribute: DeferredAttribute): DeferredWrite {
     let settle!: (durable: boolean) => void;
     const durable = new Promise<boolean>((r) => (settle = r));
+    this.deferredOutstanding.add(durable);
+    void durable.then(() => this.deferredOutstanding.delete(durable));
     if (this.closed || this.syncFailure !== null) {
       settle(false);
       return { durable, cancel: () => undefined };

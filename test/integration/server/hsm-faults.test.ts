@@ -59,7 +59,10 @@ async function create(): Promise<BatchItemResponse> {
 
 async function createKey(): Promise<{ uid: string; material: Buffer }> {
   const uid = uidOf(await create());
-  return { uid, material: keyMaterialOf(await call(client, Operation.Get, getPayload(uid))) };
+  const material = keyMaterialOf(await call(client, Operation.Get, getPayload(uid)));
+  // The first Get clears Fresh after its answer (a deferred write): let it land before the store is compared.
+  await server.embedded.store.settled();
+  return { uid, material };
 }
 
 /** Answers to everything that needs the HSM, while it is away: each must be a clear refusal. */
