@@ -179,3 +179,30 @@ export function attributesMatch(attributes: readonly StoredAttribute[], c: Locat
       });
   }
 }
+
+/**
+ * The blob with one bare standard attribute's value replaced in place, when it is there once with
+ * an encoding of the same length (a Boolean, Integer, Enumeration, Date-Time...): 'same' when it
+ * already holds the value, undefined when the blob must be decoded and encoded again. Clearing
+ * Fresh on a first Get is this: no decode, no encode, one UPDATE.
+ */
+export function patchBareValue(blob: Buffer, value: TtlvItem): Buffer | 'same' | undefined {
+  const encoded = encodeTtlv(value);
+  const tagBytes = encoded.subarray(0, 3);
+  let found = -1;
+  // The blob is one Structure; its items follow its 8-byte header, each padded to 8 bytes.
+  for (let off = 8; off + 8 <= blob.length; ) {
+    const length = blob.readUInt32BE(off + 4);
+    const total = 8 + Math.ceil(length / 8) * 8;
+    if (blob.subarray(off, off + 3).equals(tagBytes)) {
+      if (found >= 0 || total !== encoded.length) return undefined;
+      found = off;
+    }
+    off += total;
+  }
+  if (found < 0) return undefined;
+  if (blob.subarray(found, found + encoded.length).equals(encoded)) return 'same';
+  const out = Buffer.from(blob);
+  out.set(encoded, found);
+  return out;
+}

@@ -25,6 +25,7 @@ import {
   attributesMatch,
   decodeAttributeBlob,
   encodeAttributeBlob,
+  patchBareValue,
   entryKey,
   indexEntries,
   isIndexed,
@@ -346,6 +347,14 @@ export class SqliteObjectStore implements ObjectStore {
   private runDeferred(uid: string, attribute: DeferredAttribute): void {
     const row = this.stmts.seqAndAttributes.get(uid) as { seq: number; attrs: Buffer; rev: number } | undefined;
     if (row === undefined) return;
+    if (!isIndexed(attribute.name)) {
+      const patched = patchBareValue(row.attrs, attribute.value);
+      if (patched === 'same') return;
+      if (patched !== undefined) {
+        this.stmts.updateAttributesAndRevision.run(patched, Date.now(), row.seq);
+        return;
+      }
+    }
     const attributes = withDeferred(decodeAttributeBlob(row.attrs), [attribute]);
     if (attributes === undefined) return;
     if (isIndexed(attribute.name)) {

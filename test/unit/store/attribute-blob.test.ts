@@ -3,7 +3,7 @@ import { encodeTtlv } from '../../../ttlv/encode';
 import { ttlv } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
 import { CryptographicAlgorithm } from '../../../src/spec/generated/enums';
-import { decodeAttributeBlob, encodeAttributeBlob } from '../../../src/store/attribute-rows';
+import { decodeAttributeBlob, encodeAttributeBlob, patchBareValue } from '../../../src/store/attribute-rows';
 import type { StoredAttribute } from '../../../src/store/object-store';
 
 const name = (text: string) =>
@@ -54,4 +54,22 @@ test('a blob of the earlier form (every instance wrapped with name and index) re
 test('a bare value whose tag is no attribute is refused, not guessed', () => {
   const bad = encodeTtlv(ttlv.structure(Tag.Attributes, [ttlv.integer(Tag.BatchCount, 1)]));
   expect(() => decodeAttributeBlob(bad)).toThrow(/unknown tag/);
+});
+
+test('patchBareValue: a bare attribute of the same encoded length is replaced in place, to the same blob a full encode gives', () => {
+  const attrs: StoredAttribute[] = [
+    { name: 'Cryptographic Algorithm', index: 0, value: ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES) },
+    { name: 'Fresh', index: 0, value: ttlv.boolean(Tag.Fresh, true) },
+    { name: 'Name', index: 0, value: ttlv.structure(Tag.Name, [ttlv.textString(Tag.NameValue, 'k'), ttlv.enumeration(Tag.NameType, 1)]) },
+    { name: 'x-app', index: 0, value: ttlv.textString(Tag.AttributeValue, 'db') },
+  ];
+  const blob = encodeAttributeBlob(attrs);
+  const patched = patchBareValue(blob, ttlv.boolean(Tag.Fresh, false));
+  expect(Buffer.isBuffer(patched)).toBe(true);
+  expect((patched as Buffer).equals(encodeAttributeBlob(attrs.map((a) => (a.name === 'Fresh' ? { ...a, value: ttlv.boolean(Tag.Fresh, false) } : a))))).toBe(true);
+  expect(blob.equals(encodeAttributeBlob(attrs))).toBe(true); // the input is not changed
+  expect(patchBareValue(patched as Buffer, ttlv.boolean(Tag.Fresh, false))).toBe('same');
+  // Absent, or of another length: the caller decodes and encodes instead.
+  expect(patchBareValue(blob, ttlv.boolean(Tag.Sensitive, true))).toBeUndefined();
+  expect(patchBareValue(blob, ttlv.structure(Tag.Name, [ttlv.textString(Tag.NameValue, 'longer name'), ttlv.enumeration(Tag.NameType, 1)]))).toBeUndefined();
 });
