@@ -241,21 +241,7 @@ async function runItem(
 ): Promise<ItemOutcome> {
   const v = request.header.version;
   const started = process.hrtime.bigint();
-  const ctx: OpContext = {
-    version: v,
-    client: session.client,
-    store: shared.store,
-    keys: core.keys,
-    clock: core.clock,
-    server: core.server,
-    pending: core.pending,
-    crypto: core.crypto ?? DEFAULT_CRYPTO_POLICY,
-    compat: core.compat ?? COMPAT_PROFILES.none,
-    ...(core.limits.maxRsaModulusBits !== undefined ? { keyLimits: { maxRsaModulusBits: core.limits.maxRsaModulusBits } } : {}),
-    idPlaceholder: shared.idPlaceholder,
-    touched: [],
-    secrets: shared.secrets,
-  };
+  const ctx = itemContext(core, session, v, shared.store, shared.idPlaceholder, shared.secrets);
   const base = { operation: item.operation, uniqueBatchItemId: item.uniqueBatchItemId };
   let response: ResponseBatchItem;
   let correlationId: string = randomUUID();
@@ -289,29 +275,67 @@ async function runItem(
       const o = e.outcome;
       response = { ...base, status: o.status, reason: o.reason, message: o.message, payload: o.payload, asyncCorrelationValue: e.asyncCorrelationValue };
     } else {
-      const mapped = mapError(e, v);
-      if (mapped.correlationId) {
-        correlationId = mapped.correlationId;
-        core.audit.internalError(mapped.correlationId, mapped.internal);
-      }
-      response = { ...base, status: ResultStatus.OperationFailed, reason: mapped.reason, message: mapped.message, payload: mapped.payload };
+      const failed = failureOf(e, v, core);
+      correlationId = failed.correlationId ?? correlationId;
+      response = { ...base, ...failed.outcome };
     }
   }
+  auditItem(core, session, request, item, { ctx, outcome: response, correlationId, started, asynchronous: false });
+  return { response };
+}
+
+/** The context one item runs in. */
+function itemContext(core: ServerCore, session: Session, v: ProtocolVersion, store: ObjectStore, idPlaceholder: string | undefined, secrets: Uint8Array[]): OpContext {
+  return {
+    version: v,
+    client: session.client,
+    store,
+    keys: core.keys,
+    clock: core.clock,
+    server: core.server,
+    pending: core.pending,
+    crypto: core.crypto ?? DEFAULT_CRYPTO_POLICY,
+    compat: core.compat ?? COMPAT_PROFILES.none,
+    ...(core.limits.maxRsaModulusBits !== undefined ? { keyLimits: { maxRsaModulusBits: core.limits.maxRsaModulusBits } } : {}),
+    idPlaceholder,
+    touched: [],
+    secrets,
+  };
+}
+
+/** An item's failure from a thrown value; an unexpected error goes to the log under its correlation id. */
+function failureOf(e: unknown, v: ProtocolVersion, core: ServerCore): { outcome: PendingOutcome; correlationId?: string } {
+  const mapped = mapError(e, v);
+  if (mapped.correlationId) core.audit.internalError(mapped.correlationId, mapped.internal);
+  return {
+    outcome: { status: ResultStatus.OperationFailed, reason: mapped.reason, message: mapped.message, payload: mapped.payload },
+    correlationId: mapped.correlationId,
+  };
+}
+
+/** The audit record of one item's outcome. */
+function auditItem(
+  core: ServerCore,
+  session: Session,
+  request: RequestMessage,
+  item: RequestBatchItem,
+  r: { ctx: OpContext; outcome: PendingOutcome; correlationId: string; started: bigint; asynchronous: boolean },
+): void {
   core.audit.record({
     event: 'operation',
-    correlationId,
+    correlationId: r.correlationId,
     client: session.client.name,
     certificateFingerprint: session.client.certificateFingerprint,
     peer: session.client.peer,
-    protocolVersion: versionString(v),
+    protocolVersion: versionString(request.header.version),
     credentialPresented: request.header.authentication !== undefined,
     operation: operationInfo(item.operation)?.name ?? String(item.operation),
-    uniqueIdentifiers: ctx.touched,
-    resultStatus: STATUS_NAMES[response.status] ?? String(response.status),
-    resultReason: response.reason === undefined ? undefined : String(response.reason),
-    durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+    uniqueIdentifiers: r.ctx.touched,
+    resultStatus: STATUS_NAMES[r.outcome.status] ?? String(r.outcome.status),
+    resultReason: r.outcome.reason === undefined ? undefined : String(r.outcome.reason),
+    durationMs: Number(process.hrtime.bigint() - r.started) / 1e6,
+    ...(r.asynchronous ? { asynchronous: true } : {}),
   });
-  return { response };
 }
 
 const STATUS_NAMES: Readonly<Record<number, string>> = {
@@ -354,53 +378,22 @@ async function runDeferred(
   core: ServerCore,
   handler: OperationHandler,
 ): Promise<PendingOutcome> {
-  const v = request.header.version;
   const started = process.hrtime.bigint();
   const observer = core.notifier ? new ChangeObserver(core.store, core.notifier) : undefined;
-  const ctx: OpContext = {
-    version: v,
-    client: session.client,
-    store: observer ?? core.store,
-    keys: core.keys,
-    clock: core.clock,
-    server: core.server,
-    pending: core.pending,
-    crypto: core.crypto ?? DEFAULT_CRYPTO_POLICY,
-    compat: core.compat ?? COMPAT_PROFILES.none,
-    idPlaceholder: undefined,
-    touched: [],
-    secrets: [],
-  };
+  const ctx = itemContext(core, session, request.header.version, observer ?? core.store, undefined, []);
   let outcome: PendingOutcome;
   let correlationId: string = randomUUID();
   try {
     outcome = { status: ResultStatus.Success, payload: await runHandler(handler, item, ctx, core) };
   } catch (e) {
-    const mapped = mapError(e, v);
-    if (mapped.correlationId) {
-      correlationId = mapped.correlationId;
-      core.audit.internalError(mapped.correlationId, mapped.internal);
-    }
-    outcome = { status: ResultStatus.OperationFailed, reason: mapped.reason, message: mapped.message, payload: mapped.payload };
+    const failed = failureOf(e, request.header.version, core);
+    outcome = failed.outcome;
+    correlationId = failed.correlationId ?? correlationId;
   } finally {
     observer?.publish();
     for (const s of ctx.secrets) s.fill(0);
   }
-  core.audit.record({
-    event: 'operation',
-    correlationId,
-    client: session.client.name,
-    certificateFingerprint: session.client.certificateFingerprint,
-    peer: session.client.peer,
-    protocolVersion: versionString(v),
-    credentialPresented: request.header.authentication !== undefined,
-    operation: operationInfo(item.operation)?.name ?? String(item.operation),
-    uniqueIdentifiers: ctx.touched,
-    resultStatus: STATUS_NAMES[outcome.status] ?? String(outcome.status),
-    resultReason: outcome.reason === undefined ? undefined : String(outcome.reason),
-    durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-    asynchronous: true,
-  });
+  auditItem(core, session, request, item, { ctx, outcome, correlationId, started, asynchronous: true });
   return outcome;
 }
 
