@@ -3,33 +3,15 @@
 Usage: pykmip_client.py HOST PORT CERT KEY CA KMIP_VERSION SCENARIO
 The jest test (pykmip.test.ts) reads the lines and asserts on them; this script only reports.
 """
-import json
 import sys
 
 from kmip import enums
 from kmip.core.factories.attributes import AttributeFactory
 from kmip.pie import client as pie_client
 from kmip.pie import objects
+from pykmip_steps import KMIP_VERSIONS, attempt, report
 
 host, port, cert, key, ca, version, scenario = sys.argv[1:8]
-KMIP_VERSIONS = {
-    "1.0": enums.KMIPVersion.KMIP_1_0, "1.1": enums.KMIPVersion.KMIP_1_1, "1.2": enums.KMIPVersion.KMIP_1_2,
-    "1.3": enums.KMIPVersion.KMIP_1_3, "1.4": enums.KMIPVersion.KMIP_1_4, "2.0": enums.KMIPVersion.KMIP_2_0,
-}
-
-
-def report(step, **fields):
-    print(json.dumps(dict(step=step, **fields)), flush=True)
-
-
-def attempt(step, fn):
-    try:
-        value = fn()
-        report(step, ok=True, value=value)
-        return value
-    except Exception as e:  # the test asserts on the reported failure
-        report(step, ok=False, error="%s: %s" % (type(e).__name__, e))
-        return None
 
 
 c = pie_client.ProxyKmipClient(

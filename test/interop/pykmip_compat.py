@@ -6,34 +6,15 @@ Usage: pykmip_compat.py HOST PORT CERT KEY CA KMIP_VERSION SCENARIO [ARGS...]
                                to Get each UID given and list what Locate finds
 Prints one JSON line per step; the jest test (pykmip-config.test.ts) asserts on them.
 """
-import json
 import sys
 
 from kmip import enums
 from kmip.core.factories.attributes import AttributeFactory
 from kmip.pie import client as pie_client
+from pykmip_steps import KMIP_VERSIONS, attempt, report
 
 host, port, cert, key, ca, version, scenario = sys.argv[1:8]
 rest = sys.argv[8:]
-KMIP_VERSIONS = {
-    "1.0": enums.KMIPVersion.KMIP_1_0, "1.1": enums.KMIPVersion.KMIP_1_1, "1.2": enums.KMIPVersion.KMIP_1_2,
-    "1.3": enums.KMIPVersion.KMIP_1_3, "1.4": enums.KMIPVersion.KMIP_1_4, "2.0": enums.KMIPVersion.KMIP_2_0,
-}
-
-
-def report(step, **fields):
-    print(json.dumps(dict(step=step, **fields)), flush=True)
-
-
-def attempt(step, fn):
-    try:
-        value = fn()
-        report(step, ok=True, value=value)
-        return value
-    except Exception as e:  # the test asserts on the reported failure
-        reason = getattr(e, "reason", None)
-        report(step, ok=False, error="%s: %s" % (type(e).__name__, e), reason=reason.name if reason is not None else None)
-        return None
 
 
 def policy_default():

@@ -3,30 +3,15 @@ prints one JSON line per step (pykmip-crypto.test.ts asserts on them).
 
 Usage: pykmip_crypto.py HOST PORT CERT KEY CA KMIP_VERSION CERT_DER_HEX
 """
-import json
 import sys
 
 from kmip import enums
 from kmip.pie import client as pie_client
 from kmip.pie import objects
+from pykmip_steps import KMIP_VERSIONS, attempt, report
 
 host, port, cert, key, ca, version, cert_hex = sys.argv[1:8]
-KMIP_VERSIONS = {"1.2": enums.KMIPVersion.KMIP_1_2, "1.4": enums.KMIPVersion.KMIP_1_4}
 U = enums.CryptographicUsageMask
-
-
-def report(step, **fields):
-    print(json.dumps(dict(step=step, **fields)), flush=True)
-
-
-def attempt(step, fn):
-    try:
-        value = fn()
-        report(step, ok=True, value=value)
-        return value
-    except Exception as e:  # the test asserts on the reported failure
-        report(step, ok=False, error="%s: %s" % (type(e).__name__, e))
-        return None
 
 
 c = pie_client.ProxyKmipClient(

@@ -15,26 +15,12 @@ from kmip import enums
 from kmip.core.attributes import KeyFormatType
 from kmip.pie import client as pie_client
 from kmip.pie import objects
+from pykmip_steps import KMIP_VERSIONS, attempt, report
 
 host, port, cert, key, ca, version, keys_json = sys.argv[1:8]
-KMIP_VERSIONS = {"1.2": enums.KMIPVersion.KMIP_1_2, "1.4": enums.KMIPVersion.KMIP_1_4}
 U = enums.CryptographicUsageMask
 F = enums.KeyFormatType
 keys = {k: (bytes.fromhex(v) if isinstance(v, str) else [bytes.fromhex(x) for x in v]) for k, v in json.loads(keys_json).items()}
-
-
-def report(step, **fields):
-    print(json.dumps(dict(step=step, **fields)), flush=True)
-
-
-def attempt(step, fn):
-    try:
-        value = fn()
-        report(step, ok=True, value=value)
-        return value
-    except Exception as e:  # the test asserts on the reported failure
-        report(step, ok=False, error="%s: %s" % (type(e).__name__, e))
-        return None
 
 
 def get_as(c, uid, fmt):

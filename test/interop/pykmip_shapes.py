@@ -13,7 +13,6 @@ Scenarios:
               Attribute call), Modify Attribute and Delete Attribute: the Attribute Index each
               response carries.
 """
-import json
 import struct
 import sys
 
@@ -26,12 +25,9 @@ from kmip.core.factories.attributes import AttributeFactory
 from kmip.core.messages import messages, payloads
 from kmip.core.utils import BytearrayStream
 from kmip.pie import client as pie_client
+from pykmip_steps import KMIP_VERSIONS, attempt, report
 
 host, port, cert, key, ca, version, scenario = sys.argv[1:8]
-KMIP_VERSIONS = {
-    "1.0": enums.KMIPVersion.KMIP_1_0, "1.1": enums.KMIPVersion.KMIP_1_1, "1.2": enums.KMIPVersion.KMIP_1_2,
-    "1.3": enums.KMIPVersion.KMIP_1_3, "1.4": enums.KMIPVersion.KMIP_1_4, "2.0": enums.KMIPVersion.KMIP_2_0,
-}
 # TTLV tags and item types the raw reads below look for (KMIP spec, Tags and Item Types tables).
 TAG_KEY_VALUE = 0x420045
 TAG_KEY_WRAPPING_DATA = 0x420046
@@ -42,20 +38,6 @@ TAG_RESULT_MESSAGE = 0x42007D
 TYPE_STRUCTURE = 0x01
 TYPE_BYTE_STRING = 0x08
 TYPE_NAMES = {0x01: "Structure", 0x02: "Integer", 0x05: "Enumeration", 0x07: "TextString", 0x08: "ByteString"}
-
-
-def report(step, **fields):
-    print(json.dumps(dict(step=step, **fields)), flush=True)
-
-
-def attempt(step, fn):
-    try:
-        value = fn()
-        report(step, ok=True, value=value)
-        return value
-    except Exception as e:  # the test asserts on the reported failure
-        report(step, ok=False, error="%s: %s" % (type(e).__name__, e))
-        return None
 
 
 def ttlv_items(buf):
