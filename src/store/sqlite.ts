@@ -123,6 +123,8 @@ export class SqliteObjectStore implements ObjectStore {
   private readonly stmts: ReturnType<SqliteObjectStore['prepare']>;
   /** uid -> committed row (no key material, only its wrapped form), least recently used first (a Map iterates in insertion order). */
   private readonly rowCache = new Map<string, ObjectRow>();
+  /** Rows inserted by the open transaction: cached once it commits (a Get right after a Create reads no row). */
+  private readonly insertedRows = new Map<string, ObjectRow>();
   private readonly cacheLimit: number;
   /** Compiled Locate queries by SQL text (the shapes clients use repeat). */
   private readonly locateStatements = new Map<string, Database.Statement>();
@@ -251,22 +253,35 @@ export class SqliteObjectStore implements ObjectStore {
 
   private doInsert(obj: NewObject): void {
     const m = obj.protectedMaterial;
+    const row: Omit<ObjectRow, 'seq'> = {
+      uid: obj.uid,
+      object_type: obj.objectType,
+      state: obj.state,
+      owner: obj.owner,
+      kek_id: m?.kekId ?? null,
+      mechanism: m?.mechanism ?? null,
+      iv: m ? Buffer.from(m.iv) : null,
+      ciphertext: m ? Buffer.from(m.ciphertext) : null,
+      attrs: encodeAttributeBlob(obj.attributes),
+      rev: 0,
+    };
     let seq: number;
     try {
       seq = Number(
         this.stmts.insertObject.run({
-          uid: obj.uid,
-          objectType: obj.objectType,
-          state: obj.state,
-          owner: obj.owner,
-          kekId: m?.kekId ?? null,
-          mechanism: m?.mechanism ?? null,
-          iv: m ? Buffer.from(m.iv) : null,
-          ciphertext: m ? Buffer.from(m.ciphertext) : null,
-          attrs: encodeAttributeBlob(obj.attributes),
+          uid: row.uid,
+          objectType: row.object_type,
+          state: row.state,
+          owner: row.owner,
+          kekId: row.kek_id,
+          mechanism: row.mechanism,
+          iv: row.iv,
+          ciphertext: row.ciphertext,
+          attrs: row.attrs,
           now: Date.now(),
         }).lastInsertRowid,
       );
+      if (this.cacheLimit > 0) this.insertedRows.set(row.uid, { ...row, seq });
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
         throw new StoreError('EXISTS', `object ${obj.uid} already exists`);
@@ -469,12 +484,15 @@ export class SqliteObjectStore implements ObjectStore {
     let failures: Map<PendingWrite, unknown>;
     try {
       failures = this.runWrites(batch);
-      if (failures.size === batch.length) this.stmts.rollback.run();
-      else {
+      if (failures.size === batch.length) {
+        this.stmts.rollback.run();
+        this.insertedRows.clear();
+      } else {
         this.stmts.commit.run();
         this.commits++;
       }
     } catch (e) {
+      this.insertedRows.clear();
       if (this.db.inTransaction) this.stmts.rollback.run();
       // The commit itself failed (disk full, I/O error): nothing of this batch is durable. A
       // deferred write is then lost, which no client was promised otherwise.
@@ -486,8 +504,18 @@ export class SqliteObjectStore implements ObjectStore {
     // Committed (or failed): from now on get() reads what the database has.
     for (const w of deferred) this.dropOverlay(w);
     // Committed: later reads of these objects go to the database (a rolled-back savepoint
-    // changed nothing, but dropping its rows too costs one read).
-    for (const w of batch) for (const uid of w.uids) this.rowCache.delete(uid);
+    // changed nothing, but dropping its rows too costs one read), except an object inserted by a
+    // write that succeeded and the only one of the batch to touch it: its row is known as written.
+    const touches = new Map<string, number>();
+    for (const w of batch) for (const uid of w.uids) touches.set(uid, (touches.get(uid) ?? 0) + 1);
+    for (const w of batch) {
+      for (const uid of w.uids) {
+        this.rowCache.delete(uid);
+        const inserted = this.insertedRows.get(uid);
+        if (inserted !== undefined && touches.get(uid) === 1 && !failures.has(w)) this.cacheRow(inserted);
+      }
+    }
+    this.insertedRows.clear();
     for (const w of batch) {
       const failure = failures.get(w);
       if (failure !== undefined) w.reject(failure);
@@ -634,11 +662,14 @@ export class SqliteObjectStore implements ObjectStore {
     }
     const row = this.stmts.getObject.get(uid) as ObjectRow | undefined;
     if (!row) return undefined;
-    if (this.cacheLimit > 0) {
-      this.rowCache.set(uid, row);
-      if (this.rowCache.size > this.cacheLimit) this.rowCache.delete(this.rowCache.keys().next().value as string);
-    }
+    this.cacheRow(row);
     return row;
+  }
+
+  private cacheRow(row: ObjectRow): void {
+    if (this.cacheLimit === 0) return;
+    this.rowCache.set(row.uid, row);
+    if (this.rowCache.size > this.cacheLimit) this.rowCache.delete(this.rowCache.keys().next().value as string);
   }
 
   /** data_version changes when another connection commits: then no cached row can be trusted. */

@@ -65,6 +65,22 @@ test('a record handed out is the caller’s: changing it does not change the nex
   expect(Buffer.from(b.protectedMaterial!.ciphertext).equals(Buffer.from(obj.protectedMaterial!.ciphertext))).toBe(true);
 });
 
+test('a row inserted is cached as committed: what get() answers right after equals what a reopened store reads', async () => {
+  const store = open();
+  const objects = ['c1', 'c2', 'c3'].map((u) => newObject(u, `name-${u}`));
+  // One alone, two in one batch, one inserted and updated in the same commit (not cached from the insert).
+  await store.insert(objects[0]!);
+  await Promise.all([store.insert(objects[1]!), store.writeBatch([{ insert: objects[2]! }])]);
+  const both = newObject('c4', 'before');
+  const done = Promise.all([store.insert(both), store.update('c4', { attributes: [{ name: 'Name', index: 0, value: nameValue('after') }], expectedRevision: null })]);
+  await done;
+  const cached = ['c1', 'c2', 'c3', 'c4'].map((u) => store.get(u));
+  const reopened = new SqliteObjectStore({ path: path.join(dir, 'objects.db'), cachedObjects: 0 });
+  stores.push(reopened);
+  expect(cached).toEqual(['c1', 'c2', 'c3', 'c4'].map((u) => reopened.get(u)));
+  expect(firstName(cached[3])).toBe('after');
+});
+
 test('reads after a committed update, batch or removal see the new rows, not cached ones', async () => {
   const store = open();
   await store.insert(newObject('u1', 'before'));
