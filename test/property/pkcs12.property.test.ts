@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
+import { mutatedBytes } from '../helpers/mutations';
 import * as pkijs from 'pkijs';
 import { readPkcs12 } from '../../src/crypto/pkcs12';
 import { KmipError } from '../../src/server/errors';
@@ -35,21 +36,7 @@ afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function mutated(seed: Buffer): fc.Arbitrary<Buffer> {
-  const flip = fc.tuple(fc.nat(), fc.integer({ min: 0, max: 7 })).map(([at, bit]) => {
-    const b = Buffer.from(seed);
-    b[at % b.length]! ^= 1 << bit;
-    return b;
-  });
-  const truncate = fc.nat().map((n) => seed.subarray(0, n % seed.length));
-  const extend = fc.uint8Array({ minLength: 1, maxLength: 8 }).map((tail) => Buffer.concat([seed, tail]));
-  const overwrite = fc.tuple(fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 4 })).map(([at, bytes]) => {
-    const b = Buffer.from(seed);
-    b.set(bytes.subarray(0, Math.max(0, b.length - (at % b.length))), at % b.length);
-    return b;
-  });
-  return fc.oneof(flip, truncate, extend, overwrite, fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)));
-}
+const mutated = (seed: Buffer): fc.Arbitrary<Buffer> => mutatedBytes(seed, 300);
 
 test.each(['mac', 'nomac'] as const)('PFX (%s): a mutation opens to a key (the same one under a MAC) or is Invalid Field / Bad Password, never another error', async (kind) => {
   const original = await readPkcs12(pfx[kind], PASSWORD, SOURCE);

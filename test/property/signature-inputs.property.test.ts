@@ -6,6 +6,7 @@
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
 import fc from 'fast-check';
+import { mutatedBytes } from '../helpers/mutations';
 import { derToRaw } from '../../src/crypto/digest-signature';
 import { peerKeyFromBytes } from '../../src/crypto/key-agreement';
 import { KmipError } from '../../src/server/errors';
@@ -13,21 +14,7 @@ import { ResultReason } from '../../src/spec/generated/enums';
 
 const RUNS = { numRuns: Number(process.env["PROP_RUNS"] ?? 400) };
 
-function mutated(seed: Buffer): fc.Arbitrary<Buffer> {
-  const flip = fc.tuple(fc.nat(), fc.integer({ min: 0, max: 7 })).map(([at, bit]) => {
-    const b = Buffer.from(seed);
-    b[at % b.length]! ^= 1 << bit;
-    return b;
-  });
-  const truncate = fc.nat().map((n) => seed.subarray(0, n % seed.length));
-  const extend = fc.uint8Array({ minLength: 1, maxLength: 8 }).map((tail) => Buffer.concat([seed, tail]));
-  const overwrite = fc.tuple(fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 4 })).map(([at, bytes]) => {
-    const b = Buffer.from(seed);
-    b.set(bytes.subarray(0, Math.max(0, b.length - (at % b.length))), at % b.length);
-    return b;
-  });
-  return fc.oneof(flip, truncate, extend, overwrite, fc.uint8Array({ maxLength: 160 }).map((a) => Buffer.from(a)));
-}
+const mutated = (seed: Buffer): fc.Arbitrary<Buffer> => mutatedBytes(seed, 160);
 
 test('ECDSA DER signature: a mutation is read as r || s of the curve size or refused (undefined), never thrown', () => {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
