@@ -22,6 +22,7 @@ import {
   ObjectType,
   Operation,
   ResultReason,
+  RevocationReasonCode,
   SecretDataType,
 } from '../../../src/spec/generated/enums';
 import type { KmipAttribute } from '../../../src/kmip/attributes';
@@ -252,7 +253,7 @@ describe.each(VERSIONS)('KMIP %s', (label, v) => {
 
     // Revoke the password (Deactivated): the PFX is no longer given out.
     successPayload(
-      await h.send(v, Operation.Revoke, [uidItem(pw), ttlv.structure(Tag.RevocationReason, [ttlv.enumeration(Tag.RevocationReasonCode, 5 /* Cessation of Operation */)])]),
+      await h.send(v, Operation.Revoke, [uidItem(pw), ttlv.structure(Tag.RevocationReason, [ttlv.enumeration(Tag.RevocationReasonCode, RevocationReasonCode.CessationOfOperation)])]),
     );
     const denied = await h.send(v, Operation.Get, [uidItem(uid), ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.PKCS_12)]);
     expect(failure(denied)).toBe(v.major >= 2 ? ResultReason.BadPassword : ResultReason.PermissionDenied);
