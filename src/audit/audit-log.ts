@@ -28,6 +28,8 @@ export interface AuditRecord {
   readonly durationMs?: number;
   /** How many messages a `notification-dropped` record stands for. */
   readonly count?: number;
+  /** The client's message for the trail (the Log operation): its text, never interpreted. */
+  readonly clientMessage?: string;
   /** The outcome of an item answered Operation Pending earlier (run afterwards, polled for). */
   readonly asynchronous?: boolean;
 }

@@ -297,6 +297,7 @@ class EndpointChannel {
       compat: COMPAT_PROFILES.none,
       idPlaceholder: undefined,
       touched: [],
+      auditDetail: {},
       secrets: [],
     };
   }

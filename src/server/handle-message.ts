@@ -299,6 +299,7 @@ function itemContext(core: ServerCore, session: Session, v: ProtocolVersion, sto
     ...(core.limits.maxRsaModulusBits !== undefined ? { keyLimits: { maxRsaModulusBits: core.limits.maxRsaModulusBits } } : {}),
     idPlaceholder,
     touched: [],
+    auditDetail: {},
     secrets,
   };
 }
@@ -331,6 +332,7 @@ function auditItem(
     credentialPresented: request.header.authentication !== undefined,
     operation: operationInfo(item.operation)?.name ?? String(item.operation),
     uniqueIdentifiers: r.ctx.touched,
+    ...(r.ctx.auditDetail.clientMessage !== undefined ? { clientMessage: r.ctx.auditDetail.clientMessage } : {}),
     resultStatus: STATUS_NAMES[r.outcome.status] ?? String(r.outcome.status),
     resultReason: r.outcome.reason === undefined ? undefined : String(r.outcome.reason),
     durationMs: Number(process.hrtime.bigint() - r.started) / 1e6,

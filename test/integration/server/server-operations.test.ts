@@ -21,6 +21,7 @@ import {
 import type { ProtocolVersion } from '../../../src/spec/versions';
 import { attributeToV1 } from '../../../src/kmip/attributes';
 import { allOf, attributesFor, find, successPayload, textOf } from '../../helpers/kmip-client';
+import type { MemoryAuditSink } from '../../../src/audit/audit-log';
 import {
   ENCRYPT_DECRYPT,
   VERSIONS,
@@ -109,6 +110,9 @@ describe('2.x Interop, Log and Set Endpoint Role', () => {
 
   test('Log accepts a message, refuses an over-long or missing one', async () => {
     expect(successPayload(await h.send(V21, Operation.Log, [ttlv.textString(Tag.LogMessage, 'rotated the payroll key')])).value).toEqual([]);
+    // The message is in the trail, with who sent it.
+    const logged = (h.embedded.core.audit as MemoryAuditSink).records.filter((r) => r.operation === 'Log' && r.resultStatus === 'Success');
+    expect(logged.at(-1)).toMatchObject({ client: 'alice', clientMessage: 'rotated the payroll key' });
     expect(failure(await h.send(V21, Operation.Log, [ttlv.textString(Tag.LogMessage, 'x'.repeat(5000))]))).toBe(ResultReason.InvalidField);
     expect(failure(await h.send(V21, Operation.Log, []))).toBe(ResultReason.MissingData);
   });
