@@ -63,12 +63,13 @@ export function requestedUid(payload: TtlvStructure, ctx: OpContext): string {
 /** Loads an object the caller may see; brings its date-driven state up to date and persists it. */
 export async function loadObject(ctx: OpContext, uid: string): Promise<ManagedObjectRecord> {
   const rec = ctx.store.get(uid);
+  // The audit record names what the client asked for, refused or not.
+  ctx.touched.push(uid);
   // Another owner's object answers exactly like a missing one: existence is not revealed.
   if (rec === undefined || (rec.owner !== ctx.client.name && !ctx.client.isAdmin)) {
     // Object Not Found is the 2.x reason; 1.x clients get Item Not Found (errors.ts).
     throw new KmipError(Reason.ObjectNotFound, `object ${uid} not found`);
   }
-  ctx.touched.push(uid);
   const state = effectiveState(rec.state as StateValue, rec.attributes, ctx.clock.now());
   if (state === rec.state) return rec;
   const attributes = setAttribute(rec.attributes, 'State', ttlv.enumeration(Tag.State, state));

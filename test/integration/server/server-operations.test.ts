@@ -110,6 +110,11 @@ describe('2.x Interop, Log and Set Endpoint Role', () => {
 
   test('Log accepts a message, refuses an over-long or missing one', async () => {
     expect(successPayload(await h.send(V21, Operation.Log, [ttlv.textString(Tag.LogMessage, 'rotated the payroll key')])).value).toEqual([]);
+    // A refused access is audited with the identifier the client named.
+    const theirs = await createAes(h, V21);
+    expect(failure(await h.send(V21, Operation.Get, [uidItem(theirs)], bob))).toBe(ResultReason.ObjectNotFound);
+    const refused = (h.embedded.core.audit as MemoryAuditSink).records.filter((r) => r.operation === 'Get' && r.client === 'bob');
+    expect(refused.at(-1)).toMatchObject({ uniqueIdentifiers: [theirs], resultStatus: 'OperationFailed' });
     // The message is in the trail, with who sent it.
     const logged = (h.embedded.core.audit as MemoryAuditSink).records.filter((r) => r.operation === 'Log' && r.resultStatus === 'Success');
     expect(logged.at(-1)).toMatchObject({ client: 'alice', clientMessage: 'rotated the payroll key' });
