@@ -141,6 +141,22 @@ function message(r: Awaited<ReturnType<Harness['send']>>): string {
   return r.items[0]!.message ?? '';
 }
 
+/** A private key registered as plain PKCS#8, with no PKCS#12 link. */
+async function registerPkcs8(v: ProtocolVersion, material: Uint8Array, algorithm: number, length: number): Promise<string> {
+  const block = ttlv.structure(Tag.KeyBlock, [
+    ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.PKCS_8),
+    ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, material)]),
+    ttlv.enumeration(Tag.CryptographicAlgorithm, algorithm),
+    ttlv.integer(Tag.CryptographicLength, length),
+  ]);
+  const r = await h.send(v, Operation.Register, [
+    ttlv.enumeration(Tag.ObjectType, ObjectType.PrivateKey),
+    attributesFor(v, [signMask]),
+    ttlv.structure(Tag.PrivateKey, [block]),
+  ]);
+  return textOf(successPayload(r), Tag.UniqueIdentifier)!;
+}
+
 describe.each(VERSIONS)('KMIP %s', (label, v) => {
   const badPassword = v.major >= 2 ? ResultReason.BadPassword : ResultReason.InvalidField;
 
@@ -230,23 +246,7 @@ describe.each(VERSIONS)('KMIP %s', (label, v) => {
     const pw = await registerPassword(v, PASSWORD);
     const uid = await registerPfx(v, ec.pfx, pw);
     // A key Register stored as PKCS#8 without any link.
-    const plain = textOf(
-      successPayload(
-        await h.send(v, Operation.Register, [
-          ttlv.enumeration(Tag.ObjectType, ObjectType.PrivateKey),
-          attributesFor(v, [signMask]),
-          ttlv.structure(Tag.PrivateKey, [
-            ttlv.structure(Tag.KeyBlock, [
-              ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.PKCS_8),
-              ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, materialOf(await getAs(v, uid, KeyFormatType.PKCS_8)))]),
-              ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.EC),
-              ttlv.integer(Tag.CryptographicLength, 384),
-            ]),
-          ]),
-        ]),
-      ),
-      Tag.UniqueIdentifier,
-    )!;
+    const plain = await registerPkcs8(v, materialOf(await getAs(v, uid, KeyFormatType.PKCS_8)), CryptographicAlgorithm.EC, 384);
     const r = await h.send(v, Operation.Get, [uidItem(plain), ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.PKCS_12)]);
     expect(failure(r)).toBe(badPassword);
     expect(message(r)).toMatch(/no PKCS#12 Password Link/);
@@ -263,23 +263,7 @@ describe.each(VERSIONS)('KMIP %s', (label, v) => {
     const pw = await registerPassword(v, PASSWORD);
     const uid = await registerPfx(v, rsa.pfx, pw);
     const plainKey = materialOf(await getAs(v, uid, KeyFormatType.PKCS_8));
-    const other = textOf(
-      successPayload(
-        await h.send(v, Operation.Register, [
-          ttlv.enumeration(Tag.ObjectType, ObjectType.PrivateKey),
-          attributesFor(v, [signMask]),
-          ttlv.structure(Tag.PrivateKey, [
-            ttlv.structure(Tag.KeyBlock, [
-              ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.PKCS_8),
-              ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, plainKey)]),
-              ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.RSA),
-              ttlv.integer(Tag.CryptographicLength, 2048),
-            ]),
-          ]),
-        ]),
-      ),
-      Tag.UniqueIdentifier,
-    )!;
+    const other = await registerPkcs8(v, plainKey, CryptographicAlgorithm.RSA, 2048);
     successPayload(await h.send(v, Operation.AddAttribute, [uidItem(other), newAttribute(v, link(LinkType.PKCS_12PasswordLink, pw))]));
     const file = path.join(dir, `keyonly-${label}.p12`);
     fs.writeFileSync(file, materialOf(await getAs(v, other, KeyFormatType.PKCS_12)));
