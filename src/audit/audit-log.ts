@@ -26,8 +26,14 @@ export interface AuditRecord {
   readonly resultReason?: string;
   readonly reason?: string;
   readonly durationMs?: number;
-  /** How many messages a `notification-dropped` record stands for. */
+  /**
+   * How many messages a `notification-dropped` record stands for; how many identical failed batch
+   * items of one message an `operation` record stands for (absent: one).
+   */
   readonly count?: number;
+  /** Locate: how many identifiers it returned, and how many matched (before Offset/Maximum Items). */
+  readonly locatedReturned?: number;
+  readonly locatedMatched?: number;
   /** The client's message for the trail (the Log operation): its text, never interpreted. */
   readonly clientMessage?: string;
   /** The outcome of an item answered Operation Pending earlier (run afterwards, polled for). */

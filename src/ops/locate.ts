@@ -99,6 +99,9 @@ function withStorage(base: LocateQuery, mask: number | undefined, ctx: OpContext
   return { ...base, states, conditions };
 }
 
+/** Identifiers of a Locate's answer its audit record lists (with the count of all it returned). */
+const LOCATE_AUDIT_IDENTIFIERS = 10;
+
 export const locateHandler: OperationHandler = {
   operation: Operation.Locate,
   async handle(payload, ctx) {
@@ -116,6 +119,7 @@ export const locateHandler: OperationHandler = {
     if (ctx.version.major > 1 || ctx.version.minor >= 3) out.push(ttlv.integer(Tag.LocatedItems, all.length));
     for (const uid of page) out.push(ttlv.textString(Tag.UniqueIdentifier, uid));
     if (page.length === 1) ctx.idPlaceholder = page[0];
+    ctx.auditDetail.located = { returned: page.length, matched: all.length, first: page.slice(0, LOCATE_AUDIT_IDENTIFIERS) };
     return out;
   },
 };

@@ -49,8 +49,11 @@ export interface OpContext {
   idPlaceholder: string | undefined;
   /** Unique identifiers the current item touched, for the audit record. */
   readonly touched: string[];
-  /** What the item adds to its audit record: the client's own message (Log). */
-  readonly auditDetail: { clientMessage?: string };
+  /**
+   * What the item adds to its audit record: the client's own message (Log); what Locate returned
+   * (how many, of how many matches, and the first identifiers).
+   */
+  readonly auditDetail: { clientMessage?: string; located?: { returned: number; matched: number; first: readonly string[] } };
   /** Plaintext secrets this item put in memory; zeroed once the response is encoded. */
   readonly secrets: Uint8Array[];
   /** The server's asynchronous operations, for Poll and Cancel; absent when the server runs none. */

@@ -26,7 +26,8 @@ import {
 } from '../kmip/message';
 import { findNewerThan, pruneForVersion } from '../kmip/version-filter';
 import { asBoolean, child, opt } from '../kmip/tree';
-import type { AuditSink } from '../audit/audit-log';
+import type { AuditRecord, AuditSink } from '../audit/audit-log';
+import { AuditBurst } from '../audit/burst';
 import { StoreError, type ObjectStore } from '../store/object-store';
 import type { KeyProtector } from '../keys/key-protector';
 import type { ClientIdentity, Clock, OpContext, ServerInfo } from './context';
@@ -188,6 +189,8 @@ interface BatchShared {
   readonly store: ObjectStore;
   /** Plaintext key bytes the batch decrypted: zeroed after the response is encoded. */
   readonly secrets: Uint8Array[];
+  /** The items' audit records, identical failures folded into one (flushed before the answer). */
+  readonly audit: AuditBurst;
 }
 
 interface ItemOutcome {
@@ -203,7 +206,7 @@ async function runBatch(
   const continuation = request.header.batchErrorContinuationOption ?? BatchErrorContinuationOption.Stop;
   const journal = continuation === BatchErrorContinuationOption.Undo ? new UndoJournalStore(core.store) : undefined;
   const observer = core.notifier ? new ChangeObserver(journal ?? core.store, core.notifier) : undefined;
-  const shared: BatchShared = { idPlaceholder: undefined, secrets, store: observer ?? journal ?? core.store };
+  const shared: BatchShared = { idPlaceholder: undefined, secrets, store: observer ?? journal ?? core.store, audit: new AuditBurst(core.audit) };
   const outcomes: ItemOutcome[] = [];
   try {
     for (const [i, item] of request.items.entries()) {
@@ -226,6 +229,7 @@ async function runBatch(
       break;
     }
   } finally {
+    shared.audit.flush();
     // What was written stays written even if a rollback failed: its owners hear of it.
     observer?.publish();
   }
@@ -245,6 +249,7 @@ async function runItem(
   const base = { operation: item.operation, uniqueBatchItemId: item.uniqueBatchItemId };
   let response: ResponseBatchItem;
   let correlationId: string = randomUUID();
+  let internalError = false;
   try {
     rejectCriticalExtensions(item);
     const handler = core.registry.lookup(item.operation, v);
@@ -277,10 +282,12 @@ async function runItem(
     } else {
       const failed = failureOf(e, v, core);
       correlationId = failed.correlationId ?? correlationId;
+      internalError = failed.correlationId !== undefined;
       response = { ...base, ...failed.outcome };
     }
   }
-  auditItem(core, session, request, item, { ctx, outcome: response, correlationId, started, asynchronous: false });
+  // A failure whose correlation id names an internal-error log entry keeps a record of its own.
+  shared.audit.add(auditRecordOf(session, request, item, { ctx, outcome: response, correlationId, started, asynchronous: false }), !internalError);
   return { response };
 }
 
@@ -315,14 +322,14 @@ function failureOf(e: unknown, v: ProtocolVersion, core: ServerCore): { outcome:
 }
 
 /** The audit record of one item's outcome. */
-function auditItem(
-  core: ServerCore,
+function auditRecordOf(
   session: Session,
   request: RequestMessage,
   item: RequestBatchItem,
   r: { ctx: OpContext; outcome: PendingOutcome; correlationId: string; started: bigint; asynchronous: boolean },
-): void {
-  core.audit.record({
+): AuditRecord {
+  const located = r.ctx.auditDetail.located;
+  return {
     event: 'operation',
     correlationId: r.correlationId,
     client: session.client.name,
@@ -331,13 +338,14 @@ function auditItem(
     protocolVersion: versionString(request.header.version),
     credentialPresented: request.header.authentication !== undefined,
     operation: operationInfo(item.operation)?.name ?? String(item.operation),
-    uniqueIdentifiers: r.ctx.touched,
+    uniqueIdentifiers: located ? located.first : r.ctx.touched,
+    ...(located ? { locatedReturned: located.returned, locatedMatched: located.matched } : {}),
     ...(r.ctx.auditDetail.clientMessage !== undefined ? { clientMessage: r.ctx.auditDetail.clientMessage } : {}),
     resultStatus: STATUS_NAMES[r.outcome.status] ?? String(r.outcome.status),
     resultReason: r.outcome.reason === undefined ? undefined : String(r.outcome.reason),
     durationMs: Number(process.hrtime.bigint() - r.started) / 1e6,
     ...(r.asynchronous ? { asynchronous: true } : {}),
-  });
+  };
 }
 
 const STATUS_NAMES: Readonly<Record<number, string>> = {
@@ -395,7 +403,7 @@ async function runDeferred(
     observer?.publish();
     for (const s of ctx.secrets) s.fill(0);
   }
-  auditItem(core, session, request, item, { ctx, outcome, correlationId, started, asynchronous: true });
+  core.audit.record(auditRecordOf(session, request, item, { ctx, outcome, correlationId, started, asynchronous: true }));
   return outcome;
 }
 

@@ -6,6 +6,7 @@
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
 import {
+  BatchErrorContinuationOption,
   CryptographicAlgorithm,
   CryptographicUsageMask,
   EndpointRole,
@@ -120,6 +121,60 @@ describe('2.x Interop, Log and Set Endpoint Role', () => {
     expect(logged.at(-1)).toMatchObject({ client: 'alice', clientMessage: 'rotated the payroll key' });
     expect(failure(await h.send(V21, Operation.Log, [ttlv.textString(Tag.LogMessage, 'x'.repeat(5000))]))).toBe(ResultReason.InvalidField);
     expect(failure(await h.send(V21, Operation.Log, []))).toBe(ResultReason.MissingData);
+  });
+
+  test('Locate is audited with how many it returned and the first identifiers', async () => {
+    const name = `audit-locate-${Date.now()}`;
+    const uids: string[] = [];
+    for (let i = 0; i < 12; i++) uids.push(await createAes(h, V21, [{ name: 'Object Group', value: ttlv.textString(Tag.ObjectGroup, name) }]));
+    const located = successPayload(
+      await h.send(V21, Operation.Locate, [attributesFor(V21, [{ name: 'Object Group', value: ttlv.textString(Tag.ObjectGroup, name) }]), ttlv.integer(Tag.MaximumItems, 11)]),
+    );
+    const answered = allOf(located, Tag.UniqueIdentifier).map((i) => i.value as string);
+    expect(answered).toHaveLength(11);
+    const record = (h.embedded.core.audit as MemoryAuditSink).records.filter((r) => r.operation === 'Locate').at(-1);
+    expect(record).toMatchObject({ locatedReturned: 11, locatedMatched: 12, uniqueIdentifiers: answered.slice(0, 10) });
+    expect(new Set(answered)).toEqual(new Set(answered.filter((u) => uids.includes(u))));
+  });
+
+  test('a burst of identical failures in one message is one audit record with the exact count', async () => {
+    const audit = h.embedded.core.audit as MemoryAuditSink;
+    const before = audit.records.length;
+    const own = await createAes(h, V21);
+    const missing = Array.from({ length: 500 }, (_, i) => `no-such-object-${i}`);
+    const items = [
+      ...missing.slice(0, 300).map((uid) => ({ operation: Operation.Get, payload: [uidItem(uid)] })),
+      { operation: Operation.Get, payload: [uidItem(own)] },
+      ...missing.slice(300).map((uid) => ({ operation: Operation.Get, payload: [uidItem(uid)] })),
+    ];
+    const r = await h.batch(V21, items, [ttlv.enumeration(Tag.BatchErrorContinuationOption, BatchErrorContinuationOption.Continue)]);
+    expect(r.items).toHaveLength(501);
+    const gets = audit.records.slice(before).filter((rec) => rec.operation === 'Get');
+    // A success between two bursts splits them: three records for 501 items, counts exact.
+    expect(gets.map((g) => [g.resultStatus, g.count ?? 1])).toEqual([
+      ['OperationFailed', 300],
+      ['Success', 1],
+      ['OperationFailed', 200],
+    ]);
+    expect(gets[0]!.uniqueIdentifiers).toEqual(missing.slice(0, 10));
+    expect(gets[2]!.uniqueIdentifiers).toEqual(missing.slice(300, 310));
+    // Different failures are not folded together.
+    const mixed = await h.batch(
+      V21,
+      [
+        { operation: Operation.Get, payload: [uidItem('no-such-a')] },
+        { operation: Operation.Destroy, payload: [uidItem('no-such-b')] },
+        { operation: Operation.Get, payload: [uidItem('no-such-c')] },
+      ],
+      [ttlv.enumeration(Tag.BatchErrorContinuationOption, BatchErrorContinuationOption.Continue)],
+    );
+    expect(mixed.items).toHaveLength(3);
+    const last = audit.records.slice(-3);
+    expect(last.map((rec) => [rec.operation, rec.count])).toEqual([
+      ['Get', undefined],
+      ['Destroy', undefined],
+      ['Get', undefined],
+    ]);
   });
 
   test('Set Endpoint Role: this endpoint is a server only', async () => {
