@@ -32,6 +32,14 @@ export interface ServerInfo {
   readonly serverVersion: string;
 }
 
+export interface AuditDetail {
+  clientMessage?: string;
+  /** Set when an object was reached only because the caller is an administrator (not its owner). */
+  administratorOverride?: true;
+  /** The owners of those objects, each once. */
+  objectOwners?: string[];
+}
+
 export interface OpContext {
   readonly version: ProtocolVersion;
   readonly client: ClientIdentity;
@@ -49,8 +57,8 @@ export interface OpContext {
   idPlaceholder: string | undefined;
   /** Unique identifiers the current item touched, for the audit record. */
   readonly touched: string[];
-  /** What the item adds to its audit record: the client's own message (Log). */
-  readonly auditDetail: { clientMessage?: string };
+  /** What the item adds to its audit record: the client's own message (Log), an administrator's reach. */
+  readonly auditDetail: AuditDetail;
   /** Plaintext secrets this item put in memory; zeroed once the response is encoded. */
   readonly secrets: Uint8Array[];
   /** The server's asynchronous operations, for Poll and Cancel; absent when the server runs none. */

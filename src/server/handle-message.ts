@@ -333,6 +333,7 @@ function auditItem(
     operation: operationInfo(item.operation)?.name ?? String(item.operation),
     uniqueIdentifiers: r.ctx.touched,
     ...(r.ctx.auditDetail.clientMessage !== undefined ? { clientMessage: r.ctx.auditDetail.clientMessage } : {}),
+    ...(r.ctx.auditDetail.administratorOverride ? { administratorOverride: true, objectOwners: r.ctx.auditDetail.objectOwners ?? [] } : {}),
     resultStatus: STATUS_NAMES[r.outcome.status] ?? String(r.outcome.status),
     resultReason: r.outcome.reason === undefined ? undefined : String(r.outcome.reason),
     durationMs: Number(process.hrtime.bigint() - r.started) / 1e6,
