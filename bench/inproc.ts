@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   // The winston file audit log, as the server runs it (the embedded default keeps records in memory).
   const audit = createAuditLog({ file: path.join(dir, 'audit.log') });
   const embedded = await createEmbeddedCore(dir, { keys, audit });
-  const session = { client: { name: 'admin', isAdmin: true } };
+  const session = { client: { name: 'client', isAdmin: false } };
   const b = new RequestBuilder({ major: 1, minor: 4 });
   const seconds = Number(flag('seconds', '5'));
   const concurrency = Number(flag('concurrency', '32'));

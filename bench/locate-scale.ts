@@ -23,6 +23,7 @@ import { NameType } from '../src/spec/generated/enums';
 import { createEmbeddedCore } from '../src/embedded';
 import { handleMessage } from '../src/server/handle-message';
 import { SqliteObjectStore } from '../src/store/sqlite';
+import { DEV_CLIENT_CN } from '../src/pki/dev-pki';
 import type { NewObject, StoredAttribute } from '../src/store/object-store';
 import { RequestBuilder, summarise } from './lib/kmip';
 import { runLoad } from './load';
@@ -68,7 +69,8 @@ async function makeTemplate(dir: string): Promise<string> {
   const embedded = await createEmbeddedCore(dir);
   try {
     const b = new RequestBuilder({ major: 1, minor: 4 });
-    const answer = summarise(await handleMessage(b.create('scale-template'), { client: { name: 'admin', isAdmin: true } }, embedded.core));
+    // Owned by the identity the Locate phase connects as (the dev PKI's client.pem), an ordinary one.
+    const answer = summarise(await handleMessage(b.create('scale-template'), { client: { name: DEV_CLIENT_CN, isAdmin: false } }, embedded.core));
     const uid = answer.uids[0];
     if (!answer.ok || uid === undefined) throw new Error(`template Create failed: ${answer.message ?? ''}`);
     return uid;

@@ -1,6 +1,6 @@
 /**
  * `kmip-server start [--config FILE] [--pykmip-config FILE] [--listen HOST:PORT] [--data-dir DIR] [--workers N|auto]`
- * `kmip-server pki client --cn NAME --out DIR [--data-dir DIR]`
+ * `kmip-server pki client --cn NAME --out DIR [--data-dir DIR] [--create-ca]`
  * `kmip-server hash-password` (the password on standard input, never on the command line)
  */
 import cluster from 'node:cluster';
@@ -8,19 +8,24 @@ import path from 'node:path';
 import { ConfigError, loadConfig } from './config';
 import { startServer } from './main';
 import { runWorkers, type WorkerReady } from './workers';
-import { ensureDevPki, issueClientCertificate } from './pki/dev-pki';
+import { certificateAuthorityIn, ensureDevPki, issueClientCertificate } from './pki/dev-pki';
 import { lockDataDir, restrictNewFiles, secureDataDir } from './data-dir';
 import { hashPassword } from './server/credentials';
 
 const USAGE = `usage:
   kmip-server start [--config FILE] [--pykmip-config SERVER.CONF] [--listen HOST:PORT] [--data-dir DIR] [--workers N|auto]
-  kmip-server pki client --cn NAME --out DIR [--data-dir DIR]
+  kmip-server pki client --cn NAME --out DIR [--data-dir DIR] [--create-ca]
   kmip-server hash-password < password-file`;
 
-function parseFlags(args: readonly string[], allowed: readonly string[]): Map<string, string> {
+/** `allowed` flags take a value; `switches` stand alone and read as "true". */
+function parseFlags(args: readonly string[], allowed: readonly string[], switches: readonly string[] = []): Map<string, string> {
   const flags = new Map<string, string>();
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
+    if (a.startsWith('--') && switches.includes(a.slice(2))) {
+      flags.set(a.slice(2), 'true');
+      continue;
+    }
     if (!a.startsWith('--') || !allowed.includes(a.slice(2))) throw new ConfigError(a, `unknown argument\n${USAGE}`);
     const v = args[i + 1];
     if (v === undefined || v.startsWith('--')) throw new ConfigError(a, 'needs a value');
@@ -84,15 +89,30 @@ async function start(args: readonly string[]): Promise<void> {
   }
 }
 
+/**
+ * Issues a client certificate from the dev CA of a data dir. A data dir without a CA is most often
+ * the wrong folder (run from elsewhere, `./data` is not the server's): a second CA there would issue
+ * certificates the server refuses, so one is made only when asked (`--create-ca`), with the rest of
+ * the dev PKI. The server's own files are left alone otherwise.
+ */
 async function pkiClient(args: readonly string[]): Promise<void> {
-  const flags = parseFlags(args, ['cn', 'out', 'data-dir']);
+  const flags = parseFlags(args, ['cn', 'out', 'data-dir'], ['create-ca']);
   const cn = flags.get('cn');
   const out = flags.get('out');
   if (!cn) throw new ConfigError('--cn', 'is required');
   if (!out) throw new ConfigError('--out', 'is required');
   const pkiDir = path.resolve(flags.get('data-dir') ?? './data', 'pki');
-  await ensureDevPki(pkiDir);
-  await issueClientCertificate(pkiDir, cn, path.resolve(out));
+  const ca = certificateAuthorityIn(pkiDir);
+  if (ca === 'unusable') {
+    throw new ConfigError('--data-dir', `${path.join(pkiDir, 'ca.pem')} and ca-key.pem are not a usable CA (missing half, unreadable, mismatched or expired); the server renews it at start`);
+  }
+  if (ca === 'none') {
+    if (flags.get('create-ca') !== 'true') {
+      throw new ConfigError('--data-dir', `${pkiDir} has no CA (ca.pem); name the server's data dir, or add --create-ca to make a new CA there`);
+    }
+    ensureDevPki(pkiDir);
+  }
+  issueClientCertificate(pkiDir, cn, path.resolve(out));
   console.log(JSON.stringify({ msg: 'client certificate issued', cn, out: path.resolve(out) }));
 }
 

@@ -38,6 +38,10 @@ export interface AuditRecord {
   readonly clientMessage?: string;
   /** The outcome of an item answered Operation Pending earlier (run afterwards, polled for). */
   readonly asynchronous?: boolean;
+  /** An administrator reached another identity's object (Get, Destroy, Re-key, Locate, ...): true, never false. */
+  readonly administratorOverride?: true;
+  /** With administratorOverride: the owners of the objects reached. */
+  readonly objectOwners?: readonly string[];
 }
 
 export interface AuditSink {

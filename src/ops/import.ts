@@ -17,7 +17,7 @@ import { effectiveState } from '../lifecycle/effective-state';
 import { isStateValue, type StateValue } from '../lifecycle/state-machine';
 import type { OperationHandler } from '../server/registry';
 import { KmipError, Reason } from '../server/errors';
-import { protectBody, requireAdministrator, setAttribute, toStoredAttributes } from './managed-object';
+import { noteAdministratorOverride, protectBody, requireAdministrator, setAttribute, toStoredAttributes } from './managed-object';
 import { readRegisteredObject } from './register';
 
 export const importHandler: OperationHandler = {
@@ -30,6 +30,7 @@ export const importHandler: OperationHandler = {
     const replace = opt.boolean(payload, Tag.ReplaceExisting) ?? false;
     const { body } = readRegisteredObject(payload, objectType, ctx);
     const existing = ctx.store.get(uid);
+    if (existing && existing.owner !== ctx.client.name) noteAdministratorOverride(ctx, existing.owner);
     if (existing) {
       if (!replace) throw new KmipError(Reason.ObjectAlreadyExists, `object ${uid} already exists`);
       if (existing.objectType !== objectType) throw new KmipError(Reason.InvalidObjectType, 'the existing object is of another type');

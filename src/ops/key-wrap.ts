@@ -32,7 +32,7 @@ import type { ManagedObjectRecord } from '../store/object-store';
 import type { OpContext } from '../server/context';
 import { KmipError, Reason } from '../server/errors';
 import { rawKeyMaterial } from './key-block';
-import { asKmipAttributes, getAttribute, getAttributes, isArchived, isDestroyed, readBody, versionedError } from './managed-object';
+import { asKmipAttributes, getAttribute, getAttributes, isArchived, isDestroyed, mayReach, readBody, versionedError } from './managed-object';
 
 /** RFC 3394 and RFC 5649 initial values (Node's ciphers take them as the IV). */
 const KW_IV = Buffer.from('a6a6a6a6a6a6a6a6', 'hex');
@@ -77,7 +77,7 @@ const WRAP_MODES: ReadonlyMap<number, boolean> = new Map([
  */
 async function wrappingKey(ctx: OpContext, uid: string, use: 'wrap' | 'unwrap' = 'wrap'): Promise<ManagedObjectRecord> {
   const rec = ctx.store.get(uid);
-  if (rec === undefined || (rec.owner !== ctx.client.name && !ctx.client.isAdmin)) {
+  if (rec === undefined || !mayReach(ctx, rec)) {
     throw versionedError(ctx, [Reason.WrappingObjectNotFound, Reason.ItemNotFound], `wrapping key ${uid} not found`);
   }
   ctx.touched.push(uid);
@@ -129,7 +129,7 @@ export async function unwrapKeyBlock(ctx: OpContext, block: TtlvStructure): Prom
   const eki = opt.structure(kwd, Tag.EncryptionKeyInformation);
   const kekUid = eki ? opt.text(eki, Tag.UniqueIdentifier) : undefined;
   const known = kekUid === undefined ? undefined : ctx.store.get(kekUid);
-  if (kekUid === undefined || known === undefined || (known.owner !== ctx.client.name && !ctx.client.isAdmin)) {
+  if (kekUid === undefined || known === undefined || !mayReach(ctx, known)) {
     throw notSupported('its wrapping key is not one of yours on this server');
   }
   const key = await wrappingKey(ctx, kekUid, 'unwrap');

@@ -11,6 +11,7 @@ import { children, opt } from '../kmip/tree';
 import type { LocateCondition, LocateQuery } from '../store/object-store';
 import type { OpContext } from '../server/context';
 import { KmipError, Reason } from '../server/errors';
+import { noteAdministratorOverride } from './managed-object';
 import { dnStringForms } from '../crypto/certificate';
 import type { OperationHandler } from '../server/registry';
 
@@ -102,6 +103,21 @@ function withStorage(base: LocateQuery, mask: number | undefined, ctx: OpContext
 /** Identifiers of a Locate's answer its audit record lists (with the count of all it returned). */
 const LOCATE_AUDIT_IDENTIFIERS = 10;
 
+/**
+ * An administrator's Locate sees every identity's objects: when the answer names another
+ * identity's, its audit record says so and names their owners. Only administrators pay for the
+ * second query (their own objects, one indexed query) and a read of each other identity's object named.
+ */
+function noteOthersReturned(ctx: OpContext, query: LocateQuery, page: readonly string[]): void {
+  if (page.length === 0) return;
+  const own = new Set(ctx.store.locate({ ...query, owner: ctx.client.name }));
+  for (const uid of page) {
+    if (own.has(uid)) continue;
+    const owner = ctx.store.get(uid)?.owner;
+    if (owner !== undefined && owner !== ctx.client.name) noteAdministratorOverride(ctx, owner);
+  }
+}
+
 export const locateHandler: OperationHandler = {
   operation: Operation.Locate,
   async handle(payload, ctx) {
@@ -120,6 +136,7 @@ export const locateHandler: OperationHandler = {
     for (const uid of page) out.push(ttlv.textString(Tag.UniqueIdentifier, uid));
     if (page.length === 1) ctx.idPlaceholder = page[0];
     ctx.auditDetail.located = { returned: page.length, matched: all.length, first: page.slice(0, LOCATE_AUDIT_IDENTIFIERS) };
+    if (ctx.client.isAdmin && query) noteOthersReturned(ctx, query, page);
     return out;
   },
 };

@@ -40,6 +40,26 @@ export function requireAdministrator(ctx: OpContext, operation: string): void {
   if (!ctx.client.isAdmin) throw new KmipError(Reason.PermissionDenied, `${operation} is an administrator operation`);
 }
 
+/**
+ * Whether the caller may reach `rec`: its owner may, and an administrator may reach any object.
+ * An administrator reaching another identity's object is noted for the item's audit record, so the
+ * trail tells such an action from an owner's own.
+ */
+export function mayReach(ctx: OpContext, rec: Pick<ManagedObjectRecord, 'owner'>): boolean {
+  if (rec.owner === ctx.client.name) return true;
+  if (!ctx.client.isAdmin) return false;
+  noteAdministratorOverride(ctx, rec.owner);
+  return true;
+}
+
+/** Records in the item's audit detail that an administrator acted on an object `owner` owns. */
+export function noteAdministratorOverride(ctx: OpContext, owner: string): void {
+  const detail = ctx.auditDetail;
+  detail.administratorOverride = true;
+  const owners = (detail.objectOwners ??= []);
+  if (!owners.includes(owner)) owners.push(owner);
+}
+
 export function nowSeconds(ctx: OpContext): bigint {
   return BigInt(Math.floor(ctx.clock.now() / 1000));
 }
@@ -66,7 +86,7 @@ export async function loadObject(ctx: OpContext, uid: string): Promise<ManagedOb
   // The audit record names what the client asked for, refused or not.
   ctx.touched.push(uid);
   // Another owner's object answers exactly like a missing one: existence is not revealed.
-  if (rec === undefined || (rec.owner !== ctx.client.name && !ctx.client.isAdmin)) {
+  if (rec === undefined || !mayReach(ctx, rec)) {
     // Object Not Found is the 2.x reason; 1.x clients get Item Not Found (errors.ts).
     throw new KmipError(Reason.ObjectNotFound, `object ${uid} not found`);
   }

@@ -26,7 +26,7 @@ import type { OperationHandler } from '../server/registry';
 import type { StoredAttribute } from '../store/object-store';
 import { subjectOfCertificate } from '../crypto/x509-issue';
 import { isServerManaged } from './attribute-policy';
-import { addAttributeInstance, isDestroyed, loadObject, nowSeconds, requestedUid, requireOnline, touchLastChange, versionedError } from './managed-object';
+import { addAttributeInstance, isDestroyed, loadObject, mayReach, nowSeconds, requestedUid, requireOnline, touchLastChange, versionedError } from './managed-object';
 import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from './new-object';
 import { optInterval } from './read';
 import { derivedFromBody } from './register';
@@ -82,7 +82,7 @@ export const reCertifyHandler: OperationHandler = {
     // The public key, when the caller may see it: its Private Key Link finds a self-signer, and its
     // Certificate Link moves to the new certificate.
     const linked = pubUid === undefined ? undefined : ctx.store.get(pubUid);
-    const pub = linked && (linked.owner === ctx.client.name || ctx.client.isAdmin) && !isDestroyed(linked.state) ? linked : undefined;
+    const pub = linked && !isDestroyed(linked.state) && mayReach(ctx, linked) ? linked : undefined;
     const selfSigned = x509.issuer === x509.subject && x509.verify(subjectKey);
     const issuerCertUid = linkTarget(attrs, LinkType.CertificateLink) ?? linkTarget(old.attributes, LinkType.CertificateLink);
     if (issuerCertUid === undefined && !selfSigned) {

@@ -1,6 +1,7 @@
 /**
- * Development PKI: a private CA, a server certificate for localhost and a client certificate for
- * the `admin` identity, made at first start or test time. Production deployments bring their own.
+ * Development PKI: a private CA, a server certificate for localhost, a client certificate for an
+ * ordinary identity (`client`) and one for the administrator (`admin`, the default of config
+ * `adminIdentities`), made at first start or test time. Production deployments bring their own.
  *
  * Keys are EC P-256 from Node's crypto (fast; Python's ssl/OpenSSL, hence PyKMIP, handles them);
  * X.509 v3 certificates are DER-built with asn1js and signed with crypto.sign. Private keys are
@@ -25,9 +26,18 @@ export interface DevPki {
   readonly caKeyPath: string;
   readonly serverCertPath: string;
   readonly serverKeyPath: string;
+  /** An ordinary identity: it sees and changes its own objects only. */
   readonly clientCertPath: string;
   readonly clientKeyPath: string;
+  /** The administrator (CN `admin`): Import, Export, and every identity's objects. */
+  readonly adminCertPath: string;
+  readonly adminKeyPath: string;
 }
+
+/** Subject CN of the dev PKI's ordinary client certificate (client.pem). */
+export const DEV_CLIENT_CN = 'client';
+/** Subject CN of the dev PKI's administrator certificate (admin.pem): the default `adminIdentities`. */
+export const DEV_ADMIN_CN = 'admin';
 
 export interface ValidityOptions {
   readonly notBefore?: Date;
@@ -104,9 +114,25 @@ export function createCertificateAuthority(dir: string, options: CaOptions = {})
 }
 
 /**
+ * What `dir` holds of a CA: none (neither ca.pem nor ca-key.pem), a usable one, or one that
+ * cannot issue (a file missing or unreadable, the key not the certificate's, or expired).
+ */
+export function certificateAuthorityIn(dir: string): 'none' | 'usable' | 'unusable' {
+  const caPath = join(dir, 'ca.pem');
+  const caKeyPath = join(dir, 'ca-key.pem');
+  if (!existsSync(caPath) && !existsSync(caKeyPath)) return 'none';
+  return pairUsable(caPath, caKeyPath, null) ? 'usable' : 'unusable';
+}
+
+/**
  * Makes `dir` hold a usable dev PKI, creating what is missing: a new CA if its certificate or key is
  * missing, invalid or expired (then new leaves too); leaf certificates if missing, expiring, or not
  * issued by the current CA.
+ *
+ * A client certificate issued again keeps the CN it had: a data dir from before admin.pem existed
+ * has a client.pem with CN `admin`, and its holder stays the administrator (renewal changes no
+ * one's identity, nor who owns their objects); only a missing or unreadable client.pem is issued
+ * anew as `client`.
  */
 export function ensureDevPki(dir: string): DevPki {
   mkdirSync(dir, { recursive: true });
@@ -118,6 +144,8 @@ export function ensureDevPki(dir: string): DevPki {
     serverKeyPath: join(dir, 'server-key.pem'),
     clientCertPath: join(dir, 'client.pem'),
     clientKeyPath: join(dir, 'client-key.pem'),
+    adminCertPath: join(dir, 'admin.pem'),
+    adminKeyPath: join(dir, 'admin-key.pem'),
   };
   const caOk = pairUsable(pki.caPath, pki.caKeyPath, null);
   if (!caOk) createCertificateAuthority(dir);
@@ -127,7 +155,10 @@ export function ensureDevPki(dir: string): DevPki {
     issueServerCertificate(dir, dir, { fileBase: 'server' });
   }
   if (!caOk || !pairUsable(pki.clientCertPath, pki.clientKeyPath, ca)) {
-    issueClientCertificate(dir, 'admin', dir, { fileBase: 'client' });
+    issueClientCertificate(dir, commonNameOf(pki.clientCertPath) ?? DEV_CLIENT_CN, dir, { fileBase: 'client' });
+  }
+  if (!caOk || !pairUsable(pki.adminCertPath, pki.adminKeyPath, ca)) {
+    issueClientCertificate(dir, DEV_ADMIN_CN, dir, { fileBase: 'admin' });
   }
   return pki;
 }
@@ -377,6 +408,17 @@ function writeAtomically(path: string, data: string, mode: number): void {
   writeFileSync(temp, data, { mode, flag: 'wx' });
   if (mode === 0o600) chmodSync(temp, mode);
   renameSync(temp, path);
+}
+
+/** The subject CN of the certificate at `certPath`; undefined when there is none or it cannot be read. */
+export function commonNameOf(certPath: string): string | undefined {
+  try {
+    const subject = new X509Certificate(readFileSync(certPath)).subject;
+    const cn = subject.split('\n').find((line) => line.startsWith('CN='));
+    return cn === undefined || cn.length === 3 ? undefined : cn.slice(3);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether the certificate's extended key usage includes `oid` (Node calls that list `keyUsage`). */

@@ -32,6 +32,16 @@ export interface ServerInfo {
   readonly serverVersion: string;
 }
 
+export interface AuditDetail {
+  clientMessage?: string;
+  /** Set when an object was reached only because the caller is an administrator (not its owner). */
+  administratorOverride?: true;
+  /** The owners of those objects, each once. */
+  objectOwners?: string[];
+  /** Locate: how many identifiers it returned, of how many matches, and the first of them. */
+  located?: { returned: number; matched: number; first: readonly string[] };
+}
+
 export interface OpContext {
   readonly version: ProtocolVersion;
   readonly client: ClientIdentity;
@@ -49,11 +59,8 @@ export interface OpContext {
   idPlaceholder: string | undefined;
   /** Unique identifiers the current item touched, for the audit record. */
   readonly touched: string[];
-  /**
-   * What the item adds to its audit record: the client's own message (Log); what Locate returned
-   * (how many, of how many matches, and the first identifiers).
-   */
-  readonly auditDetail: { clientMessage?: string; located?: { returned: number; matched: number; first: readonly string[] } };
+  /** What the item adds to its audit record: the client's own message (Log), an administrator's reach, what Locate returned. */
+  readonly auditDetail: AuditDetail;
   /** Plaintext secrets this item put in memory; zeroed once the response is encoded. */
   readonly secrets: Uint8Array[];
   /** The server's asynchronous operations, for Poll and Cancel; absent when the server runs none. */

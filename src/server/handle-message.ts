@@ -341,6 +341,7 @@ function auditRecordOf(
     uniqueIdentifiers: located ? located.first : r.ctx.touched,
     ...(located ? { locatedReturned: located.returned, locatedMatched: located.matched } : {}),
     ...(r.ctx.auditDetail.clientMessage !== undefined ? { clientMessage: r.ctx.auditDetail.clientMessage } : {}),
+    ...(r.ctx.auditDetail.administratorOverride ? { administratorOverride: true, objectOwners: r.ctx.auditDetail.objectOwners ?? [] } : {}),
     resultStatus: STATUS_NAMES[r.outcome.status] ?? String(r.outcome.status),
     resultReason: r.outcome.reason === undefined ? undefined : String(r.outcome.reason),
     durationMs: Number(process.hrtime.bigint() - r.started) / 1e6,

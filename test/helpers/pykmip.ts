@@ -47,8 +47,8 @@ export function useServerProcess(config?: Record<string, unknown>): () => Server
 }
 
 /**
- * Runs `script` with the server's address, the client credentials (default: the dev PKI's admin
- * certificate in the server's data directory), then `extra`.
+ * Runs `script` with the server's address, the client credentials (default: the dev PKI's
+ * ordinary client certificate in the server's data directory), then `extra`.
  */
 export function runPyKmip(
   script: string,

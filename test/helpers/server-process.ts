@@ -82,12 +82,21 @@ export function processEnded(pid: number): boolean {
   }
 }
 
-/** A new mTLS connection to the server with the dev PKI's admin client certificate. */
+/** A new mTLS connection to the server with the dev PKI's ordinary client certificate (client.pem, CN client). */
+export function connectClient(server: ServerProcess): Promise<KmipTlsClient> {
+  return connectAs(server, 'client');
+}
+
+/** A new mTLS connection with the dev PKI's administrator certificate (admin.pem, CN admin). */
 export function connectAdmin(server: ServerProcess): Promise<KmipTlsClient> {
+  return connectAs(server, 'admin');
+}
+
+function connectAs(server: ServerProcess, base: 'client' | 'admin'): Promise<KmipTlsClient> {
   return KmipTlsClient.connect({
     port: server.port,
     ca: fs.readFileSync(path.join(server.pkiDir, 'ca.pem')),
-    cert: fs.readFileSync(path.join(server.pkiDir, 'client.pem')),
-    key: fs.readFileSync(path.join(server.pkiDir, 'client-key.pem')),
+    cert: fs.readFileSync(path.join(server.pkiDir, `${base}.pem`)),
+    key: fs.readFileSync(path.join(server.pkiDir, `${base}-key.pem`)),
   });
 }

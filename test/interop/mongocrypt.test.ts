@@ -24,7 +24,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ok, runStepProgram, useServerProcess, type Step } from '../helpers/pykmip';
-import { connectAdmin } from '../helpers/server-process';
+import { connectClient } from '../helpers/server-process';
 import { find, parseResponse, requestMessage, successPayload, symmetricKeyMaterial } from '../helpers/kmip-client';
 import { compatTest } from '../helpers/compat-results';
 import { attributeToV1 } from '../../src/kmip/attributes';
@@ -79,7 +79,7 @@ afterAll(() => {
   if (buildDir) fs.rmSync(buildDir, { recursive: true, force: true });
 });
 
-/** Runs the driver in `mode` against the server with the dev PKI's admin client certificate. */
+/** Runs the driver in `mode` against the server with the dev PKI's ordinary client certificate. */
 function runDriver(mode: string, arg?: string, ca?: string): Promise<Map<string, Step>> {
   const pki = server().pkiDir;
   const args = ['127.0.0.1', String(server().port), ca ?? path.join(pki, 'ca.pem'), path.join(pki, 'client.pem'), path.join(pki, 'client-key.pem'), mode];
@@ -230,17 +230,18 @@ describe('libmongocrypt delegated path, KMIP 1.2: Create, Activate, Encrypt, Dec
     for (const answer of [created, encrypted, decrypted]) expect(tagsNewerThan('1.2', answer.root)).toEqual([]);
 
     // The ciphertext is real AES-256-CBC under the created key, not something only we can read.
-    const admin = await connectAdmin(server());
+    // Read by the key's owner, the identity the driver connects as (client.pem).
+    const owner = await connectClient(server());
     try {
       const got = successPayload(
-        parseResponse(await admin.request(requestMessage(V1_2, [{ operation: Operation.Get, payload: [ttlv.textString(Tag.UniqueIdentifier, uid)] }]))),
+        parseResponse(await owner.request(requestMessage(V1_2, [{ operation: Operation.Get, payload: [ttlv.textString(Tag.UniqueIdentifier, uid)] }]))),
       );
       const key = symmetricKeyMaterial(got);
       expect(key.length).toBe(32);
       const decipher = createDecipheriv('aes-256-cbc', key, iv);
       expect(Buffer.concat([decipher.update(ciphertext), decipher.final()]).equals(dataKey)).toBe(true);
     } finally {
-      admin.close();
+      owner.close();
     }
   });
 });

@@ -92,7 +92,7 @@ async function auditRecord(dataDir: string, match: (r: Record<string, unknown>) 
 }
 
 const certFiles = (base: string) => ({ cert: path.join(dir, `${base}.pem`), key: path.join(dir, `${base}-key.pem`), ca: path.join(pkiDir, 'ca.pem') });
-const adminFiles = () => ({ cert: path.join(pkiDir, 'client.pem'), key: path.join(pkiDir, 'client-key.pem'), ca: path.join(pkiDir, 'ca.pem') });
+const clientFiles = () => ({ cert: path.join(pkiDir, 'client.pem'), key: path.join(pkiDir, 'client-key.pem'), ca: path.join(pkiDir, 'ca.pem') });
 
 beforeAll(async () => {
   if (!fs.existsSync(PYTHON)) throw new Error('/usr/bin/python3 is missing: apt-get install -y python3-pykmip');
@@ -139,7 +139,7 @@ test('listens where server.conf says and prints one line for each setting withou
 describe.each(['1.0', '1.1', '1.2', '1.3', '1.4'])('PyKMIP client, KMIP %s', (version) => {
   let steps: Map<string, Step>;
   beforeAll(async () => {
-    steps = await runPyKmip(SCRIPT, { port, pkiDir }, [version, 'profile'], adminFiles());
+    steps = await runPyKmip(SCRIPT, { port, pkiDir }, [version, 'profile'], clientFiles());
   }, 120_000);
 
   test('create, Operation Policy Name "default", Locate by it, get, destroy', () => {
@@ -155,7 +155,7 @@ describe.each(['1.0', '1.1', '1.2', '1.3', '1.4'])('PyKMIP client, KMIP %s', (ve
 describe('TLS as server.conf says', () => {
   const connect = (opts: tls.ConnectionOptions) =>
     new Promise<tls.TLSSocket>((resolve, reject) => {
-      const files = adminFiles();
+      const files = clientFiles();
       const s = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: fs.readFileSync(files.ca), cert: fs.readFileSync(files.cert), key: fs.readFileSync(files.key), ...opts });
       s.once('secureConnect', () => resolve(s));
       s.once('error', reject);

@@ -7,7 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import {
+  commonNameOf,
   createCertificateAuthority,
+  DEV_ADMIN_CN,
+  DEV_CLIENT_CN,
   ensureDevPki,
   issueClientCertificate,
   type DevPki,
@@ -37,21 +40,21 @@ function hasOpenssl(): boolean {
 }
 
 describe('files', () => {
-  test('all six files exist; private keys are mode 0600 PKCS#8', () => {
-    for (const key of [pki.caKeyPath, pki.serverKeyPath, pki.clientKeyPath]) {
+  test('all eight files exist; private keys are mode 0600 PKCS#8', () => {
+    for (const key of [pki.caKeyPath, pki.serverKeyPath, pki.clientKeyPath, pki.adminKeyPath]) {
       expect(modeOf(key)).toBe(0o600);
       // The PEM label is assembled so that no tracked file reads like a committed private key.
       expect(readFileSync(key, 'utf8')).toMatch(new RegExp(`^-----BEGIN ${'PRIVATE'} KEY-----\n`));
     }
-    for (const c of [pki.caPath, pki.serverCertPath, pki.clientCertPath]) {
+    for (const c of [pki.caPath, pki.serverCertPath, pki.clientCertPath, pki.adminCertPath]) {
       expect(readFileSync(c, 'utf8')).toMatch(/^-----BEGIN CERTIFICATE-----\n/);
     }
   });
 
   test('a second call keeps what is there', () => {
-    const before = [pki.caPath, pki.serverCertPath, pki.clientCertPath].map((p) => readFileSync(p, 'utf8'));
+    const before = [pki.caPath, pki.serverCertPath, pki.clientCertPath, pki.adminCertPath].map((p) => readFileSync(p, 'utf8'));
     ensureDevPki(pki.dir);
-    const after = [pki.caPath, pki.serverCertPath, pki.clientCertPath].map((p) => readFileSync(p, 'utf8'));
+    const after = [pki.caPath, pki.serverCertPath, pki.clientCertPath, pki.adminCertPath].map((p) => readFileSync(p, 'utf8'));
     expect(after).toEqual(before);
   });
 
@@ -61,6 +64,22 @@ describe('files', () => {
     ensureDevPki(pki.dir);
     expect(readFileSync(pki.caPath, 'utf8')).toBe(ca);
     expect(cert(pki.clientCertPath).checkIssued(cert(pki.caPath))).toBe(true);
+    expect(cert(pki.clientCertPath).subject.split('\n')).toContain('CN=client');
+  });
+
+  test('a data dir from before admin.pem: client.pem stays the administrator it was, renewed with its CN, and admin.pem is added', () => {
+    const dir = join(root, 'legacy');
+    createCertificateAuthority(dir);
+    // What ensureDevPki made before: client.pem with CN admin, and no admin.pem.
+    const soon = issueClientCertificate(dir, 'admin', dir, { fileBase: 'client', notAfter: new Date(Date.now() + 24 * 3600 * 1000) });
+    const legacy = ensureDevPki(dir);
+    expect(cert(legacy.adminCertPath).subject.split('\n')).toContain('CN=admin');
+    // Expiring within the renewal window, client.pem was issued again: same identity, later expiry.
+    const renewed = cert(legacy.clientCertPath);
+    expect(renewed.subject.split('\n')).toContain('CN=admin');
+    expect(readFileSync(legacy.clientCertPath, 'utf8')).not.toBe(soon.certPem);
+    expect(Date.parse(renewed.validTo)).toBeGreaterThan(Date.now() + 300 * 24 * 3600 * 1000);
+    expect(commonNameOf(legacy.clientCertPath)).toBe('admin');
   });
 });
 
@@ -82,10 +101,19 @@ describe('certificate contents', () => {
     expect(server.keyUsage).toEqual(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
   });
 
-  test('client: subject CN admin, EKU clientAuth', () => {
+  test('client: subject CN client (an ordinary identity), EKU clientAuth', () => {
     const client = cert(pki.clientCertPath);
-    expect(client.subject.split('\n')).toContain('CN=admin');
+    expect(client.subject.split('\n')).toContain(`CN=${DEV_CLIENT_CN}`);
+    expect(DEV_CLIENT_CN).toBe('client');
     expect(client.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']);
+  });
+
+  test('admin: subject CN admin (the default adminIdentities), EKU clientAuth', () => {
+    const admin = cert(pki.adminCertPath);
+    expect(admin.subject.split('\n')).toContain(`CN=${DEV_ADMIN_CN}`);
+    expect(DEV_ADMIN_CN).toBe('admin');
+    expect(admin.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']);
+    expect(admin.checkIssued(cert(pki.caPath))).toBe(true);
   });
 
   (hasOpenssl() ? test : test.skip)('openssl verify accepts the chain for its purpose', () => {
@@ -93,6 +121,7 @@ describe('certificate contents', () => {
       execFileSync('openssl', ['verify', '-x509_strict', '-CAfile', pki.caPath, '-purpose', purpose, file], { encoding: 'utf8' });
     expect(verify('sslserver', pki.serverCertPath)).toContain(': OK');
     expect(verify('sslclient', pki.clientCertPath)).toContain(': OK');
+    expect(verify('sslclient', pki.adminCertPath)).toContain(': OK');
   });
 });
 
@@ -154,20 +183,26 @@ describe('mutual TLS', () => {
     key: readFileSync(files.keyPath),
   });
 
-  test('the admin client is accepted; the server validates as localhost (SNI)', async () => {
+  test('the dev client is accepted; the server validates as localhost (SNI)', async () => {
     const outcome = await connect({ ...identity({ certPath: pki.clientCertPath, keyPath: pki.clientKeyPath }), servername: 'localhost' });
     expect(outcome.clientError).toBeUndefined();
     expect(outcome.serverAuthorized).toBe(true);
-    expect(outcome.reply).toBe('hello admin');
+    expect(outcome.reply).toBe('hello client');
   });
 
   test('the server validates as 127.0.0.1 (IP SAN), over TLS 1.2 as well', async () => {
     const ip = await connect(identity({ certPath: pki.clientCertPath, keyPath: pki.clientKeyPath }));
     expect(ip.serverAuthorized).toBe(true);
-    expect(ip.reply).toBe('hello admin');
+    expect(ip.reply).toBe('hello client');
     const v12 = await connect({ ...identity({ certPath: pki.clientCertPath, keyPath: pki.clientKeyPath }), maxVersion: 'TLSv1.2' });
     expect(v12.serverAuthorized).toBe(true);
-    expect(v12.reply).toBe('hello admin');
+    expect(v12.reply).toBe('hello client');
+  });
+
+  test('the administrator certificate is accepted with CN admin', async () => {
+    const outcome = await connect(identity({ certPath: pki.adminCertPath, keyPath: pki.adminKeyPath }));
+    expect(outcome.serverAuthorized).toBe(true);
+    expect(outcome.reply).toBe('hello admin');
   });
 
   test('a further client identity from the same CA is accepted with its CN', async () => {

@@ -8,7 +8,7 @@ import { ttlv, type TtlvStructure } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
 import { Operation } from '../../../src/spec/generated/enums';
 import { attributeToV1 } from '../../../src/kmip/attributes';
-import { connectAdmin, startServerProcess } from '../../helpers/server-process';
+import { connectClient, startServerProcess } from '../../helpers/server-process';
 import { KmipTlsClient } from '../../helpers/tls-client';
 import { allOf, parseResponse, registerAesPayload, requestMessage, successPayload, textOf } from '../../helpers/kmip-client';
 
@@ -23,7 +23,7 @@ test.each([['1'], ['2']])('workers %s: every concurrent Add Attribute survives',
   const server = await startServerProcess({ extraArgs: ['--workers', workers] });
   const clients: KmipTlsClient[] = [];
   try {
-    for (let i = 0; i < 32; i++) clients.push(await connectAdmin(server));
+    for (let i = 0; i < 32; i++) clients.push(await connectClient(server));
     const reg = await call(clients[0]!, Operation.Register, registerAesPayload(randomBytes(32)));
     const uid = textOf(reg, Tag.UniqueIdentifier)!;
     const rounds = 10;

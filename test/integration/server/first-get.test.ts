@@ -11,7 +11,7 @@ import { Tag } from '../../../src/spec/generated/tags';
 import { Operation } from '../../../src/spec/generated/enums';
 import { attributeToV1 } from '../../../src/kmip/attributes';
 import { SqliteObjectStore } from '../../../src/store/sqlite';
-import { connectAdmin, startServerProcess, type ServerProcess } from '../../helpers/server-process';
+import { connectClient, startServerProcess, type ServerProcess } from '../../helpers/server-process';
 import { KmipTlsClient } from '../../helpers/tls-client';
 import { allOf, find, parseResponse, registerAesPayload, requestMessage, successPayload, symmetricKeyMaterial, textOf } from '../../helpers/kmip-client';
 
@@ -38,7 +38,7 @@ async function attributesOf(c: KmipTlsClient, uid: string): Promise<{ fresh: unk
 async function withServer<T>(server: ServerProcess, n: number, run: (clients: KmipTlsClient[]) => Promise<T>): Promise<T> {
   const clients: KmipTlsClient[] = [];
   try {
-    for (let i = 0; i < n; i++) clients.push(await connectAdmin(server));
+    for (let i = 0; i < n; i++) clients.push(await connectClient(server));
     return await run(clients);
   } finally {
     for (const c of clients) c.close();

@@ -43,14 +43,14 @@ async function until(cond: () => boolean, what: string): Promise<void> {
 
 test('a third connection of one identity is refused and audited; a second identity is still served', async () => {
   const open: tls.TLSSocket[] = [];
-  const adminCert = fs.readFileSync(t.pki.clientCertPath);
-  const adminKey = fs.readFileSync(t.pki.clientKeyPath);
+  const clientCert = fs.readFileSync(t.pki.clientCertPath);
+  const clientKey = fs.readFileSync(t.pki.clientKeyPath);
   const bobFiles = issueClientCertificate(path.dirname(t.pki.caPath), 'bob', path.join(t.dir, 'bob'));
   try {
-    expect(await ask(adminCert, adminKey, open)).toBe(ResultStatus.Success);
-    expect(await ask(adminCert, adminKey, open)).toBe(ResultStatus.Success);
-    expect(await ask(adminCert, adminKey, open)).toBeNull();
-    await until(() => t.audit.records.some((r) => r.event === 'connection-rejected' && r.client === 'admin' && /per-identity connection limit/.test(r.reason ?? '')), 'the audit record');
+    expect(await ask(clientCert, clientKey, open)).toBe(ResultStatus.Success);
+    expect(await ask(clientCert, clientKey, open)).toBe(ResultStatus.Success);
+    expect(await ask(clientCert, clientKey, open)).toBeNull();
+    await until(() => t.audit.records.some((r) => r.event === 'connection-rejected' && r.client === 'client' && /per-identity connection limit/.test(r.reason ?? '')), 'the audit record');
     expect(await ask(Buffer.from(bobFiles.certPem), Buffer.from(bobFiles.keyPem), open)).toBe(ResultStatus.Success);
     // A slot freed by a close is usable again.
     const closed = open.shift()!;
@@ -61,7 +61,7 @@ test('a third connection of one identity is refused and audited; a second identi
     // The server learns of the close a moment later: ask again until it has (each early try is refused).
     let served: number | null = null;
     const deadline = Date.now() + 30_000;
-    while (served !== ResultStatus.Success && Date.now() < deadline) served = await ask(adminCert, adminKey, open);
+    while (served !== ResultStatus.Success && Date.now() < deadline) served = await ask(clientCert, clientKey, open);
     expect(served).toBe(ResultStatus.Success);
   } finally {
     for (const s of open) s.destroy();

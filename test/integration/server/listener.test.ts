@@ -108,7 +108,7 @@ test('an over-size message closes the connection', async () => {
   await expect(exchange(s, [header], 1)).rejects.toThrow(/closed/);
   const audited = t.audit.records.slice(before).filter((r) => r.event === 'message-rejected');
   expect(audited).toHaveLength(1);
-  expect(audited[0]!.client).toBe('admin');
+  expect(audited[0]!.client).toBe('client');
   expect(audited[0]!.reason).toBe('TTLV_TOO_LARGE');
 });
 

@@ -10,7 +10,7 @@ import { ItemType, ttlv, type TtlvStructure } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
 import { Operation } from '../../../src/spec/generated/enums';
 import { attributeToV1 } from '../../../src/kmip/attributes';
-import { connectAdmin, processEnded, startServerProcess, workerPids, type ServerProcess } from '../../helpers/server-process';
+import { connectClient, processEnded, startServerProcess, workerPids, type ServerProcess } from '../../helpers/server-process';
 import { KmipTlsClient } from '../../helpers/tls-client';
 import { allOf, find, parseResponse, registerAesPayload, requestMessage, successPayload, symmetricKeyMaterial, textOf } from '../../helpers/kmip-client';
 
@@ -64,7 +64,7 @@ describe('two workers', () => {
 
   beforeAll(async () => {
     server = await startServerProcess({ extraArgs: ['--workers', '2'] });
-    for (let i = 0; i < 6; i++) clients.push(await connectAdmin(server));
+    for (let i = 0; i < 6; i++) clients.push(await connectClient(server));
   });
 
   afterAll(async () => {
@@ -131,7 +131,7 @@ describe('two workers', () => {
     expect(replaced).toHaveLength(2);
     // Connections of the dead worker are gone; new ones are served (by either worker).
     for (let i = 0; i < 4; i++) {
-      const c = await connectAdmin(server);
+      const c = await connectClient(server);
       clients.push(c);
       expect((await keyMaterial(c, uid)).equals(key)).toBe(true);
     }
