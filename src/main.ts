@@ -27,6 +27,8 @@ import { CredentialVerifier } from './server/credentials';
 
 export interface RunningServer {
   readonly listener: RunningListener;
+  /** The audit sink (SIGHUP: `audit.reopen()` after logrotate; with workers the primary's is in workers.ts). */
+  readonly audit: AuditSink;
   /** Stops accepting, finishes in-flight requests, delivers queued notifications, closes the store and the HSM. */
   stop(): Promise<void>;
 }
@@ -207,6 +209,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   }
   return {
     listener,
+    audit,
     async stop() {
       await listener.close();
       // Operations answered Operation Pending finish (their writes are whole) before the store closes.
