@@ -120,8 +120,10 @@ async function auditVerify(args: readonly string[]): Promise<void> {
   const flagArgs: string[] = [];
   const files: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    if (args[i]!.startsWith('--')) flagArgs.push(args[i]!, args[++i] ?? '');
-    else files.push(path.resolve(args[i]!));
+    const a = args[i]!;
+    if (!a.startsWith('--')) files.push(path.resolve(a));
+    else if (args[i + 1] === undefined) flagArgs.push(a);
+    else flagArgs.push(a, args[++i]!);
   }
   const flags = parseFlags(flagArgs, ['config', 'data-dir']);
   const config = loadConfig({ configFile: flags.get('config'), dataDir: flags.get('data-dir') });
