@@ -32,7 +32,8 @@ async function main(): Promise<void> {
   const callMode = flag('call-mode', 'async') as 'sync' | 'async';
   const token = ensureSoftHsmToken(path.join(dir, 'softhsm'));
   const keys = await Pkcs11KeyProtector.open(softHsmProtectorConfig(token, KEK_LABEL, { callMode }));
-  // The winston file audit log, as the server runs it (the embedded default keeps records in memory).
+  // The audit file, as the server writes it (the embedded default keeps records in memory); no
+  // checkpoints (no MAC), and nothing here waits for its syncs as the listener does.
   const audit = createAuditLog({ file: path.join(dir, 'audit.log') });
   const embedded = await createEmbeddedCore(dir, { keys, audit });
   const session = { client: { name: 'client', isAdmin: false } };

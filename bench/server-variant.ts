@@ -1,6 +1,6 @@
 /**
  * Our server composed as src/main.ts composes it (dev PKI, embedded SoftHSM2 token, SQLite file,
- * winston audit file, mTLS listener), with the HSM knobs the configuration does not expose, so
+ * chained audit file, mTLS listener), with the HSM knobs the configuration does not expose, so
  * that variants can be measured end to end over TLS. Bench only; prints the same "listening"
  * line as the CLI.
  *
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const token = ensureSoftHsmToken(path.join(dataDir, 'softhsm'));
   const keys = await Pkcs11KeyProtector.open(softHsmProtectorConfig(token, KEK_LABEL, { callMode, sessions }));
   const store = new SqliteObjectStore({ path: path.join(dataDir, 'kmip.sqlite') });
-  const audit = createAuditLog({ file: path.join(dataDir, 'audit.log') });
+  const audit = createAuditLog({ file: path.join(dataDir, 'audit.log'), headFile: path.join(dataDir, 'audit-head.json'), mac: (d) => keys.auditMac(d) });
   const core: ServerCore = {
     registry: buildRegistry(),
     store,

@@ -2,11 +2,15 @@
  * `kmip-server start [--config FILE] [--pykmip-config FILE] [--listen HOST:PORT] [--data-dir DIR] [--workers N|auto]`
  * `kmip-server pki client --cn NAME --out DIR [--data-dir DIR] [--create-ca]`
  * `kmip-server hash-password` (the password on standard input, never on the command line)
+ * `kmip-server audit verify --data-dir DIR [--config FILE] [FILE...]`
  */
 import cluster from 'node:cluster';
+import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig } from './config';
-import { startServer } from './main';
+import { openHsmForVerify, startServer } from './main';
+import { HEAD_FILE, parseHead } from './audit/chain';
+import { verifyAuditTrail } from './audit/verify';
 import { runWorkers, type WorkerReady } from './workers';
 import { certificateAuthorityIn, ensureDevPki, issueClientCertificate } from './pki/dev-pki';
 import { lockDataDir, restrictNewFiles, secureDataDir } from './data-dir';
@@ -15,7 +19,8 @@ import { hashPassword } from './server/credentials';
 const USAGE = `usage:
   kmip-server start [--config FILE] [--pykmip-config SERVER.CONF] [--listen HOST:PORT] [--data-dir DIR] [--workers N|auto]
   kmip-server pki client --cn NAME --out DIR [--data-dir DIR] [--create-ca]
-  kmip-server hash-password < password-file`;
+  kmip-server hash-password < password-file
+  kmip-server audit verify [--data-dir DIR] [--config FILE] [FILE...]`;
 
 /** `allowed` flags take a value; `switches` stand alone and read as "true". */
 function parseFlags(args: readonly string[], allowed: readonly string[], switches: readonly string[] = []): Map<string, string> {
@@ -126,11 +131,52 @@ async function hashPasswordCommand(args: readonly string[]): Promise<void> {
   console.log(await hashPassword(password));
 }
 
+/**
+ * Checks the audit trail: the given files in order (oldest first), by default the configured audit
+ * file. Runs beside a running server (no data dir lock; a PKCS#11 session of its own). Exit 0 with
+ * one summary line, or 1 naming the first bad record.
+ */
+async function auditVerify(args: readonly string[]): Promise<void> {
+  const flagArgs: string[] = [];
+  const files: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('--')) files.push(path.resolve(a));
+    else if (args[i + 1] === undefined) flagArgs.push(a);
+    else flagArgs.push(a, args[++i]!);
+  }
+  const flags = parseFlags(flagArgs, ['config', 'data-dir']);
+  const config = loadConfig({ configFile: flags.get('config'), dataDir: flags.get('data-dir') });
+  const trail = files.length > 0 ? files : [config.auditFile];
+  for (const f of trail) if (!fs.existsSync(f)) throw new ConfigError(f, 'no such audit file');
+  // Read before the files: a running server only moves it forward.
+  const headFile = path.join(config.dataDir, HEAD_FILE);
+  const live = trail[trail.length - 1] === config.auditFile;
+  const readHead = () => (live && fs.existsSync(headFile) ? parseHead(fs.readFileSync(headFile, 'utf8')) : null);
+  const keys = await openHsmForVerify(config);
+  try {
+    const verifyMac = keys.verifyAuditMac?.bind(keys);
+    if (!verifyMac) throw new Error('the HSM offers no audit MAC');
+    let result = await verifyAuditTrail({ files: trail, head: readHead(), verifyMac });
+    // A server appending right now can leave the live file mid-line for an instant: look again.
+    if (!result.ok && result.endsMidLine && live) result = await verifyAuditTrail({ files: trail, head: readHead(), verifyMac });
+    for (const w of result.warnings) console.error(`audit verify: note: ${w}`);
+    if (result.ok) console.log(result.summary);
+    else {
+      console.log(`audit trail NOT intact: ${result.problem}`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await keys.close();
+  }
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
   try {
     if (argv[0] === 'start') await start(argv.slice(1));
     else if (argv[0] === 'hash-password') await hashPasswordCommand(argv.slice(1));
     else if (argv[0] === 'pki' && argv[1] === 'client') await pkiClient(argv.slice(2));
+    else if (argv[0] === 'audit' && argv[1] === 'verify') await auditVerify(argv.slice(2));
     else {
       console.error(USAGE);
       process.exitCode = 2;

@@ -69,6 +69,10 @@ export interface ServerConfig {
   readonly maxRsaModulusBits: number;
   readonly adminIdentities: readonly string[];
   readonly auditFile: string;
+  /** A checkpoint MAC'd by the HSM after this many audit lines (audit.checkpointEvery, default 1000)... */
+  readonly auditCheckpointEvery: number;
+  /** ...or this many seconds after the first line not yet covered by one (audit.checkpointSeconds, default 60). */
+  readonly auditCheckpointSeconds: number;
   readonly notifications: NotificationsConfig;
   /**
    * Processes that serve connections (1: this process alone). More than one share the listening
@@ -274,7 +278,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
   const hsmSec = section(raw, 'hsm', ['module', 'tokenLabel', 'pinEnv', 'pinFile', 'kekLabel', 'callMode']);
   const storeSec = section(raw, 'store', ['path']);
   const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs', 'messageTimeoutMs', 'maxConnections', 'maxConnectionsPerIdentity', 'maxRsaModulusBits']) ?? {};
-  const auditSec = section(raw, 'audit', ['file']);
+  const auditSec = section(raw, 'audit', ['file', 'checkpointEvery', 'checkpointSeconds']);
   const cryptoSec = section(raw, 'crypto', ['allowLegacy']) ?? {};
   const allowLegacy = cryptoSec['allowLegacy'] ?? DEFAULT_CRYPTO_POLICY.allowLegacy;
   if (typeof allowLegacy !== 'boolean') throw new ConfigError('crypto.allowLegacy', 'must be true or false');
@@ -346,6 +350,8 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     maxRsaModulusBits: posInt(limits, 'maxRsaModulusBits', 'limits.') ?? DEFAULT_MAX_RSA_MODULUS_BITS,
     adminIdentities: admins as string[],
     auditFile: path.resolve(dataDir, (auditSec && str(auditSec, 'file', 'audit.')) ?? 'audit.log'),
+    auditCheckpointEvery: (auditSec && posInt(auditSec, 'checkpointEvery', 'audit.')) ?? 1000,
+    auditCheckpointSeconds: (auditSec && posInt(auditSec, 'checkpointSeconds', 'audit.')) ?? 60,
     notifications,
     workers: o.workers !== undefined ? parseWorkers(o.workers, '--workers') : parseWorkers(raw['workers'], 'workers'),
     crypto: { allowLegacy },

@@ -11,7 +11,11 @@ import type { KeyProtector } from './keys/key-protector';
 import { PendingOperations } from './server/pending-operations';
 import { secureDataDir } from './data-dir';
 import { SqliteObjectStore } from './store/sqlite';
-import { createAuditLog } from './audit/audit-log';
+import cluster from 'node:cluster';
+import { createAuditLog, type AuditLog, type AuditSink } from './audit/audit-log';
+import { HEAD_FILE } from './audit/chain';
+import type { AuditTrail } from './audit/trail';
+import { WorkerAuditSink } from './audit/worker-sink';
 import { buildRegistry } from './ops';
 import { systemClock } from './server/context';
 import type { ServerCore } from './server/handle-message';
@@ -23,6 +27,8 @@ import { CredentialVerifier } from './server/credentials';
 
 export interface RunningServer {
   readonly listener: RunningListener;
+  /** The audit sink (SIGHUP: `audit.reopen()` after logrotate; with workers the primary's is in workers.ts). */
+  readonly audit: AuditSink;
   /** Stops accepting, finishes in-flight requests, delivers queued notifications, closes the store and the HSM. */
   stop(): Promise<void>;
 }
@@ -59,6 +65,48 @@ async function openHsmModule(config: ServerConfig, mayCreate: boolean): Promise<
   });
 }
 
+/**
+ * The token as `audit verify` opens it beside a running server: a session of its own, and nothing
+ * created (no token, KEK or audit key).
+ */
+export async function openHsmForVerify(config: ServerConfig): Promise<KeyProtector> {
+  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, 'softhsm'), { mayCreate: false });
+  return Pkcs11KeyProtector.open({
+    modulePath: config.hsm.module,
+    tokenLabel: config.hsm.tokenLabel,
+    pin: readPin(config.hsm.pinEnv ? { env: config.hsm.pinEnv } : { file: config.hsm.pinFile }),
+    kekLabel: config.hsm.kekLabel ?? KEK_LABEL,
+    callMode: config.hsm.callMode,
+    createKek: false,
+  });
+}
+
+/** The HSM of the process that owns the audit file (its checkpoints), once prepareDataDir has run. */
+export function openHsmForAudit(config: ServerConfig): Promise<KeyProtector> {
+  return openHsmModule(config, false);
+}
+
+/**
+ * The audit file, continuing its chain, with a first checkpoint: it proves at start that the HSM
+ * can MAC (creating the audit key on first use) and authenticates what the last run left.
+ */
+export async function openAuditLog(config: ServerConfig, keys: KeyProtector): Promise<AuditLog & { readonly trail: AuditTrail }> {
+  const audit = createAuditLog({
+    file: config.auditFile,
+    headFile: path.join(config.dataDir, HEAD_FILE),
+    mac: keys.auditMac ? (data) => (keys.auditMac as (d: Uint8Array) => Promise<Buffer>).call(keys, data) : undefined,
+    checkpointEvery: config.auditCheckpointEvery,
+    checkpointSeconds: config.auditCheckpointSeconds,
+  });
+  try {
+    await audit.checkpoint('start');
+  } catch (e) {
+    await audit.close();
+    throw new Error(`the HSM cannot MAC the audit trail's checkpoints: ${(e as Error).message}`);
+  }
+  return audit;
+}
+
 async function tlsFiles(config: ServerConfig): Promise<{ key: Buffer; cert: Buffer; ca: Buffer }> {
   if (config.tls) {
     return { key: fs.readFileSync(config.tls.key), cert: fs.readFileSync(config.tls.cert), ca: fs.readFileSync(config.tls.ca) };
@@ -91,13 +139,21 @@ export async function prepareDataDir(config: ServerConfig): Promise<void> {
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   secureDataDir(config.dataDir);
   const tls = await tlsFiles(config);
-  const audit = createAuditLog({ file: config.auditFile });
   const store = new SqliteObjectStore({ path: config.storePath, sharedWithOtherProcesses: config.workers > 1 });
   let keys: KeyProtector;
   try {
     keys = await openHsm(config, store.kekIds());
   } catch (e) {
     store.close();
+    throw e;
+  }
+  // A worker's records go to the primary, which owns the audit file and its chain (workers.ts).
+  let audit: AuditSink;
+  try {
+    audit = cluster.isWorker && config.workers > 1 ? new WorkerAuditSink() : await openAuditLog(config, keys);
+  } catch (e) {
+    store.close();
+    await keys.close();
     throw e;
   }
   // The server reaches endpoints as a TLS client with its own certificate, trusting the same CA.
@@ -147,11 +203,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   } catch (e) {
     await notifier?.close();
     store.close();
+    await audit.close();
     await keys.close();
     throw e;
   }
   return {
     listener,
+    audit,
     async stop() {
       await listener.close();
       // Operations answered Operation Pending finish (their writes are whole) before the store closes.
@@ -159,8 +217,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       // After the last request's changes are queued; before the store and HSM a Put reads from.
       await notifier?.close();
       store.close();
-      await keys.close();
+      // Before the HSM: the last checkpoint is MAC'd by it.
       await audit.close();
+      await keys.close();
     },
   };
 }

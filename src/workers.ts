@@ -6,14 +6,17 @@
  * and stops them all on SIGTERM or SIGINT.
  *
  * The workers share the SQLite file (each has its own connection; see the store's
- * `sharedWithOtherProcesses`), the HSM token (a session each) and the audit file (opened for
- * append, whole lines per write). State held in memory stays with its worker: multi-part
+ * `sharedWithOtherProcesses`) and the HSM token (a session each). The primary owns the audit file
+ * and its chain: workers send their records over the cluster channel and answer a request only once
+ * the primary has acknowledged its record as synced (audit/worker-sink.ts). The primary opens the
+ * HSM itself for the trail's checkpoints. State held in memory stays with its worker: multi-part
  * cryptographic streams continue only on the connection's worker. If the primary is killed, each
  * worker exits as soon as it notices (Node's cluster channel closes).
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { ServerConfig } from './config';
-import { prepareDataDir } from './main';
+import { openAuditLog, openHsmForAudit, prepareDataDir } from './main';
+import { serveWorkerAudit } from './audit/worker-sink';
 
 /** What a worker tells the primary once its listener is up. */
 export interface WorkerReady {
@@ -37,7 +40,15 @@ type Log = (record: Record<string, unknown>) => void;
 /** Runs the primary until it is stopped; resolves with the process's exit code. */
 export async function runWorkers(config: ServerConfig, log: Log): Promise<number> {
   await prepareDataDir(config);
-  return new Promise<number>((resolve) => {
+  const keys = await openHsmForAudit(config);
+  let audit: Awaited<ReturnType<typeof openAuditLog>>;
+  try {
+    audit = await openAuditLog(config, keys);
+  } catch (e) {
+    await keys.close();
+    throw e;
+  }
+  const code = await new Promise<number>((resolve) => {
     const workers = new Set<Worker>();
     const ready = new Set<Worker>();
     const restarts: number[] = [];
@@ -59,6 +70,7 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
     const fork = () => {
       const w = cluster.fork();
       workers.add(w);
+      serveWorkerAudit(w, audit.trail);
       w.on('message', (m: unknown) => {
         if (!isWorkerReady(m)) return;
         ready.add(w);
@@ -96,4 +108,8 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
     process.on('SIGINT', () => stopAll(0));
     for (let i = 0; i < config.workers; i++) fork();
   });
+  // Every worker has exited: what they sent is appended; the last checkpoint needs the HSM.
+  await audit.close();
+  await keys.close();
+  return code;
 }

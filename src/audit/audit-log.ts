@@ -1,11 +1,16 @@
 /**
- * The audit port and its winston implementation: one JSON line per batch item and per rejected
+ * The audit port and its file implementation: one JSON line per batch item and per rejected
  * connection. Records carry identifiers and outcomes, never key material or credentials: the
  * entry type has no field that could hold them.
+ *
+ * The file is a tamper-evident, durable trail (trail.ts, chain.ts): every line carries `seq` and
+ * `prev` (the SHA-256 of the line before it), checkpoints carry an HMAC by a non-extractable audit
+ * key in the HSM, and `durable()` resolves only once what was recorded is synced, so the listener
+ * answers no request whose record could still be lost. `kmip-server audit verify` checks it all
+ * (verify.ts). With several worker processes the primary owns the file and the chain; workers send
+ * their records to it (worker-sink.ts).
  */
-import fs from 'node:fs';
-import type { Writable } from 'node:stream';
-import winston from 'winston';
+import { AuditTrail, type CheckpointReason } from './trail';
 
 export interface AuditRecord {
   /**
@@ -48,130 +53,65 @@ export interface AuditSink {
   record(entry: AuditRecord): void;
   /** Unexpected internal errors: logged with their correlation id, never sent to the client. */
   internalError(correlationId: string, error: unknown): void;
+  /**
+   * Resolves once every record recorded so far is on disk (written and synced); rejects if one
+   * never will be. The listener awaits it before it answers a request.
+   */
+  durable(): Promise<void>;
+  /** Closes and opens the audit file again by name (after logrotate moved it); the chain continues. */
+  reopen(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** winston's key for the formatted line of a log entry (triple-beam MESSAGE). */
-const MESSAGE = Symbol.for('message');
-
-/** Audit lines held while the disk refuses them; beyond this the oldest are dropped, and counted. */
-const MAX_PENDING_CHARS = 64 * 1024 * 1024;
-
-type LogInfo = winston.Logform.TransformableInfo & { [MESSAGE]?: string };
-
-/** winston's Transport class (winston-transport); its typings export it in a form TS cannot extend. */
-const TransportBase = (winston as unknown as { Transport: new () => Writable }).Transport;
-
-/**
- * Appends formatted lines to the audit file, every line queued while one write is in flight going
- * out in the next single write. winston's File transport issues one write per line through a
- * stream; at ten thousand requests a second that costs more than the request itself, and the lines
- * waiting in its buffers are garbage the collector has to promote.
- */
-class AuditFileTransport extends TransportBase {
-  private queue: string[] = [];
-  private queuedChars = 0;
-  private dropped = 0;
-  private writing = false;
-  private failure: string | null = null;
-  private idle: (() => void) | null = null;
-  private readonly fd: number;
-
-  constructor(file: string) {
-    super();
-    // Owner-only: the audit trail names clients and objects.
-    this.fd = fs.openSync(file, 'a', 0o600);
-  }
-
-  log(info: LogInfo, next: () => void): void {
-    const line = info[MESSAGE];
-    if (line !== undefined) this.enqueue(line);
-    next();
-  }
-
-  private enqueue(line: string): void {
-    this.queue.push(line);
-    this.queuedChars += line.length + 1;
-    while (this.queuedChars > MAX_PENDING_CHARS && this.queue.length > 1) {
-      this.queuedChars -= (this.queue.shift() as string).length + 1;
-      this.dropped += 1;
-    }
-    if (!this.writing) this.writeQueued();
-  }
-
-  private takeChunk(): string {
-    if (this.dropped > 0) {
-      this.queue.unshift(JSON.stringify({ level: 'error', message: 'audit records dropped while the audit file could not be written', count: this.dropped, timestamp: new Date().toISOString() }));
-      this.dropped = 0;
-    }
-    const chunk = this.queue.join('\n') + '\n';
-    this.queue = [];
-    this.queuedChars = 0;
-    return chunk;
-  }
-
-  private writeQueued(): void {
-    if (this.queue.length === 0) {
-      this.writing = false;
-      this.idle?.();
-      return;
-    }
-    this.writing = true;
-    const chunk = this.takeChunk();
-    const bytes = Buffer.from(chunk);
-    const writeFrom = (offset: number): void => {
-      fs.write(this.fd, bytes, offset, bytes.length - offset, null, (err, written) => {
-        if (err) {
-          // Disk full or gone: keep the lines (bounded) and try again with the next ones.
-          if (this.failure !== err.message) process.stderr.write(`audit log: cannot write ${err.message}\n`);
-          this.failure = err.message;
-          this.queue.unshift(bytes.subarray(offset).toString().replace(/\n$/, ''));
-          this.queuedChars += bytes.length - offset;
-          setTimeout(() => this.writeQueued(), 100).unref();
-          return;
-        }
-        this.failure = null;
-        if (offset + written < bytes.length) writeFrom(offset + written);
-        else this.writeQueued();
-      });
-    };
-    writeFrom(0);
-  }
-
-  /** Writes what is queued and closes the file. */
-  async closeFile(): Promise<void> {
-    if (this.writing) await new Promise<void>((resolve) => (this.idle = resolve));
-    if (this.queue.length > 0) fs.writeSync(this.fd, this.takeChunk());
-    fs.closeSync(this.fd);
-  }
+/** The file-backed sink: the chained trail of trail.ts. */
+export interface AuditLog extends AuditSink {
+  /** Writes a checkpoint MAC'd by the HSM now; rejects if the HSM could not MAC it. */
+  checkpoint(reason: CheckpointReason): Promise<void>;
 }
 
-/** One JSON object per line, built with JSON.stringify (entries hold plain strings and numbers). */
-const jsonLine = winston.format((info: LogInfo) => {
-  info.timestamp = new Date().toISOString();
-  info[MESSAGE] = JSON.stringify(info);
-  return info;
-});
+export interface AuditLogOptions {
+  readonly file: string;
+  /** Where the last durable line is remembered (the data dir's HEAD_FILE); default: none. */
+  readonly headFile?: string | null;
+  /** The HSM audit key's HMAC (KeyProtector.auditMac); without it the trail has no checkpoints. */
+  readonly mac?: (data: Uint8Array) => Promise<Buffer>;
+  readonly checkpointEvery?: number;
+  readonly checkpointSeconds?: number;
+}
 
-export function createAuditLog(opts: { file?: string; console?: boolean }): AuditSink {
-  const transports: winston.transport[] = [];
-  const file = opts.file ? new AuditFileTransport(opts.file) : null;
-  if (file) transports.push(file as unknown as winston.transport);
-  if (opts.console || transports.length === 0) transports.push(new winston.transports.Console());
-  const logger = winston.createLogger({ level: 'info', format: jsonLine(), transports });
+/** A record's fields after `seq` and `prev`, as one JSON object text. */
+export function recordBody(entry: AuditRecord): string {
+  return JSON.stringify({ ...entry, level: 'info', message: 'audit', timestamp: new Date().toISOString() });
+}
+
+export function internalErrorBody(correlationId: string, error: unknown): string {
+  return JSON.stringify({
+    correlationId,
+    // The stack helps operators; messages from our own code hold no key material.
+    error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    level: 'error',
+    message: 'internal error',
+    timestamp: new Date().toISOString(),
+  });
+}
+
+/** The audit file of a single process, or of the primary of several (workers.ts feeds it). */
+export function createAuditLog(opts: AuditLogOptions): AuditLog & { readonly trail: AuditTrail } {
+  const trail = new AuditTrail({
+    file: opts.file,
+    headFile: opts.headFile ?? null,
+    mac: opts.mac,
+    checkpointEvery: opts.checkpointEvery,
+    checkpointSeconds: opts.checkpointSeconds,
+  });
   return {
-    record: (entry) => logger.info('audit', entry),
-    internalError: (correlationId, error) =>
-      logger.error('internal error', {
-        correlationId,
-        // The stack helps operators; messages from our own code hold no key material.
-        error: error instanceof Error ? (error.stack ?? error.message) : String(error),
-      }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        logger.on('finish', () => resolve());
-        logger.end();
-      }).then(() => file?.closeFile()),
+    trail,
+    record: (entry) => trail.append(recordBody(entry)),
+    internalError: (correlationId, error) => trail.append(internalErrorBody(correlationId, error)),
+    durable: () => trail.durable(),
+    reopen: () => trail.reopen(),
+    checkpoint: (reason) => trail.checkpoint(reason),
+    close: () => trail.close(),
   };
 }
 
@@ -185,5 +125,7 @@ export class MemoryAuditSink implements AuditSink {
   internalError(correlationId: string, error: unknown): void {
     this.errors.push({ correlationId, error });
   }
+  async durable(): Promise<void> {}
+  async reopen(): Promise<void> {}
   async close(): Promise<void> {}
 }

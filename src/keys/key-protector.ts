@@ -117,8 +117,15 @@ export interface KeyProtector {
    */
   signDigest?(request: DigestSignatureRequest): Promise<Buffer>;
   verifyDigest?(request: DigestSignatureRequest, signature: Uint8Array): Promise<boolean>;
-  /** Waits for operations in flight, then releases the HSM. Later calls fail with CLOSED. */
   /** Of these KEK ids (those a store references), the ones this HSM does not hold. */
   missingKeks?(kekIds: readonly string[]): Promise<string[]>;
+  /**
+   * HMAC-SHA256 by a non-extractable audit key held in the HSM (created on first use), and its
+   * check (which never creates the key): the audit trail's checkpoints. Optional: without them the
+   * trail is chained but carries no checkpoints.
+   */
+  auditMac?(data: Uint8Array): Promise<Buffer>;
+  verifyAuditMac?(data: Uint8Array, mac: Uint8Array): Promise<boolean>;
+  /** Waits for operations in flight, then releases the HSM. Later calls fail with CLOSED. */
   close(): Promise<void>;
 }

@@ -37,6 +37,9 @@ import { secureRandomBytes } from '../crypto/random-pool';
 type Handle = pkcs11js.Handle;
 type Lib = pkcs11js.PKCS11;
 
+/** The label of the HMAC key that authenticates the audit trail's checkpoints. */
+export const AUDIT_KEY_LABEL = 'kmip-audit-mac';
+
 export type Pkcs11Mechanism = typeof MECHANISM_AES_GCM | typeof MECHANISM_AES_KWP;
 
 export interface Pkcs11KeyProtectorConfig {
@@ -397,6 +400,8 @@ interface Connection {
   readonly kekHolder: Handle | null;
   /** KEKs by kekId, for blobs made under an earlier KEK (rotation). */
   readonly keks: Map<string, Handle>;
+  /** The audit MAC key, once found (or created) on this connection's token. */
+  auditKey: Handle | null;
   dead: boolean;
   loginCounted: boolean;
 }
@@ -619,6 +624,77 @@ export class Pkcs11KeyProtector implements KeyProtector {
         }
       }),
     );
+  }
+
+  /**
+   * HMAC-SHA256 of `data` inside the HSM under the audit key (AUDIT_KEY_LABEL): a generic secret,
+   * sensitive and non-extractable, created on the token on first use. The audit trail's checkpoints
+   * carry it, so that a trail rewritten without the token does not verify.
+   */
+  async auditMac(data: Uint8Array): Promise<Buffer> {
+    const input = asBuffer(data);
+    return this.withSession(async (lib, session, conn) => {
+      const key = this.auditKey(lib, session, conn, true);
+      lib.C_SignInit(session, { mechanism: pkcs11js.CKM_SHA256_HMAC }, key);
+      const out = Buffer.alloc(32);
+      return copyOut(this.config.callMode === 'sync' ? lib.C_Sign(session, input, out) : await lib.C_SignAsync(session, input, out));
+    });
+  }
+
+  /** Whether `mac` is the audit key's HMAC of `data`. Never creates the key: UNKNOWN_KEK without it. */
+  async verifyAuditMac(data: Uint8Array, mac: Uint8Array): Promise<boolean> {
+    const input = asBuffer(data);
+    const given = asBuffer(mac);
+    return this.withSession(async (lib, session, conn) => {
+      const key = this.auditKey(lib, session, conn, false);
+      lib.C_VerifyInit(session, { mechanism: pkcs11js.CKM_SHA256_HMAC }, key);
+      try {
+        return this.config.callMode === 'sync' ? lib.C_Verify(session, input, given) : await lib.C_VerifyAsync(session, input, given);
+      } catch (err) {
+        const ckr = ckrOf(err);
+        if (ckr === 'CKR_SIGNATURE_INVALID' || ckr === 'CKR_SIGNATURE_LEN_RANGE') return false;
+        throw err;
+      }
+    });
+  }
+
+  private auditKey(lib: Lib, session: Handle, conn: Connection, mayCreate: boolean): Handle {
+    if (conn.auditKey !== null) return conn.auditKey;
+    const found = findObjects(lib, session, [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+      { type: pkcs11js.CKA_TOKEN, value: true },
+      { type: pkcs11js.CKA_LABEL, value: AUDIT_KEY_LABEL },
+    ]);
+    if (found.length > 1) throw new KeyProtectorError('KEK_AMBIGUOUS', `${found.length} keys are labelled ${JSON.stringify(AUDIT_KEY_LABEL)}`);
+    let key = found[0];
+    if (key === undefined) {
+      if (!mayCreate) throw new KeyProtectorError('UNKNOWN_KEK', `the token holds no audit key (label ${JSON.stringify(AUDIT_KEY_LABEL)})`);
+      key = lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN }, [
+        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+        { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
+        { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
+        { type: pkcs11js.CKA_TOKEN, value: true },
+        { type: pkcs11js.CKA_PRIVATE, value: true },
+        { type: pkcs11js.CKA_SENSITIVE, value: true },
+        { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+        // MAC only: it can neither encrypt nor wrap, so it can never carry key material out.
+        { type: pkcs11js.CKA_SIGN, value: true },
+        { type: pkcs11js.CKA_VERIFY, value: true },
+        { type: pkcs11js.CKA_ENCRYPT, value: false },
+        { type: pkcs11js.CKA_DECRYPT, value: false },
+        { type: pkcs11js.CKA_WRAP, value: false },
+        { type: pkcs11js.CKA_UNWRAP, value: false },
+        { type: pkcs11js.CKA_LABEL, value: AUDIT_KEY_LABEL },
+        { type: pkcs11js.CKA_ID, value: randomBytes(16) },
+      ]);
+    }
+    const attrs = lib.C_GetAttributeValue(session, key, [{ type: pkcs11js.CKA_SENSITIVE }, { type: pkcs11js.CKA_EXTRACTABLE }]);
+    const get = (type: number): Buffer | undefined => attrs.find((a) => a.type === type)?.value;
+    if (!bool(get(pkcs11js.CKA_SENSITIVE)) || bool(get(pkcs11js.CKA_EXTRACTABLE))) {
+      throw new KeyProtectorError('KEK_POLICY', `the audit key (label ${JSON.stringify(AUDIT_KEY_LABEL)}) must be sensitive and non-extractable`);
+    }
+    conn.auditKey = key;
+    return key;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1177,6 +1253,7 @@ function connect(
       cryptoKek: copy?.kek ?? kek,
       kekHolder: copy?.holder ?? null,
       keks: new Map(),
+      auditKey: null,
       dead: false,
       loginCounted: true,
     };

@@ -234,6 +234,10 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
         if (pending >= MAX_PIPELINED) socket.pause();
         const work = chain.then(async () => {
           const response = await handleMessage(frame, { client }, core);
+          // No answer before the request's audit record is on disk: an acknowledged request always
+          // has its record, even after a crash. If it can never be written, the connection closes
+          // unanswered (the rejection below).
+          await core.audit.durable();
           if (!socket.destroyed) socket.write(response);
         });
         chain = work.then(

@@ -2,6 +2,8 @@
  * Crash safety: a write load against the real server process, killed with SIGKILL at random
  * moments and restarted. Every Register the server acknowledged must still be there with the
  * identical key bytes; the store must pass PRAGMA integrity_check; no object may be half-written.
+ * Every acknowledged Register must have its audit record, and the audit trail up to the crash must
+ * verify (`kmip-server audit verify`).
  * CRASH_KILLS sets the number of kills (npm test: 3; npm run test:crash: 20).
  */
 import { randomBytes } from 'node:crypto';
@@ -15,10 +17,26 @@ import { Operation } from '../../src/spec/generated/enums';
 import { decodeAttributeBlob, indexEntries } from '../../src/store/attribute-rows';
 import { connectAdmin, processEnded, startServerProcess, workerPids, type ServerProcess } from '../helpers/server-process';
 import { parseResponse, registerAesPayload, requestMessage, successPayload, symmetricKeyMaterial, textOf } from '../helpers/kmip-client';
+import { verify } from '../integration/audit/helpers';
 
 const V = { major: 1, minor: 4 };
 const KILLS = Number(process.env['CRASH_KILLS'] ?? 3);
 const WRITERS = 8;
+
+/** The identifiers of the Registers the audit file records as done. */
+function auditedRegisters(dataDir: string): Set<string> {
+  const audited = new Set<string>();
+  for (const line of fs.readFileSync(path.join(dataDir, 'audit.log'), 'utf8').split('\n')) {
+    let r: { operation?: string; resultStatus?: string; uniqueIdentifiers?: string[] };
+    try {
+      r = JSON.parse(line) as typeof r;
+    } catch {
+      continue; // the empty end, or an incomplete line a crash left (verify judges it)
+    }
+    if (r.operation === 'Register' && r.resultStatus === 'Success') for (const uid of r.uniqueIdentifiers ?? []) audited.add(uid);
+  }
+  return audited;
+}
 
 /** SIGKILL for the server and, with workers, every worker at the same moment: a crash of them all. */
 async function crash(server: ServerProcess): Promise<void> {
@@ -78,6 +96,15 @@ test.each([[1], [2]])(`no acknowledged write is lost across ${KILLS} SIGKILLs (%
       for (const [seq, n] of expected) if (n === 0) expected.delete(seq);
       expect(found).toEqual(expected);
       db.close();
+
+      // Every acknowledged request has its audit record, and the trail up to the crash verifies.
+      const audited = auditedRegisters(dataDir);
+      const missing = [...acknowledged.keys()].filter((uid) => !audited.has(uid));
+      console.log(`kill ${round + 1} (${workers} worker(s)): ${acknowledged.size} acknowledged Registers, ${audited.size} audit records of Registers, ${missing.length} missing`);
+      expect(missing).toEqual([]);
+      const verdict = await verify(dataDir);
+      expect(verdict.stdout).toMatch(/^audit trail intact: /);
+      expect(verdict.code).toBe(0);
     }
     expect(acknowledged.size).toBeGreaterThan(KILLS);
     console.log(`crash loop, ${workers} worker(s): ${KILLS} SIGKILLs, ${acknowledged.size} acknowledged Registers, all checked`);

@@ -2,6 +2,7 @@
  * The audit file: one JSON object per line, in the order recorded, all of it on disk once the log
  * is closed, readable by its owner only.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,4 +59,31 @@ test('an existing audit file is appended to, not replaced', async () => {
   audit.record({ event: 'operation', correlationId: 'later' });
   await audit.close();
   expect(lines(file).map((l) => l.earlier ?? l.correlationId)).toEqual([true, 'later']);
+});
+
+test('every line carries seq and prev, and a later log on the same file continues the chain', async () => {
+  const file = path.join(dir, 'audit.log');
+  for (const run of ['first', 'second']) {
+    const audit = createAuditLog({ file });
+    for (let i = 0; i < 3; i++) audit.record({ event: 'operation', correlationId: `${run}-${i}` });
+    await audit.close();
+  }
+  const raw = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
+  raw.forEach((line, i) => {
+    expect(line.startsWith(`{"seq":${i + 1},"prev":"`)).toBe(true);
+    const prev = i === 0 ? '0'.repeat(64) : createHash('sha256').update(raw[i - 1]!).digest('hex');
+    expect(JSON.parse(line)).toMatchObject({ seq: i + 1, prev });
+  });
+  expect(raw).toHaveLength(6);
+});
+
+test('durable() resolves only once the records made before it are in the file', async () => {
+  const file = path.join(dir, 'audit.log');
+  const audit = createAuditLog({ file });
+  for (let i = 0; i < 50; i++) {
+    audit.record({ event: 'operation', correlationId: `d-${i}` });
+    await audit.durable();
+    expect(fs.readFileSync(file, 'utf8')).toContain(`"correlationId":"d-${i}"`);
+  }
+  await audit.close();
 });
