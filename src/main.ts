@@ -12,6 +12,7 @@ import { PendingOperations } from './server/pending-operations';
 import { secureDataDir } from './data-dir';
 import { SqliteObjectStore } from './store/sqlite';
 import { createAuditLog } from './audit/audit-log';
+import { createSyslogForwarder, type AuditForwarder } from './audit/syslog-forwarder';
 import { buildRegistry } from './ops';
 import { systemClock } from './server/context';
 import type { ServerCore } from './server/handle-message';
@@ -88,16 +89,31 @@ export async function prepareDataDir(config: ServerConfig): Promise<void> {
   }
 }
 
+/** Where the SIEM forwarder keeps the last `seq` it sent. */
+export const FORWARD_CURSOR_FILE = 'audit-forward.cursor';
+
+/**
+ * The SIEM forwarder (`audit.syslog`), run by the one process that owns the audit file: the server
+ * itself, or the primary when there are workers. Undefined when no collector is configured.
+ */
+export function startAuditForwarder(config: ServerConfig): AuditForwarder | undefined {
+  if (config.auditSyslog === null) return undefined;
+  return createSyslogForwarder(config.auditSyslog, { auditFile: config.auditFile, cursorFile: path.join(config.dataDir, FORWARD_CURSOR_FILE) });
+}
+
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   secureDataDir(config.dataDir);
   const tls = await tlsFiles(config);
-  const audit = createAuditLog({ file: config.auditFile });
+  // With workers, the primary forwards (it follows the file the workers append to).
+  const forwarder = config.workers === 1 ? startAuditForwarder(config) : undefined;
+  const audit = createAuditLog({ file: config.auditFile, onWritten: forwarder && ((lines) => forwarder.push(lines)) });
   const store = new SqliteObjectStore({ path: config.storePath, sharedWithOtherProcesses: config.workers > 1 });
   let keys: KeyProtector;
   try {
     keys = await openHsm(config, store.kekIds());
   } catch (e) {
     store.close();
+    await forwarder?.close();
     throw e;
   }
   // The server reaches endpoints as a TLS client with its own certificate, trusting the same CA.
@@ -148,6 +164,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await notifier?.close();
     store.close();
     await keys.close();
+    await forwarder?.close();
     throw e;
   }
   return {
@@ -161,6 +178,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       store.close();
       await keys.close();
       await audit.close();
+      // After the audit log's last lines, which it sends before closing.
+      await forwarder?.close();
     },
   };
 }

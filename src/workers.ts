@@ -13,7 +13,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { ServerConfig } from './config';
-import { prepareDataDir } from './main';
+import { prepareDataDir, startAuditForwarder } from './main';
 
 /** What a worker tells the primary once its listener is up. */
 export interface WorkerReady {
@@ -37,7 +37,9 @@ type Log = (record: Record<string, unknown>) => void;
 /** Runs the primary until it is stopped; resolves with the process's exit code. */
 export async function runWorkers(config: ServerConfig, log: Log): Promise<number> {
   await prepareDataDir(config);
-  return new Promise<number>((resolve) => {
+  // The workers append to the audit file; the primary alone forwards it to the SIEM collector.
+  const forwarder = startAuditForwarder(config);
+  const code = await new Promise<number>((resolve) => {
     const workers = new Set<Worker>();
     const ready = new Set<Worker>();
     const restarts: number[] = [];
@@ -96,4 +98,6 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
     process.on('SIGINT', () => stopAll(0));
     for (let i = 0; i < config.workers; i++) fork();
   });
+  await forwarder?.close();
+  return code;
 }

@@ -67,7 +67,11 @@ class AuditFileTransport extends TransportBase {
   private idle: (() => void) | null = null;
   private readonly fd: number;
 
-  constructor(file: string) {
+  constructor(
+    file: string,
+    /** Told the lines of each write once it is complete (the SIEM forwarder wakes on it). */
+    private readonly onWritten?: (lines: string[]) => void,
+  ) {
     super();
     // Owner-only: the audit trail names clients and objects.
     this.fd = fs.openSync(file, 'a', 0o600);
@@ -122,7 +126,10 @@ class AuditFileTransport extends TransportBase {
         }
         this.failure = null;
         if (offset + written < bytes.length) writeFrom(offset + written);
-        else this.writeQueued();
+        else {
+          this.onWritten?.(chunk.slice(0, -1).split('\n'));
+          this.writeQueued();
+        }
       });
     };
     writeFrom(0);
@@ -131,7 +138,11 @@ class AuditFileTransport extends TransportBase {
   /** Writes what is queued and closes the file. */
   async closeFile(): Promise<void> {
     if (this.writing) await new Promise<void>((resolve) => (this.idle = resolve));
-    if (this.queue.length > 0) fs.writeSync(this.fd, this.takeChunk());
+    if (this.queue.length > 0) {
+      const chunk = this.takeChunk();
+      fs.writeSync(this.fd, chunk);
+      this.onWritten?.(chunk.slice(0, -1).split('\n'));
+    }
     fs.closeSync(this.fd);
   }
 }
@@ -143,9 +154,9 @@ const jsonLine = winston.format((info: LogInfo) => {
   return info;
 });
 
-export function createAuditLog(opts: { file?: string; console?: boolean }): AuditSink {
+export function createAuditLog(opts: { file?: string; console?: boolean; onWritten?: (lines: string[]) => void }): AuditSink {
   const transports: winston.transport[] = [];
-  const file = opts.file ? new AuditFileTransport(opts.file) : null;
+  const file = opts.file ? new AuditFileTransport(opts.file, opts.onWritten) : null;
   if (file) transports.push(file as unknown as winston.transport);
   if (opts.console || transports.length === 0) transports.push(new winston.transports.Console());
   const logger = winston.createLogger({ level: 'info', format: jsonLine(), transports });
