@@ -3,10 +3,11 @@
  * octet-counted frames, `LEN SP MSG`), with node's `tls`.
  *
  * The audit file is the source of truth and the only input: the forwarder follows it by `seq`, the
- * way `tail -F` follows a file, so what is sent is exactly what is on disk. `push()` only says that
- * new lines are durable (the sender wakes at once instead of at its next poll). Memory holds one read
- * chunk and the socket's buffer; while the collector is away nothing is read, the lines wait in the
- * file, and nothing on the request path waits for the collector.
+ * way `tail -F` follows a file, so what is sent is exactly what is on disk. `push()` says that new
+ * lines are durable: the sender wakes at once instead of at its next poll, and once the lines carry
+ * `seq` it sends nothing beyond the last durable one. Memory holds one read chunk and the socket's
+ * buffer; while the collector is away nothing is read, the lines wait in the file, and nothing on
+ * the request path waits for the collector.
  *
  * Delivery is at least once, in `seq` order, each message carrying its `seq` for deduplication:
  * - the last `seq` handed to the connection is kept in the cursor file (0600, at most every
@@ -239,8 +240,11 @@ class TrailReader {
     this.ino = use ? (await use.stat()).ino : 0;
   }
 
-  /** Complete lines after the last one returned, up to about `READ_CHUNK` bytes; [] at the end. */
-  async read(): Promise<TrailLine[]> {
+  /**
+   * Complete lines after the last one returned, up to about `READ_CHUNK` bytes and up to seq
+   * `limit`; [] at the end.
+   */
+  async read(limit: number): Promise<TrailLine[]> {
     for (;;) {
       if (this.fh === null) {
         this.fh = await openIfExists(this.file);
@@ -251,8 +255,8 @@ class TrailReader {
       }
       const { bytesRead } = await this.fh.read(this.buf, 0, this.buf.length, this.offset);
       if (bytesRead > 0) {
-        const lines = this.take(bytesRead);
-        if (lines.length > 0) return lines;
+        const { lines, limited } = this.take(bytesRead, limit);
+        if (lines.length > 0 || limited) return lines;
         continue; // all at or below the cursor, or no newline yet in a long line
       }
       if (!(await this.moveOn())) return [];
@@ -282,7 +286,7 @@ class TrailReader {
     return false;
   }
 
-  private take(bytesRead: number): TrailLine[] {
+  private take(bytesRead: number, limit: number): { lines: TrailLine[]; limited: boolean } {
     const data = this.partial.length > 0 ? Buffer.concat([this.partial, this.buf.subarray(0, bytesRead)]) : Buffer.from(this.buf.subarray(0, bytesRead));
     const dataStart = this.offset - this.partial.length;
     this.offset += bytesRead;
@@ -294,6 +298,12 @@ class TrailReader {
       const record = parseRecord(text);
       const prior = this.prevSeq;
       const seq = seqField(record) ?? prior + 1;
+      if (seq > limit) {
+        // Written, not yet durable: read again from this line later.
+        this.offset = dataStart + start;
+        this.partial = Buffer.alloc(0);
+        return { lines: out, limited: true };
+      }
       this.prevSeq = seq;
       if (seq <= prior) this.notice({ event: 'the audit seq went backwards; lines at or below the last one forwarded are not sent', seq, after: prior });
       if (seq <= this.lastReturned) continue; // behind the cursor: sent already
@@ -304,7 +314,7 @@ class TrailReader {
       out.push({ seq, text, record, before: { afterSeq: seq - 1, ino: this.ino, offset: dataStart + start } });
     }
     this.partial = Buffer.from(data.subarray(start));
-    return out;
+    return { lines: out, limited: false };
   }
 
   private async closeFile(): Promise<void> {
@@ -370,6 +380,11 @@ class SyslogForwarder implements AuditForwarder {
   private written = 0;
   private lastWritten: Position | null = null;
   private pumping: Promise<void> | null = null;
+  /**
+   * The last seq the writer said is durable; until it says one (an audit writer without seq, or
+   * another process writing), whatever the file holds.
+   */
+  private durableSeq = Infinity;
   private pumpAgain = false;
   /** The cursor to save, and the one saved. */
   private cursor: number;
@@ -407,7 +422,13 @@ class SyslogForwarder implements AuditForwarder {
     this.connect();
   }
 
-  push(_lines: readonly string[]): void {
+  /**
+   * Lines the writer made durable: with `seq`, the last one is where reading stops from then on
+   * (a line on disk but not yet synced could be lost in a power cut, and its seq reused).
+   */
+  push(lines: readonly string[]): void {
+    const last = lines.length > 0 ? seqField(parseRecord(lines[lines.length - 1]!)) : undefined;
+    if (last !== undefined) this.durableSeq = this.durableSeq === Infinity ? last : Math.max(this.durableSeq, last);
     void this.pump();
   }
 
@@ -486,7 +507,7 @@ class SyslogForwarder implements AuditForwarder {
               this.lastWritten = this.resume;
               this.resume = null;
             }
-            const lines = await this.reader.read();
+            const lines = await this.reader.read(this.durableSeq);
             if (lines.length === 0 || socket !== this.socket) break; // a lost connection resumes from its records
             this.write(socket, lines);
           }

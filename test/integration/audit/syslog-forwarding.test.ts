@@ -164,3 +164,26 @@ test('records arrive in order with their seq; a clean restart sends nothing twic
   expect(records.slice(received).filter((r) => r.seq > lastBeforeOutage).map((r) => r.seq)).toEqual(allSeqs().filter((s) => s > lastBeforeOutage));
   await server.stop();
 });
+
+test('with two workers the primary forwards: each record once, in order', async () => {
+  const own = new RsyslogCollector(path.join(dir, 'rsyslog-workers'), await freePort());
+  await own.start();
+  const workersDataDir = path.join(dir, 'data-workers');
+  const workersConfig = path.join(dir, 'config-workers.json');
+  fs.writeFileSync(workersConfig, JSON.stringify({ audit: { syslog: { host: '127.0.0.1', port: own.port, ca: own.caPath } } }));
+  try {
+    const server = await startServerProcess({ dataDir: workersDataDir, extraArgs: ['--config', workersConfig, '--workers', '2'] });
+    servers.push(server);
+    // Two connections: the primary deals them to both workers, which append to one file.
+    await Promise.all([register(server, 3), register(server, 3)]);
+    const fileLines = () => fs.readFileSync(path.join(workersDataDir, 'audit.log'), 'utf8').split('\n').filter((l) => l !== '');
+    await until(() => own.received().length >= fileLines().length && fileLines().length >= 6, 'the records of both workers', () => server.output() + own.log());
+    expect(await server.stop()).toBe(0);
+    const got = own.received().map(parse);
+    expect(got.map((r) => r.msg)).toEqual(fileLines());
+    expect(got.map((r) => r.seq)).toEqual(fileLines().map((l, i) => (JSON.parse(l) as { seq?: number }).seq ?? i + 1));
+    expect(new Set(own.received().map((m) => m.procId))).toEqual(new Set([String(server.child.pid)]));
+  } finally {
+    await own.stop();
+  }
+});

@@ -138,6 +138,25 @@ test('a start catches up from <file>.1 when the cursor is before <file>, then fo
   expect(t.notices.filter((n) => String(n['event']).includes('gap'))).toEqual([]);
 });
 
+test('once the writer tells which lines are durable, nothing beyond the last of them is sent', async () => {
+  const collector = await Collector.start(pki);
+  const t = setup('durable');
+  fs.writeFileSync(t.auditFile, lines(1, 2));
+  const fwd = t.start(collector.port);
+  try {
+    fwd.push([line(2)]);
+    await until(() => collector.messages.length >= 2, 'the durable records');
+    fs.appendFileSync(t.auditFile, lines(3, 4));
+    fwd.push([line(3)]); // 4 is written, not yet synced
+    await until(() => collector.messages.length >= 3, 'record 3');
+  } finally {
+    await fwd.close(); // sends what is durable, then closes
+    await collector.close();
+  }
+  expect(collector.seqs()).toEqual([1, 2, 3]);
+  expect(fs.readFileSync(t.cursorFile, 'utf8')).toBe('3\n');
+});
+
 test('records no longer in <file> or <file>.1 are reported as a gap, and forwarding goes on', async () => {
   const collector = await Collector.start(pki);
   const t = setup('gap');
