@@ -376,7 +376,9 @@ class SyslogForwarder implements AuditForwarder {
   private closing = false;
   /** Where the next connection starts (null: where the reader is). */
   private resume: Position | null;
+  /** From `inFlightHead` on (a queue without Array.shift, which copies). */
   private inFlight: InFlight[] = [];
+  private inFlightHead = 0;
   private written = 0;
   private lastWritten: Position | null = null;
   private pumping: Promise<void> | null = null;
@@ -393,6 +395,7 @@ class SyslogForwarder implements AuditForwarder {
   private saving: Promise<void> = Promise.resolve();
   /** The last connection failure reported, so a long outage is one line, not one per attempt. */
   private reportedFailure = '';
+  private reportedSaveFailure = '';
 
   constructor(
     private readonly config: SyslogForwarderConfig,
@@ -455,6 +458,7 @@ class SyslogForwarder implements AuditForwarder {
       this.retryMs = RETRY_MIN_MS;
       this.reportedFailure = '';
       this.inFlight = [];
+      this.inFlightHead = 0;
       this.written = 0;
       this.lastWritten = null;
       this.resume ??= this.reader.position();
@@ -486,7 +490,7 @@ class SyslogForwarder implements AuditForwarder {
   }
 
   private unconfirmedFrom(): Position {
-    return this.inFlight[0]?.before ?? this.lastWritten ?? this.resume ?? this.reader.position();
+    return this.inFlight[this.inFlightHead]?.before ?? this.lastWritten ?? this.resume ?? this.reader.position();
   }
 
   /** Sends what the file holds after the last record sent, as long as the socket takes it. */
@@ -534,7 +538,11 @@ class SyslogForwarder implements AuditForwarder {
       this.written += frame.length;
       this.inFlight.push({ before: line.before, end: this.written });
     }
-    while (this.inFlight.length > 0 && this.written - this.inFlight[0]!.end >= REWIND_BYTES) this.inFlight.shift();
+    while (this.inFlightHead < this.inFlight.length && this.written - this.inFlight[this.inFlightHead]!.end >= REWIND_BYTES) this.inFlightHead += 1;
+    if (this.inFlightHead > 4096 && this.inFlightHead * 2 > this.inFlight.length) {
+      this.inFlight = this.inFlight.slice(this.inFlightHead);
+      this.inFlightHead = 0;
+    }
     const last = lines[lines.length - 1]!;
     // The reader stands right after the last line it returned.
     this.lastWritten = this.reader.position();
@@ -564,8 +572,12 @@ class SyslogForwarder implements AuditForwarder {
       try {
         await writeCursor(this.files.cursorFile, seq);
         this.savedCursor = seq;
+        this.reportedSaveFailure = '';
       } catch (e) {
-        this.notice({ event: 'cannot save the forwarding cursor', file: this.files.cursorFile, error: (e as Error).message });
+        // A restart then sends again from the older cursor: duplicates, never a loss.
+        const why = (e as Error).message;
+        if (why !== this.reportedSaveFailure) this.notice({ event: 'cannot save the forwarding cursor', file: this.files.cursorFile, error: why });
+        this.reportedSaveFailure = why;
       }
     });
     return this.saving;
@@ -591,7 +603,9 @@ class SyslogForwarder implements AuditForwarder {
       while (this.socket === socket && Date.now() < deadline) {
         await this.pump();
         if (!socket.writableNeedDrain) break;
-        await Promise.race([new Promise((r) => socket.once('drain', r)), closed, new Promise((r) => setTimeout(r, deadline - Date.now()))]);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([new Promise((r) => socket.once('drain', r)), closed, new Promise((r) => (timer = setTimeout(r, deadline - Date.now())))]);
+        clearTimeout(timer);
       }
       if (this.socket === socket) {
         this.socket = null; // ours to close: not a loss
