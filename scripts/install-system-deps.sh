@@ -3,6 +3,8 @@
 #   softhsm2       the default PKCS#11 HSM (and the test HSM)
 #   python3-pykmip a third-party KMIP client for the interop tests, and pykmip-server for benchmarks
 #   openssl        used by tests to cross-check certificates
+#   rsyslog, rsyslog-gnutls
+#                  the SIEM collector the audit forwarding test sends to (syslog over TLS, GnuTLS driver)
 #   libmongocrypt-dev, libssl-dev, pkg-config, gcc, libc6-dev
 #                  the libmongocrypt interop test compiles a small C driver against kms_message
 #                  and OpenSSL (test/interop/mongocrypt/kmip_driver.c)
@@ -12,6 +14,8 @@ need=()
 command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
 /usr/bin/python3 -c 'import kmip' >/dev/null 2>&1 || need+=(python3-pykmip)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+[ -x /usr/sbin/rsyslogd ] || need+=(rsyslog)
+[ -n "$(find /usr/lib -name lmnsd_gtls.so -print -quit 2>/dev/null)" ] || need+=(rsyslog-gnutls)
 [ -f /usr/include/kms_message/kms_kmip_request.h ] || need+=(libmongocrypt-dev)
 [ -f /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)

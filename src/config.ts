@@ -15,6 +15,7 @@ import { COMPAT_PROFILE_NAMES, isCompatProfileName, type CompatProfileName } fro
 import { readPykmipServerConf } from './compat/pykmip-config';
 import { parsePasswordHash, type CertificateCredentials, type CredentialsConfig, type PasswordHash } from './server/credentials';
 import { DEFAULT_MAX_RSA_MODULUS_BITS } from './crypto/key-encoding';
+import { DEFAULT_SYSLOG_APP_NAME, DEFAULT_SYSLOG_FACILITY, type SyslogForwarderConfig } from './audit/syslog-forwarder';
 
 /** Where the server sends Notify and Put for the objects of one client identity. */
 export interface NotificationEndpoint {
@@ -73,6 +74,8 @@ export interface ServerConfig {
   readonly auditCheckpointEvery: number;
   /** ...or this many seconds after the first line not yet covered by one (audit.checkpointSeconds, default 60). */
   readonly auditCheckpointSeconds: number;
+  /** `audit.syslog`: the SIEM collector the audit trail is forwarded to (null: none). */
+  readonly auditSyslog: SyslogForwarderConfig | null;
   readonly notifications: NotificationsConfig;
   /**
    * Processes that serve connections (1: this process alone). More than one share the listening
@@ -233,6 +236,50 @@ function parseCredentials(raw: JsonObject): CredentialsConfig {
   return out;
 }
 
+/** A PEM file for `audit.syslog`: readable now, so a typo is refused at start rather than at the first connection. */
+function pemFile(sec: JsonObject, key: string): string | undefined {
+  const v = str(sec, key, 'audit.syslog.');
+  if (v === undefined) return undefined;
+  const file = path.resolve(v);
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch (e) {
+    throw new ConfigError(`audit.syslog.${key}`, `cannot read ${file}: ${(e as Error).message}`);
+  }
+  return file;
+}
+
+function parseAuditSyslog(audit: JsonObject): SyslogForwarderConfig | null {
+  const v = audit['syslog'];
+  if (v === undefined) return null;
+  if (!isObject(v)) throw new ConfigError('audit.syslog', 'must be an object (host, port, ca, ...)');
+  onlyKeys(v, ['host', 'port', 'ca', 'cert', 'key', 'appName', 'facility', 'retryMaxMs'], 'audit.syslog.');
+  const host = str(v, 'host', 'audit.syslog.');
+  if (!host) throw new ConfigError('audit.syslog.host', 'is required: the collector\'s host name or address');
+  const port = v['port'];
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new ConfigError('audit.syslog.port', 'is required: an integer from 1 to 65535 (6514 is syslog over TLS)');
+  }
+  const ca = pemFile(v, 'ca');
+  if (!ca) throw new ConfigError('audit.syslog.ca', 'is required: the PEM file of the CA that issued the collector\'s certificate');
+  const cert = pemFile(v, 'cert');
+  const key = pemFile(v, 'key');
+  if ((cert === undefined) !== (key === undefined)) throw new ConfigError(cert ? 'audit.syslog.key' : 'audit.syslog.cert', 'cert and key go together (client authentication to the collector)');
+  try {
+    tls.createSecureContext({ ca: fs.readFileSync(ca), cert: cert && fs.readFileSync(cert), key: key && fs.readFileSync(key) });
+  } catch (e) {
+    throw new ConfigError(cert ? 'audit.syslog.cert' : 'audit.syslog.ca', `not usable PEM: ${(e as Error).message}`);
+  }
+  const appName = str(v, 'appName', 'audit.syslog.') ?? DEFAULT_SYSLOG_APP_NAME;
+  // RFC 5424 APP-NAME: 1 to 48 printable US-ASCII characters, no space.
+  if (!/^[\x21-\x7e]{1,48}$/.test(appName)) throw new ConfigError('audit.syslog.appName', 'must be 1 to 48 printable ASCII characters without spaces (RFC 5424 APP-NAME)');
+  const facility = v['facility'] ?? DEFAULT_SYSLOG_FACILITY;
+  if (typeof facility !== 'number' || !Number.isInteger(facility) || facility < 0 || facility > 23) {
+    throw new ConfigError('audit.syslog.facility', 'must be an integer from 0 to 23 (13: log audit, 10: authpriv)');
+  }
+  return { host, port, ca, cert, key, appName, facility, retryMaxMs: posInt(v, 'retryMaxMs', 'audit.syslog.') ?? 30_000 };
+}
+
 export interface ConfigOverrides {
   readonly configFile?: string;
   /** pykmip-server's server.conf: listen, TLS files and suites, and the "pykmip" profile. */
@@ -278,7 +325,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
   const hsmSec = section(raw, 'hsm', ['module', 'tokenLabel', 'pinEnv', 'pinFile', 'kekLabel', 'callMode']);
   const storeSec = section(raw, 'store', ['path']);
   const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs', 'messageTimeoutMs', 'maxConnections', 'maxConnectionsPerIdentity', 'maxRsaModulusBits']) ?? {};
-  const auditSec = section(raw, 'audit', ['file', 'checkpointEvery', 'checkpointSeconds']);
+  const auditSec = section(raw, 'audit', ['file', 'checkpointEvery', 'checkpointSeconds', 'syslog']);
   const cryptoSec = section(raw, 'crypto', ['allowLegacy']) ?? {};
   const allowLegacy = cryptoSec['allowLegacy'] ?? DEFAULT_CRYPTO_POLICY.allowLegacy;
   if (typeof allowLegacy !== 'boolean') throw new ConfigError('crypto.allowLegacy', 'must be true or false');
@@ -352,6 +399,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     auditFile: path.resolve(dataDir, (auditSec && str(auditSec, 'file', 'audit.')) ?? 'audit.log'),
     auditCheckpointEvery: (auditSec && posInt(auditSec, 'checkpointEvery', 'audit.')) ?? 1000,
     auditCheckpointSeconds: (auditSec && posInt(auditSec, 'checkpointSeconds', 'audit.')) ?? 60,
+    auditSyslog: auditSec ? parseAuditSyslog(auditSec) : null,
     notifications,
     workers: o.workers !== undefined ? parseWorkers(o.workers, '--workers') : parseWorkers(raw['workers'], 'workers'),
     crypto: { allowLegacy },

@@ -16,6 +16,7 @@ import { createAuditLog, type AuditLog, type AuditSink } from './audit/audit-log
 import { HEAD_FILE } from './audit/chain';
 import type { AuditTrail } from './audit/trail';
 import { WorkerAuditSink } from './audit/worker-sink';
+import { createSyslogForwarder, type AuditForwarder } from './audit/syslog-forwarder';
 import { buildRegistry } from './ops';
 import { systemClock } from './server/context';
 import type { ServerCore } from './server/handle-message';
@@ -90,8 +91,9 @@ export function openHsmForAudit(config: ServerConfig): Promise<KeyProtector> {
  * The audit file, continuing its chain, with a first checkpoint: it proves at start that the HSM
  * can MAC (creating the audit key on first use) and authenticates what the last run left.
  */
-export async function openAuditLog(config: ServerConfig, keys: KeyProtector): Promise<AuditLog & { readonly trail: AuditTrail }> {
+export async function openAuditLog(config: ServerConfig, keys: KeyProtector, forwarder?: AuditForwarder): Promise<AuditLog & { readonly trail: AuditTrail }> {
   const audit = createAuditLog({
+    onDurable: forwarder && ((lines) => forwarder.push(lines)),
     file: config.auditFile,
     headFile: path.join(config.dataDir, HEAD_FILE),
     mac: keys.auditMac ? (data) => (keys.auditMac as (d: Uint8Array) => Promise<Buffer>).call(keys, data) : undefined,
@@ -136,24 +138,40 @@ export async function prepareDataDir(config: ServerConfig): Promise<void> {
   }
 }
 
+/** Where the SIEM forwarder keeps the last `seq` it sent. */
+export const FORWARD_CURSOR_FILE = 'audit-forward.cursor';
+
+/**
+ * The SIEM forwarder (`audit.syslog`), run by the one process that owns the audit file: the server
+ * itself, or the primary when there are workers. Undefined when no collector is configured.
+ */
+export function startAuditForwarder(config: ServerConfig): AuditForwarder | undefined {
+  if (config.auditSyslog === null) return undefined;
+  return createSyslogForwarder(config.auditSyslog, { auditFile: config.auditFile, cursorFile: path.join(config.dataDir, FORWARD_CURSOR_FILE) });
+}
+
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   secureDataDir(config.dataDir);
   const tls = await tlsFiles(config);
+  // With workers, the primary owns the trail and forwards it (workers.ts).
+  const forwarder = config.workers === 1 ? startAuditForwarder(config) : undefined;
   const store = new SqliteObjectStore({ path: config.storePath, sharedWithOtherProcesses: config.workers > 1 });
   let keys: KeyProtector;
   try {
     keys = await openHsm(config, store.kekIds());
   } catch (e) {
     store.close();
+    await forwarder?.close();
     throw e;
   }
   // A worker's records go to the primary, which owns the audit file and its chain (workers.ts).
   let audit: AuditSink;
   try {
-    audit = cluster.isWorker && config.workers > 1 ? new WorkerAuditSink() : await openAuditLog(config, keys);
+    audit = cluster.isWorker && config.workers > 1 ? new WorkerAuditSink() : await openAuditLog(config, keys, forwarder);
   } catch (e) {
     store.close();
     await keys.close();
+    await forwarder?.close();
     throw e;
   }
   // The server reaches endpoints as a TLS client with its own certificate, trusting the same CA.
@@ -205,6 +223,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     store.close();
     await audit.close();
     await keys.close();
+    await forwarder?.close();
     throw e;
   }
   return {
@@ -220,6 +239,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       // Before the HSM: the last checkpoint is MAC'd by it.
       await audit.close();
       await keys.close();
+      // After the audit log's last lines, which it sends before closing.
+      await forwarder?.close();
     },
   };
 }

@@ -15,7 +15,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { ServerConfig } from './config';
-import { openAuditLog, openHsmForAudit, prepareDataDir } from './main';
+import { openAuditLog, openHsmForAudit, prepareDataDir, startAuditForwarder } from './main';
 import { serveWorkerAudit } from './audit/worker-sink';
 
 /** What a worker tells the primary once its listener is up. */
@@ -40,12 +40,15 @@ type Log = (record: Record<string, unknown>) => void;
 /** Runs the primary until it is stopped; resolves with the process's exit code. */
 export async function runWorkers(config: ServerConfig, log: Log): Promise<number> {
   await prepareDataDir(config);
+  // The primary owns the audit trail (the workers send it their records) and forwards it to the SIEM collector.
+  const forwarder = startAuditForwarder(config);
   const keys = await openHsmForAudit(config);
   let audit: Awaited<ReturnType<typeof openAuditLog>>;
   try {
-    audit = await openAuditLog(config, keys);
+    audit = await openAuditLog(config, keys, forwarder);
   } catch (e) {
     await keys.close();
+    await forwarder?.close();
     throw e;
   }
   const code = await new Promise<number>((resolve) => {
@@ -111,5 +114,6 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
   // Every worker has exited: what they sent is appended; the last checkpoint needs the HSM.
   await audit.close();
   await keys.close();
+  await forwarder?.close();
   return code;
 }

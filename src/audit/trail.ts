@@ -30,6 +30,8 @@ export interface AuditTrailOptions {
   readonly checkpointEvery?: number;
   /** ...or this many seconds after the first line not yet covered by one (default 60). */
   readonly checkpointSeconds?: number;
+  /** Told the lines of each write once they are synced (the SIEM forwarder reads no further). */
+  readonly onDurable?: (lines: readonly string[]) => void;
 }
 
 export type CheckpointReason = 'start' | 'count' | 'interval' | 'rotate' | 'stop';
@@ -245,7 +247,10 @@ export class AuditTrail {
             this.syncFailure = new AuditWriteError(`audit file sync failed (${(e as Error).message}); requests are refused until a restart`);
             process.stderr.write(`audit log: ${this.syncFailure.message}\n`);
           }
-          if (!this.syncFailure) this.writeHead();
+          if (!this.syncFailure) {
+            this.writeHead();
+            this.opts.onDurable?.(lines);
+          }
         }
         this.settle(covered);
         for (const w of checkpointWaiters) {
