@@ -4,8 +4,12 @@
  */
 import fs from 'node:fs';
 import tls from 'node:tls';
-import { Operation, ResultReason, ResultStatus } from '../../../src/spec/generated/enums';
-import { useTestListener } from '../../helpers/test-listener';
+import { CryptographicAlgorithm, CryptographicUsageMask, Operation, ResultReason, ResultStatus } from '../../../src/spec/generated/enums';
+import { Tag } from '../../../src/spec/generated/tags';
+import { ttlv, type TtlvItem } from '../../../ttlv/types';
+import { attributeToV1 } from '../../../src/kmip/attributes';
+import { startListener } from '../../../src/server/listener';
+import { listenerOptions, useTestListener } from '../../helpers/test-listener';
 import { parseResponse, requestMessage } from '../../helpers/kmip-client';
 import { KmipTlsClient } from '../../helpers/tls-client';
 import { TtlvFramer } from '../../../ttlv/framer';
@@ -21,10 +25,10 @@ const t = useTestListener({ handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS, messageTim
 
 const creds = () => ({ port: t.listener.address.port, ca: fs.readFileSync(t.pki.caPath), cert: fs.readFileSync(t.pki.clientCertPath), key: fs.readFileSync(t.pki.clientKeyPath) });
 
-function rawConnect(): Promise<tls.TLSSocket> {
+function rawConnect(port = t.listener.address.port): Promise<tls.TLSSocket> {
   const c = creds();
   return new Promise((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port: c.port, servername: 'localhost', ca: c.ca, cert: c.cert, key: c.key });
+    const s = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: c.ca, cert: c.cert, key: c.key });
     s.once('secureConnect', () => resolve(s));
     s.once('error', reject);
   });
@@ -116,3 +120,50 @@ test('a client that never completes the TLS handshake is dropped after the hands
   expect(elapsed).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT_MS - 5);
   expect(elapsed).toBeLessThan(HANDSHAKE_TIMEOUT_MS + 15_000);
 });
+
+test('a pipelining client is not cut off for a message the server itself stopped reading (back-pressure is not slowness)', async () => {
+  // A short message timeout, and a pipeline whose first requests take far longer: RSA key pairs.
+  const quick = await startListener(t.embedded.core, listenerOptions(t.pki, { messageTimeoutMs: 100 }));
+  const s = await rawConnect(quick.address.port);
+  try {
+    const attr = (name: string, value: TtlvItem) => attributeToV1({ name, value });
+    const pair = requestMessage(V, [
+      {
+        operation: Operation.CreateKeyPair,
+        payload: [
+          ttlv.structure(Tag.CommonTemplateAttribute, [
+            attr('Cryptographic Algorithm', ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.RSA)),
+            attr('Cryptographic Length', ttlv.integer(Tag.CryptographicLength, 2048)),
+          ]),
+          ttlv.structure(Tag.PrivateKeyTemplateAttribute, [attr('Cryptographic Usage Mask', ttlv.integer(Tag.CryptographicUsageMask, CryptographicUsageMask.Sign))]),
+          ttlv.structure(Tag.PublicKeyTemplateAttribute, [attr('Cryptographic Usage Mask', ttlv.integer(Tag.CryptographicUsageMask, CryptographicUsageMask.Verify))]),
+        ],
+      },
+    ]);
+    const discover = requestMessage(V, [{ operation: Operation.DiscoverVersions, payload: [] }]);
+    // 33 requests: the server stops reading once 32 wait to be answered, with half of the 33rd in
+    // its buffer; the rest of it comes while the server is busy with the key pairs and not reading.
+    const messages = [...Array.from({ length: 8 }, () => pair), ...Array.from({ length: 25 }, () => discover)];
+    const bytes = Buffer.concat(messages.map((m) => Buffer.from(m)));
+    const split = bytes.length - Math.floor(discover.length / 2);
+    const framer = new TtlvFramer({ maxMessageBytes: 1 << 20 });
+    const statuses: number[] = [];
+    const answered = new Promise<void>((resolve, reject) => {
+      s.on('data', (d: Buffer) => {
+        for (const f of framer.push(d)) statuses.push(parseResponse(f).items[0]!.status);
+        if (statuses.length === messages.length) resolve();
+      });
+      s.once('close', () => reject(new Error(`closed after ${statuses.length} answers`)));
+    });
+    const auditedBefore = t.audit.records.length;
+    s.write(bytes.subarray(0, split));
+    await waitFor('the server to start on the pipeline', () => t.audit.records.slice(auditedBefore).some((r) => r.operation === 'Create Key Pair'));
+    s.write(bytes.subarray(split));
+    await answered;
+    expect(statuses).toEqual(messages.map(() => ResultStatus.Success));
+    expect(t.audit.records.slice(auditedBefore).filter((r) => r.event === 'message-rejected')).toEqual([]);
+  } finally {
+    s.destroy();
+    await quick.close();
+  }
+}, 120_000);
