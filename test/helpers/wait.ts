@@ -14,10 +14,11 @@ export interface WaitOptions {
 
 /**
  * Polls `probe` until it returns a value other than undefined, null or false, and returns that value.
- * Fails naming `what` (and the last error `probe` threw, if any) when `timeoutMs` passes first.
+ * Fails naming `what` (a function: read at the failure, so it can tell how far things got) and the
+ * last error `probe` threw, if any, when `timeoutMs` passes first.
  */
 export async function waitFor<T>(
-  what: string,
+  what: string | (() => string),
   probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   options: WaitOptions = {},
 ): Promise<T> {
@@ -35,7 +36,7 @@ export async function waitFor<T>(
     }
     if (Date.now() > deadline) {
       const why = lastError === undefined ? '' : ` (last attempt: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}${why}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

@@ -152,8 +152,10 @@ test('10,000 idle connections: bounded by maxConnections, audited, and a well-be
   let peak = 0;
   const sample = () => (peak = Math.max(peak, openSockets() - baseline));
   const sampler = setInterval(sample, 50);
+  // Idlers the server closes: for the limit, or (on a machine slow enough that the flood outlasts
+  // it) for the handshake timeout; either way audited with the reason.
   const drops = () =>
-    server.audit.records.filter((r) => r.event === 'connection-rejected' && /connection limit reached/.test(r.reason ?? '')).length;
+    server.audit.records.filter((r) => r.event === 'connection-rejected' && /connection limit reached|TLS handshake timeout/.test(r.reason ?? '')).length;
   try {
     let flooding = true;
     const opened = flood.opened.finally(() => (flooding = false));
@@ -181,11 +183,13 @@ test('10,000 idle connections: bounded by maxConnections, audited, and a well-be
       sample();
     }
     // Every drop is audited with its reason (the server may still be accepting the last few).
-    await waitFor(`${FLOOD - MAX_CONNECTIONS} audited drops`, () => drops() >= FLOOD - MAX_CONNECTIONS, { timeoutMs: 30_000 });
+    await waitFor(() => `${FLOOD - MAX_CONNECTIONS} audited drops (${drops()} so far)`, () => drops() >= FLOOD - MAX_CONNECTIONS, { timeoutMs: 30_000 });
     sample();
     // The attacker saw its surplus closed (it reports its count every 200 ms): it holds no more
     // than about the limit open.
-    await waitFor('the attacker to see its surplus closed', () => FLOOD - flood.closed() <= MAX_CONNECTIONS + 300, { timeoutMs: 30_000 });
+    await waitFor(() => `the attacker to see its surplus closed (${flood.closed()} closed)`, () => FLOOD - flood.closed() <= MAX_CONNECTIONS + 300, {
+      timeoutMs: 30_000,
+    });
 
     // Every attempt of the well-behaved client was answered.
     expect(failures).toEqual([]);
