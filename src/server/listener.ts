@@ -212,7 +212,18 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
       core.audit.record({ event: 'message-rejected', correlationId: randomUUID(), client: client.name, peer: client.peer, reason });
       socket.destroy();
     };
-    socket.on('close', () => clearTimeout(partialTimer));
+    // The message timeout is the client's clock: it runs while part of a message waits and we are
+    // reading, never while we ourselves stopped reading (back-pressure from a long pipeline).
+    const stopPartialTimer = () => {
+      clearTimeout(partialTimer);
+      partialTimer = undefined;
+    };
+    const startPartialTimer = () => {
+      if (partialTimer === undefined && framer.bufferedBytes > 0 && !socket.isPaused()) {
+        partialTimer = setTimeout(() => reject('message not completed in time'), messageTimeoutMs);
+      }
+    };
+    socket.on('close', stopPartialTimer);
     socket.on('data', (chunk: Buffer) => {
       let frames: Uint8Array[];
       try {
@@ -223,15 +234,14 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
         return;
       }
       // A partial message starts the clock; a whole one stops it.
-      if (framer.bufferedBytes === 0) {
-        clearTimeout(partialTimer);
-        partialTimer = undefined;
-      } else if (partialTimer === undefined) {
-        partialTimer = setTimeout(() => reject('message not completed in time'), messageTimeoutMs);
-      }
+      if (framer.bufferedBytes === 0) stopPartialTimer();
+      else startPartialTimer();
       for (const frame of frames) {
         pending++;
-        if (pending >= MAX_PIPELINED) socket.pause();
+        if (pending >= MAX_PIPELINED) {
+          socket.pause();
+          stopPartialTimer();
+        }
         const work = chain.then(async () => {
           const response = await handleMessage(frame, { client }, core);
           // No answer before the request's audit record is on disk: an acknowledged request always
@@ -243,7 +253,10 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
         chain = work.then(
           () => {
             pending--;
-            if (pending < MAX_PIPELINED / 2 && socket.isPaused()) socket.resume();
+            if (pending < MAX_PIPELINED / 2 && socket.isPaused()) {
+              socket.resume();
+              startPartialTimer();
+            }
           },
           () => {
             socket.destroy();

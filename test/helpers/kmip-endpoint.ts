@@ -45,6 +45,11 @@ export class TestEndpoint {
     public port: number,
   ) {}
 
+  /** Connections open to this endpoint now (a black hole's included). */
+  get openConnections(): number {
+    return this.sockets.size;
+  }
+
   /** Listens on 127.0.0.1 (`port` 0: any free port). */
   static async start(creds: EndpointCredentials, port = 0): Promise<TestEndpoint> {
     const e = new TestEndpoint(creds, port);
@@ -77,11 +82,12 @@ export class TestEndpoint {
     if (!server) return;
     const closed = new Promise<void>((r) => server.close(() => r()));
     for (const s of this.sockets) s.destroy();
+    this.sockets.clear(); // counted as gone at once, not when their close events come
     await closed;
   }
 
   /** The first message (already received or still to come) that `match` accepts. */
-  waitFor(match: (m: ReceivedMessage) => boolean, timeoutMs = 15_000): Promise<ReceivedMessage> {
+  waitFor(match: (m: ReceivedMessage) => boolean, timeoutMs = 30_000): Promise<ReceivedMessage> {
     const found = this.received.find(match);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {

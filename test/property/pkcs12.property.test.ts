@@ -76,5 +76,6 @@ test('an iteration count beyond the cap is refused before any key derivation', a
   const e = await readPkcs12(slow, PASSWORD, SOURCE).catch((x: unknown) => x);
   expect((e as KmipError).reason).toBe(ResultReason.InvalidField);
   expect((e as KmipError).message).toMatch(/MAC iteration count must be 1 to 10000/);
-  expect(Date.now() - started).toBeLessThan(5_000);
+  // 2^31 derivation rounds would take many minutes: a bound this generous still tells them apart.
+  expect(Date.now() - started).toBeLessThan(30_000);
 });

@@ -208,7 +208,7 @@ describe('limits', () => {
     );
     // Generous bounds: the point is "no 2 GiB buffer, no multi-second work", not a benchmark.
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(8 * 1024 * 1024);
-    expect(Number(process.hrtime.bigint() - started) / 1e9).toBeLessThan(10);
+    expect(Number(process.hrtime.bigint() - started) / 1e9).toBeLessThan(30);
   });
 
   test('a tree decodes under limits exactly when its size, depth and item count fit them', () => {

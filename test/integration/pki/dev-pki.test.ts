@@ -16,6 +16,7 @@ import {
   type DevPki,
   type IssuedFiles,
 } from '../../../src/pki/dev-pki';
+import { probeError, requireEnvironment } from '../../helpers/environment';
 
 let root: string;
 let pki: DevPki;
@@ -30,14 +31,8 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const modeOf = (path: string): number => statSync(path).mode & 0o777;
 const cert = (path: string): X509Certificate => new X509Certificate(readFileSync(path));
 
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const opensslMissing = probeError(() => execFileSync('openssl', ['version'], { stdio: 'pipe' }));
+const withOpenssl = requireEnvironment('the openssl command', opensslMissing && `${opensslMissing} (apt-get install -y openssl)`);
 
 describe('files', () => {
   test('all eight files exist; private keys are mode 0600 PKCS#8', () => {
@@ -116,7 +111,7 @@ describe('certificate contents', () => {
     expect(admin.checkIssued(cert(pki.caPath))).toBe(true);
   });
 
-  (hasOpenssl() ? test : test.skip)('openssl verify accepts the chain for its purpose', () => {
+  withOpenssl.test('openssl verify accepts the chain for its purpose', () => {
     const verify = (purpose: string, file: string): string =>
       execFileSync('openssl', ['verify', '-x509_strict', '-CAfile', pki.caPath, '-purpose', purpose, file], { encoding: 'utf8' });
     expect(verify('sslserver', pki.serverCertPath)).toContain(': OK');

@@ -6,7 +6,7 @@
  * restart.
  *
  * Needs `mount -t tmpfs` (root with CAP_SYS_ADMIN, as CI runs). Where mounting is not permitted the
- * tests are skipped and say why.
+ * tests are skipped and say why; under CI they fail instead (test/helpers/environment.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -20,6 +20,7 @@ import { SqliteObjectStore } from '../../../src/store/sqlite';
 import type { NewObject } from '../../../src/store/object-store';
 import type { KeyProtector } from '../../../src/keys/key-protector';
 import { openTestProtector } from '../../helpers/hsm';
+import { probeError, requireEnvironment } from '../../helpers/environment';
 import type { KmipTlsClient } from '../../helpers/tls-client';
 import {
   Operation,
@@ -35,12 +36,7 @@ import {
 
 /** Mounts a tmpfs of `size` at `dir`; the reason when that is not permitted here. */
 function mountTmpfs(dir: string, size: string): string | undefined {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { stdio: 'pipe' });
-    return undefined;
-  } catch (e) {
-    return ((e as { stderr?: Buffer }).stderr?.toString().trim() || (e as Error).message).split('\n')[0];
-  }
+  return probeError(() => execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { stdio: 'pipe' }));
 }
 
 function unmount(dir: string): void {
@@ -58,11 +54,10 @@ const mountProbe = (() => {
   fs.rmSync(probe, { recursive: true, force: true });
   return why;
 })();
-if (mountProbe !== undefined) {
-  // eslint-disable-next-line no-console
-  console.warn(`disk-full tests skipped: cannot mount a tmpfs here (${mountProbe})`);
-}
-const whenMountable = mountProbe === undefined ? describe : describe.skip;
+const whenMountable = requireEnvironment(
+  'a tmpfs mount (root with CAP_SYS_ADMIN)',
+  mountProbe === undefined ? undefined : `mount -t tmpfs: ${mountProbe}`,
+).describe;
 
 function freeBytes(dir: string): number {
   const s = fs.statfsSync(dir);

@@ -13,6 +13,7 @@ import { ensureDevPki, issueClientCertificate } from '../../../src/pki/dev-pki';
 import { startListener } from '../../../src/server/listener';
 import { listenerOptions, useTestListener } from '../../helpers/test-listener';
 import { attributesFor, parseResponse, requestMessage, successPayload, textOf } from '../../helpers/kmip-client';
+import { waitFor } from '../../helpers/wait';
 
 const t = useTestListener();
 
@@ -63,16 +64,17 @@ test('a client with a certificate from the CA is served, many requests in order 
 test('no client certificate: refused and audited', async () => {
   const before = t.audit.records.filter((r) => r.event === 'connection-rejected').length;
   expect(await refused({})).toBe(true);
-  await new Promise((r) => setTimeout(r, 100));
-  expect(t.audit.records.filter((r) => r.event === 'connection-rejected').length).toBeGreaterThan(before);
+  // The server may see the failed handshake after the client does: wait for its record.
+  await waitFor('a connection-rejected record', () => t.audit.records.filter((r) => r.event === 'connection-rejected').length > before);
 });
 
 test('a certificate from another CA is refused and audited with the reason', async () => {
   const rogueDir = path.join(t.dir, 'rogue');
   const roguePki = ensureDevPki(rogueDir);
   expect(await refused({ cert: fs.readFileSync(roguePki.clientCertPath), key: fs.readFileSync(roguePki.clientKeyPath) })).toBe(true);
-  await new Promise((r) => setTimeout(r, 100));
-  expect(t.audit.records.some((r) => r.event === 'connection-rejected' && /certificate|verify|issuer/i.test(r.reason ?? ''))).toBe(true);
+  await waitFor('a connection-rejected record naming the certificate', () =>
+    t.audit.records.some((r) => r.event === 'connection-rejected' && /certificate|verify|issuer/i.test(r.reason ?? '')),
+  );
 });
 
 test('an expired client certificate is refused and audited', async () => {
@@ -81,8 +83,9 @@ test('an expired client certificate is refused and audited', async () => {
     notAfter: new Date(Date.now() - 86400_000),
   });
   expect(await refused({ cert: files.certPem, key: files.keyPem })).toBe(true);
-  await new Promise((r) => setTimeout(r, 100));
-  expect(t.audit.records.some((r) => r.event === 'connection-rejected' && /CERT_HAS_EXPIRED/.test(r.reason ?? ''))).toBe(true);
+  await waitFor('a connection-rejected record with CERT_HAS_EXPIRED', () =>
+    t.audit.records.some((r) => r.event === 'connection-rejected' && /CERT_HAS_EXPIRED/.test(r.reason ?? '')),
+  );
 });
 
 test.each([['TLSv1' as const], ['TLSv1.1' as const]])('%s is refused and audited', async (version) => {
@@ -96,9 +99,9 @@ test.each([['TLSv1' as const], ['TLSv1.1' as const]])('%s is refused and audited
       ciphers: 'DEFAULT@SECLEVEL=0',
     }),
   ).toBe(true);
-  await new Promise((r) => setTimeout(r, 100));
-  const audited = t.audit.records.slice(before).filter((r) => r.event === 'connection-rejected');
-  expect(audited.some((r) => /unsupported protocol|version/i.test(r.reason ?? ''))).toBe(true);
+  await waitFor(`a connection-rejected record naming the ${version} protocol version`, () =>
+    t.audit.records.slice(before).some((r) => r.event === 'connection-rejected' && /unsupported protocol|version/i.test(r.reason ?? '')),
+  );
 });
 
 test('an over-size message closes the connection', async () => {
@@ -162,9 +165,13 @@ test('TLS session resumption: a reconnecting client resumes its session', async 
 });
 
 test('an idle connection is closed after the idle timeout', async () => {
-  const quick = await startListener(t.embedded.core, listenerOptions(t.pki, { idleTimeoutMs: 300 }));
+  const IDLE_MS = 300;
+  const quick = await startListener(t.embedded.core, listenerOptions(t.pki, { idleTimeoutMs: IDLE_MS }));
 
   try {
+    // Timed from before the connection exists, so that a slow handshake can only lengthen it: the
+    // server's idle clock starts later than ours, and the close cannot come before IDLE_MS.
+    const started = Date.now();
     const s = await new Promise<tls.TLSSocket>((resolve, reject) => {
       const c = tls.connect({
         host: '127.0.0.1',
@@ -177,9 +184,12 @@ test('an idle connection is closed after the idle timeout', async () => {
       c.once('secureConnect', () => resolve(c));
       c.once('error', reject);
     });
-    const started = Date.now();
     await new Promise((resolve) => s.once('close', resolve));
-    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    // Never before the timeout (a timer may fire a millisecond early of the wall clock); the upper
+    // bound is generous for a loaded machine and still far below any default timeout.
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(IDLE_MS - 5);
+    expect(elapsed).toBeLessThan(20_000);
   } finally {
     await quick.close();
   }

@@ -35,12 +35,16 @@ import { KmipTlsClient } from '../../helpers/tls-client';
 import { TestEndpoint, type ReceivedMessage } from '../../helpers/kmip-endpoint';
 import { call, createAesPayload, getPayload, keyMaterialOf, uidOf } from '../../helpers/fault-server';
 import { allOf, find, parseResponse, requestMessage } from '../../helpers/kmip-client';
+import { waitFor } from '../../helpers/wait';
 
 const V10: ProtocolVersion = { major: 1, minor: 0 };
 const V14: ProtocolVersion = { major: 1, minor: 4 };
 const V21: ProtocolVersion = { major: 2, minor: 1 };
-/** Small bounds so the failure paths run in seconds. */
-const CONNECT_TIMEOUT_MS = 1500;
+/**
+ * Small bounds so the failure paths run in seconds; the connect timeout long enough that requests
+ * made while a delivery hangs are surely answered before it gives up, even on a loaded machine.
+ */
+const CONNECT_TIMEOUT_MS = 5000;
 const QUEUE_LIMIT = 5;
 
 let dir: string;
@@ -144,23 +148,16 @@ function uidItem(uid: string): TtlvItem {
   return ttlv.textString(Tag.UniqueIdentifier, uid);
 }
 
+/** The audit file's complete lines (one being appended right now is left for the next read). */
 function readAudit(): AuditRecord[] {
   if (!fs.existsSync(auditFile)) return [];
-  return fs
-    .readFileSync(auditFile, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as AuditRecord);
+  const lines = fs.readFileSync(auditFile, 'utf8').split('\n');
+  lines.pop();
+  return lines.filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as AuditRecord);
 }
 
-async function waitForAudit(match: (r: AuditRecord) => boolean, timeoutMs = 15_000): Promise<AuditRecord> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const found = readAudit().find(match);
-    if (found) return found;
-    if (Date.now() > until) throw new Error('no matching audit record');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+function waitForAudit(what: string, match: (r: AuditRecord) => boolean): Promise<AuditRecord> {
+  return waitFor(`an audit record: ${what}`, () => readAudit().find(match), { timeoutMs: 30_000 });
 }
 
 test('Query lists Notify and Put from 1.0 on; a client that sends them gets Operation Not Supported', async () => {
@@ -315,7 +312,7 @@ test('a first Get: Notify with Fresh false once that write is durable (the answe
 test("an endpoint whose certificate the configured CA did not sign gets nothing; the refusal is audited", async () => {
   const uid = await createKey('dave');
   await ok('dave', Operation.AddAttribute, [uidItem(uid), attributeToV1(custom('x-Secret', 'not for impostors'))]);
-  const refused = await waitForAudit((r) => r.event === 'notification' && r.client === 'dave' && r.uniqueIdentifiers?.includes(uid) === true);
+  const refused = await waitForAudit("dave's notification", (r) => r.event === 'notification' && r.client === 'dave' && r.uniqueIdentifiers?.includes(uid) === true);
   expect(refused.resultStatus).toBe('NotDelivered');
   expect(refused.reason).toMatch(/certificate/i);
   expect(impostor.received).toEqual([]);
@@ -342,23 +339,25 @@ test('endpoint down: requests still answer at once, the failures and drops are a
   await endpoint.stop();
   await endpoint.listenBlackHole();
   const burst = ['down-0', 'down-1', 'down-2', 'down-3', 'down-4', 'down-5', 'down-6', 'down-7'];
-  for (const value of burst) {
-    const started = Date.now();
+  const gaveUp = (r: AuditRecord) =>
+    r.event === 'notification' && r.resultStatus === 'NotDelivered' && r.uniqueIdentifiers?.includes(uid) === true && /no TLS connection within/.test(r.reason ?? '');
+  // The connection that was cut fails at once; the next attempt meets the hanging endpoint.
+  await ok('alice', Operation.ModifyAttribute, [uidItem(uid), attributeToV1(custom('x-Step', burst[0]!))]);
+  await waitFor('the delivery attempt to reach the hanging endpoint', () => endpoint.openConnections > 0);
+  // Delivery waits up to CONNECT_TIMEOUT_MS for the endpoint; the requests never do: all are
+  // answered while that attempt still hangs (it has not given up yet).
+  for (const value of burst.slice(1)) {
     await ok('alice', Operation.ModifyAttribute, [uidItem(uid), attributeToV1(custom('x-Step', value))]);
-    // Delivery waits up to CONNECT_TIMEOUT_MS for the endpoint; the request never does.
-    expect(Date.now() - started).toBeLessThan(CONNECT_TIMEOUT_MS / 2);
   }
-  // The connection that was cut fails at once; the next attempt meets the hanging endpoint and
-  // gives up after the connect timeout.
-  const failed = await waitForAudit(
-    (r) => r.event === 'notification' && r.resultStatus === 'NotDelivered' && r.uniqueIdentifiers?.includes(uid) === true && /no TLS connection within/.test(r.reason ?? ''),
-  );
+  expect(readAudit().filter(gaveUp)).toEqual([]);
+  // It gives up after the connect timeout.
+  const failed = await waitForAudit('the hanging delivery given up', gaveUp);
   expect(failed).toMatchObject({ client: 'alice', operation: 'Notify', peer: `127.0.0.1:${endpoint.port}`, protocolVersion: '1.4' });
   expect(failed.durationMs).toBeGreaterThanOrEqual(CONNECT_TIMEOUT_MS - 50);
   // Eight changes queued behind a dead endpoint, five fit: the oldest were dropped, and counted.
   const droppedSoFar = () => readAudit().filter((r) => r.event === 'notification-dropped').reduce((n, r) => n + (r.count ?? 0), 0);
   // The one being tried goes back to the head when it fails, so all but QUEUE_LIMIT go in the end.
-  await waitForAudit(() => droppedSoFar() >= burst.length - QUEUE_LIMIT);
+  await waitFor(`${burst.length - QUEUE_LIMIT} dropped notifications audited`, () => droppedSoFar() >= burst.length - QUEUE_LIMIT, { timeoutMs: 30_000 });
 
   await endpoint.stop();
   await endpoint.listenTls();
@@ -367,7 +366,8 @@ test('endpoint down: requests still answer at once, the failures and drops are a
   // The newest change queued while the endpoint was down arrives too; the oldest was dropped.
   expect(endpoint.received.some(notifyFor(uid, (a) => textValue(a, 'x-Step') === 'down-7'))).toBe(true);
   expect(endpoint.received.some(notifyFor(uid, (a) => textValue(a, 'x-Step') === 'down-1'))).toBe(false);
-  expect(readAudit().some((r) => r.event === 'notification' && r.resultStatus === 'Success' && r.uniqueIdentifiers?.includes(uid))).toBe(true);
+  // The server audits a delivery once the endpoint has answered it: a moment after the endpoint has it.
+  await waitForAudit('a delivered notification', (r) => r.event === 'notification' && r.resultStatus === 'Success' && r.uniqueIdentifiers?.includes(uid) === true);
 });
 
 test('stopping the server delivers what is queued first', async () => {
