@@ -120,5 +120,13 @@ export interface KeyProtector {
   /** Waits for operations in flight, then releases the HSM. Later calls fail with CLOSED. */
   /** Of these KEK ids (those a store references), the ones this HSM does not hold. */
   missingKeks?(kekIds: readonly string[]): Promise<string[]>;
+  /**
+   * HMAC-SHA256 of `data` under a non-extractable key held in the HSM (the index key), for blind
+   * indexes: the store keeps this MAC of a value derived from secret material (the Digest of a
+   * password) instead of the value, and a search computes the MAC of what it looks for. Without
+   * the HSM the stored MACs cannot be tested against guesses. The same key always: a different
+   * one would make every stored index match nothing.
+   */
+  indexMac(data: Uint8Array): Promise<Buffer>;
   close(): Promise<void>;
 }

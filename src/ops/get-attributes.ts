@@ -8,6 +8,7 @@ import { Operation } from '../spec/generated/enums';
 import { encodeAttributeList, isCustomName, readAttributeReference } from '../kmip/attributes';
 import type { OperationHandler } from '../server/registry';
 import { asKmipAttributes, loadObject, requestedUid } from './managed-object';
+import { attributesWithDigest } from './digest-index';
 
 export const getAttributesHandler: OperationHandler = {
   operation: Operation.GetAttributes,
@@ -17,7 +18,9 @@ export const getAttributesHandler: OperationHandler = {
     const refs = payload.value
       .filter((c) => c.tag === Tag.AttributeName || c.tag === Tag.AttributeReference)
       .map(readAttributeReference);
-    const all = asKmipAttributes(rec.attributes);
+    // A secret object's Digest is computed from its material (one unwrap), only when asked for.
+    const wantsDigest = refs.length === 0 || refs.includes('Digest');
+    const all = asKmipAttributes(wantsDigest ? await attributesWithDigest(ctx, rec) : rec.attributes);
     const readable = ctx.compat.allAttributesReadable;
     const wanted =
       refs.length > 0 ? all.filter((a) => refs.includes(a.name)) : readable ? all.filter((a) => readable.has(a.name) || isCustomName(a.name)) : all;

@@ -90,8 +90,11 @@ export async function applyEvent(
   for (const a of extra) attributes = setAttribute(attributes, a.name, a.value);
   attributes = touchLastChange(ctx, attributes);
   const expectedRevision = rec.revision;
-  await ctx.store.update(rec.uid, dropMaterial ? { state, attributes, protectedMaterial: null, expectedRevision } : { state, attributes, expectedRevision });
-  return { ...rec, state, attributes, protectedMaterial: dropMaterial ? null : rec.protectedMaterial, revision: rec.revision + 1 };
+  // A withheld Digest's index goes with the material it was computed from (ops/digest-index.ts).
+  const change = dropMaterial ? { state, attributes, protectedMaterial: null, digestMac: null, expectedRevision } : { state, attributes, expectedRevision };
+  await ctx.store.update(rec.uid, change);
+  if (dropMaterial) return { ...rec, state, attributes, protectedMaterial: null, digestMac: null, revision: rec.revision + 1 };
+  return { ...rec, state, attributes, revision: rec.revision + 1 };
 }
 
 export function getAttribute(attrs: readonly StoredAttribute[], name: string): TtlvItem | undefined {
