@@ -8,8 +8,10 @@
  * unwrapped material when it is asked for (one unwrap); Locate by Digest computes the HMAC of the
  * Digest it is given and matches it against the stored ones.
  *
- * Once the material is destroyed the Digest goes with it: the server no longer has the material
- * it is computed from ("always has a value ... if the server has access to ... the Key Material").
+ * A destroyed object keeps its attributes, Digest included (the OASIS SKLC-O-1 and AKLC-O-1 cases
+ * read it after Destroy), but not the material to compute it from: Destroy seals the Digest under
+ * the KEK first, as the material was (bound to the identifier, never interchangeable with a
+ * material blob). Sealing it at creation instead would cost every Create a second HSM call.
  */
 import { decodeTtlv } from '../../ttlv/decode';
 import { encodeTtlv } from '../../ttlv/encode';
@@ -18,10 +20,11 @@ import { Tag } from '../spec/generated/tags';
 import { ObjectType } from '../spec/generated/enums';
 import { opt } from '../kmip/tree';
 import { KeyProtectorError, type KeyProtector } from '../keys/key-protector';
-import type { DigestSealing, ManagedObjectRecord, StoredAttribute } from '../store/object-store';
+import type { DigestSealing, ManagedObjectRecord, ObjectUpdate, ProtectedMaterial, StoredAttribute } from '../store/object-store';
 import type { OpContext } from '../server/context';
+import { KmipError, Reason } from '../server/errors';
 import { digestAttribute, digestInput, keyBlockOf } from './key-block';
-import { readBody } from './managed-object';
+import { readBody, type DigestAfterDestroy } from './managed-object';
 
 /** Object types whose material is public: a Digest of it reveals nothing and stays in the clear. */
 const PUBLIC_MATERIAL: ReadonlySet<number> = new Set([ObjectType.Certificate, ObjectType.PublicKey, ObjectType.CertificateRequest]);
@@ -79,9 +82,46 @@ export async function withholdDigest(
   };
 }
 
-/** Whether the object has a withheld Digest (its material is still there to compute it from). */
+/** Whether the object has a withheld Digest: its material to compute it from, or the sealed Digest. */
 export function hasWithheldDigest(rec: ManagedObjectRecord): boolean {
-  return rec.digestMac !== null && rec.protectedMaterial !== null;
+  return rec.digestMac !== null && (rec.protectedMaterial !== null || rec.sealedDigest !== null);
+}
+
+/** What a sealed Digest is bound to: not the identifier alone, so it can never pass for material. */
+function sealBinding(uid: string): string {
+  return `${uid}\u0000Digest`;
+}
+
+function seal(keys: KeyProtector, uid: string, digest: TtlvStructure): Promise<ProtectedMaterial> {
+  return keys.protect(sealBinding(uid), encodeTtlv(digest));
+}
+
+async function openSealed(ctx: OpContext, uid: string, sealed: ProtectedMaterial): Promise<TtlvStructure> {
+  const plain = await ctx.keys.unprotect(sealBinding(uid), sealed);
+  try {
+    const digest = decodeTtlv(plain);
+    if (digest.type !== ItemType.Structure || digest.tag !== Tag.Digest) throw new KmipError(Reason.GeneralFailure, 'stored Digest is damaged');
+    return digest;
+  } finally {
+    plain.fill(0);
+  }
+}
+
+/**
+ * Before Destroy drops the material: its withheld Digest sealed, so a destroyed object still
+ * answers it, with its index. If the HSM cannot compute or seal it now, the Digest goes with the
+ * material (both null) rather than Destroy waiting for the HSM: destroying a key must always work.
+ */
+export async function sealWithheldDigest(ctx: OpContext, rec: ManagedObjectRecord): Promise<DigestAfterDestroy> {
+  if (rec.digestMac === null || rec.protectedMaterial === null) return { sealedDigest: rec.sealedDigest, digestMac: rec.digestMac };
+  try {
+    const digest = digestOfBody(await readBody(ctx, rec));
+    if (digest === undefined) return { sealedDigest: null, digestMac: null };
+    return { sealedDigest: await seal(ctx.keys, rec.uid, digest), digestMac: rec.digestMac };
+  } catch (e) {
+    if (e instanceof KeyProtectorError) return { sealedDigest: null, digestMac: null };
+    throw e;
+  }
 }
 
 /** `attrs` with `digest` at its place by name, where the store's blob order would put it. */
@@ -92,12 +132,14 @@ function withDigestAttribute(attrs: readonly StoredAttribute[], digest: TtlvItem
 }
 
 /**
- * The object's attributes as clients see them, its withheld Digest computed from the material.
- * That costs one unwrap (an HSM call), unless the caller passes the stored body it already read.
+ * The object's attributes as clients see them, its withheld Digest computed from the material, or
+ * opened from its seal once the material is destroyed. That costs one HSM call, unless the caller
+ * passes the stored body it already read.
  */
 export async function attributesWithDigest(ctx: OpContext, rec: ManagedObjectRecord, body?: TtlvStructure): Promise<readonly StoredAttribute[]> {
   if (!hasWithheldDigest(rec)) return rec.attributes;
-  const digest = digestOfBody(body ?? (await readBody(ctx, rec)));
+  const digest =
+    rec.protectedMaterial !== null ? digestOfBody(body ?? (await readBody(ctx, rec))) : await openSealed(ctx, rec.uid, rec.sealedDigest!);
   return digest === undefined ? rec.attributes : withDigestAttribute(rec.attributes, digest);
 }
 
@@ -115,7 +157,8 @@ const SEAL_BATCH = 500;
 /**
  * Schema 5's conversion of a store written before it, at start, before anything is served: every
  * secret object's clear Digest leaves its attributes, and the index MAC of the Digest computed
- * from its material takes its place. Each batch of objects is one transaction, so an object is
+ * from its material takes its place; a destroyed object's clear Digest is sealed, with the index
+ * MAC of it. Each batch of objects is one transaction, so an object is
  * never half converted; a crash between batches leaves the flag set and the next start carries on
  * (converted objects have no clear Digest left to move). Then the file is rewritten so that no
  * old page keeps a clear Digest. Returns how many objects were converted.
@@ -130,11 +173,18 @@ export async function sealClearDigests(store: DigestSealing, keys: KeyProtector)
     const records = store.recordsAfter(after, SEAL_BATCH);
     if (records.length === 0) break;
     after = records[records.length - 1]!.seq;
-    const updates: { uid: string; update: { attributes: StoredAttribute[]; digestMac: Buffer | null; expectedRevision: number } }[] = [];
+    const updates: { uid: string; update: ObjectUpdate }[] = [];
     for (const rec of records) {
-      if (!withholdsDigest(rec.objectType) || !rec.attributes.some((a) => a.name === 'Digest')) continue;
+      const clear = rec.attributes.find((a) => a.name === 'Digest')?.value;
+      if (!withholdsDigest(rec.objectType) || clear === undefined) continue;
       const attributes = rec.attributes.filter((a) => a.name !== 'Digest');
-      updates.push({ uid: rec.uid, update: { attributes, digestMac: await storedDigestMac(keys, rec), expectedRevision: rec.revision } });
+      const withheld =
+        rec.protectedMaterial !== null
+          ? { digestMac: await storedDigestMac(keys, rec) }
+          : clear.type === ItemType.Structure
+            ? { digestMac: await digestIndexMac(keys, clear), sealedDigest: await seal(keys, rec.uid, ttlv.structure(Tag.Digest, clear.value)) }
+            : { digestMac: null };
+      updates.push({ uid: rec.uid, update: { attributes, ...withheld, expectedRevision: rec.revision } });
     }
     if (updates.length > 0) await store.writeBatch(updates);
     sealed += updates.length;

@@ -38,6 +38,11 @@ export interface NewObject {
    * KeyProtector.indexMac of it. Null or absent: no Digest is withheld.
    */
   readonly digestMac?: Uint8Array | null;
+  /**
+   * A withheld Digest encrypted by the KeyProtector, kept once the material it is computed from is
+   * destroyed. Null or absent while the material is there.
+   */
+  readonly sealedDigest?: ProtectedMaterial | null;
 }
 
 export interface ManagedObjectRecord extends NewObject {
@@ -46,6 +51,7 @@ export interface ManagedObjectRecord extends NewObject {
   /** Grows by exactly one with every committed update of the object. */
   readonly revision: number;
   readonly digestMac: Uint8Array | null;
+  readonly sealedDigest: ProtectedMaterial | null;
 }
 
 /**
@@ -61,8 +67,8 @@ export interface ObjectUpdate {
   readonly attributes?: readonly StoredAttribute[];
   /** `null` drops the material (Destroy). */
   readonly protectedMaterial?: ProtectedMaterial | null;
-  /** `null` drops the withheld Digest's index (Destroy: the Digest goes with the material). */
   readonly digestMac?: Uint8Array | null;
+  readonly sealedDigest?: ProtectedMaterial | null;
 }
 
 /**

@@ -58,6 +58,10 @@ interface ObjectRow {
   attrs: Buffer;
   rev: number;
   digest_mac: Buffer | null;
+  digest_kek_id: string | null;
+  digest_mechanism: string | null;
+  digest_iv: Buffer | null;
+  digest_ciphertext: Buffer | null;
 }
 
 interface PendingWrite {
@@ -95,7 +99,8 @@ export interface SqliteStoreOptions {
 }
 
 
-const ROW_COLUMNS = 'seq, uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext, attrs, rev, digest_mac';
+const ROW_COLUMNS =
+  'seq, uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext, attrs, rev, digest_mac, digest_kek_id, digest_mechanism, digest_iv, digest_ciphertext';
 
 /** Default size of the row cache: a few MB, and the working set of a busy storage array. */
 const DEFAULT_CACHED_OBJECTS = 10_000;
@@ -196,8 +201,10 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
     const db = this.db;
     return {
       insertObject: db.prepare(
-        `INSERT INTO objects (uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext, attrs, digest_mac, created_at, updated_at)
-         VALUES (@uid, @objectType, @state, @owner, @kekId, @mechanism, @iv, @ciphertext, @attrs, @digestMac, @now, @now)`,
+        `INSERT INTO objects (uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext, attrs, digest_mac,
+                              digest_kek_id, digest_mechanism, digest_iv, digest_ciphertext, created_at, updated_at)
+         VALUES (@uid, @objectType, @state, @owner, @kekId, @mechanism, @iv, @ciphertext, @attrs, @digestMac,
+                 @digestKekId, @digestMechanism, @digestIv, @digestCiphertext, @now, @now)`,
       ),
       insertText: db.prepare(`INSERT INTO attr_text (name, skey, object_seq, idx) VALUES (?, ?, ?, ?)`),
       insertNumber: db.prepare(`INSERT INTO attr_num (name, nval, object_seq, idx) VALUES (?, ?, ?, ?)`),
@@ -212,6 +219,7 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
         `UPDATE objects SET kek_id = ?, mechanism = ?, iv = ?, ciphertext = ?, updated_at = ? WHERE seq = ?`,
       ),
       updateDigestMac: db.prepare(`UPDATE objects SET digest_mac = ? WHERE seq = ?`),
+      updateSealedDigest: db.prepare(`UPDATE objects SET digest_kek_id = ?, digest_mechanism = ?, digest_iv = ?, digest_ciphertext = ? WHERE seq = ?`),
       getObject: db.prepare(
         `SELECT ${ROW_COLUMNS} FROM objects WHERE uid = ?`,
       ),
@@ -270,6 +278,10 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
       attrs: encodeAttributeBlob(obj.attributes),
       rev: 0,
       digest_mac: obj.digestMac ? Buffer.from(obj.digestMac) : null,
+      digest_kek_id: obj.sealedDigest?.kekId ?? null,
+      digest_mechanism: obj.sealedDigest?.mechanism ?? null,
+      digest_iv: obj.sealedDigest ? Buffer.from(obj.sealedDigest.iv) : null,
+      digest_ciphertext: obj.sealedDigest ? Buffer.from(obj.sealedDigest.ciphertext) : null,
     };
     let seq: number;
     try {
@@ -285,6 +297,10 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
           ciphertext: row.ciphertext,
           attrs: row.attrs,
           digestMac: row.digest_mac,
+          digestKekId: row.digest_kek_id,
+          digestMechanism: row.digest_mechanism,
+          digestIv: row.digest_iv,
+          digestCiphertext: row.digest_ciphertext,
           now: Date.now(),
         }).lastInsertRowid,
       );
@@ -320,6 +336,10 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
       );
     }
     if (change.digestMac !== undefined) this.stmts.updateDigestMac.run(change.digestMac ? Buffer.from(change.digestMac) : null, seq);
+    if (change.sealedDigest !== undefined) {
+      const d = change.sealedDigest;
+      this.stmts.updateSealedDigest.run(d?.kekId ?? null, d?.mechanism ?? null, d ? Buffer.from(d.iv) : null, d ? Buffer.from(d.ciphertext) : null, seq);
+    }
     if (change.attributes !== undefined) this.replaceAttributes(seq, row.attrs, change.attributes, now);
   }
 
@@ -652,6 +672,10 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
       seq: row.seq,
       revision: row.rev,
       digestMac: row.digest_mac === null ? null : Buffer.from(row.digest_mac),
+      sealedDigest:
+        row.digest_ciphertext && row.digest_iv && row.digest_kek_id && row.digest_mechanism
+          ? { kekId: row.digest_kek_id, mechanism: row.digest_mechanism, iv: Buffer.from(row.digest_iv), ciphertext: Buffer.from(row.digest_ciphertext) }
+          : null,
       attributes: attrs,
       protectedMaterial:
         row.ciphertext && row.iv && row.kek_id && row.mechanism
@@ -782,9 +806,10 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
     return this.db.pragma('integrity_check', { simple: true }) as string;
   }
 
-  /** The KEKs the stored objects are wrapped under (checked against the HSM at start). */
+  /** The KEKs the stored objects (and the Digests kept of destroyed ones) are wrapped under (checked against the HSM at start). */
   kekIds(): string[] {
-    return (this.db.prepare('SELECT DISTINCT kek_id FROM objects WHERE kek_id IS NOT NULL').all() as { kek_id: string }[]).map((r) => r.kek_id);
+    const sql = 'SELECT kek_id FROM objects WHERE kek_id IS NOT NULL UNION SELECT digest_kek_id FROM objects WHERE digest_kek_id IS NOT NULL';
+    return (this.db.prepare(sql).pluck().all() as string[]);
   }
 
   close(): void {

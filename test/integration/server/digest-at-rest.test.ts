@@ -235,21 +235,45 @@ describe.each(VERSIONS)('KMIP %s', (_label, v) => {
   });
 });
 
-test('Destroy takes the Digest with the material: neither Get Attributes nor Locate (Destroyed Storage) knows it afterwards', async () => {
+test('a destroyed object keeps its Digest, sealed under the KEK (not in the clear); with the HSM away, Destroy still destroys and the Digest goes too', async () => {
   const dir = newDir();
-  const core = await openCore(dir);
+  // The real token, which the test can make unreachable for unprotect (as when the HSM is away).
+  let hsmAway = false;
+  const flaky: KeyProtector = {
+    kekId: keys.kekId,
+    mechanism: keys.mechanism,
+    protect: (u, p) => keys.protect(u, p),
+    unprotect: (u, b) => (hsmAway ? Promise.reject(new KeyProtectorError('HSM_UNAVAILABLE', 'HSM unavailable (the test took it away)')) : keys.unprotect(u, b)),
+    indexMac: (d) => keys.indexMac(d),
+    close: async () => undefined,
+  };
+  const core = await createEmbeddedCore(dir, { keys: flaky });
+  cores.push(core);
   const send = sender(core);
-  const password = randomBytes(12);
-  const uid = await register(send, V21, ObjectType.SecretData, passwordBody(password));
-  const digest = digestValue(sha256(password), KeyFormatType.Opaque);
   const destroyed = ttlv.integer(Tag.StorageStatusMask, StorageStatusMask.DestroyedStorage | StorageStatusMask.OnLineStorage);
-  expect(await locateByDigest(send, V21, digest, [destroyed])).toEqual([uid]);
-  successPayload(await send(V21, Operation.Destroy, [uidItem(uid)]));
-  expect(core.store.get(uid)!.state).toBe(State.Destroyed);
-  expect(await getDigests(send, V21, uid, false)).toEqual([]);
-  expect(await attributeNames(send, V21, uid)).not.toContain('Digest');
-  expect(await locateByDigest(send, V21, digest, [destroyed])).toEqual([]);
-  expect(core.store.get(uid)!.digestMac).toBeNull();
+  const passwords = [randomBytes(12), randomBytes(12)];
+  const uids: string[] = [];
+  for (const p of passwords) uids.push(await register(send, V21, ObjectType.SecretData, passwordBody(p)));
+  const digests = passwords.map((p) => digestValue(sha256(p), KeyFormatType.Opaque));
+
+  successPayload(await send(V21, Operation.Destroy, [uidItem(uids[0]!)]));
+  const kept = core.store.get(uids[0]!)!;
+  expect([kept.state, kept.protectedMaterial, kept.sealedDigest?.kekId]).toEqual([State.Destroyed, null, keys.kekId]);
+  expect(Buffer.from(find((await getDigests(send, V21, uids[0]!, false))[0]!, Tag.DigestValue)!.value as Uint8Array).equals(sha256(passwords[0]!))).toBe(true);
+  expect(await attributeNames(send, V21, uids[0]!)).toContain('Digest');
+  expect(await locateByDigest(send, V21, digests[0]!, [destroyed])).toEqual([uids[0]]);
+  expect(storeHolds(dir, sha256(passwords[0]!))).toBe(false);
+  // A sealed Digest cannot pass for material, nor the material for a Digest: each is bound to its use.
+  await expect(keys.unprotect(uids[0]!, kept.sealedDigest!)).rejects.toThrow(KeyProtectorError);
+
+  hsmAway = true;
+  successPayload(await send(V21, Operation.Destroy, [uidItem(uids[1]!)]));
+  hsmAway = false;
+  const gone = core.store.get(uids[1]!)!;
+  expect([gone.state, gone.protectedMaterial, gone.sealedDigest, gone.digestMac]).toEqual([State.Destroyed, null, null, null]);
+  expect(await getDigests(send, V21, uids[1]!, false)).toEqual([]);
+  expect(await attributeNames(send, V21, uids[1]!)).not.toContain('Digest');
+  expect(await locateByDigest(send, V21, digests[1]!, [destroyed])).toEqual([]);
 });
 
 /**
@@ -257,7 +281,13 @@ test('Destroy takes the Digest with the material: neither Get Attributes nor Loc
  * key, each with its Digest in the clear in its attribute blob, in the WAL and, after a checkpoint,
  * in the database file too; the password's row written twice, so an old version lingers.
  */
-async function writeSchema4Store(file: string, password: Buffer, key: Buffer, publicDigest: Buffer): Promise<{ secret: string; symmetric: string; publicKey: string }> {
+async function writeSchema4Store(
+  file: string,
+  password: Buffer,
+  key: Buffer,
+  destroyedDigest: Buffer,
+  publicDigest: Buffer,
+): Promise<{ secret: string; symmetric: string; destroyed: string; publicKey: string }> {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   for (const m of MIGRATIONS.filter((x) => x.version <= 4)) {
@@ -270,16 +300,17 @@ async function writeSchema4Store(file: string, password: Buffer, key: Buffer, pu
   );
   const insertText = db.prepare('INSERT INTO attr_text (name, skey, object_seq, idx) VALUES (?, ?, ?, ?)');
   const insertNumber = db.prepare('INSERT INTO attr_num (name, nval, object_seq, idx) VALUES (?, ?, ?, ?)');
-  const put = async (uid: string, objectType: number, body: TtlvStructure, digest: TtlvStructure, name: string) => {
+  const put = async (uid: string, objectType: number, body: TtlvStructure | null, digest: TtlvStructure, name: string, state: number = State.Active) => {
     const attrs: StoredAttribute[] = [
       { name: 'Unique Identifier', index: 0, value: ttlv.textString(Tag.UniqueIdentifier, uid) },
       { name: 'Object Type', index: 0, value: ttlv.enumeration(Tag.ObjectType, objectType) },
-      { name: 'State', index: 0, value: ttlv.enumeration(Tag.State, State.Active) },
+      { name: 'State', index: 0, value: ttlv.enumeration(Tag.State, state) },
       { name: 'Name', index: 0, value: ttlv.structure(Tag.Name, [ttlv.textString(Tag.NameValue, name), ttlv.enumeration(Tag.NameType, 1)]) },
       { name: 'Digest', index: 0, value: digest },
     ];
-    const blob = await keys.protect(uid, encodeTtlv(body));
-    const seq = Number(insert.run(uid, objectType, State.Active, blob.kekId, blob.mechanism, Buffer.from(blob.iv), Buffer.from(blob.ciphertext), encodeAttributeBlob(attrs)).lastInsertRowid);
+    const blob = body === null ? null : await keys.protect(uid, encodeTtlv(body));
+    const material = blob === null ? [null, null, null, null] : [blob.kekId, blob.mechanism, Buffer.from(blob.iv), Buffer.from(blob.ciphertext)];
+    const seq = Number(insert.run(uid, objectType, state, ...material, encodeAttributeBlob(attrs)).lastInsertRowid);
     for (const e of indexEntries(attrs)) {
       if (e.number === null) insertText.run(e.name, e.text, seq, e.index);
       else insertNumber.run(e.name, e.number, seq, e.index);
@@ -287,6 +318,7 @@ async function writeSchema4Store(file: string, password: Buffer, key: Buffer, pu
     return attrs;
   };
   const symmetric = 'old-key';
+  const destroyed = 'old-destroyed';
   const secret = 'old-secret';
   const publicKey = 'old-public';
   const keyBody = ttlv.structure(Tag.SymmetricKey, [
@@ -306,9 +338,10 @@ async function writeSchema4Store(file: string, password: Buffer, key: Buffer, pu
     ttlv.structure(Tag.KeyBlock, [ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.X_509), ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, randomBytes(91))])]),
   ]);
   await put(publicKey, ObjectType.PublicKey, publicBody, digestValue(publicDigest, KeyFormatType.X_509), 'public');
+  await put(destroyed, ObjectType.SecretData, null, digestValue(destroyedDigest, KeyFormatType.Opaque), 'destroyed', State.Destroyed);
   db.pragma('wal_checkpoint(PASSIVE)');
   db.close();
-  return { secret, symmetric, publicKey };
+  return { secret, symmetric, destroyed, publicKey };
 }
 
 test('a store written before schema 5 is converted at start: the clear Digest leaves the file and WAL (old pages too), Get Attributes and Locate answer as before; a failing batch writes nothing', async () => {
@@ -317,8 +350,10 @@ test('a store written before schema 5 is converted at start: the clear Digest le
   const password = Buffer.from(`hunter2-${randomBytes(3).toString('hex')}`, 'utf8');
   const hash = sha256(password);
   const key = randomBytes(32);
+  const destroyedDigest = randomBytes(32);
   const publicDigest = randomBytes(32);
-  const { secret, symmetric, publicKey } = await writeSchema4Store(file, password, key, publicDigest);
+  const { secret, symmetric, destroyed, publicKey } = await writeSchema4Store(file, password, key, destroyedDigest, publicDigest);
+  expect(storeHolds(dir, destroyedDigest)).toBe(true);
   expect(storeHolds(dir, hash)).toBe(true);
   expect(storeHolds(dir, sha256(key))).toBe(true);
 
@@ -352,6 +387,7 @@ test('a store written before schema 5 is converted at start: the clear Digest le
   expect(core.store.needsDigestSealing()).toBe(false);
   expect(storeHolds(dir, hash)).toBe(false);
   expect(storeHolds(dir, sha256(key))).toBe(false);
+  expect(storeHolds(dir, destroyedDigest)).toBe(false);
   expect(storeHolds(dir, password)).toBe(false);
   expect(core.store.integrityCheck()).toBe('ok');
   expect(core.store.get(secret)!.attributes.map((a) => a.name)).toEqual(['Name', 'Object Type', 'State', 'Unique Identifier']);
@@ -362,6 +398,11 @@ test('a store written before schema 5 is converted at start: the clear Digest le
     expect(await locateByDigest(send, v, digestValue(sha256(key), KeyFormatType.Raw))).toEqual([symmetric]);
     expect(await locateByDigest(send, v, digestValue(publicDigest, KeyFormatType.X_509))).toEqual([publicKey]);
   }
+  // A destroyed object's Digest (no material to compute it from) is kept sealed.
+  const kept = await getDigests(send, V21, destroyed, true);
+  expect(kept.map((d) => Buffer.from(find(d, Tag.DigestValue)!.value as Uint8Array).toString('hex'))).toEqual([destroyedDigest.toString('hex')]);
+  const destroyedStorage = ttlv.integer(Tag.StorageStatusMask, StorageStatusMask.DestroyedStorage);
+  expect(await locateByDigest(send, V21, digestValue(destroyedDigest, KeyFormatType.Opaque), [destroyedStorage])).toEqual([destroyed]);
   // Public material keeps its Digest in the clear.
   expect(storeHolds(dir, publicDigest)).toBe(true);
   const pub = await getDigests(send, V21, publicKey, true);
