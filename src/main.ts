@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ServerConfig } from './config';
 import { ensureDevPki } from './pki/dev-pki';
-import { Pkcs11KeyProtector, readPin } from './keys/pkcs11';
+import { INDEX_KEY_LABEL, Pkcs11KeyProtector, readPin } from './keys/pkcs11';
 import { KeyProtectorError, type KeyProtector } from './keys/key-protector';
 import { sealClearDigests } from './ops/digest-index';
 import { PendingOperations } from './server/pending-operations';
@@ -46,7 +46,7 @@ async function openHsm(config: ServerConfig, store: SqliteObjectStore): Promise<
     keys = await openHsmModule(config, kekIds.length === 0, mayCreateIndexKey);
   } catch (e) {
     if (!mayCreateIndexKey && e instanceof KeyProtectorError && e.code === 'UNKNOWN_KEK') {
-      throw new Error(`${e.message}, but the store's Digest indexes were made with it: start with the token the store was used with (${token})`);
+      throw new Error(`the store's Digest indexes were made with the HSM key labelled "${INDEX_KEY_LABEL}", which ${token} does not hold: start with the token the store was used with`);
     }
     throw e;
   }
