@@ -14,6 +14,7 @@ import { encodeTtlv } from '../../../ttlv/encode';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
 import {
+  BatchErrorContinuationOption,
   CryptographicAlgorithm,
   CryptographicUsageMask,
   HashingAlgorithm,
@@ -21,6 +22,7 @@ import {
   ObjectType,
   Operation,
   RecommendedCurve,
+  ResultStatus,
   SecretDataType,
   SplitKeyMethod,
   State,
@@ -265,6 +267,26 @@ test('a destroyed object keeps its Digest, sealed under the KEK (not in the clea
   expect(storeHolds(dir, sha256(passwords[0]!))).toBe(false);
   // A sealed Digest cannot pass for material, nor the material for a Digest: each is bound to its use.
   await expect(keys.unprotect(uids[0]!, kept.sealedDigest!)).rejects.toThrow(KeyProtectorError);
+
+  // Destroy undone (Batch Error Continuation Option Undo): the material is back, the seal gone.
+  const undone = parseResponse(
+    await handleMessage(
+      requestMessage(
+        V21,
+        [
+          { operation: Operation.Destroy, payload: [uidItem(uids[1]!)] },
+          { operation: Operation.Destroy, payload: [uidItem('no-such-object')] },
+        ],
+        [ttlv.enumeration(Tag.BatchErrorContinuationOption, BatchErrorContinuationOption.Undo)],
+      ),
+      { client: alice },
+      core.core,
+    ),
+  );
+  expect(undone.items.map((i) => i.status)).toEqual([ResultStatus.OperationUndone, ResultStatus.OperationFailed]);
+  const back = core.store.get(uids[1]!)!;
+  expect([back.state, back.protectedMaterial !== null, back.sealedDigest, back.digestMac?.length]).toEqual([State.PreActive, true, null, 32]);
+  expect(Buffer.from(find((await getDigests(send, V21, uids[1]!, true))[0]!, Tag.DigestValue)!.value as Uint8Array).equals(sha256(passwords[1]!))).toBe(true);
 
   hsmAway = true;
   successPayload(await send(V21, Operation.Destroy, [uidItem(uids[1]!)]));
