@@ -11,7 +11,7 @@
  * A destroyed object keeps its attributes, Digest included (the OASIS SKLC-O-1 and AKLC-O-1 cases
  * read it after Destroy), but not the material to compute it from: Destroy seals the Digest under
  * the KEK first, as the material was (bound to the identifier, never interchangeable with a
- * material blob). Sealing it at creation instead would cost every Create a second HSM call.
+ * material blob). Sealing it at creation instead would cost every Create one more HSM call.
  */
 import { decodeTtlv } from '../../ttlv/decode';
 import { encodeTtlv } from '../../ttlv/encode';

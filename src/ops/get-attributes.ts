@@ -18,10 +18,10 @@ export const getAttributesHandler: OperationHandler = {
     const refs = payload.value
       .filter((c) => c.tag === Tag.AttributeName || c.tag === Tag.AttributeReference)
       .map(readAttributeReference);
-    // A secret object's Digest is computed from its material (one unwrap), only when asked for.
-    const wantsDigest = refs.length === 0 || refs.includes('Digest');
-    const all = asKmipAttributes(wantsDigest ? await attributesWithDigest(ctx, rec) : rec.attributes);
     const readable = ctx.compat.allAttributesReadable;
+    // A secret object's Digest is computed from its material (one HSM call), only when it is asked for.
+    const wantsDigest = refs.length > 0 ? refs.includes('Digest') : readable === null || readable.has('Digest');
+    const all = asKmipAttributes(wantsDigest ? await attributesWithDigest(ctx, rec) : rec.attributes);
     const wanted =
       refs.length > 0 ? all.filter((a) => refs.includes(a.name)) : readable ? all.filter((a) => readable.has(a.name) || isCustomName(a.name)) : all;
     return [ttlv.textString(Tag.UniqueIdentifier, uid), ...encodeAttributeList(wanted, ctx.version, { digestKeyFormatTypeIn10: ctx.compat.digestKeyFormatTypeIn10 })];

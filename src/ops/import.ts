@@ -45,7 +45,7 @@ export const importHandler: OperationHandler = {
     // A secret object's Digest is the server's to compute from the material, and not stored (digest-index.ts).
     const withheld = await withholdDigest(ctx.keys, objectType, body, attributes);
     const protectedMaterial = await protectBody(ctx, uid, body);
-    if (existing) await ctx.store.update(uid, { state, ...withheld, protectedMaterial, expectedRevision: existing.revision });
+    if (existing) await ctx.store.update(uid, { state, ...withheld, sealedDigest: null, protectedMaterial, expectedRevision: existing.revision });
     else await ctx.store.insert({ uid, objectType, state, owner: ctx.client.name, ...withheld, protectedMaterial });
     ctx.idPlaceholder = uid;
     ctx.touched.push(uid);
