@@ -237,6 +237,29 @@ describe.each(VERSIONS)('KMIP %s', (_label, v) => {
   });
 });
 
+test('Export hands out the Digest with the object; Import of it stores it withheld, and the imported object answers and finds it', async () => {
+  const dir = newDir();
+  const core = await openCore(dir);
+  const send = sender(core);
+  const admin = { name: 'admin', isAdmin: true };
+  const asAdmin = async (operation: number, payload: TtlvItem[]) =>
+    successPayload(parseResponse(await handleMessage(requestMessage(V21, [{ operation, payload }]), { client: admin }, core.core)));
+  const password = randomBytes(16);
+  const uid = await register(send, V21, ObjectType.SecretData, passwordBody(password));
+  const exported = await asAdmin(Operation.Export, [uidItem(uid)]);
+  const attrs = find(exported, Tag.Attributes) as TtlvStructure;
+  const digest = find(attrs, Tag.Digest) as TtlvStructure;
+  expect(Buffer.from(find(digest, Tag.DigestValue)!.value as Uint8Array).equals(sha256(password))).toBe(true);
+  await asAdmin(Operation.Import, [ttlv.textString(Tag.UniqueIdentifier, 'imported-pw'), ttlv.enumeration(Tag.ObjectType, ObjectType.SecretData), attrs, find(exported, Tag.SecretData)!]);
+  const imported = core.store.get('imported-pw')!;
+  expect([imported.attributes.some((a) => a.name === 'Digest'), imported.digestMac?.length]).toEqual([false, 32]);
+  expect(storeHolds(dir, sha256(password))).toBe(false);
+  const got = await asAdmin(Operation.GetAttributes, [uidItem('imported-pw'), reference(V21, 'Digest', Tag.Digest)]);
+  expect(Buffer.from(find(find(find(got, Tag.Attributes) as TtlvStructure, Tag.Digest) as TtlvStructure, Tag.DigestValue)!.value as Uint8Array).equals(sha256(password))).toBe(true);
+  const located = await asAdmin(Operation.Locate, [ttlv.structure(Tag.Attributes, [attributeToV2({ name: 'Digest', value: digest })])]);
+  expect(allOf(located, Tag.UniqueIdentifier).map((u) => u.value).sort()).toEqual(['imported-pw', uid].sort());
+});
+
 test('a destroyed object keeps its Digest, sealed under the KEK (not in the clear); with the HSM away, Destroy still destroys and the Digest goes too', async () => {
   const dir = newDir();
   // The real token, which the test can make unreachable for unprotect (as when the HSM is away).
