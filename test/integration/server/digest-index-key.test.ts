@@ -20,14 +20,23 @@ import { INDEX_KEY_LABEL, Pkcs11KeyProtector, readPin } from '../../../src/keys/
 import { SqliteObjectStore } from '../../../src/store/sqlite';
 import { withholdDigest } from '../../../src/ops/digest-index';
 import { makeTestToken } from '../../helpers/hsm';
-import type { SoftHsmToken } from '../../../src/keys/softhsm';
+import { softHsmProtectorConfig, type SoftHsmToken } from '../../../src/keys/softhsm';
+import type { KeyProtectorError } from '../../../src/keys/key-protector';
 
 let dir: string;
 let token: SoftHsmToken;
 let config: ServerConfig;
 
-beforeAll(() => {
+beforeAll(async () => {
   token = makeTestToken();
+  // A fresh token has no index key, and a protector not allowed to make one refuses to open. It
+  // also sets the token's SOFTHSM2_CONF in the process environment, where the configured module
+  // below (which names no environment) reads it, whatever another test file left there.
+  const err = await Pkcs11KeyProtector.open({ ...softHsmProtectorConfig(token, KEK_LABEL), createIndexKey: false }).then(
+    (p) => p.close().then(() => undefined),
+    (e: unknown) => e as KeyProtectorError,
+  );
+  expect(err?.code).toBe('UNKNOWN_KEK');
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-index-key-'));
   const configFile = path.join(dir, 'config.json');
   fs.writeFileSync(
@@ -66,7 +75,7 @@ function indexKeys(destroy: boolean): number {
   }
 }
 
-test('made with the KEK for a new store; a store with objects and a token without it refuses to start, naming it, and none is made', async () => {
+test('made for a new store; a store with objects and a token without it refuses to start, naming it, and none is made', async () => {
   await prepareDataDir(config);
   expect(indexKeys(false)).toBe(1);
 
