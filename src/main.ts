@@ -6,8 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ServerConfig } from './config';
 import { ensureDevPki } from './pki/dev-pki';
-import { Pkcs11KeyProtector, readPin } from './keys/pkcs11';
-import type { KeyProtector } from './keys/key-protector';
+import { INDEX_KEY_LABEL, Pkcs11KeyProtector, readPin } from './keys/pkcs11';
+import { KeyProtectorError, type KeyProtector } from './keys/key-protector';
+import { sealClearDigests } from './ops/digest-index';
 import { PendingOperations } from './server/pending-operations';
 import { secureDataDir } from './data-dir';
 import { SqliteObjectStore } from './store/sqlite';
@@ -35,19 +36,34 @@ export interface RunningServer {
 }
 
 /**
- * Opens the HSM for a store whose objects are wrapped under `kekIds`, and refuses to start when it
- * does not hold every one of them (a store copied without its token, the wrong token or module):
- * serving would answer each of those objects with Cryptographic Failure. The embedded token is
- * created only for a store that needs no KEK yet.
+ * Opens the HSM for the store, and refuses to start when it does not hold every KEK the store's
+ * objects are wrapped under (a store copied without its token, the wrong token or module): serving
+ * would answer each of those objects with Cryptographic Failure. The embedded token is created only
+ * for a store that needs no KEK yet. Then converts the Digests of a store written before they were
+ * withheld (ops/digest-index.ts sealClearDigests), before anything is served.
  */
-async function openHsm(config: ServerConfig, kekIds: readonly string[]): Promise<KeyProtector> {
-  const keys = await openHsmModule(config, kekIds.length === 0);
+async function openHsm(config: ServerConfig, store: SqliteObjectStore): Promise<KeyProtector> {
+  const kekIds = store.kekIds();
+  const token = config.hsm === null ? `the embedded SoftHSM2 token in ${path.join(config.dataDir, 'softhsm')}` : `token "${config.hsm.tokenLabel}" of ${config.hsm.module}`;
+  // The index key behind the Digest indexes (ops/digest-index.ts) is made with the KEK, or when a
+  // store written before them is converted; a store that holds indexes needs the key they were made with.
+  const mayCreateIndexKey = kekIds.length === 0 || store.needsDigestSealing();
+  let keys: KeyProtector;
+  try {
+    keys = await openHsmModule(config, kekIds.length === 0, mayCreateIndexKey);
+  } catch (e) {
+    if (!mayCreateIndexKey && e instanceof KeyProtectorError && e.code === 'UNKNOWN_KEK') {
+      throw new Error(`the store's Digest indexes were made with the HSM key labelled "${INDEX_KEY_LABEL}", which ${token} does not hold: start with the token the store was used with`);
+    }
+    throw e;
+  }
   try {
     const missing = (await keys.missingKeks?.(kekIds)) ?? [];
     if (missing.length > 0) {
-      const token = config.hsm === null ? `the embedded SoftHSM2 token in ${path.join(config.dataDir, 'softhsm')}` : `token "${config.hsm.tokenLabel}" of ${config.hsm.module}`;
       throw new Error(`the store holds objects wrapped under KEK ${missing.join(', ')}, which ${token} does not hold: start with the token those objects were made with`);
     }
+    const sealed = await sealClearDigests(store, keys);
+    if (sealed > 0) console.log(JSON.stringify({ msg: 'store', note: `the Digests of ${sealed} secret objects were replaced by their index MACs` }));
   } catch (e) {
     await keys.close();
     throw e;
@@ -55,14 +71,15 @@ async function openHsm(config: ServerConfig, kekIds: readonly string[]): Promise
   return keys;
 }
 
-async function openHsmModule(config: ServerConfig, mayCreate: boolean): Promise<KeyProtector> {
-  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, 'softhsm'), { mayCreate });
+async function openHsmModule(config: ServerConfig, mayCreate: boolean, mayCreateIndexKey: boolean): Promise<KeyProtector> {
+  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, 'softhsm'), { mayCreate, mayCreateIndexKey });
   return Pkcs11KeyProtector.open({
     modulePath: config.hsm.module,
     tokenLabel: config.hsm.tokenLabel,
     pin: readPin(config.hsm.pinEnv ? { env: config.hsm.pinEnv } : { file: config.hsm.pinFile }),
     kekLabel: config.hsm.kekLabel ?? KEK_LABEL,
     callMode: config.hsm.callMode,
+    createIndexKey: mayCreateIndexKey,
   });
 }
 
@@ -71,7 +88,7 @@ async function openHsmModule(config: ServerConfig, mayCreate: boolean): Promise<
  * created (no token, KEK or audit key).
  */
 export async function openHsmForVerify(config: ServerConfig): Promise<KeyProtector> {
-  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, 'softhsm'), { mayCreate: false });
+  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, 'softhsm'), { mayCreate: false, openIndexKey: false });
   return Pkcs11KeyProtector.open({
     modulePath: config.hsm.module,
     tokenLabel: config.hsm.tokenLabel,
@@ -79,12 +96,13 @@ export async function openHsmForVerify(config: ServerConfig): Promise<KeyProtect
     kekLabel: config.hsm.kekLabel ?? KEK_LABEL,
     callMode: config.hsm.callMode,
     createKek: false,
+    openIndexKey: false,
   });
 }
 
 /** The HSM of the process that owns the audit file (its checkpoints), once prepareDataDir has run. */
 export function openHsmForAudit(config: ServerConfig): Promise<KeyProtector> {
-  return openHsmModule(config, false);
+  return openHsmModule(config, false, false);
 }
 
 /**
@@ -132,7 +150,7 @@ export async function prepareDataDir(config: ServerConfig): Promise<void> {
   await tlsFiles(config);
   const store = new SqliteObjectStore({ path: config.storePath });
   try {
-    await (await openHsm(config, store.kekIds())).close();
+    await (await openHsm(config, store)).close();
   } finally {
     store.close();
   }
@@ -158,7 +176,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const store = new SqliteObjectStore({ path: config.storePath, sharedWithOtherProcesses: config.workers > 1 });
   let keys: KeyProtector;
   try {
-    keys = await openHsm(config, store.kekIds());
+    keys = await openHsm(config, store);
   } catch (e) {
     store.close();
     await forwarder?.close();

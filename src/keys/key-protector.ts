@@ -126,6 +126,14 @@ export interface KeyProtector {
    */
   auditMac?(data: Uint8Array): Promise<Buffer>;
   verifyAuditMac?(data: Uint8Array, mac: Uint8Array): Promise<boolean>;
+  /**
+   * HMAC-SHA256 of `data` under a non-extractable key held in the HSM (the index key), for blind
+   * indexes: the store keeps this MAC of a value derived from secret material (the Digest of a
+   * password) instead of the value, and a search computes the MAC of what it looks for. Without
+   * the HSM the stored MACs cannot be tested against guesses. The same key always: a different
+   * one would make every stored index match nothing.
+   */
+  indexMac(data: Uint8Array): Promise<Buffer>;
   /** Waits for operations in flight, then releases the HSM. Later calls fail with CLOSED. */
   close(): Promise<void>;
 }

@@ -15,6 +15,10 @@
  * (at once, or `reconnectIntervalMs` after a failed attempt) re-finds the token, logs in and
  * re-finds the KEK by label and CKA_ID. A KEK is never created during recovery: a different KEK
  * would silently make every stored blob undecryptable.
+ *
+ * Beside the KEK, an HMAC-SHA256 key (the index key, generic secret, sign only) computes the
+ * store's blind indexes (indexMac); like the KEK it is found by label, created only at open, and
+ * must keep its CKA_ID across reconnections.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync, realpathSync, statSync } from 'node:fs';
@@ -39,6 +43,8 @@ type Lib = pkcs11js.PKCS11;
 
 /** The label of the HMAC key that authenticates the audit trail's checkpoints. */
 export const AUDIT_KEY_LABEL = 'kmip-audit-mac';
+/** The default label of the HMAC key behind the store's blind indexes (indexMac). */
+export const INDEX_KEY_LABEL = 'kmip-digest-index';
 
 export type Pkcs11Mechanism = typeof MECHANISM_AES_GCM | typeof MECHANISM_AES_KWP;
 
@@ -61,6 +67,15 @@ export interface Pkcs11KeyProtectorConfig {
   readonly callMode?: 'async' | 'sync';
   /** Create the KEK when no key carries `kekLabel` (default true; only ever at open). */
   readonly createKek?: boolean;
+  /** CKA_LABEL of the blind-index key (indexMac); default INDEX_KEY_LABEL. */
+  readonly indexKeyLabel?: string;
+  /**
+   * Create the index key when no key carries its label (default true; only ever at open). False
+   * for a store that already holds indexes made with one: a new key would silently match nothing.
+   */
+  readonly createIndexKey?: boolean;
+  /** False: do not look for the index key at all (`audit verify`, which needs no indexMac). */
+  readonly openIndexKey?: boolean;
   /** Delay after a failed reconnection attempt before the next one, while the HSM is away (default 1000 ms). */
   readonly reconnectIntervalMs?: number;
   /**
@@ -440,6 +455,10 @@ export class Pkcs11KeyProtector implements KeyProtector {
 
   readonly kekId: string;
   readonly mechanism: Pkcs11Mechanism;
+  /** CKA_ID (hex) of the index key found or made at open: the one every later connection must find. */
+  private indexKeyId = '';
+  /** The index key's handle per connection (handles die with their connection). */
+  private readonly indexKeys = new WeakMap<Connection, Handle>();
 
   /** Loads the module, logs in, finds or creates the KEK, and opens the session pool. */
   static async open(config: Pkcs11KeyProtectorConfig): Promise<Pkcs11KeyProtector> {
@@ -452,13 +471,23 @@ export class Pkcs11KeyProtector implements KeyProtector {
       throw new KeyProtectorError('CONFIG', 'sessions must be an integer from 1 to 64');
     }
     const mod = await acquireModule(config.modulePath, config.moduleEnv);
+    let protector: Pkcs11KeyProtector;
     try {
       const opened = connect(mod, config, sessions, null);
-      return new Pkcs11KeyProtector(mod, config, opened);
+      protector = new Pkcs11KeyProtector(mod, config, opened);
     } catch (err) {
       await releaseModule(mod);
       throw err;
     }
+    try {
+      if (config.openIndexKey !== false) {
+        protector.indexKeyId = await protector.withSession(async (lib, session, conn) => protector.openIndexKey(lib, session, conn, config.createIndexKey !== false));
+      }
+    } catch (err) {
+      await protector.close();
+      throw err;
+    }
+    return protector;
   }
 
   async protect(uniqueIdentifier: string, plaintext: Uint8Array): Promise<ProtectedBlob> {
@@ -572,6 +601,82 @@ export class Pkcs11KeyProtector implements KeyProtector {
         destroyQuietly(lib, session, key);
       }
     });
+  }
+
+  /**
+   * HMAC-SHA256 of `data` inside the HSM under the index key: a generic secret, sensitive and
+   * non-extractable, that can only sign and verify. The store keeps this instead of a value an
+   * offline attacker could test guesses against (the Digest of a password), and Locate computes the
+   * same HMAC of the value it is asked for.
+   */
+  async indexMac(data: Uint8Array): Promise<Buffer> {
+    const input = asBuffer(data);
+    return this.withSession(async (lib, session, conn) => {
+      const key = this.indexKeyFor(lib, session, conn);
+      lib.C_SignInit(session, { mechanism: pkcs11js.CKM_SHA256_HMAC }, key);
+      const out = Buffer.alloc(32);
+      return copyOut(this.config.callMode === 'sync' ? lib.C_Sign(session, input, out) : await lib.C_SignAsync(session, input, out));
+    });
+  }
+
+  /** The index key on this connection: the one found or made at open, never a new one. */
+  private indexKeyFor(lib: Lib, session: Handle, conn: Connection): Handle {
+    const cached = this.indexKeys.get(conn);
+    if (cached !== undefined) return cached;
+    const found = this.findIndexKey(lib, session);
+    if (found === undefined) throw new KeyProtectorError('HSM_UNAVAILABLE', 'the index key is no longer on the token');
+    const id = indexKeyAttributes(lib, session, found).id.toString('hex');
+    if (id !== this.indexKeyId) throw new KeyProtectorError('HSM_UNAVAILABLE', 'the key labelled as index key is not the one this server started with');
+    this.indexKeys.set(conn, found);
+    return found;
+  }
+
+  private findIndexKey(lib: Lib, session: Handle): Handle | undefined {
+    const label = this.config.indexKeyLabel ?? INDEX_KEY_LABEL;
+    const found = findObjects(lib, session, [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+      { type: pkcs11js.CKA_TOKEN, value: true },
+      { type: pkcs11js.CKA_LABEL, value: label },
+    ]);
+    if (found.length > 1) throw new KeyProtectorError('KEK_AMBIGUOUS', `${found.length} keys are labelled ${JSON.stringify(label)}`);
+    return found[0];
+  }
+
+  /** At open: finds the index key, or creates it when allowed; checks it; returns its CKA_ID (hex). */
+  private openIndexKey(lib: Lib, session: Handle, conn: Connection, mayCreate: boolean): string {
+    const label = this.config.indexKeyLabel ?? INDEX_KEY_LABEL;
+    let key = this.findIndexKey(lib, session);
+    if (key === undefined) {
+      if (!mayCreate) throw new KeyProtectorError('UNKNOWN_KEK', `no index key labelled ${JSON.stringify(label)} on the token and creation is disabled`);
+      if (!hmacSupported(lib, conn.slot)) {
+        throw new KeyProtectorError('UNSUPPORTED_MECHANISM', 'the token does not offer CKM_SHA256_HMAC for signing (the blind index of Digests needs it)');
+      }
+      key = lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN }, [
+        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+        { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
+        { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
+        { type: pkcs11js.CKA_TOKEN, value: true },
+        { type: pkcs11js.CKA_PRIVATE, value: true },
+        { type: pkcs11js.CKA_SENSITIVE, value: true },
+        { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+        // A MAC key only: it can neither encrypt nor wrap, so it can never carry material out.
+        { type: pkcs11js.CKA_SIGN, value: true },
+        { type: pkcs11js.CKA_VERIFY, value: true },
+        { type: pkcs11js.CKA_ENCRYPT, value: false },
+        { type: pkcs11js.CKA_DECRYPT, value: false },
+        { type: pkcs11js.CKA_WRAP, value: false },
+        { type: pkcs11js.CKA_UNWRAP, value: false },
+        { type: pkcs11js.CKA_LABEL, value: label },
+        { type: pkcs11js.CKA_ID, value: randomBytes(16) },
+      ]);
+    }
+    const attrs = indexKeyAttributes(lib, session, key);
+    if (!attrs.sensitive || attrs.extractable || !attrs.sign || attrs.valueLength < 32) {
+      throw new KeyProtectorError('KEK_POLICY', `the index key (label ${JSON.stringify(label)}) must be a sensitive, non-extractable signing key of at least 256 bits`);
+    }
+    if (attrs.id.length === 0) throw new KeyProtectorError('KEK_POLICY', `the index key (label ${JSON.stringify(label)}) has no CKA_ID`);
+    this.indexKeys.set(conn, key);
+    return attrs.id.toString('hex');
   }
 
   /** Reads the KEK's protection attributes from the token (for tests and health checks). */
@@ -1118,6 +1223,34 @@ function mechanismSupport(lib: Lib, slot: Handle): { gcm: boolean; kwp: boolean 
   return {
     gcm: both(gcm, pkcs11js.CKF_ENCRYPT, pkcs11js.CKF_DECRYPT),
     kwp: both(kwp, pkcs11js.CKF_WRAP, pkcs11js.CKF_UNWRAP),
+  };
+}
+
+/** Whether the slot offers HMAC-SHA256 signing (the index key's only use). */
+function hmacSupported(lib: Lib, slot: Handle): boolean {
+  try {
+    if (!lib.C_GetMechanismList(slot).includes(pkcs11js.CKM_SHA256_HMAC)) return false;
+    return (lib.C_GetMechanismInfo(slot, pkcs11js.CKM_SHA256_HMAC).flags & pkcs11js.CKF_SIGN) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+function indexKeyAttributes(lib: Lib, session: Handle, key: Handle): { id: Buffer; sensitive: boolean; extractable: boolean; sign: boolean; valueLength: number } {
+  const attrs = lib.C_GetAttributeValue(session, key, [
+    { type: pkcs11js.CKA_ID },
+    { type: pkcs11js.CKA_SENSITIVE },
+    { type: pkcs11js.CKA_EXTRACTABLE },
+    { type: pkcs11js.CKA_SIGN },
+    { type: pkcs11js.CKA_VALUE_LEN },
+  ]);
+  const get = (type: number): Buffer | undefined => attrs.find((a) => a.type === type)?.value;
+  return {
+    id: get(pkcs11js.CKA_ID) ?? Buffer.alloc(0),
+    sensitive: bool(get(pkcs11js.CKA_SENSITIVE)),
+    extractable: bool(get(pkcs11js.CKA_EXTRACTABLE)),
+    sign: bool(get(pkcs11js.CKA_SIGN)),
+    valueLength: ulong(get(pkcs11js.CKA_VALUE_LEN)),
   };
 }
 

@@ -24,6 +24,7 @@ import type { Clock, OpContext, ServerInfo } from '../server/context';
 import type { NotificationEndpoint, NotificationsConfig } from '../config';
 import { KmipError, Reason } from '../server/errors';
 import { bodyForClient } from '../ops/get';
+import { attributesWithDigest } from '../ops/digest-index';
 import type { Notifier, ObjectEvent } from './events';
 import { DeliveryError, EndpointConnection, type EndpointTls } from './endpoint-connection';
 import { isSuccess, notifyPayload, putPayload, readAnswer, requestBytes, type EndpointAnswer } from './messages';
@@ -275,7 +276,7 @@ class EndpointChannel {
     try {
       // The object as Get returns it by default: same state, sensitivity and extractability rules.
       const body = await bodyForClient(ctx, rec, ttlv.structure(Tag.RequestPayload, []));
-      const payload = putPayload(event.uid, event.replacedUid, body, rec.attributes, this.version);
+      const payload = putPayload(event.uid, event.replacedUid, body, await attributesWithDigest(ctx, rec), this.version);
       return { operation: Operation.Put, bytes: requestBytes(Operation.Put, payload, this.version, now) };
     } finally {
       for (const s of ctx.secrets) s.fill(0);

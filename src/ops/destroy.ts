@@ -4,13 +4,17 @@ import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
 import type { OperationHandler } from '../server/registry';
 import { applyEvent, loadObject, nowSeconds, requestedUid } from './managed-object';
+import { sealWithheldDigest } from './digest-index';
+import { transition, type StateValue } from '../lifecycle/state-machine';
 
 export const destroyHandler: OperationHandler = {
   operation: Operation.Destroy,
   async handle(payload, ctx) {
     const uid = requestedUid(payload, ctx);
     const rec = await loadObject(ctx, uid);
-    await applyEvent(ctx, rec, 'destroy', [{ name: 'Destroy Date', value: ttlv.dateTime(Tag.DestroyDate, nowSeconds(ctx)) }], true);
+    transition(rec.state as StateValue, 'destroy'); // refused here, before the HSM is asked for anything
+    const extra = [{ name: 'Destroy Date', value: ttlv.dateTime(Tag.DestroyDate, nowSeconds(ctx)) }];
+    await applyEvent(ctx, rec, 'destroy', extra, await sealWithheldDigest(ctx, rec));
     return [ttlv.textString(Tag.UniqueIdentifier, uid)];
   },
 };

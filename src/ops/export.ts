@@ -10,6 +10,7 @@ import { encodeAttributeList, encodeTemplateAttribute } from '../kmip/attributes
 import type { OperationHandler } from '../server/registry';
 import { bodyForClient, markServed } from './get';
 import { asKmipAttributes, loadObject, requestedUid, requireAdministrator } from './managed-object';
+import { attributesWithDigest } from './digest-index';
 
 export const exportHandler: OperationHandler = {
   operation: Operation.Export,
@@ -19,7 +20,7 @@ export const exportHandler: OperationHandler = {
     const rec = await loadObject(ctx, uid);
     const body = await bodyForClient(ctx, rec, payload);
     markServed(ctx, rec);
-    const attrs = asKmipAttributes(rec.attributes);
+    const attrs = asKmipAttributes(await attributesWithDigest(ctx, rec));
     return [
       ttlv.enumeration(Tag.ObjectType, rec.objectType),
       ttlv.textString(Tag.UniqueIdentifier, uid),

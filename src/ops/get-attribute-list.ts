@@ -5,13 +5,14 @@ import { Operation } from '../spec/generated/enums';
 import { encodeAttributeReference, visibleInVersion } from '../kmip/attributes';
 import type { OperationHandler } from '../server/registry';
 import { asKmipAttributes, loadObject, requestedUid } from './managed-object';
+import { attributesForListing } from './digest-index';
 
 export const getAttributeListHandler: OperationHandler = {
   operation: Operation.GetAttributeList,
   async handle(payload, ctx) {
     const uid = requestedUid(payload, ctx);
     const rec = await loadObject(ctx, uid);
-    const names = [...new Set(asKmipAttributes(rec.attributes).filter((a) => visibleInVersion(a, ctx.version)).map((a) => a.name))];
+    const names = [...new Set(asKmipAttributes(attributesForListing(rec)).filter((a) => visibleInVersion(a, ctx.version)).map((a) => a.name))];
     return [ttlv.textString(Tag.UniqueIdentifier, uid), ...names.map((n) => encodeAttributeReference(n, ctx.version))];
   },
 };

@@ -8,6 +8,7 @@ import { Operation } from '../spec/generated/enums';
 import { encodeAttributeList, isCustomName, readAttributeReference } from '../kmip/attributes';
 import type { OperationHandler } from '../server/registry';
 import { asKmipAttributes, loadObject, requestedUid } from './managed-object';
+import { attributesWithDigest } from './digest-index';
 
 export const getAttributesHandler: OperationHandler = {
   operation: Operation.GetAttributes,
@@ -17,8 +18,10 @@ export const getAttributesHandler: OperationHandler = {
     const refs = payload.value
       .filter((c) => c.tag === Tag.AttributeName || c.tag === Tag.AttributeReference)
       .map(readAttributeReference);
-    const all = asKmipAttributes(rec.attributes);
     const readable = ctx.compat.allAttributesReadable;
+    // A secret object's Digest is computed from its material (one HSM call), only when it is asked for.
+    const wantsDigest = refs.length > 0 ? refs.includes('Digest') : readable === null || readable.has('Digest');
+    const all = asKmipAttributes(wantsDigest ? await attributesWithDigest(ctx, rec) : rec.attributes);
     const wanted =
       refs.length > 0 ? all.filter((a) => refs.includes(a.name)) : readable ? all.filter((a) => readable.has(a.name) || isCustomName(a.name)) : all;
     return [ttlv.textString(Tag.UniqueIdentifier, uid), ...encodeAttributeList(wanted, ctx.version, { digestKeyFormatTypeIn10: ctx.compat.digestKeyFormatTypeIn10 })];

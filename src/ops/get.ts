@@ -13,6 +13,7 @@ import type { OpContext } from '../server/context';
 import { getAttribute, isDestroyed, loadObject, readBody, requestedUid, requireOnline, versionedError } from './managed-object';
 import { unwrapKeyBlock, wrapKeyBlock } from './key-wrap';
 import { pkcs12KeyBlock } from './pkcs12';
+import { attributesWithDigest } from './digest-index';
 
 /** Re-expresses a symmetric key block in another format (Raw <-> Transparent Symmetric Key). */
 function convertSymmetric(block: TtlvStructure, to: number): TtlvStructure {
@@ -57,12 +58,13 @@ export async function bodyForClient(ctx: OpContext, rec: ManagedObjectRecord, pa
   if (opt.enumeration(payload, Tag.KeyCompressionType) !== undefined) {
     throw new KmipError(Reason.KeyCompressionTypeNotSupported, 'key compression is not supported');
   }
-  let body = await readBody(ctx, rec);
+  const stored = await readBody(ctx, rec);
+  let body = stored;
   const wrapType = opt.enumeration(payload, Tag.KeyWrapType);
   if (wrapType !== undefined) checkKeyWrapType(wrapType, kws !== undefined);
-  const stored = keyBlockOf(body);
-  if (wrapType === KeyWrapType.NotWrapped && stored && child(stored, Tag.KeyWrappingData)) {
-    body = replaceBlock(body, await unwrapKeyBlock(ctx, stored));
+  const storedBlock = keyBlockOf(stored);
+  if (wrapType === KeyWrapType.NotWrapped && storedBlock && child(storedBlock, Tag.KeyWrappingData)) {
+    body = replaceBlock(body, await unwrapKeyBlock(ctx, storedBlock));
   }
   const block = keyBlockOf(body);
   requireKeyValue(block, rec.uid);
@@ -78,7 +80,8 @@ export async function bodyForClient(ctx: OpContext, rec: ManagedObjectRecord, pa
   if (kws) {
     const current = keyBlockOf(body);
     if (!current) throw versionedError(ctx, [Reason.IllegalObjectType, Reason.InvalidField], 'only objects with a key block can be wrapped');
-    body = replaceBlock(body, await wrapKeyBlock(ctx, current, kws, rec.attributes));
+    // Attributes bound to the wrapped key may name the Digest, which the store withholds.
+    body = replaceBlock(body, await wrapKeyBlock(ctx, current, kws, await attributesWithDigest(ctx, rec, stored)));
   }
   return withTag(body, OBJECT_BODY_TAG[rec.objectType] ?? body.tag) as TtlvStructure;
 }

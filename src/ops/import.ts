@@ -19,6 +19,7 @@ import type { OperationHandler } from '../server/registry';
 import { KmipError, Reason } from '../server/errors';
 import { noteAdministratorOverride, protectBody, requireAdministrator, setAttribute, toStoredAttributes } from './managed-object';
 import { readRegisteredObject } from './register';
+import { withholdDigest } from './digest-index';
 
 export const importHandler: OperationHandler = {
   operation: Operation.Import,
@@ -42,9 +43,11 @@ export const importHandler: OperationHandler = {
     const stated = given?.type === ItemType.Enumeration && isStateValue(given.value) ? (given.value as StateValue) : State.PreActive;
     const state = effectiveState(stated, attributes, ctx.clock.now());
     attributes = setAttribute(attributes, 'State', ttlv.enumeration(Tag.State, state));
+    // A secret object's Digest is the server's to compute from the material, and not stored (digest-index.ts).
+    const withheld = await withholdDigest(ctx.keys, objectType, body, attributes);
     const protectedMaterial = await protectBody(ctx, uid, body);
-    if (existing) await ctx.store.update(uid, { state, attributes, protectedMaterial, expectedRevision: existing.revision });
-    else await ctx.store.insert({ uid, objectType, state, owner: ctx.client.name, attributes, protectedMaterial });
+    if (existing) await ctx.store.update(uid, { state, ...withheld, sealedDigest: null, protectedMaterial, expectedRevision: existing.revision });
+    else await ctx.store.insert({ uid, objectType, state, owner: ctx.client.name, ...withheld, protectedMaterial });
     ctx.idPlaceholder = uid;
     ctx.touched.push(uid);
     return [ttlv.textString(Tag.UniqueIdentifier, uid)];

@@ -14,6 +14,7 @@ import { KmipError, Reason } from '../server/errors';
 import { noteAdministratorOverride } from './managed-object';
 import { dnStringForms } from '../crypto/certificate';
 import type { OperationHandler } from '../server/registry';
+import { digestIndexMac } from './digest-index';
 
 function filterAttributes(payload: Parameters<OperationHandler['handle']>[0], ctx: OpContext): KmipAttribute[] {
   if (ctx.version.major >= 2) {
@@ -43,7 +44,7 @@ function distinguishedNameForms(name: string, v: TtlvItem): TtlvItem[] | undefin
   return dnStringForms(dn.value).map((form) => ttlv.structure(v.tag, v.value.map((c) => (c === dn ? ttlv.textString(member, form) : c))));
 }
 
-function buildQuery(attrs: readonly KmipAttribute[], ctx: OpContext): LocateQuery {
+async function buildQuery(attrs: readonly KmipAttribute[], ctx: OpContext): Promise<LocateQuery> {
   const conditions: LocateCondition[] = [];
   let objectType: number | undefined;
   let states: number[] | undefined;
@@ -55,7 +56,10 @@ function buildQuery(attrs: readonly KmipAttribute[], ctx: OpContext): LocateQuer
     else if (a.name === 'Cryptographic Usage Mask' && v.type === ItemType.Integer) {
       conditions.push({ kind: 'maskContains', name: a.name, bits: v.value });
     } else if (v.type === ItemType.DateTime) dates.set(a.name, [...(dates.get(a.name) ?? []), v.value]);
-    else {
+    else if (a.name === 'Digest') {
+      // Secret objects' Digests are stored as their index MAC only (digest-index.ts): the same MAC of this one finds them.
+      conditions.push({ kind: 'digest', name: 'Digest', value: v, mac: await digestIndexMac(ctx.keys, v) });
+    } else {
       const forms = distinguishedNameForms(a.name, v);
       conditions.push(forms ? { kind: 'equalsAny', name: a.name, values: forms } : { kind: 'equals', name: a.name, value: v });
     }
@@ -126,7 +130,7 @@ export const locateHandler: OperationHandler = {
     if ((maximum !== undefined && maximum < 0) || offset < 0) {
       throw new KmipError(Reason.InvalidField, 'Maximum Items and Offset Items must not be negative');
     }
-    const base = buildQuery(filterAttributes(payload, ctx), ctx);
+    const base = await buildQuery(filterAttributes(payload, ctx), ctx);
     const query = withStorage(base, opt.integer(payload, Tag.StorageStatusMask), ctx);
     // Located Items (1.3+) counts every match, before Offset and Maximum apply.
     const all = query ? ctx.store.locate(query) : [];

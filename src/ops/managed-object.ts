@@ -11,7 +11,7 @@ import type { IndexedAttribute, KmipAttribute } from '../kmip/attributes';
 import { asText, child, withTag } from '../kmip/tree';
 import { effectiveState } from '../lifecycle/effective-state';
 import { transition, type LifecycleEvent, type StateValue } from '../lifecycle/state-machine';
-import type { ManagedObjectRecord, StoredAttribute } from '../store/object-store';
+import type { ManagedObjectRecord, ProtectedMaterial, StoredAttribute } from '../store/object-store';
 import type { OpContext } from '../server/context';
 import { KmipError, Reason, type ReasonValue } from '../server/errors';
 import { enumValueInfo } from '../spec/registry';
@@ -97,21 +97,31 @@ export async function loadObject(ctx: OpContext, uid: string): Promise<ManagedOb
   return { ...rec, state, attributes, revision: rec.revision + 1 };
 }
 
+/** A destroyed object's withheld Digest: sealed, with its index, or gone (both null). */
+export interface DigestAfterDestroy {
+  readonly sealedDigest: ProtectedMaterial | null;
+  readonly digestMac: Uint8Array | null;
+}
+
 /** Applies a lifecycle event: the state table decides; State and Last Change Date follow. */
 export async function applyEvent(
   ctx: OpContext,
   rec: ManagedObjectRecord,
   event: LifecycleEvent,
   extra: readonly KmipAttribute[] = [],
-  dropMaterial = false,
+  /** Drops the material (Destroy); what stands for its withheld Digest afterwards (ops/digest-index.ts sealWithheldDigest). */
+  dropMaterial: false | DigestAfterDestroy = false,
 ): Promise<ManagedObjectRecord> {
   const state = transition(rec.state as StateValue, event);
   let attributes = setAttribute(rec.attributes, 'State', ttlv.enumeration(Tag.State, state));
   for (const a of extra) attributes = setAttribute(attributes, a.name, a.value);
   attributes = touchLastChange(ctx, attributes);
   const expectedRevision = rec.revision;
-  await ctx.store.update(rec.uid, dropMaterial ? { state, attributes, protectedMaterial: null, expectedRevision } : { state, attributes, expectedRevision });
-  return { ...rec, state, attributes, protectedMaterial: dropMaterial ? null : rec.protectedMaterial, revision: rec.revision + 1 };
+  // With the material goes what it alone could tell: the Digest the store withholds is sealed (ops/digest-index.ts).
+  const change = dropMaterial ? { state, attributes, protectedMaterial: null, ...dropMaterial, expectedRevision } : { state, attributes, expectedRevision };
+  await ctx.store.update(rec.uid, change);
+  if (dropMaterial) return { ...rec, state, attributes, protectedMaterial: null, ...dropMaterial, revision: rec.revision + 1 };
+  return { ...rec, state, attributes, revision: rec.revision + 1 };
 }
 
 export function getAttribute(attrs: readonly StoredAttribute[], name: string): TtlvItem | undefined {

@@ -18,6 +18,7 @@ import { checkNewObjectAttributes } from './attribute-policy';
 import { defaultOperationPolicyName } from '../compat/profiles';
 import { keyBlockOf } from './key-block';
 import { initialUsageLimitsIn } from './usage-limits';
+import { withholdDigest } from './digest-index';
 import { newUniqueIdentifier, nowSeconds, protectBody, sameValue, setAttribute, toStoredAttributes } from './managed-object';
 
 /** The lease this server grants on its objects (Lease Time attribute; Check compares against it). */
@@ -166,8 +167,10 @@ export async function prepareNewObject(ctx: OpContext, input: NewObjectInput): P
   // Every object has a State attribute; the dates it was given may already have moved it on.
   const state = effectiveState(State.PreActive, attributes, ctx.clock.now());
   attributes = setAttribute(attributes, 'State', ttlv.enumeration(Tag.State, state));
+  // The Digest of secret material is not stored, its index MAC is (digest-index.ts).
+  const withheld = await withholdDigest(ctx.keys, input.objectType, input.body, attributes);
   const protectedMaterial = await protectBody(ctx, uid, input.body);
-  return { uid, objectType: input.objectType, state, owner: input.owner ?? ctx.client.name, attributes, protectedMaterial };
+  return { uid, objectType: input.objectType, state, owner: input.owner ?? ctx.client.name, ...withheld, protectedMaterial };
 }
 
 export async function storeNewObject(ctx: OpContext, input: NewObjectInput): Promise<{ uid: string; attributes: readonly StoredAttribute[] }> {

@@ -64,7 +64,7 @@ export class UndoJournalStore extends BorrowedStore {
         ops.push({ insert: rec });
       } else {
         // Unconditional: the batch's own writes moved the revision on.
-        ops.push({ uid, update: { state: rec.state, attributes: rec.attributes, protectedMaterial: rec.protectedMaterial, expectedRevision: null } });
+        ops.push({ uid, update: { state: rec.state, attributes: rec.attributes, protectedMaterial: rec.protectedMaterial, digestMac: rec.digestMac, sealedDigest: rec.sealedDigest, expectedRevision: null } });
       }
     }
     await Promise.all([this.inner.writeBatch(ops), ...removals.map((u) => this.inner.remove(u))]);

@@ -160,8 +160,10 @@ export function attributesMatch(attributes: readonly StoredAttribute[], c: Locat
     case 'absent':
       return named.length === 0;
     case 'equals':
-    case 'equalsAny': {
-      const wants = (c.kind === 'equals' ? [c.value] : c.values).map((value) => indexEntryOf({ name: c.name, index: 0, value }));
+    case 'equalsAny':
+    // A withheld Digest (its index MAC) is the store's to compare (sqlite.ts): here the clear one.
+    case 'digest': {
+      const wants = (c.kind === 'equalsAny' ? c.values : [c.value]).map((value) => indexEntryOf({ name: c.name, index: 0, value }));
       return named.some((a) => {
         const got = indexEntryOf(a);
         return wants.some((want) => (want.number === null ? got.number === null && got.text === want.text : got.number === want.number));

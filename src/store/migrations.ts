@@ -93,6 +93,24 @@ export const MIGRATIONS: readonly Migration[] = [
     // A revision per object, so that an update computed from a stale read is refused.
     sql: `ALTER TABLE objects ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;`,
   },
+  {
+    version: 5,
+    // The Digest of secret material leaves the attribute blob: its HMAC under the HSM's index key
+    // takes its place for Locate, and once the material is destroyed the Digest is kept encrypted
+    // under the KEK like the material was (ops/digest-index.ts). Moving the Digests of existing
+    // objects needs the HSM, which migrations do not have: a flag asks the server to do it at
+    // start (SqliteObjectStore.needsDigestSealing). Not indexed: Locate by Digest checks the
+    // candidates the other conditions leave, as it did the blob's Digest.
+    sql: `
+      ALTER TABLE objects ADD COLUMN digest_mac BLOB;
+      ALTER TABLE objects ADD COLUMN digest_kek_id TEXT;
+      ALTER TABLE objects ADD COLUMN digest_mechanism TEXT;
+      ALTER TABLE objects ADD COLUMN digest_iv BLOB;
+      ALTER TABLE objects ADD COLUMN digest_ciphertext BLOB;
+      CREATE TABLE store_tasks (name TEXT PRIMARY KEY) WITHOUT ROWID;
+      INSERT INTO store_tasks (name) SELECT 'seal-digests' WHERE EXISTS (SELECT 1 FROM objects);
+    `,
+  },
 ];
 
 /**

@@ -3,7 +3,9 @@
  * engine can be added without touching handlers.
  *
  * The store never sees plaintext key material: `protectedMaterial` is what the KeyProtector
- * returned (ciphertext under the HSM's key-encryption key).
+ * returned (ciphertext under the HSM's key-encryption key). Nor a value derived from it that an
+ * offline attacker could test guesses against: the Digest of secret material stays out of
+ * `attributes`, and `digestMac` (its HMAC under the HSM's index key) stands in for it in Locate.
  */
 import type { TtlvItem } from '../../ttlv/types';
 
@@ -31,6 +33,16 @@ export interface NewObject {
   readonly attributes: readonly StoredAttribute[];
   /** Null once destroyed (metadata stays, material goes) or for objects without material. */
   readonly protectedMaterial: ProtectedMaterial | null;
+  /**
+   * The blind index of a Digest withheld from `attributes` (secret material, ops/digest-index.ts):
+   * KeyProtector.indexMac of it. Null or absent: no Digest is withheld.
+   */
+  readonly digestMac?: Uint8Array | null;
+  /**
+   * A withheld Digest encrypted by the KeyProtector, kept once the material it is computed from is
+   * destroyed. Null or absent while the material is there.
+   */
+  readonly sealedDigest?: ProtectedMaterial | null;
 }
 
 export interface ManagedObjectRecord extends NewObject {
@@ -38,6 +50,8 @@ export interface ManagedObjectRecord extends NewObject {
   readonly seq: number;
   /** Grows by exactly one with every committed update of the object. */
   readonly revision: number;
+  readonly digestMac: Uint8Array | null;
+  readonly sealedDigest: ProtectedMaterial | null;
 }
 
 /**
@@ -53,6 +67,8 @@ export interface ObjectUpdate {
   readonly attributes?: readonly StoredAttribute[];
   /** `null` drops the material (Destroy). */
   readonly protectedMaterial?: ProtectedMaterial | null;
+  readonly digestMac?: Uint8Array | null;
+  readonly sealedDigest?: ProtectedMaterial | null;
 }
 
 /**
@@ -86,7 +102,12 @@ export type LocateCondition =
   /** Integer mask attributes: every bit of `bits` set in the stored value. */
   | { readonly kind: 'maskContains'; readonly name: string; readonly bits: number }
   /** The object has no instance of `name` (on-line objects have no Archive Date). */
-  | { readonly kind: 'absent'; readonly name: string };
+  | { readonly kind: 'absent'; readonly name: string }
+  /**
+   * A Digest: equal to `value` in the attributes (public material), or withheld with `mac` as its
+   * index (secret material; `mac` is the index MAC of `value`).
+   */
+  | { readonly kind: 'digest'; readonly name: 'Digest'; readonly value: TtlvItem; readonly mac: Uint8Array };
 
 export interface LocateQuery {
   /** Restrict to objects of this owner; undefined = all owners (administrators). */
@@ -98,6 +119,24 @@ export interface LocateQuery {
   readonly limit?: number;
   /** Creation order ('newest' first is what most clients expect of "the" key by name). */
   readonly order?: 'newest' | 'oldest';
+}
+
+/**
+ * Schema 5's conversion, which needs the HSM and so runs once the server has one, before it serves
+ * (ops/digest-index.ts sealClearDigests): objects written before it still hold the Digest of their
+ * secret material in the clear.
+ */
+export interface DigestSealing {
+  /** Whether the conversion is still to do (the store was written before schema 5). */
+  needsDigestSealing(): boolean;
+  /** Up to `limit` records with `seq` above `afterSeq`, in creation order. */
+  recordsAfter(afterSeq: number, limit: number): ManagedObjectRecord[];
+  writeBatch(ops: ReadonlyArray<{ uid: string; update: ObjectUpdate }>): Promise<void>;
+  /**
+   * Rewrites the whole file (VACUUM) and empties the write-ahead log, so that no free page, page
+   * slack or old WAL frame keeps a value the conversion removed; then marks it done.
+   */
+  finishDigestSealing(): void;
 }
 
 export interface ObjectStore {

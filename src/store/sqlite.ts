@@ -33,6 +33,7 @@ import {
 } from './attribute-rows';
 import {
   StoreError,
+  type DigestSealing,
   type DeferredAttribute,
   type DeferredWrite,
   type LocateCondition,
@@ -56,6 +57,11 @@ interface ObjectRow {
   ciphertext: Buffer | null;
   attrs: Buffer;
   rev: number;
+  digest_mac: Buffer | null;
+  digest_kek_id: string | null;
+  digest_mechanism: string | null;
+  digest_iv: Buffer | null;
+  digest_ciphertext: Buffer | null;
 }
 
 interface PendingWrite {
@@ -93,6 +99,9 @@ export interface SqliteStoreOptions {
 }
 
 
+const ROW_COLUMNS =
+  'seq, uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext, attrs, rev, digest_mac, digest_kek_id, digest_mechanism, digest_iv, digest_ciphertext';
+
 /** Default size of the row cache: a few MB, and the working set of a busy storage array. */
 const DEFAULT_CACHED_OBJECTS = 10_000;
 
@@ -105,7 +114,7 @@ const DEFERRED_COMMIT_DELAY_MS = 20;
 /** How long a read (or a blocking write) waits for a lock another connection holds. */
 const BUSY_TIMEOUT_MS = 5000;
 
-export class SqliteObjectStore implements ObjectStore {
+export class SqliteObjectStore implements ObjectStore, DigestSealing {
   private readonly db: Database.Database;
   /** Deferred writes not yet committed or given up (settled()). */
   private readonly deferredOutstanding = new Set<Promise<boolean>>();
@@ -192,8 +201,10 @@ export class SqliteObjectStore implements ObjectStore {
     const db = this.db;
     return {
       insertObject: db.prepare(
-        `INSERT INTO objects (uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext, attrs, created_at, updated_at)
-         VALUES (@uid, @objectType, @state, @owner, @kekId, @mechanism, @iv, @ciphertext, @attrs, @now, @now)`,
+        `INSERT INTO objects (uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext, attrs, digest_mac,
+                              digest_kek_id, digest_mechanism, digest_iv, digest_ciphertext, created_at, updated_at)
+         VALUES (@uid, @objectType, @state, @owner, @kekId, @mechanism, @iv, @ciphertext, @attrs, @digestMac,
+                 @digestKekId, @digestMechanism, @digestIv, @digestCiphertext, @now, @now)`,
       ),
       insertText: db.prepare(`INSERT INTO attr_text (name, skey, object_seq, idx) VALUES (?, ?, ?, ?)`),
       insertNumber: db.prepare(`INSERT INTO attr_num (name, nval, object_seq, idx) VALUES (?, ?, ?, ?)`),
@@ -207,8 +218,10 @@ export class SqliteObjectStore implements ObjectStore {
       updateMaterial: db.prepare(
         `UPDATE objects SET kek_id = ?, mechanism = ?, iv = ?, ciphertext = ?, updated_at = ? WHERE seq = ?`,
       ),
+      updateDigestMac: db.prepare(`UPDATE objects SET digest_mac = ? WHERE seq = ?`),
+      updateSealedDigest: db.prepare(`UPDATE objects SET digest_kek_id = ?, digest_mechanism = ?, digest_iv = ?, digest_ciphertext = ? WHERE seq = ?`),
       getObject: db.prepare(
-        `SELECT seq, uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext, attrs, rev FROM objects WHERE uid = ?`,
+        `SELECT ${ROW_COLUMNS} FROM objects WHERE uid = ?`,
       ),
       seqAndAttributes: db.prepare(`SELECT seq, attrs, rev FROM objects WHERE uid = ?`),
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
@@ -264,6 +277,11 @@ export class SqliteObjectStore implements ObjectStore {
       ciphertext: m ? Buffer.from(m.ciphertext) : null,
       attrs: encodeAttributeBlob(obj.attributes),
       rev: 0,
+      digest_mac: obj.digestMac ? Buffer.from(obj.digestMac) : null,
+      digest_kek_id: obj.sealedDigest?.kekId ?? null,
+      digest_mechanism: obj.sealedDigest?.mechanism ?? null,
+      digest_iv: obj.sealedDigest ? Buffer.from(obj.sealedDigest.iv) : null,
+      digest_ciphertext: obj.sealedDigest ? Buffer.from(obj.sealedDigest.ciphertext) : null,
     };
     let seq: number;
     try {
@@ -278,6 +296,11 @@ export class SqliteObjectStore implements ObjectStore {
           iv: row.iv,
           ciphertext: row.ciphertext,
           attrs: row.attrs,
+          digestMac: row.digest_mac,
+          digestKekId: row.digest_kek_id,
+          digestMechanism: row.digest_mechanism,
+          digestIv: row.digest_iv,
+          digestCiphertext: row.digest_ciphertext,
           now: Date.now(),
         }).lastInsertRowid,
       );
@@ -311,6 +334,11 @@ export class SqliteObjectStore implements ObjectStore {
         now,
         seq,
       );
+    }
+    if (change.digestMac !== undefined) this.stmts.updateDigestMac.run(change.digestMac ? Buffer.from(change.digestMac) : null, seq);
+    if (change.sealedDigest !== undefined) {
+      const d = change.sealedDigest;
+      this.stmts.updateSealedDigest.run(d?.kekId ?? null, d?.mechanism ?? null, d ? Buffer.from(d.iv) : null, d ? Buffer.from(d.ciphertext) : null, seq);
     }
     if (change.attributes !== undefined) this.replaceAttributes(seq, row.attrs, change.attributes, now);
   }
@@ -643,6 +671,11 @@ export class SqliteObjectStore implements ObjectStore {
       owner: row.owner,
       seq: row.seq,
       revision: row.rev,
+      digestMac: row.digest_mac === null ? null : Buffer.from(row.digest_mac),
+      sealedDigest:
+        row.digest_ciphertext && row.digest_iv && row.digest_kek_id && row.digest_mechanism
+          ? { kekId: row.digest_kek_id, mechanism: row.digest_mechanism, iv: Buffer.from(row.digest_iv), ciphertext: Buffer.from(row.digest_ciphertext) }
+          : null,
       attributes: attrs,
       protectedMaterial:
         row.ciphertext && row.iv && row.kek_id && row.mechanism
@@ -698,7 +731,7 @@ export class SqliteObjectStore implements ObjectStore {
     // Conditions on attributes without index entries are checked on the candidates' blobs.
     const onBlob: LocateCondition[] = [];
     for (const c of query.conditions) {
-      if (!isIndexed(c.name)) {
+      if (c.kind === 'digest' || !isIndexed(c.name)) {
         onBlob.push(c);
         continue;
       }
@@ -707,7 +740,7 @@ export class SqliteObjectStore implements ObjectStore {
       params.push(...p);
     }
     const order = query.order === 'oldest' ? 'ASC' : 'DESC';
-    const columns = onBlob.length > 0 ? 'o.uid, o.attrs' : 'o.uid';
+    const columns = onBlob.length > 0 ? 'o.uid, o.attrs, o.digest_mac' : 'o.uid';
     let sql = `SELECT ${columns} FROM objects o${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY o.seq ${order}`;
     const paged = onBlob.length === 0 && (query.limit !== undefined || query.offset !== undefined);
     if (paged) {
@@ -721,9 +754,10 @@ export class SqliteObjectStore implements ObjectStore {
     let skip = query.offset ?? 0;
     const limit = query.limit ?? Infinity;
     if (limit <= 0) return out;
-    for (const row of stmt.iterate(...params) as IterableIterator<{ uid: string; attrs: Buffer }>) {
+    for (const row of stmt.iterate(...params) as IterableIterator<{ uid: string; attrs: Buffer; digest_mac: Buffer | null }>) {
       const attributes = decodeAttributeBlob(row.attrs);
-      if (!onBlob.every((c) => attributesMatch(attributes, c))) continue;
+      const withheld = (c: LocateCondition) => c.kind === 'digest' && row.digest_mac !== null && row.digest_mac.equals(c.mac);
+      if (!onBlob.every((c) => attributesMatch(attributes, c) || withheld(c))) continue;
       if (skip > 0) {
         skip--;
         continue;
@@ -746,14 +780,36 @@ export class SqliteObjectStore implements ObjectStore {
     return stmt;
   }
 
+  needsDigestSealing(): boolean {
+    return this.db.prepare(`SELECT 1 FROM store_tasks WHERE name = 'seal-digests'`).get() !== undefined;
+  }
+
+  recordsAfter(afterSeq: number, limit: number): ManagedObjectRecord[] {
+    const uids = this.db.prepare('SELECT uid FROM objects WHERE seq > ? ORDER BY seq LIMIT ?').pluck().all(afterSeq, limit) as string[];
+    return uids.map((uid) => this.get(uid)!);
+  }
+
+  finishDigestSealing(): void {
+    if (this.pending.length > 0 || this.deferredQueue.length > 0 || this.syncing !== null || this.unsynced.length > 0) {
+      throw new StoreError('IO', 'the store is busy: finish the Digest conversion before serving');
+    }
+    this.db.exec('VACUUM');
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.exec(`DELETE FROM store_tasks WHERE name = 'seal-digests'`);
+    // The deletion is the one write left: synced like any acknowledged write.
+    fs.fdatasyncSync(this.walFd);
+    this.rowCache.clear();
+  }
+
   /** For tests and operators: SQLite's own consistency check. */
   integrityCheck(): string {
     return this.db.pragma('integrity_check', { simple: true }) as string;
   }
 
-  /** The KEKs the stored objects are wrapped under (checked against the HSM at start). */
+  /** The KEKs the stored objects (and the Digests kept of destroyed ones) are wrapped under (checked against the HSM at start). */
   kekIds(): string[] {
-    return (this.db.prepare('SELECT DISTINCT kek_id FROM objects WHERE kek_id IS NOT NULL').all() as { kek_id: string }[]).map((r) => r.kek_id);
+    const sql = 'SELECT kek_id FROM objects WHERE kek_id IS NOT NULL UNION SELECT digest_kek_id FROM objects WHERE digest_kek_id IS NOT NULL';
+    return (this.db.prepare(sql).pluck().all() as string[]);
   }
 
   close(): void {
@@ -802,7 +858,7 @@ function sameItem(a: TtlvItem, b: TtlvItem): boolean {
   return a.value === b.value;
 }
 
-function conditionSql(c: LocateCondition): [string, unknown[]] {
+function conditionSql(c: Exclude<LocateCondition, { kind: 'digest' }>): [string, unknown[]] {
   // `o.seq IN (...)` lets SQLite drive the query from an index table (name, value, object_seq)
   // and fetch objects by rowid, instead of visiting every object of the owner.
   const text = (test: string) => `o.seq IN (SELECT a.object_seq FROM attr_text a WHERE a.name = ? AND ${test})`;

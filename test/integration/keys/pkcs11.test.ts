@@ -241,6 +241,80 @@ describe('open failures', () => {
   });
 });
 
+describe('index key (blind indexes: indexMac)', () => {
+  /** The token objects labelled `label`, through a raw session of this process. */
+  function tokenObjects(label: string, fn?: (lib: pkcs11js.PKCS11, session: pkcs11js.Handle, handles: pkcs11js.Handle[]) => void): number {
+    return withRawModule((lib, slot) => {
+      const session = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+      try {
+        lib.C_FindObjectsInit(session, [
+          { type: pkcs11js.CKA_LABEL, value: label },
+          { type: pkcs11js.CKA_TOKEN, value: true },
+        ]);
+        const handles = lib.C_FindObjects(session, 4);
+        lib.C_FindObjectsFinal(session);
+        fn?.(lib, session, handles);
+        return handles.length;
+      } finally {
+        lib.C_CloseSession(session);
+      }
+    });
+  }
+
+  test('made at open: a sensitive, non-extractable token key that signs and does nothing else; its value cannot be read', async () => {
+    await openProtector();
+    tokenObjects('kmip-digest-index', (lib, session, handles) => {
+      expect(handles).toHaveLength(1);
+      const key = handles[0] as pkcs11js.Handle;
+      const attrs = lib.C_GetAttributeValue(session, key, [
+        { type: pkcs11js.CKA_SENSITIVE },
+        { type: pkcs11js.CKA_EXTRACTABLE },
+        { type: pkcs11js.CKA_SIGN },
+        { type: pkcs11js.CKA_ENCRYPT },
+        { type: pkcs11js.CKA_WRAP },
+        { type: pkcs11js.CKA_KEY_TYPE },
+      ]);
+      const flag = (i: number) => (attrs[i]!.value as Buffer)[0] === 1;
+      expect([flag(0), flag(1), flag(2), flag(3), flag(4)]).toEqual([true, false, true, false, false]);
+      expect((attrs[5]!.value as Buffer).readUInt32LE(0)).toBe(pkcs11js.CKK_GENERIC_SECRET);
+      expect(() => lib.C_GetAttributeValue(session, key, [{ type: pkcs11js.CKA_VALUE }])).toThrow(/CKR_ATTRIBUTE_SENSITIVE/);
+    });
+  });
+
+  test('HMAC-SHA256 under that key: 32 bytes, the same for the same data across reopening, another for other data or another key', async () => {
+    const p = await openProtector();
+    const data = Buffer.from('kmip-index:Digest\0example');
+    const mac = await p.indexMac(data);
+    expect(mac).toHaveLength(32);
+    expect((await p.indexMac(data)).equals(mac)).toBe(true);
+    expect((await p.indexMac(Buffer.from('kmip-index:Digest\0examplf'))).equals(mac)).toBe(false);
+    // Reopened without the right to create: the same key is found and gives the same MAC.
+    const again = await openProtector({ createIndexKey: false });
+    expect((await again.indexMac(data)).equals(mac)).toBe(true);
+    // Keyed: another index key answers otherwise.
+    const other = await openProtector({ indexKeyLabel: 'kmip-test-other-index' });
+    expect((await other.indexMac(data)).equals(mac)).toBe(false);
+  });
+
+  test('a missing index key is not created when creation is disabled (a store that holds indexes needs the key they were made with)', async () => {
+    await openProtector(); // keeps the module initialised for the raw look below
+    const err = await expectCode(Pkcs11KeyProtector.open({ ...base, indexKeyLabel: 'absent-index', createIndexKey: false }), 'UNKNOWN_KEK');
+    expect(err.message).toContain('"absent-index"');
+    expect(tokenObjects('absent-index')).toBe(0);
+  });
+
+  test('the index key taken away while running: HSM_UNAVAILABLE, and no new key is made in its place', async () => {
+    const p = await openProtector({ indexKeyLabel: 'kmip-test-doomed-index' });
+    await p.indexMac(Buffer.from('x'));
+    tokenObjects('kmip-test-doomed-index', (lib, session, handles) => lib.C_DestroyObject(session, handles[0] as pkcs11js.Handle));
+    await expectCode(p.indexMac(Buffer.from('x')), 'HSM_UNAVAILABLE');
+    expect(tokenObjects('kmip-test-doomed-index')).toBe(0);
+    // Key material still works: only what needs the index key is refused.
+    const key = randomBytes(32);
+    expect(Buffer.from(await p.unprotect('uid-i', await p.protect('uid-i', key))).equals(key)).toBe(true);
+  });
+});
+
 describe('recovery', () => {
   test('sessions closed under the protector are reopened transparently', async () => {
     const p = await openProtector();

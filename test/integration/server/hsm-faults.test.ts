@@ -9,6 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as pkcs11js from 'pkcs11js';
+import { ttlv } from '../../../ttlv/types';
+import { Tag } from '../../../src/spec/generated/tags';
 import { Pkcs11KeyProtector } from '../../../src/keys/pkcs11';
 import { ensureSoftHsmToken, softHsmProtectorConfig } from '../../../src/keys/softhsm';
 import { KEK_LABEL } from '../../../src/embedded';
@@ -101,11 +103,14 @@ test('token taken away while running: Cryptographic Failure, nothing written, ot
   fs.renameSync(token.tokenDir, away);
   try {
     await expectHsmRefusals(before.uid);
-    // What needs no key material is still served.
+    // What needs no key material is still served. (A secret object's Digest is computed from its
+    // material, so Get Attributes asking for it, or for all, needs the HSM: ops/digest-index.ts.)
     const located = await call(client, Operation.Locate, []);
     expect(located.status).toBe(ResultStatus.Success);
-    const attrs = await call(client, Operation.GetAttributes, getPayload(before.uid));
+    const attrs = await call(client, Operation.GetAttributes, [...getPayload(before.uid), ttlv.textString(Tag.AttributeName, 'State')]);
     expect(attrs.status).toBe(ResultStatus.Success);
+    const names = await call(client, Operation.GetAttributeList, getPayload(before.uid));
+    expect(names.status).toBe(ResultStatus.Success);
   } finally {
     fs.renameSync(away, token.tokenDir);
   }
