@@ -15,6 +15,7 @@ import { COMPAT_PROFILE_NAMES, isCompatProfileName, type CompatProfileName } fro
 import { readPykmipServerConf } from './compat/pykmip-config';
 import { parsePasswordHash, type CertificateCredentials, type CredentialsConfig, type PasswordHash } from './server/credentials';
 import { DEFAULT_MAX_RSA_MODULUS_BITS } from './crypto/key-encoding';
+import { readCrlFile } from './server/tls-material';
 
 /** Where the server sends Notify and Put for the objects of one client identity. */
 export interface NotificationEndpoint {
@@ -42,6 +43,11 @@ export interface ServerConfig {
   readonly port: number;
   readonly dataDir: string;
   readonly tls: { readonly cert: string; readonly key: string; readonly ca: string } | null;
+  /**
+   * CRL files (PEM or DER) checked at each handshake (`tls.crl`), read again on SIGHUP. With the dev
+   * PKI, the data dir's pki/crl.pem (`kmip-server pki revoke`) is checked too.
+   */
+  readonly tlsCrl: readonly string[];
   /** TLS 1.2/1.3 cipher suites (a Node/OpenSSL cipher list); undefined: Node's defaults. */
   readonly tlsCiphers: string | undefined;
   /** Refuse client certificates without Extended Key Usage clientAuth (pykmip-server's enable_tls_client_auth). */
@@ -229,6 +235,30 @@ function parseCredentials(raw: JsonObject): CredentialsConfig {
   return out;
 }
 
+/** `tls.crl`: one file or a list; each must hold CRLs OpenSSL reads (checked again on every reload). */
+function crlFiles(v: Json | undefined, notices: string[]): string[] {
+  if (v === undefined) return [];
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list) || list.length === 0 || list.some((f) => typeof f !== 'string' || f === '')) {
+    throw new ConfigError('tls.crl', 'must be a file name or a non-empty array of file names');
+  }
+  const files = (list as string[]).map((f) => path.resolve(f));
+  for (const file of files) {
+    let crls;
+    try {
+      crls = readCrlFile(file);
+    } catch (e) {
+      throw new ConfigError('tls.crl', (e as Error).message);
+    }
+    for (const c of crls) {
+      if (c.nextUpdate !== undefined && c.nextUpdate.getTime() < Date.now()) {
+        notices.push(`tls.crl ${file}: the CRL's next update (${c.nextUpdate.toISOString()}) has passed: OpenSSL refuses every client certificate of its CA until it is renewed`);
+      }
+    }
+  }
+  return files;
+}
+
 export interface ConfigOverrides {
   readonly configFile?: string;
   /** pykmip-server's server.conf: listen, TLS files and suites, and the "pykmip" profile. */
@@ -270,7 +300,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
       ? { host: pykmip.host, port: pykmip.port }
       : parseListen(str(raw, 'listen', '') ?? '127.0.0.1:5696', 'listen');
   const dataDir = path.resolve(o.dataDir ?? str(raw, 'dataDir', '') ?? './data');
-  const tlsSec = section(raw, 'tls', ['cert', 'key', 'ca', 'ciphers', 'requireClientAuthEku']);
+  const tlsSec = section(raw, 'tls', ['cert', 'key', 'ca', 'crl', 'ciphers', 'requireClientAuthEku']);
   const hsmSec = section(raw, 'hsm', ['module', 'tokenLabel', 'pinEnv', 'pinFile', 'kekLabel', 'callMode']);
   const storeSec = section(raw, 'store', ['path']);
   const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs', 'messageTimeoutMs', 'maxConnections', 'maxConnectionsPerIdentity', 'maxRsaModulusBits']) ?? {};
@@ -311,6 +341,8 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     };
     tlsFiles = { cert: need('cert'), key: need('key'), ca: need('ca') };
   }
+  const notices = [...(pykmip?.notices ?? [])];
+  const tlsCrl = tlsSec ? crlFiles(tlsSec['crl'], notices) : [];
   let hsm: ServerConfig['hsm'] = null;
   if (hsmSec) {
     const module = str(hsmSec, 'module', 'hsm.');
@@ -332,6 +364,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     port: listen.port,
     dataDir,
     tls: tlsFiles,
+    tlsCrl,
     tlsCiphers,
     requireClientAuthEku,
     identityFrom,
@@ -351,6 +384,6 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     crypto: { allowLegacy },
     compat: compatText,
     credentials: parseCredentials(raw),
-    notices: pykmip?.notices ?? [],
+    notices,
   };
 }

@@ -3,7 +3,8 @@
  * workers let TLS, the codec, the handlers and HSM calls use every core. The primary prepares the
  * data directory once, forks the workers (Node's cluster module: the primary accepts connections
  * and deals them out in turn, so a connection stays with one worker), restarts a worker that dies,
- * and stops them all on SIGTERM or SIGINT.
+ * stops them all on SIGTERM or SIGINT, and passes SIGHUP on to each (every worker reopens its
+ * audit file and reloads its TLS material; the primary serves nothing itself).
  *
  * The workers share the SQLite file (each has its own connection; see the store's
  * `sharedWithOtherProcesses`), the HSM token (a session each) and the audit file (opened for
@@ -40,6 +41,8 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
   return new Promise<number>((resolve) => {
     const workers = new Set<Worker>();
     const ready = new Set<Worker>();
+    /** Workers sent SIGHUP while still starting: sent it once ready (until then the signal would end them). */
+    const reloadOwed = new Set<Worker>();
     const restarts: number[] = [];
     let started = false;
     let stopping = false;
@@ -62,6 +65,7 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
       w.on('message', (m: unknown) => {
         if (!isWorkerReady(m)) return;
         ready.add(w);
+        if (reloadOwed.delete(w)) w.process.kill('SIGHUP');
         if (!started && ready.size === config.workers) {
           started = true;
           log({ msg: 'listening', address: m.address, port: m.port, dataDir: config.dataDir, workers: config.workers });
@@ -70,6 +74,7 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
       w.on('exit', (code, signal) => {
         workers.delete(w);
         ready.delete(w);
+        reloadOwed.delete(w);
         if (stopping) {
           if (workers.size === 0) resolve(exitCode);
           return;
@@ -94,6 +99,13 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
 
     process.on('SIGTERM', () => stopAll(0));
     process.on('SIGINT', () => stopAll(0));
+    process.on('SIGHUP', () => {
+      if (stopping) return;
+      for (const w of workers) {
+        if (ready.has(w)) w.process.kill('SIGHUP');
+        else reloadOwed.add(w);
+      }
+    });
     for (let i = 0; i < config.workers; i++) fork();
   });
 }

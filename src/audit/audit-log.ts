@@ -39,6 +39,8 @@ export interface AuditSink {
   /** Unexpected internal errors: logged with their correlation id, never sent to the client. */
   internalError(correlationId: string, error: unknown): void;
   close(): Promise<void>;
+  /** SIGHUP: closes the audit file and opens it again by name (logrotate renamed it); absent when there is no file. */
+  reopen?(): Promise<void>;
 }
 
 /** winston's key for the formatted line of a log entry (triple-beam MESSAGE). */
@@ -65,9 +67,11 @@ class AuditFileTransport extends TransportBase {
   private writing = false;
   private failure: string | null = null;
   private idle: (() => void) | null = null;
-  private readonly fd: number;
+  private fd: number;
+  /** Descriptors replaced by reopen() while a write was in flight: closed once it finishes. */
+  private retired: number[] = [];
 
-  constructor(file: string) {
+  constructor(private readonly file: string) {
     super();
     // Owner-only: the audit trail names clients and objects.
     this.fd = fs.openSync(file, 'a', 0o600);
@@ -101,6 +105,7 @@ class AuditFileTransport extends TransportBase {
   }
 
   private writeQueued(): void {
+    for (const fd of this.retired.splice(0)) fs.closeSync(fd);
     if (this.queue.length === 0) {
       this.writing = false;
       this.idle?.();
@@ -109,8 +114,10 @@ class AuditFileTransport extends TransportBase {
     this.writing = true;
     const chunk = this.takeChunk();
     const bytes = Buffer.from(chunk);
+    // The chunk goes whole to the file it started in, even if reopen() swaps the file meanwhile.
+    const fd = this.fd;
     const writeFrom = (offset: number): void => {
-      fs.write(this.fd, bytes, offset, bytes.length - offset, null, (err, written) => {
+      fs.write(fd, bytes, offset, bytes.length - offset, null, (err, written) => {
         if (err) {
           // Disk full or gone: keep the lines (bounded) and try again with the next ones.
           if (this.failure !== err.message) process.stderr.write(`audit log: cannot write ${err.message}\n`);
@@ -128,10 +135,20 @@ class AuditFileTransport extends TransportBase {
     writeFrom(0);
   }
 
+  /** Opens the file by name again; lines queued from now on go to it. */
+  reopen(): void {
+    const fd = fs.openSync(this.file, 'a', 0o600);
+    const old = this.fd;
+    this.fd = fd;
+    if (this.writing) this.retired.push(old);
+    else fs.closeSync(old);
+  }
+
   /** Writes what is queued and closes the file. */
   async closeFile(): Promise<void> {
     if (this.writing) await new Promise<void>((resolve) => (this.idle = resolve));
     if (this.queue.length > 0) fs.writeSync(this.fd, this.takeChunk());
+    for (const fd of this.retired.splice(0)) fs.closeSync(fd);
     fs.closeSync(this.fd);
   }
 }
@@ -162,6 +179,7 @@ export function createAuditLog(opts: { file?: string; console?: boolean }): Audi
         logger.on('finish', () => resolve());
         logger.end();
       }).then(() => file?.closeFile()),
+    ...(file ? { reopen: async () => file.reopen() } : {}),
   };
 }
 
