@@ -108,9 +108,11 @@ async function start(args: readonly string[]): Promise<void> {
   };
   if (reloadOwed) reload();
   if (cluster.isWorker) {
+    // The primary said what there is to say about the TLS files when it read them.
     const ready: WorkerReady = { type: 'kmip-worker-ready', address, port };
     process.send?.(ready);
   } else {
+    for (const note of server.tlsWarnings) console.log(JSON.stringify({ msg: 'config', note }));
     console.log(JSON.stringify({ msg: 'listening', address, port, dataDir: config.dataDir }));
   }
 }

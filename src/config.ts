@@ -236,7 +236,7 @@ function parseCredentials(raw: JsonObject): CredentialsConfig {
 }
 
 /** `tls.crl`: one file or a list; each must hold CRLs OpenSSL reads (checked again on every reload). */
-function crlFiles(v: Json | undefined, notices: string[]): string[] {
+function crlFiles(v: Json | undefined): string[] {
   if (v === undefined) return [];
   const list = typeof v === 'string' ? [v] : v;
   if (!Array.isArray(list) || list.length === 0 || list.some((f) => typeof f !== 'string' || f === '')) {
@@ -244,16 +244,10 @@ function crlFiles(v: Json | undefined, notices: string[]): string[] {
   }
   const files = (list as string[]).map((f) => path.resolve(f));
   for (const file of files) {
-    let crls;
     try {
-      crls = readCrlFile(file);
+      readCrlFile(file);
     } catch (e) {
       throw new ConfigError('tls.crl', (e as Error).message);
-    }
-    for (const c of crls) {
-      if (c.nextUpdate !== undefined && c.nextUpdate.getTime() < Date.now()) {
-        notices.push(`tls.crl ${file}: the CRL's next update (${c.nextUpdate.toISOString()}) has passed: OpenSSL refuses every client certificate of its CA until it is renewed`);
-      }
     }
   }
   return files;
@@ -341,8 +335,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     };
     tlsFiles = { cert: need('cert'), key: need('key'), ca: need('ca') };
   }
-  const notices = [...(pykmip?.notices ?? [])];
-  const tlsCrl = tlsSec ? crlFiles(tlsSec['crl'], notices) : [];
+  const tlsCrl = tlsSec ? crlFiles(tlsSec['crl']) : [];
   let hsm: ServerConfig['hsm'] = null;
   if (hsmSec) {
     const module = str(hsmSec, 'module', 'hsm.');
@@ -384,6 +377,6 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     crypto: { allowLegacy },
     compat: compatText,
     credentials: parseCredentials(raw),
-    notices,
+    notices: pykmip?.notices ?? [],
   };
 }

@@ -31,6 +31,8 @@ export interface RunningServer {
    * material as it was and rejects naming the file; open connections are never touched.
    */
   reload(): Promise<ReloadOutcome>;
+  /** What the operator should know about the TLS files read at start (a CRL past its next update). */
+  readonly tlsWarnings: readonly string[];
   /** Stops accepting, finishes in-flight requests, delivers queued notifications, closes the store and the HSM. */
   stop(): Promise<void>;
 }
@@ -98,15 +100,16 @@ async function tlsFiles(config: ServerConfig): Promise<TlsMaterial> {
  * data directory and dev PKI, the embedded token and its KEK, the store's migrations. Opening the
  * HSM and the store here also refuses a bad set-up with one message instead of one per worker.
  */
-export async function prepareDataDir(config: ServerConfig): Promise<void> {
+export async function prepareDataDir(config: ServerConfig): Promise<{ tlsWarnings: readonly string[] }> {
   secureDataDir(config.dataDir);
-  await tlsFiles(config);
+  const tls = await tlsFiles(config);
   const store = new SqliteObjectStore({ path: config.storePath });
   try {
     await (await openHsm(config, store.kekIds())).close();
   } finally {
     store.close();
   }
+  return { tlsWarnings: tls.warnings };
 }
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
@@ -188,6 +191,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   }
   return {
     listener,
+    tlsWarnings: tls.warnings,
     async reload() {
       const failures: string[] = [];
       try {

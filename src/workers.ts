@@ -37,7 +37,8 @@ type Log = (record: Record<string, unknown>) => void;
 
 /** Runs the primary until it is stopped; resolves with the process's exit code. */
 export async function runWorkers(config: ServerConfig, log: Log): Promise<number> {
-  await prepareDataDir(config);
+  const { tlsWarnings } = await prepareDataDir(config);
+  for (const note of tlsWarnings) log({ msg: 'config', note });
   return new Promise<number>((resolve) => {
     const workers = new Set<Worker>();
     const ready = new Set<Worker>();

@@ -4,7 +4,7 @@
  * a bad file on reload must leave the server serving what it had, with one line saying which file
  * to fix. CRLs may be PEM or DER; OpenSSL takes PEM, so DER is armoured here.
  */
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, verify, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import tls from 'node:tls';
 import * as asn1js from 'asn1js';
@@ -124,10 +124,33 @@ function subjectDer(cert: X509Certificate): Buffer {
   return Buffer.from(parsed.subject.toSchema().toBER(false));
 }
 
+/** CRL signature algorithms checked here: OID -> Node digest (null: the scheme hashes itself). */
+const CRL_SIGNATURES: Readonly<Record<string, string | null>> = {
+  '1.2.840.113549.1.1.11': 'sha256',
+  '1.2.840.113549.1.1.12': 'sha384',
+  '1.2.840.113549.1.1.13': 'sha512',
+  '1.2.840.10045.4.3.2': 'sha256',
+  '1.2.840.10045.4.3.3': 'sha384',
+  '1.2.840.10045.4.3.4': 'sha512',
+  '1.3.101.112': null,
+  '1.3.101.113': null,
+};
+
+/** Whether `key` signed the CRL; undefined for an algorithm not checked here (OpenSSL still checks it). */
+function signedBy(c: ParsedCrl, key: KeyObject): boolean | undefined {
+  const hash = CRL_SIGNATURES[c.list.signatureAlgorithm.algorithmId];
+  if (hash === undefined) return undefined;
+  try {
+    return verify(hash, c.list.tbsView, { key, dsaEncoding: 'der' }, Buffer.from(c.list.signatureValue.valueBlock.valueHexView));
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Reads and checks every file: each parses, the key is the certificate's, each CRL was issued by a
- * CA in the CA file (a CRL of another CA would refuse every client: OpenSSL then finds no CRL for
- * theirs), and OpenSSL accepts them together.
+ * Reads and checks every file: each parses, the key is the certificate's, a CRL naming a CA of the
+ * CA file is signed by it (one that is not, say from a CA made anew under the same name, would
+ * make OpenSSL refuse every client), and OpenSSL accepts them together.
  */
 export function readTlsMaterial(src: TlsSources, now: Date = new Date()): TlsMaterial {
   const certPem = read(src.cert, 'certificate');
@@ -141,13 +164,18 @@ export function readTlsMaterial(src: TlsSources, now: Date = new Date()): TlsMat
     throw new TlsFileError(src.key, 'not a usable unencrypted PEM private key');
   }
   if (!cert.checkPrivateKey(key)) throw new TlsFileError(src.key, `this key is not the key of the certificate in ${src.cert}`);
-  const cas = certificates(src.ca, caPem, 'CA certificates');
-  const caSubjects = cas.map(subjectDer);
+  const cas = certificates(src.ca, caPem, 'CA certificates').map((ca) => ({ ca, subject: subjectDer(ca) }));
   const crl: string[] = [];
   const warnings: string[] = [];
   for (const file of src.crl) {
     for (const c of readCrlFile(file)) {
-      if (!caSubjects.some((s) => s.equals(c.issuerDer))) throw new TlsFileError(file, `its issuer is none of the CAs in ${src.ca}`);
+      const issuers = cas.filter((a) => a.subject.equals(c.issuerDer));
+      if (issuers.length === 0) {
+        // It may be an intermediate CA's that clients send in their chain.
+        warnings.push(`${file}: its issuer is none of the CAs in ${src.ca}; it applies only to a CA that clients send in their chain`);
+      } else if (issuers.every((a) => signedBy(c, a.ca.publicKey) === false)) {
+        throw new TlsFileError(file, `not signed by the CA it names in ${src.ca} (a CA made anew under the same name?)`);
+      }
       if (c.nextUpdate !== undefined && c.nextUpdate.getTime() < now.getTime()) {
         warnings.push(`${file}: the CRL's next update (${c.nextUpdate.toISOString()}) has passed: OpenSSL refuses every client certificate of its CA until it is renewed`);
       }
