@@ -1,6 +1,7 @@
 /**
  * `kmip-server start [--config FILE] [--pykmip-config FILE] [--listen HOST:PORT] [--data-dir DIR] [--workers N|auto]`
  * `kmip-server pki client --cn NAME --out DIR [--data-dir DIR] [--create-ca]`
+ * `kmip-server pki revoke --cert FILE [--data-dir DIR]`
  * `kmip-server hash-password` (the password on standard input, never on the command line)
  * `kmip-server audit verify --data-dir DIR [--config FILE] [FILE...]`
  */
@@ -13,12 +14,14 @@ import { HEAD_FILE, parseHead } from './audit/chain';
 import { verifyAuditTrail } from './audit/verify';
 import { runWorkers, type WorkerReady } from './workers';
 import { certificateAuthorityIn, ensureDevPki, issueClientCertificate } from './pki/dev-pki';
+import { revokeCertificate } from './pki/dev-crl';
 import { lockDataDir, restrictNewFiles, secureDataDir } from './data-dir';
 import { hashPassword } from './server/credentials';
 
 const USAGE = `usage:
   kmip-server start [--config FILE] [--pykmip-config SERVER.CONF] [--listen HOST:PORT] [--data-dir DIR] [--workers N|auto]
   kmip-server pki client --cn NAME --out DIR [--data-dir DIR] [--create-ca]
+  kmip-server pki revoke --cert FILE [--data-dir DIR]
   kmip-server hash-password < password-file
   kmip-server audit verify [--data-dir DIR] [--config FILE] [FILE...]`;
 
@@ -42,6 +45,13 @@ function parseFlags(args: readonly string[], allowed: readonly string[], switche
 
 async function start(args: readonly string[]): Promise<void> {
   restrictNewFiles();
+  // SIGHUP's default is to end the process; logrotate and certificate renewal send it at any time.
+  // Until the server is up, one that arrives is remembered and done once it is.
+  let reloadOwed = false;
+  let reload = () => {
+    reloadOwed = true;
+  };
+  process.on('SIGHUP', () => reload());
   const flags = parseFlags(args, ['config', 'pykmip-config', 'listen', 'data-dir', 'workers']);
   const config = loadConfig({
     configFile: flags.get('config'),
@@ -86,10 +96,33 @@ async function start(args: readonly string[]): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // One reload at a time; a SIGHUP during one is done after it (the files may have changed again).
+  let reloading: Promise<void> | null = null;
+  reload = () => {
+    if (stopping) return;
+    if (reloading) {
+      reloadOwed = true;
+      return;
+    }
+    reloadOwed = false;
+    reloading = server.reload().then(
+      (r) => {
+        if (r.failures.length > 0) console.error(JSON.stringify({ msg: 'reload failed', pid: process.pid, error: r.failures.join('; ') }));
+        else console.log(JSON.stringify({ msg: 'reloaded', pid: process.pid, audit: config.auditFile, certificate: r.tls, warnings: r.warnings.length > 0 ? r.warnings : undefined }));
+      },
+      (e: unknown) => console.error(JSON.stringify({ msg: 'reload failed', pid: process.pid, error: String(e) })),
+    ).finally(() => {
+      reloading = null;
+      if (reloadOwed) reload();
+    });
+  };
+  if (reloadOwed) reload();
   if (cluster.isWorker) {
+    // The primary said what there is to say about the TLS files when it read them.
     const ready: WorkerReady = { type: 'kmip-worker-ready', address, port };
     process.send?.(ready);
   } else {
+    for (const note of server.tlsWarnings) console.log(JSON.stringify({ msg: 'config', note }));
     console.log(JSON.stringify({ msg: 'listening', address, port, dataDir: config.dataDir }));
   }
 }
@@ -119,6 +152,16 @@ async function pkiClient(args: readonly string[]): Promise<void> {
   }
   issueClientCertificate(pkiDir, cn, path.resolve(out));
   console.log(JSON.stringify({ msg: 'client certificate issued', cn, out: path.resolve(out) }));
+}
+
+/** Lists a dev PKI certificate in `<dataDir>/pki/crl.pem`; a running server applies it on SIGHUP. */
+async function pkiRevoke(args: readonly string[]): Promise<void> {
+  const flags = parseFlags(args, ['cert', 'data-dir']);
+  const cert = flags.get('cert');
+  if (!cert) throw new ConfigError('--cert', 'is required');
+  const pkiDir = path.resolve(flags.get('data-dir') ?? './data', 'pki');
+  const r = await revokeCertificate(pkiDir, path.resolve(cert));
+  console.log(JSON.stringify({ msg: r.already ? 'certificate already revoked' : 'certificate revoked', serial: r.serial, crl: r.crlPath, revoked: r.revoked, note: 'send the server SIGHUP to apply it' }));
 }
 
 /** Reads a password from standard input (one line; the newline is not part of it) and prints its hash. */
@@ -177,6 +220,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     else if (argv[0] === 'hash-password') await hashPasswordCommand(argv.slice(1));
     else if (argv[0] === 'pki' && argv[1] === 'client') await pkiClient(argv.slice(2));
     else if (argv[0] === 'audit' && argv[1] === 'verify') await auditVerify(argv.slice(2));
+    else if (argv[0] === 'pki' && argv[1] === 'revoke') await pkiRevoke(argv.slice(2));
     else {
       console.error(USAGE);
       process.exitCode = 2;

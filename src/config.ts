@@ -16,6 +16,7 @@ import { readPykmipServerConf } from './compat/pykmip-config';
 import { parsePasswordHash, type CertificateCredentials, type CredentialsConfig, type PasswordHash } from './server/credentials';
 import { DEFAULT_MAX_RSA_MODULUS_BITS } from './crypto/key-encoding';
 import { DEFAULT_SYSLOG_APP_NAME, DEFAULT_SYSLOG_FACILITY, type SyslogForwarderConfig } from './audit/syslog-forwarder';
+import { readCrlFile } from './server/tls-material';
 
 /** Where the server sends Notify and Put for the objects of one client identity. */
 export interface NotificationEndpoint {
@@ -43,6 +44,11 @@ export interface ServerConfig {
   readonly port: number;
   readonly dataDir: string;
   readonly tls: { readonly cert: string; readonly key: string; readonly ca: string } | null;
+  /**
+   * CRL files (PEM or DER) checked at each handshake (`tls.crl`), read again on SIGHUP. With the dev
+   * PKI, the data dir's pki/crl.pem (`kmip-server pki revoke`) is checked too.
+   */
+  readonly tlsCrl: readonly string[];
   /** TLS 1.2/1.3 cipher suites (a Node/OpenSSL cipher list); undefined: Node's defaults. */
   readonly tlsCiphers: string | undefined;
   /** Refuse client certificates without Extended Key Usage clientAuth (pykmip-server's enable_tls_client_auth). */
@@ -280,6 +286,24 @@ function parseAuditSyslog(audit: JsonObject): SyslogForwarderConfig | null {
   return { host, port, ca, cert, key, appName, facility, retryMaxMs: posInt(v, 'retryMaxMs', 'audit.syslog.') ?? 30_000 };
 }
 
+/** `tls.crl`: one file or a list; each must hold CRLs OpenSSL reads (checked again on every reload). */
+function crlFiles(v: Json | undefined): string[] {
+  if (v === undefined) return [];
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list) || list.length === 0 || list.some((f) => typeof f !== 'string' || f === '')) {
+    throw new ConfigError('tls.crl', 'must be a file name or a non-empty array of file names');
+  }
+  const files = (list as string[]).map((f) => path.resolve(f));
+  for (const file of files) {
+    try {
+      readCrlFile(file);
+    } catch (e) {
+      throw new ConfigError('tls.crl', (e as Error).message);
+    }
+  }
+  return files;
+}
+
 export interface ConfigOverrides {
   readonly configFile?: string;
   /** pykmip-server's server.conf: listen, TLS files and suites, and the "pykmip" profile. */
@@ -321,7 +345,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
       ? { host: pykmip.host, port: pykmip.port }
       : parseListen(str(raw, 'listen', '') ?? '127.0.0.1:5696', 'listen');
   const dataDir = path.resolve(o.dataDir ?? str(raw, 'dataDir', '') ?? './data');
-  const tlsSec = section(raw, 'tls', ['cert', 'key', 'ca', 'ciphers', 'requireClientAuthEku']);
+  const tlsSec = section(raw, 'tls', ['cert', 'key', 'ca', 'crl', 'ciphers', 'requireClientAuthEku']);
   const hsmSec = section(raw, 'hsm', ['module', 'tokenLabel', 'pinEnv', 'pinFile', 'kekLabel', 'callMode']);
   const storeSec = section(raw, 'store', ['path']);
   const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs', 'messageTimeoutMs', 'maxConnections', 'maxConnectionsPerIdentity', 'maxRsaModulusBits']) ?? {};
@@ -362,6 +386,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     };
     tlsFiles = { cert: need('cert'), key: need('key'), ca: need('ca') };
   }
+  const tlsCrl = tlsSec ? crlFiles(tlsSec['crl']) : [];
   let hsm: ServerConfig['hsm'] = null;
   if (hsmSec) {
     const module = str(hsmSec, 'module', 'hsm.');
@@ -383,6 +408,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     port: listen.port,
     dataDir,
     tls: tlsFiles,
+    tlsCrl,
     tlsCiphers,
     requireClientAuthEku,
     identityFrom,

@@ -22,6 +22,8 @@ import { buildRegistry } from './ops';
 import { systemClock } from './server/context';
 import type { ServerCore } from './server/handle-message';
 import { startListener, type RunningListener } from './server/listener';
+import { readTlsMaterial, type TlsMaterial, type TlsSources } from './server/tls-material';
+import { devCrlPath } from './pki/dev-crl';
 import { KEK_LABEL, SERVER_INFO, openEmbeddedHsm } from './embedded';
 import { EndpointNotifier } from './notify/notifier';
 import { COMPAT_PROFILES } from './compat/profiles';
@@ -31,6 +33,14 @@ export interface RunningServer {
   readonly listener: RunningListener;
   /** The audit sink (SIGHUP: `audit.reopen()` after logrotate; with workers the primary's is in workers.ts). */
   readonly audit: AuditSink;
+  /**
+   * SIGHUP: reopens the audit file by name (logrotate moved it) and serves new handshakes with the
+   * TLS files read again (a renewed certificate, a new CRL). A file that fails leaves the TLS
+   * material as it was and rejects naming the file; open connections are never touched.
+   */
+  reload(): Promise<ReloadOutcome>;
+  /** What the operator should know about the TLS files read at start (a CRL past its next update). */
+  readonly tlsWarnings: readonly string[];
   /** Stops accepting, finishes in-flight requests, delivers queued notifications, closes the store and the HSM. */
   stop(): Promise<void>;
 }
@@ -127,17 +137,30 @@ export async function openAuditLog(config: ServerConfig, keys: KeyProtector, for
   return audit;
 }
 
-async function tlsFiles(config: ServerConfig): Promise<{ key: Buffer; cert: Buffer; ca: Buffer }> {
-  if (config.tls) {
-    return { key: fs.readFileSync(config.tls.key), cert: fs.readFileSync(config.tls.cert), ca: fs.readFileSync(config.tls.ca) };
-  }
+export interface ReloadOutcome {
+  /** The certificate now served; absent when the TLS files failed and the previous material stays. */
+  readonly tls?: { readonly serial: string; readonly validTo: string; readonly crls: number };
+  /** One line each, naming the file: what failed and what was kept instead. */
+  readonly failures: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+/** The configured TLS files, or the dev PKI's (with its CRL once `pki revoke` has written one). */
+function tlsSources(config: ServerConfig): TlsSources {
+  if (config.tls) return { ...config.tls, crl: config.tlsCrl };
   const pkiDir = path.join(config.dataDir, 'pki');
-  await ensureDevPki(pkiDir);
+  const devCrl = devCrlPath(pkiDir);
   return {
-    key: fs.readFileSync(path.join(pkiDir, 'server-key.pem')),
-    cert: fs.readFileSync(path.join(pkiDir, 'server.pem')),
-    ca: fs.readFileSync(path.join(pkiDir, 'ca.pem')),
+    key: path.join(pkiDir, 'server-key.pem'),
+    cert: path.join(pkiDir, 'server.pem'),
+    ca: path.join(pkiDir, 'ca.pem'),
+    crl: [...config.tlsCrl, ...(fs.existsSync(devCrl) ? [devCrl] : [])],
   };
+}
+
+async function tlsFiles(config: ServerConfig): Promise<TlsMaterial> {
+  if (!config.tls) await ensureDevPki(path.join(config.dataDir, 'pki'));
+  return readTlsMaterial(tlsSources(config));
 }
 
 /**
@@ -145,15 +168,16 @@ async function tlsFiles(config: ServerConfig): Promise<{ key: Buffer; cert: Buff
  * data directory and dev PKI, the embedded token and its KEK, the store's migrations. Opening the
  * HSM and the store here also refuses a bad set-up with one message instead of one per worker.
  */
-export async function prepareDataDir(config: ServerConfig): Promise<void> {
+export async function prepareDataDir(config: ServerConfig): Promise<{ tlsWarnings: readonly string[] }> {
   secureDataDir(config.dataDir);
-  await tlsFiles(config);
+  const tls = await tlsFiles(config);
   const store = new SqliteObjectStore({ path: config.storePath });
   try {
     await (await openHsm(config, store)).close();
   } finally {
     store.close();
   }
+  return { tlsWarnings: tls.warnings };
 }
 
 /** Where the SIEM forwarder keeps the last `seq` it sent. */
@@ -170,7 +194,19 @@ export function startAuditForwarder(config: ServerConfig): AuditForwarder | unde
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   secureDataDir(config.dataDir);
-  const tls = await tlsFiles(config);
+  let tls = await tlsFiles(config);
+  // Read at each connection to an endpoint, so a renewed server certificate is used from the reload on.
+  const endpointTls = {
+    get key() {
+      return tls.key;
+    },
+    get cert() {
+      return tls.cert;
+    },
+    get ca() {
+      return tls.ca;
+    },
+  };
   // With workers, the primary owns the trail and forwards it (workers.ts).
   const forwarder = config.workers === 1 ? startAuditForwarder(config) : undefined;
   const store = new SqliteObjectStore({ path: config.storePath, sharedWithOtherProcesses: config.workers > 1 });
@@ -203,7 +239,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
           clock: systemClock,
           server: SERVER_INFO,
           maxMessageBytes: config.maxMessageBytes,
-          tls,
+          tls: endpointTls,
         });
   const core: ServerCore = {
     registry: buildRegistry(),
@@ -224,7 +260,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     listener = await startListener(core, {
       host: config.host,
       port: config.port,
-      ...tls,
+      key: tls.key,
+      cert: tls.cert,
+      ca: tls.ca,
+      crl: tls.crl,
       adminIdentities: config.adminIdentities,
       identityFrom: config.identityFrom,
       ciphers: config.tlsCiphers,
@@ -247,6 +286,24 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   return {
     listener,
     audit,
+    tlsWarnings: tls.warnings,
+    async reload() {
+      const failures: string[] = [];
+      try {
+        await audit.reopen();
+      } catch (e) {
+        failures.push(`audit file ${config.auditFile}: cannot reopen it (${(e as Error).message}); records go to the file open before`);
+      }
+      try {
+        const material = readTlsMaterial(tlsSources(config));
+        listener.reloadTls(material);
+        tls = material;
+        return { tls: { serial: material.serial, validTo: material.validTo, crls: material.crl.length }, failures, warnings: material.warnings };
+      } catch (e) {
+        failures.push(`${(e as Error).message}; still serving the previous TLS certificate, key, CA and CRLs`);
+        return { failures, warnings: [] };
+      }
+    },
     async stop() {
       await listener.close();
       // Operations answered Operation Pending finish (their writes are whole) before the store closes.

@@ -3,7 +3,8 @@
  * workers let TLS, the codec, the handlers and HSM calls use every core. The primary prepares the
  * data directory once, forks the workers (Node's cluster module: the primary accepts connections
  * and deals them out in turn, so a connection stays with one worker), restarts a worker that dies,
- * and stops them all on SIGTERM or SIGINT.
+ * stops them all on SIGTERM or SIGINT, and on SIGHUP reopens the audit file it owns and passes the
+ * signal on to each worker (each reloads its TLS material; the primary serves nothing itself).
  *
  * The workers share the SQLite file (each has its own connection; see the store's
  * `sharedWithOtherProcesses`) and the HSM token (a session each). The primary owns the audit file
@@ -39,7 +40,8 @@ type Log = (record: Record<string, unknown>) => void;
 
 /** Runs the primary until it is stopped; resolves with the process's exit code. */
 export async function runWorkers(config: ServerConfig, log: Log): Promise<number> {
-  await prepareDataDir(config);
+  const { tlsWarnings } = await prepareDataDir(config);
+  for (const note of tlsWarnings) log({ msg: 'config', note });
   // The primary owns the audit trail (the workers send it their records) and forwards it to the SIEM collector.
   const forwarder = startAuditForwarder(config);
   const keys = await openHsmForAudit(config);
@@ -54,6 +56,8 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
   const code = await new Promise<number>((resolve) => {
     const workers = new Set<Worker>();
     const ready = new Set<Worker>();
+    /** Workers sent SIGHUP while still starting: sent it once ready (until then the signal would end them). */
+    const reloadOwed = new Set<Worker>();
     const restarts: number[] = [];
     let started = false;
     let stopping = false;
@@ -77,6 +81,7 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
       w.on('message', (m: unknown) => {
         if (!isWorkerReady(m)) return;
         ready.add(w);
+        if (reloadOwed.delete(w)) w.process.kill('SIGHUP');
         if (!started && ready.size === config.workers) {
           started = true;
           log({ msg: 'listening', address: m.address, port: m.port, dataDir: config.dataDir, workers: config.workers });
@@ -85,6 +90,7 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
       w.on('exit', (code, signal) => {
         workers.delete(w);
         ready.delete(w);
+        reloadOwed.delete(w);
         if (stopping) {
           if (workers.size === 0) resolve(exitCode);
           return;
@@ -109,6 +115,18 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
 
     process.on('SIGTERM', () => stopAll(0));
     process.on('SIGINT', () => stopAll(0));
+    process.on('SIGHUP', () => {
+      if (stopping) return;
+      // The primary owns the audit file: it reopens it; the workers reload their TLS material.
+      audit.reopen().then(
+        () => log({ msg: 'reloaded', pid: process.pid, auditFile: config.auditFile }),
+        (e: unknown) => log({ msg: 'reload failed', error: `audit file ${config.auditFile}: cannot reopen it (${(e as Error).message}); records go to the file open before` }),
+      );
+      for (const w of workers) {
+        if (ready.has(w)) w.process.kill('SIGHUP');
+        else reloadOwed.add(w);
+      }
+    });
     for (let i = 0; i < config.workers; i++) fork();
   });
   // Every worker has exited: what they sent is appended; the last checkpoint needs the HSM.

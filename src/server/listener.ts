@@ -18,6 +18,8 @@ export interface ListenerOptions {
   readonly key: Buffer;
   readonly cert: Buffer;
   readonly ca: Buffer;
+  /** PEM CRLs checked at each handshake (empty or absent: no revocation check). */
+  readonly crl?: readonly string[];
   /** Identities with access to every object. */
   readonly adminIdentities: readonly string[];
   /** Where the identity comes from: the subject CN (default) or the first DNS/email SAN. */
@@ -50,8 +52,22 @@ const CLIENT_AUTH_EKU = '1.3.6.1.5.5.7.3.2';
 /** Requests read ahead of their answers per connection; past this the socket stops reading. */
 const MAX_PIPELINED = 32;
 
+/** What a reload replaces; everything else (suites, versions) stays as started. */
+export interface TlsReload {
+  readonly key: Buffer;
+  readonly cert: Buffer;
+  readonly ca: Buffer;
+  readonly crl: readonly string[];
+}
+
 export interface RunningListener {
   readonly address: AddressInfo;
+  /**
+   * Serves new handshakes with this material; open connections keep theirs. Throws, changing
+   * nothing, when OpenSSL refuses it. The new context has new session ticket keys, so no session
+   * from before (a client revoked since) resumes without a full handshake and its checks.
+   */
+  reloadTls(material: TlsReload): void;
   /** Stops accepting, lets in-flight requests finish, then closes every connection. */
   close(): Promise<void>;
 }
@@ -66,29 +82,40 @@ function identityOf(cert: tls.PeerCertificate, from: 'cn' | 'san'): string | und
   return Array.isArray(cn) ? cn[0] : cn;
 }
 
+/** The refusal reason for OpenSSL's verification error code (Node's authorizationError). */
+function verifyFailure(code: string): string {
+  return code === 'CERT_REVOKED' ? 'certificate revoked' : `client certificate rejected: ${code}`;
+}
+
 export function startListener(core: ServerCore, opts: ListenerOptions): Promise<RunningListener> {
   const admins = new Set(opts.adminIdentities);
   const sockets = new Set<tls.TLSSocket>();
   const inFlight = new Set<Promise<void>>();
   let closing = false;
 
-  const server = tls.createServer({
-    key: opts.key,
-    cert: opts.cert,
-    ca: opts.ca,
-    requestCert: true,
-    // Verified below so that a rejected handshake can be audited with its reason.
-    rejectUnauthorized: false,
+  // The options a secure context is built from, kept whole: setSecureContext replaces them all.
+  const contextOptions = (m: TlsReload): tls.SecureContextOptions => ({
+    key: m.key,
+    cert: m.cert,
+    ca: m.ca,
+    ...(m.crl.length > 0 ? { crl: [...m.crl] } : {}),
     minVersion: 'TLSv1.2',
     ...(opts.ciphers !== undefined ? { ciphers: opts.ciphers } : {}),
     // A list naming no TLS 1.3 suite (TLS_...) means TLS 1.2 only: Node would otherwise still
     // negotiate TLS 1.3 with its default suites, ones the operator did not list.
     ...(opts.ciphers !== undefined && !opts.ciphers.split(':').some((c) => c.startsWith('TLS_')) ? { maxVersion: 'TLSv1.2' as const } : {}),
+    // Session resumption (tickets) saves a full handshake for reconnecting clients.
+    sessionTimeout: 300,
+  });
+
+  const server = tls.createServer({
+    ...contextOptions({ key: opts.key, cert: opts.cert, ca: opts.ca, crl: opts.crl ?? [] }),
+    requestCert: true,
+    // Verified below so that a rejected handshake can be audited with its reason.
+    rejectUnauthorized: false,
     handshakeTimeout: opts.handshakeTimeoutMs,
     // Keep-alive probes notice peers that vanished without closing.
     keepAlive: true,
-    // Session resumption (tickets) saves a full handshake for reconnecting clients.
-    sessionTimeout: 300,
   });
 
   // The connection limit is kept here, not by Node's server.maxConnections (which silently drops
@@ -134,11 +161,12 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
       socket.destroy();
       return;
     }
+    const code = (err as NodeJS.ErrnoException).code;
     core.audit.record({
       event: 'connection-rejected',
       correlationId: randomUUID(),
       peer: `${socket.remoteAddress}:${socket.remotePort}`,
-      reason: err.message,
+      reason: code === 'CERT_REVOKED' || /certificate revoked/i.test(err.message) ? 'certificate revoked' : err.message,
     });
     // With a tlsClientError listener, Node leaves closing the socket to us.
     socket.destroy();
@@ -149,11 +177,18 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
     handshaking.delete(peer);
     const cert = socket.getPeerCertificate();
     if (!socket.authorized || !cert || !cert.raw) {
+      const failure = String(socket.authorizationError);
+      // A revoked certificate was issued by a trusted CA, so who holds it is worth recording.
+      const holder =
+        failure === 'CERT_REVOKED' && cert?.raw
+          ? { client: identityOf(cert, opts.identityFrom), certificateFingerprint: createHash('sha256').update(cert.raw).digest('hex') }
+          : {};
       core.audit.record({
         event: 'connection-rejected',
         correlationId: randomUUID(),
+        ...holder,
         peer,
-        reason: cert && cert.raw ? `client certificate rejected: ${String(socket.authorizationError)}` : 'no client certificate',
+        reason: cert && cert.raw ? verifyFailure(failure) : 'no client certificate',
       });
       socket.destroy();
       return;
@@ -275,6 +310,12 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
       server.off('error', reject);
       resolve({
         address: server.address() as AddressInfo,
+        reloadTls(material) {
+          const next = contextOptions(material);
+          // Built once first: setSecureContext records the options before OpenSSL can refuse them.
+          tls.createSecureContext(next);
+          server.setSecureContext(next);
+        },
         async close() {
           if (closing) return;
           closing = true;
