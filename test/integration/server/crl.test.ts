@@ -180,11 +180,13 @@ test('two workers: SIGHUP reaches both, and both refuse the revoked client', asy
     await revokeCertificate(server.pkiDir, path.join(clientDir, 'bob.pem'));
 
     server.child.kill('SIGHUP');
+    // The workers reload their TLS material (the primary, which owns the audit file, reopens it).
     const reloaded = await waitFor('a reload line from each worker', () => {
-      const lines = logLines(server, 'reloaded');
+      const lines = logLines(server, 'reloaded').filter((l) => l.certificate !== undefined);
       return lines.length >= 2 && lines;
     });
     expect(reloaded.map((l) => l.pid as number).sort()).toEqual(workers);
+    expect(logLines(server, 'reloaded').filter((l) => l.pid === server.child.pid)).toEqual([expect.objectContaining({ auditFile: expect.any(String) })]);
     expect(reloaded.every((l) => (l.certificate as { crls: number }).crls === 1)).toBe(true);
     // The primary deals connections to the workers in turn: four attempts reach both.
     for (let i = 0; i < 4; i++) await expectRevoked(server, bob, 'bob');
