@@ -83,14 +83,18 @@ async function openHsm(config: ServerConfig, store: SqliteObjectStore): Promise<
 
 async function openHsmModule(config: ServerConfig, mayCreate: boolean, mayCreateIndexKey: boolean): Promise<KeyProtector> {
   if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, 'softhsm'), { mayCreate, mayCreateIndexKey });
-  return Pkcs11KeyProtector.open({
-    modulePath: config.hsm.module,
-    tokenLabel: config.hsm.tokenLabel,
-    pin: readPin(config.hsm.pinEnv ? { env: config.hsm.pinEnv } : { file: config.hsm.pinFile }),
-    kekLabel: config.hsm.kekLabel ?? KEK_LABEL,
-    callMode: config.hsm.callMode,
-    createIndexKey: mayCreateIndexKey,
-  });
+  return Pkcs11KeyProtector.open({ ...configuredModule(config.hsm), createIndexKey: mayCreateIndexKey });
+}
+
+/** The configured PKCS#11 module and token (`hsm`), the PIN read from where the config says. */
+function configuredModule(hsm: NonNullable<ServerConfig['hsm']>) {
+  return {
+    modulePath: hsm.module,
+    tokenLabel: hsm.tokenLabel,
+    pin: readPin(hsm.pinEnv ? { env: hsm.pinEnv } : { file: hsm.pinFile }),
+    kekLabel: hsm.kekLabel ?? KEK_LABEL,
+    callMode: hsm.callMode,
+  };
 }
 
 /**
@@ -99,15 +103,7 @@ async function openHsmModule(config: ServerConfig, mayCreate: boolean, mayCreate
  */
 export async function openHsmForVerify(config: ServerConfig): Promise<KeyProtector> {
   if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, 'softhsm'), { mayCreate: false, openIndexKey: false });
-  return Pkcs11KeyProtector.open({
-    modulePath: config.hsm.module,
-    tokenLabel: config.hsm.tokenLabel,
-    pin: readPin(config.hsm.pinEnv ? { env: config.hsm.pinEnv } : { file: config.hsm.pinFile }),
-    kekLabel: config.hsm.kekLabel ?? KEK_LABEL,
-    callMode: config.hsm.callMode,
-    createKek: false,
-    openIndexKey: false,
-  });
+  return Pkcs11KeyProtector.open({ ...configuredModule(config.hsm), createKek: false, openIndexKey: false });
 }
 
 /** The HSM of the process that owns the audit file (its checkpoints), once prepareDataDir has run. */

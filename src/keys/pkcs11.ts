@@ -651,24 +651,7 @@ export class Pkcs11KeyProtector implements KeyProtector {
       if (!hmacSupported(lib, conn.slot)) {
         throw new KeyProtectorError('UNSUPPORTED_MECHANISM', 'the token does not offer CKM_SHA256_HMAC for signing (the blind index of Digests needs it)');
       }
-      key = lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN }, [
-        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-        { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
-        { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
-        { type: pkcs11js.CKA_TOKEN, value: true },
-        { type: pkcs11js.CKA_PRIVATE, value: true },
-        { type: pkcs11js.CKA_SENSITIVE, value: true },
-        { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-        // A MAC key only: it can neither encrypt nor wrap, so it can never carry material out.
-        { type: pkcs11js.CKA_SIGN, value: true },
-        { type: pkcs11js.CKA_VERIFY, value: true },
-        { type: pkcs11js.CKA_ENCRYPT, value: false },
-        { type: pkcs11js.CKA_DECRYPT, value: false },
-        { type: pkcs11js.CKA_WRAP, value: false },
-        { type: pkcs11js.CKA_UNWRAP, value: false },
-        { type: pkcs11js.CKA_LABEL, value: label },
-        { type: pkcs11js.CKA_ID, value: randomBytes(16) },
-      ]);
+      key = generateMacKey(lib, session, label);
     }
     const attrs = indexKeyAttributes(lib, session, key);
     if (!attrs.sensitive || attrs.extractable || !attrs.sign || attrs.valueLength < 32) {
@@ -774,24 +757,7 @@ export class Pkcs11KeyProtector implements KeyProtector {
     let key = found[0];
     if (key === undefined) {
       if (!mayCreate) throw new KeyProtectorError('UNKNOWN_KEK', `the token holds no audit key (label ${JSON.stringify(AUDIT_KEY_LABEL)})`);
-      key = lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN }, [
-        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-        { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
-        { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
-        { type: pkcs11js.CKA_TOKEN, value: true },
-        { type: pkcs11js.CKA_PRIVATE, value: true },
-        { type: pkcs11js.CKA_SENSITIVE, value: true },
-        { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-        // MAC only: it can neither encrypt nor wrap, so it can never carry key material out.
-        { type: pkcs11js.CKA_SIGN, value: true },
-        { type: pkcs11js.CKA_VERIFY, value: true },
-        { type: pkcs11js.CKA_ENCRYPT, value: false },
-        { type: pkcs11js.CKA_DECRYPT, value: false },
-        { type: pkcs11js.CKA_WRAP, value: false },
-        { type: pkcs11js.CKA_UNWRAP, value: false },
-        { type: pkcs11js.CKA_LABEL, value: AUDIT_KEY_LABEL },
-        { type: pkcs11js.CKA_ID, value: randomBytes(16) },
-      ]);
+      key = generateMacKey(lib, session, AUDIT_KEY_LABEL);
     }
     const attrs = lib.C_GetAttributeValue(session, key, [{ type: pkcs11js.CKA_SENSITIVE }, { type: pkcs11js.CKA_EXTRACTABLE }]);
     const get = (type: number): Buffer | undefined => attrs.find((a) => a.type === type)?.value;
@@ -1432,4 +1398,28 @@ function checkKekPolicy(attrs: KekAttributes, mechanism: Pkcs11Mechanism): void 
   if (attrs.valueLength !== 32) throw new KeyProtectorError('KEK_POLICY', 'the KEK must be an AES-256 key');
   const usable = mechanism === MECHANISM_AES_GCM ? attrs.encrypt && attrs.decrypt : attrs.wrap && attrs.unwrap;
   if (!usable) throw new KeyProtectorError('KEK_POLICY', `the KEK does not allow ${mechanism}`);
+}
+
+/**
+ * A token HMAC key (index key, audit key): sensitive, non-extractable, and a MAC key only: it can
+ * neither encrypt nor wrap, so it can never carry key material out.
+ */
+function generateMacKey(lib: Lib, session: Handle, label: string): Handle {
+  return lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN }, [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
+    { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
+    { type: pkcs11js.CKA_TOKEN, value: true },
+    { type: pkcs11js.CKA_PRIVATE, value: true },
+    { type: pkcs11js.CKA_SENSITIVE, value: true },
+    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+    { type: pkcs11js.CKA_SIGN, value: true },
+    { type: pkcs11js.CKA_VERIFY, value: true },
+    { type: pkcs11js.CKA_ENCRYPT, value: false },
+    { type: pkcs11js.CKA_DECRYPT, value: false },
+    { type: pkcs11js.CKA_WRAP, value: false },
+    { type: pkcs11js.CKA_UNWRAP, value: false },
+    { type: pkcs11js.CKA_LABEL, value: label },
+    { type: pkcs11js.CKA_ID, value: randomBytes(16) },
+  ]);
 }
