@@ -83,7 +83,10 @@ export interface AuditLogOptions {
 
 /** A record's fields after `seq` and `prev`, as one JSON object text. */
 export function recordBody(entry: AuditRecord): string {
-  return JSON.stringify({ ...entry, level: 'info', message: 'audit', timestamp: new Date().toISOString() });
+  // The record's own JSON with the fixed fields appended: the same text as stringifying a copy with
+  // them added, without building that copy on every request.
+  const fields = JSON.stringify(entry);
+  return `${fields.length > 2 ? `${fields.slice(0, -1)},` : '{'}"level":"info","message":"audit","timestamp":"${new Date().toISOString()}"}`;
 }
 
 export function internalErrorBody(correlationId: string, error: unknown): string {

@@ -60,6 +60,8 @@ export class AuditWriteError extends Error {
 export class AuditTrail {
   private fd: number;
   private readonly headFd: number | null;
+  /** The length of the head file's text as last written (-1: not yet written this run). */
+  private headLength = -1;
   /** The seq of the last line chained, and its hash (the next line's prev). */
   private seq: number;
   private prev: string;
@@ -334,7 +336,9 @@ export class AuditTrail {
     const text = Buffer.from(JSON.stringify({ seq: this.seq, hash: this.prev }) + '\n');
     try {
       fs.writeSync(this.headFd, text, 0, text.length, 0);
-      fs.ftruncateSync(this.headFd, text.length);
+      // Only when the text's length changes (a digit more in seq, or the file an earlier run left).
+      if (text.length !== this.headLength) fs.ftruncateSync(this.headFd, text.length);
+      this.headLength = text.length;
     } catch (e) {
       process.stderr.write(`audit log: cannot update ${this.opts.headFile}: ${(e as Error).message}\n`);
     }

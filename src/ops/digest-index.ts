@@ -24,7 +24,7 @@ import type { DigestSealing, ManagedObjectRecord, ObjectUpdate, ProtectedMateria
 import type { OpContext } from '../server/context';
 import { KmipError, Reason } from '../server/errors';
 import { digestAttribute, digestInput, keyBlockOf } from './key-block';
-import { readBody, type DigestAfterDestroy } from './managed-object';
+import { readBody, unprotectBody, type DigestAfterDestroy } from './managed-object';
 
 /** Object types whose material is public: a Digest of it reveals nothing and stays in the clear. */
 const PUBLIC_MATERIAL: ReadonlySet<number> = new Set([ObjectType.Certificate, ObjectType.PublicKey, ObjectType.CertificateRequest]);
@@ -196,25 +196,15 @@ export async function sealClearDigests(store: DigestSealing, keys: KeyProtector)
 /** The index MAC of the Digest of a record's material, unwrapped for the moment it takes. */
 async function storedDigestMac(keys: KeyProtector, rec: ManagedObjectRecord): Promise<Buffer | null> {
   if (rec.protectedMaterial === null) return null;
-  let plain: Uint8Array;
+  const secrets: Uint8Array[] = [];
   try {
-    plain = await keys.unprotect(rec.uid, rec.protectedMaterial);
-  } catch (e) {
-    if (e instanceof KeyProtectorError && e.code === 'INTEGRITY') return null;
-    throw e;
-  }
-  let body: TtlvItem | undefined;
-  try {
-    body = decodeTtlv(plain);
-    const digest = body.type === ItemType.Structure ? digestOfBody(body) : undefined;
+    const digest = digestOfBody(await unprotectBody(keys, rec, secrets));
     return digest === undefined ? null : await digestIndexMac(keys, digest);
+  } catch (e) {
+    // Material that does not open or decode has no Digest to index.
+    if ((e instanceof KeyProtectorError && e.code === 'INTEGRITY') || e instanceof KmipError) return null;
+    throw e;
   } finally {
-    plain.fill(0);
-    if (body !== undefined) wipeItem(body);
+    for (const s of secrets) s.fill(0);
   }
-}
-
-function wipeItem(item: TtlvItem): void {
-  if (item.type === ItemType.ByteString) item.value.fill(0);
-  else if (item.type === ItemType.Structure) for (const c of item.value) wipeItem(c);
 }

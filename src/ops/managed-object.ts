@@ -12,6 +12,7 @@ import { asText, child, withTag } from '../kmip/tree';
 import { effectiveState } from '../lifecycle/effective-state';
 import { transition, type LifecycleEvent, type StateValue } from '../lifecycle/state-machine';
 import type { ManagedObjectRecord, ProtectedMaterial, StoredAttribute } from '../store/object-store';
+import type { KeyProtector } from '../keys/key-protector';
 import type { OpContext } from '../server/context';
 import { KmipError, Reason, type ReasonValue } from '../server/errors';
 import { enumValueInfo } from '../spec/registry';
@@ -213,15 +214,20 @@ export async function protectBody(ctx: OpContext, uid: string, body: TtlvStructu
  * once; the decoded tree's Byte Strings (its own copies) are registered in `ctx.secrets`, which the
  * message handler zeroes as soon as the response is encoded.
  */
-export async function readBody(ctx: OpContext, rec: ManagedObjectRecord): Promise<TtlvStructure> {
+export function readBody(ctx: OpContext, rec: ManagedObjectRecord): Promise<TtlvStructure> {
+  return unprotectBody(ctx.keys, rec, ctx.secrets);
+}
+
+/** readBody outside a request (start-up conversions): the caller zeroes `secrets` when done. */
+export async function unprotectBody(keys: KeyProtector, rec: ManagedObjectRecord, secrets: Uint8Array[]): Promise<TtlvStructure> {
   if (rec.protectedMaterial === null) {
     throw new KmipError(Reason.ObjectDestroyed, `object ${rec.uid} has no key material`);
   }
-  const plain = await ctx.keys.unprotect(rec.uid, rec.protectedMaterial);
+  const plain = await keys.unprotect(rec.uid, rec.protectedMaterial);
   try {
     const body = decodeTtlv(plain);
     if (body.type !== ItemType.Structure) throw new KmipError(Reason.GeneralFailure, 'stored object is damaged');
-    collectByteStrings(body, ctx.secrets);
+    collectByteStrings(body, secrets);
     return body;
   } finally {
     plain.fill(0);
