@@ -13,8 +13,9 @@ import { Pkcs11KeyProtector } from '../src/keys/pkcs11';
 import { ensureSoftHsmToken, softHsmProtectorConfig } from '../src/keys/softhsm';
 import { SqliteObjectStore } from '../src/store/sqlite';
 import { createAuditLog } from '../src/audit/audit-log';
-import { buildRegistry } from '../src/ops';
-import { systemClock } from '../src/server/context';
+import { buildRegistry } from '../src/server/registry';
+import { SENT_OPERATIONS } from '../src/notify/messages';
+import { systemClock } from '../src/objects/context';
 import type { ServerCore } from '../src/server/handle-message';
 import { startListener } from '../src/server/listener';
 import { DEFAULT_MAX_MESSAGE_BYTES, KEK_LABEL, SERVER_INFO } from '../src/embedded';
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
   const store = new SqliteObjectStore({ path: path.join(dataDir, 'kmip.sqlite') });
   const audit = createAuditLog({ file: path.join(dataDir, 'audit.log'), headFile: path.join(dataDir, 'audit-head.json'), mac: (d) => keys.auditMac(d) });
   const core: ServerCore = {
-    registry: buildRegistry(),
+    registry: buildRegistry(SENT_OPERATIONS),
     store,
     keys,
     audit,

@@ -4,7 +4,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildRegistry } from '../src/ops';
+import { buildRegistry } from '../src/server/registry';
+import { SENT_OPERATIONS } from '../src/notify/messages';
 import { LATEST_SPEC_VERSION } from '../src/spec/versions';
 
 const START = '<!-- support-matrix:start -->';
@@ -12,7 +13,7 @@ const END = '<!-- support-matrix:end -->';
 export const README_PATH = path.join(__dirname, '..', 'README.md');
 
 export function renderSupportMatrix(): string {
-  const rows = buildRegistry()
+  const rows = buildRegistry(SENT_OPERATIONS)
     .implemented()
     .filter((op) => op.clientToServer !== null)
     .map((op) => `| ${op.name} | ${op.clientToServer!.first}-${op.clientToServer!.last ?? LATEST_SPEC_VERSION} |`);

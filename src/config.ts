@@ -16,29 +16,8 @@ import { readPykmipServerConf } from './compat/pykmip-config';
 import { parsePasswordHash, type CertificateCredentials, type CredentialsConfig, type PasswordHash } from './server/credentials';
 import { DEFAULT_MAX_RSA_MODULUS_BITS } from './crypto/key-encoding';
 import { DEFAULT_SYSLOG_APP_NAME, DEFAULT_SYSLOG_FACILITY, type SyslogForwarderConfig } from './audit/syslog-forwarder';
-import { readCrlFile } from './server/tls-material';
-
-/** Where the server sends Notify and Put for the objects of one client identity. */
-export interface NotificationEndpoint {
-  /** The identity that owns the objects, as the listener derives it from a client certificate. */
-  readonly identity: string;
-  readonly host: string;
-  readonly port: number;
-  /** The version the endpoint is spoken to in (its messages carry nothing newer). */
-  readonly protocolVersion: ProtocolVersion;
-}
-
-export interface NotificationsConfig {
-  readonly endpoints: readonly NotificationEndpoint[];
-  /** Messages waiting per endpoint; beyond this the oldest are dropped (and counted in the audit). */
-  readonly queueLimit: number;
-  readonly connectTimeoutMs: number;
-  /** How long an endpoint may take to answer one message. */
-  readonly answerTimeoutMs: number;
-  /** Reconnection backs off from 1 s, doubling, up to this. */
-  readonly retryMaxMs: number;
-}
-
+import { readCrlFile } from './pki/tls-material';
+import { NotificationEndpoint, NotificationsConfig } from './notify/events';
 export interface ServerConfig {
   readonly host: string;
   readonly port: number;

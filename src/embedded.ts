@@ -5,15 +5,16 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildRegistry } from './ops';
+import { buildRegistry } from './server/registry';
+import { SENT_OPERATIONS } from './notify/messages';
 import { Pkcs11KeyProtector } from './keys/pkcs11';
 import { ensureSoftHsmToken, softHsmProtectorConfig } from './keys/softhsm';
 import type { KeyProtector } from './keys/key-protector';
-import { PendingOperations } from './server/pending-operations';
+import { PendingOperations } from './objects/pending-operations';
 import { SqliteObjectStore } from './store/sqlite';
-import { sealClearDigests } from './ops/digest-index';
+import { sealClearDigests } from './objects/digest-index';
 import { MemoryAuditSink, type AuditSink } from './audit/audit-log';
-import { systemClock, type Clock, type ServerInfo } from './server/context';
+import { systemClock, type Clock, type ServerInfo } from './objects/context';
 import type { ServerCore } from './server/handle-message';
 import type { CryptoPolicy } from './crypto/policy';
 
@@ -69,7 +70,7 @@ export async function createEmbeddedCore(dataDir: string, opts: EmbeddedCoreOpti
     throw e;
   }
   const core: ServerCore = {
-    registry: buildRegistry(),
+    registry: buildRegistry(SENT_OPERATIONS),
     store,
     keys,
     audit: opts.audit ?? new MemoryAuditSink(),

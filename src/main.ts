@@ -8,8 +8,8 @@ import type { ServerConfig } from './config';
 import { ensureDevPki } from './pki/dev-pki';
 import { INDEX_KEY_LABEL, Pkcs11KeyProtector, readPin } from './keys/pkcs11';
 import { KeyProtectorError, type KeyProtector } from './keys/key-protector';
-import { sealClearDigests } from './ops/digest-index';
-import { PendingOperations } from './server/pending-operations';
+import { sealClearDigests } from './objects/digest-index';
+import { PendingOperations } from './objects/pending-operations';
 import { secureDataDir } from './data-dir';
 import { SqliteObjectStore } from './store/sqlite';
 import cluster from 'node:cluster';
@@ -18,14 +18,16 @@ import { HEAD_FILE } from './audit/chain';
 import type { AuditTrail } from './audit/trail';
 import { WorkerAuditSink } from './audit/worker-sink';
 import { createSyslogForwarder, type AuditForwarder } from './audit/syslog-forwarder';
-import { buildRegistry } from './ops';
-import { systemClock } from './server/context';
+import { buildRegistry } from './server/registry';
+import { SENT_OPERATIONS } from './notify/messages';
+import { systemClock } from './objects/context';
 import type { ServerCore } from './server/handle-message';
 import { startListener, type RunningListener } from './server/listener';
-import { readTlsMaterial, type TlsMaterial, type TlsSources } from './server/tls-material';
+import { readTlsMaterial, type TlsMaterial, type TlsSources } from './pki/tls-material';
 import { devCrlPath } from './pki/dev-crl';
 import { KEK_LABEL, SERVER_INFO, openEmbeddedHsm } from './embedded';
 import { EndpointNotifier } from './notify/notifier';
+import { ChangeObserver } from './notify/change-observer';
 import { COMPAT_PROFILES } from './compat/profiles';
 import { CredentialVerifier } from './server/credentials';
 
@@ -238,7 +240,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
           tls: endpointTls,
         });
   const core: ServerCore = {
-    registry: buildRegistry(),
+    registry: buildRegistry(SENT_OPERATIONS),
     store,
     keys,
     audit,
@@ -246,7 +248,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     server: SERVER_INFO,
     limits: { maxMessageBytes: config.maxMessageBytes, maxRsaModulusBits: config.maxRsaModulusBits },
     crypto: config.crypto,
-    notifier,
+    observeWrites: notifier ? (store) => new ChangeObserver(store, notifier) : undefined,
     pending: new PendingOperations(),
     compat: COMPAT_PROFILES[config.compat],
     credentials: config.credentials.size > 0 ? new CredentialVerifier(config.credentials, config.adminIdentities) : undefined,

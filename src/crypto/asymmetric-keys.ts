@@ -15,7 +15,7 @@ import { Tag } from '../spec/generated/tags';
 import { CryptographicAlgorithm, KeyFormatType, ObjectType } from '../spec/generated/enums';
 import { enumValueInfo } from '../spec/registry';
 import { asBytes, asStructure, child, opt, req, tagLabel } from '../kmip/tree';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from '../kmip/errors';
 import { curveByKmip, curveByNode, type CurveInfo } from './tables';
 import { checkKeyLimits, DEFAULT_KEY_LIMITS, readPrivateDer, readPublicDer, type KeyMaterialLimits, type PrivateEncoding, type PublicEncoding } from './key-encoding';
 

@@ -10,7 +10,7 @@ import { ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { DigitalSignatureAlgorithm, HashingAlgorithm, KeyFormatType } from '../spec/generated/enums';
 import { attributeTag, type KmipAttribute } from '../kmip/attributes';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from '../kmip/errors';
 import { describeKey } from './asymmetric-keys';
 
 /** A certificate has a few hundred nodes; these bound hostile input well above that. */

@@ -16,7 +16,7 @@
  */
 import { constants, privateEncrypt, publicDecrypt, timingSafeEqual, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from '../kmip/errors';
 import { KeyProtectorError, type DigestHash, type DigestSignatureRequest, type DigestSigningKey, type KeyProtector } from '../keys/key-protector';
 import { bigToBytes, bytesToBig } from './asymmetric-keys';
 import type { SignatureSetup } from './signature';

@@ -23,7 +23,7 @@ import { createHash, createHmac, hkdf, pbkdf2 } from 'node:crypto';
 import { promisify } from 'node:util';
 import { CryptographicAlgorithm, DerivationMethod, HashingAlgorithm } from '../spec/generated/enums';
 import { enumValueInfo } from '../spec/registry';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from '../kmip/errors';
 import { computeMac, resolveMac } from './mac';
 import type { CryptoParams } from './params';
 import { runOnce, setupCipher, startCipher } from './symmetric';

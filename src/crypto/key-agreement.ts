@@ -9,7 +9,7 @@
  * key of the same kind and curve as the private key.
  */
 import { createPublicKey, diffieHellman, type KeyObject } from 'node:crypto';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from '../kmip/errors';
 import { spkiFromPoint } from './asymmetric-keys';
 import { curveByNode } from './tables';
 

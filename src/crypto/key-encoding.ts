@@ -17,7 +17,7 @@
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from '../kmip/errors';
 
 export type PrivateEncoding = 'pkcs8' | 'encrypted-pkcs8' | 'pkcs1' | 'sec1';
 export type PublicEncoding = 'spki' | 'pkcs1';

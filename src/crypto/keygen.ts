@@ -7,7 +7,7 @@ import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { CryptographicAlgorithm, KeyFormatType } from '../spec/generated/enums';
 import { enumValueInfo } from '../spec/registry';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from '../kmip/errors';
 import { LEGACY_SWITCH, type CryptoPolicy } from './policy';
 import { curveByBits, curveByKmip, curveByNode, type CurveInfo } from './tables';
 

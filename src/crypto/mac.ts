@@ -4,7 +4,7 @@
  */
 import { createCipheriv, createHmac, type Cipher } from 'node:crypto';
 import { BlockCipherMode } from '../spec/generated/enums';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from '../kmip/errors';
 import type { CryptoParams } from './params';
 import { algorithmName } from './symmetric';
 import { CMACS, HMACS, type MacInfo } from './tables';

@@ -21,7 +21,7 @@
 import { X509Certificate, createHash, createPrivateKey, createPublicKey, webcrypto } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from '../kmip/errors';
 
 /** pkijs over Node's WebCrypto, passed to every call rather than set as a global engine. */
 const ENGINE = new pkijs.CryptoEngine({ name: 'node-webcrypto', crypto: webcrypto as unknown as pkijs.CryptoEngineParameters['crypto'] });

@@ -14,7 +14,7 @@
 import { constants, createHash, createHmac, privateDecrypt, publicEncrypt, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { HashingAlgorithm, MaskGenerator, PaddingMethod } from '../spec/generated/enums';
 import { enumValueInfo } from '../spec/registry';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from '../kmip/errors';
 import type { CryptoParams } from './params';
 import { secureRandomBytes } from './random-pool';
 import { HASHES, type HashInfo } from './tables';

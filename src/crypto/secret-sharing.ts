@@ -19,7 +19,7 @@
  */
 import { checkPrimeSync } from 'node:crypto';
 import { SplitKeyMethod } from '../spec/generated/enums';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from '../kmip/errors';
 import { secureRandomBytes } from './random-pool';
 
 // -------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@
 import { constants, createSign, createVerify, sign, verify, type KeyObject } from 'node:crypto';
 import { HashingAlgorithm, PaddingMethod } from '../spec/generated/enums';
 import { enumValueInfo } from '../spec/registry';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from '../kmip/errors';
 import type { CryptoParams } from './params';
 import { HASHES, RSA_SIGNATURE_PADDINGS, SIGNATURE_ALGORITHMS, curveByNode, type SigningKeyType } from './tables';
 

@@ -13,7 +13,7 @@
  * is read from the store again for the final part; Hash holds no key.
  */
 import type { Hash } from 'node:crypto';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from '../kmip/errors';
 import type { MacRun } from './mac';
 import { secureRandomBytes } from './random-pool';
 import type { SignRun, VerifyRun } from './signature';

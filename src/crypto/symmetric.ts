@@ -6,7 +6,7 @@
 import { createCipheriv, createDecipheriv, type Cipher, type CipherGCMOptions, type Decipher } from 'node:crypto';
 import { PaddingMethod } from '../spec/generated/enums';
 import { enumValueInfo } from '../spec/registry';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from '../kmip/errors';
 import type { CryptoParams } from './params';
 import { secureRandomBytes } from './random-pool';
 import { findCipher, isCipherAlgorithm, type SymmetricCipher } from './tables';

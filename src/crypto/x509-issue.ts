@@ -13,7 +13,7 @@
 import { createHash, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import { CryptographicUsageMask } from '../spec/generated/enums';
-import { KmipError, Reason, type ReasonValue } from '../server/errors';
+import { KmipError, Reason, type ReasonValue } from '../kmip/errors';
 import { curveByNode } from './tables';
 
 /** A request has a few dozen nodes; these bound hostile input well above that. */

@@ -12,7 +12,7 @@ import { TAG_INFO, Tag } from '../spec/generated/tags';
 import { attributeByName, attributeByTag, attributeInVersion } from '../spec/registry';
 import type { AttributeRule } from '../spec/generated/attributes';
 import type { ProtocolVersion } from '../spec/versions';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from './errors';
 import { asEnumeration, asInteger, asStructure, asText, child, children, opt, req, tagLabel, withTag } from './tree';
 
 export interface KmipAttribute {

@@ -6,7 +6,7 @@ import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/ty
 import { Tag } from '../spec/generated/tags';
 import { ResultStatus } from '../spec/generated/enums';
 import { compareVersions, type ProtocolVersion } from '../spec/versions';
-import { KmipError, Reason, type ReasonValue } from '../server/errors';
+import { KmipError, Reason, type ReasonValue } from './errors';
 import { asStructure, child, children, opt, req } from './tree';
 
 /** Versions we speak, newest first (Discover Versions answers in this order). */

@@ -3,7 +3,7 @@
  * KMIP error a client expects (Invalid Field / Missing Data), never a TypeError.
  */
 import { ItemType, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from './errors';
 import { TAG_INFO } from '../spec/generated/tags';
 
 export function tagLabel(tag: number): string {

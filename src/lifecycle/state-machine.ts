@@ -3,7 +3,7 @@
  * state allows. No handler writes `state` directly: it asks `transition()`.
  */
 import { State } from '../spec/generated/enums';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from '../kmip/errors';
 
 export type StateValue = (typeof State)[keyof typeof State];
 

@@ -3,7 +3,7 @@
  * when it is new or its value differs, and it was deleted when only the set before has it.
  */
 import type { StoredAttribute } from '../store/object-store';
-import { sameValue } from '../ops/managed-object';
+import { sameValue } from '../objects/managed-object';
 
 export interface AttributeDiff {
   /** Instances as they are now. */

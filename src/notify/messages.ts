@@ -17,7 +17,7 @@ import type { ProtocolVersion } from '../spec/versions';
 import { encodeAttributeList, encodeAttributeReference, visibleInVersion } from '../kmip/attributes';
 import { encodeRequestMessage, readResponseMessage } from '../kmip/message';
 import { pruneForVersion } from '../kmip/version-filter';
-import { KmipError, Reason, type ReasonValue } from '../server/errors';
+import { KmipError, Reason, type ReasonValue } from '../kmip/errors';
 import type { StoredAttribute } from '../store/object-store';
 import { diffAttributes } from './attribute-diff';
 

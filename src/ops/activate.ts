@@ -2,8 +2,8 @@
 import { ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
-import type { OperationHandler } from '../server/registry';
-import { applyEvent, loadObject, nowSeconds, requestedUid } from './managed-object';
+import type { OperationHandler } from '../objects/context';
+import { applyEvent, loadObject, nowSeconds, requestedUid } from '../objects/managed-object';
 
 export const activateHandler: OperationHandler = {
   operation: Operation.Activate,

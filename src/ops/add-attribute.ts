@@ -3,12 +3,12 @@
  * has is changed with Modify (or 2.x Set) Attribute, not added again.
  */
 import { Operation } from '../spec/generated/enums';
-import type { OperationHandler } from '../server/registry';
-import { KmipError, Reason } from '../server/errors';
-import { checkClientChange, isMultiValued } from './attribute-policy';
-import { attributeResponse, commitAttributes, instancesOf, loadForChange, readNewAttribute } from './attribute-edit';
-import { addAttributeInstance, checkNameUnique, nowSeconds } from './managed-object';
-import { initialUsageLimits } from './usage-limits';
+import type { OperationHandler } from '../objects/context';
+import { KmipError, Reason } from '../kmip/errors';
+import { checkClientChange, isMultiValued } from '../objects/attribute-policy';
+import { attributeResponse, commitAttributes, instancesOf, loadForChange, readNewAttribute } from '../objects/attribute-edit';
+import { addAttributeInstance, checkNameUnique, nowSeconds } from '../objects/managed-object';
+import { initialUsageLimits } from '../objects/usage-limits';
 
 export const addAttributeHandler: OperationHandler = {
   operation: Operation.AddAttribute,

@@ -6,12 +6,12 @@ import { ItemType, ttlv, type TtlvItem } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { AdjustmentType, Operation } from '../spec/generated/enums';
 import { child, req } from '../kmip/tree';
-import type { OperationHandler } from '../server/registry';
-import { KmipError, Reason } from '../server/errors';
+import type { OperationHandler } from '../objects/context';
+import { KmipError, Reason } from '../kmip/errors';
 import type { StoredAttribute } from '../store/object-store';
-import { checkClientChange } from './attribute-policy';
-import { attributeNotFound, commitAttributes, instancesOf, loadForChange, readReference, without } from './attribute-edit';
-import { nowSeconds } from './managed-object';
+import { checkClientChange } from '../objects/attribute-policy';
+import { attributeNotFound, commitAttributes, instancesOf, loadForChange, readReference, without } from '../objects/attribute-edit';
+import { nowSeconds } from '../objects/managed-object';
 
 const INT32 = { min: -(2n ** 31n), max: 2n ** 31n - 1n };
 const UINT32 = { min: 0n, max: 2n ** 32n - 1n };

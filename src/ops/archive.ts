@@ -6,8 +6,8 @@
 import { ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
-import type { OperationHandler } from '../server/registry';
-import { isArchived, loadObject, nowSeconds, requestedUid, setAttribute, touchLastChange } from './managed-object';
+import type { OperationHandler } from '../objects/context';
+import { isArchived, loadObject, nowSeconds, requestedUid, setAttribute, touchLastChange } from '../objects/managed-object';
 
 export const archiveHandler: OperationHandler = {
   operation: Operation.Archive,

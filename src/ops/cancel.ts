@@ -10,7 +10,7 @@ import { ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { CancellationResult, Operation } from '../spec/generated/enums';
 import { req } from '../kmip/tree';
-import type { OperationHandler } from '../server/registry';
+import type { OperationHandler } from '../objects/context';
 
 export const cancelHandler: OperationHandler = {
   operation: Operation.Cancel,

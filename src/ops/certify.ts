@@ -19,14 +19,14 @@ import { Tag } from '../spec/generated/tags';
 import { CertificateType, LinkType, ObjectType, Operation } from '../spec/generated/enums';
 import type { KmipAttribute } from '../kmip/attributes';
 import { opt } from '../kmip/tree';
-import { KmipError, Reason } from '../server/errors';
-import type { OperationHandler } from '../server/registry';
+import { KmipError, Reason } from '../kmip/errors';
+import type { OperationHandler } from '../objects/context';
 import type { ManagedObjectRecord } from '../store/object-store';
 import { commonNameDer } from '../crypto/x509-issue';
-import { addAttributeInstance, getAttribute, nowSeconds, touchLastChange } from './managed-object';
-import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from './new-object';
-import { derivedFromBody } from './register';
-import { inspectRegistered } from './register-inspect';
+import { addAttributeInstance, getAttribute, nowSeconds, touchLastChange } from '../objects/managed-object';
+import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from '../objects/new-object';
+import { derivedFromBody } from '../objects/registered-object';
+import { inspectRegistered } from '../objects/register-inspect';
 import {
   DEFAULT_VALIDITY_SECONDS,
   certificateAttributesOf,
@@ -40,8 +40,8 @@ import {
   sameKey,
   usageMaskOf,
   issueUnder,
-} from './certificate-issuer';
-import { resolveRequestAttributes } from './templates';
+} from '../objects/certificate-issuer';
+import { resolveRequestAttributes } from '../objects/templates';
 
 function nameText(v: TtlvItem | undefined): string | undefined {
   return v?.type === ItemType.Structure ? opt.text(v, Tag.NameValue) : undefined;

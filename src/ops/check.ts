@@ -14,10 +14,10 @@ import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
 import { opt } from '../kmip/tree';
 import { compareVersions } from '../spec/versions';
-import type { OperationHandler } from '../server/registry';
-import { KmipError, Reason } from '../server/errors';
-import { getAttribute, isDestroyed, loadObject, requestedUid, requireOnline, versionedError } from './managed-object';
-import { optInterval, optLongInteger } from './read';
+import type { OperationHandler } from '../objects/context';
+import { KmipError, Reason } from '../kmip/errors';
+import { getAttribute, isDestroyed, loadObject, requestedUid, requireOnline, versionedError } from '../objects/managed-object';
+import { optInterval, optLongInteger } from '../objects/read';
 
 export const checkHandler: OperationHandler = {
   operation: Operation.Check,

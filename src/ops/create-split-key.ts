@@ -16,18 +16,18 @@ import { KeyFormatType, ObjectType, Operation } from '../spec/generated/enums';
 import type { KmipAttribute } from '../kmip/attributes';
 import { opt, req } from '../kmip/tree';
 import { isAllowed, type StateValue } from '../lifecycle/state-machine';
-import type { OpContext } from '../server/context';
-import { KmipError, Reason } from '../server/errors';
-import type { OperationHandler } from '../server/registry';
+import type { OpContext } from '../objects/context';
+import { KmipError, Reason } from '../kmip/errors';
+import type { OperationHandler } from '../objects/context';
 import type { NewObject } from '../store/object-store';
 import { secureRandomBytes } from '../crypto/random-pool';
 import { splitSecret } from '../crypto/secret-sharing';
-import { generateSymmetricKey, wipe } from './create';
-import { digestAttribute, keyBlockOf, rawKeyMaterial, requireKeyValue } from './key-block';
-import { getAttribute, isDestroyed, loadObject, readBody, requireOnline, versionedError } from './managed-object';
-import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from './new-object';
-import { blockShape, readSplitParams, splitKeyBody } from './split-key-object';
-import { resolveRequestAttributes } from './templates';
+import { generateSymmetricKey, wipe } from '../objects/key-block';
+import { digestAttribute, keyBlockOf, rawKeyMaterial, requireKeyValue } from '../objects/key-block';
+import { getAttribute, isDestroyed, loadObject, readBody, requireOnline, versionedError } from '../objects/managed-object';
+import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from '../objects/new-object';
+import { blockShape, readSplitParams, splitKeyBody } from '../objects/split-key-object';
+import { resolveRequestAttributes } from '../objects/templates';
 
 /** The types whose material can be split (the secret's type, not Split Key). */
 const SPLITTABLE: readonly number[] = [ObjectType.SymmetricKey, ObjectType.SecretData, ObjectType.PrivateKey];

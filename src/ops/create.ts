@@ -1,17 +1,17 @@
 /** Create: a new symmetric key (AES, 3DES, HMAC, ChaCha20...) or Secret Data, generated here. */
-import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
+import { ItemType, ttlv, type TtlvItem } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { CryptographicAlgorithm, KeyFormatType, ObjectType, Operation, SecretDataType } from '../spec/generated/enums';
 import type { KmipAttribute } from '../kmip/attributes';
 import { req } from '../kmip/tree';
-import type { OpContext } from '../server/context';
-import { KmipError, Reason } from '../server/errors';
-import type { OperationHandler } from '../server/registry';
+import type { OpContext } from '../objects/context';
+import { KmipError, Reason } from '../kmip/errors';
+import type { OperationHandler } from '../objects/context';
 import { secureRandomBytes } from '../crypto/random-pool';
-import { checkSymmetricLength, derivedKeyBytes, digestAttribute, keyBlock, symmetricKeyBytes } from './key-block';
-import { checkClientAttributes, chooseProtectionStorage, storeNewObject } from './new-object';
-import { resolveRequestAttributes } from './templates';
-
+import { digestAttribute, keyBlock } from '../objects/key-block';
+import { checkClientAttributes, chooseProtectionStorage, storeNewObject } from '../objects/new-object';
+import { resolveRequestAttributes } from '../objects/templates';
+import { Generated, generateSymmetricKey, wipe } from '../objects/key-block';
 function attrValue(attrs: readonly KmipAttribute[], name: string): TtlvItem | undefined {
   return attrs.find((a) => a.name === name)?.value;
 }
@@ -19,30 +19,6 @@ function attrValue(attrs: readonly KmipAttribute[], name: string): TtlvItem | un
 function intAttr(attrs: readonly KmipAttribute[], name: string): number | undefined {
   const v = attrValue(attrs, name);
   return v && (v.type === ItemType.Integer || v.type === ItemType.Enumeration) ? v.value : undefined;
-}
-
-export interface Generated {
-  readonly body: TtlvStructure;
-  readonly derived: KmipAttribute[];
-}
-
-/** Fresh key material of `algorithm` and `length` bits, as a Raw Symmetric Key. */
-/**
- * `replacing` (Re-key): the length repeats an existing key's, which Register or Derive Key may have
- * set outside the algorithm's own sizes (a 160-bit key labelled AES): any whole number of bytes.
- */
-export function generateSymmetricKey(algorithm: number, length: number, opts: { replacing?: boolean } = {}): Generated {
-  let bytes: number;
-  if (opts.replacing) bytes = derivedKeyBytes(algorithm, length);
-  else {
-    checkSymmetricLength(algorithm, length);
-    bytes = symmetricKeyBytes(algorithm, length);
-  }
-  const material = secureRandomBytes(bytes);
-  return {
-    body: ttlv.structure(Tag.SymmetricKey, [keyBlock(KeyFormatType.Raw, material, algorithm, length)]),
-    derived: [{ name: 'Digest', value: digestAttribute(material, KeyFormatType.Raw) }],
-  };
 }
 
 function generateFromAttributes(attrs: readonly KmipAttribute[]): Generated {
@@ -120,9 +96,3 @@ export const createHandler: OperationHandler = {
     }
   },
 };
-
-/** Zeroes every Byte String of a tree that held fresh key material. */
-export function wipe(item: TtlvItem): void {
-  if (item.type === ItemType.ByteString) item.value.fill(0);
-  else if (item.type === ItemType.Structure) for (const c of item.value) wipe(c);
-}

@@ -8,11 +8,11 @@ import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
 import { readAttributeReference } from '../kmip/attributes';
 import { child, opt, req } from '../kmip/tree';
-import type { OperationHandler } from '../server/registry';
-import type { OpContext } from '../server/context';
-import { KmipError, Reason } from '../server/errors';
+import type { OperationHandler } from '../objects/context';
+import type { OpContext } from '../objects/context';
+import { KmipError, Reason } from '../kmip/errors';
 import type { ManagedObjectRecord, StoredAttribute } from '../store/object-store';
-import { checkClientChange } from './attribute-policy';
+import { checkClientChange } from '../objects/attribute-policy';
 import {
   attributeNotFound,
   attributeResponse,
@@ -23,8 +23,8 @@ import {
   loadForChange,
   readCurrentAttribute,
   readReference,
-} from './attribute-edit';
-import { nowSeconds } from './managed-object';
+} from '../objects/attribute-edit';
+import { nowSeconds } from '../objects/managed-object';
 
 /** The instances the request deletes. */
 function selected(payload: TtlvStructure, ctx: OpContext, rec: ManagedObjectRecord): StoredAttribute[] {

@@ -23,20 +23,20 @@ import type { KmipAttribute } from '../kmip/attributes';
 import { asText, children, opt, req } from '../kmip/tree';
 import { enumValueInVersion } from '../spec/registry';
 import { isAllowed, stateName, type StateValue } from '../lifecycle/state-machine';
-import type { OpContext } from '../server/context';
-import { KmipError, Reason } from '../server/errors';
-import type { OperationHandler } from '../server/registry';
+import type { OpContext } from '../objects/context';
+import { KmipError, Reason } from '../kmip/errors';
+import type { OperationHandler } from '../objects/context';
 import type { ManagedObjectRecord } from '../store/object-store';
 import type { KeyObject } from 'node:crypto';
 import { deriveKeyMaterial } from '../crypto/kdf';
 import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
 import { agree, checkAgreementKey, peerKeyFromBytes } from '../crypto/key-agreement';
 import { readCryptoParams, type CryptoParams } from '../crypto/params';
-import { wipe } from './create';
-import { derivedKeyBytes, digestAttribute, keyBlock, keyBlockOf, rawKeyMaterial, requireKeyValue } from './key-block';
-import { addAttributeInstance, getAttribute, isDestroyed, loadObject, readBody, requireOnline, touchLastChange, versionedError } from './managed-object';
-import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from './new-object';
-import { resolveRequestAttributes } from './templates';
+import { wipe } from '../objects/key-block';
+import { derivedKeyBytes, digestAttribute, keyBlock, keyBlockOf, rawKeyMaterial, requireKeyValue } from '../objects/key-block';
+import { addAttributeInstance, getAttribute, isDestroyed, loadObject, readBody, requireOnline, touchLastChange, versionedError } from '../objects/managed-object';
+import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from '../objects/new-object';
+import { resolveRequestAttributes } from '../objects/templates';
 
 /** What Derive Key makes, and what it derives from. */
 const DERIVABLE: readonly number[] = [ObjectType.SymmetricKey, ObjectType.SecretData];

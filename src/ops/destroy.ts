@@ -2,9 +2,9 @@
 import { ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
-import type { OperationHandler } from '../server/registry';
-import { applyEvent, loadObject, nowSeconds, requestedUid } from './managed-object';
-import { sealWithheldDigest } from './digest-index';
+import type { OperationHandler } from '../objects/context';
+import { applyEvent, loadObject, nowSeconds, requestedUid } from '../objects/managed-object';
+import { sealWithheldDigest } from '../objects/digest-index';
 import { transition, type StateValue } from '../lifecycle/state-machine';
 
 export const destroyHandler: OperationHandler = {

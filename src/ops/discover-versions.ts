@@ -4,7 +4,7 @@ import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
 import { SUPPORTED_VERSIONS, isSupportedVersion, readProtocolVersion } from '../kmip/message';
 import { asStructure } from '../kmip/tree';
-import type { OperationHandler } from '../server/registry';
+import type { OperationHandler } from '../objects/context';
 
 export const discoverVersionsHandler: OperationHandler = {
   operation: Operation.DiscoverVersions,

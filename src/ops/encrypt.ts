@@ -1,7 +1,7 @@
 /** Encrypt: data under a symmetric key (block, stream and AEAD ciphers) or an RSA public key. */
 import { Operation } from '../spec/generated/enums';
-import type { OperationHandler } from '../server/registry';
-import { runCipherOperation } from './cipher-op';
+import type { OperationHandler } from '../objects/context';
+import { runCipherOperation } from '../objects/cipher-op';
 
 export const encryptHandler: OperationHandler = {
   operation: Operation.Encrypt,

@@ -7,10 +7,10 @@ import { ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
 import { encodeAttributeList, encodeTemplateAttribute } from '../kmip/attributes';
-import type { OperationHandler } from '../server/registry';
-import { bodyForClient, markServed } from './get';
-import { asKmipAttributes, loadObject, requestedUid, requireAdministrator } from './managed-object';
-import { attributesWithDigest } from './digest-index';
+import type { OperationHandler } from '../objects/context';
+import { bodyForClient, markServed } from '../objects/served-object';
+import { asKmipAttributes, loadObject, requestedUid, requireAdministrator } from '../objects/managed-object';
+import { attributesWithDigest } from '../objects/digest-index';
 
 export const exportHandler: OperationHandler = {
   operation: Operation.Export,

@@ -3,9 +3,9 @@ import { ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
 import { encodeAttributeReference, visibleInVersion } from '../kmip/attributes';
-import type { OperationHandler } from '../server/registry';
-import { asKmipAttributes, loadObject, requestedUid } from './managed-object';
-import { attributesForListing } from './digest-index';
+import type { OperationHandler } from '../objects/context';
+import { asKmipAttributes, loadObject, requestedUid } from '../objects/managed-object';
+import { attributesForListing } from '../objects/digest-index';
 
 export const getAttributeListHandler: OperationHandler = {
   operation: Operation.GetAttributeList,

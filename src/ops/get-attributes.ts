@@ -6,9 +6,9 @@ import { ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
 import { encodeAttributeList, isCustomName, readAttributeReference } from '../kmip/attributes';
-import type { OperationHandler } from '../server/registry';
-import { asKmipAttributes, loadObject, requestedUid } from './managed-object';
-import { attributesWithDigest } from './digest-index';
+import type { OperationHandler } from '../objects/context';
+import { asKmipAttributes, loadObject, requestedUid } from '../objects/managed-object';
+import { attributesWithDigest } from '../objects/digest-index';
 
 export const getAttributesHandler: OperationHandler = {
   operation: Operation.GetAttributes,

@@ -14,10 +14,10 @@ import { Tag } from '../spec/generated/tags';
 import { ObjectType, Operation } from '../spec/generated/enums';
 import { child } from '../kmip/tree';
 import { isAllowed, stateName, type StateValue } from '../lifecycle/state-machine';
-import { KmipError, Reason } from '../server/errors';
-import type { OperationHandler } from '../server/registry';
+import { KmipError, Reason } from '../kmip/errors';
+import type { OperationHandler } from '../objects/context';
 import type { ManagedObjectRecord } from '../store/object-store';
-import { getAttribute, isDestroyed, loadObject, nowSeconds, requestedUid, requireOnline, setAttribute, touchLastChange, versionedError } from './managed-object';
+import { getAttribute, isDestroyed, loadObject, nowSeconds, requestedUid, requireOnline, setAttribute, touchLastChange, versionedError } from '../objects/managed-object';
 
 /** Object types that apply cryptographic protection (encrypt, sign, MAC, wrap). */
 const PROTECTING_TYPES: readonly number[] = [ObjectType.SymmetricKey, ObjectType.PrivateKey, ObjectType.PublicKey];

@@ -9,12 +9,12 @@ import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
 import { enumValueInfo } from '../spec/registry';
 import { opt, req } from '../kmip/tree';
-import { KmipError, Reason } from '../server/errors';
-import type { OperationHandler } from '../server/registry';
+import { KmipError, Reason } from '../kmip/errors';
+import type { OperationHandler } from '../objects/context';
 import { readCryptoParams } from '../crypto/params';
 import { advanceStream, closeStream, openSession, resumeSession } from '../crypto/streams';
 import { HASHES, HASH_BY_ALGORITHM, type HashInfo } from '../crypto/tables';
-import { readPart, unknownCorrelation } from './crypto-parts';
+import { readPart, unknownCorrelation } from '../objects/crypto-parts';
 
 const EMPTY = new Uint8Array(0);
 /** Hash streams are bound to no key. */

@@ -15,11 +15,11 @@ import { readRequestAttributes } from '../kmip/attributes';
 import { opt, req } from '../kmip/tree';
 import { effectiveState } from '../lifecycle/effective-state';
 import { isStateValue, type StateValue } from '../lifecycle/state-machine';
-import type { OperationHandler } from '../server/registry';
-import { KmipError, Reason } from '../server/errors';
-import { noteAdministratorOverride, protectBody, requireAdministrator, setAttribute, toStoredAttributes } from './managed-object';
-import { readRegisteredObject } from './register';
-import { withholdDigest } from './digest-index';
+import type { OperationHandler } from '../objects/context';
+import { KmipError, Reason } from '../kmip/errors';
+import { noteAdministratorOverride, protectBody, requireAdministrator, setAttribute, toStoredAttributes } from '../objects/managed-object';
+import { readRegisteredObject } from '../objects/registered-object';
+import { withholdDigest } from '../objects/digest-index';
 
 export const importHandler: OperationHandler = {
   operation: Operation.Import,

@@ -1,5 +1,6 @@
-/** Every operation handler this server offers: the registry is built from this list alone. */
-import { OperationRegistry, type OperationHandler } from '../server/registry';
+/** Every operation handler this server offers: the route table (server/registry.ts) is built from this list alone. */
+import type { OperationHandler } from '../objects/context';
+import type { ProtocolVersion } from '../spec/versions';
 import { activateHandler } from './activate';
 import { addAttributeHandler } from './add-attribute';
 import { adjustAttributeHandler } from './adjust-attribute';
@@ -45,7 +46,8 @@ import { obtainLeaseHandler } from './obtain-lease';
 import { pollHandler } from './poll';
 import { reCertifyHandler } from './re-certify';
 
-export function buildRegistry(): OperationRegistry {
+/** `offered`: what Query Operations lists for a version (the route table knows it). */
+export function operationHandlers(offered: (v: ProtocolVersion) => number[]): OperationHandler[] {
   const handlers: OperationHandler[] = [
     createHandler,
     registerHandler,
@@ -94,6 +96,5 @@ export function buildRegistry(): OperationRegistry {
     createSplitKeyHandler,
     joinSplitKeyHandler,
   ];
-  const registry: OperationRegistry = new OperationRegistry([...handlers, makeQueryHandler(() => registry)]);
-  return registry;
+  return [...handlers, makeQueryHandler(offered)];
 }

@@ -6,8 +6,8 @@
 import { Tag } from '../spec/generated/tags';
 import { InteropFunction, Operation } from '../spec/generated/enums';
 import { opt, req } from '../kmip/tree';
-import type { OperationHandler } from '../server/registry';
-import { KmipError, Reason } from '../server/errors';
+import type { OperationHandler } from '../objects/context';
+import { KmipError, Reason } from '../kmip/errors';
 
 const FUNCTIONS: ReadonlySet<number> = new Set(Object.values(InteropFunction));
 

@@ -16,17 +16,17 @@ import { Tag } from '../spec/generated/tags';
 import { ObjectType, Operation, SecretDataType, SplitKeyMethod } from '../spec/generated/enums';
 import { asText, children, opt, req } from '../kmip/tree';
 import { isAllowed, type StateValue } from '../lifecycle/state-machine';
-import { KmipError, Reason } from '../server/errors';
-import type { OperationHandler } from '../server/registry';
+import { KmipError, Reason } from '../kmip/errors';
+import type { OperationHandler } from '../objects/context';
 import { joinSecret, type Share } from '../crypto/secret-sharing';
-import { wipe } from './create';
-import { keyBlock } from './key-block';
-import { isDestroyed, loadObject, readBody, requireOnline, versionedError } from './managed-object';
-import { checkClientAttributes, chooseProtectionStorage, storeNewObject } from './new-object';
-import { derivedFromBody } from './register';
-import { inspectRegistered } from './register-inspect';
-import { blockShape, readSplitKey, type SplitKeyPart } from './split-key-object';
-import { resolveRequestAttributes } from './templates';
+import { wipe } from '../objects/key-block';
+import { keyBlock } from '../objects/key-block';
+import { isDestroyed, loadObject, readBody, requireOnline, versionedError } from '../objects/managed-object';
+import { checkClientAttributes, chooseProtectionStorage, storeNewObject } from '../objects/new-object';
+import { derivedFromBody } from '../objects/registered-object';
+import { inspectRegistered } from '../objects/register-inspect';
+import { blockShape, readSplitKey, type SplitKeyPart } from '../objects/split-key-object';
+import { resolveRequestAttributes } from '../objects/templates';
 
 const JOINABLE: readonly number[] = [ObjectType.SymmetricKey, ObjectType.SecretData, ObjectType.PrivateKey];
 

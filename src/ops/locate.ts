@@ -9,12 +9,12 @@ import { Operation, State, StorageStatusMask } from '../spec/generated/enums';
 import { attributeFromV1, attributeFromV2, type KmipAttribute } from '../kmip/attributes';
 import { children, opt } from '../kmip/tree';
 import type { LocateCondition, LocateQuery } from '../store/object-store';
-import type { OpContext } from '../server/context';
-import { KmipError, Reason } from '../server/errors';
-import { noteAdministratorOverride } from './managed-object';
+import type { OpContext } from '../objects/context';
+import { KmipError, Reason } from '../kmip/errors';
+import { noteAdministratorOverride } from '../objects/managed-object';
 import { dnStringForms } from '../crypto/certificate';
-import type { OperationHandler } from '../server/registry';
-import { digestIndexMac } from './digest-index';
+import type { OperationHandler } from '../objects/context';
+import { digestIndexMac } from '../objects/digest-index';
 
 function filterAttributes(payload: Parameters<OperationHandler['handle']>[0], ctx: OpContext): KmipAttribute[] {
   if (ctx.version.major >= 2) {

@@ -7,8 +7,8 @@
 import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
 import { req } from '../kmip/tree';
-import type { OperationHandler } from '../server/registry';
-import { KmipError, Reason } from '../server/errors';
+import type { OperationHandler } from '../objects/context';
+import { KmipError, Reason } from '../kmip/errors';
 
 /** Longer messages are refused rather than truncated, so the log never holds a partial one. */
 export const MAX_LOG_MESSAGE_CHARS = 4096;

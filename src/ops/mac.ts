@@ -7,14 +7,14 @@ import { ttlv, type TtlvItem } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
 import { opt } from '../kmip/tree';
-import { KmipError, Reason } from '../server/errors';
-import type { OperationHandler } from '../server/registry';
+import { KmipError, Reason } from '../kmip/errors';
+import type { OperationHandler } from '../objects/context';
 import { computeMac, resolveMac, startMac } from '../crypto/mac';
 import { effectiveParams } from '../crypto/params';
 import { advanceStream, closeStream, openSession, resumeSession } from '../crypto/streams';
-import { consumeOrEnd, readPart, unknownCorrelation } from './crypto-parts';
-import { consumeUsage, loadKeyFor } from './crypto-key';
-import { rawKeyMaterial } from './key-block';
+import { consumeOrEnd, readPart, unknownCorrelation } from '../objects/crypto-parts';
+import { consumeUsage, loadKeyFor } from '../objects/crypto-key';
+import { rawKeyMaterial } from '../objects/key-block';
 
 const EMPTY = new Uint8Array(0);
 

@@ -4,10 +4,10 @@
  * object has just one instance.
  */
 import { Operation } from '../spec/generated/enums';
-import type { OperationHandler } from '../server/registry';
-import { KmipError, Reason } from '../server/errors';
+import type { OperationHandler } from '../objects/context';
+import { KmipError, Reason } from '../kmip/errors';
 import type { StoredAttribute } from '../store/object-store';
-import { checkClientChange } from './attribute-policy';
+import { checkClientChange } from '../objects/attribute-policy';
 import {
   attributeNotFound,
   attributeResponse,
@@ -19,9 +19,9 @@ import {
   readCurrentAttribute,
   readNewAttribute,
   without,
-} from './attribute-edit';
-import { checkNameUnique, nowSeconds } from './managed-object';
-import { correctedUsageLimits } from './usage-limits';
+} from '../objects/attribute-edit';
+import { checkNameUnique, nowSeconds } from '../objects/managed-object';
+import { correctedUsageLimits } from '../objects/usage-limits';
 
 export const modifyAttributeHandler: OperationHandler = {
   operation: Operation.ModifyAttribute,

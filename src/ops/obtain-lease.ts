@@ -13,11 +13,11 @@ import { ItemType, ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation, State } from '../spec/generated/enums';
 import { stateName } from '../lifecycle/state-machine';
-import { KmipError, Reason } from '../server/errors';
-import type { OperationHandler } from '../server/registry';
+import { KmipError, Reason } from '../kmip/errors';
+import type { OperationHandler } from '../objects/context';
 import type { ManagedObjectRecord } from '../store/object-store';
-import { getAttribute, isDestroyed, loadObject, nowSeconds, requestedUid, requireOnline } from './managed-object';
-import { LEASE_TIME_SECONDS } from './new-object';
+import { getAttribute, isDestroyed, loadObject, nowSeconds, requestedUid, requireOnline } from '../objects/managed-object';
+import { LEASE_TIME_SECONDS } from '../objects/new-object';
 
 /** Interval values are 32-bit unsigned seconds. */
 const MAX_INTERVAL = 0xffffffff;

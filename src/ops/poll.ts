@@ -10,10 +10,10 @@
 import { Tag } from '../spec/generated/tags';
 import { Operation, ResultStatus } from '../spec/generated/enums';
 import { req } from '../kmip/tree';
-import { Reason } from '../server/errors';
-import type { OperationHandler } from '../server/registry';
-import { AnswerAs } from '../server/pending-operations';
-import { versionedError } from './managed-object';
+import { Reason } from '../kmip/errors';
+import type { OperationHandler } from '../objects/context';
+import { AnswerAs } from '../objects/pending-operations';
+import { versionedError } from '../objects/managed-object';
 
 export const pollHandler: OperationHandler = {
   operation: Operation.Poll,

@@ -4,12 +4,9 @@ import { Tag } from '../spec/generated/tags';
 import { DestroyAction, ObjectType, Operation, ProfileName, QueryFunction, RNGMode } from '../spec/generated/enums';
 import { asEnumeration } from '../kmip/tree';
 import { enumValueInVersion, tagInVersion } from '../spec/registry';
-import type { OpContext } from '../server/context';
-import type { OperationHandler, OperationRegistry } from '../server/registry';
-import { PROTECTION_STORAGE, randomNumberGenerator } from './new-object';
-import { operationInfo } from '../server/registry';
-import { isInRange, type ProtocolVersion } from '../spec/versions';
-import { SENT_OPERATIONS } from '../notify/messages';
+import type { OpContext, OperationHandler } from '../objects/context';
+import { PROTECTION_STORAGE, randomNumberGenerator } from '../objects/new-object';
+import type { ProtocolVersion } from '../spec/versions';
 
 /** Object types this server stores (Query Objects drops those the client's version lacks). */
 const SUPPORTED_OBJECT_TYPES: readonly number[] = [
@@ -102,20 +99,7 @@ function capabilities(ctx: OpContext): TtlvItem[] {
   return [ttlv.structure(Tag.CapabilityInformation, fields.filter((f) => tagInVersion(f.tag, ctx.version)))];
 }
 
-/**
- * Operations offered to a client of version `v`: the ones it may send us (the registry), and the
- * server-to-client ones this server sends (src/notify/), where `v` has them. Those stay absent from
- * the registry: a client sending Notify or Put gets Operation Not Supported.
- */
-function offeredOperations(registry: OperationRegistry, v: ProtocolVersion): number[] {
-  const sent = SENT_OPERATIONS.filter((op) => {
-    const range = operationInfo(op)?.serverToClient;
-    return range != null && isInRange(range, v);
-  });
-  return [...new Set([...registry.operationsFor(v), ...sent])].sort((a, b) => a - b);
-}
-
-export function makeQueryHandler(registry: () => OperationRegistry): OperationHandler {
+export function makeQueryHandler(offeredOperations: (v: ProtocolVersion) => number[]): OperationHandler {
   return {
     operation: Operation.Query,
     async handle(payload, ctx) {
@@ -123,7 +107,7 @@ export function makeQueryHandler(registry: () => OperationRegistry): OperationHa
       const out: TtlvItem[] = [];
       const asked = (f: number) => functions.includes(f) && enumValueInVersion(Tag.QueryFunction, f, ctx.version);
       if (asked(QueryFunction.QueryOperations)) {
-        for (const op of offeredOperations(registry(), ctx.version)) out.push(ttlv.enumeration(Tag.Operation, op));
+        for (const op of offeredOperations(ctx.version)) out.push(ttlv.enumeration(Tag.Operation, op));
       }
       if (asked(QueryFunction.QueryObjects)) {
         for (const t of SUPPORTED_OBJECT_TYPES) {

@@ -21,17 +21,17 @@ import { ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { CertificateType, CryptographicUsageMask, LinkType, ObjectType, Operation } from '../spec/generated/enums';
 import type { KmipAttribute } from '../kmip/attributes';
-import { KmipError, Reason } from '../server/errors';
-import type { OperationHandler } from '../server/registry';
+import { KmipError, Reason } from '../kmip/errors';
+import type { OperationHandler } from '../objects/context';
 import type { StoredAttribute } from '../store/object-store';
 import { subjectOfCertificate } from '../crypto/x509-issue';
-import { isServerManaged } from './attribute-policy';
-import { addAttributeInstance, isDestroyed, loadObject, mayReach, nowSeconds, requestedUid, requireOnline, touchLastChange, versionedError } from './managed-object';
-import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from './new-object';
-import { optInterval } from './read';
-import { derivedFromBody } from './register';
-import { inspectRegistered } from './register-inspect';
-import { NOT_COPIED, replacementDates } from './rekey';
+import { isServerManaged } from '../objects/attribute-policy';
+import { addAttributeInstance, isDestroyed, loadObject, mayReach, nowSeconds, requestedUid, requireOnline, touchLastChange, versionedError } from '../objects/managed-object';
+import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from '../objects/new-object';
+import { optInterval } from '../objects/read';
+import { derivedFromBody } from '../objects/registered-object';
+import { inspectRegistered } from '../objects/register-inspect';
+import { NOT_COPIED, replacementDates } from '../objects/replacement';
 import {
   certificateAttributesOf,
   certificateDer,
@@ -45,8 +45,8 @@ import {
   usageMaskOf,
   withoutLink,
   issueUnder,
-} from './certificate-issuer';
-import { resolveRequestAttributes } from './templates';
+} from '../objects/certificate-issuer';
+import { resolveRequestAttributes } from '../objects/templates';
 
 function seconds(date: string): bigint {
   return BigInt(Math.floor(Date.parse(date) / 1000));

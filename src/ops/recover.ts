@@ -5,8 +5,8 @@
 import { ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
-import type { OperationHandler } from '../server/registry';
-import { isArchived, loadObject, requestedUid, touchLastChange } from './managed-object';
+import type { OperationHandler } from '../objects/context';
+import { isArchived, loadObject, requestedUid, touchLastChange } from '../objects/managed-object';
 
 export const recoverHandler: OperationHandler = {
   operation: Operation.Recover,

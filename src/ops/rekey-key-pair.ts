@@ -10,15 +10,15 @@ import { Tag } from '../spec/generated/tags';
 import { LinkType, ObjectType, Operation } from '../spec/generated/enums';
 import { child, opt } from '../kmip/tree';
 import type { KmipAttribute } from '../kmip/attributes';
-import type { OperationHandler } from '../server/registry';
+import type { OperationHandler } from '../objects/context';
 import type { ManagedObjectRecord, NewObject, StoredAttribute } from '../store/object-store';
-import type { OpContext } from '../server/context';
-import { KmipError, Reason } from '../server/errors';
+import type { OpContext } from '../objects/context';
+import { KmipError, Reason } from '../kmip/errors';
 import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
 import { specLike } from '../crypto/keygen';
-import { isServerManaged } from './attribute-policy';
-import { pairRequestAttributes, pairStorage, prepareKeyPair } from './create-key-pair';
-import { keyBlockOf, requireKeyValue } from './key-block';
+import { isServerManaged } from '../objects/attribute-policy';
+import { pairRequestAttributes, pairStorage, prepareKeyPair } from '../objects/key-pair';
+import { keyBlockOf, requireKeyValue } from '../objects/key-block';
 import {
   addAttributeInstance,
   getAttribute,
@@ -30,9 +30,9 @@ import {
   requireOnline,
   touchLastChange,
   versionedError,
-} from './managed-object';
-import { NOT_COPIED, replacementDates, usageLimits } from './rekey';
-import { optInterval } from './read';
+} from '../objects/managed-object';
+import { NOT_COPIED, replacementDates, usageLimits } from '../objects/replacement';
+import { optInterval } from '../objects/read';
 
 function link(type: number, uid: string): TtlvItem {
   return ttlv.structure(Tag.Link, [ttlv.enumeration(Tag.LinkType, type), ttlv.textString(Tag.LinkedObjectIdentifier, uid)]);

@@ -8,12 +8,11 @@
 import { ItemType, ttlv, type TtlvItem } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { LinkType, ObjectType, Operation } from '../spec/generated/enums';
-import { child } from '../kmip/tree';
-import type { OperationHandler } from '../server/registry';
+import type { OperationHandler } from '../objects/context';
 import type { StoredAttribute } from '../store/object-store';
-import { KmipError, Reason } from '../server/errors';
-import { generateSymmetricKey, wipe } from './create';
-import { isServerManaged } from './attribute-policy';
+import { KmipError, Reason } from '../kmip/errors';
+import { generateSymmetricKey, wipe } from '../objects/key-block';
+import { isServerManaged } from '../objects/attribute-policy';
 import {
   addAttributeInstance,
   getAttribute,
@@ -24,81 +23,13 @@ import {
   requireOnline,
   touchLastChange,
   versionedError,
-} from './managed-object';
-import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from './new-object';
-import { optInterval } from './read';
-import { resolveRequestAttributes } from './templates';
-
-/** Dates that move with the Offset; Activation Date sets the shift for the others. */
-const SHIFTED_DATES = ['Process Start Date', 'Protect Stop Date', 'Deactivation Date'] as const;
-
-/**
- * Not copied to the replacement: set anew by the server (dates, identifiers, digest, state), or
- * belonging to the existing key's history (revocation, compromise, destruction, archival, links).
- */
-export const NOT_COPIED: ReadonlySet<string> = new Set([
-  'Name',
-  'Link',
-  'Usage Limits',
-  'Activation Date',
-  ...SHIFTED_DATES,
-  'Revocation Reason',
-  'Compromise Date',
-  'Compromise Occurrence Date',
-  'Destroy Date',
-  'Archive Date',
-  'Fresh',
-  'Random Number Generator',
-]);
-
-function dateOf(attrs: readonly StoredAttribute[], name: string): bigint | undefined {
-  const v = getAttribute(attrs, name);
-  return v?.type === ItemType.DateTime ? v.value : undefined;
-}
-
+} from '../objects/managed-object';
+import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from '../objects/new-object';
+import { optInterval } from '../objects/read';
+import { resolveRequestAttributes } from '../objects/templates';
+import { NOT_COPIED, replacementDates, usageLimits } from '../objects/replacement';
 function link(type: number, uid: string): TtlvItem {
   return ttlv.structure(Tag.Link, [ttlv.enumeration(Tag.LinkType, type), ttlv.textString(Tag.LinkedObjectIdentifier, uid)]);
-}
-
-/**
- * The replacement's dates. Without Offset they are the existing key's. With Offset, the new
- * Activation Date is the new Initial Date (now) plus Offset, and the other dates keep their
- * distance from it (spec: Re-key, "dates of the replacement key").
- */
-export function replacementDates(existing: readonly StoredAttribute[], offset: number | undefined, now: bigint): StoredAttribute[] {
-  const out: StoredAttribute[] = [];
-  const put = (name: string, tag: number, when: bigint | undefined) => {
-    if (when !== undefined) out.push({ name, index: 0, value: ttlv.dateTime(tag, when) });
-  };
-  const tags: Record<string, number> = {
-    'Activation Date': Tag.ActivationDate,
-    'Process Start Date': Tag.ProcessStartDate,
-    'Protect Stop Date': Tag.ProtectStopDate,
-    'Deactivation Date': Tag.DeactivationDate,
-  };
-  const activation = dateOf(existing, 'Activation Date');
-  if (offset === undefined) {
-    for (const name of ['Activation Date', ...SHIFTED_DATES]) put(name, tags[name] as number, dateOf(existing, name));
-    return out;
-  }
-  const newActivation = now + BigInt(offset);
-  put('Activation Date', Tag.ActivationDate, newActivation);
-  const shift = activation === undefined ? undefined : newActivation - activation;
-  for (const name of SHIFTED_DATES) {
-    const d = dateOf(existing, name);
-    put(name, tags[name] as number, d === undefined || shift === undefined ? undefined : d + shift);
-  }
-  return out;
-}
-
-/** Usage Limits: the Total carries over, and the replacement's Count starts again from it. */
-export function usageLimits(existing: readonly StoredAttribute[]): StoredAttribute[] {
-  const ul = getAttribute(existing, 'Usage Limits');
-  if (ul?.type !== ItemType.Structure) return [];
-  const total = child(ul, Tag.UsageLimitsTotal);
-  const fields = ul.value.filter((c) => c.tag !== Tag.UsageLimitsCount);
-  if (total?.type === ItemType.LongInteger) fields.push(ttlv.longInteger(Tag.UsageLimitsCount, total.value));
-  return [{ name: 'Usage Limits', index: 0, value: ttlv.structure(Tag.UsageLimits, fields) }];
 }
 
 export const reKeyHandler: OperationHandler = {

@@ -7,8 +7,8 @@ import { Tag } from '../spec/generated/tags';
 import { Operation, RevocationReasonCode } from '../spec/generated/enums';
 import type { KmipAttribute } from '../kmip/attributes';
 import { opt, req } from '../kmip/tree';
-import type { OperationHandler } from '../server/registry';
-import { applyEvent, loadObject, nowSeconds, requestedUid } from './managed-object';
+import type { OperationHandler } from '../objects/context';
+import { applyEvent, loadObject, nowSeconds, requestedUid } from '../objects/managed-object';
 
 const COMPROMISE_CODES: ReadonlySet<number> = new Set([RevocationReasonCode.KeyCompromise, RevocationReasonCode.CACompromise]);
 

@@ -8,8 +8,8 @@ import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
 import { req } from '../kmip/tree';
 import { secureRandomBytes } from '../crypto/random-pool';
-import { KmipError, Reason } from '../server/errors';
-import type { OperationHandler } from '../server/registry';
+import { KmipError, Reason } from '../kmip/errors';
+import type { OperationHandler } from '../objects/context';
 
 /** Bounds one response's size: larger amounts are for several requests, not one allocation. */
 export const MAX_RNG_BYTES = 64 * 1024;

@@ -5,12 +5,12 @@
 import { ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
-import type { OperationHandler } from '../server/registry';
-import { KmipError, Reason } from '../server/errors';
-import { checkClientChange } from './attribute-policy';
-import { commitAttributes, instancesOf, loadForChange, readNewAttribute } from './attribute-edit';
-import { checkNameUnique, nowSeconds, setAttribute } from './managed-object';
-import { correctedUsageLimits } from './usage-limits';
+import type { OperationHandler } from '../objects/context';
+import { KmipError, Reason } from '../kmip/errors';
+import { checkClientChange } from '../objects/attribute-policy';
+import { commitAttributes, instancesOf, loadForChange, readNewAttribute } from '../objects/attribute-edit';
+import { checkNameUnique, nowSeconds, setAttribute } from '../objects/managed-object';
+import { correctedUsageLimits } from '../objects/usage-limits';
 
 export const setAttributeHandler: OperationHandler = {
   operation: Operation.SetAttribute,

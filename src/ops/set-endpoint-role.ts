@@ -6,8 +6,8 @@ import { ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { EndpointRole, Operation } from '../spec/generated/enums';
 import { req } from '../kmip/tree';
-import type { OperationHandler } from '../server/registry';
-import { KmipError, Reason } from '../server/errors';
+import type { OperationHandler } from '../objects/context';
+import { KmipError, Reason } from '../kmip/errors';
 
 export const setEndpointRoleHandler: OperationHandler = {
   operation: Operation.SetEndpointRole,

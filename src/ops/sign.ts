@@ -9,15 +9,15 @@ import { ttlv, type TtlvItem } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
 import { opt } from '../kmip/tree';
-import { KmipError, Reason } from '../server/errors';
-import type { OperationHandler } from '../server/registry';
+import { KmipError, Reason } from '../kmip/errors';
+import type { OperationHandler } from '../objects/context';
 import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
 import { effectiveParams } from '../crypto/params';
 import { resolveSignature, signData, startSign } from '../crypto/signature';
 import { advanceStream, closeStream, openSession, resumeSession } from '../crypto/streams';
 import { checkDigest, signDigest } from '../crypto/digest-signature';
-import { badDigest, consumeOrEnd, digestedData, readPart, unknownCorrelation } from './crypto-parts';
-import { consumeUsage, loadKeyFor } from './crypto-key';
+import { badDigest, consumeOrEnd, digestedData, readPart, unknownCorrelation } from '../objects/crypto-parts';
+import { consumeUsage, loadKeyFor } from '../objects/crypto-key';
 
 const EMPTY = new Uint8Array(0);
 

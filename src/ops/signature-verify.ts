@@ -8,15 +8,15 @@ import { ttlv, type TtlvItem } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation, ValidityIndicator } from '../spec/generated/enums';
 import { opt, req } from '../kmip/tree';
-import { KmipError, Reason } from '../server/errors';
-import type { OperationHandler } from '../server/registry';
+import { KmipError, Reason } from '../kmip/errors';
+import type { OperationHandler } from '../objects/context';
 import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
 import { effectiveParams } from '../crypto/params';
 import { resolveSignature, startVerify, verifyData } from '../crypto/signature';
 import { advanceStream, closeStream, openSession, resumeSession } from '../crypto/streams';
 import { checkDigest, verifyDigest } from '../crypto/digest-signature';
-import { badDigest, digestedData, finalValue, readPart, unknownCorrelation } from './crypto-parts';
-import { loadKeyFor } from './crypto-key';
+import { badDigest, digestedData, finalValue, readPart, unknownCorrelation } from '../objects/crypto-parts';
+import { loadKeyFor } from '../objects/crypto-key';
 
 const EMPTY = new Uint8Array(0);
 

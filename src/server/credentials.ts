@@ -13,8 +13,8 @@ import { ItemType, type TtlvStructure } from '../../ttlv/types';
 import { CredentialType } from '../spec/generated/enums';
 import { Tag } from '../spec/generated/tags';
 import { children, opt } from '../kmip/tree';
-import type { ClientIdentity } from './context';
-import { KmipError, Reason } from './errors';
+import type { ClientIdentity } from '../objects/context';
+import { KmipError, Reason } from '../kmip/errors';
 
 /** `scrypt$N$r$p$<salt base64>$<hash base64>` */
 export interface PasswordHash {

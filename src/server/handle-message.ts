@@ -30,16 +30,16 @@ import type { AuditRecord, AuditSink } from '../audit/audit-log';
 import { AuditBurst } from '../audit/burst';
 import { StoreError, type ObjectStore } from '../store/object-store';
 import type { KeyProtector } from '../keys/key-protector';
-import type { ClientIdentity, Clock, OpContext, ServerInfo } from './context';
-import { KmipError, Reason, mapError, reasonForVersion, type ReasonValue } from './errors';
-import type { OperationHandler, OperationRegistry } from './registry';
+import type { ClientIdentity, Clock, OpContext, ServerInfo } from '../objects/context';
+import { KmipError, Reason, reasonForVersion, type ReasonValue } from '../kmip/errors';
+import { mapError } from './errors';
+import type { OperationHandler } from '../objects/context';
+import type { OperationRegistry } from './registry';
 import { deferrable } from './async-policy';
-import { AnswerAs, type PendingOperations, type PendingOutcome } from './pending-operations';
+import { AnswerAs, type PendingOperations, type PendingOutcome } from '../objects/pending-operations';
 import { UndoJournalStore } from './undo-journal';
 import { conflictTurnsFor } from './conflict-turns';
-import { ChangeObserver } from '../notify/change-observer';
-import type { Notifier } from '../notify/events';
-import { operationInfo } from './registry';
+import { operationInfo } from '../spec/registry';
 import { DEFAULT_CRYPTO_POLICY, type CryptoPolicy } from '../crypto/policy';
 import { COMPAT_PROFILES, type CompatProfile } from '../compat/profiles';
 import type { CredentialVerifier } from './credentials';
@@ -61,16 +61,23 @@ export interface ServerCore {
    */
   readonly onVersionPruned?: (paths: readonly string[], v: ProtocolVersion) => void;
   /**
-   * Server-to-client Notify and Put (src/notify/): told, after each batch, of the durable changes
-   * to objects whose owners have an endpoint. Absent: no notifications, and no work for them.
+   * Wraps the store a batch (or a deferred item) writes through, so its durable changes can be
+   * told once it is over: the composition root passes the notifier's ChangeObserver (src/notify/)
+   * here. Absent: no notifications, and no work for them.
    */
-  readonly notifier?: Notifier;
+  readonly observeWrites?: (store: ObjectStore) => ObservedStore;
   /** Asynchronous operations (Operation Pending, Poll, Cancel). Absent: every item is answered synchronously. */
   readonly pending?: PendingOperations;
   /** The compatibility profile handlers consult (src/compat/profiles.ts); absent: "none". */
   readonly compat?: CompatProfile;
   /** Sub-identities chosen by a Request Header credential (src/server/credentials.ts); absent: credentials are ignored. */
   readonly credentials?: CredentialVerifier;
+}
+
+/** A store whose writes are watched: `publish` tells what became durable, `discard` forgets it (an undone batch). */
+export interface ObservedStore extends ObjectStore {
+  publish(): void;
+  discard(): void;
 }
 
 export interface Session {
@@ -205,7 +212,7 @@ async function runBatch(
 ): Promise<ItemOutcome[]> {
   const continuation = request.header.batchErrorContinuationOption ?? BatchErrorContinuationOption.Stop;
   const journal = continuation === BatchErrorContinuationOption.Undo ? new UndoJournalStore(core.store) : undefined;
-  const observer = core.notifier ? new ChangeObserver(journal ?? core.store, core.notifier) : undefined;
+  const observer = core.observeWrites?.(journal ?? core.store);
   const shared: BatchShared = { idPlaceholder: undefined, secrets, store: observer ?? journal ?? core.store, audit: new AuditBurst(core.audit) };
   const outcomes: ItemOutcome[] = [];
   try {
@@ -390,7 +397,7 @@ async function runDeferred(
   handler: OperationHandler,
 ): Promise<PendingOutcome> {
   const started = process.hrtime.bigint();
-  const observer = core.notifier ? new ChangeObserver(core.store, core.notifier) : undefined;
+  const observer = core.observeWrites?.(core.store);
   const ctx = itemContext(core, session, request.header.version, observer ?? core.store, undefined, []);
   let outcome: PendingOutcome;
   let correlationId: string = randomUUID();

@@ -9,7 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { TtlvFramer } from '../../ttlv/framer';
 import { TtlvError } from '../../ttlv/errors';
 import { Tag } from '../spec/generated/tags';
-import type { ClientIdentity } from './context';
+import type { ClientIdentity } from '../objects/context';
 import { handleMessage, type ServerCore } from './handle-message';
 
 export interface ListenerOptions {

@@ -2,28 +2,21 @@
  * The route table: one handler per operation. An operation the table lacks, or one newer than the
  * client's protocol version, is Operation Not Supported (batch.ts).
  */
-import type { TtlvItem, TtlvStructure } from '../../ttlv/types';
-import { OPERATIONS, type OperationInfo } from '../spec/generated/operations';
+import type { OperationInfo } from '../spec/generated/operations';
+import { operationInfo } from '../spec/registry';
+import { operationHandlers } from '../ops';
 import { isInRange, type ProtocolVersion } from '../spec/versions';
-import type { OpContext } from './context';
+import type { OperationHandler } from '../objects/context';
 
-export interface OperationHandler {
-  /** Operation enumeration value. */
-  readonly operation: number;
-  /** Runs the operation; returns the Response Payload's children. */
-  handle(payload: TtlvStructure, ctx: OpContext): Promise<TtlvItem[]>;
-}
-
-const OPERATION_INFO = new Map<number, OperationInfo>(OPERATIONS.map((o) => [o.value, o]));
-
-export function operationInfo(op: number): OperationInfo | undefined {
-  return OPERATION_INFO.get(op);
-}
 
 export class OperationRegistry {
   private readonly handlers = new Map<number, OperationHandler>();
 
-  constructor(handlers: readonly OperationHandler[]) {
+  /** `serverSends`: the server-to-client operations this server sends (notify/), offered by Query. */
+  constructor(
+    handlers: readonly OperationHandler[],
+    private readonly serverSends: readonly number[] = [],
+  ) {
     for (const h of handlers) {
       if (this.handlers.has(h.operation)) throw new Error(`two handlers for operation ${h.operation}`);
       this.handlers.set(h.operation, h);
@@ -32,7 +25,7 @@ export class OperationRegistry {
 
   /** The handler when the operation exists in `v` (client to server) and is implemented. */
   lookup(op: number, v: ProtocolVersion): OperationHandler | undefined {
-    const info = OPERATION_INFO.get(op);
+    const info = operationInfo(op);
     if (!info || !info.clientToServer || !isInRange(info.clientToServer, v)) return undefined;
     return this.handlers.get(op);
   }
@@ -42,11 +35,33 @@ export class OperationRegistry {
     return [...this.handlers.keys()].filter((op) => this.lookup(op, v) !== undefined).sort((a, b) => a - b);
   }
 
+  /**
+   * Operations offered to a client of version `v` (Query Operations): the ones it may send us, and
+   * the server-to-client ones this server sends, where `v` has them. Those stay absent from the
+   * table: a client sending Notify or Put gets Operation Not Supported.
+   */
+  offeredTo(v: ProtocolVersion): number[] {
+    const sent = this.serverSends.filter((op) => {
+      const range = operationInfo(op)?.serverToClient;
+      return range != null && isInRange(range, v);
+    });
+    return [...new Set([...this.operationsFor(v), ...sent])].sort((a, b) => a - b);
+  }
+
   /** Every implemented operation with its spec info (for the README support matrix). */
   implemented(): OperationInfo[] {
     return [...this.handlers.keys()]
-      .map((op) => OPERATION_INFO.get(op))
+      .map((op) => operationInfo(op))
       .filter((i): i is OperationInfo => i !== undefined)
       .sort((a, b) => a.value - b.value);
   }
+}
+
+/** The route table over every handler in ops/, Query answering from it. */
+export function buildRegistry(serverSends: readonly number[]): OperationRegistry {
+  const registry: OperationRegistry = new OperationRegistry(
+    operationHandlers((v) => registry.offeredTo(v)),
+    serverSends,
+  );
+  return registry;
 }

@@ -4,6 +4,7 @@
 import { ATTRIBUTES, type AttributeRule } from './generated/attributes';
 import { ENUM_INFO, TAG_ENUM, type EnumName, type EnumValueInfo } from './generated/enums';
 import { TAG_INFO } from './generated/tags';
+import { OPERATIONS, type OperationInfo } from './generated/operations';
 import { isInVersion, type VersionLike } from './versions';
 
 const ATTRIBUTE_BY_NAME = new Map<string, AttributeRule>(ATTRIBUTES.map((a) => [a.name, a]));
@@ -45,4 +46,11 @@ export function enumValueInVersion(tag: number, value: number, v: VersionLike): 
 
 export function attributeInVersion(rule: AttributeRule, v: VersionLike): boolean {
   return isInVersion(rule.firstVersion, rule.lastVersion, v);
+}
+
+const OPERATION_INFO = new Map<number, OperationInfo>(OPERATIONS.map((o) => [o.value, o]));
+
+/** The spec's facts about an operation (name, directions, versions). */
+export function operationInfo(op: number): OperationInfo | undefined {
+  return OPERATION_INFO.get(op);
 }

@@ -17,7 +17,7 @@ import { Tag } from '../../src/spec/generated/tags';
 import { KeyFormatType, ObjectType, Operation, ResultReason, ResultStatus } from '../../src/spec/generated/enums';
 import { inspectKeyBlock } from '../../src/crypto/asymmetric-keys';
 import { DEFAULT_KEY_LIMITS } from '../../src/crypto/key-encoding';
-import { KmipError } from '../../src/server/errors';
+import { KmipError } from '../../src/kmip/errors';
 import { createEmbeddedCore, type EmbeddedCore } from '../../src/embedded';
 import { handleMessage } from '../../src/server/handle-message';
 import { openTestProtector } from '../helpers/hsm';

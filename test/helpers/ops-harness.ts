@@ -11,7 +11,7 @@ import { Tag } from '../../src/spec/generated/tags';
 import { CryptographicAlgorithm, CryptographicUsageMask, NameType, ObjectType, Operation, ResultStatus } from '../../src/spec/generated/enums';
 import { createEmbeddedCore, type EmbeddedCore, type EmbeddedCoreOptions } from '../../src/embedded';
 import { handleMessage } from '../../src/server/handle-message';
-import type { ClientIdentity } from '../../src/server/context';
+import type { ClientIdentity } from '../../src/objects/context';
 import { findNewerThan } from '../../src/kmip/version-filter';
 import { attributeToV1, attributeToV2, type KmipAttribute } from '../../src/kmip/attributes';
 import type { ProtocolVersion } from '../../src/spec/versions';

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { mutatedBytes } from '../helpers/mutations';
 import * as pkijs from 'pkijs';
 import { readPkcs12 } from '../../src/crypto/pkcs12';
-import { KmipError } from '../../src/server/errors';
+import { KmipError } from '../../src/kmip/errors';
 import { ResultReason } from '../../src/spec/generated/enums';
 
 const RUNS = { numRuns: Number(process.env['PROP_RUNS'] ?? 150) };

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { mutatedBytes } from '../helpers/mutations';
 import { derToRaw } from '../../src/crypto/digest-signature';
 import { peerKeyFromBytes } from '../../src/crypto/key-agreement';
-import { KmipError } from '../../src/server/errors';
+import { KmipError } from '../../src/kmip/errors';
 import { ResultReason } from '../../src/spec/generated/enums';
 
 const RUNS = { numRuns: Number(process.env["PROP_RUNS"] ?? 400) };

@@ -18,7 +18,7 @@ import {
 } from '../../../src/spec/generated/enums';
 import type { KmipAttribute } from '../../../src/kmip/attributes';
 import type { ProtocolVersion } from '../../../src/spec/versions';
-import { LEASE_TIME_SECONDS } from '../../../src/ops/new-object';
+import { LEASE_TIME_SECONDS } from '../../../src/objects/new-object';
 import { attributesFor, find, successPayload } from '../../helpers/kmip-client';
 import { ENCRYPT_DECRYPT, V14, V21, aesTemplate, attributeValues, createAes, failure, newAttribute, openHarness, uidItem, type Harness } from '../../helpers/ops-harness';
 

@@ -11,7 +11,7 @@ import { Tag, TAG_INFO } from '../../../src/spec/generated/tags';
 import { CryptographicAlgorithm, CryptographicUsageMask, DerivationMethod, HashingAlgorithm, KeyFormatType, ObjectType, Operation, ResultReason, SecretDataType } from '../../../src/spec/generated/enums';
 import { COMPAT_PROFILES } from '../../../src/compat/profiles';
 import type { ProtocolVersion } from '../../../src/spec/versions';
-import type { ClientIdentity } from '../../../src/server/context';
+import type { ClientIdentity } from '../../../src/objects/context';
 import { attributesFor, find, successPayload, textOf } from '../../helpers/kmip-client';
 import { alice, attributeValues, bob, createAes, openHarness, type Harness } from '../../helpers/ops-harness';
 

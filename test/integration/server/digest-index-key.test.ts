@@ -18,7 +18,7 @@ import { prepareDataDir } from '../../../src/main';
 import { KEK_LABEL } from '../../../src/embedded';
 import { INDEX_KEY_LABEL, Pkcs11KeyProtector, readPin } from '../../../src/keys/pkcs11';
 import { SqliteObjectStore } from '../../../src/store/sqlite';
-import { withholdDigest } from '../../../src/ops/digest-index';
+import { withholdDigest } from '../../../src/objects/digest-index';
 import { makeTestToken } from '../../helpers/hsm';
 import { softHsmProtectorConfig, type SoftHsmToken } from '../../../src/keys/softhsm';
 import type { KeyProtectorError } from '../../../src/keys/key-protector';

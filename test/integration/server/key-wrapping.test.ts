@@ -22,7 +22,7 @@ import {
   WrappingMethod,
 } from '../../../src/spec/generated/enums';
 import type { ProtocolVersion } from '../../../src/spec/versions';
-import { aesKeyUnwrap, aesKeyWrap } from '../../../src/ops/key-wrap';
+import { aesKeyUnwrap, aesKeyWrap } from '../../../src/objects/key-wrap';
 import { attributesFor, find, successPayload, textOf } from '../../helpers/kmip-client';
 import {
   ENCRYPT_DECRYPT,

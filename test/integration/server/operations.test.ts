@@ -20,7 +20,7 @@ import {
 } from '../../../src/spec/generated/enums';
 import { createEmbeddedCore, type EmbeddedCore } from '../../../src/embedded';
 import { handleMessage } from '../../../src/server/handle-message';
-import type { ClientIdentity } from '../../../src/server/context';
+import type { ClientIdentity } from '../../../src/objects/context';
 import { findNewerThan } from '../../../src/kmip/version-filter';
 import type { ProtocolVersion } from '../../../src/spec/versions';
 import { openTestProtector } from '../../helpers/hsm';

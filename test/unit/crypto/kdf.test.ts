@@ -5,7 +5,7 @@
  */
 import { createCipheriv, createHash, createHmac } from 'node:crypto';
 import { BlockCipherMode, CryptographicAlgorithm, DerivationMethod, HashingAlgorithm, PaddingMethod, ResultReason } from '../../../src/spec/generated/enums';
-import { KmipError } from '../../../src/server/errors';
+import { KmipError } from '../../../src/kmip/errors';
 import { deriveKeyMaterial, type DeriveInput } from '../../../src/crypto/kdf';
 
 const hex = (s: string) => Buffer.from(s, 'hex');

@@ -5,7 +5,7 @@
  */
 import { checkPrimeSync, randomBytes } from 'node:crypto';
 import { SplitKeyMethod } from '../../../src/spec/generated/enums';
-import { KmipError } from '../../../src/server/errors';
+import { KmipError } from '../../../src/kmip/errors';
 import { checkSplitParams, gf16Inv, gf16Mul, gf8Inv, gf8Mul, joinSecret, splitSecret, type SplitParams } from '../../../src/crypto/secret-sharing';
 
 function primeAbove(bits: number): bigint {

@@ -10,7 +10,7 @@ import {
   readAttributeReference,
   visibleInVersion,
 } from '../../../src/kmip/attributes';
-import { checkClientChange } from '../../../src/ops/attribute-policy';
+import { checkClientChange } from '../../../src/objects/attribute-policy';
 import type { TtlvStructure } from '../../../ttlv/types';
 
 const V10 = { major: 1, minor: 0 };

@@ -1,7 +1,7 @@
 import { State } from '../../../src/spec/generated/enums';
 import { ALLOWED_USES, TRANSITIONS, nextState, transition, type LifecycleEvent, type StateValue } from '../../../src/lifecycle/state-machine';
 import { effectiveState } from '../../../src/lifecycle/effective-state';
-import { KmipError } from '../../../src/server/errors';
+import { KmipError } from '../../../src/kmip/errors';
 import { ResultReason } from '../../../src/spec/generated/enums';
 import { ttlv } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';

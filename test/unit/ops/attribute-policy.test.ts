@@ -14,8 +14,8 @@ import {
   isMultiValued,
   isServerManaged,
   type AttributeTarget,
-} from '../../../src/ops/attribute-policy';
-import { KmipError } from '../../../src/server/errors';
+} from '../../../src/objects/attribute-policy';
+import { KmipError } from '../../../src/kmip/errors';
 
 const V14 = { major: 1, minor: 4 };
 const V21 = { major: 2, minor: 1 };

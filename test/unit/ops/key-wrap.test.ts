@@ -1,6 +1,6 @@
 /** AES Key Wrap against the RFC 3394 and RFC 5649 test vectors, both directions. */
-import { aesKeyUnwrap, aesKeyWrap } from '../../../src/ops/key-wrap';
-import { KmipError } from '../../../src/server/errors';
+import { aesKeyUnwrap, aesKeyWrap } from '../../../src/objects/key-wrap';
+import { KmipError } from '../../../src/kmip/errors';
 import { ResultReason } from '../../../src/spec/generated/enums';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');

@@ -1,5 +1,5 @@
 /** New objects' Unique Identifiers: UUID version 7, time-ordered, never repeated. */
-import { newUniqueIdentifier } from '../../../src/ops/managed-object';
+import { newUniqueIdentifier } from '../../../src/objects/managed-object';
 import { waitFor } from '../../helpers/wait';
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

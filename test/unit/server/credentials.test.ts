@@ -6,8 +6,8 @@ import { ttlv, type TtlvStructure } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
 import { CredentialType } from '../../../src/spec/generated/enums';
 import { CredentialVerifier, hashPassword, parsePasswordHash, type CredentialsConfig, type PasswordHash } from '../../../src/server/credentials';
-import { KmipError, Reason } from '../../../src/server/errors';
-import type { ClientIdentity } from '../../../src/server/context';
+import { KmipError, Reason } from '../../../src/kmip/errors';
+import type { ClientIdentity } from '../../../src/objects/context';
 
 const vcenter: ClientIdentity = { name: 'vcenter', certificateFingerprint: 'ab', peer: '127.0.0.1:1', isAdmin: false };
 let config: CredentialsConfig;

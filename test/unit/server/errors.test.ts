@@ -1,6 +1,7 @@
 import { ENUM_INFO, ResultReason } from '../../../src/spec/generated/enums';
 import { SUPPORTED_VERSIONS } from '../../../src/kmip/message';
-import { KmipError, mapError, reasonForVersion } from '../../../src/server/errors';
+import { KmipError, reasonForVersion } from '../../../src/kmip/errors';
+import { mapError } from '../../../src/server/errors';
 import { TtlvError, TtlvErrorCode } from '../../../ttlv/errors';
 import { KeyProtectorError } from '../../../src/keys/key-protector';
 import { isInVersion } from '../../../src/spec/versions';

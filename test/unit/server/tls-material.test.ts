@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createCertificateAuthority, ensureDevPki, issueClientCertificate, issueServerCertificate, type DevPki } from '../../../src/pki/dev-pki';
 import { revokeCertificate } from '../../../src/pki/dev-crl';
-import { readCrlFile, readTlsMaterial, TlsFileError, type TlsSources } from '../../../src/server/tls-material';
+import { readCrlFile, readTlsMaterial, TlsFileError, type TlsSources } from '../../../src/pki/tls-material';
 
 let dir: string;
 let pki: DevPki;

@@ -15,7 +15,7 @@ import { attributeRule } from '../kmip/attributes';
 import type { ProtocolVersion } from '../spec/versions';
 import type { StateValue } from '../lifecycle/state-machine';
 import type { StoredAttribute } from '../store/object-store';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from '../kmip/errors';
 
 /** What a client asks to do to an attribute of an existing object. */
 export type AttributeChange = 'add' | 'modify' | 'delete' | 'set';

@@ -6,9 +6,11 @@ import { createHash } from 'node:crypto';
 import { encodeTtlv } from '../../ttlv/encode';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
-import { CryptographicAlgorithm, HashingAlgorithm, ObjectType } from '../spec/generated/enums';
+import { CryptographicAlgorithm, HashingAlgorithm, KeyFormatType, ObjectType } from '../spec/generated/enums';
 import { child, opt } from '../kmip/tree';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from '../kmip/errors';
+import type { KmipAttribute } from '../kmip/attributes';
+import { secureRandomBytes } from '../crypto/random-pool';
 
 /** The structure tag that holds each object type's body. */
 export const OBJECT_BODY_TAG: Readonly<Partial<Record<number, number>>> = {
@@ -162,4 +164,32 @@ export function symmetricKeyBytes(algorithm: number, bits: number): number {
   if (algorithm === CryptographicAlgorithm.DES3) return bits <= 128 ? 16 : 24;
   if (algorithm === CryptographicAlgorithm.DES) return 8;
   return bits / 8;
+}
+
+export interface Generated {
+  readonly body: TtlvStructure;
+  readonly derived: KmipAttribute[];
+}
+/** Fresh key material of `algorithm` and `length` bits, as a Raw Symmetric Key. */
+/**
+ * `replacing` (Re-key): the length repeats an existing key's, which Register or Derive Key may have
+ * set outside the algorithm's own sizes (a 160-bit key labelled AES): any whole number of bytes.
+ */
+export function generateSymmetricKey(algorithm: number, length: number, opts: { replacing?: boolean } = {}): Generated {
+  let bytes: number;
+  if (opts.replacing) bytes = derivedKeyBytes(algorithm, length);
+  else {
+    checkSymmetricLength(algorithm, length);
+    bytes = symmetricKeyBytes(algorithm, length);
+  }
+  const material = secureRandomBytes(bytes);
+  return {
+    body: ttlv.structure(Tag.SymmetricKey, [keyBlock(KeyFormatType.Raw, material, algorithm, length)]),
+    derived: [{ name: 'Digest', value: digestAttribute(material, KeyFormatType.Raw) }],
+  };
+}
+/** Zeroes every Byte String of a tree that held fresh key material. */
+export function wipe(item: TtlvItem): void {
+  if (item.type === ItemType.ByteString) item.value.fill(0);
+  else if (item.type === ItemType.Structure) for (const c of item.value) wipe(c);
 }

@@ -13,7 +13,7 @@ import { child, opt } from '../kmip/tree';
 import { inspectKeyBlock } from '../crypto/asymmetric-keys';
 import { DEFAULT_KEY_LIMITS, type KeyMaterialLimits } from '../crypto/key-encoding';
 import { certificateAttributes } from '../crypto/certificate';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from '../kmip/errors';
 import { keyBlockOf } from './key-block';
 import { readSplitKey, readSplitParts } from './split-key-object';
 

@@ -22,8 +22,8 @@ import { CertificateRequestType, CertificateType, CryptographicUsageMask, LinkTy
 import type { KmipAttribute } from '../kmip/attributes';
 import { opt } from '../kmip/tree';
 import { isAllowed, stateName, type StateValue } from '../lifecycle/state-machine';
-import type { OpContext } from '../server/context';
-import { KmipError, Reason } from '../server/errors';
+import type { OpContext } from './context';
+import { KmipError, Reason } from '../kmip/errors';
 import type { ManagedObjectRecord, StoredAttribute } from '../store/object-store';
 import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
 import { issueCertificate, parseCertificationRequest, requestDer, subjectOfCertificate, type CertificationRequest } from '../crypto/x509-issue';

@@ -11,8 +11,8 @@ import { CryptographicUsageMask, ObjectType, UsageLimitsUnit } from '../spec/gen
 import { child, opt } from '../kmip/tree';
 import { isAllowed, stateName, type StateValue } from '../lifecycle/state-machine';
 import type { ManagedObjectRecord } from '../store/object-store';
-import type { OpContext } from '../server/context';
-import { KmipError, Reason } from '../server/errors';
+import type { OpContext } from './context';
+import { KmipError, Reason } from '../kmip/errors';
 import { certificateKeyBlock } from '../crypto/certificate';
 import { keyBlockOf, requireKeyValue } from './key-block';
 import { getAttribute, isDestroyed, loadObject, readBody, requestedUid, requireOnline, setAttribute } from './managed-object';

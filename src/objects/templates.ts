@@ -8,8 +8,8 @@ import { Tag } from '../spec/generated/tags';
 import { ObjectType, State } from '../spec/generated/enums';
 import { attributeFromV1, readRequestAttributes, readTemplateNames, type IndexedAttribute } from '../kmip/attributes';
 import { children, opt, withTag } from '../kmip/tree';
-import type { OpContext } from '../server/context';
-import { KmipError, Reason } from '../server/errors';
+import type { OpContext } from './context';
+import { KmipError, Reason } from '../kmip/errors';
 import { loadObject, readBody, sameValue } from './managed-object';
 import { isMultiValued } from './attribute-policy';
 

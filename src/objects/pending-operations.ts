@@ -13,7 +13,7 @@
  */
 import { CancellationResult, ResultReason, ResultStatus } from '../spec/generated/enums';
 import type { TtlvItem } from '../../ttlv/types';
-import type { ReasonValue } from './errors';
+import type { ReasonValue } from '../kmip/errors';
 import { secureRandomBytes } from '../crypto/random-pool';
 
 /** What a finished operation answers: the result fields of its batch item. */

@@ -10,8 +10,8 @@ import { asStructure, child, req } from '../kmip/tree';
 import { effectiveState } from '../lifecycle/effective-state';
 import type { StateValue } from '../lifecycle/state-machine';
 import type { ManagedObjectRecord, StoredAttribute } from '../store/object-store';
-import type { OpContext } from '../server/context';
-import { KmipError, Reason } from '../server/errors';
+import type { OpContext } from './context';
+import { KmipError, Reason } from '../kmip/errors';
 import { isDestroyed, loadObject, requestedUid, sameValue, setAttribute, touchLastChange } from './managed-object';
 
 /** The object a request changes: destroyed objects keep their metadata as it was. */

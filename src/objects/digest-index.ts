@@ -21,8 +21,8 @@ import { ObjectType } from '../spec/generated/enums';
 import { opt } from '../kmip/tree';
 import { KeyProtectorError, type KeyProtector } from '../keys/key-protector';
 import type { DigestSealing, ManagedObjectRecord, ObjectUpdate, ProtectedMaterial, StoredAttribute } from '../store/object-store';
-import type { OpContext } from '../server/context';
-import { KmipError, Reason } from '../server/errors';
+import type { OpContext } from './context';
+import { KmipError, Reason } from '../kmip/errors';
 import { digestAttribute, digestInput, keyBlockOf } from './key-block';
 import { readBody, unprotectBody, type DigestAfterDestroy } from './managed-object';
 

@@ -29,8 +29,8 @@ import { encodeAttributeList, type KmipAttribute } from '../kmip/attributes';
 import { asText, child, children, opt, req } from '../kmip/tree';
 import { isAllowed, type StateValue } from '../lifecycle/state-machine';
 import type { ManagedObjectRecord } from '../store/object-store';
-import type { OpContext } from '../server/context';
-import { KmipError, Reason } from '../server/errors';
+import type { OpContext } from './context';
+import { KmipError, Reason } from '../kmip/errors';
 import { rawKeyMaterial } from './key-block';
 import { asKmipAttributes, getAttribute, getAttributes, isArchived, isDestroyed, mayReach, readBody, versionedError } from './managed-object';
 

@@ -29,8 +29,8 @@ import { CertificateType, KeyFormatType, LinkType, ObjectType, SecretDataType, S
 import type { KmipAttribute } from '../kmip/attributes';
 import { child, opt, req } from '../kmip/tree';
 import { isAllowed, type StateValue } from '../lifecycle/state-machine';
-import type { OpContext } from '../server/context';
-import { KmipError, Reason } from '../server/errors';
+import type { OpContext } from './context';
+import { KmipError, Reason } from '../kmip/errors';
 import type { ManagedObjectRecord } from '../store/object-store';
 import { describeKey, keyObjectFromBlock } from '../crypto/asymmetric-keys';
 import { readPkcs12, writePkcs12, type PasswordSource } from '../crypto/pkcs12';
@@ -38,7 +38,7 @@ import { keyBlockOf, rawKeyMaterial } from './key-block';
 import { getAttribute, isDestroyed, loadObject, newUniqueIdentifier, readBody, versionedError } from './managed-object';
 import { linkAttribute } from './certificate-issuer';
 import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from './new-object';
-import { readRegisteredObject } from './register';
+import { readRegisteredObject } from './registered-object';
 import { resolveRequestAttributes } from './templates';
 
 type Attr = { readonly name: string; readonly value: TtlvItem };

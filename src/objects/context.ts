@@ -2,6 +2,7 @@
  * What a handler works through: the ports, the caller, the clock, and the batch's ID Placeholder.
  * Handlers never reach past this object.
  */
+import type { TtlvItem, TtlvStructure } from '../../ttlv/types';
 import type { ObjectStore } from '../store/object-store';
 import type { KeyProtector } from '../keys/key-protector';
 import type { ProtocolVersion } from '../spec/versions';
@@ -65,4 +66,12 @@ export interface OpContext {
   readonly secrets: Uint8Array[];
   /** The server's asynchronous operations, for Poll and Cancel; absent when the server runs none. */
   readonly pending?: PendingOperations;
+}
+
+/** What every operation's handler is: the operation it serves and the function that runs it. */
+export interface OperationHandler {
+  /** Operation enumeration value. */
+  readonly operation: number;
+  /** Runs the operation; returns the Response Payload's children. */
+  handle(payload: TtlvStructure, ctx: OpContext): Promise<TtlvItem[]>;
 }

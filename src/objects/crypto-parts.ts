@@ -6,8 +6,8 @@
 import type { TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { opt } from '../kmip/tree';
-import type { OpContext } from '../server/context';
-import { KmipError, Reason } from '../server/errors';
+import type { OpContext } from './context';
+import { KmipError, Reason } from '../kmip/errors';
 import { closeStream } from '../crypto/streams';
 import { consumeUsage } from './crypto-key';
 import { versionedError } from './managed-object';

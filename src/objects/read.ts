@@ -1,7 +1,7 @@
 /** Typed readers for the item types src/kmip/tree.ts has no reader for (Long Integer, Interval). */
 import { ItemType, type TtlvStructure } from '../../ttlv/types';
 import { child, tagLabel } from '../kmip/tree';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from '../kmip/errors';
 
 export function optLongInteger(s: TtlvStructure, tag: number): bigint | undefined {
   const item = child(s, tag);

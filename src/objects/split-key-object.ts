@@ -7,7 +7,7 @@
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { child, opt, req } from '../kmip/tree';
-import { KmipError, Reason } from '../server/errors';
+import { KmipError, Reason } from '../kmip/errors';
 import { checkSplitParams, type SplitParams } from '../crypto/secret-sharing';
 import { keyBlock, keyBlockOf, rawKeyMaterial } from './key-block';
 
