@@ -28,6 +28,7 @@ import { devCrlPath } from './pki/dev-crl';
 import { KEK_LABEL, SERVER_INFO, openEmbeddedHsm } from './embedded';
 import { EndpointNotifier } from './notify/notifier';
 import { ChangeObserver } from './notify/change-observer';
+import { serveToOwner } from './objects/served-object';
 import { COMPAT_PROFILES } from './compat/profiles';
 import { CredentialVerifier } from './server/credentials';
 
@@ -231,8 +232,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     config.notifications.endpoints.length === 0
       ? undefined
       : new EndpointNotifier(config.notifications, {
-          store,
-          keys,
+          serveToOwner: (uid, version) => serveToOwner({ store, keys, clock: systemClock, server: SERVER_INFO }, uid, version),
           audit,
           clock: systemClock,
           server: SERVER_INFO,

@@ -13,27 +13,23 @@
  * material is decrypted for the send and zeroed after it, never held in the queue.
  */
 import { randomUUID } from 'node:crypto';
-import { ttlv } from '../../ttlv/types';
-import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
 import { versionString, type ProtocolVersion } from '../spec/versions';
 import type { AuditRecord, AuditSink } from '../audit/audit-log';
-import type { KeyProtector } from '../keys/key-protector';
-import type { ObjectStore } from '../store/object-store';
-import type { Clock, OpContext, ServerInfo } from '../objects/context';
+import type { Clock, ServerInfo } from '../objects/context';
 import type { NotificationEndpoint, NotificationsConfig } from './events';
 import { KmipError, Reason } from '../kmip/errors';
-import { bodyForClient } from '../objects/served-object';
-import { attributesWithDigest } from '../objects/digest-index';
 import type { Notifier, ObjectEvent } from './events';
+import type { ServedToOwner } from '../objects/served-object';
 import { DeliveryError, EndpointConnection, type EndpointTls } from './endpoint-connection';
 import { isSuccess, notifyPayload, putPayload, readAnswer, requestBytes, type EndpointAnswer } from './messages';
-import { DEFAULT_CRYPTO_POLICY } from '../crypto/policy';
-import { COMPAT_PROFILES } from '../compat/profiles';
 
 export interface NotifierDeps {
-  readonly store: ObjectStore;
-  readonly keys: KeyProtector;
+  /**
+   * The object as Get returns it by default to its owner, with its attributes (a Put's content);
+   * the composition root passes objects/served-object.ts's serveToOwner.
+   */
+  readonly serveToOwner: (uid: string, version: ProtocolVersion) => Promise<ServedToOwner | undefined>;
   readonly audit: AuditSink;
   readonly clock: Clock;
   readonly server: ServerInfo;
@@ -270,37 +266,14 @@ class EndpointChannel {
       const payload = notifyPayload(event.uid, event.before, event.after, this.version);
       return payload && { operation: Operation.Notify, bytes: requestBytes(Operation.Notify, payload, this.version, now) };
     }
-    const rec = this.deps.store.get(event.uid);
-    if (rec === undefined) throw new KmipError(Reason.ObjectNotFound, `object ${event.uid} no longer exists`);
-    const ctx = this.context(rec.owner);
+    const served = await this.deps.serveToOwner(event.uid, this.version);
+    if (served === undefined) throw new KmipError(Reason.ObjectNotFound, `object ${event.uid} no longer exists`);
     try {
-      // The object as Get returns it by default: same state, sensitivity and extractability rules.
-      const body = await bodyForClient(ctx, rec, ttlv.structure(Tag.RequestPayload, []));
-      const payload = putPayload(event.uid, event.replacedUid, body, await attributesWithDigest(ctx, rec), this.version);
+      const payload = putPayload(event.uid, event.replacedUid, served.body, served.attributes, this.version);
       return { operation: Operation.Put, bytes: requestBytes(Operation.Put, payload, this.version, now) };
     } finally {
-      for (const s of ctx.secrets) s.fill(0);
+      for (const s of served.secrets) s.fill(0);
     }
-  }
-
-  /** What the Get rules need: the owner as the caller, in the endpoint's version. */
-  private context(owner: string): OpContext {
-    return {
-      version: this.version,
-      client: { name: owner, isAdmin: false },
-      store: this.deps.store,
-      keys: this.deps.keys,
-      clock: this.deps.clock,
-      server: this.deps.server,
-      // Put only reads objects: nothing is generated under a policy here.
-      crypto: DEFAULT_CRYPTO_POLICY,
-      // Profiles shape what new objects get; a Put only reads an object as Get would.
-      compat: COMPAT_PROFILES.none,
-      idPlaceholder: undefined,
-      touched: [],
-      auditDetail: {},
-      secrets: [],
-    };
   }
 
   private reportDropped(reason: string): void {

@@ -7,8 +7,12 @@ import { isAllowed, type StateValue } from '../lifecycle/state-machine';
 import { KmipError, Reason } from '../kmip/errors';
 import { convertKeyBlock } from '../crypto/asymmetric-keys';
 import { OBJECT_BODY_TAG, keyBlockOf, rawKeyMaterial, requireKeyValue } from './key-block';
-import type { ManagedObjectRecord } from '../store/object-store';
-import type { OpContext } from './context';
+import type { ManagedObjectRecord, ObjectStore, StoredAttribute } from '../store/object-store';
+import type { KeyProtector } from '../keys/key-protector';
+import type { ProtocolVersion } from '../spec/versions';
+import { DEFAULT_CRYPTO_POLICY } from '../crypto/policy';
+import { COMPAT_PROFILES } from '../compat/profiles';
+import type { Clock, OpContext, ServerInfo } from './context';
 import { getAttribute, isDestroyed, readBody, requireOnline, versionedError } from './managed-object';
 import { unwrapKeyBlock, wrapKeyBlock } from './key-wrap';
 import { pkcs12KeyBlock } from './pkcs12';
@@ -123,4 +127,50 @@ export function flag(rec: ManagedObjectRecord, name: string): boolean | undefine
 export function markServed(ctx: OpContext, rec: ManagedObjectRecord): void {
   if (flag(rec, 'Fresh') !== true) return;
   ctx.store.deferAttribute(rec.uid, { name: 'Fresh', value: ttlv.boolean(Tag.Fresh, false) });
+}
+
+/** An object as its owner's notification endpoint receives it in a Put; zero `secrets` once sent. */
+export interface ServedToOwner {
+  readonly body: TtlvStructure;
+  readonly attributes: readonly StoredAttribute[];
+  readonly secrets: Uint8Array[];
+}
+
+export interface OwnerReadDeps {
+  readonly store: ObjectStore;
+  readonly keys: KeyProtector;
+  readonly clock: Clock;
+  readonly server: ServerInfo;
+}
+
+/**
+ * The object as Get returns it by default to its owner (same state, sensitivity and extractability
+ * rules), with its attributes, in `version`: what a Put carries. Undefined once the object is gone.
+ */
+export async function serveToOwner(deps: OwnerReadDeps, uid: string, version: ProtocolVersion): Promise<ServedToOwner | undefined> {
+  const rec = deps.store.get(uid);
+  if (rec === undefined) return undefined;
+  const ctx: OpContext = {
+    version,
+    client: { name: rec.owner, isAdmin: false },
+    store: deps.store,
+    keys: deps.keys,
+    clock: deps.clock,
+    server: deps.server,
+    // Put only reads objects: nothing is generated under a policy here.
+    crypto: DEFAULT_CRYPTO_POLICY,
+    // Profiles shape what new objects get; a Put only reads an object as Get would.
+    compat: COMPAT_PROFILES.none,
+    idPlaceholder: undefined,
+    touched: [],
+    auditDetail: {},
+    secrets: [],
+  };
+  try {
+    const body = await bodyForClient(ctx, rec, ttlv.structure(Tag.RequestPayload, []));
+    return { body, attributes: await attributesWithDigest(ctx, rec), secrets: ctx.secrets };
+  } catch (e) {
+    for (const s of ctx.secrets) s.fill(0);
+    throw e;
+  }
 }
