@@ -26,14 +26,10 @@ import {
 } from '../../../src/spec/generated/enums';
 import type { KmipAttribute } from '../../../src/kmip/attributes';
 import type { ProtocolVersion } from '../../../src/spec/versions';
-import { VERSIONS, activeSince, bytesOf, data, enumOf, fails, maskAttr, nameAttr, ok, params, rawBlock, registerKey, uidItem, useHarness } from './harness';
+import { VERSIONS, activeSince, bytesOf, corr, data, enumOf, fails, final, init, maskAttr, nameAttr, ok, params, rawBlock, registerKey, uidItem, unknownReason, useHarness } from './harness';
 
 const h = useHarness();
 
-const init = ttlv.boolean(Tag.InitIndicator, true);
-const final = ttlv.boolean(Tag.FinalIndicator, true);
-const corr = (c: Buffer): TtlvItem => ttlv.byteString(Tag.CorrelationValue, c);
-const unknownReason = (v: ProtocolVersion) => (v.major >= 2 ? ResultReason.InvalidCorrelationValue : ResultReason.ItemNotFound);
 const tagsOf = (s: TtlvStructure): number[] => s.value.map((i) => i.tag);
 const limits = (bytes: bigint): KmipAttribute => ({
   name: 'Usage Limits',
