@@ -23,15 +23,18 @@ import type { CipherRun } from './symmetric';
 const IDLE_MS = 5 * 60 * 1000;
 const MAX_SESSIONS = 1024;
 
-/** The running state of one multi-part operation, by operation. */
+/**
+ * The running state of one multi-part operation, by operation. Every `state` takes a part's data
+ * by update(data), so feeding a part is the same for all.
+ */
 export type StreamRun =
-  | { readonly kind: 'encrypt' | 'decrypt'; readonly cipher: CipherRun }
-  | { readonly kind: 'sign'; readonly signer: SignRun }
+  | { readonly kind: 'encrypt' | 'decrypt'; readonly state: CipherRun }
+  | { readonly kind: 'sign'; readonly state: SignRun }
   /** `expected`: the Signature Data / MAC Data a client gave with the first part, if any. */
-  | { readonly kind: 'verify'; readonly verifier: VerifyRun; readonly expected?: Uint8Array }
-  | { readonly kind: 'mac'; readonly mac: MacRun }
-  | { readonly kind: 'macVerify'; readonly mac: MacRun; readonly expected?: Uint8Array }
-  | { readonly kind: 'hash'; readonly hash: Hash };
+  | { readonly kind: 'verify'; readonly state: VerifyRun; readonly expected?: Uint8Array }
+  | { readonly kind: 'mac'; readonly state: MacRun }
+  | { readonly kind: 'macVerify'; readonly state: MacRun; readonly expected?: Uint8Array }
+  | { readonly kind: 'hash'; readonly state: Hash };
 
 export type StreamKind = StreamRun['kind'];
 export type RunOf<K extends StreamKind> = Extract<StreamRun, { kind: K }>;
@@ -50,8 +53,7 @@ const sessions = new Map<string, Session>();
 
 /** Buffered plaintext (EdDSA signing) is zeroed when its session ends, however it ends. */
 function dispose(s: Session): void {
-  if (s.run.kind === 'sign') s.run.signer.dispose();
-  else if (s.run.kind === 'verify') s.run.verifier.dispose();
+  if (s.run.kind === 'sign' || s.run.kind === 'verify') s.run.state.dispose();
 }
 
 function drop(key: string): void {
@@ -104,26 +106,6 @@ export function advanceStream(id: Uint8Array, bytes: number): void {
 
 export function closeStream(id: Uint8Array): void {
   drop(Buffer.from(id).toString('hex'));
-}
-
-// -------------------------------------------------------------------------------------------------
-// Encrypt / Decrypt (the form cipher-op.ts uses)
-
-export function openStream(run: CipherRun, owner: string, uid: string, now: number, processed: number): Buffer {
-  return openSession({ kind: run.direction, cipher: run }, owner, uid, now, processed);
-}
-
-/** The cipher session a Correlation Value names, for the same client, key and direction. */
-export function resumeStream(
-  id: Uint8Array,
-  owner: string,
-  uid: string,
-  direction: CipherRun['direction'],
-  now: number,
-  unknown: () => KmipError,
-): { run: CipherRun; total: number } {
-  const { run, total } = resumeSession(id, owner, uid, direction, now, unknown);
-  return { run: run.cipher, total };
 }
 
 /** Sessions in progress (tests). */

@@ -1,9 +1,15 @@
-/** Decrypt: data under a symmetric key or an RSA private key; a failed check returns no plaintext. */
+/**
+ * Decrypt: data under a symmetric key, in one request or in parts (src/objects/multi-part.ts), or
+ * under an RSA private key in one request; a failed check returns no plaintext.
+ */
 import { Operation } from '../spec/generated/enums';
-import type { OperationHandler } from '../objects/context';
-import { runCipherOperation } from '../objects/cipher-op';
+import { cipherSteps } from '../objects/crypto-steps';
+import { keyFor, multiPartHandler } from '../objects/multi-part';
 
-export const decryptHandler: OperationHandler = {
+export const decryptHandler = multiPartHandler({
   operation: Operation.Decrypt,
-  handle: (payload, ctx) => runCipherOperation('decrypt', payload, ctx),
-};
+  name: 'Decrypt',
+  key: keyFor('decrypt'),
+  cipherParts: true,
+  ...cipherSteps('decrypt'),
+});

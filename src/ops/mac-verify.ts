@@ -1,69 +1,36 @@
 /**
  * MAC Verify: Valid when the MAC over Data matches MAC Data exactly (compared in constant time), in
- * one request or in parts (Init Indicator, Correlation Value, Final Indicator). The MAC Data comes
- * with the final part, or with the first (its Data is MACed too): the spec makes it "No for
- * multi-part", and clients send it where they have it. Every part passes the key gate again.
+ * one request or in parts (src/objects/multi-part.ts). The MAC Data comes with the final part, or
+ * with the first (its Data is MACed too): the spec makes it "No for multi-part", and clients send
+ * it where they have it. Every part passes the key gate again.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { ttlv, type TtlvItem } from '../../ttlv/types';
+import type { TtlvItem } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
-import { Operation, ValidityIndicator } from '../spec/generated/enums';
+import { Operation } from '../spec/generated/enums';
 import { opt, req } from '../kmip/tree';
-import { KmipError, Reason } from '../kmip/errors';
-import type { OperationHandler } from '../objects/context';
-import { computeMac, resolveMac, startMac } from '../crypto/mac';
-import { effectiveParams } from '../crypto/params';
-import { advanceStream, closeStream, openSession, resumeSession } from '../crypto/streams';
-import { finalValue, readPart, unknownCorrelation } from '../objects/crypto-parts';
-import { loadKeyFor } from '../objects/crypto-key';
-import { rawKeyMaterial } from '../objects/key-block';
+import { computeMac, startMac } from '../crypto/mac';
+import { finalValue, firstValue, macSetup, validity } from '../objects/crypto-steps';
+import { keyFor, multiPartHandler } from '../objects/multi-part';
 
-const EMPTY = new Uint8Array(0);
-
-function validity(uid: string, mac: Buffer, given: Uint8Array): TtlvItem[] {
+function compare(mac: Buffer, given: Uint8Array): TtlvItem[] {
   const valid = mac.length === given.length && timingSafeEqual(mac, given);
   mac.fill(0);
-  return [
-    ttlv.textString(Tag.UniqueIdentifier, uid),
-    ttlv.enumeration(Tag.ValidityIndicator, valid ? ValidityIndicator.Valid : ValidityIndicator.Invalid),
-  ];
+  return [validity(valid)];
 }
 
-export const macVerifyHandler: OperationHandler = {
+export const macVerifyHandler = multiPartHandler({
   operation: Operation.MACVerify,
-  async handle(payload, ctx) {
-    const part = readPart(payload, 'MAC Verify');
-    const key = await loadKeyFor(ctx, payload, 'macVerify');
-    const data = opt.bytes(payload, Tag.Data) ?? EMPTY;
-    const now = ctx.clock.now();
-
-    if (part.kind === 'next') {
-      const { run } = resumeSession(part.correlation, ctx.client.name, key.uid, 'macVerify', now, unknownCorrelation(ctx, 'MAC Verify'));
-      if (!part.final) {
-        run.mac.update(data);
-        advanceStream(part.correlation, data.length);
-        return [ttlv.textString(Tag.UniqueIdentifier, key.uid), ttlv.byteString(Tag.CorrelationValue, Buffer.from(part.correlation))];
-      }
-      try {
-        const given = finalValue(opt.bytes(payload, Tag.MACData) ?? run.expected, 'MAC Data');
-        run.mac.update(data);
-        return validity(key.uid, run.mac.finish(), given);
-      } finally {
-        closeStream(part.correlation);
-      }
-    }
-
-    const material = rawKeyMaterial(key.block);
-    if (!material) throw new KmipError(Reason.KeyFormatTypeNotSupported, 'the key material is not in a raw or transparent symmetric form');
-    const info = resolveMac(effectiveParams(payload, key.rec.attributes), key.algorithm);
-    if (part.kind === 'start') {
-      const run = startMac(info, material);
-      run.update(data);
-      const expected = opt.bytes(payload, Tag.MACData);
-      const id = openSession({ kind: 'macVerify', mac: run, ...(expected ? { expected: Buffer.from(expected) } : {}) }, ctx.client.name, key.uid, now, data.length);
-      return [ttlv.textString(Tag.UniqueIdentifier, key.uid), ttlv.byteString(Tag.CorrelationValue, id)];
-    }
-    if (opt.bytes(payload, Tag.Data) === undefined) throw new KmipError(Reason.MissingData, 'MAC Verify needs the Data');
-    return validity(key.uid, computeMac(info, material, data), req.bytes(payload, Tag.MACData));
+  name: 'MAC Verify',
+  stream: 'macVerify',
+  key: keyFor('macVerify'),
+  missingData: 'MAC Verify needs the Data',
+  prepare: macSetup,
+  once: ({ info, material }, r) => compare(computeMac(info, material, r.data), req.bytes(r.payload, Tag.MACData)),
+  start: ({ info, material }, r) => ({ run: { kind: 'macVerify', state: startMac(info, material), expected: firstValue(r.payload, Tag.MACData) } }),
+  finish({ state, expected }, r) {
+    const given = finalValue(opt.bytes(r.payload, Tag.MACData) ?? expected, 'MAC Data');
+    state.update(r.data);
+    return compare(state.finish(), given);
   },
-};
+});

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
-import { NameType, ObjectType, Operation, ResultStatus } from '../../../src/spec/generated/enums';
+import { NameType, ObjectType, Operation, ResultReason, ResultStatus } from '../../../src/spec/generated/enums';
 import { createEmbeddedCore, type EmbeddedCore } from '../../../src/embedded';
 import { handleMessage } from '../../../src/server/handle-message';
 import type { ClientIdentity } from '../../../src/objects/context';
@@ -82,6 +82,12 @@ export function enumOf(s: TtlvStructure, tag: number): number | undefined {
 }
 
 export const uidItem = (uid: string): TtlvItem => ttlv.textString(Tag.UniqueIdentifier, uid);
+
+// The multi-part fields, and the reason for a Correlation Value that names no stream.
+export const init = ttlv.boolean(Tag.InitIndicator, true);
+export const final = ttlv.boolean(Tag.FinalIndicator, true);
+export const corr = (c: Buffer): TtlvItem => ttlv.byteString(Tag.CorrelationValue, c);
+export const unknownReason = (v: ProtocolVersion): number => (v.major >= 2 ? ResultReason.InvalidCorrelationValue : ResultReason.ItemNotFound);
 export const data = (b: Uint8Array): TtlvItem => ttlv.byteString(Tag.Data, b);
 
 export function params(fields: Partial<Record<'mode' | 'padding' | 'hash' | 'alg' | 'tagLength' | 'randomIV' | 'salt' | 'mgfHash' | 'dsa', number | boolean>>, pSource?: Uint8Array): TtlvStructure {

@@ -24,14 +24,10 @@ import type { ProtocolVersion } from '../../../src/spec/versions';
 import { computeMac, startMac } from '../../../src/crypto/mac';
 import { CMACS } from '../../../src/crypto/tables';
 import { find } from '../../helpers/kmip-client';
-import { VERSIONS, activeSince, bytesOf, call, data, enumOf, fails, maskAttr, nameAttr, ok, params, rawBlock, registerKey, uidItem, useHarness } from './harness';
+import { VERSIONS, activeSince, bytesOf, call, corr, data, enumOf, fails, final, init, maskAttr, nameAttr, ok, params, rawBlock, registerKey, uidItem, unknownReason, useHarness } from './harness';
 
 const h = useHarness();
 
-const init = ttlv.boolean(Tag.InitIndicator, true);
-const final = ttlv.boolean(Tag.FinalIndicator, true);
-const corr = (c: Buffer): TtlvItem => ttlv.byteString(Tag.CorrelationValue, c);
-const unknownReason = (v: ProtocolVersion) => (v.major >= 2 ? ResultReason.InvalidCorrelationValue : ResultReason.ItemNotFound);
 
 const MESSAGE = Buffer.from('The quick brown fox jumps over the lazy dog, in three uneven parts of a longer message.');
 const PARTS = [MESSAGE.subarray(0, 7), MESSAGE.subarray(7, 40), MESSAGE.subarray(40)];
