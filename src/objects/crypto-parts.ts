@@ -10,7 +10,6 @@ import type { OpContext } from './context';
 import { KmipError, Reason } from '../kmip/errors';
 import { closeStream } from '../crypto/streams';
 import { consumeUsage } from './crypto-key';
-import { versionedError } from './managed-object';
 
 /**
  * whole: one complete message (no indicators, Init and Final together, or Final alone);
@@ -38,9 +37,9 @@ export function readPart(payload: TtlvStructure, operation: string): Part {
  * Value in 2.x; KMIP 1.3 and 1.4 list Item Not Found ("No outstanding operation with the specified
  * Correlation Value exists").
  */
-export function unknownCorrelation(ctx: OpContext, operation: string): () => KmipError {
+export function unknownCorrelation(_ctx: OpContext, operation: string): () => KmipError {
   return () =>
-    versionedError(ctx, [Reason.InvalidCorrelationValue, Reason.ItemNotFound], `${operation}: no operation in progress has this Correlation Value`);
+    new KmipError(Reason.InvalidCorrelationValue, `${operation}: no operation in progress has this Correlation Value`, undefined, Reason.ItemNotFound);
 }
 
 /**
@@ -71,8 +70,8 @@ export function digestedData(payload: TtlvStructure, part: Part, ctx: OpContext,
 }
 
 /** A digest of the wrong length: Bad Cryptographic Parameters where the version has it, else Invalid Field. */
-export function badDigest(ctx: OpContext): (message: string) => KmipError {
-  return (message) => versionedError(ctx, [Reason.BadCryptographicParameters, Reason.InvalidField], message);
+export function badDigest(_ctx: OpContext): (message: string) => KmipError {
+  return (message) => new KmipError(Reason.BadCryptographicParameters, message);
 }
 
 /** The MAC or signature to check at the final part: given then or with the first; Missing Data if neither. */

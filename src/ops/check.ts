@@ -16,7 +16,7 @@ import { opt } from '../kmip/tree';
 import { compareVersions } from '../spec/versions';
 import type { OperationHandler } from '../objects/context';
 import { KmipError, Reason } from '../kmip/errors';
-import { getAttribute, isDestroyed, loadObject, requestedUid, requireOnline, versionedError } from '../objects/managed-object';
+import { getAttribute, isDestroyed, loadObject, requestedUid, requireOnline } from '../objects/managed-object';
 import { optInterval, optLongInteger } from '../objects/read';
 
 export const checkHandler: OperationHandler = {
@@ -34,8 +34,7 @@ export const checkHandler: OperationHandler = {
       const limits = getAttribute(rec.attributes, 'Usage Limits');
       const left = limits?.type === ItemType.Structure ? optLongInteger(limits, Tag.UsageLimitsCount) : undefined;
       if (left !== undefined && count > left) {
-        const e = versionedError(ctx, [Reason.UsageLimitExceeded, Reason.PermissionDenied], 'Check failed: usage limit exceeded');
-        throw new KmipError(e.reason, e.message, failed(ttlv.longInteger(Tag.UsageLimitsCount, count)));
+        throw new KmipError(Reason.UsageLimitExceeded, 'Check failed: usage limit exceeded', failed(ttlv.longInteger(Tag.UsageLimitsCount, count)));
       }
     }
     const mask = opt.integer(payload, Tag.CryptographicUsageMask);
@@ -43,8 +42,7 @@ export const checkHandler: OperationHandler = {
       const own = getAttribute(rec.attributes, 'Cryptographic Usage Mask');
       const ownBits = own?.type === ItemType.Integer ? own.value : 0;
       if ((mask & ~ownBits) !== 0) {
-        const e = versionedError(ctx, [Reason.IncompatibleCryptographicUsageMask, Reason.PermissionDenied], 'Check failed: usage mask not permitted');
-        throw new KmipError(e.reason, e.message, failed(ttlv.integer(Tag.CryptographicUsageMask, mask)));
+        throw new KmipError(Reason.IncompatibleCryptographicUsageMask, 'Check failed: usage mask not permitted', failed(ttlv.integer(Tag.CryptographicUsageMask, mask)));
       }
     }
     const lease = optInterval(payload, Tag.LeaseTime);
