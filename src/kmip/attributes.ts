@@ -273,3 +273,28 @@ export function encodeAttributeReference(name: string, v: ProtocolVersion): Ttlv
     ttlv.textString(Tag.AttributeName, n),
   ]);
 }
+
+/**
+ * An attribute instance as handlers return it (the response adapter writes each version's form):
+ * its name, its instance index where known, and its value under the value's own tag. Only the
+ * 1.x forms show the index, but the handler cannot know whether the client reads one.
+ */
+export function canonicalAttribute(a: IndexedAttribute): TtlvStructure {
+  const out: TtlvItem[] = [ttlv.textString(Tag.AttributeName, a.name)];
+  if (a.index !== undefined) out.push(ttlv.integer(Tag.AttributeIndex, a.index));
+  out.push(a.value);
+  return ttlv.structure(Tag.Attribute, out);
+}
+
+/** A list of instances as handlers return it: an Attributes structure of `canonicalAttribute`s. */
+export function canonicalAttributeList(attrs: readonly IndexedAttribute[]): TtlvStructure {
+  return ttlv.structure(Tag.Attributes, attrs.map(canonicalAttribute));
+}
+
+export function readCanonicalAttribute(item: TtlvItem): IndexedAttribute {
+  const s = asStructure(item);
+  const name = req.text(s, Tag.AttributeName);
+  const index = opt.integer(s, Tag.AttributeIndex);
+  const value = s.value.find((c) => c.tag !== Tag.AttributeName && c.tag !== Tag.AttributeIndex) ?? ttlv.textString(Tag.AttributeValue, '');
+  return index === undefined ? { name, value } : { name, index, value };
+}

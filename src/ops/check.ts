@@ -13,7 +13,6 @@ import { ItemType, ttlv, type TtlvItem } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
 import { opt } from '../kmip/tree';
-import { compareVersions } from '../spec/versions';
 import type { OperationHandler } from '../objects/context';
 import { KmipError, Reason } from '../kmip/errors';
 import { getAttribute, isDestroyed, loadObject, requestedUid, requireOnline } from '../objects/managed-object';
@@ -26,9 +25,8 @@ export const checkHandler: OperationHandler = {
     const rec = await loadObject(ctx, uid);
     if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
     requireOnline(rec);
-    // A version rule, not data: whether a failure carries a payload at all changed in 2.1.
-    const failed = (field: TtlvItem): readonly TtlvItem[] | undefined =>
-      compareVersions(ctx.version, '2.1') < 0 ? [ttlv.textString(Tag.UniqueIdentifier, uid), field] : undefined;
+    // Which versions answer a failure with this payload: kmip/response-adapter.ts.
+    const failed = (field: TtlvItem): readonly TtlvItem[] => [ttlv.textString(Tag.UniqueIdentifier, uid), field];
     const count = optLongInteger(payload, Tag.UsageLimitsCount);
     if (count !== undefined) {
       const limits = getAttribute(rec.attributes, 'Usage Limits');

@@ -136,7 +136,7 @@ export const locateHandler: OperationHandler = {
     const all = query ? ctx.store.locate(query) : [];
     const page = all.slice(offset, maximum === undefined ? undefined : offset + maximum);
     const out: TtlvItem[] = [];
-    if (ctx.version.major > 1 || ctx.version.minor >= 3) out.push(ttlv.integer(Tag.LocatedItems, all.length));
+    out.push(ttlv.integer(Tag.LocatedItems, all.length));
     for (const uid of page) out.push(ttlv.textString(Tag.UniqueIdentifier, uid));
     if (page.length === 1) ctx.idPlaceholder = page[0];
     ctx.auditDetail.located = { returned: page.length, matched: all.length, first: page.slice(0, LOCATE_AUDIT_IDENTIFIERS) };
