@@ -116,6 +116,16 @@ function splitVendorName(name: string): [string, string] {
   return [name.slice(0, dash), name.slice(dash + 1)];
 }
 
+/**
+ * An attribute in a canonical request: a 2.x item, or a 1.x Attribute (Name, Index, Value) that
+ * the request adapter moved into a 2.x structure as it was (the only form that names an instance
+ * index; it has no Vendor Identification, which a 2.x Vendor Attribute requires).
+ */
+export function readRequestAttribute(item: TtlvItem): IndexedAttribute {
+  if (item.tag === Tag.Attribute && item.type === ItemType.Structure && child(item, Tag.VendorIdentification) === undefined) return attributeFromV1(item);
+  return attributeFromV2(item);
+}
+
 /** 2.x attribute item (typed, or a Vendor Attribute structure) to canonical. */
 export function attributeFromV2(item: TtlvItem): KmipAttribute {
   if (item.tag === Tag.Attribute) {
