@@ -116,6 +116,16 @@ function splitVendorName(name: string): [string, string] {
   return [name.slice(0, dash), name.slice(dash + 1)];
 }
 
+/**
+ * An attribute in a canonical request: a 2.x item, or a 1.x Attribute (Name, Index, Value) that
+ * the request adapter moved into a 2.x structure as it was (the only form that names an instance
+ * index; it has no Vendor Identification, which a 2.x Vendor Attribute requires).
+ */
+export function readRequestAttribute(item: TtlvItem): IndexedAttribute {
+  if (item.tag === Tag.Attribute && item.type === ItemType.Structure && child(item, Tag.VendorIdentification) === undefined) return attributeFromV1(item);
+  return attributeFromV2(item);
+}
+
 /** 2.x attribute item (typed, or a Vendor Attribute structure) to canonical. */
 export function attributeFromV2(item: TtlvItem): KmipAttribute {
   if (item.tag === Tag.Attribute) {
@@ -272,4 +282,29 @@ export function encodeAttributeReference(name: string, v: ProtocolVersion): Ttlv
     ttlv.textString(Tag.VendorIdentification, vendor),
     ttlv.textString(Tag.AttributeName, n),
   ]);
+}
+
+/**
+ * An attribute instance as handlers return it (the response adapter writes each version's form):
+ * its name, its instance index where known, and its value under the value's own tag. Only the
+ * 1.x forms show the index, but the handler cannot know whether the client reads one.
+ */
+export function canonicalAttribute(a: IndexedAttribute): TtlvStructure {
+  const out: TtlvItem[] = [ttlv.textString(Tag.AttributeName, a.name)];
+  if (a.index !== undefined) out.push(ttlv.integer(Tag.AttributeIndex, a.index));
+  out.push(a.value);
+  return ttlv.structure(Tag.Attribute, out);
+}
+
+/** A list of instances as handlers return it: an Attributes structure of `canonicalAttribute`s. */
+export function canonicalAttributeList(attrs: readonly IndexedAttribute[]): TtlvStructure {
+  return ttlv.structure(Tag.Attributes, attrs.map(canonicalAttribute));
+}
+
+export function readCanonicalAttribute(item: TtlvItem): IndexedAttribute {
+  const s = asStructure(item);
+  const name = req.text(s, Tag.AttributeName);
+  const index = opt.integer(s, Tag.AttributeIndex);
+  const value = s.value.find((c) => c.tag !== Tag.AttributeName && c.tag !== Tag.AttributeIndex) ?? ttlv.textString(Tag.AttributeValue, '');
+  return index === undefined ? { name, value } : { name, index, value };
 }

@@ -14,7 +14,9 @@ export type ReasonValue = (typeof ResultReason)[keyof typeof ResultReason];
 /**
  * Thrown by everything past the codec; `message` goes to the client, so it holds no secret.
  * `payload`: the few operations whose failure still answers a Response Payload (1.x Check names
- * the fields that failed).
+ * the fields that failed). `olderReason`: what a client whose version lacks `reason` hears
+ * instead, where that depends on the refusal rather than on the reason (OLDER_REASON below maps
+ * each reason one way only); without it, the tables below decide.
  */
 export class KmipError extends Error {
   override readonly name = 'KmipError';
@@ -22,6 +24,7 @@ export class KmipError extends Error {
     readonly reason: ReasonValue,
     message: string,
     readonly payload?: readonly TtlvItem[],
+    readonly olderReason?: ReasonValue,
   ) {
     super(message);
   }
@@ -70,6 +73,12 @@ const OLDER_REASON: Readonly<Partial<Record<ReasonValue, ReasonValue>>> = {
   [Reason.IndexOutOfBounds]: Reason.InvalidField,
   [Reason.BadPassword]: Reason.InvalidField,
   [Reason.KeyValueNotPresent]: Reason.IllegalOperation,
+  [Reason.NotExtractable]: Reason.PermissionDenied,
+  [Reason.Sensitive]: Reason.PermissionDenied,
+  [Reason.UsageLimitExceeded]: Reason.PermissionDenied,
+  [Reason.WrappingObjectNotFound]: Reason.ItemNotFound,
+  [Reason.WrappingObjectDestroyed]: Reason.ItemNotFound,
+  [Reason.WrappingObjectArchived]: Reason.ObjectArchived,
 };
 
 /** 2.x removed these 1.x reasons; their 2.x successors. */
@@ -92,8 +101,15 @@ const V20_REASON: Readonly<Partial<Record<ReasonValue, ReasonValue>>> = {
   [Reason.WrongKeyLifecycleState]: Reason.PermissionDenied,
 };
 
-/** The reason as the client's version can express it. */
-export function reasonForVersion(reason: ReasonValue, v: ProtocolVersion): ReasonValue {
+/**
+ * The reason as the client's version can express it. An error's own `olderReason` is the one
+ * fallback for `reason` (General Failure when the version has neither).
+ */
+export function reasonForVersion(reason: ReasonValue, v: ProtocolVersion, olderReason?: ReasonValue): ReasonValue {
+  if (olderReason !== undefined) {
+    if (reasonInVersion(reason, v)) return reason;
+    return reasonInVersion(olderReason, v) ? olderReason : Reason.GeneralFailure;
+  }
   const v20 = v.major === 2 && v.minor === 0 ? V20_REASON[reason] : undefined;
   if (v20 !== undefined) return v20;
   let r: ReasonValue | undefined = reason;

@@ -5,7 +5,7 @@
  */
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
-import { attributeFromV1, attributeFromV2, attributeToV1, readAttributeReference, shapeForVersion, type IndexedAttribute } from '../kmip/attributes';
+import { attributeFromV1, attributeFromV2, canonicalAttribute, readAttributeReference, type IndexedAttribute } from '../kmip/attributes';
 import { asStructure, child, req } from '../kmip/tree';
 import { effectiveState } from '../lifecycle/effective-state';
 import type { StateValue } from '../lifecycle/state-machine';
@@ -105,9 +105,9 @@ export async function commitAttributes(ctx: OpContext, rec: ManagedObjectRecord,
   await ctx.store.update(rec.uid, state !== rec.state ? { state, attributes, expectedRevision } : { attributes, expectedRevision });
 }
 
-/** The response: 1.x echoes the attribute instance (Add, Modify, Delete); 2.x only the identifier. */
-export function attributeResponse(ctx: OpContext, uid: string, instance?: StoredAttribute): TtlvItem[] {
+/** The response: the identifier and the instance changed (Add, Modify, Delete); only 1.x shows the instance (kmip/response-adapter.ts). */
+export function attributeResponse(uid: string, instance?: StoredAttribute): TtlvItem[] {
   const out: TtlvItem[] = [ttlv.textString(Tag.UniqueIdentifier, uid)];
-  if (ctx.version.major < 2 && instance) out.push(attributeToV1(shapeForVersion(instance, ctx.version), instance.index, true));
+  if (instance) out.push(canonicalAttribute(instance));
   return out;
 }

@@ -28,7 +28,7 @@ import type { ManagedObjectRecord, StoredAttribute } from '../store/object-store
 import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
 import { issueCertificate, parseCertificationRequest, requestDer, subjectOfCertificate, type CertificationRequest } from '../crypto/x509-issue';
 import { keyBlockOf, requireKeyValue } from './key-block';
-import { getAttribute, getAttributes, isDestroyed, loadObject, nowSeconds, readBody, requireOnline, versionedError } from './managed-object';
+import { getAttribute, getAttributes, isDestroyed, loadObject, nowSeconds, readBody, requireOnline } from './managed-object';
 
 export function linkItem(type: number, uid: string): TtlvItem {
   return ttlv.structure(Tag.Link, [ttlv.enumeration(Tag.LinkType, type), ttlv.textString(Tag.LinkedObjectIdentifier, uid)]);
@@ -119,7 +119,7 @@ export async function loadSubjectPublicKey(ctx: OpContext, uid: string): Promise
   if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
   requireOnline(rec);
   if (rec.objectType !== ObjectType.PublicKey) {
-    throw versionedError(ctx, [Reason.InvalidObjectType, Reason.PermissionDenied], `object ${uid} is not a public key, so it cannot be certified`);
+    throw new KmipError(Reason.InvalidObjectType, `object ${uid} is not a public key, so it cannot be certified`, undefined, Reason.PermissionDenied);
   }
   if (!isAllowed(rec.state as StateValue, 'get')) {
     throw new KmipError(Reason.WrongKeyLifecycleState, `public key ${uid} cannot be certified in state ${stateName(rec.state)}`);
@@ -134,7 +134,7 @@ async function loadSigningKey(ctx: OpContext, uid: string, selfSigned: boolean):
   const rec = await loadObject(ctx, uid);
   if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
   requireOnline(rec);
-  if (rec.objectType !== ObjectType.PrivateKey) throw versionedError(ctx, [Reason.InvalidObjectType, Reason.PermissionDenied], `object ${uid} is not a private key`);
+  if (rec.objectType !== ObjectType.PrivateKey) throw new KmipError(Reason.InvalidObjectType, `object ${uid} is not a private key`, undefined, Reason.PermissionDenied);
   if (!isAllowed(rec.state as StateValue, 'certify')) {
     throw new KmipError(Reason.WrongKeyLifecycleState, `the signing key ${uid} is in state ${stateName(rec.state)}; it must be Pre-Active or Active to sign a certificate`);
   }
@@ -143,11 +143,7 @@ async function loadSigningKey(ctx: OpContext, uid: string, selfSigned: boolean):
   const mask = usageMaskOf(rec.attributes) ?? 0;
   const allowed = CryptographicUsageMask.CertificateSign | (selfSigned ? CryptographicUsageMask.Sign : 0);
   if ((mask & allowed) === 0) {
-    throw versionedError(
-      ctx,
-      [Reason.IncompatibleCryptographicUsageMask, Reason.PermissionDenied],
-      `the signing key ${uid} does not have ${selfSigned ? 'Sign or Certificate Sign' : 'Certificate Sign'} in its Cryptographic Usage Mask`,
-    );
+    throw new KmipError(Reason.IncompatibleCryptographicUsageMask, `the signing key ${uid} does not have ${selfSigned ? 'Sign or Certificate Sign' : 'Certificate Sign'} in its Cryptographic Usage Mask`);
   }
   const block = keyBlockOf(await readBody(ctx, rec));
   if (!block) throw new KmipError(Reason.KeyValueNotPresent, `object ${uid} holds no key`);
@@ -216,7 +212,7 @@ export async function resolveIssuer(
   const rec = await loadObject(ctx, issuerCertUid);
   if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${issuerCertUid} is destroyed`);
   requireOnline(rec);
-  if (rec.objectType !== ObjectType.Certificate) throw versionedError(ctx, [Reason.InvalidObjectType, Reason.InvalidField], `the issuer ${issuerCertUid} is not a certificate`);
+  if (rec.objectType !== ObjectType.Certificate) throw new KmipError(Reason.InvalidObjectType, `the issuer ${issuerCertUid} is not a certificate`);
   if (!isAllowed(rec.state as StateValue, 'protect')) {
     throw new KmipError(Reason.WrongKeyLifecycleState, `the issuer certificate ${issuerCertUid} is in state ${stateName(rec.state)}; it must be Active`);
   }

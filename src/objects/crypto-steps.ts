@@ -40,7 +40,7 @@ export function signatureSetup(r: KeyedRequest, purpose: 'sign' | 'verify'): Sig
 /** The signature set-up for Digested Data, with the digest checked against its scheme's hash. */
 export function digestSetup(r: KeyedRequest, digest: Uint8Array, purpose: 'sign' | 'verify'): SignatureKey & { readonly hash: string } {
   const s = signatureSetup(r, purpose);
-  return { ...s, hash: checkDigest(s.keyObject, s.setup, digest, badDigest(r.ctx)) };
+  return { ...s, hash: checkDigest(s.keyObject, s.setup, digest, badDigest()) };
 }
 
 /** The bytes of a symmetric key, for the uses that hand them to OpenSSL (MAC, ciphers). */

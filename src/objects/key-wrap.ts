@@ -32,7 +32,7 @@ import type { ManagedObjectRecord } from '../store/object-store';
 import type { OpContext } from './context';
 import { KmipError, Reason } from '../kmip/errors';
 import { rawKeyMaterial } from './key-block';
-import { asKmipAttributes, getAttribute, getAttributes, isArchived, isDestroyed, mayReach, readBody, versionedError } from './managed-object';
+import { asKmipAttributes, getAttribute, getAttributes, isArchived, isDestroyed, mayReach, readBody } from './managed-object';
 
 /** RFC 3394 and RFC 5649 initial values (Node's ciphers take them as the IV). */
 const KW_IV = Buffer.from('a6a6a6a6a6a6a6a6', 'hex');
@@ -78,17 +78,17 @@ const WRAP_MODES: ReadonlyMap<number, boolean> = new Map([
 async function wrappingKey(ctx: OpContext, uid: string, use: 'wrap' | 'unwrap' = 'wrap'): Promise<ManagedObjectRecord> {
   const rec = ctx.store.get(uid);
   if (rec === undefined || !mayReach(ctx, rec)) {
-    throw versionedError(ctx, [Reason.WrappingObjectNotFound, Reason.ItemNotFound], `wrapping key ${uid} not found`);
+    throw new KmipError(Reason.WrappingObjectNotFound, `wrapping key ${uid} not found`);
   }
   ctx.touched.push(uid);
   if (isDestroyed(rec.state)) {
-    throw versionedError(ctx, [Reason.WrappingObjectDestroyed, Reason.ItemNotFound], `wrapping key ${uid} is destroyed`);
+    throw new KmipError(Reason.WrappingObjectDestroyed, `wrapping key ${uid} is destroyed`);
   }
   if (isArchived(rec)) {
-    throw versionedError(ctx, [Reason.WrappingObjectArchived, Reason.ObjectArchived], `wrapping key ${uid} is archived`);
+    throw new KmipError(Reason.WrappingObjectArchived, `wrapping key ${uid} is archived`);
   }
   if (rec.objectType !== ObjectType.SymmetricKey) {
-    throw versionedError(ctx, [Reason.IllegalObjectType, Reason.InvalidField], 'the wrapping key must be a symmetric key');
+    throw new KmipError(Reason.IllegalObjectType, 'the wrapping key must be a symmetric key');
   }
   const alg = getAttribute(rec.attributes, 'Cryptographic Algorithm');
   if (alg?.type !== ItemType.Enumeration || alg.value !== CryptographicAlgorithm.AES) {

@@ -14,9 +14,7 @@ import { transition, type LifecycleEvent, type StateValue } from '../lifecycle/s
 import type { ManagedObjectRecord, ProtectedMaterial, StoredAttribute } from '../store/object-store';
 import type { KeyProtector } from '../keys/key-protector';
 import type { OpContext } from './context';
-import { KmipError, Reason, type ReasonValue } from '../kmip/errors';
-import { enumValueInfo } from '../spec/registry';
-import { isInVersion } from '../spec/versions';
+import { KmipError, Reason } from '../kmip/errors';
 import { secureRandomBytes } from '../crypto/random-pool';
 import { isMultiValued } from './attribute-policy';
 
@@ -241,16 +239,4 @@ function collectByteStrings(item: TtlvItem, into: Uint8Array[]): void {
 
 export function isDestroyed(state: number): boolean {
   return state === State.Destroyed || state === State.DestroyedCompromised;
-}
-
-/**
- * An error whose reason is the first of `reasons` the client's version has. For reasons whose
- * nearest older one depends on the operation (errors.ts maps each reason one way only).
- */
-export function versionedError(ctx: OpContext, reasons: readonly ReasonValue[], message: string): KmipError {
-  const fits = reasons.find((r) => {
-    const info = enumValueInfo('ResultReason', r);
-    return info !== undefined && isInVersion(info.firstVersion, info.lastVersion, ctx.version);
-  });
-  return new KmipError(fits ?? Reason.GeneralFailure, message);
 }

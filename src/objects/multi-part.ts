@@ -14,7 +14,6 @@ import { KmipError, Reason } from '../kmip/errors';
 import { advanceStream, closeStream, openSession, resumeSession, type RunOf, type StreamKind, type StreamRun } from '../crypto/streams';
 import type { OperationHandler, OpContext } from './context';
 import { consumeUsage, loadKeyFor, type KeyUse, type UsableKey } from './crypto-key';
-import { versionedError } from './managed-object';
 
 const EMPTY = new Uint8Array(0);
 
@@ -127,7 +126,7 @@ async function runParts<K extends StreamKind, S, Key extends UsableKey | undefin
   // Hash streams are bound to no key.
   const boundTo = uid ?? '';
   if (part.kind === 'next') {
-    const { run, total } = resumeSession(part.correlation, ctx.client.name, boundTo, op.stream, now, unknownCorrelation(ctx, op.name));
+    const { run, total } = resumeSession(part.correlation, ctx.client.name, boundTo, op.stream, now, unknownCorrelation(op.name));
     if (!part.final) {
       out.push(...update(run, r));
       advanceStream(part.correlation, data.length);
@@ -193,9 +192,9 @@ function readPart(payload: TtlvStructure, operation: string, refuseInitWithCorre
  * Value in 2.x; KMIP 1.3 and 1.4 list Item Not Found ("No outstanding operation with the specified
  * Correlation Value exists").
  */
-function unknownCorrelation(ctx: OpContext, operation: string): () => KmipError {
+function unknownCorrelation(operation: string): () => KmipError {
   return () =>
-    versionedError(ctx, [Reason.InvalidCorrelationValue, Reason.ItemNotFound], `${operation}: no operation in progress has this Correlation Value`);
+    new KmipError(Reason.InvalidCorrelationValue, `${operation}: no operation in progress has this Correlation Value`, undefined, Reason.ItemNotFound);
 }
 
 /**
@@ -226,6 +225,6 @@ function digestedData(payload: TtlvStructure, part: Part, ctx: OpContext, operat
 }
 
 /** A digest of the wrong length: Bad Cryptographic Parameters where the version has it, else Invalid Field. */
-export function badDigest(ctx: OpContext): (message: string) => KmipError {
-  return (message) => versionedError(ctx, [Reason.BadCryptographicParameters, Reason.InvalidField], message);
+export function badDigest(): (message: string) => KmipError {
+  return (message) => new KmipError(Reason.BadCryptographicParameters, message);
 }

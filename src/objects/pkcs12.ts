@@ -35,7 +35,7 @@ import type { ManagedObjectRecord } from '../store/object-store';
 import { describeKey, keyObjectFromBlock } from '../crypto/asymmetric-keys';
 import { readPkcs12, writePkcs12, type PasswordSource } from '../crypto/pkcs12';
 import { keyBlockOf, rawKeyMaterial } from './key-block';
-import { getAttribute, isDestroyed, loadObject, newUniqueIdentifier, readBody, versionedError } from './managed-object';
+import { getAttribute, isDestroyed, loadObject, newUniqueIdentifier, readBody } from './managed-object';
 import { linkAttribute } from './certificate-issuer';
 import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from './new-object';
 import { readRegisteredObject } from './registered-object';
@@ -75,7 +75,7 @@ async function linkedPassword(ctx: OpContext, attrs: readonly Attr[], whose: str
   if (!rec || isDestroyed(rec.state)) throw bad(`has a PKCS#12 Password Link to ${uid}, which is not found`);
   if (rec.objectType !== ObjectType.SecretData) throw bad(`has a PKCS#12 Password Link to ${uid}, which is not Secret Data`);
   if (rec.state !== State.Active) {
-    throw versionedError(ctx, [Reason.BadPassword, Reason.PermissionDenied], `Key Format Type PKCS#12: the Secret Data ${uid} named by the PKCS#12 Password Link of ${whose} is not Active`);
+    throw new KmipError(Reason.BadPassword, `Key Format Type PKCS#12: the Secret Data ${uid} named by the PKCS#12 Password Link of ${whose} is not Active`, undefined, Reason.PermissionDenied);
   }
   const body = await readBody(ctx, rec);
   if (opt.enumeration(body, Tag.SecretDataType) !== SecretDataType.Password) {

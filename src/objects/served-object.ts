@@ -13,7 +13,7 @@ import type { ProtocolVersion } from '../spec/versions';
 import { DEFAULT_CRYPTO_POLICY } from '../crypto/policy';
 import { COMPAT_PROFILES } from '../compat/profiles';
 import type { Clock, OpContext, ServerInfo } from './context';
-import { getAttribute, isDestroyed, readBody, requireOnline, versionedError } from './managed-object';
+import { getAttribute, isDestroyed, readBody, requireOnline } from './managed-object';
 import { unwrapKeyBlock, wrapKeyBlock } from './key-wrap';
 import { pkcs12KeyBlock } from './pkcs12';
 import { attributesWithDigest } from './digest-index';
@@ -52,10 +52,10 @@ export async function bodyForClient(ctx: OpContext, rec: ManagedObjectRecord, pa
   }
   const kws = opt.structure(payload, Tag.KeyWrappingSpecification);
   if (flag(rec, 'Extractable') === false) {
-    throw versionedError(ctx, [Reason.NotExtractable, Reason.PermissionDenied], `object ${rec.uid} is not extractable`);
+    throw new KmipError(Reason.NotExtractable, `object ${rec.uid} is not extractable`);
   }
   if (flag(rec, 'Sensitive') === true && !kws) {
-    throw versionedError(ctx, [Reason.Sensitive, Reason.PermissionDenied], `object ${rec.uid} is sensitive: it can only be retrieved wrapped`);
+    throw new KmipError(Reason.Sensitive, `object ${rec.uid} is sensitive: it can only be retrieved wrapped`);
   }
   const format = opt.enumeration(payload, Tag.KeyFormatType);
   if (opt.enumeration(payload, Tag.KeyCompressionType) !== undefined) {
@@ -82,7 +82,7 @@ export async function bodyForClient(ctx: OpContext, rec: ManagedObjectRecord, pa
   }
   if (kws) {
     const current = keyBlockOf(body);
-    if (!current) throw versionedError(ctx, [Reason.IllegalObjectType, Reason.InvalidField], 'only objects with a key block can be wrapped');
+    if (!current) throw new KmipError(Reason.IllegalObjectType, 'only objects with a key block can be wrapped');
     // Attributes bound to the wrapped key may name the Digest, which the store withholds.
     body = replaceBlock(body, await wrapKeyBlock(ctx, current, kws, await attributesWithDigest(ctx, rec, stored)));
   }

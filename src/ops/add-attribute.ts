@@ -24,6 +24,6 @@ export const addAttributeHandler: OperationHandler = {
     if (name === 'Name') checkNameUnique(ctx, rec.owner, value, { uid: rec.uid, remaining: rec.attributes });
     const attributes = addAttributeInstance(rec.attributes, name, value);
     await commitAttributes(ctx, rec, attributes);
-    return attributeResponse(ctx, rec.uid, attributes[attributes.length - 1]);
+    return attributeResponse(rec.uid, attributes[attributes.length - 1]);
   },
 };

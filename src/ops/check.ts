@@ -13,10 +13,9 @@ import { ItemType, ttlv, type TtlvItem } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
 import { opt } from '../kmip/tree';
-import { compareVersions } from '../spec/versions';
 import type { OperationHandler } from '../objects/context';
 import { KmipError, Reason } from '../kmip/errors';
-import { getAttribute, isDestroyed, loadObject, requestedUid, requireOnline, versionedError } from '../objects/managed-object';
+import { getAttribute, isDestroyed, loadObject, requestedUid, requireOnline } from '../objects/managed-object';
 import { optInterval, optLongInteger } from '../objects/read';
 
 export const checkHandler: OperationHandler = {
@@ -26,16 +25,14 @@ export const checkHandler: OperationHandler = {
     const rec = await loadObject(ctx, uid);
     if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
     requireOnline(rec);
-    // A version rule, not data: whether a failure carries a payload at all changed in 2.1.
-    const failed = (field: TtlvItem): readonly TtlvItem[] | undefined =>
-      compareVersions(ctx.version, '2.1') < 0 ? [ttlv.textString(Tag.UniqueIdentifier, uid), field] : undefined;
+    // Which versions answer a failure with this payload: kmip/response-adapter.ts.
+    const failed = (field: TtlvItem): readonly TtlvItem[] => [ttlv.textString(Tag.UniqueIdentifier, uid), field];
     const count = optLongInteger(payload, Tag.UsageLimitsCount);
     if (count !== undefined) {
       const limits = getAttribute(rec.attributes, 'Usage Limits');
       const left = limits?.type === ItemType.Structure ? optLongInteger(limits, Tag.UsageLimitsCount) : undefined;
       if (left !== undefined && count > left) {
-        const e = versionedError(ctx, [Reason.UsageLimitExceeded, Reason.PermissionDenied], 'Check failed: usage limit exceeded');
-        throw new KmipError(e.reason, e.message, failed(ttlv.longInteger(Tag.UsageLimitsCount, count)));
+        throw new KmipError(Reason.UsageLimitExceeded, 'Check failed: usage limit exceeded', failed(ttlv.longInteger(Tag.UsageLimitsCount, count)));
       }
     }
     const mask = opt.integer(payload, Tag.CryptographicUsageMask);
@@ -43,8 +40,7 @@ export const checkHandler: OperationHandler = {
       const own = getAttribute(rec.attributes, 'Cryptographic Usage Mask');
       const ownBits = own?.type === ItemType.Integer ? own.value : 0;
       if ((mask & ~ownBits) !== 0) {
-        const e = versionedError(ctx, [Reason.IncompatibleCryptographicUsageMask, Reason.PermissionDenied], 'Check failed: usage mask not permitted');
-        throw new KmipError(e.reason, e.message, failed(ttlv.integer(Tag.CryptographicUsageMask, mask)));
+        throw new KmipError(Reason.IncompatibleCryptographicUsageMask, 'Check failed: usage mask not permitted', failed(ttlv.integer(Tag.CryptographicUsageMask, mask)));
       }
     }
     const lease = optInterval(payload, Tag.LeaseTime);

@@ -24,7 +24,7 @@ import { secureRandomBytes } from '../crypto/random-pool';
 import { splitSecret } from '../crypto/secret-sharing';
 import { generateSymmetricKey, wipe } from '../objects/key-block';
 import { digestAttribute, keyBlockOf, rawKeyMaterial, requireKeyValue } from '../objects/key-block';
-import { getAttribute, isDestroyed, loadObject, readBody, requireOnline, versionedError } from '../objects/managed-object';
+import { getAttribute, isDestroyed, loadObject, readBody, requireOnline } from '../objects/managed-object';
 import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from '../objects/new-object';
 import { blockShape, readSplitParams, splitKeyBody } from '../objects/split-key-object';
 import { resolveRequestAttributes } from '../objects/templates';
@@ -71,7 +71,7 @@ async function existingSecret(ctx: OpContext, uid: string, objectType: number): 
   if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
   requireOnline(rec);
   if (!SPLITTABLE.includes(rec.objectType)) {
-    throw versionedError(ctx, [Reason.InvalidObjectType, Reason.InvalidField], 'only symmetric keys, private keys and secret data can be split');
+    throw new KmipError(Reason.InvalidObjectType, 'only symmetric keys, private keys and secret data can be split');
   }
   if (objectType !== rec.objectType && objectType !== ObjectType.SplitKey) {
     throw new KmipError(Reason.InvalidField, 'the Object Type does not match the object to split');
@@ -82,7 +82,7 @@ async function existingSecret(ctx: OpContext, uid: string, objectType: number): 
     return v?.type === ItemType.Boolean ? v.value : undefined;
   };
   if (flag('Extractable') === false) {
-    throw versionedError(ctx, [Reason.NotExtractable, Reason.PermissionDenied], `object ${uid} is not extractable, so it cannot be handed out in parts`);
+    throw new KmipError(Reason.NotExtractable, `object ${uid} is not extractable, so it cannot be handed out in parts`);
   }
   const body = await readBody(ctx, rec);
   const block = keyBlockOf(body);
@@ -101,7 +101,7 @@ export const createSplitKeyHandler: OperationHandler = {
   async handle(payload: TtlvStructure, ctx) {
     const objectType = req.enumeration(payload, Tag.ObjectType);
     if (!SPLITTABLE.includes(objectType) && objectType !== ObjectType.SplitKey) {
-      throw versionedError(ctx, [Reason.InvalidObjectType, Reason.InvalidField], 'Create Split Key splits symmetric keys, private keys or secret data');
+      throw new KmipError(Reason.InvalidObjectType, 'Create Split Key splits symmetric keys, private keys or secret data');
     }
     const params = readSplitParams(payload);
     const attrs = await resolveRequestAttributes(payload, ctx);

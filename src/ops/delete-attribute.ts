@@ -51,6 +51,6 @@ export const deleteAttributeHandler: OperationHandler = {
     checkClientChange('delete', first.name, rec, ctx.version, nowSeconds(ctx));
     const kept = rec.attributes.filter((a) => !gone.some((g) => g.name === a.name && g.index === a.index));
     await commitAttributes(ctx, rec, kept);
-    return attributeResponse(ctx, rec.uid, first);
+    return attributeResponse(rec.uid, first);
   },
 };

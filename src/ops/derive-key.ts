@@ -34,7 +34,7 @@ import { agree, checkAgreementKey, peerKeyFromBytes } from '../crypto/key-agreem
 import { readCryptoParams, type CryptoParams } from '../crypto/params';
 import { wipe } from '../objects/key-block';
 import { derivedKeyBytes, digestAttribute, keyBlock, keyBlockOf, rawKeyMaterial, requireKeyValue } from '../objects/key-block';
-import { addAttributeInstance, getAttribute, isDestroyed, loadObject, readBody, requireOnline, touchLastChange, versionedError } from '../objects/managed-object';
+import { addAttributeInstance, getAttribute, isDestroyed, loadObject, readBody, requireOnline, touchLastChange } from '../objects/managed-object';
 import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from '../objects/new-object';
 import { resolveRequestAttributes } from '../objects/templates';
 
@@ -66,14 +66,14 @@ async function gateSource(ctx: OpContext, uid: string, types: readonly number[],
   if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
   requireOnline(rec);
   if (!types.includes(rec.objectType)) {
-    throw versionedError(ctx, [Reason.InvalidObjectType, Reason.InvalidField], `object ${uid} ${typeRefusal}`);
+    throw new KmipError(Reason.InvalidObjectType, `object ${uid} ${typeRefusal}`);
   }
   if (!isAllowed(rec.state as StateValue, 'derive')) {
     throw new KmipError(Reason.WrongKeyLifecycleState, `object ${uid} is in state ${stateName(rec.state)}: only Pre-Active and Active objects can be used to derive keys`);
   }
   const mask = getAttribute(rec.attributes, 'Cryptographic Usage Mask');
   if (mask?.type !== ItemType.Integer || (mask.value & CryptographicUsageMask.DeriveKey) === 0) {
-    throw versionedError(ctx, [Reason.IncompatibleCryptographicUsageMask, Reason.InvalidField], `object ${uid} does not have Derive Key in its Cryptographic Usage Mask`);
+    throw new KmipError(Reason.IncompatibleCryptographicUsageMask, `object ${uid} does not have Derive Key in its Cryptographic Usage Mask`, undefined, Reason.InvalidField);
   }
   return rec;
 }
@@ -148,7 +148,7 @@ async function deriveFromSources(ctx: OpContext, method: number, uids: readonly 
   const key = sources[0] as Source;
   const dataObject = sources[1];
   if (dataObject && dataObject.rec.objectType !== ObjectType.SecretData) {
-    throw versionedError(ctx, [Reason.InvalidObjectType, Reason.InvalidField], 'the derivation data comes from a Secret Data object');
+    throw new KmipError(Reason.InvalidObjectType, 'the derivation data comes from a Secret Data object');
   }
   const dataField = opt.bytes(dp, Tag.DerivationData);
   if (dataField !== undefined && dataObject) {
@@ -179,7 +179,7 @@ export const deriveKeyHandler: OperationHandler = {
   async handle(payload, ctx) {
     const objectType = req.enumeration(payload, Tag.ObjectType);
     if (!DERIVABLE.includes(objectType)) {
-      throw versionedError(ctx, [Reason.InvalidObjectType, Reason.InvalidField], 'Derive Key makes symmetric keys and secret data only');
+      throw new KmipError(Reason.InvalidObjectType, 'Derive Key makes symmetric keys and secret data only');
     }
     const uids = children(payload, Tag.UniqueIdentifier).map(asText);
     if (uids.length === 0) throw new KmipError(Reason.MissingData, 'Derive Key needs the Unique Identifier of the object to derive from');

@@ -6,7 +6,7 @@
 import { ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
-import { encodeAttributeList, encodeTemplateAttribute } from '../kmip/attributes';
+import { canonicalAttributeList } from '../kmip/attributes';
 import type { OperationHandler } from '../objects/context';
 import { bodyForClient, markServed } from '../objects/served-object';
 import { asKmipAttributes, loadObject, requestedUid, requireAdministrator } from '../objects/managed-object';
@@ -24,7 +24,7 @@ export const exportHandler: OperationHandler = {
     return [
       ttlv.enumeration(Tag.ObjectType, rec.objectType),
       ttlv.textString(Tag.UniqueIdentifier, uid),
-      ...(ctx.version.major >= 2 ? encodeAttributeList(attrs, ctx.version) : [encodeTemplateAttribute(attrs, ctx.version)]),
+      canonicalAttributeList(attrs),
       body,
     ];
   },

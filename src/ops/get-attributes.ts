@@ -1,11 +1,11 @@
 /**
- * Get Attributes: the named attributes (all, when none is named), in the client's version's form. With
+ * Get Attributes: the named attributes (all, when none is named; kmip/response-adapter.ts writes them in the client's version's form). With
  * none named, the compatibility profile may narrow "all" to what its clients can read (profiles.ts).
  */
 import { ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
-import { encodeAttributeList, isCustomName, readAttributeReference } from '../kmip/attributes';
+import { canonicalAttributeList, isCustomName, readAttributeReference } from '../kmip/attributes';
 import type { OperationHandler } from '../objects/context';
 import { asKmipAttributes, loadObject, requestedUid } from '../objects/managed-object';
 import { attributesWithDigest } from '../objects/digest-index';
@@ -24,6 +24,6 @@ export const getAttributesHandler: OperationHandler = {
     const all = asKmipAttributes(wantsDigest ? await attributesWithDigest(ctx, rec) : rec.attributes);
     const wanted =
       refs.length > 0 ? all.filter((a) => refs.includes(a.name)) : readable ? all.filter((a) => readable.has(a.name) || isCustomName(a.name)) : all;
-    return [ttlv.textString(Tag.UniqueIdentifier, uid), ...encodeAttributeList(wanted, ctx.version, { digestKeyFormatTypeIn10: ctx.compat.digestKeyFormatTypeIn10 })];
+    return [ttlv.textString(Tag.UniqueIdentifier, uid), canonicalAttributeList(wanted)];
   },
 };

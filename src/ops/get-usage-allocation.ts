@@ -17,7 +17,7 @@ import { isAllowed, stateName, type StateValue } from '../lifecycle/state-machin
 import { KmipError, Reason } from '../kmip/errors';
 import type { OperationHandler } from '../objects/context';
 import type { ManagedObjectRecord } from '../store/object-store';
-import { getAttribute, isDestroyed, loadObject, nowSeconds, requestedUid, requireOnline, setAttribute, touchLastChange, versionedError } from '../objects/managed-object';
+import { getAttribute, isDestroyed, loadObject, nowSeconds, requestedUid, requireOnline, setAttribute, touchLastChange } from '../objects/managed-object';
 
 /** Object types that apply cryptographic protection (encrypt, sign, MAC, wrap). */
 const PROTECTING_TYPES: readonly number[] = [ObjectType.SymmetricKey, ObjectType.PrivateKey, ObjectType.PublicKey];
@@ -50,19 +50,19 @@ export const getUsageAllocationHandler: OperationHandler = {
     if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
     requireOnline(rec);
     if (!PROTECTING_TYPES.includes(rec.objectType)) {
-      throw versionedError(ctx, [Reason.InvalidObjectType, Reason.IllegalOperation], 'only objects that apply cryptographic protection have usage to allocate');
+      throw new KmipError(Reason.InvalidObjectType, 'only objects that apply cryptographic protection have usage to allocate', undefined, Reason.IllegalOperation);
     }
     // Re-read right before the write (no await in between), so concurrent allocations see each other.
     const current = ctx.store.get(uid) ?? rec;
     const limits = getAttribute(current.attributes, 'Usage Limits');
     if (limits?.type !== ItemType.Structure) {
-      throw versionedError(ctx, [Reason.AttributeNotFound, Reason.IllegalOperation], `object ${uid} has no Usage Limits`);
+      throw new KmipError(Reason.AttributeNotFound, `object ${uid} has no Usage Limits`, undefined, Reason.IllegalOperation);
     }
     checkProtectPeriod(current, nowSeconds(ctx));
     const total = longValue(child(limits, Tag.UsageLimitsTotal), 'Usage Limits Total');
     const count = longValue(child(limits, Tag.UsageLimitsCount), 'Usage Limits Count') ?? total;
     if (count === undefined || requested > count) {
-      throw versionedError(ctx, [Reason.UsageLimitExceeded, Reason.PermissionDenied], 'unable to allocate the requested amount: not that much usage is left');
+      throw new KmipError(Reason.UsageLimitExceeded, 'unable to allocate the requested amount: not that much usage is left');
     }
     // Fields in the spec's order: Total, Count, Unit.
     const updated = ttlv.structure(Tag.UsageLimits, [

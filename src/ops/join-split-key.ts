@@ -21,7 +21,7 @@ import type { OperationHandler } from '../objects/context';
 import { joinSecret, type Share } from '../crypto/secret-sharing';
 import { wipe } from '../objects/key-block';
 import { keyBlock } from '../objects/key-block';
-import { isDestroyed, loadObject, readBody, requireOnline, versionedError } from '../objects/managed-object';
+import { isDestroyed, loadObject, readBody, requireOnline } from '../objects/managed-object';
 import { checkClientAttributes, chooseProtectionStorage, storeNewObject } from '../objects/new-object';
 import { derivedFromBody } from '../objects/registered-object';
 import { inspectRegistered } from '../objects/register-inspect';
@@ -65,7 +65,7 @@ export const joinSplitKeyHandler: OperationHandler = {
   async handle(payload: TtlvStructure, ctx) {
     const objectType = req.enumeration(payload, Tag.ObjectType);
     if (!JOINABLE.includes(objectType)) {
-      throw versionedError(ctx, [Reason.InvalidObjectType, Reason.InvalidField], 'Join Split Key forms symmetric keys, private keys or secret data');
+      throw new KmipError(Reason.InvalidObjectType, 'Join Split Key forms symmetric keys, private keys or secret data');
     }
     const uids = children(payload, Tag.UniqueIdentifier).map(asText);
     if (uids.length === 0) throw new KmipError(Reason.MissingData, 'Join Split Key needs the Unique Identifiers of the parts');
@@ -80,7 +80,7 @@ export const joinSplitKeyHandler: OperationHandler = {
       if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
       requireOnline(rec);
       if (rec.objectType !== ObjectType.SplitKey) {
-        throw versionedError(ctx, [Reason.InvalidObjectType, Reason.InvalidField], `object ${uid} is not a Split Key`);
+        throw new KmipError(Reason.InvalidObjectType, `object ${uid} is not a Split Key`);
       }
       if (!isAllowed(rec.state as StateValue, 'get')) throw new KmipError(Reason.WrongKeyLifecycleState, `split key part ${uid} cannot be used in its state`);
       parts.push(readSplitKey(await readBody(ctx, rec)));

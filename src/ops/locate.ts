@@ -6,8 +6,8 @@
 import { ItemType, ttlv, type TtlvItem } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation, State, StorageStatusMask } from '../spec/generated/enums';
-import { attributeFromV1, attributeFromV2, type KmipAttribute } from '../kmip/attributes';
-import { children, opt } from '../kmip/tree';
+import { readRequestAttribute, type KmipAttribute } from '../kmip/attributes';
+import { opt } from '../kmip/tree';
 import type { LocateCondition, LocateQuery } from '../store/object-store';
 import type { OpContext } from '../objects/context';
 import { KmipError, Reason } from '../kmip/errors';
@@ -16,12 +16,10 @@ import { dnStringForms } from '../crypto/certificate';
 import type { OperationHandler } from '../objects/context';
 import { digestIndexMac } from '../objects/digest-index';
 
-function filterAttributes(payload: Parameters<OperationHandler['handle']>[0], ctx: OpContext): KmipAttribute[] {
-  if (ctx.version.major >= 2) {
-    const attrs = opt.structure(payload, Tag.Attributes);
-    return attrs ? attrs.value.map(attributeFromV2) : [];
-  }
-  return children(payload, Tag.Attribute).map(attributeFromV1);
+/** The filter's attributes (kmip/request-adapter.ts gathers a 1.x client's into Attributes, in their 1.x form). */
+function filterAttributes(payload: Parameters<OperationHandler['handle']>[0]): KmipAttribute[] {
+  const attrs = opt.structure(payload, Tag.Attributes);
+  return attrs ? attrs.value.map(readRequestAttribute) : [];
 }
 
 /** The member holding a distinguished name string in the 1.x certificate attributes. */
@@ -86,13 +84,14 @@ const DESTROYED_STATES: ReadonlySet<number> = new Set([State.Destroyed, State.De
 /**
  * Storage Status Mask: on-line objects by default; archived ones (they carry an Archive Date)
  * only when Archival Storage is asked for; destroyed ones only when 2.x Destroyed Storage is (a
- * destroyed object's material is gone, so it is in no storage a 1.x client can name).
+ * destroyed object's material is gone, so it is in no storage a 1.x client can name: the request
+ * adapter clears the bit for 1.x).
  */
-function withStorage(base: LocateQuery, mask: number | undefined, ctx: OpContext): LocateQuery | undefined {
+function withStorage(base: LocateQuery, mask: number | undefined): LocateQuery | undefined {
   const m = mask ?? StorageStatusMask.OnLineStorage;
   const online = (m & StorageStatusMask.OnLineStorage) !== 0;
   const archival = (m & StorageStatusMask.ArchivalStorage) !== 0;
-  const destroyed = ctx.version.major >= 2 && (m & StorageStatusMask.DestroyedStorage) !== 0;
+  const destroyed = (m & StorageStatusMask.DestroyedStorage) !== 0;
   let states = base.states ?? ALL_STATES;
   if (!destroyed) states = states.filter((s) => !DESTROYED_STATES.has(s));
   else if (!online && !archival) states = states.filter((s) => DESTROYED_STATES.has(s));
@@ -130,13 +129,13 @@ export const locateHandler: OperationHandler = {
     if ((maximum !== undefined && maximum < 0) || offset < 0) {
       throw new KmipError(Reason.InvalidField, 'Maximum Items and Offset Items must not be negative');
     }
-    const base = await buildQuery(filterAttributes(payload, ctx), ctx);
-    const query = withStorage(base, opt.integer(payload, Tag.StorageStatusMask), ctx);
+    const base = await buildQuery(filterAttributes(payload), ctx);
+    const query = withStorage(base, opt.integer(payload, Tag.StorageStatusMask));
     // Located Items (1.3+) counts every match, before Offset and Maximum apply.
     const all = query ? ctx.store.locate(query) : [];
     const page = all.slice(offset, maximum === undefined ? undefined : offset + maximum);
     const out: TtlvItem[] = [];
-    if (ctx.version.major > 1 || ctx.version.minor >= 3) out.push(ttlv.integer(Tag.LocatedItems, all.length));
+    out.push(ttlv.integer(Tag.LocatedItems, all.length));
     for (const uid of page) out.push(ttlv.textString(Tag.UniqueIdentifier, uid));
     if (page.length === 1) ctx.idPlaceholder = page[0];
     ctx.auditDetail.located = { returned: page.length, matched: all.length, first: page.slice(0, LOCATE_AUDIT_IDENTIFIERS) };

@@ -50,6 +50,6 @@ export const modifyAttributeHandler: OperationHandler = {
     const value = next.name === 'Usage Limits' ? correctedUsageLimits(next.value, target.value) : next.value;
     const changed: StoredAttribute = { name: target.name, index: target.index, value };
     await commitAttributes(ctx, rec, [...remaining, changed]);
-    return attributeResponse(ctx, rec.uid, changed);
+    return attributeResponse(rec.uid, changed);
   },
 };

@@ -10,10 +10,9 @@
 import { Tag } from '../spec/generated/tags';
 import { Operation, ResultStatus } from '../spec/generated/enums';
 import { req } from '../kmip/tree';
-import { Reason } from '../kmip/errors';
+import { KmipError, Reason } from '../kmip/errors';
 import type { OperationHandler } from '../objects/context';
 import { AnswerAs } from '../objects/pending-operations';
-import { versionedError } from '../objects/managed-object';
 
 export const pollHandler: OperationHandler = {
   operation: Operation.Poll,
@@ -21,11 +20,7 @@ export const pollHandler: OperationHandler = {
     const value = req.bytes(payload, Tag.AsynchronousCorrelationValue);
     const answer = ctx.pending?.poll(ctx.client.name, value);
     if (answer === undefined) {
-      throw versionedError(
-        ctx,
-        [Reason.InvalidAsynchronousCorrelationValue, Reason.ItemNotFound],
-        'no asynchronous operation is outstanding with this Asynchronous Correlation Value',
-      );
+      throw new KmipError(Reason.InvalidAsynchronousCorrelationValue, 'no asynchronous operation is outstanding with this Asynchronous Correlation Value', undefined, Reason.ItemNotFound);
     }
     if (answer.state === 'pending') throw new AnswerAs({ status: ResultStatus.OperationPending }, value);
     if (answer.outcome.status !== ResultStatus.Success) throw new AnswerAs(answer.outcome);

@@ -26,7 +26,7 @@ import type { OperationHandler } from '../objects/context';
 import type { StoredAttribute } from '../store/object-store';
 import { subjectOfCertificate } from '../crypto/x509-issue';
 import { isServerManaged } from '../objects/attribute-policy';
-import { addAttributeInstance, isDestroyed, loadObject, mayReach, nowSeconds, requestedUid, requireOnline, touchLastChange, versionedError } from '../objects/managed-object';
+import { addAttributeInstance, isDestroyed, loadObject, mayReach, nowSeconds, requestedUid, requireOnline, touchLastChange } from '../objects/managed-object';
 import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from '../objects/new-object';
 import { optInterval } from '../objects/read';
 import { derivedFromBody } from '../objects/registered-object';
@@ -58,7 +58,7 @@ export const reCertifyHandler: OperationHandler = {
     const uid = requestedUid(payload, ctx);
     const old = await loadObject(ctx, uid);
     if (old.objectType !== ObjectType.Certificate) {
-      throw versionedError(ctx, [Reason.InvalidObjectType, Reason.PermissionDenied], `object ${uid} is not a certificate, so it cannot be re-certified`);
+      throw new KmipError(Reason.InvalidObjectType, `object ${uid} is not a certificate, so it cannot be re-certified`, undefined, Reason.PermissionDenied);
     }
     if (isDestroyed(old.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
     requireOnline(old);

@@ -29,7 +29,6 @@ import {
   readBody,
   requireOnline,
   touchLastChange,
-  versionedError,
 } from '../objects/managed-object';
 import { NOT_COPIED, replacementDates, usageLimits } from '../objects/replacement';
 import { optInterval } from '../objects/read';
@@ -69,7 +68,7 @@ function replacedUpdate(ctx: OpContext, old: ManagedObjectRecord, replacement: N
 async function loadLive(ctx: OpContext, uid: string, type: number): Promise<ManagedObjectRecord> {
   const rec = await loadObject(ctx, uid);
   if (rec.objectType !== type) {
-    throw versionedError(ctx, [Reason.IllegalObjectType, Reason.InvalidField], 'Re-key Key Pair names a private key');
+    throw new KmipError(Reason.IllegalObjectType, 'Re-key Key Pair names a private key');
   }
   if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
   requireOnline(rec);

@@ -22,7 +22,6 @@ import {
   requestedUid,
   requireOnline,
   touchLastChange,
-  versionedError,
 } from '../objects/managed-object';
 import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from '../objects/new-object';
 import { optInterval } from '../objects/read';
@@ -38,7 +37,7 @@ export const reKeyHandler: OperationHandler = {
     const uid = requestedUid(payload, ctx);
     const old = await loadObject(ctx, uid);
     if (old.objectType !== ObjectType.SymmetricKey) {
-      throw versionedError(ctx, [Reason.IllegalObjectType, Reason.InvalidField], 'Re-key replaces symmetric keys only');
+      throw new KmipError(Reason.IllegalObjectType, 'Re-key replaces symmetric keys only');
     }
     if (isDestroyed(old.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
     requireOnline(old);

@@ -22,7 +22,7 @@ export interface MappedError {
 
 /** Any thrown value to a KMIP failure. Internal text is never echoed to the client. */
 export function mapError(e: unknown, v: ProtocolVersion): MappedError {
-  if (e instanceof KmipError) return { reason: reasonForVersion(e.reason, v), message: e.message, payload: e.payload };
+  if (e instanceof KmipError) return { reason: reasonForVersion(e.reason, v, e.olderReason), message: e.message, payload: e.payload };
   if (e instanceof TtlvError) {
     return { reason: reasonForVersion(Reason.InvalidMessage, v), message: `malformed TTLV: ${e.code} at byte ${e.offset}` };
   }

@@ -25,6 +25,8 @@ import {
   type ResponseBatchItem,
 } from '../kmip/message';
 import { findNewerThan, pruneForVersion } from '../kmip/version-filter';
+import { requestForVersion } from '../kmip/request-adapter';
+import { failurePayloadForVersion, responseForVersion } from '../kmip/response-adapter';
 import { asBoolean, child, opt } from '../kmip/tree';
 import type { AuditRecord, AuditSink } from '../audit/audit-log';
 import { AuditBurst } from '../audit/burst';
@@ -369,19 +371,30 @@ const STATUS_NAMES: Readonly<Record<number, string>> = {
  * earlier writes are recomputed from state, so running it again does not repeat them.
  */
 async function runHandler(handler: OperationHandler, item: RequestBatchItem, ctx: OpContext, core: ServerCore): Promise<readonly TtlvItem[]> {
+  // The handler reads and answers the canonical form; the adapters speak the client's version.
+  const v = ctx.version;
+  const payload = requestForVersion(item.operation, item.payload, v);
   const idPlaceholder = ctx.idPlaceholder;
   let conflicted: string | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      const run = () => handler.handle(item.payload, ctx);
-      return conflicted === undefined ? await run() : await conflictTurnsFor(core.store).run(conflicted, run);
+      const run = () => handler.handle(payload, ctx);
+      const answer = conflicted === undefined ? await run() : await conflictTurnsFor(core.store).run(conflicted, run);
+      return responseForVersion(item.operation, answer, v, { digestKeyFormatTypeIn10: ctx.compat.digestKeyFormatTypeIn10 });
     } catch (e) {
-      if (!(e instanceof StoreError && e.code === 'CONFLICT') || attempt >= CONFLICT_ATTEMPTS) throw e;
+      if (!(e instanceof StoreError && e.code === 'CONFLICT') || attempt >= CONFLICT_ATTEMPTS) throw failureForVersion(item.operation, e, v);
       conflicted = e.uid;
       ctx.idPlaceholder = idPlaceholder;
       ctx.touched.length = 0;
     }
   }
+}
+
+/** A failure whose Response Payload the client's version does not answer loses it. */
+function failureForVersion(operation: number, e: unknown, v: ProtocolVersion): unknown {
+  if (!(e instanceof KmipError) || e.payload === undefined) return e;
+  const payload = failurePayloadForVersion(operation, e.payload, v);
+  return payload === e.payload ? e : new KmipError(e.reason, e.message, payload, e.olderReason);
 }
 
 /**
