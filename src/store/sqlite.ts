@@ -20,9 +20,6 @@ import { encodeTtlv } from '../../ttlv/encode';
 import { ItemType, type TtlvItem } from '../../ttlv/types';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 import {
-  attributeNumber,
-  attributeSearchKey,
-  attributesMatch,
   decodeAttributeBlob,
   encodeAttributeBlob,
   patchBareValue,
@@ -31,12 +28,12 @@ import {
   isIndexed,
   type IndexEntry,
 } from './attribute-rows';
+import { LocateStatements } from './locate-query';
 import {
   StoreError,
   type DigestSealing,
   type DeferredAttribute,
   type DeferredWrite,
-  type LocateCondition,
   type LocateQuery,
   type ManagedObjectRecord,
   type NewObject,
@@ -135,8 +132,7 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
   /** Rows inserted by the open transaction: cached once it commits (a Get right after a Create reads no row). */
   private readonly insertedRows = new Map<string, ObjectRow>();
   private readonly cacheLimit: number;
-  /** Compiled Locate queries by SQL text (the shapes clients use repeat). */
-  private readonly locateStatements = new Map<string, Database.Statement>();
+  private readonly locateStatements: LocateStatements;
   /** The WAL file, for our own fdatasync after commits. */
   private readonly walFd: number;
   /** Committed writes waiting for the next sync to start. */
@@ -169,6 +165,7 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
     this.migrate();
     this.inSavepoint = this.db.transaction((fn: () => void) => fn());
     this.stmts = this.prepare();
+    this.locateStatements = new LocateStatements(this.db);
     // Reading opens the WAL file if the migrations wrote nothing; it lives until close().
     this.db.prepare('SELECT count(*) FROM objects WHERE seq = 0').get();
     try {
@@ -714,70 +711,7 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
   }
 
   locate(query: LocateQuery): string[] {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (query.owner !== undefined) {
-      where.push('o.owner = ?');
-      params.push(query.owner);
-    }
-    if (query.objectType !== undefined) {
-      where.push('o.object_type = ?');
-      params.push(query.objectType);
-    }
-    if (query.states && query.states.length > 0) {
-      where.push(`o.state IN (${query.states.map(() => '?').join(',')})`);
-      params.push(...query.states);
-    }
-    // Conditions on attributes without index entries are checked on the candidates' blobs.
-    const onBlob: LocateCondition[] = [];
-    for (const c of query.conditions) {
-      if (c.kind === 'digest' || !isIndexed(c.name)) {
-        onBlob.push(c);
-        continue;
-      }
-      const [sql, p] = conditionSql(c);
-      where.push(sql);
-      params.push(...p);
-    }
-    const order = query.order === 'oldest' ? 'ASC' : 'DESC';
-    const columns = onBlob.length > 0 ? 'o.uid, o.attrs, o.digest_mac' : 'o.uid';
-    let sql = `SELECT ${columns} FROM objects o${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY o.seq ${order}`;
-    const paged = onBlob.length === 0 && (query.limit !== undefined || query.offset !== undefined);
-    if (paged) {
-      sql += ' LIMIT ? OFFSET ?';
-      params.push(query.limit ?? -1, query.offset ?? 0);
-    }
-    const stmt = this.locateStatement(sql, onBlob.length === 0);
-    if (onBlob.length === 0) return stmt.all(...params) as string[];
-    // Offset and limit count matches, so they apply after the blob conditions.
-    const out: string[] = [];
-    let skip = query.offset ?? 0;
-    const limit = query.limit ?? Infinity;
-    if (limit <= 0) return out;
-    for (const row of stmt.iterate(...params) as IterableIterator<{ uid: string; attrs: Buffer; digest_mac: Buffer | null }>) {
-      const attributes = decodeAttributeBlob(row.attrs);
-      const withheld = (c: LocateCondition) => c.kind === 'digest' && row.digest_mac !== null && row.digest_mac.equals(c.mac);
-      if (!onBlob.every((c) => attributesMatch(attributes, c) || withheld(c))) continue;
-      if (skip > 0) {
-        skip--;
-        continue;
-      }
-      out.push(row.uid);
-      if (out.length >= limit) break;
-    }
-    return out;
-  }
-
-  private locateStatement(sql: string, pluck: boolean): Database.Statement {
-    let stmt = this.locateStatements.get(sql);
-    if (stmt === undefined) {
-      stmt = this.db.prepare(sql);
-      if (pluck) stmt.pluck();
-      // Bounded: conditions vary, but a client's query shapes are few.
-      if (this.locateStatements.size >= 256) this.locateStatements.clear();
-      this.locateStatements.set(sql, stmt);
-    }
-    return stmt;
+    return this.locateStatements.run(query);
   }
 
   needsDigestSealing(): boolean {
@@ -856,45 +790,4 @@ function sameItem(a: TtlvItem, b: TtlvItem): boolean {
   if (a.tag !== b.tag || a.type !== b.type) return false;
   if (a.type === ItemType.Structure || a.type === ItemType.ByteString) return Buffer.from(encodeTtlv(a)).equals(Buffer.from(encodeTtlv(b)));
   return a.value === b.value;
-}
-
-function conditionSql(c: Exclude<LocateCondition, { kind: 'digest' }>): [string, unknown[]] {
-  // `o.seq IN (...)` lets SQLite drive the query from an index table (name, value, object_seq)
-  // and fetch objects by rowid, instead of visiting every object of the owner.
-  const text = (test: string) => `o.seq IN (SELECT a.object_seq FROM attr_text a WHERE a.name = ? AND ${test})`;
-  const number = (test: string) => `o.seq IN (SELECT a.object_seq FROM attr_num a WHERE a.name = ? AND ${test})`;
-  switch (c.kind) {
-    case 'equals': {
-      const n = attributeNumber(c.value);
-      return n === null ? [text('a.skey = ?'), [c.name, attributeSearchKey(c.value)]] : [number('a.nval = ?'), [c.name, n]];
-    }
-    case 'equalsAny': {
-      const numbers = c.values.map(attributeNumber);
-      const marks = c.values.map(() => '?').join(',');
-      if (numbers.every((n) => n !== null)) return [number(`a.nval IN (${marks})`), [c.name, ...numbers]];
-      return [text(`a.skey IN (${marks})`), [c.name, ...c.values.map(attributeSearchKey)]];
-    }
-    case 'range': {
-      const tests: string[] = [];
-      const p: unknown[] = [c.name];
-      if (c.min !== undefined) {
-        tests.push('a.nval >= ?');
-        p.push(c.min);
-      }
-      if (c.max !== undefined) {
-        tests.push('a.nval <= ?');
-        p.push(c.max);
-      }
-      return [number(tests.length ? tests.join(' AND ') : '1'), p];
-    }
-    case 'maskContains':
-      return [number('(a.nval & ?) = ?'), [c.name, c.bits, c.bits]];
-    case 'absent':
-      // The objects that have it are few for the attributes this is asked of (Archive Date): one
-      // pass over them, not a probe per candidate.
-      return [
-        `o.seq NOT IN (SELECT object_seq FROM attr_text WHERE name = ? UNION ALL SELECT object_seq FROM attr_num WHERE name = ?)`,
-        [c.name, c.name],
-      ];
-  }
 }
