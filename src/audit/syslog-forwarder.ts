@@ -22,10 +22,17 @@
  * Why not winston-syslog: it keeps its backlog in memory only (lost at a restart, unbounded or
  * dropped while the collector is away), has no cursor, and reconnects without resending; the file
  * and a cursor are what make the promise above.
+ *
+ * Beside it: trail-reader.ts (the file followed by `seq`) and syslog-message.ts (the RFC 5424 frame).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import tls from 'node:tls';
+import { headerField, syslogFrame, type MessageHeader } from './syslog-message';
+import { TrailReader, parseRecord, seqField, type Notice, type Position, type TrailLine } from './trail-reader';
+
+// The frame format lives in syslog-message.ts; importers have always found it here.
+export { syslogFrame } from './syslog-message';
 
 export interface SyslogForwarderConfig {
   readonly host: string;
@@ -57,11 +64,6 @@ export interface ForwarderFiles {
 export const DEFAULT_SYSLOG_APP_NAME = 'kmip-server';
 /** RFC 5424 facility 13, "log audit": the one meant for audit trails. */
 export const DEFAULT_SYSLOG_FACILITY = 13;
-/**
- * SD-ID of the structured data element (`name@PEN`). 32473 is the enterprise number RFC 5612
- * reserves for documentation: a placeholder until the project registers its own.
- */
-export const SD_ID = 'kmip@32473';
 
 const RETRY_MIN_MS = 250;
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -70,7 +72,6 @@ const KEEPALIVE_MS = 30_000;
 /** Catches lines written by another process (worker processes append to the file themselves). */
 const POLL_MS = 250;
 const CURSOR_SAVE_MS = 250;
-const READ_CHUNK = 256 * 1024;
 /**
  * Bytes on a lost connection that may not have reached the collector: our send buffer and its
  * receive buffer (Linux autotunes them up to 4 and 6 MiB by default).
@@ -78,256 +79,6 @@ const READ_CHUNK = 256 * 1024;
 const REWIND_BYTES = 10 * 1024 * 1024;
 /** How long a stop may spend sending what is left and waiting for the collector to close. */
 const CLOSE_MS = 5_000;
-
-const BOM = '\ufeff';
-
-// ---------------------------------------------------------------------------------------------
-// The message
-
-/** RFC 5424 severity from the record: err for internal errors, warning, informational otherwise. */
-function severityOf(record: Record<string, unknown> | undefined): number {
-  const level = record?.['level'];
-  if (level === 'error') return 3;
-  if (level === 'warn') return 4;
-  return 6;
-}
-
-/** RFC 5424 TIMESTAMP: at most 6 fraction digits, Z or a numeric offset. */
-const RFC5424_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$/;
-
-/** Printable US-ASCII without space, at most `max` characters; "-" (NILVALUE) if nothing is left. */
-function headerField(value: string, max: number): string {
-  const clean = value.replace(/[^\x21-\x7e]/g, '').slice(0, max);
-  return clean === '' ? '-' : clean;
-}
-
-export interface MessageHeader {
-  readonly facility: number;
-  readonly hostname: string;
-  readonly appName: string;
-  readonly procId: string;
-}
-
-/**
- * One audit line as an RFC 5425 frame: `LEN SP <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID audit
- * [kmip@32473 seq="N"] MSG`. MSG is the line's exact bytes, so the collector can check the chain
- * (`prev`); RFC 5424 wants a BOM before UTF-8, so a line that is not plain ASCII gets one.
- * TIMESTAMP is the record's own time (a line sent again keeps it).
- */
-export function syslogFrame(line: string, seq: number, record: Record<string, unknown> | undefined, header: MessageHeader): Buffer {
-  const pri = header.facility * 8 + severityOf(record);
-  const time = typeof record?.['timestamp'] === 'string' && RFC5424_TIME.test(record['timestamp']) ? record['timestamp'] : new Date().toISOString();
-  const msg = /[^\x00-\x7f]/.test(line) ? BOM + line : line;
-  const text = `<${pri}>1 ${time} ${header.hostname} ${header.appName} ${header.procId} audit [${SD_ID} seq="${seq}"] ${msg}`;
-  const body = Buffer.from(text, 'utf8');
-  return Buffer.concat([Buffer.from(`${body.length} `, 'ascii'), body]);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The trail, read from the file by seq
-
-/** Where the line after `afterSeq` starts: in the file with inode `ino`, at byte `offset`. */
-interface Position {
-  readonly afterSeq: number;
-  readonly ino: number;
-  readonly offset: number;
-}
-
-interface TrailLine {
-  readonly seq: number;
-  readonly text: string;
-  readonly record: Record<string, unknown> | undefined;
-  /** The position before this line (where to start to send it again). */
-  readonly before: Position;
-}
-
-type Notice = (record: Record<string, unknown>) => void;
-
-function parseRecord(text: string): Record<string, unknown> | undefined {
-  try {
-    const v: unknown = JSON.parse(text);
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined; // still forwarded: the collector should see a damaged line too
-  }
-}
-
-/** The line's `seq`, if it carries one. */
-function seqField(record: Record<string, unknown> | undefined): number | undefined {
-  const seq = record?.['seq'];
-  return typeof seq === 'number' && Number.isSafeInteger(seq) && seq > 0 ? seq : undefined;
-}
-
-async function openIfExists(file: string): Promise<fs.promises.FileHandle | null> {
-  try {
-    return await fs.promises.open(file, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-}
-
-async function statIfExists(file: string): Promise<fs.Stats | null> {
-  try {
-    return await fs.promises.stat(file);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-}
-
-/** The `seq` of the file's first line (undefined: empty, or lines without `seq`). */
-async function firstSeq(fh: fs.promises.FileHandle): Promise<number | undefined> {
-  const buf = Buffer.alloc(64 * 1024);
-  const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-  const end = buf.subarray(0, bytesRead).indexOf(0x0a);
-  return end < 0 ? undefined : seqField(parseRecord(buf.toString('utf8', 0, end)));
-}
-
-/**
- * Follows the audit file by `seq`. Lines without `seq` (an audit writer from before the chain) are
- * numbered by their count, from the first line of `<file>.1` or else `<file>`.
- */
-class TrailReader {
-  private fh: fs.promises.FileHandle | null = null;
-  private ino = 0;
-  /** The next byte to read; `partial` holds the bytes read after the last newline. */
-  private offset = 0;
-  private partial = Buffer.alloc(0);
-  /** Reading `<file>.1`: at its end, `<file>` follows. */
-  private inRotated = false;
-  /** The seq of the last line read (numbering of lines without one). */
-  private prevSeq = 0;
-  /** The seq of the last line returned: lines at or below it are not returned again. */
-  private lastReturned = 0;
-  private readonly buf = Buffer.alloc(READ_CHUNK);
-
-  constructor(
-    private readonly file: string,
-    private readonly notice: Notice,
-  ) {}
-
-  position(): Position {
-    return { afterSeq: this.lastReturned, ino: this.ino, offset: this.offset - this.partial.length };
-  }
-
-  /** Goes to `pos`: directly in the file being read, else by finding its seq in `<file>.1` and `<file>`. */
-  async seek(pos: Position): Promise<void> {
-    if (this.fh !== null && pos.ino === this.ino && pos.ino !== 0) {
-      this.offset = pos.offset;
-      this.partial = Buffer.alloc(0);
-      this.prevSeq = this.lastReturned = pos.afterSeq;
-      return;
-    }
-    await this.locate(pos.afterSeq);
-  }
-
-  private async locate(afterSeq: number): Promise<void> {
-    await this.closeFile();
-    this.partial = Buffer.alloc(0);
-    this.offset = 0;
-    this.prevSeq = 0;
-    this.lastReturned = afterSeq;
-    const current = await openIfExists(this.file);
-    const rotated = await openIfExists(`${this.file}.1`);
-    // <file>.1 is needed unless <file> starts at or before the next seq.
-    const currentFirst = current ? await firstSeq(current) : undefined;
-    const useRotated = rotated !== null && !(currentFirst !== undefined && currentFirst <= afterSeq + 1);
-    const [use, other] = useRotated ? [rotated, current] : [current, rotated];
-    await other?.close();
-    this.fh = use;
-    this.inRotated = useRotated;
-    this.ino = use ? (await use.stat()).ino : 0;
-  }
-
-  /**
-   * Complete lines after the last one returned, up to about `READ_CHUNK` bytes and up to seq
-   * `limit`; [] at the end.
-   */
-  async read(limit: number): Promise<TrailLine[]> {
-    for (;;) {
-      if (this.fh === null) {
-        this.fh = await openIfExists(this.file);
-        if (this.fh === null) return [];
-        this.ino = (await this.fh.stat()).ino;
-        this.offset = 0;
-        this.inRotated = false;
-      }
-      const { bytesRead } = await this.fh.read(this.buf, 0, this.buf.length, this.offset);
-      if (bytesRead > 0) {
-        const { lines, limited } = this.take(bytesRead, limit);
-        if (lines.length > 0 || limited) return lines;
-        continue; // all at or below the cursor, or no newline yet in a long line
-      }
-      if (!(await this.moveOn())) return [];
-    }
-  }
-
-  /** At the end of the file being read: moves to the next file if there is one. */
-  private async moveOn(): Promise<boolean> {
-    const st = await statIfExists(this.file);
-    if (st === null) return false; // rotated away, the new file not made yet: the old may still grow
-    if (this.inRotated || st.ino !== this.ino) {
-      // The writer writes the new file only after it stopped writing the old one: once the new one
-      // has a line, the old one is complete. Read it to its end once more, then move on.
-      if (st.size === 0) return false;
-      const { bytesRead } = await this.fh!.read(this.buf, 0, 1, this.offset);
-      if (bytesRead > 0) return true;
-      if (this.partial.length > 0) this.notice({ event: 'incomplete last line in a rotated audit file', bytes: this.partial.length });
-      await this.closeFile();
-      return true;
-    }
-    if (st.size < this.offset) {
-      this.notice({ event: 'audit file truncated in place (copytruncate?): reading it again from its start', file: this.file });
-      this.offset = 0;
-      this.partial = Buffer.alloc(0);
-      return true;
-    }
-    return false;
-  }
-
-  private take(bytesRead: number, limit: number): { lines: TrailLine[]; limited: boolean } {
-    const data = this.partial.length > 0 ? Buffer.concat([this.partial, this.buf.subarray(0, bytesRead)]) : Buffer.from(this.buf.subarray(0, bytesRead));
-    const dataStart = this.offset - this.partial.length;
-    this.offset += bytesRead;
-    const out: TrailLine[] = [];
-    let start = 0;
-    for (let nl = data.indexOf(0x0a); nl >= 0; start = nl + 1, nl = data.indexOf(0x0a, start)) {
-      if (nl === start) continue; // an empty line is no record
-      const text = data.toString('utf8', start, nl);
-      const record = parseRecord(text);
-      const prior = this.prevSeq;
-      const seq = seqField(record) ?? prior + 1;
-      if (seq > limit) {
-        // Written, not yet durable: read again from this line later.
-        this.offset = dataStart + start;
-        this.partial = Buffer.alloc(0);
-        return { lines: out, limited: true };
-      }
-      this.prevSeq = seq;
-      if (seq <= prior) this.notice({ event: 'the audit seq went backwards; lines at or below the last one forwarded are not sent', seq, after: prior });
-      if (seq <= this.lastReturned) continue; // behind the cursor: sent already
-      if (seq !== this.lastReturned + 1) {
-        this.notice({ event: 'gap in the audit trail: records not in the audit file or its .1 are not forwarded', from: this.lastReturned + 1, to: seq - 1 });
-      }
-      this.lastReturned = seq;
-      out.push({ seq, text, record, before: { afterSeq: seq - 1, ino: this.ino, offset: dataStart + start } });
-    }
-    this.partial = Buffer.from(data.subarray(start));
-    return { lines: out, limited: false };
-  }
-
-  private async closeFile(): Promise<void> {
-    const fh = this.fh;
-    this.fh = null;
-    this.ino = 0;
-    await fh?.close();
-  }
-
-  async close(): Promise<void> {
-    await this.closeFile();
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The cursor

@@ -13,56 +13,37 @@
  * in the next transaction (one another write starts, or one started 20 ms later), on top of what
  * is committed then and of the batch's own updates, and get() shows them from the moment they are
  * queued.
+ *
+ * Beside it: sqlite-tables.ts (the rows, the prepared statements, what one write does to the
+ * tables) and locate-query.ts (Locate as SQL).
  */
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import { encodeTtlv } from '../../ttlv/encode';
-import { ItemType, type TtlvItem } from '../../ttlv/types';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
+import { decodeAttributeBlob, indexEntries } from './attribute-rows';
+import { LocateStatements } from './locate-query';
 import {
-  attributeNumber,
-  attributeSearchKey,
-  attributesMatch,
-  decodeAttributeBlob,
-  encodeAttributeBlob,
-  patchBareValue,
-  entryKey,
-  indexEntries,
-  isIndexed,
-  type IndexEntry,
-} from './attribute-rows';
+  BUSY_TIMEOUT_MS,
+  applyDeferred,
+  deleteEntry,
+  insertObject,
+  prepareStatements,
+  updateObject,
+  withDeferred,
+  type ObjectRow,
+  type Statements,
+} from './sqlite-tables';
 import {
   StoreError,
   type DigestSealing,
   type DeferredAttribute,
   type DeferredWrite,
-  type LocateCondition,
   type LocateQuery,
   type ManagedObjectRecord,
   type NewObject,
   type ObjectStore,
   type ObjectUpdate,
-  type StoredAttribute,
 } from './object-store';
-
-interface ObjectRow {
-  seq: number;
-  uid: string;
-  object_type: number;
-  state: number;
-  owner: string;
-  kek_id: string | null;
-  mechanism: string | null;
-  iv: Buffer | null;
-  ciphertext: Buffer | null;
-  attrs: Buffer;
-  rev: number;
-  digest_mac: Buffer | null;
-  digest_kek_id: string | null;
-  digest_mechanism: string | null;
-  digest_iv: Buffer | null;
-  digest_ciphertext: Buffer | null;
-}
 
 interface PendingWrite {
   /** Objects the write touches: their cached rows are dropped when it commits. */
@@ -98,10 +79,6 @@ export interface SqliteStoreOptions {
   readonly sharedWithOtherProcesses?: boolean;
 }
 
-
-const ROW_COLUMNS =
-  'seq, uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext, attrs, rev, digest_mac, digest_kek_id, digest_mechanism, digest_iv, digest_ciphertext';
-
 /** Default size of the row cache: a few MB, and the working set of a busy storage array. */
 const DEFAULT_CACHED_OBJECTS = 10_000;
 
@@ -110,9 +87,6 @@ const DEFAULT_CACHED_OBJECTS = 10_000;
  * well under what a client notices, long enough for a sequential client's Gets to share commits.
  */
 const DEFERRED_COMMIT_DELAY_MS = 20;
-
-/** How long a read (or a blocking write) waits for a lock another connection holds. */
-const BUSY_TIMEOUT_MS = 5000;
 
 export class SqliteObjectStore implements ObjectStore, DigestSealing {
   private readonly db: Database.Database;
@@ -129,14 +103,13 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
   private syncs = 0;
   private flushScheduled = false;
   private readonly inSavepoint: (fn: () => void) => void;
-  private readonly stmts: ReturnType<SqliteObjectStore['prepare']>;
+  private readonly stmts: Statements;
   /** uid -> committed row (no key material, only its wrapped form), least recently used first (a Map iterates in insertion order). */
   private readonly rowCache = new Map<string, ObjectRow>();
   /** Rows inserted by the open transaction: cached once it commits (a Get right after a Create reads no row). */
   private readonly insertedRows = new Map<string, ObjectRow>();
   private readonly cacheLimit: number;
-  /** Compiled Locate queries by SQL text (the shapes clients use repeat). */
-  private readonly locateStatements = new Map<string, Database.Statement>();
+  private readonly locateStatements: LocateStatements;
   /** The WAL file, for our own fdatasync after commits. */
   private readonly walFd: number;
   /** Committed writes waiting for the next sync to start. */
@@ -168,7 +141,8 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.migrate();
     this.inSavepoint = this.db.transaction((fn: () => void) => fn());
-    this.stmts = this.prepare();
+    this.stmts = prepareStatements(this.db);
+    this.locateStatements = new LocateStatements(this.db);
     // Reading opens the WAL file if the migrations wrote nothing; it lives until close().
     this.db.prepare('SELECT count(*) FROM objects WHERE seq = 0').get();
     try {
@@ -197,59 +171,19 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
     }
   }
 
-  private prepare() {
-    const db = this.db;
-    return {
-      insertObject: db.prepare(
-        `INSERT INTO objects (uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext, attrs, digest_mac,
-                              digest_kek_id, digest_mechanism, digest_iv, digest_ciphertext, created_at, updated_at)
-         VALUES (@uid, @objectType, @state, @owner, @kekId, @mechanism, @iv, @ciphertext, @attrs, @digestMac,
-                 @digestKekId, @digestMechanism, @digestIv, @digestCiphertext, @now, @now)`,
-      ),
-      insertText: db.prepare(`INSERT INTO attr_text (name, skey, object_seq, idx) VALUES (?, ?, ?, ?)`),
-      insertNumber: db.prepare(`INSERT INTO attr_num (name, nval, object_seq, idx) VALUES (?, ?, ?, ?)`),
-      deleteText: db.prepare(`DELETE FROM attr_text WHERE name = ? AND skey = ? AND object_seq = ? AND idx = ?`),
-      deleteNumber: db.prepare(`DELETE FROM attr_num WHERE name = ? AND nval = ? AND object_seq = ? AND idx = ?`),
-      deleteObject: db.prepare(`DELETE FROM objects WHERE seq = ?`),
-      updateState: db.prepare(`UPDATE objects SET state = ?, updated_at = ? WHERE seq = ?`),
-      updateAttributes: db.prepare(`UPDATE objects SET attrs = ?, updated_at = ? WHERE seq = ?`),
-      bumpRevision: db.prepare(`UPDATE objects SET rev = rev + 1 WHERE seq = ?`),
-      updateAttributesAndRevision: db.prepare(`UPDATE objects SET attrs = ?, updated_at = ?, rev = rev + 1 WHERE seq = ?`),
-      updateMaterial: db.prepare(
-        `UPDATE objects SET kek_id = ?, mechanism = ?, iv = ?, ciphertext = ?, updated_at = ? WHERE seq = ?`,
-      ),
-      updateDigestMac: db.prepare(`UPDATE objects SET digest_mac = ? WHERE seq = ?`),
-      updateSealedDigest: db.prepare(`UPDATE objects SET digest_kek_id = ?, digest_mechanism = ?, digest_iv = ?, digest_ciphertext = ? WHERE seq = ?`),
-      getObject: db.prepare(
-        `SELECT ${ROW_COLUMNS} FROM objects WHERE uid = ?`,
-      ),
-      seqAndAttributes: db.prepare(`SELECT seq, attrs, rev FROM objects WHERE uid = ?`),
-      dataVersion: db.prepare('PRAGMA data_version').pluck(),
-      begin: db.prepare('BEGIN'),
-      beginImmediate: db.prepare('BEGIN IMMEDIATE'),
-      commit: db.prepare('COMMIT'),
-      rollback: db.prepare('ROLLBACK'),
-      savepointBatch: db.prepare('SAVEPOINT batch'),
-      releaseBatch: db.prepare('RELEASE batch'),
-      rollbackToBatch: db.prepare('ROLLBACK TO batch'),
-      noBusyWait: db.prepare('PRAGMA busy_timeout = 0'),
-      busyWait: db.prepare(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`),
-    };
-  }
-
   insert(obj: NewObject): Promise<void> {
     return this.enqueue([obj.uid], () => this.doInsert(obj));
   }
 
   update(uid: string, change: ObjectUpdate): Promise<void> {
-    return this.enqueue([uid], () => this.doUpdate(uid, change));
+    return this.enqueue([uid], () => updateObject(this.stmts, uid, change));
   }
 
   remove(uid: string): Promise<void> {
     return this.enqueue([uid], () => {
       const row = this.stmts.seqAndAttributes.get(uid) as { seq: number; attrs: Buffer } | undefined;
       if (row === undefined) return;
-      for (const e of indexEntries(decodeAttributeBlob(row.attrs))) this.deleteEntry(row.seq, e);
+      for (const e of indexEntries(decodeAttributeBlob(row.attrs))) deleteEntry(this.stmts, row.seq, e);
       this.stmts.deleteObject.run(row.seq);
     });
   }
@@ -259,88 +193,13 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
     return this.enqueue(uids, () => {
       for (const op of ops) {
         if ('insert' in op) this.doInsert(op.insert);
-        else this.doUpdate(op.uid, op.update);
+        else updateObject(this.stmts, op.uid, op.update);
       }
     });
   }
 
   private doInsert(obj: NewObject): void {
-    const m = obj.protectedMaterial;
-    const row: Omit<ObjectRow, 'seq'> = {
-      uid: obj.uid,
-      object_type: obj.objectType,
-      state: obj.state,
-      owner: obj.owner,
-      kek_id: m?.kekId ?? null,
-      mechanism: m?.mechanism ?? null,
-      iv: m ? Buffer.from(m.iv) : null,
-      ciphertext: m ? Buffer.from(m.ciphertext) : null,
-      attrs: encodeAttributeBlob(obj.attributes),
-      rev: 0,
-      digest_mac: obj.digestMac ? Buffer.from(obj.digestMac) : null,
-      digest_kek_id: obj.sealedDigest?.kekId ?? null,
-      digest_mechanism: obj.sealedDigest?.mechanism ?? null,
-      digest_iv: obj.sealedDigest ? Buffer.from(obj.sealedDigest.iv) : null,
-      digest_ciphertext: obj.sealedDigest ? Buffer.from(obj.sealedDigest.ciphertext) : null,
-    };
-    let seq: number;
-    try {
-      seq = Number(
-        this.stmts.insertObject.run({
-          uid: row.uid,
-          objectType: row.object_type,
-          state: row.state,
-          owner: row.owner,
-          kekId: row.kek_id,
-          mechanism: row.mechanism,
-          iv: row.iv,
-          ciphertext: row.ciphertext,
-          attrs: row.attrs,
-          digestMac: row.digest_mac,
-          digestKekId: row.digest_kek_id,
-          digestMechanism: row.digest_mechanism,
-          digestIv: row.digest_iv,
-          digestCiphertext: row.digest_ciphertext,
-          now: Date.now(),
-        }).lastInsertRowid,
-      );
-      if (this.cacheLimit > 0) this.insertedRows.set(row.uid, { ...row, seq });
-    } catch (e) {
-      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
-        throw new StoreError('EXISTS', `object ${obj.uid} already exists`);
-      }
-      throw e;
-    }
-    for (const e of indexEntries(obj.attributes)) this.insertEntry(seq, e);
-  }
-
-  private doUpdate(uid: string, change: ObjectUpdate): void {
-    const row = this.stmts.seqAndAttributes.get(uid) as { seq: number; attrs: Buffer; rev: number } | undefined;
-    if (row === undefined) throw new StoreError('NOT_FOUND', `object ${uid} not found`);
-    if (change.expectedRevision !== null && change.expectedRevision !== row.rev) {
-      throw new StoreError('CONFLICT', `object ${uid} changed since it was read`, uid);
-    }
-    const seq = row.seq;
-    const now = Date.now();
-    this.stmts.bumpRevision.run(seq);
-    if (change.state !== undefined) this.stmts.updateState.run(change.state, now, seq);
-    if (change.protectedMaterial !== undefined) {
-      const m = change.protectedMaterial;
-      this.stmts.updateMaterial.run(
-        m?.kekId ?? null,
-        m?.mechanism ?? null,
-        m ? Buffer.from(m.iv) : null,
-        m ? Buffer.from(m.ciphertext) : null,
-        now,
-        seq,
-      );
-    }
-    if (change.digestMac !== undefined) this.stmts.updateDigestMac.run(change.digestMac ? Buffer.from(change.digestMac) : null, seq);
-    if (change.sealedDigest !== undefined) {
-      const d = change.sealedDigest;
-      this.stmts.updateSealedDigest.run(d?.kekId ?? null, d?.mechanism ?? null, d ? Buffer.from(d.iv) : null, d ? Buffer.from(d.ciphertext) : null, seq);
-    }
-    if (change.attributes !== undefined) this.replaceAttributes(seq, row.attrs, change.attributes, now);
+    insertObject(this.stmts, obj, this.cacheLimit > 0 ? this.insertedRows : null);
   }
 
   /** Resolves once every deferred write made so far is committed or given up (tests, a clean stop). */
@@ -359,7 +218,7 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
     }
     const w: PendingWrite = {
       uids: [uid],
-      run: () => this.runDeferred(uid, attribute),
+      run: () => applyDeferred(this.stmts, uid, attribute),
       resolve: () => settle(true),
       reject: () => settle(false),
       deferred: { uid, attribute },
@@ -381,34 +240,6 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
     };
   }
 
-  /**
-   * A deferred write, run last in its transaction: on the object as committed by then, including
-   * the transaction's own updates, so one computed from a read before the deferral does not put
-   * the old value back (and one computed after it already carries the value). Nothing to do if
-   * the object is gone or has the value; otherwise the revision moves on like any update's.
-   */
-  private runDeferred(uid: string, attribute: DeferredAttribute): void {
-    const row = this.stmts.seqAndAttributes.get(uid) as { seq: number; attrs: Buffer; rev: number } | undefined;
-    if (row === undefined) return;
-    if (!isIndexed(attribute.name)) {
-      const patched = patchBareValue(row.attrs, attribute.value);
-      if (patched === 'same') return;
-      if (patched !== undefined) {
-        this.stmts.updateAttributesAndRevision.run(patched, Date.now(), row.seq);
-        return;
-      }
-    }
-    const attributes = withDeferred(decodeAttributeBlob(row.attrs), [attribute]);
-    if (attributes === undefined) return;
-    if (isIndexed(attribute.name)) {
-      this.stmts.bumpRevision.run(row.seq);
-      this.replaceAttributes(row.seq, row.attrs, attributes, Date.now());
-    } else {
-      // No index entry changes (Fresh has none): one statement, no index comparison.
-      this.stmts.updateAttributesAndRevision.run(encodeAttributeBlob(attributes), Date.now(), row.seq);
-    }
-  }
-
   private dropOverlay(w: PendingWrite): void {
     const uid = w.deferred!.uid;
     const list = this.overlay.get(uid);
@@ -421,32 +252,6 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
   /** For tests and operators: how many commits and syncs the store has done, and what waits. */
   writeStats(): WriteStats {
     return { commits: this.commits, syncs: this.syncs, deferredQueued: this.deferredQueue.length };
-  }
-
-  /**
-   * Writes the new attribute blob and changes only the index entries that differ: a state change
-   * touches one or two entries of an object's dozen.
-   */
-  private replaceAttributes(seq: number, oldBlob: Buffer, attributes: readonly StoredAttribute[], now: number): void {
-    const blob = encodeAttributeBlob(attributes);
-    if (blob.equals(oldBlob)) return;
-    this.stmts.updateAttributes.run(blob, now, seq);
-    const old = new Map<string, IndexEntry>();
-    for (const e of indexEntries(decodeAttributeBlob(oldBlob))) old.set(entryKey(e), e);
-    for (const e of indexEntries(attributes)) {
-      if (!old.delete(entryKey(e))) this.insertEntry(seq, e);
-    }
-    for (const e of old.values()) this.deleteEntry(seq, e);
-  }
-
-  private insertEntry(seq: number, e: IndexEntry): void {
-    if (e.number === null) this.stmts.insertText.run(e.name, e.text, seq, e.index);
-    else this.stmts.insertNumber.run(e.name, e.number, seq, e.index);
-  }
-
-  private deleteEntry(seq: number, e: IndexEntry): void {
-    if (e.number === null) this.stmts.deleteText.run(e.name, e.text, seq, e.index);
-    else this.stmts.deleteNumber.run(e.name, e.number, seq, e.index);
   }
 
   private enqueue(uids: readonly string[], run: () => void): Promise<void> {
@@ -494,7 +299,7 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
       clearTimeout(this.deferredTimer);
       this.deferredTimer = null;
     }
-    // Deferred writes last: they apply on top of the batch's updates (runDeferred).
+    // Deferred writes last: they apply on top of the batch's updates (applyDeferred).
     const batch = regular.concat(deferred);
     if (batch.length === 0) return;
     if (this.syncFailure !== null) {
@@ -714,70 +519,7 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
   }
 
   locate(query: LocateQuery): string[] {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (query.owner !== undefined) {
-      where.push('o.owner = ?');
-      params.push(query.owner);
-    }
-    if (query.objectType !== undefined) {
-      where.push('o.object_type = ?');
-      params.push(query.objectType);
-    }
-    if (query.states && query.states.length > 0) {
-      where.push(`o.state IN (${query.states.map(() => '?').join(',')})`);
-      params.push(...query.states);
-    }
-    // Conditions on attributes without index entries are checked on the candidates' blobs.
-    const onBlob: LocateCondition[] = [];
-    for (const c of query.conditions) {
-      if (c.kind === 'digest' || !isIndexed(c.name)) {
-        onBlob.push(c);
-        continue;
-      }
-      const [sql, p] = conditionSql(c);
-      where.push(sql);
-      params.push(...p);
-    }
-    const order = query.order === 'oldest' ? 'ASC' : 'DESC';
-    const columns = onBlob.length > 0 ? 'o.uid, o.attrs, o.digest_mac' : 'o.uid';
-    let sql = `SELECT ${columns} FROM objects o${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY o.seq ${order}`;
-    const paged = onBlob.length === 0 && (query.limit !== undefined || query.offset !== undefined);
-    if (paged) {
-      sql += ' LIMIT ? OFFSET ?';
-      params.push(query.limit ?? -1, query.offset ?? 0);
-    }
-    const stmt = this.locateStatement(sql, onBlob.length === 0);
-    if (onBlob.length === 0) return stmt.all(...params) as string[];
-    // Offset and limit count matches, so they apply after the blob conditions.
-    const out: string[] = [];
-    let skip = query.offset ?? 0;
-    const limit = query.limit ?? Infinity;
-    if (limit <= 0) return out;
-    for (const row of stmt.iterate(...params) as IterableIterator<{ uid: string; attrs: Buffer; digest_mac: Buffer | null }>) {
-      const attributes = decodeAttributeBlob(row.attrs);
-      const withheld = (c: LocateCondition) => c.kind === 'digest' && row.digest_mac !== null && row.digest_mac.equals(c.mac);
-      if (!onBlob.every((c) => attributesMatch(attributes, c) || withheld(c))) continue;
-      if (skip > 0) {
-        skip--;
-        continue;
-      }
-      out.push(row.uid);
-      if (out.length >= limit) break;
-    }
-    return out;
-  }
-
-  private locateStatement(sql: string, pluck: boolean): Database.Statement {
-    let stmt = this.locateStatements.get(sql);
-    if (stmt === undefined) {
-      stmt = this.db.prepare(sql);
-      if (pluck) stmt.pluck();
-      // Bounded: conditions vary, but a client's query shapes are few.
-      if (this.locateStatements.size >= 256) this.locateStatements.clear();
-      this.locateStatements.set(sql, stmt);
-    }
-    return stmt;
+    return this.locateStatements.run(query);
   }
 
   needsDigestSealing(): boolean {
@@ -827,74 +569,5 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
     }
     this.db.close();
     fs.closeSync(this.walFd);
-  }
-}
-
-/**
- * `attrs` with each deferred attribute set, where the object has it (one instance, in the place of
- * the first); undefined when that changes nothing.
- */
-function withDeferred(attrs: readonly StoredAttribute[], changes: readonly DeferredAttribute[]): StoredAttribute[] | undefined {
-  let out: StoredAttribute[] | undefined;
-  for (const c of changes) {
-    const current = out ?? attrs;
-    const instances = current.filter((a) => a.name === c.name);
-    if (instances.length === 0) continue;
-    if (instances.length === 1 && sameItem(instances[0]!.value, c.value)) continue;
-    let placed = false;
-    out = current.flatMap((a) => {
-      if (a.name !== c.name) return [a];
-      if (placed) return [];
-      placed = true;
-      return [{ name: c.name, index: 0, value: c.value }];
-    });
-  }
-  return out;
-}
-
-function sameItem(a: TtlvItem, b: TtlvItem): boolean {
-  if (a.tag !== b.tag || a.type !== b.type) return false;
-  if (a.type === ItemType.Structure || a.type === ItemType.ByteString) return Buffer.from(encodeTtlv(a)).equals(Buffer.from(encodeTtlv(b)));
-  return a.value === b.value;
-}
-
-function conditionSql(c: Exclude<LocateCondition, { kind: 'digest' }>): [string, unknown[]] {
-  // `o.seq IN (...)` lets SQLite drive the query from an index table (name, value, object_seq)
-  // and fetch objects by rowid, instead of visiting every object of the owner.
-  const text = (test: string) => `o.seq IN (SELECT a.object_seq FROM attr_text a WHERE a.name = ? AND ${test})`;
-  const number = (test: string) => `o.seq IN (SELECT a.object_seq FROM attr_num a WHERE a.name = ? AND ${test})`;
-  switch (c.kind) {
-    case 'equals': {
-      const n = attributeNumber(c.value);
-      return n === null ? [text('a.skey = ?'), [c.name, attributeSearchKey(c.value)]] : [number('a.nval = ?'), [c.name, n]];
-    }
-    case 'equalsAny': {
-      const numbers = c.values.map(attributeNumber);
-      const marks = c.values.map(() => '?').join(',');
-      if (numbers.every((n) => n !== null)) return [number(`a.nval IN (${marks})`), [c.name, ...numbers]];
-      return [text(`a.skey IN (${marks})`), [c.name, ...c.values.map(attributeSearchKey)]];
-    }
-    case 'range': {
-      const tests: string[] = [];
-      const p: unknown[] = [c.name];
-      if (c.min !== undefined) {
-        tests.push('a.nval >= ?');
-        p.push(c.min);
-      }
-      if (c.max !== undefined) {
-        tests.push('a.nval <= ?');
-        p.push(c.max);
-      }
-      return [number(tests.length ? tests.join(' AND ') : '1'), p];
-    }
-    case 'maskContains':
-      return [number('(a.nval & ?) = ?'), [c.name, c.bits, c.bits]];
-    case 'absent':
-      // The objects that have it are few for the attributes this is asked of (Archive Date): one
-      // pass over them, not a probe per candidate.
-      return [
-        `o.seq NOT IN (SELECT object_seq FROM attr_text WHERE name = ? UNION ALL SELECT object_seq FROM attr_num WHERE name = ?)`,
-        [c.name, c.name],
-      ];
   }
 }

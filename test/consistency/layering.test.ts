@@ -109,4 +109,15 @@ describe('layering (imports run downward only)', () => {
     const target = resolve('src/kmip/x.ts', imports[0]!.spec);
     expect(layerOf(target)).toBeGreaterThan(layerOf('src/kmip/x.ts'));
   });
+
+  it('keeps every hand-written file under 600 lines (src/spec/generated/ is generated)', () => {
+    const MAX_LINES = 600;
+    const tooLong: string[] = [];
+    for (const file of FILES.filter((f) => !f.startsWith('src/spec/generated/'))) {
+      const text = fs.readFileSync(path.join(ROOT, file), 'utf8');
+      const lines = text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+      if (lines > MAX_LINES) tooLong.push(`${file}: ${lines} lines`);
+    }
+    expect(tooLong).toEqual([]);
+  });
 });

@@ -1,0 +1,216 @@
+/**
+ * The key-encryption key on the token: found by label (created at open only, when allowed), its
+ * policy checked, its mechanism chosen; earlier KEKs found by CKA_ID for blobs made before a
+ * rotation; an in-HSM session copy for speed; its attributes described (no secret is ever read).
+ */
+import { randomBytes } from 'node:crypto';
+import * as pkcs11js from 'pkcs11js';
+import { KeyProtectorError, MECHANISM_AES_GCM, MECHANISM_AES_KWP } from './key-protector';
+import type { Pkcs11KeyProtectorConfig, Pkcs11Mechanism } from './pkcs11-config';
+import { hsmError } from './pkcs11-errors';
+import { bool, findObjects, mechanismSupport, ulong, type Handle, type Lib } from './pkcs11-module';
+
+/** Attributes of the KEK as the token reports them (no secret: CKA_VALUE is never read). */
+export interface KekDescription {
+  readonly kekId: string;
+  readonly label: string;
+  readonly token: boolean;
+  readonly sensitive: boolean;
+  readonly extractable: boolean;
+  readonly alwaysSensitive: boolean;
+  readonly neverExtractable: boolean;
+  readonly valueLength: number;
+}
+
+/**
+ * Finds the KEK by label on a logged-in session, or creates it, and checks its policy. `known` is
+ * null at open (the KEK may be created and the mechanism chosen) and the open-time choice on
+ * reconnect (the KEK must be the same one).
+ */
+export function openKek(
+  lib: Lib,
+  slot: Handle,
+  session: Handle,
+  config: Pkcs11KeyProtectorConfig,
+  known: { kekId: string; mechanism: Pkcs11Mechanism } | null,
+): { kek: Handle; kekId: string; mechanism: Pkcs11Mechanism } {
+  let kek: Handle;
+  let attrs: KekAttributes;
+  let mechanism: Pkcs11Mechanism;
+  try {
+    const found = findObjects(lib, session, [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+      { type: pkcs11js.CKA_TOKEN, value: true },
+      { type: pkcs11js.CKA_LABEL, value: config.kekLabel },
+    ]);
+    if (found.length > 1) {
+      throw new KeyProtectorError('KEK_AMBIGUOUS', `${found.length} keys are labelled ${JSON.stringify(config.kekLabel)}`);
+    }
+    const support = mechanismSupport(lib, slot);
+    const existing = found[0];
+    const existingAttrs = existing === undefined ? undefined : kekAttributes(lib, session, existing);
+    mechanism = known?.mechanism ?? chooseMechanism(config.mechanism ?? 'auto', support, existingAttrs);
+    if (existing === undefined) {
+      if (known !== null) throw new KeyProtectorError('HSM_UNAVAILABLE', 'the KEK is no longer on the token');
+      if (config.createKek === false) {
+        throw new KeyProtectorError('UNKNOWN_KEK', `no KEK labelled ${JSON.stringify(config.kekLabel)} and creation is disabled`);
+      }
+      kek = generateKek(lib, session, config.kekLabel, mechanism);
+      attrs = kekAttributes(lib, session, kek);
+    } else {
+      kek = existing;
+      attrs = existingAttrs as KekAttributes;
+    }
+  } catch (err) {
+    throw err instanceof KeyProtectorError ? err : hsmError('HSM_ERROR', 'cannot find or create the KEK', err);
+  }
+  checkKekPolicy(attrs, mechanism);
+  const kekId = attrs.id.length > 0 ? attrs.id.toString('hex') : `label:${config.kekLabel}`;
+  if (known !== null && known.kekId !== kekId) {
+    throw new KeyProtectorError('HSM_UNAVAILABLE', 'the key labelled as KEK is not the KEK this server started with');
+  }
+  return { kek, kekId, mechanism };
+}
+
+/** An earlier KEK, still on the token, found by its CKA_ID (hex): for blobs made before a rotation. */
+export function findKekById(lib: Lib, session: Handle, kekId: string): Handle {
+  if (!/^(?:[0-9a-f]{2})+$/.test(kekId)) throw new KeyProtectorError('UNKNOWN_KEK', 'blob names an unknown KEK');
+  const found = findObjects(lib, session, [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_ID, value: Buffer.from(kekId, 'hex') },
+  ]);
+  const kek = found[0];
+  if (found.length !== 1 || kek === undefined) throw new KeyProtectorError('UNKNOWN_KEK', `KEK ${kekId} is not on the token`);
+  return kek;
+}
+
+/** Reads the KEK's protection attributes from the token (for tests and health checks). */
+export function readKekDescription(lib: Lib, session: Handle, kek: Handle, kekId: string): KekDescription {
+  const attrs = lib.C_GetAttributeValue(session, kek, [
+    { type: pkcs11js.CKA_LABEL },
+    { type: pkcs11js.CKA_TOKEN },
+    { type: pkcs11js.CKA_SENSITIVE },
+    { type: pkcs11js.CKA_EXTRACTABLE },
+    { type: pkcs11js.CKA_ALWAYS_SENSITIVE },
+    { type: pkcs11js.CKA_NEVER_EXTRACTABLE },
+    { type: pkcs11js.CKA_VALUE_LEN },
+  ]);
+  const get = (type: number): Buffer | undefined => attrs.find((a) => a.type === type)?.value;
+  return {
+    kekId,
+    label: (get(pkcs11js.CKA_LABEL) ?? Buffer.alloc(0)).toString('utf8'),
+    token: bool(get(pkcs11js.CKA_TOKEN)),
+    sensitive: bool(get(pkcs11js.CKA_SENSITIVE)),
+    extractable: bool(get(pkcs11js.CKA_EXTRACTABLE)),
+    alwaysSensitive: bool(get(pkcs11js.CKA_ALWAYS_SENSITIVE)),
+    neverExtractable: bool(get(pkcs11js.CKA_NEVER_EXTRACTABLE)),
+    valueLength: ulong(get(pkcs11js.CKA_VALUE_LEN)),
+  };
+}
+
+interface KekAttributes {
+  readonly id: Buffer;
+  readonly sensitive: boolean;
+  readonly extractable: boolean;
+  readonly valueLength: number;
+  readonly encrypt: boolean;
+  readonly decrypt: boolean;
+  readonly wrap: boolean;
+  readonly unwrap: boolean;
+}
+
+function kekAttributes(lib: Lib, session: Handle, kek: Handle): KekAttributes {
+  const attrs = lib.C_GetAttributeValue(session, kek, [
+    { type: pkcs11js.CKA_ID },
+    { type: pkcs11js.CKA_SENSITIVE },
+    { type: pkcs11js.CKA_EXTRACTABLE },
+    { type: pkcs11js.CKA_VALUE_LEN },
+    { type: pkcs11js.CKA_ENCRYPT },
+    { type: pkcs11js.CKA_DECRYPT },
+    { type: pkcs11js.CKA_WRAP },
+    { type: pkcs11js.CKA_UNWRAP },
+  ]);
+  const get = (type: number): Buffer | undefined => attrs.find((a) => a.type === type)?.value;
+  return {
+    id: get(pkcs11js.CKA_ID) ?? Buffer.alloc(0),
+    sensitive: bool(get(pkcs11js.CKA_SENSITIVE)),
+    extractable: bool(get(pkcs11js.CKA_EXTRACTABLE)),
+    valueLength: ulong(get(pkcs11js.CKA_VALUE_LEN)),
+    encrypt: bool(get(pkcs11js.CKA_ENCRYPT)),
+    decrypt: bool(get(pkcs11js.CKA_DECRYPT)),
+    wrap: bool(get(pkcs11js.CKA_WRAP)),
+    unwrap: bool(get(pkcs11js.CKA_UNWRAP)),
+  };
+}
+
+function generateKek(lib: Lib, session: Handle, label: string, mechanism: Pkcs11Mechanism): Handle {
+  const gcm = mechanism === MECHANISM_AES_GCM;
+  return lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+    { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
+    { type: pkcs11js.CKA_TOKEN, value: true },
+    { type: pkcs11js.CKA_PRIVATE, value: true },
+    { type: pkcs11js.CKA_SENSITIVE, value: true },
+    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+    // Least privilege: only the usage the chosen mechanism needs.
+    { type: pkcs11js.CKA_ENCRYPT, value: gcm },
+    { type: pkcs11js.CKA_DECRYPT, value: gcm },
+    { type: pkcs11js.CKA_WRAP, value: !gcm },
+    { type: pkcs11js.CKA_UNWRAP, value: !gcm },
+    { type: pkcs11js.CKA_LABEL, value: label },
+    { type: pkcs11js.CKA_ID, value: randomBytes(16) },
+  ]);
+}
+
+function chooseMechanism(
+  wanted: 'auto' | Pkcs11Mechanism,
+  support: { gcm: boolean; kwp: boolean },
+  existing: KekAttributes | undefined,
+): Pkcs11Mechanism {
+  const gcmOk = support.gcm && (existing === undefined || (existing.encrypt && existing.decrypt));
+  const kwpOk = support.kwp && (existing === undefined || (existing.wrap && existing.unwrap));
+  if (wanted === MECHANISM_AES_GCM || (wanted === 'auto' && gcmOk)) {
+    if (!support.gcm) throw new KeyProtectorError('UNSUPPORTED_MECHANISM', 'the token does not offer CKM_AES_GCM for encryption');
+    return MECHANISM_AES_GCM;
+  }
+  if (wanted === MECHANISM_AES_KWP || (wanted === 'auto' && kwpOk)) {
+    if (!support.kwp) throw new KeyProtectorError('UNSUPPORTED_MECHANISM', 'the token does not offer CKM_AES_KEY_WRAP_PAD for wrapping');
+    return MECHANISM_AES_KWP;
+  }
+  throw new KeyProtectorError('UNSUPPORTED_MECHANISM', 'the token offers neither CKM_AES_GCM nor CKM_AES_KEY_WRAP_PAD for the KEK');
+}
+
+function checkKekPolicy(attrs: KekAttributes, mechanism: Pkcs11Mechanism): void {
+  if (!attrs.sensitive || attrs.extractable) {
+    throw new KeyProtectorError('KEK_POLICY', 'the KEK must be sensitive and non-extractable');
+  }
+  if (attrs.valueLength !== 32) throw new KeyProtectorError('KEK_POLICY', 'the KEK must be an AES-256 key');
+  const usable = mechanism === MECHANISM_AES_GCM ? attrs.encrypt && attrs.decrypt : attrs.wrap && attrs.unwrap;
+  if (!usable) throw new KeyProtectorError('KEK_POLICY', `the KEK does not allow ${mechanism}`);
+}
+
+/**
+ * An in-HSM session-object copy of the KEK, held by a session of its own so that replacing a pool
+ * session never destroys it. SoftHSM2 re-reads a token object's file on every use (about 25 µs of
+ * each C_DecryptInit, on the event loop); a session object stays in the module's memory. The copy
+ * keeps the KEK's attributes (sensitive, not extractable) and never leaves the HSM. Null when the
+ * token refuses the copy (CKA_COPYABLE false, or no session objects): the token object is used.
+ */
+export function sessionCopyOfKek(lib: Lib, slot: Handle, kek: Handle): { holder: Handle; kek: Handle } | null {
+  let holder: Handle | undefined;
+  try {
+    holder = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+    return { holder, kek: lib.C_CopyObject(holder, kek, [{ type: pkcs11js.CKA_TOKEN, value: false }]) };
+  } catch {
+    if (holder !== undefined) {
+      try {
+        lib.C_CloseSession(holder);
+      } catch {
+        // Best effort: the copy is an optimisation.
+      }
+    }
+    return null;
+  }
+}

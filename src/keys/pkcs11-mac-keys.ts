@@ -1,0 +1,110 @@
+/**
+ * The token's HMAC-SHA256 keys beside the KEK: the index key behind the store's blind indexes
+ * (indexMac) and the audit key behind the audit trail's checkpoints. Both are generic secrets,
+ * sensitive, non-extractable and sign-only, found by label, and created only where the caller
+ * allows it.
+ */
+import { randomBytes } from 'node:crypto';
+import * as pkcs11js from 'pkcs11js';
+import { KeyProtectorError } from './key-protector';
+import { bool, findObjects, hmacSupported, ulong, type Handle, type Lib } from './pkcs11-module';
+
+/** The label of the HMAC key that authenticates the audit trail's checkpoints. */
+export const AUDIT_KEY_LABEL = 'kmip-audit-mac';
+/** The default label of the HMAC key behind the store's blind indexes (indexMac). */
+export const INDEX_KEY_LABEL = 'kmip-digest-index';
+
+/** The index key by label, if the token holds one. */
+export function findIndexKey(lib: Lib, session: Handle, label: string): Handle | undefined {
+  const found = findObjects(lib, session, [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_TOKEN, value: true },
+    { type: pkcs11js.CKA_LABEL, value: label },
+  ]);
+  if (found.length > 1) throw new KeyProtectorError('KEK_AMBIGUOUS', `${found.length} keys are labelled ${JSON.stringify(label)}`);
+  return found[0];
+}
+
+/** At open: finds the index key, or creates it when allowed; checks it; returns it and its CKA_ID (hex). */
+export function openIndexKey(lib: Lib, session: Handle, slot: Handle, label: string, mayCreate: boolean): { key: Handle; id: string } {
+  let key = findIndexKey(lib, session, label);
+  if (key === undefined) {
+    if (!mayCreate) throw new KeyProtectorError('UNKNOWN_KEK', `no index key labelled ${JSON.stringify(label)} on the token and creation is disabled`);
+    if (!hmacSupported(lib, slot)) {
+      throw new KeyProtectorError('UNSUPPORTED_MECHANISM', 'the token does not offer CKM_SHA256_HMAC for signing (the blind index of Digests needs it)');
+    }
+    key = generateMacKey(lib, session, label);
+  }
+  const attrs = indexKeyAttributes(lib, session, key);
+  if (!attrs.sensitive || attrs.extractable || !attrs.sign || attrs.valueLength < 32) {
+    throw new KeyProtectorError('KEK_POLICY', `the index key (label ${JSON.stringify(label)}) must be a sensitive, non-extractable signing key of at least 256 bits`);
+  }
+  if (attrs.id.length === 0) throw new KeyProtectorError('KEK_POLICY', `the index key (label ${JSON.stringify(label)}) has no CKA_ID`);
+  return { key, id: attrs.id.toString('hex') };
+}
+
+/**
+ * The audit key (AUDIT_KEY_LABEL), found on the token or, when `mayCreate`, created there; checked
+ * to be sensitive and non-extractable.
+ */
+export function findAuditKey(lib: Lib, session: Handle, mayCreate: boolean): Handle {
+  const found = findObjects(lib, session, [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_TOKEN, value: true },
+    { type: pkcs11js.CKA_LABEL, value: AUDIT_KEY_LABEL },
+  ]);
+  if (found.length > 1) throw new KeyProtectorError('KEK_AMBIGUOUS', `${found.length} keys are labelled ${JSON.stringify(AUDIT_KEY_LABEL)}`);
+  let key = found[0];
+  if (key === undefined) {
+    if (!mayCreate) throw new KeyProtectorError('UNKNOWN_KEK', `the token holds no audit key (label ${JSON.stringify(AUDIT_KEY_LABEL)})`);
+    key = generateMacKey(lib, session, AUDIT_KEY_LABEL);
+  }
+  const attrs = lib.C_GetAttributeValue(session, key, [{ type: pkcs11js.CKA_SENSITIVE }, { type: pkcs11js.CKA_EXTRACTABLE }]);
+  const get = (type: number): Buffer | undefined => attrs.find((a) => a.type === type)?.value;
+  if (!bool(get(pkcs11js.CKA_SENSITIVE)) || bool(get(pkcs11js.CKA_EXTRACTABLE))) {
+    throw new KeyProtectorError('KEK_POLICY', `the audit key (label ${JSON.stringify(AUDIT_KEY_LABEL)}) must be sensitive and non-extractable`);
+  }
+  return key;
+}
+
+export function indexKeyAttributes(lib: Lib, session: Handle, key: Handle): { id: Buffer; sensitive: boolean; extractable: boolean; sign: boolean; valueLength: number } {
+  const attrs = lib.C_GetAttributeValue(session, key, [
+    { type: pkcs11js.CKA_ID },
+    { type: pkcs11js.CKA_SENSITIVE },
+    { type: pkcs11js.CKA_EXTRACTABLE },
+    { type: pkcs11js.CKA_SIGN },
+    { type: pkcs11js.CKA_VALUE_LEN },
+  ]);
+  const get = (type: number): Buffer | undefined => attrs.find((a) => a.type === type)?.value;
+  return {
+    id: get(pkcs11js.CKA_ID) ?? Buffer.alloc(0),
+    sensitive: bool(get(pkcs11js.CKA_SENSITIVE)),
+    extractable: bool(get(pkcs11js.CKA_EXTRACTABLE)),
+    sign: bool(get(pkcs11js.CKA_SIGN)),
+    valueLength: ulong(get(pkcs11js.CKA_VALUE_LEN)),
+  };
+}
+
+/**
+ * A token HMAC key (index key, audit key): sensitive, non-extractable, and a MAC key only: it can
+ * neither encrypt nor wrap, so it can never carry key material out.
+ */
+function generateMacKey(lib: Lib, session: Handle, label: string): Handle {
+  return lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN }, [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
+    { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
+    { type: pkcs11js.CKA_TOKEN, value: true },
+    { type: pkcs11js.CKA_PRIVATE, value: true },
+    { type: pkcs11js.CKA_SENSITIVE, value: true },
+    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+    { type: pkcs11js.CKA_SIGN, value: true },
+    { type: pkcs11js.CKA_VERIFY, value: true },
+    { type: pkcs11js.CKA_ENCRYPT, value: false },
+    { type: pkcs11js.CKA_DECRYPT, value: false },
+    { type: pkcs11js.CKA_WRAP, value: false },
+    { type: pkcs11js.CKA_UNWRAP, value: false },
+    { type: pkcs11js.CKA_LABEL, value: label },
+    { type: pkcs11js.CKA_ID, value: randomBytes(16) },
+  ]);
+}

@@ -1,0 +1,138 @@
+/**
+ * Locate over the SQLite store: the query as SQL (conditions on indexed attributes become
+ * `o.seq IN (...)` probes of the index tables), the compiled statements by SQL text, and the
+ * conditions on attributes without index entries, checked on the candidates' attribute blobs.
+ */
+import type Database from 'better-sqlite3';
+import { attributeNumber, attributeSearchKey, attributesMatch, decodeAttributeBlob, isIndexed } from './attribute-rows';
+import type { LocateCondition, LocateQuery } from './object-store';
+
+/** A Locate query as SQL, and the conditions left to check on each candidate's blob. */
+interface LocateSql {
+  readonly sql: string;
+  readonly params: unknown[];
+  /** Conditions on attributes without index entries (and Digests): checked on the candidates' blobs. */
+  readonly onBlob: LocateCondition[];
+}
+
+function locateSql(query: LocateQuery): LocateSql {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (query.owner !== undefined) {
+    where.push('o.owner = ?');
+    params.push(query.owner);
+  }
+  if (query.objectType !== undefined) {
+    where.push('o.object_type = ?');
+    params.push(query.objectType);
+  }
+  if (query.states && query.states.length > 0) {
+    where.push(`o.state IN (${query.states.map(() => '?').join(',')})`);
+    params.push(...query.states);
+  }
+  // Conditions on attributes without index entries are checked on the candidates' blobs.
+  const onBlob: LocateCondition[] = [];
+  for (const c of query.conditions) {
+    if (c.kind === 'digest' || !isIndexed(c.name)) {
+      onBlob.push(c);
+      continue;
+    }
+    const [sql, p] = conditionSql(c);
+    where.push(sql);
+    params.push(...p);
+  }
+  const order = query.order === 'oldest' ? 'ASC' : 'DESC';
+  const columns = onBlob.length > 0 ? 'o.uid, o.attrs, o.digest_mac' : 'o.uid';
+  let sql = `SELECT ${columns} FROM objects o${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY o.seq ${order}`;
+  const paged = onBlob.length === 0 && (query.limit !== undefined || query.offset !== undefined);
+  if (paged) {
+    sql += ' LIMIT ? OFFSET ?';
+    params.push(query.limit ?? -1, query.offset ?? 0);
+  }
+  return { sql, params, onBlob };
+}
+
+/** Runs Locate queries on one database, keeping their compiled statements. */
+export class LocateStatements {
+  /** Compiled Locate queries by SQL text (the shapes clients use repeat). */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(private readonly db: Database.Database) {}
+
+  /** The uids `query` selects, in its order, offset and limit applied. */
+  run(query: LocateQuery): string[] {
+    const { sql, params, onBlob } = locateSql(query);
+    const stmt = this.statement(sql, onBlob.length === 0);
+    if (onBlob.length === 0) return stmt.all(...params) as string[];
+    // Offset and limit count matches, so they apply after the blob conditions.
+    const out: string[] = [];
+    let skip = query.offset ?? 0;
+    const limit = query.limit ?? Infinity;
+    if (limit <= 0) return out;
+    for (const row of stmt.iterate(...params) as IterableIterator<{ uid: string; attrs: Buffer; digest_mac: Buffer | null }>) {
+      const attributes = decodeAttributeBlob(row.attrs);
+      const withheld = (c: LocateCondition) => c.kind === 'digest' && row.digest_mac !== null && row.digest_mac.equals(c.mac);
+      if (!onBlob.every((c) => attributesMatch(attributes, c) || withheld(c))) continue;
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
+      out.push(row.uid);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  private statement(sql: string, pluck: boolean): Database.Statement {
+    let stmt = this.statements.get(sql);
+    if (stmt === undefined) {
+      stmt = this.db.prepare(sql);
+      if (pluck) stmt.pluck();
+      // Bounded: conditions vary, but a client's query shapes are few.
+      if (this.statements.size >= 256) this.statements.clear();
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+}
+
+function conditionSql(c: Exclude<LocateCondition, { kind: 'digest' }>): [string, unknown[]] {
+  // `o.seq IN (...)` lets SQLite drive the query from an index table (name, value, object_seq)
+  // and fetch objects by rowid, instead of visiting every object of the owner.
+  const text = (test: string) => `o.seq IN (SELECT a.object_seq FROM attr_text a WHERE a.name = ? AND ${test})`;
+  const number = (test: string) => `o.seq IN (SELECT a.object_seq FROM attr_num a WHERE a.name = ? AND ${test})`;
+  switch (c.kind) {
+    case 'equals': {
+      const n = attributeNumber(c.value);
+      return n === null ? [text('a.skey = ?'), [c.name, attributeSearchKey(c.value)]] : [number('a.nval = ?'), [c.name, n]];
+    }
+    case 'equalsAny': {
+      const numbers = c.values.map(attributeNumber);
+      const marks = c.values.map(() => '?').join(',');
+      if (numbers.every((n) => n !== null)) return [number(`a.nval IN (${marks})`), [c.name, ...numbers]];
+      return [text(`a.skey IN (${marks})`), [c.name, ...c.values.map(attributeSearchKey)]];
+    }
+    case 'range': {
+      const tests: string[] = [];
+      const p: unknown[] = [c.name];
+      if (c.min !== undefined) {
+        tests.push('a.nval >= ?');
+        p.push(c.min);
+      }
+      if (c.max !== undefined) {
+        tests.push('a.nval <= ?');
+        p.push(c.max);
+      }
+      return [number(tests.length ? tests.join(' AND ') : '1'), p];
+    }
+    case 'maskContains':
+      return [number('(a.nval & ?) = ?'), [c.name, c.bits, c.bits]];
+    case 'absent':
+      // The objects that have it are few for the attributes this is asked of (Archive Date): one
+      // pass over them, not a probe per candidate.
+      return [
+        `o.seq NOT IN (SELECT object_seq FROM attr_text WHERE name = ? UNION ALL SELECT object_seq FROM attr_num WHERE name = ?)`,
+        [c.name, c.name],
+      ];
+  }
+}
