@@ -270,7 +270,7 @@ class EndpointChannel {
       const payload = notifyPayload(event.uid, event.before, event.after, this.version);
       return payload && { operation: Operation.Notify, bytes: requestBytes(Operation.Notify, payload, this.version, now) };
     }
-    const rec = this.deps.store.get(event.uid);
+    const rec = await this.deps.store.get(event.uid);
     if (rec === undefined) throw new KmipError(Reason.ObjectNotFound, `object ${event.uid} no longer exists`);
     const ctx = this.context(rec.owner);
     try {

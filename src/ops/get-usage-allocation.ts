@@ -52,8 +52,9 @@ export const getUsageAllocationHandler: OperationHandler = {
     if (!PROTECTING_TYPES.includes(rec.objectType)) {
       throw versionedError(ctx, [Reason.InvalidObjectType, Reason.IllegalOperation], 'only objects that apply cryptographic protection have usage to allocate');
     }
-    // Re-read right before the write (no await in between), so concurrent allocations see each other.
-    const current = ctx.store.get(uid) ?? rec;
+    // Re-read right before the write (no other await in between), so concurrent allocations see
+    // each other; one that commits in between moves the revision on and this write is refused (CONFLICT).
+    const current = (await ctx.store.get(uid)) ?? rec;
     const limits = getAttribute(current.attributes, 'Usage Limits');
     if (limits?.type !== ItemType.Structure) {
       throw versionedError(ctx, [Reason.AttributeNotFound, Reason.IllegalOperation], `object ${uid} has no Usage Limits`);
