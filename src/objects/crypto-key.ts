@@ -108,8 +108,9 @@ export async function loadKeyFor(ctx: OpContext, payload: TtlvStructure, use: Ke
  * it unchanged. The OASIS case CS-BC-M-7 expects Permission Denied in 1.x and 2.x alike.
  */
 export async function consumeUsage(ctx: OpContext, uid: string, bytes: number): Promise<void> {
-  // Re-read synchronously right before the write, so concurrent uses count against the latest value.
-  const rec = ctx.store.get(uid);
+  // Re-read right before the write, so concurrent uses count against the latest value; one that
+  // commits in between moves the revision on and this write is refused (CONFLICT).
+  const rec = await ctx.store.get(uid);
   const limits = rec ? getAttribute(rec.attributes, 'Usage Limits') : undefined;
   if (!rec || limits?.type !== ItemType.Structure) return;
   const total = longOf(limits, Tag.UsageLimitsTotal);

@@ -170,7 +170,7 @@ export async function sealClearDigests(store: DigestSealing, keys: KeyProtector)
   if (!store.needsDigestSealing()) return 0;
   let sealed = 0;
   for (let after = 0; ; ) {
-    const records = store.recordsAfter(after, SEAL_BATCH);
+    const records = await store.recordsAfter(after, SEAL_BATCH);
     if (records.length === 0) break;
     after = records[records.length - 1]!.seq;
     const updates: { uid: string; update: ObjectUpdate }[] = [];

@@ -81,7 +81,7 @@ export function requestedUid(payload: TtlvStructure, ctx: OpContext): string {
 
 /** Loads an object the caller may see; brings its date-driven state up to date and persists it. */
 export async function loadObject(ctx: OpContext, uid: string): Promise<ManagedObjectRecord> {
-  const rec = ctx.store.get(uid);
+  const rec = await ctx.store.get(uid);
   // The audit record names what the client asked for, refused or not.
   ctx.touched.push(uid);
   // Another owner's object answers exactly like a missing one: existence is not revealed.
@@ -175,14 +175,13 @@ const LIVE_STATES: readonly number[] = [State.PreActive, State.Active, State.Dea
  * `self`: the object being changed and its attributes as they will be, without the instance
  * being replaced.
  */
-export function checkNameUnique(
+export async function checkNameUnique(
   ctx: OpContext,
   owner: string,
   name: TtlvItem,
   self?: { readonly uid: string; readonly remaining: readonly StoredAttribute[] },
-): void {
-  const others = ctx.store
-    .locate({ owner, states: LIVE_STATES, conditions: [{ kind: 'equals', name: 'Name', value: name }] })
+): Promise<void> {
+  const others = (await ctx.store.locate({ owner, states: LIVE_STATES, conditions: [{ kind: 'equals', name: 'Name', value: name }] }))
     .filter((uid) => uid !== self?.uid);
   const onSelf = self?.remaining.some((a) => a.name === 'Name' && sameValue(a.value, name)) ?? false;
   if (others.length > 0 || onSelf) throw new KmipError(Reason.NonUniqueNameAttribute, 'an object with this Name already exists');

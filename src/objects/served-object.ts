@@ -148,7 +148,7 @@ export interface OwnerReadDeps {
  * rules), with its attributes, in `version`: what a Put carries. Undefined once the object is gone.
  */
 export async function serveToOwner(deps: OwnerReadDeps, uid: string, version: ProtocolVersion): Promise<ServedToOwner | undefined> {
-  const rec = deps.store.get(uid);
+  const rec = await deps.store.get(uid);
   if (rec === undefined) return undefined;
   const ctx: OpContext = {
     version,

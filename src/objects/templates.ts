@@ -36,7 +36,7 @@ export async function resolveRequestAttributes(
   if (names.length === 0) return explicit;
   const fromTemplates: IndexedAttribute[] = [];
   for (const name of names) {
-    const uids = ctx.store.locate({
+    const uids = await ctx.store.locate({
       owner: ctx.client.isAdmin ? undefined : ctx.client.name,
       objectType: ObjectType.Template,
       states: LIVE_STATES,

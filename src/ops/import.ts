@@ -30,7 +30,7 @@ export const importHandler: OperationHandler = {
     const objectType = req.enumeration(payload, Tag.ObjectType);
     const replace = opt.boolean(payload, Tag.ReplaceExisting) ?? false;
     const { body } = readRegisteredObject(payload, objectType, ctx);
-    const existing = ctx.store.get(uid);
+    const existing = await ctx.store.get(uid);
     if (existing && existing.owner !== ctx.client.name) noteAdministratorOverride(ctx, existing.owner);
     if (existing) {
       if (!replace) throw new KmipError(Reason.ObjectAlreadyExists, `object ${uid} already exists`);

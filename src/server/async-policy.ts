@@ -28,7 +28,7 @@ function isLongRsa(attrs: readonly (KmipAttribute | StoredAttribute)[]): boolean
 }
 
 /** Whether this item is long enough to answer Operation Pending for. `owner`'s objects only. */
-export function deferrable(item: RequestBatchItem, v: ProtocolVersion, store: ObjectStore, owner: string): boolean {
+export async function deferrable(item: RequestBatchItem, v: ProtocolVersion, store: ObjectStore, owner: string): Promise<boolean> {
   if (item.operation === Operation.CreateKeyPair) {
     const common = readRequestAttributes(item.payload, v, { v1: Tag.CommonTemplateAttribute, v2: Tag.CommonAttributes });
     const priv = readRequestAttributes(item.payload, v, { v1: Tag.PrivateKeyTemplateAttribute, v2: Tag.PrivateKeyAttributes });
@@ -36,7 +36,7 @@ export function deferrable(item: RequestBatchItem, v: ProtocolVersion, store: Ob
   }
   if (item.operation === Operation.ReKeyKeyPair) {
     const uid = opt.text(item.payload, Tag.PrivateKeyUniqueIdentifier);
-    const rec = uid === undefined ? undefined : store.get(uid);
+    const rec = uid === undefined ? undefined : await store.get(uid);
     return rec !== undefined && rec.owner === owner && isLongRsa(rec.attributes);
   }
   return false;

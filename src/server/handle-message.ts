@@ -272,7 +272,7 @@ async function runItem(
       request.header.asynchronousIndicator === true &&
       core.pending !== undefined &&
       request.items.length === 1 &&
-      deferrable(item, v, shared.store, session.client.name) &&
+      (await deferrable(item, v, shared.store, session.client.name)) &&
       core.pending.hasRoom(session.client.name)
     ) {
       // The client allows it and the item is long: answer now, run it after (pending-operations.ts).
