@@ -8,7 +8,8 @@ import {
   MECHANISM_AES_KWP,
   type ProtectedBlob,
 } from '../../../src/keys/key-protector';
-import { Pkcs11KeyProtector, type Pkcs11KeyProtectorConfig } from '../../../src/keys/pkcs11';
+import { type Pkcs11KeyProtectorConfig } from '../../../src/keys/pkcs11-config';
+import { Pkcs11KeyProtector } from '../../../src/keys/pkcs11';
 import { softHsmProtectorConfig } from '../../../src/keys/softhsm';
 import { makeTestToken, type TestToken } from '../../helpers/softhsm';
 
