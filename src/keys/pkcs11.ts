@@ -34,7 +34,7 @@ import {
   type DigestSigningKey,
   type KeyProtector,
   type KeyProtectorErrorCode,
-  type ProtectedBlob,
+  type ProtectedMaterial,
 } from './key-protector';
 import { secureRandomBytes } from '../crypto/random-pool';
 
@@ -490,7 +490,7 @@ export class Pkcs11KeyProtector implements KeyProtector {
     return protector;
   }
 
-  async protect(uniqueIdentifier: string, plaintext: Uint8Array): Promise<ProtectedBlob> {
+  async protect(uniqueIdentifier: string, plaintext: Uint8Array): Promise<ProtectedMaterial> {
     const input = asBuffer(plaintext);
     return this.withSession(async (lib, session, conn) => {
       if (this.mechanism === MECHANISM_AES_GCM) {
@@ -519,7 +519,7 @@ export class Pkcs11KeyProtector implements KeyProtector {
     });
   }
 
-  async unprotect(uniqueIdentifier: string, blob: ProtectedBlob): Promise<Uint8Array> {
+  async unprotect(uniqueIdentifier: string, blob: ProtectedMaterial): Promise<Uint8Array> {
     if (blob.mechanism !== MECHANISM_AES_GCM && blob.mechanism !== MECHANISM_AES_KWP) {
       throw new KeyProtectorError('UNSUPPORTED_MECHANISM', `unknown protection mechanism ${JSON.stringify(blob.mechanism)}`);
     }

@@ -19,8 +19,8 @@ import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/ty
 import { Tag } from '../spec/generated/tags';
 import { ObjectType } from '../spec/generated/enums';
 import { opt } from '../kmip/tree';
-import { KeyProtectorError, type KeyProtector } from '../keys/key-protector';
-import type { DigestSealing, ManagedObjectRecord, ObjectUpdate, ProtectedMaterial, StoredAttribute } from '../store/object-store';
+import { KeyProtectorError, type KeyProtector, type ProtectedMaterial } from '../keys/key-protector';
+import type { DigestSealing, ManagedObjectRecord, ObjectUpdate, StoredAttribute } from '../store/object-store';
 import type { OpContext } from './context';
 import { KmipError, Reason } from '../kmip/errors';
 import { digestAttribute, digestInput, keyBlockOf } from './key-block';
