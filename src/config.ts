@@ -8,11 +8,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../ttlv/decode';
 import { SUPPORTED_VERSIONS, isSupportedVersion } from './kmip/message';
 import { versionString, type ProtocolVersion } from './spec/versions';
 import { DEFAULT_CRYPTO_POLICY, type CryptoPolicy } from './crypto/policy';
 import { COMPAT_PROFILE_NAMES, isCompatProfileName, type CompatProfileName } from './compat/profiles';
 import { readPykmipServerConf } from './compat/pykmip-config';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MESSAGE_TIMEOUT_MS } from './server/listener';
 import { parsePasswordHash, type CertificateCredentials, type CredentialsConfig, type PasswordHash } from './server/credentials';
 import { DEFAULT_MAX_RSA_MODULUS_BITS } from './crypto/key-encoding';
 import { DEFAULT_SYSLOG_APP_NAME, DEFAULT_SYSLOG_FACILITY, type SyslogForwarderConfig } from './audit/syslog-forwarder';
@@ -379,7 +381,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     if (callMode !== 'sync' && callMode !== 'async') throw new ConfigError('hsm.callMode', 'must be "sync" or "async"');
     hsm = { module, tokenLabel, pinEnv, pinFile, kekLabel: str(hsmSec, 'kekLabel', 'hsm.') ?? 'kmip-kek', callMode };
   }
-  const maxConnections = posInt(limits, 'maxConnections', 'limits.') ?? 4096;
+  const maxConnections = posInt(limits, 'maxConnections', 'limits.') ?? DEFAULT_MAX_CONNECTIONS;
   const compatText = str(raw, 'compat', '') ?? (pykmip ? 'pykmip' : 'none');
   if (!isCompatProfileName(compatText)) throw new ConfigError('compat', `must be one of ${COMPAT_PROFILE_NAMES.map((n) => `"${n}"`).join(', ')}`);
   return {
@@ -393,10 +395,10 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     identityFrom,
     hsm,
     storePath: path.resolve(dataDir, (storeSec && str(storeSec, 'path', 'store.')) ?? 'kmip.sqlite'),
-    maxMessageBytes: posInt(limits, 'maxMessageBytes', 'limits.') ?? 1024 * 1024,
+    maxMessageBytes: posInt(limits, 'maxMessageBytes', 'limits.') ?? DEFAULT_MAX_MESSAGE_BYTES,
     idleTimeoutMs: posInt(limits, 'idleTimeoutMs', 'limits.') ?? 300_000,
     handshakeTimeoutMs: posInt(limits, 'handshakeTimeoutMs', 'limits.') ?? 10_000,
-    messageTimeoutMs: posInt(limits, 'messageTimeoutMs', 'limits.') ?? 30_000,
+    messageTimeoutMs: posInt(limits, 'messageTimeoutMs', 'limits.') ?? DEFAULT_MESSAGE_TIMEOUT_MS,
     maxConnections,
     maxConnectionsPerIdentity: posInt(limits, 'maxConnectionsPerIdentity', 'limits.') ?? Math.max(1, Math.floor(maxConnections / 4)),
     maxRsaModulusBits: posInt(limits, 'maxRsaModulusBits', 'limits.') ?? DEFAULT_MAX_RSA_MODULUS_BITS,

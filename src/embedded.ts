@@ -4,6 +4,7 @@
  * conformance runner's in-process mode.
  */
 import fs from 'node:fs';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../ttlv/decode';
 import path from 'node:path';
 import { buildRegistry } from './server/registry';
 import { SENT_OPERATIONS } from './notify/messages';
@@ -25,7 +26,6 @@ export const SERVER_INFO: ServerInfo = {
 };
 
 export const KEK_LABEL = 'kmip-kek';
-export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 
 /**
  * Opens (creating on first use) the SoftHSM2 token under `dir`, its KEK and its index key.

@@ -63,7 +63,10 @@ export function tagLabel(tag: number, dict: TtlvDictionary): string {
   return dict.tagName(tag) ?? formatTagHex(tag);
 }
 
-/** The v1.0-1.2 transcriptions keep runs of spaces and line breaks inside names and mask lists. */
+/**
+ * Collapses whitespace runs to one space and trims. The v1.0-1.2 test-case transcriptions keep
+ * runs of spaces and line breaks inside attribute names and mask lists.
+ */
 export function collapseWhitespace(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
 }

@@ -17,7 +17,7 @@ import { enumValueInfo } from '../spec/registry';
 import { asBytes, asStructure, child, opt, req, tagLabel } from '../kmip/tree';
 import { KmipError, Reason } from '../kmip/errors';
 import { curveByKmip, curveByNode, type CurveInfo } from './tables';
-import { checkKeyLimits, DEFAULT_KEY_LIMITS, readPrivateDer, readPublicDer, type KeyMaterialLimits, type PrivateEncoding, type PublicEncoding } from './key-encoding';
+import { checkKeyLimits, toArrayBuffer, DEFAULT_KEY_LIMITS, readPrivateDer, readPublicDer, type KeyMaterialLimits, type PrivateEncoding, type PublicEncoding } from './key-encoding';
 
 type KeyKind = 'private' | 'public';
 
@@ -97,12 +97,6 @@ function curveOfStructure(s: TtlvStructure): CurveInfo {
     throw new KmipError(Reason.InvalidField, `Recommended Curve ${enumValueInfo('RecommendedCurve', kmip)?.name ?? kmip} is not supported`);
   }
   return curve;
-}
-
-function toArrayBuffer(b: Uint8Array): ArrayBuffer {
-  const out = new ArrayBuffer(b.length);
-  new Uint8Array(out).set(b);
-  return out;
 }
 
 /** SEC1 ECPrivateKey without the optional public key: OpenSSL computes it from d. */

@@ -242,3 +242,10 @@ export function readPublicDer(bytes: Uint8Array, labelled: string, extraTried: r
   if (key.type !== 'public' || (encoding === 'pkcs1' && key.asymmetricKeyType !== 'rsa')) throw structureButNotKey(ENCODING_LABEL.public[encoding]);
   return { encoding, key };
 }
+
+/** A copy of `b` in an ArrayBuffer of its own, the form asn1js and pkijs take (not a view of a pooled Buffer). */
+export function toArrayBuffer(b: Uint8Array): ArrayBuffer {
+  const out = new ArrayBuffer(b.length);
+  new Uint8Array(out).set(b);
+  return out;
+}

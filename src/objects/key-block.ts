@@ -140,6 +140,19 @@ export function checkSymmetricLength(algorithm: number, bits: number): void {
   if (!ok) throw new KmipError(Reason.InvalidField, `key length ${bits} is not valid for this algorithm`);
 }
 
+/**
+ * The largest Secret Data the server generates (Create, Create Split Key): 8192 bits, far above any
+ * seed or password a client asks for, so one request cannot make the server draw without bound.
+ */
+const MAX_SECRET_DATA_BITS = 8192;
+
+/** A length for generated Secret Data: whole bytes, within MAX_SECRET_DATA_BITS. */
+export function checkSecretDataLength(bits: number): void {
+  if (bits <= 0 || bits % 8 !== 0 || bits > MAX_SECRET_DATA_BITS) {
+    throw new KmipError(Reason.InvalidField, 'secret data length must be a positive multiple of 8 bits');
+  }
+}
+
 /** The largest HMAC key Create makes: 64 KiB, as RNG Retrieve gives at most. */
 export const MAX_HMAC_KEY_BITS = 64 * 1024 * 8;
 

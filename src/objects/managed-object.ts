@@ -13,7 +13,7 @@ import { effectiveState } from '../lifecycle/effective-state';
 import { transition, type LifecycleEvent, type StateValue } from '../lifecycle/state-machine';
 import type { ManagedObjectRecord, StoredAttribute } from '../store/object-store';
 import type { KeyProtector, ProtectedMaterial } from '../keys/key-protector';
-import type { OpContext } from './context';
+import type { Clock, OpContext } from './context';
 import { KmipError, Reason, type ReasonValue } from '../kmip/errors';
 import { enumValueInfo } from '../spec/registry';
 import { isInVersion } from '../spec/versions';
@@ -61,8 +61,9 @@ export function noteAdministratorOverride(ctx: OpContext, owner: string): void {
   if (!owners.includes(owner)) owners.push(owner);
 }
 
-export function nowSeconds(ctx: OpContext): bigint {
-  return BigInt(Math.floor(ctx.clock.now() / 1000));
+/** The time for a Date-Time item (whole seconds): a handler passes its context, the server its core. */
+export function nowSeconds(from: { readonly clock: Clock }): bigint {
+  return BigInt(Math.floor(from.clock.now() / 1000));
 }
 
 /**
