@@ -19,7 +19,7 @@ import { defaultOperationPolicyName } from '../compat/profiles';
 import { keyBlockOf } from './key-block';
 import { initialUsageLimitsIn } from './usage-limits';
 import { withholdDigest } from './digest-index';
-import { newUniqueIdentifier, nowSeconds, protectBody, sameValue, setAttribute, toStoredAttributes } from './managed-object';
+import { newUniqueIdentifier, nowSeconds, protectBody, sameValue, setAttribute, toStoredAttributes, withState } from './managed-object';
 
 /** The lease this server grants on its objects (Lease Time attribute; Check compares against it). */
 export const LEASE_TIME_SECONDS = 3600;
@@ -165,10 +165,10 @@ export async function prepareNewObject(ctx: OpContext, input: NewObjectInput): P
   }
   if (input.objectType !== ObjectType.Template) attributes = serverDefaults(attributes, input, ctx);
   // Every object has a State attribute; the dates it was given may already have moved it on.
-  const state = effectiveState(State.PreActive, attributes, ctx.clock.now());
-  attributes = setAttribute(attributes, 'State', ttlv.enumeration(Tag.State, state));
+  const initial = withState(attributes, effectiveState(State.PreActive, attributes, ctx.clock.now()));
+  const state = initial.state;
   // The Digest of secret material is not stored, its index MAC is (digest-index.ts).
-  const withheld = await withholdDigest(ctx.keys, input.objectType, input.body, attributes);
+  const withheld = await withholdDigest(ctx.keys, input.objectType, input.body, initial.attributes);
   const protectedMaterial = await protectBody(ctx, uid, input.body);
   return { uid, objectType: input.objectType, state, owner: input.owner ?? ctx.client.name, ...withheld, protectedMaterial };
 }
