@@ -92,6 +92,15 @@ export class ConfigError extends Error {
 type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };
 
+/** The store's file in the data directory, unless `store.path` names another. */
+export const STORE_FILE = 'kmip.sqlite';
+
+/** The embedded SoftHSM2 token's directory in the data directory (no `hsm` configured). */
+export const EMBEDDED_TOKEN_DIR = 'softhsm';
+
+/** The label of the key-encryption key on the token: the embedded one's, and a configured one's unless `hsm.kekLabel` names another. */
+export const KEK_LABEL = 'kmip-kek';
+
 const TOP_KEYS = ['listen', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto', 'compat', 'credentials'];
 
 /** More worker processes than this gain nothing and multiply HSM sessions and memory. */
@@ -379,7 +388,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     if (!pinEnv && !pinFile) throw new ConfigError('hsm.pinEnv', 'give pinEnv (an environment variable) or pinFile');
     const callMode = str(hsmSec, 'callMode', 'hsm.') ?? 'async';
     if (callMode !== 'sync' && callMode !== 'async') throw new ConfigError('hsm.callMode', 'must be "sync" or "async"');
-    hsm = { module, tokenLabel, pinEnv, pinFile, kekLabel: str(hsmSec, 'kekLabel', 'hsm.') ?? 'kmip-kek', callMode };
+    hsm = { module, tokenLabel, pinEnv, pinFile, kekLabel: str(hsmSec, 'kekLabel', 'hsm.') ?? KEK_LABEL, callMode };
   }
   const maxConnections = posInt(limits, 'maxConnections', 'limits.') ?? DEFAULT_MAX_CONNECTIONS;
   const compatText = str(raw, 'compat', '') ?? (pykmip ? 'pykmip' : 'none');
@@ -394,7 +403,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     requireClientAuthEku,
     identityFrom,
     hsm,
-    storePath: path.resolve(dataDir, (storeSec && str(storeSec, 'path', 'store.')) ?? 'kmip.sqlite'),
+    storePath: path.resolve(dataDir, (storeSec && str(storeSec, 'path', 'store.')) ?? STORE_FILE),
     maxMessageBytes: posInt(limits, 'maxMessageBytes', 'limits.') ?? DEFAULT_MAX_MESSAGE_BYTES,
     idleTimeoutMs: posInt(limits, 'idleTimeoutMs', 'limits.') ?? 300_000,
     handshakeTimeoutMs: posInt(limits, 'handshakeTimeoutMs', 'limits.') ?? 10_000,
