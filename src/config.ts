@@ -107,7 +107,7 @@ const TOP_KEYS = ['listen', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'l
 const MAX_WORKERS = 64;
 
 /** `workers`: a count, or "auto" for one per CPU the process may use. */
-export function parseWorkers(value: unknown, key: string): number {
+function parseWorkers(value: unknown, key: string): number {
   if (value === undefined) return 1;
   if (value === 'auto') return Math.min(os.availableParallelism(), MAX_WORKERS);
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
@@ -152,7 +152,7 @@ function section(obj: JsonObject, key: string, allowed: readonly string[]): Json
   return v;
 }
 
-export function parseListen(value: string, key = 'listen'): { host: string; port: number } {
+function parseListen(value: string, key = 'listen'): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
   const port = m ? Number(m[2]) : NaN;
   if (!m || port > 65535) throw new ConfigError(key, `"${value}" is not HOST:PORT`);

@@ -23,7 +23,7 @@ export type PrivateEncoding = 'pkcs8' | 'encrypted-pkcs8' | 'pkcs1' | 'sec1';
 export type PublicEncoding = 'spki' | 'pkcs1';
 
 /** Labels for messages. */
-export const ENCODING_LABEL = {
+const ENCODING_LABEL = {
   private: {
     pkcs8: 'PKCS#8 PrivateKeyInfo',
     'encrypted-pkcs8': 'PKCS#8 EncryptedPrivateKeyInfo',
@@ -146,7 +146,7 @@ function listOf(labels: readonly string[]): string {
 }
 
 /** Invalid Field naming the field, what the client said it was and every encoding tried. */
-export function noneOf(kind: 'private' | 'public', labelled: string, extra: readonly string[] = []): KmipError {
+function noneOf(kind: 'private' | 'public', labelled: string, extra: readonly string[] = []): KmipError {
   const tried = [...Object.values(ENCODING_LABEL[kind]), ...extra];
   return new KmipError(Reason.InvalidField, `the Key Material (labelled ${labelled}) is not a ${kind} key: it is none of ${listOf(tried)}`);
 }

@@ -27,7 +27,7 @@ import { toArrayBuffer } from './key-encoding';
 /** pkijs over Node's WebCrypto, passed to every call rather than set as a global engine. */
 const ENGINE = new pkijs.CryptoEngine({ name: 'node-webcrypto', crypto: webcrypto as unknown as pkijs.CryptoEngineParameters['crypto'] });
 
-export const PKCS12_LIMITS = {
+const PKCS12_LIMITS = {
   /** A key and a chain of a few certificates are some kilobytes. */
   maxBytes: 256 * 1024,
   /**

@@ -125,8 +125,3 @@ export function resumeStream(
   const { run, total } = resumeSession(id, owner, uid, direction, now, unknown);
   return { run: run.cipher, total };
 }
-
-/** Sessions in progress (tests). */
-export function openSessionCount(): number {
-  return sessions.size;
-}

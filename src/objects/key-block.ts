@@ -132,7 +132,7 @@ function symmetricLengthFits(algorithm: number, bits: number): boolean | undefin
 }
 
 /** Key lengths (bits) each symmetric algorithm accepts when we generate a key. */
-export function checkSymmetricLength(algorithm: number, bits: number): void {
+function checkSymmetricLength(algorithm: number, bits: number): void {
   const ok = symmetricLengthFits(algorithm, bits);
   if (ok === undefined) {
     throw new KmipError(Reason.InvalidField, 'this algorithm cannot be used to create a symmetric key');
@@ -154,7 +154,7 @@ export function checkSecretDataLength(bits: number): void {
 }
 
 /** The largest HMAC key Create makes: 64 KiB, as RNG Retrieve gives at most. */
-export const MAX_HMAC_KEY_BITS = 64 * 1024 * 8;
+const MAX_HMAC_KEY_BITS = 64 * 1024 * 8;
 
 /**
  * Bytes to derive for a symmetric key of `bits` (Derive Key). The algorithm's own sizes where the
@@ -173,7 +173,7 @@ export function derivedKeyBytes(algorithm: number, bits: number): number {
 }
 
 /** Bytes of key material for a length in bits (3DES keys carry parity bits: 168 -> 24 bytes). */
-export function symmetricKeyBytes(algorithm: number, bits: number): number {
+function symmetricKeyBytes(algorithm: number, bits: number): number {
   if (algorithm === CryptographicAlgorithm.DES3) return bits <= 128 ? 16 : 24;
   if (algorithm === CryptographicAlgorithm.DES) return 8;
   return bits / 8;

@@ -39,7 +39,7 @@ export const PROTECTION_STORAGE = ProtectionStorageMask.Software;
  * KMIP 1.0 reserves no name, and 1.3 dropped the sentence (there "default" is an ordinary group
  * name a client may use), so for those clients the server assigns no group.
  */
-export const DEFAULT_OBJECT_GROUP = { name: 'default', first: { major: 1, minor: 1 }, last: { major: 1, minor: 2 } } as const;
+const DEFAULT_OBJECT_GROUP = { name: 'default', first: { major: 1, minor: 1 }, last: { major: 1, minor: 2 } } as const;
 
 function reservesDefaultGroup(v: ProtocolVersion): boolean {
   return compareVersions(v, DEFAULT_OBJECT_GROUP.first) >= 0 && compareVersions(v, DEFAULT_OBJECT_GROUP.last) <= 0;
@@ -129,7 +129,7 @@ function serverDefaults(attrs: StoredAttribute[], input: NewObjectInput, ctx: Op
 }
 
 /** The Short Unique Identifier (2.x): the SHA-256 of the Unique Identifier. */
-export function shortUniqueIdentifier(uid: string): TtlvItem {
+function shortUniqueIdentifier(uid: string): TtlvItem {
   return ttlv.byteString(Tag.ShortUniqueIdentifier, createHash('sha256').update(uid, 'utf8').digest());
 }
 
@@ -179,8 +179,4 @@ export async function storeNewObject(ctx: OpContext, input: NewObjectInput): Pro
   ctx.idPlaceholder = record.uid;
   ctx.touched.push(record.uid);
   return { uid: record.uid, attributes: record.attributes };
-}
-
-export function isKnownObjectType(t: number): boolean {
-  return Object.values(ObjectType).includes(t as (typeof ObjectType)[keyof typeof ObjectType]);
 }

@@ -60,7 +60,7 @@ function attributeReferenceDomain(): TableDomain {
   return new TableDomain('enumeration', names, values);
 }
 
-export class KmipDictionary implements TtlvDictionary {
+class KmipDictionary implements TtlvDictionary {
   readonly attributeNameTag: number = Tag.AttributeName;
 
   private readonly tagsByName = new Map<string, number>();
