@@ -6,19 +6,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { ROOT, sourceFiles } from '../helpers/source-files';
 
-const ROOT = path.resolve(__dirname, '../..');
 const THE_PLACE = 'src/objects/managed-object.ts';
-
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
-    const rel = `${dir}/${entry.name}`;
-    if (entry.isDirectory()) out.push(...sourceFiles(rel));
-    else if (entry.name.endsWith('.ts')) out.push(rel);
-  }
-  return out;
-}
 
 /** A State attribute value made (its tag), or a State attribute set by name. */
 const BUILDS_STATE = /\bTag\.State\b|setAttribute\([^)]*'State'|name:\s*'State'/;
