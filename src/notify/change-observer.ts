@@ -6,7 +6,7 @@
  */
 import type { DeferredAttribute, DeferredWrite, ManagedObjectRecord, ObjectStore, ObjectUpdate, StoredAttribute } from '../store/object-store';
 import { BorrowedStore, type StoreWrite } from '../store/borrowed-store';
-import { ItemType, ttlv } from '../../ttlv/types';
+import { ItemType } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { LinkType } from '../spec/generated/enums';
 import type { Notifier, ObjectEvent } from './events';
@@ -92,11 +92,8 @@ export class ChangeObserver extends BorrowedStore {
   }
 
   private noteUpdate(before: ManagedObjectRecord, change: ObjectUpdate): void {
-    let after = change.attributes;
-    // A state written without its attribute set still changes the State attribute.
-    if (after === undefined && change.state !== undefined && change.state !== before.state) {
-      after = [...before.attributes.filter((a) => a.name !== 'State'), { name: 'State', index: 0, value: ttlv.enumeration(Tag.State, change.state) }];
-    }
+    // A state is never written without the attribute set that carries it (objects/managed-object.ts withState).
+    const after = change.attributes;
     // Material alone (Destroy drops it with a State change, which is the news) says nothing new.
     if (after === undefined) return;
     this.events.push({ kind: 'attributes-changed', uid: before.uid, owner: before.owner, before: before.attributes, after });

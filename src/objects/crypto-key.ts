@@ -15,7 +15,7 @@ import type { OpContext } from './context';
 import { KmipError, Reason } from '../kmip/errors';
 import { certificateKeyBlock } from '../crypto/certificate';
 import { keyBlockOf, requireKeyValue } from './key-block';
-import { getAttribute, isDestroyed, loadObject, readBody, requestedUid, requireOnline, setAttribute } from './managed-object';
+import { getAttribute, isDestroyed, loadObject, nowSeconds, readBody, requestedUid, requireOnline, setAttribute } from './managed-object';
 
 export type KeyUse = 'encrypt' | 'decrypt' | 'sign' | 'verify' | 'macGenerate' | 'macVerify';
 
@@ -57,7 +57,7 @@ function checkLifecycle(ctx: OpContext, rec: ManagedObjectRecord, rule: UseRule)
   if (!isAllowed(state, rule.lifecycle)) {
     throw new KmipError(Reason.WrongKeyLifecycleState, `${rule.label} is not allowed on an object in state ${stateName(state)}`);
   }
-  const now = BigInt(Math.floor(ctx.clock.now() / 1000));
+  const now = nowSeconds(ctx);
   if (rule.lifecycle === 'protect') {
     const stop = dateAttr(rec, 'Protect Stop Date');
     if (stop !== undefined && stop <= now) throw new KmipError(Reason.WrongKeyLifecycleState, `the key's Protect Stop Date has passed`);

@@ -57,7 +57,7 @@ export async function resolveRequestAttributes(
  * the templates', and a later template's over an earlier one's; for a multi-instance attribute the
  * union of the values is used (an identical value once).
  */
-export function mergeAttributes(fromTemplates: readonly IndexedAttribute[], explicit: readonly IndexedAttribute[]): IndexedAttribute[] {
+function mergeAttributes(fromTemplates: readonly IndexedAttribute[], explicit: readonly IndexedAttribute[]): IndexedAttribute[] {
   const out: IndexedAttribute[] = [];
   for (const a of [...fromTemplates, ...explicit]) {
     const { name, value } = a;

@@ -16,7 +16,7 @@ import type { ProtocolVersion } from '../spec/versions';
 import type { ObjectStore, StoredAttribute } from '../store/object-store';
 
 /** RSA moduli from this size on are generated asynchronously. */
-export const ASYNC_RSA_BITS = 3072;
+const ASYNC_RSA_BITS = 3072;
 
 function numberOf(attrs: readonly (KmipAttribute | StoredAttribute)[], name: string): number | undefined {
   const v = attrs.find((a) => a.name === name)?.value;

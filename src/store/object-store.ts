@@ -8,6 +8,7 @@
  * `attributes`, and `digestMac` (its HMAC under the HSM's index key) stands in for it in Locate.
  */
 import type { TtlvItem } from '../../ttlv/types';
+import type { ProtectedMaterial } from '../keys/key-protector';
 
 /** One attribute instance. `value.tag` is the attribute's own tag (2.x form). */
 export interface StoredAttribute {
@@ -16,13 +17,6 @@ export interface StoredAttribute {
   /** Instance index among values of the same name, from 0. */
   readonly index: number;
   readonly value: TtlvItem;
-}
-
-export interface ProtectedMaterial {
-  readonly kekId: string;
-  readonly mechanism: string;
-  readonly iv: Uint8Array;
-  readonly ciphertext: Uint8Array;
 }
 
 export interface NewObject {
