@@ -55,8 +55,9 @@ export function randomNumberGenerator(): TtlvStructure {
   ]);
 }
 
-export function checkClientAttributes(attrs: readonly KmipAttribute[], ctx: OpContext, objectType: number): void {
-  checkNewObjectAttributes(attrs, ctx.version, objectType);
+export function checkClientAttributes(attrs: readonly KmipAttribute[], objectType: number): void {
+  // Attributes outside the client's version were refused by the request adapter.
+  checkNewObjectAttributes(attrs, undefined, objectType);
 }
 
 /**
