@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import type { ProtectedBlob } from '../src/keys/key-protector';
+import type { ProtectedMaterial } from '../src/keys/key-protector';
 import { Pkcs11KeyProtector } from '../src/keys/pkcs11';
 import { ensureSoftHsmToken, softHsmProtectorConfig } from '../src/keys/softhsm';
 
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     for (const callMode of ['sync', 'async'] as const) {
       const protector = await Pkcs11KeyProtector.open(softHsmProtectorConfig(token, 'bench-kek', { callMode, sessions: 4 }));
       try {
-        const blob: ProtectedBlob = await protector.protect('uid', key);
+        const blob: ProtectedMaterial = await protector.protect('uid', key);
         for (const workers of [1, concurrency]) {
           rows.push(row(callMode, 'protect', workers, await measure(workers, () => protector.protect('uid', key))));
           const unprotect = async (): Promise<void> => {

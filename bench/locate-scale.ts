@@ -84,7 +84,7 @@ async function populate(dir: string, count: number): Promise<Manifest> {
   const store = new SqliteObjectStore({ path: path.join(dir, 'kmip.sqlite') });
   const t0 = performance.now();
   try {
-    const template = store.get(templateUid);
+    const template = await store.get(templateUid);
     if (!template) throw new Error('template object not found in the store');
     const sampleEvery = Math.max(1, Math.floor(count / SAMPLE));
     const sample: KeyRef[] = [];
@@ -120,14 +120,14 @@ async function populate(dir: string, count: number): Promise<Manifest> {
 }
 
 /** The store's own Locate, in process: the SQL cost without TLS, framing or KMIP. */
-function directLocate(dir: string, sample: readonly KeyRef[]): { p50: number; p99: number; n: number } {
+async function directLocate(dir: string, sample: readonly KeyRef[]): Promise<{ p50: number; p99: number; n: number }> {
   const store = new SqliteObjectStore({ path: path.join(dir, 'kmip.sqlite') });
   try {
     const times: number[] = [];
     for (let i = 0; i < Math.min(5000, sample.length); i++) {
       const k = sample[Math.floor(Math.random() * sample.length)]!;
       const t = performance.now();
-      const found = store.locate({ conditions: [{ kind: 'equals', name: 'Name', value: nameValue(k.name) }] });
+      const found = await store.locate({ conditions: [{ kind: 'equals', name: 'Name', value: nameValue(k.name) }] });
       times.push(performance.now() - t);
       if (!found.includes(k.uid)) throw new Error(`direct Locate missed ${k.name}`);
     }
@@ -155,7 +155,7 @@ async function main(): Promise<void> {
     manifest = await populate(dir, count);
   }
   const dbBytes = ['kmip.sqlite', 'kmip.sqlite-wal'].reduce((t, f) => t + (fs.existsSync(path.join(dir, f)) ? fs.statSync(path.join(dir, f)).size : 0), 0);
-  const direct = directLocate(dir, manifest.sample);
+  const direct = await directLocate(dir, manifest.sample);
   const server = await startOurServer({ dataDir: dir, workers: flag('workers', '') || undefined });
   const rows: string[][] = [];
   try {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { TtlvFramer } from '../ttlv/framer';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../ttlv/decode';
 import { encodeTtlv } from '../ttlv/encode';
 import { ttlv } from '../ttlv/types';
 import { Tag } from '../src/spec/generated/tags';
@@ -59,7 +60,7 @@ function main(): void {
     minVersion: 'TLSv1.2',
   });
   server.on('secureConnection', (socket) => {
-    const framer = new TtlvFramer({ maxMessageBytes: 1 << 20, expectTag: Tag.RequestMessage });
+    const framer = new TtlvFramer({ maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES, expectTag: Tag.RequestMessage });
     socket.on('error', () => socket.destroy());
     socket.on('data', (chunk: Buffer) => {
       const frames = framer.push(chunk).length;

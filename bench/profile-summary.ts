@@ -31,7 +31,7 @@ interface CpuProfile {
 
 /** Areas, tested in order against a frame's url (or name, for V8's pseudo-frames). */
 const AREAS: ReadonlyArray<readonly [string, (f: CallFrame) => boolean]> = [
-  ['audit log (winston)', (f) => /node_modules\/(winston|logform|triple-beam|readable-stream|safe-stable-stringify|colors|@colors|fecha)/.test(f.url) || /audit-log/.test(f.url)],
+  ['audit log', (f) => /src\/audit\//.test(f.url)],
   ['store (better-sqlite3, sqlite.ts)', (f) => /better-sqlite3|store\/sqlite/.test(f.url)],
   ['HSM (pkcs11)', (f) => /pkcs11/.test(f.url)],
   ['TTLV codec', (f) => /\/ttlv\//.test(f.url)],

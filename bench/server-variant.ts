@@ -18,7 +18,8 @@ import { SENT_OPERATIONS } from '../src/notify/messages';
 import { systemClock } from '../src/objects/context';
 import type { ServerCore } from '../src/server/handle-message';
 import { startListener } from '../src/server/listener';
-import { DEFAULT_MAX_MESSAGE_BYTES, KEK_LABEL, SERVER_INFO } from '../src/embedded';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../ttlv/decode';
+import { KEK_LABEL, SERVER_INFO } from '../src/embedded';
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);

@@ -8,7 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { decodeTtlv } from '../ttlv/decode';
+import { DEFAULT_MAX_MESSAGE_BYTES, decodeTtlv } from '../ttlv/decode';
 import { encodeTtlv } from '../ttlv/encode';
 import { TtlvFramer } from '../ttlv/framer';
 import { ttlv, type TtlvDictionary, type TtlvItem } from '../ttlv/types';
@@ -118,7 +118,7 @@ function benchSet(label: string, trees: readonly TtlvItem[]): void {
   show('  encode', measure(trees, bytes, (t) => encodeTtlv(t)));
   // The framer cutting one chunk holding all the messages back to back.
   const stream = Buffer.concat(encoded);
-  const framerFigures = measure([stream], bytes, (s) => new TtlvFramer({ maxMessageBytes: 1 << 20 }).push(s));
+  const framerFigures = measure([stream], bytes, (s) => new TtlvFramer({ maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES }).push(s));
   show('  frame (all in one chunk)', {
     nsPerMessage: framerFigures.nsPerMessage / trees.length,
     messagesPerSecond: framerFigures.messagesPerSecond * trees.length,

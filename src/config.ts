@@ -8,11 +8,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../ttlv/decode';
 import { SUPPORTED_VERSIONS, isSupportedVersion } from './kmip/message';
 import { versionString, type ProtocolVersion } from './spec/versions';
 import { DEFAULT_CRYPTO_POLICY, type CryptoPolicy } from './crypto/policy';
 import { COMPAT_PROFILE_NAMES, isCompatProfileName, type CompatProfileName } from './compat/profiles';
 import { readPykmipServerConf } from './compat/pykmip-config';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MESSAGE_TIMEOUT_MS } from './server/listener';
 import { parsePasswordHash, type CertificateCredentials, type CredentialsConfig, type PasswordHash } from './server/credentials';
 import { DEFAULT_MAX_RSA_MODULUS_BITS } from './crypto/key-encoding';
 import { DEFAULT_SYSLOG_APP_NAME, DEFAULT_SYSLOG_FACILITY, type SyslogForwarderConfig } from './audit/syslog-forwarder';
@@ -90,13 +92,22 @@ export class ConfigError extends Error {
 type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };
 
+/** The store's file in the data directory, unless `store.path` names another. */
+export const STORE_FILE = 'kmip.sqlite';
+
+/** The embedded SoftHSM2 token's directory in the data directory (no `hsm` configured). */
+export const EMBEDDED_TOKEN_DIR = 'softhsm';
+
+/** The label of the key-encryption key on the token: the embedded one's, and a configured one's unless `hsm.kekLabel` names another. */
+export const KEK_LABEL = 'kmip-kek';
+
 const TOP_KEYS = ['listen', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto', 'compat', 'credentials'];
 
 /** More worker processes than this gain nothing and multiply HSM sessions and memory. */
 const MAX_WORKERS = 64;
 
 /** `workers`: a count, or "auto" for one per CPU the process may use. */
-export function parseWorkers(value: unknown, key: string): number {
+function parseWorkers(value: unknown, key: string): number {
   if (value === undefined) return 1;
   if (value === 'auto') return Math.min(os.availableParallelism(), MAX_WORKERS);
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
@@ -141,7 +152,7 @@ function section(obj: JsonObject, key: string, allowed: readonly string[]): Json
   return v;
 }
 
-export function parseListen(value: string, key = 'listen'): { host: string; port: number } {
+function parseListen(value: string, key = 'listen'): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
   const port = m ? Number(m[2]) : NaN;
   if (!m || port > 65535) throw new ConfigError(key, `"${value}" is not HOST:PORT`);
@@ -377,9 +388,9 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     if (!pinEnv && !pinFile) throw new ConfigError('hsm.pinEnv', 'give pinEnv (an environment variable) or pinFile');
     const callMode = str(hsmSec, 'callMode', 'hsm.') ?? 'async';
     if (callMode !== 'sync' && callMode !== 'async') throw new ConfigError('hsm.callMode', 'must be "sync" or "async"');
-    hsm = { module, tokenLabel, pinEnv, pinFile, kekLabel: str(hsmSec, 'kekLabel', 'hsm.') ?? 'kmip-kek', callMode };
+    hsm = { module, tokenLabel, pinEnv, pinFile, kekLabel: str(hsmSec, 'kekLabel', 'hsm.') ?? KEK_LABEL, callMode };
   }
-  const maxConnections = posInt(limits, 'maxConnections', 'limits.') ?? 4096;
+  const maxConnections = posInt(limits, 'maxConnections', 'limits.') ?? DEFAULT_MAX_CONNECTIONS;
   const compatText = str(raw, 'compat', '') ?? (pykmip ? 'pykmip' : 'none');
   if (!isCompatProfileName(compatText)) throw new ConfigError('compat', `must be one of ${COMPAT_PROFILE_NAMES.map((n) => `"${n}"`).join(', ')}`);
   return {
@@ -392,11 +403,11 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     requireClientAuthEku,
     identityFrom,
     hsm,
-    storePath: path.resolve(dataDir, (storeSec && str(storeSec, 'path', 'store.')) ?? 'kmip.sqlite'),
-    maxMessageBytes: posInt(limits, 'maxMessageBytes', 'limits.') ?? 1024 * 1024,
+    storePath: path.resolve(dataDir, (storeSec && str(storeSec, 'path', 'store.')) ?? STORE_FILE),
+    maxMessageBytes: posInt(limits, 'maxMessageBytes', 'limits.') ?? DEFAULT_MAX_MESSAGE_BYTES,
     idleTimeoutMs: posInt(limits, 'idleTimeoutMs', 'limits.') ?? 300_000,
     handshakeTimeoutMs: posInt(limits, 'handshakeTimeoutMs', 'limits.') ?? 10_000,
-    messageTimeoutMs: posInt(limits, 'messageTimeoutMs', 'limits.') ?? 30_000,
+    messageTimeoutMs: posInt(limits, 'messageTimeoutMs', 'limits.') ?? DEFAULT_MESSAGE_TIMEOUT_MS,
     maxConnections,
     maxConnectionsPerIdentity: posInt(limits, 'maxConnectionsPerIdentity', 'limits.') ?? Math.max(1, Math.floor(maxConnections / 4)),
     maxRsaModulusBits: posInt(limits, 'maxRsaModulusBits', 'limits.') ?? DEFAULT_MAX_RSA_MODULUS_BITS,

@@ -26,9 +26,9 @@ function tighten(p: string): void {
 }
 
 /** The lock file a running server keeps in its data dir (its workers share the primary's). */
-export const LOCK_FILE = 'server.lock';
+const LOCK_FILE = 'server.lock';
 
-export class DataDirInUse extends Error {
+class DataDirInUse extends Error {
   override readonly name = 'DataDirInUse';
 }
 

@@ -1,36 +1,121 @@
 /**
- * The composition root: the only place that builds the adapters (store, HSM, audit, TLS) and wires
- * them to the request path.
+ * The composition root: the only place that builds the adapters (store, HSM, audit, registry, TLS)
+ * and wires them to the request path, for the server (startServer) and for an in-process core
+ * (openEmbeddedCore: embedded.ts, tests, benchmarks, the conformance runner).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ServerConfig } from './config';
+import { EMBEDDED_TOKEN_DIR, KEK_LABEL, type ServerConfig } from './config';
 import { ensureDevPki } from './pki/dev-pki';
-import { INDEX_KEY_LABEL, Pkcs11KeyProtector, readPin } from './keys/pkcs11';
+import { readPin } from './keys/pin';
+import { INDEX_KEY_LABEL } from './keys/pkcs11-mac-keys';
+import { Pkcs11KeyProtector } from './keys/pkcs11';
+import { ensureSoftHsmToken, softHsmProtectorConfig } from './keys/softhsm';
 import { KeyProtectorError, type KeyProtector } from './keys/key-protector';
 import { sealClearDigests } from './objects/digest-index';
 import { PendingOperations } from './objects/pending-operations';
 import { secureDataDir } from './data-dir';
 import { SqliteObjectStore } from './store/sqlite';
 import cluster from 'node:cluster';
-import { createAuditLog, type AuditLog, type AuditSink } from './audit/audit-log';
+import { createAuditLog, MemoryAuditSink, type AuditLog, type AuditSink } from './audit/audit-log';
 import { HEAD_FILE } from './audit/chain';
 import type { AuditTrail } from './audit/trail';
 import { WorkerAuditSink } from './audit/worker-sink';
 import { createSyslogForwarder, type AuditForwarder } from './audit/syslog-forwarder';
 import { buildRegistry } from './server/registry';
 import { SENT_OPERATIONS } from './notify/messages';
-import { systemClock } from './objects/context';
+import { systemClock, type Clock, type ServerInfo } from './objects/context';
 import type { ServerCore } from './server/handle-message';
 import { startListener, type RunningListener } from './server/listener';
 import { readTlsMaterial, type TlsMaterial, type TlsSources } from './pki/tls-material';
 import { devCrlPath } from './pki/dev-crl';
-import { KEK_LABEL, SERVER_INFO, openEmbeddedHsm } from './embedded';
 import { EndpointNotifier } from './notify/notifier';
 import { ChangeObserver } from './notify/change-observer';
 import { serveToOwner } from './objects/served-object';
 import { COMPAT_PROFILES } from './compat/profiles';
 import { CredentialVerifier } from './server/credentials';
+import type { CryptoPolicy } from './crypto/policy';
+
+/** What the server tells clients about itself (Query). */
+export const SERVER_INFO: ServerInfo = {
+  vendorIdentification: 'kmip-server (TypeScript)',
+  serverName: 'kmip-server',
+  serverVersion: '0.1.0',
+};
+
+/** The adapters a core is wired to, and the settings of its request path. */
+type CoreParts = Omit<ServerCore, 'registry' | 'server' | 'pending'>;
+
+/** The request path wired to its adapters: the one place a ServerCore is put together. */
+function composeCore(parts: CoreParts): ServerCore {
+  return { registry: buildRegistry(SENT_OPERATIONS), server: SERVER_INFO, pending: new PendingOperations(), ...parts };
+}
+
+/**
+ * Opens (creating on first use) the embedded SoftHSM2 token in `tokenDir`, its KEK and its index key.
+ * `mayCreateIndexKey` false: the store holds indexes made with one, so it must be there.
+ */
+export async function openEmbeddedHsm(
+  tokenDir: string,
+  opts: { readonly mayCreate?: boolean; readonly mayCreateIndexKey?: boolean; readonly openIndexKey?: boolean } = {},
+): Promise<KeyProtector> {
+  const token = ensureSoftHsmToken(tokenDir, { mayCreate: opts.mayCreate });
+  // SoftHSM2 runs in this process: a call costs about 30 µs, less than a hop to the thread pool and
+  // back (bench/hsm-bench.ts; end to end, Get +14% and Create +31% in sync mode).
+  return Pkcs11KeyProtector.open(softHsmProtectorConfig(token, KEK_LABEL, { callMode: 'sync', createIndexKey: opts.mayCreateIndexKey, openIndexKey: opts.openIndexKey }));
+}
+
+export interface EmbeddedCoreOptions {
+  /** Share one HSM session pool between cores (one process can initialise SoftHSM2 only once). */
+  readonly keys?: KeyProtector;
+  readonly audit?: AuditSink;
+  readonly clock?: Clock;
+  readonly maxMessageBytes: number;
+  readonly maxRsaModulusBits?: number;
+  readonly onVersionPruned?: ServerCore['onVersionPruned'];
+  readonly crypto?: CryptoPolicy;
+}
+
+/** A core served in process: no listener, no audit file unless given one. */
+export interface EmbeddedCore {
+  readonly core: ServerCore;
+  readonly store: SqliteObjectStore;
+  close(): Promise<void>;
+}
+
+/**
+ * A core over the SQLite store at `storePath` and the embedded token in `tokenDir` (unless
+ * `opts.keys` brings an open HSM, which the caller then closes), auditing to memory by default.
+ */
+export async function openEmbeddedCore(files: { readonly storePath: string; readonly tokenDir: string }, opts: EmbeddedCoreOptions): Promise<EmbeddedCore> {
+  const keys = opts.keys ?? (await openEmbeddedHsm(files.tokenDir));
+  const store = new SqliteObjectStore({ path: files.storePath });
+  try {
+    await sealClearDigests(store, keys);
+  } catch (e) {
+    store.close();
+    if (!opts.keys) await keys.close();
+    throw e;
+  }
+  const core = composeCore({
+    store,
+    keys,
+    audit: opts.audit ?? new MemoryAuditSink(),
+    clock: opts.clock ?? systemClock,
+    limits: { maxMessageBytes: opts.maxMessageBytes, ...(opts.maxRsaModulusBits !== undefined ? { maxRsaModulusBits: opts.maxRsaModulusBits } : {}) },
+    onVersionPruned: opts.onVersionPruned,
+    ...(opts.crypto ? { crypto: opts.crypto } : {}),
+  });
+  return {
+    core,
+    store,
+    async close() {
+      await core.pending?.drain();
+      store.close();
+      if (!opts.keys) await keys.close();
+    },
+  };
+}
 
 export interface RunningServer {
   readonly listener: RunningListener;
@@ -57,7 +142,7 @@ export interface RunningServer {
  */
 async function openHsm(config: ServerConfig, store: SqliteObjectStore): Promise<KeyProtector> {
   const kekIds = store.kekIds();
-  const token = config.hsm === null ? `the embedded SoftHSM2 token in ${path.join(config.dataDir, 'softhsm')}` : `token "${config.hsm.tokenLabel}" of ${config.hsm.module}`;
+  const token = config.hsm === null ? `the embedded SoftHSM2 token in ${path.join(config.dataDir, EMBEDDED_TOKEN_DIR)}` : `token "${config.hsm.tokenLabel}" of ${config.hsm.module}`;
   // The index key behind the Digest indexes (ops/digest-index.ts) is made with the KEK, or when a
   // store written before them is converted; a store that holds indexes needs the key they were made with.
   const mayCreateIndexKey = kekIds.length === 0 || store.needsDigestSealing();
@@ -85,7 +170,7 @@ async function openHsm(config: ServerConfig, store: SqliteObjectStore): Promise<
 }
 
 async function openHsmModule(config: ServerConfig, mayCreate: boolean, mayCreateIndexKey: boolean): Promise<KeyProtector> {
-  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, 'softhsm'), { mayCreate, mayCreateIndexKey });
+  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, EMBEDDED_TOKEN_DIR), { mayCreate, mayCreateIndexKey });
   return Pkcs11KeyProtector.open({ ...configuredModule(config.hsm), createIndexKey: mayCreateIndexKey });
 }
 
@@ -95,7 +180,7 @@ function configuredModule(hsm: NonNullable<ServerConfig['hsm']>) {
     modulePath: hsm.module,
     tokenLabel: hsm.tokenLabel,
     pin: readPin(hsm.pinEnv ? { env: hsm.pinEnv } : { file: hsm.pinFile }),
-    kekLabel: hsm.kekLabel ?? KEK_LABEL,
+    kekLabel: hsm.kekLabel,
     callMode: hsm.callMode,
   };
 }
@@ -105,7 +190,7 @@ function configuredModule(hsm: NonNullable<ServerConfig['hsm']>) {
  * created (no token, KEK or audit key).
  */
 export async function openHsmForVerify(config: ServerConfig): Promise<KeyProtector> {
-  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, 'softhsm'), { mayCreate: false, openIndexKey: false });
+  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, EMBEDDED_TOKEN_DIR), { mayCreate: false, openIndexKey: false });
   return Pkcs11KeyProtector.open({ ...configuredModule(config.hsm), createKek: false, openIndexKey: false });
 }
 
@@ -239,20 +324,17 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
           maxMessageBytes: config.maxMessageBytes,
           tls: endpointTls,
         });
-  const core: ServerCore = {
-    registry: buildRegistry(SENT_OPERATIONS),
+  const core = composeCore({
     store,
     keys,
     audit,
     clock: systemClock,
-    server: SERVER_INFO,
     limits: { maxMessageBytes: config.maxMessageBytes, maxRsaModulusBits: config.maxRsaModulusBits },
     crypto: config.crypto,
     observeWrites: notifier ? (store) => new ChangeObserver(store, notifier) : undefined,
-    pending: new PendingOperations(),
     compat: COMPAT_PROFILES[config.compat],
     credentials: config.credentials.size > 0 ? new CredentialVerifier(config.credentials, config.adminIdentities) : undefined,
-  };
+  });
   let listener: RunningListener;
   try {
     listener = await startListener(core, {

@@ -26,7 +26,7 @@ export interface WorkerReady {
   readonly port: number;
 }
 
-export function isWorkerReady(m: unknown): m is WorkerReady {
+function isWorkerReady(m: unknown): m is WorkerReady {
   return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'kmip-worker-ready';
 }
 

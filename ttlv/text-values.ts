@@ -63,7 +63,10 @@ export function tagLabel(tag: number, dict: TtlvDictionary): string {
   return dict.tagName(tag) ?? formatTagHex(tag);
 }
 
-/** The v1.0-1.2 transcriptions keep runs of spaces and line breaks inside names and mask lists. */
+/**
+ * Collapses whitespace runs to one space and trims. The v1.0-1.2 test-case transcriptions keep
+ * runs of spaces and line breaks inside attribute names and mask lists.
+ */
 export function collapseWhitespace(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
 }
@@ -71,7 +74,7 @@ export function collapseWhitespace(s: string): string {
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Text String values must survive UTF-8 encoding unchanged; a lone surrogate would not. */
-export function checkTextString(value: string, offset: number): string {
+function checkTextString(value: string, offset: number): string {
   if (LONE_SURROGATE.test(value)) {
     throw new TtlvError(TtlvErrorCode.BadValue, offset, 'Text String holds a lone UTF-16 surrogate');
   }
@@ -143,7 +146,7 @@ function int32Token(token: string, offset: number): number | undefined {
  * Integer: decimal, hex, or (for masks) names and numbers separated by spaces or "|", OR-ed.
  * XML uses spaces ("Encrypt Decrypt"), JSON "|"; both are read everywhere.
  */
-export function parseIntegerText(text: string, domain: ValueDomain | undefined, offset: number): number {
+function parseIntegerText(text: string, domain: ValueDomain | undefined, offset: number): number {
   const trimmed = text.trim();
   const single = int32Token(trimmed, offset);
   if (single !== undefined) return single;
@@ -166,7 +169,7 @@ export function parseIntegerText(text: string, domain: ValueDomain | undefined, 
 }
 
 /** Mask names joined by `separator` when every set bit is named; otherwise undefined. */
-export function formatMask(value: number, domain: ValueDomain, separator: string): string | undefined {
+function formatMask(value: number, domain: ValueDomain, separator: string): string | undefined {
   const whole = domain.nameOf(value) ?? domain.nameOf(value >>> 0);
   if (whole !== undefined) return whole;
   if (value === 0) return undefined;
@@ -182,7 +185,7 @@ export function formatMask(value: number, domain: ValueDomain, separator: string
   return names.join(separator);
 }
 
-export function parseLongIntegerText(text: string, offset: number): bigint {
+function parseLongIntegerText(text: string, offset: number): bigint {
   const t = text.trim();
   const hex = hexUnsigned(t, 16, offset);
   if (hex !== undefined) return BigInt.asIntN(64, hex);
@@ -195,7 +198,7 @@ export function parseLongIntegerText(text: string, offset: number): bigint {
  * Big Integer: two's complement big-endian hex, as the profiles write it (without "0x";
  * "0x" is read too). Never decimal: "0000000000010001" is hex in the test cases.
  */
-export function parseBigIntegerText(text: string, offset: number): bigint {
+function parseBigIntegerText(text: string, offset: number): bigint {
   const t = text.trim();
   const digits = t.startsWith('0x') ? t.slice(2) : t;
   if (digits.length === 0 || !/^[0-9a-fA-F]+$/.test(digits)) {
@@ -220,7 +223,7 @@ export function bigIntegerToHex(value: bigint): string {
 }
 
 /** Enumeration: a name of its domain, or hex "0x0000000A". */
-export function parseEnumerationText(text: string, domain: ValueDomain | undefined, offset: number): number {
+function parseEnumerationText(text: string, domain: ValueDomain | undefined, offset: number): number {
   const t = text.trim();
   const hex = hexUnsigned(t, 8, offset);
   if (hex !== undefined) return Number(hex);
@@ -235,11 +238,11 @@ export function parseEnumerationText(text: string, domain: ValueDomain | undefin
   );
 }
 
-export function formatEnumeration(value: number, domain: ValueDomain | undefined): string {
+function formatEnumeration(value: number, domain: ValueDomain | undefined): string {
   return domain?.nameOf(value) ?? hex32(value);
 }
 
-export function hex32(value: number): string {
+function hex32(value: number): string {
   return '0x' + (value >>> 0).toString(16).toUpperCase().padStart(8, '0');
 }
 
@@ -247,7 +250,7 @@ export function hex64(value: bigint): string {
   return '0x' + BigInt.asUintN(64, value).toString(16).toUpperCase().padStart(16, '0');
 }
 
-export function parseIntervalText(text: string, offset: number): number {
+function parseIntervalText(text: string, offset: number): number {
   const t = text.trim();
   const hex = hexUnsigned(t, 8, offset);
   if (hex !== undefined) return Number(hex);
@@ -256,7 +259,7 @@ export function parseIntervalText(text: string, offset: number): number {
   return Number(dec);
 }
 
-export function parseBooleanText(text: string, offset: number): boolean {
+function parseBooleanText(text: string, offset: number): boolean {
   const t = text.trim();
   if (t === 'true') return true;
   if (t === 'false') return false;
@@ -266,12 +269,12 @@ export function parseBooleanText(text: string, offset: number): boolean {
   throw bad(offset, `"${text}" is not a Boolean (true or false)`);
 }
 
-export function parseByteStringHex(text: string, offset: number): Uint8Array {
+function parseByteStringHex(text: string, offset: number): Uint8Array {
   if (!HEX_BYTES.test(text)) throw bad(offset, 'Byte String must be an even number of hex digits');
   return hexToBytes(text);
 }
 
-export function hexToBytes(hex: string): Uint8Array {
+function hexToBytes(hex: string): Uint8Array {
   const out = new Uint8Array(hex.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(i * 2, 2), 16);
   return out;
@@ -362,7 +365,7 @@ function checkInt64(v: bigint, offset: number, text: string): bigint {
 }
 
 /** Date-Time (seconds): ISO 8601 or hex "0x" + 16 digits. */
-export function parseDateTimeText(text: string, offset: number): bigint {
+function parseDateTimeText(text: string, offset: number): bigint {
   const t = text.trim();
   const hex = hexUnsigned(t, 16, offset);
   if (hex !== undefined) return BigInt.asIntN(64, hex);
@@ -372,7 +375,7 @@ export function parseDateTimeText(text: string, offset: number): bigint {
 }
 
 /** Date-Time Extended (microseconds): ISO 8601 with up to 6 fraction digits, or hex. */
-export function parseDateTimeExtendedText(text: string, offset: number): bigint {
+function parseDateTimeExtendedText(text: string, offset: number): bigint {
   const t = text.trim();
   const hex = hexUnsigned(t, 16, offset);
   if (hex !== undefined) return BigInt.asIntN(64, hex);

@@ -99,12 +99,8 @@ export type TtlvItem =
   | TtlvInterval
   | TtlvDateTimeExtended;
 
-/** Tag of every KMIP message (Request Message 0x420078, Response Message 0x42007B): 3 bytes. */
-export const TAG_BYTES = 3;
 /** Bytes of tag + type + length before every value. */
 export const HEADER_BYTES = 8;
-/** Values are padded to a multiple of this many bytes. */
-export const ALIGNMENT = 8;
 
 /** Small constructors, so callers never spell out the discriminant by hand. */
 export const ttlv = {

@@ -7,7 +7,7 @@
 import type { AuditRecord, AuditSink } from './audit-log';
 
 /** Identifiers a merged record lists; `count` says how many items it stands for. */
-export const MAX_BURST_IDENTIFIERS = 10;
+const MAX_BURST_IDENTIFIERS = 10;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 

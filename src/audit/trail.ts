@@ -53,7 +53,7 @@ interface Waiter {
   readonly reject: (e: Error) => void;
 }
 
-export class AuditWriteError extends Error {
+class AuditWriteError extends Error {
   override readonly name = 'AuditWriteError';
 }
 
@@ -376,7 +376,7 @@ function seqOf(line: Buffer): number | null {
 }
 
 /** The file's last whole line (without its newline), and how many bytes follow it without a newline. */
-export function readTail(fd: number): { last: Buffer | null; fragment: number } {
+function readTail(fd: number): { last: Buffer | null; fragment: number } {
   const size = fs.fstatSync(fd).size;
   const CHUNK = 64 * 1024;
   let buf = Buffer.alloc(0);

@@ -26,7 +26,7 @@ export interface AuditSyncedMessage {
   readonly batch: number;
 }
 
-export function isAuditBatch(m: unknown): m is AuditBatchMessage {
+function isAuditBatch(m: unknown): m is AuditBatchMessage {
   return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'kmip-audit-batch' && Array.isArray((m as { lines?: unknown }).lines);
 }
 

@@ -177,7 +177,7 @@ function existingFile(value: string, key: string): string {
 }
 
 /** tls_cipher_suites: names (IANA or OpenSSL) separated by whitespace (or commas) -> a Node cipher list. */
-export function mapCipherSuites(value: string, key: string, notices: string[]): string | undefined {
+function mapCipherSuites(value: string, key: string, notices: string[]): string | undefined {
   const names = value.split(/[\s,]+/).filter((n) => n !== '');
   if (names.length === 0) return undefined;
   const available = new Set(tls.getCiphers().map((c) => c.toLowerCase()));

@@ -14,10 +14,10 @@ import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/ty
 import { Tag } from '../spec/generated/tags';
 import { CryptographicAlgorithm, KeyFormatType, ObjectType } from '../spec/generated/enums';
 import { enumValueInfo } from '../spec/registry';
-import { asBytes, asStructure, child, opt, req, tagLabel } from '../kmip/tree';
+import { asStructure, child, opt, req, tagLabel } from '../kmip/tree';
 import { KmipError, Reason } from '../kmip/errors';
 import { curveByKmip, curveByNode, type CurveInfo } from './tables';
-import { checkKeyLimits, DEFAULT_KEY_LIMITS, readPrivateDer, readPublicDer, type KeyMaterialLimits, type PrivateEncoding, type PublicEncoding } from './key-encoding';
+import { checkKeyLimits, toArrayBuffer, DEFAULT_KEY_LIMITS, readPrivateDer, readPublicDer, type KeyMaterialLimits, type PrivateEncoding, type PublicEncoding } from './key-encoding';
 
 type KeyKind = 'private' | 'public';
 
@@ -97,12 +97,6 @@ function curveOfStructure(s: TtlvStructure): CurveInfo {
     throw new KmipError(Reason.InvalidField, `Recommended Curve ${enumValueInfo('RecommendedCurve', kmip)?.name ?? kmip} is not supported`);
   }
   return curve;
-}
-
-function toArrayBuffer(b: Uint8Array): ArrayBuffer {
-  const out = new ArrayBuffer(b.length);
-  new Uint8Array(out).set(b);
-  return out;
 }
 
 /** SEC1 ECPrivateKey without the optional public key: OpenSSL computes it from d. */
@@ -347,7 +341,7 @@ function formatName(f: number): string {
   return enumValueInfo('KeyFormatType', f)?.name ?? `0x${f.toString(16)}`;
 }
 
-export function kindOf(objectType: number): KeyKind | undefined {
+function kindOf(objectType: number): KeyKind | undefined {
   if (objectType === ObjectType.PrivateKey) return 'private';
   if (objectType === ObjectType.PublicKey) return 'public';
   return undefined;
@@ -388,11 +382,6 @@ export function keyObjectFromBlock(block: TtlvStructure, kind: KeyKind): KeyObje
   return key;
 }
 
-/** The public half of a private key. */
-export function publicOf(key: KeyObject): KeyObject {
-  return createPublicKey(key);
-}
-
 /** KMIP algorithm and length (bits) of a KeyObject. */
 export function describeKey(key: KeyObject): { algorithm: number; length: number } {
   const t = key.asymmetricKeyType;
@@ -405,7 +394,7 @@ export function describeKey(key: KeyObject): { algorithm: number; length: number
 }
 
 /** The Key Material for `key` in `format`; Key Format Type Not Supported where it cannot be. */
-export function keyMaterialIn(key: KeyObject, kind: KeyKind, format: number): TtlvItem {
+function keyMaterialIn(key: KeyObject, kind: KeyKind, format: number): TtlvItem {
   const codec = formatsFor(kind)[format];
   const t = key.asymmetricKeyType ?? '';
   if (!codec || !codec.keyTypes.includes(t)) {
@@ -477,11 +466,4 @@ export function inspectKeyBlock(block: TtlvStructure, objectType: number, limits
   } catch {
     return undefined;
   }
-}
-
-/** The Byte String material of a DER-form block (for the Digest attribute), else undefined. */
-export function derMaterial(block: TtlvStructure): Uint8Array | undefined {
-  const kv = opt.structure(block, Tag.KeyValue);
-  const m = kv ? child(kv, Tag.KeyMaterial) : undefined;
-  return m?.type === ItemType.ByteString ? asBytes(m) : undefined;
 }

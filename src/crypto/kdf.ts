@@ -37,10 +37,10 @@ const hkdfAsync = promisify(hkdf);
  * computation, and a few seconds of it is already far above current guidance (OWASP 2023: 600 000
  * for HMAC-SHA-256).
  */
-export const MAX_PBKDF2_ITERATIONS = 5_000_000;
+const MAX_PBKDF2_ITERATIONS = 5_000_000;
 
 /** Largest derived object (bytes); Secret Data used to carry several keys and IVs stays well below. */
-export const MAX_DERIVED_BYTES = 1024;
+const MAX_DERIVED_BYTES = 1024;
 
 export interface DeriveInput {
   readonly method: number;
@@ -64,15 +64,6 @@ export interface DeriveInput {
    */
   readonly counterMode?: 'label-context' | 'fixed-input-hmac';
 }
-
-export const SUPPORTED_DERIVATION_METHODS: readonly number[] = [
-  DerivationMethod.PBKDF2,
-  DerivationMethod.HASH,
-  DerivationMethod.HMAC,
-  DerivationMethod.ENCRYPT,
-  DerivationMethod.NIST800_108_C,
-  DerivationMethod.HKDF,
-];
 
 function bad(message: string): KmipError {
   return new KmipError(Reason.InvalidField, message);

@@ -23,7 +23,7 @@ export type PrivateEncoding = 'pkcs8' | 'encrypted-pkcs8' | 'pkcs1' | 'sec1';
 export type PublicEncoding = 'spki' | 'pkcs1';
 
 /** Labels for messages. */
-export const ENCODING_LABEL = {
+const ENCODING_LABEL = {
   private: {
     pkcs8: 'PKCS#8 PrivateKeyInfo',
     'encrypted-pkcs8': 'PKCS#8 EncryptedPrivateKeyInfo',
@@ -146,7 +146,7 @@ function listOf(labels: readonly string[]): string {
 }
 
 /** Invalid Field naming the field, what the client said it was and every encoding tried. */
-export function noneOf(kind: 'private' | 'public', labelled: string, extra: readonly string[] = []): KmipError {
+function noneOf(kind: 'private' | 'public', labelled: string, extra: readonly string[] = []): KmipError {
   const tried = [...Object.values(ENCODING_LABEL[kind]), ...extra];
   return new KmipError(Reason.InvalidField, `the Key Material (labelled ${labelled}) is not a ${kind} key: it is none of ${listOf(tried)}`);
 }
@@ -241,4 +241,11 @@ export function readPublicDer(bytes: Uint8Array, labelled: string, extraTried: r
   }
   if (key.type !== 'public' || (encoding === 'pkcs1' && key.asymmetricKeyType !== 'rsa')) throw structureButNotKey(ENCODING_LABEL.public[encoding]);
   return { encoding, key };
+}
+
+/** A copy of `b` in an ArrayBuffer of its own, the form asn1js and pkijs take (not a view of a pooled Buffer). */
+export function toArrayBuffer(b: Uint8Array): ArrayBuffer {
+  const out = new ArrayBuffer(b.length);
+  new Uint8Array(out).set(b);
+  return out;
 }

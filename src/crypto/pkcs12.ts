@@ -22,11 +22,12 @@ import { X509Certificate, createHash, createPrivateKey, createPublicKey, webcryp
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { KmipError, Reason } from '../kmip/errors';
+import { toArrayBuffer } from './key-encoding';
 
 /** pkijs over Node's WebCrypto, passed to every call rather than set as a global engine. */
 const ENGINE = new pkijs.CryptoEngine({ name: 'node-webcrypto', crypto: webcrypto as unknown as pkijs.CryptoEngineParameters['crypto'] });
 
-export const PKCS12_LIMITS = {
+const PKCS12_LIMITS = {
   /** A key and a chain of a few certificates are some kilobytes. */
   maxBytes: 256 * 1024,
   /**
@@ -88,12 +89,6 @@ function invalid(what: string): KmipError {
 
 function badPassword(source: PasswordSource, what: string): KmipError {
   return new KmipError(Reason.BadPassword, `the password in ${source.description} does not open this PKCS#12: ${what}`);
-}
-
-function toArrayBuffer(b: Uint8Array): ArrayBuffer {
-  const out = new ArrayBuffer(b.length);
-  new Uint8Array(out).set(b);
-  return out;
 }
 
 /** Runs a pkijs/asn1js parse step; any throw is Invalid Field with `what`. */

@@ -244,7 +244,7 @@ function randomBelow(p: bigint): bigint {
 }
 
 /** The Prime Field Size is a prime above 2^L for an L-bit secret (L from the secret's length). */
-export function checkPrimeField(prime: bigint, secretBytes: number): void {
+function checkPrimeField(prime: bigint, secretBytes: number): void {
   if (prime <= 2n || !checkPrimeSync(prime)) throw new KmipError(Reason.InvalidField, 'the Prime Field Size is not a prime');
   if (prime <= 1n << BigInt(secretBytes * 8)) {
     throw new KmipError(Reason.InvalidField, `the Prime Field Size must be greater than 2^${secretBytes * 8} for a ${secretBytes * 8}-bit secret`);
@@ -331,9 +331,9 @@ export interface Share {
 }
 
 /** Upper bound on Split Key Parts (each part is a stored object). */
-export const MAX_PARTS = 64;
+const MAX_PARTS = 64;
 
-export const SUPPORTED_METHODS: readonly number[] = [
+const SUPPORTED_METHODS: readonly number[] = [
   SplitKeyMethod.XOR,
   SplitKeyMethod.PolynomialSharingGF2_8,
   SplitKeyMethod.PolynomialSharingGF2_16,

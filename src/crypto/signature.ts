@@ -105,7 +105,7 @@ export function verifyData(key: KeyObject, s: SignatureSetup, data: Uint8Array, 
  * EdDSA hashes the whole message itself, so a multi-part EdDSA signature or verification buffers
  * the parts; this bounds what one stream may hold (the one-shot message limit is far lower).
  */
-export const MAX_BUFFERED_SIGN_BYTES = 16 * 1024 * 1024;
+const MAX_BUFFERED_SIGN_BYTES = 16 * 1024 * 1024;
 
 /** The parts of an EdDSA message, zeroed when taken or disposed of. */
 function bufferedMessage() {

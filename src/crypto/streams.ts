@@ -108,7 +108,3 @@ export function closeStream(id: Uint8Array): void {
   drop(Buffer.from(id).toString('hex'));
 }
 
-/** Sessions in progress (tests). */
-export function openSessionCount(): number {
-  return sessions.size;
-}

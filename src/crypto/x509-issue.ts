@@ -200,7 +200,7 @@ const KEY_USAGE_BITS: readonly [number, number][] = [
 ];
 
 /** The Key Usage extension for a Cryptographic Usage Mask, or undefined when none of its bits map. */
-export function keyUsageFor(mask: number): asn1js.BitString | undefined {
+function keyUsageFor(mask: number): asn1js.BitString | undefined {
   const bits: number[] = KEY_USAGE_BITS.filter(([m]) => (mask & m) !== 0).map(([, b]) => b);
   if (bits.length === 0) return undefined;
   let byte = 0;

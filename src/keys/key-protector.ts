@@ -9,8 +9,11 @@
  * - Errors are `KeyProtectorError`; messages never carry PINs or key bytes.
  */
 
-/** What is stored beside an object: everything needed to decrypt it again, nothing secret. */
-export interface ProtectedBlob {
+/**
+ * What is stored beside an object (its material, or a withheld Digest once sealed): everything
+ * needed to decrypt it again, nothing secret.
+ */
+export interface ProtectedMaterial {
   /** Identifier of the key-encryption key (hex of its CKA_ID), so KEKs can be rotated and rows re-wrapped. */
   readonly kekId: string;
   /** One of the MECHANISM_* constants: names the algorithm and how the identifier is bound. */
@@ -107,8 +110,8 @@ export interface KeyProtector {
   readonly kekId: string;
   /** The mechanism new blobs are made with. */
   readonly mechanism: string;
-  protect(uniqueIdentifier: string, plaintext: Uint8Array): Promise<ProtectedBlob>;
-  unprotect(uniqueIdentifier: string, blob: ProtectedBlob): Promise<Uint8Array>;
+  protect(uniqueIdentifier: string, plaintext: Uint8Array): Promise<ProtectedMaterial>;
+  unprotect(uniqueIdentifier: string, blob: ProtectedMaterial): Promise<Uint8Array>;
   /**
    * Sign and Signature Verify with Digested Data: OpenSSL through Node signs only what it hashes
    * itself, so ECDSA and PSS over a client's digest run in the HSM (CKM_ECDSA, CKM_RSA_PKCS_PSS),

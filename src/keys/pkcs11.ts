@@ -32,7 +32,7 @@ import {
   MECHANISM_AES_KWP,
   type DigestSignatureRequest,
   type KeyProtector,
-  type ProtectedBlob,
+  type ProtectedMaterial,
 } from './key-protector';
 import { secureRandomBytes } from '../crypto/random-pool';
 import { findKekById, readKekDescription, type KekDescription } from './kek';
@@ -137,7 +137,7 @@ export class Pkcs11KeyProtector implements KeyProtector {
     return protector;
   }
 
-  async protect(uniqueIdentifier: string, plaintext: Uint8Array): Promise<ProtectedBlob> {
+  async protect(uniqueIdentifier: string, plaintext: Uint8Array): Promise<ProtectedMaterial> {
     const input = asBuffer(plaintext);
     return this.withSession(async (lib, session, conn) => {
       if (this.mechanism === MECHANISM_AES_GCM) {
@@ -166,7 +166,7 @@ export class Pkcs11KeyProtector implements KeyProtector {
     });
   }
 
-  async unprotect(uniqueIdentifier: string, blob: ProtectedBlob): Promise<Uint8Array> {
+  async unprotect(uniqueIdentifier: string, blob: ProtectedMaterial): Promise<Uint8Array> {
     if (blob.mechanism !== MECHANISM_AES_GCM && blob.mechanism !== MECHANISM_AES_KWP) {
       throw new KeyProtectorError('UNSUPPORTED_MECHANISM', `unknown protection mechanism ${JSON.stringify(blob.mechanism)}`);
     }

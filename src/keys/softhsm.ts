@@ -11,7 +11,8 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
-import { readPin, type Pkcs11KeyProtectorConfig } from './pkcs11';
+import { readPin } from './pin';
+import { type Pkcs11KeyProtectorConfig } from './pkcs11-config';
 
 /** Where distributions put the module. Debian: /usr/lib/softhsm/libsofthsm2.so (a symlink to the multiarch path). */
 export const SOFTHSM_MODULE_CANDIDATES: readonly string[] = [

@@ -6,7 +6,7 @@
  */
 import type { DeferredAttribute, DeferredWrite, ManagedObjectRecord, ObjectStore, ObjectUpdate, StoredAttribute } from '../store/object-store';
 import { BorrowedStore, type StoreWrite } from '../store/borrowed-store';
-import { ItemType, ttlv } from '../../ttlv/types';
+import { ItemType } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { LinkType } from '../spec/generated/enums';
 import type { Notifier, ObjectEvent } from './events';
@@ -27,7 +27,7 @@ export class ChangeObserver extends BorrowedStore {
   // it replaces one (see writeBatch). remove() only comes from an Undo rollback, not through here.
 
   override async update(uid: string, change: ObjectUpdate): Promise<void> {
-    const before = this.watched(uid);
+    const before = await this.watched(uid);
     await this.inner.update(uid, change);
     if (before) this.noteUpdate(before, change);
   }
@@ -38,7 +38,7 @@ export class ChangeObserver extends BorrowedStore {
    * the same batch is a replacement.
    */
   override async writeBatch(ops: readonly StoreWrite[]): Promise<void> {
-    const before = ops.map((op) => ('insert' in op ? undefined : this.watched(op.uid)));
+    const before = await Promise.all(ops.map((op) => ('insert' in op ? undefined : this.watched(op.uid))));
     await this.inner.writeBatch(ops);
     const updated = new Set(ops.flatMap((op) => ('insert' in op ? [] : [op.uid])));
     ops.forEach((op, i) => {
@@ -59,17 +59,18 @@ export class ChangeObserver extends BorrowedStore {
    * batch is over: then it is published on its own, unless the batch was undone.
    */
   override deferAttribute(uid: string, attribute: DeferredAttribute): DeferredWrite {
-    const before = this.watched(uid);
+    // Asked for before the write is handed on, as in update(); not waited for, as the caller
+    // gets the DeferredWrite at once. A read that fails costs the event, not the write.
+    const watched = this.watched(uid).catch(() => undefined);
     const w = this.inner.deferAttribute(uid, attribute);
-    if (before) {
-      void w.durable.then((durable) => {
-        if (!durable) return;
+    void Promise.all([watched, w.durable]).then(([before, durable]) => {
+      if (before && durable) {
         const after = before.attributes.map((a) => (a.name === attribute.name ? { ...a, value: attribute.value } : a));
         const event: ObjectEvent = { kind: 'attributes-changed', uid: before.uid, owner: before.owner, before: before.attributes, after };
         if (this.ended === undefined) this.events.push(event);
         else if (this.ended === 'published') this.notifier.publish([event]);
-      });
-    }
+      }
+    });
     return w;
   }
 
@@ -85,17 +86,14 @@ export class ChangeObserver extends BorrowedStore {
     this.ended = 'discarded';
   }
 
-  private watched(uid: string): ManagedObjectRecord | undefined {
-    const rec = this.inner.get(uid);
+  private async watched(uid: string): Promise<ManagedObjectRecord | undefined> {
+    const rec = await this.inner.get(uid);
     return rec && this.notifier.wants(rec.owner) ? rec : undefined;
   }
 
   private noteUpdate(before: ManagedObjectRecord, change: ObjectUpdate): void {
-    let after = change.attributes;
-    // A state written without its attribute set still changes the State attribute.
-    if (after === undefined && change.state !== undefined && change.state !== before.state) {
-      after = [...before.attributes.filter((a) => a.name !== 'State'), { name: 'State', index: 0, value: ttlv.enumeration(Tag.State, change.state) }];
-    }
+    // A state is never written without the attribute set that carries it (objects/managed-object.ts withState).
+    const after = change.attributes;
     // Material alone (Destroy drops it with a State change, which is the news) says nothing new.
     if (after === undefined) return;
     this.events.push({ kind: 'attributes-changed', uid: before.uid, owner: before.owner, before: before.attributes, after });

@@ -12,7 +12,7 @@ import type { StateValue } from '../lifecycle/state-machine';
 import type { ManagedObjectRecord, StoredAttribute } from '../store/object-store';
 import type { OpContext } from './context';
 import { KmipError, Reason } from '../kmip/errors';
-import { isDestroyed, loadObject, requestedUid, sameValue, setAttribute, touchLastChange } from './managed-object';
+import { isDestroyed, loadObject, requestedUid, sameValue, setAttribute, touchLastChange, withState } from './managed-object';
 
 /** The object a request changes: destroyed objects keep their metadata as it was. */
 export async function loadForChange(payload: TtlvStructure, ctx: OpContext): Promise<ManagedObjectRecord> {
@@ -105,11 +105,10 @@ function maintainFlags(attrs: StoredAttribute[]): StoredAttribute[] {
 
 /** Stores the object's new attribute set; a date the client set may move its state (lifecycle table). */
 export async function commitAttributes(ctx: OpContext, rec: ManagedObjectRecord, attrs: StoredAttribute[]): Promise<void> {
-  let attributes = touchLastChange(ctx, maintainFlags(attrs));
+  const attributes = touchLastChange(ctx, maintainFlags(attrs));
   const state = effectiveState(rec.state as StateValue, attributes, ctx.clock.now());
-  if (state !== rec.state) attributes = setAttribute(attributes, 'State', ttlv.enumeration(Tag.State, state));
   const expectedRevision = rec.revision;
-  await ctx.store.update(rec.uid, state !== rec.state ? { state, attributes, expectedRevision } : { attributes, expectedRevision });
+  await ctx.store.update(rec.uid, state !== rec.state ? { ...withState(attributes, state), expectedRevision } : { attributes, expectedRevision });
 }
 
 /** The response: the identifier and the instance changed (Add, Modify, Delete); only 1.x shows the instance (kmip/response-adapter.ts). */

@@ -75,7 +75,7 @@ const DESCRIBES_REQUEST: ReadonlySet<string> = new Set([
 
 const OBJECT_TYPE_KEYS = new Map<number, string>(Object.entries(ObjectType).map(([k, v]) => [v, k]));
 
-export function ruleOf(name: string): AttributeRule | undefined {
+function ruleOf(name: string): AttributeRule | undefined {
   const rule = attributeRule(name);
   return rule && rule.hasRules ? rule : undefined;
 }
@@ -84,7 +84,7 @@ export function ruleOf(name: string): AttributeRule | undefined {
  * Custom attributes: 'y-' ones (the 2.x vendor "y") are the server's; every other name outside the
  * spec's table ('x-', and 2.x Vendor Attributes of any vendor) is the client's.
  */
-export function isClientCustom(name: string): boolean {
+function isClientCustom(name: string): boolean {
   return attributeRule(name) === undefined && !name.startsWith('y-');
 }
 

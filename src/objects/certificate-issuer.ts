@@ -30,7 +30,7 @@ import { issueCertificate, parseCertificationRequest, requestDer, subjectOfCerti
 import { keyBlockOf, requireKeyValue } from './key-block';
 import { getAttribute, getAttributes, isDestroyed, loadObject, nowSeconds, readBody, requireOnline } from './managed-object';
 
-export function linkItem(type: number, uid: string): TtlvItem {
+function linkItem(type: number, uid: string): TtlvItem {
   return ttlv.structure(Tag.Link, [ttlv.enumeration(Tag.LinkType, type), ttlv.textString(Tag.LinkedObjectIdentifier, uid)]);
 }
 

@@ -15,7 +15,7 @@ import type { OpContext } from './context';
 import { KmipError, Reason } from '../kmip/errors';
 import { certificateKeyBlock } from '../crypto/certificate';
 import { keyBlockOf, requireKeyValue } from './key-block';
-import { getAttribute, isDestroyed, loadObject, readBody, requestedUid, requireOnline, setAttribute } from './managed-object';
+import { getAttribute, isDestroyed, loadObject, nowSeconds, readBody, requestedUid, requireOnline, setAttribute } from './managed-object';
 
 export type KeyUse = 'encrypt' | 'decrypt' | 'sign' | 'verify' | 'macGenerate' | 'macVerify';
 
@@ -57,7 +57,7 @@ function checkLifecycle(ctx: OpContext, rec: ManagedObjectRecord, rule: UseRule)
   if (!isAllowed(state, rule.lifecycle)) {
     throw new KmipError(Reason.WrongKeyLifecycleState, `${rule.label} is not allowed on an object in state ${stateName(state)}`);
   }
-  const now = BigInt(Math.floor(ctx.clock.now() / 1000));
+  const now = nowSeconds(ctx);
   if (rule.lifecycle === 'protect') {
     const stop = dateAttr(rec, 'Protect Stop Date');
     if (stop !== undefined && stop <= now) throw new KmipError(Reason.WrongKeyLifecycleState, `the key's Protect Stop Date has passed`);
@@ -108,8 +108,9 @@ export async function loadKeyFor(ctx: OpContext, payload: TtlvStructure, use: Ke
  * it unchanged. The OASIS case CS-BC-M-7 expects Permission Denied in 1.x and 2.x alike.
  */
 export async function consumeUsage(ctx: OpContext, uid: string, bytes: number): Promise<void> {
-  // Re-read synchronously right before the write, so concurrent uses count against the latest value.
-  const rec = ctx.store.get(uid);
+  // Re-read right before the write, so concurrent uses count against the latest value; one that
+  // commits in between moves the revision on and this write is refused (CONFLICT).
+  const rec = await ctx.store.get(uid);
   const limits = rec ? getAttribute(rec.attributes, 'Usage Limits') : undefined;
   if (!rec || limits?.type !== ItemType.Structure) return;
   const total = longOf(limits, Tag.UsageLimitsTotal);

@@ -19,8 +19,8 @@ import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/ty
 import { Tag } from '../spec/generated/tags';
 import { ObjectType } from '../spec/generated/enums';
 import { opt } from '../kmip/tree';
-import { KeyProtectorError, type KeyProtector } from '../keys/key-protector';
-import type { DigestSealing, ManagedObjectRecord, ObjectUpdate, ProtectedMaterial, StoredAttribute } from '../store/object-store';
+import { KeyProtectorError, type KeyProtector, type ProtectedMaterial } from '../keys/key-protector';
+import type { DigestSealing, ManagedObjectRecord, ObjectUpdate, StoredAttribute } from '../store/object-store';
 import type { OpContext } from './context';
 import { KmipError, Reason } from '../kmip/errors';
 import { digestAttribute, digestInput, keyBlockOf } from './key-block';
@@ -34,7 +34,7 @@ const PUBLIC_MATERIAL: ReadonlySet<number> = new Set([ObjectType.Certificate, Ob
  * secret data, split keys (shares of a secret), PGP keys (which may hold a private key) and opaque
  * objects (whose content the server cannot judge).
  */
-export function withholdsDigest(objectType: number): boolean {
+function withholdsDigest(objectType: number): boolean {
   return !PUBLIC_MATERIAL.has(objectType);
 }
 
@@ -43,7 +43,7 @@ export function withholdsDigest(objectType: number): boolean {
  * (key-block.ts digestInput) with the block's Key Format Type; undefined without key material (a
  * metadata-only or wrapped key, an opaque object).
  */
-export function digestOfBody(body: TtlvStructure): TtlvStructure | undefined {
+function digestOfBody(body: TtlvStructure): TtlvStructure | undefined {
   const block = keyBlockOf(body);
   if (block === undefined) return undefined;
   const format = opt.enumeration(block, Tag.KeyFormatType);
@@ -83,7 +83,7 @@ export async function withholdDigest(
 }
 
 /** Whether the object has a withheld Digest: its material to compute it from, or the sealed Digest. */
-export function hasWithheldDigest(rec: ManagedObjectRecord): boolean {
+function hasWithheldDigest(rec: ManagedObjectRecord): boolean {
   return rec.digestMac !== null && (rec.protectedMaterial !== null || rec.sealedDigest !== null);
 }
 
@@ -170,7 +170,7 @@ export async function sealClearDigests(store: DigestSealing, keys: KeyProtector)
   if (!store.needsDigestSealing()) return 0;
   let sealed = 0;
   for (let after = 0; ; ) {
-    const records = store.recordsAfter(after, SEAL_BATCH);
+    const records = await store.recordsAfter(after, SEAL_BATCH);
     if (records.length === 0) break;
     after = records[records.length - 1]!.seq;
     const updates: { uid: string; update: ObjectUpdate }[] = [];

@@ -132,7 +132,7 @@ function symmetricLengthFits(algorithm: number, bits: number): boolean | undefin
 }
 
 /** Key lengths (bits) each symmetric algorithm accepts when we generate a key. */
-export function checkSymmetricLength(algorithm: number, bits: number): void {
+function checkSymmetricLength(algorithm: number, bits: number): void {
   const ok = symmetricLengthFits(algorithm, bits);
   if (ok === undefined) {
     throw new KmipError(Reason.InvalidField, 'this algorithm cannot be used to create a symmetric key');
@@ -140,8 +140,21 @@ export function checkSymmetricLength(algorithm: number, bits: number): void {
   if (!ok) throw new KmipError(Reason.InvalidField, `key length ${bits} is not valid for this algorithm`);
 }
 
+/**
+ * The largest Secret Data the server generates (Create, Create Split Key): 8192 bits, far above any
+ * seed or password a client asks for, so one request cannot make the server draw without bound.
+ */
+const MAX_SECRET_DATA_BITS = 8192;
+
+/** A length for generated Secret Data: whole bytes, within MAX_SECRET_DATA_BITS. */
+export function checkSecretDataLength(bits: number): void {
+  if (bits <= 0 || bits % 8 !== 0 || bits > MAX_SECRET_DATA_BITS) {
+    throw new KmipError(Reason.InvalidField, 'secret data length must be a positive multiple of 8 bits');
+  }
+}
+
 /** The largest HMAC key Create makes: 64 KiB, as RNG Retrieve gives at most. */
-export const MAX_HMAC_KEY_BITS = 64 * 1024 * 8;
+const MAX_HMAC_KEY_BITS = 64 * 1024 * 8;
 
 /**
  * Bytes to derive for a symmetric key of `bits` (Derive Key). The algorithm's own sizes where the
@@ -160,7 +173,7 @@ export function derivedKeyBytes(algorithm: number, bits: number): number {
 }
 
 /** Bytes of key material for a length in bits (3DES keys carry parity bits: 168 -> 24 bytes). */
-export function symmetricKeyBytes(algorithm: number, bits: number): number {
+function symmetricKeyBytes(algorithm: number, bits: number): number {
   if (algorithm === CryptographicAlgorithm.DES3) return bits <= 128 ? 16 : 24;
   if (algorithm === CryptographicAlgorithm.DES) return 8;
   return bits / 8;

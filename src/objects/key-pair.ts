@@ -14,7 +14,7 @@ import { newUniqueIdentifier } from './managed-object';
 import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from './new-object';
 import { resolveRequestAttributes } from './templates';
 
-export const WHICH = {
+const WHICH = {
   common: { template: Tag.CommonTemplateAttribute, attributes: Tag.CommonAttributes },
   private: { template: Tag.PrivateKeyTemplateAttribute, attributes: Tag.PrivateKeyAttributes },
   public: { template: Tag.PublicKeyTemplateAttribute, attributes: Tag.PublicKeyAttributes },
@@ -36,7 +36,7 @@ export function curveOf(attrs: readonly KmipAttribute[]): number | undefined {
 }
 
 /** The 2.x per-half Protection Storage Masks, checked like Create's. */
-export function storageFor(payload: TtlvStructure, tag: number, common: number): number {
+function storageFor(payload: TtlvStructure, tag: number, common: number): number {
   const masks = child(payload, tag);
   if (!masks) return common;
   return chooseProtectionStorage(ttlv.structure(Tag.RequestPayload, [withTag(masks, Tag.ProtectionStorageMasks)]));

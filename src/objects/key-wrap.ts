@@ -76,7 +76,7 @@ const WRAP_MODES: ReadonlyMap<number, boolean> = new Map([
  * `unwrap`, before it may unwrap a key registered wrapped under it).
  */
 async function wrappingKey(ctx: OpContext, uid: string, use: 'wrap' | 'unwrap' = 'wrap'): Promise<ManagedObjectRecord> {
-  const rec = ctx.store.get(uid);
+  const rec = await ctx.store.get(uid);
   if (rec === undefined || !mayReach(ctx, rec)) {
     throw new KmipError(Reason.WrappingObjectNotFound, `wrapping key ${uid} not found`);
   }
@@ -128,7 +128,7 @@ export async function unwrapKeyBlock(ctx: OpContext, block: TtlvStructure): Prom
   }
   const eki = opt.structure(kwd, Tag.EncryptionKeyInformation);
   const kekUid = eki ? opt.text(eki, Tag.UniqueIdentifier) : undefined;
-  const known = kekUid === undefined ? undefined : ctx.store.get(kekUid);
+  const known = kekUid === undefined ? undefined : await ctx.store.get(kekUid);
   if (kekUid === undefined || known === undefined || !mayReach(ctx, known)) {
     throw notSupported('its wrapping key is not one of yours on this server');
   }

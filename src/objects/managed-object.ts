@@ -11,9 +11,9 @@ import type { IndexedAttribute, KmipAttribute } from '../kmip/attributes';
 import { asText, child, withTag } from '../kmip/tree';
 import { effectiveState } from '../lifecycle/effective-state';
 import { transition, type LifecycleEvent, type StateValue } from '../lifecycle/state-machine';
-import type { ManagedObjectRecord, ProtectedMaterial, StoredAttribute } from '../store/object-store';
-import type { KeyProtector } from '../keys/key-protector';
-import type { OpContext } from './context';
+import type { ManagedObjectRecord, StoredAttribute } from '../store/object-store';
+import type { KeyProtector, ProtectedMaterial } from '../keys/key-protector';
+import type { Clock, OpContext } from './context';
 import { KmipError, Reason } from '../kmip/errors';
 import { secureRandomBytes } from '../crypto/random-pool';
 import { isMultiValued } from './attribute-policy';
@@ -59,8 +59,9 @@ export function noteAdministratorOverride(ctx: OpContext, owner: string): void {
   if (!owners.includes(owner)) owners.push(owner);
 }
 
-export function nowSeconds(ctx: OpContext): bigint {
-  return BigInt(Math.floor(ctx.clock.now() / 1000));
+/** The time for a Date-Time item (whole seconds): a handler passes its context, the server its core. */
+export function nowSeconds(from: { readonly clock: Clock }): bigint {
+  return BigInt(Math.floor(from.clock.now() / 1000));
 }
 
 /**
@@ -82,7 +83,7 @@ export function requestedUid(payload: TtlvStructure, ctx: OpContext): string {
 
 /** Loads an object the caller may see; brings its date-driven state up to date and persists it. */
 export async function loadObject(ctx: OpContext, uid: string): Promise<ManagedObjectRecord> {
-  const rec = ctx.store.get(uid);
+  const rec = await ctx.store.get(uid);
   // The audit record names what the client asked for, refused or not.
   ctx.touched.push(uid);
   // Another owner's object answers exactly like a missing one: existence is not revealed.
@@ -90,11 +91,27 @@ export async function loadObject(ctx: OpContext, uid: string): Promise<ManagedOb
     // Object Not Found is the 2.x reason; 1.x clients get Item Not Found (errors.ts).
     throw new KmipError(Reason.ObjectNotFound, `object ${uid} not found`);
   }
-  const state = effectiveState(rec.state as StateValue, rec.attributes, ctx.clock.now());
-  if (state === rec.state) return rec;
-  const attributes = setAttribute(rec.attributes, 'State', ttlv.enumeration(Tag.State, state));
+  const settled = effectiveState(rec.state as StateValue, rec.attributes, ctx.clock.now());
+  if (settled === rec.state) return rec;
+  const { state, attributes } = withState(rec.attributes, settled);
   await ctx.store.update(uid, { state, attributes, expectedRevision: rec.revision });
   return { ...rec, state, attributes, revision: rec.revision + 1 };
+}
+
+/** A state as the store writes it: the `state` column and the attribute set that carries it. */
+export interface StateFields {
+  readonly state: StateValue;
+  readonly attributes: StoredAttribute[];
+}
+
+/**
+ * The one place an object's state is written. The store keeps it twice: the `state` column, which
+ * Locate filters on, and the State attribute, which Get Attributes answers. Every write of a state
+ * (a new object, a date that moved it, a lifecycle event) takes both from here, so the two cannot
+ * drift: no other code sets the State attribute (test/consistency/state-writes.test.ts).
+ */
+export function withState(attributes: readonly StoredAttribute[], state: StateValue): StateFields {
+  return { state, attributes: setAttribute(attributes, 'State', ttlv.enumeration(Tag.State, state)) };
 }
 
 /** A destroyed object's withheld Digest: sealed, with its index, or gone (both null). */
@@ -112,8 +129,8 @@ export async function applyEvent(
   /** Drops the material (Destroy); what stands for its withheld Digest afterwards (ops/digest-index.ts sealWithheldDigest). */
   dropMaterial: false | DigestAfterDestroy = false,
 ): Promise<ManagedObjectRecord> {
-  const state = transition(rec.state as StateValue, event);
-  let attributes = setAttribute(rec.attributes, 'State', ttlv.enumeration(Tag.State, state));
+  const { state, attributes: withNewState } = withState(rec.attributes, transition(rec.state as StateValue, event));
+  let attributes = withNewState;
   for (const a of extra) attributes = setAttribute(attributes, a.name, a.value);
   attributes = touchLastChange(ctx, attributes);
   const expectedRevision = rec.revision;
@@ -176,14 +193,13 @@ const LIVE_STATES: readonly number[] = [State.PreActive, State.Active, State.Dea
  * `self`: the object being changed and its attributes as they will be, without the instance
  * being replaced.
  */
-export function checkNameUnique(
+export async function checkNameUnique(
   ctx: OpContext,
   owner: string,
   name: TtlvItem,
   self?: { readonly uid: string; readonly remaining: readonly StoredAttribute[] },
-): void {
-  const others = ctx.store
-    .locate({ owner, states: LIVE_STATES, conditions: [{ kind: 'equals', name: 'Name', value: name }] })
+): Promise<void> {
+  const others = (await ctx.store.locate({ owner, states: LIVE_STATES, conditions: [{ kind: 'equals', name: 'Name', value: name }] }))
     .filter((uid) => uid !== self?.uid);
   const onSelf = self?.remaining.some((a) => a.name === 'Name' && sameValue(a.value, name)) ?? false;
   if (others.length > 0 || onSelf) throw new KmipError(Reason.NonUniqueNameAttribute, 'an object with this Name already exists');

@@ -19,7 +19,7 @@ import { defaultOperationPolicyName } from '../compat/profiles';
 import { keyBlockOf } from './key-block';
 import { initialUsageLimitsIn } from './usage-limits';
 import { withholdDigest } from './digest-index';
-import { newUniqueIdentifier, nowSeconds, protectBody, sameValue, setAttribute, toStoredAttributes } from './managed-object';
+import { newUniqueIdentifier, nowSeconds, protectBody, sameValue, setAttribute, toStoredAttributes, withState } from './managed-object';
 
 /** The lease this server grants on its objects (Lease Time attribute; Check compares against it). */
 export const LEASE_TIME_SECONDS = 3600;
@@ -39,7 +39,7 @@ export const PROTECTION_STORAGE = ProtectionStorageMask.Software;
  * KMIP 1.0 reserves no name, and 1.3 dropped the sentence (there "default" is an ordinary group
  * name a client may use), so for those clients the server assigns no group.
  */
-export const DEFAULT_OBJECT_GROUP = { name: 'default', first: { major: 1, minor: 1 }, last: { major: 1, minor: 2 } } as const;
+const DEFAULT_OBJECT_GROUP = { name: 'default', first: { major: 1, minor: 1 }, last: { major: 1, minor: 2 } } as const;
 
 function reservesDefaultGroup(v: ProtocolVersion): boolean {
   return compareVersions(v, DEFAULT_OBJECT_GROUP.first) >= 0 && compareVersions(v, DEFAULT_OBJECT_GROUP.last) <= 0;
@@ -132,7 +132,7 @@ function serverDefaults(attrs: StoredAttribute[], input: NewObjectInput, ctx: Op
 }
 
 /** The Short Unique Identifier (2.x): the SHA-256 of the Unique Identifier. */
-export function shortUniqueIdentifier(uid: string): TtlvItem {
+function shortUniqueIdentifier(uid: string): TtlvItem {
   return ttlv.byteString(Tag.ShortUniqueIdentifier, createHash('sha256').update(uid, 'utf8').digest());
 }
 
@@ -168,10 +168,10 @@ export async function prepareNewObject(ctx: OpContext, input: NewObjectInput): P
   }
   if (input.objectType !== ObjectType.Template) attributes = serverDefaults(attributes, input, ctx);
   // Every object has a State attribute; the dates it was given may already have moved it on.
-  const state = effectiveState(State.PreActive, attributes, ctx.clock.now());
-  attributes = setAttribute(attributes, 'State', ttlv.enumeration(Tag.State, state));
+  const initial = withState(attributes, effectiveState(State.PreActive, attributes, ctx.clock.now()));
+  const state = initial.state;
   // The Digest of secret material is not stored, its index MAC is (digest-index.ts).
-  const withheld = await withholdDigest(ctx.keys, input.objectType, input.body, attributes);
+  const withheld = await withholdDigest(ctx.keys, input.objectType, input.body, initial.attributes);
   const protectedMaterial = await protectBody(ctx, uid, input.body);
   return { uid, objectType: input.objectType, state, owner: input.owner ?? ctx.client.name, ...withheld, protectedMaterial };
 }
@@ -182,8 +182,4 @@ export async function storeNewObject(ctx: OpContext, input: NewObjectInput): Pro
   ctx.idPlaceholder = record.uid;
   ctx.touched.push(record.uid);
   return { uid: record.uid, attributes: record.attributes };
-}
-
-export function isKnownObjectType(t: number): boolean {
-  return Object.values(ObjectType).includes(t as (typeof ObjectType)[keyof typeof ObjectType]);
 }

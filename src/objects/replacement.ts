@@ -6,7 +6,7 @@ import type { StoredAttribute } from '../store/object-store';
 import { getAttribute } from './managed-object';
 
 /** Dates that move with the Offset; Activation Date sets the shift for the others. */
-export const SHIFTED_DATES = ['Process Start Date', 'Protect Stop Date', 'Deactivation Date'] as const;
+const SHIFTED_DATES = ['Process Start Date', 'Protect Stop Date', 'Deactivation Date'] as const;
 
 /**
  * Not copied to the replacement: set anew by the server (dates, identifiers, digest, state), or

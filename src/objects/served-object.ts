@@ -19,7 +19,7 @@ import { pkcs12KeyBlock } from './pkcs12';
 import { attributesWithDigest } from './digest-index';
 
 /** Re-expresses a symmetric key block in another format (Raw <-> Transparent Symmetric Key). */
-export function convertSymmetric(block: TtlvStructure, to: number): TtlvStructure {
+function convertSymmetric(block: TtlvStructure, to: number): TtlvStructure {
   const from = opt.enumeration(block, Tag.KeyFormatType);
   if (from === to) return block;
   const material = rawKeyMaterial(block);
@@ -96,7 +96,7 @@ export async function bodyForClient(ctx: OpContext, rec: ManagedObjectRecord, pa
  * refused (Key Wrap Type Not Supported) otherwise (key-wrap.ts unwrapKeyBlock). Either way the
  * answer is never silently something else.
  */
-export function checkKeyWrapType(wrapType: number, wrapRequested: boolean): void {
+function checkKeyWrapType(wrapType: number, wrapRequested: boolean): void {
   if (wrapType === KeyWrapType.AsRegistered) return;
   if (wrapType !== KeyWrapType.NotWrapped) {
     throw new KmipError(Reason.KeyWrapTypeNotSupported, 'Key Wrap Type must be Not Wrapped or As Registered');
@@ -106,7 +106,7 @@ export function checkKeyWrapType(wrapType: number, wrapRequested: boolean): void
   }
 }
 
-export function replaceBlock(body: TtlvStructure, block: TtlvStructure): TtlvStructure {
+function replaceBlock(body: TtlvStructure, block: TtlvStructure): TtlvStructure {
   return ttlv.structure(body.tag, body.value.map((c) => (c.tag === Tag.KeyBlock ? block : c)));
 }
 
@@ -148,7 +148,7 @@ export interface OwnerReadDeps {
  * rules), with its attributes, in `version`: what a Put carries. Undefined once the object is gone.
  */
 export async function serveToOwner(deps: OwnerReadDeps, uid: string, version: ProtocolVersion): Promise<ServedToOwner | undefined> {
-  const rec = deps.store.get(uid);
+  const rec = await deps.store.get(uid);
   if (rec === undefined) return undefined;
   const ctx: OpContext = {
     version,

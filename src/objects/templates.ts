@@ -37,7 +37,7 @@ export async function resolveRequestAttributes(
   if (names.length === 0) return explicit;
   const fromTemplates: IndexedAttribute[] = [];
   for (const name of names) {
-    const uids = ctx.store.locate({
+    const uids = await ctx.store.locate({
       owner: ctx.client.isAdmin ? undefined : ctx.client.name,
       objectType: ObjectType.Template,
       states: LIVE_STATES,
@@ -58,7 +58,7 @@ export async function resolveRequestAttributes(
  * the templates', and a later template's over an earlier one's; for a multi-instance attribute the
  * union of the values is used (an identical value once).
  */
-export function mergeAttributes(fromTemplates: readonly IndexedAttribute[], explicit: readonly IndexedAttribute[]): IndexedAttribute[] {
+function mergeAttributes(fromTemplates: readonly IndexedAttribute[], explicit: readonly IndexedAttribute[]): IndexedAttribute[] {
   const out: IndexedAttribute[] = [];
   for (const a of [...fromTemplates, ...explicit]) {
     const { name, value } = a;

@@ -21,7 +21,7 @@ export const addAttributeHandler: OperationHandler = {
     if (!isMultiValued(name) && instancesOf(rec, name).length > 0) {
       throw new KmipError(Reason.AttributeSingleValued, `${name} takes one value and the object has it`);
     }
-    if (name === 'Name') checkNameUnique(ctx, rec.owner, value, { uid: rec.uid, remaining: rec.attributes });
+    if (name === 'Name') await checkNameUnique(ctx, rec.owner, value, { uid: rec.uid, remaining: rec.attributes });
     const attributes = addAttributeInstance(rec.attributes, name, value);
     await commitAttributes(ctx, rec, attributes);
     return attributeResponse(rec.uid, attributes[attributes.length - 1]);

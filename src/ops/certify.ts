@@ -102,7 +102,7 @@ export const certifyHandler: OperationHandler = {
     });
     const writes: Parameters<typeof ctx.store.writeBatch>[0][number][] = [{ insert: record }];
     if (pub) {
-      const current = ctx.store.get(pub.rec.uid) ?? pub.rec;
+      const current = (await ctx.store.get(pub.rec.uid)) ?? pub.rec;
       writes.push({
         uid: pub.rec.uid,
         update: {

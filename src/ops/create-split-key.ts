@@ -22,7 +22,7 @@ import type { OperationHandler } from '../objects/context';
 import type { NewObject } from '../store/object-store';
 import { secureRandomBytes } from '../crypto/random-pool';
 import { splitSecret } from '../crypto/secret-sharing';
-import { generateSymmetricKey, wipe } from '../objects/key-block';
+import { checkSecretDataLength, generateSymmetricKey, wipe } from '../objects/key-block';
 import { digestAttribute, keyBlockOf, rawKeyMaterial, requireKeyValue } from '../objects/key-block';
 import { getAttribute, isDestroyed, loadObject, readBody, requireOnline } from '../objects/managed-object';
 import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from '../objects/new-object';
@@ -51,7 +51,7 @@ function generateSecret(objectType: number, attrs: readonly KmipAttribute[]): Se
   const length = intAttr(attrs, 'Cryptographic Length');
   if (length === undefined) throw new KmipError(Reason.MissingData, 'Cryptographic Length is required to create a split key');
   if (objectType === ObjectType.SecretData) {
-    if (length <= 0 || length % 8 !== 0 || length > 8192) throw new KmipError(Reason.InvalidField, 'secret data length must be a positive multiple of 8 bits');
+    checkSecretDataLength(length);
     const material = secureRandomBytes(length / 8);
     const algorithm = intAttr(attrs, 'Cryptographic Algorithm');
     return { material, shape: { format: KeyFormatType.Opaque, ...(algorithm !== undefined ? { algorithm } : {}), length }, wipeAfter: [ttlv.byteString(Tag.KeyMaterial, material)], sensitive: false };

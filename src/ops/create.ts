@@ -11,7 +11,7 @@ import { secureRandomBytes } from '../crypto/random-pool';
 import { digestAttribute, keyBlock } from '../objects/key-block';
 import { checkClientAttributes, chooseProtectionStorage, storeNewObject } from '../objects/new-object';
 import { resolveRequestAttributes } from '../objects/templates';
-import { Generated, generateSymmetricKey, wipe } from '../objects/key-block';
+import { checkSecretDataLength, Generated, generateSymmetricKey, wipe } from '../objects/key-block';
 function attrValue(attrs: readonly KmipAttribute[], name: string): TtlvItem | undefined {
   return attrs.find((a) => a.name === name)?.value;
 }
@@ -31,9 +31,7 @@ function generateFromAttributes(attrs: readonly KmipAttribute[]): Generated {
 
 function generateSecretData(attrs: readonly KmipAttribute[]): Generated {
   const bits = intAttr(attrs, 'Cryptographic Length') ?? 256;
-  if (bits <= 0 || bits % 8 !== 0 || bits > 8192) {
-    throw new KmipError(Reason.InvalidField, 'secret data length must be a positive multiple of 8 bits');
-  }
+  checkSecretDataLength(bits);
   const material = secureRandomBytes(bits / 8);
   return {
     body: ttlv.structure(Tag.SecretData, [

@@ -52,8 +52,9 @@ export const getUsageAllocationHandler: OperationHandler = {
     if (!PROTECTING_TYPES.includes(rec.objectType)) {
       throw new KmipError(Reason.InvalidObjectType, 'only objects that apply cryptographic protection have usage to allocate', undefined, Reason.IllegalOperation);
     }
-    // Re-read right before the write (no await in between), so concurrent allocations see each other.
-    const current = ctx.store.get(uid) ?? rec;
+    // Re-read right before the write (no other await in between), so concurrent allocations see
+    // each other; one that commits in between moves the revision on and this write is refused (CONFLICT).
+    const current = (await ctx.store.get(uid)) ?? rec;
     const limits = getAttribute(current.attributes, 'Usage Limits');
     if (limits?.type !== ItemType.Structure) {
       throw new KmipError(Reason.AttributeNotFound, `object ${uid} has no Usage Limits`, undefined, Reason.IllegalOperation);

@@ -17,7 +17,7 @@ import { effectiveState } from '../lifecycle/effective-state';
 import { isStateValue, type StateValue } from '../lifecycle/state-machine';
 import type { OperationHandler } from '../objects/context';
 import { KmipError, Reason } from '../kmip/errors';
-import { noteAdministratorOverride, protectBody, requireAdministrator, setAttribute, toStoredAttributes } from '../objects/managed-object';
+import { noteAdministratorOverride, protectBody, requireAdministrator, setAttribute, toStoredAttributes, withState } from '../objects/managed-object';
 import { readRegisteredObject } from '../objects/registered-object';
 import { withholdDigest } from '../objects/digest-index';
 
@@ -30,7 +30,7 @@ export const importHandler: OperationHandler = {
     const objectType = req.enumeration(payload, Tag.ObjectType);
     const replace = opt.boolean(payload, Tag.ReplaceExisting) ?? false;
     const { body } = readRegisteredObject(payload, objectType, ctx);
-    const existing = ctx.store.get(uid);
+    const existing = await ctx.store.get(uid);
     if (existing && existing.owner !== ctx.client.name) noteAdministratorOverride(ctx, existing.owner);
     if (existing) {
       if (!replace) throw new KmipError(Reason.ObjectAlreadyExists, `object ${uid} already exists`);
@@ -41,10 +41,10 @@ export const importHandler: OperationHandler = {
     attributes = setAttribute(attributes, 'Object Type', ttlv.enumeration(Tag.ObjectType, objectType));
     const given = attributes.find((a) => a.name === 'State')?.value;
     const stated = given?.type === ItemType.Enumeration && isStateValue(given.value) ? (given.value as StateValue) : State.PreActive;
-    const state = effectiveState(stated, attributes, ctx.clock.now());
-    attributes = setAttribute(attributes, 'State', ttlv.enumeration(Tag.State, state));
+    const initial = withState(attributes, effectiveState(stated, attributes, ctx.clock.now()));
+    const state = initial.state;
     // A secret object's Digest is the server's to compute from the material, and not stored (digest-index.ts).
-    const withheld = await withholdDigest(ctx.keys, objectType, body, attributes);
+    const withheld = await withholdDigest(ctx.keys, objectType, body, initial.attributes);
     const protectedMaterial = await protectBody(ctx, uid, body);
     if (existing) await ctx.store.update(uid, { state, ...withheld, sealedDigest: null, protectedMaterial, expectedRevision: existing.revision });
     else await ctx.store.insert({ uid, objectType, state, owner: ctx.client.name, ...withheld, protectedMaterial });

@@ -111,12 +111,12 @@ const LOCATE_AUDIT_IDENTIFIERS = 10;
  * identity's, its audit record says so and names their owners. Only administrators pay for the
  * second query (their own objects, one indexed query) and a read of each other identity's object named.
  */
-function noteOthersReturned(ctx: OpContext, query: LocateQuery, page: readonly string[]): void {
+async function noteOthersReturned(ctx: OpContext, query: LocateQuery, page: readonly string[]): Promise<void> {
   if (page.length === 0) return;
-  const own = new Set(ctx.store.locate({ ...query, owner: ctx.client.name }));
+  const own = new Set(await ctx.store.locate({ ...query, owner: ctx.client.name }));
   for (const uid of page) {
     if (own.has(uid)) continue;
-    const owner = ctx.store.get(uid)?.owner;
+    const owner = (await ctx.store.get(uid))?.owner;
     if (owner !== undefined && owner !== ctx.client.name) noteAdministratorOverride(ctx, owner);
   }
 }
@@ -132,14 +132,14 @@ export const locateHandler: OperationHandler = {
     const base = await buildQuery(filterAttributes(payload), ctx);
     const query = withStorage(base, opt.integer(payload, Tag.StorageStatusMask));
     // Located Items (1.3+) counts every match, before Offset and Maximum apply.
-    const all = query ? ctx.store.locate(query) : [];
+    const all = query ? await ctx.store.locate(query) : [];
     const page = all.slice(offset, maximum === undefined ? undefined : offset + maximum);
     const out: TtlvItem[] = [];
     out.push(ttlv.integer(Tag.LocatedItems, all.length));
     for (const uid of page) out.push(ttlv.textString(Tag.UniqueIdentifier, uid));
     if (page.length === 1) ctx.idPlaceholder = page[0];
     ctx.auditDetail.located = { returned: page.length, matched: all.length, first: page.slice(0, LOCATE_AUDIT_IDENTIFIERS) };
-    if (ctx.client.isAdmin && query) noteOthersReturned(ctx, query, page);
+    if (ctx.client.isAdmin && query) await noteOthersReturned(ctx, query, page);
     return out;
   },
 };

@@ -11,7 +11,7 @@ import type { OperationHandler } from '../objects/context';
 import { KmipError, Reason } from '../kmip/errors';
 
 /** Longer messages are refused rather than truncated, so the log never holds a partial one. */
-export const MAX_LOG_MESSAGE_CHARS = 4096;
+const MAX_LOG_MESSAGE_CHARS = 4096;
 
 export const logHandler: OperationHandler = {
   operation: Operation.Log,

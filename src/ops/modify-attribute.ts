@@ -48,7 +48,7 @@ export const modifyAttributeHandler: OperationHandler = {
     }
     checkClientChange('modify', next.name, rec, undefined, nowSeconds(ctx));
     const remaining = without(rec.attributes, target);
-    if (next.name === 'Name') checkNameUnique(ctx, rec.owner, next.value, { uid: rec.uid, remaining });
+    if (next.name === 'Name') await checkNameUnique(ctx, rec.owner, next.value, { uid: rec.uid, remaining });
     const value = next.name === 'Usage Limits' ? correctedUsageLimits(next.value, target.value) : next.value;
     const changed: StoredAttribute = { name: target.name, index: target.index, value };
     await commitAttributes(ctx, rec, [...remaining, changed]);

@@ -37,7 +37,7 @@ function protectEnd(rec: ManagedObjectRecord): bigint | undefined {
  * Seconds of lease for `rec` at `now` (before its protect period ends): its Lease Time (0: no
  * limit), capped by the time left in its protect period.
  */
-export function leaseSeconds(rec: ManagedObjectRecord, now: bigint): number {
+function leaseSeconds(rec: ManagedObjectRecord, now: bigint): number {
   const attr = getAttribute(rec.attributes, 'Lease Time');
   const policy = BigInt(attr?.type === ItemType.Interval ? attr.value : LEASE_TIME_SECONDS);
   const end = protectEnd(rec);

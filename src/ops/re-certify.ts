@@ -81,7 +81,7 @@ export const reCertifyHandler: OperationHandler = {
     const pubUid = linkTarget(old.attributes, LinkType.PublicKeyLink);
     // The public key, when the caller may see it: its Private Key Link finds a self-signer, and its
     // Certificate Link moves to the new certificate.
-    const linked = pubUid === undefined ? undefined : ctx.store.get(pubUid);
+    const linked = pubUid === undefined ? undefined : await ctx.store.get(pubUid);
     const pub = linked && !isDestroyed(linked.state) && mayReach(ctx, linked) ? linked : undefined;
     const selfSigned = x509.issuer === x509.subject && x509.verify(subjectKey);
     const issuerCertUid = linkTarget(attrs, LinkType.CertificateLink) ?? linkTarget(old.attributes, LinkType.CertificateLink);

@@ -12,7 +12,7 @@ import { KmipError, Reason } from '../kmip/errors';
 import type { OperationHandler } from '../objects/context';
 
 /** Bounds one response's size: larger amounts are for several requests, not one allocation. */
-export const MAX_RNG_BYTES = 64 * 1024;
+const MAX_RNG_BYTES = 64 * 1024;
 
 export const rngRetrieveHandler: OperationHandler = {
   operation: Operation.RNGRetrieve,

@@ -22,7 +22,7 @@ export const setAttributeHandler: OperationHandler = {
     if (existing.length > 1) throw new KmipError(Reason.MultiValuedAttribute, `${name} has several instances: use Modify Attribute`);
     checkClientChange('set', name, rec, undefined, nowSeconds(ctx));
     const remaining = rec.attributes.filter((a) => a.name !== name);
-    if (name === 'Name') checkNameUnique(ctx, rec.owner, value, { uid: rec.uid, remaining });
+    if (name === 'Name') await checkNameUnique(ctx, rec.owner, value, { uid: rec.uid, remaining });
     await commitAttributes(ctx, rec, setAttribute(remaining, name, value));
     return [ttlv.textString(Tag.UniqueIdentifier, rec.uid)];
   },

@@ -7,11 +7,12 @@
  * X.509 v3 certificates are DER-built with asn1js and signed with crypto.sign. Private keys are
  * written as PKCS#8 PEM with mode 0600.
  */
-import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import * as asn1js from 'asn1js';
+import { keyIdentifier } from '../crypto/x509-issue';
 
 export interface IssuedFiles {
   readonly certPath: string;
@@ -369,15 +370,6 @@ function ipBytes(ip: string): Uint8Array {
     out[2 * i + 1] = g & 0xff;
   });
   return out;
-}
-
-/** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
-function keyIdentifier(key: KeyObject): Buffer {
-  const spkiDer = key.export({ type: 'spki', format: 'der' });
-  const spki = asn1js.fromBER(spkiDer).result;
-  const bits = spki instanceof asn1js.Sequence ? spki.valueBlock.value[1] : undefined;
-  if (!(bits instanceof asn1js.BitString)) throw new Error('cannot parse the public key');
-  return createHash('sha1').update(bits.valueBlock.valueHexView.subarray(0)).digest();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import type { ProtocolVersion } from '../spec/versions';
 import type { ObjectStore, StoredAttribute } from '../store/object-store';
 
 /** RSA moduli from this size on are generated asynchronously. */
-export const ASYNC_RSA_BITS = 3072;
+const ASYNC_RSA_BITS = 3072;
 
 function numberOf(attrs: readonly (KmipAttribute | StoredAttribute)[], name: string): number | undefined {
   const v = attrs.find((a) => a.name === name)?.value;
@@ -29,7 +29,7 @@ function isLongRsa(attrs: readonly (KmipAttribute | StoredAttribute)[]): boolean
 }
 
 /** Whether this item is long enough to answer Operation Pending for. `owner`'s objects only. */
-export function deferrable(item: RequestBatchItem, v: ProtocolVersion, store: ObjectStore, owner: string): boolean {
+export async function deferrable(item: RequestBatchItem, v: ProtocolVersion, store: ObjectStore, owner: string): Promise<boolean> {
   if (item.operation === Operation.CreateKeyPair) {
     let payload;
     try {
@@ -43,7 +43,7 @@ export function deferrable(item: RequestBatchItem, v: ProtocolVersion, store: Ob
   }
   if (item.operation === Operation.ReKeyKeyPair) {
     const uid = opt.text(item.payload, Tag.PrivateKeyUniqueIdentifier);
-    const rec = uid === undefined ? undefined : store.get(uid);
+    const rec = uid === undefined ? undefined : await store.get(uid);
     return rec !== undefined && rec.owner === owner && isLongRsa(rec.attributes);
   }
   return false;

@@ -38,7 +38,7 @@ export interface CertificateCredentials {
 export type CredentialsConfig = ReadonlyMap<string, CertificateCredentials>;
 
 /** Cost of new hashes: 16 MiB and about 50 ms per check; the cache below makes it once per client. */
-export const SCRYPT_DEFAULTS = { N: 1 << 14, r: 8, p: 1 } as const;
+const SCRYPT_DEFAULTS = { N: 1 << 14, r: 8, p: 1 } as const;
 /** Bounds on a configured hash's cost, so a config cannot make every check take gigabytes. */
 const SCRYPT_MAX_MEMORY = 256 * 1024 * 1024;
 

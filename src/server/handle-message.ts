@@ -42,6 +42,7 @@ import { AnswerAs, type PendingOperations, type PendingOutcome } from '../object
 import { UndoJournalStore } from './undo-journal';
 import { conflictTurnsFor } from './conflict-turns';
 import { operationInfo } from '../spec/registry';
+import { nowSeconds } from '../objects/managed-object';
 import { DEFAULT_CRYPTO_POLICY, type CryptoPolicy } from '../crypto/policy';
 import { COMPAT_PROFILES, type CompatProfile } from '../compat/profiles';
 import type { CredentialVerifier } from './credentials';
@@ -164,7 +165,7 @@ function failWholeMessage(
   const r = reasonForVersion(reason, v);
   auditRejectedMessage(core, session, requested, r, message);
   const item = encodeResponseItem({ status: ResultStatus.OperationFailed, reason: r, message });
-  const msg = encodeResponseMessage({ version: v, timeStamp: nowSeconds(core.clock) }, [item]);
+  const msg = encodeResponseMessage({ version: v, timeStamp: nowSeconds(core) }, [item]);
   return encodeTtlv(msg);
 }
 
@@ -181,10 +182,6 @@ function auditRejectedMessage(core: ServerCore, session: Session, version: Proto
     resultReason: String(reason),
     reason: message,
   });
-}
-
-function nowSeconds(clock: Clock): bigint {
-  return BigInt(Math.floor(clock.now() / 1000));
 }
 
 const YIELD_EVERY_ITEMS = 32;
@@ -272,7 +269,7 @@ async function runItem(
       request.header.asynchronousIndicator === true &&
       core.pending !== undefined &&
       request.items.length === 1 &&
-      deferrable(item, v, shared.store, session.client.name) &&
+      (await deferrable(item, v, shared.store, session.client.name)) &&
       core.pending.hasRoom(session.client.name)
     ) {
       // The client allows it and the item is long: answer now, run it after (pending-operations.ts).
@@ -449,7 +446,7 @@ function encodeResponse(core: ServerCore, session: Session, request: RequestMess
   const v = request.header.version;
   const header = {
     version: v,
-    timeStamp: nowSeconds(core.clock),
+    timeStamp: nowSeconds(core),
     clientCorrelationValue: request.header.clientCorrelationValue,
     serverCorrelationValue: request.header.serverCorrelationValue,
   };

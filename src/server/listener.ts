@@ -49,6 +49,15 @@ export interface ListenerOptions {
 
 const CLIENT_AUTH_EKU = '1.3.6.1.5.5.7.3.2';
 
+/**
+ * Open connections at most, by default: thousands of clients on one process, each connection
+ * holding a TLS session and a framer's buffer; past it the oldest idle one makes room.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 4096;
+
+/** A message, once begun, must arrive whole within this by default: a client trickling bytes holds a slot no longer. */
+export const DEFAULT_MESSAGE_TIMEOUT_MS = 30_000;
+
 /** Requests read ahead of their answers per connection; past this the socket stops reading. */
 const MAX_PIPELINED = 32;
 
@@ -122,7 +131,7 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
   // the newcomer): thousands of idle sockets that never begin a handshake must not lock out a
   // client with a certificate. At the limit, the oldest connection that has not sent a byte is
   // closed for the newcomer; authenticated and mid-handshake connections are never closed for it.
-  const maxConnections = opts.maxConnections ?? 4096;
+  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const maxPerIdentity = opts.maxConnectionsPerIdentity ?? Math.max(1, Math.floor(maxConnections / 4));
   /** Authenticated connections per identity. */
   const perIdentity = new Map<string, number>();
@@ -238,7 +247,7 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
 
   function serveConnection(socket: tls.TLSSocket, client: ClientIdentity): void {
     const framer = new TtlvFramer({ maxMessageBytes: core.limits.maxMessageBytes, expectTag: Tag.RequestMessage });
-    const messageTimeoutMs = opts.messageTimeoutMs ?? 30_000;
+    const messageTimeoutMs = opts.messageTimeoutMs ?? DEFAULT_MESSAGE_TIMEOUT_MS;
     // Answers go out in request order: each message waits for the one before it.
     let chain: Promise<void> = Promise.resolve();
     let pending = 0;

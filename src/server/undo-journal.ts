@@ -9,8 +9,11 @@ import type { DeferredAttribute, DeferredWrite, ManagedObjectRecord, NewObject, 
 import { BorrowedStore, type StoreWrite } from '../store/borrowed-store';
 
 export class UndoJournalStore extends BorrowedStore {
-  /** uid -> the record before the batch (undefined: the batch created it). */
-  private readonly before = new Map<string, ManagedObjectRecord | undefined>();
+  /**
+   * uid -> the record before the batch (undefined: the batch created it). The read is asked for
+   * before the first write to the object is handed on, so it cannot see that write.
+   */
+  private readonly before = new Map<string, Promise<ManagedObjectRecord | undefined>>();
   /** The batch's deferred writes (Fresh cleared by Get), dropped on rollback if not yet committed. */
   private readonly deferred: DeferredWrite[] = [];
 
@@ -18,32 +21,43 @@ export class UndoJournalStore extends BorrowedStore {
     super(inner);
   }
 
-  private remember(uid: string): void {
-    if (!this.before.has(uid)) this.before.set(uid, this.inner.get(uid));
+  /** Starts the read of the object's state before the batch, once per object; resolves when it is in. */
+  private remember(uid: string): Promise<ManagedObjectRecord | undefined> {
+    let rec = this.before.get(uid);
+    if (rec === undefined) {
+      rec = this.inner.get(uid);
+      this.before.set(uid, rec);
+    }
+    return rec;
   }
 
-  override insert(obj: NewObject): Promise<void> {
-    this.remember(obj.uid);
+  // Each write waits for its before-read: an engine that serves requests out of order (across a
+  // network, from a pool of connections) must not let the read see the write.
+
+  override async insert(obj: NewObject): Promise<void> {
+    await this.remember(obj.uid);
     return this.inner.insert(obj);
   }
 
-  override update(uid: string, change: ObjectUpdate): Promise<void> {
-    this.remember(uid);
+  override async update(uid: string, change: ObjectUpdate): Promise<void> {
+    await this.remember(uid);
     return this.inner.update(uid, change);
   }
 
-  override writeBatch(ops: readonly StoreWrite[]): Promise<void> {
-    for (const op of ops) this.remember('insert' in op ? op.insert.uid : op.uid);
+  override async writeBatch(ops: readonly StoreWrite[]): Promise<void> {
+    await Promise.all(ops.map((op) => this.remember('insert' in op ? op.insert.uid : op.uid)));
     return this.inner.writeBatch(ops);
   }
 
-  override remove(uid: string): Promise<void> {
-    this.remember(uid);
+  override async remove(uid: string): Promise<void> {
+    await this.remember(uid);
     return this.inner.remove(uid);
   }
 
   override deferAttribute(uid: string, attribute: DeferredAttribute): DeferredWrite {
-    this.remember(uid);
+    // Cannot wait (the caller gets the DeferredWrite at once), nor does it need to: a deferred
+    // write is applied no sooner than the next commit, well after a read asked for before it.
+    void this.remember(uid).catch(() => undefined); // rollback() skips it then
     const w = this.inner.deferAttribute(uid, attribute);
     this.deferred.push(w);
     return w;
@@ -56,8 +70,17 @@ export class UndoJournalStore extends BorrowedStore {
     for (const w of this.deferred.splice(0)) w.cancel();
     const ops: Array<{ insert: NewObject } | { uid: string; update: ObjectUpdate }> = [];
     const removals: string[] = [];
-    for (const [uid, rec] of this.before) {
-      const now = this.inner.get(uid);
+    const touched = await Promise.all(
+      [...this.before].map(async ([uid, before]) => {
+        // A before-read that failed failed its write too (a deferred one aside, which is Fresh alone):
+        // nothing of that object to put back.
+        const rec = await before.then((r) => ({ r }), () => null);
+        return rec === null ? null : { uid, rec: rec.r, now: await this.inner.get(uid) };
+      }),
+    );
+    for (const t of touched) {
+      if (t === null) continue;
+      const { uid, rec, now } = t;
       if (rec === undefined) {
         if (now !== undefined) removals.push(uid);
       } else if (now === undefined) {

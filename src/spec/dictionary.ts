@@ -3,7 +3,7 @@
  * It gives the XML/JSON encodings their tag names and the named values of Enumerations and masks.
  */
 import type { TtlvDictionary, TtlvNameContext, ValueDomain } from '../../ttlv/types';
-import { collapseWhitespace } from './names';
+import { collapseWhitespace } from '../../ttlv/text-values';
 import { ENUM_INFO, ENUM_NAMES, TAG_ENUM } from './generated/enums';
 import type { EnumName } from './generated/enums';
 import { TAG_INFO, Tag } from './generated/tags';
@@ -60,7 +60,7 @@ function attributeReferenceDomain(): TableDomain {
   return new TableDomain('enumeration', names, values);
 }
 
-export class KmipDictionary implements TtlvDictionary {
+class KmipDictionary implements TtlvDictionary {
   readonly attributeNameTag: number = Tag.AttributeName;
 
   private readonly tagsByName = new Map<string, number>();

@@ -28,10 +28,3 @@ export function normalizeName(specName: string): string {
   return words.map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
 }
 
-/**
- * Collapses whitespace runs to one space and trims. The v1.0-1.2 test-case transcriptions keep
- * runs of spaces and line breaks inside attribute names and mask lists.
- */
-export function collapseWhitespace(s: string): string {
-  return s.replace(/\s+/g, ' ').trim();
-}

@@ -7,7 +7,6 @@
 export const SPEC_VERSIONS = ['1.0', '1.1', '1.2', '1.3', '1.4', '2.0', '2.1'] as const;
 export type SpecVersion = (typeof SPEC_VERSIONS)[number];
 
-export const OLDEST_SPEC_VERSION: SpecVersion = '1.0';
 export const LATEST_SPEC_VERSION: SpecVersion = '2.1';
 
 export interface ProtocolVersion {
@@ -30,7 +29,7 @@ export function isSpecVersion(s: string): s is SpecVersion {
   return (SPEC_VERSIONS as readonly string[]).includes(s);
 }
 
-export function toProtocolVersion(v: VersionLike): ProtocolVersion {
+function toProtocolVersion(v: VersionLike): ProtocolVersion {
   if (typeof v !== 'string') return v;
   const dot = v.indexOf('.');
   return { major: Number(v.slice(0, dot)), minor: Number(v.slice(dot + 1)) };
@@ -40,12 +39,6 @@ export function toProtocolVersion(v: VersionLike): ProtocolVersion {
 export function versionString(v: VersionLike): string {
   if (typeof v === 'string') return v;
   return `${v.major}.${v.minor}`;
-}
-
-/** The spec version with this major/minor, or undefined for versions we do not implement. */
-export function specVersionOf(v: ProtocolVersion): SpecVersion | undefined {
-  const s = versionString(v);
-  return isSpecVersion(s) ? s : undefined;
 }
 
 /** Negative, zero or positive, as for Array.prototype.sort. Works for versions outside our list. */

@@ -81,7 +81,7 @@ export interface IndexEntry {
   readonly text: string;
 }
 
-export function indexEntryOf(a: StoredAttribute): IndexEntry {
+function indexEntryOf(a: StoredAttribute): IndexEntry {
   const number = attributeNumber(a.value);
   return { name: a.name, index: a.index, number, text: number === null ? attributeSearchKey(a.value) : '' };
 }

@@ -30,11 +30,11 @@ export class BorrowedStore implements ObjectStore {
     return this.inner.deferAttribute(uid, attribute);
   }
 
-  get(uid: string): ManagedObjectRecord | undefined {
+  get(uid: string): Promise<ManagedObjectRecord | undefined> {
     return this.inner.get(uid);
   }
 
-  locate(query: LocateQuery): string[] {
+  locate(query: LocateQuery): Promise<string[]> {
     return this.inner.locate(query);
   }
 

@@ -8,6 +8,7 @@
  * `attributes`, and `digestMac` (its HMAC under the HSM's index key) stands in for it in Locate.
  */
 import type { TtlvItem } from '../../ttlv/types';
+import type { ProtectedMaterial } from '../keys/key-protector';
 
 /** One attribute instance. `value.tag` is the attribute's own tag (2.x form). */
 export interface StoredAttribute {
@@ -16,13 +17,6 @@ export interface StoredAttribute {
   /** Instance index among values of the same name, from 0. */
   readonly index: number;
   readonly value: TtlvItem;
-}
-
-export interface ProtectedMaterial {
-  readonly kekId: string;
-  readonly mechanism: string;
-  readonly iv: Uint8Array;
-  readonly ciphertext: Uint8Array;
 }
 
 export interface NewObject {
@@ -130,7 +124,7 @@ export interface DigestSealing {
   /** Whether the conversion is still to do (the store was written before schema 5). */
   needsDigestSealing(): boolean;
   /** Up to `limit` records with `seq` above `afterSeq`, in creation order. */
-  recordsAfter(afterSeq: number, limit: number): ManagedObjectRecord[];
+  recordsAfter(afterSeq: number, limit: number): Promise<ManagedObjectRecord[]>;
   writeBatch(ops: ReadonlyArray<{ uid: string; update: ObjectUpdate }>): Promise<void>;
   /**
    * Rewrites the whole file (VACUUM) and empties the write-ahead log, so that no free page, page
@@ -159,8 +153,14 @@ export interface ObjectStore {
   deferAttribute(uid: string, attribute: DeferredAttribute): DeferredWrite;
   /** Removes an object entirely; only for undoing a batch (Batch Error Continuation Option Undo). */
   remove(uid: string): Promise<void>;
-  get(uid: string): ManagedObjectRecord | undefined;
-  locate(query: LocateQuery): string[];
+  /**
+   * Reads are asynchronous so that an engine across the network can serve them; an engine that
+   * answers from memory (SQLite's row cache) resolves at once, at the cost of one microtask. The
+   * record may be stale by the time the caller acts on it: an update computed from it carries its
+   * revision (ObjectUpdate.expectedRevision), which is what keeps read-then-write correct.
+   */
+  get(uid: string): Promise<ManagedObjectRecord | undefined>;
+  locate(query: LocateQuery): Promise<string[]>;
   close(): void;
 }
 

@@ -457,7 +457,12 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
     for (const w of [...covered, ...this.unsynced.splice(0)]) w.reject(this.syncFailure);
   }
 
-  get(uid: string): ManagedObjectRecord | undefined {
+  /** Answered from the row cache or the local file: no I/O to wait for, so the promise settles in one microtask. */
+  async get(uid: string): Promise<ManagedObjectRecord | undefined> {
+    return this.record(uid);
+  }
+
+  private record(uid: string): ManagedObjectRecord | undefined {
     const row = this.readRow(uid);
     if (!row) return undefined;
     // Decoded afresh on every call: callers own the record they get (decoding copies byte strings).
@@ -518,7 +523,8 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
     this.seenDataVersion = version;
   }
 
-  locate(query: LocateQuery): string[] {
+  /** Synchronous underneath (better-sqlite3): the promise settles in one microtask. */
+  async locate(query: LocateQuery): Promise<string[]> {
     return this.locateStatements.run(query);
   }
 
@@ -526,9 +532,9 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
     return this.db.prepare(`SELECT 1 FROM store_tasks WHERE name = 'seal-digests'`).get() !== undefined;
   }
 
-  recordsAfter(afterSeq: number, limit: number): ManagedObjectRecord[] {
+  async recordsAfter(afterSeq: number, limit: number): Promise<ManagedObjectRecord[]> {
     const uids = this.db.prepare('SELECT uid FROM objects WHERE seq > ? ORDER BY seq LIMIT ?').pluck().all(afterSeq, limit) as string[];
-    return uids.map((uid) => this.get(uid)!);
+    return uids.map((uid) => this.record(uid)!);
   }
 
   finishDigestSealing(): void {

@@ -5,8 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-
-const ROOT = path.resolve(__dirname, '../..');
+import { ROOT, sourceFiles } from '../helpers/source-files';
 
 /** Lowest first. A path ending in "/" is a folder; otherwise one file. */
 const LAYERS: readonly { readonly name: string; readonly paths: readonly string[] }[] = [
@@ -42,16 +41,6 @@ function layerOf(rel: string): number {
     }
   });
   return best;
-}
-
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
-    const rel = `${dir}/${entry.name}`;
-    if (entry.isDirectory()) out.push(...sourceFiles(rel));
-    else if (entry.name.endsWith('.ts')) out.push(rel);
-  }
-  return out;
 }
 
 /** Relative specifiers of import/export-from/require/dynamic import, with their line numbers. */

@@ -18,6 +18,7 @@ import { decodeAttributeBlob, indexEntries } from '../../src/store/attribute-row
 import { connectAdmin, processEnded, startServerProcess, workerPids, type ServerProcess } from '../helpers/server-process';
 import { parseResponse, registerAesPayload, requestMessage, successPayload, symmetricKeyMaterial, textOf } from '../helpers/kmip-client';
 import { verify } from '../integration/audit/helpers';
+import { waitFor } from '../helpers/wait';
 
 const V = { major: 1, minor: 4 };
 const KILLS = Number(process.env['CRASH_KILLS'] ?? 3);
@@ -54,8 +55,10 @@ test.each([[1], [2]])(`no acknowledged write is lost across ${KILLS} SIGKILLs (%
     for (let round = 0; round < KILLS; round++) {
       const server = await startServerProcess({ dataDir, extraArgs: ['--workers', String(workers)] });
       let running = true;
+      let connected = 0;
       const writers = Array.from({ length: WRITERS }, async () => {
         const c = await connectAdmin(server);
+        connected++;
         while (running) {
           const key = randomBytes(32);
           let uid: string | undefined;
@@ -68,6 +71,9 @@ test.each([[1], [2]])(`no acknowledged write is lost across ${KILLS} SIGKILLs (%
         }
         c.close();
       });
+      // The kill comes while writes are in flight, not during a handshake (a loaded machine may take
+      // longer than the random delay to connect).
+      await waitFor(() => `${WRITERS} writers connected (${connected} so far)`, () => connected === WRITERS, { timeoutMs: 60_000 });
       await new Promise((r) => setTimeout(r, 100 + Math.floor(Math.random() * 400)));
       await crash(server);
       running = false;

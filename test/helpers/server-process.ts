@@ -34,7 +34,8 @@ export async function startServerProcess(opts: { dataDir?: string; extraArgs?: s
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${out}`)), 60_000);
+    // A bound on a hang: a loaded machine transpiling the sources on start can take a minute.
+    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${out}`)), 120_000);
     const check = () => {
       const m = /"msg":"listening".*?"port":(\d+)/.exec(out);
       if (m) {

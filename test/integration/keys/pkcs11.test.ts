@@ -6,9 +6,10 @@ import {
   KeyProtectorError,
   MECHANISM_AES_GCM,
   MECHANISM_AES_KWP,
-  type ProtectedBlob,
+  type ProtectedMaterial,
 } from '../../../src/keys/key-protector';
-import { Pkcs11KeyProtector, type Pkcs11KeyProtectorConfig } from '../../../src/keys/pkcs11';
+import { type Pkcs11KeyProtectorConfig } from '../../../src/keys/pkcs11-config';
+import { Pkcs11KeyProtector } from '../../../src/keys/pkcs11';
 import { softHsmProtectorConfig } from '../../../src/keys/softhsm';
 import { makeTestToken, type TestToken } from '../../helpers/softhsm';
 
@@ -49,7 +50,7 @@ function withRawModule<T>(fn: (lib: pkcs11js.PKCS11, slot: pkcs11js.Handle) => T
   }
 }
 
-function tamper(blob: ProtectedBlob, field: 'iv' | 'ciphertext', index: number): ProtectedBlob {
+function tamper(blob: ProtectedMaterial, field: 'iv' | 'ciphertext', index: number): ProtectedMaterial {
   const bytes = Uint8Array.from(blob[field]);
   bytes[index] = (bytes[index] as number) ^ 0x01;
   return { ...blob, [field]: bytes };

@@ -210,12 +210,12 @@ describe.each(VERSIONS)('KMIP %s', (label, v) => {
 
   test('Register with the wrong password: Bad Password (Invalid Field in 1.x), naming the link; nothing stored', async () => {
     const pw = await registerPassword(v, 'not the password');
-    const before = h.embedded.core.store.locate({ conditions: [] }).length;
+    const before = (await h.embedded.core.store.locate({ conditions: [] })).length;
     const r = await h.send(v, Operation.Register, registerPfxPayload(v, ec.pfx, [signMask, link(LinkType.PKCS_12PasswordLink, pw)]));
     expect(failure(r)).toBe(badPassword);
     expect(message(r)).toMatch(/PKCS#12 Password Link/);
     expect(message(r)).not.toMatch(/not the password/);
-    expect(h.embedded.core.store.locate({ conditions: [] }).length).toBe(before);
+    expect((await h.embedded.core.store.locate({ conditions: [] })).length).toBe(before);
   });
 
   test('Register without a PKCS#12 Password Link, or with two: Bad Password (Invalid Field in 1.x)', async () => {

@@ -73,7 +73,7 @@ test('Get, Destroy and Re-key of a key the client owns, by the administrator: ea
   expect(rekeyed.record).toMatchObject({ client: 'admin', operation: 'Re-key', administratorOverride: true, objectOwners: ['client'] });
   // The replacement stays the owner's, and its owner reaches it.
   const replacement = uidOf(rekeyed.item);
-  expect(t.embedded.store.get(replacement)?.owner).toBe('client');
+  expect((await t.embedded.store.get(replacement))?.owner).toBe('client');
   successful(await call(client, Operation.Get, getPayload(replacement)));
 
   const doomed = uidOf(await call(client, Operation.Create, createAesPayload()));
@@ -116,7 +116,7 @@ test('Import over the client\'s object is flagged', async () => {
   expect(replaced.item.status).toBe(ResultStatus.Success);
   expect(replaced.record).toMatchObject({ operation: 'Import', administratorOverride: true, objectOwners: ['client'] });
   // Import keeps the object its owner's.
-  expect(t.embedded.store.get(uid)?.owner).toBe('client');
+  expect((await t.embedded.store.get(uid))?.owner).toBe('client');
 });
 
 test('the administrator on its own key and the client on its own key: no flag', async () => {

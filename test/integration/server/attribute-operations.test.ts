@@ -311,7 +311,7 @@ describe('KMIP 2.1 only', () => {
     const uid = await createAes(h, V21);
     const past = BigInt(Math.floor(Date.now() / 1000) - 60);
     successPayload(await h.send(V21, Operation.SetAttribute, [uidItem(uid), newAttribute(V21, { name: 'Activation Date', value: ttlv.dateTime(Tag.ActivationDate, past) })]));
-    expect(h.embedded.store.get(uid)!.state).toBe(State.Active);
+    expect((await h.embedded.store.get(uid))!.state).toBe(State.Active);
     expect((await attributeValues(h, V21, uid, 'State', Tag.State))[0]!.value).toBe(State.Active);
   });
 

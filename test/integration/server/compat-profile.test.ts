@@ -31,8 +31,8 @@ afterAll(async () => {
   await pykmip.close();
 });
 
-function policyName(h: Harness, uid: string): string | undefined {
-  const attr = h.embedded.store.get(uid)!.attributes.find((a) => a.name === 'Operation Policy Name');
+async function policyName(h: Harness, uid: string): Promise<string | undefined> {
+  const attr = (await h.embedded.store.get(uid))!.attributes.find((a) => a.name === 'Operation Policy Name');
   return attr && attr.value.type === ItemType.TextString ? attr.value.value : undefined;
 }
 
@@ -62,7 +62,7 @@ describe.each(V1X.map((v) => [name(v), v] as const))('pykmip profile, KMIP %s cl
   test('Create and Register give Operation Policy Name "default"; Get Attributes shows it; Locate finds by it', async () => {
     const key = await createAes(pykmip, v);
     const secret = await registerSecret(pykmip, v);
-    expect([policyName(pykmip, key), policyName(pykmip, secret)]).toEqual(['default', 'default']);
+    expect([await policyName(pykmip, key), await policyName(pykmip, secret)]).toEqual(['default', 'default']);
     const shown = await attributeValues(pykmip, v, key, 'Operation Policy Name');
     expect(shown.map((i) => i.value)).toEqual(['default']);
     const found = await locateByPolicy(pykmip, v, 'default');
@@ -81,25 +81,25 @@ describe.each(V1X.map((v) => [name(v), v] as const))('pykmip profile, KMIP %s cl
     const p = successPayload(r);
     const priv = textOf(p, Tag.PrivateKeyUniqueIdentifier)!;
     const pub = textOf(p, Tag.PublicKeyUniqueIdentifier)!;
-    expect([policyName(pykmip, priv), policyName(pykmip, pub)]).toEqual(['default', 'default']);
+    expect([await policyName(pykmip, priv), await policyName(pykmip, pub)]).toEqual(['default', 'default']);
   }, 60_000);
 
   test('a policy name the client sets is kept', async () => {
     const uid = await registerSecret(pykmip, v, [{ name: 'Operation Policy Name', value: ttlv.textString(Tag.OperationPolicyName, 'mine') }]);
-    expect(policyName(pykmip, uid)).toBe('mine');
+    expect(await policyName(pykmip, uid)).toBe('mine');
     expect(await locateByPolicy(pykmip, v, 'default')).not.toContain(uid);
   });
 });
 
 test.each(V2X.map((v) => [name(v), v] as const))('pykmip profile, KMIP %s client: no Operation Policy Name (a 1.x attribute)', async (_n, v) => {
   const key = await createAes(pykmip, v);
-  expect(policyName(pykmip, key)).toBeUndefined();
+  expect(await policyName(pykmip, key)).toBeUndefined();
 });
 
 test.each(V1X.map((v) => [name(v), v] as const))('no profile, KMIP %s client: no Operation Policy Name, Locate by "default" finds nothing', async (_n, v) => {
   const key = await createAes(plain, v, [], undefined, bob);
   const secret = await registerSecret(plain, v, [], bob);
-  expect([policyName(plain, key), policyName(plain, secret)]).toEqual([undefined, undefined]);
+  expect([await policyName(plain, key), await policyName(plain, secret)]).toEqual([undefined, undefined]);
   expect(await locateByPolicy(plain, v, 'default')).toEqual([]);
 });
 

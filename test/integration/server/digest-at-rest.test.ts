@@ -152,7 +152,7 @@ describe.each(VERSIONS)('KMIP %s', (_label, v) => {
     expect(storeHolds(dir, hash)).toBe(false);
     expect(storeHolds(dir, password)).toBe(false);
     // Only the index MAC is stored: 32 bytes, not the digest.
-    const stored = core.store.get(uid)!;
+    const stored = (await core.store.get(uid))!;
     expect(stored.attributes.some((a) => a.name === 'Digest')).toBe(false);
     expect(stored.digestMac?.length).toBe(32);
     expect(Buffer.from(stored.digestMac!).equals(hash)).toBe(false);
@@ -232,7 +232,7 @@ describe.each(VERSIONS)('KMIP %s', (_label, v) => {
       expect(await locateByDigest(send, v, digestValue(hash, format))).toEqual([m.uid]);
       // The public key's Digest in the clear shows that the scan finds a digest where there is one.
       expect([m.bodyTag, storeHolds(dir, hash)]).toEqual([m.bodyTag, !m.secret]);
-      expect(core.store.get(m.uid)!.attributes.some((a) => a.name === 'Digest')).toBe(!m.secret);
+      expect((await core.store.get(m.uid))!.attributes.some((a) => a.name === 'Digest')).toBe(!m.secret);
     }
   });
 });
@@ -251,7 +251,7 @@ test('Export hands out the Digest with the object; Import of it stores it withhe
   const digest = find(attrs, Tag.Digest) as TtlvStructure;
   expect(Buffer.from(find(digest, Tag.DigestValue)!.value as Uint8Array).equals(sha256(password))).toBe(true);
   await asAdmin(Operation.Import, [ttlv.textString(Tag.UniqueIdentifier, 'imported-pw'), ttlv.enumeration(Tag.ObjectType, ObjectType.SecretData), attrs, find(exported, Tag.SecretData)!]);
-  const imported = core.store.get('imported-pw')!;
+  const imported = (await core.store.get('imported-pw'))!;
   expect([imported.attributes.some((a) => a.name === 'Digest'), imported.digestMac?.length]).toEqual([false, 32]);
   expect(storeHolds(dir, sha256(password))).toBe(false);
   const got = await asAdmin(Operation.GetAttributes, [uidItem('imported-pw'), reference(V21, 'Digest', Tag.Digest)]);
@@ -282,7 +282,7 @@ test('a destroyed object keeps its Digest, sealed under the KEK (not in the clea
   const digests = passwords.map((p) => digestValue(sha256(p), KeyFormatType.Opaque));
 
   successPayload(await send(V21, Operation.Destroy, [uidItem(uids[0]!)]));
-  const kept = core.store.get(uids[0]!)!;
+  const kept = (await core.store.get(uids[0]!))!;
   expect([kept.state, kept.protectedMaterial, kept.sealedDigest?.kekId]).toEqual([State.Destroyed, null, keys.kekId]);
   expect(Buffer.from(find((await getDigests(send, V21, uids[0]!, false))[0]!, Tag.DigestValue)!.value as Uint8Array).equals(sha256(passwords[0]!))).toBe(true);
   expect(await attributeNames(send, V21, uids[0]!)).toContain('Digest');
@@ -307,14 +307,14 @@ test('a destroyed object keeps its Digest, sealed under the KEK (not in the clea
     ),
   );
   expect(undone.items.map((i) => i.status)).toEqual([ResultStatus.OperationUndone, ResultStatus.OperationFailed]);
-  const back = core.store.get(uids[1]!)!;
+  const back = (await core.store.get(uids[1]!))!;
   expect([back.state, back.protectedMaterial !== null, back.sealedDigest, back.digestMac?.length]).toEqual([State.PreActive, true, null, 32]);
   expect(Buffer.from(find((await getDigests(send, V21, uids[1]!, true))[0]!, Tag.DigestValue)!.value as Uint8Array).equals(sha256(passwords[1]!))).toBe(true);
 
   hsmAway = true;
   successPayload(await send(V21, Operation.Destroy, [uidItem(uids[1]!)]));
   hsmAway = false;
-  const gone = core.store.get(uids[1]!)!;
+  const gone = (await core.store.get(uids[1]!))!;
   expect([gone.state, gone.protectedMaterial, gone.sealedDigest, gone.digestMac]).toEqual([State.Destroyed, null, null, null]);
   expect(await getDigests(send, V21, uids[1]!, false)).toEqual([]);
   expect(await attributeNames(send, V21, uids[1]!)).not.toContain('Digest');
@@ -419,9 +419,9 @@ test('a store written before schema 5 is converted at start: the clear Digest le
     expect(store.needsDigestSealing()).toBe(true);
     expect(macs).toBe(2);
     for (const uid of [symmetric, secret]) {
-      expect(store.get(uid)!.attributes.some((a) => a.name === 'Digest')).toBe(true);
-      expect(store.get(uid)!.digestMac).toBeNull();
-      expect(store.get(uid)!.revision).toBe(0);
+      expect((await store.get(uid))!.attributes.some((a) => a.name === 'Digest')).toBe(true);
+      expect((await store.get(uid))!.digestMac).toBeNull();
+      expect((await store.get(uid))!.revision).toBe(0);
     }
   } finally {
     store.close();
@@ -435,7 +435,7 @@ test('a store written before schema 5 is converted at start: the clear Digest le
   expect(storeHolds(dir, destroyedDigest)).toBe(false);
   expect(storeHolds(dir, password)).toBe(false);
   expect(core.store.integrityCheck()).toBe('ok');
-  expect(core.store.get(secret)!.attributes.map((a) => a.name)).toEqual(['Name', 'Object Type', 'State', 'Unique Identifier']);
+  expect((await core.store.get(secret))!.attributes.map((a) => a.name)).toEqual(['Name', 'Object Type', 'State', 'Unique Identifier']);
   for (const v of [V14, V21]) {
     const digests = await getDigests(send, v, secret, true);
     expect(digests.map((d) => Buffer.from(find(d, Tag.DigestValue)!.value as Uint8Array).toString('hex'))).toEqual([hash.toString('hex')]);

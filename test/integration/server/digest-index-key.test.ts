@@ -16,7 +16,9 @@ import { KeyFormatType, ObjectType, SecretDataType, State } from '../../../src/s
 import { loadConfig, type ServerConfig } from '../../../src/config';
 import { prepareDataDir } from '../../../src/main';
 import { KEK_LABEL } from '../../../src/embedded';
-import { INDEX_KEY_LABEL, Pkcs11KeyProtector, readPin } from '../../../src/keys/pkcs11';
+import { readPin } from '../../../src/keys/pin';
+import { INDEX_KEY_LABEL } from '../../../src/keys/pkcs11-mac-keys';
+import { Pkcs11KeyProtector } from '../../../src/keys/pkcs11';
 import { SqliteObjectStore } from '../../../src/store/sqlite';
 import { withholdDigest } from '../../../src/objects/digest-index';
 import { makeTestToken } from '../../helpers/hsm';

@@ -117,7 +117,7 @@ test('killed (SIGKILL) right after first Gets: on restart every key reads consis
     const store = new SqliteObjectStore({ path: path.join(dataDir, 'kmip.sqlite') });
     try {
       expect(store.integrityCheck()).toBe('ok');
-      for (const { uid } of keys) expect(store.get(uid)).toBeDefined();
+      for (const { uid } of keys) expect(await store.get(uid)).toBeDefined();
     } finally {
       store.close();
     }

@@ -133,7 +133,7 @@ describe.each([
     const gone = await send(v, alice, Operation.Get, [ttlv.textString(Tag.UniqueIdentifier, uid)]);
     expect(gone.items[0]!.status).toBe(ResultStatus.OperationFailed);
     // Destroy keeps the metadata and drops the material.
-    expect(embedded.store.get(uid)!.protectedMaterial).toBeNull();
+    expect((await embedded.store.get(uid))!.protectedMaterial).toBeNull();
   });
 
   test('another identity gets Object Not Found (1.x: Item Not Found), and Locate does not show it', async () => {

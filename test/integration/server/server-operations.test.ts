@@ -234,7 +234,7 @@ describe.each(VERSIONS)('KMIP %s Export and Import', (label, v) => {
     const uid = await createAes(h, v);
     successPayload(await h.send(v, Operation.Activate, [uidItem(uid)]));
     const replacement = textOf(successPayload(await h.send(v, Operation.ReKey, [uidItem(uid)], administrator)), Tag.UniqueIdentifier)!;
-    expect(h.embedded.store.get(replacement)?.owner).toBe('alice');
+    expect((await h.embedded.store.get(replacement))?.owner).toBe('alice');
     expect((await getKeyBytes(h, v, replacement)).length).toBe(32);
   });
 });

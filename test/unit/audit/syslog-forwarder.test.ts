@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { createCertificateAuthority, issueServerCertificate } from '../../../src/pki/dev-pki';
-import { createSyslogForwarder, syslogFrame, type AuditForwarder, type SyslogForwarderConfig } from '../../../src/audit/syslog-forwarder';
+import { syslogFrame } from '../../../src/audit/syslog-message';
+import { createSyslogForwarder, type AuditForwarder, type SyslogForwarderConfig } from '../../../src/audit/syslog-forwarder';
 import { ConfigError, loadConfig } from '../../../src/config';
 
 const WAIT_MS = 30_000;

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeyProtectorError } from '../../../src/keys/key-protector';
-import { readPin } from '../../../src/keys/pkcs11';
+import { readPin } from '../../../src/keys/pin';
 
 let dir: string;
 beforeAll(() => (dir = mkdtempSync(join(tmpdir(), 'kmip-pin-'))));

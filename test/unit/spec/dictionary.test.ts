@@ -5,7 +5,8 @@ import { ATTRIBUTES } from '../../../src/spec/generated/attributes';
 import { CryptographicAlgorithm, ENUM_INFO, ENUM_NAMES, HashingAlgorithm, State } from '../../../src/spec/generated/enums';
 import { OPERATIONS } from '../../../src/spec/generated/operations';
 import { TAG_INFO, Tag } from '../../../src/spec/generated/tags';
-import { collapseWhitespace, normalizeName } from '../../../src/spec/names';
+import { normalizeName } from '../../../src/spec/names';
+import { collapseWhitespace } from '../../../ttlv/text-values';
 import { compareVersions, isInVersion } from '../../../src/spec/versions';
 
 const d = kmipDictionary;
