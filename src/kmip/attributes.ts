@@ -156,33 +156,44 @@ export function attributeToV2(a: KmipAttribute): TtlvItem {
 }
 
 /**
- * The attributes a request carries for a new object: 1.x Template-Attribute (or the Common/
- * Private/Public variants, by `tag`), 2.x Attributes. Templates the 1.x form names are read by
- * `readTemplateNames`; merging their attributes needs the store (src/ops/templates.ts).
+ * The attributes a canonical request gives a new object: its Attributes structure (or the variant
+ * `tag`: Common, Private Key, Public Key Attributes). The request adapter moved a 1.x
+ * Template-Attribute's attributes there; templates it names are read by `readTemplateNames`, and
+ * merging their attributes needs the store (src/objects/templates.ts).
  */
-export function readRequestAttributes(
-  payload: TtlvStructure,
-  v: ProtocolVersion,
-  which: { v1: number; v2: number } = { v1: Tag.TemplateAttribute, v2: Tag.Attributes },
-): IndexedAttribute[] {
-  if (v.major >= 2) {
-    const attrs = opt.structure(payload, which.v2);
-    return attrs ? attrs.value.map(attributeFromV2) : [];
-  }
-  const ta = opt.structure(payload, which.v1);
-  if (!ta) return [];
-  return children(ta, Tag.Attribute).map(attributeFromV1);
+export function readRequestAttributes(payload: TtlvStructure, tag: number = Tag.Attributes): IndexedAttribute[] {
+  const attrs = opt.structure(payload, tag);
+  return attrs ? attrs.value.map(readRequestAttribute) : [];
 }
 
-/** 1.x: the Names of the Templates a Template-Attribute refers to (removed in 2.0). */
-export function readTemplateNames(
-  payload: TtlvStructure,
-  v: ProtocolVersion,
-  which: { v1: number } = { v1: Tag.TemplateAttribute },
-): TtlvStructure[] {
-  if (v.major >= 2) return [];
-  const ta = opt.structure(payload, which.v1);
+/**
+ * 1.x: the Names of the Templates a request refers to (removed in 2.0), which the request adapter
+ * leaves in the Template-Attribute (or the variant `tag`).
+ */
+export function readTemplateNames(payload: TtlvStructure, tag: number = Tag.TemplateAttribute): TtlvStructure[] {
+  const ta = opt.structure(payload, tag);
   return ta ? children(ta, Tag.Name).map(asStructure) : [];
+}
+
+/**
+ * The name of the attribute a request item gives or names (an attribute in either form, an
+ * Attribute Name, an Attribute Reference), without reading its value; undefined where the item
+ * is malformed (its reader refuses it later) or names a vendor's attribute.
+ */
+export function requestAttributeName(item: TtlvItem): string | undefined {
+  if (item.tag === Tag.Attribute) {
+    if (item.type !== ItemType.Structure || child(item, Tag.VendorIdentification) !== undefined) return undefined;
+    const name = child(item, Tag.AttributeName);
+    return name?.type === ItemType.TextString ? name.value.replace(/\s+/g, ' ').trim() : undefined;
+  }
+  if (item.tag === Tag.AttributeName || item.tag === Tag.AttributeReference) {
+    try {
+      return readAttributeReference(item);
+    } catch {
+      return undefined;
+    }
+  }
+  return ruleByTag(item.tag)?.name;
 }
 
 /** The spec's tables allow several instances of it (custom attributes always may). */

@@ -8,8 +8,8 @@
 import { ItemType, ttlv, type TtlvItem } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation, ProfileName } from '../spec/generated/enums';
-import { enumValueInVersion, tagInVersion } from '../spec/registry';
-import { compareVersions, type ProtocolVersion, type SpecVersion } from '../spec/versions';
+import { enumValueInVersion, operationInfo, tagInVersion } from '../spec/registry';
+import { compareVersions, isInRange, type ProtocolVersion, type SpecVersion } from '../spec/versions';
 import {
   attributeToV1,
   encodeAttributeList,
@@ -28,6 +28,8 @@ type FieldShape =
   | { readonly kind: 'tagInVersion' }
   /** Present only where the spec has its enumeration value. */
   | { readonly kind: 'enumInVersion' }
+  /** An Operation present only where the spec has it, client to server or server to client. */
+  | { readonly kind: 'operationInVersion' }
   /** A structure whose members are present only where the spec has their tags. */
   | { readonly kind: 'membersInVersion' }
   /**
@@ -59,6 +61,7 @@ const RESPONSE_FIELDS: ReadonlyMap<number, FieldShapes> = new Map<number, FieldS
   [
     Operation.Query,
     new Map<number, FieldShape>([
+      [Tag.Operation, { kind: 'operationInVersion' }],
       [Tag.ObjectType, { kind: 'enumInVersion' }],
       // 1.x leaves Server Information's contents to the vendor; its named fields arrive in 2.0.
       [Tag.ServerInformation, { kind: 'membersInVersion' }],
@@ -117,6 +120,11 @@ function shapeField(field: FieldShape, item: TtlvItem, v: ProtocolVersion, shape
       return tagInVersion(item.tag, v) ? [item] : [];
     case 'enumInVersion':
       return item.type === ItemType.Enumeration && !enumValueInVersion(item.tag, item.value, v) ? [] : [item];
+    case 'operationInVersion': {
+      const info = item.type === ItemType.Enumeration ? operationInfo(item.value) : undefined;
+      const ranges = info === undefined ? [] : [info.clientToServer, info.serverToClient];
+      return ranges.some((r) => r != null && isInRange(r, v)) ? [item] : [];
+    }
     case 'membersInVersion': {
       const s = asStructure(item);
       return [ttlv.structure(s.tag, s.value.filter((c) => tagInVersion(c.tag, v)))];

@@ -5,8 +5,8 @@
  */
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
-import { attributeFromV1, attributeFromV2, canonicalAttribute, readAttributeReference, type IndexedAttribute } from '../kmip/attributes';
-import { asStructure, child, req } from '../kmip/tree';
+import { canonicalAttribute, readAttributeReference, readRequestAttribute, type IndexedAttribute } from '../kmip/attributes';
+import { asStructure, child, opt, req } from '../kmip/tree';
 import { effectiveState } from '../lifecycle/effective-state';
 import type { StateValue } from '../lifecycle/state-machine';
 import type { ManagedObjectRecord, StoredAttribute } from '../store/object-store';
@@ -21,16 +21,23 @@ export async function loadForChange(payload: TtlvStructure, ctx: OpContext): Pro
   return rec;
 }
 
-/** The one attribute inside a 2.x New Attribute / Current Attribute structure. */
+/** The one attribute inside a New Attribute / Current Attribute structure (a 1.x Attribute the request adapter wrapped, too). */
 function innerAttribute(s: TtlvStructure): IndexedAttribute {
   if (s.value.length !== 1) throw new KmipError(Reason.InvalidField, `${s.value.length === 0 ? 'an empty' : 'more than one'} attribute given`);
-  return attributeFromV2(s.value[0] as TtlvItem);
+  return readRequestAttribute(s.value[0] as TtlvItem);
 }
 
-/** 1.x Attribute (Name, Index, Value) or 2.x New Attribute. */
-export function readNewAttribute(payload: TtlvStructure, ctx: OpContext): IndexedAttribute {
-  if (ctx.version.major >= 2) return innerAttribute(req.structure(payload, Tag.NewAttribute));
-  return attributeFromV1(req.structure(payload, Tag.Attribute));
+/** The New Attribute (a 1.x client's Attribute, wrapped by the request adapter). */
+export function readNewAttribute(payload: TtlvStructure): IndexedAttribute {
+  return innerAttribute(req.structure(payload, Tag.NewAttribute));
+}
+
+/**
+ * The Attribute Index naming the instance changed: only a 1.x client's request has one (the
+ * request adapter writes 0 where the client left it out); 2.x names the instance by its value.
+ */
+export function requestedIndex(payload: TtlvStructure): number | undefined {
+  return opt.integer(payload, Tag.AttributeIndex);
 }
 
 /** 2.x Current Attribute, where given. */
@@ -39,9 +46,9 @@ export function readCurrentAttribute(payload: TtlvStructure): IndexedAttribute |
   return item === undefined ? undefined : innerAttribute(asStructure(item));
 }
 
-/** 2.x Attribute Reference, where given. */
+/** 2.x Attribute Reference (1.x Attribute Name), where given. */
 export function readReference(payload: TtlvStructure): string | undefined {
-  const item = child(payload, Tag.AttributeReference);
+  const item = child(payload, Tag.AttributeReference) ?? child(payload, Tag.AttributeName);
   return item === undefined ? undefined : readAttributeReference(item);
 }
 
@@ -53,7 +60,7 @@ export function attributeNotFound(name: string): KmipError {
   return new KmipError(Reason.AttributeNotFound, `the object has no ${name}`);
 }
 
-/** 1.x: the instance at `index`; absence of the attribute and of the index are told apart. */
+/** The instance at a 1.x `index`; absence of the attribute and of the index are told apart. */
 export function instanceAt(rec: ManagedObjectRecord, name: string, index: number): StoredAttribute {
   const all = instancesOf(rec, name);
   if (all.length === 0) throw attributeNotFound(name);
@@ -63,7 +70,7 @@ export function instanceAt(rec: ManagedObjectRecord, name: string, index: number
   return found;
 }
 
-/** 2.x: the instance whose value equals `current`. */
+/** The instance whose value equals a 2.x `current`. */
 export function instanceEqualTo(rec: ManagedObjectRecord, current: IndexedAttribute): StoredAttribute {
   const all = instancesOf(rec, current.name);
   if (all.length === 0) throw attributeNotFound(current.name);

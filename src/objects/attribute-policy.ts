@@ -113,9 +113,13 @@ function readOnly(name: string, why: string): KmipError {
   return new KmipError(Reason.AttributeReadOnly, `${name} ${why}`);
 }
 
-function checkKnown(name: string, v: ProtocolVersion, objectType: number): void {
+/**
+ * `v`: the client's version, where the caller has not already refused attributes outside it
+ * (handlers have not: the request adapter, src/kmip/request-adapter.ts, refuses them).
+ */
+function checkKnown(name: string, v: ProtocolVersion | undefined, objectType: number): void {
   const rule = attributeRule(name);
-  if (rule !== undefined && !attributeInVersion(rule, v)) {
+  if (v !== undefined && rule !== undefined && !attributeInVersion(rule, v)) {
     throw new KmipError(Reason.InvalidAttribute, `${name} does not exist in this protocol version`);
   }
   if (!appliesTo(name, objectType)) {
@@ -150,7 +154,7 @@ export function checkClientChange(
   change: AttributeChange,
   name: string,
   target: AttributeTarget,
-  v: ProtocolVersion,
+  v: ProtocolVersion | undefined,
   nowSeconds: bigint,
 ): void {
   checkKnown(name, v, target.objectType);
@@ -176,12 +180,12 @@ export function checkClientChange(
 
 /**
  * The attributes a client supplies for a new object (Create, Register, Re-key templates): each
- * must exist in the client's version, apply to the object type, and not be one only the server
+ * must exist in the client's version (`v`, as for checkClientChange), apply to the object type, and not be one only the server
  * sets. An Object Type attribute must agree with the request's.
  */
 export function checkNewObjectAttributes(
   attrs: readonly { readonly name: string; readonly value: TtlvItem }[],
-  v: ProtocolVersion,
+  v: ProtocolVersion | undefined,
   objectType: number,
 ): void {
   for (const a of attrs) {

@@ -85,14 +85,14 @@ export function checkCertificateType(attrs: readonly KmipAttribute[]): void {
 }
 
 /**
- * The request's Certificate Request Type and value (1.x Certificate Request, 2.x Certificate
- * Request Value): PKCS#10 as DER or PEM; CRMF and PGP are not offered.
+ * The request's Certificate Request Type and Certificate Request Value (a 1.x client's
+ * Certificate Request, renamed by the request adapter): PKCS#10 as DER or PEM; CRMF and PGP are
+ * not offered.
  */
-export function readCertificationRequest(ctx: OpContext, payload: TtlvStructure): CertificationRequest | undefined {
+export function readCertificationRequest(payload: TtlvStructure): CertificationRequest | undefined {
   const type = opt.enumeration(payload, Tag.CertificateRequestType);
-  const valueTag = ctx.version.major >= 2 ? Tag.CertificateRequestValue : Tag.CertificateRequest;
-  const value = opt.bytes(payload, valueTag);
-  if (ctx.version.major >= 2 && payload.value.some((c) => c.tag === Tag.CertificateRequestUniqueIdentifier)) {
+  const value = opt.bytes(payload, Tag.CertificateRequestValue);
+  if (payload.value.some((c) => c.tag === Tag.CertificateRequestUniqueIdentifier)) {
     throw new KmipError(Reason.FeatureNotSupported, 'Certificate Request objects are not stored by this server; send the Certificate Request Value');
   }
   if (value === undefined) {
@@ -103,8 +103,13 @@ export function readCertificationRequest(ctx: OpContext, payload: TtlvStructure)
   if (type !== CertificateRequestType.PKCS_10 && type !== CertificateRequestType.PEM) {
     throw new KmipError(Reason.FeatureNotSupported, 'only PKCS#10 certificate requests (DER or PEM) are accepted');
   }
-  const reason = ctx.version.major >= 2 ? Reason.InvalidCSR : Reason.InvalidField;
-  return parseCertificationRequest(requestDer(value, type === CertificateRequestType.PEM, reason), reason);
+  try {
+    return parseCertificationRequest(requestDer(value, type === CertificateRequestType.PEM, Reason.InvalidCSR), Reason.InvalidCSR);
+  } catch (e) {
+    // Invalid CSR arrives in 2.0; 1.x clients hear Invalid Field.
+    if (e instanceof KmipError && e.reason === Reason.InvalidCSR) throw new KmipError(e.reason, e.message, undefined, Reason.InvalidField);
+    throw e;
+  }
 }
 
 /** Whether two keys (public, or a private key's public half) are the same key. */

@@ -141,6 +141,9 @@ export function cipherSteps(direction: Direction): CipherSteps {
       const algorithm = params.cryptographicAlgorithm ?? r.key.algorithm;
       if (algorithm === undefined) throw new KmipError(Reason.MissingData, 'the key has no Cryptographic Algorithm');
       const setup = setupCipher(direction, algorithm, params, material.length, opt.bytes(r.payload, Tag.IVCounterNonce), tag);
+      // Not data: whether the cipher is AEAD may come from the key's stored Cryptographic
+      // Parameters, which the request adapter cannot see, and the refusal must come before the work
+      // and the Usage Limits count, so the response adapter is too late.
       if (setup.cipher.aead && !tagInVersion(Tag.AuthenticatedEncryptionTag, r.ctx.version)) {
         // Before 1.4 there is no field to carry the tag, so an AEAD result could not be verified.
         throw new KmipError(Reason.InvalidField, `${setup.cipher.label} needs KMIP 1.4 or later (Authenticated Encryption Tag)`);

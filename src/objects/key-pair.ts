@@ -15,9 +15,9 @@ import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from
 import { resolveRequestAttributes } from './templates';
 
 const WHICH = {
-  common: { v1: Tag.CommonTemplateAttribute, v2: Tag.CommonAttributes },
-  private: { v1: Tag.PrivateKeyTemplateAttribute, v2: Tag.PrivateKeyAttributes },
-  public: { v1: Tag.PublicKeyTemplateAttribute, v2: Tag.PublicKeyAttributes },
+  common: { template: Tag.CommonTemplateAttribute, attributes: Tag.CommonAttributes },
+  private: { template: Tag.PrivateKeyTemplateAttribute, attributes: Tag.PrivateKeyAttributes },
+  public: { template: Tag.PublicKeyTemplateAttribute, attributes: Tag.PublicKeyAttributes },
 } as const;
 
 /** `specific` replaces `common` attribute by attribute name. */
@@ -117,8 +117,8 @@ export async function pairRequestAttributes(payload: TtlvStructure, ctx: OpConte
   const common = await resolveRequestAttributes(payload, ctx, WHICH.common);
   const priv = merge(common, await resolveRequestAttributes(payload, ctx, WHICH.private));
   const pub = merge(common, await resolveRequestAttributes(payload, ctx, WHICH.public));
-  checkClientAttributes(priv, ctx, ObjectType.PrivateKey);
-  checkClientAttributes(pub, ctx, ObjectType.PublicKey);
+  checkClientAttributes(priv, ObjectType.PrivateKey);
+  checkClientAttributes(pub, ObjectType.PublicKey);
   return { priv, pub };
 }
 

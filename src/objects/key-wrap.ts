@@ -229,6 +229,8 @@ export async function wrapKeyBlock(
     const bound: KmipAttribute[] = asKmipAttributes(attributes).filter((a) => names.includes(a.name));
     // No attributes asked for: none, not an empty 2.x Attributes structure (clients reading the
     // Key Value expect nothing after the Key Material then).
+    // Not data: the bound attributes are encoded into the key bytes before they are encrypted, in
+    // the form the client will decode after unwrapping; no adapter sees them in the clear.
     const attrs = bound.length > 0 ? encodeAttributeList(bound, ctx.version) : [];
     const value = ttlv.structure(Tag.KeyValue, [...keyValue.value.filter((c) => c.tag === Tag.KeyMaterial), ...attrs]);
     plain = encodeTtlv(value);

@@ -71,7 +71,8 @@ export function nowSeconds(from: { readonly clock: Clock }): bigint {
  */
 export function requestedUid(payload: TtlvStructure, ctx: OpContext): string {
   const item = child(payload, Tag.UniqueIdentifier);
-  if (item === undefined || (item.type === ItemType.Enumeration && ctx.version.major >= 2)) {
+  // A 1.x client's enumeration never gets here: the request adapter refuses it as 1.x has no such form.
+  if (item === undefined || item.type === ItemType.Enumeration) {
     if (ctx.idPlaceholder === undefined) {
       throw new KmipError(Reason.MissingData, 'no Unique Identifier given and no ID Placeholder is set');
     }

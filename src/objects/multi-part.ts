@@ -96,7 +96,7 @@ async function runParts<K extends StreamKind, S, Key extends UsableKey | undefin
   ctx: OpContext,
 ): Promise<TtlvItem[]> {
   const part = readPart(payload, op.name, op.cipherParts !== true);
-  const digest = op.digested === undefined ? undefined : digestedData(payload, part, ctx, op.name);
+  const digest = op.digested === undefined ? undefined : digestedData(payload, part, op.name);
   const key = await op.key(ctx, payload);
   const uid = key?.uid;
   const data = opt.bytes(payload, Tag.Data) ?? EMPTY;
@@ -215,10 +215,10 @@ async function consumeOrEnd(ctx: OpContext, uid: string, bytes: number, correlat
  * the request carries Data. It stands instead of Data, in a request of its own: a digest is the
  * end of hashing, so there are no parts to stream.
  */
-function digestedData(payload: TtlvStructure, part: Part, ctx: OpContext, operation: string): Uint8Array | undefined {
+function digestedData(payload: TtlvStructure, part: Part, operation: string): Uint8Array | undefined {
   const digested = opt.bytes(payload, Tag.DigestedData);
   if (digested === undefined) return undefined;
-  if (ctx.version.major === 1 && ctx.version.minor < 4) throw new KmipError(Reason.InvalidField, `${operation}: Digested Data is a KMIP 1.4 field`);
+  // Before 1.4: refused by the request adapter.
   if (opt.bytes(payload, Tag.Data) !== undefined) throw new KmipError(Reason.InvalidField, `${operation}: give Data or Digested Data, not both`);
   if (part.kind !== 'whole') throw new KmipError(Reason.InvalidField, `${operation}: Digested Data is sent in one request, not in parts`);
   return digested;

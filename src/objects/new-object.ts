@@ -55,8 +55,9 @@ export function randomNumberGenerator(): TtlvStructure {
   ]);
 }
 
-export function checkClientAttributes(attrs: readonly KmipAttribute[], ctx: OpContext, objectType: number): void {
-  checkNewObjectAttributes(attrs, ctx.version, objectType);
+export function checkClientAttributes(attrs: readonly KmipAttribute[], objectType: number): void {
+  // Attributes outside the client's version were refused by the request adapter.
+  checkNewObjectAttributes(attrs, undefined, objectType);
 }
 
 /**
@@ -103,6 +104,8 @@ function has(attrs: readonly StoredAttribute[], name: string): boolean {
 
 /** The attributes every managed cryptographic object gets from the server unless the client set them. */
 function serverDefaults(attrs: StoredAttribute[], input: NewObjectInput, ctx: OpContext): StoredAttribute[] {
+  // Not data: the defaults a version implies are stored with the object, and yield to a template's,
+  // an inherited or the client's own value, which only this merge knows (no adapter can add them).
   const v = ctx.version;
   let out = attrs;
   const put = (name: string, value: TtlvItem) => {

@@ -120,7 +120,7 @@ export async function registerPkcs12(payload: TtlvStructure, ctx: OpContext): Pr
   const pfx = rawKeyMaterial(block);
   if (!pfx) throw new KmipError(Reason.InvalidField, 'PKCS#12 Key Material must be a Byte String');
   const attrs = await resolveRequestAttributes(payload, ctx);
-  checkClientAttributes(attrs, ctx, ObjectType.PrivateKey);
+  checkClientAttributes(attrs, ObjectType.PrivateKey);
   const protectionStorage = chooseProtectionStorage(payload);
 
   const { password, source } = await linkedPassword(ctx, attrs, 'the request');

@@ -12,7 +12,6 @@ import { isPkcs12Register, registerPkcs12 } from './pkcs12';
 import { checkClientAttributes, chooseProtectionStorage, storeNewObject } from './new-object';
 import { resolveRequestAttributes, templateContents } from './templates';
 import { DEFAULT_KEY_LIMITS } from '../crypto/key-encoding';
-import type { ProtocolVersion } from '../spec/versions';
 
 /** Attributes a key block states about itself; stored so Locate and Get Attributes see them. */
 export function derivedFromBody(body: TtlvStructure): KmipAttribute[] {
@@ -38,23 +37,11 @@ export function derivedFromBody(body: TtlvStructure): KmipAttribute[] {
   return out;
 }
 
-/**
- * Objects whose Key Block may leave out the Key Value (metadata-only objects, KMIP 1.2 on): in 1.x
- * those the Key Value Present attribute applies to (1.2-1.4: Symmetric Key, Private Key, Split
- * Key, Secret Data); in 2.x it applies to all objects.
- */
-const METADATA_ONLY_1X: readonly number[] = [ObjectType.SymmetricKey, ObjectType.PrivateKey, ObjectType.SplitKey, ObjectType.SecretData];
-
-function metadataOnlyAllowed(objectType: number, v: ProtocolVersion): boolean {
-  if (v.major >= 2) return true;
-  return v.minor >= 2 && METADATA_ONLY_1X.includes(objectType);
-}
-
 /** A registered object's body and the attributes it carries itself. */
 export function readRegisteredObject(
   payload: TtlvStructure,
   objectType: number,
-  ctx: Pick<OpContext, 'version' | 'keyLimits'>,
+  ctx: Pick<OpContext, 'keyLimits'>,
 ): { body: TtlvStructure; own: KmipAttribute[] } {
   const bodyTag = OBJECT_BODY_TAG[objectType];
   if (bodyTag === undefined) throw new KmipError(Reason.InvalidObjectType, 'this object type cannot be registered');
@@ -62,11 +49,8 @@ export function readRegisteredObject(
   if (!bodyItem) throw new KmipError(Reason.MissingData, 'the object to register is missing');
   const body = asStructure(bodyItem);
   const block = keyBlockOf(body);
+  // Which versions and object types may leave out the Key Value: kmip/request-adapter.ts.
   const metadataOnly = block !== undefined && !child(block, Tag.KeyValue);
-  if (metadataOnly && !metadataOnlyAllowed(objectType, ctx.version)) {
-    const which = ctx.version.major === 1 && ctx.version.minor < 2 ? 'before KMIP 1.2' : 'in KMIP 1.x for this object type';
-    throw new KmipError(Reason.MissingData, `the Key Block has no Key Value: an object without its key value cannot be registered ${which}`);
-  }
   // A Template's Names name the Template itself; its other attributes wait for the objects made with it.
   const own = objectType === ObjectType.Template ? templateContents(body).filter((a) => a.name === 'Name') : derivedFromBody(body);
   // Keys and certificates must parse; what they say about themselves becomes attributes.
@@ -81,11 +65,8 @@ export async function registerObject(payload: TtlvStructure, ctx: OpContext, uid
   // A PKCS#12 private key is opened with its linked password and may bring certificates (pkcs12.ts).
   if (uid === undefined && isPkcs12Register(payload, objectType)) return registerPkcs12(payload, ctx);
   const { body, own } = readRegisteredObject(payload, objectType, ctx);
-  if (objectType === ObjectType.Template && ctx.version.major >= 2) {
-    throw new KmipError(Reason.InvalidObjectType, 'Templates do not exist in KMIP 2');
-  }
   const attrs = await resolveRequestAttributes(payload, ctx);
-  checkClientAttributes(attrs, ctx, objectType);
+  checkClientAttributes(attrs, objectType);
   const { uid: stored } = await storeNewObject(ctx, {
     objectType,
     body,

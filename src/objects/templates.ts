@@ -23,16 +23,17 @@ export function templateContents(body: TtlvStructure): IndexedAttribute[] {
 /**
  * The attributes a request gives a new object: those of the Templates it names, then its own.
  * A Template's own Name identifies the Template and is not applied; an attribute the request
- * gives itself replaces the Template's.
+ * gives itself replaces the Template's. `which`: where the canonical request holds the templates'
+ * names (1.x only) and its own attributes.
  */
 export async function resolveRequestAttributes(
   payload: TtlvStructure,
   ctx: OpContext,
-  which?: { v1: number; v2: number },
+  which: { template: number; attributes: number } = { template: Tag.TemplateAttribute, attributes: Tag.Attributes },
 ): Promise<IndexedAttribute[]> {
-  const explicit = readRequestAttributes(payload, ctx.version, which);
+  const explicit = readRequestAttributes(payload, which.attributes);
   rejectRepeatedSingleInstance(explicit);
-  const names = readTemplateNames(payload, ctx.version, which);
+  const names = readTemplateNames(payload, which.template);
   if (names.length === 0) return explicit;
   const fromTemplates: IndexedAttribute[] = [];
   for (const name of names) {

@@ -15,9 +15,9 @@ export const addAttributeHandler: OperationHandler = {
   async handle(payload, ctx) {
     const rec = await loadForChange(payload, ctx);
     // 1.x: the request carries no Attribute Index; the server assigns the next one.
-    const { name, value: given } = readNewAttribute(payload, ctx);
+    const { name, value: given } = readNewAttribute(payload);
     const value = name === 'Usage Limits' ? initialUsageLimits(given) : given;
-    checkClientChange('add', name, rec, ctx.version, nowSeconds(ctx));
+    checkClientChange('add', name, rec, undefined, nowSeconds(ctx));
     if (!isMultiValued(name) && instancesOf(rec, name).length > 0) {
       throw new KmipError(Reason.AttributeSingleValued, `${name} takes one value and the object has it`);
     }

@@ -68,7 +68,7 @@ export const adjustAttributeHandler: OperationHandler = {
     const target = all[0] as StoredAttribute;
     const current = numeric(target.value);
     if (current === undefined) throw new KmipError(Reason.InvalidDataType, `${name} is not numeric`);
-    checkClientChange('modify', name, rec, ctx.version, nowSeconds(ctx));
+    checkClientChange('modify', name, rec, undefined, nowSeconds(ctx));
     const byItem = child(payload, Tag.AdjustmentValue);
     const by = byItem === undefined ? 1n : numeric(byItem);
     if (by === undefined) throw new KmipError(Reason.InvalidDataType, 'Adjustment Value must be numeric');

@@ -18,7 +18,7 @@ import { ItemType, ttlv, type TtlvItem } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { CertificateType, LinkType, ObjectType, Operation } from '../spec/generated/enums';
 import type { KmipAttribute } from '../kmip/attributes';
-import { opt } from '../kmip/tree';
+import { asText, child, opt } from '../kmip/tree';
 import { KmipError, Reason } from '../kmip/errors';
 import type { OperationHandler } from '../objects/context';
 import type { ManagedObjectRecord } from '../store/object-store';
@@ -56,12 +56,14 @@ export const certifyHandler: OperationHandler = {
   operation: Operation.Certify,
   async handle(payload, ctx) {
     const attrs = await resolveRequestAttributes(payload, ctx);
-    checkClientAttributes(attrs, ctx, ObjectType.Certificate);
+    checkClientAttributes(attrs, ObjectType.Certificate);
     checkCertificateType(attrs);
     const protectionStorage = chooseProtectionStorage(payload);
-    const csr = readCertificationRequest(ctx, payload);
-    // 2.x: the ID Placeholder stands in only when no request is given; 1.x: whenever the identifier is omitted.
-    const uid = opt.text(payload, Tag.UniqueIdentifier) ?? (csr === undefined || ctx.version.major < 2 ? ctx.idPlaceholder : undefined);
+    const csr = readCertificationRequest(payload);
+    // The ID Placeholder stands in where the request names it (1.x does whenever it omits the
+    // identifier: kmip/request-adapter.ts), or gives neither a key nor a Certificate Request.
+    const given = child(payload, Tag.UniqueIdentifier);
+    const uid = given === undefined ? (csr === undefined ? ctx.idPlaceholder : undefined) : given.type === ItemType.Enumeration ? ctx.idPlaceholder : asText(given);
     if (uid === undefined && csr === undefined) {
       throw new KmipError(Reason.MissingData, 'Certify needs the public key (Unique Identifier or ID Placeholder) or a Certificate Request');
     }

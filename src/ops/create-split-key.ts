@@ -105,7 +105,7 @@ export const createSplitKeyHandler: OperationHandler = {
     }
     const params = readSplitParams(payload);
     const attrs = await resolveRequestAttributes(payload, ctx);
-    checkClientAttributes(attrs, ctx, ObjectType.SplitKey);
+    checkClientAttributes(attrs, ObjectType.SplitKey);
     const protectionStorage = chooseProtectionStorage(payload);
     const uid = opt.text(payload, Tag.UniqueIdentifier);
     const secret =

@@ -71,7 +71,7 @@ export const createHandler: OperationHandler = {
   async handle(payload, ctx: OpContext) {
     const objectType = req.enumeration(payload, Tag.ObjectType);
     const attrs = await resolveRequestAttributes(payload, ctx);
-    checkClientAttributes(attrs, ctx, objectType);
+    checkClientAttributes(attrs, objectType);
     const protectionStorage = chooseProtectionStorage(payload);
     checkQuantumSafe(attrs, objectType);
     let generated: Generated;

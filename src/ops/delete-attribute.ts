@@ -7,9 +7,8 @@ import type { TtlvItem, TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation } from '../spec/generated/enums';
 import { readAttributeReference } from '../kmip/attributes';
-import { child, opt, req } from '../kmip/tree';
+import { child, req } from '../kmip/tree';
 import type { OperationHandler } from '../objects/context';
-import type { OpContext } from '../objects/context';
 import { KmipError, Reason } from '../kmip/errors';
 import type { ManagedObjectRecord, StoredAttribute } from '../store/object-store';
 import { checkClientChange } from '../objects/attribute-policy';
@@ -23,15 +22,17 @@ import {
   loadForChange,
   readCurrentAttribute,
   readReference,
+  requestedIndex,
 } from '../objects/attribute-edit';
 import { nowSeconds } from '../objects/managed-object';
 
 /** The instances the request deletes. */
-function selected(payload: TtlvStructure, ctx: OpContext, rec: ManagedObjectRecord): StoredAttribute[] {
-  if (ctx.version.major < 2) {
+function selected(payload: TtlvStructure, rec: ManagedObjectRecord): StoredAttribute[] {
+  const index = requestedIndex(payload);
+  if (index !== undefined) {
     req.text(payload, Tag.AttributeName); // Missing Data when absent
     const name = readAttributeReference(child(payload, Tag.AttributeName) as TtlvItem);
-    return [instanceAt(rec, name, opt.integer(payload, Tag.AttributeIndex) ?? 0)];
+    return [instanceAt(rec, name, index)];
   }
   const current = readCurrentAttribute(payload);
   if (current) return [instanceEqualTo(rec, current)];
@@ -46,9 +47,9 @@ export const deleteAttributeHandler: OperationHandler = {
   operation: Operation.DeleteAttribute,
   async handle(payload, ctx) {
     const rec = await loadForChange(payload, ctx);
-    const gone = selected(payload, ctx, rec);
+    const gone = selected(payload, rec);
     const first = gone[0] as StoredAttribute;
-    checkClientChange('delete', first.name, rec, ctx.version, nowSeconds(ctx));
+    checkClientChange('delete', first.name, rec, undefined, nowSeconds(ctx));
     const kept = rec.attributes.filter((a) => !gone.some((g) => g.name === a.name && g.index === a.index));
     await commitAttributes(ctx, rec, kept);
     return attributeResponse(rec.uid, first);

@@ -36,7 +36,7 @@ export const importHandler: OperationHandler = {
       if (!replace) throw new KmipError(Reason.ObjectAlreadyExists, `object ${uid} already exists`);
       if (existing.objectType !== objectType) throw new KmipError(Reason.InvalidObjectType, 'the existing object is of another type');
     }
-    let attributes = toStoredAttributes(readRequestAttributes(payload, ctx.version));
+    let attributes = toStoredAttributes(readRequestAttributes(payload));
     attributes = setAttribute(attributes, 'Unique Identifier', ttlv.textString(Tag.UniqueIdentifier, uid));
     attributes = setAttribute(attributes, 'Object Type', ttlv.enumeration(Tag.ObjectType, objectType));
     const given = attributes.find((a) => a.name === 'State')?.value;

@@ -1,6 +1,5 @@
 /** Every operation handler this server offers: the route table (server/registry.ts) is built from this list alone. */
 import type { OperationHandler } from '../objects/context';
-import type { ProtocolVersion } from '../spec/versions';
 import { activateHandler } from './activate';
 import { addAttributeHandler } from './add-attribute';
 import { adjustAttributeHandler } from './adjust-attribute';
@@ -46,8 +45,8 @@ import { obtainLeaseHandler } from './obtain-lease';
 import { pollHandler } from './poll';
 import { reCertifyHandler } from './re-certify';
 
-/** `offered`: what Query Operations lists for a version (the route table knows it). */
-export function operationHandlers(offered: (v: ProtocolVersion) => number[]): OperationHandler[] {
+/** `offered`: what Query Operations lists (the route table knows it; the response adapter keeps those the client's version has). */
+export function operationHandlers(offered: () => number[]): OperationHandler[] {
   const handlers: OperationHandler[] = [
     createHandler,
     registerHandler,

@@ -71,7 +71,7 @@ export const joinSplitKeyHandler: OperationHandler = {
     if (uids.length === 0) throw new KmipError(Reason.MissingData, 'Join Split Key needs the Unique Identifiers of the parts');
     if (new Set(uids).size !== uids.length) throw new KmipError(Reason.InvalidField, 'a split key part is named twice');
     const attrs = await resolveRequestAttributes(payload, ctx);
-    checkClientAttributes(attrs, ctx, objectType);
+    checkClientAttributes(attrs, objectType);
     const protectionStorage = chooseProtectionStorage(payload);
 
     const parts: SplitKeyPart[] = [];

@@ -18,6 +18,7 @@ import {
   loadForChange,
   readCurrentAttribute,
   readNewAttribute,
+  requestedIndex,
   without,
 } from '../objects/attribute-edit';
 import { checkNameUnique, nowSeconds } from '../objects/managed-object';
@@ -27,10 +28,11 @@ export const modifyAttributeHandler: OperationHandler = {
   operation: Operation.ModifyAttribute,
   async handle(payload, ctx) {
     const rec = await loadForChange(payload, ctx);
-    const next = readNewAttribute(payload, ctx);
+    const next = readNewAttribute(payload);
+    const index = requestedIndex(payload);
     let target: StoredAttribute;
-    if (ctx.version.major < 2) {
-      target = instanceAt(rec, next.name, next.index ?? 0);
+    if (index !== undefined) {
+      target = instanceAt(rec, next.name, index);
     } else {
       const current = readCurrentAttribute(payload);
       if (current && current.name !== next.name) {
@@ -44,7 +46,7 @@ export const modifyAttributeHandler: OperationHandler = {
         target = all[0] as StoredAttribute;
       }
     }
-    checkClientChange('modify', next.name, rec, ctx.version, nowSeconds(ctx));
+    checkClientChange('modify', next.name, rec, undefined, nowSeconds(ctx));
     const remaining = without(rec.attributes, target);
     if (next.name === 'Name') await checkNameUnique(ctx, rec.owner, next.value, { uid: rec.uid, remaining });
     const value = next.name === 'Usage Limits' ? correctedUsageLimits(next.value, target.value) : next.value;

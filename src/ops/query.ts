@@ -5,7 +5,6 @@ import { DestroyAction, ObjectType, Operation, ProfileName, QueryFunction, RNGMo
 import { asEnumeration } from '../kmip/tree';
 import type { OpContext, OperationHandler } from '../objects/context';
 import { PROTECTION_STORAGE, randomNumberGenerator } from '../objects/new-object';
-import type { ProtocolVersion } from '../spec/versions';
 
 /** Object types this server stores (the response adapter drops those the client's version lacks). */
 const SUPPORTED_OBJECT_TYPES: readonly number[] = [
@@ -61,7 +60,7 @@ function capabilities(ctx: OpContext): TtlvItem[] {
   return [ttlv.structure(Tag.CapabilityInformation, fields)];
 }
 
-export function makeQueryHandler(offeredOperations: (v: ProtocolVersion) => number[]): OperationHandler {
+export function makeQueryHandler(offeredOperations: () => number[]): OperationHandler {
   return {
     operation: Operation.Query,
     async handle(payload, ctx) {
@@ -69,9 +68,8 @@ export function makeQueryHandler(offeredOperations: (v: ProtocolVersion) => numb
       const out: TtlvItem[] = [];
       const asked = (f: number) => functions.includes(f);
       if (asked(QueryFunction.QueryOperations)) {
-        // Not data: what is offered is the route table's answer for the version (which operations are
-        // implemented, in which direction each exists), not a shape an adapter could give a list.
-        for (const op of offeredOperations(ctx.version)) out.push(ttlv.enumeration(Tag.Operation, op));
+        // Every operation implemented, either way; the response adapter keeps those the client's version has.
+        for (const op of offeredOperations()) out.push(ttlv.enumeration(Tag.Operation, op));
       }
       if (asked(QueryFunction.QueryObjects)) {
         for (const t of SUPPORTED_OBJECT_TYPES) out.push(ttlv.enumeration(Tag.ObjectType, t));

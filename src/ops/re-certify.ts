@@ -63,14 +63,14 @@ export const reCertifyHandler: OperationHandler = {
     if (isDestroyed(old.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
     requireOnline(old);
     const attrs = await resolveRequestAttributes(payload, ctx);
-    checkClientAttributes(attrs, ctx, ObjectType.Certificate);
+    checkClientAttributes(attrs, ObjectType.Certificate);
     checkCertificateType(attrs);
     const offset = optInterval(payload, Tag.Offset);
     if (offset !== undefined && attrs.some((a) => a.name === 'Activation Date' || a.name === 'Deactivation Date')) {
       throw new KmipError(Reason.InvalidMessage, 'Offset cannot be given together with an Activation Date or Deactivation Date');
     }
     const protectionStorage = chooseProtectionStorage(payload);
-    const csr = readCertificationRequest(ctx, payload);
+    const csr = readCertificationRequest(payload);
 
     const oldDer = await certificateDer(ctx, old);
     const x509 = new X509Certificate(oldDer);

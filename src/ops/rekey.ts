@@ -48,7 +48,7 @@ export const reKeyHandler: OperationHandler = {
     }
     const offset = optInterval(payload, Tag.Offset);
     const requested = await resolveRequestAttributes(payload, ctx);
-    checkClientAttributes(requested, ctx, ObjectType.SymmetricKey);
+    checkClientAttributes(requested, ObjectType.SymmetricKey);
     const alg = getAttribute(old.attributes, 'Cryptographic Algorithm');
     const len = getAttribute(old.attributes, 'Cryptographic Length');
     if (alg?.type !== ItemType.Enumeration || len?.type !== ItemType.Integer) {

@@ -16,11 +16,11 @@ export const setAttributeHandler: OperationHandler = {
   operation: Operation.SetAttribute,
   async handle(payload, ctx) {
     const rec = await loadForChange(payload, ctx);
-    const { name, value: given } = readNewAttribute(payload, ctx);
+    const { name, value: given } = readNewAttribute(payload);
     const existing = instancesOf(rec, name);
     const value = name === 'Usage Limits' ? correctedUsageLimits(given, existing[0]?.value) : given;
     if (existing.length > 1) throw new KmipError(Reason.MultiValuedAttribute, `${name} has several instances: use Modify Attribute`);
-    checkClientChange('set', name, rec, ctx.version, nowSeconds(ctx));
+    checkClientChange('set', name, rec, undefined, nowSeconds(ctx));
     const remaining = rec.attributes.filter((a) => a.name !== name);
     if (name === 'Name') await checkNameUnique(ctx, rec.owner, value, { uid: rec.uid, remaining });
     await commitAttributes(ctx, rec, setAttribute(remaining, name, value));

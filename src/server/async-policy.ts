@@ -11,6 +11,7 @@ import { Tag } from '../spec/generated/tags';
 import { CryptographicAlgorithm, Operation } from '../spec/generated/enums';
 import { readRequestAttributes, type KmipAttribute } from '../kmip/attributes';
 import { opt } from '../kmip/tree';
+import { requestForVersion } from '../kmip/request-adapter';
 import type { RequestBatchItem } from '../kmip/message';
 import type { ProtocolVersion } from '../spec/versions';
 import type { ObjectStore, StoredAttribute } from '../store/object-store';
@@ -30,8 +31,14 @@ function isLongRsa(attrs: readonly (KmipAttribute | StoredAttribute)[]): boolean
 /** Whether this item is long enough to answer Operation Pending for. `owner`'s objects only. */
 export async function deferrable(item: RequestBatchItem, v: ProtocolVersion, store: ObjectStore, owner: string): Promise<boolean> {
   if (item.operation === Operation.CreateKeyPair) {
-    const common = readRequestAttributes(item.payload, v, { v1: Tag.CommonTemplateAttribute, v2: Tag.CommonAttributes });
-    const priv = readRequestAttributes(item.payload, v, { v1: Tag.PrivateKeyTemplateAttribute, v2: Tag.PrivateKeyAttributes });
+    let payload;
+    try {
+      payload = requestForVersion(item.operation, item.payload, v);
+    } catch {
+      return false; // refused: the handler's run reports it
+    }
+    const common = readRequestAttributes(payload, Tag.CommonAttributes);
+    const priv = readRequestAttributes(payload, Tag.PrivateKeyAttributes);
     return isLongRsa([...priv, ...common.filter((c) => !priv.some((p) => p.name === c.name))]);
   }
   if (item.operation === Operation.ReKeyKeyPair) {

@@ -48,6 +48,16 @@ export class OperationRegistry {
     return [...new Set([...this.operationsFor(v), ...sent])].sort((a, b) => a - b);
   }
 
+  /**
+   * What Query Operations lists before the response adapter keeps those a version has in either
+   * direction: the operations clients may send us and the ones this server sends. For each
+   * version this is offeredTo's list, since no operation here is handled in a version that has it
+   * only server to client.
+   */
+  offered(): number[] {
+    return [...new Set([...this.handlers.keys(), ...this.serverSends])].sort((a, b) => a - b);
+  }
+
   /** Every implemented operation with its spec info (for the README support matrix). */
   implemented(): OperationInfo[] {
     return [...this.handlers.keys()]
@@ -60,7 +70,7 @@ export class OperationRegistry {
 /** The route table over every handler in ops/, Query answering from it. */
 export function buildRegistry(serverSends: readonly number[]): OperationRegistry {
   const registry: OperationRegistry = new OperationRegistry(
-    operationHandlers((v) => registry.offeredTo(v)),
+    operationHandlers(() => registry.offered()),
     serverSends,
   );
   return registry;
