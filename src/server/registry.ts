@@ -8,7 +8,6 @@ import { operationHandlers } from '../ops';
 import { isInRange, type ProtocolVersion } from '../spec/versions';
 import type { OperationHandler } from '../objects/context';
 
-
 export class OperationRegistry {
   private readonly handlers = new Map<number, OperationHandler>();
 
@@ -28,24 +27,6 @@ export class OperationRegistry {
     const info = operationInfo(op);
     if (!info || !info.clientToServer || !isInRange(info.clientToServer, v)) return undefined;
     return this.handlers.get(op);
-  }
-
-  /** Operations offered to a client of version `v` (Query Operations). */
-  operationsFor(v: ProtocolVersion): number[] {
-    return [...this.handlers.keys()].filter((op) => this.lookup(op, v) !== undefined).sort((a, b) => a - b);
-  }
-
-  /**
-   * Operations offered to a client of version `v` (Query Operations): the ones it may send us, and
-   * the server-to-client ones this server sends, where `v` has them. Those stay absent from the
-   * table: a client sending Notify or Put gets Operation Not Supported.
-   */
-  offeredTo(v: ProtocolVersion): number[] {
-    const sent = this.serverSends.filter((op) => {
-      const range = operationInfo(op)?.serverToClient;
-      return range != null && isInRange(range, v);
-    });
-    return [...new Set([...this.operationsFor(v), ...sent])].sort((a, b) => a - b);
   }
 
   /**
