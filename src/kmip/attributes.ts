@@ -319,3 +319,25 @@ export function readCanonicalAttribute(item: TtlvItem): IndexedAttribute {
   const value = s.value.find((c) => c.tag !== Tag.AttributeName && c.tag !== Tag.AttributeIndex) ?? ttlv.textString(Tag.AttributeValue, '');
   return index === undefined ? { name, value } : { name, index, value };
 }
+
+/** One attribute's Integer or Enumeration value, by name (the first instance). */
+export function integerAttribute(attrs: readonly KmipAttribute[], name: string): number | undefined {
+  const v = attrs.find((a) => a.name === name)?.value;
+  return v && (v.type === ItemType.Integer || v.type === ItemType.Enumeration) ? v.value : undefined;
+}
+
+/** One attribute's Date-Time value, by name (the first instance). */
+export function dateAttribute(attrs: readonly KmipAttribute[], name: string): bigint | undefined {
+  const v = attrs.find((a) => a.name === name)?.value;
+  return v?.type === ItemType.DateTime ? v.value : undefined;
+}
+
+/** A Link value: its type and the object it names. */
+export function linkStructure(type: number, uid: string): TtlvStructure {
+  return ttlv.structure(Tag.Link, [ttlv.enumeration(Tag.LinkType, type), ttlv.textString(Tag.LinkedObjectIdentifier, uid)]);
+}
+
+/** A Link attribute: its type and the object it names. */
+export function linkAttribute(type: number, uid: string): KmipAttribute {
+  return { name: 'Link', value: linkStructure(type, uid) };
+}

@@ -7,11 +7,11 @@
  * `CONDITIONAL_RULES` restates each of those; a unit test checks it covers every 'conditional'
  * row, so a regenerated table cannot add one silently.
  */
-import { ItemType, type TtlvItem } from '../../ttlv/types';
+import { type TtlvItem } from '../../ttlv/types';
 import { ObjectType, State } from '../spec/generated/enums';
 import type { AttributeRule } from '../spec/generated/attributes';
 import { attributeInVersion } from '../spec/registry';
-import { attributeRule } from '../kmip/attributes';
+import { attributeRule, dateAttribute } from '../kmip/attributes';
 import type { ProtocolVersion } from '../spec/versions';
 import type { StateValue } from '../lifecycle/state-machine';
 import type { StoredAttribute } from '../store/object-store';
@@ -127,11 +127,6 @@ function checkKnown(name: string, v: ProtocolVersion | undefined, objectType: nu
   }
 }
 
-function dateOf(attrs: readonly StoredAttribute[], name: string): bigint | undefined {
-  const v = attrs.find((a) => a.name === name)?.value;
-  return v?.type === ItemType.DateTime ? v.value : undefined;
-}
-
 function checkConditions(name: string, target: AttributeTarget, nowSeconds: bigint): void {
   const cond = CONDITIONAL_RULES[name];
   if (cond === undefined) return;
@@ -139,7 +134,7 @@ function checkConditions(name: string, target: AttributeTarget, nowSeconds: bigi
     throw new KmipError(Reason.WrongKeyLifecycleState, `${name} can be set ${cond.wording}`);
   }
   if (cond.untilReached) {
-    const current = dateOf(target.attributes, name);
+    const current = dateAttribute(target.attributes, name);
     if (current !== undefined && current <= nowSeconds) {
       throw new KmipError(Reason.WrongKeyLifecycleState, `${name} can be set ${cond.wording}`);
     }

@@ -16,7 +16,7 @@
  * read from the HSM-wrapped store for this call only.
  */
 import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto';
-import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
+import { ItemType, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { CertificateRequestType, CertificateType, CryptographicUsageMask, LinkType, ObjectType } from '../spec/generated/enums';
 import type { KmipAttribute } from '../kmip/attributes';
@@ -30,14 +30,7 @@ import { issueCertificate, parseCertificationRequest, requestDer, subjectOfCerti
 import { keyBlockOf, requireKeyValue } from './key-block';
 import { getAttribute, getAttributes, isDestroyed, loadObject, nowSeconds, readBody, requireOnline } from './managed-object';
 
-function linkItem(type: number, uid: string): TtlvItem {
-  return ttlv.structure(Tag.Link, [ttlv.enumeration(Tag.LinkType, type), ttlv.textString(Tag.LinkedObjectIdentifier, uid)]);
-}
-
-export function linkAttribute(type: number, uid: string): KmipAttribute {
-  return { name: 'Link', value: linkItem(type, uid) };
-}
-
+import { integerAttribute } from '../kmip/attributes';
 function linkParts(v: TtlvItem): { type: number; uid: string } | undefined {
   if (v.type !== ItemType.Structure) return undefined;
   const type = opt.enumeration(v, Tag.LinkType);
@@ -69,18 +62,13 @@ export function certificateAttributesOf(attrs: readonly KmipAttribute[]): KmipAt
   return attrs.filter((a) => !(a.name === 'Link' && linkParts(a.value)?.type === LinkType.PrivateKeyLink));
 }
 
-function intAttr(attrs: readonly { readonly name: string; readonly value: TtlvItem }[], name: string): number | undefined {
-  const v = attrs.find((a) => a.name === name)?.value;
-  return v && (v.type === ItemType.Integer || v.type === ItemType.Enumeration) ? v.value : undefined;
-}
-
 export function usageMaskOf(attrs: readonly { readonly name: string; readonly value: TtlvItem }[]): number | undefined {
-  return intAttr(attrs, 'Cryptographic Usage Mask');
+  return integerAttribute(attrs, 'Cryptographic Usage Mask');
 }
 
 /** Only X.509 certificates are issued; a Certificate Type attribute must say so. */
 export function checkCertificateType(attrs: readonly KmipAttribute[]): void {
-  const t = intAttr(attrs, 'Certificate Type');
+  const t = integerAttribute(attrs, 'Certificate Type');
   if (t !== undefined && t !== CertificateType.X_509) throw new KmipError(Reason.FeatureNotSupported, 'this server issues X.509 certificates only');
 }
 
@@ -245,11 +233,6 @@ export async function resolveIssuer(
 
 /** Certificates this server issues run a year unless a Deactivation Date says otherwise. */
 export const DEFAULT_VALIDITY_SECONDS = 365n * 24n * 3600n;
-
-export function dateAttr(attrs: readonly { readonly name: string; readonly value: TtlvItem }[], name: string): bigint | undefined {
-  const v = attrs.find((a) => a.name === name)?.value;
-  return v?.type === ItemType.DateTime ? v.value : undefined;
-}
 
 /** The Names of a stored object (Re-certify moves them). */
 export function namesOf(attrs: readonly StoredAttribute[]): TtlvItem[] {

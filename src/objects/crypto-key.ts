@@ -16,6 +16,7 @@ import { KmipError, Reason } from '../kmip/errors';
 import { certificateKeyBlock } from '../crypto/certificate';
 import { keyBlockOf, requireKeyValue } from './key-block';
 import { getAttribute, isDestroyed, loadObject, nowSeconds, readBody, requestedUid, requireOnline, setAttribute } from './managed-object';
+import { dateAttribute } from '../kmip/attributes';
 
 export type KeyUse = 'encrypt' | 'decrypt' | 'sign' | 'verify' | 'macGenerate' | 'macVerify';
 
@@ -46,11 +47,6 @@ export interface UsableKey {
   readonly algorithm: number | undefined;
 }
 
-function dateAttr(rec: ManagedObjectRecord, name: string): bigint | undefined {
-  const v = getAttribute(rec.attributes, name);
-  return v?.type === ItemType.DateTime ? v.value : undefined;
-}
-
 /** State and dates, per the use's lifecycle rule (SP 800-57 originator and recipient periods). */
 function checkLifecycle(ctx: OpContext, rec: ManagedObjectRecord, rule: UseRule): void {
   const state = rec.state as StateValue;
@@ -59,10 +55,10 @@ function checkLifecycle(ctx: OpContext, rec: ManagedObjectRecord, rule: UseRule)
   }
   const now = nowSeconds(ctx);
   if (rule.lifecycle === 'protect') {
-    const stop = dateAttr(rec, 'Protect Stop Date');
+    const stop = dateAttribute(rec.attributes, 'Protect Stop Date');
     if (stop !== undefined && stop <= now) throw new KmipError(Reason.WrongKeyLifecycleState, `the key's Protect Stop Date has passed`);
   } else {
-    const start = dateAttr(rec, 'Process Start Date');
+    const start = dateAttribute(rec.attributes, 'Process Start Date');
     if (start !== undefined && start > now) throw new KmipError(Reason.WrongKeyLifecycleState, `the key's Process Start Date has not come`);
   }
 }

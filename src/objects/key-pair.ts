@@ -14,6 +14,7 @@ import { newUniqueIdentifier } from './managed-object';
 import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from './new-object';
 import { resolveRequestAttributes } from './templates';
 
+import { integerAttribute, linkAttribute } from '../kmip/attributes';
 const WHICH = {
   common: { template: Tag.CommonTemplateAttribute, attributes: Tag.CommonAttributes },
   private: { template: Tag.PrivateKeyTemplateAttribute, attributes: Tag.PrivateKeyAttributes },
@@ -25,14 +26,9 @@ export function merge(common: readonly KmipAttribute[], specific: readonly KmipA
   return [...common.filter((c) => !specific.some((s) => s.name === c.name)), ...specific];
 }
 
-export function intOf(attrs: readonly KmipAttribute[], name: string): number | undefined {
-  const v = attrs.find((a) => a.name === name)?.value;
-  return v && (v.type === ItemType.Integer || v.type === ItemType.Enumeration) ? v.value : undefined;
-}
-
 export function curveOf(attrs: readonly KmipAttribute[]): number | undefined {
   const v = attrs.find((a) => a.name === 'Cryptographic Domain Parameters')?.value;
-  return v?.type === ItemType.Structure ? opt.enumeration(v, Tag.RecommendedCurve) : intOf(attrs, 'Recommended Curve');
+  return v?.type === ItemType.Structure ? opt.enumeration(v, Tag.RecommendedCurve) : integerAttribute(attrs, 'Recommended Curve');
 }
 
 /** The 2.x per-half Protection Storage Masks, checked like Create's. */
@@ -84,7 +80,7 @@ export async function prepareKeyPair(
     const privRecord = await prepareNewObject(ctx, {
       objectType: ObjectType.PrivateKey,
       body: privBody,
-      clientAttributes: [...priv.attributes, link(LinkType.PublicKeyLink, pubUid)],
+      clientAttributes: [...priv.attributes, linkAttribute(LinkType.PublicKeyLink, pubUid)],
       derived: derived(privBody, spec.privateFormat),
       inherited: priv.inherited,
       originalCreation: true,
@@ -96,7 +92,7 @@ export async function prepareKeyPair(
     const pubRecord = await prepareNewObject(ctx, {
       objectType: ObjectType.PublicKey,
       body: pubBody,
-      clientAttributes: [...pub.attributes, link(LinkType.PrivateKeyLink, privUid)],
+      clientAttributes: [...pub.attributes, linkAttribute(LinkType.PrivateKeyLink, privUid)],
       derived: derived(pubBody, spec.publicFormat),
       inherited: pub.inherited,
       originalCreation: true,
@@ -128,9 +124,3 @@ export function pairStorage(payload: TtlvStructure): { priv: number; pub: number
   return { priv: storageFor(payload, Tag.PrivateProtectionStorageMasks, common), pub: storageFor(payload, Tag.PublicProtectionStorageMasks, common) };
 }
 
-function link(type: number, uid: string): KmipAttribute {
-  return {
-    name: 'Link',
-    value: ttlv.structure(Tag.Link, [ttlv.enumeration(Tag.LinkType, type), ttlv.textString(Tag.LinkedObjectIdentifier, uid)]),
-  };
-}

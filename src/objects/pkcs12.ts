@@ -36,7 +36,7 @@ import { describeKey, keyObjectFromBlock } from '../crypto/asymmetric-keys';
 import { readPkcs12, writePkcs12, type PasswordSource } from '../crypto/pkcs12';
 import { keyBlockOf, rawKeyMaterial } from './key-block';
 import { getAttribute, isDestroyed, loadObject, newUniqueIdentifier, readBody } from './managed-object';
-import { linkAttribute } from './certificate-issuer';
+import { linkAttribute } from '../kmip/attributes';
 import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from './new-object';
 import { readRegisteredObject } from './registered-object';
 import { resolveRequestAttributes } from './templates';

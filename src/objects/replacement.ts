@@ -5,6 +5,7 @@ import { child } from '../kmip/tree';
 import type { StoredAttribute } from '../store/object-store';
 import { getAttribute } from './managed-object';
 
+import { dateAttribute } from '../kmip/attributes';
 /** Dates that move with the Offset; Activation Date sets the shift for the others. */
 const SHIFTED_DATES = ['Process Start Date', 'Protect Stop Date', 'Deactivation Date'] as const;
 
@@ -27,11 +28,6 @@ export const NOT_COPIED: ReadonlySet<string> = new Set([
   'Random Number Generator',
 ]);
 
-export function dateOf(attrs: readonly StoredAttribute[], name: string): bigint | undefined {
-  const v = getAttribute(attrs, name);
-  return v?.type === ItemType.DateTime ? v.value : undefined;
-}
-
 /**
  * The replacement's dates. Without Offset they are the existing key's. With Offset, the new
  * Activation Date is the new Initial Date (now) plus Offset, and the other dates keep their
@@ -48,16 +44,16 @@ export function replacementDates(existing: readonly StoredAttribute[], offset: n
     'Protect Stop Date': Tag.ProtectStopDate,
     'Deactivation Date': Tag.DeactivationDate,
   };
-  const activation = dateOf(existing, 'Activation Date');
+  const activation = dateAttribute(existing, 'Activation Date');
   if (offset === undefined) {
-    for (const name of ['Activation Date', ...SHIFTED_DATES]) put(name, tags[name] as number, dateOf(existing, name));
+    for (const name of ['Activation Date', ...SHIFTED_DATES]) put(name, tags[name] as number, dateAttribute(existing, name));
     return out;
   }
   const newActivation = now + BigInt(offset);
   put('Activation Date', Tag.ActivationDate, newActivation);
   const shift = activation === undefined ? undefined : newActivation - activation;
   for (const name of SHIFTED_DATES) {
-    const d = dateOf(existing, name);
+    const d = dateAttribute(existing, name);
     put(name, tags[name] as number, d === undefined || shift === undefined ? undefined : d + shift);
   }
   return out;

@@ -31,8 +31,6 @@ import {
   DEFAULT_VALIDITY_SECONDS,
   certificateAttributesOf,
   checkCertificateType,
-  dateAttr,
-  linkAttribute,
   linkTarget,
   loadSubjectPublicKey,
   readCertificationRequest,
@@ -43,6 +41,7 @@ import {
 } from '../objects/certificate-issuer';
 import { resolveRequestAttributes } from '../objects/templates';
 
+import { dateAttribute, linkAttribute } from '../kmip/attributes';
 function nameText(v: TtlvItem | undefined): string | undefined {
   return v?.type === ItemType.Structure ? opt.text(v, Tag.NameValue) : undefined;
 }
@@ -81,8 +80,8 @@ export const certifyHandler: OperationHandler = {
       linkTarget(attrs, LinkType.PrivateKeyLink),
     );
     const now = nowSeconds(ctx);
-    const notBefore = dateAttr(attrs, 'Activation Date') ?? now;
-    const notAfter = dateAttr(attrs, 'Deactivation Date') ?? notBefore + DEFAULT_VALIDITY_SECONDS;
+    const notBefore = dateAttribute(attrs, 'Activation Date') ?? now;
+    const notAfter = dateAttribute(attrs, 'Deactivation Date') ?? notBefore + DEFAULT_VALIDITY_SECONDS;
     const usageMask = usageMaskOf(attrs) ?? (pub ? (usageMaskOf(pub.rec.attributes) ?? 0) : 0);
     const der = issueUnder(issuer, { subjectDer, subjectKey, usageMask }, notBefore, notAfter);
 

@@ -10,21 +10,22 @@ import type { OpContext } from '../objects/context';
 import { KmipError, Reason } from '../kmip/errors';
 import type { OperationHandler } from '../objects/context';
 import { keyPairSpec } from '../crypto/keygen';
-import { intOf, curveOf, prepareKeyPair, pairRequestAttributes, pairStorage } from '../objects/key-pair';
+import { curveOf, prepareKeyPair, pairRequestAttributes, pairStorage } from '../objects/key-pair';
 
+import { integerAttribute } from '../kmip/attributes';
 export const createKeyPairHandler: OperationHandler = {
   operation: Operation.CreateKeyPair,
   async handle(payload, ctx: OpContext) {
     const attrs = await pairRequestAttributes(payload, ctx);
-    const algorithm = intOf(attrs.priv, 'Cryptographic Algorithm') ?? intOf(attrs.pub, 'Cryptographic Algorithm');
+    const algorithm = integerAttribute(attrs.priv, 'Cryptographic Algorithm') ?? integerAttribute(attrs.pub, 'Cryptographic Algorithm');
     if (algorithm === undefined) throw new KmipError(Reason.MissingData, 'Cryptographic Algorithm is required');
-    const pubAlgorithm = intOf(attrs.pub, 'Cryptographic Algorithm');
+    const pubAlgorithm = integerAttribute(attrs.pub, 'Cryptographic Algorithm');
     if (pubAlgorithm !== undefined && pubAlgorithm !== algorithm) {
       throw new KmipError(Reason.InvalidField, 'the private and public keys must have the same Cryptographic Algorithm');
     }
     const spec = keyPairSpec(
       algorithm,
-      intOf(attrs.priv, 'Cryptographic Length') ?? intOf(attrs.pub, 'Cryptographic Length'),
+      integerAttribute(attrs.priv, 'Cryptographic Length') ?? integerAttribute(attrs.pub, 'Cryptographic Length'),
       curveOf(attrs.priv) ?? curveOf(attrs.pub),
       ctx.crypto,
     );

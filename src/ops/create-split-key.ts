@@ -29,6 +29,7 @@ import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from
 import { blockShape, readSplitParams, splitKeyBody } from '../objects/split-key-object';
 import { resolveRequestAttributes } from '../objects/templates';
 
+import { integerAttribute } from '../kmip/attributes';
 /** The types whose material can be split (the secret's type, not Split Key). */
 const SPLITTABLE: readonly number[] = [ObjectType.SymmetricKey, ObjectType.SecretData, ObjectType.PrivateKey];
 
@@ -41,22 +42,17 @@ interface Secret {
   readonly sensitive: boolean;
 }
 
-function intAttr(attrs: readonly KmipAttribute[], name: string): number | undefined {
-  const v = attrs.find((a) => a.name === name)?.value;
-  return v && (v.type === ItemType.Integer || v.type === ItemType.Enumeration) ? v.value : undefined;
-}
-
 /** A new secret per the request's attributes: a symmetric key, or Secret Data of that many bits. */
 function generateSecret(objectType: number, attrs: readonly KmipAttribute[]): Secret {
-  const length = intAttr(attrs, 'Cryptographic Length');
+  const length = integerAttribute(attrs, 'Cryptographic Length');
   if (length === undefined) throw new KmipError(Reason.MissingData, 'Cryptographic Length is required to create a split key');
   if (objectType === ObjectType.SecretData) {
     checkSecretDataLength(length);
     const material = secureRandomBytes(length / 8);
-    const algorithm = intAttr(attrs, 'Cryptographic Algorithm');
+    const algorithm = integerAttribute(attrs, 'Cryptographic Algorithm');
     return { material, shape: { format: KeyFormatType.Opaque, ...(algorithm !== undefined ? { algorithm } : {}), length }, wipeAfter: [ttlv.byteString(Tag.KeyMaterial, material)], sensitive: false };
   }
-  const algorithm = intAttr(attrs, 'Cryptographic Algorithm');
+  const algorithm = integerAttribute(attrs, 'Cryptographic Algorithm');
   if (algorithm === undefined) throw new KmipError(Reason.MissingData, 'Cryptographic Algorithm is required to create a split key');
   const generated = generateSymmetricKey(algorithm, length);
   const block = keyBlockOf(generated.body);

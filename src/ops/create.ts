@@ -12,25 +12,21 @@ import { digestAttribute, keyBlock } from '../objects/key-block';
 import { checkClientAttributes, chooseProtectionStorage, storeNewObject } from '../objects/new-object';
 import { resolveRequestAttributes } from '../objects/templates';
 import { checkSecretDataLength, Generated, generateSymmetricKey, wipe } from '../objects/key-block';
+import { integerAttribute } from '../kmip/attributes';
 function attrValue(attrs: readonly KmipAttribute[], name: string): TtlvItem | undefined {
   return attrs.find((a) => a.name === name)?.value;
 }
 
-function intAttr(attrs: readonly KmipAttribute[], name: string): number | undefined {
-  const v = attrValue(attrs, name);
-  return v && (v.type === ItemType.Integer || v.type === ItemType.Enumeration) ? v.value : undefined;
-}
-
 function generateFromAttributes(attrs: readonly KmipAttribute[]): Generated {
-  const algorithm = intAttr(attrs, 'Cryptographic Algorithm');
-  const length = intAttr(attrs, 'Cryptographic Length');
+  const algorithm = integerAttribute(attrs, 'Cryptographic Algorithm');
+  const length = integerAttribute(attrs, 'Cryptographic Length');
   if (algorithm === undefined) throw new KmipError(Reason.MissingData, 'Cryptographic Algorithm is required');
   if (length === undefined) throw new KmipError(Reason.MissingData, 'Cryptographic Length is required');
   return generateSymmetricKey(algorithm, length);
 }
 
 function generateSecretData(attrs: readonly KmipAttribute[]): Generated {
-  const bits = intAttr(attrs, 'Cryptographic Length') ?? 256;
+  const bits = integerAttribute(attrs, 'Cryptographic Length') ?? 256;
   checkSecretDataLength(bits);
   const material = secureRandomBytes(bits / 8);
   return {
@@ -59,8 +55,8 @@ const QUANTUM_SAFE_ALGORITHMS: ReadonlySet<number> = new Set([
 function checkQuantumSafe(attrs: readonly KmipAttribute[], objectType: number): void {
   const q = attrValue(attrs, 'Quantum Safe');
   if (!q || q.type !== ItemType.Boolean || !q.value) return;
-  const algorithm = intAttr(attrs, 'Cryptographic Algorithm');
-  const length = intAttr(attrs, 'Cryptographic Length') ?? 0;
+  const algorithm = integerAttribute(attrs, 'Cryptographic Algorithm');
+  const length = integerAttribute(attrs, 'Cryptographic Length') ?? 0;
   const safe =
     objectType === ObjectType.SymmetricKey && algorithm !== undefined && QUANTUM_SAFE_ALGORITHMS.has(algorithm) && length >= 256;
   if (!safe) throw new KmipError(Reason.GeneralFailure, 'the requested object would not be quantum safe');

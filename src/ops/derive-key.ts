@@ -16,10 +16,9 @@
  * Placeholder names the new object. Key material is read from the HSM-wrapped store for this call
  * and every derived or intermediate buffer is zeroed before the response.
  */
-import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
+import { ItemType, ttlv, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { CryptographicUsageMask, DerivationMethod, KeyFormatType, LinkType, ObjectType, Operation, SecretDataType } from '../spec/generated/enums';
-import type { KmipAttribute } from '../kmip/attributes';
 import { asText, children, opt, req } from '../kmip/tree';
 import { isAllowed, stateName, type StateValue } from '../lifecycle/state-machine';
 import type { OpContext } from '../objects/context';
@@ -37,18 +36,10 @@ import { addAttributeInstance, getAttribute, isDestroyed, loadObject, readBody, 
 import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from '../objects/new-object';
 import { resolveRequestAttributes } from '../objects/templates';
 
+import { integerAttribute, linkStructure } from '../kmip/attributes';
 /** What Derive Key makes, and what it derives from. */
 const DERIVABLE: readonly number[] = [ObjectType.SymmetricKey, ObjectType.SecretData];
 const SOURCE_TYPES: readonly number[] = [ObjectType.SymmetricKey, ObjectType.SecretData];
-
-function intAttr(attrs: readonly KmipAttribute[], name: string): number | undefined {
-  const v = attrs.find((a) => a.name === name)?.value;
-  return v && (v.type === ItemType.Integer || v.type === ItemType.Enumeration) ? v.value : undefined;
-}
-
-function link(type: number, uid: string): TtlvItem {
-  return ttlv.structure(Tag.Link, [ttlv.enumeration(Tag.LinkType, type), ttlv.textString(Tag.LinkedObjectIdentifier, uid)]);
-}
 
 interface Source {
   readonly rec: ManagedObjectRecord;
@@ -191,9 +182,9 @@ export const deriveKeyHandler: OperationHandler = {
     checkClientAttributes(attrs, objectType);
     const protectionStorage = chooseProtectionStorage(payload);
 
-    const bits = intAttr(attrs, 'Cryptographic Length');
+    const bits = integerAttribute(attrs, 'Cryptographic Length');
     if (bits === undefined) throw new KmipError(Reason.MissingData, 'Derive Key needs the Cryptographic Length of the object to derive');
-    const algorithm = intAttr(attrs, 'Cryptographic Algorithm');
+    const algorithm = integerAttribute(attrs, 'Cryptographic Algorithm');
     let bytes: number;
     if (objectType === ObjectType.SymmetricKey) {
       if (algorithm === undefined) throw new KmipError(Reason.MissingData, 'a derived symmetric key needs its Cryptographic Algorithm');
@@ -215,7 +206,7 @@ export const deriveKeyHandler: OperationHandler = {
       const record = await prepareNewObject(ctx, {
         objectType,
         body,
-        clientAttributes: [...attrs, ...uids.map((u) => ({ name: 'Link', value: link(LinkType.DerivationBaseObjectLink, u) }))],
+        clientAttributes: [...attrs, ...uids.map((u) => ({ name: 'Link', value: linkStructure(LinkType.DerivationBaseObjectLink, u) }))],
         derived: [{ name: 'Digest', value: digestAttribute(derived, format) }],
         originalCreation: true,
         protectionStorage,
@@ -223,7 +214,7 @@ export const deriveKeyHandler: OperationHandler = {
       const updates = recs.map((rec) => ({
         uid: rec.uid,
         update: {
-          attributes: touchLastChange(ctx, addAttributeInstance(rec.attributes, 'Link', link(LinkType.DerivedKeyLink, record.uid))),
+          attributes: touchLastChange(ctx, addAttributeInstance(rec.attributes, 'Link', linkStructure(LinkType.DerivedKeyLink, record.uid))),
           expectedRevision: rec.revision,
         },
       }));

@@ -18,18 +18,14 @@ import type { OperationHandler } from '../objects/context';
 import type { ManagedObjectRecord } from '../store/object-store';
 import { getAttribute, isDestroyed, loadObject, nowSeconds, requestedUid, requireOnline } from '../objects/managed-object';
 import { LEASE_TIME_SECONDS } from '../objects/new-object';
+import { dateAttribute } from '../kmip/attributes';
 
 /** Interval values are 32-bit unsigned seconds. */
 const MAX_INTERVAL = 0xffffffff;
 
-function dateOf(rec: ManagedObjectRecord, name: string): bigint | undefined {
-  const v = getAttribute(rec.attributes, name);
-  return v?.type === ItemType.DateTime ? v.value : undefined;
-}
-
 /** When the object stops being usable for protection: its earliest Deactivation / Protect Stop Date. */
 function protectEnd(rec: ManagedObjectRecord): bigint | undefined {
-  const ends = ['Deactivation Date', 'Protect Stop Date'].map((n) => dateOf(rec, n)).filter((d): d is bigint => d !== undefined);
+  const ends = ['Deactivation Date', 'Protect Stop Date'].map((n) => dateAttribute(rec.attributes, n)).filter((d): d is bigint => d !== undefined);
   return ends.length === 0 ? undefined : ends.reduce((m, d) => (d < m ? d : m));
 }
 

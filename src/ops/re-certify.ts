@@ -36,8 +36,6 @@ import {
   certificateAttributesOf,
   certificateDer,
   checkCertificateType,
-  dateAttr,
-  linkAttribute,
   linkTarget,
   readCertificationRequest,
   resolveIssuer,
@@ -48,6 +46,7 @@ import {
 } from '../objects/certificate-issuer';
 import { resolveRequestAttributes } from '../objects/templates';
 
+import { dateAttribute, linkAttribute } from '../kmip/attributes';
 function seconds(date: string): bigint {
   return BigInt(Math.floor(Date.parse(date) / 1000));
 }
@@ -97,7 +96,7 @@ export const reCertifyHandler: OperationHandler = {
 
     const now = nowSeconds(ctx);
     const dates = replacementDates(old.attributes, offset, now);
-    const start = dateAttr(attrs, 'Activation Date') ?? dateAttr(dates, 'Activation Date');
+    const start = dateAttribute(attrs, 'Activation Date') ?? dateAttribute(dates, 'Activation Date');
     const notBefore = start !== undefined && start > now ? start : now;
     const notAfter = notBefore + (seconds(x509.validTo) - seconds(x509.validFrom));
     const usage = (usageMaskOf(attrs) ?? usageMaskOf(old.attributes) ?? (pub ? usageMaskOf(pub.attributes) : undefined) ?? 0) | (x509.ca ? CryptographicUsageMask.CertificateSign : 0);

@@ -5,7 +5,7 @@
  * restarted, Names moved); Replacement / Replaced Object Links join old and new, and the new
  * halves link to each other. All four writes are stored together.
  */
-import { ItemType, ttlv, type TtlvItem } from '../../ttlv/types';
+import { ItemType, ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { LinkType, ObjectType, Operation } from '../spec/generated/enums';
 import { child, opt } from '../kmip/tree';
@@ -33,10 +33,7 @@ import {
 import { NOT_COPIED, replacementDates, usageLimits } from '../objects/replacement';
 import { optInterval } from '../objects/read';
 
-function link(type: number, uid: string): TtlvItem {
-  return ttlv.structure(Tag.Link, [ttlv.enumeration(Tag.LinkType, type), ttlv.textString(Tag.LinkedObjectIdentifier, uid)]);
-}
-
+import { linkStructure } from '../kmip/attributes';
 function linkedUid(rec: ManagedObjectRecord, type: number): string | undefined {
   for (const l of getAttributes(rec.attributes, 'Link')) {
     if (l.type === ItemType.Structure && opt.enumeration(l, Tag.LinkType) === type) return opt.text(l, Tag.LinkedObjectIdentifier);
@@ -56,12 +53,12 @@ function inheritedFrom(old: ManagedObjectRecord, offset: number | undefined, now
 
 /** Links are multi-valued: the Replaced Object Link goes with the request's attributes, beside the pair link. */
 function replacedLink(old: ManagedObjectRecord): KmipAttribute {
-  return { name: 'Link', value: link(LinkType.ReplacedObjectLink, old.uid) };
+  return { name: 'Link', value: linkStructure(LinkType.ReplacedObjectLink, old.uid) };
 }
 
 /** The existing key after replacement: Names gone to the new key, a link to it, state unchanged. */
 function replacedUpdate(ctx: OpContext, old: ManagedObjectRecord, replacement: NewObject) {
-  const attrs = touchLastChange(ctx, addAttributeInstance(old.attributes.filter((a) => a.name !== 'Name'), 'Link', link(LinkType.ReplacementObjectLink, replacement.uid)));
+  const attrs = touchLastChange(ctx, addAttributeInstance(old.attributes.filter((a) => a.name !== 'Name'), 'Link', linkStructure(LinkType.ReplacementObjectLink, replacement.uid)));
   return { uid: old.uid, update: { attributes: attrs, expectedRevision: old.revision } };
 }
 

@@ -5,7 +5,7 @@
  * on the existing key, Replaced Object Link on the new one), the Names move to the new key, and
  * the existing key keeps its state. Both writes are stored together.
  */
-import { ItemType, ttlv, type TtlvItem } from '../../ttlv/types';
+import { ItemType, ttlv } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { LinkType, ObjectType, Operation } from '../spec/generated/enums';
 import type { OperationHandler } from '../objects/context';
@@ -27,10 +27,7 @@ import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from
 import { optInterval } from '../objects/read';
 import { resolveRequestAttributes } from '../objects/templates';
 import { NOT_COPIED, replacementDates, usageLimits } from '../objects/replacement';
-function link(type: number, uid: string): TtlvItem {
-  return ttlv.structure(Tag.Link, [ttlv.enumeration(Tag.LinkType, type), ttlv.textString(Tag.LinkedObjectIdentifier, uid)]);
-}
-
+import { linkStructure } from '../kmip/attributes';
 export const reKeyHandler: OperationHandler = {
   operation: Operation.ReKey,
   async handle(payload, ctx) {
@@ -61,7 +58,7 @@ export const reKeyHandler: OperationHandler = {
       ...old.attributes.filter((a) => a.name === 'Name'),
       ...replacementDates(old.attributes, offset, now),
       ...usageLimits(old.attributes),
-      { name: 'Link', index: 0, value: link(LinkType.ReplacedObjectLink, uid) },
+      { name: 'Link', index: 0, value: linkStructure(LinkType.ReplacedObjectLink, uid) },
     ];
     const generated = generateSymmetricKey(alg.value, len.value, { replacing: true });
     try {
@@ -78,7 +75,7 @@ export const reKeyHandler: OperationHandler = {
       });
       // The existing key: its Names go to the replacement, a link points to it; its state stays.
       let oldAttrs = old.attributes.filter((a) => a.name !== 'Name');
-      oldAttrs = touchLastChange(ctx, addAttributeInstance(oldAttrs, 'Link', link(LinkType.ReplacementObjectLink, record.uid)));
+      oldAttrs = touchLastChange(ctx, addAttributeInstance(oldAttrs, 'Link', linkStructure(LinkType.ReplacementObjectLink, record.uid)));
       await ctx.store.writeBatch([{ insert: record }, { uid, update: { attributes: oldAttrs, expectedRevision: old.revision } }]);
       ctx.idPlaceholder = record.uid;
       ctx.touched.push(record.uid);
