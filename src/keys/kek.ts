@@ -8,7 +8,7 @@ import * as pkcs11js from 'pkcs11js';
 import { KeyProtectorError, MECHANISM_AES_GCM, MECHANISM_AES_KWP } from './key-protector';
 import type { Pkcs11KeyProtectorConfig, Pkcs11Mechanism } from './pkcs11-config';
 import { hsmError } from './pkcs11-errors';
-import { bool, findObjects, mechanismSupport, ulong, type Handle, type Lib } from './pkcs11-module';
+import { bool, findObjects, mechanismSupport, secretKeyFacts, ulong, type SecretKeyFacts, type Handle, type Lib } from './pkcs11-module';
 
 /** Attributes of the KEK as the token reports them (no secret: CKA_VALUE is never read). */
 export interface KekDescription {
@@ -35,7 +35,7 @@ export function openKek(
   known: { kekId: string; mechanism: Pkcs11Mechanism } | null,
 ): { kek: Handle; kekId: string; mechanism: Pkcs11Mechanism } {
   let kek: Handle;
-  let attrs: KekAttributes;
+  let attrs: SecretKeyFacts;
   let mechanism: Pkcs11Mechanism;
   try {
     const found = findObjects(lib, session, [
@@ -49,7 +49,7 @@ export function openKek(
     }
     const support = mechanismSupport(lib, slot);
     const existing = found[0];
-    const existingAttrs = existing === undefined ? undefined : kekAttributes(lib, session, existing);
+    const existingAttrs = existing === undefined ? undefined : secretKeyFacts(lib, session, existing);
     mechanism = known?.mechanism ?? chooseMechanism(config.mechanism ?? 'auto', support, existingAttrs);
     if (existing === undefined) {
       if (known !== null) throw new KeyProtectorError('HSM_UNAVAILABLE', 'the KEK is no longer on the token');
@@ -57,10 +57,10 @@ export function openKek(
         throw new KeyProtectorError('UNKNOWN_KEK', `no KEK labelled ${JSON.stringify(config.kekLabel)} and creation is disabled`);
       }
       kek = generateKek(lib, session, config.kekLabel, mechanism);
-      attrs = kekAttributes(lib, session, kek);
+      attrs = secretKeyFacts(lib, session, kek);
     } else {
       kek = existing;
-      attrs = existingAttrs as KekAttributes;
+      attrs = existingAttrs as SecretKeyFacts;
     }
   } catch (err) {
     throw err instanceof KeyProtectorError ? err : hsmError('HSM_ERROR', 'cannot find or create the KEK', err);
@@ -109,41 +109,6 @@ export function readKekDescription(lib: Lib, session: Handle, kek: Handle, kekId
   };
 }
 
-interface KekAttributes {
-  readonly id: Buffer;
-  readonly sensitive: boolean;
-  readonly extractable: boolean;
-  readonly valueLength: number;
-  readonly encrypt: boolean;
-  readonly decrypt: boolean;
-  readonly wrap: boolean;
-  readonly unwrap: boolean;
-}
-
-function kekAttributes(lib: Lib, session: Handle, kek: Handle): KekAttributes {
-  const attrs = lib.C_GetAttributeValue(session, kek, [
-    { type: pkcs11js.CKA_ID },
-    { type: pkcs11js.CKA_SENSITIVE },
-    { type: pkcs11js.CKA_EXTRACTABLE },
-    { type: pkcs11js.CKA_VALUE_LEN },
-    { type: pkcs11js.CKA_ENCRYPT },
-    { type: pkcs11js.CKA_DECRYPT },
-    { type: pkcs11js.CKA_WRAP },
-    { type: pkcs11js.CKA_UNWRAP },
-  ]);
-  const get = (type: number): Buffer | undefined => attrs.find((a) => a.type === type)?.value;
-  return {
-    id: get(pkcs11js.CKA_ID) ?? Buffer.alloc(0),
-    sensitive: bool(get(pkcs11js.CKA_SENSITIVE)),
-    extractable: bool(get(pkcs11js.CKA_EXTRACTABLE)),
-    valueLength: ulong(get(pkcs11js.CKA_VALUE_LEN)),
-    encrypt: bool(get(pkcs11js.CKA_ENCRYPT)),
-    decrypt: bool(get(pkcs11js.CKA_DECRYPT)),
-    wrap: bool(get(pkcs11js.CKA_WRAP)),
-    unwrap: bool(get(pkcs11js.CKA_UNWRAP)),
-  };
-}
-
 function generateKek(lib: Lib, session: Handle, label: string, mechanism: Pkcs11Mechanism): Handle {
   const gcm = mechanism === MECHANISM_AES_GCM;
   return lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
@@ -167,7 +132,7 @@ function generateKek(lib: Lib, session: Handle, label: string, mechanism: Pkcs11
 function chooseMechanism(
   wanted: 'auto' | Pkcs11Mechanism,
   support: { gcm: boolean; kwp: boolean },
-  existing: KekAttributes | undefined,
+  existing: SecretKeyFacts | undefined,
 ): Pkcs11Mechanism {
   const gcmOk = support.gcm && (existing === undefined || (existing.encrypt && existing.decrypt));
   const kwpOk = support.kwp && (existing === undefined || (existing.wrap && existing.unwrap));
@@ -182,7 +147,7 @@ function chooseMechanism(
   throw new KeyProtectorError('UNSUPPORTED_MECHANISM', 'the token offers neither CKM_AES_GCM nor CKM_AES_KEY_WRAP_PAD for the KEK');
 }
 
-function checkKekPolicy(attrs: KekAttributes, mechanism: Pkcs11Mechanism): void {
+function checkKekPolicy(attrs: SecretKeyFacts, mechanism: Pkcs11Mechanism): void {
   if (!attrs.sensitive || attrs.extractable) {
     throw new KeyProtectorError('KEK_POLICY', 'the KEK must be sensitive and non-extractable');
   }

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import * as pkcs11js from 'pkcs11js';
 import { KeyProtectorError } from './key-protector';
-import { bool, findObjects, hmacSupported, ulong, type Handle, type Lib } from './pkcs11-module';
+import { bool, findObjects, hmacSupported, secretKeyFacts, type Handle, type Lib } from './pkcs11-module';
 
 /** The label of the HMAC key that authenticates the audit trail's checkpoints. */
 export const AUDIT_KEY_LABEL = 'kmip-audit-mac';
@@ -35,7 +35,7 @@ export function openIndexKey(lib: Lib, session: Handle, slot: Handle, label: str
     }
     key = generateMacKey(lib, session, label);
   }
-  const attrs = indexKeyAttributes(lib, session, key);
+  const attrs = secretKeyFacts(lib, session, key);
   if (!attrs.sensitive || attrs.extractable || !attrs.sign || attrs.valueLength < 32) {
     throw new KeyProtectorError('KEK_POLICY', `the index key (label ${JSON.stringify(label)}) must be a sensitive, non-extractable signing key of at least 256 bits`);
   }
@@ -65,24 +65,6 @@ export function findAuditKey(lib: Lib, session: Handle, mayCreate: boolean): Han
     throw new KeyProtectorError('KEK_POLICY', `the audit key (label ${JSON.stringify(AUDIT_KEY_LABEL)}) must be sensitive and non-extractable`);
   }
   return key;
-}
-
-export function indexKeyAttributes(lib: Lib, session: Handle, key: Handle): { id: Buffer; sensitive: boolean; extractable: boolean; sign: boolean; valueLength: number } {
-  const attrs = lib.C_GetAttributeValue(session, key, [
-    { type: pkcs11js.CKA_ID },
-    { type: pkcs11js.CKA_SENSITIVE },
-    { type: pkcs11js.CKA_EXTRACTABLE },
-    { type: pkcs11js.CKA_SIGN },
-    { type: pkcs11js.CKA_VALUE_LEN },
-  ]);
-  const get = (type: number): Buffer | undefined => attrs.find((a) => a.type === type)?.value;
-  return {
-    id: get(pkcs11js.CKA_ID) ?? Buffer.alloc(0),
-    sensitive: bool(get(pkcs11js.CKA_SENSITIVE)),
-    extractable: bool(get(pkcs11js.CKA_EXTRACTABLE)),
-    sign: bool(get(pkcs11js.CKA_SIGN)),
-    valueLength: ulong(get(pkcs11js.CKA_VALUE_LEN)),
-  };
 }
 
 /**

@@ -169,6 +169,46 @@ export function ulong(value: Buffer | undefined): number {
   return value.length >= 8 ? Number(value.readBigUInt64LE(0)) : value.readUIntLE(0, Math.min(value.length, 6));
 }
 
+/** What the token reports of a secret key (KEK, index or audit MAC key): never CKA_VALUE. */
+export interface SecretKeyFacts {
+  readonly id: Buffer;
+  readonly sensitive: boolean;
+  readonly extractable: boolean;
+  readonly valueLength: number;
+  readonly encrypt: boolean;
+  readonly decrypt: boolean;
+  readonly wrap: boolean;
+  readonly unwrap: boolean;
+  readonly sign: boolean;
+}
+
+/** The usage and protection flags every PKCS#11 secret key carries, in one call. */
+export function secretKeyFacts(lib: Lib, session: Handle, key: Handle): SecretKeyFacts {
+  const attrs = lib.C_GetAttributeValue(session, key, [
+    { type: pkcs11js.CKA_ID },
+    { type: pkcs11js.CKA_SENSITIVE },
+    { type: pkcs11js.CKA_EXTRACTABLE },
+    { type: pkcs11js.CKA_VALUE_LEN },
+    { type: pkcs11js.CKA_ENCRYPT },
+    { type: pkcs11js.CKA_DECRYPT },
+    { type: pkcs11js.CKA_WRAP },
+    { type: pkcs11js.CKA_UNWRAP },
+    { type: pkcs11js.CKA_SIGN },
+  ]);
+  const get = (type: number): Buffer | undefined => attrs.find((a) => a.type === type)?.value;
+  return {
+    id: get(pkcs11js.CKA_ID) ?? Buffer.alloc(0),
+    sensitive: bool(get(pkcs11js.CKA_SENSITIVE)),
+    extractable: bool(get(pkcs11js.CKA_EXTRACTABLE)),
+    valueLength: ulong(get(pkcs11js.CKA_VALUE_LEN)),
+    encrypt: bool(get(pkcs11js.CKA_ENCRYPT)),
+    decrypt: bool(get(pkcs11js.CKA_DECRYPT)),
+    wrap: bool(get(pkcs11js.CKA_WRAP)),
+    unwrap: bool(get(pkcs11js.CKA_UNWRAP)),
+    sign: bool(get(pkcs11js.CKA_SIGN)),
+  };
+}
+
 /** A handle is a native CK_ULONG in host (little-endian) order. */
 function handleValue(handle: Handle): bigint {
   let v = 0n;

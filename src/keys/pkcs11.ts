@@ -39,8 +39,8 @@ import { findKekById, readKekDescription, type KekDescription } from './kek';
 import type { Pkcs11KeyProtectorConfig, Pkcs11Mechanism } from './pkcs11-config';
 import { digestKeyTemplate, digestMechanism, signatureBytes } from './pkcs11-digest-sign';
 import { AMBIGUOUS_FAILURE, INTEGRITY_FAILURE, ckrOf } from './pkcs11-errors';
-import { findAuditKey, findIndexKey, indexKeyAttributes, INDEX_KEY_LABEL, openIndexKey } from './pkcs11-mac-keys';
-import { acquireModule, destroyQuietly, releaseModule, type Handle, type LoadedModule, type Lib } from './pkcs11-module';
+import { findAuditKey, findIndexKey, INDEX_KEY_LABEL, openIndexKey } from './pkcs11-mac-keys';
+import { acquireModule, destroyQuietly, releaseModule, secretKeyFacts, type Handle, type LoadedModule, type Lib } from './pkcs11-module';
 import { connect, Pkcs11SessionPool, type Connection, type Opened } from './pkcs11-sessions';
 
 // What importers have always found here.
@@ -272,7 +272,7 @@ export class Pkcs11KeyProtector implements KeyProtector {
     if (cached !== undefined) return cached;
     const found = findIndexKey(lib, session, this.config.indexKeyLabel ?? INDEX_KEY_LABEL);
     if (found === undefined) throw new KeyProtectorError('HSM_UNAVAILABLE', 'the index key is no longer on the token');
-    const id = indexKeyAttributes(lib, session, found).id.toString('hex');
+    const id = secretKeyFacts(lib, session, found).id.toString('hex');
     if (id !== this.indexKeyId) throw new KeyProtectorError('HSM_UNAVAILABLE', 'the key labelled as index key is not the one this server started with');
     this.indexKeys.set(conn, found);
     return found;
