@@ -22,6 +22,12 @@ import { waitFor } from '../helpers/wait';
 
 const V = { major: 1, minor: 4 };
 const KILLS = Number(process.env['CRASH_KILLS'] ?? 3);
+/**
+ * A bound on a hang, not an expected duration: a round (start, write, kill, check) takes 10-30 s,
+ * most of it the server's start, which on a loaded machine (CI's run with other jobs) has reached
+ * half a minute for a primary and two workers.
+ */
+const LOOP_TIMEOUT_MS = Math.max(600_000, KILLS * 90_000);
 const WRITERS = 8;
 
 /** The identifiers of the Registers the audit file records as done. */
@@ -130,4 +136,4 @@ test.each([[1], [2]])(`no acknowledged write is lost across ${KILLS} SIGKILLs (%
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
-}, 600_000);
+}, LOOP_TIMEOUT_MS);
