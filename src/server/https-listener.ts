@@ -126,6 +126,8 @@ export function startHttpsListener(core: ServerCore, opts: HttpsListenerOptions)
       rejectUnauthorized: false,
       handshakeTimeout: opts.handshakeTimeoutMs,
       keepAlive: true,
+      // Node checks the request timeouts below this often (30 s by default): often enough for the limit.
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor((opts.messageTimeoutMs ?? DEFAULT_MESSAGE_TIMEOUT_MS) / 4))),
     },
     (req, res) => serve(req, res),
   );
