@@ -29,7 +29,8 @@ import { kmipDictionary } from '../spec/dictionary';
 import type { ClientIdentity } from '../objects/context';
 import { handleMessage, invalidMessageResponse, type ServerCore, type Session } from './handle-message';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MESSAGE_TIMEOUT_MS, type ListenerOptions, type RunningListener } from './listener';
-import { handshakeFailure, peerIdentity, secureContextOptions, type TlsReload } from './peer-identity';
+import { peerIdentity, secureContextOptions, type TlsReload } from './peer-identity';
+import { guardHandshakes } from './connection-bound';
 
 /** The request URI of the profile. */
 export const KMIP_PATH = '/kmip';
@@ -111,11 +112,8 @@ export function startHttpsListener(core: ServerCore, opts: HttpsListenerOptions)
   const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const maxPerIdentity = opts.maxConnectionsPerIdentity ?? Math.max(1, Math.floor(maxConnections / 4));
   const perIdentity = new Map<string, number>();
-  /** TCP connections whose TLS handshake has not completed, oldest first. */
-  const handshaking = new Set<Socket>();
-  const dropped = new WeakSet<object>();
   let closing = false;
-  const audit = (rec: { event: 'connection-rejected' | 'message-rejected'; peer: string; reason: string; client?: string; certificateFingerprint?: string }) =>
+  const audit = (rec: { event: 'connection-rejected' | 'message-rejected'; peer: string; reason: string; client?: string; certificateFingerprint?: string }): void =>
     core.audit.record({ correlationId: randomUUID(), ...rec });
 
   const server = https.createServer(
@@ -138,40 +136,12 @@ export function startHttpsListener(core: ServerCore, opts: HttpsListenerOptions)
   server.keepAliveTimeout = opts.idleTimeoutMs;
   server.timeout = opts.idleTimeoutMs;
 
-  // The bound of the TLS listener: at the limit a newcomer closes the oldest connection that has
-  // not sent a byte (or is refused if there is none); authenticated connections are never closed for it.
-  server.on('connection', (tcp: Socket) => {
-    const peer = `${tcp.remoteAddress}:${tcp.remotePort}`;
-    handshaking.add(tcp);
-    tcp.once('close', () => handshaking.delete(tcp));
-    if (handshaking.size + sockets.size <= maxConnections) return;
-    let victim = tcp;
-    for (const s of handshaking) {
-      if (s.bytesRead === 0) {
-        victim = s;
-        break;
-      }
-    }
-    handshaking.delete(victim);
-    dropped.add(victim);
-    audit({
-      event: 'connection-rejected',
-      peer: victim === tcp ? peer : `${victim.remoteAddress}:${victim.remotePort}`,
-      reason: victim === tcp ? 'connection limit reached' : 'connection limit reached: closed an idle connection that sent nothing',
-    });
-    victim.destroy();
-  });
-
-  server.on('tlsClientError', (err, socket) => {
-    if (!dropped.has((socket as unknown as { _parent?: object })._parent ?? socket)) {
-      audit({ event: 'connection-rejected', peer: `${socket.remoteAddress}:${socket.remotePort}`, reason: handshakeFailure(err) });
-    }
-    socket.destroy();
-  });
+  // The same bound on connections and audited handshake refusals as the TLS listener (connection-bound.ts).
+  const guard = guardHandshakes(server, maxConnections, () => sockets.size, core.audit);
 
   server.on('secureConnection', (socket: tls.TLSSocket) => {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    for (const s of handshaking) if (`${s.remoteAddress}:${s.remotePort}` === peer) handshaking.delete(s);
+    guard.handshakeDone(peer);
     const verified = peerIdentity(socket, peer, { admins, identityFrom: opts.identityFrom, requireClientAuthEku: opts.requireClientAuthEku });
     if ('refused' in verified) {
       audit({ event: 'connection-rejected', ...verified.refused, peer });

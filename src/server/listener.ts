@@ -5,13 +5,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import tls from 'node:tls';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { TtlvFramer } from '../../ttlv/framer';
 import { TtlvError } from '../../ttlv/errors';
 import { Tag } from '../spec/generated/tags';
 import type { ClientIdentity } from '../objects/context';
 import { handleMessage, type ServerCore } from './handle-message';
-import { handshakeFailure, peerIdentity, secureContextOptions, type TlsReload } from './peer-identity';
+import { peerIdentity, secureContextOptions, type TlsReload } from './peer-identity';
+import { guardHandshakes } from './connection-bound';
 
 export interface ListenerOptions {
   readonly host: string;
@@ -92,62 +93,16 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
     keepAlive: true,
   });
 
-  // The connection limit is kept here, not by Node's server.maxConnections (which silently drops
-  // the newcomer): thousands of idle sockets that never begin a handshake must not lock out a
-  // client with a certificate. At the limit, the oldest connection that has not sent a byte is
-  // closed for the newcomer; authenticated and mid-handshake connections are never closed for it.
+  // Bounds on connections and audited handshake refusals, as the HTTPS transport keeps them (connection-bound.ts).
   const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const maxPerIdentity = opts.maxConnectionsPerIdentity ?? Math.max(1, Math.floor(maxConnections / 4));
   /** Authenticated connections per identity. */
   const perIdentity = new Map<string, number>();
-  /** TCP connections whose TLS handshake has not completed, by peer, oldest first. */
-  const handshaking = new Map<string, Socket>();
-  const dropped = new WeakSet<object>();
-  server.on('connection', (tcp: Socket) => {
-    const peer = `${tcp.remoteAddress}:${tcp.remotePort}`;
-    handshaking.set(peer, tcp);
-    tcp.once('close', () => {
-      if (handshaking.get(peer) === tcp) handshaking.delete(peer);
-    });
-    if (handshaking.size + sockets.size <= maxConnections) return;
-    let victim: [string, Socket] = [peer, tcp];
-    for (const entry of handshaking) {
-      if (entry[1].bytesRead === 0) {
-        victim = entry;
-        break;
-      }
-    }
-    handshaking.delete(victim[0]);
-    dropped.add(victim[1]);
-    core.audit.record({
-      event: 'connection-rejected',
-      correlationId: randomUUID(),
-      peer: victim[0],
-      reason: victim[1] === tcp ? 'connection limit reached' : 'connection limit reached: closed an idle connection that sent nothing',
-    });
-    victim[1].destroy();
-  });
-
-  server.on('tlsClientError', (err, socket) => {
-    // A connection closed for the limit above was audited there (Node keeps the TCP socket under
-    // a server-side TLS socket as `_parent`).
-    if (dropped.has((socket as unknown as { _parent?: object })._parent ?? socket)) {
-      socket.destroy();
-      return;
-    }
-    core.audit.record({
-      event: 'connection-rejected',
-      correlationId: randomUUID(),
-      peer: `${socket.remoteAddress}:${socket.remotePort}`,
-      reason: handshakeFailure(err),
-    });
-    // With a tlsClientError listener, Node leaves closing the socket to us.
-    socket.destroy();
-  });
+  const guard = guardHandshakes(server, maxConnections, () => sockets.size, core.audit);
 
   server.on('secureConnection', (socket) => {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    handshaking.delete(peer);
+    guard.handshakeDone(peer);
     const verified = peerIdentity(socket, peer, { admins, identityFrom: opts.identityFrom, requireClientAuthEku: opts.requireClientAuthEku });
     if ('refused' in verified) {
       core.audit.record({ event: 'connection-rejected', correlationId: randomUUID(), ...verified.refused, peer });
