@@ -12,17 +12,22 @@ import { runConformance, selectCases } from './runner';
 import type { CaseResult, PreparedCase, StepTrace } from './runner';
 import { renderKmipXml } from '../ttlv/xml';
 import { kmipDictionary } from '../src/spec/dictionary';
-import { openEmbeddedRun, parseHostPort, tlsFactory } from './targets';
+import { groupEncoding, httpsFactory, openEmbeddedRun, parseHostPort, tlsFactory } from './targets';
 import type { Target } from './targets';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
 export const DEFAULT_SKIP_LIST = path.join(PROJECT_ROOT, 'conformance', 'skip-list.json');
 export const DEFAULT_EXPECTED = path.join(PROJECT_ROOT, 'conformance', 'expected-results.json');
 
-export const USAGE = `usage: npm run conformance -- (--in-process | --server HOST:PORT --ca FILE --cert FILE --key FILE | --self-test) [options]
+export const USAGE = `usage: npm run conformance -- (--in-process | [--server HOST:PORT] [--https-server HOST:PORT] --ca FILE --cert FILE --key FILE | --self-test) [options]
 
   --in-process          run against this project's server core (src/embedded.ts), a fresh one per case
+                        (MSGENC cases through the HTTPS transport's body handling, in their encoding)
   --server HOST:PORT    run against a KMIP server over mutual TLS (any implementation)
+  --https-server HOST:PORT
+                        KMIP over HTTPS (POST /kmip): the MSGENC cases go there in their encoding
+                        (TTLV, JSON, XML); alone, every case goes there (binary TTLV unless MSGENC);
+                        without it, --server skips the MSGENC cases
     --ca FILE --cert FILE --key FILE   CA bundle for the server, client certificate and key (PEM)
     --servername NAME   name the server certificate must carry, if not HOST
   --self-test           run against a replay of the cases themselves (tests the runner)
@@ -46,6 +51,8 @@ Exit status: 0, or 1 for regressions (with --check-regressions), 2 for a usage o
 export interface CliOptions {
   readonly mode: 'in-process' | 'server' | 'self-test';
   readonly server?: { host: string; port: number; ca: string; cert: string; key: string; servername?: string };
+  /** `--https-server`: KMIP over HTTPS, with the same CA and client files. */
+  readonly https?: { host: string; port: number; ca: string; cert: string; key: string; servername?: string };
   readonly casesDir: string;
   readonly versions: readonly string[];
   readonly filter?: RegExp;
@@ -85,6 +92,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
       options: {
         'in-process': { type: 'boolean' },
         server: { type: 'string' },
+        'https-server': { type: 'string' },
         ca: { type: 'string' },
         cert: { type: 'string' },
         key: { type: 'string' },
@@ -111,21 +119,25 @@ export function parseCli(argv: readonly string[]): CliOptions {
   }
   const v = parsed.values;
   if (v.help) throw new UsageError('');
-  const modes = [v['in-process'] ? 'in-process' : undefined, v.server !== undefined ? 'server' : undefined, v['self-test'] ? 'self-test' : undefined].filter(
+  const modes = [v['in-process'] ? 'in-process' : undefined, v.server !== undefined || v['https-server'] !== undefined ? 'server' : undefined, v['self-test'] ? 'self-test' : undefined].filter(
     (m): m is CliOptions['mode'] => m !== undefined,
   );
-  if (modes.length !== 1) throw new UsageError('choose one of --in-process, --server HOST:PORT, --self-test');
+  if (modes.length !== 1) throw new UsageError('choose one of --in-process, --server HOST:PORT (and/or --https-server HOST:PORT), --self-test');
   const mode = modes[0] as CliOptions['mode'];
   let server: CliOptions['server'];
+  let httpsServer: CliOptions['https'];
   if (mode === 'server') {
-    if (v.ca === undefined || v.cert === undefined || v.key === undefined) throw new UsageError('--server needs --ca, --cert and --key');
-    let hp: { host: string; port: number };
-    try {
-      hp = parseHostPort(v.server as string);
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    server = { ...hp, ca: v.ca, cert: v.cert, key: v.key, ...(v.servername === undefined ? {} : { servername: v.servername }) };
+    if (v.ca === undefined || v.cert === undefined || v.key === undefined) throw new UsageError(`${v.server !== undefined ? '--server' : '--https-server'} needs --ca, --cert and --key`);
+    const files = { ca: v.ca, cert: v.cert, key: v.key, ...(v.servername === undefined ? {} : { servername: v.servername }) };
+    const at = (text: string, flag: string) => {
+      try {
+        return parseHostPort(text);
+      } catch (e) {
+        throw new UsageError((e as Error).message.replace('--server', flag));
+      }
+    };
+    if (v.server !== undefined) server = { ...at(v.server, '--server'), ...files };
+    if (v['https-server'] !== undefined) httpsServer = { ...at(v['https-server'], '--https-server'), ...files };
   }
   const versions =
     v.versions === undefined
@@ -148,6 +160,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
   return {
     mode,
     ...(server === undefined ? {} : { server }),
+    ...(httpsServer === undefined ? {} : { https: httpsServer }),
     casesDir: v.cases === undefined ? defaultCasesDir() : path.resolve(v.cases),
     versions,
     ...(filter === undefined ? {} : { filter }),
@@ -177,21 +190,32 @@ async function openerFor(opts: CliOptions): Promise<Opener> {
     case 'self-test':
       return { open: async (group) => replayTarget(group), label: 'self-test (replay of the cases)', close: async () => undefined };
     case 'server': {
-      const s = opts.server as NonNullable<CliOptions['server']>;
-      const factory = tlsFactory({
-        host: s.host,
-        port: s.port,
-        ca: fs.readFileSync(s.ca),
-        cert: fs.readFileSync(s.cert),
-        key: fs.readFileSync(s.key),
-        ...(s.servername === undefined ? {} : { servername: s.servername }),
+      const files = (f: { ca: string; cert: string; key: string; servername?: string }) => ({
+        ca: fs.readFileSync(f.ca),
+        cert: fs.readFileSync(f.cert),
+        key: fs.readFileSync(f.key),
+        ...(f.servername === undefined ? {} : { servername: f.servername }),
       });
-      return { open: () => factory(), label: `server ${s.host}:${s.port}`, close: async () => undefined };
+      const s = opts.server;
+      const h = opts.https;
+      const overTls = s && tlsFactory({ host: s.host, port: s.port, ...files(s) });
+      const overHttps = h && httpsFactory({ host: h.host, port: h.port, ...files(h) });
+      const label = [s && `server ${s.host}:${s.port}`, h && `HTTPS ${h.host}:${h.port}`].filter(Boolean).join(', ');
+      return {
+        // MSGENC cases over HTTPS in their encoding; the rest over TLS, or over HTTPS in binary TTLV when no --server.
+        open: (group) => {
+          const encoding = groupEncoding(group);
+          if (overHttps && (encoding !== undefined || !overTls)) return overHttps(encoding);
+          return (overTls as NonNullable<typeof overTls>)();
+        },
+        label,
+        close: async () => undefined,
+      };
     }
     case 'in-process': {
       const run = await openEmbeddedRun();
       return {
-        open: () => run.factory(),
+        open: (group) => run.factory(groupEncoding(group)),
         label: 'in-process (SoftHSM2 token, fresh SQLite data directory per case)',
         close: () => run.close(),
       };
@@ -219,6 +243,9 @@ export async function main(argv: readonly string[], out: Output = { line: (t) =>
     return 2;
   }
   const skips = opts.ignoreSkips ? [] : loadSkipList(opts.skipList);
+  if (opts.mode === 'server' && opts.https === undefined) {
+    skips.push({ pattern: '*/MSGENC-*', reason: 'the MSGENC cases are KMIP over HTTPS: add --https-server HOST:PORT' });
+  }
   const cases = selectCases(discoverCases(opts.casesDir, opts.versions), opts.filter);
   if (cases.length === 0) {
     out.line('conformance: no test case matches');

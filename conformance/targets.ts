@@ -1,11 +1,21 @@
 /**
- * Where requests go: a KMIP server over mutual TLS (any implementation), or our own server core
- * in this process through `handleMessage()`.
+ * Where requests go: a KMIP server over mutual TLS or over HTTPS (any implementation), or our own
+ * server core in this process through `handleMessage()`. The MSGENC cases are sent in the
+ * encoding their name gives (KMIP JSON, KMIP XML, or binary TTLV in an HTTP POST): over HTTPS to
+ * a server, and in process through the HTTPS transport's body handling (`answerHttpBody`).
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as https from 'https';
 import * as tls from 'tls';
+import { decodeTtlv } from '../ttlv/decode';
+import { encodeTtlv } from '../ttlv/encode';
+import { parseKmipJson, renderKmipJson } from '../ttlv/json';
+import { parseKmipXml, renderKmipXml } from '../ttlv/xml';
+import { kmipDictionary } from '../src/spec/dictionary';
+import { answerHttpBody, CONTENT_TYPES, KMIP_PATH, type HttpEncoding } from '../src/server/https-listener';
+import type { CaseInfo } from './cases';
 import { TtlvFramer } from '../ttlv/framer';
 import { Tag } from '../src/spec/generated/tags';
 import { handleMessage } from '../src/server/handle-message';
@@ -19,8 +29,38 @@ export interface Target {
   close(): Promise<void>;
 }
 
-/** Makes a target: a fresh server (in-process) or a fresh connection to the one server (network). */
-export type CoreFactory = () => Promise<Target>;
+/**
+ * Makes a target: a fresh server (in-process) or a fresh connection to the one server (network).
+ * `encoding`: the case is an MSGENC case, sent in this encoding of the HTTPS profile.
+ */
+export type CoreFactory = (encoding?: HttpEncoding) => Promise<Target>;
+
+/** The encoding an MSGENC case is sent in (undefined: not an MSGENC case). */
+export function httpEncodingOf(info: Pick<CaseInfo, 'name'>): HttpEncoding | undefined {
+  if (info.name.startsWith('MSGENC-JSON-')) return 'json';
+  if (info.name.startsWith('MSGENC-XML-')) return 'xml';
+  if (info.name.startsWith('MSGENC-HTTPS-')) return 'ttlv';
+  return undefined;
+}
+
+/** The encoding of a group of cases run on one target (its first case's; chains are never MSGENC). */
+export function groupEncoding(group: readonly { readonly info: Pick<CaseInfo, 'name'> }[]): HttpEncoding | undefined {
+  return group[0] === undefined ? undefined : httpEncodingOf(group[0].info);
+}
+
+/** A TTLV request as the body of the encoding. */
+export function toHttpBody(bytes: Uint8Array, encoding: HttpEncoding): Uint8Array {
+  if (encoding === 'ttlv') return bytes;
+  const tree = decodeTtlv(bytes, { maxMessageBytes: bytes.length });
+  return Buffer.from(encoding === 'xml' ? renderKmipXml(tree, kmipDictionary) : renderKmipJson(tree, kmipDictionary), 'utf8');
+}
+
+/** A response body of the encoding as TTLV, for the comparison (which reads trees). */
+export function fromHttpBody(body: Uint8Array, encoding: HttpEncoding): Uint8Array {
+  if (encoding === 'ttlv') return body;
+  const text = Buffer.from(body).toString('utf8');
+  return encodeTtlv(encoding === 'xml' ? parseKmipXml(text, kmipDictionary) : parseKmipJson(text, kmipDictionary));
+}
 
 /** Responses above this size are refused: far above any test case's, and bounds a rogue server. */
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
@@ -109,6 +149,63 @@ async function connectTls(opts: TlsTargetOptions): Promise<Target> {
   };
 }
 
+/**
+ * KMIP over HTTPS: one keep-alive connection per target, one POST /kmip per request (answered in
+ * order), the body in `encoding` (binary TTLV unless told), the answer read back into TTLV.
+ */
+export function httpsFactory(opts: TlsTargetOptions): CoreFactory {
+  return async (encoding = 'ttlv') => {
+    const agent = new https.Agent({
+      keepAlive: true,
+      maxSockets: 1,
+      ca: opts.ca,
+      cert: opts.cert,
+      key: opts.key,
+      minVersion: 'TLSv1.2',
+      ...(opts.servername !== undefined ? { servername: opts.servername } : {}),
+    });
+    const handle = (bytes: Uint8Array): Promise<Uint8Array> =>
+      new Promise((resolve, reject) => {
+        const body = toHttpBody(bytes, encoding);
+        const req = https.request(
+          {
+            host: opts.host,
+            port: opts.port,
+            method: 'POST',
+            path: KMIP_PATH,
+            agent,
+            checkServerIdentity: (host, cert) => tls.checkServerIdentity(opts.servername ?? host, cert),
+            headers: { 'Content-Type': CONTENT_TYPES[encoding], 'Content-Length': body.length },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            let size = 0;
+            res.on('data', (c: Buffer) => {
+              size += c.length;
+              if (size > MAX_RESPONSE_BYTES) res.destroy(new Error('response above the size limit'));
+              else chunks.push(c);
+            });
+            res.on('error', reject);
+            res.on('end', () => {
+              const answer = Buffer.concat(chunks);
+              if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode}: ${answer.toString('utf8').slice(0, 200).trim()}`));
+              const type = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
+              if (type !== CONTENT_TYPES[encoding]) return reject(new Error(`answered as ${type || 'no content type'}, not ${CONTENT_TYPES[encoding]}`));
+              try {
+                resolve(fromHttpBody(answer, encoding));
+              } catch (e) {
+                reject(e instanceof Error ? e : new Error(String(e)));
+              }
+            });
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    return { handle, close: async () => agent.destroy() };
+  };
+}
+
 /** How an in-process core is made in a data directory (src/embedded.ts `createEmbeddedCore`). */
 export type EmbeddedCoreMaker = (dataDir: string) => Promise<{ core: ServerCore; close(): Promise<void> }>;
 
@@ -120,7 +217,7 @@ export const IN_PROCESS_SESSION: Session = { client: { name: 'kmip-conformance',
  * again on close, so no case sees another's objects.
  */
 export function inProcessFactory(make: EmbeddedCoreMaker, session: Session = IN_PROCESS_SESSION): CoreFactory {
-  return async () => {
+  return async (encoding) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-conformance-'));
     let made: { core: ServerCore; close(): Promise<void> };
     try {
@@ -130,7 +227,9 @@ export function inProcessFactory(make: EmbeddedCoreMaker, session: Session = IN_
       throw e;
     }
     return {
-      handle: (bytes) => handleMessage(bytes, session, made.core),
+      // An MSGENC case goes through the HTTPS transport's body handling, in its encoding.
+      handle: async (bytes) =>
+        encoding === undefined ? handleMessage(bytes, session, made.core) : fromHttpBody(await answerHttpBody(toHttpBody(bytes, encoding), encoding, session, made.core), encoding),
       close: async () => {
         try {
           await made.close();

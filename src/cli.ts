@@ -1,5 +1,5 @@
 /**
- * `kmip-server start [--config FILE] [--pykmip-config FILE] [--listen HOST:PORT] [--data-dir DIR] [--workers N|auto]`
+ * `kmip-server start [--config FILE] [--pykmip-config FILE] [--listen HOST:PORT] [--https-listen HOST:PORT] [--data-dir DIR] [--workers N|auto]`
  * `kmip-server pki client --cn NAME --out DIR [--data-dir DIR] [--create-ca]`
  * `kmip-server pki revoke --cert FILE [--data-dir DIR]`
  * `kmip-server hash-password` (the password on standard input, never on the command line)
@@ -19,7 +19,7 @@ import { lockDataDir, restrictNewFiles, secureDataDir } from './data-dir';
 import { hashPassword } from './server/credentials';
 
 const USAGE = `usage:
-  kmip-server start [--config FILE] [--pykmip-config SERVER.CONF] [--listen HOST:PORT] [--data-dir DIR] [--workers N|auto]
+  kmip-server start [--config FILE] [--pykmip-config SERVER.CONF] [--listen HOST:PORT] [--https-listen HOST:PORT] [--data-dir DIR] [--workers N|auto]
   kmip-server pki client --cn NAME --out DIR [--data-dir DIR] [--create-ca]
   kmip-server pki revoke --cert FILE [--data-dir DIR]
   kmip-server hash-password < password-file
@@ -52,11 +52,12 @@ async function start(args: readonly string[]): Promise<void> {
     reloadOwed = true;
   };
   process.on('SIGHUP', () => reload());
-  const flags = parseFlags(args, ['config', 'pykmip-config', 'listen', 'data-dir', 'workers']);
+  const flags = parseFlags(args, ['config', 'pykmip-config', 'listen', 'https-listen', 'data-dir', 'workers']);
   const config = loadConfig({
     configFile: flags.get('config'),
     pykmipConfigFile: flags.get('pykmip-config'),
     listen: flags.get('listen'),
+    httpsListen: flags.get('https-listen'),
     dataDir: flags.get('data-dir'),
     workers: flags.get('workers'),
   });
@@ -77,6 +78,8 @@ async function start(args: readonly string[]): Promise<void> {
   }
   const server = await startServer(config);
   const { address, port } = server.listener.address;
+  const httpsAddress = server.httpsListener?.address;
+  const httpsFields = httpsAddress ? { httpsAddress: httpsAddress.address, httpsPort: httpsAddress.port } : {};
   // Before the line that tells the world it is up: a signal sent as soon as it reads "listening" stops it cleanly.
   let stopping = false;
   const stop = (signal: string) => {
@@ -119,11 +122,11 @@ async function start(args: readonly string[]): Promise<void> {
   if (reloadOwed) reload();
   if (cluster.isWorker) {
     // The primary said what there is to say about the TLS files when it read them.
-    const ready: WorkerReady = { type: 'kmip-worker-ready', address, port };
+    const ready: WorkerReady = { type: 'kmip-worker-ready', address, port, ...httpsFields };
     process.send?.(ready);
   } else {
     for (const note of server.tlsWarnings) console.log(JSON.stringify({ msg: 'config', note }));
-    console.log(JSON.stringify({ msg: 'listening', address, port, dataDir: config.dataDir }));
+    console.log(JSON.stringify({ msg: 'listening', address, port, ...httpsFields, dataDir: config.dataDir }));
   }
 }
 

@@ -23,6 +23,11 @@ import { NotificationEndpoint, NotificationsConfig } from './notify/events';
 export interface ServerConfig {
   readonly host: string;
   readonly port: number;
+  /**
+   * KMIP over HTTPS (`https.listen` or `--https-listen`): POST /kmip beside the TTLV port, same
+   * TLS files, identities, limits and audit; null: not served.
+   */
+  readonly https: { readonly host: string; readonly port: number } | null;
   readonly dataDir: string;
   readonly tls: { readonly cert: string; readonly key: string; readonly ca: string } | null;
   /**
@@ -101,7 +106,7 @@ export const EMBEDDED_TOKEN_DIR = 'softhsm';
 /** The label of the key-encryption key on the token: the embedded one's, and a configured one's unless `hsm.kekLabel` names another. */
 export const KEK_LABEL = 'kmip-kek';
 
-const TOP_KEYS = ['listen', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto', 'compat', 'credentials'];
+const TOP_KEYS = ['listen', 'https', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto', 'compat', 'credentials'];
 
 /** More worker processes than this gain nothing and multiply HSM sessions and memory. */
 const MAX_WORKERS = 64;
@@ -299,6 +304,8 @@ export interface ConfigOverrides {
   /** pykmip-server's server.conf: listen, TLS files and suites, and the "pykmip" profile. */
   readonly pykmipConfigFile?: string;
   readonly listen?: string;
+  /** `--https-listen HOST:PORT`: overrides `https.listen`. */
+  readonly httpsListen?: string;
   readonly dataDir?: string;
   readonly workers?: string;
 }
@@ -335,6 +342,13 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
       ? { host: pykmip.host, port: pykmip.port }
       : parseListen(str(raw, 'listen', '') ?? '127.0.0.1:5696', 'listen');
   const dataDir = path.resolve(o.dataDir ?? str(raw, 'dataDir', '') ?? './data');
+  const httpsSec = section(raw, 'https', ['listen']);
+  const httpsText = o.httpsListen ?? (httpsSec && str(httpsSec, 'listen', 'https.'));
+  if (httpsSec && httpsText === undefined) throw new ConfigError('https.listen', 'is required when https is configured: HOST:PORT');
+  const httpsListen = httpsText === undefined ? null : parseListen(httpsText, o.httpsListen !== undefined ? '--https-listen' : 'https.listen');
+  if (httpsListen && httpsListen.port !== 0 && httpsListen.port === listen.port && httpsListen.host === listen.host) {
+    throw new ConfigError(o.httpsListen !== undefined ? '--https-listen' : 'https.listen', `${httpsText} is the TTLV listen address too: give HTTPS a port of its own`);
+  }
   const tlsSec = section(raw, 'tls', ['cert', 'key', 'ca', 'crl', 'ciphers', 'requireClientAuthEku']);
   const hsmSec = section(raw, 'hsm', ['module', 'tokenLabel', 'pinEnv', 'pinFile', 'kekLabel', 'callMode']);
   const storeSec = section(raw, 'store', ['path']);
@@ -396,6 +410,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
   return {
     host: listen.host,
     port: listen.port,
+    https: httpsListen,
     dataDir,
     tls: tlsFiles,
     tlsCrl,

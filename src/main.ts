@@ -26,7 +26,8 @@ import { buildRegistry } from './server/registry';
 import { SENT_OPERATIONS } from './notify/messages';
 import { systemClock, type Clock, type ServerInfo } from './objects/context';
 import type { ServerCore } from './server/handle-message';
-import { startListener, type RunningListener } from './server/listener';
+import { startListener, type ListenerOptions, type RunningListener } from './server/listener';
+import { startHttpsListener } from './server/https-listener';
 import { readTlsMaterial, type TlsMaterial, type TlsSources } from './pki/tls-material';
 import { devCrlPath } from './pki/dev-crl';
 import { EndpointNotifier } from './notify/notifier';
@@ -119,6 +120,8 @@ export async function openEmbeddedCore(files: { readonly storePath: string; read
 
 export interface RunningServer {
   readonly listener: RunningListener;
+  /** KMIP over HTTPS (`https.listen`), beside the TTLV listener; absent when not configured. */
+  readonly httpsListener?: RunningListener;
   /** The audit sink (SIGHUP: `audit.reopen()` after logrotate; with workers the primary's is in workers.ts). */
   readonly audit: AuditSink;
   /**
@@ -335,26 +338,37 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     compat: COMPAT_PROFILES[config.compat],
     credentials: config.credentials.size > 0 ? new CredentialVerifier(config.credentials, config.adminIdentities) : undefined,
   });
+  // One set of options for both transports: the same TLS material, identities, limits and timeouts.
+  const listenerOptions: ListenerOptions = {
+    host: config.host,
+    port: config.port,
+    key: tls.key,
+    cert: tls.cert,
+    ca: tls.ca,
+    crl: tls.crl,
+    adminIdentities: config.adminIdentities,
+    identityFrom: config.identityFrom,
+    ciphers: config.tlsCiphers,
+    requireClientAuthEku: config.requireClientAuthEku,
+    idleTimeoutMs: config.idleTimeoutMs,
+    handshakeTimeoutMs: config.handshakeTimeoutMs,
+    messageTimeoutMs: config.messageTimeoutMs,
+    // Connections are dealt to the workers in turn, so each holds its share of the limit.
+    maxConnections: Math.ceil(config.maxConnections / config.workers),
+    maxConnectionsPerIdentity: Math.ceil(config.maxConnectionsPerIdentity / config.workers),
+  };
   let listener: RunningListener;
+  let httpsListener: RunningListener | undefined;
   try {
-    listener = await startListener(core, {
-      host: config.host,
-      port: config.port,
-      key: tls.key,
-      cert: tls.cert,
-      ca: tls.ca,
-      crl: tls.crl,
-      adminIdentities: config.adminIdentities,
-      identityFrom: config.identityFrom,
-      ciphers: config.tlsCiphers,
-      requireClientAuthEku: config.requireClientAuthEku,
-      idleTimeoutMs: config.idleTimeoutMs,
-      handshakeTimeoutMs: config.handshakeTimeoutMs,
-      messageTimeoutMs: config.messageTimeoutMs,
-      // Connections are dealt to the workers in turn, so each holds its share of the limit.
-      maxConnections: Math.ceil(config.maxConnections / config.workers),
-      maxConnectionsPerIdentity: Math.ceil(config.maxConnectionsPerIdentity / config.workers),
-    });
+    listener = await startListener(core, listenerOptions);
+    try {
+      // With workers, each worker listens on the HTTPS port too and the primary deals its
+      // connections out in turn, as it does for the TTLV port (Node's cluster module).
+      if (config.https) httpsListener = await startHttpsListener(core, { ...listenerOptions, host: config.https.host, port: config.https.port });
+    } catch (e) {
+      await listener.close();
+      throw e;
+    }
   } catch (e) {
     await notifier?.close();
     store.close();
@@ -365,6 +379,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   }
   return {
     listener,
+    ...(httpsListener ? { httpsListener } : {}),
     audit,
     tlsWarnings: tls.warnings,
     async reload() {
@@ -377,6 +392,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       try {
         const material = readTlsMaterial(tlsSources(config));
         listener.reloadTls(material);
+        httpsListener?.reloadTls(material);
         tls = material;
         return { tls: { serial: material.serial, validTo: material.validTo, crls: material.crl.length }, failures, warnings: material.warnings };
       } catch (e) {
@@ -385,7 +401,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       }
     },
     async stop() {
-      await listener.close();
+      await Promise.all([listener.close(), httpsListener?.close()]);
       // Operations answered Operation Pending finish (their writes are whole) before the store closes.
       await core.pending?.drain();
       // After the last request's changes are queued; before the store and HSM a Put reads from.

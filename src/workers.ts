@@ -5,6 +5,8 @@
  * and deals them out in turn, so a connection stays with one worker), restarts a worker that dies,
  * stops them all on SIGTERM or SIGINT, and on SIGHUP reopens the audit file it owns and passes the
  * signal on to each worker (each reloads its TLS material; the primary serves nothing itself).
+ * KMIP over HTTPS (`https.listen`) is served the same way: each worker listens on that port too,
+ * and the primary deals its connections out in turn.
  *
  * The workers share the SQLite file (each has its own connection; see the store's
  * `sharedWithOtherProcesses`) and the HSM token (a session each). The primary owns the audit file
@@ -24,6 +26,9 @@ export interface WorkerReady {
   readonly type: 'kmip-worker-ready';
   readonly address: string;
   readonly port: number;
+  /** Where KMIP over HTTPS listens, when configured (every worker serves it too). */
+  readonly httpsAddress?: string;
+  readonly httpsPort?: number;
 }
 
 function isWorkerReady(m: unknown): m is WorkerReady {
@@ -84,7 +89,8 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
         if (reloadOwed.delete(w)) w.process.kill('SIGHUP');
         if (!started && ready.size === config.workers) {
           started = true;
-          log({ msg: 'listening', address: m.address, port: m.port, dataDir: config.dataDir, workers: config.workers });
+          const https = m.httpsPort !== undefined ? { httpsAddress: m.httpsAddress, httpsPort: m.httpsPort } : {};
+          log({ msg: 'listening', address: m.address, port: m.port, ...https, dataDir: config.dataDir, workers: config.workers });
         }
       });
       w.on('exit', (code, signal) => {

@@ -134,6 +134,14 @@ export async function handleMessage(bytes: Uint8Array, session: Session, core: S
   }
 }
 
+/**
+ * The answer to a message that could not even be read as a tree (a malformed KMIP XML or JSON body
+ * on the HTTPS transport): Invalid Message in version 1.0, audited as a refused message.
+ */
+export function invalidMessageResponse(session: Session, core: ServerCore, message: string): Uint8Array {
+  return failWholeMessage(core, session, FALLBACK_VERSION, Reason.InvalidMessage, message);
+}
+
 function answerVersion(v: ProtocolVersion): ProtocolVersion {
   return isSupportedVersion(v) ? v : nearestSupportedVersion(v);
 }

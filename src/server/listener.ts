@@ -3,14 +3,16 @@
  * the configured CA signed. Each connection frames messages with the sans-io framer and answers
  * them strictly in order.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import tls from 'node:tls';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { TtlvFramer } from '../../ttlv/framer';
 import { TtlvError } from '../../ttlv/errors';
 import { Tag } from '../spec/generated/tags';
 import type { ClientIdentity } from '../objects/context';
 import { handleMessage, type ServerCore } from './handle-message';
+import { peerIdentity, secureContextOptions, type TlsReload } from './peer-identity';
+import { guardHandshakes } from './connection-bound';
 
 export interface ListenerOptions {
   readonly host: string;
@@ -47,8 +49,6 @@ export interface ListenerOptions {
   readonly maxConnectionsPerIdentity?: number;
 }
 
-const CLIENT_AUTH_EKU = '1.3.6.1.5.5.7.3.2';
-
 /**
  * Open connections at most, by default: thousands of clients on one process, each connection
  * holding a TLS session and a framer's buffer; past it the oldest idle one makes room.
@@ -61,13 +61,7 @@ export const DEFAULT_MESSAGE_TIMEOUT_MS = 30_000;
 /** Requests read ahead of their answers per connection; past this the socket stops reading. */
 const MAX_PIPELINED = 32;
 
-/** What a reload replaces; everything else (suites, versions) stays as started. */
-export interface TlsReload {
-  readonly key: Buffer;
-  readonly cert: Buffer;
-  readonly ca: Buffer;
-  readonly crl: readonly string[];
-}
+export type { TlsReload };
 
 export interface RunningListener {
   readonly address: AddressInfo;
@@ -81,41 +75,13 @@ export interface RunningListener {
   close(): Promise<void>;
 }
 
-function identityOf(cert: tls.PeerCertificate, from: 'cn' | 'san'): string | undefined {
-  if (from === 'san' && cert.subjectaltname) {
-    const first = cert.subjectaltname.split(',').map((s) => s.trim())[0];
-    const colon = first?.indexOf(':') ?? -1;
-    if (first && colon > 0) return first.slice(colon + 1);
-  }
-  const cn = cert.subject?.CN;
-  return Array.isArray(cn) ? cn[0] : cn;
-}
-
-/** The refusal reason for OpenSSL's verification error code (Node's authorizationError). */
-function verifyFailure(code: string): string {
-  return code === 'CERT_REVOKED' ? 'certificate revoked' : `client certificate rejected: ${code}`;
-}
-
 export function startListener(core: ServerCore, opts: ListenerOptions): Promise<RunningListener> {
   const admins = new Set(opts.adminIdentities);
   const sockets = new Set<tls.TLSSocket>();
   const inFlight = new Set<Promise<void>>();
   let closing = false;
 
-  // The options a secure context is built from, kept whole: setSecureContext replaces them all.
-  const contextOptions = (m: TlsReload): tls.SecureContextOptions => ({
-    key: m.key,
-    cert: m.cert,
-    ca: m.ca,
-    ...(m.crl.length > 0 ? { crl: [...m.crl] } : {}),
-    minVersion: 'TLSv1.2',
-    ...(opts.ciphers !== undefined ? { ciphers: opts.ciphers } : {}),
-    // A list naming no TLS 1.3 suite (TLS_...) means TLS 1.2 only: Node would otherwise still
-    // negotiate TLS 1.3 with its default suites, ones the operator did not list.
-    ...(opts.ciphers !== undefined && !opts.ciphers.split(':').some((c) => c.startsWith('TLS_')) ? { maxVersion: 'TLSv1.2' as const } : {}),
-    // Session resumption (tickets) saves a full handshake for reconnecting clients.
-    sessionTimeout: 300,
-  });
+  const contextOptions = (m: TlsReload): tls.SecureContextOptions => secureContextOptions(m, opts.ciphers);
 
   const server = tls.createServer({
     ...contextOptions({ key: opts.key, cert: opts.cert, ca: opts.ca, crl: opts.crl ?? [] }),
@@ -127,99 +93,24 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
     keepAlive: true,
   });
 
-  // The connection limit is kept here, not by Node's server.maxConnections (which silently drops
-  // the newcomer): thousands of idle sockets that never begin a handshake must not lock out a
-  // client with a certificate. At the limit, the oldest connection that has not sent a byte is
-  // closed for the newcomer; authenticated and mid-handshake connections are never closed for it.
+  // Bounds on connections and audited handshake refusals, as the HTTPS transport keeps them (connection-bound.ts).
   const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const maxPerIdentity = opts.maxConnectionsPerIdentity ?? Math.max(1, Math.floor(maxConnections / 4));
   /** Authenticated connections per identity. */
   const perIdentity = new Map<string, number>();
-  /** TCP connections whose TLS handshake has not completed, by peer, oldest first. */
-  const handshaking = new Map<string, Socket>();
-  const dropped = new WeakSet<object>();
-  server.on('connection', (tcp: Socket) => {
-    const peer = `${tcp.remoteAddress}:${tcp.remotePort}`;
-    handshaking.set(peer, tcp);
-    tcp.once('close', () => {
-      if (handshaking.get(peer) === tcp) handshaking.delete(peer);
-    });
-    if (handshaking.size + sockets.size <= maxConnections) return;
-    let victim: [string, Socket] = [peer, tcp];
-    for (const entry of handshaking) {
-      if (entry[1].bytesRead === 0) {
-        victim = entry;
-        break;
-      }
-    }
-    handshaking.delete(victim[0]);
-    dropped.add(victim[1]);
-    core.audit.record({
-      event: 'connection-rejected',
-      correlationId: randomUUID(),
-      peer: victim[0],
-      reason: victim[1] === tcp ? 'connection limit reached' : 'connection limit reached: closed an idle connection that sent nothing',
-    });
-    victim[1].destroy();
-  });
-
-  server.on('tlsClientError', (err, socket) => {
-    // A connection closed for the limit above was audited there (Node keeps the TCP socket under
-    // a server-side TLS socket as `_parent`).
-    if (dropped.has((socket as unknown as { _parent?: object })._parent ?? socket)) {
-      socket.destroy();
-      return;
-    }
-    const code = (err as NodeJS.ErrnoException).code;
-    core.audit.record({
-      event: 'connection-rejected',
-      correlationId: randomUUID(),
-      peer: `${socket.remoteAddress}:${socket.remotePort}`,
-      reason: code === 'CERT_REVOKED' || /certificate revoked/i.test(err.message) ? 'certificate revoked' : err.message,
-    });
-    // With a tlsClientError listener, Node leaves closing the socket to us.
-    socket.destroy();
-  });
+  const guard = guardHandshakes(server, maxConnections, () => sockets.size, core.audit);
 
   server.on('secureConnection', (socket) => {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    handshaking.delete(peer);
-    const cert = socket.getPeerCertificate();
-    if (!socket.authorized || !cert || !cert.raw) {
-      const failure = String(socket.authorizationError);
-      // A revoked certificate was issued by a trusted CA, so who holds it is worth recording.
-      const holder =
-        failure === 'CERT_REVOKED' && cert?.raw
-          ? { client: identityOf(cert, opts.identityFrom), certificateFingerprint: createHash('sha256').update(cert.raw).digest('hex') }
-          : {};
-      core.audit.record({
-        event: 'connection-rejected',
-        correlationId: randomUUID(),
-        ...holder,
-        peer,
-        reason: cert && cert.raw ? verifyFailure(failure) : 'no client certificate',
-      });
+    guard.handshakeDone(peer);
+    const verified = peerIdentity(socket, peer, { admins, identityFrom: opts.identityFrom, requireClientAuthEku: opts.requireClientAuthEku });
+    if ('refused' in verified) {
+      core.audit.record({ event: 'connection-rejected', correlationId: randomUUID(), ...verified.refused, peer });
       socket.destroy();
       return;
     }
-    // OpenSSL already refuses an EKU that leaves out clientAuth; this also refuses a missing EKU.
-    if (opts.requireClientAuthEku && !(cert.ext_key_usage ?? []).includes(CLIENT_AUTH_EKU)) {
-      core.audit.record({ event: 'connection-rejected', correlationId: randomUUID(), peer, reason: 'client certificate has no Extended Key Usage clientAuth' });
-      socket.destroy();
-      return;
-    }
-    const name = identityOf(cert, opts.identityFrom);
-    if (!name) {
-      core.audit.record({ event: 'connection-rejected', correlationId: randomUUID(), peer, reason: 'certificate has no identity' });
-      socket.destroy();
-      return;
-    }
-    const client: ClientIdentity = {
-      name,
-      certificateFingerprint: createHash('sha256').update(cert.raw).digest('hex'),
-      peer,
-      isAdmin: admins.has(name),
-    };
+    const client = verified.client;
+    const name = client.name;
     const held = perIdentity.get(name) ?? 0;
     if (held >= maxPerIdentity) {
       core.audit.record({

@@ -432,10 +432,14 @@ describe('cases and runs', () => {
     expect(groups).toEqual([['SASED-M-1-14'], ['SASED-M-2-14', 'SASED-M-3-14'], ['SKLC-M-1-14'], ['SASED-M-3-21']]);
   });
 
-  test('the project skip list gives every skip a reason and covers the HTTPS encodings and v3.0', () => {
+  test('the project skip list gives every skip a reason, covers v3.0, and runs the MSGENC cases of 1.3 and 1.4 (HTTPS is served)', () => {
     const skips = loadSkipList(DEFAULT_SKIP_LIST);
     expect(skips.length).toBeGreaterThan(0);
-    expect(skipReason(info('v1.4/MSGENC-HTTPS-M-1-14'), skips)).toMatch(/HTTPS/);
+    for (const c of ['HTTPS', 'JSON', 'XML']) {
+      expect(skipReason(info(`v1.4/MSGENC-${c}-M-1-14`), skips)).toBeUndefined();
+      expect(skipReason(info(`v1.3/MSGENC-${c}-M-1-13`), skips)).toBeUndefined();
+      expect(skipReason(info(`v2.1/MSGENC-${c}-M-1-21`), skips)).toMatch(/Certificate Request/);
+    }
     expect(skipReason(info('v3.0/SKLC-M-1-30'), skips)).toBeDefined();
     expect(skipReason(info('v1.4/SKLC-M-1-14'), skips)).toBeUndefined();
     expect(() => loadExpectedPassing(DEFAULT_EXPECTED)).not.toThrow();
@@ -514,6 +518,14 @@ describe('cases and runs', () => {
     const s = parseCli(['--server', '127.0.0.1:5696', '--ca', 'ca.pem', '--cert', 'c.pem', '--key', 'k.pem']);
     expect(s.server).toMatchObject({ host: '127.0.0.1', port: 5696 });
     expect(() => parseCli(['--server', 'nohost'])).toThrow();
+    const h = parseCli(['--https-server', '127.0.0.1:8443', '--ca', 'ca.pem', '--cert', 'c.pem', '--key', 'k.pem']);
+    expect(h.mode).toBe('server');
+    expect(h.https).toMatchObject({ host: '127.0.0.1', port: 8443, ca: 'ca.pem' });
+    expect(h.server).toBeUndefined();
+    const both = parseCli(['--server', '127.0.0.1:5696', '--https-server', '127.0.0.1:8443', '--ca', 'ca.pem', '--cert', 'c.pem', '--key', 'k.pem']);
+    expect([both.server?.port, both.https?.port]).toEqual([5696, 8443]);
+    expect(() => parseCli(['--https-server', '127.0.0.1:8443'])).toThrow(/--https-server needs --ca/);
+    expect(() => parseCli(['--https-server', 'nohost', '--ca', 'a', '--cert', 'b', '--key', 'c'])).toThrow(/--https-server/);
     expect(() => parseCli(['--in-process', '--self-test'])).toThrow(/choose one/);
     expect(() => parseCli(['--in-process', '--versions', '9.9'])).toThrow(/unknown version/);
   });

@@ -13,6 +13,8 @@ export const PROJECT_ROOT = path.join(__dirname, '..', '..');
 
 export interface ServerProcess {
   readonly port: number;
+  /** The KMIP over HTTPS port, when the server was started with one (--https-listen or https.listen). */
+  readonly httpsPort?: number;
   readonly dataDir: string;
   readonly pkiDir: string;
   readonly child: ChildProcess;
@@ -49,8 +51,10 @@ export async function startServerProcess(opts: { dataDir?: string; extraArgs?: s
       reject(new Error(`server exited with ${code}:\n${out}`));
     });
   });
+  const https = /"msg":"listening".*?"httpsPort":(\d+)/.exec(out);
   return {
     port,
+    ...(https ? { httpsPort: Number(https[1]) } : {}),
     dataDir,
     pkiDir: path.join(dataDir, 'pki'),
     child,

@@ -53,8 +53,23 @@ test.each([
   [{ crypto: { allowLegacy: 1 } }, 'crypto.allowLegacy'],
   [{ crypto: { allowOld: true } }, 'crypto.allowOld'],
   [{ crypto: true }, 'crypto'],
+  [{ https: { listen: 'nope' } }, 'https.listen'],
+  [{ https: { listen: '127.0.0.1:70000' } }, 'https.listen'],
+  [{ https: {} }, 'https.listen'],
+  [{ https: { listen: '127.0.0.1:5697', path: '/x' } }, 'https.path'],
+  [{ https: '127.0.0.1:5697' }, 'https'],
+  [{ listen: '127.0.0.1:5696', https: { listen: '127.0.0.1:5696' } }, 'https.listen'],
 ])('bad config %j names %s', (json, key) => {
   expect(errorKey(() => loadConfig({ configFile: withFile(json) }))).toBe(key);
+});
+
+test('https: off by default; https.listen from the file, --https-listen over it', () => {
+  expect(loadConfig({}).https).toBeNull();
+  const file = withFile({ https: { listen: '0.0.0.0:8443' } });
+  expect(loadConfig({ configFile: file }).https).toEqual({ host: '0.0.0.0', port: 8443 });
+  expect(loadConfig({ configFile: file, httpsListen: '127.0.0.1:9443' }).https).toEqual({ host: '127.0.0.1', port: 9443 });
+  expect(errorKey(() => loadConfig({ httpsListen: 'x' }))).toBe('--https-listen');
+  expect(() => loadConfig({ configFile: withFile({ https: { listen: 'nope' } }) })).toThrow('config: https.listen: "nope" is not HOST:PORT');
 });
 
 test('hsm.callMode: async unless the file says sync', () => {
