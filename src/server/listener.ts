@@ -11,6 +11,7 @@ import { TtlvError } from '../../ttlv/errors';
 import { Tag } from '../spec/generated/tags';
 import type { ClientIdentity } from '../objects/context';
 import { handleMessage, type ServerCore } from './handle-message';
+import { admitClientCertificate } from '../pki/client-certificate';
 
 export interface ListenerOptions {
   readonly host: string;
@@ -47,8 +48,6 @@ export interface ListenerOptions {
   readonly maxConnectionsPerIdentity?: number;
 }
 
-const CLIENT_AUTH_EKU = '1.3.6.1.5.5.7.3.2';
-
 /**
  * Open connections at most, by default: thousands of clients on one process, each connection
  * holding a TLS session and a framer's buffer; past it the oldest idle one makes room.
@@ -79,21 +78,6 @@ export interface RunningListener {
   reloadTls(material: TlsReload): void;
   /** Stops accepting, lets in-flight requests finish, then closes every connection. */
   close(): Promise<void>;
-}
-
-function identityOf(cert: tls.PeerCertificate, from: 'cn' | 'san'): string | undefined {
-  if (from === 'san' && cert.subjectaltname) {
-    const first = cert.subjectaltname.split(',').map((s) => s.trim())[0];
-    const colon = first?.indexOf(':') ?? -1;
-    if (first && colon > 0) return first.slice(colon + 1);
-  }
-  const cn = cert.subject?.CN;
-  return Array.isArray(cn) ? cn[0] : cn;
-}
-
-/** The refusal reason for OpenSSL's verification error code (Node's authorizationError). */
-function verifyFailure(code: string): string {
-  return code === 'CERT_REVOKED' ? 'certificate revoked' : `client certificate rejected: ${code}`;
 }
 
 export function startListener(core: ServerCore, opts: ListenerOptions): Promise<RunningListener> {
@@ -185,40 +169,24 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     handshaking.delete(peer);
     const cert = socket.getPeerCertificate();
-    if (!socket.authorized || !cert || !cert.raw) {
-      const failure = String(socket.authorizationError);
-      // A revoked certificate was issued by a trusted CA, so who holds it is worth recording.
-      const holder =
-        failure === 'CERT_REVOKED' && cert?.raw
-          ? { client: identityOf(cert, opts.identityFrom), certificateFingerprint: createHash('sha256').update(cert.raw).digest('hex') }
-          : {};
-      core.audit.record({
-        event: 'connection-rejected',
-        correlationId: randomUUID(),
-        ...holder,
-        peer,
-        reason: cert && cert.raw ? verifyFailure(failure) : 'no client certificate',
-      });
+    // The same decision, in the same words, as `kmip-server doctor` (pki/client-certificate.ts).
+    const verdict = admitClientCertificate(
+      cert && cert.raw ? cert : undefined,
+      socket.authorized ? undefined : String(socket.authorizationError),
+      { identityFrom: opts.identityFrom, adminIdentities: admins, requireClientAuthEku: opts.requireClientAuthEku },
+    );
+    if (!verdict.ok) {
+      const holder = verdict.revoked ? { client: verdict.identity, certificateFingerprint: createHash('sha256').update(cert.raw).digest('hex') } : {};
+      core.audit.record({ event: 'connection-rejected', correlationId: randomUUID(), ...holder, peer, reason: verdict.reason });
       socket.destroy();
       return;
     }
-    // OpenSSL already refuses an EKU that leaves out clientAuth; this also refuses a missing EKU.
-    if (opts.requireClientAuthEku && !(cert.ext_key_usage ?? []).includes(CLIENT_AUTH_EKU)) {
-      core.audit.record({ event: 'connection-rejected', correlationId: randomUUID(), peer, reason: 'client certificate has no Extended Key Usage clientAuth' });
-      socket.destroy();
-      return;
-    }
-    const name = identityOf(cert, opts.identityFrom);
-    if (!name) {
-      core.audit.record({ event: 'connection-rejected', correlationId: randomUUID(), peer, reason: 'certificate has no identity' });
-      socket.destroy();
-      return;
-    }
+    const name = verdict.identity;
     const client: ClientIdentity = {
       name,
       certificateFingerprint: createHash('sha256').update(cert.raw).digest('hex'),
       peer,
-      isAdmin: admins.has(name),
+      isAdmin: verdict.isAdmin,
     };
     const held = perIdentity.get(name) ?? 0;
     if (held >= maxPerIdentity) {
