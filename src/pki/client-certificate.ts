@@ -8,7 +8,7 @@
 import { X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import type { ParsedCrl } from './tls-material';
+import { signedBy, type ParsedCrl } from './tls-material';
 
 export const CLIENT_AUTH_EKU = '1.3.6.1.5.5.7.3.2';
 
@@ -136,7 +136,8 @@ export function chainChecks(input: ChainInput): ChainCheck[] {
     }
     const next = input.chain.slice(1).find((c) => current.checkIssued(c) && !path.includes(c));
     if (!next || !current.verify(next.publicKey)) {
-      chainCode = 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY';
+      // OpenSSL's words: the leaf's own issuer missing, or one further up.
+      chainCode = path.length === 1 ? 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' : 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY';
       chainDetail = `issued by "${oneLine(current.issuer)}", which is not a trusted CA`;
       break;
     }
@@ -170,9 +171,13 @@ export function chainChecks(input: ChainInput): ChainCheck[] {
   if (input.crls.length === 0) checks.push({ check: 'revocation', ok: true, detail: 'no CRL configured: not checked' });
   else {
     const issuer = nameDer(p.issuer);
-    const mine = input.crls.filter((c) => c.issuerDer.equals(issuer));
+    const named = input.crls.filter((c) => c.issuerDer.equals(issuer));
+    // OpenSSL takes the CRL its issuer signed (one from a CA of the same name does not count).
+    const issuerCert = path.length > 1 ? path[1] : anchor;
+    const mine = issuerCert ? named.filter((c) => signedBy(c, issuerCert.publicKey) !== false) : named;
     const serial = Buffer.from(p.serialNumber.valueBlock.valueHexView).toString('hex');
-    if (mine.length === 0) checks.push({ check: 'revocation', ok: false, detail: 'no CRL of its issuer among the configured CRLs', code: 'UNABLE_TO_GET_CRL' });
+    if (named.length > 0 && mine.length === 0) checks.push({ check: 'revocation', ok: false, detail: "the CRL naming its CA is not signed by that CA", code: 'CRL_SIGNATURE_FAILURE' });
+    else if (mine.length === 0) checks.push({ check: 'revocation', ok: false, detail: 'no CRL of its issuer among the configured CRLs', code: 'UNABLE_TO_GET_CRL' });
     else if (mine.some((c) => (c.list.revokedCertificates ?? []).some((r) => Buffer.from(r.userCertificate.valueBlock.valueHexView).toString('hex') === serial))) {
       checks.push({ check: 'revocation', ok: false, detail: `serial ${serial.toUpperCase()} is on its CA's CRL`, code: 'CERT_REVOKED' });
     } else if (mine.every((c) => c.nextUpdate !== undefined && c.nextUpdate.getTime() < now.getTime())) {
@@ -188,7 +193,7 @@ export function chainChecks(input: ChainInput): ChainCheck[] {
     notYet
       ? { check: 'validity', ok: false, detail: `not valid before ${iso(notYet.validFrom)}${whose(notYet)}`, code: 'CERT_NOT_YET_VALID' }
       : expired
-        ? { check: 'validity', ok: false, detail: `expired ${iso(expired.validTo)}${whose(expired)}`, code: expired === leaf ? 'CERT_HAS_EXPIRED' : 'CERT_HAS_EXPIRED' }
+        ? { check: 'validity', ok: false, detail: `expired ${iso(expired.validTo)}${whose(expired)}`, code: 'CERT_HAS_EXPIRED' }
         : { check: 'validity', ok: true, detail: `${iso(leaf.validFrom)} to ${iso(leaf.validTo)}` },
   );
   return checks;

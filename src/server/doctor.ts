@@ -61,6 +61,7 @@ const PKI_CLIENT = 'kmip-server pki client --cn NAME --out DIR';
 /** The fix for a failing chain check, as an operator would do it. */
 function fixFor(c: ChainCheck): string {
   switch (c.code) {
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
     case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
       return `issue it from the server's CA (${PKI_CLIENT} does), or add its CA to the server's CA file (tls.ca)`;
     case 'CERT_SIGNATURE_FAILURE':
@@ -77,6 +78,8 @@ function fixFor(c: ChainCheck): string {
       return `issue a new certificate (${PKI_CLIENT}); a revoked one stays revoked`;
     case 'UNABLE_TO_GET_CRL':
       return "add its CA's CRL to the server's tls.crl (with CRLs configured, OpenSSL wants one for every client's CA)";
+    case 'CRL_SIGNATURE_FAILURE':
+      return "give the server the CRL of the CA that issued this certificate (a CA of the same name is another CA)";
     case 'CRL_HAS_EXPIRED':
       return 'publish a fresh CRL from its CA (kmip-server pki revoke re-signs the dev CRL) and send the server SIGHUP';
     default:
