@@ -3,10 +3,13 @@
  * (the dev PKI code; openssl for one without clientAuth; another CA; one revoked with `pki revoke`).
  * For each, doctor's verdict from the files is the reason the real listener audits when the same
  * certificate connects (same checks, same words); exit codes 0/1/2 from the real CLI; --connect
- * explains a good connection, a hostname mismatch, an unknown CA and a refused certificate.
+ * explains a good connection, a hostname mismatch, an unknown CA, a refused certificate, no shared
+ * cipher and a port that does not speak TLS.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { createCertificateAuthority, issueClientCertificate } from '../../../src/pki/dev-pki';
@@ -143,6 +146,25 @@ describe('doctor --cert', () => {
     expect(r.lines).toEqual(expect.arrayContaining([expect.stringMatching(/^FAIL revocation: the CRL naming its CA is not signed by that CA/)]));
   });
 
+  test('a configuration file: tls.requireClientAuthEku refuses a certificate with no EKU; identityFrom and adminIdentities apply', async () => {
+    await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key('plain')]);
+    await openssl(['req', '-new', '-key', key('plain'), '-subj', '/CN=ops', '-out', path.join(work, 'plain.csr')]);
+    await openssl(['x509', '-req', '-in', path.join(work, 'plain.csr'), '-CA', path.join(server.pkiDir, 'ca.pem'), '-CAkey', path.join(server.pkiDir, 'ca-key.pem'), '-set_serial', '4343', '-days', '1', '-out', cert('plain')]);
+    const file = path.join(work, 'config.json');
+    const tlsFiles = { cert: path.join(server.pkiDir, 'server.pem'), key: path.join(server.pkiDir, 'server-key.pem'), ca: path.join(server.pkiDir, 'ca.pem') };
+    fs.writeFileSync(file, JSON.stringify({ dataDir: server.dataDir, tls: { ...tlsFiles, requireClientAuthEku: true }, adminIdentities: ['ops'] }));
+    const r = await doctor(['--cert', cert('plain'), '--config', file]);
+    expect(r.lines).toContain('FAIL EKU: none stated, and the server requires clientAuth (tls.requireClientAuthEku): reissue with extendedKeyUsage=clientAuth (kmip-server pki client --cn NAME --out DIR does)');
+    expect(r.lines).toContain('ok   role: administrator (in adminIdentities: every object, Import, Export)');
+    expect(r.lines[r.lines.length - 1]).toBe('the server would refuse this certificate: client certificate has no Extended Key Usage clientAuth');
+    expect(r.code).toBe(1);
+    // With identityFrom "san", the first SAN names the client.
+    fs.writeFileSync(file, JSON.stringify({ dataDir: server.dataDir, tls: tlsFiles, identityFrom: 'san' }));
+    const san = await doctor(['--cert', path.join(server.pkiDir, 'server.pem'), '--config', file]);
+    expect(san.lines).toContain('ok   identity: localhost (first subject alternative name)');
+    expect(san.code).toBe(0);
+  });
+
   test('a key that is not the certificate\'s fails', async () => {
     const r = await doctor(['--cert', cert('alice'), '--key', key('old'), '--data-dir', server.dataDir]);
     expect(r.lines[0]).toBe('FAIL key: not the key of this certificate: pass the key file issued with this certificate');
@@ -195,6 +217,43 @@ describe('doctor --connect', () => {
     const r = await doctor(['--connect', `localhost:${server.port}`, '--cert', cert('noeku'), '--key', key('noeku'), '--ca', ca()]);
     expect(r.lines[r.lines.length - 1]).toMatch(/^FAIL (query|handshake): .*\(our certificate: EKU lacks clientAuth \(has serverAuth\)\)/);
     expect(r.code).toBe(1);
+  });
+
+  test('no cipher suite in common (a TLS 1.2 server offering only RSA key exchange with an EC certificate)', async () => {
+    const other = tls.createServer({
+      cert: fs.readFileSync(path.join(server.pkiDir, 'server.pem')),
+      key: fs.readFileSync(path.join(server.pkiDir, 'server-key.pem')),
+      maxVersion: 'TLSv1.2',
+      ciphers: 'AES128-GCM-SHA256',
+    });
+    other.on('tlsClientError', () => {});
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', () => r()));
+    try {
+      const r = await doctor(['--connect', `localhost:${(other.address() as AddressInfo).port}`, '--cert', cert('alice'), '--key', key('alice'), '--ca', ca()]);
+      expect(r.lines).toEqual([expect.stringMatching(/^FAIL handshake: no cipher suite in common \(\w+\): compare the server's tls.ciphers with the client's/)]);
+      expect(r.code).toBe(1);
+    } finally {
+      await new Promise((r) => other.close(r));
+    }
+  });
+
+  test('a port that does not speak TLS', async () => {
+    const open = new Set<net.Socket>();
+    const plain = net.createServer((s) => {
+      open.add(s);
+      s.on('close', () => open.delete(s));
+      s.resume();
+      s.end('HTTP/1.1 400 Bad Request\r\n\r\n');
+    });
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', () => r()));
+    try {
+      const r = await doctor(['--connect', `127.0.0.1:${(plain.address() as AddressInfo).port}`, '--cert', cert('alice'), '--key', key('alice'), '--ca', ca()]);
+      expect(r.lines).toEqual([expect.stringMatching(/^FAIL handshake: the other end does not speak TLS \(ERR_SSL_WRONG_VERSION_NUMBER\): is 127\.0\.0\.1:\d+ the KMIP port \(5696\)\?$/)]);
+      expect(r.code).toBe(1);
+    } finally {
+      for (const s of open) s.destroy();
+      await new Promise((r) => plain.close(r));
+    }
   });
 
   test('nothing listening', async () => {
