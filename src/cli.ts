@@ -4,12 +4,13 @@
  * `kmip-server pki revoke --cert FILE [--data-dir DIR]`
  * `kmip-server hash-password` (the password on standard input, never on the command line)
  * `kmip-server audit verify --data-dir DIR [--config FILE] [FILE...]`
+ * `kmip-server doctor --cert FILE [--key FILE] [--ca FILE] [--config FILE | --data-dir DIR] [--connect HOST:PORT]`
  */
 import cluster from 'node:cluster';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig } from './config';
-import { openHsmForVerify, startServer } from './main';
+import { openHsmForVerify, startServer, tlsSources } from './main';
 import { HEAD_FILE, parseHead } from './audit/chain';
 import { verifyAuditTrail } from './audit/verify';
 import { runWorkers, type WorkerReady } from './workers';
@@ -17,13 +18,17 @@ import { certificateAuthorityIn, ensureDevPki, issueClientCertificate } from './
 import { revokeCertificate } from './pki/dev-crl';
 import { lockDataDir, restrictNewFiles, secureDataDir } from './data-dir';
 import { hashPassword } from './server/credentials';
+import { DoctorFileError, diagnoseCertificate, readCertificates } from './server/doctor';
+import { connectAndQuery } from './server/doctor-connect';
+import { chainChecks } from './pki/client-certificate';
 
 const USAGE = `usage:
   kmip-server start [--config FILE] [--pykmip-config SERVER.CONF] [--listen HOST:PORT] [--https-listen HOST:PORT] [--data-dir DIR] [--workers N|auto]
   kmip-server pki client --cn NAME --out DIR [--data-dir DIR] [--create-ca]
   kmip-server pki revoke --cert FILE [--data-dir DIR]
   kmip-server hash-password < password-file
-  kmip-server audit verify [--data-dir DIR] [--config FILE] [FILE...]`;
+  kmip-server audit verify [--data-dir DIR] [--config FILE] [FILE...]
+  kmip-server doctor --cert FILE [--key FILE] [--ca FILE] [--config FILE | --data-dir DIR] [--connect HOST:PORT]`;
 
 /** `allowed` flags take a value; `switches` stand alone and read as "true". */
 function parseFlags(args: readonly string[], allowed: readonly string[], switches: readonly string[] = []): Map<string, string> {
@@ -217,6 +222,71 @@ async function auditVerify(args: readonly string[]): Promise<void> {
   }
 }
 
+/**
+ * What the server would do with a client certificate (its CA, CRLs, identity rule and admin
+ * identities from the configuration or the data dir's dev PKI; --ca overrides the CA), or with
+ * --connect a handshake and a Query against a running server. Exit 0: accepted; 1: refused, each
+ * failing check with its fix; 2: a usage or file error, one line naming it.
+ */
+async function doctor(args: readonly string[]): Promise<void> {
+  try {
+    const flags = parseFlags(args, ['cert', 'key', 'ca', 'config', 'data-dir', 'connect']);
+    const certFile = flags.get('cert');
+    if (!certFile) throw new ConfigError('--cert', `is required\n${USAGE}`);
+    if (flags.has('config') && flags.has('data-dir')) throw new ConfigError('--data-dir', 'give --config or --data-dir, not both');
+    const config = loadConfig({ configFile: flags.get('config'), dataDir: flags.get('data-dir') });
+    const sources = tlsSources(config);
+    const caFile = flags.get('ca') ?? sources.ca;
+    const connect = flags.get('connect');
+    if (connect === undefined) {
+      const report = diagnoseCertificate({
+        certFile,
+        ...(flags.has('key') ? { keyFile: flags.get('key')! } : {}),
+        server: {
+          caFile,
+          crlFiles: sources.crl,
+          identityFrom: config.identityFrom,
+          adminIdentities: config.adminIdentities,
+          requireClientAuthEku: config.requireClientAuthEku,
+        },
+      });
+      for (const l of report.lines) console.log(l);
+      process.exitCode = report.accepted ? 0 : 1;
+      return;
+    }
+    const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(connect);
+    if (!m || Number(m[3]) > 65535) throw new ConfigError('--connect', `must be HOST:PORT, not ${connect}`);
+    const keyFile = flags.get('key');
+    if (!keyFile) throw new ConfigError('--key', 'is required with --connect (the handshake proves the key)');
+    const read = (file: string, what: string) => {
+      try {
+        return fs.readFileSync(file);
+      } catch (e) {
+        throw new DoctorFileError(file, `cannot read the ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    };
+    const chain = readCertificates(certFile, 'client certificate');
+    // Our certificate's own faults (no trust anchors needed) explain a refusal that comes without an alert.
+    const own = chainChecks({ chain, cas: [], crls: [] })
+      .filter((c) => !c.ok && c.check !== 'chain')
+      .map((c) => `${c.check} ${c.detail}`);
+    const report = await connectAndQuery({
+      host: m[1] ?? m[2]!,
+      port: Number(m[3]),
+      cert: read(certFile, 'client certificate'),
+      key: read(keyFile, 'private key'),
+      ca: read(caFile, 'CA certificates'),
+      ownCertificateProblems: own,
+    });
+    for (const l of report.lines) console.log(l);
+    process.exitCode = report.ok ? 0 : 1;
+  } catch (e) {
+    if (!(e instanceof ConfigError || e instanceof DoctorFileError)) throw e;
+    console.error(`kmip-server doctor: ${e.message}`);
+    process.exitCode = 2;
+  }
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
   try {
     if (argv[0] === 'start') await start(argv.slice(1));
@@ -224,6 +294,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     else if (argv[0] === 'pki' && argv[1] === 'client') await pkiClient(argv.slice(2));
     else if (argv[0] === 'audit' && argv[1] === 'verify') await auditVerify(argv.slice(2));
     else if (argv[0] === 'pki' && argv[1] === 'revoke') await pkiRevoke(argv.slice(2));
+    else if (argv[0] === 'doctor') await doctor(argv.slice(1));
     else {
       console.error(USAGE);
       process.exitCode = 2;

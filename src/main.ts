@@ -233,7 +233,7 @@ export interface ReloadOutcome {
 }
 
 /** The configured TLS files, or the dev PKI's (with its CRL once `pki revoke` has written one). */
-function tlsSources(config: ServerConfig): TlsSources {
+export function tlsSources(config: ServerConfig): TlsSources {
   if (config.tls) return { ...config.tls, crl: config.tlsCrl };
   const pkiDir = path.join(config.dataDir, 'pki');
   const devCrl = devCrlPath(pkiDir);

@@ -137,7 +137,7 @@ const CRL_SIGNATURES: Readonly<Record<string, string | null>> = {
 };
 
 /** Whether `key` signed the CRL; undefined for an algorithm not checked here (OpenSSL still checks it). */
-function signedBy(c: ParsedCrl, key: KeyObject): boolean | undefined {
+export function signedBy(c: ParsedCrl, key: KeyObject): boolean | undefined {
   const hash = CRL_SIGNATURES[c.list.signatureAlgorithm.algorithmId];
   if (hash === undefined) return undefined;
   try {

@@ -6,8 +6,7 @@
 import { createHash } from 'node:crypto';
 import type tls from 'node:tls';
 import type { ClientIdentity } from '../objects/context';
-
-const CLIENT_AUTH_EKU = '1.3.6.1.5.5.7.3.2';
+import { admitClientCertificate } from '../pki/client-certificate';
 
 /** What a reload replaces; everything else (suites, versions) stays as started. */
 export interface TlsReload {
@@ -53,21 +52,6 @@ export interface PeerRefusal {
   readonly certificateFingerprint?: string;
 }
 
-export function identityOf(cert: tls.PeerCertificate, from: 'cn' | 'san'): string | undefined {
-  if (from === 'san' && cert.subjectaltname) {
-    const first = cert.subjectaltname.split(',').map((s) => s.trim())[0];
-    const colon = first?.indexOf(':') ?? -1;
-    if (first && colon > 0) return first.slice(colon + 1);
-  }
-  const cn = cert.subject?.CN;
-  return Array.isArray(cn) ? cn[0] : cn;
-}
-
-/** The refusal reason for OpenSSL's verification error code (Node's authorizationError). */
-function verifyFailure(code: string): string {
-  return code === 'CERT_REVOKED' ? 'certificate revoked' : `client certificate rejected: ${code}`;
-}
-
 function fingerprint(raw: Buffer): string {
   return createHash('sha256').update(raw).digest('hex');
 }
@@ -78,19 +62,19 @@ function fingerprint(raw: Buffer): string {
  */
 export function peerIdentity(socket: tls.TLSSocket, peer: string, opts: PeerIdentityOptions): { client: ClientIdentity } | { refused: PeerRefusal } {
   const cert = socket.getPeerCertificate();
-  if (!socket.authorized || !cert || !cert.raw) {
-    const failure = String(socket.authorizationError);
+  const fields = cert && cert.raw ? cert : undefined;
+  // The same decision, in the same words, as `kmip-server doctor` (pki/client-certificate.ts).
+  const verdict = admitClientCertificate(fields, socket.authorized ? undefined : String(socket.authorizationError), {
+    identityFrom: opts.identityFrom,
+    adminIdentities: opts.admins,
+    requireClientAuthEku: opts.requireClientAuthEku,
+  });
+  if (!verdict.ok) {
     // A revoked certificate was issued by a trusted CA, so who holds it is worth recording.
-    const holder = failure === 'CERT_REVOKED' && cert?.raw ? { client: identityOf(cert, opts.identityFrom), certificateFingerprint: fingerprint(cert.raw) } : {};
-    return { refused: { ...holder, reason: cert && cert.raw ? verifyFailure(failure) : 'no client certificate' } };
+    const holder = verdict.revoked && fields ? { client: verdict.identity, certificateFingerprint: fingerprint(fields.raw) } : {};
+    return { refused: { ...holder, reason: verdict.reason } };
   }
-  // OpenSSL already refuses an EKU that leaves out clientAuth; this also refuses a missing EKU.
-  if (opts.requireClientAuthEku && !(cert.ext_key_usage ?? []).includes(CLIENT_AUTH_EKU)) {
-    return { refused: { reason: 'client certificate has no Extended Key Usage clientAuth' } };
-  }
-  const name = identityOf(cert, opts.identityFrom);
-  if (!name) return { refused: { reason: 'certificate has no identity' } };
-  return { client: { name, certificateFingerprint: fingerprint(cert.raw), peer, isAdmin: opts.admins.has(name) } };
+  return { client: { name: verdict.identity, certificateFingerprint: fingerprint(fields!.raw), peer, isAdmin: verdict.isAdmin } };
 }
 
 /** The audit reason for a handshake that failed (Node's tlsClientError). */
