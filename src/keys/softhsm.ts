@@ -15,7 +15,7 @@ import { readPin } from './pin';
 import { type Pkcs11KeyProtectorConfig } from './pkcs11-config';
 
 /** Where distributions put the module. Debian: /usr/lib/softhsm/libsofthsm2.so (a symlink to the multiarch path). */
-export const SOFTHSM_MODULE_CANDIDATES: readonly string[] = [
+const SOFTHSM_MODULE_CANDIDATES: readonly string[] = [
   '/usr/lib/softhsm/libsofthsm2.so',
   '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so',
   '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so',
@@ -65,7 +65,7 @@ export function findSoftHsmModule(): string {
 }
 
 /** softhsm2-util from PATH, or an error naming the package to install. */
-export function findSoftHsmUtil(): string {
+function findSoftHsmUtil(): string {
   for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
     if (dir === '') continue;
     const candidate = join(dir, 'softhsm2-util');

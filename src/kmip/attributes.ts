@@ -236,11 +236,6 @@ export function shapeForVersion<T extends KmipAttribute>(a: T, v: ProtocolVersio
   return a;
 }
 
-/** 1.x Template-Attribute for responses that return attributes the server set (Create, Register). */
-export function encodeTemplateAttribute(attrs: readonly KmipAttribute[], v: ProtocolVersion): TtlvStructure {
-  return ttlv.structure(Tag.TemplateAttribute, encodeAttributeList(attrs, v));
-}
-
 export function visibleInVersion(a: KmipAttribute, v: ProtocolVersion): boolean {
   const rule = attributeRule(a.name);
   if (rule === undefined) return true; // custom attributes exist in every version

@@ -103,10 +103,10 @@ function creating(fields: Map<number, FieldRule>, extra?: Partial<OperationRules
  * those the Key Value Present attribute applies to (1.2-1.4: Symmetric Key, Private Key, Split
  * Key, Secret Data); in 2.x it applies to all objects.
  */
-export const METADATA_ONLY_1X: readonly number[] = [ObjectType.SymmetricKey, ObjectType.PrivateKey, ObjectType.SplitKey, ObjectType.SecretData];
+const METADATA_ONLY_1X: readonly number[] = [ObjectType.SymmetricKey, ObjectType.PrivateKey, ObjectType.SplitKey, ObjectType.SecretData];
 const METADATA_ONLY_FIRST = { major: 1, minor: 2 } as const;
 
-export function metadataOnlyAllowed(objectType: number, v: ProtocolVersion): boolean {
+function metadataOnlyAllowed(objectType: number, v: ProtocolVersion): boolean {
   if (v.major >= 2) return true;
   return v.minor >= METADATA_ONLY_FIRST.minor && METADATA_ONLY_1X.includes(objectType);
 }

@@ -42,7 +42,7 @@ export function asText(item: TtlvItem): string {
   if (item.type !== ItemType.TextString) throw wrongType(item, 'a Text String');
   return item.value;
 }
-export function asBytes(item: TtlvItem): Uint8Array {
+function asBytes(item: TtlvItem): Uint8Array {
   if (item.type !== ItemType.ByteString) throw wrongType(item, 'a Byte String');
   return item.value;
 }
@@ -50,7 +50,7 @@ export function asBoolean(item: TtlvItem): boolean {
   if (item.type !== ItemType.Boolean) throw wrongType(item, 'a Boolean');
   return item.value;
 }
-export function asDateTime(item: TtlvItem): bigint {
+function asDateTime(item: TtlvItem): bigint {
   if (item.type !== ItemType.DateTime) throw wrongType(item, 'a Date-Time');
   return item.value;
 }

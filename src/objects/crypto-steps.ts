@@ -44,7 +44,7 @@ export function digestSetup(r: KeyedRequest, digest: Uint8Array, purpose: 'sign'
 }
 
 /** The bytes of a symmetric key, for the uses that hand them to OpenSSL (MAC, ciphers). */
-export function symmetricMaterial(key: UsableKey): Uint8Array {
+function symmetricMaterial(key: UsableKey): Uint8Array {
   const material = rawKeyMaterial(key.block);
   if (!material) throw new KmipError(Reason.KeyFormatTypeNotSupported, 'the key material is not in a raw or transparent symmetric form');
   return material;

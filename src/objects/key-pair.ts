@@ -22,7 +22,7 @@ const WHICH = {
 } as const;
 
 /** `specific` replaces `common` attribute by attribute name. */
-export function merge(common: readonly KmipAttribute[], specific: readonly KmipAttribute[]): KmipAttribute[] {
+function merge(common: readonly KmipAttribute[], specific: readonly KmipAttribute[]): KmipAttribute[] {
   return [...common.filter((c) => !specific.some((s) => s.name === c.name)), ...specific];
 }
 
@@ -38,7 +38,7 @@ function storageFor(payload: TtlvStructure, tag: number, common: number): number
   return chooseProtectionStorage(ttlv.structure(Tag.RequestPayload, [withTag(masks, Tag.ProtectionStorageMasks)]));
 }
 
-export function materialOf(body: TtlvStructure): Uint8Array | undefined {
+function materialOf(body: TtlvStructure): Uint8Array | undefined {
   const block = opt.structure(body, Tag.KeyBlock);
   return block ? digestInput(block) : undefined;
 }

@@ -110,7 +110,7 @@ function replaceBlock(body: TtlvStructure, block: TtlvStructure): TtlvStructure 
   return ttlv.structure(body.tag, body.value.map((c) => (c.tag === Tag.KeyBlock ? block : c)));
 }
 
-export function flag(rec: ManagedObjectRecord, name: string): boolean | undefined {
+function flag(rec: ManagedObjectRecord, name: string): boolean | undefined {
   const v = getAttribute(rec.attributes, name);
   return v?.type === ItemType.Boolean ? v.value : undefined;
 }

@@ -43,13 +43,13 @@ export function identityOf(cert: CertificateFields, from: 'cn' | 'san'): string 
 }
 
 /** The refusal reason for OpenSSL's verification error code (Node's authorizationError). */
-export function verifyFailure(code: string): string {
+function verifyFailure(code: string): string {
   return code === 'CERT_REVOKED' ? 'certificate revoked' : `client certificate rejected: ${code}`;
 }
 
-export const NO_CLIENT_CERTIFICATE = 'no client certificate';
-export const NO_CLIENT_AUTH_EKU = 'client certificate has no Extended Key Usage clientAuth';
-export const NO_IDENTITY = 'certificate has no identity';
+const NO_CLIENT_CERTIFICATE = 'no client certificate';
+const NO_CLIENT_AUTH_EKU = 'client certificate has no Extended Key Usage clientAuth';
+const NO_IDENTITY = 'certificate has no identity';
 
 /**
  * The listener's decision on a handshake's client certificate. `cert` undefined: none was sent;

@@ -38,7 +38,7 @@ function nameOf(table: Readonly<Record<string, number>>, value: number | undefin
 }
 
 /** The explanation of a TLS error on our side of the handshake. */
-export function explainTlsError(err: NodeJS.ErrnoException & { reason?: string }, opts: { host: string; handshakeDone: boolean; ownCertificateProblems?: readonly string[] }): string {
+function explainTlsError(err: NodeJS.ErrnoException & { reason?: string }, opts: { host: string; handshakeDone: boolean; ownCertificateProblems?: readonly string[] }): string {
   const code = err.code ?? '';
   const own = opts.ownCertificateProblems && opts.ownCertificateProblems.length > 0 ? ` (our certificate: ${opts.ownCertificateProblems.join('; ')})` : '';
   if (code === 'ECONNREFUSED') return `FAIL connect: nothing listens at ${opts.host}: check the host and port (the server's --listen)`;

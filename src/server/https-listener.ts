@@ -60,14 +60,14 @@ const ACCEPTED: Readonly<Record<string, HttpEncoding>> = {
 const TEXT_BODY_FACTOR = 4;
 
 /** The encoding a Content-Type header names, or undefined for one the profile does not define. */
-export function encodingOf(contentType: string | undefined): HttpEncoding | undefined {
+function encodingOf(contentType: string | undefined): HttpEncoding | undefined {
   if (contentType === undefined) return undefined;
   const media = contentType.split(';')[0]!.trim().toLowerCase();
   return ACCEPTED[media];
 }
 
 /** The largest body accepted in an encoding. */
-export function bodyLimit(encoding: HttpEncoding, maxMessageBytes: number): number {
+function bodyLimit(encoding: HttpEncoding, maxMessageBytes: number): number {
   return encoding === 'ttlv' ? maxMessageBytes : maxMessageBytes * TEXT_BODY_FACTOR;
 }
 
