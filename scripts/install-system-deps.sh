@@ -8,6 +8,7 @@
 #   libmongocrypt-dev, libssl-dev, pkg-config, gcc, libc6-dev
 #                  the libmongocrypt interop test compiles a small C driver against kms_message
 #                  and OpenSSL (test/interop/mongocrypt/kmip_driver.c)
+#   prometheus     its promtool checks the server's /metrics output
 # As root it runs apt-get; otherwise it names the one command to run.
 set -euo pipefail
 need=()
@@ -22,6 +23,7 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
 # gcc only recommends the C library headers, and --no-install-recommends skips them.
 [ -f /usr/include/stdio.h ] || need+=(libc6-dev)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "Missing Debian packages: ${need[*]}. Run: sudo apt-get install -y ${need[*]}" >&2
