@@ -8,7 +8,12 @@
  *   node -r ./scripts/register-ts.js bench/compare.ts [--runs 1] [--seconds 6] [--pykmip-seconds 6]
  *        [--connections 32] [--pykmip-connections 32] [--kmip-version 1.4] [--keys 200]
  *        [--phases get,locate,getattrs,encrypt,create,lifecycle] [--json FILE] [--workers 1|N|auto]
+ *        [--svg FILE] [--from-json FILE]
  *
+ * --svg FILE draws the medians as a side-by-side chart (ops/s and p99 per operation, ours and
+ * PyKMIP; bench/lib/chart.ts). --from-json FILE reads the figures a --json run saved instead of
+ * measuring, so a chart can be redrawn without running the bench again (give the same
+ * --kmip-version and --keys as that run: they only label the chart).
  * --workers sets our server's serving processes (default 1); PyKMIP's server has no such setting.
  *
  * The read phases come first, so that both stores hold the same objects (the populated keys) when
@@ -19,6 +24,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parsePhases, runLoad, type LoadReport } from './load';
 import { parseVersion } from './lib/kmip';
+import { renderCompareSvg, type ChartRow } from './lib/chart';
 import { failureNotes, phaseTable, resourceTable } from './lib/report';
 import { startOurServer, startPykmipServer, type ServerUnderTest } from './lib/servers';
 import { fmtMs, fmtRate, median, table } from './lib/stats';
@@ -85,31 +91,57 @@ function figures(report: LoadReport): Map<string, OpFigures> {
   return out;
 }
 
-function compareTable(runs: readonly RunFigures[]): string {
+/** Per operation, in the order first measured, the median of every figure over the runs. */
+function medians(runs: readonly RunFigures[]): Array<{ key: string; ours: OpFigures; pykmip: OpFigures }> {
   const keysInOrder = [...new Set(runs.flatMap((r) => [...r.keys()]))];
-  const pickAll = (k: string, side: 'ours' | 'pykmip', f: keyof OpFigures) =>
-    median(runs.map((r) => r.get(k)?.[side]?.[f] ?? NaN));
-  const rows = keysInOrder.map((k) => {
-    const ours = pickAll(k, 'ours', 'opsPerSecond');
-    const py = pickAll(k, 'pykmip', 'opsPerSecond');
-    const failedOurs = pickAll(k, 'ours', 'failed');
-    const failedPy = pickAll(k, 'pykmip', 'failed');
-    return [
-      k,
-      fmtRate(ours),
-      fmtMs(pickAll(k, 'ours', 'p50')),
-      fmtMs(pickAll(k, 'ours', 'p99')),
-      fmtRate(py),
-      fmtMs(pickAll(k, 'pykmip', 'p50')),
-      fmtMs(pickAll(k, 'pykmip', 'p99')),
-      Number.isFinite(ours / py) && py > 0 ? `${(ours / py).toFixed(1)}x` : '-',
-      `${Number.isNaN(failedOurs) ? '-' : failedOurs}/${Number.isNaN(failedPy) ? '-' : failedPy}`,
-    ];
-  });
+  const side = (k: string, which: 'ours' | 'pykmip'): OpFigures => {
+    const pick = (f: keyof OpFigures) => median(runs.map((r) => r.get(k)?.[which]?.[f] ?? NaN));
+    return { opsPerSecond: pick('opsPerSecond'), p50: pick('p50'), p99: pick('p99'), failed: pick('failed') };
+  };
+  return keysInOrder.map((key) => ({ key, ours: side(key, 'ours'), pykmip: side(key, 'pykmip') }));
+}
+
+function compareTable(runs: readonly RunFigures[]): string {
+  const rows = medians(runs).map(({ key, ours, pykmip: py }) => [
+    key,
+    fmtRate(ours.opsPerSecond),
+    fmtMs(ours.p50),
+    fmtMs(ours.p99),
+    fmtRate(py.opsPerSecond),
+    fmtMs(py.p50),
+    fmtMs(py.p99),
+    Number.isFinite(ours.opsPerSecond / py.opsPerSecond) && py.opsPerSecond > 0 ? `${(ours.opsPerSecond / py.opsPerSecond).toFixed(1)}x` : '-',
+    `${Number.isNaN(ours.failed) ? '-' : ours.failed}/${Number.isNaN(py.failed) ? '-' : py.failed}`,
+  ]);
   return table(
     ['phase/op', 'ours ops/s', 'ours p50 ms', 'ours p99 ms', 'PyKMIP ops/s', 'PyKMIP p50 ms', 'PyKMIP p99 ms', 'ops/s ours/PyKMIP', 'failed ours/Py'],
     rows,
   );
+}
+
+function chartRows(runs: readonly RunFigures[]): ChartRow[] {
+  // A side with no figure (NaN: that side did not run the operation) gets no bar.
+  const present = (f: OpFigures) => (Number.isNaN(f.opsPerSecond) ? undefined : f);
+  return medians(runs).map(({ key, ours, pykmip }) => ({ label: key, ours: present(ours), pykmip: present(pykmip) }));
+}
+
+/** The figures a --json run wrote (JSON turns NaN into null: back to NaN). */
+function readSavedRuns(file: string): RunFigures[] {
+  const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+  if (!Array.isArray(saved)) throw new Error(`${file}: not the array of runs that --json writes`);
+  const num = (x: unknown) => (typeof x === 'number' ? x : NaN);
+  const sideOf = (x: unknown): OpFigures | undefined => {
+    if (typeof x !== 'object' || x === null) return undefined;
+    const o = x as Record<string, unknown>;
+    return { opsPerSecond: num(o.opsPerSecond), p50: num(o.p50), p99: num(o.p99), failed: num(o.failed) };
+  };
+  return saved.map((run: unknown) => {
+    const figures: RunFigures = new Map();
+    for (const [k, v] of Object.entries((run ?? {}) as Record<string, { ours?: unknown; pykmip?: unknown }>)) {
+      figures.set(k, { ours: sideOf(v.ours), pykmip: sideOf(v.pykmip) });
+    }
+    return figures;
+  });
 }
 
 async function oneRun(run: number): Promise<{ figures: RunFigures; notes: string[] }> {
@@ -151,21 +183,35 @@ function pykmipVersion(): string {
 }
 
 async function main(): Promise<void> {
-  const runs = Number(flag('runs', '1'));
+  const fromJson = flag('from-json', '');
   const all: RunFigures[] = [];
   const notes = new Set<string>();
-  for (let i = 1; i <= runs; i++) {
-    const r = await oneRun(i);
-    all.push(r.figures);
-    for (const n of r.notes) notes.add(n);
+  let source = `figures read from ${fromJson}`;
+  if (fromJson) {
+    all.push(...readSavedRuns(fromJson));
+  } else {
+    const runs = Number(flag('runs', '1'));
+    for (let i = 1; i <= runs; i++) {
+      const r = await oneRun(i);
+      all.push(r.figures);
+      for (const n of r.notes) notes.add(n);
+    }
+    source = `pykmip-server ${pykmipVersion()}`;
   }
-  console.log(`\nours vs PyKMIP (pykmip-server ${pykmipVersion()}), KMIP ${version.major}.${version.minor}, ${keys} keys stored for the read phases` + (runs > 1 ? `, medians of ${runs} runs` : ''));
+  const about = `KMIP ${version.major}.${version.minor}, ${keys} keys stored for the read phases` + (all.length > 1 ? `, medians of ${all.length} runs` : '');
+  console.log(`\nours vs PyKMIP (${source}), ${about}`);
   console.log(compareTable(all));
   for (const n of notes) console.log(n);
   const json = flag('json', '');
-  if (json) {
+  if (json && !fromJson) {
     const plain = all.map((r) => Object.fromEntries(r));
     fs.writeFileSync(json, JSON.stringify(plain, null, 2));
+  }
+  const svg = flag('svg', '');
+  if (svg) {
+    const title = 'This server and PyKMIP, side by side';
+    fs.writeFileSync(svg, renderCompareSvg({ title, subtitle: `${about}; one machine, one run after the other: compare within a row`, rows: chartRows(all) }));
+    console.log(`chart written to ${svg}`);
   }
 }
 
