@@ -19,7 +19,6 @@
  * kms_message's own (libmongocrypt sends it, with a 1.0 header, between Create and Encrypt).
  */
 import { createDecipheriv, randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,6 +26,7 @@ import { ok, runStepProgram, useServerProcess, type Step } from '../helpers/pykm
 import { connectClient } from '../helpers/server-process';
 import { find, parseResponse, requestMessage, successPayload, symmetricKeyMaterial } from '../helpers/kmip-client';
 import { compatTest } from '../helpers/compat-results';
+import { compileMongocryptDriver } from '../helpers/mongocrypt-driver';
 import { attributeToV1 } from '../../src/kmip/attributes';
 import { Tag, TAG_INFO } from '../../src/spec/generated/tags';
 import {
@@ -42,37 +42,14 @@ import {
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 
 const MONGOCRYPT = 'libmongocrypt 1.7';
-const DRIVER_SOURCE = path.join(__dirname, 'mongocrypt', 'kmip_driver.c');
 const server = useServerProcess();
 
 let buildDir = '';
 let driver = '';
 
-/** Compiles the driver; a missing compiler or library fails the file, naming what to install. */
-function compileDriver(dir: string): string {
-  const install = 'apt-get install -y libmongocrypt-dev libssl-dev pkg-config gcc libc6-dev (scripts/install-system-deps.sh does it)';
-  let flags: string[];
-  try {
-    flags = execFileSync('pkg-config', ['--cflags', '--libs', 'libkms_message', 'libssl', 'libcrypto'], { encoding: 'utf8', stdio: 'pipe' })
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean);
-  } catch (e) {
-    throw new Error(`pkg-config cannot find libkms_message, libssl or libcrypto: ${(e as Error).message}\n${install}`);
-  }
-  const out = path.join(dir, 'kmip_driver');
-  try {
-    execFileSync('cc', ['-std=c11', '-D_DEFAULT_SOURCE', '-Wall', '-Wextra', '-O1', '-o', out, DRIVER_SOURCE, ...flags], { stdio: 'pipe', timeout: 120_000 });
-  } catch (e) {
-    const err = e as Error & { stderr?: Buffer };
-    throw new Error(`compiling ${DRIVER_SOURCE} failed: ${err.message}\n${err.stderr?.toString() ?? ''}\n${install}`);
-  }
-  return out;
-}
-
 beforeAll(() => {
   buildDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-mongocrypt-'));
-  driver = compileDriver(buildDir);
+  driver = compileMongocryptDriver(buildDir);
 }, 180_000);
 
 afterAll(() => {
