@@ -11,6 +11,8 @@
  *   mongocrypt  a driver's KMS settings: the CA and the certificate-and-key file it names are
  *               given to libmongocrypt's kms_message (the C driver of test/interop/mongocrypt/),
  *               which registers, activates and reads back a 96-byte secret with them.
+ *   config      a server configuration file (JSON): loadConfig accepts it, and the server reads
+ *               its TLS files from where it says (the files it names are copies of the dev PKI's).
  *
  * In every block `kms.example.com` stands for the server and 5696 for its port: they become
  * localhost (a name the development server certificate carries) and the port it listens on.
@@ -22,9 +24,11 @@ import path from 'node:path';
 import { ok, PYTHON, runStepProgram } from '../helpers/pykmip';
 import { PROJECT_ROOT, startServerProcess, type ServerProcess } from '../helpers/server-process';
 import { compileMongocryptDriver } from '../helpers/mongocrypt-driver';
+import { loadConfig } from '../../src/config';
+import { tlsSources } from '../../src/main';
 
 const GUIDES = path.join(PROJECT_ROOT, 'docs', 'integrations');
-const KINDS = ['shell', 'pykmip', 'mongocrypt'] as const;
+const KINDS = ['shell', 'pykmip', 'mongocrypt', 'config'] as const;
 type Kind = (typeof KINDS)[number];
 
 interface Block {
@@ -85,7 +89,25 @@ async function runBlock(guide: string, block: Block): Promise<string> {
     if (r.code !== 0) throw new Error(`${where}: the PyKMIP block exited ${r.code}:\n${r.out}`);
     return r.out;
   }
+  if (block.kind === 'config') return loadsAsConfig(where, block.text);
   return runMongocrypt(where, block.text);
+}
+
+/** The config file as the guide gives it, its /etc/kmip-server/ files made from the dev PKI. */
+function loadsAsConfig(where: string, text: string): string {
+  const etc = path.join(work, 'etc');
+  fs.mkdirSync(etc, { recursive: true });
+  const named = [...text.matchAll(/"\/etc\/kmip-server\/([\w.-]+)"/g)].map((m) => m[1]!);
+  expect(`${where}: ${named.sort().join(' ')}`).toBe(`${where}: clients-ca.pem server-key.pem server.pem`);
+  const pki = path.join(work, 'data', 'pki');
+  fs.copyFileSync(path.join(pki, 'server.pem'), path.join(etc, 'server.pem'));
+  fs.copyFileSync(path.join(pki, 'server-key.pem'), path.join(etc, 'server-key.pem'));
+  fs.copyFileSync(path.join(pki, 'ca.pem'), path.join(etc, 'clients-ca.pem'));
+  const file = path.join(etc, 'config.json');
+  fs.writeFileSync(file, text.replaceAll('/etc/kmip-server/', `${etc}/`));
+  const sources = tlsSources(loadConfig({ configFile: file, dataDir: path.join(work, 'data') }));
+  expect([sources.cert, sources.key, sources.ca]).toEqual([path.join(etc, 'server.pem'), path.join(etc, 'server-key.pem'), path.join(etc, 'clients-ca.pem')]);
+  return file;
 }
 
 /** The files a driver's KMIP TLS options name, handed to kms_message: Register, Activate, Get, compare. */
@@ -164,6 +186,12 @@ describe('the guides run against a real server', () => {
   afterAll(async () => {
     if (server) expect(await server.stop()).toBe(0);
     if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('README.md: the server configuration it shows loads, TLS files where it says', async () => {
+    const blocks = markedBlocks('README.md');
+    expect(blocks.map((b) => b.kind)).toEqual(['config']);
+    for (const block of blocks) await runBlock('README.md', block);
   });
 
   it.each(guideFiles)('%s', async (guide) => {
