@@ -11,11 +11,13 @@
  *   mongocrypt  a driver's KMS settings: the CA and the certificate-and-key file it names are
  *               given to libmongocrypt's kms_message (the C driver of test/interop/mongocrypt/),
  *               which registers, activates and reads back a 96-byte secret with them.
- *   config      a server configuration file (JSON): loadConfig accepts it, and the server reads
- *               its TLS files from where it says (the files it names are copies of the dev PKI's).
+ *   config      a server configuration file (JSON): loadConfig accepts it and reads the TLS files
+ *               from where it says; the index's then runs a second server with the server
+ *               certificate its recipe made, and a client's doctor --connect checks its name.
  *
  * In every block `kms.example.com` stands for the server and 5696 for its port: they become
- * localhost (a name the development server certificate carries) and the port it listens on.
+ * localhost (a name the development server certificate carries) and the port it listens on;
+ * /etc/kmip-server becomes a directory of the test's own.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -59,7 +61,10 @@ let server: ServerProcess;
 let work = '';
 
 function forServer(text: string): string {
-  return text.replace(/kms\.example\.com/g, 'localhost').replace(/\b5696\b/g, String(server.port));
+  return text
+    .replace(/kms\.example\.com/g, 'localhost')
+    .replace(/\b5696\b/g, String(server.port))
+    .replaceAll('/etc/kmip-server', path.join(work, 'etc'));
 }
 
 function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string }> {
@@ -93,20 +98,16 @@ async function runBlock(guide: string, block: Block): Promise<string> {
   return runMongocrypt(where, block.text);
 }
 
-/** The config file as the guide gives it, its /etc/kmip-server/ files made from the dev PKI. */
+/**
+ * A server configuration the guide gives: loadConfig accepts it and takes the TLS files from where
+ * it says (the shell block before it made them); the files are returned for a server to start on.
+ */
 function loadsAsConfig(where: string, text: string): string {
-  const etc = path.join(work, 'etc');
-  fs.mkdirSync(etc, { recursive: true });
-  const named = [...text.matchAll(/"\/etc\/kmip-server\/([\w.-]+)"/g)].map((m) => m[1]!);
-  expect(`${where}: ${named.sort().join(' ')}`).toBe(`${where}: clients-ca.pem server-key.pem server.pem`);
-  const pki = path.join(work, 'data', 'pki');
-  fs.copyFileSync(path.join(pki, 'server.pem'), path.join(etc, 'server.pem'));
-  fs.copyFileSync(path.join(pki, 'server-key.pem'), path.join(etc, 'server-key.pem'));
-  fs.copyFileSync(path.join(pki, 'ca.pem'), path.join(etc, 'clients-ca.pem'));
-  const file = path.join(etc, 'config.json');
-  fs.writeFileSync(file, text.replaceAll('/etc/kmip-server/', `${etc}/`));
+  const file = path.join(work, 'etc', 'config.json');
+  fs.writeFileSync(file, forServer(text));
   const sources = tlsSources(loadConfig({ configFile: file, dataDir: path.join(work, 'data') }));
-  expect([sources.cert, sources.key, sources.ca]).toEqual([path.join(etc, 'server.pem'), path.join(etc, 'server-key.pem'), path.join(etc, 'clients-ca.pem')]);
+  const etc = (name: string) => path.join(work, 'etc', name);
+  expect(`${where}: ${[sources.cert, sources.key, sources.ca].join(' ')}`).toBe(`${where}: ${[etc('server.pem'), etc('server-key.pem'), etc('clients-ca.pem')].join(' ')}`);
   return file;
 }
 
@@ -188,11 +189,25 @@ describe('the guides run against a real server', () => {
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it('README.md: the server configuration it shows loads, TLS files where it says', async () => {
+  it('README.md: the server certificate recipe and the configuration naming it serve a real client', async () => {
     const blocks = markedBlocks('README.md');
-    expect(blocks.map((b) => b.kind)).toEqual(['config']);
-    for (const block of blocks) await runBlock('README.md', block);
-  });
+    expect(blocks.map((b) => b.kind)).toEqual(['shell', 'config']);
+    await runBlock('README.md', blocks[0]!);
+    const config = await runBlock('README.md', blocks[1]!);
+    // A second server on that configuration (its own data dir and a free port); the dev PKI's
+    // client certificate, from the CA the configuration trusts, connects and Queries.
+    const second = await startServerProcess({ dataDir: path.join(work, 'data2'), extraArgs: ['--config', config] });
+    try {
+      const pki = path.join(work, 'data', 'pki');
+      const cli = `${CLI_FUNCTION}\nkmip-server doctor --cert ${pki}/client.pem --key ${pki}/client-key.pem --ca ${pki}/ca.pem --connect localhost:${second.port}`;
+      const r = await run('/bin/bash', ['-c', cli], { TS_CACHE: path.join(work, '.ts-cache') });
+      expect(`${r.code}\n${r.out}`).toMatch(/^0\n/);
+      // The server presented the recipe's certificate, not the dev PKI's of its own data dir.
+      expect(fs.existsSync(path.join(work, 'data2', 'pki', 'server.pem'))).toBe(false);
+    } finally {
+      expect(await second.stop()).toBe(0);
+    }
+  }, 300_000);
 
   it.each(guideFiles)('%s', async (guide) => {
     const blocks = markedBlocks(guide);
