@@ -129,13 +129,9 @@ export class KmipClient {
     return ttlv.structure(Tag.ResponsePayload, [...(item!.payload ?? [])]);
   }
 
-  private async v(): Promise<ProtocolVersion> {
-    return this.version();
-  }
-
   /** Discover Versions: the versions the server speaks among `versions` (all when empty), its preferred first. */
   async discoverVersions(versions: readonly ProtocolVersion[] = []): Promise<ProtocolVersion[]> {
-    return this.discoverVersionsIn(this.negotiated === undefined ? DISCOVERY_VERSION : await this.v(), versions);
+    return this.discoverVersionsIn(this.negotiated === undefined ? DISCOVERY_VERSION : await this.version(), versions);
   }
 
   private async discoverVersionsIn(header: ProtocolVersion, versions: readonly ProtocolVersion[]): Promise<ProtocolVersion[]> {
@@ -152,12 +148,12 @@ export class KmipClient {
 
   /** Create an object of `objectType` (Symmetric Key, Secret Data ...) with these attributes. */
   async create(objectType: number, attributes: readonly KmipAttribute[]): Promise<R.CreateResult> {
-    const v = await this.v();
+    const v = await this.version();
     return R.createResult(await this.call(Operation.Create, [ttlv.enumeration(Tag.ObjectType, objectType), P.newObjectAttributes(v, attributes)], false));
   }
 
   async createKeyPair(attrs: { common?: readonly KmipAttribute[]; privateKey?: readonly KmipAttribute[]; publicKey?: readonly KmipAttribute[] }): Promise<R.CreateKeyPairResult> {
-    const v = await this.v();
+    const v = await this.version();
     const payload = [
       P.newObjectAttributes(v, attrs.common ?? [], 'common'),
       ...(attrs.privateKey === undefined ? [] : [P.newObjectAttributes(v, attrs.privateKey, 'private')]),
@@ -168,7 +164,7 @@ export class KmipClient {
 
   /** Register a managed object (see keyObject for keys) of `objectType`. */
   async register(objectType: number, object: TtlvStructure, attributes: readonly KmipAttribute[] = []): Promise<R.IdentifierResult> {
-    const v = await this.v();
+    const v = await this.version();
     const payload = [ttlv.enumeration(Tag.ObjectType, objectType), P.newObjectAttributes(v, attributes), object];
     return R.identifierResult(await this.call(Operation.Register, payload, false));
   }
@@ -185,7 +181,7 @@ export class KmipClient {
 
   /** Get Attributes: the named ones (spec or custom names), or all when none are named. */
   async getAttributes(uniqueIdentifier: string, names: readonly string[] = []): Promise<R.GetAttributesResult> {
-    const v = await this.v();
+    const v = await this.version();
     return R.getAttributesResult(await this.call(Operation.GetAttributes, [P.uid(uniqueIdentifier), ...P.attributeReferences(v, names)], true), v);
   }
 
@@ -194,24 +190,24 @@ export class KmipClient {
   }
 
   async addAttribute(uniqueIdentifier: string, attribute: KmipAttribute): Promise<R.IdentifierResult> {
-    const v = await this.v();
+    const v = await this.version();
     return R.identifierResult(await this.call(Operation.AddAttribute, P.addAttributePayload(v, uniqueIdentifier, attribute), false));
   }
 
   /** Modify Attribute: `index` names the 1.x instance, `current` the 2.x one (the first instance otherwise). */
   async modifyAttribute(uniqueIdentifier: string, attribute: KmipAttribute, opts: { index?: number; current?: KmipAttribute } = {}): Promise<R.IdentifierResult> {
-    const v = await this.v();
+    const v = await this.version();
     return R.identifierResult(await this.call(Operation.ModifyAttribute, P.modifyAttributePayload(v, uniqueIdentifier, attribute, opts), false));
   }
 
   async deleteAttribute(uniqueIdentifier: string, name: string, opts: { index?: number; current?: KmipAttribute } = {}): Promise<R.IdentifierResult> {
-    const v = await this.v();
+    const v = await this.version();
     return R.identifierResult(await this.call(Operation.DeleteAttribute, P.deleteAttributePayload(v, uniqueIdentifier, name, opts), false));
   }
 
   /** Locate the objects whose attributes match all of `attributes`. */
   async locate(attributes: readonly KmipAttribute[] = [], opts: { maximumItems?: number; offsetItems?: number; storageStatusMask?: number } = {}): Promise<R.LocateResult> {
-    const v = await this.v();
+    const v = await this.version();
     const payload = P.present([
       opts.maximumItems === undefined ? undefined : ttlv.integer(Tag.MaximumItems, opts.maximumItems),
       opts.offsetItems === undefined ? undefined : ttlv.integer(Tag.OffsetItems, opts.offsetItems),
@@ -252,7 +248,7 @@ export class KmipClient {
 
   /** Re-key a symmetric key: a new key replacing it, `offset` seconds between their dates where given. */
   async rekey(uniqueIdentifier: string, opts: { offsetSeconds?: number; attributes?: readonly KmipAttribute[] } = {}): Promise<R.IdentifierResult> {
-    const v = await this.v();
+    const v = await this.version();
     const payload = P.present([
       P.uid(uniqueIdentifier),
       opts.offsetSeconds === undefined ? undefined : ttlv.interval(Tag.Offset, opts.offsetSeconds),
