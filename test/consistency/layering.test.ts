@@ -12,6 +12,8 @@ const LAYERS: readonly { readonly name: string; readonly paths: readonly string[
   { name: 'ttlv', paths: ['ttlv/'] },
   { name: 'spec', paths: ['src/spec/'] },
   { name: 'kmip', paths: ['src/kmip/'] },
+  // The client library speaks KMIP with the shared vocabulary and nothing of the server.
+  { name: 'client', paths: ['src/client/'] },
   {
     name: 'ports',
     paths: ['src/store/', 'src/keys/', 'src/lifecycle/', 'src/audit/', 'src/crypto/', 'src/pki/', 'src/compat/profiles.ts'],
