@@ -10,6 +10,7 @@ import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT, startServerProcess, type ServerProcess } from '../../helpers/server-process';
+import { main, type KmipCliIo } from '../../../src/kmip-cli';
 
 jest.setTimeout(240_000);
 
@@ -23,8 +24,37 @@ interface Run {
 let server: ServerProcess;
 let work: string;
 
-/** Runs `kmip ARGS` with the dev PKI's client certificate in KMIP_* variables (flags can override). */
-function kmip(args: string[], opts: { input?: Buffer | string; env?: Record<string, string> } = {}): Promise<Run> {
+function credentials(): string[] {
+  return ['--ca', path.join(server.pkiDir, 'ca.pem'), '--cert', path.join(server.pkiDir, 'client.pem'), '--key', path.join(server.pkiDir, 'client-key.pem')];
+}
+
+/**
+ * `kmip ARGS` in this process (the command's own main, with the dev PKI's client certificate and
+ * the server's port unless ARGS name a server): the same code the bin runs, minus a process start
+ * per call, which on a loaded machine costs seconds each.
+ */
+async function kmip(args: string[], opts: { input?: Buffer | string } = {}): Promise<Run> {
+  const out: Buffer[] = [];
+  let stderr = '';
+  const io: KmipCliIo = {
+    stdout: (t) => void out.push(Buffer.from(t)),
+    stderr: (t) => void (stderr += t),
+    readStdin: async () => Buffer.from(opts.input ?? ''),
+  };
+  const server_ = args.includes('--server') ? [] : ['--server', `localhost:${server.port}`];
+  const before = process.exitCode;
+  try {
+    const code = await main([...credentials(), ...server_, ...args], io);
+    expect(process.exitCode).toBe(code);
+    const raw = Buffer.concat(out);
+    return { code, stdout: raw.toString('utf8'), stderr, raw };
+  } finally {
+    process.exitCode = before;
+  }
+}
+
+/** The real command in a child process, its connection settings in KMIP_* variables. */
+function kmipProcess(args: string[], opts: { input?: Buffer | string; env?: Record<string, string> } = {}): Promise<Run> {
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
@@ -74,7 +104,7 @@ afterAll(async () => {
 });
 
 test('discover-versions and query: what the server speaks, in text and JSON', async () => {
-  const versions = await kmip(['discover-versions']);
+  const versions = await kmipProcess(['discover-versions']);
   expect(versions).toMatchObject({ code: 0, stderr: '' });
   expect(versions.stdout.trim().split('\n')[0]).toBe('2.1');
   expect(versions.stdout).toMatch(/^1\.0$/m);
@@ -94,7 +124,7 @@ test('create, activate, encrypt (GCM, data on stdin) and decrypt it back, locate
   expect((await kmip(['activate', id])).stdout.trim()).toBe(id);
 
   const plaintext = Buffer.from('attack at dawn, via the kmip command');
-  const enc = await kmip(['--json', 'encrypt', id, '--mode', 'GCM', '--tag-length', '16'], { input: plaintext });
+  const enc = await kmipProcess(['--json', 'encrypt', id, '--mode', 'GCM', '--tag-length', '16'], { input: plaintext });
   expect(enc.code).toBe(0);
   const e = JSON.parse(enc.stdout) as { data: string; iv: string; tag: string };
   expect(Buffer.from(e.data, 'hex')).toHaveLength(plaintext.length);
@@ -180,7 +210,7 @@ test('create-key-pair, sign and verify: a good signature exits 0, a tampered mes
   const ok = await kmip(['verify', p.publicKeyUniqueIdentifier, '--in', file('msg.txt'), '--signature', file('msg.sig'), ...alg]);
   expect(ok).toMatchObject({ code: 0, stdout: 'valid\n' });
   fs.appendFileSync(file('msg.txt'), '!');
-  const bad = await kmip(['verify', p.publicKeyUniqueIdentifier, '--in', file('msg.txt'), '--signature', file('msg.sig'), ...alg]);
+  const bad = await kmipProcess(['verify', p.publicKeyUniqueIdentifier, '--in', file('msg.txt'), '--signature', file('msg.sig'), ...alg]);
   expect(bad).toMatchObject({ code: 5, stdout: 'not valid (Invalid)\n' });
   const pub = await kmip(['get', p.publicKeyUniqueIdentifier]);
   expect(pub.stdout).toMatch(/^-----BEGIN (RSA )?PUBLIC KEY-----\n/);
@@ -199,7 +229,7 @@ test('rekey, revoke and destroy; a destroyed or unknown object is refused with i
   const gone = await kmip(['get', id]);
   expect(gone.code).toBe(1);
   expect(gone.stderr).toMatch(/^kmip: Get failed: OperationFailed \(ObjectDestroyed\)/);
-  const unknown = await kmip(['--json', 'get', 'no-such-object']);
+  const unknown = await kmipProcess(['--json', 'get', 'no-such-object']);
   expect(unknown.code).toBe(1);
   expect(JSON.parse(unknown.stderr)).toMatchObject({ resultStatus: 'OperationFailed', resultReason: expect.stringMatching(/NotFound/) });
 });
@@ -219,17 +249,17 @@ test('HTTPS transport, a pinned 1.x version, failover past a dead server, and no
   const comma = await kmip(['--server', `localhost:${dead},localhost:${server.port}`, 'locate', '--name', `v12-${process.pid}`]);
   expect(comma).toMatchObject({ code: 0, stdout: `${pinned.stdout.trim()}\n` });
 
-  const none = await kmip(['--server', `localhost:${dead}`, '--timeout', '5', 'query']);
+  const none = await kmipProcess(['--server', `localhost:${dead}`, '--timeout', '5', 'query']);
   expect(none.code).toBe(3);
   expect(none.stderr).toMatch(new RegExp(`^kmip: no answer: .*localhost:${dead}`));
   expect(none.stderr.trim().split('\n')).toHaveLength(1);
 });
 
-test('bad usage exits 2 with one line: unknown flag, missing certificate, unknown version or algorithm', async () => {
+test('bad usage exits 2 with one line: unknown flag, missing certificate, unknown version or algorithm; --help on every subcommand', async () => {
   const unknown = await kmip(['query', '--bogus']);
   expect(unknown.code).toBe(2);
   expect(unknown.stderr).toMatch(/^error: unknown option '--bogus'/);
-  const noCa = await kmip(['query'], { env: { KMIP_CA: '' } });
+  const noCa = await kmipProcess(['query'], { env: { KMIP_CA: '' } });
   expect(noCa).toMatchObject({ code: 2, stderr: 'kmip: --ca FILE is required (or set KMIP_CA)\n' });
   const version = await kmip(['--kmip-version', '9.9', 'query']);
   expect(version.code).toBe(2);
@@ -237,4 +267,18 @@ test('bad usage exits 2 with one line: unknown flag, missing certificate, unknow
   const alg = await kmip(['create', '--algorithm', 'rot13']);
   expect(alg.code).toBe(2);
   expect(alg.stderr).toMatch(/^kmip: unknown algorithm "rot13" \(one of: /);
+
+  const top = await kmip(['--help']);
+  expect(top.code).toBe(0);
+  const subcommands = [...top.stdout.matchAll(/^  ([a-z][a-z-]*) /gm)].map((m) => m[1]!).filter((c) => c !== 'help');
+  expect(subcommands).toEqual(
+    expect.arrayContaining(['create', 'register', 'get', 'locate', 'get-attributes', 'activate', 'revoke', 'destroy', 'rekey', 'encrypt', 'decrypt', 'sign', 'verify', 'query', 'discover-versions']),
+  );
+  for (const sub of subcommands) {
+    const help = await kmip([sub, '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(new RegExp(`^Usage: kmip ${sub} `));
+    expect(help.stdout).toContain('--kmip-version'); // the connection flags are listed on every subcommand
+  }
+  expect(top.stdout).toContain('Exit codes: 0 done, 1 the server refused, 2 bad usage or input, 3 no answer, 4 unreadable answer, 5 signature not valid.');
 });
