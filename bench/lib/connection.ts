@@ -1,9 +1,9 @@
 /**
  * One persistent mutual-TLS KMIP connection with one request in flight at a time, as a storage
- * array or a PyKMIP client uses it. Concurrency comes from many connections, not pipelining.
+ * array or a PyKMIP client uses it: one of the client library's TLS channels. Concurrency comes
+ * from many connections, not pipelining.
  */
-import tls from 'node:tls';
-import { TtlvFramer } from '../../ttlv/framer';
+import { openChannel, type KmipChannel } from '../../src/client';
 
 export interface TargetOptions {
   readonly host: string;
@@ -18,83 +18,35 @@ export interface TargetOptions {
 }
 
 export class KmipConnection {
-  private readonly framer = new TtlvFramer({ maxMessageBytes: 4 << 20 });
-  private waiting: { resolve: (b: Uint8Array) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | undefined;
-  private failure: Error | undefined;
+  private constructor(private readonly channel: KmipChannel) {}
 
-  private constructor(
-    private readonly socket: tls.TLSSocket,
-    private readonly timeoutMs: number,
-  ) {
-    socket.setNoDelay(true);
-    socket.on('data', (d: Buffer) => {
-      let frames: Uint8Array[];
-      try {
-        frames = this.framer.push(d);
-      } catch (e) {
-        this.fail(e instanceof Error ? e : new Error(String(e)));
-        return;
-      }
-      for (const frame of frames) {
-        const w = this.waiting;
-        this.waiting = undefined;
-        if (w) {
-          clearTimeout(w.timer);
-          w.resolve(frame);
-        }
-      }
-    });
-    socket.on('error', (e) => this.fail(e));
-    socket.on('close', () => this.fail(new Error('connection closed by the server')));
-  }
-
-  static connect(t: TargetOptions): Promise<KmipConnection> {
-    return new Promise((resolve, reject) => {
-      const s = tls.connect({ host: t.host, port: t.port, servername: t.servername, ca: t.ca, cert: t.cert, key: t.key });
-      const timer = setTimeout(() => {
-        s.destroy();
-        reject(new Error(`TLS connection to ${t.host}:${t.port} not established within ${t.requestTimeoutMs} ms`));
-      }, t.requestTimeoutMs);
-      s.once('secureConnect', () => {
-        clearTimeout(timer);
-        s.removeListener('error', reject);
-        resolve(new KmipConnection(s, t.requestTimeoutMs));
-      });
-      s.once('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-    });
+  static async connect(t: TargetOptions): Promise<KmipConnection> {
+    const channel = await openChannel(
+      'tls',
+      { host: t.host, port: t.port },
+      {
+        servername: t.servername,
+        ca: t.ca,
+        cert: t.cert,
+        key: t.key,
+        connectTimeoutMs: t.requestTimeoutMs,
+        requestTimeoutMs: t.requestTimeoutMs,
+        maxResponseBytes: 4 << 20,
+      },
+    );
+    return new KmipConnection(channel);
   }
 
   get broken(): boolean {
-    return this.failure !== undefined;
+    return this.channel.broken;
   }
 
   request(message: Uint8Array): Promise<Uint8Array> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.waiting) return Promise.reject(new Error('a request is already in flight on this connection'));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-      this.waiting = { resolve, reject, timer };
-      this.socket.write(message);
-    });
+    return this.channel.request(message);
   }
 
   close(): void {
-    this.failure ??= new Error('closed');
-    this.socket.destroy();
-  }
-
-  private fail(e: Error): void {
-    this.failure ??= e;
-    const w = this.waiting;
-    this.waiting = undefined;
-    if (w) {
-      clearTimeout(w.timer);
-      w.reject(e);
-    }
-    this.socket.destroy();
+    this.channel.close();
   }
 }
 

@@ -11,15 +11,14 @@
  * with a KmipConnectionError whose `requestMayHaveBeenProcessed` is true, and the caller decides
  * (a Locate by Name tells whether a Create took place).
  */
-import { decodeTtlv } from '../../ttlv/decode';
-import { encodeTtlv } from '../../ttlv/encode';
 import { ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { Operation, QueryFunction, ResultReason, ResultStatus, RevocationReasonCode } from '../spec/generated/enums';
 import { compareVersions, type ProtocolVersion } from '../spec/versions';
-import { encodeRequestMessage, readResponseMessage, SUPPORTED_VERSIONS, type OutgoingItem, type ResponseBatchItem } from '../kmip/message';
+import { SUPPORTED_VERSIONS } from '../kmip/message';
 import type { KmipAttribute } from '../kmip/attributes';
 import { KmipProtocolError, KmipResultError } from './errors';
+import { decodeResponse, encodeRequest, type BatchItem, type BatchItemResult } from './messages';
 import { ConnectionPool } from './pool';
 import { openChannel, parseServerAddress, type ServerAddress, type TransportKind } from './transport';
 import * as P from './payloads';
@@ -45,9 +44,6 @@ export interface KmipClientOptions {
   readonly maxResponseBytes?: number;
 }
 
-/** One batch item of a raw request. */
-export type BatchItem = OutgoingItem;
-export type BatchItemResult = ResponseBatchItem;
 
 /** Discover Versions goes out in 1.1, its first version, which every server that has it reads. */
 const DISCOVERY_VERSION: ProtocolVersion = { major: 1, minor: 1 };
@@ -118,14 +114,8 @@ export class KmipClient {
    */
   async send(items: readonly BatchItem[], opts: { idempotent?: boolean; version?: ProtocolVersion } = {}): Promise<BatchItemResult[]> {
     const version = opts.version ?? (await this.version());
-    const request = encodeRequestMessage({ version, timeStamp: BigInt(Math.floor(Date.now() / 1000)) }, items);
-    const answer = await this.sendMessage(encodeTtlv(request), opts);
-    let response;
-    try {
-      response = readResponseMessage(decodeTtlv(answer, { maxMessageBytes: answer.length }));
-    } catch (e) {
-      throw new KmipProtocolError(`unreadable response: ${(e as Error).message}`);
-    }
+    const request = encodeRequest(version, items, { timeStamp: BigInt(Math.floor(Date.now() / 1000)) });
+    const response = decodeResponse(await this.sendMessage(request, opts));
     if (response.items.length !== items.length) {
       throw new KmipProtocolError(`${items.length} batch items sent, ${response.items.length} answered`);
     }

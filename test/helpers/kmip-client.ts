@@ -1,45 +1,23 @@
 /**
- * Builds KMIP request messages and reads responses for tests, at the tree level, using the
- * project's codec. Works for 1.x and 2.x.
+ * Builds KMIP request messages and reads responses for tests, at the tree level, through the
+ * client library's message functions. Works for 1.x and 2.x.
  */
-import { decodeTtlv } from '../../ttlv/decode';
-import { encodeTtlv } from '../../ttlv/encode';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../../src/spec/generated/tags';
 import { CryptographicAlgorithm, KeyFormatType, ObjectType, ResultStatus } from '../../src/spec/generated/enums';
 import type { ProtocolVersion } from '../../src/spec/versions';
-import { attributeToV1, attributeToV2, type KmipAttribute } from '../../src/kmip/attributes';
+import { decodeResponse, encodeRequest, newObjectAttributes, type BatchItem, type KmipAttribute } from '../../src/client';
 
-export interface BatchItemRequest {
-  readonly operation: number;
-  readonly payload: readonly TtlvItem[];
-}
+export type BatchItemRequest = BatchItem;
 
+/** A Request Message; `header`: Request Header fields after the Protocol Version. No Time Stamp, so the bytes are the same each time. */
 export function requestMessage(v: ProtocolVersion, items: readonly BatchItemRequest[], header: readonly TtlvItem[] = []): Uint8Array {
-  return encodeTtlv(
-    ttlv.structure(Tag.RequestMessage, [
-      ttlv.structure(Tag.RequestHeader, [
-        ttlv.structure(Tag.ProtocolVersion, [
-          ttlv.integer(Tag.ProtocolVersionMajor, v.major),
-          ttlv.integer(Tag.ProtocolVersionMinor, v.minor),
-        ]),
-        ...header,
-        ttlv.integer(Tag.BatchCount, items.length),
-      ]),
-      ...items.map((i) =>
-        ttlv.structure(Tag.BatchItem, [
-          ttlv.enumeration(Tag.Operation, i.operation),
-          ttlv.structure(Tag.RequestPayload, [...i.payload]),
-        ]),
-      ),
-    ]),
-  );
+  return encodeRequest(v, items, { header });
 }
 
 /** Attributes for a new object in the version's own form. */
 export function attributesFor(v: ProtocolVersion, attrs: readonly KmipAttribute[]): TtlvItem {
-  if (v.major >= 2) return ttlv.structure(Tag.Attributes, attrs.map(attributeToV2));
-  return ttlv.structure(Tag.TemplateAttribute, attrs.map((a) => attributeToV1(a)));
+  return newObjectAttributes(v, attrs);
 }
 
 export interface BatchItemResponse {
@@ -61,24 +39,18 @@ function find(s: TtlvStructure, tag: number): TtlvItem | undefined {
 }
 
 export function parseResponse(bytes: Uint8Array): ParsedResponse {
-  const root = decodeTtlv(bytes);
-  if (root.type !== ItemType.Structure || root.tag !== Tag.ResponseMessage) throw new Error('not a Response Message');
-  const header = find(root, Tag.ResponseHeader) as TtlvStructure;
-  const pv = find(header, Tag.ProtocolVersion) as TtlvStructure;
-  const version = {
-    major: (find(pv, Tag.ProtocolVersionMajor) as { value: number }).value,
-    minor: (find(pv, Tag.ProtocolVersionMinor) as { value: number }).value,
+  const { root, version, items } = decodeResponse(bytes);
+  return {
+    root,
+    version,
+    items: items.map((i) => ({
+      operation: i.operation,
+      status: i.status,
+      reason: i.reason,
+      message: i.message,
+      payload: i.payload === undefined ? undefined : ttlv.structure(Tag.ResponsePayload, [...i.payload]),
+    })),
   };
-  const items = root.value
-    .filter((c): c is TtlvStructure => c.tag === Tag.BatchItem && c.type === ItemType.Structure)
-    .map((bi) => ({
-      operation: (find(bi, Tag.Operation) as { value: number } | undefined)?.value,
-      status: (find(bi, Tag.ResultStatus) as { value: number }).value,
-      reason: (find(bi, Tag.ResultReason) as { value: number } | undefined)?.value,
-      message: (find(bi, Tag.ResultMessage) as { value: string } | undefined)?.value,
-      payload: find(bi, Tag.ResponsePayload) as TtlvStructure | undefined,
-    }));
-  return { root, version, items };
 }
 
 /** The one batch item's payload, failing the test with the server's reason otherwise. */
