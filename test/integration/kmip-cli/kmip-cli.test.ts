@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT, startServerProcess, type ServerProcess } from '../../helpers/server-process';
 import { main, type KmipCliIo } from '../../../src/kmip-cli';
+import { ttlvDumpCommand } from '../../../src/ttlv-dump';
+import { Enums, KmipClient, Tag, decodeResponse, encodeRequest, keyObject, ttlv } from '../../../src/client';
 
 jest.setTimeout(240_000);
 
@@ -281,4 +283,37 @@ test('bad usage exits 2 with one line: unknown flag, missing certificate, unknow
     expect(help.stdout).toContain('--kmip-version'); // the connection flags are listed on every subcommand
   }
   expect(top.stdout).toContain('Exit codes: 0 done, 1 the server refused, 2 bad usage or input, 3 no answer, 4 unreadable answer, 5 signature not valid.');
+});
+
+test('ttlv dump of a real capture (a Register request and the Get response from the server): the key is named in the tree and never shown', async () => {
+  const client = new KmipClient({
+    servers: [`localhost:${server.port}`],
+    ca: fs.readFileSync(path.join(server.pkiDir, 'ca.pem')),
+    cert: fs.readFileSync(path.join(server.pkiDir, 'client.pem')),
+    key: fs.readFileSync(path.join(server.pkiDir, 'client-key.pem')),
+  });
+  try {
+    const key = Buffer.from('c0ffeec0ffeec0ffeec0ffeec0ffee01', 'hex');
+    const v = { major: 1, minor: 4 };
+    const object = keyObject(Tag.SymmetricKey, { format: Enums.KeyFormatType.Raw, material: key, algorithm: Enums.CryptographicAlgorithm.AES, length: 128 });
+    const register = encodeRequest(v, [
+      { operation: Enums.Operation.Register, payload: [ttlv.enumeration(Tag.ObjectType, Enums.ObjectType.SymmetricKey), ttlv.structure(Tag.TemplateAttribute, []), object] },
+    ]);
+    const registered = await client.sendMessage(register);
+    const id = decodeResponse(registered).items[0]!.payload!.find((i) => i.tag === Tag.UniqueIdentifier)!.value as string;
+    const get = encodeRequest(v, [{ operation: Enums.Operation.Get, payload: [ttlv.textString(Tag.UniqueIdentifier, id)] }]);
+    const got = await client.sendMessage(get);
+    fs.writeFileSync(file('capture.bin'), Buffer.concat([register, registered, get, got]));
+
+    const out = await ttlvDumpCommand(file('capture.bin'), { redact: true });
+    expect(out.split('\n')[0]).toMatch(/^# binary TTLV, \d+ bytes, 4 messages; secret fields redacted/);
+    expect(out.match(/KeyMaterial \(ByteString\) = <redacted 16 bytes>/g)).toHaveLength(2);
+    expect(out).toContain(`UniqueIdentifier (TextString) = "${id}"`);
+    expect(out).toMatch(/ResultStatus \(Enumeration\) = Success/);
+    expect(out.toLowerCase()).not.toContain(key.toString('hex'));
+    const shown = await ttlvDumpCommand(file('capture.bin'), { redact: false });
+    expect(shown.match(new RegExp(key.toString('hex').toUpperCase(), 'g'))).toHaveLength(2);
+  } finally {
+    client.close();
+  }
 });
