@@ -173,7 +173,7 @@ function emitBytes(io: KmipCliIo, o: { out?: string; force?: boolean; json?: boo
   if (o.out === '-') return io.stdout(bytes);
   if (o.out !== undefined) {
     writeOutput(o.out, bytes, { secret, force: o.force });
-    render(io, o.json, { ...extra, [field]: o.out }, Object.keys(extra).length === 1 ? o.out : undefined);
+    render(io, o.json, { ...extra, file: o.out }, Object.keys(extra).length === 1 ? o.out : undefined);
     return;
   }
   render(io, o.json, { ...extra, [field]: hexOf(bytes) }, Object.keys(extra).length === 1 ? hexOf(bytes) : undefined);
