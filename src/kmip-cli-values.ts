@@ -7,7 +7,8 @@
 import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../ttlv';
 import { kmipDictionary } from './spec/dictionary';
-import { ENUM_INFO, CertificateType, CryptographicAlgorithm, KeyFormatType, ObjectType, SecretDataType, type EnumName } from './spec/generated/enums';
+import { ENUM_INFO, TAG_ENUM, CertificateType, CryptographicAlgorithm, KeyFormatType, ObjectType, SecretDataType, type EnumName } from './spec/generated/enums';
+import { attributeRule, attributeTag } from './kmip/attributes';
 import { Tag } from './spec/generated/tags';
 import { keyObject, objectTagOf, attribute, type KmipAttribute, type GetResult } from './client';
 
@@ -55,6 +56,46 @@ const ENUM_TITLES: Partial<Record<EnumName, string>> = {
 /** The spec's name of a value ("Symmetric Key"), or its hex when the table has none. */
 export function enumName(table: EnumName, value: number): string {
   return ENUM_INFO[table].values.find((v) => v.value === value)?.name ?? `0x${value.toString(16).padStart(8, '0')}`;
+}
+
+/**
+ * An attribute from `--attribute NAME=VALUE` text, read as the spec's attribute table says: names
+ * for enumerations and masks, ISO 8601 for dates, hex for bytes. Custom ("x-") attributes are text.
+ */
+export function attributeFromText(name: string, text: string): KmipAttribute {
+  const tag = attributeTag(name);
+  const type = attributeRule(name)?.itemTypes[0];
+  if (tag === undefined || type === undefined) return attribute(name, text);
+  const table = TAG_ENUM.get(tag);
+  switch (type) {
+    case 'Enumeration':
+      if (table === undefined) break;
+      return attribute(name, enumValue(table, text, name));
+    case 'Integer':
+      if (table !== undefined) return attribute(name, maskValue(table, text));
+      if (!/^-?\d+$/.test(text)) throw new UsageError(`${name} takes a whole number`);
+      return attribute(name, Number(text));
+    case 'LongInteger':
+    case 'Interval':
+      if (!/^-?\d+$/.test(text)) throw new UsageError(`${name} takes a whole number`);
+      return attribute(name, type === 'LongInteger' ? BigInt(text) : Number(text));
+    case 'DateTime':
+    case 'DateTimeExtended': {
+      const date = new Date(text);
+      if (Number.isNaN(date.getTime())) throw new UsageError(`${name} takes an ISO 8601 date, e.g. 2026-01-31T12:00:00Z`);
+      return attribute(name, date);
+    }
+    case 'Boolean':
+      if (text !== 'true' && text !== 'false') throw new UsageError(`${name} takes true or false`);
+      return attribute(name, text === 'true');
+    case 'ByteString':
+      return attribute(name, parseHex(text, name));
+    case 'Structure':
+      throw new UsageError(`${name} is a structure, which --attribute cannot spell (use --name for Name)`);
+    default:
+      break;
+  }
+  return attribute(name, text);
 }
 
 export function parseHex(text: string, what: string): Uint8Array {

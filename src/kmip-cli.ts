@@ -24,6 +24,7 @@ import { ObjectType, RevocationReasonCode } from './spec/generated/enums';
 import {
   OUTPUT_FORMATS,
   UsageError,
+  attributeFromText,
   defaultOutputFormat,
   encodeObject,
   enumName,
@@ -127,7 +128,7 @@ function objectAttributes(o: { name?: string[]; usage?: string; attribute?: stri
   for (const pair of o.attribute ?? []) {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new UsageError(`--attribute takes NAME=VALUE, not "${pair}"`);
-    attrs.push(attribute(pair.slice(0, eq), pair.slice(eq + 1)));
+    attrs.push(attributeFromText(pair.slice(0, eq), pair.slice(eq + 1)));
   }
   return attrs;
 }

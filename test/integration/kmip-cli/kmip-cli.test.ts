@@ -119,7 +119,7 @@ test('discover-versions and query: what the server speaks, in text and JSON', as
 
 test('create, activate, encrypt (GCM, data on stdin) and decrypt it back, locate by name, get-attributes', async () => {
   const name = `cli-key-${process.pid}`;
-  const created = await kmip(['create', '--algorithm', 'aes', '--length', '256', '--name', name]);
+  const created = await kmip(['create', '--algorithm', 'aes', '--length', '256', '--name', name, '--attribute', `x-team=payments-${process.pid}`]);
   expect(created.code).toBe(0);
   const id = created.stdout.trim();
   expect(id).toMatch(/\S+/);
@@ -148,8 +148,9 @@ test('create, activate, encrypt (GCM, data on stdin) and decrypt it back, locate
   const attrs = await kmip(['--json', 'get-attributes', id, 'State', 'Cryptographic Algorithm', 'Cryptographic Length']);
   const values = Object.fromEntries((JSON.parse(attrs.stdout) as { attributes: { name: string; value: unknown }[] }).attributes.map((a) => [a.name, a.value]));
   expect(values).toEqual({ State: 'Active', 'Cryptographic Algorithm': 'AES', 'Cryptographic Length': 256 });
-  const text = await kmip(['get-attributes', id, 'Cryptographic Usage Mask']);
-  expect(text.stdout).toBe('Cryptographic Usage Mask: Encrypt|Decrypt\n');
+  const text = await kmip(['get-attributes', id, 'Cryptographic Usage Mask', 'x-team']);
+  expect(text.stdout).toBe(`Cryptographic Usage Mask: Encrypt|Decrypt\nx-team: payments-${process.pid}\n`);
+  expect((await kmip(['locate', '--attribute', `x-team=payments-${process.pid}`, '--state', 'active'])).stdout).toBe(`${id}\n`);
 });
 
 test('register raw key bytes, get them back to a 0600 file and as base64; an existing file is kept unless --force', async () => {

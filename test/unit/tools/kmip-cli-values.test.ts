@@ -6,7 +6,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { Enums, Tag, ttlv } from '../../../src/client';
 import type { GetResult } from '../../../src/client';
-import { encodeObject, enumValue, itemValue, maskValue, registrationFromFile, UsageError } from '../../../src/kmip-cli-values';
+import { attributeFromText, encodeObject, enumValue, itemValue, maskValue, registrationFromFile, UsageError } from '../../../src/kmip-cli-values';
 
 const { ObjectType, KeyFormatType, CryptographicAlgorithm, CryptographicUsageMask } = Enums;
 
@@ -80,6 +80,19 @@ describe('names as people type them', () => {
     }
     expect(enumValue('HashingAlgorithm', 'sha-256')).toBe(Enums.HashingAlgorithm.SHA_256);
     expect(() => enumValue('ObjectType', 'banana')).toThrow(/^unknown object type "banana" \(one of: Certificate, SymmetricKey/);
+  });
+
+  test('--attribute values read by the attribute table: enumerations, masks, dates, numbers, bytes; custom ones as text', () => {
+    expect(attributeFromText('Cryptographic Algorithm', 'aes').value).toEqual(ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES));
+    expect(attributeFromText('Cryptographic Usage Mask', 'Sign,Verify').value).toEqual(
+      ttlv.integer(Tag.CryptographicUsageMask, CryptographicUsageMask.Sign | CryptographicUsageMask.Verify),
+    );
+    expect(attributeFromText('Activation Date', '2026-01-31T12:00:00Z').value).toEqual(ttlv.dateTime(Tag.ActivationDate, 1_769_860_800n));
+    expect(attributeFromText('Cryptographic Length', '128').value).toEqual(ttlv.integer(Tag.CryptographicLength, 128));
+    expect(attributeFromText('x-owner', 'bob').value).toEqual(ttlv.textString(Tag.AttributeValue, 'bob'));
+    expect(() => attributeFromText('Cryptographic Length', 'long')).toThrow('Cryptographic Length takes a whole number');
+    expect(() => attributeFromText('Activation Date', 'tomorrow')).toThrow(/ISO 8601/);
+    expect(() => attributeFromText('Cryptographic Algorithm', 'rot13')).toThrow(/^unknown Cryptographic Algorithm "rot13"/);
   });
 
   test('masks from comma or bar lists', () => {
