@@ -39,8 +39,12 @@ export class ConnectionPool {
     return this.servers[this.current]!;
   }
 
-  /** Idle and busy connections. */
+  /** Idle and busy connections still open (idle ones the server has closed are let go first). */
   get openConnections(): number {
+    for (const c of this.idle.filter((c) => c.broken)) {
+      this.idle.splice(this.idle.indexOf(c), 1);
+      this.discard(c);
+    }
     return this.open;
   }
 

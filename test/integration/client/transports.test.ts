@@ -19,6 +19,7 @@ import { CryptographicAlgorithm, ObjectType, Operation } from '../../../src/spec
 import { TtlvFramer } from '../../../ttlv/framer';
 import { openTestProtector } from '../../helpers/hsm';
 import { listenerOptions } from '../../helpers/test-listener';
+import { waitFor } from '../../helpers/wait';
 
 let dir: string;
 let pki: DevPki;
@@ -124,6 +125,24 @@ describe('the pool', () => {
       expect(c.openConnections).toBe(2);
     } finally {
       c.close();
+    }
+  });
+});
+
+describe('connections the server closes while idle', () => {
+  it('are let go, and the next Create goes out on a new connection', async () => {
+    const quick = await startListener(embedded.core, listenerOptions(pki, { idleTimeoutMs: 200 }));
+    const c = client([local(quick.address.port)]);
+    try {
+      await c.query();
+      expect(c.openConnections).toBe(1);
+      await waitFor('the server closing the idle connection', () => c.openConnections === 0);
+      const name = `after-idle-${crypto.randomUUID()}`;
+      const { uniqueIdentifier } = await c.create(ObjectType.SymmetricKey, aes(name));
+      expect((await c.locate([nameAttribute(name)])).uniqueIdentifiers).toEqual([uniqueIdentifier]);
+    } finally {
+      c.close();
+      await quick.close();
     }
   });
 });
