@@ -5,6 +5,7 @@
  * which one a request takes.
  */
 import https from 'node:https';
+import net from 'node:net';
 import tls from 'node:tls';
 import { TtlvFramer } from '../../ttlv/framer';
 import { KmipConnectionError } from './errors';
@@ -67,8 +68,14 @@ function fateUnknown(server: ServerAddress, cause: string): KmipConnectionError 
   return new KmipConnectionError(`${serverLabel(server)}: ${cause} after the request was sent`, true, [`${serverLabel(server)}: ${cause}`]);
 }
 
+/** SNI carries host names only (RFC 6066); an IP address is still checked against the certificate's IP SANs. */
+function serverName(server: ServerAddress, opts: ChannelOptions): { servername?: string } {
+  const name = opts.servername ?? server.host;
+  return net.isIP(name) === 0 ? { servername: name } : {};
+}
+
 function tlsOptions(server: ServerAddress, opts: ChannelOptions): tls.ConnectionOptions {
-  return { host: server.host, port: server.port, servername: opts.servername ?? server.host, ca: opts.ca, cert: opts.cert, key: opts.key, minVersion: 'TLSv1.2' };
+  return { host: server.host, port: server.port, ...serverName(server, opts), ca: opts.ca, cert: opts.cert, key: opts.key, minVersion: 'TLSv1.2' };
 }
 
 class TlsChannel implements KmipChannel {
@@ -215,7 +222,7 @@ class HttpsChannel implements KmipChannel {
           agent: this.agent,
           host: this.server.host,
           port: this.server.port,
-          servername: this.opts.servername ?? this.server.host,
+          ...serverName(this.server, this.opts),
           method: 'POST',
           path: '/kmip',
           headers: { 'content-type': 'application/octet-stream', 'content-length': message.length },
