@@ -308,6 +308,8 @@ export interface ConfigOverrides {
   readonly httpsListen?: string;
   readonly dataDir?: string;
   readonly workers?: string;
+  /** `--metrics-listen HOST:PORT`: overrides `metrics.listen`. */
+  readonly metricsListen?: string;
 }
 
 export function loadConfig(o: ConfigOverrides): ServerConfig {
