@@ -401,7 +401,8 @@ function program(): Command {
     .addOption(new Option('--format <FORMAT>', 'the input\'s encoding (default: detected)').choices(['hex', 'base64', 'binary']))
     .option('--no-redact', 'show key material, passwords and other secrets as they are')
     .action(async (file: string | undefined, opts: { format?: 'hex' | 'base64' | 'binary'; redact: boolean }) => {
-      process.stdout.write(await ttlvDumpCommand(file, { ...(opts.format ? { format: opts.format } : {}), redact: opts.redact }));
+      const text = await ttlvDumpCommand(file, { ...(opts.format ? { format: opts.format } : {}), redact: opts.redact });
+      process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     });
   return root;
 }
