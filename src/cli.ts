@@ -344,8 +344,7 @@ function program(): Command {
   const root = usageErrorsInOneLine(new Command('kmip-server'))
     .description('KMIP server: mutual-TLS TTLV (and HTTPS) listener, SQLite store, PKCS#11-wrapped keys')
     .version(packageVersion(), '-V, --version', 'print the version')
-    .addHelpText('after', EXIT_CODES)
-    .showHelpAfterError(false);
+    .addHelpText('after', EXIT_CODES);
   const sub = (parent: Command, name: string, description: string) => {
     const cmd = usageErrorsInOneLine(new Command(name)).description(description);
     parent.addCommand(cmd);
@@ -363,9 +362,9 @@ function program(): Command {
     .action((opts: StartOptions) => start(opts));
 
   const pki = sub(root, 'pki', 'the data dir\'s development PKI');
-  sub(pki, 'client', 'issue a client certificate (NAME.pem, NAME-key.pem) from the data dir\'s CA')
+  sub(pki, 'client', 'issue a client certificate (NAME.pem and NAME-key.pem, with clientAuth) from the data dir\'s CA')
     .requiredOption('--cn <NAME>', 'the certificate\'s subject CN: the identity the server maps it to', value)
-    .requiredOption('--out <DIR>', 'where to write the certificate, its key and the CA', value)
+    .requiredOption('--out <DIR>', 'the directory to write NAME.pem and NAME-key.pem to (the CA is the data dir\'s pki/ca.pem)', value)
     .option('--data-dir <DIR>', 'the server\'s data dir (default ./data)', value)
     .option('--create-ca', 'make a dev PKI there if the data dir has no CA')
     .action((opts: { cn: string; out: string; dataDir?: string; createCa?: boolean }) => pkiClient(opts));

@@ -306,10 +306,10 @@ export interface ConfigOverrides {
   readonly listen?: string;
   /** `--https-listen HOST:PORT`: overrides `https.listen`. */
   readonly httpsListen?: string;
-  readonly dataDir?: string;
-  readonly workers?: string;
   /** `--metrics-listen HOST:PORT`: overrides `metrics.listen`. */
   readonly metricsListen?: string;
+  readonly dataDir?: string;
+  readonly workers?: string;
 }
 
 export function loadConfig(o: ConfigOverrides): ServerConfig {
