@@ -306,6 +306,8 @@ export interface ConfigOverrides {
   readonly listen?: string;
   /** `--https-listen HOST:PORT`: overrides `https.listen`. */
   readonly httpsListen?: string;
+  /** `--metrics-listen HOST:PORT`: overrides `metrics.listen`. */
+  readonly metricsListen?: string;
   readonly dataDir?: string;
   readonly workers?: string;
 }
