@@ -18,8 +18,12 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { ServerConfig } from './config';
-import { openAuditLog, openHsmForAudit, prepareDataDir, startAuditForwarder } from './main';
+import { openAuditLog, openHsmForAudit, prepareDataDir, startAuditForwarder, startMetrics, tlsSources } from './main';
 import { serveWorkerAudit } from './audit/worker-sink';
+import { ServerMetrics } from './server/metrics';
+import { clusterScrape } from './server/metrics-cluster';
+import type { RunningMetricsEndpoint } from './server/metrics-endpoint';
+import { readTlsMaterial } from './pki/tls-material';
 
 /** What a worker tells the primary once its listener is up. */
 export interface WorkerReady {
@@ -49,8 +53,14 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
   for (const note of tlsWarnings) log({ msg: 'config', note });
   // The primary owns the audit trail (the workers send it their records) and forwards it to the SIEM collector.
   const forwarder = startAuditForwarder(config);
-  const keys = await openHsmForAudit(config);
+  // The primary's own metrics: its audit trail (the backlog, the HSM's checkpoint MACs); the workers' are asked for at each scrape.
+  const metrics = config.metrics ? new ServerMetrics() : undefined;
+  const hsm = await openHsmForAudit(config);
+  const keys = metrics ? metrics.observeKeys(hsm) : hsm;
+  /** Workers that said they are serving: the ones a scrape asks. */
+  const ready = new Set<Worker>();
   let audit: Awaited<ReturnType<typeof openAuditLog>>;
+  let metricsEndpoint: RunningMetricsEndpoint | undefined;
   try {
     audit = await openAuditLog(config, keys, forwarder);
   } catch (e) {
@@ -58,9 +68,18 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
     await forwarder?.close();
     throw e;
   }
+  const trail = audit.trail;
+  metrics?.readFrom({ auditBacklog: () => trail.backlog });
+  try {
+    if (metrics) metricsEndpoint = await startMetrics(config, readTlsMaterial(tlsSources(config)), clusterScrape(metrics, () => [...ready], config.workers));
+  } catch (e) {
+    await audit.close();
+    await keys.close();
+    await forwarder?.close();
+    throw e;
+  }
   const code = await new Promise<number>((resolve) => {
     const workers = new Set<Worker>();
-    const ready = new Set<Worker>();
     /** Workers sent SIGHUP while still starting: sent it once ready (until then the signal would end them). */
     const reloadOwed = new Set<Worker>();
     const restarts: number[] = [];
@@ -124,6 +143,13 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
     process.on('SIGHUP', () => {
       if (stopping) return;
       // The primary owns the audit file: it reopens it; the workers reload their TLS material.
+      if (metricsEndpoint) {
+        try {
+          metricsEndpoint.reloadTls(readTlsMaterial(tlsSources(config)));
+        } catch (e) {
+          log({ msg: 'reload failed', error: `metrics endpoint: ${(e as Error).message}; still serving the previous TLS material` });
+        }
+      }
       audit.reopen().then(
         () => log({ msg: 'reloaded', pid: process.pid, auditFile: config.auditFile }),
         (e: unknown) => log({ msg: 'reload failed', error: `audit file ${config.auditFile}: cannot reopen it (${(e as Error).message}); records go to the file open before` }),
@@ -135,6 +161,7 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
     });
     for (let i = 0; i < config.workers; i++) fork();
   });
+  await metricsEndpoint?.close();
   // Every worker has exited: what they sent is appended; the last checkpoint needs the HSM.
   await audit.close();
   await keys.close();

@@ -91,6 +91,11 @@ export class AuditTrail {
   private readonly timer: NodeJS.Timeout | null;
   private readonly every: number;
 
+  /** Lines recorded this run and not yet durable (the server's metrics). */
+  get backlog(): number {
+    return this.recorded - this.durableCount;
+  }
+
   constructor(private readonly opts: AuditTrailOptions) {
     this.every = opts.checkpointEvery ?? 1000;
     // Owner-only: the audit trail names clients and objects.

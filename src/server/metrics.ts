@@ -1,0 +1,302 @@
+/**
+ * The server's Prometheus metrics (prom-client), one registry per process. The request path does
+ * not know about them: requests and refusals are read from the audit records every request and
+ * refusal already produces (a decorator on the AuditSink, so the metrics and the trail can never
+ * disagree), HSM calls from a decorator on the KeyProtector, commits from the store's observer,
+ * connections from the listeners' ConnectionObserver; objects by type and state and the audit
+ * backlog are read when Prometheus scrapes.
+ *
+ * Cost on the request path: per audit record a few Map look-ups by strings the record already
+ * holds and a number added (the counters are tallies, handed to prom-client at scrape time), plus
+ * one histogram observe; per HSM call one observe.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AuditRecord, AuditSink } from '../audit/audit-log';
+import type { KeyProtector } from '../keys/key-protector';
+import { KeyProtectorError } from '../keys/key-protector';
+import type { ObjectCount, StoreObserver } from '../store/sqlite-watch';
+import { enumValueInfo } from '../spec/registry';
+import type { ConnectionObserver } from './listener';
+
+/** Seconds: KMIP items run from tens of microseconds (Get from cache) to seconds (RSA 4096 generation). */
+const REQUEST_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Seconds: an in-process SoftHSM2 call is ~30 µs, a network HSM's milliseconds. */
+const HSM_BUCKETS = [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+/** Seconds: one transaction, or one fdatasync of the WAL. */
+const STORE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+/** Writes per group commit. */
+const GROUP_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+
+/** A tally per label set, found without building a key: nested maps, one level per label. */
+interface Tally {
+  readonly labels: Record<string, string>;
+  n: number;
+}
+
+type Nest = Map<string, Nest | Tally>;
+
+class Tallies {
+  private readonly root: Nest = new Map();
+  private readonly all: Tally[] = [];
+  constructor(private readonly names: readonly string[]) {}
+
+  /** Adds `by` to the tally of these label values (one value per name, in order). */
+  add(values: readonly string[], by: number): void {
+    let node: Nest = this.root;
+    for (let i = 0; i < values.length - 1; i++) {
+      let next = node.get(values[i]!) as Nest | undefined;
+      if (next === undefined) {
+        next = new Map();
+        node.set(values[i]!, next);
+      }
+      node = next;
+    }
+    const last = values[values.length - 1]!;
+    let tally = node.get(last) as Tally | undefined;
+    if (tally === undefined) {
+      const labels: Record<string, string> = {};
+      this.names.forEach((name, i) => (labels[name] = values[i]!));
+      tally = { labels, n: 0 };
+      node.set(last, tally);
+      this.all.push(tally);
+    }
+    tally.n += by;
+  }
+
+  /** Hands the tallies to a prom-client counter (at scrape time). */
+  publish(counter: Counter<string>): void {
+    counter.reset();
+    for (const t of this.all) counter.inc(t.labels, t.n);
+  }
+}
+
+/** A refused connection's audit reason as a bounded label (the reasons carry peers and names). */
+export function refusalKind(reason: string): string {
+  if (reason.startsWith('per-identity connection limit')) return 'identity_limit';
+  if (reason.startsWith('connection limit reached')) return 'connection_limit';
+  if (reason === 'certificate revoked') return 'certificate_revoked';
+  if (reason === 'no client certificate') return 'no_client_certificate';
+  if (reason.startsWith('client certificate has no Extended Key Usage')) return 'no_client_auth_eku';
+  if (reason === 'certificate has no identity') return 'no_identity';
+  const chain = /^client certificate rejected: ([A-Z0-9_]+)$/.exec(reason);
+  if (chain) return `certificate_${chain[1]!.toLowerCase()}`;
+  // What OpenSSL and Node say about a handshake that failed (tlsClientError).
+  if (/no shared cipher|no suitable signature|handshake failure/i.test(reason)) return 'no_shared_cipher';
+  if (/unsupported protocol|wrong version|version too low|no protocols available/i.test(reason)) return 'protocol_version';
+  if (/timed? ?out/i.test(reason)) return 'handshake_timeout';
+  if (/ECONNRESET|disconnected|socket hang up|EPIPE/i.test(reason)) return 'disconnected';
+  return 'handshake_failed';
+}
+
+/** A message refused as a whole: its KMIP Result Reason when it has one, else the transport's kind. */
+export function messageRefusalKind(r: AuditRecord): string {
+  if (r.resultReason !== undefined) return reasonName(r.resultReason);
+  const http = /^HTTP (\d{3})/.exec(r.reason ?? '');
+  if (http) return `http_${http[1]}`;
+  if (r.reason === 'message not completed in time') return 'message_timeout';
+  return 'framing';
+}
+
+/** Audit records carry the Result Reason as its number; the label is its spec name. */
+function reasonName(text: string): string {
+  const n = Number(text);
+  return Number.isInteger(n) ? (enumValueInfo('ResultReason', n)?.xmlName ?? text) : text;
+}
+
+/** What is read at scrape time; each absent in a process that does not hold it. */
+export interface ScrapeSources {
+  /** Objects by type and state (the store's covering index). */
+  objectCounts?(): readonly ObjectCount[];
+  /** Audit records recorded and not yet durable (the process that owns the trail). */
+  auditBacklog?(): number;
+}
+
+/** Where a process's metrics live and the decorators that feed them. */
+export class ServerMetrics {
+  readonly registry = new Registry();
+  private readonly requests = new Tallies(['operation', 'version', 'result', 'reason']);
+  private readonly rejectedMessages = new Tallies(['reason']);
+  private readonly refusals = new Tallies(['reason']);
+  private readonly hsmErrors = new Tallies(['call', 'code']);
+  private readonly requestSeconds: Histogram<string>;
+  private readonly hsmSeconds: Histogram<string>;
+  private readonly hsmChildren = new Map<string, Histogram.Internal<string>>();
+  private readonly requestChildren = new Map<string, Histogram.Internal<string>>();
+  private readonly connectionsOpen = new Map<string, number>();
+  private readonly connectionsAccepted = new Tallies(['transport']);
+  private sources: ScrapeSources = {};
+  /** The store's observer: commit latency and group size, WAL sync latency. */
+  readonly store: StoreObserver;
+  /** The listeners' observer: connections accepted (authenticated) and open, by transport. */
+  readonly connections: ConnectionObserver;
+
+  constructor() {
+    const registers = [this.registry];
+    const tallied = (name: string, help: string, labelNames: readonly string[], tallies: Tallies): void => {
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          tallies.publish(this);
+        },
+      });
+    };
+    tallied('kmip_requests_total', 'KMIP batch items answered, by operation, protocol version, Result Status and Result Reason.', ['operation', 'version', 'result', 'reason'], this.requests);
+    tallied('kmip_messages_rejected_total', 'Messages refused as a whole (undecodable, unsupported version, HTTP refusal, timeout), by reason.', ['reason'], this.rejectedMessages);
+    tallied('kmip_connections_refused_total', 'Connections refused at or after the TLS handshake, by reason.', ['reason'], this.refusals);
+    tallied('kmip_connections_total', 'Authenticated connections accepted, by transport.', ['transport'], this.connectionsAccepted);
+    tallied('kmip_hsm_errors_total', 'HSM calls that failed, by call and error code.', ['call', 'code'], this.hsmErrors);
+    this.requestSeconds = new Histogram({ name: 'kmip_request_duration_seconds', help: 'Time to run one batch item, by operation.', labelNames: ['operation'], buckets: REQUEST_BUCKETS, registers });
+    this.hsmSeconds = new Histogram({ name: 'kmip_hsm_call_duration_seconds', help: 'Time of one HSM call, by call.', labelNames: ['call'], buckets: HSM_BUCKETS, registers });
+    const open = this.connectionsOpen;
+    new Gauge({
+      name: 'kmip_connections_open',
+      help: 'Authenticated connections open, by transport.',
+      labelNames: ['transport'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [transport, n] of open) this.set({ transport }, n);
+      },
+    });
+    const commitSeconds = new Histogram({ name: 'kmip_store_commit_duration_seconds', help: 'Time of one group commit (the transaction, before its WAL sync).', buckets: STORE_BUCKETS, registers });
+    const groupSize = new Histogram({ name: 'kmip_store_commit_group_size', help: 'Writes per group commit.', buckets: GROUP_BUCKETS, registers });
+    const syncSeconds = new Histogram({ name: 'kmip_store_sync_duration_seconds', help: 'Time of one fdatasync of the WAL.', buckets: STORE_BUCKETS, registers });
+    this.store = {
+      committed(writes, seconds) {
+        commitSeconds.observe(seconds);
+        groupSize.observe(writes);
+      },
+      synced(seconds) {
+        syncSeconds.observe(seconds);
+      },
+    };
+    this.connections = {
+      opened: (transport) => {
+        open.set(transport, (open.get(transport) ?? 0) + 1);
+        this.connectionsAccepted.add([transport], 1);
+      },
+      closed: (transport) => void open.set(transport, (open.get(transport) ?? 1) - 1),
+    };
+    const metrics = this;
+    new Gauge({
+      name: 'kmip_objects',
+      help: 'Managed objects in the store, by Object Type and State.',
+      labelNames: ['type', 'state'],
+      registers,
+      // Every worker reads the same store: the primary keeps one reading, not their sum.
+      aggregator: 'max',
+      collect() {
+        this.reset();
+        for (const c of metrics.sources.objectCounts?.() ?? []) {
+          const type = enumValueInfo('ObjectType', c.objectType)?.xmlName ?? String(c.objectType);
+          const state = enumValueInfo('State', c.state)?.xmlName ?? String(c.state);
+          this.set({ type, state }, c.count);
+        }
+      },
+    });
+    new Gauge({
+      name: 'kmip_audit_backlog',
+      help: 'Audit records recorded and not yet durable (answers wait for them).',
+      registers,
+      collect() {
+        const backlog = metrics.sources.auditBacklog?.();
+        if (backlog !== undefined) this.set(backlog);
+      },
+    });
+  }
+
+  /** What this process reads at scrape time (set once its store and audit trail are open). */
+  readFrom(sources: ScrapeSources): void {
+    this.sources = sources;
+  }
+
+  /** The Prometheus text of this process's registry. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** The audit sink that also counts what it records. */
+  observeAudit(audit: AuditSink): AuditSink {
+    return {
+      record: (entry) => {
+        this.count(entry);
+        audit.record(entry);
+      },
+      internalError: (correlationId, error) => audit.internalError(correlationId, error),
+      durable: () => audit.durable(),
+      reopen: () => audit.reopen(),
+      close: () => audit.close(),
+    };
+  }
+
+  private count(r: AuditRecord): void {
+    switch (r.event) {
+      case 'operation': {
+        const n = r.count ?? 1;
+        const operation = r.operation ?? 'unknown';
+        this.requests.add([operation, r.protocolVersion ?? '', r.resultStatus ?? '', r.resultReason === undefined ? '' : reasonName(r.resultReason)], n);
+        if (r.durationMs !== undefined) {
+          let child = this.requestChildren.get(operation);
+          if (child === undefined) {
+            child = this.requestSeconds.labels({ operation });
+            this.requestChildren.set(operation, child);
+          }
+          // A folded record stands for `count` identical failures of one message; its duration is the first's.
+          for (let i = 0; i < n; i++) child.observe(r.durationMs / 1000);
+        }
+        return;
+      }
+      case 'connection-rejected':
+        this.refusals.add([refusalKind(r.reason ?? '')], 1);
+        return;
+      case 'message-rejected':
+        this.rejectedMessages.add([messageRefusalKind(r)], 1);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** The key protector whose calls are timed, and counted when they fail, by call. */
+  observeKeys(keys: KeyProtector): KeyProtector {
+    const timed = <A extends unknown[], R>(call: string, f: (...args: A) => Promise<R>) => {
+      let child = this.hsmChildren.get(call);
+      if (child === undefined) {
+        child = this.hsmSeconds.labels({ call });
+        this.hsmChildren.set(call, child);
+      }
+      const observe = child;
+      return async (...args: A): Promise<R> => {
+        const started = process.hrtime.bigint();
+        try {
+          return await f.apply(keys, args);
+        } catch (e) {
+          this.hsmErrors.add([call, e instanceof KeyProtectorError ? e.code : 'other'], 1);
+          throw e;
+        } finally {
+          observe.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        }
+      };
+    };
+    return {
+      get kekId() {
+        return keys.kekId;
+      },
+      get mechanism() {
+        return keys.mechanism;
+      },
+      protect: timed('protect', keys.protect),
+      unprotect: timed('unprotect', keys.unprotect),
+      indexMac: timed('indexMac', keys.indexMac),
+      ...(keys.signDigest ? { signDigest: timed('signDigest', keys.signDigest) } : {}),
+      ...(keys.verifyDigest ? { verifyDigest: timed('verifyDigest', keys.verifyDigest) } : {}),
+      ...(keys.missingKeks ? { missingKeks: timed('missingKeks', keys.missingKeks) } : {}),
+      ...(keys.auditMac ? { auditMac: timed('auditMac', keys.auditMac) } : {}),
+      ...(keys.verifyAuditMac ? { verifyAuditMac: timed('verifyAuditMac', keys.verifyAuditMac) } : {}),
+      close: () => keys.close(),
+    };
+  }
+}
