@@ -327,7 +327,8 @@ function parseMetrics(raw: JsonObject, flag: string | undefined, taken: readonly
     return v;
   };
   const tls = flagOf('tls');
-  if (!isLoopback(host) && !tls && !flagOf('allowRemote')) {
+  const allowRemote = flagOf('allowRemote');
+  if (!isLoopback(host) && !tls && !allowRemote) {
     throw new ConfigError(key, `${host} is not a loopback address: set metrics.tls (client certificates from the server's CA) or metrics.allowRemote to serve metrics beyond this host`);
   }
   if (port !== 0 && taken.some((t) => t !== null && t.port === port && t.host === host)) throw new ConfigError(key, `${text} is a KMIP listen address too: give metrics a port of its own`);

@@ -40,27 +40,36 @@ class Tallies {
   private readonly all: Tally[] = [];
   constructor(private readonly names: readonly string[]) {}
 
-  /** Adds `by` to the tally of these label values (one value per name, in order). */
-  add(values: readonly string[], by: number): void {
+  /**
+   * Adds `by` to the tally of these label values (as many as there are names, in order). Values as
+   * parameters, not an array: nothing is allocated once a label set has been seen.
+   */
+  add(by: number, a: string, b = '', c = '', d = ''): void {
+    const depth = this.names.length;
     let node: Nest = this.root;
-    for (let i = 0; i < values.length - 1; i++) {
-      let next = node.get(values[i]!) as Nest | undefined;
-      if (next === undefined) {
-        next = new Map();
-        node.set(values[i]!, next);
+    let tally: Tally | undefined;
+    for (let i = 0; i < depth; i++) {
+      const value = i === 0 ? a : i === 1 ? b : i === 2 ? c : d;
+      const next = node.get(value);
+      if (i === depth - 1) {
+        tally = next as Tally | undefined;
+        if (tally === undefined) {
+          const values = [a, b, c, d];
+          const labels: Record<string, string> = {};
+          this.names.forEach((name, j) => (labels[name] = values[j]!));
+          tally = { labels, n: 0 };
+          node.set(value, tally);
+          this.all.push(tally);
+        }
+      } else if (next === undefined) {
+        const created: Nest = new Map();
+        node.set(value, created);
+        node = created;
+      } else {
+        node = next as Nest;
       }
-      node = next;
     }
-    const last = values[values.length - 1]!;
-    let tally = node.get(last) as Tally | undefined;
-    if (tally === undefined) {
-      const labels: Record<string, string> = {};
-      this.names.forEach((name, i) => (labels[name] = values[i]!));
-      tally = { labels, n: 0 };
-      node.set(last, tally);
-      this.all.push(tally);
-    }
-    tally.n += by;
+    tally!.n += by;
   }
 
   /** Hands the tallies to a prom-client counter (at scrape time). */
@@ -97,10 +106,17 @@ export function messageRefusalKind(r: AuditRecord): string {
   return 'framing';
 }
 
-/** Audit records carry the Result Reason as its number; the label is its spec name. */
+const REASON_NAMES = new Map<string, string>();
+
+/** Audit records carry the Result Reason as its number; the label is its spec name (looked up once). */
 function reasonName(text: string): string {
-  const n = Number(text);
-  return Number.isInteger(n) ? (enumValueInfo('ResultReason', n)?.xmlName ?? text) : text;
+  let name = REASON_NAMES.get(text);
+  if (name === undefined) {
+    const n = Number(text);
+    name = (Number.isInteger(n) && enumValueInfo('ResultReason', n)?.xmlName) || text;
+    REASON_NAMES.set(text, name);
+  }
+  return name;
 }
 
 /** What is read at scrape time; each absent in a process that does not hold it. */
@@ -176,7 +192,7 @@ export class ServerMetrics {
     this.connections = {
       opened: (transport) => {
         open.set(transport, (open.get(transport) ?? 0) + 1);
-        this.connectionsAccepted.add([transport], 1);
+        this.connectionsAccepted.add(1, transport);
       },
       closed: (transport) => void open.set(transport, (open.get(transport) ?? 1) - 1),
     };
@@ -237,7 +253,7 @@ export class ServerMetrics {
       case 'operation': {
         const n = r.count ?? 1;
         const operation = r.operation ?? 'unknown';
-        this.requests.add([operation, r.protocolVersion ?? '', r.resultStatus ?? '', r.resultReason === undefined ? '' : reasonName(r.resultReason)], n);
+        this.requests.add(n, operation, r.protocolVersion ?? '', r.resultStatus ?? '', r.resultReason === undefined ? '' : reasonName(r.resultReason));
         if (r.durationMs !== undefined) {
           let child = this.requestChildren.get(operation);
           if (child === undefined) {
@@ -250,10 +266,10 @@ export class ServerMetrics {
         return;
       }
       case 'connection-rejected':
-        this.refusals.add([refusalKind(r.reason ?? '')], 1);
+        this.refusals.add(1, refusalKind(r.reason ?? ''));
         return;
       case 'message-rejected':
-        this.rejectedMessages.add([messageRefusalKind(r)], 1);
+        this.rejectedMessages.add(1, messageRefusalKind(r));
         return;
       default:
         return;
@@ -274,7 +290,7 @@ export class ServerMetrics {
         try {
           return await f.apply(keys, args);
         } catch (e) {
-          this.hsmErrors.add([call, e instanceof KeyProtectorError ? e.code : 'other'], 1);
+          this.hsmErrors.add(1, call, e instanceof KeyProtectorError ? e.code : 'other');
           throw e;
         } finally {
           observe.observe(Number(process.hrtime.bigint() - started) / 1e9);

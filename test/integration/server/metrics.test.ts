@@ -136,13 +136,21 @@ describe('one process, metrics on loopback', () => {
 
   test('/readyz: 503 naming the HSM while its token is away, and the store while its file is gone; 200 once back', async () => {
     expect(await httpGet(port, '/readyz')).toMatchObject({ status: 200, body: 'ready\n' });
+    const c = await connectClient(server);
+    const uid = await register(c);
+    const unavailable = { call: 'unprotect', code: 'HSM_UNAVAILABLE' };
+    const errorsBefore = sample((await httpGet(port, '/metrics')).body, 'kmip_hsm_errors_total', unavailable);
     const tokens = path.join(server.dataDir, 'softhsm', 'tokens');
     fs.renameSync(tokens, `${tokens}.away`);
     try {
       const away = await httpGet(port, '/readyz');
       expect(away.status).toBe(503);
       expect(away.body).toMatch(/^not ready: hsm: HSM unavailable/);
+      // A Get needs the HSM to unwrap the key: it fails, and the failed call is counted by its code.
+      expect(await get(c, uid)).toBeUndefined();
+      expect(sample((await httpGet(port, '/metrics')).body, 'kmip_hsm_errors_total', unavailable)).toBe(errorsBefore + 1);
     } finally {
+      c.close();
       fs.renameSync(`${tokens}.away`, tokens);
     }
     // The protector reconnects at its own pace: ready again without a restart.
