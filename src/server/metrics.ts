@@ -7,16 +7,17 @@
  * backlog are read when Prometheus scrapes.
  *
  * Cost on the request path: per audit record a few Map look-ups by strings the record already
- * holds and a number added (the counters are tallies, handed to prom-client at scrape time), plus
- * one histogram observe; per HSM call one observe.
+ * holds and numbers added (metrics-tallies.ts: handed to prom-client only at scrape time); per HSM
+ * call the same for its histogram.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Gauge, Registry, type Metric } from 'prom-client';
 import type { AuditRecord, AuditSink } from '../audit/audit-log';
 import type { KeyProtector } from '../keys/key-protector';
 import { KeyProtectorError } from '../keys/key-protector';
 import type { ObjectCount, StoreObserver } from '../store/sqlite-watch';
 import { enumValueInfo } from '../spec/registry';
 import type { ConnectionObserver } from './listener';
+import { TallyCounter, TallyHistogram, type RegistryMetric } from './metrics-tallies';
 
 /** Seconds: KMIP items run from tens of microseconds (Get from cache) to seconds (RSA 4096 generation). */
 const REQUEST_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -26,58 +27,6 @@ const HSM_BUCKETS = [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0
 const STORE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 /** Writes per group commit. */
 const GROUP_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
-
-/** A tally per label set, found without building a key: nested maps, one level per label. */
-interface Tally {
-  readonly labels: Record<string, string>;
-  n: number;
-}
-
-type Nest = Map<string, Nest | Tally>;
-
-class Tallies {
-  private readonly root: Nest = new Map();
-  private readonly all: Tally[] = [];
-  constructor(private readonly names: readonly string[]) {}
-
-  /**
-   * Adds `by` to the tally of these label values (as many as there are names, in order). Values as
-   * parameters, not an array: nothing is allocated once a label set has been seen.
-   */
-  add(by: number, a: string, b = '', c = '', d = ''): void {
-    const depth = this.names.length;
-    let node: Nest = this.root;
-    let tally: Tally | undefined;
-    for (let i = 0; i < depth; i++) {
-      const value = i === 0 ? a : i === 1 ? b : i === 2 ? c : d;
-      const next = node.get(value);
-      if (i === depth - 1) {
-        tally = next as Tally | undefined;
-        if (tally === undefined) {
-          const values = [a, b, c, d];
-          const labels: Record<string, string> = {};
-          this.names.forEach((name, j) => (labels[name] = values[j]!));
-          tally = { labels, n: 0 };
-          node.set(value, tally);
-          this.all.push(tally);
-        }
-      } else if (next === undefined) {
-        const created: Nest = new Map();
-        node.set(value, created);
-        node = created;
-      } else {
-        node = next as Nest;
-      }
-    }
-    tally!.n += by;
-  }
-
-  /** Hands the tallies to a prom-client counter (at scrape time). */
-  publish(counter: Counter<string>): void {
-    counter.reset();
-    for (const t of this.all) counter.inc(t.labels, t.n);
-  }
-}
 
 /** A refused connection's audit reason as a bounded label (the reasons carry peers and names). */
 export function refusalKind(reason: string): string {
@@ -130,16 +79,14 @@ export interface ScrapeSources {
 /** Where a process's metrics live and the decorators that feed them. */
 export class ServerMetrics {
   readonly registry = new Registry();
-  private readonly requests = new Tallies(['operation', 'version', 'result', 'reason']);
-  private readonly rejectedMessages = new Tallies(['reason']);
-  private readonly refusals = new Tallies(['reason']);
-  private readonly hsmErrors = new Tallies(['call', 'code']);
-  private readonly requestSeconds: Histogram<string>;
-  private readonly hsmSeconds: Histogram<string>;
-  private readonly hsmChildren = new Map<string, Histogram.Internal<string>>();
-  private readonly requestChildren = new Map<string, Histogram.Internal<string>>();
+  private readonly requests = new TallyCounter('kmip_requests_total', 'KMIP batch items answered, by operation, protocol version, Result Status and Result Reason.', ['operation', 'version', 'result', 'reason']);
+  private readonly requestSeconds = new TallyHistogram('kmip_request_duration_seconds', 'Time to run one batch item, by operation.', REQUEST_BUCKETS, 'operation');
+  private readonly rejectedMessages = new TallyCounter('kmip_messages_rejected_total', 'Messages refused as a whole (undecodable, unsupported version, HTTP refusal, timeout), by reason.', ['reason']);
+  private readonly refusals = new TallyCounter('kmip_connections_refused_total', 'Connections refused at or after the TLS handshake, by reason.', ['reason']);
+  private readonly connectionsAccepted = new TallyCounter('kmip_connections_total', 'Authenticated connections accepted, by transport.', ['transport']);
+  private readonly hsmSeconds = new TallyHistogram('kmip_hsm_call_duration_seconds', 'Time of one HSM call, by call.', HSM_BUCKETS, 'call');
+  private readonly hsmErrors = new TallyCounter('kmip_hsm_errors_total', 'HSM calls that failed, by call and error code.', ['call', 'code']);
   private readonly connectionsOpen = new Map<string, number>();
-  private readonly connectionsAccepted = new Tallies(['transport']);
   private sources: ScrapeSources = {};
   /** The store's observer: commit latency and group size, WAL sync latency. */
   readonly store: StoreObserver;
@@ -148,24 +95,8 @@ export class ServerMetrics {
 
   constructor() {
     const registers = [this.registry];
-    const tallied = (name: string, help: string, labelNames: readonly string[], tallies: Tallies): void => {
-      new Counter({
-        name,
-        help,
-        labelNames,
-        registers,
-        collect() {
-          tallies.publish(this);
-        },
-      });
-    };
-    tallied('kmip_requests_total', 'KMIP batch items answered, by operation, protocol version, Result Status and Result Reason.', ['operation', 'version', 'result', 'reason'], this.requests);
-    tallied('kmip_messages_rejected_total', 'Messages refused as a whole (undecodable, unsupported version, HTTP refusal, timeout), by reason.', ['reason'], this.rejectedMessages);
-    tallied('kmip_connections_refused_total', 'Connections refused at or after the TLS handshake, by reason.', ['reason'], this.refusals);
-    tallied('kmip_connections_total', 'Authenticated connections accepted, by transport.', ['transport'], this.connectionsAccepted);
-    tallied('kmip_hsm_errors_total', 'HSM calls that failed, by call and error code.', ['call', 'code'], this.hsmErrors);
-    this.requestSeconds = new Histogram({ name: 'kmip_request_duration_seconds', help: 'Time to run one batch item, by operation.', labelNames: ['operation'], buckets: REQUEST_BUCKETS, registers });
-    this.hsmSeconds = new Histogram({ name: 'kmip_hsm_call_duration_seconds', help: 'Time of one HSM call, by call.', labelNames: ['call'], buckets: HSM_BUCKETS, registers });
+    const register = (m: RegistryMetric) => this.registry.registerMetric(m as unknown as Metric);
+    for (const m of [this.requests, this.requestSeconds, this.rejectedMessages, this.refusals, this.connectionsAccepted, this.hsmSeconds, this.hsmErrors]) register(m);
     const open = this.connectionsOpen;
     new Gauge({
       name: 'kmip_connections_open',
@@ -177,16 +108,20 @@ export class ServerMetrics {
         for (const [transport, n] of open) this.set({ transport }, n);
       },
     });
-    const commitSeconds = new Histogram({ name: 'kmip_store_commit_duration_seconds', help: 'Time of one group commit (the transaction, before its WAL sync).', buckets: STORE_BUCKETS, registers });
-    const groupSize = new Histogram({ name: 'kmip_store_commit_group_size', help: 'Writes per group commit.', buckets: GROUP_BUCKETS, registers });
-    const syncSeconds = new Histogram({ name: 'kmip_store_sync_duration_seconds', help: 'Time of one fdatasync of the WAL.', buckets: STORE_BUCKETS, registers });
+    const commitSeconds = new TallyHistogram('kmip_store_commit_duration_seconds', 'Time of one group commit (the transaction, before its WAL sync).', STORE_BUCKETS);
+    const groupSize = new TallyHistogram('kmip_store_commit_group_size', 'Writes per group commit.', GROUP_BUCKETS);
+    const syncSeconds = new TallyHistogram('kmip_store_sync_duration_seconds', 'Time of one fdatasync of the WAL.', STORE_BUCKETS);
+    for (const m of [commitSeconds, groupSize, syncSeconds]) register(m);
+    const commits = commitSeconds.series();
+    const groups = groupSize.series();
+    const syncs = syncSeconds.series();
     this.store = {
       committed(writes, seconds) {
-        commitSeconds.observe(seconds);
-        groupSize.observe(writes);
+        commitSeconds.observe(commits, seconds);
+        groupSize.observe(groups, writes);
       },
       synced(seconds) {
-        syncSeconds.observe(seconds);
+        syncSeconds.observe(syncs, seconds);
       },
     };
     this.connections = {
@@ -255,13 +190,9 @@ export class ServerMetrics {
         const operation = r.operation ?? 'unknown';
         this.requests.add(n, operation, r.protocolVersion ?? '', r.resultStatus ?? '', r.resultReason === undefined ? '' : reasonName(r.resultReason));
         if (r.durationMs !== undefined) {
-          let child = this.requestChildren.get(operation);
-          if (child === undefined) {
-            child = this.requestSeconds.labels({ operation });
-            this.requestChildren.set(operation, child);
-          }
+          const series = this.requestSeconds.series(operation);
           // A folded record stands for `count` identical failures of one message; its duration is the first's.
-          for (let i = 0; i < n; i++) child.observe(r.durationMs / 1000);
+          this.requestSeconds.observe(series, r.durationMs / 1000, n);
         }
         return;
       }
@@ -279,12 +210,7 @@ export class ServerMetrics {
   /** The key protector whose calls are timed, and counted when they fail, by call. */
   observeKeys(keys: KeyProtector): KeyProtector {
     const timed = <A extends unknown[], R>(call: string, f: (...args: A) => Promise<R>) => {
-      let child = this.hsmChildren.get(call);
-      if (child === undefined) {
-        child = this.hsmSeconds.labels({ call });
-        this.hsmChildren.set(call, child);
-      }
-      const observe = child;
+      const series = this.hsmSeconds.series(call);
       return async (...args: A): Promise<R> => {
         const started = process.hrtime.bigint();
         try {
@@ -293,7 +219,7 @@ export class ServerMetrics {
           this.hsmErrors.add(1, call, e instanceof KeyProtectorError ? e.code : 'other');
           throw e;
         } finally {
-          observe.observe(Number(process.hrtime.bigint() - started) / 1e9);
+          this.hsmSeconds.observe(series, Number(process.hrtime.bigint() - started) / 1e9);
         }
       };
     };

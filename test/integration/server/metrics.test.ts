@@ -225,4 +225,18 @@ describe('two workers', () => {
     expect(verdict.output).toBe('');
     expect(verdict.ok).toBe(true);
   });
+
+  test('/readyz asks every worker: 503 naming each one whose HSM is away, 200 once back', async () => {
+    const tokens = path.join(server.dataDir, 'softhsm', 'tokens');
+    fs.renameSync(tokens, `${tokens}.away`);
+    try {
+      const away = await httpGet(port, '/readyz');
+      expect(away.status).toBe(503);
+      const named = [...away.body.matchAll(/worker (\d+): hsm: HSM unavailable/g)].map((m) => Number(m[1]));
+      expect(new Set(named).size).toBe(2);
+    } finally {
+      fs.renameSync(`${tokens}.away`, tokens);
+    }
+    await waitFor('readiness after the token is back', async () => (await httpGet(port, '/readyz')).status === 200, { timeoutMs: 60_000, intervalMs: 200 });
+  });
 });

@@ -10,7 +10,8 @@ import { Pkcs11KeyProtector } from '../../../src/keys/pkcs11';
 import { KeyProtectorError } from '../../../src/keys/key-protector';
 import { softHsmProtectorConfig } from '../../../src/keys/softhsm';
 import { ServerMetrics, refusalKind } from '../../../src/server/metrics';
-import { ResultReason } from '../../../src/spec/generated/enums';
+import { AggregatorRegistry } from 'prom-client';
+import { ObjectType, ResultReason, State } from '../../../src/spec/generated/enums';
 import { makeTestToken } from '../../helpers/softhsm';
 import { sample } from '../../helpers/metrics-scrape';
 
@@ -90,4 +91,25 @@ test('HSM calls on a real token are timed by call; a failure is counted by its c
     await hsm.close();
     token.cleanup();
   }
+});
+
+test('histogram buckets are cumulative, a value on a bound counts in that bucket, and two processes sum', async () => {
+  const one = new ServerMetrics();
+  const two = new ServerMetrics();
+  // 1 ms is a bound of the request buckets: it belongs to le="0.001".
+  one.observeAudit(new MemoryAuditSink()).record(operation({ operation: 'Get', resultStatus: 'Success', durationMs: 1 }));
+  two.observeAudit(new MemoryAuditSink()).record(operation({ operation: 'Get', resultStatus: 'Success', durationMs: 20 }));
+  one.readFrom({ objectCounts: () => [{ objectType: ObjectType.SymmetricKey, state: State.Active, count: 7 }] });
+  two.readFrom({ objectCounts: () => [{ objectType: ObjectType.SymmetricKey, state: State.Active, count: 7 }] });
+  const single = await one.text();
+  expect(sample(single, 'kmip_request_duration_seconds_bucket', { operation: 'Get', le: '0.0005' })).toBe(0);
+  expect(sample(single, 'kmip_request_duration_seconds_bucket', { operation: 'Get', le: '0.001' })).toBe(1);
+  expect(sample(single, 'kmip_request_duration_seconds_bucket', { operation: 'Get', le: '10' })).toBe(1);
+  const summed = await AggregatorRegistry.aggregate([await one.registry.getMetricsAsJSON(), await two.registry.getMetricsAsJSON()]).metrics();
+  expect(sample(summed, 'kmip_requests_total', { operation: 'Get' })).toBe(2);
+  expect(sample(summed, 'kmip_request_duration_seconds_bucket', { operation: 'Get', le: '0.001' })).toBe(1);
+  expect(sample(summed, 'kmip_request_duration_seconds_bucket', { operation: 'Get', le: '0.025' })).toBe(2);
+  expect(sample(summed, 'kmip_request_duration_seconds_sum', { operation: 'Get' })).toBeCloseTo(0.021, 9);
+  // Both read the same store: one reading, not 14.
+  expect(sample(summed, 'kmip_objects', { type: 'SymmetricKey', state: 'Active' })).toBe(7);
 });
