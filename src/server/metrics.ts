@@ -10,7 +10,7 @@
  * holds and numbers added (metrics-tallies.ts: handed to prom-client only at scrape time); per HSM
  * call the same for its histogram.
  */
-import { Gauge, Registry, type Metric } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { AuditRecord, AuditSink } from '../audit/audit-log';
 import type { KeyProtector } from '../keys/key-protector';
 import { KeyProtectorError } from '../keys/key-protector';
@@ -95,6 +95,10 @@ export class ServerMetrics {
 
   constructor() {
     const registers = [this.registry];
+    // The process's own: CPU, memory, event loop delay, GC (prom-client's; each says how workers add
+    // up). Less its three gauges named *_total, which promtool's lint refuses (the counts by type stay).
+    collectDefaultMetrics({ register: this.registry });
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
     const register = (m: RegistryMetric) => this.registry.registerMetric(m as unknown as Metric);
     for (const m of [this.requests, this.requestSeconds, this.rejectedMessages, this.refusals, this.connectionsAccepted, this.hsmSeconds, this.hsmErrors]) register(m);
     const open = this.connectionsOpen;
