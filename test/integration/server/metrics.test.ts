@@ -7,7 +7,7 @@
  * primary serves the sum of both.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,8 @@ import { parseResponse, registerAesPayload, requestMessage, successPayload, text
 import { httpGet, metricsPortOf, sample } from '../../helpers/metrics-scrape';
 import { probeError, requireEnvironment } from '../../helpers/environment';
 import { waitFor } from '../../helpers/wait';
+import { sighup } from '../../helpers/tls-attempt';
+import { issueServerCertificate } from '../../../src/pki/dev-pki';
 
 jest.setTimeout(180_000);
 
@@ -188,6 +190,30 @@ describe('metrics.tls', () => {
     await expect(httpGet(port, '/metrics', { tls: { ca, servername: 'localhost' } })).rejects.toThrow(/certificate|socket|ECONNRESET/i);
     // Not plain HTTP either.
     await expect(httpGet(port, '/healthz')).rejects.toThrow();
+  });
+
+  test('SIGHUP: the endpoint serves the renewed server certificate to new handshakes, as the KMIP port does', async () => {
+    const creds = {
+      ca: fs.readFileSync(path.join(server.pkiDir, 'ca.pem')),
+      cert: fs.readFileSync(path.join(server.pkiDir, 'client.pem')),
+      key: fs.readFileSync(path.join(server.pkiDir, 'client-key.pem')),
+      servername: 'localhost',
+    };
+    const servedSerial = () =>
+      new Promise<string>((resolve, reject) => {
+        const s = tls.connect({ host: '127.0.0.1', port, ...creds }, () => {
+          resolve(s.getPeerCertificate().serialNumber);
+          s.destroy();
+        });
+        s.on('error', reject);
+      });
+    const before = await servedSerial();
+    const renewed = issueServerCertificate(server.pkiDir, server.pkiDir, { fileBase: 'server' });
+    const serial = new X509Certificate(renewed.certPem).serialNumber;
+    expect(serial).not.toBe(before);
+    expect((await sighup(server)).msg).toBe('reloaded');
+    expect(await servedSerial()).toBe(serial);
+    expect((await httpGet(port, '/readyz', { tls: creds })).status).toBe(200);
   });
 });
 
