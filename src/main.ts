@@ -39,6 +39,7 @@ import type { CryptoPolicy } from './crypto/policy';
 import { ServerMetrics } from './server/metrics';
 import { probeReadiness, startMetricsEndpoint, type MetricsEndpointOptions, type RunningMetricsEndpoint } from './server/metrics-endpoint';
 import { answerPrimaryScrapes } from './server/metrics-cluster';
+import { ObjectCounter } from './store/object-counts';
 
 /** What the server tells clients about itself (Query). */
 export const SERVER_INFO: ServerInfo = {
@@ -325,8 +326,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   }
   // Requests and refusals are counted from their audit records (server/metrics.ts).
   const audit = metrics ? metrics.observeAudit(trail) : trail;
+  // Objects are counted by the process that serves the endpoint: here, unless the primary does.
+  const inCluster = cluster.isWorker && config.workers > 1;
+  const counter = metrics && !inCluster ? new ObjectCounter(config.storePath) : undefined;
   metrics?.readFrom({
-    objectCounts: () => store.objectCounts(),
+    ...(counter ? { objectCounts: () => counter.counts() } : {}),
     ...('trail' in trail ? { auditBacklog: () => (trail as AuditLog & { readonly trail: AuditTrail }).trail.backlog } : {}),
   });
   // The server reaches endpoints as a TLS client with its own certificate, trusting the same CA.
@@ -383,13 +387,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       if (config.https) httpsListener = await startHttpsListener(core, { ...listenerOptions, host: config.https.host, port: config.https.port });
       // With workers the primary serves the endpoint and asks each worker (server/metrics-cluster.ts).
       const notReady = () => probeReadiness(store, hsm);
-      if (metrics && cluster.isWorker && config.workers > 1) answerPrimaryScrapes(metrics, notReady);
+      if (metrics && inCluster) answerPrimaryScrapes(metrics, notReady);
       else if (metrics) metricsEndpoint = await startMetrics(config, tls, { metrics: () => metrics.text(), notReady });
     } catch (e) {
       await Promise.all([listener.close(), httpsListener?.close()]);
       throw e;
     }
   } catch (e) {
+    await counter?.close();
     await notifier?.close();
     store.close();
     await audit.close();
@@ -424,6 +429,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     },
     async stop() {
       await Promise.all([listener.close(), httpsListener?.close(), metricsEndpoint?.close()]);
+      await counter?.close();
       // Operations answered Operation Pending finish (their writes are whole) before the store closes.
       await core.pending?.drain();
       // After the last request's changes are queued; before the store and HSM a Put reads from.

@@ -24,6 +24,7 @@ import { ServerMetrics } from './server/metrics';
 import { clusterScrape } from './server/metrics-cluster';
 import type { RunningMetricsEndpoint } from './server/metrics-endpoint';
 import { readTlsMaterial } from './pki/tls-material';
+import { ObjectCounter } from './store/object-counts';
 
 /** What a worker tells the primary once its listener is up. */
 export interface WorkerReady {
@@ -69,10 +70,13 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
     throw e;
   }
   const trail = audit.trail;
-  metrics?.readFrom({ auditBacklog: () => trail.backlog });
+  // The primary counts the objects itself (a read-only connection in a thread), once for all workers.
+  const counter = metrics ? new ObjectCounter(config.storePath) : undefined;
+  metrics?.readFrom({ auditBacklog: () => trail.backlog, ...(counter ? { objectCounts: () => counter.counts() } : {}) });
   try {
     if (metrics) metricsEndpoint = await startMetrics(config, readTlsMaterial(tlsSources(config)), clusterScrape(metrics, () => [...ready], config.workers));
   } catch (e) {
+    await counter?.close();
     await audit.close();
     await keys.close();
     await forwarder?.close();
@@ -162,6 +166,7 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
     for (let i = 0; i < config.workers; i++) fork();
   });
   await metricsEndpoint?.close();
+  await counter?.close();
   // Every worker has exited: what they sent is appended; the last checkpoint needs the HSM.
   await audit.close();
   await keys.close();

@@ -70,8 +70,8 @@ function reasonName(text: string): string {
 
 /** What is read at scrape time; each absent in a process that does not hold it. */
 export interface ScrapeSources {
-  /** Objects by type and state (the store's covering index). */
-  objectCounts?(): readonly ObjectCount[];
+  /** Objects by type and state (store/object-counts.ts: off the event loop, cached briefly). */
+  objectCounts?(): Promise<readonly ObjectCount[]>;
   /** Audit records recorded and not yet durable (the process that owns the trail). */
   auditBacklog?(): number;
 }
@@ -141,11 +141,12 @@ export class ServerMetrics {
       help: 'Managed objects in the store, by Object Type and State.',
       labelNames: ['type', 'state'],
       registers,
-      // Every worker reads the same store: the primary keeps one reading, not their sum.
+      // Counted once, by the process that serves the endpoint (the primary with workers): never a sum.
       aggregator: 'max',
-      collect() {
+      async collect() {
+        const counts = (await metrics.sources.objectCounts?.()) ?? [];
         this.reset();
-        for (const c of metrics.sources.objectCounts?.() ?? []) {
+        for (const c of counts) {
           const type = enumValueInfo('ObjectType', c.objectType)?.xmlName ?? String(c.objectType);
           const state = enumValueInfo('State', c.state)?.xmlName ?? String(c.state);
           this.set({ type, state }, c.count);

@@ -71,8 +71,7 @@ export function prepareStatements(db: Database.Database) {
     ),
     seqAndAttributes: db.prepare(`SELECT seq, attrs, rev FROM objects WHERE uid = ?`),
     dataVersion: db.prepare('PRAGMA data_version').pluck(),
-    // Metrics and readiness (server/metrics*.ts): the (object_type, state) index answers both.
-    objectCounts: db.prepare('SELECT object_type AS objectType, state, count(*) AS count FROM objects GROUP BY object_type, state'),
+    // Readiness (server/metrics-endpoint.ts): one read through the primary key's last page.
     probeRead: db.prepare('SELECT max(seq) FROM objects').pluck(),
     begin: db.prepare('BEGIN'),
     beginImmediate: db.prepare('BEGIN IMMEDIATE'),

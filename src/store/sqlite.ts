@@ -44,7 +44,7 @@ import {
   type ObjectStore,
   type ObjectUpdate,
 } from './object-store';
-import { openedFile, storeFileProblem, type ObjectCount, type OpenedFile, type StoreObserver, type WriteStats } from './sqlite-watch';
+import { openedFile, storeFileProblem, type OpenedFile, type StoreObserver, type WriteStats } from './sqlite-watch';
 
 interface PendingWrite {
   /** Objects the write touches: their cached rows are dropped when it commits. */
@@ -559,11 +559,6 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
   kekIds(): string[] {
     const sql = 'SELECT kek_id FROM objects WHERE kek_id IS NOT NULL UNION SELECT digest_kek_id FROM objects WHERE digest_kek_id IS NOT NULL';
     return (this.db.prepare(sql).pluck().all() as string[]);
-  }
-
-  /** Objects by type and state, counted on the (object_type, state) index alone. */
-  objectCounts(): ObjectCount[] {
-    return this.stmts.objectCounts.all() as ObjectCount[];
   }
 
   /** Why the store cannot serve now (closed, a failed WAL sync, its file: sqlite-watch.ts), or undefined. */

@@ -99,8 +99,8 @@ test('histogram buckets are cumulative, a value on a bound counts in that bucket
   // 1 ms is a bound of the request buckets: it belongs to le="0.001".
   one.observeAudit(new MemoryAuditSink()).record(operation({ operation: 'Get', resultStatus: 'Success', durationMs: 1 }));
   two.observeAudit(new MemoryAuditSink()).record(operation({ operation: 'Get', resultStatus: 'Success', durationMs: 20 }));
-  one.readFrom({ objectCounts: () => [{ objectType: ObjectType.SymmetricKey, state: State.Active, count: 7 }] });
-  two.readFrom({ objectCounts: () => [{ objectType: ObjectType.SymmetricKey, state: State.Active, count: 7 }] });
+  one.readFrom({ objectCounts: async () => [{ objectType: ObjectType.SymmetricKey, state: State.Active, count: 7 }] });
+  two.readFrom({ objectCounts: async () => [{ objectType: ObjectType.SymmetricKey, state: State.Active, count: 7 }] });
   const single = await one.text();
   expect(sample(single, 'kmip_request_duration_seconds_bucket', { operation: 'Get', le: '0.0005' })).toBe(0);
   expect(sample(single, 'kmip_request_duration_seconds_bucket', { operation: 'Get', le: '0.001' })).toBe(1);
