@@ -314,10 +314,18 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     throw e;
   }
   const keys = metrics ? metrics.observeKeys(hsm) : hsm;
+  /** A worker of several: the primary owns the audit file and serves the metrics endpoint (workers.ts). */
+  const inCluster = cluster.isWorker && config.workers > 1;
   // A worker's records go to the primary, which owns the audit file and its chain (workers.ts).
   let trail: AuditSink;
+  let fileTrail: AuditTrail | undefined;
   try {
-    trail = cluster.isWorker && config.workers > 1 ? new WorkerAuditSink() : await openAuditLog(config, keys, forwarder);
+    if (inCluster) trail = new WorkerAuditSink();
+    else {
+      const log = await openAuditLog(config, keys, forwarder);
+      fileTrail = log.trail;
+      trail = log;
+    }
   } catch (e) {
     store.close();
     await keys.close();
@@ -327,11 +335,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   // Requests and refusals are counted from their audit records (server/metrics.ts).
   const audit = metrics ? metrics.observeAudit(trail) : trail;
   // Objects are counted by the process that serves the endpoint: here, unless the primary does.
-  const inCluster = cluster.isWorker && config.workers > 1;
   const counter = metrics && !inCluster ? new ObjectCounter(config.storePath) : undefined;
+  const backlogOf = fileTrail;
   metrics?.readFrom({
     ...(counter ? { objectCounts: () => counter.counts() } : {}),
-    ...('trail' in trail ? { auditBacklog: () => (trail as AuditLog & { readonly trail: AuditTrail }).trail.backlog } : {}),
+    ...(backlogOf ? { auditBacklog: () => backlogOf.backlog } : {}),
   });
   // The server reaches endpoints as a TLS client with its own certificate, trusting the same CA.
   const notifier =
@@ -386,7 +394,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       // connections out in turn, as it does for the TTLV port (Node's cluster module).
       if (config.https) httpsListener = await startHttpsListener(core, { ...listenerOptions, host: config.https.host, port: config.https.port });
       // With workers the primary serves the endpoint and asks each worker (server/metrics-cluster.ts).
-      const notReady = () => probeReadiness(store, hsm);
+      const notReady = () => probeReadiness({ store, hsmCall: (data) => hsm.indexMac(data), audit: fileTrail });
       if (metrics && inCluster) answerPrimaryScrapes(metrics, notReady);
       else if (metrics) metricsEndpoint = await startMetrics(config, tls, { metrics: () => metrics.text(), notReady });
     } catch (e) {

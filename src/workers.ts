@@ -22,7 +22,7 @@ import { openAuditLog, openHsmForAudit, prepareDataDir, startAuditForwarder, sta
 import { serveWorkerAudit } from './audit/worker-sink';
 import { ServerMetrics } from './server/metrics';
 import { clusterScrape } from './server/metrics-cluster';
-import type { RunningMetricsEndpoint } from './server/metrics-endpoint';
+import { probeReadiness, type RunningMetricsEndpoint } from './server/metrics-endpoint';
 import { readTlsMaterial } from './pki/tls-material';
 import { ObjectCounter } from './store/object-counts';
 
@@ -74,7 +74,10 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
   const counter = metrics ? new ObjectCounter(config.storePath) : undefined;
   metrics?.readFrom({ auditBacklog: () => trail.backlog, ...(counter ? { objectCounts: () => counter.counts() } : {}) });
   try {
-    if (metrics) metricsEndpoint = await startMetrics(config, readTlsMaterial(tlsSources(config)), clusterScrape(metrics, () => [...ready], config.workers));
+    // The primary's own readiness: the audit trail it owns and its HSM (the checkpoints' MACs).
+    const hsmCall = (data: Uint8Array) => (hsm.auditMac ? hsm.auditMac(data) : hsm.indexMac(data));
+    const ownReadiness = () => probeReadiness({ hsmCall, audit: trail });
+    if (metrics) metricsEndpoint = await startMetrics(config, readTlsMaterial(tlsSources(config)), clusterScrape(metrics, ownReadiness, () => [...ready], config.workers));
   } catch (e) {
     await counter?.close();
     await audit.close();
@@ -147,7 +150,7 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
     process.on('SIGHUP', () => {
       if (stopping) return;
       // The primary owns the audit file: it reopens it; the workers reload their TLS material.
-      if (metricsEndpoint) {
+      if (metricsEndpoint && config.metrics?.tls) {
         try {
           metricsEndpoint.reloadTls(readTlsMaterial(tlsSources(config)));
         } catch (e) {

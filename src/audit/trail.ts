@@ -96,6 +96,12 @@ export class AuditTrail {
     return this.recorded - this.durableCount;
   }
 
+  /** Why answers wait or are refused now (a failed sync, a write the disk refuses), or undefined (readiness). */
+  get unusableReason(): string | undefined {
+    if (this.syncFailure) return this.syncFailure.message;
+    return this.writeFailure === null ? undefined : `cannot write the audit file (${this.writeFailure}); answers wait until it can`;
+  }
+
   constructor(private readonly opts: AuditTrailOptions) {
     this.every = opts.checkpointEvery ?? 1000;
     // Owner-only: the audit trail names clients and objects.

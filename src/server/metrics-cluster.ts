@@ -76,9 +76,9 @@ async function askWorkers(workers: readonly Worker[], id: number): Promise<{ rep
 
 /**
  * In the primary: the metrics text (its own registry summed with every worker's) and the readiness
- * (every ready worker's; none ready is not ready) for the endpoint.
+ * (its own, the audit trail and its HSM, and every ready worker's; none ready is not ready).
  */
-export function clusterScrape(own: ServerMetrics, readyWorkers: () => readonly Worker[], expected: number) {
+export function clusterScrape(own: ServerMetrics, ownReadiness: () => Promise<readonly string[]>, readyWorkers: () => readonly Worker[], expected: number) {
   let nextId = 0;
   return {
     async metrics(): Promise<string> {
@@ -87,10 +87,11 @@ export function clusterScrape(own: ServerMetrics, readyWorkers: () => readonly W
       return AggregatorRegistry.aggregate(all).metrics();
     },
     async notReady(): Promise<readonly string[]> {
+      const primary = (await ownReadiness()).map((r) => `primary: ${r}`);
       const workers = readyWorkers();
-      if (workers.length === 0) return [`no worker is serving (0 of ${expected} ready)`];
+      if (workers.length === 0) return [...primary, `no worker is serving (0 of ${expected} ready)`];
       const { replies, silent } = await askWorkers(workers, nextId++);
-      return [...replies.flatMap((r) => r.notReady), ...silent.map((w) => `worker ${w.process.pid} did not answer in ${WORKER_ANSWER_TIMEOUT_MS} ms`)];
+      return [...primary, ...replies.flatMap((r) => r.notReady), ...silent.map((w) => `worker ${w.process.pid} did not answer in ${WORKER_ANSWER_TIMEOUT_MS} ms`)];
     },
   };
 }

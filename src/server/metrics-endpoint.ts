@@ -9,7 +9,6 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import type { KeyProtector } from '../keys/key-protector';
 import { secureContextOptions, type TlsReload } from './peer-identity';
 
 /** The content type of Prometheus's text format, version 0.0.4 (what prom-client writes). */
@@ -36,23 +35,32 @@ export interface RunningMetricsEndpoint {
   close(): Promise<void>;
 }
 
-/** What a store offers the readiness probe (SqliteObjectStore). */
-export interface ProbedStore {
-  unusableReason(): string | undefined;
+/** What the readiness probe looks at in one process; each absent where the process holds none. */
+export interface ReadinessSources {
+  /** The store (SqliteObjectStore): why it cannot serve, or undefined. */
+  readonly store?: { unusableReason(): string | undefined };
+  /**
+   * One real HSM call on `data` (a session, the login and a key on the token): the index key's
+   * HMAC where requests are served, the audit key's in a primary that only keeps the trail.
+   */
+  readonly hsmCall: (data: Uint8Array) => Promise<unknown>;
+  /** The audit trail (AuditTrail), in the process that owns the file: answers wait for their records. */
+  readonly audit?: { readonly unusableReason: string | undefined };
 }
 
-/** The HSM call the probe makes: the index key's HMAC needs a session, the login and a token key. */
 const PROBE_INPUT = Buffer.from('kmip-server readiness probe');
 
-/** The reasons this process's store and HSM cannot serve requests (empty: they can). */
-export async function probeReadiness(store: ProbedStore, keys: KeyProtector): Promise<string[]> {
+/** The reasons this process cannot serve requests now (empty: it can). */
+export async function probeReadiness(sources: ReadinessSources): Promise<string[]> {
   const reasons: string[] = [];
-  const storeProblem = store.unusableReason();
+  const storeProblem = sources.store?.unusableReason();
   if (storeProblem !== undefined) reasons.push(`store: ${storeProblem}`);
+  const auditProblem = sources.audit?.unusableReason;
+  if (auditProblem !== undefined) reasons.push(`audit: ${auditProblem}`);
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      keys.indexMac(PROBE_INPUT),
+      sources.hsmCall(PROBE_INPUT),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer in ${HSM_PROBE_TIMEOUT_MS} ms`)), HSM_PROBE_TIMEOUT_MS);
       }),
