@@ -16,6 +16,7 @@ import type { KeyProtector } from '../keys/key-protector';
 import { KeyProtectorError } from '../keys/key-protector';
 import type { ObjectCount, StoreObserver } from '../store/sqlite-watch';
 import { enumValueInfo } from '../spec/registry';
+import { NO_CLIENT_AUTH_EKU, NO_CLIENT_CERTIFICATE, NO_IDENTITY } from '../pki/client-certificate';
 import type { ConnectionObserver } from './listener';
 import { TallyCounter, TallyHistogram, type RegistryMetric } from './metrics-tallies';
 
@@ -33,9 +34,9 @@ export function refusalKind(reason: string): string {
   if (reason.startsWith('per-identity connection limit')) return 'identity_limit';
   if (reason.startsWith('connection limit reached')) return 'connection_limit';
   if (reason === 'certificate revoked') return 'certificate_revoked';
-  if (reason === 'no client certificate') return 'no_client_certificate';
-  if (reason.startsWith('client certificate has no Extended Key Usage')) return 'no_client_auth_eku';
-  if (reason === 'certificate has no identity') return 'no_identity';
+  if (reason === NO_CLIENT_CERTIFICATE) return 'no_client_certificate';
+  if (reason === NO_CLIENT_AUTH_EKU) return 'no_client_auth_eku';
+  if (reason === NO_IDENTITY) return 'no_identity';
   const chain = /^client certificate rejected: ([A-Z0-9_]+)$/.exec(reason);
   if (chain) return `certificate_${chain[1]!.toLowerCase()}`;
   // What OpenSSL and Node say about a handshake that failed (tlsClientError).
@@ -51,7 +52,7 @@ export function messageRefusalKind(r: AuditRecord): string {
   if (r.resultReason !== undefined) return reasonName(r.resultReason);
   const http = /^HTTP (\d{3})/.exec(r.reason ?? '');
   if (http) return `http_${http[1]}`;
-  if (r.reason === 'message not completed in time') return 'message_timeout';
+  if (/not completed in time|timed? ?out/i.test(r.reason ?? '')) return 'message_timeout';
   return 'framing';
 }
 

@@ -12,6 +12,7 @@ import { softHsmProtectorConfig } from '../../../src/keys/softhsm';
 import { ServerMetrics, refusalKind } from '../../../src/server/metrics';
 import { AggregatorRegistry } from 'prom-client';
 import { ObjectType, ResultReason, State } from '../../../src/spec/generated/enums';
+import { NO_CLIENT_AUTH_EKU, NO_CLIENT_CERTIFICATE, NO_IDENTITY } from '../../../src/pki/client-certificate';
 import { makeTestToken } from '../../helpers/softhsm';
 import { sample } from '../../helpers/metrics-scrape';
 
@@ -29,6 +30,8 @@ test('audit records become request, refusal and rejected-message counts; the rec
     { event: 'connection-rejected', correlationId: 'c', peer: '127.0.0.1:1', reason: 'no client certificate' },
     { event: 'connection-rejected', correlationId: 'c', peer: '127.0.0.1:2', reason: 'per-identity connection limit reached (8 open connections for alice)' },
     { event: 'message-rejected', correlationId: 'c', peer: '127.0.0.1:3', reason: 'HTTP 415: unsupported content type' },
+    { event: 'message-rejected', correlationId: 'c', peer: '127.0.0.1:3', reason: 'message not completed in time' },
+    { event: 'message-rejected', correlationId: 'c', peer: '127.0.0.1:3', reason: 'BadTag' },
     { event: 'message-rejected', correlationId: 'c', peer: '127.0.0.1:3', protocolVersion: '9.9', resultStatus: 'OperationFailed', resultReason: String(ResultReason.UnsupportedProtocolVersion), reason: 'protocol version 9.9 is not supported' },
     { event: 'notification', correlationId: 'c' },
   ];
@@ -43,6 +46,8 @@ test('audit records become request, refusal and rejected-message counts; the rec
   expect(sample(text, 'kmip_connections_refused_total', { reason: 'no_client_certificate' })).toBe(1);
   expect(sample(text, 'kmip_connections_refused_total', { reason: 'identity_limit' })).toBe(1);
   expect(sample(text, 'kmip_messages_rejected_total', { reason: 'http_415' })).toBe(1);
+  expect(sample(text, 'kmip_messages_rejected_total', { reason: 'message_timeout' })).toBe(1);
+  expect(sample(text, 'kmip_messages_rejected_total', { reason: 'framing' })).toBe(1);
   expect(sample(text, 'kmip_messages_rejected_total', { reason: 'UnsupportedProtocolVersion' })).toBe(1);
   // A scrape hands over totals: a second one shows the same, not double.
   expect(sample(await metrics.text(), 'kmip_requests_total', { operation: 'Create' })).toBe(2);
@@ -53,9 +58,9 @@ test.each([
   ['connection limit reached: closed an idle connection that sent nothing', 'connection_limit'],
   ['per-identity connection limit reached (2 open connections for bob)', 'identity_limit'],
   ['certificate revoked', 'certificate_revoked'],
-  ['no client certificate', 'no_client_certificate'],
-  ['client certificate has no Extended Key Usage clientAuth', 'no_client_auth_eku'],
-  ['certificate has no identity', 'no_identity'],
+  [NO_CLIENT_CERTIFICATE, 'no_client_certificate'],
+  [NO_CLIENT_AUTH_EKU, 'no_client_auth_eku'],
+  [NO_IDENTITY, 'no_identity'],
   ['client certificate rejected: UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'certificate_unable_to_verify_leaf_signature'],
   ['client certificate rejected: CERT_HAS_EXPIRED', 'certificate_cert_has_expired'],
   ['140000:error:0A0000C1:SSL routines:tls_post_process_client_hello:no shared cipher', 'no_shared_cipher'],
