@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -71,7 +72,7 @@ describe('one process, metrics on loopback', () => {
   let client: KmipTlsClient | undefined;
 
   beforeAll(async () => {
-    ({ server, port } = await startWithMetrics({ listen: '127.0.0.1:0' }));
+    ({ server, port } = await startWithMetrics({ listen: '127.0.0.1:0' }, ['--https-listen', '127.0.0.1:0']));
   });
 
   afterAll(async () => {
@@ -126,6 +127,42 @@ describe('one process, metrics on loopback', () => {
       const now = sample((await httpGet(port, '/metrics')).body, 'kmip_connections_refused_total', { reason: 'no_client_certificate' });
       return now === before + 1 ? true : undefined;
     });
+  });
+
+  test('KMIP over HTTPS counts its connections under transport "https", and an HTTP refusal as a rejected message', async () => {
+    const before = (await httpGet(port, '/metrics')).body;
+    const post = (contentType: string, body: Uint8Array) =>
+      new Promise<number>((resolve, reject) => {
+        const req = https.request(
+          {
+            host: '127.0.0.1',
+            port: server.httpsPort,
+            path: '/kmip',
+            method: 'POST',
+            agent: false,
+            servername: 'localhost',
+            ca: fs.readFileSync(path.join(server.pkiDir, 'ca.pem')),
+            cert: fs.readFileSync(path.join(server.pkiDir, 'client.pem')),
+            key: fs.readFileSync(path.join(server.pkiDir, 'client-key.pem')),
+            headers: { 'Content-Type': contentType, 'Content-Length': body.length },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', reject);
+        req.end(Buffer.from(body));
+      });
+    const query = requestMessage(V, [{ operation: Operation.Query, payload: [] }]);
+    expect(await post('application/octet-stream', query)).toBe(200);
+    expect(await post('image/png', query)).toBe(415);
+    const after = (await httpGet(port, '/metrics')).body;
+    const moved = (name: string, labels: Record<string, string>) => sample(after, name, labels) - sample(before, name, labels);
+    expect(moved('kmip_requests_total', { operation: 'Query', version: '1.4', result: 'Success' })).toBe(1);
+    expect(moved('kmip_connections_total', { transport: 'https' })).toBe(2);
+    expect(moved('kmip_messages_rejected_total', { reason: 'http_415' })).toBe(1);
+    await waitFor('both HTTPS connections to be closed', async () => sample((await httpGet(port, '/metrics')).body, 'kmip_connections_open', { transport: 'https' }) === 0);
   });
 
   withPromtool.test('promtool check metrics accepts the output', async () => {
