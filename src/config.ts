@@ -28,6 +28,11 @@ export interface ServerConfig {
    * TLS files, identities, limits and audit; null: not served.
    */
   readonly https: { readonly host: string; readonly port: number } | null;
+  /**
+   * The operator's endpoint (`metrics.listen` or `--metrics-listen`): /metrics, /healthz, /readyz.
+   * `tls`: HTTPS with a client certificate from the server's CA. null: not served.
+   */
+  readonly metrics: { readonly host: string; readonly port: number; readonly tls: boolean } | null;
   readonly dataDir: string;
   readonly tls: { readonly cert: string; readonly key: string; readonly ca: string } | null;
   /**
@@ -106,7 +111,7 @@ export const EMBEDDED_TOKEN_DIR = 'softhsm';
 /** The label of the key-encryption key on the token: the embedded one's, and a configured one's unless `hsm.kekLabel` names another. */
 export const KEK_LABEL = 'kmip-kek';
 
-const TOP_KEYS = ['listen', 'https', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto', 'compat', 'credentials'];
+const TOP_KEYS = ['listen', 'https', 'metrics', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto', 'compat', 'credentials'];
 
 /** More worker processes than this gain nothing and multiply HSM sessions and memory. */
 const MAX_WORKERS = 64;
@@ -299,6 +304,37 @@ function crlFiles(v: Json | undefined): string[] {
   return files;
 }
 
+/** Loopback: where the metrics endpoint may listen without `metrics.tls` or `metrics.allowRemote`. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * `metrics`: { listen, tls, allowRemote }. The endpoint has no authentication of its own, so it
+ * listens on loopback unless it takes client certificates (`tls`) or the operator says that a
+ * plain endpoint beyond this host is meant (`allowRemote`).
+ */
+function parseMetrics(raw: JsonObject, flag: string | undefined, taken: readonly ({ host: string; port: number } | null)[]): ServerConfig['metrics'] {
+  const sec = section(raw, 'metrics', ['listen', 'tls', 'allowRemote']);
+  const key = flag !== undefined ? '--metrics-listen' : 'metrics.listen';
+  const text = flag ?? (sec && str(sec, 'listen', 'metrics.'));
+  if (sec && text === undefined) throw new ConfigError('metrics.listen', 'is required when metrics is configured: HOST:PORT');
+  if (text === undefined) return null;
+  const { host, port } = parseListen(text, key);
+  const flagOf = (k: string): boolean => {
+    const v = sec?.[k] ?? false;
+    if (typeof v !== 'boolean') throw new ConfigError(`metrics.${k}`, 'must be true or false');
+    return v;
+  };
+  const tls = flagOf('tls');
+  const allowRemote = flagOf('allowRemote');
+  if (!isLoopback(host) && !tls && !allowRemote) {
+    throw new ConfigError(key, `${host} is not a loopback address: set metrics.tls (client certificates from the server's CA) or metrics.allowRemote to serve metrics beyond this host`);
+  }
+  if (port !== 0 && taken.some((t) => t !== null && t.port === port && t.host === host)) throw new ConfigError(key, `${text} is a KMIP listen address too: give metrics a port of its own`);
+  return { host, port, tls };
+}
+
 export interface ConfigOverrides {
   readonly configFile?: string;
   /** pykmip-server's server.conf: listen, TLS files and suites, and the "pykmip" profile. */
@@ -351,6 +387,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
   if (httpsListen && httpsListen.port !== 0 && httpsListen.port === listen.port && httpsListen.host === listen.host) {
     throw new ConfigError(o.httpsListen !== undefined ? '--https-listen' : 'https.listen', `${httpsText} is the TTLV listen address too: give HTTPS a port of its own`);
   }
+  const metrics = parseMetrics(raw, o.metricsListen, [listen, httpsListen]);
   const tlsSec = section(raw, 'tls', ['cert', 'key', 'ca', 'crl', 'ciphers', 'requireClientAuthEku']);
   const hsmSec = section(raw, 'hsm', ['module', 'tokenLabel', 'pinEnv', 'pinFile', 'kekLabel', 'callMode']);
   const storeSec = section(raw, 'store', ['path']);
@@ -413,6 +450,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     host: listen.host,
     port: listen.port,
     https: httpsListen,
+    metrics,
     dataDir,
     tls: tlsFiles,
     tlsCrl,

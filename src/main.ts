@@ -36,6 +36,10 @@ import { serveToOwner } from './objects/served-object';
 import { COMPAT_PROFILES } from './compat/profiles';
 import { CredentialVerifier } from './server/credentials';
 import type { CryptoPolicy } from './crypto/policy';
+import { ServerMetrics } from './server/metrics';
+import { probeReadiness, startMetricsEndpoint, type MetricsEndpointOptions, type RunningMetricsEndpoint } from './server/metrics-endpoint';
+import { answerPrimaryScrapes } from './server/metrics-cluster';
+import { ObjectCounter } from './store/object-counts';
 
 /** What the server tells clients about itself (Query). */
 export const SERVER_INFO: ServerInfo = {
@@ -122,6 +126,8 @@ export interface RunningServer {
   readonly listener: RunningListener;
   /** KMIP over HTTPS (`https.listen`), beside the TTLV listener; absent when not configured. */
   readonly httpsListener?: RunningListener;
+  /** /metrics, /healthz and /readyz (`metrics.listen`); absent when not configured, and in a worker (the primary serves them). */
+  readonly metricsEndpoint?: RunningMetricsEndpoint;
   /** The audit sink (SIGHUP: `audit.reopen()` after logrotate; with workers the primary's is in workers.ts). */
   readonly audit: AuditSink;
   /**
@@ -296,25 +302,45 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   };
   // With workers, the primary owns the trail and forwards it (workers.ts).
   const forwarder = config.workers === 1 ? startAuditForwarder(config) : undefined;
-  const store = new SqliteObjectStore({ path: config.storePath, sharedWithOtherProcesses: config.workers > 1 });
-  let keys: KeyProtector;
+  // Metrics observe through decorators and observers; without `metrics` nothing is wrapped.
+  const metrics = config.metrics ? new ServerMetrics() : undefined;
+  const store = new SqliteObjectStore({ path: config.storePath, sharedWithOtherProcesses: config.workers > 1, observer: metrics?.store });
+  let hsm: KeyProtector;
   try {
-    keys = await openHsm(config, store);
+    hsm = await openHsm(config, store);
   } catch (e) {
     store.close();
     await forwarder?.close();
     throw e;
   }
+  const keys = metrics ? metrics.observeKeys(hsm) : hsm;
+  /** A worker of several: the primary owns the audit file and serves the metrics endpoint (workers.ts). */
+  const inCluster = cluster.isWorker && config.workers > 1;
   // A worker's records go to the primary, which owns the audit file and its chain (workers.ts).
-  let audit: AuditSink;
+  let trail: AuditSink;
+  let fileTrail: AuditTrail | undefined;
   try {
-    audit = cluster.isWorker && config.workers > 1 ? new WorkerAuditSink() : await openAuditLog(config, keys, forwarder);
+    if (inCluster) trail = new WorkerAuditSink();
+    else {
+      const log = await openAuditLog(config, keys, forwarder);
+      fileTrail = log.trail;
+      trail = log;
+    }
   } catch (e) {
     store.close();
     await keys.close();
     await forwarder?.close();
     throw e;
   }
+  // Requests and refusals are counted from their audit records (server/metrics.ts).
+  const audit = metrics ? metrics.observeAudit(trail) : trail;
+  // Objects are counted by the process that serves the endpoint: here, unless the primary does.
+  const counter = metrics && !inCluster ? new ObjectCounter(config.storePath) : undefined;
+  const backlogOf = fileTrail;
+  metrics?.readFrom({
+    ...(counter ? { objectCounts: () => counter.counts() } : {}),
+    ...(backlogOf ? { auditBacklog: () => backlogOf.backlog } : {}),
+  });
   // The server reaches endpoints as a TLS client with its own certificate, trusting the same CA.
   const notifier =
     config.notifications.endpoints.length === 0
@@ -356,20 +382,27 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // Connections are dealt to the workers in turn, so each holds its share of the limit.
     maxConnections: Math.ceil(config.maxConnections / config.workers),
     maxConnectionsPerIdentity: Math.ceil(config.maxConnectionsPerIdentity / config.workers),
+    connections: metrics?.connections,
   };
   let listener: RunningListener;
   let httpsListener: RunningListener | undefined;
+  let metricsEndpoint: RunningMetricsEndpoint | undefined;
   try {
     listener = await startListener(core, listenerOptions);
     try {
       // With workers, each worker listens on the HTTPS port too and the primary deals its
       // connections out in turn, as it does for the TTLV port (Node's cluster module).
       if (config.https) httpsListener = await startHttpsListener(core, { ...listenerOptions, host: config.https.host, port: config.https.port });
+      // With workers the primary serves the endpoint and asks each worker (server/metrics-cluster.ts).
+      const notReady = () => probeReadiness({ store, hsmCall: (data) => hsm.indexMac(data), audit: fileTrail });
+      if (metrics && inCluster) answerPrimaryScrapes(metrics, notReady);
+      else if (metrics) metricsEndpoint = await startMetrics(config, tls, { metrics: () => metrics.text(), notReady });
     } catch (e) {
-      await listener.close();
+      await Promise.all([listener.close(), httpsListener?.close()]);
       throw e;
     }
   } catch (e) {
+    await counter?.close();
     await notifier?.close();
     store.close();
     await audit.close();
@@ -380,7 +413,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   return {
     listener,
     ...(httpsListener ? { httpsListener } : {}),
-    audit,
+    ...(metricsEndpoint ? { metricsEndpoint } : {}),
+    audit: trail,
     tlsWarnings: tls.warnings,
     async reload() {
       const failures: string[] = [];
@@ -393,6 +427,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         const material = readTlsMaterial(tlsSources(config));
         listener.reloadTls(material);
         httpsListener?.reloadTls(material);
+        metricsEndpoint?.reloadTls(material);
         tls = material;
         return { tls: { serial: material.serial, validTo: material.validTo, crls: material.crl.length }, failures, warnings: material.warnings };
       } catch (e) {
@@ -401,7 +436,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       }
     },
     async stop() {
-      await Promise.all([listener.close(), httpsListener?.close()]);
+      await Promise.all([listener.close(), httpsListener?.close(), metricsEndpoint?.close()]);
+      await counter?.close();
       // Operations answered Operation Pending finish (their writes are whole) before the store closes.
       await core.pending?.drain();
       // After the last request's changes are queued; before the store and HSM a Put reads from.
@@ -414,4 +450,20 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       await forwarder?.close();
     },
   };
+}
+
+/**
+ * The metrics endpoint (`metrics.listen`) of the process that serves it (the server, or the primary
+ * with workers), with the server's TLS material under `metrics.tls`; logs where it listens.
+ */
+export async function startMetrics(config: ServerConfig, tls: TlsMaterial, scrape: Pick<MetricsEndpointOptions, 'metrics' | 'notReady'>): Promise<RunningMetricsEndpoint> {
+  const m = config.metrics!;
+  const endpoint = await startMetricsEndpoint({
+    host: m.host,
+    port: m.port,
+    ...(m.tls ? { tls: { key: tls.key, cert: tls.cert, ca: tls.ca, crl: tls.crl, ciphers: config.tlsCiphers } } : {}),
+    ...scrape,
+  });
+  console.log(JSON.stringify({ msg: 'metrics listening', address: endpoint.address.address, port: endpoint.address.port, tls: m.tls }));
+  return endpoint;
 }

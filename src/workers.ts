@@ -18,8 +18,13 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { ServerConfig } from './config';
-import { openAuditLog, openHsmForAudit, prepareDataDir, startAuditForwarder } from './main';
+import { openAuditLog, openHsmForAudit, prepareDataDir, startAuditForwarder, startMetrics, tlsSources } from './main';
 import { serveWorkerAudit } from './audit/worker-sink';
+import { ServerMetrics } from './server/metrics';
+import { clusterScrape } from './server/metrics-cluster';
+import { probeReadiness, type RunningMetricsEndpoint } from './server/metrics-endpoint';
+import { readTlsMaterial } from './pki/tls-material';
+import { ObjectCounter } from './store/object-counts';
 
 /** What a worker tells the primary once its listener is up. */
 export interface WorkerReady {
@@ -49,8 +54,14 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
   for (const note of tlsWarnings) log({ msg: 'config', note });
   // The primary owns the audit trail (the workers send it their records) and forwards it to the SIEM collector.
   const forwarder = startAuditForwarder(config);
-  const keys = await openHsmForAudit(config);
+  // The primary's own metrics: its audit trail (the backlog, the HSM's checkpoint MACs); the workers' are asked for at each scrape.
+  const metrics = config.metrics ? new ServerMetrics() : undefined;
+  const hsm = await openHsmForAudit(config);
+  const keys = metrics ? metrics.observeKeys(hsm) : hsm;
+  /** Workers that said they are serving: the ones a scrape asks. */
+  const ready = new Set<Worker>();
   let audit: Awaited<ReturnType<typeof openAuditLog>>;
+  let metricsEndpoint: RunningMetricsEndpoint | undefined;
   try {
     audit = await openAuditLog(config, keys, forwarder);
   } catch (e) {
@@ -58,9 +69,24 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
     await forwarder?.close();
     throw e;
   }
+  const trail = audit.trail;
+  // The primary counts the objects itself (a read-only connection in a thread), once for all workers.
+  const counter = metrics ? new ObjectCounter(config.storePath) : undefined;
+  metrics?.readFrom({ auditBacklog: () => trail.backlog, ...(counter ? { objectCounts: () => counter.counts() } : {}) });
+  try {
+    // The primary's own readiness: the audit trail it owns and its HSM (the checkpoints' MACs).
+    const hsmCall = (data: Uint8Array) => (hsm.auditMac ? hsm.auditMac(data) : hsm.indexMac(data));
+    const ownReadiness = () => probeReadiness({ hsmCall, audit: trail });
+    if (metrics) metricsEndpoint = await startMetrics(config, readTlsMaterial(tlsSources(config)), clusterScrape(metrics, ownReadiness, () => [...ready], config.workers));
+  } catch (e) {
+    await counter?.close();
+    await audit.close();
+    await keys.close();
+    await forwarder?.close();
+    throw e;
+  }
   const code = await new Promise<number>((resolve) => {
     const workers = new Set<Worker>();
-    const ready = new Set<Worker>();
     /** Workers sent SIGHUP while still starting: sent it once ready (until then the signal would end them). */
     const reloadOwed = new Set<Worker>();
     const restarts: number[] = [];
@@ -124,6 +150,13 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
     process.on('SIGHUP', () => {
       if (stopping) return;
       // The primary owns the audit file: it reopens it; the workers reload their TLS material.
+      if (metricsEndpoint && config.metrics?.tls) {
+        try {
+          metricsEndpoint.reloadTls(readTlsMaterial(tlsSources(config)));
+        } catch (e) {
+          log({ msg: 'reload failed', error: `metrics endpoint: ${(e as Error).message}; still serving the previous TLS material` });
+        }
+      }
       audit.reopen().then(
         () => log({ msg: 'reloaded', pid: process.pid, auditFile: config.auditFile }),
         (e: unknown) => log({ msg: 'reload failed', error: `audit file ${config.auditFile}: cannot reopen it (${(e as Error).message}); records go to the file open before` }),
@@ -135,6 +168,8 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
     });
     for (let i = 0; i < config.workers; i++) fork();
   });
+  await metricsEndpoint?.close();
+  await counter?.close();
   // Every worker has exited: what they sent is appended; the last checkpoint needs the HSM.
   await audit.close();
   await keys.close();

@@ -91,6 +91,17 @@ export class AuditTrail {
   private readonly timer: NodeJS.Timeout | null;
   private readonly every: number;
 
+  /** Lines recorded this run and not yet durable (the server's metrics). */
+  get backlog(): number {
+    return this.recorded - this.durableCount;
+  }
+
+  /** Why answers wait or are refused now (a failed sync, a write the disk refuses), or undefined (readiness). */
+  get unusableReason(): string | undefined {
+    if (this.syncFailure) return this.syncFailure.message;
+    return this.writeFailure === null ? undefined : `cannot write the audit file (${this.writeFailure}); answers wait until it can`;
+  }
+
   constructor(private readonly opts: AuditTrailOptions) {
     this.every = opts.checkpointEvery ?? 1000;
     // Owner-only: the audit trail names clients and objects.

@@ -47,9 +47,10 @@ function verifyFailure(code: string): string {
   return code === 'CERT_REVOKED' ? 'certificate revoked' : `client certificate rejected: ${code}`;
 }
 
-const NO_CLIENT_CERTIFICATE = 'no client certificate';
-const NO_CLIENT_AUTH_EKU = 'client certificate has no Extended Key Usage clientAuth';
-const NO_IDENTITY = 'certificate has no identity';
+// Exported for the server's metrics, which label refusals by them (server/metrics.ts).
+export const NO_CLIENT_CERTIFICATE = 'no client certificate';
+export const NO_CLIENT_AUTH_EKU = 'client certificate has no Extended Key Usage clientAuth';
+export const NO_IDENTITY = 'certificate has no identity';
 
 /**
  * The listener's decision on a handshake's client certificate. `cert` undefined: none was sent;

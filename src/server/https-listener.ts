@@ -158,8 +158,10 @@ export function startHttpsListener(core: ServerCore, opts: HttpsListenerOptions)
     perIdentity.set(name, held + 1);
     clients.set(socket, verified.client);
     sockets.add(socket);
+    opts.connections?.opened('https');
     socket.on('close', () => {
       sockets.delete(socket);
+      opts.connections?.closed('https');
       const n = (perIdentity.get(name) ?? 1) - 1;
       if (n > 0) perIdentity.set(name, n);
       else perIdentity.delete(name);

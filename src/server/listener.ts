@@ -47,6 +47,14 @@ export interface ListenerOptions {
    * after the handshake, audited with the identity.
    */
   readonly maxConnectionsPerIdentity?: number;
+  /** Told when an authenticated connection opens and closes (the server's metrics). */
+  readonly connections?: ConnectionObserver;
+}
+
+/** Authenticated connections as they open and close, by transport. */
+export interface ConnectionObserver {
+  opened(transport: 'ttlv' | 'https'): void;
+  closed(transport: 'ttlv' | 'https'): void;
 }
 
 /**
@@ -125,8 +133,10 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
     }
     perIdentity.set(name, held + 1);
     sockets.add(socket);
+    opts.connections?.opened('ttlv');
     socket.on('close', () => {
       sockets.delete(socket);
+      opts.connections?.closed('ttlv');
       const n = (perIdentity.get(name) ?? 1) - 1;
       if (n > 0) perIdentity.set(name, n);
       else perIdentity.delete(name);

@@ -71,6 +71,8 @@ export function prepareStatements(db: Database.Database) {
     ),
     seqAndAttributes: db.prepare(`SELECT seq, attrs, rev FROM objects WHERE uid = ?`),
     dataVersion: db.prepare('PRAGMA data_version').pluck(),
+    // Readiness (server/metrics-endpoint.ts): one read through the primary key's last page.
+    probeRead: db.prepare('SELECT max(seq) FROM objects').pluck(),
     begin: db.prepare('BEGIN'),
     beginImmediate: db.prepare('BEGIN IMMEDIATE'),
     commit: db.prepare('COMMIT'),

@@ -44,6 +44,7 @@ import {
   type ObjectStore,
   type ObjectUpdate,
 } from './object-store';
+import { openedFile, storeFileProblem, type OpenedFile, type StoreObserver, type WriteStats } from './sqlite-watch';
 
 interface PendingWrite {
   /** Objects the write touches: their cached rows are dropped when it commits. */
@@ -53,16 +54,6 @@ interface PendingWrite {
   reject: (e: unknown) => void;
   /** Set for a deferred write (deferAttribute): what it sets on which object. */
   readonly deferred?: { readonly uid: string; readonly attribute: DeferredAttribute };
-}
-
-/** Counters of the store's own work, for tests and operators. */
-export interface WriteStats {
-  /** Transactions committed. */
-  readonly commits: number;
-  /** fdatasyncs of the WAL completed (each acknowledges the writes committed before it began). */
-  readonly syncs: number;
-  /** Deferred writes queued and not yet committed. */
-  readonly deferredQueued: number;
 }
 
 export interface SqliteStoreOptions {
@@ -77,6 +68,8 @@ export interface SqliteStoreOptions {
    * would block the event loop.
    */
   readonly sharedWithOtherProcesses?: boolean;
+  /** Told of each group commit and WAL sync (the server's metrics); absent: nothing is timed. */
+  readonly observer?: StoreObserver;
 }
 
 /** Default size of the row cache: a few MB, and the working set of a busy storage array. */
@@ -124,8 +117,11 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
   private seenDataVersion = -1;
   /** Consecutive write batches that found the lock taken by another process. */
   private lockRetries = 0;
+  private readonly observer: StoreObserver | undefined;
+  private readonly file: OpenedFile;
 
   constructor(opts: SqliteStoreOptions) {
+    this.observer = opts.observer;
     this.cacheLimit = opts.cachedObjects ?? DEFAULT_CACHED_OBJECTS;
     this.shared = opts.sharedWithOtherProcesses ?? false;
     try {
@@ -151,6 +147,7 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
       this.db.close();
       throw new StoreError('IO', `cannot open the write-ahead log of ${opts.path}: ${(e as Error).message}`);
     }
+    this.file = openedFile(opts.path);
   }
 
   private migrate(): void {
@@ -315,6 +312,7 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
       return;
     }
     let failures: Map<PendingWrite, unknown>;
+    const started = this.observer && process.hrtime.bigint();
     try {
       failures = this.runWrites(batch);
       if (failures.size === batch.length) {
@@ -323,6 +321,7 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
       } else {
         this.stmts.commit.run();
         this.commits++;
+        if (started) this.observer!.committed(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
       }
     } catch (e) {
       this.insertedRows.clear();
@@ -437,8 +436,10 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
     const covered = this.unsynced;
     this.syncing = covered;
     this.unsynced = [];
+    const started = this.observer && process.hrtime.bigint();
     fs.fdatasync(this.walFd, (err) => {
       this.syncing = null;
+      if (started && !err) this.observer!.synced(Number(process.hrtime.bigint() - started) / 1e9);
       if (this.closed) return; // close() synced and settled these itself
       if (err) this.failSync(err, covered);
       else {
@@ -558,6 +559,12 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
   kekIds(): string[] {
     const sql = 'SELECT kek_id FROM objects WHERE kek_id IS NOT NULL UNION SELECT digest_kek_id FROM objects WHERE digest_kek_id IS NOT NULL';
     return (this.db.prepare(sql).pluck().all() as string[]);
+  }
+
+  /** Why the store cannot serve now (closed, a failed WAL sync, its file: sqlite-watch.ts), or undefined. */
+  unusableReason(): string | undefined {
+    if (this.closed) return 'the store is closed';
+    return this.syncFailure?.message ?? storeFileProblem(this.file, () => this.stmts.probeRead.get());
   }
 
   close(): void {
