@@ -84,10 +84,6 @@ async function start(flags: StartOptions): Promise<void> {
     dataDir: flags.dataDir,
     workers: flags.workers,
   });
-  // A build without the metrics listener must not take the flag and serve nothing.
-  if (flags.metricsListen !== undefined && !('metrics' in config)) {
-    throw new ConfigError('--metrics-listen', 'this build has no metrics listener');
-  }
   // The primary holds the data dir's lock for itself and its workers.
   if (cluster.isPrimary) secureDataDir(config.dataDir);
   const unlock = cluster.isPrimary ? lockDataDir(config.dataDir) : () => {};
