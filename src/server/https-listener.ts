@@ -7,7 +7,8 @@
  * Same rules as the TLS listener: mutual TLS 1.2+ against the configured CA and CRLs, the identity
  * from the verified certificate (peer-identity.ts), every refusal audited, a body above the message
  * limit refused before it is buffered (by its Content-Length, and while it streams), a request that
- * must arrive whole within `messageTimeoutMs`, idle and handshake timeouts, the connection bounds.
+ * must arrive whole within `messageTimeoutMs` (cut off with 408 and audited, as 5696 audits a message
+ * cut off), idle and handshake timeouts, the connection bounds.
  *
  * The profile fixes the method, the path and the content types but names no HTTP status for a
  * request outside them, so HTTP's own apply: 404 (another path), 405 with `Allow: POST` (another
@@ -139,6 +140,29 @@ export function startHttpsListener(core: ServerCore, opts: HttpsListenerOptions)
   // The same bound on connections and audited handshake refusals as the TLS listener (connection-bound.ts).
   const guard = guardHandshakes(server, maxConnections, () => sockets.size, core.audit);
 
+  /** Plaintext bytes read from each connection when its last answer went out: more since is a begun request. */
+  const readWhenWhole = new WeakMap<Socket, number>();
+  /** The response of the request each connection is reading, until it is sent. */
+  const answering = new WeakMap<Socket, ServerResponse>();
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // A request whose head arrived is being read; bytes since the last answer are a head begun.
+    const begun = answering.has(socket) || socket.bytesRead > (readWhenWhole.get(socket) ?? 0);
+    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const malformed = err.code?.startsWith('HPE_') === true;
+    const client = clients.get(socket);
+    // Audited as port 5696 audits a message cut off or unframeable. Node's request timer also
+    // fires on a connection that has sent nothing since its handshake: closed unaudited, as idle.
+    if (client && ((timedOut && begun) || malformed)) {
+      const reason = timedOut ? 'message not completed in time' : `HTTP 400: malformed HTTP request (${err.code})`;
+      audit({ event: 'message-rejected', client: client.name, certificateFingerprint: client.certificateFingerprint, peer: client.peer ?? '', reason });
+    }
+    // With a clientError listener the answer is ours to give, as Node would: unless one is under way.
+    if ((timedOut || malformed) && socket.writable && answering.get(socket)?.headersSent !== true) {
+      socket.write(timedOut ? 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    }
+    socket.destroy();
+  });
+
   server.on('secureConnection', (socket: tls.TLSSocket) => {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     guard.handshakeDone(peer);
@@ -186,6 +210,11 @@ export function startHttpsListener(core: ServerCore, opts: HttpsListenerOptions)
       req.socket.destroy();
       return;
     }
+    answering.set(req.socket, res);
+    // A pipelined request's response may have taken the place already.
+    res.once('close', () => answering.get(req.socket) === res && answering.delete(req.socket));
+    // Answered, the request was whole; bytes read after it belong to the next one.
+    res.once('finish', () => readWhenWhole.set(req.socket, req.socket.bytesRead));
     const bodyExpected = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
     const path = (req.url ?? '').split('?')[0];
     if (path !== KMIP_PATH) return refuse(req, res, client, { status: 404, reason: `no such resource ${JSON.stringify(path)}: KMIP is served at POST ${KMIP_PATH}` }, bodyExpected);
