@@ -19,7 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import { decodeTtlv } from '../../ttlv/decode';
 import { encodeTtlv } from '../../ttlv/encode';
@@ -30,8 +30,9 @@ import { kmipDictionary } from '../spec/dictionary';
 import type { ClientIdentity } from '../objects/context';
 import { handleMessage, invalidMessageResponse, type ServerCore, type Session } from './handle-message';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MESSAGE_TIMEOUT_MS, type ListenerOptions, type RunningListener } from './listener';
-import { peerIdentity, secureContextOptions, type TlsReload } from './peer-identity';
+import { peerIdentity, secureContextOptions } from './peer-identity';
 import { guardHandshakes } from './connection-bound';
+import { listenOn } from './listening';
 
 /** The request URI of the profile. */
 export const KMIP_PATH = '/kmip';
@@ -113,7 +114,6 @@ export function startHttpsListener(core: ServerCore, opts: HttpsListenerOptions)
   const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const maxPerIdentity = opts.maxConnectionsPerIdentity ?? Math.max(1, Math.floor(maxConnections / 4));
   const perIdentity = new Map<string, number>();
-  let closing = false;
   const audit = (rec: { event: 'connection-rejected' | 'message-rejected'; peer: string; reason: string; client?: string; certificateFingerprint?: string }): void =>
     core.audit.record({ correlationId: randomUUID(), ...rec });
 
@@ -265,29 +265,9 @@ export function startHttpsListener(core: ServerCore, opts: HttpsListenerOptions)
     });
   }
 
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve({
-        address: server.address() as AddressInfo,
-        reloadTls(material: TlsReload) {
-          const next = secureContextOptions(material, opts.ciphers);
-          // Built once first: setSecureContext records the options before OpenSSL can refuse them.
-          tls.createSecureContext(next);
-          server.setSecureContext(next);
-        },
-        async close() {
-          if (closing) return;
-          closing = true;
-          const stopped = new Promise<void>((r) => server.close(() => r()));
-          await Promise.allSettled([...inFlight]);
-          server.closeIdleConnections();
-          for (const s of sockets) s.end();
-          setTimeout(() => server.closeAllConnections(), 1000).unref();
-          await stopped;
-        },
-      });
-    });
+  return listenOn(server, opts, { inFlight, sockets }, {
+    // Keep-alive connections between requests close now; any left close after the grace.
+    ending: () => server.closeIdleConnections(),
+    forcing: () => server.closeAllConnections(),
   });
 }
