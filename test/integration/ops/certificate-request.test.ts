@@ -1,9 +1,9 @@
 /**
  * The Certificate Request managed object (KMIP 2.0 on) through handleMessage (real SQLite, real
  * SoftHSM2): Register (a PKCS#10 request must be valid; CRMF is kept as given), Get, Get
- * Attributes, Locate by Object Type, Destroy; Certify from a stored request by Certificate Request
- * Unique Identifier, and by the ID Placeholder after a Register in the same batch; Query claims the
- * type in 2.1 and not in 1.4, where the type does not exist.
+ * Attributes, Get Attribute List, Locate by Object Type, Destroy; Certify from a stored request by
+ * Certificate Request Unique Identifier, and by the ID Placeholder after a Register in the same
+ * batch; Query claims the type in 2.1 and not in 1.4, where the type does not exist.
  */
 import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../../ttlv/types';
@@ -94,6 +94,11 @@ describe('KMIP 2.1 Certificate Request objects', () => {
 
     expect((await attributeValues(h, v, uid, 'Object Type', Tag.ObjectType))[0]?.value).toBe(ObjectType.CertificateRequest);
     expect((await attributeValues(h, v, uid, 'Name', Tag.Name)).length).toBe(1);
+    // Every attribute, and the list of their names, as for any object.
+    const all = find(successPayload(await h.send(v, Operation.GetAttributes, [uidItem(uid)])), Tag.Attributes) as TtlvStructure;
+    expect(find(all, Tag.State)).toBeDefined();
+    const names = allOf(successPayload(await h.send(v, Operation.GetAttributeList, [uidItem(uid)])), Tag.AttributeReference).map((r) => r.value);
+    expect(names).toEqual(expect.arrayContaining([Tag.ObjectType, Tag.UniqueIdentifier, Tag.Name]));
 
     const aes = await createAes(h, v);
     const located = successPayload(await h.send(v, Operation.Locate, [attributesFor(v, [{ name: 'Object Type', value: ttlv.enumeration(Tag.ObjectType, ObjectType.CertificateRequest) }])]));
