@@ -149,16 +149,18 @@ export function startHttpsListener(core: ServerCore, opts: HttpsListenerOptions)
     const begun = answering.has(socket) || socket.bytesRead > (readWhenWhole.get(socket) ?? 0);
     const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
     const malformed = err.code?.startsWith('HPE_') === true;
+    // Node's statuses: 431 for a head above its size limit, 400 for anything else it cannot parse.
+    const status = timedOut ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
     const client = clients.get(socket);
     // Audited as port 5696 audits a message cut off or unframeable. Node's request timer also
     // fires on a connection that has sent nothing since its handshake: closed unaudited, as idle.
     if (client && ((timedOut && begun) || malformed)) {
-      const reason = timedOut ? 'message not completed in time' : `HTTP 400: malformed HTTP request (${err.code})`;
+      const reason = timedOut ? 'message not completed in time' : `HTTP ${status.slice(0, 3)}: malformed HTTP request (${err.code})`;
       audit({ event: 'message-rejected', client: client.name, certificateFingerprint: client.certificateFingerprint, peer: client.peer ?? '', reason });
     }
     // With a clientError listener the answer is ours to give, as Node would: unless one is under way.
     if ((timedOut || malformed) && socket.writable && answering.get(socket)?.headersSent !== true) {
-      socket.write(timedOut ? 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
     }
     socket.destroy();
   });

@@ -280,12 +280,16 @@ describe('bounds, on a listener with small ones', () => {
     expect(cutOff(audit.records.slice(before))).toHaveLength(1);
   });
 
-  test('a malformed HTTP request gets 400 and is audited', async () => {
+  test('a malformed HTTP request gets 400 (431 for a head too large) and is audited', async () => {
     const before = audit.records.length;
     expect((await sendAndWaitForClose('POST /kmip HTTP/1.1\r\nContent-Length: x\r\n\r\n')).startsWith('HTTP/1.1 400')).toBe(true);
     const rec = audit.records.slice(before).find((a) => a.event === 'message-rejected');
     expect(rec?.reason).toMatch(/^HTTP 400: malformed HTTP request \(HPE_/);
     expect(rec).toMatchObject({ client: 'client' });
+    // A head above Node's size limit: 431, as Node answers it.
+    const big = audit.records.length;
+    expect((await sendAndWaitForClose(`POST /kmip HTTP/1.1\r\nX-Filler: ${'a'.repeat(20_000)}\r\n\r\n`)).startsWith('HTTP/1.1 431')).toBe(true);
+    expect(audit.records.slice(big).find((a) => a.event === 'message-rejected')?.reason).toBe('HTTP 431: malformed HTTP request (HPE_HEADER_OVERFLOW)');
   });
 
   test('at the connection limit an idle connection that sent nothing is closed for a newcomer, and audited', async () => {
