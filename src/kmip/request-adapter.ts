@@ -201,6 +201,8 @@ const REQUEST_RULES: ReadonlyMap<number, OperationRules> = new Map<number, Opera
     Operation.Register,
     creating(
       templateFields(TEMPLATE_ATTRIBUTE).set(Tag.ObjectType, {
+        // 1.x: Certificate Request objects arrive in 2.0.
+        v1: { kind: 'valueInVersion', refusal: { reason: Reason.InvalidField, message: 'this Object Type does not exist in this protocol version' } },
         v2: { kind: 'valueInVersion', refusal: { reason: Reason.InvalidObjectType, message: 'Templates do not exist in KMIP 2' } },
       }),
       { check: checkMetadataOnly },

@@ -18,15 +18,16 @@
 import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto';
 import { ItemType, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
-import { CertificateRequestType, CertificateType, CryptographicUsageMask, LinkType, ObjectType } from '../spec/generated/enums';
+import { CertificateType, CryptographicUsageMask, LinkType, ObjectType } from '../spec/generated/enums';
 import type { KmipAttribute } from '../kmip/attributes';
-import { opt } from '../kmip/tree';
+import { asText, child, opt } from '../kmip/tree';
 import { isAllowed, stateName, type StateValue } from '../lifecycle/state-machine';
 import type { OpContext } from './context';
 import { KmipError, Reason } from '../kmip/errors';
 import type { ManagedObjectRecord, StoredAttribute } from '../store/object-store';
 import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
-import { issueCertificate, parseCertificationRequest, requestDer, subjectOfCertificate, type CertificationRequest } from '../crypto/x509-issue';
+import { issueCertificate, subjectOfCertificate, type CertificationRequest } from '../crypto/x509-issue';
+import { parseRequestOfType, storedCertificationRequest } from './certificate-request';
 import { keyBlockOf, requireKeyValue } from './key-block';
 import { getAttribute, getAttributes, isDestroyed, loadObject, nowSeconds, readBody, requireOnline } from './managed-object';
 
@@ -73,26 +74,33 @@ export function checkCertificateType(attrs: readonly KmipAttribute[]): void {
 }
 
 /**
- * The request's Certificate Request Type and Certificate Request Value (a 1.x client's
- * Certificate Request, renamed by the request adapter): PKCS#10 as DER or PEM; CRMF and PGP are
- * not offered.
+ * The request's certificate request: a stored Certificate Request named by Certificate Request
+ * Unique Identifier (2.x), or the Certificate Request Type and Certificate Request Value (a 1.x
+ * client's Certificate Request, renamed by the request adapter), never both. PKCS#10 as DER or
+ * PEM; CRMF and PGP are not offered.
  */
-export function readCertificationRequest(payload: TtlvStructure): CertificationRequest | undefined {
+export async function readCertificationRequest(payload: TtlvStructure, ctx: OpContext): Promise<CertificationRequest | undefined> {
   const type = opt.enumeration(payload, Tag.CertificateRequestType);
   const value = opt.bytes(payload, Tag.CertificateRequestValue);
-  if (payload.value.some((c) => c.tag === Tag.CertificateRequestUniqueIdentifier)) {
-    throw new KmipError(Reason.FeatureNotSupported, 'Certificate Request objects are not stored by this server; send the Certificate Request Value');
+  const storedUid = child(payload, Tag.CertificateRequestUniqueIdentifier);
+  if (storedUid !== undefined) {
+    if (value !== undefined || type !== undefined) {
+      throw new KmipError(Reason.InvalidField, 'name a stored Certificate Request or send one (Certificate Request Type and Value), not both');
+    }
+    // The ID Placeholder stands in for an identifier given as an Enumeration, as for Unique Identifier.
+    const uid = storedUid.type === ItemType.Enumeration ? ctx.idPlaceholder : asText(storedUid);
+    if (uid === undefined) throw new KmipError(Reason.MissingData, 'no ID Placeholder to stand for the Certificate Request Unique Identifier');
+    const stored = await storedCertificationRequest(ctx, uid);
+    if (stored === undefined) throw new KmipError(Reason.InvalidObjectType, `object ${uid} is not a Certificate Request`);
+    return stored;
   }
   if (value === undefined) {
     if (type !== undefined) throw new KmipError(Reason.InvalidField, 'a Certificate Request Type was given without the Certificate Request');
     return undefined;
   }
   if (type === undefined) throw new KmipError(Reason.InvalidField, 'the Certificate Request Type is required with a Certificate Request');
-  if (type !== CertificateRequestType.PKCS_10 && type !== CertificateRequestType.PEM) {
-    throw new KmipError(Reason.FeatureNotSupported, 'only PKCS#10 certificate requests (DER or PEM) are accepted');
-  }
   try {
-    return parseCertificationRequest(requestDer(value, type === CertificateRequestType.PEM, Reason.InvalidCSR), Reason.InvalidCSR);
+    return parseRequestOfType({ type, value }, Reason.InvalidCSR);
   } catch (e) {
     // Invalid CSR arrives in 2.0; 1.x clients hear Invalid Field.
     if (e instanceof KmipError && e.reason === Reason.InvalidCSR) throw new KmipError(e.reason, e.message, undefined, Reason.InvalidField);

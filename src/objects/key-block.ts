@@ -23,6 +23,8 @@ export const OBJECT_BODY_TAG: Readonly<Partial<Record<number, number>>> = {
   [ObjectType.OpaqueObject]: Tag.OpaqueObject,
   [ObjectType.PGPKey]: Tag.PGPKey,
   [ObjectType.Template]: Tag.Template,
+  // 2.x's managed object: a Structure of Certificate Request Type and Value (1.x's tag was a Byte String field of Certify).
+  [ObjectType.CertificateRequest]: Tag.CertificateRequest,
 };
 
 export function keyBlock(formatType: number, material: Uint8Array, algorithm?: number, length?: number): TtlvStructure {

@@ -2,7 +2,8 @@
  * What Register learns by reading the object itself: a public or private key must parse in its
  * Key Format Type (malformed DER is Invalid Field, not a key stored to fail later), and its
  * algorithm and length are recorded when the key block does not state them; an X.509 certificate
- * must parse, and gives the certificate attributes. Split Keys and PGP Keys must be well formed.
+ * must parse, and gives the certificate attributes. Split Keys, PGP Keys and Certificate Requests
+ * must be well formed.
  */
 import { ItemType, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
@@ -16,6 +17,7 @@ import { certificateAttributes } from '../crypto/certificate';
 import { KmipError, Reason } from '../kmip/errors';
 import { keyBlockOf } from './key-block';
 import { readSplitKey, readSplitParts } from './split-key-object';
+import { checkCertificateRequestObject } from './certificate-request';
 
 /**
  * PGP Key (1.2 on): a PGP Key Version (3 or 4, the versions the spec names) and a Key Block whose
@@ -49,6 +51,8 @@ export function inspectRegistered(objectType: number, body: TtlvStructure, own: 
     else readSplitKey(body);
   } else if (objectType === ObjectType.PGPKey) {
     checkPgpKey(body);
+  } else if (objectType === ObjectType.CertificateRequest) {
+    checkCertificateRequestObject(body);
   } else if (objectType === ObjectType.Certificate && opt.enumeration(body, Tag.CertificateType) === CertificateType.X_509) {
     const value = child(body, Tag.CertificateValue);
     if (value?.type === ItemType.ByteString) found.push(...certificateAttributes(value.value));

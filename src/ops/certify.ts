@@ -2,7 +2,9 @@
  * Certify: an X.509 certificate for a public key, issued here and stored as a new Certificate.
  *
  * The subject key is the managed Public Key the request names (Unique Identifier, else the ID
- * Placeholder), or the key in a PKCS#10 Certificate Request; given both, they must be the same key.
+ * Placeholder), or the key in a PKCS#10 Certificate Request (sent, or a stored Certificate Request
+ * object named by Certificate Request Unique Identifier or by that identifier); given both, they
+ * must be the same key.
  * The subject name is the request's (which "takes precedence"), else a CN from the request's Name
  * attribute, the public key's Name, or its Unique Identifier. The issuer is a CA certificate the
  * request links to, or the subject's own private key (self-signed): see certificate-issuer.ts.
@@ -40,6 +42,7 @@ import {
   issueUnder,
 } from '../objects/certificate-issuer';
 import { resolveRequestAttributes } from '../objects/templates';
+import { storedCertificationRequest } from '../objects/certificate-request';
 
 import { dateAttribute, linkAttribute } from '../kmip/attributes';
 function nameText(v: TtlvItem | undefined): string | undefined {
@@ -58,11 +61,17 @@ export const certifyHandler: OperationHandler = {
     checkClientAttributes(attrs, ObjectType.Certificate);
     checkCertificateType(attrs);
     const protectionStorage = chooseProtectionStorage(payload);
-    const csr = readCertificationRequest(payload);
+    let csr = await readCertificationRequest(payload, ctx);
     // The ID Placeholder stands in where the request names it (1.x does whenever it omits the
     // identifier: kmip/request-adapter.ts), or gives neither a key nor a Certificate Request.
     const given = child(payload, Tag.UniqueIdentifier);
-    const uid = given === undefined ? (csr === undefined ? ctx.idPlaceholder : undefined) : given.type === ItemType.Enumeration ? ctx.idPlaceholder : asText(given);
+    let uid = given === undefined ? (csr === undefined ? ctx.idPlaceholder : undefined) : given.type === ItemType.Enumeration ? ctx.idPlaceholder : asText(given);
+    // It may name a stored Certificate Request instead of the public key (say, one the same batch registered).
+    const storedRequest = uid !== undefined && csr === undefined ? await storedCertificationRequest(ctx, uid) : undefined;
+    if (storedRequest !== undefined) {
+      csr = storedRequest;
+      uid = undefined;
+    }
     if (uid === undefined && csr === undefined) {
       throw new KmipError(Reason.MissingData, 'Certify needs the public key (Unique Identifier or ID Placeholder) or a Certificate Request');
     }

@@ -17,6 +17,7 @@ const SUPPORTED_OBJECT_TYPES: readonly number[] = [
   ObjectType.SecretData,
   ObjectType.OpaqueObject,
   ObjectType.PGPKey,
+  ObjectType.CertificateRequest,
 ];
 
 /**

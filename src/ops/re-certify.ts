@@ -69,7 +69,7 @@ export const reCertifyHandler: OperationHandler = {
       throw new KmipError(Reason.InvalidMessage, 'Offset cannot be given together with an Activation Date or Deactivation Date');
     }
     const protectionStorage = chooseProtectionStorage(payload);
-    const csr = readCertificationRequest(payload);
+    const csr = await readCertificationRequest(payload, ctx);
 
     const oldDer = await certificateDer(ctx, old);
     const x509 = new X509Certificate(oldDer);

@@ -2,8 +2,8 @@
  * What the listener does with a client certificate, in one place: the listener (after OpenSSL has
  * verified the chain in the handshake) and `kmip-server doctor` (which reproduces that verification
  * from the files) both decide with `admitClientCertificate`, so they give the same answer in the
- * same words. `chainFailure` is doctor's reading of what OpenSSL checks in the handshake (issuer,
- * signature, purpose, revocation, validity), as OpenSSL's error codes.
+ * same words. `chainChecks` is doctor's reading of what OpenSSL checks in the handshake (issuer,
+ * signature, purpose, path length, revocation, validity), as OpenSSL's error codes.
  */
 import { X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
@@ -77,7 +77,7 @@ export function admitClientCertificate(cert: CertificateFields | undefined, chai
 
 /** One check of the chain as OpenSSL makes it; `code` is OpenSSL's error code when it fails. */
 export interface ChainCheck {
-  readonly check: 'chain' | 'validity' | 'key usage' | 'EKU' | 'revocation';
+  readonly check: 'chain' | 'validity' | 'key usage' | 'EKU' | 'path length' | 'revocation';
   readonly ok: boolean;
   readonly detail: string;
   readonly code?: string;
@@ -99,6 +99,40 @@ function parsed(cert: X509Certificate): pkijs.Certificate {
 
 function nameDer(name: pkijs.RelativeDistinguishedNames): Buffer {
   return Buffer.from(name.toSchema().toBER(false));
+}
+
+/** Basic Constraints: whether a CA, and how many intermediate CAs it allows below it (undefined: any). */
+function basicConstraints(cert: X509Certificate): { ca: boolean; pathLength: number | undefined } {
+  const ext = parsed(cert).extensions?.find((e) => e.extnID === '2.5.29.19');
+  if (!ext) return { ca: false, pathLength: undefined };
+  const bc = new pkijs.BasicConstraints({ schema: asn1js.fromBER(ext.extnValue.valueBlock.valueHexView).result });
+  const len = bc.pathLenConstraint;
+  return { ca: bc.cA === true, pathLength: len === undefined ? undefined : typeof len === 'number' ? len : len.valueBlock.valueDec };
+}
+
+/**
+ * With intermediates: each CA above the client must be a CA, and allow as many intermediate CAs
+ * below it as the chain has (its path length). Undefined for a client its trusted CA issued directly.
+ */
+function pathCheck(path: readonly X509Certificate[], anchor: X509Certificate): ChainCheck | undefined {
+  if (path.length < 2) return undefined;
+  const cas = [...path.slice(1), anchor];
+  for (let i = 0; i < cas.length; i++) {
+    const bc = basicConstraints(cas[i]!);
+    if (!bc.ca && i < cas.length - 1) {
+      return { check: 'path length', ok: false, detail: `the intermediate "${oneLine(cas[i]!.subject)}" is not a CA certificate`, code: 'INVALID_CA' };
+    }
+    // Below the CA at i are i intermediate CAs (the client itself does not count).
+    if (bc.pathLength !== undefined && bc.pathLength < i) {
+      return {
+        check: 'path length',
+        ok: false,
+        detail: `the CA "${oneLine(cas[i]!.subject)}" allows ${bc.pathLength} intermediate CA(s) below it (pathlen), the chain has ${i}`,
+        code: 'PATH_LENGTH_EXCEEDED',
+      };
+    }
+  }
+  return { check: 'path length', ok: true, detail: `${cas.length - 1} intermediate(s), within every CA's path length` };
 }
 
 /** Key Usage bits, or undefined when the extension is absent. */
@@ -168,6 +202,8 @@ export function chainChecks(input: ChainInput): ChainCheck[] {
         ? { check: 'EKU', ok: true, detail: 'clientAuth' }
         : { check: 'EKU', ok: false, detail: `lacks clientAuth (has ${ekus.map(ekuName).join(', ') || 'none'})`, code: 'INVALID_PURPOSE' },
   );
+  const pathLength = anchor ? pathCheck(path, anchor) : undefined;
+  if (pathLength) checks.push(pathLength);
   // Revocation: with CRLs configured, OpenSSL needs a current one from the certificate's issuer.
   if (input.crls.length === 0) checks.push({ check: 'revocation', ok: true, detail: 'no CRL configured: not checked' });
   else {
@@ -200,9 +236,17 @@ export function chainChecks(input: ChainInput): ChainCheck[] {
   return checks;
 }
 
-/** The first failing check's OpenSSL code, as the handshake reports it (undefined: verified). */
+/** A chain OpenSSL cannot build: verification stops there. */
+const CHAIN_NOT_BUILT: ReadonlySet<string | undefined> = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY']);
+
+/**
+ * The OpenSSL code the handshake reports (undefined: verified). The listener's verify callback lets
+ * OpenSSL go on past each failure, so it reports the last one, in the order the checks are listed;
+ * except for a chain it cannot build, where it stops.
+ */
 export function chainError(checks: readonly ChainCheck[]): string | undefined {
-  return checks.find((c) => !c.ok)?.code;
+  const failing = checks.filter((c) => !c.ok);
+  return (failing.find((c) => CHAIN_NOT_BUILT.has(c.code)) ?? failing[failing.length - 1])?.code;
 }
 
 function oneLine(dn: string): string {

@@ -53,7 +53,9 @@ function explainTlsError(err: NodeJS.ErrnoException & { reason?: string }, opts:
   if (code === 'CERT_HAS_EXPIRED') return 'FAIL server certificate: expired (CERT_HAS_EXPIRED): renew the server certificate and send the server SIGHUP';
   if (code === 'CERT_NOT_YET_VALID') return "FAIL server certificate: not yet valid (CERT_NOT_YET_VALID): check this machine's clock and the server's";
   if (/PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL|VERSION_TOO_LOW|VERSION_TOO_HIGH/.test(code)) {
-    return `FAIL handshake: no TLS protocol version in common (${code}): the server speaks TLS 1.2 and later; enable TLS 1.2 or 1.3 on the client`;
+    // Node's own limits, which --tls-min-v1.x / --tls-max-v1.x (or NODE_OPTIONS) may have narrowed.
+    const offered = tls.DEFAULT_MIN_VERSION === tls.DEFAULT_MAX_VERSION ? `${tls.DEFAULT_MIN_VERSION} only` : `${tls.DEFAULT_MIN_VERSION} to ${tls.DEFAULT_MAX_VERSION}`;
+    return `FAIL handshake: no TLS protocol version in common (${code}): this client offered ${offered}; kmip-server speaks TLS 1.2 and 1.3: allow both on each side (the server's own TLS settings, and Node's --tls-min-v1.2 --tls-max-v1.3 here)`;
   }
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || code === 'ERR_SSL_HTTP_REQUEST') {
     return `FAIL handshake: the other end does not speak TLS (${code}): is ${opts.host} the KMIP port (5696)?`;

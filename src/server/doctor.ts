@@ -74,6 +74,10 @@ function fixFor(c: ChainCheck): string {
       return c.check === 'EKU'
         ? `reissue with extendedKeyUsage=clientAuth (${PKI_CLIENT} does)`
         : `reissue with keyUsage=digitalSignature (${PKI_CLIENT} does)`;
+    case 'PATH_LENGTH_EXCEEDED':
+      return "issue it from a CA whose issuers allow that many intermediates (basicConstraints pathlen; the dev PKI's CA allows none), or add that intermediate CA to the server's CA file (tls.ca)";
+    case 'INVALID_CA':
+      return 'the certificate sent as an intermediate must be a CA certificate (basicConstraints CA:TRUE): send the right chain';
     case 'CERT_REVOKED':
       return `issue a new certificate (${PKI_CLIENT}); a revoked one stays revoked`;
     case 'UNABLE_TO_GET_CRL':

@@ -7,7 +7,8 @@
  * Same rules as the TLS listener: mutual TLS 1.2+ against the configured CA and CRLs, the identity
  * from the verified certificate (peer-identity.ts), every refusal audited, a body above the message
  * limit refused before it is buffered (by its Content-Length, and while it streams), a request that
- * must arrive whole within `messageTimeoutMs`, idle and handshake timeouts, the connection bounds.
+ * must arrive whole within `messageTimeoutMs` (cut off with 408 and audited, as 5696 audits a message
+ * cut off), idle and handshake timeouts, the connection bounds.
  *
  * The profile fixes the method, the path and the content types but names no HTTP status for a
  * request outside them, so HTTP's own apply: 404 (another path), 405 with `Allow: POST` (another
@@ -18,7 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import { decodeTtlv } from '../../ttlv/decode';
 import { encodeTtlv } from '../../ttlv/encode';
@@ -29,8 +30,9 @@ import { kmipDictionary } from '../spec/dictionary';
 import type { ClientIdentity } from '../objects/context';
 import { handleMessage, invalidMessageResponse, type ServerCore, type Session } from './handle-message';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MESSAGE_TIMEOUT_MS, type ListenerOptions, type RunningListener } from './listener';
-import { peerIdentity, secureContextOptions, type TlsReload } from './peer-identity';
+import { peerIdentity, secureContextOptions } from './peer-identity';
 import { guardHandshakes } from './connection-bound';
+import { listenOn } from './listening';
 
 /** The request URI of the profile. */
 export const KMIP_PATH = '/kmip';
@@ -112,7 +114,6 @@ export function startHttpsListener(core: ServerCore, opts: HttpsListenerOptions)
   const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const maxPerIdentity = opts.maxConnectionsPerIdentity ?? Math.max(1, Math.floor(maxConnections / 4));
   const perIdentity = new Map<string, number>();
-  let closing = false;
   const audit = (rec: { event: 'connection-rejected' | 'message-rejected'; peer: string; reason: string; client?: string; certificateFingerprint?: string }): void =>
     core.audit.record({ correlationId: randomUUID(), ...rec });
 
@@ -138,6 +139,31 @@ export function startHttpsListener(core: ServerCore, opts: HttpsListenerOptions)
 
   // The same bound on connections and audited handshake refusals as the TLS listener (connection-bound.ts).
   const guard = guardHandshakes(server, maxConnections, () => sockets.size, core.audit);
+
+  /** Plaintext bytes read from each connection when its last answer went out: more since is a begun request. */
+  const readWhenWhole = new WeakMap<Socket, number>();
+  /** The response of the request each connection is reading, until it is sent. */
+  const answering = new WeakMap<Socket, ServerResponse>();
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // A request whose head arrived is being read; bytes since the last answer are a head begun.
+    const begun = answering.has(socket) || socket.bytesRead > (readWhenWhole.get(socket) ?? 0);
+    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const malformed = err.code?.startsWith('HPE_') === true;
+    // Node's statuses: 431 for a head above its size limit, 400 for anything else it cannot parse.
+    const status = timedOut ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const client = clients.get(socket);
+    // Audited as port 5696 audits a message cut off or unframeable. Node's request timer also
+    // fires on a connection that has sent nothing since its handshake: closed unaudited, as idle.
+    if (client && ((timedOut && begun) || malformed)) {
+      const reason = timedOut ? 'message not completed in time' : `HTTP ${status.slice(0, 3)}: malformed HTTP request (${err.code})`;
+      audit({ event: 'message-rejected', client: client.name, certificateFingerprint: client.certificateFingerprint, peer: client.peer ?? '', reason });
+    }
+    // With a clientError listener the answer is ours to give, as Node would: unless one is under way.
+    if ((timedOut || malformed) && socket.writable && answering.get(socket)?.headersSent !== true) {
+      socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+    }
+    socket.destroy();
+  });
 
   server.on('secureConnection', (socket: tls.TLSSocket) => {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -188,6 +214,11 @@ export function startHttpsListener(core: ServerCore, opts: HttpsListenerOptions)
       req.socket.destroy();
       return;
     }
+    answering.set(req.socket, res);
+    // A pipelined request's response may have taken the place already.
+    res.once('close', () => answering.get(req.socket) === res && answering.delete(req.socket));
+    // Answered, the request was whole; bytes read after it belong to the next one.
+    res.once('finish', () => readWhenWhole.set(req.socket, req.socket.bytesRead));
     const bodyExpected = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
     const path = (req.url ?? '').split('?')[0];
     if (path !== KMIP_PATH) return refuse(req, res, client, { status: 404, reason: `no such resource ${JSON.stringify(path)}: KMIP is served at POST ${KMIP_PATH}` }, bodyExpected);
@@ -238,29 +269,9 @@ export function startHttpsListener(core: ServerCore, opts: HttpsListenerOptions)
     });
   }
 
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve({
-        address: server.address() as AddressInfo,
-        reloadTls(material: TlsReload) {
-          const next = secureContextOptions(material, opts.ciphers);
-          // Built once first: setSecureContext records the options before OpenSSL can refuse them.
-          tls.createSecureContext(next);
-          server.setSecureContext(next);
-        },
-        async close() {
-          if (closing) return;
-          closing = true;
-          const stopped = new Promise<void>((r) => server.close(() => r()));
-          await Promise.allSettled([...inFlight]);
-          server.closeIdleConnections();
-          for (const s of sockets) s.end();
-          setTimeout(() => server.closeAllConnections(), 1000).unref();
-          await stopped;
-        },
-      });
-    });
+  return listenOn(server, opts, { inFlight, sockets }, {
+    // Keep-alive connections between requests close now; any left close after the grace.
+    ending: () => server.closeIdleConnections(),
+    forcing: () => server.closeAllConnections(),
   });
 }

@@ -13,6 +13,7 @@ import type { ClientIdentity } from '../objects/context';
 import { handleMessage, type ServerCore } from './handle-message';
 import { peerIdentity, secureContextOptions, type TlsReload } from './peer-identity';
 import { guardHandshakes } from './connection-bound';
+import { listenOn } from './listening';
 
 export interface ListenerOptions {
   readonly host: string;
@@ -87,12 +88,9 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
   const admins = new Set(opts.adminIdentities);
   const sockets = new Set<tls.TLSSocket>();
   const inFlight = new Set<Promise<void>>();
-  let closing = false;
-
-  const contextOptions = (m: TlsReload): tls.SecureContextOptions => secureContextOptions(m, opts.ciphers);
 
   const server = tls.createServer({
-    ...contextOptions({ key: opts.key, cert: opts.cert, ca: opts.ca, crl: opts.crl ?? [] }),
+    ...secureContextOptions({ key: opts.key, cert: opts.cert, ca: opts.ca, crl: opts.crl ?? [] }, opts.ciphers),
     requestCert: true,
     // Verified below so that a rejected handshake can be audited with its reason.
     rejectUnauthorized: false,
@@ -214,30 +212,5 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
     });
   }
 
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve({
-        address: server.address() as AddressInfo,
-        reloadTls(material) {
-          const next = contextOptions(material);
-          // Built once first: setSecureContext records the options before OpenSSL can refuse them.
-          tls.createSecureContext(next);
-          server.setSecureContext(next);
-        },
-        async close() {
-          if (closing) return;
-          closing = true;
-          const stopped = new Promise<void>((r) => server.close(() => r()));
-          await Promise.allSettled([...inFlight]);
-          for (const s of sockets) s.end();
-          setTimeout(() => {
-            for (const s of sockets) s.destroy();
-          }, 1000).unref();
-          await stopped;
-        },
-      });
-    });
-  });
+  return listenOn(server, opts, { inFlight, sockets });
 }

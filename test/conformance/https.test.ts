@@ -49,12 +49,13 @@ withConformanceDir((root) => {
     );
     expect(lines.filter((l) => l.startsWith('FAIL'))).toEqual([]);
     expect(lines.filter((l) => l.startsWith('PASS')).sort()).toEqual(
-      ['1.3 MSGENC-HTTPS-M-1-13', '1.3 MSGENC-JSON-M-1-13', '1.3 MSGENC-XML-M-1-13', '1.4 MSGENC-HTTPS-M-1-14', '1.4 MSGENC-JSON-M-1-14', '1.4 MSGENC-XML-M-1-14'].map((c) => `PASS v${c}`),
+      ['1.3', '1.4', '2.1'].flatMap((v) => ['HTTPS', 'JSON', 'XML'].map((e) => `PASS v${v} MSGENC-${e}-M-1-${v.replace('.', '')}`)),
     );
     expect(code).toBe(0);
     // Every request went through the listener and was audited under the certificate's identity.
     const queries = audit.records.filter((r) => r.event === 'operation' && r.operation === 'Query');
-    expect(queries.length).toBe(12);
+    // Nine cases (1.3, 1.4 and 2.1, each in three encodings) of two Queries each.
+    expect(queries.length).toBe(18);
     expect(queries.every((r) => r.client === 'client')).toBe(true);
   }, 60_000);
 

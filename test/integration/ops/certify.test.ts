@@ -5,8 +5,7 @@
  * links and names moving, and the refusals (wrong object type, a key without Certificate Sign, a
  * request whose signature fails, another client's key). Certificates are checked with OpenSSL.
  */
-import { X509Certificate, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import * as asn1js from 'asn1js';
+import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
 import {
@@ -23,6 +22,7 @@ import {
 import type { KmipAttribute } from '../../../src/kmip/attributes';
 import type { ProtocolVersion } from '../../../src/spec/versions';
 import { attributesFor, find, successPayload, textOf } from '../../helpers/kmip-client';
+import { csr } from '../../helpers/pkcs10';
 import { ENCRYPT_DECRYPT, VERSIONS, attributeValues, createAes, failure, openHarness, uidItem, type Harness } from '../../helpers/ops-harness';
 
 let h: Harness;
@@ -78,21 +78,6 @@ async function links(v: ProtocolVersion, uid: string): Promise<{ type: unknown; 
     type: find(l as TtlvStructure, Tag.LinkType)?.value,
     uid: find(l as TtlvStructure, Tag.LinkedObjectIdentifier)?.value,
   }));
-}
-
-/** A PKCS#10 request for `cn` signed by `key` (ECDSA with SHA-256). */
-function csr(cn: string, key: { privateKey: KeyObject; publicKey: KeyObject }, tamper = false): Buffer {
-  const name = new asn1js.Sequence({
-    value: [new asn1js.Set({ value: [new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: '2.5.4.3' }), new asn1js.Utf8String({ value: cn })] })] })],
-  });
-  const spki = asn1js.fromBER(key.publicKey.export({ type: 'spki', format: 'der' })).result;
-  const info = new asn1js.Sequence({ value: [new asn1js.Integer({ value: 0 }), name, spki, new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [] })] });
-  const signature = sign('sha256', Buffer.from(info.toBER(false)), { key: key.privateKey, dsaEncoding: 'der' });
-  if (tamper) signature[signature.length - 1] = (signature[signature.length - 1] as number) ^ 1;
-  const der = new asn1js.Sequence({
-    value: [info, new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: '1.2.840.10045.4.3.2' })] }), new asn1js.BitString({ valueHex: signature, unusedBits: 0 })],
-  });
-  return Buffer.from(der.toBER(false));
 }
 
 function requestItems(v: ProtocolVersion, type: number, value: Buffer): TtlvItem[] {

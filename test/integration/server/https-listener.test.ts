@@ -233,17 +233,63 @@ describe('bounds, on a listener with small ones', () => {
     });
   }
 
-  test('a request that does not arrive whole within messageTimeoutMs is cut off', async () => {
+  /** Sends `data` (then nothing more) on a new connection; resolves with what came back once the server closed it. */
+  async function sendAndWaitForClose(data: string): Promise<string> {
     const s = await tlsTo(small.address.port);
     let closed = false;
     let answer = '';
     s.on('data', (d: Buffer) => (answer += d.toString('latin1')));
     s.on('close', () => (closed = true));
     s.on('error', () => undefined);
+    if (data !== '') s.write(data);
+    await waitFor('the server to close the connection', () => closed);
+    return answer;
+  }
+
+  const cutOff = (records: typeof audit.records) =>
+    records.filter((a) => a.event === 'message-rejected' && a.reason === 'message not completed in time');
+
+  test('a request that does not arrive whole within messageTimeoutMs is cut off with 408 and audited as on port 5696', async () => {
+    const before = audit.records.length;
     // The head and part of the body, then nothing more.
-    s.write('POST /kmip HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: 100\r\n\r\nBBBB');
-    await waitFor('the server to end the trickling request', () => closed || answer.startsWith('HTTP/1.1 408'));
-    s.destroy();
+    const answer = await sendAndWaitForClose('POST /kmip HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: 100\r\n\r\nBBBB');
+    expect(answer.startsWith('HTTP/1.1 408')).toBe(true);
+    const records = cutOff(audit.records.slice(before));
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ client: 'client' });
+    expect(records[0]?.peer).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(records[0]?.certificateFingerprint).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  test('a request head cut off before its end is audited too; a connection that sent nothing is closed unaudited', async () => {
+    const before = audit.records.length;
+    expect((await sendAndWaitForClose('POST /kmip HTTP/1.1\r\nHost: loc')).startsWith('HTTP/1.1 408')).toBe(true);
+    expect(cutOff(audit.records.slice(before))).toHaveLength(1);
+    const idleBefore = audit.records.length;
+    await sendAndWaitForClose('');
+    expect(audit.records.slice(idleBefore).filter((a) => a.event === 'message-rejected')).toEqual([]);
+  });
+
+  test('after a whole request is answered, a second one cut off on the same connection is audited once', async () => {
+    const before = audit.records.length;
+    const body = Buffer.from(discover()).toString('latin1');
+    const head = `POST /kmip HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const answer = await sendAndWaitForClose(`${head}${body}POST /kmip HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: 10\r\n\r\nab`);
+    expect(answer.startsWith('HTTP/1.1 200')).toBe(true);
+    expect(answer).toContain('HTTP/1.1 408');
+    expect(cutOff(audit.records.slice(before))).toHaveLength(1);
+  });
+
+  test('a malformed HTTP request gets 400 (431 for a head too large) and is audited', async () => {
+    const before = audit.records.length;
+    expect((await sendAndWaitForClose('POST /kmip HTTP/1.1\r\nContent-Length: x\r\n\r\n')).startsWith('HTTP/1.1 400')).toBe(true);
+    const rec = audit.records.slice(before).find((a) => a.event === 'message-rejected');
+    expect(rec?.reason).toMatch(/^HTTP 400: malformed HTTP request \(HPE_/);
+    expect(rec).toMatchObject({ client: 'client' });
+    // A head above Node's size limit: 431, as Node answers it.
+    const big = audit.records.length;
+    expect((await sendAndWaitForClose(`POST /kmip HTTP/1.1\r\nX-Filler: ${'a'.repeat(20_000)}\r\n\r\n`)).startsWith('HTTP/1.1 431')).toBe(true);
+    expect(audit.records.slice(big).find((a) => a.event === 'message-rejected')?.reason).toBe('HTTP 431: malformed HTTP request (HPE_HEADER_OVERFLOW)');
   });
 
   test('at the connection limit an idle connection that sent nothing is closed for a newcomer, and audited', async () => {
