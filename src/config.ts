@@ -20,6 +20,7 @@ import { DEFAULT_MAX_RSA_MODULUS_BITS } from './crypto/key-encoding';
 import { DEFAULT_SYSLOG_APP_NAME, DEFAULT_SYSLOG_FACILITY, type SyslogForwarderConfig } from './audit/syslog-forwarder';
 import { readCrlFile } from './pki/tls-material';
 import { NotificationEndpoint, NotificationsConfig } from './notify/events';
+import { parseCryptoperiods, type CryptoperiodPolicy } from './objects/cryptoperiod';
 export interface ServerConfig {
   readonly host: string;
   readonly port: number;
@@ -83,6 +84,8 @@ export interface ServerConfig {
   readonly crypto: CryptoPolicy;
   /** The compatibility profile (src/compat/profiles.ts): "none", or "pykmip" for pykmip-server's clients. */
   readonly compat: CompatProfileName;
+  /** `cryptoperiods`: Deactivation Date and Rotate Interval defaults for new objects, first matching rule wins (src/objects/cryptoperiod.ts). */
+  readonly cryptoperiods: CryptoperiodPolicy;
   /** Sub-identities chosen by a Credential in the Request Header (empty: credentials are ignored). */
   readonly credentials: CredentialsConfig;
   /** What the operator should know about how the configuration was read (printed at start). */
@@ -111,7 +114,7 @@ export const EMBEDDED_TOKEN_DIR = 'softhsm';
 /** The label of the key-encryption key on the token: the embedded one's, and a configured one's unless `hsm.kekLabel` names another. */
 export const KEK_LABEL = 'kmip-kek';
 
-const TOP_KEYS = ['listen', 'https', 'metrics', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto', 'compat', 'credentials'];
+const TOP_KEYS = ['listen', 'https', 'metrics', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto', 'compat', 'credentials', 'cryptoperiods'];
 
 /** More worker processes than this gain nothing and multiply HSM sessions and memory. */
 const MAX_WORKERS = 64;
@@ -476,6 +479,9 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     crypto: { allowLegacy },
     compat: compatText,
     credentials: parseCredentials(raw),
+    cryptoperiods: parseCryptoperiods(raw['cryptoperiods'], (key, message) => {
+      throw new ConfigError(key, message);
+    }),
     notices: pykmip?.notices ?? [],
   };
 }

@@ -362,6 +362,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     crypto: config.crypto,
     observeWrites: notifier ? (store) => new ChangeObserver(store, notifier) : undefined,
     compat: COMPAT_PROFILES[config.compat],
+    cryptoperiods: config.cryptoperiods,
     credentials: config.credentials.size > 0 ? new CredentialVerifier(config.credentials, config.adminIdentities) : undefined,
   });
   // One set of options for both transports: the same TLS material, identities, limits and timeouts.

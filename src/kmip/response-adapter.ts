@@ -43,7 +43,9 @@ type FieldShape =
   /** The instance an attribute operation changed: 1.x echoes it (with its index, 0 too); 2.x answers without it. */
   | { readonly kind: 'changedInstance' }
   /** Query Profiles: the profile's name in the version's naming, with the Profile Version 2.x adds. */
-  | { readonly kind: 'profile' };
+  | { readonly kind: 'profile' }
+  /** Query Defaults Information: each Object Defaults keeps the attributes the version has, and goes when none is left. */
+  | { readonly kind: 'defaultsInformation' };
 
 type FieldShapes = ReadonlyMap<number, FieldShape>;
 
@@ -67,6 +69,7 @@ const RESPONSE_FIELDS: ReadonlyMap<number, FieldShapes> = new Map<number, FieldS
       [Tag.ServerInformation, { kind: 'membersInVersion' }],
       [Tag.CapabilityInformation, { kind: 'membersInVersion' }],
       [Tag.ProfileInformation, { kind: 'profile' }],
+      [Tag.DefaultsInformation, { kind: 'defaultsInformation' }],
     ]),
   ],
 ]);
@@ -145,7 +148,24 @@ function shapeField(field: FieldShape, item: TtlvItem, v: ProtocolVersion, shape
     }
     case 'profile':
       return profileForVersion(asStructure(item).value, v);
+    case 'defaultsInformation':
+      return defaultsForVersion(item, v);
   }
+}
+
+/** Defaults Information (2.0 on): the Object Defaults whose type and attributes the version has, or nothing. */
+function defaultsForVersion(item: TtlvItem, v: ProtocolVersion): TtlvItem[] {
+  if (!tagInVersion(item.tag, v)) return [];
+  const kept: TtlvItem[] = [];
+  for (const defaults of asStructure(item).value) {
+    const members = asStructure(defaults).value;
+    const type = members.find((c) => c.tag === Tag.ObjectType);
+    if (type?.type !== ItemType.Enumeration || !enumValueInVersion(type.tag, type.value, v)) continue;
+    const attrs = members.filter((c) => c.tag === Tag.Attributes).flatMap((a) => asStructure(a).value.map(readCanonicalAttribute));
+    const visible = attrs.filter((a) => visibleInVersion(a, v));
+    if (visible.length > 0) kept.push(ttlv.structure(defaults.tag, [type, ...encodeAttributeList(visible, v)]));
+  }
+  return kept.length === 0 ? [] : [ttlv.structure(item.tag, kept)];
 }
 
 function profileForVersion(info: readonly TtlvItem[], v: ProtocolVersion): TtlvItem[] {

@@ -10,6 +10,7 @@ import type { PendingOperations } from './pending-operations';
 import type { CryptoPolicy } from '../crypto/policy';
 import type { CompatProfile } from '../compat/profiles';
 import type { KeyMaterialLimits } from '../crypto/key-encoding';
+import type { CryptoperiodPolicy } from './cryptoperiod';
 
 export interface ClientIdentity {
   /** The identity objects are owned by (certificate subject CN by default). */
@@ -56,6 +57,8 @@ export interface OpContext {
   readonly compat: CompatProfile;
   /** Caps on client-supplied key material; absent: DEFAULT_KEY_LIMITS (src/crypto/key-encoding.ts). */
   readonly keyLimits?: KeyMaterialLimits;
+  /** The cryptoperiod rules new objects get their dates and rotation from (src/objects/cryptoperiod.ts); absent: none. */
+  readonly cryptoperiods?: CryptoperiodPolicy;
   /** The ID Placeholder of the batch: set by operations that create or name an object. */
   idPlaceholder: string | undefined;
   /** Unique identifiers the current item touched, for the audit record. */

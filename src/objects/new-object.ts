@@ -19,6 +19,7 @@ import { defaultOperationPolicyName } from '../compat/profiles';
 import { keyBlockOf } from './key-block';
 import { initialUsageLimitsIn } from './usage-limits';
 import { withholdDigest } from './digest-index';
+import { applyCryptoperiod } from './cryptoperiod';
 import { newUniqueIdentifier, nowSeconds, protectBody, sameValue, setAttribute, toStoredAttributes, withState } from './managed-object';
 
 /** The lease this server grants on its objects (Lease Time attribute; Check compares against it). */
@@ -167,6 +168,10 @@ export async function prepareNewObject(ctx: OpContext, input: NewObjectInput): P
     attributes = setAttribute(attributes, 'Original Creation Date', ttlv.dateTime(Tag.OriginalCreationDate, now));
   }
   if (input.objectType !== ObjectType.Template) attributes = serverDefaults(attributes, input, ctx);
+  // The operator's cryptoperiods, after the group is known; an Import keeps the dates it brings.
+  if (ctx.cryptoperiods && input.objectType !== ObjectType.Template && input.uid === undefined) {
+    attributes = applyCryptoperiod(ctx.cryptoperiods, input.objectType, attributes, now);
+  }
   // Every object has a State attribute; the dates it was given may already have moved it on.
   const initial = withState(attributes, effectiveState(State.PreActive, attributes, ctx.clock.now()));
   const state = initial.state;

@@ -5,6 +5,7 @@ import { DestroyAction, ObjectType, Operation, ProfileName, QueryFunction, RNGMo
 import { asEnumeration } from '../kmip/tree';
 import type { OpContext, OperationHandler } from '../objects/context';
 import { PROTECTION_STORAGE, randomNumberGenerator } from '../objects/new-object';
+import { cryptoperiodDefaults } from '../objects/cryptoperiod';
 
 /** Object types this server stores (the response adapter drops those the client's version lacks). */
 const SUPPORTED_OBJECT_TYPES: readonly number[] = [
@@ -84,6 +85,8 @@ export function makeQueryHandler(offeredOperations: () => number[]): OperationHa
       if (asked(QueryFunction.QueryStorageProtectionMasks)) {
         out.push(ttlv.structure(Tag.ProtectionStorageMasks, [ttlv.integer(Tag.ProtectionStorageMask, PROTECTION_STORAGE)]));
       }
+      // The defaults the server gives attributes a client leaves out: the cryptoperiod policy's rotation.
+      if (asked(QueryFunction.QueryDefaultsInformation)) out.push(...cryptoperiodDefaults(ctx.cryptoperiods ?? [], SUPPORTED_OBJECT_TYPES));
       return out;
     },
   };

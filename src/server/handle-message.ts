@@ -45,6 +45,7 @@ import { operationInfo } from '../spec/registry';
 import { nowSeconds } from '../objects/managed-object';
 import { DEFAULT_CRYPTO_POLICY, type CryptoPolicy } from '../crypto/policy';
 import { COMPAT_PROFILES, type CompatProfile } from '../compat/profiles';
+import type { CryptoperiodPolicy } from '../objects/cryptoperiod';
 import type { CredentialVerifier } from './credentials';
 
 export interface ServerCore {
@@ -73,6 +74,8 @@ export interface ServerCore {
   readonly pending?: PendingOperations;
   /** The compatibility profile handlers consult (src/compat/profiles.ts); absent: "none". */
   readonly compat?: CompatProfile;
+  /** The cryptoperiod policy applied to new objects and shown by Query Defaults Information; absent: none. */
+  readonly cryptoperiods?: CryptoperiodPolicy;
   /** Sub-identities chosen by a Request Header credential (src/server/credentials.ts); absent: credentials are ignored. */
   readonly credentials?: CredentialVerifier;
 }
@@ -317,6 +320,7 @@ function itemContext(core: ServerCore, session: Session, v: ProtocolVersion, sto
     pending: core.pending,
     crypto: core.crypto ?? DEFAULT_CRYPTO_POLICY,
     compat: core.compat ?? COMPAT_PROFILES.none,
+    ...(core.cryptoperiods ? { cryptoperiods: core.cryptoperiods } : {}),
     ...(core.limits.maxRsaModulusBits !== undefined ? { keyLimits: { maxRsaModulusBits: core.limits.maxRsaModulusBits } } : {}),
     idPlaceholder,
     touched: [],
