@@ -168,8 +168,8 @@ export async function prepareNewObject(ctx: OpContext, input: NewObjectInput): P
     attributes = setAttribute(attributes, 'Original Creation Date', ttlv.dateTime(Tag.OriginalCreationDate, now));
   }
   if (input.objectType !== ObjectType.Template) attributes = serverDefaults(attributes, input, ctx);
-  // The operator's cryptoperiods, after the group is known; an Import keeps the dates it brings.
-  if (ctx.cryptoperiods && input.objectType !== ObjectType.Template && input.uid === undefined) {
+  // The operator's cryptoperiods, once the group is known (Import stores its object as it comes, not through here).
+  if (ctx.cryptoperiods && input.objectType !== ObjectType.Template) {
     attributes = applyCryptoperiod(ctx.cryptoperiods, input.objectType, attributes, now);
   }
   // Every object has a State attribute; the dates it was given may already have moved it on.
