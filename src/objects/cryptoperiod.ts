@@ -47,8 +47,9 @@ export function parseDuration(text: string): number | undefined {
 
 /** An enumeration value by its spec name ("Symmetric Key") or its XML name ("SymmetricKey"). */
 function enumByName(name: EnumName, text: string): number | undefined {
-  const wanted = text.replace(/[\s_-]/g, '').toLowerCase();
-  return ENUM_INFO[name].values.find((v) => v.xmlName.toLowerCase() === wanted)?.value;
+  const plain = (s: string) => s.replace(/[\s_-]/g, '').toLowerCase();
+  const wanted = plain(text);
+  return ENUM_INFO[name].values.find((v) => plain(v.xmlName) === wanted || plain(v.name) === wanted)?.value;
 }
 
 type Json = string | number | boolean | null | Json[] | { [k: string]: Json };

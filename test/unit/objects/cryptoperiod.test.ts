@@ -58,6 +58,7 @@ describe('cryptoperiods in the configuration', () => {
       { match: {}, deactivateAfter: 365 * DAY, rotateAutomatic: true, max: true },
     ]);
     expect(policyOf([{ match: { objectType: 'Private Key' }, deactivateAfter: 'P1Y' }])[0]!.match.objectType).toBe(ObjectType.PrivateKey);
+    expect(policyOf([{ match: { algorithm: 'HMAC-SHA256' }, deactivateAfter: 'P1Y' }])[0]!.match.algorithm).toBe(CryptographicAlgorithm.HMAC_SHA256);
   });
 
   it.each([
