@@ -36,6 +36,7 @@ import { serveToOwner } from './objects/served-object';
 import { COMPAT_PROFILES } from './compat/profiles';
 import { CredentialVerifier } from './server/credentials';
 import type { CryptoPolicy } from './crypto/policy';
+import type { CryptoperiodPolicy } from './objects/cryptoperiod';
 import { ServerMetrics } from './server/metrics';
 import { probeReadiness, startMetricsEndpoint, type MetricsEndpointOptions, type RunningMetricsEndpoint } from './server/metrics-endpoint';
 import { answerPrimaryScrapes } from './server/metrics-cluster';
@@ -79,6 +80,8 @@ export interface EmbeddedCoreOptions {
   readonly maxRsaModulusBits?: number;
   readonly onVersionPruned?: ServerCore['onVersionPruned'];
   readonly crypto?: CryptoPolicy;
+  /** The cryptoperiod rules new objects get (config `cryptoperiods`); absent: none. */
+  readonly cryptoperiods?: CryptoperiodPolicy;
 }
 
 /** A core served in process: no listener, no audit file unless given one. */
@@ -110,6 +113,7 @@ export async function openEmbeddedCore(files: { readonly storePath: string; read
     limits: { maxMessageBytes: opts.maxMessageBytes, ...(opts.maxRsaModulusBits !== undefined ? { maxRsaModulusBits: opts.maxRsaModulusBits } : {}) },
     onVersionPruned: opts.onVersionPruned,
     ...(opts.crypto ? { crypto: opts.crypto } : {}),
+    ...(opts.cryptoperiods ? { cryptoperiods: opts.cryptoperiods } : {}),
   });
   return {
     core,

@@ -31,11 +31,11 @@ let core: ServerCore;
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-cryptoperiod-versions-'));
-  embedded = await createEmbeddedCore(dir, { keys: await openTestProtector() });
   const cryptoperiods = parseCryptoperiods([{ match: { objectType: 'Symmetric Key' }, deactivateAfter: 'P1Y', rotateInterval: 'P90D' }], (key, message) => {
     throw new Error(`${key}: ${message}`);
   });
-  core = { ...embedded.core, cryptoperiods };
+  embedded = await createEmbeddedCore(dir, { keys: await openTestProtector(), cryptoperiods });
+  core = embedded.core;
 });
 
 afterAll(async () => {
