@@ -13,6 +13,7 @@ import type { ManagedObjectRecord, StoredAttribute } from '../store/object-store
 import type { OpContext } from './context';
 import { KmipError, Reason } from '../kmip/errors';
 import { isDestroyed, loadObject, requestedUid, sameValue, setAttribute, touchLastChange, withState } from './managed-object';
+import { checkCryptoperiodChange } from './cryptoperiod';
 
 /** The object a request changes: destroyed objects keep their metadata as it was. */
 export async function loadForChange(payload: TtlvStructure, ctx: OpContext): Promise<ManagedObjectRecord> {
@@ -105,6 +106,7 @@ function maintainFlags(attrs: StoredAttribute[]): StoredAttribute[] {
 
 /** Stores the object's new attribute set; a date the client set may move its state (lifecycle table). */
 export async function commitAttributes(ctx: OpContext, rec: ManagedObjectRecord, attrs: StoredAttribute[]): Promise<void> {
+  if (ctx.cryptoperiods) checkCryptoperiodChange(ctx.cryptoperiods, rec.objectType, rec.attributes, attrs);
   const attributes = touchLastChange(ctx, maintainFlags(attrs));
   const state = effectiveState(rec.state as StateValue, attributes, ctx.clock.now());
   const expectedRevision = rec.revision;

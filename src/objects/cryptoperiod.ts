@@ -9,6 +9,7 @@ import { Tag } from '../spec/generated/tags';
 import { ENUM_INFO, type EnumName } from '../spec/generated/enums';
 import { canonicalAttributeList } from '../kmip/attributes';
 import type { StoredAttribute } from '../store/object-store';
+import { KmipError, Reason } from '../kmip/errors';
 import { getAttribute, setAttribute } from './managed-object';
 
 export interface CryptoperiodRule {
@@ -132,6 +133,41 @@ export function cryptoperiodRuleFor(policy: CryptoperiodPolicy, objectType: numb
   return policy.find((r) => matches(r, objectType, attrs));
 }
 
+/** The latest Deactivation Date a rule allows: its span from the Activation Date, else from `from` (creation). */
+function deactivationLimit(deactivateAfter: number, attrs: readonly StoredAttribute[], from: bigint): bigint {
+  const activation = getAttribute(attrs, 'Activation Date');
+  return (activation?.type === ItemType.DateTime ? activation.value : from) + BigInt(deactivateAfter);
+}
+
+function dateOf(attrs: readonly StoredAttribute[], name: string): bigint | undefined {
+  const v = getAttribute(attrs, name);
+  return v?.type === ItemType.DateTime ? v.value : undefined;
+}
+
+/**
+ * An attribute change (Add, Modify, Set, Delete Attribute) that moves the Deactivation Date or the
+ * Activation Date of an object a `max` rule covers, before or after the change: a Deactivation Date
+ * past the rule's limit, or none at all, is refused, so the limit bounds the key's life and not only
+ * its first value. A change that leaves both dates as they were passes, so a rule tightened after
+ * the object was made does not block its other attributes.
+ */
+export function checkCryptoperiodChange(policy: CryptoperiodPolicy, objectType: number, before: readonly StoredAttribute[], after: readonly StoredAttribute[]): void {
+  if (dateOf(before, 'Deactivation Date') === dateOf(after, 'Deactivation Date') && dateOf(before, 'Activation Date') === dateOf(after, 'Activation Date')) return;
+  const created = dateOf(after, 'Initial Date') ?? 0n;
+  for (const attrs of [before, after]) {
+    const rule = cryptoperiodRuleFor(policy, objectType, attrs);
+    if (!rule?.max || rule.deactivateAfter === undefined) continue;
+    const limit = deactivationLimit(rule.deactivateAfter, after, created);
+    const deactivation = dateOf(after, 'Deactivation Date');
+    if (deactivation === undefined || deactivation > limit) {
+      throw new KmipError(
+        Reason.InvalidAttributeValue,
+        `the server's cryptoperiod policy allows this object a Deactivation Date no later than ${new Date(Number(limit) * 1000).toISOString()}`,
+      );
+    }
+  }
+}
+
 /**
  * A new object's attributes with the policy's dates and rotation set. `now`: seconds since the
  * epoch. The cryptoperiod runs from the Activation Date the object was given, else from now.
@@ -141,9 +177,7 @@ export function applyCryptoperiod(policy: CryptoperiodPolicy, objectType: number
   if (rule === undefined) return attrs;
   let out = attrs;
   if (rule.deactivateAfter !== undefined) {
-    const activation = getAttribute(out, 'Activation Date');
-    const from = activation?.type === ItemType.DateTime ? activation.value : now;
-    const limit = from + BigInt(rule.deactivateAfter);
+    const limit = deactivationLimit(rule.deactivateAfter, out, now);
     const own = getAttribute(out, 'Deactivation Date');
     if (own?.type !== ItemType.DateTime || (rule.max && own.value > limit)) out = setAttribute(out, 'Deactivation Date', ttlv.dateTime(Tag.DeactivationDate, limit));
   }

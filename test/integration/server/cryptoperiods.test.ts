@@ -1,7 +1,8 @@
 /**
  * The cryptoperiod policy (config `cryptoperiods`) through a real server process and the client
  * library: new objects get the rule's Deactivation Date and KMIP 2.1 Rotate Interval / Rotate
- * Automatic, a client's own value wins unless the rule is a maximum, 1.x clients are answered
+ * Automatic, a client's own value wins unless the rule is a maximum (which also bounds a later
+ * Modify Attribute), 1.x clients are answered
  * without the 2.1 attributes, Query Defaults Information shows the rotation defaults, and a bad
  * rule stops the server with one line naming its key.
  */
@@ -10,8 +11,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { KmipClient, attribute, attributeValues, keyObject, nameAttribute, type KmipAttribute, type ProtocolVersion, type TtlvStructure } from '../../../src/client';
-import { CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, ObjectType, QueryFunction } from '../../../src/spec/generated/enums';
+import { KmipClient, KmipResultError, attribute, attributeValues, keyObject, nameAttribute, type KmipAttribute, type ProtocolVersion, type TtlvStructure } from '../../../src/client';
+import { CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, ObjectType, QueryFunction, ResultReason } from '../../../src/spec/generated/enums';
 import { Tag } from '../../../src/spec/generated/tags';
 import { asEnumeration, asStructure, children, opt } from '../../../src/kmip/tree';
 import { PROJECT_ROOT, startServerProcess, type ServerProcess } from '../../helpers/server-process';
@@ -168,6 +169,34 @@ describe('applied at creation', () => {
     expectAfter(await valueOf(old, uid, 'Deactivation Date'), before, after, 365 * DAY);
     // The scheduler reads what is stored, whatever version created the object.
     expect(await valueOf(client(V21), uid, 'Rotate Interval')).toBe(90 * DAY);
+  });
+});
+
+describe('a maximum holds after creation', () => {
+  it('refuses a Modify Attribute that moves the Deactivation Date past the rule\'s limit, in 2.1 and 1.4, and allows an earlier one', async () => {
+    for (const version of [V21, { major: 1, minor: 4 }] as const) {
+      const c = client(version);
+      const { uniqueIdentifier: uid } = await c.create(ObjectType.SymmetricKey, aes([attribute('Object Group', 'payments')]));
+      const limit = (await valueOf(c, uid, 'Deactivation Date')) as bigint;
+      const refused = await c.modifyAttribute(uid, attribute('Deactivation Date', limit + 1n)).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(KmipResultError);
+      // 1.4 lacks Invalid Attribute Value: the nearest reason it has is Invalid Field.
+      expect((refused as KmipResultError).reason).toBe(version.major >= 2 ? ResultReason.InvalidAttributeValue : ResultReason.InvalidField);
+      expect((refused as KmipResultError).resultMessage).toContain('cryptoperiod policy');
+      expect(await valueOf(c, uid, 'Deactivation Date')).toBe(limit);
+      await c.modifyAttribute(uid, attribute('Deactivation Date', limit - BigInt(DAY)));
+      expect(await valueOf(c, uid, 'Deactivation Date')).toBe(limit - BigInt(DAY));
+      // Other attributes change freely.
+      await c.addAttribute(uid, nameAttribute(`cp-more-${crypto.randomUUID()}`));
+    }
+  });
+
+  it('lets a key under a rule that is not a maximum have its Deactivation Date moved later', async () => {
+    const c = client(V21);
+    const { uniqueIdentifier: uid } = await c.create(ObjectType.SymmetricKey, aes());
+    const date = (await valueOf(c, uid, 'Deactivation Date')) as bigint;
+    await c.modifyAttribute(uid, attribute('Deactivation Date', date + BigInt(100 * DAY)));
+    expect(await valueOf(c, uid, 'Deactivation Date')).toBe(date + BigInt(100 * DAY));
   });
 });
 

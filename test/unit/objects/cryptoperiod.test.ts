@@ -8,11 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { ttlv } from '../../../ttlv/types';
 import { ConfigError, loadConfig } from '../../../src/config';
-import { applyCryptoperiod, cryptoperiodDefaults, parseDuration, type CryptoperiodPolicy } from '../../../src/objects/cryptoperiod';
+import { applyCryptoperiod, checkCryptoperiodChange, cryptoperiodDefaults, parseDuration, type CryptoperiodPolicy } from '../../../src/objects/cryptoperiod';
 import { getAttribute } from '../../../src/objects/managed-object';
 import type { StoredAttribute } from '../../../src/store/object-store';
 import { CryptographicAlgorithm, ObjectType } from '../../../src/spec/generated/enums';
 import { Tag } from '../../../src/spec/generated/tags';
+import { KmipError } from '../../../src/kmip/errors';
 
 const DAY = 86400;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-cryptoperiod-'));
@@ -129,6 +130,35 @@ describe('applyCryptoperiod', () => {
     expect(value(out, 'Rotate Interval')).toBe(7 * DAY);
     expect(value(out, 'Rotate Automatic')).toBe(true);
     expect(out.filter((a) => a.name === 'Deactivation Date')).toHaveLength(1);
+  });
+});
+
+describe('checkCryptoperiodChange (Add, Modify, Set Attribute under a maximum)', () => {
+  const CREATED = 1_800_000_000n;
+  const date = (name: string, tag: number, v: bigint): StoredAttribute => ({ name, index: 0, value: ttlv.dateTime(tag, v) });
+  const initial = date('Initial Date', Tag.InitialDate, CREATED);
+  const deactivation = (v: bigint) => date('Deactivation Date', Tag.DeactivationDate, v);
+  const payments = (index = 0): StoredAttribute => ({ name: 'Object Group', index, value: ttlv.textString(Tag.ObjectGroup, 'payments') });
+  const policy = () => policyOf([{ match: { objectGroup: 'payments' }, deactivateAfter: 'P30D', max: true }, { deactivateAfter: 'P1Y' }]);
+  const limit = CREATED + BigInt(30 * DAY);
+  const check = (before: StoredAttribute[], after: StoredAttribute[]) => () => checkCryptoperiodChange(policy(), ObjectType.SymmetricKey, before, after);
+
+  it('refuses a Deactivation Date past the limit counted from creation, or from the Activation Date the change leaves', () => {
+    expect(check([initial, payments(), deactivation(limit)], [initial, payments(), deactivation(limit + 1n)])).toThrow(/no later than 2027-/);
+    expect(check([initial, payments(), deactivation(limit)], [initial, payments(), deactivation(limit - 1n)])).not.toThrow();
+    const activation = date('Activation Date', Tag.ActivationDate, CREATED + BigInt(DAY));
+    expect(check([initial, payments(), deactivation(limit)], [initial, payments(), activation, deactivation(limit + BigInt(DAY))])).not.toThrow();
+    expect(check([initial, payments(), deactivation(limit)], [initial, payments(), activation, deactivation(limit + BigInt(DAY) + 1n)])).toThrow(KmipError);
+  });
+
+  it('holds the rule the object was under before the change, so leaving its group in the same change does not escape it', () => {
+    expect(check([initial, payments(), deactivation(limit)], [initial, deactivation(limit + BigInt(DAY))])).toThrow(KmipError);
+  });
+
+  it('passes a change that leaves both dates as they were, even past a limit tightened since, and any change under a rule that is not a maximum', () => {
+    const name: StoredAttribute = { name: 'Name', index: 0, value: ttlv.textString(Tag.NameValue, 'n') };
+    expect(check([initial, payments(), deactivation(limit + BigInt(DAY))], [initial, payments(), deactivation(limit + BigInt(DAY)), name])).not.toThrow();
+    expect(check([initial, deactivation(limit)], [initial, deactivation(limit + BigInt(1000 * DAY))])).not.toThrow();
   });
 });
 
