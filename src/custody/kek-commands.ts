@@ -69,6 +69,9 @@ async function withCustody<T>(
       return audit;
     };
     return await fn({ config, token, audit: openAudit });
+  } catch (e) {
+    if (process.env['KMIP_CUSTODY_DEBUG']) console.error((e as Error).stack);
+    throw e;
   } finally {
     await audit?.close();
     await keys?.close();

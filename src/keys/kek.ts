@@ -79,8 +79,10 @@ export function openKek(
 /** An earlier KEK, still on the token, found by its CKA_ID (hex): for blobs made before a rotation. */
 export function findKekById(lib: Lib, session: Handle, kekId: string): Handle {
   if (!/^(?:[0-9a-f]{2})+$/.test(kekId)) throw new KeyProtectorError('UNKNOWN_KEK', 'blob names an unknown KEK');
+  // Token objects only: a session copy (sessionCopyOfKek) carries the same CKA_ID.
   const found = findObjects(lib, session, [
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_TOKEN, value: true },
     { type: pkcs11js.CKA_ID, value: Buffer.from(kekId, 'hex') },
   ]);
   const kek = found[0];
