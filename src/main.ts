@@ -62,12 +62,14 @@ function composeCore(parts: CoreParts): ServerCore {
  */
 export async function openEmbeddedHsm(
   tokenDir: string,
-  opts: { readonly mayCreate?: boolean; readonly mayCreateIndexKey?: boolean; readonly openIndexKey?: boolean } = {},
+  opts: { readonly mayCreate?: boolean; readonly mayCreateIndexKey?: boolean; readonly openIndexKey?: boolean; readonly createKek?: boolean } = {},
 ): Promise<KeyProtector> {
   const token = ensureSoftHsmToken(tokenDir, { mayCreate: opts.mayCreate });
   // SoftHSM2 runs in this process: a call costs about 30 µs, less than a hop to the thread pool and
   // back (bench/hsm-bench.ts; end to end, Get +14% and Create +31% in sync mode).
-  return Pkcs11KeyProtector.open(softHsmProtectorConfig(token, KEK_LABEL, { callMode: 'sync', createIndexKey: opts.mayCreateIndexKey, openIndexKey: opts.openIndexKey }));
+  return Pkcs11KeyProtector.open(
+    softHsmProtectorConfig(token, KEK_LABEL, { callMode: 'sync', createIndexKey: opts.mayCreateIndexKey, openIndexKey: opts.openIndexKey, ...(opts.createKek === false ? { createKek: false } : {}) }),
+  );
 }
 
 export interface EmbeddedCoreOptions {
@@ -199,7 +201,7 @@ function configuredModule(hsm: NonNullable<ServerConfig['hsm']>) {
  * created (no token, KEK or audit key).
  */
 export async function openHsmForVerify(config: ServerConfig): Promise<KeyProtector> {
-  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, EMBEDDED_TOKEN_DIR), { mayCreate: false, openIndexKey: false });
+  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, EMBEDDED_TOKEN_DIR), { mayCreate: false, openIndexKey: false, createKek: false });
   return Pkcs11KeyProtector.open({ ...configuredModule(config.hsm), createKek: false, openIndexKey: false });
 }
 
