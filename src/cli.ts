@@ -22,6 +22,7 @@ import { connectAndQuery } from './server/doctor-connect';
 import { chainChecks } from './pki/client-certificate';
 import { ttlvDumpCommand } from './ttlv-dump';
 import { registerKekCommands } from './custody/kek-commands';
+import { registerBackupCommands } from './custody/backup-commands';
 
 /** A word the shell passes through unchanged, or the word in single quotes. */
 function shellWord(s: string): string {
@@ -401,6 +402,7 @@ function program(): Command {
       process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     });
   registerKekCommands(root, sub, value);
+  registerBackupCommands(root, sub);
   return root;
 }
 

@@ -62,13 +62,13 @@ function composeCore(parts: CoreParts): ServerCore {
  */
 export async function openEmbeddedHsm(
   tokenDir: string,
-  opts: { readonly mayCreate?: boolean; readonly mayCreateIndexKey?: boolean; readonly openIndexKey?: boolean; readonly kekEscrowable?: boolean } = {},
+  opts: { readonly mayCreate?: boolean; readonly mayCreateIndexKey?: boolean; readonly openIndexKey?: boolean; readonly createKek?: boolean; readonly kekEscrowable?: boolean } = {},
 ): Promise<KeyProtector> {
   const token = ensureSoftHsmToken(tokenDir, { mayCreate: opts.mayCreate });
   // SoftHSM2 runs in this process: a call costs about 30 µs, less than a hop to the thread pool and
   // back (bench/hsm-bench.ts; end to end, Get +14% and Create +31% in sync mode).
   return Pkcs11KeyProtector.open(
-    softHsmProtectorConfig(token, KEK_LABEL, { callMode: 'sync', createIndexKey: opts.mayCreateIndexKey, openIndexKey: opts.openIndexKey, kekEscrowable: opts.kekEscrowable }),
+    softHsmProtectorConfig(token, KEK_LABEL, { callMode: 'sync', createIndexKey: opts.mayCreateIndexKey, openIndexKey: opts.openIndexKey, kekEscrowable: opts.kekEscrowable, ...(opts.createKek === false ? { createKek: false } : {}) }),
   );
 }
 
@@ -216,7 +216,7 @@ function configuredModule(hsm: NonNullable<ServerConfig['hsm']>) {
  */
 export async function openHsmForVerify(config: ServerConfig): Promise<KeyProtector> {
   const kekEscrowable = config.kekEscrowable;
-  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, EMBEDDED_TOKEN_DIR), { mayCreate: false, openIndexKey: false, kekEscrowable });
+  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, EMBEDDED_TOKEN_DIR), { mayCreate: false, openIndexKey: false, createKek: false, kekEscrowable });
   return Pkcs11KeyProtector.open({ ...configuredModule(config.hsm), createKek: false, openIndexKey: false, kekEscrowable });
 }
 
