@@ -18,7 +18,7 @@ import * as pkcs11js from 'pkcs11js';
 import { joinSecret, splitSecret } from '../crypto/secret-sharing';
 import { KeyProtectorError } from '../keys/key-protector';
 import { AUDIT_KEY_LABEL, INDEX_KEY_LABEL } from '../keys/pkcs11-mac-keys';
-import { destroyQuietly, type Handle } from '../keys/pkcs11-module';
+import { destroyQuietly, secretKeyFacts, type Handle } from '../keys/pkcs11-module';
 import { SplitKeyMethod } from '../spec/generated/enums';
 import type { CustodyToken, TokenKey } from './token';
 
@@ -39,6 +39,7 @@ interface EscrowedKey {
   readonly label: string;
   readonly id: string;
   readonly keyType: 'aes' | 'generic-secret';
+  readonly valueLength: number;
   readonly usage: { encrypt: boolean; decrypt: boolean; wrap: boolean; unwrap: boolean; sign: boolean };
   /** The key wrapped under the escrow key (hex). */
   readonly wrapped: string;
@@ -118,6 +119,7 @@ export function escrowKeys(token: CustodyToken, opts: { shares: number; threshol
         label: key.label,
         id: key.id,
         keyType: key.keyType === pkcs11js.CKK_AES ? 'aes' : 'generic-secret',
+        valueLength: key.facts.valueLength,
         usage: { encrypt: key.facts.encrypt, decrypt: key.facts.decrypt, wrap: key.facts.wrap, unwrap: key.facts.unwrap, sign: key.facts.sign },
         wrapped: wrapped.toString('hex'),
       });
@@ -224,23 +226,7 @@ export function recoverKeys(token: CustodyToken, shareFiles: readonly string[]):
       }
       const label = labelFor(token, k);
       try {
-        token.lib.C_UnwrapKey(token.session, WRAP, unwrapping, Buffer.from(k.wrapped, 'hex'), [
-          { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-          { type: pkcs11js.CKA_KEY_TYPE, value: k.keyType === 'aes' ? pkcs11js.CKK_AES : pkcs11js.CKK_GENERIC_SECRET },
-          { type: pkcs11js.CKA_TOKEN, value: true },
-          { type: pkcs11js.CKA_PRIVATE, value: true },
-          { type: pkcs11js.CKA_SENSITIVE, value: true },
-          // Still escrowable: a recovered KEK can be escrowed again to new custodians.
-          { type: pkcs11js.CKA_EXTRACTABLE, value: true },
-          { type: pkcs11js.CKA_ENCRYPT, value: k.usage.encrypt },
-          { type: pkcs11js.CKA_DECRYPT, value: k.usage.decrypt },
-          { type: pkcs11js.CKA_WRAP, value: k.usage.wrap },
-          { type: pkcs11js.CKA_UNWRAP, value: k.usage.unwrap },
-          { type: pkcs11js.CKA_SIGN, value: k.usage.sign },
-          { type: pkcs11js.CKA_VERIFY, value: k.usage.sign },
-          { type: pkcs11js.CKA_LABEL, value: label },
-          { type: pkcs11js.CKA_ID, value: Buffer.from(k.id, 'hex') },
-        ]);
+        putKey(token, unwrapping, k, label);
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
         if (/CKR_(WRAPPED_KEY_INVALID|ENCRYPTED_DATA_INVALID|GENERAL_ERROR|WRAPPED_KEY_LEN_RANGE)/.test(msg)) {
@@ -254,6 +240,55 @@ export function recoverKeys(token: CustodyToken, shareFiles: readonly string[]):
   } finally {
     escrowKey?.fill(0);
     if (unwrapping !== undefined) destroyQuietly(token.lib, token.session, unwrapping);
+  }
+}
+
+/**
+ * Unwraps one escrowed key into the token as a token object. SoftHSM2 (2.6) leaves CKA_VALUE_LEN
+ * at 0 on an unwrapped key, which the KEK policy then refuses: where the module does that, the key
+ * is unwrapped into a short-lived session object instead and created on the token from its value,
+ * which passes through this process's memory for that instant (zeroed after), as the escrow key
+ * that unwraps it already does.
+ */
+function putKey(token: CustodyToken, unwrapping: Handle, k: EscrowedKey, label: string): void {
+  const { lib, session } = token;
+  const wrapped = Buffer.from(k.wrapped, 'hex');
+  const keyType = k.keyType === 'aes' ? pkcs11js.CKK_AES : pkcs11js.CKK_GENERIC_SECRET;
+  const template: pkcs11js.Template = [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: keyType },
+    { type: pkcs11js.CKA_TOKEN, value: true },
+    { type: pkcs11js.CKA_PRIVATE, value: true },
+    { type: pkcs11js.CKA_SENSITIVE, value: true },
+    // Still escrowable: a recovered KEK can be escrowed again to new custodians.
+    { type: pkcs11js.CKA_EXTRACTABLE, value: true },
+    { type: pkcs11js.CKA_ENCRYPT, value: k.usage.encrypt },
+    { type: pkcs11js.CKA_DECRYPT, value: k.usage.decrypt },
+    { type: pkcs11js.CKA_WRAP, value: k.usage.wrap },
+    { type: pkcs11js.CKA_UNWRAP, value: k.usage.unwrap },
+    { type: pkcs11js.CKA_SIGN, value: k.usage.sign },
+    { type: pkcs11js.CKA_VERIFY, value: k.usage.sign },
+    { type: pkcs11js.CKA_LABEL, value: label },
+    { type: pkcs11js.CKA_ID, value: Buffer.from(k.id, 'hex') },
+  ];
+  const key = lib.C_UnwrapKey(session, WRAP, unwrapping, wrapped, template);
+  if (secretKeyFacts(lib, session, key).valueLength === k.valueLength) return;
+  lib.C_DestroyObject(session, key);
+  const temp = lib.C_UnwrapKey(session, WRAP, unwrapping, wrapped, [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: keyType },
+    { type: pkcs11js.CKA_TOKEN, value: false },
+    { type: pkcs11js.CKA_SENSITIVE, value: false },
+    { type: pkcs11js.CKA_EXTRACTABLE, value: true },
+  ]);
+  let value: Buffer | undefined;
+  try {
+    value = lib.C_GetAttributeValue(session, temp, [{ type: pkcs11js.CKA_VALUE }])[0]?.value;
+    if (value === undefined || value.length !== k.valueLength) throw new CustodyError(`the escrowed ${k.role} key is not ${k.valueLength} bytes long`);
+    lib.C_CreateObject(session, [...template, { type: pkcs11js.CKA_VALUE, value }]);
+  } finally {
+    value?.fill(0);
+    destroyQuietly(lib, session, temp);
   }
 }
 

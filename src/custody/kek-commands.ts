@@ -4,6 +4,7 @@
  * audited in the custody side trail (custody-audit.ts), prints one JSON summary with --json (else
  * a line of text), and shows progress on stderr when that is a terminal.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, type ServerConfig } from '../config';
@@ -53,6 +54,8 @@ async function withCustody<T>(
 ): Promise<T> {
   restrictNewFiles();
   const config = loadConfig({ configFile: opts.config, dataDir: opts.dataDir });
+  // Recovery may start from nothing: a new data dir for a new token.
+  if (how.mayCreateToken) fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const unlock = how.lock ? lockCustody(config.dataDir) : () => {};
   let token: CustodyToken | undefined;
   let keys: Pkcs11KeyProtector | undefined;
@@ -69,9 +72,6 @@ async function withCustody<T>(
       return audit;
     };
     return await fn({ config, token, audit: openAudit });
-  } catch (e) {
-    if (process.env['KMIP_CUSTODY_DEBUG']) console.error((e as Error).stack);
-    throw e;
   } finally {
     await audit?.close();
     await keys?.close();

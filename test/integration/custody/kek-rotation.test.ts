@@ -78,6 +78,14 @@ afterAll(async () => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
+it('refuses to escrow a KEK that was not created escrowable, naming the HSM backup instead', async () => {
+  const r = await kek('escrow', '--shares', '3', '--threshold', '2', '--out', path.join(root, 'shares'));
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain('was not created escrowable');
+  expect(r.stderr).toContain("HSM's own backup");
+  expect(fs.existsSync(path.join(root, 'shares'))).toBe(false);
+});
+
 it('re-wraps every object under a new KEK while Gets are in flight, then retires the old KEK once nothing needs it', async () => {
   const [before] = (await status()).keks;
   expect(before).toMatchObject({ role: 'current', objects: 300 });
