@@ -49,7 +49,7 @@ function print(json: boolean | undefined, summary: Record<string, unknown>, text
  */
 async function withCustody<T>(
   opts: Common,
-  how: { mayCreateToken: boolean; lock: boolean },
+  how: { mayCreateToken: boolean; lock: boolean; action?: string },
   fn: (ctx: { config: ServerConfig; token: CustodyToken; audit: () => Promise<CustodyAudit> }) => Promise<T>,
 ): Promise<T> {
   restrictNewFiles();
@@ -71,7 +71,20 @@ async function withCustody<T>(
       audit = await openCustodyAudit(config.dataDir, (data) => k.auditMac(data));
       return audit;
     };
-    return await fn({ config, token, audit: openAudit });
+    try {
+      return await fn({ config, token, audit: openAudit });
+    } catch (e) {
+      // A refusal is a step too: audited when the token can MAC the trail (a recovery refused
+      // before any key reached the token cannot, and wrote nothing).
+      if (e instanceof CustodyError && how.action !== undefined) {
+        try {
+          await (await openAudit()).record(`${how.action}-refused`, { reason: e.message });
+        } catch {
+          // The refusal itself is what the operator needs to see.
+        }
+      }
+      throw e;
+    }
   } finally {
     await audit?.close();
     await keys?.close();
@@ -99,7 +112,7 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
     .requiredOption('--threshold <M>', 'how many shares recover the KEK (at least 2)', value)
     .requiredOption('--out <DIR>', 'where to write custodian-I-of-N.json (mode 0600); hand each to its custodian', value)
     .action((o: Common & { shares: string; threshold: string; out: string }) =>
-      withCustody(o, { mayCreateToken: false, lock: true }, async ({ token, audit }) => {
+      withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-escrow' }, async ({ token, audit }) => {
         const r = escrowKeys(token, { shares: positiveInt('--shares', o.shares), threshold: positiveInt('--threshold', o.threshold), outDir: path.resolve(o.out) });
         await (await audit()).record('kek-escrow', { kekId: r.kekId, escrowId: r.escrowId, shares: r.shares, threshold: r.threshold, keys: r.keys.map((k) => `${k.role}:${k.id}`) });
         print(o.json, { msg: 'kek escrowed', ...r }, `KEK ${r.kekId} escrowed: ${r.shares} share files in ${path.resolve(o.out)}, any ${r.threshold} recover it`);
@@ -109,7 +122,7 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
   common(sub(kek, 'recover', 'put the escrowed KEK (and index and audit keys) into the data dir\'s token from M custodian shares'))
     .requiredOption('--share <FILE>', 'a custodian\'s share file (repeat: --share A --share B ...)', (v: string, prev: string[] = []) => [...prev, value(v)])
     .action((o: Common & { share: string[] }) =>
-      withCustody(o, { mayCreateToken: true, lock: true }, async ({ token, audit }) => {
+      withCustody(o, { mayCreateToken: true, lock: true, action: 'kek-recover' }, async ({ token, audit }) => {
         const r = recoverKeys(token, o.share.map((f) => path.resolve(f)));
         await (await audit()).record('kek-recover', { kekId: r.kekId, escrowId: r.escrowId, custodians: r.custodians, restored: r.restored.map((k) => `${k.role}:${k.id}`) });
         print(o.json, { msg: 'kek recovered', ...r }, `KEK ${r.kekId} recovered from custodians ${r.custodians.join(', ')}: ${r.restored.length} keys put into the token, ${r.alreadyPresent.length} already there`);
@@ -119,7 +132,7 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
   common(sub(kek, 'rotate', 'make a new KEK and re-wrap every object under it, online, in batches (rerun to resume)'))
     .option('--batch <N>', 'objects per committed batch (default 200)', value)
     .action((o: Common & { batch?: string }) =>
-      withCustody(o, { mayCreateToken: false, lock: true }, async ({ config, token, audit }) => {
+      withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-rotate' }, async ({ config, token, audit }) => {
         const bar = progressBar('re-wrapping');
         const r = await rotateKek(token, await audit(), {
           dataDir: config.dataDir,
@@ -156,7 +169,7 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
   common(sub(kek, 'retire', 'destroy an earlier KEK, only when no object references it'))
     .requiredOption('--kek <ID>', 'the KEK\'s id (CKA_ID, hex; kmip-server kek status lists them)', value)
     .action((o: Common & { kek: string }) =>
-      withCustody(o, { mayCreateToken: false, lock: true }, async ({ config, token, audit }) => {
+      withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-retire' }, async ({ config, token, audit }) => {
         const r = await retireKek(token, await audit(), { dataDir: config.dataDir, storePath: config.storePath, kekId: o.kek });
         print(o.json, { msg: 'kek retired', ...r }, `KEK ${r.kekId} destroyed`);
       }),

@@ -135,6 +135,8 @@ it('re-wraps every object under a new KEK while Gets are in flight, then retires
   expect(await expectAllIdentical()).toBe(301);
   expect(audited('kek-rotate-done')).toBe(1);
   expect(audited('kek-retire')).toBe(1);
+  // The two refusals before it are in the trail too.
+  expect(audited('kek-retire-refused')).toBe(2);
 });
 
 it('survives SIGKILLs at several points of a rotation: nothing unreadable, and a rerun finishes it', async () => {
