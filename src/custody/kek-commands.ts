@@ -11,6 +11,7 @@ import { loadConfig, type ServerConfig } from '../config';
 import { restrictNewFiles } from '../data-dir';
 import { Pkcs11KeyProtector } from '../keys/pkcs11';
 import { tokenProtectorConfig } from '../main';
+import { progressBar } from './progress';
 import { lockCustody, openCustodyAudit, type CustodyAudit } from './custody-audit';
 import { CustodyError, escrowKeys, recoverKeys } from './escrow';
 import { kekStatus, retireKek, rotateKek } from './rotation';
@@ -20,23 +21,6 @@ interface Common {
   readonly config?: string;
   readonly dataDir?: string;
   readonly json?: boolean;
-}
-
-/** A progress bar on stderr, only when it is a terminal. */
-function progressBar(what: string): { update: (done: number, total: number) => void; end: () => void } {
-  if (!process.stderr.isTTY) return { update: () => {}, end: () => {} };
-  let last = 0;
-  return {
-    update(done, total) {
-      const now = Date.now();
-      if (now - last < 100 && done < total) return;
-      last = now;
-      const width = 30;
-      const filled = total === 0 ? width : Math.round((done / total) * width);
-      process.stderr.write(`\r${what} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`);
-    },
-    end: () => process.stderr.write('\n'),
-  };
 }
 
 function print(json: boolean | undefined, summary: Record<string, unknown>, text: string): void {
@@ -139,9 +123,9 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
           storePath: config.storePath,
           protector: tokenProtectorConfig(config, { mayCreateToken: false }),
           ...(o.batch !== undefined ? { batch: positiveInt('--batch', o.batch) } : {}),
-          onProgress: bar.update,
+          onProgress: (done, total) => bar.update(done, total),
         });
-        bar.end();
+        bar.finish();
         print(
           o.json,
           { msg: 'kek rotate', ...r },
