@@ -21,6 +21,8 @@ import { DoctorFileError, diagnoseCertificate, readCertificates } from './server
 import { connectAndQuery } from './server/doctor-connect';
 import { chainChecks } from './pki/client-certificate';
 import { ttlvDumpCommand } from './ttlv-dump';
+import { registerKekCommands } from './custody/kek-commands';
+import { registerBackupCommands } from './custody/backup-commands';
 
 /** A word the shell passes through unchanged, or the word in single quotes. */
 function shellWord(s: string): string {
@@ -399,6 +401,8 @@ function program(): Command {
       const text = await ttlvDumpCommand(file, { ...(opts.format ? { format: opts.format } : {}), redact: opts.redact });
       process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     });
+  registerKekCommands(root, sub, value);
+  registerBackupCommands(root, sub);
   return root;
 }
 

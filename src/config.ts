@@ -56,6 +56,12 @@ export interface ServerConfig {
     /** 'async' (default): crypto calls on libuv's thread pool; 'sync': inline, for in-process modules. */
     readonly callMode: 'sync' | 'async';
   } | null;
+  /**
+   * `hsm.kekEscrowable`: KEK, index key and audit key are created extractable under wrap, so that
+   * `kmip-server kek escrow` can export them to custodians' shares (default false). Applies to the
+   * embedded token too: an `hsm` section holding only this key keeps the embedded token.
+   */
+  readonly kekEscrowable: boolean;
   readonly storePath: string;
   readonly maxMessageBytes: number;
   readonly idleTimeoutMs: number;
@@ -392,7 +398,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
   }
   const metrics = parseMetrics(raw, o.metricsListen, [listen, httpsListen]);
   const tlsSec = section(raw, 'tls', ['cert', 'key', 'ca', 'crl', 'ciphers', 'requireClientAuthEku']);
-  const hsmSec = section(raw, 'hsm', ['module', 'tokenLabel', 'pinEnv', 'pinFile', 'kekLabel', 'callMode']);
+  const hsmSec = section(raw, 'hsm', ['module', 'tokenLabel', 'pinEnv', 'pinFile', 'kekLabel', 'callMode', 'kekEscrowable']);
   const storeSec = section(raw, 'store', ['path']);
   const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs', 'messageTimeoutMs', 'maxConnections', 'maxConnectionsPerIdentity', 'maxRsaModulusBits']) ?? {};
   const auditSec = section(raw, 'audit', ['file', 'checkpointEvery', 'checkpointSeconds', 'syslog']);
@@ -434,7 +440,10 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
   }
   const tlsCrl = tlsSec ? crlFiles(tlsSec['crl']) : [];
   let hsm: ServerConfig['hsm'] = null;
-  if (hsmSec) {
+  const kekEscrowable = hsmSec?.['kekEscrowable'] ?? false;
+  if (typeof kekEscrowable !== 'boolean') throw new ConfigError('hsm.kekEscrowable', 'must be true or false');
+  // `hsm: { kekEscrowable }` alone: the embedded token, its keys escrowable.
+  if (hsmSec && Object.keys(hsmSec).some((k) => k !== 'kekEscrowable')) {
     const module = str(hsmSec, 'module', 'hsm.');
     const tokenLabel = str(hsmSec, 'tokenLabel', 'hsm.');
     if (!module) throw new ConfigError('hsm.module', 'is required when hsm is configured');
@@ -461,6 +470,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     requireClientAuthEku,
     identityFrom,
     hsm,
+    kekEscrowable,
     storePath: path.resolve(dataDir, (storeSec && str(storeSec, 'path', 'store.')) ?? STORE_FILE),
     maxMessageBytes: posInt(limits, 'maxMessageBytes', 'limits.') ?? DEFAULT_MAX_MESSAGE_BYTES,
     idleTimeoutMs: posInt(limits, 'idleTimeoutMs', 'limits.') ?? 300_000,

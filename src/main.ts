@@ -9,7 +9,7 @@ import { EMBEDDED_TOKEN_DIR, KEK_LABEL, type ServerConfig } from './config';
 import { ensureDevPki } from './pki/dev-pki';
 import { readPin } from './keys/pin';
 import { INDEX_KEY_LABEL } from './keys/pkcs11-mac-keys';
-import { Pkcs11KeyProtector } from './keys/pkcs11';
+import { Pkcs11KeyProtector, type Pkcs11KeyProtectorConfig } from './keys/pkcs11';
 import { ensureSoftHsmToken, softHsmProtectorConfig } from './keys/softhsm';
 import { KeyProtectorError, type KeyProtector } from './keys/key-protector';
 import { sealClearDigests } from './objects/digest-index';
@@ -63,12 +63,27 @@ function composeCore(parts: CoreParts): ServerCore {
  */
 export async function openEmbeddedHsm(
   tokenDir: string,
-  opts: { readonly mayCreate?: boolean; readonly mayCreateIndexKey?: boolean; readonly openIndexKey?: boolean } = {},
+  opts: { readonly mayCreate?: boolean; readonly mayCreateIndexKey?: boolean; readonly openIndexKey?: boolean; readonly createKek?: boolean; readonly kekEscrowable?: boolean } = {},
 ): Promise<KeyProtector> {
   const token = ensureSoftHsmToken(tokenDir, { mayCreate: opts.mayCreate });
   // SoftHSM2 runs in this process: a call costs about 30 µs, less than a hop to the thread pool and
   // back (bench/hsm-bench.ts; end to end, Get +14% and Create +31% in sync mode).
-  return Pkcs11KeyProtector.open(softHsmProtectorConfig(token, KEK_LABEL, { callMode: 'sync', createIndexKey: opts.mayCreateIndexKey, openIndexKey: opts.openIndexKey }));
+  return Pkcs11KeyProtector.open(
+    softHsmProtectorConfig(token, KEK_LABEL, { callMode: 'sync', createIndexKey: opts.mayCreateIndexKey, openIndexKey: opts.openIndexKey, kekEscrowable: opts.kekEscrowable, ...(opts.createKek === false ? { createKek: false } : {}) }),
+  );
+}
+
+/**
+ * The protector configuration of the server's token (embedded or configured), for the key-custody
+ * commands, which open the token beside a running server. `mayCreateToken`: an embedded token may
+ * be made (kek recover into a new data dir).
+ */
+export function tokenProtectorConfig(config: ServerConfig, opts: { readonly mayCreateToken: boolean }): Pkcs11KeyProtectorConfig {
+  if (config.hsm === null) {
+    const token = ensureSoftHsmToken(path.join(config.dataDir, EMBEDDED_TOKEN_DIR), { mayCreate: opts.mayCreateToken });
+    return softHsmProtectorConfig(token, KEK_LABEL, { callMode: 'sync', kekEscrowable: config.kekEscrowable });
+  }
+  return { ...configuredModule(config.hsm), kekEscrowable: config.kekEscrowable };
 }
 
 export interface EmbeddedCoreOptions {
@@ -183,8 +198,9 @@ async function openHsm(config: ServerConfig, store: SqliteObjectStore): Promise<
 }
 
 async function openHsmModule(config: ServerConfig, mayCreate: boolean, mayCreateIndexKey: boolean): Promise<KeyProtector> {
-  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, EMBEDDED_TOKEN_DIR), { mayCreate, mayCreateIndexKey });
-  return Pkcs11KeyProtector.open({ ...configuredModule(config.hsm), createIndexKey: mayCreateIndexKey });
+  const kekEscrowable = config.kekEscrowable;
+  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, EMBEDDED_TOKEN_DIR), { mayCreate, mayCreateIndexKey, kekEscrowable });
+  return Pkcs11KeyProtector.open({ ...configuredModule(config.hsm), createIndexKey: mayCreateIndexKey, kekEscrowable });
 }
 
 /** The configured PKCS#11 module and token (`hsm`), the PIN read from where the config says. */
@@ -203,8 +219,9 @@ function configuredModule(hsm: NonNullable<ServerConfig['hsm']>) {
  * created (no token, KEK or audit key).
  */
 export async function openHsmForVerify(config: ServerConfig): Promise<KeyProtector> {
-  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, EMBEDDED_TOKEN_DIR), { mayCreate: false, openIndexKey: false });
-  return Pkcs11KeyProtector.open({ ...configuredModule(config.hsm), createKek: false, openIndexKey: false });
+  const kekEscrowable = config.kekEscrowable;
+  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, EMBEDDED_TOKEN_DIR), { mayCreate: false, openIndexKey: false, createKek: false, kekEscrowable });
+  return Pkcs11KeyProtector.open({ ...configuredModule(config.hsm), createKek: false, openIndexKey: false, kekEscrowable });
 }
 
 /** The HSM of the process that owns the audit file (its checkpoints), once prepareDataDir has run. */
@@ -308,7 +325,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const forwarder = config.workers === 1 ? startAuditForwarder(config) : undefined;
   // Metrics observe through decorators and observers; without `metrics` nothing is wrapped.
   const metrics = config.metrics ? new ServerMetrics() : undefined;
-  const store = new SqliteObjectStore({ path: config.storePath, sharedWithOtherProcesses: config.workers > 1, observer: metrics?.store });
+  // Always shared: besides workers, the key-custody commands (kek rotate) rewrite rows of a running
+  // server's store, and a cached row must not outlive the KEK it names (kek retire).
+  const store = new SqliteObjectStore({ path: config.storePath, sharedWithOtherProcesses: true, observer: metrics?.store });
   let hsm: KeyProtector;
   try {
     hsm = await openHsm(config, store);

@@ -38,11 +38,14 @@ export function openKek(
   let attrs: SecretKeyFacts;
   let mechanism: Pkcs11Mechanism;
   try {
+    // On reconnect the KEK this server started with, by CKA_ID: a KEK rotation may have moved the
+    // label on to a new KEK meanwhile (the server adopts it at its next start).
+    const byId = known !== null && /^(?:[0-9a-f]{2})+$/.test(known.kekId);
     const found = findObjects(lib, session, [
       { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
       { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
       { type: pkcs11js.CKA_TOKEN, value: true },
-      { type: pkcs11js.CKA_LABEL, value: config.kekLabel },
+      byId ? { type: pkcs11js.CKA_ID, value: Buffer.from(known.kekId, 'hex') } : { type: pkcs11js.CKA_LABEL, value: config.kekLabel },
     ]);
     if (found.length > 1) {
       throw new KeyProtectorError('KEK_AMBIGUOUS', `${found.length} keys are labelled ${JSON.stringify(config.kekLabel)}`);
@@ -56,7 +59,7 @@ export function openKek(
       if (config.createKek === false) {
         throw new KeyProtectorError('UNKNOWN_KEK', `no KEK labelled ${JSON.stringify(config.kekLabel)} and creation is disabled`);
       }
-      kek = generateKek(lib, session, config.kekLabel, mechanism);
+      kek = generateKek(lib, session, { label: config.kekLabel, id: randomBytes(16), mechanism, escrowable: config.kekEscrowable === true });
       attrs = secretKeyFacts(lib, session, kek);
     } else {
       kek = existing;
@@ -65,7 +68,7 @@ export function openKek(
   } catch (err) {
     throw err instanceof KeyProtectorError ? err : hsmError('HSM_ERROR', 'cannot find or create the KEK', err);
   }
-  checkKekPolicy(attrs, mechanism);
+  checkKekPolicy(attrs, mechanism, config.kekEscrowable === true);
   const kekId = attrs.id.length > 0 ? attrs.id.toString('hex') : `label:${config.kekLabel}`;
   if (known !== null && known.kekId !== kekId) {
     throw new KeyProtectorError('HSM_UNAVAILABLE', 'the key labelled as KEK is not the KEK this server started with');
@@ -76,8 +79,10 @@ export function openKek(
 /** An earlier KEK, still on the token, found by its CKA_ID (hex): for blobs made before a rotation. */
 export function findKekById(lib: Lib, session: Handle, kekId: string): Handle {
   if (!/^(?:[0-9a-f]{2})+$/.test(kekId)) throw new KeyProtectorError('UNKNOWN_KEK', 'blob names an unknown KEK');
+  // Token objects only: a session copy (sessionCopyOfKek) carries the same CKA_ID.
   const found = findObjects(lib, session, [
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_TOKEN, value: true },
     { type: pkcs11js.CKA_ID, value: Buffer.from(kekId, 'hex') },
   ]);
   const kek = found[0];
@@ -109,7 +114,9 @@ export function readKekDescription(lib: Lib, session: Handle, kek: Handle, kekId
   };
 }
 
-function generateKek(lib: Lib, session: Handle, label: string, mechanism: Pkcs11Mechanism): Handle {
+/** A new token KEK: at first start, and by `kek rotate` (under a label of its own until it takes over). */
+export function generateKek(lib: Lib, session: Handle, k: { label: string; id: Buffer; mechanism: Pkcs11Mechanism; escrowable: boolean }): Handle {
+  const { label, mechanism } = k;
   const gcm = mechanism === MECHANISM_AES_GCM;
   return lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
@@ -118,14 +125,15 @@ function generateKek(lib: Lib, session: Handle, label: string, mechanism: Pkcs11
     { type: pkcs11js.CKA_TOKEN, value: true },
     { type: pkcs11js.CKA_PRIVATE, value: true },
     { type: pkcs11js.CKA_SENSITIVE, value: true },
-    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+    // Escrowable: extractable, but sensitive, so it leaves the HSM only wrapped (kek escrow).
+    { type: pkcs11js.CKA_EXTRACTABLE, value: k.escrowable },
     // Least privilege: only the usage the chosen mechanism needs.
     { type: pkcs11js.CKA_ENCRYPT, value: gcm },
     { type: pkcs11js.CKA_DECRYPT, value: gcm },
     { type: pkcs11js.CKA_WRAP, value: !gcm },
     { type: pkcs11js.CKA_UNWRAP, value: !gcm },
     { type: pkcs11js.CKA_LABEL, value: label },
-    { type: pkcs11js.CKA_ID, value: randomBytes(16) },
+    { type: pkcs11js.CKA_ID, value: k.id },
   ]);
 }
 
@@ -147,9 +155,10 @@ function chooseMechanism(
   throw new KeyProtectorError('UNSUPPORTED_MECHANISM', 'the token offers neither CKM_AES_GCM nor CKM_AES_KEY_WRAP_PAD for the KEK');
 }
 
-function checkKekPolicy(attrs: SecretKeyFacts, mechanism: Pkcs11Mechanism): void {
-  if (!attrs.sensitive || attrs.extractable) {
-    throw new KeyProtectorError('KEK_POLICY', 'the KEK must be sensitive and non-extractable');
+function checkKekPolicy(attrs: SecretKeyFacts, mechanism: Pkcs11Mechanism, escrowable: boolean): void {
+  if (!attrs.sensitive) throw new KeyProtectorError('KEK_POLICY', 'the KEK must be sensitive');
+  if (attrs.extractable && !escrowable) {
+    throw new KeyProtectorError('KEK_POLICY', 'the KEK is extractable: it must not be, unless the configuration makes KEKs escrowable (hsm.kekEscrowable)');
   }
   if (attrs.valueLength !== 32) throw new KeyProtectorError('KEK_POLICY', 'the KEK must be an AES-256 key');
   const usable = mechanism === MECHANISM_AES_GCM ? attrs.encrypt && attrs.decrypt : attrs.wrap && attrs.unwrap;

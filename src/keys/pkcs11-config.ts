@@ -22,6 +22,13 @@ export interface Pkcs11KeyProtectorConfig {
   readonly callMode?: 'async' | 'sync';
   /** Create the KEK when no key carries `kekLabel` (default true; only ever at open). */
   readonly createKek?: boolean;
+  /**
+   * Keys created escrowable (default false): the KEK, index key and audit key are made
+   * extractable (still sensitive: they leave the HSM only wrapped, by `kmip-server kek escrow`),
+   * and an extractable KEK is accepted only then. Set when the KEK is created: a key's
+   * extractability cannot be raised later.
+   */
+  readonly kekEscrowable?: boolean;
   /** CKA_LABEL of the blind-index key (indexMac); default INDEX_KEY_LABEL. */
   readonly indexKeyLabel?: string;
   /**

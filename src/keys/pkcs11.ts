@@ -280,7 +280,7 @@ export class Pkcs11KeyProtector implements KeyProtector {
 
   /** At open: finds the index key, or creates it when allowed; checks it; returns its CKA_ID (hex). */
   private openIndexKey(lib: Lib, session: Handle, conn: Connection, mayCreate: boolean): string {
-    const { key, id } = openIndexKey(lib, session, conn.slot, this.config.indexKeyLabel ?? INDEX_KEY_LABEL, mayCreate);
+    const { key, id } = openIndexKey(lib, session, conn.slot, this.config.indexKeyLabel ?? INDEX_KEY_LABEL, mayCreate, this.config.kekEscrowable === true);
     this.indexKeys.set(conn, key);
     return id;
   }
@@ -343,7 +343,7 @@ export class Pkcs11KeyProtector implements KeyProtector {
 
   private auditKey(lib: Lib, session: Handle, conn: Connection, mayCreate: boolean): Handle {
     if (conn.auditKey !== null) return conn.auditKey;
-    const key = findAuditKey(lib, session, mayCreate);
+    const key = findAuditKey(lib, session, mayCreate, this.config.kekEscrowable === true);
     conn.auditKey = key;
     return key;
   }

@@ -88,7 +88,7 @@ function hasWithheldDigest(rec: ManagedObjectRecord): boolean {
 }
 
 /** What a sealed Digest is bound to: not the identifier alone, so it can never pass for material. */
-function sealBinding(uid: string): string {
+export function sealBinding(uid: string): string {
   return `${uid}\u0000Digest`;
 }
 

@@ -1,0 +1,161 @@
+/**
+ * `kmip-server kek escrow | recover | rotate | status | retire`: registered by registerKekCommands.
+ * Each works beside a running server on its data dir (its own PKCS#11 session; SQLite in WAL), is
+ * audited in the custody side trail (custody-audit.ts), prints one JSON summary with --json (else
+ * a line of text), and shows progress on stderr when that is a terminal.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig, type ServerConfig } from '../config';
+import { restrictNewFiles } from '../data-dir';
+import { Pkcs11KeyProtector } from '../keys/pkcs11';
+import { tokenProtectorConfig } from '../main';
+import { progressBar } from './progress';
+import { lockCustody, openCustodyAudit, type CustodyAudit } from './custody-audit';
+import { CustodyError, escrowKeys, recoverKeys } from './escrow';
+import { kekStatus, retireKek, rotateKek } from './rotation';
+import { CustodyToken } from './token';
+
+interface Common {
+  readonly config?: string;
+  readonly dataDir?: string;
+  readonly json?: boolean;
+}
+
+function print(json: boolean | undefined, summary: Record<string, unknown>, text: string): void {
+  console.log(json === true ? JSON.stringify(summary) : text);
+}
+
+/**
+ * Runs `fn` with the token, the custody lock (for commands that change something) and the side
+ * audit trail, all released after.
+ */
+async function withCustody<T>(
+  opts: Common,
+  how: { mayCreateToken: boolean; lock: boolean; action?: string },
+  fn: (ctx: { config: ServerConfig; token: CustodyToken; audit: () => Promise<CustodyAudit> }) => Promise<T>,
+): Promise<T> {
+  restrictNewFiles();
+  const config = loadConfig({ configFile: opts.config, dataDir: opts.dataDir });
+  // Recovery may start from nothing: a new data dir for a new token.
+  if (how.mayCreateToken) fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const unlock = how.lock ? lockCustody(config.dataDir) : () => {};
+  let token: CustodyToken | undefined;
+  let keys: Pkcs11KeyProtector | undefined;
+  let audit: CustodyAudit | undefined;
+  try {
+    const protector = tokenProtectorConfig(config, { mayCreateToken: how.mayCreateToken });
+    token = await CustodyToken.open(protector);
+    const openAudit = async () => {
+      if (audit !== undefined) return audit;
+      // Opened once the KEK is on the token (recover puts it there first); the audit key MACs the checkpoints.
+      keys = await Pkcs11KeyProtector.open({ ...protector, createKek: false, openIndexKey: false });
+      const k = keys;
+      audit = await openCustodyAudit(config.dataDir, (data) => k.auditMac(data));
+      return audit;
+    };
+    try {
+      return await fn({ config, token, audit: openAudit });
+    } catch (e) {
+      // A refusal is a step too: audited when the token can MAC the trail (a recovery refused
+      // before any key reached the token cannot, and wrote nothing).
+      if (e instanceof CustodyError && how.action !== undefined) {
+        try {
+          await (await openAudit()).record(`${how.action}-refused`, { reason: e.message });
+        } catch {
+          // The refusal itself is what the operator needs to see.
+        }
+      }
+      throw e;
+    }
+  } finally {
+    await audit?.close();
+    await keys?.close();
+    await token?.close();
+    unlock();
+  }
+}
+
+function positiveInt(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new CustodyError(`${flag} must be a positive integer, not ${v}`);
+  return n;
+}
+
+export function registerKekCommands(root: Command, sub: (parent: Command, name: string, description: string) => Command, value: (v: string) => string): void {
+  const kek = sub(root, 'kek', 'key custody: KEK escrow, recovery, rotation and retirement (beside a running server)');
+  const common = (cmd: Command) =>
+    cmd
+      .option('--config <FILE>', 'the server\'s configuration file', value)
+      .option('--data-dir <DIR>', 'the server\'s data dir (default ./data)', value)
+      .option('--json', 'print a JSON summary');
+
+  common(sub(kek, 'escrow', 'split the escrowable KEK (and index and audit keys), wrapped, into N custodian share files, M needed to recover'))
+    .requiredOption('--shares <N>', 'how many custodian share files', value)
+    .requiredOption('--threshold <M>', 'how many shares recover the KEK (at least 2)', value)
+    .requiredOption('--out <DIR>', 'where to write custodian-I-of-N.json (mode 0600); hand each to its custodian', value)
+    .action((o: Common & { shares: string; threshold: string; out: string }) =>
+      withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-escrow' }, async ({ token, audit }) => {
+        const r = escrowKeys(token, { shares: positiveInt('--shares', o.shares), threshold: positiveInt('--threshold', o.threshold), outDir: path.resolve(o.out) });
+        await (await audit()).record('kek-escrow', { kekId: r.kekId, escrowId: r.escrowId, shares: r.shares, threshold: r.threshold, keys: r.keys.map((k) => `${k.role}:${k.id}`) });
+        print(o.json, { msg: 'kek escrowed', ...r }, `KEK ${r.kekId} escrowed: ${r.shares} share files in ${path.resolve(o.out)}, any ${r.threshold} recover it`);
+      }),
+    );
+
+  common(sub(kek, 'recover', 'put the escrowed KEK (and index and audit keys) into the data dir\'s token from M custodian shares'))
+    .requiredOption('--share <FILE>', 'a custodian\'s share file (repeat: --share A --share B ...)', (v: string, prev: string[] = []) => [...prev, value(v)])
+    .action((o: Common & { share: string[] }) =>
+      withCustody(o, { mayCreateToken: true, lock: true, action: 'kek-recover' }, async ({ token, audit }) => {
+        const r = recoverKeys(token, o.share.map((f) => path.resolve(f)));
+        await (await audit()).record('kek-recover', { kekId: r.kekId, escrowId: r.escrowId, custodians: r.custodians, restored: r.restored.map((k) => `${k.role}:${k.id}`) });
+        print(o.json, { msg: 'kek recovered', ...r }, `KEK ${r.kekId} recovered from custodians ${r.custodians.join(', ')}: ${r.restored.length} keys put into the token, ${r.alreadyPresent.length} already there`);
+      }),
+    );
+
+  common(sub(kek, 'rotate', 'make a new KEK and re-wrap every object under it, online, in batches (rerun to resume)'))
+    .option('--batch <N>', 'objects per committed batch (default 200)', value)
+    .action((o: Common & { batch?: string }) =>
+      withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-rotate' }, async ({ config, token, audit }) => {
+        const bar = progressBar('re-wrapping');
+        const r = await rotateKek(token, await audit(), {
+          dataDir: config.dataDir,
+          storePath: config.storePath,
+          protector: tokenProtectorConfig(config, { mayCreateToken: false }),
+          ...(o.batch !== undefined ? { batch: positiveInt('--batch', o.batch) } : {}),
+          onProgress: (done, total) => bar.update(done, total),
+        });
+        bar.finish();
+        print(
+          o.json,
+          { msg: 'kek rotate', ...r },
+          r.done
+            ? `KEK rotated: ${r.fromKekId} -> ${r.toKekId}; ${r.rewrapped} re-wrapped${r.resumed ? ' (resumed)' : ''}; retire the old one with: kmip-server kek retire --kek ${r.fromKekId}`
+            : `KEK ${r.toKekId} is current; ${r.remaining} objects still under an earlier KEK (made by a server started before the rotation): restart the server, then run kmip-server kek rotate again`,
+        );
+        if (!r.done) process.exitCode = 1;
+      }),
+    );
+
+  common(sub(kek, 'status', 'list the token\'s KEKs with the number of objects each protects'))
+    .action((o: Common) =>
+      withCustody(o, { mayCreateToken: false, lock: false }, async ({ config, token }) => {
+        const s = kekStatus(token, { dataDir: config.dataDir, storePath: config.storePath });
+        if (o.json === true) {
+          console.log(JSON.stringify(s));
+          return;
+        }
+        for (const k of s.keks) console.log(`${k.kekId}  ${k.role.padEnd(8)} ${String(k.objects).padStart(8)} objects ${String(k.digests).padStart(6)} digests  ${k.escrowable ? 'escrowable' : 'not escrowable'}  ${k.label}`);
+        if (s.rotation !== null && s.rotation.phase !== 'done') console.log(`rotation ${s.rotation.fromKekId} -> ${s.rotation.toKekId} unfinished (${s.rotation.phase}): run kmip-server kek rotate`);
+      }),
+    );
+
+  common(sub(kek, 'retire', 'destroy an earlier KEK, only when no object references it'))
+    .requiredOption('--kek <ID>', 'the KEK\'s id (CKA_ID, hex; kmip-server kek status lists them)', value)
+    .action((o: Common & { kek: string }) =>
+      withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-retire' }, async ({ config, token, audit }) => {
+        const r = await retireKek(token, await audit(), { dataDir: config.dataDir, storePath: config.storePath, kekId: o.kek });
+        print(o.json, { msg: 'kek retired', ...r }, `KEK ${r.kekId} destroyed`);
+      }),
+    );
+}

@@ -1,0 +1,303 @@
+/**
+ * KEK rotation, status and retirement, beside a running server.
+ *
+ * Rotation, in steps persisted in ROTATION_FILE so that a SIGKILL at any point resumes:
+ *  1. `create`: the new KEK's CKA_ID is chosen and saved first, then the key is made under the
+ *     label nextKekLabel() (a rerun finds it by that CKA_ID instead of making another).
+ *  2. `switch`: the old KEK takes retiredKekLabel(), the new one the KEK label: a server started
+ *     from now on makes new objects under the new KEK (a running one keeps its KEK until restart).
+ *  3. `rewrap`: rows still under another KEK are decrypted and encrypted again in the HSM in
+ *     bounded batches, each committed in one short transaction that changes a row only if it still
+ *     holds the blob that was read (compare-and-swap: a row the server changed meanwhile is taken
+ *     at the next pass). The rows themselves are the progress: each names its KEK. Both KEKs stay
+ *     on the token throughout, so every row decrypts at every instant, whichever blob it holds.
+ *  4. `done`, once no row names another KEK.
+ * `kek retire` destroys an earlier KEK only when no row names it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { generateKek } from '../keys/kek';
+import { MECHANISM_AES_GCM, MECHANISM_AES_KWP } from '../keys/key-protector';
+import { Pkcs11KeyProtector } from '../keys/pkcs11';
+import type { Pkcs11KeyProtectorConfig } from '../keys/pkcs11-config';
+import { CustodyError } from './escrow';
+import type { CustodyAudit } from './custody-audit';
+import { alive, holderOf } from './custody-audit';
+import { nextKekLabel, retiredKekLabel, type CustodyToken } from './token';
+
+export const ROTATION_FILE = 'kek-rotation.json';
+/** The server's data-dir lock (data-dir.ts): its holder and when it started. */
+const SERVER_LOCK_FILE = 'server.lock';
+export const DEFAULT_BATCH = 200;
+
+export interface RotationState {
+  readonly fromKekId: string;
+  readonly toKekId: string;
+  readonly phase: 'create' | 'switch' | 'rewrap' | 'done';
+  readonly startedAt: string;
+  /** When the KEK label moved to the new KEK (ms since the epoch): servers started before still use the old one. */
+  readonly switchedAt?: number;
+  readonly finishedAt?: string;
+  readonly rewrapped: number;
+}
+
+export function readRotation(dataDir: string): RotationState | null {
+  const file = path.join(dataDir, ROTATION_FILE);
+  if (!fs.existsSync(file)) return null;
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as RotationState;
+}
+
+/** Written whole to a temporary file, synced, then renamed over: a crash leaves the old state or the new. */
+function saveRotation(dataDir: string, state: RotationState): void {
+  const file = path.join(dataDir, ROTATION_FILE);
+  const tmp = `${file}.tmp`;
+  const fd = fs.openSync(tmp, 'w', 0o600);
+  try {
+    fs.writeSync(fd, `${JSON.stringify(state, null, 2)}\n`);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  const dirFd = fs.openSync(dataDir, 'r');
+  try {
+    fs.fsyncSync(dirFd);
+  } finally {
+    fs.closeSync(dirFd);
+  }
+}
+
+/** The store beside the running server (WAL: a second connection reads and writes in short transactions). */
+export function openStoreFile(storePath: string): Database.Database {
+  if (!fs.existsSync(storePath)) throw new CustodyError(`no store at ${storePath}: is --data-dir the server's data dir?`);
+  const db = new Database(storePath, { fileMustExist: true });
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
+/** Objects (material) and Digests kept of destroyed objects, per KEK. */
+export function kekReferences(db: Database.Database): Map<string, { objects: number; digests: number }> {
+  const out = new Map<string, { objects: number; digests: number }>();
+  const entry = (id: string) => out.get(id) ?? out.set(id, { objects: 0, digests: 0 }).get(id)!;
+  for (const r of db.prepare('SELECT kek_id AS id, count(*) AS n FROM objects WHERE kek_id IS NOT NULL GROUP BY kek_id').all() as { id: string; n: number }[]) entry(r.id).objects = r.n;
+  for (const r of db.prepare('SELECT digest_kek_id AS id, count(*) AS n FROM objects WHERE digest_kek_id IS NOT NULL GROUP BY digest_kek_id').all() as { id: string; n: number }[]) entry(r.id).digests = r.n;
+  return out;
+}
+
+export interface RotateOptions {
+  readonly dataDir: string;
+  readonly storePath: string;
+  readonly protector: Pkcs11KeyProtectorConfig;
+  readonly batch?: number;
+  /** Told after each committed batch (progress bar). */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface RotateResult {
+  readonly fromKekId: string;
+  readonly toKekId: string;
+  readonly resumed: boolean;
+  readonly rewrapped: number;
+  /** Rows still under another KEK (written by a server started before the switch): rerun after restarting it. */
+  readonly remaining: number;
+  readonly done: boolean;
+}
+
+export async function rotateKek(token: CustodyToken, audit: CustodyAudit, opts: RotateOptions): Promise<RotateResult> {
+  const label = token.config.kekLabel;
+  let state = readRotation(opts.dataDir);
+  const resumed = state !== null && state.phase !== 'done';
+  if (state === null || state.phase === 'done') {
+    const current = token.one(label);
+    if (current === undefined) throw new CustodyError(`the token holds no KEK labelled ${JSON.stringify(label)}`);
+    state = { fromKekId: current.id, toKekId: randomBytes(16).toString('hex'), phase: 'create', startedAt: new Date().toISOString(), rewrapped: 0 };
+    saveRotation(opts.dataDir, state);
+    await audit.record('kek-rotate-start', { fromKekId: state.fromKekId, toKekId: state.toKekId });
+  } else {
+    await audit.record('kek-rotate-resume', { fromKekId: state.fromKekId, toKekId: state.toKekId, phase: state.phase });
+  }
+
+  if (state.phase === 'create') {
+    if (token.find({ id: state.toKekId }).length === 0) {
+      const old = token.find({ id: state.fromKekId })[0];
+      if (old === undefined) throw new CustodyError(`KEK ${state.fromKekId} is not on the token`);
+      const mechanism = old.facts.encrypt && old.facts.decrypt ? MECHANISM_AES_GCM : MECHANISM_AES_KWP;
+      generateKek(token.lib, token.session, {
+        label: nextKekLabel(label),
+        id: Buffer.from(state.toKekId, 'hex'),
+        mechanism,
+        escrowable: token.config.kekEscrowable === true,
+      });
+    }
+    state = { ...state, phase: 'switch' };
+    saveRotation(opts.dataDir, state);
+    await audit.record('kek-rotate-created', { toKekId: state.toKekId });
+  }
+
+  if (state.phase === 'switch') {
+    const [from] = token.find({ id: state.fromKekId });
+    const [to] = token.find({ id: state.toKekId });
+    if (to === undefined) throw new CustodyError(`the new KEK ${state.toKekId} is not on the token`);
+    if (from !== undefined && from.label !== retiredKekLabel(label, from.id)) token.setLabel(from.handle, retiredKekLabel(label, from.id));
+    if (to.label !== label) token.setLabel(to.handle, label);
+    state = { ...state, phase: 'rewrap', switchedAt: Date.now() };
+    saveRotation(opts.dataDir, state);
+    await audit.record('kek-rotate-switched', { fromKekId: state.fromKekId, toKekId: state.toKekId, kekLabel: label });
+  }
+
+  const db = openStoreFile(opts.storePath);
+  // The new KEK is now the one labelled as KEK: the protector makes blobs under it, and finds the others by CKA_ID.
+  const keys = await Pkcs11KeyProtector.open({ ...opts.protector, createKek: false, openIndexKey: false });
+  try {
+    if (keys.kekId !== state.toKekId) throw new CustodyError(`the KEK labelled ${JSON.stringify(label)} is ${keys.kekId}, not the rotation's new KEK ${state.toKekId}`);
+    const rewrapped = await rewrapAll(db, keys, state, audit, opts);
+    state = { ...state, rewrapped: state.rewrapped + rewrapped };
+    const remaining = countOthers(db, state.toKekId);
+    if (remaining === 0) {
+      state = { ...state, phase: 'done', finishedAt: new Date().toISOString() };
+      await audit.record('kek-rotate-done', { fromKekId: state.fromKekId, toKekId: state.toKekId, rewrapped: state.rewrapped });
+    }
+    saveRotation(opts.dataDir, state);
+    return { fromKekId: state.fromKekId, toKekId: state.toKekId, resumed, rewrapped, remaining, done: remaining === 0 };
+  } finally {
+    await keys.close();
+    db.close();
+  }
+}
+
+interface BlobRow {
+  seq: number;
+  uid: string;
+  kek_id: string | null;
+  mechanism: string | null;
+  iv: Buffer | null;
+  ciphertext: Buffer | null;
+  digest_kek_id: string | null;
+  digest_mechanism: string | null;
+  digest_iv: Buffer | null;
+  digest_ciphertext: Buffer | null;
+}
+
+function countOthers(db: Database.Database, kekId: string): number {
+  return (db.prepare('SELECT count(*) FROM objects WHERE (kek_id IS NOT NULL AND kek_id != ?) OR (digest_kek_id IS NOT NULL AND digest_kek_id != ?)').pluck().get(kekId, kekId) as number);
+}
+
+/** Passes over the rows in seq order until one finds nothing to do (or makes no headway). */
+async function rewrapAll(db: Database.Database, keys: Pkcs11KeyProtector, state: RotationState, audit: CustodyAudit, opts: RotateOptions): Promise<number> {
+  const batch = Math.max(1, opts.batch ?? DEFAULT_BATCH);
+  const select = db.prepare(
+    `SELECT seq, uid, kek_id, mechanism, iv, ciphertext, digest_kek_id, digest_mechanism, digest_iv, digest_ciphertext FROM objects
+     WHERE seq > ? AND ((kek_id IS NOT NULL AND kek_id != ?) OR (digest_kek_id IS NOT NULL AND digest_kek_id != ?)) ORDER BY seq LIMIT ?`,
+  );
+  const setMaterial = db.prepare('UPDATE objects SET kek_id = ?, mechanism = ?, iv = ?, ciphertext = ? WHERE seq = ? AND kek_id = ? AND ciphertext = ?');
+  const setDigest = db.prepare('UPDATE objects SET digest_kek_id = ?, digest_mechanism = ?, digest_iv = ?, digest_ciphertext = ? WHERE seq = ? AND digest_kek_id = ? AND digest_ciphertext = ?');
+  const to = state.toKekId;
+  let total = 0;
+  for (let pass = 0; pass < 3; pass++) {
+    const todo = countOthers(db, to);
+    if (todo === 0) break;
+    let done = 0;
+    let after = 0;
+    let changedThisPass = 0;
+    for (;;) {
+      const rows = select.all(after, to, to, batch) as BlobRow[];
+      if (rows.length === 0) break;
+      // HSM work outside any transaction: the write lock is held only for the updates below.
+      const updates: (() => number)[] = [];
+      for (const row of rows) {
+        if (row.kek_id !== null && row.kek_id !== to && row.mechanism && row.iv && row.ciphertext) {
+          const old = { kekId: row.kek_id, mechanism: row.mechanism, iv: row.iv, ciphertext: row.ciphertext };
+          const blob = await reprotect(keys, row.uid, old);
+          updates.push(() => setMaterial.run(blob.kekId, blob.mechanism, Buffer.from(blob.iv), Buffer.from(blob.ciphertext), row.seq, old.kekId, old.ciphertext).changes);
+        }
+        if (row.digest_kek_id !== null && row.digest_kek_id !== to && row.digest_mechanism && row.digest_iv && row.digest_ciphertext) {
+          const old = { kekId: row.digest_kek_id, mechanism: row.digest_mechanism, iv: row.digest_iv, ciphertext: row.digest_ciphertext };
+          const blob = await reprotect(keys, row.uid, old);
+          updates.push(() => setDigest.run(blob.kekId, blob.mechanism, Buffer.from(blob.iv), Buffer.from(blob.ciphertext), row.seq, old.kekId, old.ciphertext).changes);
+        }
+      }
+      const changed = db.transaction(() => updates.reduce((n, u) => n + u(), 0))();
+      after = rows[rows.length - 1]!.seq;
+      done += rows.length;
+      changedThisPass += changed;
+      total += changed;
+      await audit.record('kek-rewrap-batch', { toKekId: to, rows: rows.length, rewrapped: changed, throughSeq: after });
+      opts.onProgress?.(Math.min(done, todo), todo);
+    }
+    if (changedThisPass === 0) break;
+  }
+  return total;
+}
+
+async function reprotect(keys: Pkcs11KeyProtector, uid: string, old: { kekId: string; mechanism: string; iv: Buffer; ciphertext: Buffer }) {
+  const plain = await keys.unprotect(uid, old);
+  try {
+    return await keys.protect(uid, plain);
+  } finally {
+    plain.fill(0);
+  }
+}
+
+export interface KekStatus {
+  readonly kekId: string;
+  readonly label: string;
+  readonly role: 'current' | 'next' | 'earlier' | 'missing';
+  readonly escrowable: boolean;
+  readonly objects: number;
+  readonly digests: number;
+}
+
+export function kekStatus(token: CustodyToken, opts: { dataDir: string; storePath: string }): { keks: KekStatus[]; rotation: RotationState | null } {
+  const db = openStoreFile(opts.storePath);
+  let refs: Map<string, { objects: number; digests: number }>;
+  try {
+    refs = kekReferences(db);
+  } finally {
+    db.close();
+  }
+  const label = token.config.kekLabel;
+  const keks: KekStatus[] = token.keks().map((k) => ({
+    kekId: k.id,
+    label: k.label,
+    role: k.label === label ? 'current' : k.label === nextKekLabel(label) ? 'next' : 'earlier',
+    escrowable: k.facts.extractable,
+    objects: refs.get(k.id)?.objects ?? 0,
+    digests: refs.get(k.id)?.digests ?? 0,
+  }));
+  for (const [id, r] of refs) {
+    if (!keks.some((k) => k.kekId === id)) keks.push({ kekId: id, label: '', role: 'missing', escrowable: false, ...r });
+  }
+  return { keks, rotation: readRotation(opts.dataDir) };
+}
+
+export async function retireKek(token: CustodyToken, audit: CustodyAudit, opts: { dataDir: string; storePath: string; kekId: string }): Promise<{ kekId: string }> {
+  const kekId = opts.kekId.toLowerCase();
+  const [kek, ...more] = token.find({ id: kekId });
+  if (kek === undefined) throw new CustodyError(`the token holds no KEK ${kekId} (kmip-server kek status lists them)`);
+  if (more.length > 0) throw new CustodyError(`several keys carry CKA_ID ${kekId}`);
+  if (kek.label === token.config.kekLabel) throw new CustodyError(`KEK ${kekId} is the current KEK: rotate first (kmip-server kek rotate)`);
+  const state = readRotation(opts.dataDir);
+  if (state !== null && state.phase !== 'done' && (state.toKekId === kekId || state.fromKekId === kekId)) {
+    throw new CustodyError(`KEK ${kekId} is part of an unfinished rotation: run kmip-server kek rotate to finish it first`);
+  }
+  const db = openStoreFile(opts.storePath);
+  try {
+    const refs = kekReferences(db).get(kekId);
+    if (refs !== undefined && refs.objects + refs.digests > 0) {
+      throw new CustodyError(`KEK ${kekId} still protects ${refs.objects} objects and ${refs.digests} Digests: run kmip-server kek rotate to re-wrap them first`);
+    }
+  } finally {
+    db.close();
+  }
+  // A server started before the switch still makes new objects under the old KEK.
+  const lock = path.join(opts.dataDir, SERVER_LOCK_FILE);
+  const pid = holderOf(lock);
+  if (pid !== undefined && alive(pid) && state !== null && state.fromKekId === kekId && fs.statSync(lock).mtimeMs < (state.switchedAt ?? 0)) {
+    throw new CustodyError(`the running server (PID ${pid}) started before KEK ${kekId} was rotated out and still wraps new objects under it: restart it, run kmip-server kek rotate, then retire`);
+  }
+  token.lib.C_DestroyObject(token.session, kek.handle);
+  await audit.record('kek-retire', { kekId, label: kek.label });
+  return { kekId };
+}

@@ -1,0 +1,71 @@
+/**
+ * For the key-custody tests: the `kmip-server` command line run from source as a child process (the
+ * transpiled files cached across runs: register-ts-cached.js), a client-library client for a server
+ * process, and a comparable form of what Get returns.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { KmipClient } from '../../src/client';
+import { PROJECT_ROOT, type ServerProcess } from './server-process';
+
+const TS_CACHE = path.join(os.tmpdir(), 'kmip-ts-cache-custody');
+
+export interface CliRun {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function spawnCli(args: readonly string[]): { child: ChildProcess; done: Promise<CliRun> } {
+  const child = spawn(process.execPath, ['-r', path.join(PROJECT_ROOT, 'test', 'helpers', 'register-ts-cached.js'), path.join(PROJECT_ROOT, 'scripts', 'run-cli.ts'), ...args], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, KMIP_TS_CACHE: TS_CACHE },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<CliRun>((resolve) => child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { child, done };
+}
+
+export function runCli(args: readonly string[]): Promise<CliRun> {
+  return spawnCli(args).done;
+}
+
+/** The last JSON line a --json command printed. */
+export function jsonOut(run: CliRun): Record<string, unknown> {
+  const line = run.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    throw new Error(`not JSON (exit ${run.code}): ${run.stdout}\n${run.stderr}`);
+  }
+}
+
+/** A configuration file that makes the embedded token's keys escrowable. */
+export function escrowableConfig(dir: string): string {
+  const file = path.join(dir, 'escrowable.json');
+  fs.writeFileSync(file, JSON.stringify({ hsm: { kekEscrowable: true } }));
+  return file;
+}
+
+export function clientFor(server: ServerProcess, pkiDir = server.pkiDir): KmipClient {
+  return new KmipClient({
+    servers: [{ host: '127.0.0.1', port: server.port }],
+    servername: 'localhost',
+    ca: fs.readFileSync(path.join(pkiDir, 'ca.pem')),
+    cert: fs.readFileSync(path.join(pkiDir, 'client.pem')),
+    key: fs.readFileSync(path.join(pkiDir, 'client-key.pem')),
+    maxConnections: 4,
+  });
+}
+
+/** What Get returned, as text that compares equal exactly when the objects are identical. */
+export function comparable(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
+}
