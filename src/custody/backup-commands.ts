@@ -64,8 +64,19 @@ async function backupCommand(flags: BackupFlags): Promise<void> {
   }
   console.log(`backup written: ${summary.out}`);
   console.log(`objects: ${summary.objects} (${Object.entries(types).map(([t, n]) => `${t} ${n}`).join(', ') || 'none'})`);
-  console.log(`KEKs needed: ${summary.kekInventory.map((k) => `${k.kekId}${k.label ? ` (${k.label})` : ''}: ${k.objects} objects, ${k.digests} digests`).join('; ') || 'none'}`);
+  console.log(`backup key protected by KEK ${summary.backupKekId}`);
+  console.log(`KEKs the objects need: ${summary.kekInventory.map((k) => `${k.kekId}${k.label ? ` (${k.label})` : ''}: ${k.objects} objects, ${k.digests} digests`).join('; ') || 'none'}`);
   console.log(`sha256: ${summary.sha256}`);
+}
+
+/**
+ * The token as restore opens it: nothing created. A data dir without the embedded token's files is
+ * refused before SoftHSM2 is asked (which would leave a token directory behind).
+ */
+async function openTokenForRestore(config: ServerConfig) {
+  const tokenDir = path.join(config.dataDir, EMBEDDED_TOKEN_DIR);
+  if (config.hsm === null && !fs.existsSync(path.join(tokenDir, 'tokens'))) throw new Error('there is no token there');
+  return openHsmForVerify(config);
 }
 
 interface RestoreFlags {
@@ -91,7 +102,7 @@ async function restoreCommand(flags: RestoreFlags): Promise<void> {
       storePath: config.storePath,
       force: flags.force === true,
       ...(flags.digest !== undefined ? { expectDigest: flags.digest } : {}),
-      openKeys: () => openHsmForVerify(config),
+      openKeys: () => openTokenForRestore(config),
       tokenDescription: tokenDescription(config),
       progress: progressBar('unwrap'),
     });

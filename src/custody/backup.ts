@@ -26,6 +26,8 @@ export interface BackupRequest {
 export interface BackupSummary {
   readonly out: string;
   readonly backupId: string;
+  /** The KEK that protects the backup key: restoring needs it in the token, or its escrow. */
+  readonly backupKekId: string;
   readonly objects: number;
   readonly objectTypes: Readonly<Record<string, number>>;
   readonly kekInventory: readonly KekInventoryEntry[];
@@ -89,6 +91,7 @@ export async function runBackup(req: BackupRequest): Promise<BackupSummary> {
     return {
       out,
       backupId: header.backupId,
+      backupKekId: header.backupKey.kekId,
       objects: inv.objects,
       objectTypes: inv.objectTypes,
       kekInventory,

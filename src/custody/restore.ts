@@ -77,7 +77,7 @@ export async function runRestore(req: RestoreRequest): Promise<RestoreSummary> {
   try {
     keys = await req.openKeys();
   } catch (e) {
-    throw new RestoreError(`cannot open ${req.tokenDescription} (${(e as Error).message}); the backup needs KEK ${needed.join(', ')}: ${escrowHint(req.dataDir)}`);
+    throw new RestoreError(`${req.tokenDescription} cannot be opened (${(e as Error).message}), and the backup needs KEK ${needed.join(', ')}: ${escrowHint(req.dataDir)}; nothing was written`);
   }
   try {
     const missing = (await keys.missingKeks?.(needed)) ?? [];

@@ -13,6 +13,7 @@ import { SCHEMA_VERSION } from './migrations';
 const PAGES_PER_STEP = 4096;
 /** Restarts tolerated before the remainder is copied in a single step. */
 const MAX_RESTARTS = 3;
+const ALL_PAGES = 0x7fffffff;
 
 export interface SnapshotProgress {
   readonly totalPages: number;
@@ -33,10 +34,12 @@ export async function snapshotStore(source: string, dest: string, onProgress?: (
     let lastRemaining = Number.POSITIVE_INFINITY;
     const meta = await db.backup(dest, {
       progress: (p) => {
-        if (p.remainingPages > lastRemaining) restarts++;
+        // A restart copies from the first page again: the step made no headway.
+        if (p.remainingPages >= lastRemaining) restarts++;
         lastRemaining = p.remainingPages;
         onProgress?.(p);
-        return restarts >= MAX_RESTARTS ? -1 : PAGES_PER_STEP;
+        // better-sqlite3 takes no negative step ("all"): the largest count it accepts means the same.
+        return restarts >= MAX_RESTARTS ? ALL_PAGES : PAGES_PER_STEP;
       },
     });
     return { pages: meta.totalPages, restarts };

@@ -142,6 +142,7 @@ describe('backup and restore', () => {
   let ids: string[];
   let original: Map<string, { type: number; bytes: string }>;
   let materials: Buffer[];
+  let kekOfBackup: string;
   const backupFile = () => path.join(tmp, 'store.kbak');
 
   it('backs up a running server: object count, file digest, no plaintext key byte in the file', async () => {
@@ -161,8 +162,10 @@ describe('backup and restore', () => {
 
     const r = await cli(['backup', '--data-dir', source.dataDir, '--out', backupFile(), '--json']);
     expect(r).toMatchObject({ code: 0 });
-    const summary = JSON.parse(r.stdout.trim()) as { objects: number; sha256: string; kekInventory: { kekId: string; objects: number }[] };
+    const summary = JSON.parse(r.stdout.trim()) as { objects: number; sha256: string; backupKekId: string; kekInventory: { kekId: string; objects: number }[] };
     expect(summary.objects).toBe(ids.length);
+    kekOfBackup = summary.backupKekId;
+    expect(summary.kekInventory.map((k) => k.kekId)).toEqual([kekOfBackup]);
     const file = fs.readFileSync(backupFile());
     expect(summary.sha256).toBe(crypto.createHash('sha256').update(file).digest('hex'));
     expect(fs.statSync(backupFile()).mode & 0o777).toBe(0o600);
@@ -211,10 +214,19 @@ describe('backup and restore', () => {
     const dir = path.join(tmp, 'no-kek');
     const r = await cli(['restore', '--in', backupFile(), '--data-dir', dir]);
     expect(r.code).toBe(1);
-    const kekId = (JSON.parse((await cli(['backup', '--data-dir', path.join(tmp, 'a'), '--out', path.join(tmp, 'third.kbak'), '--json'])).stdout) as { kekInventory: { kekId: string }[] }).kekInventory[0]!.kekId;
+    const kekId = kekOfBackup;
     expect(r.stderr).toContain(kekId);
     expect(r.stderr).toContain('kmip-server kek recover --data-dir');
     expect(fs.existsSync(path.join(dir, 'kmip.sqlite'))).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'softhsm'))).toBe(false);
+    // A token of another server's, without this backup's KEK: refused the same way, naming it.
+    const foreign = path.join(tmp, 'foreign');
+    await run(process.execPath, ['-r', path.join(PROJECT_ROOT, 'scripts', 'register-ts.js'), '-e', `require('./src/embedded').createEmbeddedCore(${JSON.stringify(foreign)}).then((e) => e.close())`], { cwd: PROJECT_ROOT });
+    const other = await cli(['restore', '--in', backupFile(), '--data-dir', foreign]);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(new RegExp(`does not hold KEK ${kekId}, which this backup needs: recover it from its escrow shares first: kmip-server kek recover`));
+    expect(fs.existsSync(path.join(foreign, 'kmip.sqlite'))).toBe(true);
+    expect(fs.readdirSync(foreign).filter((f) => f.startsWith('kmip.sqlite.restoring'))).toEqual([]);
   });
 
   it('restores into a new data dir with the token: every object reads back identical', async () => {

@@ -15,6 +15,8 @@ const COMMANDS: readonly (readonly [string[], string[], string[]])[] = [
   [['audit', 'verify'], [], ['--config', '--data-dir']],
   [['doctor'], ['--cert', 'x'], ['--cert', '--key', '--ca', '--config', '--data-dir', '--connect']],
   [['ttlv', 'dump'], [], ['--format', '--no-redact']],
+  [['backup'], ['--out', 'x'], ['--out', '--data-dir', '--config', '--json']],
+  [['restore'], ['--in', 'x'], ['--in', '--data-dir', '--config', '--force', '--digest', '--json']],
 ];
 
 /** Runs main on `argv`, capturing what it writes and the exit code it sets. */
@@ -55,7 +57,7 @@ test.each(COMMANDS)('%j with an unknown flag: one line naming the command and th
 test('--help names every command', async () => {
   const r = await run(['--help']);
   expect(r.code).toBe(0);
-  for (const name of ['start', 'pki', 'hash-password', 'audit', 'doctor', 'ttlv']) expect(r.stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
+  for (const name of ['start', 'pki', 'hash-password', 'audit', 'doctor', 'ttlv', 'backup', 'restore']) expect(r.stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
 });
 
 test.each([
