@@ -13,6 +13,8 @@ import { ObjectType } from '../spec/generated/enums';
 import { runBackup, type BackupSummary } from './backup';
 import { runRestore, type RestoreSummary } from './restore';
 import { progressBar } from './progress';
+import { openCustodyAudit } from './custody-audit';
+import type { KeyProtector } from '../keys/key-protector';
 
 type Sub = (parent: Command, name: string, description: string) => Command;
 
@@ -30,6 +32,16 @@ function value(v: string): string {
 
 function tokenDescription(config: ServerConfig): string {
   return config.hsm === null ? `the embedded SoftHSM2 token in ${path.join(config.dataDir, EMBEDDED_TOKEN_DIR)}` : `token "${config.hsm.tokenLabel}" of ${config.hsm.module}`;
+}
+
+/** A backup or restore is a custody step: recorded in the side trail the kek commands keep, MAC'd by the token. */
+async function recordCustodyStep(dataDir: string, keys: KeyProtector, action: string, fields: Readonly<Record<string, string | number>>): Promise<void> {
+  const audit = await openCustodyAudit(dataDir, keys.auditMac === undefined ? undefined : (data) => keys.auditMac!(data));
+  try {
+    await audit.record(action, fields);
+  } finally {
+    await audit.close();
+  }
 }
 
 interface BackupFlags {
@@ -54,6 +66,7 @@ async function backupCommand(flags: BackupFlags): Promise<void> {
       serverVersion: SERVER_INFO.serverVersion,
       progress: progressBar('backup'),
     });
+    await recordCustodyStep(config.dataDir, keys, 'backup', { backupId: summary.backupId, out: summary.out, objects: summary.objects, sha256: summary.sha256, backupKekId: summary.backupKekId });
   } finally {
     await keys.close();
   }
@@ -106,6 +119,12 @@ async function restoreCommand(flags: RestoreFlags): Promise<void> {
       tokenDescription: tokenDescription(config),
       progress: progressBar('unwrap'),
     });
+    const keys = await openTokenForRestore(config);
+    try {
+      await recordCustodyStep(config.dataDir, keys, 'restore', { backupId: summary.backupId, sha256: summary.sha256, objects: summary.objects, unwrapped: summary.unwrapped, failed: summary.failed.length });
+    } finally {
+      await keys.close();
+    }
   } finally {
     unlock();
   }

@@ -138,6 +138,17 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+/** The sha256 of each custody record of this action in a data dir's side trail. */
+function custodySteps(dataDir: string, action: string): string[] {
+  const file = path.join(dataDir, 'custody-audit.log');
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(`"action":"${action}"`))
+    .map((l) => (JSON.parse(l) as { sha256: string }).sha256);
+}
+
 describe('backup and restore', () => {
   let ids: string[];
   let original: Map<string, { type: number; bytes: string }>;
@@ -178,6 +189,9 @@ describe('backup and restore', () => {
     expect(human.code).toBe(0);
     expect(human.stdout).toContain(`objects: ${ids.length}`);
     expect(human.stdout).toMatch(/sha256: [0-9a-f]{64}/);
+    // Both backups are custody steps in the side trail, which verifies.
+    expect(custodySteps(source.dataDir, 'backup')).toEqual([summary.sha256, expect.stringMatching(/^[0-9a-f]{64}$/)]);
+    expect((await cli(['audit', 'verify', '--data-dir', source.dataDir, path.join(source.dataDir, 'custody-audit.log')])).code).toBe(0);
   });
 
   it('refuses a running server\'s data dir in one line, and a non-empty store without --force', async () => {
@@ -254,5 +268,6 @@ describe('backup and restore', () => {
     const forced = await cli(['restore', '--in', backupFile(), '--data-dir', dir, '--force', '--json']);
     expect(forced.code).toBe(0);
     expect(JSON.parse(forced.stdout.trim())).toMatchObject({ objects: ids.length, replacedObjects: ids.length, failed: [] });
+    expect(custodySteps(dir, 'restore')).toEqual([digest, digest]);
   });
 });
