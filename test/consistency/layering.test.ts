@@ -21,7 +21,7 @@ const LAYERS: readonly { readonly name: string; readonly paths: readonly string[
   { name: 'objects', paths: ['src/objects/'] },
   { name: 'ops', paths: ['src/ops/'] },
   { name: 'server', paths: ['src/server/'] },
-  { name: 'services', paths: ['src/notify/'] },
+  { name: 'services', paths: ['src/notify/', 'src/scheduler/'] },
   {
     name: 'composition root',
     // pykmip-config turns an operator's pykmip-server file into this server's configuration: root work.
