@@ -41,6 +41,7 @@ import { probeReadiness, startMetricsEndpoint, type MetricsEndpointOptions, type
 import { answerPrimaryScrapes } from './server/metrics-cluster';
 import { ObjectCounter } from './store/object-counts';
 import { startLifecycleScheduler, type LifecycleScheduler } from './scheduler/start';
+import { AutomaticRotation } from './scheduler/rotation';
 
 /** What the server tells clients about itself (Query). */
 export const SERVER_INFO: ServerInfo = {
@@ -403,7 +404,20 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   let httpsListener: RunningListener | undefined;
   let metricsEndpoint: RunningMetricsEndpoint | undefined;
   // One process of a server runs the scheduler: this one, or the worker the primary gave the role (workers.ts).
-  const scheduler = !inCluster || process.env[SCHEDULER_ROLE_ENV] === '1' ? startLifecycleScheduler({ storePath: config.storePath, store, audit, clock, notifier, recheckMs: opts.schedulerRecheckMs }) : undefined;
+  const scheduler =
+    !inCluster || process.env[SCHEDULER_ROLE_ENV] === '1'
+      ? startLifecycleScheduler({
+          storePath: config.storePath,
+          store,
+          audit,
+          clock,
+          notifier,
+          recheckMs: opts.schedulerRecheckMs,
+          tasks: (dueDates, storeForRun) => [
+            new AutomaticRotation({ dueDates, store, storeForRun, keys, audit, clock, server: SERVER_INFO, crypto: config.crypto, compat: COMPAT_PROFILES[config.compat], policies: config.rotationPolicies }),
+          ],
+        })
+      : undefined;
   try {
     listener = await startListener(core, listenerOptions);
     try {

@@ -19,25 +19,27 @@ export interface SchedulerParts {
   readonly clock: Clock;
   readonly notifier?: Notifier;
   readonly recheckMs?: number;
-  readonly tasks?: (dueDates: DueDates) => readonly ScheduledTask[];
+  /** Further work at each sweep (automatic rotation), given the timetable and the store wrapper of a run. */
+  readonly tasks?: (dueDates: DueDates, storeForRun: (() => { readonly store: ObjectStore; done(): void }) | undefined) => readonly ScheduledTask[];
 }
 
 export function startLifecycleScheduler(parts: SchedulerParts): LifecycleScheduler {
   const dueDates = new DueDates(parts.storePath);
   const notifier = parts.notifier;
+  const observed = notifier
+    ? () => {
+        const o = new ChangeObserver(parts.store, notifier);
+        return { store: o, done: () => o.publish() };
+      }
+    : undefined;
   const scheduler = new LifecycleScheduler({
     store: parts.store,
     dueDates,
     audit: parts.audit,
     clock: parts.clock,
     ...(parts.recheckMs !== undefined ? { recheckMs: parts.recheckMs } : {}),
-    tasks: parts.tasks?.(dueDates),
-    storeForSweep: notifier
-      ? () => {
-          const observed = new ChangeObserver(parts.store, notifier);
-          return { store: observed, done: () => observed.publish() };
-        }
-      : undefined,
+    tasks: parts.tasks?.(dueDates, observed),
+    storeForSweep: observed,
     onError: (e) => console.error(JSON.stringify({ msg: 'scheduler', error: (e as Error).message })),
   });
   scheduler.start();

@@ -20,6 +20,7 @@ export class DueDates {
   private readonly next: Database.Statement;
   private readonly inRange: Database.Statement;
   private readonly withText: Database.Statement;
+  private readonly typed: Database.Statement;
 
   constructor(storePath: string) {
     this.db = new Database(storePath, { readonly: true, fileMustExist: true });
@@ -32,6 +33,9 @@ export class DueDates {
     );
     this.withText = this.db.prepare(
       `SELECT o.uid AS uid, o.seq AS seq FROM attr_text t JOIN objects o ON o.seq = t.object_seq WHERE t.name = ? AND t.skey = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`,
+    );
+    this.typed = this.db.prepare(
+      `SELECT uid, seq FROM objects WHERE object_type = ? AND state IN (SELECT value FROM json_each(?)) AND seq > ? ORDER BY seq LIMIT ?`,
     );
   }
 
@@ -57,6 +61,11 @@ export class DueDates {
    */
   withAttributeText(name: string, skey: string, afterSeq: bigint, limit: number): { uid: string; seq: bigint }[] {
     return this.withText.all(name, skey, afterSeq, limit) as { uid: string; seq: bigint }[];
+  }
+
+  /** Objects of `objectType` in one of `states`, in creation order after `afterSeq` (the (object_type, state) index). */
+  ofType(objectType: number, states: readonly number[], afterSeq: bigint, limit: number): { uid: string; seq: bigint }[] {
+    return this.typed.all(objectType, JSON.stringify(states), afterSeq, limit) as { uid: string; seq: bigint }[];
   }
 
   close(): void {
