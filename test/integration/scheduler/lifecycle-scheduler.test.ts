@@ -8,7 +8,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CryptographicAlgorithm, CryptographicUsageMask, ObjectType, State } from '../../../src/spec/generated/enums';
-import { ensureDevPki } from '../../../src/pki/dev-pki';
+import { DEV_CLIENT_CN, ensureDevPki, issueServerCertificate } from '../../../src/pki/dev-pki';
+import { ItemType } from '../../../ttlv/types';
+import { Tag } from '../../../src/spec/generated/tags';
+import { Operation } from '../../../src/spec/generated/enums';
+import { TestEndpoint } from '../../helpers/kmip-endpoint';
+import { find } from '../../helpers/kmip-client';
 import { loadConfig, type ServerConfig } from '../../../src/config';
 import { openHsmForVerify, startServer, type RunningServer } from '../../../src/main';
 import { verifyAuditTrail } from '../../../src/audit/verify';
@@ -21,6 +26,8 @@ let dir: string;
 let config: ServerConfig;
 let server: RunningServer | undefined;
 let client: KmipClient;
+/** The client identity's notification endpoint: a date's change is news like a request's. */
+let endpoint: TestEndpoint;
 /** The test's clock: the server reads it for every request and every sweep. */
 let nowMs = Math.floor(Date.now() / 1000) * 1000;
 const clock = { now: () => nowMs };
@@ -43,12 +50,19 @@ async function start(): Promise<RunningServer> {
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-sched-'));
   const dataDir = path.join(dir, 'data');
-  ensureDevPki(path.join(dataDir, 'pki'));
+  const pki = ensureDevPki(path.join(dataDir, 'pki'));
+  const ep = issueServerCertificate(pki.dir, path.join(dir, 'certs'), { fileBase: 'endpoint' });
+  endpoint = await TestEndpoint.start({ key: Buffer.from(ep.keyPem), cert: Buffer.from(ep.certPem), ca: fs.readFileSync(pki.caPath) });
   const token = makeTestToken();
   const configFile = path.join(dir, 'config.json');
   fs.writeFileSync(
     configFile,
-    JSON.stringify({ listen: '127.0.0.1:0', dataDir, hsm: { module: token.modulePath, tokenLabel: token.tokenLabel, pinFile: token.pinFile, callMode: 'sync' } }),
+    JSON.stringify({
+      listen: '127.0.0.1:0',
+      dataDir,
+      hsm: { module: token.modulePath, tokenLabel: token.tokenLabel, pinFile: token.pinFile, callMode: 'sync' },
+      notifications: { endpoints: [{ identity: DEV_CLIENT_CN, address: `127.0.0.1:${endpoint.port}` }] },
+    }),
   );
   config = loadConfig({ configFile });
   await start();
@@ -57,6 +71,7 @@ beforeAll(async () => {
 afterAll(async () => {
   client?.close();
   await server?.stop();
+  await endpoint?.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -112,6 +127,11 @@ describe('lifecycle scheduler', () => {
     expect((await stored(uid))?.state).toBe(State.Active);
     expect(await inState('dated', State.Active)).toBe(true);
     expect(await inState('dated', State.PreActive)).toBe(false);
+    // Notified to the owner's endpoint, as a request's change would be.
+    await endpoint.waitFor((m) => {
+      const u = find(m.payload, Tag.UniqueIdentifier);
+      return m.operation === Operation.Notify && u?.type === ItemType.TextString && u.value === uid;
+    }, 15_000);
 
     nowMs += 100_000;
     await server!.scheduler!.wake();
