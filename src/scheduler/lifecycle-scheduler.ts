@@ -33,6 +33,8 @@ export const SCHEDULED_DATES: readonly string[] = [...STATE_DATES, ...MARK_DATES
 const OVERLAP_SECONDS = 5n;
 /** Rows read per query of a sweep. */
 const PAGE = 500;
+/** Writes of a sweep in flight at once. */
+const CONCURRENT_WRITES = 64;
 /** Tries of one object's write when a request changed it in between (CONFLICT). */
 const WRITE_TRIES = 5;
 /** The earliest a timer can say (before any date). */
@@ -159,7 +161,11 @@ export class LifecycleScheduler {
       for (const name of STATE_DATES) {
         for (let offset = 0; ; offset += PAGE) {
           const due = this.deps.dueDates.dueIn(name, from, to, PAGE, offset);
-          for (const d of due) if (await this.settle(store, d.uid, nowMs)) transitions++;
+          // Concurrent writes share the store's group commits (one sync for many), a few at a time.
+          for (let i = 0; i < due.length; i += CONCURRENT_WRITES) {
+            const moved = await Promise.all(due.slice(i, i + CONCURRENT_WRITES).map((d) => this.settle(store, d.uid, nowMs)));
+            transitions += moved.filter(Boolean).length;
+          }
           if (due.length < PAGE) break;
         }
       }
