@@ -31,8 +31,17 @@ import { reKeyHandler } from '../ops/rekey';
 import type { ScheduledTask } from './lifecycle-scheduler';
 import { policyFor, type RotationPolicy } from './rotation-policy';
 
-/** How often (clock time) the candidates are read again for new ones, at the latest. */
+/** How often (clock time) the keys with Rotate Automatic true are read again, at the latest. */
 const RESCAN_MS = 60_000;
+/**
+ * How often every key a policy names is read (and once at start). In between, a policy reads only
+ * the keys whose due time (Initial Date + interval) passed since its last run, a range of the
+ * Initial Date index: so a key that came under a policy late (an Object Group added after its due
+ * time) waits for the next full pass.
+ */
+const FULL_SCAN_MS = 3_600_000;
+/** Seconds each run reaches back before the previous one (a key committed just after it ran). */
+const OVERLAP_SECONDS = 5n;
 const PAGE = 500;
 /** A rotation that failed is tried again after this (clock time), not at every sweep. */
 const RETRY_MS = 3_600_000;
@@ -58,10 +67,16 @@ interface Plan {
   readonly dueAt: bigint;
   readonly offset: number | undefined;
   readonly policy: RotationPolicy | undefined;
+  /** The key's own Rotate attributes set its time (not a policy's interval). */
+  readonly fromObject: boolean;
 }
 
 export class AutomaticRotation implements ScheduledTask {
   private nextRunMs = Number.NEGATIVE_INFINITY;
+  private nextAutoScanMs = Number.NEGATIVE_INFINITY;
+  private nextFullScanMs = Number.NEGATIVE_INFINITY;
+  /** `now` (seconds) of the last run: the policies' ranges start there. */
+  private lastRun: bigint | undefined;
   /** Objects whose rotation failed, and when to try again. */
   private readonly failed = new Map<string, number>();
   /** Rotations done since start (for tests and the log). */
@@ -73,16 +88,22 @@ export class AutomaticRotation implements ScheduledTask {
     if (nowMs < this.nextRunMs) return this.nextRunMs;
     const now = BigInt(Math.floor(nowMs / 1000));
     let earliest: bigint | undefined;
+    const full = nowMs >= this.nextFullScanMs;
+    const auto = full || nowMs >= this.nextAutoScanMs;
+    const uids = full ? this.everyCandidate() : this.recentCandidates(now, auto);
     const wrapped = this.deps.storeForRun?.();
     const store = wrapped?.store ?? this.deps.store;
     try {
-      for await (const uid of this.candidates()) {
+      for (const uid of uids) {
         const rec = await store.get(uid);
         if (rec === undefined) continue;
         const plan = this.planFor(rec);
         if (plan === undefined) continue;
         if (plan.dueAt > now) {
-          if (earliest === undefined || plan.dueAt < earliest) earliest = plan.dueAt;
+          // Keys a policy names come back by their range; the others by the next look at Rotate Automatic.
+          if (plan.policy === undefined || plan.fromObject) {
+            if (earliest === undefined || plan.dueAt < earliest) earliest = plan.dueAt;
+          }
           continue;
         }
         const retryAt = this.failed.get(uid);
@@ -100,12 +121,62 @@ export class AutomaticRotation implements ScheduledTask {
     } finally {
       wrapped?.done();
     }
-    this.nextRunMs = Math.min(nowMs + RESCAN_MS, earliest === undefined ? Infinity : Number(earliest) * 1000);
+    this.lastRun = now;
+    if (full) this.nextFullScanMs = nowMs + FULL_SCAN_MS;
+    if (auto) this.nextAutoScanMs = Math.min(nowMs + RESCAN_MS, earliest === undefined ? Infinity : Number(earliest) * 1000);
+    this.nextRunMs = Math.min(this.nextAutoScanMs, this.nextFullScanMs, this.nextPolicyDueMs(now), ...[...this.failed.values()]);
     return this.nextRunMs;
   }
 
-  /** Every object a rotation may concern, each at least once. */
-  private async *candidates(): AsyncGenerator<string> {
+  /** When the next key a policy names falls due, by the Initial Date index (it may prove not to match). */
+  private nextPolicyDueMs(now: bigint): number {
+    let next = Infinity;
+    for (const p of this.deps.policies) {
+      const interval = BigInt(p.intervalSeconds);
+      const initial = this.deps.dueDates.nextAfter(['Initial Date'], now - interval);
+      if (initial !== undefined) next = Math.min(next, Number(initial + interval) * 1000);
+    }
+    return next;
+  }
+
+  /**
+   * Between full passes: the keys with Rotate Automatic true (when `auto`), those whose policy due
+   * time passed since the last run, and those whose failed rotation is to be tried again.
+   */
+  private *recentCandidates(now: bigint, auto: boolean): Generator<string> {
+    const seen = new Set<string>();
+    const once = function* (uids: Iterable<string>) {
+      for (const u of uids) {
+        if (seen.has(u)) continue;
+        seen.add(u);
+        yield u;
+      }
+    };
+    if (auto) yield* once(this.pagesBySeq((after) => this.deps.dueDates.withAttributeText('Rotate Automatic', '1', after, PAGE)));
+    const since = (this.lastRun ?? now) - OVERLAP_SECONDS;
+    for (const p of this.deps.policies) {
+      const interval = BigInt(p.intervalSeconds);
+      for (let offset = 0; ; offset += PAGE) {
+        const rows = this.deps.dueDates.dueIn('Initial Date', since - interval, now - interval, PAGE, offset);
+        yield* once(rows.map((r) => r.uid));
+        if (rows.length < PAGE) break;
+      }
+    }
+    yield* once([...this.failed.keys()]);
+  }
+
+  private *pagesBySeq(page: (after: bigint) => { uid: string; seq: bigint }[]): Generator<string> {
+    let after = 0n;
+    for (;;) {
+      const rows = page(after);
+      for (const r of rows) yield r.uid;
+      if (rows.length < PAGE) break;
+      after = rows[rows.length - 1]!.seq;
+    }
+  }
+
+  /** Every object a rotation may concern, each once. */
+  private *everyCandidate(): Generator<string> {
     const seen = new Set<string>();
     const pages: ((after: bigint) => { uid: string; seq: bigint }[])[] = [
       (after) => this.deps.dueDates.withAttributeText('Rotate Automatic', '1', after, PAGE),
@@ -139,13 +210,13 @@ export class AutomaticRotation implements ScheduledTask {
     if (since === undefined) return undefined;
     const interval = intervalOf(rec.attributes, 'Rotate Interval');
     if (boolOf(rec.attributes, 'Rotate Automatic') === true && interval !== undefined && interval > 0) {
-      return { dueAt: since + BigInt(interval), offset: intervalOf(rec.attributes, 'Rotate Offset'), policy: policyFor(this.deps.policies, rec) };
+      return { dueAt: since + BigInt(interval), offset: intervalOf(rec.attributes, 'Rotate Offset'), policy: policyFor(this.deps.policies, rec), fromObject: true };
     }
     // An object whose own attributes say no (Rotate Automatic false) is not rotated by a policy.
     if (boolOf(rec.attributes, 'Rotate Automatic') === false) return undefined;
     const policy = policyFor(this.deps.policies, rec);
     if (policy === undefined) return undefined;
-    return { dueAt: since + BigInt(policy.intervalSeconds), offset: policy.offsetSeconds, policy };
+    return { dueAt: since + BigInt(policy.intervalSeconds), offset: policy.offsetSeconds, policy, fromObject: false };
   }
 
   private async rotate(store: ObjectStore, rec: ManagedObjectRecord, plan: Plan, now: bigint): Promise<void> {
