@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AuditSink } from '../audit/audit-log';
-import type { DueDates } from '../store/due-dates';
+import type { DueCursor, DueDates } from '../store/due-dates';
 import { StoreError, type ObjectStore } from '../store/object-store';
 import type { Clock } from '../objects/context';
 import { effectiveState } from '../lifecycle/effective-state';
@@ -26,6 +26,11 @@ import { State } from '../spec/generated/enums';
 
 /** Dates that move the State (effective-state.ts), then dates that only mark a use's start or end. */
 const STATE_DATES = ['Activation Date', 'Deactivation Date'] as const;
+/** The States each of those dates can still move an object out of (lifecycle/state-machine.ts). */
+const MOVABLE: Readonly<Record<(typeof STATE_DATES)[number], readonly number[]>> = {
+  'Activation Date': [State.PreActive],
+  'Deactivation Date': [State.PreActive, State.Active],
+};
 const MARK_DATES = ['Process Start Date', 'Protect Stop Date'] as const;
 export const SCHEDULED_DATES: readonly string[] = [...STATE_DATES, ...MARK_DATES];
 
@@ -159,23 +164,25 @@ export class LifecycleScheduler {
     let marks = 0;
     try {
       for (const name of STATE_DATES) {
-        for (let offset = 0; ; offset += PAGE) {
-          const due = this.deps.dueDates.dueIn(name, from, to, PAGE, offset);
+        for (let after: DueCursor | undefined; ; ) {
+          const due = this.deps.dueDates.dueIn(name, from, to, PAGE, after, MOVABLE[name]);
           // Concurrent writes share the store's group commits (one sync for many), a few at a time.
           for (let i = 0; i < due.length; i += CONCURRENT_WRITES) {
             const moved = await Promise.all(due.slice(i, i + CONCURRENT_WRITES).map((d) => this.settle(store, d.uid, nowMs)));
             transitions += moved.filter(Boolean).length;
           }
           if (due.length < PAGE) break;
+          after = due[due.length - 1];
         }
       }
       // Marks change nothing, so the first sweep does not record again those that passed while stopped.
       const markFrom = from === BEGINNING ? to - OVERLAP_SECONDS : from;
       for (const name of MARK_DATES) {
-        for (let offset = 0; ; offset += PAGE) {
-          const due = this.deps.dueDates.dueIn(name, markFrom, to, PAGE, offset);
+        for (let after: DueCursor | undefined; ; ) {
+          const due = this.deps.dueDates.dueIn(name, markFrom, to, PAGE, after);
           for (const d of due) if (await this.mark(store, d.uid, name, d.at)) marks++;
           if (due.length < PAGE) break;
+          after = due[due.length - 1];
         }
       }
     } finally {

@@ -18,7 +18,7 @@ import { ItemType, ttlv, type TtlvItem } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { ObjectType, State } from '../spec/generated/enums';
 import type { AuditSink } from '../audit/audit-log';
-import type { DueDates } from '../store/due-dates';
+import type { DueCursor, DueDates } from '../store/due-dates';
 import type { ManagedObjectRecord, ObjectStore, StoredAttribute } from '../store/object-store';
 import { BorrowedStore, type StoreWrite } from '../store/borrowed-store';
 import type { KeyProtector } from '../keys/key-protector';
@@ -156,10 +156,11 @@ export class AutomaticRotation implements ScheduledTask {
     const since = (this.lastRun ?? now) - OVERLAP_SECONDS;
     for (const p of this.deps.policies) {
       const interval = BigInt(p.intervalSeconds);
-      for (let offset = 0; ; offset += PAGE) {
-        const rows = this.deps.dueDates.dueIn('Initial Date', since - interval, now - interval, PAGE, offset);
+      for (let after: DueCursor | undefined; ; ) {
+        const rows = this.deps.dueDates.dueIn('Initial Date', since - interval, now - interval, PAGE, after, [...ROTATABLE_STATES]);
         yield* once(rows.map((r) => r.uid));
         if (rows.length < PAGE) break;
+        after = rows[rows.length - 1];
       }
     }
     yield* once([...this.failed.keys()]);

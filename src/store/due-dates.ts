@@ -13,6 +13,14 @@ export interface DueDate {
   readonly uid: string;
   readonly name: string;
   readonly at: bigint;
+  /** The object's row: with `at`, where the next page starts. */
+  readonly seq: bigint;
+}
+
+/** Where a page of dueIn starts: after this date and row. */
+export interface DueCursor {
+  readonly at: bigint;
+  readonly seq: bigint;
 }
 
 export class DueDates {
@@ -27,9 +35,12 @@ export class DueDates {
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.db.defaultSafeIntegers(true);
     this.next = this.db.prepare('SELECT min(nval) FROM attr_num WHERE name = ? AND nval > ?').pluck();
+    // Pages by key (date, row), so rows that leave the result (their State moved) skip none.
     this.inRange = this.db.prepare(
-      `SELECT o.uid AS uid, n.nval AS at FROM attr_num n JOIN objects o ON o.seq = n.object_seq
-       WHERE n.name = ? AND n.nval > ? AND n.nval <= ? ORDER BY n.nval, n.object_seq LIMIT ? OFFSET ?`,
+      `SELECT o.uid AS uid, n.nval AS at, o.seq AS seq FROM attr_num n JOIN objects o ON o.seq = n.object_seq
+       WHERE n.name = @name AND n.nval > @from AND n.nval >= @afterAt AND n.nval <= @to AND (n.nval, n.object_seq) > (@afterAt, @afterSeq)
+         AND (@states IS NULL OR o.state IN (SELECT value FROM json_each(@states)))
+       ORDER BY n.nval, n.object_seq LIMIT @limit`,
     );
     this.withText = this.db.prepare(
       `SELECT o.uid AS uid, o.seq AS seq FROM attr_text t JOIN objects o ON o.seq = t.object_seq WHERE t.name = ? AND t.skey = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`,
@@ -49,10 +60,21 @@ export class DueDates {
     return best;
   }
 
-  /** Objects whose `name` is in (from, to], earliest first: `limit` of them from `offset`. */
-  dueIn(name: string, from: bigint, to: bigint, limit: number, offset = 0): DueDate[] {
-    const rows = this.inRange.all(name, from, to, limit, offset) as { uid: string; at: bigint }[];
-    return rows.map((r) => ({ uid: r.uid, name, at: r.at }));
+  /**
+   * Objects whose `name` is in (from, to], earliest first, `limit` of them after `after`; only
+   * those in one of `states` when given (the States a date can still move).
+   */
+  dueIn(name: string, from: bigint, to: bigint, limit: number, after?: DueCursor, states?: readonly number[]): DueDate[] {
+    const rows = this.inRange.all({
+      name,
+      from,
+      to,
+      afterAt: after?.at ?? from,
+      afterSeq: after?.seq ?? -1n,
+      states: states ? JSON.stringify(states) : null,
+      limit,
+    }) as { uid: string; at: bigint; seq: bigint }[];
+    return rows.map((r) => ({ uid: r.uid, name, at: r.at, seq: r.seq }));
   }
 
   /**
