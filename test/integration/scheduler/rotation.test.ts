@@ -9,7 +9,10 @@ import path from 'node:path';
 import { ItemType } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
 import { CryptographicAlgorithm, CryptographicUsageMask, LinkType, NameType, ObjectType, State } from '../../../src/spec/generated/enums';
-import { ensureDevPki } from '../../../src/pki/dev-pki';
+import { DEV_CLIENT_CN, ensureDevPki, issueServerCertificate } from '../../../src/pki/dev-pki';
+import { Operation, PutFunction } from '../../../src/spec/generated/enums';
+import { TestEndpoint } from '../../helpers/kmip-endpoint';
+import { find } from '../../helpers/kmip-client';
 import { loadConfig, type ServerConfig } from '../../../src/config';
 import { startServer, type RunningServer } from '../../../src/main';
 import { KmipClient, attribute, nameAttribute, ttlv, type KmipAttribute, type ProtocolVersion } from '../../../src/client';
@@ -21,6 +24,8 @@ let config: ServerConfig;
 let server: RunningServer;
 let v21: KmipClient;
 let v14: KmipClient;
+/** The owner's notification endpoint: a rotation is a replacement, told as Re-key's is. */
+let endpoint: TestEndpoint;
 let nowMs = Math.floor(Date.now() / 1000) * 1000;
 const clock = { now: () => nowMs };
 const nowSeconds = () => BigInt(nowMs / 1000);
@@ -40,7 +45,9 @@ function clientIn(version: ProtocolVersion): KmipClient {
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-rotate-'));
   const dataDir = path.join(dir, 'data');
-  ensureDevPki(path.join(dataDir, 'pki'));
+  const pki = ensureDevPki(path.join(dataDir, 'pki'));
+  const ep = issueServerCertificate(pki.dir, path.join(dir, 'certs'), { fileBase: 'endpoint' });
+  endpoint = await TestEndpoint.start({ key: Buffer.from(ep.keyPem), cert: Buffer.from(ep.certPem), ca: fs.readFileSync(pki.caPath) });
   const token = makeTestToken();
   const configFile = path.join(dir, 'config.json');
   fs.writeFileSync(
@@ -49,6 +56,7 @@ beforeAll(async () => {
       listen: '127.0.0.1:0',
       dataDir,
       hsm: { module: token.modulePath, tokenLabel: token.tokenLabel, pinFile: token.pinFile, callMode: 'sync' },
+      notifications: { endpoints: [{ identity: DEV_CLIENT_CN, address: `127.0.0.1:${endpoint.port}` }] },
       rotation: { policies: [{ objectGroup: 'payments', interval: 'PT1000S', oldKey: 'deactivate', deactivateAfter: 100 }] },
     }),
   );
@@ -62,6 +70,7 @@ afterAll(async () => {
   v21?.close();
   v14?.close();
   await server?.stop();
+  await endpoint?.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -133,6 +142,9 @@ describe('automatic rotation', () => {
     expect(o.get('Link')).toEqual([[LinkType.ReplacementObjectLink, second]]);
     // Re-key's rule: the old key keeps its State (no policy matches it).
     expect(o.get('State')).toEqual([State.Active]);
+    const put = await endpoint.waitFor((m) => m.operation === Operation.Put && find(m.payload, Tag.UniqueIdentifier)?.value === second, 15_000);
+    expect(find(put.payload, Tag.PutFunction)?.value).toBe(PutFunction.Replace);
+    expect(find(put.payload, Tag.ReplacedUniqueIdentifier)?.value).toBe(first);
 
     // The replacement rotates in its turn; only the latest of the chain ever does.
     await advance(3600);
