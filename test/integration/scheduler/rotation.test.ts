@@ -10,7 +10,7 @@ import { ItemType } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
 import { CryptographicAlgorithm, CryptographicUsageMask, LinkType, NameType, ObjectType, State } from '../../../src/spec/generated/enums';
 import { DEV_CLIENT_CN, ensureDevPki, issueServerCertificate } from '../../../src/pki/dev-pki';
-import { Operation, PutFunction } from '../../../src/spec/generated/enums';
+import { Operation, PutFunction, ResultStatus } from '../../../src/spec/generated/enums';
 import { TestEndpoint } from '../../helpers/kmip-endpoint';
 import { find } from '../../helpers/kmip-client';
 import { loadConfig, type ServerConfig } from '../../../src/config';
@@ -181,6 +181,21 @@ describe('automatic rotation', () => {
     expect((await v14.locate([attribute('State', State.Deactivated), attribute('Object Group', 'payments')])).uniqueIdentifiers).toEqual([old]);
     const records = await rotationRecords(old);
     expect(records.map((x) => x.reason)).toEqual(['Rotate Generation 1; policy objectGroup=payments; the old key deactivates 100 s on']);
+  });
+
+  it('a key that cannot be re-keyed (archived) is audited as failed, and tried again an hour later, not at every sweep', async () => {
+    const { uniqueIdentifier: uid } = await v21.create(ObjectType.SymmetricKey, aes([nameAttribute('archived'), attribute('Rotate Automatic', true), attribute('Rotate Interval', 100)]));
+    const [archived] = await v21.send([{ operation: Operation.Archive, payload: [ttlv.textString(Tag.UniqueIdentifier, uid)] }]);
+    expect(archived?.status).toBe(ResultStatus.Success);
+    await advance(100);
+    const failures = async () => (await rotationRecords(uid)).filter((r) => r.resultStatus === 'OperationFailed');
+    expect((await failures()).map((r) => r.reason)).toEqual([`object ${uid} is archived; recover it first`]);
+    await advance(60);
+    await advance(60);
+    expect(await failures()).toHaveLength(1);
+    await advance(3600);
+    expect(await failures()).toHaveLength(2);
+    expect((await v21.locate([nameAttribute('archived')], { storageStatusMask: 3 })).uniqueIdentifiers).toEqual([uid]);
   });
 
   it('a 2.1 key with Rotate Automatic false is not rotated by a policy that matches it', async () => {
