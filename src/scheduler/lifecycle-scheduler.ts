@@ -27,7 +27,7 @@ import { State } from '../spec/generated/enums';
 /** Dates that move the State (effective-state.ts), then dates that only mark a use's start or end. */
 const STATE_DATES = ['Activation Date', 'Deactivation Date'] as const;
 /** The States each of those dates can still move an object out of (lifecycle/state-machine.ts). */
-const MOVABLE: Readonly<Record<(typeof STATE_DATES)[number], readonly number[]>> = {
+export const MOVABLE: Readonly<Record<(typeof STATE_DATES)[number], readonly number[]>> = {
   'Activation Date': [State.PreActive],
   'Deactivation Date': [State.PreActive, State.Active],
 };

@@ -63,12 +63,56 @@ export interface RotationDeps {
 }
 
 /** What one rotation is to do: when it is due and how. */
-interface Plan {
+export interface RotationPlan {
   readonly dueAt: bigint;
   readonly offset: number | undefined;
   readonly policy: RotationPolicy | undefined;
   /** The key's own Rotate attributes set its time (not a policy's interval). */
   readonly fromObject: boolean;
+}
+
+/** When and how `rec` rotates, or undefined if it does not. */
+export function rotationPlan(rec: ManagedObjectRecord, policies: readonly RotationPolicy[]): RotationPlan | undefined {
+  // Re-key makes replacements of symmetric keys; the other types have their own operations.
+  if (rec.objectType !== ObjectType.SymmetricKey || !ROTATABLE_STATES.has(rec.state)) return undefined;
+  if (boolOf(rec.attributes, 'Rotate Latest') === false) return undefined;
+  const since = dateAttribute(rec.attributes, 'Rotate Date') ?? dateAttribute(rec.attributes, 'Initial Date');
+  if (since === undefined) return undefined;
+  const interval = intervalOf(rec.attributes, 'Rotate Interval');
+  if (boolOf(rec.attributes, 'Rotate Automatic') === true && interval !== undefined && interval > 0) {
+    return { dueAt: since + BigInt(interval), offset: intervalOf(rec.attributes, 'Rotate Offset'), policy: policyFor(policies, rec), fromObject: true };
+  }
+  // An object whose own attributes say no (Rotate Automatic false) is not rotated by a policy.
+  if (boolOf(rec.attributes, 'Rotate Automatic') === false) return undefined;
+  const policy = policyFor(policies, rec);
+  if (policy === undefined) return undefined;
+  return { dueAt: since + BigInt(policy.intervalSeconds), offset: policy.offsetSeconds, policy, fromObject: false };
+}
+
+/** Every object a rotation may concern, each once. */
+export function* rotationCandidates(dueDates: DueDates, policies: readonly RotationPolicy[]): Generator<string> {
+  const seen = new Set<string>();
+  const pages: ((after: bigint) => { uid: string; seq: bigint }[])[] = [
+    (after) => dueDates.withAttributeText('Rotate Automatic', '1', after, PAGE),
+    ...policies.map((p) =>
+      p.objectGroup !== undefined
+        ? (after: bigint) => dueDates.withAttributeText('Object Group', p.objectGroup!, after, PAGE)
+        : (after: bigint) => dueDates.ofType(p.objectType ?? ObjectType.SymmetricKey, [...ROTATABLE_STATES], after, PAGE),
+    ),
+  ];
+  for (const page of pages) {
+    let after = 0n;
+    for (;;) {
+      const rows = page(after);
+      for (const r of rows) {
+        if (seen.has(r.uid)) continue;
+        seen.add(r.uid);
+        yield r.uid;
+      }
+      if (rows.length < PAGE) break;
+      after = rows[rows.length - 1]!.seq;
+    }
+  }
 }
 
 export class AutomaticRotation implements ScheduledTask {
@@ -90,14 +134,14 @@ export class AutomaticRotation implements ScheduledTask {
     let earliest: bigint | undefined;
     const full = nowMs >= this.nextFullScanMs;
     const auto = full || nowMs >= this.nextAutoScanMs;
-    const uids = full ? this.everyCandidate() : this.recentCandidates(now, auto);
+    const uids = full ? rotationCandidates(this.deps.dueDates, this.deps.policies) : this.recentCandidates(now, auto);
     const wrapped = this.deps.storeForRun?.();
     const store = wrapped?.store ?? this.deps.store;
     try {
       for (const uid of uids) {
         const rec = await store.get(uid);
         if (rec === undefined) continue;
-        const plan = this.planFor(rec);
+        const plan = rotationPlan(rec, this.deps.policies);
         if (plan === undefined) continue;
         if (plan.dueAt > now) {
           // Keys a policy names come back by their range; the others by the next look at Rotate Automatic.
@@ -176,51 +220,9 @@ export class AutomaticRotation implements ScheduledTask {
     }
   }
 
-  /** Every object a rotation may concern, each once. */
-  private *everyCandidate(): Generator<string> {
-    const seen = new Set<string>();
-    const pages: ((after: bigint) => { uid: string; seq: bigint }[])[] = [
-      (after) => this.deps.dueDates.withAttributeText('Rotate Automatic', '1', after, PAGE),
-      ...this.deps.policies.map((p) =>
-        p.objectGroup !== undefined
-          ? (after: bigint) => this.deps.dueDates.withAttributeText('Object Group', p.objectGroup!, after, PAGE)
-          : (after: bigint) => this.deps.dueDates.ofType(p.objectType ?? ObjectType.SymmetricKey, [...ROTATABLE_STATES], after, PAGE),
-      ),
-    ];
-    for (const page of pages) {
-      let after = 0n;
-      for (;;) {
-        const rows = page(after);
-        for (const r of rows) {
-          if (seen.has(r.uid)) continue;
-          seen.add(r.uid);
-          yield r.uid;
-        }
-        if (rows.length < PAGE) break;
-        after = rows[rows.length - 1]!.seq;
-      }
-    }
-  }
 
-  /** When and how `rec` rotates, or undefined if it does not. */
-  private planFor(rec: ManagedObjectRecord): Plan | undefined {
-    // Re-key makes replacements of symmetric keys; the other types have their own operations.
-    if (rec.objectType !== ObjectType.SymmetricKey || !ROTATABLE_STATES.has(rec.state)) return undefined;
-    if (boolOf(rec.attributes, 'Rotate Latest') === false) return undefined;
-    const since = dateAttribute(rec.attributes, 'Rotate Date') ?? dateAttribute(rec.attributes, 'Initial Date');
-    if (since === undefined) return undefined;
-    const interval = intervalOf(rec.attributes, 'Rotate Interval');
-    if (boolOf(rec.attributes, 'Rotate Automatic') === true && interval !== undefined && interval > 0) {
-      return { dueAt: since + BigInt(interval), offset: intervalOf(rec.attributes, 'Rotate Offset'), policy: policyFor(this.deps.policies, rec), fromObject: true };
-    }
-    // An object whose own attributes say no (Rotate Automatic false) is not rotated by a policy.
-    if (boolOf(rec.attributes, 'Rotate Automatic') === false) return undefined;
-    const policy = policyFor(this.deps.policies, rec);
-    if (policy === undefined) return undefined;
-    return { dueAt: since + BigInt(policy.intervalSeconds), offset: policy.offsetSeconds, policy, fromObject: false };
-  }
 
-  private async rotate(store: ObjectStore, rec: ManagedObjectRecord, plan: Plan, now: bigint): Promise<void> {
+  private async rotate(store: ObjectStore, rec: ManagedObjectRecord, plan: RotationPlan, now: bigint): Promise<void> {
     const generation = intOf(rec.attributes, 'Rotate Generation') ?? 0;
     const policy = plan.policy;
     const stamping = new RotationStamp(store, rec.uid, {

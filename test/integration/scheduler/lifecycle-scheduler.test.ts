@@ -4,6 +4,8 @@
  * TLS. Dates take effect when the clock passes them, without any read: Locate by State answers
  * the new State at once, the store holds it, and the audit trail has the server's action.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +26,7 @@ import { makeTestToken } from '../../helpers/hsm';
 
 let dir: string;
 let config: ServerConfig;
+let configFile: string;
 let server: RunningServer | undefined;
 let client: KmipClient;
 /** The client identity's notification endpoint: a date's change is news like a request's. */
@@ -54,7 +57,7 @@ beforeAll(async () => {
   const ep = issueServerCertificate(pki.dir, path.join(dir, 'certs'), { fileBase: 'endpoint' });
   endpoint = await TestEndpoint.start({ key: Buffer.from(ep.keyPem), cert: Buffer.from(ep.certPem), ca: fs.readFileSync(pki.caPath) });
   const token = makeTestToken();
-  const configFile = path.join(dir, 'config.json');
+  configFile = path.join(dir, 'config.json');
   fs.writeFileSync(
     configFile,
     JSON.stringify({
@@ -117,6 +120,28 @@ async function scheduledRecords(): Promise<AuditRecord[]> {
 }
 
 describe('lifecycle scheduler', () => {
+  it('`kmip-server schedule --json` lists what comes next, read beside the running server', async () => {
+    // The test's clock has not moved yet: it is the real time the command reads.
+    const { uniqueIdentifier: uid } = await client.create(
+      ObjectType.SymmetricKey,
+      aes('coming', [attribute('Deactivation Date', at(3600)), attribute('Rotate Automatic', true), attribute('Rotate Interval', 7200)]),
+    );
+    const root = path.join(__dirname, '..', '..', '..');
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['-r', path.join(root, 'scripts', 'register-ts.js'), path.join(root, 'scripts', 'run-cli.ts'), 'schedule', '--config', configFile, '--within', 'PT3H', '--json'],
+      { cwd: root },
+    );
+    const out = JSON.parse(stdout) as { events: { uid: string; event: string; at: string }[]; more: boolean };
+    const mine = out.events.filter((e) => e.uid === uid);
+    const iso = (s: number) => new Date(Math.floor((nowMs + s * 1000) / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+    expect(mine).toEqual([
+      { uid, event: 'Deactivation Date', at: iso(3600) },
+      { uid, event: 'Rotation', at: iso(7200), detail: 'Rotate Interval' },
+    ]);
+    expect(out.more).toBe(false);
+  });
+
   it('activates and deactivates at the dates, persisted, audited and found by Locate by State at once', async () => {
     const { uniqueIdentifier: uid } = await client.create(ObjectType.SymmetricKey, aes('dated', [attribute('Activation Date', at(100)), attribute('Deactivation Date', at(200))]));
     expect(await inState('dated', State.PreActive)).toBe(true);
