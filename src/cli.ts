@@ -23,6 +23,7 @@ import { chainChecks } from './pki/client-certificate';
 import { ttlvDumpCommand } from './ttlv-dump';
 import { registerKekCommands } from './custody/kek-commands';
 import { registerBackupCommands } from './custody/backup-commands';
+import { registerScheduleCommands } from './schedule-command';
 
 /** A word the shell passes through unchanged, or the word in single quotes. */
 function shellWord(s: string): string {
@@ -391,6 +392,8 @@ function program(): Command {
     .option('--connect <HOST:PORT>', 'run a handshake and a Query against a running server', value)
     .addHelpText('after', '\nExit codes: 0 accepted; 1 refused, each failing check with its fix; 2 usage or file error.')
     .action((opts: DoctorOptions) => doctor(opts));
+
+  registerScheduleCommands(root);
 
   const ttlv = sub(root, 'ttlv', 'TTLV tools');
   sub(ttlv, 'dump', 'print TTLV (hex, base64 or raw binary messages) as the named tree, secrets redacted')

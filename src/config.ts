@@ -21,6 +21,7 @@ import { DEFAULT_SYSLOG_APP_NAME, DEFAULT_SYSLOG_FACILITY, type SyslogForwarderC
 import { readCrlFile } from './pki/tls-material';
 import { NotificationEndpoint, NotificationsConfig } from './notify/events';
 import { parseCryptoperiods, type CryptoperiodPolicy } from './objects/cryptoperiod';
+import { parseRotationPolicies, RotationPolicyError, type RotationPolicy } from './scheduler/rotation-policy';
 export interface ServerConfig {
   readonly host: string;
   readonly port: number;
@@ -95,6 +96,8 @@ export interface ServerConfig {
   /** Sub-identities chosen by a Credential in the Request Header (empty: credentials are ignored). */
   readonly credentials: CredentialsConfig;
   /** What the operator should know about how the configuration was read (printed at start). */
+  /** `rotation.policies`: automatic rotation by Object Group or Object Type (scheduler/rotation.ts). */
+  readonly rotationPolicies: readonly RotationPolicy[];
   readonly notices: readonly string[];
 }
 
@@ -120,7 +123,7 @@ export const EMBEDDED_TOKEN_DIR = 'softhsm';
 /** The label of the key-encryption key on the token: the embedded one's, and a configured one's unless `hsm.kekLabel` names another. */
 export const KEK_LABEL = 'kmip-kek';
 
-const TOP_KEYS = ['listen', 'https', 'metrics', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto', 'compat', 'credentials', 'cryptoperiods'];
+const TOP_KEYS = ['listen', 'https', 'metrics', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto', 'compat', 'credentials', 'cryptoperiods', 'rotation'];
 
 /** More worker processes than this gain nothing and multiply HSM sessions and memory. */
 const MAX_WORKERS = 64;
@@ -141,6 +144,20 @@ const DEFAULT_ENDPOINT_VERSION: ProtocolVersion = { major: 1, minor: 4 };
 
 function isObject(v: Json | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** `rotation`: the server's automatic rotation policies (scheduler/rotation-policy.ts). */
+function parseRotation(raw: JsonObject): readonly RotationPolicy[] {
+  const sec = raw['rotation'];
+  if (sec === undefined) return [];
+  if (!isObject(sec)) throw new ConfigError('rotation', 'expected an object');
+  onlyKeys(sec, ['policies'], 'rotation.');
+  try {
+    return parseRotationPolicies(sec['policies']);
+  } catch (e) {
+    if (e instanceof RotationPolicyError) throw new ConfigError(e.key, e.message);
+    throw e;
+  }
 }
 
 function onlyKeys(obj: JsonObject, allowed: readonly string[], prefix: string): void {
@@ -492,6 +509,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     cryptoperiods: parseCryptoperiods(raw['cryptoperiods'], (key, message) => {
       throw new ConfigError(key, message);
     }),
+    rotationPolicies: parseRotation(raw),
     notices: pykmip?.notices ?? [],
   };
 }

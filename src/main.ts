@@ -41,6 +41,8 @@ import { ServerMetrics } from './server/metrics';
 import { probeReadiness, startMetricsEndpoint, type MetricsEndpointOptions, type RunningMetricsEndpoint } from './server/metrics-endpoint';
 import { answerPrimaryScrapes } from './server/metrics-cluster';
 import { ObjectCounter } from './store/object-counts';
+import { startLifecycleScheduler, type LifecycleScheduler } from './scheduler/start';
+import { AutomaticRotation } from './scheduler/rotation';
 
 /** What the server tells clients about itself (Query). */
 export const SERVER_INFO: ServerInfo = {
@@ -157,6 +159,8 @@ export interface RunningServer {
   reload(): Promise<ReloadOutcome>;
   /** What the operator should know about the TLS files read at start (a CRL past its next update). */
   readonly tlsWarnings: readonly string[];
+  /** The lifecycle scheduler, in the one process that runs it (src/scheduler/); tests wake it after moving their clock. */
+  readonly scheduler?: LifecycleScheduler;
   /** Stops accepting, finishes in-flight requests, delivers queued notifications, closes the store and the HSM. */
   stop(): Promise<void>;
 }
@@ -294,6 +298,9 @@ export async function prepareDataDir(config: ServerConfig): Promise<{ tlsWarning
   return { tlsWarnings: tls.warnings };
 }
 
+/** Set by the primary in the environment of the one worker that runs the lifecycle scheduler. */
+export const SCHEDULER_ROLE_ENV = 'KMIP_SERVER_SCHEDULER';
+
 /** Where the SIEM forwarder keeps the last `seq` it sent. */
 export const FORWARD_CURSOR_FILE = 'audit-forward.cursor';
 
@@ -306,7 +313,16 @@ export function startAuditForwarder(config: ServerConfig): AuditForwarder | unde
   return createSyslogForwarder(config.auditSyslog, { auditFile: config.auditFile, cursorFile: path.join(config.dataDir, FORWARD_CURSOR_FILE) });
 }
 
-export async function startServer(config: ServerConfig): Promise<RunningServer> {
+/** What a test can set that no configuration does. */
+export interface StartOptions {
+  /** The clock of the request path and the scheduler (default: the system's). */
+  readonly clock?: Clock;
+  /** The scheduler's longest sleep (lifecycle-scheduler.ts recheckMs): a test with its own clock sets it long and wakes it. */
+  readonly schedulerRecheckMs?: number;
+}
+
+export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
+  const clock = opts.clock ?? systemClock;
   secureDataDir(config.dataDir);
   let tls = await tlsFiles(config);
   // Read at each connection to an endpoint, so a renewed server certificate is used from the reload on.
@@ -369,9 +385,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     config.notifications.endpoints.length === 0
       ? undefined
       : new EndpointNotifier(config.notifications, {
-          serveToOwner: (uid, version) => serveToOwner({ store, keys, clock: systemClock, server: SERVER_INFO }, uid, version),
+          serveToOwner: (uid, version) => serveToOwner({ store, keys, clock, server: SERVER_INFO }, uid, version),
           audit,
-          clock: systemClock,
+          clock,
           server: SERVER_INFO,
           maxMessageBytes: config.maxMessageBytes,
           tls: endpointTls,
@@ -380,7 +396,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     store,
     keys,
     audit,
-    clock: systemClock,
+    clock,
     limits: { maxMessageBytes: config.maxMessageBytes, maxRsaModulusBits: config.maxRsaModulusBits },
     crypto: config.crypto,
     observeWrites: notifier ? (store) => new ChangeObserver(store, notifier) : undefined,
@@ -411,6 +427,21 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   let listener: RunningListener;
   let httpsListener: RunningListener | undefined;
   let metricsEndpoint: RunningMetricsEndpoint | undefined;
+  // One process of a server runs the scheduler: this one, or the worker the primary gave the role (workers.ts).
+  const scheduler =
+    !inCluster || process.env[SCHEDULER_ROLE_ENV] === '1'
+      ? startLifecycleScheduler({
+          storePath: config.storePath,
+          store,
+          audit,
+          clock,
+          notifier,
+          recheckMs: opts.schedulerRecheckMs,
+          tasks: (dueDates, storeForRun) => [
+            new AutomaticRotation({ dueDates, store, storeForRun, keys, audit, clock, server: SERVER_INFO, crypto: config.crypto, compat: COMPAT_PROFILES[config.compat], policies: config.rotationPolicies }),
+          ],
+        })
+      : undefined;
   try {
     listener = await startListener(core, listenerOptions);
     try {
@@ -426,6 +457,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       throw e;
     }
   } catch (e) {
+    await scheduler?.close();
     await counter?.close();
     await notifier?.close();
     store.close();
@@ -440,6 +472,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ...(metricsEndpoint ? { metricsEndpoint } : {}),
     audit: trail,
     tlsWarnings: tls.warnings,
+    ...(scheduler ? { scheduler } : {}),
     async reload() {
       const failures: string[] = [];
       try {
@@ -461,6 +494,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     },
     async stop() {
       await Promise.all([listener.close(), httpsListener?.close(), metricsEndpoint?.close()]);
+      // Before the store: a sweep under way finishes its writes.
+      await scheduler?.close();
       await counter?.close();
       // Operations answered Operation Pending finish (their writes are whole) before the store closes.
       await core.pending?.drain();

@@ -18,7 +18,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { ServerConfig } from './config';
-import { openAuditLog, openHsmForAudit, prepareDataDir, startAuditForwarder, startMetrics, tlsSources } from './main';
+import { openAuditLog, openHsmForAudit, prepareDataDir, SCHEDULER_ROLE_ENV, startAuditForwarder, startMetrics, tlsSources } from './main';
 import { serveWorkerAudit } from './audit/worker-sink';
 import { ServerMetrics } from './server/metrics';
 import { clusterScrape } from './server/metrics-cluster';
@@ -105,8 +105,12 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
       if (workers.size === 0) resolve(exitCode);
     };
 
+    // Exactly one worker runs the lifecycle scheduler: the first, then whichever replaces it once it has exited.
+    let scheduling: Worker | undefined;
     const fork = () => {
-      const w = cluster.fork();
+      const runsScheduler = scheduling === undefined;
+      const w = cluster.fork(runsScheduler ? { [SCHEDULER_ROLE_ENV]: '1' } : {});
+      if (runsScheduler) scheduling = w;
       workers.add(w);
       serveWorkerAudit(w, audit.trail);
       w.on('message', (m: unknown) => {
@@ -121,6 +125,7 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
       });
       w.on('exit', (code, signal) => {
         workers.delete(w);
+        if (scheduling === w) scheduling = undefined;
         ready.delete(w);
         reloadOwed.delete(w);
         if (stopping) {

@@ -15,9 +15,10 @@ import { AuditTrail, type CheckpointReason } from './trail';
 export interface AuditRecord {
   /**
    * `notification`: one Notify or Put the server sent (or could not send) to a client's endpoint;
-   * `notification-dropped`: messages for an endpoint given up on (queue full, server stopping).
+   * `notification-dropped`: messages for an endpoint given up on (queue full, server stopping);
+   * `scheduled`: a server action at its time (a date reached, an automatic rotation: src/scheduler/).
    */
-  readonly event: 'operation' | 'connection-rejected' | 'message-rejected' | 'notification' | 'notification-dropped';
+  readonly event: 'operation' | 'connection-rejected' | 'message-rejected' | 'notification' | 'notification-dropped' | 'scheduled';
   readonly correlationId: string;
   readonly client?: string;
   readonly certificateFingerprint?: string;

@@ -81,7 +81,11 @@ export function requestedUid(payload: TtlvStructure, ctx: OpContext): string {
   return asText(item);
 }
 
-/** Loads an object the caller may see; brings its date-driven state up to date and persists it. */
+/**
+ * Loads an object the caller may see, its State as its dates make it now. A read does not write:
+ * the lifecycle scheduler (src/scheduler/) persists a date's State change at its time; a handler
+ * that writes the object writes the settled State with its own change.
+ */
 export async function loadObject(ctx: OpContext, uid: string): Promise<ManagedObjectRecord> {
   const rec = await ctx.store.get(uid);
   // The audit record names what the client asked for, refused or not.
@@ -93,9 +97,7 @@ export async function loadObject(ctx: OpContext, uid: string): Promise<ManagedOb
   }
   const settled = effectiveState(rec.state as StateValue, rec.attributes, ctx.clock.now());
   if (settled === rec.state) return rec;
-  const { state, attributes } = withState(rec.attributes, settled);
-  await ctx.store.update(uid, { state, attributes, expectedRevision: rec.revision });
-  return { ...rec, state, attributes, revision: rec.revision + 1 };
+  return { ...rec, ...withState(rec.attributes, settled) };
 }
 
 /** A state as the store writes it: the `state` column and the attribute set that carries it. */

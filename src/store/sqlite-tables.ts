@@ -149,7 +149,10 @@ export function updateObject(stmts: Statements, uid: string, change: ObjectUpdat
   const seq = row.seq;
   const now = Date.now();
   stmts.bumpRevision.run(seq);
-  if (change.state !== undefined) stmts.updateState.run(change.state, now, seq);
+  // The State column follows the State attribute a change carries: a handler's record may hold the
+  // State its dates settle it in (objects/managed-object.ts loadObject), not yet written.
+  const state = change.state ?? (change.attributes && stateOf(change.attributes));
+  if (state !== undefined) stmts.updateState.run(state, now, seq);
   if (change.protectedMaterial !== undefined) {
     const m = change.protectedMaterial;
     stmts.updateMaterial.run(
@@ -167,6 +170,11 @@ export function updateObject(stmts: Statements, uid: string, change: ObjectUpdat
     stmts.updateSealedDigest.run(d?.kekId ?? null, d?.mechanism ?? null, d ? Buffer.from(d.iv) : null, d ? Buffer.from(d.ciphertext) : null, seq);
   }
   if (change.attributes !== undefined) replaceAttributes(stmts, seq, row.attrs, change.attributes, now);
+}
+
+function stateOf(attributes: readonly StoredAttribute[]): number | undefined {
+  const v = attributes.find((a) => a.name === 'State')?.value;
+  return v?.type === ItemType.Enumeration ? v.value : undefined;
 }
 
 /**

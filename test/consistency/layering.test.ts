@@ -21,13 +21,13 @@ const LAYERS: readonly { readonly name: string; readonly paths: readonly string[
   { name: 'objects', paths: ['src/objects/'] },
   { name: 'ops', paths: ['src/ops/'] },
   { name: 'server', paths: ['src/server/'] },
-  { name: 'services', paths: ['src/notify/'] },
+  { name: 'services', paths: ['src/notify/', 'src/scheduler/'] },
   // Backup, restore and key custody: run by the command line over the ports and the store file.
   { name: 'custody', paths: ['src/custody/'] },
   {
     name: 'composition root',
     // pykmip-config turns an operator's pykmip-server file into this server's configuration: root work.
-    paths: ['src/main.ts', 'src/embedded.ts', 'src/workers.ts', 'src/cli.ts', 'src/config.ts', 'src/data-dir.ts', 'src/compat/pykmip-config.ts', 'src/ttlv-dump.ts', 'src/kmip-cli.ts', 'src/kmip-cli-values.ts', 'src/custody/backup-commands.ts', 'src/custody/kek-commands.ts'],
+    paths: ['src/main.ts', 'src/embedded.ts', 'src/workers.ts', 'src/cli.ts', 'src/config.ts', 'src/data-dir.ts', 'src/compat/pykmip-config.ts', 'src/ttlv-dump.ts', 'src/kmip-cli.ts', 'src/kmip-cli-values.ts', 'src/schedule-command.ts', 'src/custody/backup-commands.ts', 'src/custody/kek-commands.ts'],
   },
 ];
 

@@ -1,0 +1,207 @@
+/**
+ * Automatic key rotation end to end: a server started by `startServer` with a clock the test moves
+ * and a rotation policy in its configuration, a real SoftHSM2 token, SQLite file and audit file,
+ * clients of the client library in KMIP 2.1 (Rotate attributes) and 1.4 (the server's policy).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ItemType } from '../../../ttlv/types';
+import { Tag } from '../../../src/spec/generated/tags';
+import { CryptographicAlgorithm, CryptographicUsageMask, LinkType, NameType, ObjectType, State } from '../../../src/spec/generated/enums';
+import { DEV_CLIENT_CN, ensureDevPki, issueServerCertificate } from '../../../src/pki/dev-pki';
+import { Operation, PutFunction, ResultStatus } from '../../../src/spec/generated/enums';
+import { TestEndpoint } from '../../helpers/kmip-endpoint';
+import { find } from '../../helpers/kmip-client';
+import { loadConfig, type ServerConfig } from '../../../src/config';
+import { startServer, type RunningServer } from '../../../src/main';
+import { KmipClient, attribute, nameAttribute, ttlv, type KmipAttribute, type ProtocolVersion } from '../../../src/client';
+import type { AuditRecord } from '../../../src/audit/audit-log';
+import { makeTestToken } from '../../helpers/hsm';
+
+let dir: string;
+let config: ServerConfig;
+let server: RunningServer;
+let v21: KmipClient;
+let v14: KmipClient;
+/** The owner's notification endpoint: a rotation is a replacement, told as Re-key's is. */
+let endpoint: TestEndpoint;
+let nowMs = Math.floor(Date.now() / 1000) * 1000;
+const clock = { now: () => nowMs };
+const nowSeconds = () => BigInt(nowMs / 1000);
+
+function clientIn(version: ProtocolVersion): KmipClient {
+  const pki = path.join(config.dataDir, 'pki');
+  return new KmipClient({
+    servers: [{ host: '127.0.0.1', port: server.listener.address.port }],
+    servername: 'localhost',
+    ca: fs.readFileSync(path.join(pki, 'ca.pem')),
+    cert: fs.readFileSync(path.join(pki, 'client.pem')),
+    key: fs.readFileSync(path.join(pki, 'client-key.pem')),
+    version,
+  });
+}
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-rotate-'));
+  const dataDir = path.join(dir, 'data');
+  const pki = ensureDevPki(path.join(dataDir, 'pki'));
+  const ep = issueServerCertificate(pki.dir, path.join(dir, 'certs'), { fileBase: 'endpoint' });
+  endpoint = await TestEndpoint.start({ key: Buffer.from(ep.keyPem), cert: Buffer.from(ep.certPem), ca: fs.readFileSync(pki.caPath) });
+  const token = makeTestToken();
+  const configFile = path.join(dir, 'config.json');
+  fs.writeFileSync(
+    configFile,
+    JSON.stringify({
+      listen: '127.0.0.1:0',
+      dataDir,
+      hsm: { module: token.modulePath, tokenLabel: token.tokenLabel, pinFile: token.pinFile, callMode: 'sync' },
+      notifications: { endpoints: [{ identity: DEV_CLIENT_CN, address: `127.0.0.1:${endpoint.port}` }] },
+      rotation: { policies: [{ objectGroup: 'payments', interval: 'PT1000S', oldKey: 'deactivate', deactivateAfter: 100 }] },
+    }),
+  );
+  config = loadConfig({ configFile });
+  server = await startServer(config, { clock, schedulerRecheckMs: 3_600_000 });
+  v21 = clientIn({ major: 2, minor: 1 });
+  v14 = clientIn({ major: 1, minor: 4 });
+});
+
+afterAll(async () => {
+  v21?.close();
+  v14?.close();
+  await server?.stop();
+  await endpoint?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const aes = (extra: KmipAttribute[]): KmipAttribute[] => [
+  attribute('Cryptographic Algorithm', CryptographicAlgorithm.AES),
+  attribute('Cryptographic Length', 256),
+  attribute('Cryptographic Usage Mask', CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt),
+  ...extra,
+];
+
+async function attrs(c: KmipClient, uid: string): Promise<Map<string, unknown[]>> {
+  const out = new Map<string, unknown[]>();
+  for (const a of (await c.getAttributes(uid)).attributes) {
+    const v = a.value;
+    const plain = v.type === ItemType.Structure ? v.value.map((x) => x.value) : v.value;
+    out.set(a.name, [...(out.get(a.name) ?? []), plain]);
+  }
+  return out;
+}
+
+async function advance(seconds: number): Promise<void> {
+  nowMs += seconds * 1000;
+  await server.scheduler!.wake();
+}
+
+async function rotationRecords(uid: string): Promise<AuditRecord[]> {
+  await server.audit.durable();
+  return fs
+    .readFileSync(config.auditFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"scheduled"') && l.includes('automatic rotation'))
+    .map((l) => JSON.parse(l) as AuditRecord)
+    .filter((r) => r.uniqueIdentifiers?.[0] === uid);
+}
+
+describe('automatic rotation', () => {
+  it('KMIP 2.1: Rotate Automatic with Rotate Interval and Offset re-keys at its time, chain after chain', async () => {
+    const rotateName = ttlv.structure(Tag.RotateName, [ttlv.textString(Tag.RotateNameValue, 'chain-a'), ttlv.enumeration(Tag.RotateNameType, NameType.UninterpretedTextString)]);
+    const created = nowSeconds();
+    const { uniqueIdentifier: first } = await v21.create(
+      ObjectType.SymmetricKey,
+      aes([nameAttribute('rot-a'), attribute('Rotate Automatic', true), attribute('Rotate Interval', 3600), attribute('Rotate Offset', 60), attribute('Rotate Name', rotateName)]),
+    );
+    await v21.activate(first);
+
+    // Not yet due: nothing happens.
+    await advance(3599);
+    expect((await v21.locate([nameAttribute('rot-a')])).uniqueIdentifiers).toEqual([first]);
+
+    await advance(1);
+    const [second] = (await v21.locate([nameAttribute('rot-a')])).uniqueIdentifiers;
+    expect(second).toBeDefined();
+    expect(second).not.toBe(first);
+    const n = await attrs(v21, second!);
+    expect(n.get('Rotate Generation')).toEqual([1]);
+    expect(n.get('Rotate Latest')).toEqual([true]);
+    expect(n.get('Rotate Date')).toEqual([created + 3600n]);
+    expect(n.get('Rotate Automatic')).toEqual([true]);
+    expect(n.get('Rotate Interval')).toEqual([3600]);
+    expect(n.get('Rotate Name')).toEqual([['chain-a', NameType.UninterpretedTextString]]);
+    // Re-key with Offset: the replacement activates Offset after the rotation.
+    expect(n.get('Activation Date')).toEqual([created + 3600n + 60n]);
+    expect(n.get('State')).toEqual([State.PreActive]);
+    expect(n.get('Link')).toEqual([[LinkType.ReplacedObjectLink, first]]);
+    const o = await attrs(v21, first);
+    expect(o.get('Rotate Latest')).toEqual([false]);
+    expect(o.get('Rotate Automatic')).toEqual([false]);
+    expect(o.get('Name')).toBeUndefined();
+    expect(o.get('Link')).toEqual([[LinkType.ReplacementObjectLink, second]]);
+    // Re-key's rule: the old key keeps its State (no policy matches it).
+    expect(o.get('State')).toEqual([State.Active]);
+    const put = await endpoint.waitFor((m) => m.operation === Operation.Put && find(m.payload, Tag.UniqueIdentifier)?.value === second, 15_000);
+    expect(find(put.payload, Tag.PutFunction)?.value).toBe(PutFunction.Replace);
+    expect(find(put.payload, Tag.ReplacedUniqueIdentifier)?.value).toBe(first);
+
+    // The replacement rotates in its turn; only the latest of the chain ever does.
+    await advance(3600);
+    const latest = await v21.locate([attribute('Rotate Name', rotateName), attribute('Rotate Latest', true)]);
+    expect(latest.uniqueIdentifiers).toHaveLength(1);
+    const third = latest.uniqueIdentifiers[0]!;
+    expect((await attrs(v21, third)).get('Rotate Generation')).toEqual([2]);
+    expect((await v21.locate([attribute('Rotate Name', rotateName)])).uniqueIdentifiers.sort()).toEqual([first, second!, third].sort());
+    expect((await rotationRecords(first)).map((r) => [r.resultStatus, r.uniqueIdentifiers])).toEqual([['Success', [first, second]]]);
+    expect((await rotationRecords(second!)).map((r) => r.reason)).toEqual(['Rotate Generation 2']);
+  });
+
+  it('KMIP 1.4: the server policy by Object Group rotates, and deactivates the old key when it says', async () => {
+    const { uniqueIdentifier: old } = await v14.create(ObjectType.SymmetricKey, aes([nameAttribute('pay-1'), attribute('Object Group', 'payments')]));
+    await v14.activate(old);
+    const { uniqueIdentifier: other } = await v14.create(ObjectType.SymmetricKey, aes([nameAttribute('other-1')]));
+
+    await advance(1000);
+    const [replacement] = (await v14.locate([nameAttribute('pay-1')])).uniqueIdentifiers;
+    expect(replacement).not.toBe(old);
+    const r = await attrs(v14, replacement!);
+    expect(r.get('Object Group')).toEqual(['payments']);
+    // 1.4 has no Rotate attributes: the version filter keeps them from the 1.x client.
+    expect(r.get('Rotate Generation')).toBeUndefined();
+    expect((await attrs(v21, replacement!)).get('Rotate Generation')).toEqual([1]);
+    const o = await attrs(v14, old);
+    expect(o.get('Deactivation Date')).toEqual([nowSeconds() + 100n]);
+    expect(o.get('State')).toEqual([State.Active]);
+    // Objects no policy names stay as they are.
+    expect((await v14.locate([nameAttribute('other-1')])).uniqueIdentifiers).toEqual([other]);
+
+    // The old key's Deactivation Date takes effect at its time (the lifecycle scheduler).
+    await advance(100);
+    expect((await v14.locate([attribute('State', State.Deactivated), attribute('Object Group', 'payments')])).uniqueIdentifiers).toEqual([old]);
+    const records = await rotationRecords(old);
+    expect(records.map((x) => x.reason)).toEqual(['Rotate Generation 1; policy objectGroup=payments; the old key deactivates 100 s on']);
+  });
+
+  it('a key that cannot be re-keyed (archived) is audited as failed, and tried again an hour later, not at every sweep', async () => {
+    const { uniqueIdentifier: uid } = await v21.create(ObjectType.SymmetricKey, aes([nameAttribute('archived'), attribute('Rotate Automatic', true), attribute('Rotate Interval', 100)]));
+    const [archived] = await v21.send([{ operation: Operation.Archive, payload: [ttlv.textString(Tag.UniqueIdentifier, uid)] }]);
+    expect(archived?.status).toBe(ResultStatus.Success);
+    await advance(100);
+    const failures = async () => (await rotationRecords(uid)).filter((r) => r.resultStatus === 'OperationFailed');
+    expect((await failures()).map((r) => r.reason)).toEqual([`object ${uid} is archived; recover it first`]);
+    await advance(60);
+    await advance(60);
+    expect(await failures()).toHaveLength(1);
+    await advance(3600);
+    expect(await failures()).toHaveLength(2);
+    expect((await v21.locate([nameAttribute('archived')], { storageStatusMask: 3 })).uniqueIdentifiers).toEqual([uid]);
+  });
+
+  it('a 2.1 key with Rotate Automatic false is not rotated by a policy that matches it', async () => {
+    const { uniqueIdentifier: uid } = await v21.create(ObjectType.SymmetricKey, aes([nameAttribute('pinned'), attribute('Object Group', 'payments'), attribute('Rotate Automatic', false)]));
+    await advance(5000);
+    expect((await v21.locate([nameAttribute('pinned')])).uniqueIdentifiers).toEqual([uid]);
+    expect(await rotationRecords(uid)).toEqual([]);
+  });
+});
