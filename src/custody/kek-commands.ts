@@ -131,7 +131,7 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
           { msg: 'kek rotate', ...r },
           r.done
             ? `KEK rotated: ${r.fromKekId} -> ${r.toKekId}; ${r.rewrapped} re-wrapped${r.resumed ? ' (resumed)' : ''}; retire the old one with: kmip-server kek retire --kek ${r.fromKekId}`
-            : `KEK ${r.toKekId} is current; ${r.remaining} objects still under an earlier KEK (made by a server started before the rotation): restart the server, then run kmip-server kek rotate again`,
+            : `KEK ${r.toKekId} is current; ${r.remaining} objects still under an earlier KEK (the store kept changing them): run kmip-server kek rotate again`,
         );
         if (!r.done) process.exitCode = 1;
       }),
