@@ -14,7 +14,7 @@ import { tokenProtectorConfig } from '../main';
 import { progressBar } from './progress';
 import { lockCustody, openCustodyAudit, type CustodyAudit } from './custody-audit';
 import { CustodyError, escrowKeys, recoverKeys } from './escrow';
-import { kekStatus, retireKek, rotateKek } from './rotation';
+import { finishInterruptedSwitch, kekStatus, retireKek, rotateKek } from './rotation';
 import { CustodyToken } from './token';
 
 interface Common {
@@ -117,6 +117,7 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
     .option('--batch <N>', 'objects per committed batch (default 200)', value)
     .action((o: Common & { batch?: string }) =>
       withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-rotate' }, async ({ config, token, audit }) => {
+        finishInterruptedSwitch(token, config.dataDir);
         const bar = progressBar('re-wrapping');
         const r = await rotateKek(token, await audit(), {
           dataDir: config.dataDir,

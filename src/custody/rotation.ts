@@ -147,11 +147,7 @@ export async function rotateKek(token: CustodyToken, audit: CustodyAudit, opts: 
   }
 
   if (state.phase === 'switch') {
-    const [from] = token.find({ id: state.fromKekId });
-    const [to] = token.find({ id: state.toKekId });
-    if (to === undefined) throw new CustodyError(`the new KEK ${state.toKekId} is not on the token`);
-    if (from !== undefined && from.label !== retiredKekLabel(label, from.id)) token.setLabel(from.handle, retiredKekLabel(label, from.id));
-    if (to.label !== label) token.setLabel(to.handle, label);
+    moveLabel(token, state);
     state = { ...state, phase: 'rewrap', switchedAt: Date.now() };
     saveRotation(opts.dataDir, state);
     await audit.record('kek-rotate-switched', { fromKekId: state.fromKekId, toKekId: state.toKekId, kekLabel: label });
@@ -179,6 +175,25 @@ export async function rotateKek(token: CustodyToken, audit: CustodyAudit, opts: 
     await keys.close();
     db.close();
   }
+}
+
+/** The KEK label from the old KEK to the new one (two steps: between them no key carries it). */
+function moveLabel(token: CustodyToken, state: RotationState): void {
+  const label = token.config.kekLabel;
+  const [from] = token.find({ id: state.fromKekId });
+  const [to] = token.find({ id: state.toKekId });
+  if (to === undefined) throw new CustodyError(`the new KEK ${state.toKekId} is not on the token`);
+  if (from !== undefined && from.label !== retiredKekLabel(label, from.id)) token.setLabel(from.handle, retiredKekLabel(label, from.id));
+  if (to.label !== label) token.setLabel(to.handle, label);
+}
+
+/**
+ * Completes a label move a crash cut in two, before anything opens the token by the KEK label
+ * (the custody trail's protector does): idempotent, and the rotation then carries on as saved.
+ */
+export function finishInterruptedSwitch(token: CustodyToken, dataDir: string): void {
+  const state = readRotation(dataDir);
+  if (state?.phase === 'switch' && token.one(token.config.kekLabel) === undefined) moveLabel(token, state);
 }
 
 interface BlobRow {
