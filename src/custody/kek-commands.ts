@@ -115,7 +115,8 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
 
   common(sub(kek, 'rotate', 'make a new KEK and re-wrap every object under it, online, in batches (rerun to resume)'))
     .option('--batch <N>', 'objects per committed batch (default 200)', value)
-    .action((o: Common & { batch?: string }) =>
+    .option('--switch-timeout <SECONDS>', 'how long to wait for the running server to switch to the new KEK (default 30)', value)
+    .action((o: Common & { batch?: string; switchTimeout?: string }) =>
       withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-rotate' }, async ({ config, token, audit }) => {
         finishInterruptedSwitch(token, config.dataDir);
         const bar = progressBar('re-wrapping');
@@ -124,6 +125,7 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
           storePath: config.storePath,
           protector: tokenProtectorConfig(config, { mayCreateToken: false }),
           ...(o.batch !== undefined ? { batch: positiveInt('--batch', o.batch) } : {}),
+          ...(o.switchTimeout !== undefined ? { switchTimeoutMs: positiveInt('--switch-timeout', o.switchTimeout) * 1000 } : {}),
           onProgress: (done, total) => bar.update(done, total),
         });
         bar.finish();

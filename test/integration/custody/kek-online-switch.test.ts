@@ -5,6 +5,7 @@
  * old KEK, every object reads back, objects made after the switch are under the new KEK, and the
  * old KEK can be retired at once. The same with `--workers 2` (the primary passes SIGHUP on).
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -110,4 +111,35 @@ it('rotates under a serving server with a client creating and reading throughout
 
 it('does the same with --workers 2: every worker switches', async () => {
   await rotateWhileServing(2);
+});
+
+it('says in one line when the server holding the data dir does not switch in time, and a rerun with no server finishes', async () => {
+  // The data dir of the first test, its server stopped; a node process that ignores SIGHUP holds the lock.
+  const dataDir = path.join(root, 'data-1');
+  const kek = (...args: string[]) => runCli(['kek', ...args, '--data-dir', dataDir, '--json']);
+  const [current] = (jsonOut(await kek('status')) as unknown as { keks: KekRow[] }).keks.filter((k) => k.role === 'current');
+  const stuck = spawn(process.execPath, ['-e', "process.on('SIGHUP', () => {}); setInterval(() => {}, 1000)"], { stdio: 'ignore' });
+  try {
+    const pid = stuck.pid!;
+    fs.writeFileSync(path.join(dataDir, 'server.lock'), `${pid}\n`, { mode: 0o600 });
+    fs.writeFileSync(path.join(dataDir, `kek-in-use.${pid}.json`), JSON.stringify({ pid, startedAt: Date.now(), kekId: current!.kekId, since: Date.now() }), { mode: 0o600 });
+    const late = await kek('rotate', '--switch-timeout', '2');
+    expect(late.code).toBe(1);
+    expect(late.stderr.trim().split('\n')).toHaveLength(1);
+    expect(late.stderr).toContain(`the running server (PID ${pid}) did not switch to KEK`);
+    expect(late.stderr).toContain('within 2 s');
+    // Retire refuses the KEK that process may still wrap under.
+    const refused = await kek('retire', '--kek', current!.kekId);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/unfinished rotation|still wraps new objects/);
+  } finally {
+    stuck.kill('SIGKILL');
+    await new Promise((r) => stuck.once('exit', r));
+  }
+  // No server runs now: the rotation resumes and finishes as before (nothing to signal).
+  const finish = await kek('rotate');
+  expect(finish.code).toBe(0);
+  expect(jsonOut(finish)).toMatchObject({ fromKekId: current!.kekId, resumed: true, done: true, remaining: 0, serverSwitched: [] });
+  const retired = await kek('retire', '--kek', current!.kekId);
+  expect(retired.code).toBe(0);
 });
