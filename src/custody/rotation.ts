@@ -26,9 +26,8 @@ import { Pkcs11KeyProtector } from '../keys/pkcs11';
 import type { Pkcs11KeyProtectorConfig } from '../keys/pkcs11-config';
 import { CustodyError } from './escrow';
 import type { CustodyAudit } from './custody-audit';
-import { alive, holderOf } from './custody-audit';
+import { alive, aliveNode, holderOf } from './custody-audit';
 import { nextKekLabel, retiredKekLabel, type CustodyToken } from './token';
-import { isRunningNode } from '../data-dir';
 import { liveKeksInUse } from '../keys/kek-in-use';
 
 export const ROTATION_FILE = 'kek-rotation.json';
@@ -268,7 +267,7 @@ async function rewrapAll(db: Database.Database, keys: Pkcs11KeyProtector, state:
  */
 async function serverAdopts(dataDir: string, toKekId: string, timeoutMs: number): Promise<number[]> {
   const holder = holderOf(path.join(dataDir, SERVER_LOCK_FILE));
-  const pid = holder !== undefined && isRunningNode(holder) ? holder : undefined;
+  const pid = holder !== undefined && aliveNode(holder) ? holder : undefined;
   const switched = () => {
     const live = liveKeksInUse(dataDir);
     return live.every((r) => r.kekId === toKekId) && (pid === undefined || live.length > 0) ? live.map((r) => r.pid) : null;
