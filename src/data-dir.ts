@@ -68,7 +68,7 @@ function readHolder(file: string): number | undefined {
 }
 
 /** Whether `pid` is a live Node process (a PID reused by another program does not hold the lock). */
-export function isRunningNode(pid: number): boolean {
+function isRunningNode(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (e) {
