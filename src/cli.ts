@@ -140,7 +140,7 @@ async function start(flags: StartOptions): Promise<void> {
     reloading = server.reload().then(
       (r) => {
         if (r.failures.length > 0) console.error(JSON.stringify({ msg: 'reload failed', pid: process.pid, error: r.failures.join('; ') }));
-        else console.log(JSON.stringify({ msg: 'reloaded', pid: process.pid, audit: config.auditFile, certificate: r.tls, warnings: r.warnings.length > 0 ? r.warnings : undefined }));
+        else console.log(JSON.stringify({ msg: 'reloaded', pid: process.pid, audit: config.auditFile, certificate: r.tls, kek: r.kek?.kekId, warnings: r.warnings.length > 0 ? r.warnings : undefined }));
       },
       (e: unknown) => console.error(JSON.stringify({ msg: 'reload failed', pid: process.pid, error: String(e) })),
     ).finally(() => {

@@ -12,6 +12,7 @@ import { INDEX_KEY_LABEL } from './keys/pkcs11-mac-keys';
 import { Pkcs11KeyProtector, type Pkcs11KeyProtectorConfig } from './keys/pkcs11';
 import { ensureSoftHsmToken, softHsmProtectorConfig } from './keys/softhsm';
 import { KeyProtectorError, type KeyProtector } from './keys/key-protector';
+import { forgetKekInUse, recordKekInUse, removeStaleKekRecords } from './keys/kek-in-use';
 import { sealClearDigests } from './objects/digest-index';
 import { PendingOperations } from './objects/pending-operations';
 import { secureDataDir } from './data-dir';
@@ -258,6 +259,8 @@ export async function openAuditLog(config: ServerConfig, keys: KeyProtector, for
 export interface ReloadOutcome {
   /** The certificate now served; absent when the TLS files failed and the previous material stays. */
   readonly tls?: { readonly serial: string; readonly validTo: string; readonly crls: number };
+  /** The KEK new objects are wrapped under after the reload, and the one before. */
+  readonly kek?: { readonly kekId: string; readonly previous: string; readonly changed: boolean };
   /** One line each, naming the file: what failed and what was kept instead. */
   readonly failures: readonly string[];
   readonly warnings: readonly string[];
@@ -353,6 +356,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     throw e;
   }
   const keys = metrics ? metrics.observeKeys(hsm) : hsm;
+  // Which KEK this process wraps under, for kek rotate and kek retire (keys/kek-in-use.ts).
+  if (config.workers === 1) removeStaleKekRecords(config.dataDir);
+  recordKekInUse(config.dataDir, keys.kekId);
   /** A worker of several: the primary owns the audit file and serves the metrics endpoint (workers.ts). */
   const inCluster = cluster.isWorker && config.workers > 1;
   // A worker's records go to the primary, which owns the audit file and its chain (workers.ts).
@@ -475,6 +481,17 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     ...(scheduler ? { scheduler } : {}),
     async reload() {
       const failures: string[] = [];
+      // After kek rotate moved the KEK label: new objects are wrapped under the new KEK from now on.
+      let kek: ReloadOutcome['kek'];
+      try {
+        if (keys.adoptCurrentKek) {
+          const adopted = await keys.adoptCurrentKek();
+          if (adopted.changed) recordKekInUse(config.dataDir, adopted.kekId);
+          kek = adopted;
+        }
+      } catch (e) {
+        failures.push(`KEK: cannot adopt the key labelled as KEK (${(e as Error).message}); new objects are still wrapped under KEK ${keys.kekId}`);
+      }
       try {
         await audit.reopen();
       } catch (e) {
@@ -486,10 +503,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         httpsListener?.reloadTls(material);
         metricsEndpoint?.reloadTls(material);
         tls = material;
-        return { tls: { serial: material.serial, validTo: material.validTo, crls: material.crl.length }, failures, warnings: material.warnings };
+        return { tls: { serial: material.serial, validTo: material.validTo, crls: material.crl.length }, ...(kek ? { kek } : {}), failures, warnings: material.warnings };
       } catch (e) {
         failures.push(`${(e as Error).message}; still serving the previous TLS certificate, key, CA and CRLs`);
-        return { failures, warnings: [] };
+        return { ...(kek ? { kek } : {}), failures, warnings: [] };
       }
     },
     async stop() {
@@ -505,6 +522,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       // Before the HSM: the last checkpoint is MAC'd by it.
       await audit.close();
       await keys.close();
+      forgetKekInUse(config.dataDir);
       // After the audit log's last lines, which it sends before closing.
       await forwarder?.close();
     },

@@ -25,6 +25,7 @@ import { clusterScrape } from './server/metrics-cluster';
 import { probeReadiness, type RunningMetricsEndpoint } from './server/metrics-endpoint';
 import { readTlsMaterial } from './pki/tls-material';
 import { ObjectCounter } from './store/object-counts';
+import { removeStaleKekRecords } from './keys/kek-in-use';
 
 /** What a worker tells the primary once its listener is up. */
 export interface WorkerReady {
@@ -51,6 +52,8 @@ type Log = (record: Record<string, unknown>) => void;
 /** Runs the primary until it is stopped; resolves with the process's exit code. */
 export async function runWorkers(config: ServerConfig, log: Log): Promise<number> {
   const { tlsWarnings } = await prepareDataDir(config);
+  // Each worker records the KEK it wraps under; those of processes gone before are removed once here.
+  removeStaleKekRecords(config.dataDir);
   for (const note of tlsWarnings) log({ msg: 'config', note });
   // The primary owns the audit trail (the workers send it their records) and forwards it to the SIEM collector.
   const forwarder = startAuditForwarder(config);

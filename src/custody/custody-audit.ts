@@ -77,3 +77,13 @@ export function alive(pid: number): boolean {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/** Whether `pid` is a live Node process (a PID reused by another program is not the server: never signal it). */
+export function aliveNode(pid: number): boolean {
+  if (!alive(pid)) return false;
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!.includes('node');
+  } catch {
+    return true; // no /proc: trust the signal probe
+  }
+}

@@ -14,7 +14,7 @@ import { tokenProtectorConfig } from '../main';
 import { progressBar } from './progress';
 import { lockCustody, openCustodyAudit, type CustodyAudit } from './custody-audit';
 import { CustodyError, escrowKeys, recoverKeys } from './escrow';
-import { kekStatus, retireKek, rotateKek } from './rotation';
+import { finishInterruptedSwitch, kekStatus, retireKek, rotateKek } from './rotation';
 import { CustodyToken } from './token';
 
 interface Common {
@@ -115,14 +115,17 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
 
   common(sub(kek, 'rotate', 'make a new KEK and re-wrap every object under it, online, in batches (rerun to resume)'))
     .option('--batch <N>', 'objects per committed batch (default 200)', value)
-    .action((o: Common & { batch?: string }) =>
+    .option('--switch-timeout <SECONDS>', 'how long to wait for the running server to switch to the new KEK (default 30)', value)
+    .action((o: Common & { batch?: string; switchTimeout?: string }) =>
       withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-rotate' }, async ({ config, token, audit }) => {
+        finishInterruptedSwitch(token, config.dataDir);
         const bar = progressBar('re-wrapping');
         const r = await rotateKek(token, await audit(), {
           dataDir: config.dataDir,
           storePath: config.storePath,
           protector: tokenProtectorConfig(config, { mayCreateToken: false }),
           ...(o.batch !== undefined ? { batch: positiveInt('--batch', o.batch) } : {}),
+          ...(o.switchTimeout !== undefined ? { switchTimeoutMs: positiveInt('--switch-timeout', o.switchTimeout) * 1000 } : {}),
           onProgress: (done, total) => bar.update(done, total),
         });
         bar.finish();
@@ -131,7 +134,7 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
           { msg: 'kek rotate', ...r },
           r.done
             ? `KEK rotated: ${r.fromKekId} -> ${r.toKekId}; ${r.rewrapped} re-wrapped${r.resumed ? ' (resumed)' : ''}; retire the old one with: kmip-server kek retire --kek ${r.fromKekId}`
-            : `KEK ${r.toKekId} is current; ${r.remaining} objects still under an earlier KEK (made by a server started before the rotation): restart the server, then run kmip-server kek rotate again`,
+            : `KEK ${r.toKekId} is current; ${r.remaining} objects still under an earlier KEK (the store kept changing them): run kmip-server kek rotate again`,
         );
         if (!r.done) process.exitCode = 1;
       }),

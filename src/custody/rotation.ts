@@ -5,7 +5,9 @@
  *  1. `create`: the new KEK's CKA_ID is chosen and saved first, then the key is made under the
  *     label nextKekLabel() (a rerun finds it by that CKA_ID instead of making another).
  *  2. `switch`: the old KEK takes retiredKekLabel(), the new one the KEK label: a server started
- *     from now on makes new objects under the new KEK (a running one keeps its KEK until restart).
+ *     from now on makes new objects under the new KEK. A running one is sent SIGHUP, re-finds its
+ *     KEK by label and says so in its kek-in-use record (keys/kek-in-use.ts); the rotation waits
+ *     for that (bounded) before re-wrapping, so the last pass catches what it wrapped before.
  *  3. `rewrap`: rows still under another KEK are decrypted and encrypted again in the HSM in
  *     bounded batches, each committed in one short transaction that changes a row only if it still
  *     holds the blob that was read (compare-and-swap: a row the server changed meanwhile is taken
@@ -24,13 +26,16 @@ import { Pkcs11KeyProtector } from '../keys/pkcs11';
 import type { Pkcs11KeyProtectorConfig } from '../keys/pkcs11-config';
 import { CustodyError } from './escrow';
 import type { CustodyAudit } from './custody-audit';
-import { alive, holderOf } from './custody-audit';
+import { alive, aliveNode, holderOf } from './custody-audit';
 import { nextKekLabel, retiredKekLabel, type CustodyToken } from './token';
+import { liveKeksInUse } from '../keys/kek-in-use';
 
 export const ROTATION_FILE = 'kek-rotation.json';
 /** The server's data-dir lock (data-dir.ts): its holder and when it started. */
 const SERVER_LOCK_FILE = 'server.lock';
 export const DEFAULT_BATCH = 200;
+/** How long a rotation waits for a running server to switch to the new KEK after SIGHUP. */
+export const SWITCH_TIMEOUT_MS = 30_000;
 
 export interface RotationState {
   readonly fromKekId: string;
@@ -91,6 +96,8 @@ export interface RotateOptions {
   readonly storePath: string;
   readonly protector: Pkcs11KeyProtectorConfig;
   readonly batch?: number;
+  /** How long to wait for a running server to switch KEK (default SWITCH_TIMEOUT_MS). */
+  readonly switchTimeoutMs?: number;
   /** Told after each committed batch (progress bar). */
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -100,8 +107,10 @@ export interface RotateResult {
   readonly toKekId: string;
   readonly resumed: boolean;
   readonly rewrapped: number;
-  /** Rows still under another KEK (written by a server started before the switch): rerun after restarting it. */
+  /** Rows still under another KEK (none once done). */
   readonly remaining: number;
+  /** The running server's processes that were told to switch, and did (none when no server runs). */
+  readonly serverSwitched: readonly number[];
   readonly done: boolean;
 }
 
@@ -137,15 +146,15 @@ export async function rotateKek(token: CustodyToken, audit: CustodyAudit, opts: 
   }
 
   if (state.phase === 'switch') {
-    const [from] = token.find({ id: state.fromKekId });
-    const [to] = token.find({ id: state.toKekId });
-    if (to === undefined) throw new CustodyError(`the new KEK ${state.toKekId} is not on the token`);
-    if (from !== undefined && from.label !== retiredKekLabel(label, from.id)) token.setLabel(from.handle, retiredKekLabel(label, from.id));
-    if (to.label !== label) token.setLabel(to.handle, label);
+    moveLabel(token, state);
     state = { ...state, phase: 'rewrap', switchedAt: Date.now() };
     saveRotation(opts.dataDir, state);
     await audit.record('kek-rotate-switched', { fromKekId: state.fromKekId, toKekId: state.toKekId, kekLabel: label });
   }
+
+  // A running server wraps under the new KEK from here on; what it wrapped under the old one before is re-wrapped below.
+  const serverSwitched = await serverAdopts(opts.dataDir, state.toKekId, opts.switchTimeoutMs ?? SWITCH_TIMEOUT_MS);
+  if (serverSwitched.length > 0) await audit.record('kek-rotate-server-switched', { toKekId: state.toKekId, pids: serverSwitched });
 
   const db = openStoreFile(opts.storePath);
   // The new KEK is now the one labelled as KEK: the protector makes blobs under it, and finds the others by CKA_ID.
@@ -160,11 +169,30 @@ export async function rotateKek(token: CustodyToken, audit: CustodyAudit, opts: 
       await audit.record('kek-rotate-done', { fromKekId: state.fromKekId, toKekId: state.toKekId, rewrapped: state.rewrapped });
     }
     saveRotation(opts.dataDir, state);
-    return { fromKekId: state.fromKekId, toKekId: state.toKekId, resumed, rewrapped, remaining, done: remaining === 0 };
+    return { fromKekId: state.fromKekId, toKekId: state.toKekId, resumed, rewrapped, remaining, done: remaining === 0, serverSwitched };
   } finally {
     await keys.close();
     db.close();
   }
+}
+
+/** The KEK label from the old KEK to the new one (two steps: between them no key carries it). */
+function moveLabel(token: CustodyToken, state: RotationState): void {
+  const label = token.config.kekLabel;
+  const [from] = token.find({ id: state.fromKekId });
+  const [to] = token.find({ id: state.toKekId });
+  if (to === undefined) throw new CustodyError(`the new KEK ${state.toKekId} is not on the token`);
+  if (from !== undefined && from.label !== retiredKekLabel(label, from.id)) token.setLabel(from.handle, retiredKekLabel(label, from.id));
+  if (to.label !== label) token.setLabel(to.handle, label);
+}
+
+/**
+ * Completes a label move a crash cut in two, before anything opens the token by the KEK label
+ * (the custody trail's protector does): idempotent, and the rotation then carries on as saved.
+ */
+export function finishInterruptedSwitch(token: CustodyToken, dataDir: string): void {
+  const state = readRotation(dataDir);
+  if (state?.phase === 'switch' && token.one(token.config.kekLabel) === undefined) moveLabel(token, state);
 }
 
 interface BlobRow {
@@ -195,7 +223,8 @@ async function rewrapAll(db: Database.Database, keys: Pkcs11KeyProtector, state:
   const setDigest = db.prepare('UPDATE objects SET digest_kek_id = ?, digest_mechanism = ?, digest_iv = ?, digest_ciphertext = ? WHERE seq = ? AND digest_kek_id = ? AND digest_ciphertext = ?');
   const to = state.toKekId;
   let total = 0;
-  for (let pass = 0; pass < 3; pass++) {
+  // Passes until one finds nothing left: rows a server wrapped under the old KEK just before it switched are taken by a later one.
+  for (let pass = 0; pass < 10; pass++) {
     const todo = countOthers(db, to);
     if (todo === 0) break;
     let done = 0;
@@ -229,6 +258,40 @@ async function rewrapAll(db: Database.Database, keys: Pkcs11KeyProtector, state:
     if (changedThisPass === 0) break;
   }
   return total;
+}
+
+/**
+ * Sends SIGHUP to the server that holds the data dir's lock (the primary passes it to its workers)
+ * unless every serving process already wraps under `toKekId`, then waits until each says so in its
+ * kek-in-use record. Returns the PIDs that did; none when no server runs.
+ */
+async function serverAdopts(dataDir: string, toKekId: string, timeoutMs: number): Promise<number[]> {
+  const holder = holderOf(path.join(dataDir, SERVER_LOCK_FILE));
+  const pid = holder !== undefined && aliveNode(holder) ? holder : undefined;
+  const switched = () => {
+    const live = liveKeksInUse(dataDir);
+    return live.every((r) => r.kekId === toKekId) && (pid === undefined || live.length > 0) ? live.map((r) => r.pid) : null;
+  };
+  const already = switched();
+  if (already !== null) return already;
+  if (pid === undefined) {
+    const behind = liveKeksInUse(dataDir).map((r) => r.pid);
+    throw new CustodyError(`processes ${behind.join(', ')} still wrap new objects under the old KEK but none holds the data dir's lock: send them SIGHUP (kill -HUP ${behind.join(' ')}), then run kmip-server kek rotate again`);
+  }
+  try {
+    process.kill(pid, 'SIGHUP');
+  } catch (e) {
+    throw new CustodyError(`cannot signal the running server (PID ${pid}: ${(e as NodeJS.ErrnoException).code}): send it SIGHUP as its user (kill -HUP ${pid}) or restart it, then run kmip-server kek rotate again`);
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const done = switched();
+    if (done !== null) return done;
+    if (Date.now() > deadline) {
+      throw new CustodyError(`the running server (PID ${pid}) did not switch to KEK ${toKekId} within ${Math.round(timeoutMs / 1000)} s (its log says why after "reload failed"): fix that and send it SIGHUP, or restart it, then run kmip-server kek rotate again`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 async function reprotect(keys: Pkcs11KeyProtector, uid: string, old: { kekId: string; mechanism: string; iv: Buffer; ciphertext: Buffer }) {
@@ -291,11 +354,16 @@ export async function retireKek(token: CustodyToken, audit: CustodyAudit, opts: 
   } finally {
     db.close();
   }
-  // A server started before the switch still makes new objects under the old KEK.
+  // A serving process that has not switched (SIGHUP) still makes new objects under the old KEK.
+  const users = liveKeksInUse(opts.dataDir).filter((r) => r.kekId === kekId).map((r) => r.pid);
+  if (users.length > 0) {
+    throw new CustodyError(`the running server (PID ${users.join(', ')}) still wraps new objects under KEK ${kekId}: run kmip-server kek rotate again (it tells the server to switch), then retire`);
+  }
+  // A server that keeps no kek-in-use record (an earlier version) and started before the switch.
   const lock = path.join(opts.dataDir, SERVER_LOCK_FILE);
   const pid = holderOf(lock);
-  if (pid !== undefined && alive(pid) && state !== null && state.fromKekId === kekId && fs.statSync(lock).mtimeMs < (state.switchedAt ?? 0)) {
-    throw new CustodyError(`the running server (PID ${pid}) started before KEK ${kekId} was rotated out and still wraps new objects under it: restart it, run kmip-server kek rotate, then retire`);
+  if (pid !== undefined && alive(pid) && liveKeksInUse(opts.dataDir).length === 0 && state !== null && state.fromKekId === kekId && fs.statSync(lock).mtimeMs < (state.switchedAt ?? 0)) {
+    throw new CustodyError(`the running server (PID ${pid}) started before KEK ${kekId} was rotated out and may still wrap new objects under it: restart it, run kmip-server kek rotate, then retire`);
   }
   token.lib.C_DestroyObject(token.session, kek.handle);
   await audit.record('kek-retire', { kekId, label: kek.label });

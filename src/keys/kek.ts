@@ -39,7 +39,7 @@ export function openKek(
   let mechanism: Pkcs11Mechanism;
   try {
     // On reconnect the KEK this server started with, by CKA_ID: a KEK rotation may have moved the
-    // label on to a new KEK meanwhile (the server adopts it at its next start).
+    // label on to a new KEK meanwhile (the server adopts it on SIGHUP: Pkcs11KeyProtector.adoptCurrentKek).
     const byId = known !== null && /^(?:[0-9a-f]{2})+$/.test(known.kekId);
     const found = findObjects(lib, session, [
       { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },

@@ -19,6 +19,9 @@ export interface Connection {
   readonly idle: Handle[];
   readonly open: Set<Handle>;
   busy: number;
+  /** The KEK this connection wraps under, and how: a KEK switch (adopt) takes a new connection. */
+  readonly kekId: string;
+  readonly mechanism: Pkcs11Mechanism;
   /** The KEK on the token (its attributes are read from here). */
   readonly kek: Handle;
   /**
@@ -82,6 +85,8 @@ export function connect(
       idle: sessions.filter((s) => s !== copy?.holder),
       open: new Set(sessions),
       busy: 0,
+      kekId,
+      mechanism,
       kek,
       cryptoKek: copy?.kek ?? kek,
       kekHolder: copy?.holder ?? null,
@@ -129,8 +134,8 @@ export class Pkcs11SessionPool {
   private busyTotal = 0;
   private readonly drainWaiters: Array<() => void> = [];
   private readonly poolSize: number;
-  /** The KEK and mechanism chosen at open: a reconnection must find the same KEK. */
-  private readonly known: { kekId: string; mechanism: Pkcs11Mechanism };
+  /** The KEK and mechanism chosen at open (or adopted since): a reconnection must find the same KEK. */
+  private known: { kekId: string; mechanism: Pkcs11Mechanism };
 
   constructor(
     private readonly mod: LoadedModule,
@@ -140,6 +145,25 @@ export class Pkcs11SessionPool {
     this.conn = opened.conn;
     this.known = { kekId: opened.kekId, mechanism: opened.mechanism };
     this.poolSize = opened.conn.open.size;
+  }
+
+  /** The KEK new blobs are made under (the open-time one, or the one adopted since). */
+  get current(): { readonly kekId: string; readonly mechanism: Pkcs11Mechanism } {
+    return this.known;
+  }
+
+  /**
+   * Makes `next` (found and checked by the caller) the KEK of every later call: the connection is
+   * retired (operations running on it finish under the KEK they started with, and name it in their
+   * blobs) and the next call connects anew, finding `next` by CKA_ID as a reconnection does.
+   * Resolves once no operation runs on the old connection any more.
+   */
+  async adopt(next: { kekId: string; mechanism: Pkcs11Mechanism }): Promise<void> {
+    if (next.kekId === this.known.kekId) return;
+    this.known = next;
+    const old = this.conn;
+    if (old !== null) this.retire(old);
+    if (old !== null && old.busy > 0) await this.drain();
   }
 
   /** Closes every session (once running operations end) and releases the module. */

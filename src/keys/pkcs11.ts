@@ -35,7 +35,7 @@ import {
   type ProtectedMaterial,
 } from './key-protector';
 import { secureRandomBytes } from '../crypto/random-pool';
-import { findKekById, readKekDescription, type KekDescription } from './kek';
+import { findKekById, openKek, readKekDescription, type KekDescription } from './kek';
 import type { Pkcs11KeyProtectorConfig, Pkcs11Mechanism } from './pkcs11-config';
 import { digestKeyTemplate, digestMechanism, signatureBytes } from './pkcs11-digest-sign';
 import { AMBIGUOUS_FAILURE, INTEGRITY_FAILURE, ckrOf } from './pkcs11-errors';
@@ -96,12 +96,16 @@ export class Pkcs11KeyProtector implements KeyProtector {
     opened: Opened,
   ) {
     this.sessions = new Pkcs11SessionPool(mod, config, opened);
-    this.kekId = opened.kekId;
-    this.mechanism = opened.mechanism;
   }
 
-  readonly kekId: string;
-  readonly mechanism: Pkcs11Mechanism;
+  /** The KEK new blobs are made under: the one found at open, or adopted since (adoptCurrentKek). */
+  get kekId(): string {
+    return this.sessions.current.kekId;
+  }
+
+  get mechanism(): Pkcs11Mechanism {
+    return this.sessions.current.mechanism;
+  }
   /** CKA_ID (hex) of the index key found or made at open: the one every later connection must find. */
   private indexKeyId = '';
   /** The index key's handle per connection (handles die with their connection). */
@@ -140,12 +144,13 @@ export class Pkcs11KeyProtector implements KeyProtector {
   async protect(uniqueIdentifier: string, plaintext: Uint8Array): Promise<ProtectedMaterial> {
     const input = asBuffer(plaintext);
     return this.withSession(async (lib, session, conn) => {
-      if (this.mechanism === MECHANISM_AES_GCM) {
+      // The connection's KEK, not this.kekId: a KEK adopted meanwhile serves the next connection.
+      if (conn.mechanism === MECHANISM_AES_GCM) {
         // Random 96-bit IV (NIST SP 800-38D §8.2.2): sound for up to 2^32 encryptions per KEK.
         const iv = secureRandomBytes(GCM_IV_BYTES);
         lib.C_EncryptInit(session, gcmParams(iv, uniqueIdentifier), conn.kek);
         const ciphertext = await this.encrypt(lib, session, input, Buffer.alloc(input.length + GCM_TAG_BYTES));
-        return { kekId: this.kekId, mechanism: MECHANISM_AES_GCM, iv, ciphertext };
+        return { kekId: conn.kekId, mechanism: MECHANISM_AES_GCM, iv, ciphertext };
       }
       // Padded to 8 bytes by us: SoftHSM2 2.6 does not strip RFC 5649 padding on unwrap, so the
       // length travels inside the wrapped data and the HSM never has padding to add.
@@ -158,7 +163,7 @@ export class Pkcs11KeyProtector implements KeyProtector {
         // C_WrapKey only wraps key objects: the material enters the HSM as a short-lived session object.
         temp = lib.C_CreateObject(session, [...TEMP_SECRET_TEMPLATE, { type: pkcs11js.CKA_VALUE, value: material }]);
         const wrapped = await this.wrap(lib, session, conn.kek, temp, Buffer.alloc(material.length + 16));
-        return { kekId: this.kekId, mechanism: MECHANISM_AES_KWP, iv: new Uint8Array(0), ciphertext: wrapped };
+        return { kekId: conn.kekId, mechanism: MECHANISM_AES_KWP, iv: new Uint8Array(0), ciphertext: wrapped };
       } finally {
         material.fill(0);
         if (temp !== undefined) destroyQuietly(lib, session, temp);
@@ -287,11 +292,23 @@ export class Pkcs11KeyProtector implements KeyProtector {
 
   /** Reads the KEK's protection attributes from the token (for tests and health checks). */
   async describeKek(): Promise<KekDescription> {
-    return this.withSession(async (lib, session, conn) => readKekDescription(lib, session, conn.kek, this.kekId));
+    return this.withSession(async (lib, session, conn) => readKekDescription(lib, session, conn.kek, conn.kekId));
   }
 
   async close(): Promise<void> {
     await this.sessions.close();
+  }
+
+  /**
+   * Re-finds the KEK by label (a rotation moves the label to a new KEK), checks its policy as at
+   * open, and wraps new objects under it from then on; blobs under any earlier KEK still on the
+   * token keep decrypting. Never creates a KEK. Resolves once no operation wraps under the old one.
+   */
+  async adoptCurrentKek(): Promise<{ kekId: string; previous: string; changed: boolean }> {
+    const previous = this.kekId;
+    const found = await this.withSession(async (lib, session, conn) => openKek(lib, conn.slot, session, { ...this.config, createKek: false }, null));
+    await this.sessions.adopt({ kekId: found.kekId, mechanism: found.mechanism });
+    return { kekId: found.kekId, previous, changed: found.kekId !== previous };
   }
 
   /** Of the KEK ids a store references, those the token does not hold (start refuses then). */
@@ -357,7 +374,7 @@ export class Pkcs11KeyProtector implements KeyProtector {
 
   /** The KEK a blob names: the current one, or an earlier one still on the token (found by CKA_ID). */
   private kekFor(lib: Lib, session: Handle, conn: Connection, kekId: string): Handle {
-    if (kekId === this.kekId) return conn.cryptoKek;
+    if (kekId === conn.kekId) return conn.cryptoKek;
     const cached = conn.keks.get(kekId);
     if (cached !== undefined) return cached;
     const kek = findKekById(lib, session, kekId);

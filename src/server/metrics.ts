@@ -242,6 +242,7 @@ export class ServerMetrics {
       ...(keys.signDigest ? { signDigest: timed('signDigest', keys.signDigest) } : {}),
       ...(keys.verifyDigest ? { verifyDigest: timed('verifyDigest', keys.verifyDigest) } : {}),
       ...(keys.missingKeks ? { missingKeks: timed('missingKeks', keys.missingKeks) } : {}),
+      ...(keys.adoptCurrentKek ? { adoptCurrentKek: () => keys.adoptCurrentKek!() } : {}),
       ...(keys.auditMac ? { auditMac: timed('auditMac', keys.auditMac) } : {}),
       ...(keys.verifyAuditMac ? { verifyAuditMac: timed('verifyAuditMac', keys.verifyAuditMac) } : {}),
       close: () => keys.close(),
