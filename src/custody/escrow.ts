@@ -9,7 +9,7 @@
  * (which name their KEK by CKA_ID) decrypt again.
  *
  * Only keys created escrowable (hsm.kekEscrowable) are extractable under wrap; for the others the
- * HSM's own backup is the way (docs/operations/kek.md).
+ * HSM's own backup is the way (docs/operations.md).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -88,7 +88,7 @@ export function escrowKeys(token: CustodyToken, opts: { shares: number; threshol
   for (const [role, key] of custody) {
     if (key !== undefined && !key.facts.extractable) {
       throw new CustodyError(
-        `the ${role === 'kek' ? `KEK ${key.id}` : `${role} key`} was not created escrowable (hsm.kekEscrowable was off): it cannot leave the HSM even wrapped; back it up with the HSM's own backup (docs/operations/kek.md)`,
+        `the ${role === 'kek' ? `KEK ${key.id}` : `${role} key`} was not created escrowable (hsm.kekEscrowable was off): it cannot leave the HSM even wrapped; back it up with the HSM's own backup (docs/operations.md)`,
       );
     }
   }
