@@ -3,19 +3,20 @@
  * and a rotation policy in its configuration, a real SoftHSM2 token, SQLite file and audit file,
  * clients of the client library in KMIP 2.1 (Rotate attributes) and 1.4 (the server's policy).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ItemType } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
-import { CryptographicAlgorithm, CryptographicUsageMask, LinkType, NameType, ObjectType, State } from '../../../src/spec/generated/enums';
+import { CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, LinkType, NameType, ObjectType, State } from '../../../src/spec/generated/enums';
 import { DEV_CLIENT_CN, ensureDevPki, issueServerCertificate } from '../../../src/pki/dev-pki';
 import { Operation, PutFunction, ResultStatus } from '../../../src/spec/generated/enums';
 import { TestEndpoint } from '../../helpers/kmip-endpoint';
 import { find } from '../../helpers/kmip-client';
 import { loadConfig, type ServerConfig } from '../../../src/config';
 import { startServer, type RunningServer } from '../../../src/main';
-import { KmipClient, attribute, nameAttribute, ttlv, type KmipAttribute, type ProtocolVersion } from '../../../src/client';
+import { KmipClient, KmipResultError, attribute, keyObject, nameAttribute, ttlv, type KmipAttribute, type ProtocolVersion } from '../../../src/client';
 import type { AuditRecord } from '../../../src/audit/audit-log';
 import { makeTestToken } from '../../helpers/hsm';
 
@@ -155,6 +156,44 @@ describe('automatic rotation', () => {
     expect((await v21.locate([attribute('Rotate Name', rotateName)])).uniqueIdentifiers.sort()).toEqual([first, second!, third].sort());
     expect((await rotationRecords(first)).map((r) => [r.resultStatus, r.uniqueIdentifiers])).toEqual([['Success', [first, second]]]);
     expect((await rotationRecords(second!)).map((r) => r.reason)).toEqual(['Rotate Generation 2']);
+  });
+
+  it('KMIP 2.1: Rotate Name set at Register or by Add Attribute names the chain; Locate with Rotate Latest true answers its newest key', async () => {
+    const chain = (value: string) => ttlv.structure(Tag.RotateName, [ttlv.textString(Tag.RotateNameValue, value), ttlv.enumeration(Tag.RotateNameType, NameType.UninterpretedTextString)]);
+    const material = keyObject(Tag.SymmetricKey, { format: KeyFormatType.Raw, material: crypto.randomBytes(32), algorithm: CryptographicAlgorithm.AES, length: 256 });
+    const { uniqueIdentifier: registered } = await v21.register(ObjectType.SymmetricKey, material, [
+      attribute('Cryptographic Usage Mask', CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt),
+      attribute('Rotate Name', chain('chain-registered')),
+      attribute('Rotate Automatic', true),
+      attribute('Rotate Interval', 500),
+    ]);
+    await v21.activate(registered);
+    // A key made without one joins a chain by Add Attribute.
+    const { uniqueIdentifier: added } = await v21.create(ObjectType.SymmetricKey, aes([attribute('Rotate Automatic', true), attribute('Rotate Interval', 500)]));
+    await v21.addAttribute(added, attribute('Rotate Name', chain('chain-added')));
+    // The spec table: one Rotate Name per object.
+    await expect(v21.addAttribute(added, attribute('Rotate Name', chain('chain-other')))).rejects.toThrow(KmipResultError);
+    expect((await v21.locate([attribute('Rotate Name', chain('chain-registered'))])).uniqueIdentifiers).toEqual([registered]);
+    expect((await v21.locate([attribute('Rotate Name', chain('chain-added'))])).uniqueIdentifiers).toEqual([added]);
+    // KMIP 1.4 has no Rotate attributes.
+    await expect(v14.create(ObjectType.SymmetricKey, aes([attribute('Rotate Name', chain('chain-14'))]))).rejects.toThrow(KmipResultError);
+
+    await advance(500);
+    for (const [name, old] of [['chain-registered', registered], ['chain-added', added]] as const) {
+      const latest = (await v21.locate([attribute('Rotate Name', chain(name)), attribute('Rotate Latest', true)])).uniqueIdentifiers;
+      expect(latest).toHaveLength(1);
+      expect(latest[0]).not.toBe(old);
+      const n = await attrs(v21, latest[0]!);
+      expect(n.get('Rotate Name')).toEqual([[name, NameType.UninterpretedTextString]]);
+      expect(n.get('Link')).toEqual([[LinkType.ReplacedObjectLink, old]]);
+      expect((await v21.locate([attribute('Rotate Name', chain(name)), attribute('Rotate Latest', false)])).uniqueIdentifiers).toEqual([old]);
+    }
+    // The two chains never mix: the next rotation moves each name to its own third key.
+    await advance(500);
+    const third = (await v21.locate([attribute('Rotate Name', chain('chain-added')), attribute('Rotate Latest', true)])).uniqueIdentifiers;
+    expect(third).toHaveLength(1);
+    expect((await attrs(v21, third[0]!)).get('Rotate Generation')).toEqual([2]);
+    expect((await v21.locate([attribute('Rotate Name', chain('chain-added'))])).uniqueIdentifiers).toHaveLength(3);
   });
 
   it('KMIP 1.4: the server policy by Object Group rotates, and deactivates the old key when it says', async () => {
