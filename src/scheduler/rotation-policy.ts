@@ -3,7 +3,9 @@
  * clients cannot ask for it (KMIP 1.x has no Rotate attributes), by Object Group or Object Type.
  * The first policy that matches an object applies; an object's own Rotate Automatic true with a
  * Rotate Interval (2.1) takes its interval and offset from the object, and the old-key handling
- * from the policy that matches it, if any.
+ * from the policy that matches it, if any. Symmetric keys rotate by Re-key, private keys (with
+ * their public keys) by Re-key Key Pair; a policy without objectType names symmetric keys only,
+ * so a policy written before key pairs rotated does not start replacing published public keys.
  */
 import { ItemType } from '../../ttlv/types';
 import { ObjectType } from '../spec/generated/enums';
@@ -13,6 +15,7 @@ export interface RotationPolicy {
   /** For the audit trail: `objectGroup=payments` or `objectType=SymmetricKey`. */
   readonly name: string;
   readonly objectGroup?: string;
+  /** Absent: symmetric keys (the policy's group alone never selects key pairs). */
   readonly objectType?: number;
   readonly intervalSeconds: number;
   /** Re-key's Offset: the replacement's Activation Date is the rotation's time plus this. */
@@ -25,7 +28,7 @@ export interface RotationPolicy {
 
 export function policyFor(policies: readonly RotationPolicy[], rec: Pick<ManagedObjectRecord, 'objectType' | 'attributes'>): RotationPolicy | undefined {
   const groups = rec.attributes.filter((a) => a.name === 'Object Group').map((a) => (a.value.type === ItemType.TextString ? a.value.value : undefined));
-  return policies.find((p) => (p.objectGroup === undefined || groups.includes(p.objectGroup)) && (p.objectType === undefined || p.objectType === rec.objectType));
+  return policies.find((p) => (p.objectGroup === undefined || groups.includes(p.objectGroup)) && (p.objectType ?? ObjectType.SymmetricKey) === rec.objectType);
 }
 
 /** A policy the configuration cannot take: `key` names where (config.ts turns it into a ConfigError). */
@@ -52,7 +55,8 @@ export function durationSeconds(v: unknown, key: string): number {
   return s;
 }
 
-const OBJECT_TYPES = ObjectType as Readonly<Record<string, number>>;
+/** The types the scheduler can replace, each by its own operation: Re-key, Re-key Key Pair. */
+const ROTATING_TYPES: Readonly<Record<string, number>> = { SymmetricKey: ObjectType.SymmetricKey, PrivateKey: ObjectType.PrivateKey };
 const POLICY_KEYS = new Set(['objectGroup', 'objectType', 'interval', 'offset', 'oldKey', 'deactivateAfter']);
 
 /** `rotation.policies` of the configuration, checked; errors name the key. */
@@ -67,8 +71,10 @@ export function parseRotationPolicies(raw: unknown, key = 'rotation.policies'): 
     if (o.objectGroup !== undefined && (typeof o.objectGroup !== 'string' || o.objectGroup === '')) throw new RotationPolicyError(`${k}.objectGroup`, `expected a non-empty string`);
     let objectType: number | undefined;
     if (o.objectType !== undefined) {
-      objectType = typeof o.objectType === 'string' ? OBJECT_TYPES[o.objectType] : undefined;
-      if (objectType !== ObjectType.SymmetricKey) throw new RotationPolicyError(`${k}.objectType`, `only "SymmetricKey" rotates (Re-key), got ${JSON.stringify(o.objectType)}`);
+      objectType = typeof o.objectType === 'string' && Object.hasOwn(ROTATING_TYPES, o.objectType) ? ROTATING_TYPES[o.objectType] : undefined;
+      if (objectType === undefined) {
+        throw new RotationPolicyError(`${k}.objectType`, `only "SymmetricKey" (Re-key) and "PrivateKey" (Re-key Key Pair, its public key with it) rotate, got ${JSON.stringify(o.objectType)}`);
+      }
     }
     if (o.objectGroup === undefined && objectType === undefined) throw new RotationPolicyError(`${k}`, `give objectGroup or objectType (a policy for every object is not allowed)`);
     if (o.interval === undefined) throw new RotationPolicyError(`${k}.interval`, `required`);
@@ -77,7 +83,7 @@ export function parseRotationPolicies(raw: unknown, key = 'rotation.policies'): 
     const oldKey = o.oldKey ?? 'keep';
     if (oldKey !== 'keep' && oldKey !== 'deactivate') throw new RotationPolicyError(`${k}.oldKey`, `expected "keep" or "deactivate"`);
     if (o.deactivateAfter !== undefined && oldKey !== 'deactivate') throw new RotationPolicyError(`${k}.deactivateAfter`, `only with oldKey "deactivate"`);
-    const name = [o.objectGroup !== undefined ? `objectGroup=${String(o.objectGroup)}` : '', objectType !== undefined ? 'objectType=SymmetricKey' : ''].filter(Boolean).join(',');
+    const name = [o.objectGroup !== undefined ? `objectGroup=${String(o.objectGroup)}` : '', objectType !== undefined ? `objectType=${String(o.objectType)}` : ''].filter(Boolean).join(',');
     return {
       name,
       ...(o.objectGroup !== undefined ? { objectGroup: o.objectGroup as string } : {}),

@@ -3,12 +3,14 @@
  * is the latest of its chain (Rotate Latest not false), Pre-Active or Active, and either has KMIP
  * 2.1's Rotate Automatic true with a Rotate Interval, or matches a server policy (for 1.x clients,
  * which have no Rotate attributes: rotation-policy.ts). It is due at (Rotate Date, else Initial
- * Date) + interval. Rotating is the Re-key operation itself, run as the object's owner (so Links,
- * Names, dates and attributes follow the Re-key rules exactly), with the Rotate Offset (or the
- * policy's offset) as Re-key's Offset; in the same store write the replacement gets Rotate
- * Generation + 1, Rotate Latest true and Rotate Date now, and the old key Rotate Latest false and
- * Rotate Automatic false (it rotates no more), plus, if the policy says so, a Deactivation Date
- * that the scheduler then applies at its time. Notified as a replacement and audited.
+ * Date) + interval. Rotating is the Re-key operation itself (Re-key Key Pair for a private key,
+ * which replaces its public key with it), run as the object's owner (so Links, Names, Rotate Name,
+ * dates and attributes follow the Re-key rules exactly), with the Rotate Offset (or the policy's
+ * offset) as the Offset; in the same store write the replacement (the new private key of a pair)
+ * gets Rotate Generation + 1, Rotate Latest true and Rotate Date now, and the old key Rotate
+ * Latest false and Rotate Automatic false (it rotates no more), plus, if the policy says so, a
+ * Deactivation Date (on both old halves of a pair) that the scheduler then applies at its time.
+ * Notified as a replacement and audited.
  *
  * Candidates come from indexes (Rotate Automatic = true; a policy's Object Group or Object Type),
  * read at most every RESCAN_MS of the clock or when the earliest known due time comes.
@@ -28,6 +30,7 @@ import { dateAttribute } from '../kmip/attributes';
 import type { Clock, OpContext, ServerInfo } from '../objects/context';
 import { getAttribute, setAttribute } from '../objects/managed-object';
 import { reKeyHandler } from '../ops/rekey';
+import { reKeyKeyPairHandler } from '../ops/rekey-key-pair';
 import type { ScheduledTask } from './lifecycle-scheduler';
 import { policyFor, type RotationPolicy } from './rotation-policy';
 
@@ -46,6 +49,11 @@ const PAGE = 500;
 /** A rotation that failed is tried again after this (clock time), not at every sweep. */
 const RETRY_MS = 3_600_000;
 const ROTATABLE_STATES: ReadonlySet<number> = new Set([State.PreActive, State.Active]);
+/** What replaces each type that rotates: Re-key, or Re-key Key Pair named by its private key. */
+const REPLACING: ReadonlyMap<number, { readonly handler: typeof reKeyHandler; readonly idTag: number; readonly operation: string }> = new Map([
+  [ObjectType.SymmetricKey, { handler: reKeyHandler, idTag: Tag.UniqueIdentifier, operation: 'Re-key' }],
+  [ObjectType.PrivateKey, { handler: reKeyKeyPairHandler, idTag: Tag.PrivateKeyUniqueIdentifier, operation: 'Re-key Key Pair' }],
+]);
 
 export interface RotationDeps {
   readonly dueDates: DueDates;
@@ -73,8 +81,8 @@ export interface RotationPlan {
 
 /** When and how `rec` rotates, or undefined if it does not. */
 export function rotationPlan(rec: ManagedObjectRecord, policies: readonly RotationPolicy[]): RotationPlan | undefined {
-  // Re-key makes replacements of symmetric keys; the other types have their own operations.
-  if (rec.objectType !== ObjectType.SymmetricKey || !ROTATABLE_STATES.has(rec.state)) return undefined;
+  // Re-key replaces symmetric keys, Re-key Key Pair private keys (a public key goes with its private key).
+  if (!REPLACING.has(rec.objectType) || !ROTATABLE_STATES.has(rec.state)) return undefined;
   if (boolOf(rec.attributes, 'Rotate Latest') === false) return undefined;
   const since = dateAttribute(rec.attributes, 'Rotate Date') ?? dateAttribute(rec.attributes, 'Initial Date');
   if (since === undefined) return undefined;
@@ -225,7 +233,15 @@ export class AutomaticRotation implements ScheduledTask {
   private async rotate(store: ObjectStore, rec: ManagedObjectRecord, plan: RotationPlan, now: bigint): Promise<void> {
     const generation = intOf(rec.attributes, 'Rotate Generation') ?? 0;
     const policy = plan.policy;
-    const stamping = new RotationStamp(store, rec.uid, {
+    const replacing = REPLACING.get(rec.objectType)!;
+    const deactivate = (a: StoredAttribute[]): StoredAttribute[] => {
+      if (policy?.oldKey !== 'deactivate') return a;
+      const at = now + BigInt(policy.deactivateAfterSeconds ?? 0);
+      const current = dateAttribute(a, 'Deactivation Date');
+      // An earlier Deactivation Date the key already has stands.
+      return current === undefined || current > at ? setAttribute(a, 'Deactivation Date', ttlv.dateTime(Tag.DeactivationDate, at)) : a;
+    };
+    const stamping = new RotationStamp(store, rec.uid, rec.objectType, {
       replacement: (attrs) => {
         let a = setAttribute(attrs, 'Rotate Generation', ttlv.integer(Tag.RotateGeneration, generation + 1));
         a = setAttribute(a, 'Rotate Latest', ttlv.boolean(Tag.RotateLatest, true));
@@ -234,20 +250,17 @@ export class AutomaticRotation implements ScheduledTask {
       replaced: (attrs) => {
         let a = setAttribute(attrs, 'Rotate Latest', ttlv.boolean(Tag.RotateLatest, false));
         if (getAttribute(a, 'Rotate Automatic') !== undefined) a = setAttribute(a, 'Rotate Automatic', ttlv.boolean(Tag.RotateAutomatic, false));
-        if (policy?.oldKey === 'deactivate') {
-          const at = now + BigInt(policy.deactivateAfterSeconds ?? 0);
-          const current = dateAttribute(a, 'Deactivation Date');
-          // An earlier Deactivation Date the key already has stands.
-          if (current === undefined || current > at) a = setAttribute(a, 'Deactivation Date', ttlv.dateTime(Tag.DeactivationDate, at));
-        }
-        return a;
+        return deactivate(a);
       },
+      // The old public key of a pair: it goes out of use with its private key.
+      companion: (attrs) => deactivate([...attrs]),
     });
     const ctx = this.contextFor(rec.owner, stamping);
-    const payload: TtlvItem[] = [ttlv.textString(Tag.UniqueIdentifier, rec.uid)];
+    const payload: TtlvItem[] = [ttlv.textString(replacing.idTag, rec.uid)];
     if (plan.offset !== undefined) payload.push(ttlv.interval(Tag.Offset, plan.offset));
+    let answer: readonly TtlvItem[];
     try {
-      await reKeyHandler.handle(ttlv.structure(Tag.RequestPayload, payload), ctx);
+      answer = await replacing.handler.handle(ttlv.structure(Tag.RequestPayload, payload), ctx);
     } finally {
       for (const s of ctx.secrets) s.fill(0);
     }
@@ -256,8 +269,9 @@ export class AutomaticRotation implements ScheduledTask {
     this.deps.audit.record({
       event: 'scheduled',
       correlationId: randomUUID(),
-      operation: 'Re-key (automatic rotation)',
-      uniqueIdentifiers: [rec.uid, replacement],
+      operation: `${replacing.operation} (automatic rotation)`,
+      // The old key, its replacement, and a pair's new public key.
+      uniqueIdentifiers: [rec.uid, replacement, ...answer.flatMap((i) => (i.tag === Tag.PublicKeyUniqueIdentifier && i.type === ItemType.TextString ? [i.value] : []))],
       objectOwners: [rec.owner],
       resultStatus: 'Success',
       reason: `Rotate Generation ${generation + 1}${policy ? `; policy ${policy.name}` : ''}${policy?.oldKey === 'deactivate' ? `; the old key deactivates ${policy.deactivateAfterSeconds ?? 0} s on` : ''}`,
@@ -286,7 +300,7 @@ export class AutomaticRotation implements ScheduledTask {
     this.deps.audit.record({
       event: 'scheduled',
       correlationId: randomUUID(),
-      operation: 'Re-key (automatic rotation)',
+      operation: `${REPLACING.get(rec.objectType)?.operation ?? 'Re-key'} (automatic rotation)`,
       uniqueIdentifiers: [rec.uid],
       objectOwners: [rec.owner],
       resultStatus: 'OperationFailed',
@@ -296,15 +310,21 @@ export class AutomaticRotation implements ScheduledTask {
 }
 
 /**
- * Re-key's one store write, with the rotation's attributes added to both objects: the replacement
- * (the insert) and the key it replaces (the update). One write, so a crash leaves either no
- * rotation or a whole one.
+ * Re-key's (or Re-key Key Pair's) one store write, with the rotation's attributes added: the
+ * replacement (the insert of the rotating type: a pair's new public key is not the chain's), the
+ * key it replaces, and a pair's old public key (the other update). One write, so a crash leaves
+ * either no rotation or a whole one.
  */
 class RotationStamp extends BorrowedStore {
   constructor(
     inner: ObjectStore,
     private readonly replacedUid: string,
-    private readonly stamp: { replacement(a: readonly StoredAttribute[]): StoredAttribute[]; replaced(a: readonly StoredAttribute[]): StoredAttribute[] },
+    private readonly objectType: number,
+    private readonly stamp: {
+      replacement(a: readonly StoredAttribute[]): StoredAttribute[];
+      replaced(a: readonly StoredAttribute[]): StoredAttribute[];
+      companion(a: readonly StoredAttribute[]): StoredAttribute[];
+    },
   ) {
     super(inner);
   }
@@ -312,9 +332,10 @@ class RotationStamp extends BorrowedStore {
   override writeBatch(ops: readonly StoreWrite[]): Promise<void> {
     return this.inner.writeBatch(
       ops.map((op) => {
-        if ('insert' in op) return { insert: { ...op.insert, attributes: this.stamp.replacement(op.insert.attributes) } };
-        if (op.uid === this.replacedUid && op.update.attributes) return { uid: op.uid, update: { ...op.update, attributes: this.stamp.replaced(op.update.attributes) } };
-        return op;
+        if ('insert' in op) return op.insert.objectType === this.objectType ? { insert: { ...op.insert, attributes: this.stamp.replacement(op.insert.attributes) } } : op;
+        if (!op.update.attributes) return op;
+        const stamp = op.uid === this.replacedUid ? this.stamp.replaced : this.stamp.companion;
+        return { uid: op.uid, update: { ...op.update, attributes: stamp(op.update.attributes) } };
       }),
     );
   }

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ItemType } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
-import { CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, LinkType, NameType, ObjectType, State } from '../../../src/spec/generated/enums';
+import { CryptographicAlgorithm, CryptographicUsageMask, HashingAlgorithm, KeyFormatType, LinkType, PaddingMethod, NameType, ObjectType, State } from '../../../src/spec/generated/enums';
 import { DEV_CLIENT_CN, ensureDevPki, issueServerCertificate } from '../../../src/pki/dev-pki';
 import { Operation, PutFunction, ResultStatus } from '../../../src/spec/generated/enums';
 import { TestEndpoint } from '../../helpers/kmip-endpoint';
@@ -58,7 +58,12 @@ beforeAll(async () => {
       dataDir,
       hsm: { module: token.modulePath, tokenLabel: token.tokenLabel, pinFile: token.pinFile, callMode: 'sync' },
       notifications: { endpoints: [{ identity: DEV_CLIENT_CN, address: `127.0.0.1:${endpoint.port}` }] },
-      rotation: { policies: [{ objectGroup: 'payments', interval: 'PT1000S', oldKey: 'deactivate', deactivateAfter: 100 }] },
+      rotation: {
+        policies: [
+          { objectGroup: 'payments', interval: 'PT1000S', oldKey: 'deactivate', deactivateAfter: 100 },
+          { objectGroup: 'signing', objectType: 'PrivateKey', interval: 'PT2000S', oldKey: 'deactivate', deactivateAfter: 50 },
+        ],
+      },
     }),
   );
   config = loadConfig({ configFile });
@@ -242,5 +247,114 @@ describe('automatic rotation', () => {
     await advance(5000);
     expect((await v21.locate([nameAttribute('pinned')])).uniqueIdentifiers).toEqual([uid]);
     expect(await rotationRecords(uid)).toEqual([]);
+  });
+});
+
+describe('automatic rotation of key pairs (Re-key Key Pair)', () => {
+  const rsa = [attribute('Cryptographic Algorithm', CryptographicAlgorithm.RSA), attribute('Cryptographic Length', 2048)];
+  const parameters = { paddingMethod: PaddingMethod.PKCS1V1_5, hashingAlgorithm: HashingAlgorithm.SHA_256, cryptographicAlgorithm: CryptographicAlgorithm.RSA };
+
+  it('KMIP 2.1: a private key with Rotate Automatic and Rotate Interval is replaced with its public key, linked as Re-key Key Pair links', async () => {
+    const rotateName = ttlv.structure(Tag.RotateName, [ttlv.textString(Tag.RotateNameValue, 'chain-pair'), ttlv.enumeration(Tag.RotateNameType, NameType.UninterpretedTextString)]);
+    const rotatedAt = nowSeconds() + 700n;
+    const pair = await v21.createKeyPair({
+      common: rsa,
+      privateKey: [
+        nameAttribute('pair-priv'),
+        attribute('Cryptographic Usage Mask', CryptographicUsageMask.Sign),
+        attribute('Rotate Automatic', true),
+        attribute('Rotate Interval', 700),
+        attribute('Rotate Name', rotateName),
+      ],
+      publicKey: [nameAttribute('pair-pub'), attribute('Cryptographic Usage Mask', CryptographicUsageMask.Verify)],
+    });
+    const [oldPriv, oldPub] = [pair.privateKeyUniqueIdentifier, pair.publicKeyUniqueIdentifier];
+    await v21.activate(oldPriv);
+    await v21.activate(oldPub);
+
+    await advance(699);
+    expect((await v21.locate([nameAttribute('pair-priv')])).uniqueIdentifiers).toEqual([oldPriv]);
+    await advance(1);
+    const [newPriv] = (await v21.locate([nameAttribute('pair-priv')])).uniqueIdentifiers;
+    const [newPub] = (await v21.locate([nameAttribute('pair-pub')])).uniqueIdentifiers;
+    expect(newPriv).not.toBe(oldPriv);
+    expect(newPub).not.toBe(oldPub);
+    const p = await attrs(v21, newPriv!);
+    expect(p.get('Object Type')).toEqual([ObjectType.PrivateKey]);
+    expect(p.get('Rotate Generation')).toEqual([1]);
+    expect(p.get('Rotate Latest')).toEqual([true]);
+    expect(p.get('Rotate Date')).toEqual([rotatedAt]);
+    expect(p.get('Rotate Name')).toEqual([['chain-pair', NameType.UninterpretedTextString]]);
+    expect(new Set(p.get('Link'))).toEqual(new Set([[LinkType.PublicKeyLink, newPub], [LinkType.ReplacedObjectLink, oldPriv]]));
+    const q = await attrs(v21, newPub!);
+    expect(new Set(q.get('Link'))).toEqual(new Set([[LinkType.PrivateKeyLink, newPriv], [LinkType.ReplacedObjectLink, oldPub]]));
+    // The chain is the private key's: the new public key carries no rotation of its own.
+    expect(q.get('Rotate Generation')).toBeUndefined();
+    expect(q.get('Rotate Latest')).toBeUndefined();
+    const o = await attrs(v21, oldPriv);
+    expect(o.get('Rotate Latest')).toEqual([false]);
+    expect(o.get('Rotate Automatic')).toEqual([false]);
+    expect(o.get('State')).toEqual([State.Active]);
+    expect(o.get('Link')).toContainEqual([LinkType.ReplacementObjectLink, newPriv]);
+    expect((await attrs(v21, oldPub)).get('Link')).toContainEqual([LinkType.ReplacementObjectLink, newPub]);
+    expect((await v21.locate([attribute('Rotate Name', rotateName), attribute('Rotate Latest', true)])).uniqueIdentifiers).toEqual([newPriv]);
+
+    // A real new pair: the new private key signs what the new public key verifies, and the old one does not.
+    expect(p.get('State')).toEqual([State.Active]);
+    const data = Buffer.from('signed after the rotation');
+    const { signature } = await v21.sign(newPriv!, data, { parameters });
+    expect((await v21.signatureVerify(newPub!, data, signature, { parameters })).valid).toBe(true);
+    expect((await v21.signatureVerify(oldPub, data, signature, { parameters })).valid).toBe(false);
+
+    const put = await endpoint.waitFor((m) => m.operation === Operation.Put && find(m.payload, Tag.UniqueIdentifier)?.value === newPriv, 15_000);
+    expect(find(put.payload, Tag.ReplacedUniqueIdentifier)?.value).toBe(oldPriv);
+    const records = await rotationRecords(oldPriv);
+    expect(records.map((r) => [r.operation, r.resultStatus, r.uniqueIdentifiers])).toEqual([['Re-key Key Pair (automatic rotation)', 'Success', [oldPriv, newPriv, newPub]]]);
+
+    // The new private key rotates in its turn.
+    await advance(700);
+    const latest = (await v21.locate([attribute('Rotate Name', rotateName), attribute('Rotate Latest', true)])).uniqueIdentifiers;
+    expect(latest).toHaveLength(1);
+    expect(latest[0]).not.toBe(newPriv);
+    expect((await attrs(v21, latest[0]!)).get('Rotate Generation')).toEqual([2]);
+  });
+
+  it('KMIP 1.4: a policy with objectType "PrivateKey" rotates key pairs and deactivates both old halves; a policy by group alone does not', async () => {
+    const signing = await v14.createKeyPair({
+      common: [...rsa, attribute('Object Group', 'signing')],
+      privateKey: [nameAttribute('sign-priv'), attribute('Cryptographic Usage Mask', CryptographicUsageMask.Sign)],
+      publicKey: [nameAttribute('sign-pub'), attribute('Cryptographic Usage Mask', CryptographicUsageMask.Verify)],
+    });
+    await v14.activate(signing.privateKeyUniqueIdentifier);
+    await v14.activate(signing.publicKeyUniqueIdentifier);
+    // The payments policy names no objectType: symmetric keys only.
+    const payments = await v14.createKeyPair({
+      common: [...rsa, attribute('Object Group', 'payments')],
+      privateKey: [nameAttribute('pay-priv'), attribute('Cryptographic Usage Mask', CryptographicUsageMask.Sign)],
+      publicKey: [attribute('Cryptographic Usage Mask', CryptographicUsageMask.Verify)],
+    });
+    // The signing policy names private keys: a symmetric key of the group stays.
+    const { uniqueIdentifier: symmetric } = await v14.create(ObjectType.SymmetricKey, aes([nameAttribute('sign-aes'), attribute('Object Group', 'signing')]));
+
+    await advance(2000);
+    const [newPriv] = (await v14.locate([nameAttribute('sign-priv')])).uniqueIdentifiers;
+    const [newPub] = (await v14.locate([nameAttribute('sign-pub')])).uniqueIdentifiers;
+    expect(newPriv).not.toBe(signing.privateKeyUniqueIdentifier);
+    expect(newPub).not.toBe(signing.publicKeyUniqueIdentifier);
+    expect((await attrs(v14, newPriv!)).get('Object Group')).toEqual(['signing']);
+    expect((await attrs(v21, newPriv!)).get('Rotate Generation')).toEqual([1]);
+    for (const old of [signing.privateKeyUniqueIdentifier, signing.publicKeyUniqueIdentifier]) {
+      expect((await attrs(v14, old)).get('Deactivation Date')).toEqual([nowSeconds() + 50n]);
+    }
+    expect((await v14.locate([nameAttribute('pay-priv')])).uniqueIdentifiers).toEqual([payments.privateKeyUniqueIdentifier]);
+    expect((await v14.locate([nameAttribute('sign-aes')])).uniqueIdentifiers).toEqual([symmetric]);
+    expect(await rotationRecords(payments.privateKeyUniqueIdentifier)).toEqual([]);
+    expect((await rotationRecords(signing.privateKeyUniqueIdentifier)).map((r) => r.reason)).toEqual([
+      'Rotate Generation 1; policy objectGroup=signing,objectType=PrivateKey; the old key deactivates 50 s on',
+    ]);
+
+    await advance(50);
+    const deactivated = (await v14.locate([attribute('State', State.Deactivated), attribute('Object Group', 'signing')])).uniqueIdentifiers;
+    expect(deactivated.sort()).toEqual([signing.privateKeyUniqueIdentifier, signing.publicKeyUniqueIdentifier].sort());
   });
 });

@@ -33,7 +33,9 @@ describe('parseRotationPolicies', () => {
     [[{ interval: 10 }], 'rotation.policies[0]'],
     [[{ objectGroup: 'g' }], 'rotation.policies[0].interval'],
     [[{ objectGroup: 'g', interval: 0 }], 'rotation.policies[0].interval'],
-    [[{ objectType: 'PrivateKey', interval: 10 }], 'rotation.policies[0].objectType'],
+    [[{ objectType: 'PublicKey', interval: 10 }], 'rotation.policies[0].objectType'],
+    [[{ objectType: 'Certificate', interval: 10 }], 'rotation.policies[0].objectType'],
+    [[{ objectType: 'toString', interval: 10 }], 'rotation.policies[0].objectType'],
     [[{ objectGroup: 'g', interval: 10, oldKey: 'destroy' }], 'rotation.policies[0].oldKey'],
     [[{ objectGroup: 'g', interval: 10, deactivateAfter: 5 }], 'rotation.policies[0].deactivateAfter'],
     [[{ objectGroup: 'g', interval: 10, colour: 'red' }], 'rotation.policies[0].colour'],
@@ -65,6 +67,7 @@ describe('policyFor', () => {
   const policies = parseRotationPolicies([
     { objectGroup: 'a', objectType: 'SymmetricKey', interval: 1 },
     { objectGroup: 'b', interval: 2 },
+    { objectGroup: 'pki', objectType: 'PrivateKey', interval: 3 },
   ]);
   const group = (g: string) => ({ name: 'Object Group', index: 0, value: ttlv.textString(Tag.ObjectGroup, g) });
 
@@ -73,5 +76,12 @@ describe('policyFor', () => {
     expect(policyFor(policies, { objectType: ObjectType.SecretData, attributes: [group('a')] })).toBeUndefined();
     expect(policyFor(policies, { objectType: ObjectType.SymmetricKey, attributes: [group('x'), { ...group('b'), index: 1 }] })?.intervalSeconds).toBe(2);
     expect(policyFor(policies, { objectType: ObjectType.SymmetricKey, attributes: [] })).toBeUndefined();
+  });
+
+  it('names key pairs only by objectType "PrivateKey": a policy by group alone is for symmetric keys', () => {
+    expect(parseRotationPolicies([{ objectType: 'PrivateKey', interval: 10 }])).toEqual([{ name: 'objectType=PrivateKey', objectType: ObjectType.PrivateKey, intervalSeconds: 10, oldKey: 'keep' }]);
+    expect(policyFor(policies, { objectType: ObjectType.PrivateKey, attributes: [group('b')] })).toBeUndefined();
+    expect(policyFor(policies, { objectType: ObjectType.PrivateKey, attributes: [group('pki')] })?.intervalSeconds).toBe(3);
+    expect(policyFor(policies, { objectType: ObjectType.PublicKey, attributes: [group('pki')] })).toBeUndefined();
   });
 });
