@@ -247,13 +247,9 @@ export class AutomaticRotation implements ScheduledTask {
         a = setAttribute(a, 'Rotate Latest', ttlv.boolean(Tag.RotateLatest, true));
         return setAttribute(a, 'Rotate Date', ttlv.dateTime(Tag.RotateDate, now));
       },
-      replaced: (attrs) => {
-        let a = setAttribute(attrs, 'Rotate Latest', ttlv.boolean(Tag.RotateLatest, false));
-        if (getAttribute(a, 'Rotate Automatic') !== undefined) a = setAttribute(a, 'Rotate Automatic', ttlv.boolean(Tag.RotateAutomatic, false));
-        return deactivate(a);
-      },
-      // The old public key of a pair: it goes out of use with its private key.
-      companion: (attrs) => deactivate([...attrs]),
+      replaced: (attrs) => deactivate(rotatesNoMore(setAttribute(attrs, 'Rotate Latest', ttlv.boolean(Tag.RotateLatest, false)))),
+      // The old public key of a pair goes out of use with its private key (it is no chain's latest: it never had Rotate Latest).
+      companion: (attrs) => deactivate(rotatesNoMore([...attrs])),
     });
     const ctx = this.contextFor(rec.owner, stamping);
     const payload: TtlvItem[] = [ttlv.textString(replacing.idTag, rec.uid)];
@@ -339,6 +335,11 @@ class RotationStamp extends BorrowedStore {
       }),
     );
   }
+}
+
+/** Rotate Automatic false, where the key had it: a replaced key rotates no more. */
+function rotatesNoMore(attrs: StoredAttribute[]): StoredAttribute[] {
+  return getAttribute(attrs, 'Rotate Automatic') !== undefined ? setAttribute(attrs, 'Rotate Automatic', ttlv.boolean(Tag.RotateAutomatic, false)) : attrs;
 }
 
 function boolOf(attrs: readonly StoredAttribute[], name: string): boolean | undefined {

@@ -258,14 +258,9 @@ describe('automatic rotation of key pairs (Re-key Key Pair)', () => {
     const rotateName = ttlv.structure(Tag.RotateName, [ttlv.textString(Tag.RotateNameValue, 'chain-pair'), ttlv.enumeration(Tag.RotateNameType, NameType.UninterpretedTextString)]);
     const rotatedAt = nowSeconds() + 700n;
     const pair = await v21.createKeyPair({
-      common: rsa,
-      privateKey: [
-        nameAttribute('pair-priv'),
-        attribute('Cryptographic Usage Mask', CryptographicUsageMask.Sign),
-        attribute('Rotate Automatic', true),
-        attribute('Rotate Interval', 700),
-        attribute('Rotate Name', rotateName),
-      ],
+      // Both halves carry Rotate Automatic: the private key's chain replaces the public key with it.
+      common: [...rsa, attribute('Rotate Automatic', true), attribute('Rotate Interval', 700)],
+      privateKey: [nameAttribute('pair-priv'), attribute('Cryptographic Usage Mask', CryptographicUsageMask.Sign), attribute('Rotate Name', rotateName)],
       publicKey: [nameAttribute('pair-pub'), attribute('Cryptographic Usage Mask', CryptographicUsageMask.Verify)],
     });
     const [oldPriv, oldPub] = [pair.privateKeyUniqueIdentifier, pair.publicKeyUniqueIdentifier];
@@ -296,7 +291,9 @@ describe('automatic rotation of key pairs (Re-key Key Pair)', () => {
     expect(o.get('Rotate Automatic')).toEqual([false]);
     expect(o.get('State')).toEqual([State.Active]);
     expect(o.get('Link')).toContainEqual([LinkType.ReplacementObjectLink, newPriv]);
-    expect((await attrs(v21, oldPub)).get('Link')).toContainEqual([LinkType.ReplacementObjectLink, newPub]);
+    const op = await attrs(v21, oldPub);
+    expect(op.get('Link')).toContainEqual([LinkType.ReplacementObjectLink, newPub]);
+    expect(op.get('Rotate Automatic')).toEqual([false]);
     expect((await v21.locate([attribute('Rotate Name', rotateName), attribute('Rotate Latest', true)])).uniqueIdentifiers).toEqual([newPriv]);
 
     // A real new pair: the new private key signs what the new public key verifies, and the old one does not.
@@ -317,6 +314,9 @@ describe('automatic rotation of key pairs (Re-key Key Pair)', () => {
     expect(latest).toHaveLength(1);
     expect(latest[0]).not.toBe(newPriv);
     expect((await attrs(v21, latest[0]!)).get('Rotate Generation')).toEqual([2]);
+    // Public keys are never rotated on their own, whatever their Rotate attributes say.
+    expect(await rotationRecords(newPub!)).toEqual([]);
+    expect((await rotationRecords(newPriv!)).map((r) => r.uniqueIdentifiers?.[1])).toEqual([latest[0]]);
   });
 
   it('KMIP 1.4: a policy with objectType "PrivateKey" rotates key pairs and deactivates both old halves; a policy by group alone does not', async () => {
