@@ -7,6 +7,7 @@ import { ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import type { ProtocolVersion } from '../spec/versions';
 import { attributeToV1, attributeToV2, encodeAttributeReference, type KmipAttribute } from '../kmip/attributes';
+import type { CryptographicParameters } from '../kmip/cryptographic-parameters';
 
 const isV2 = (v: ProtocolVersion): boolean => v.major >= 2;
 
@@ -74,27 +75,8 @@ export function deleteAttributePayload(v: ProtocolVersion, id: string, name: str
   return [uid(id), ttlv.textString(Tag.AttributeName, name), ...index];
 }
 
-/** Cryptographic Parameters, the fields clients use most; written in the spec's field order (PyKMIP refuses any other). */
-export interface CryptographicParameters {
-  readonly blockCipherMode?: number;
-  readonly paddingMethod?: number;
-  readonly hashingAlgorithm?: number;
-  readonly keyRoleType?: number;
-  readonly digitalSignatureAlgorithm?: number;
-  readonly cryptographicAlgorithm?: number;
-  readonly randomIV?: boolean;
-  readonly ivLength?: number;
-  readonly tagLength?: number;
-  readonly fixedFieldLength?: number;
-  readonly invocationFieldLength?: number;
-  readonly counterLength?: number;
-  readonly initialCounterValue?: number;
-  readonly saltLength?: number;
-  readonly maskGenerator?: number;
-  readonly maskGeneratorHashingAlgorithm?: number;
-  readonly pSource?: Uint8Array;
-  readonly trailerField?: number;
-}
+/** Cryptographic Parameters as callers give them; `cryptographicParameters` writes them in the spec's field order (PyKMIP refuses any other). */
+export type { CryptographicParameters };
 
 const PARAMETER_FIELDS: readonly (readonly [keyof CryptographicParameters, number, 'enum' | 'int' | 'bool' | 'bytes'])[] = [
   ['blockCipherMode', Tag.BlockCipherMode, 'enum'],

@@ -7,27 +7,9 @@ import { ItemType, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { asStructure, child, opt } from '../kmip/tree';
 import type { StoredAttribute } from '../store/object-store';
+import type { CryptographicParameters } from '../kmip/cryptographic-parameters';
 
-export interface CryptoParams {
-  readonly blockCipherMode?: number;
-  readonly paddingMethod?: number;
-  readonly hashingAlgorithm?: number;
-  readonly keyRoleType?: number;
-  readonly digitalSignatureAlgorithm?: number;
-  readonly cryptographicAlgorithm?: number;
-  readonly randomIV?: boolean;
-  readonly ivLength?: number;
-  readonly tagLength?: number;
-  readonly fixedFieldLength?: number;
-  readonly invocationFieldLength?: number;
-  readonly counterLength?: number;
-  readonly initialCounterValue?: number;
-  readonly saltLength?: number;
-  readonly maskGenerator?: number;
-  readonly maskGeneratorHashingAlgorithm?: number;
-  readonly pSource?: Uint8Array;
-  readonly trailerField?: number;
-}
+export type CryptoParams = CryptographicParameters;
 
 export function readCryptoParams(s: TtlvStructure): CryptoParams {
   return {

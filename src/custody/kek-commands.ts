@@ -118,7 +118,7 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
     .option('--switch-timeout <SECONDS>', 'how long to wait for the running server to switch to the new KEK (default 30)', value)
     .action((o: Common & { batch?: string; switchTimeout?: string }) =>
       withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-rotate' }, async ({ config, token, audit }) => {
-        finishInterruptedSwitch(token, config.dataDir);
+        finishInterruptedSwitch(token, config.dataDir, config.storePath);
         const bar = progressBar('re-wrapping');
         const r = await rotateKek(token, await audit(), {
           dataDir: config.dataDir,

@@ -46,6 +46,8 @@ export interface RotationState {
   readonly switchedAt?: number;
   readonly finishedAt?: string;
   readonly rewrapped: number;
+  /** New KEKs lost in a cut label move and made again (audited on resume). */
+  readonly remade?: readonly string[];
 }
 
 export function readRotation(dataDir: string): RotationState | null {
@@ -125,7 +127,7 @@ export async function rotateKek(token: CustodyToken, audit: CustodyAudit, opts: 
     saveRotation(opts.dataDir, state);
     await audit.record('kek-rotate-start', { fromKekId: state.fromKekId, toKekId: state.toKekId });
   } else {
-    await audit.record('kek-rotate-resume', { fromKekId: state.fromKekId, toKekId: state.toKekId, phase: state.phase });
+    await audit.record('kek-rotate-resume', { fromKekId: state.fromKekId, toKekId: state.toKekId, phase: state.phase, remade: state.remade ?? [] });
   }
 
   if (state.phase === 'create') {
@@ -190,9 +192,44 @@ function moveLabel(token: CustodyToken, state: RotationState): void {
  * Completes a label move a crash cut in two, before anything opens the token by the KEK label
  * (the custody trail's protector does): idempotent, and the rotation then carries on as saved.
  */
-export function finishInterruptedSwitch(token: CustodyToken, dataDir: string): void {
-  const state = readRotation(dataDir);
-  if (state?.phase === 'switch' && token.one(token.config.kekLabel) === undefined) moveLabel(token, state);
+export function finishInterruptedSwitch(token: CustodyToken, dataDir: string, storePath: string): void {
+  let state = readRotation(dataDir);
+  // 'create' with no KEK label: a kill while a lost new KEK was being made again.
+  if ((state?.phase !== 'switch' && state?.phase !== 'create') || token.one(token.config.kekLabel) !== undefined) return;
+  if (token.find({ id: state.toKekId }).length === 0) state = remakeLostNewKek(token, dataDir, storePath, state);
+  moveLabel(token, state);
+}
+
+/**
+ * SoftHSM2 rewrites a key's file in place when its label changes, so a kill during the label move
+ * can leave the new KEK unloadable. Until the move completes nothing is wrapped under it (a server
+ * adopts it only by its label), so a new one is made in its place; rows under it would mean it
+ * must be recovered instead.
+ */
+function remakeLostNewKek(token: CustodyToken, dataDir: string, storePath: string, state: RotationState): RotationState {
+  const lostId = state.toKekId;
+  const db = openStoreFile(storePath);
+  let underIt: number;
+  try {
+    underIt = db.prepare('SELECT count(*) FROM objects WHERE kek_id = ? OR digest_kek_id = ?').pluck().get(lostId, lostId) as number;
+  } finally {
+    db.close();
+  }
+  if (underIt > 0) throw new CustodyError(`the new KEK ${lostId} is not on the token and ${underIt} objects are wrapped under it: recover it (kmip-server kek recover, or the HSM's backup) before rotating again`);
+  const old = token.find({ id: state.fromKekId })[0];
+  if (old === undefined) throw new CustodyError(`KEK ${state.fromKekId} is not on the token`);
+  const next: RotationState =
+    state.phase === 'create' ? { ...state, phase: 'switch' } : { ...state, toKekId: randomBytes(16).toString('hex'), remade: [...(state.remade ?? []), lostId] };
+  // Saved first, as at the rotation's start: a kill from here on finds the id it must make.
+  saveRotation(dataDir, { ...next, phase: 'create' });
+  generateKek(token.lib, token.session, {
+    label: nextKekLabel(token.config.kekLabel),
+    id: Buffer.from(next.toKekId, 'hex'),
+    mechanism: old.facts.encrypt && old.facts.decrypt ? MECHANISM_AES_GCM : MECHANISM_AES_KWP,
+    escrowable: token.config.kekEscrowable === true,
+  });
+  saveRotation(dataDir, next);
+  return next;
 }
 
 interface BlobRow {

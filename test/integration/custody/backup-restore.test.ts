@@ -9,11 +9,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { KmipClient, attribute, keyObject, newObjectAttributes, ttlv, type TtlvItem } from '../../../src/client';
+import { KmipClient, type TtlvItem } from '../../../src/client';
 import { encodeTtlv } from '../../../ttlv';
-import { CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, ObjectType, Operation, ResultStatus, SecretDataType, SplitKeyMethod } from '../../../src/spec/generated/enums';
-import { Tag } from '../../../src/spec/generated/tags';
+import { ObjectType } from '../../../src/spec/generated/enums';
 import { PROJECT_ROOT, startServerProcess, type ServerProcess } from '../../helpers/server-process';
+import { everyType } from '../../helpers/custody';
 
 jest.setTimeout(240_000);
 
@@ -41,70 +41,10 @@ function clientFor(server: ServerProcess): KmipClient {
   });
 }
 
-const V21 = { major: 2, minor: 1 };
 
-/** One object of every type the server stores; returns their ids. */
-async function createEveryType(c: KmipClient, pkiDir: string): Promise<string[]> {
-  const ids: string[] = [];
-  ids.push(
-    (await c.create(ObjectType.SymmetricKey, [
-      attribute('Cryptographic Algorithm', CryptographicAlgorithm.AES),
-      attribute('Cryptographic Length', 256),
-      attribute('Cryptographic Usage Mask', CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt),
-    ])).uniqueIdentifier,
-  );
-  ids.push(
-    (await c.register(
-      ObjectType.SymmetricKey,
-      keyObject(Tag.SymmetricKey, { format: KeyFormatType.Raw, material: crypto.randomBytes(16), algorithm: CryptographicAlgorithm.AES, length: 128 }),
-      [attribute('Cryptographic Usage Mask', CryptographicUsageMask.Encrypt)],
-    )).uniqueIdentifier,
-  );
-  const pair = await c.createKeyPair({
-    common: [attribute('Cryptographic Algorithm', CryptographicAlgorithm.RSA), attribute('Cryptographic Length', 2048)],
-    privateKey: [attribute('Cryptographic Usage Mask', CryptographicUsageMask.Sign)],
-    publicKey: [attribute('Cryptographic Usage Mask', CryptographicUsageMask.Verify)],
-  });
-  ids.push(pair.privateKeyUniqueIdentifier, pair.publicKeyUniqueIdentifier);
-  ids.push(
-    (await c.register(
-      ObjectType.SecretData,
-      ttlv.structure(Tag.SecretData, [
-        ttlv.enumeration(Tag.SecretDataType, SecretDataType.Password),
-        ttlv.structure(Tag.KeyBlock, [ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.Opaque), ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, crypto.randomBytes(24))])]),
-      ]),
-    )).uniqueIdentifier,
-  );
-  ids.push(
-    (await c.register(ObjectType.OpaqueObject, ttlv.structure(Tag.OpaqueObject, [ttlv.enumeration(Tag.OpaqueDataType, 0x80000001), ttlv.byteString(Tag.OpaqueDataValue, crypto.randomBytes(40))])))
-      .uniqueIdentifier,
-  );
-  const der = new crypto.X509Certificate(fs.readFileSync(path.join(pkiDir, 'ca.pem'))).raw;
-  ids.push((await c.register(ObjectType.Certificate, ttlv.structure(Tag.Certificate, [ttlv.enumeration(Tag.CertificateType, 1), ttlv.byteString(Tag.CertificateValue, der)]))).uniqueIdentifier);
-  ids.push(
-    (await c.register(
-      ObjectType.PGPKey,
-      ttlv.structure(Tag.PGPKey, [
-        ttlv.integer(Tag.PGPKeyVersion, 4),
-        ttlv.structure(Tag.KeyBlock, [ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.Opaque), ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, crypto.randomBytes(64))])]),
-      ]),
-    )).uniqueIdentifier,
-  );
-  const [split] = await c.send([
-    {
-      operation: Operation.CreateSplitKey,
-      payload: [
-        ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey),
-        ttlv.integer(Tag.SplitKeyParts, 3),
-        ttlv.integer(Tag.SplitKeyThreshold, 2),
-        ttlv.enumeration(Tag.SplitKeyMethod, SplitKeyMethod.PolynomialSharingGF2_8),
-        newObjectAttributes(V21, [attribute('Cryptographic Algorithm', CryptographicAlgorithm.AES), attribute('Cryptographic Length', 128)]),
-      ],
-    },
-  ]);
-  expect(split!.status).toBe(ResultStatus.Success);
-  for (const item of split!.payload ?? []) if (item.tag === Tag.UniqueIdentifier && typeof item.value === 'string') ids.push(item.value);
-  return ids;
+/** One object of every type the server stores (the drill's round); returns their ids. */
+function createEveryType(c: KmipClient, pkiDir: string): Promise<string[]> {
+  return everyType(c, new crypto.X509Certificate(fs.readFileSync(path.join(pkiDir, 'ca.pem'))).raw);
 }
 
 /** Each object as Get returns it (type and the whole object's TTLV), by id. */

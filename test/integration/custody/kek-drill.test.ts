@@ -9,72 +9,15 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { attribute, keyObject, newObjectAttributes, ttlv, type KmipClient } from '../../../src/client';
+import { attribute, type KmipClient } from '../../../src/client';
 import { encodeTtlv } from '../../../ttlv';
-import { CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, ObjectType, Operation, RecommendedCurve, ResultStatus, SecretDataType, SplitKeyMethod } from '../../../src/spec/generated/enums';
-import { Tag } from '../../../src/spec/generated/tags';
-import { clientFor, escrowableConfig, jsonOut, runCli } from '../../helpers/custody';
+import { CryptographicAlgorithm, ObjectType } from '../../../src/spec/generated/enums';
+import { clientFor, escrowableConfig, everyType, jsonOut, runCli } from '../../helpers/custody';
 import { startServerProcess, type ServerProcess } from '../../helpers/server-process';
 
 jest.setTimeout(900_000);
 
-const V21 = { major: 2, minor: 1 };
 const TOTAL = 1000;
-
-/** One round of every object type: 11 objects (a split key makes 3 parts, a key pair 2 halves). */
-async function everyType(c: KmipClient, certificateDer: Buffer): Promise<string[]> {
-  const ids: string[] = [];
-  ids.push((await c.create(ObjectType.SymmetricKey, [attribute('Cryptographic Algorithm', CryptographicAlgorithm.AES), attribute('Cryptographic Length', 256)])).uniqueIdentifier);
-  ids.push(
-    (await c.register(ObjectType.SymmetricKey, keyObject(Tag.SymmetricKey, { format: KeyFormatType.Raw, material: crypto.randomBytes(16), algorithm: CryptographicAlgorithm.AES, length: 128 }), [
-      attribute('Cryptographic Usage Mask', CryptographicUsageMask.Encrypt),
-    ])).uniqueIdentifier,
-  );
-  const pair = await c.createKeyPair({
-    common: [
-      attribute('Cryptographic Algorithm', CryptographicAlgorithm.EC),
-      attribute('Cryptographic Domain Parameters', ttlv.structure(Tag.CryptographicDomainParameters, [ttlv.enumeration(Tag.RecommendedCurve, RecommendedCurve.P_256)])),
-    ],
-    privateKey: [attribute('Cryptographic Usage Mask', CryptographicUsageMask.Sign)],
-    publicKey: [attribute('Cryptographic Usage Mask', CryptographicUsageMask.Verify)],
-  });
-  ids.push(pair.privateKeyUniqueIdentifier, pair.publicKeyUniqueIdentifier);
-  ids.push(
-    (await c.register(
-      ObjectType.SecretData,
-      ttlv.structure(Tag.SecretData, [
-        ttlv.enumeration(Tag.SecretDataType, SecretDataType.Password),
-        ttlv.structure(Tag.KeyBlock, [ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.Opaque), ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, crypto.randomBytes(24))])]),
-      ]),
-    )).uniqueIdentifier,
-  );
-  ids.push((await c.register(ObjectType.OpaqueObject, ttlv.structure(Tag.OpaqueObject, [ttlv.enumeration(Tag.OpaqueDataType, 0x80000001), ttlv.byteString(Tag.OpaqueDataValue, crypto.randomBytes(40))]))).uniqueIdentifier);
-  ids.push((await c.register(ObjectType.Certificate, ttlv.structure(Tag.Certificate, [ttlv.enumeration(Tag.CertificateType, 1), ttlv.byteString(Tag.CertificateValue, certificateDer)]))).uniqueIdentifier);
-  ids.push(
-    (await c.register(
-      ObjectType.PGPKey,
-      ttlv.structure(Tag.PGPKey, [
-        ttlv.integer(Tag.PGPKeyVersion, 4),
-        ttlv.structure(Tag.KeyBlock, [ttlv.enumeration(Tag.KeyFormatType, KeyFormatType.Opaque), ttlv.structure(Tag.KeyValue, [ttlv.byteString(Tag.KeyMaterial, crypto.randomBytes(64))])]),
-      ]),
-    )).uniqueIdentifier,
-  );
-  const [split] = await c.send([
-    {
-      operation: Operation.CreateSplitKey,
-      payload: [
-        ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey),
-        ttlv.integer(Tag.SplitKeyParts, 3),
-        ttlv.integer(Tag.SplitKeyThreshold, 2),
-        ttlv.enumeration(Tag.SplitKeyMethod, SplitKeyMethod.PolynomialSharingGF2_8),
-        newObjectAttributes(V21, [attribute('Cryptographic Algorithm', CryptographicAlgorithm.AES), attribute('Cryptographic Length', 128)]),
-      ],
-    },
-  ]);
-  expect(split!.status).toBe(ResultStatus.Success);
-  for (const item of split!.payload ?? []) if (item.tag === Tag.UniqueIdentifier && typeof item.value === 'string') ids.push(item.value);
-  return ids;
-}
 
 async function readAll(c: KmipClient, ids: readonly string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
