@@ -12,6 +12,11 @@ import { attribute, nameAttribute, type KmipClient } from '../../../src/client';
 import { CryptographicAlgorithm, ObjectType } from '../../../src/spec/generated/enums';
 import { clientFor, comparable, jsonOut, runCli, spawnCli } from '../../helpers/custody';
 import { startServerProcess, type ServerProcess } from '../../helpers/server-process';
+import crypto from 'node:crypto';
+import { loadConfig } from '../../../src/config';
+import { tokenProtectorConfig } from '../../../src/main';
+import { ROTATION_FILE } from '../../../src/custody/rotation';
+import { CustodyToken, retiredKekLabel } from '../../../src/custody/token';
 
 jest.setTimeout(600_000);
 
@@ -177,4 +182,37 @@ it('survives SIGKILLs at several points of a rotation: nothing unreadable, and a
   const verify = await runCli(['audit', 'verify', auditFile, '--data-dir', dataDir]);
   expect(verify.stdout).toContain('audit trail intact');
   expect(verify.code).toBe(0);
+});
+
+it('makes the new KEK again when a cut label move lost it, and finishes the rotation', async () => {
+  const [start] = (await status()).keks.filter((k) => k.role === 'current');
+  const fromKek = start!.kekId;
+  // The state a kill leaves when SoftHSM2 lost the new KEK's file while its label was being set:
+  // the rotation saved at `switch`, the old KEK already under its retired label, no new KEK on the token.
+  const lostKek = crypto.randomBytes(16).toString('hex');
+  fs.writeFileSync(
+    path.join(dataDir, ROTATION_FILE),
+    JSON.stringify({ fromKekId: fromKek, toKekId: lostKek, phase: 'switch', startedAt: new Date().toISOString(), rewrapped: 0 }),
+    { mode: 0o600 },
+  );
+  const token = await CustodyToken.open(tokenProtectorConfig(loadConfig({ dataDir }), { mayCreateToken: false }));
+  try {
+    const [old] = token.find({ id: fromKek });
+    token.setLabel(old!.handle, retiredKekLabel(token.config.kekLabel, fromKek));
+    expect(token.one(token.config.kekLabel)).toBeUndefined();
+  } finally {
+    await token.close();
+  }
+
+  const r = await kek('rotate');
+  expect(r.code).toBe(0);
+  const result = jsonOut(r);
+  expect(result).toMatchObject({ fromKekId: fromKek, resumed: true, done: true, remaining: 0 });
+  expect(result['toKekId']).not.toBe(lostKek);
+  const keks = (await status()).keks;
+  expect(keks.find((k) => k.role === 'current')).toMatchObject({ kekId: result['toKekId'], objects: originals.size });
+  expect(keks.map((k) => k.kekId)).not.toContain(lostKek);
+  expect(await expectAllIdentical()).toBe(originals.size);
+  const resume = fs.readFileSync(path.join(dataDir, 'custody-audit.log'), 'utf8').split('\n').filter((l) => l.includes('"action":"kek-rotate-resume"')).pop()!;
+  expect((JSON.parse(resume) as { remade: string[] }).remade).toEqual([lostKek]);
 });
