@@ -12,6 +12,7 @@ import { KmipClient, attribute, keyObject, newObjectAttributes, ttlv } from '../
 import { CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, ObjectType, Operation, RecommendedCurve, ResultStatus, SecretDataType, SplitKeyMethod } from '../../src/spec/generated/enums';
 import { Tag } from '../../src/spec/generated/tags';
 import { PROJECT_ROOT, type ServerProcess } from './server-process';
+import { devClient } from './dev-client';
 
 const TS_CACHE = path.join(os.tmpdir(), 'kmip-ts-cache-custody');
 
@@ -58,14 +59,7 @@ export function escrowableConfig(dir: string): string {
 }
 
 export function clientFor(server: ServerProcess, pkiDir = server.pkiDir): KmipClient {
-  return new KmipClient({
-    servers: [{ host: '127.0.0.1', port: server.port }],
-    servername: 'localhost',
-    ca: fs.readFileSync(path.join(pkiDir, 'ca.pem')),
-    cert: fs.readFileSync(path.join(pkiDir, 'client.pem')),
-    key: fs.readFileSync(path.join(pkiDir, 'client-key.pem')),
-    maxConnections: 4,
-  });
+  return devClient(server.port, pkiDir, { maxConnections: 4 });
 }
 
 /** What Get returned, as text that compares equal exactly when the objects are identical. */

@@ -14,6 +14,7 @@ import { encodeTtlv } from '../../../ttlv';
 import { ObjectType } from '../../../src/spec/generated/enums';
 import { PROJECT_ROOT, startServerProcess, type ServerProcess } from '../../helpers/server-process';
 import { everyType } from '../../helpers/custody';
+import { devClient } from '../../helpers/dev-client';
 
 jest.setTimeout(240_000);
 
@@ -31,14 +32,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 function clientFor(server: ServerProcess): KmipClient {
-  return new KmipClient({
-    servers: [`127.0.0.1:${server.port}`],
-    servername: 'localhost',
-    ca: fs.readFileSync(path.join(server.pkiDir, 'ca.pem')),
-    cert: fs.readFileSync(path.join(server.pkiDir, 'client.pem')),
-    key: fs.readFileSync(path.join(server.pkiDir, 'client-key.pem')),
-    version: { major: 2, minor: 1 },
-  });
+  return devClient(server.port, server.pkiDir, { version: { major: 2, minor: 1 } });
 }
 
 

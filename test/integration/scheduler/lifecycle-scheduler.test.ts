@@ -23,6 +23,7 @@ import { KmipClient, attribute, nameAttribute, type KmipAttribute } from '../../
 import { SqliteObjectStore } from '../../../src/store/sqlite';
 import type { AuditRecord } from '../../../src/audit/audit-log';
 import { makeTestToken } from '../../helpers/hsm';
+import { devClient } from '../../helpers/dev-client';
 
 let dir: string;
 let config: ServerConfig;
@@ -39,14 +40,7 @@ async function start(): Promise<RunningServer> {
   // The timer never fires on its own within a test: the test wakes the scheduler after moving the clock.
   server = await startServer(config, { clock, schedulerRecheckMs: 3_600_000 });
   client?.close();
-  client = new KmipClient({
-    servers: [{ host: '127.0.0.1', port: server.listener.address.port }],
-    servername: 'localhost',
-    ca: fs.readFileSync(path.join(config.dataDir, 'pki', 'ca.pem')),
-    cert: fs.readFileSync(path.join(config.dataDir, 'pki', 'client.pem')),
-    key: fs.readFileSync(path.join(config.dataDir, 'pki', 'client-key.pem')),
-    version: { major: 2, minor: 1 },
-  });
+  client = devClient(server.listener.address.port, path.join(config.dataDir, 'pki'), { version: { major: 2, minor: 1 } });
   return server;
 }
 

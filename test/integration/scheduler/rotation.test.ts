@@ -19,6 +19,7 @@ import { startServer, type RunningServer } from '../../../src/main';
 import { KmipClient, KmipResultError, attribute, keyObject, nameAttribute, ttlv, type KmipAttribute, type ProtocolVersion } from '../../../src/client';
 import type { AuditRecord } from '../../../src/audit/audit-log';
 import { makeTestToken } from '../../helpers/hsm';
+import { devClient } from '../../helpers/dev-client';
 
 let dir: string;
 let config: ServerConfig;
@@ -33,14 +34,7 @@ const nowSeconds = () => BigInt(nowMs / 1000);
 
 function clientIn(version: ProtocolVersion): KmipClient {
   const pki = path.join(config.dataDir, 'pki');
-  return new KmipClient({
-    servers: [{ host: '127.0.0.1', port: server.listener.address.port }],
-    servername: 'localhost',
-    ca: fs.readFileSync(path.join(pki, 'ca.pem')),
-    cert: fs.readFileSync(path.join(pki, 'client.pem')),
-    key: fs.readFileSync(path.join(pki, 'client-key.pem')),
-    version,
-  });
+  return devClient(server.listener.address.port, pki, { version });
 }
 
 beforeAll(async () => {

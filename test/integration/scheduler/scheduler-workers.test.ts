@@ -9,6 +9,7 @@ import { CryptographicAlgorithm, ObjectType, State } from '../../../src/spec/gen
 import { KmipClient, attribute, nameAttribute } from '../../../src/client';
 import type { AuditRecord } from '../../../src/audit/audit-log';
 import { processEnded, startServerProcess, workerPids, type ServerProcess } from '../../helpers/server-process';
+import { devClient } from '../../helpers/dev-client';
 
 jest.setTimeout(240_000);
 
@@ -27,13 +28,7 @@ afterAll(async () => {
 });
 
 function newClient(): KmipClient {
-  return new KmipClient({
-    servers: [{ host: '127.0.0.1', port: server.port }],
-    servername: 'localhost',
-    ca: fs.readFileSync(path.join(server.pkiDir, 'ca.pem')),
-    cert: fs.readFileSync(path.join(server.pkiDir, 'client.pem')),
-    key: fs.readFileSync(path.join(server.pkiDir, 'client-key.pem')),
-  });
+  return devClient(server.port, server.pkiDir);
 }
 
 async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {

@@ -16,6 +16,7 @@ import { CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, ObjectTy
 import { Tag } from '../../../src/spec/generated/tags';
 import { asEnumeration, asStructure, children, opt } from '../../../src/kmip/tree';
 import { PROJECT_ROOT, startServerProcess, type ServerProcess } from '../../helpers/server-process';
+import { devClient } from '../../helpers/dev-client';
 
 jest.setTimeout(180_000);
 
@@ -32,14 +33,7 @@ const clients: KmipClient[] = [];
 
 function client(version: ProtocolVersion): KmipClient {
   const pki = path.join(server.dataDir, 'pki');
-  const c = new KmipClient({
-    servers: [`127.0.0.1:${server.port}`],
-    servername: 'localhost',
-    ca: fs.readFileSync(path.join(pki, 'ca.pem')),
-    cert: fs.readFileSync(path.join(pki, 'client.pem')),
-    key: fs.readFileSync(path.join(pki, 'client-key.pem')),
-    version,
-  });
+  const c = devClient(server.port, pki, { version });
   clients.push(c);
   return c;
 }
