@@ -28,6 +28,8 @@ export interface LoadedModule {
   ownsInit: boolean;
   /** Per slot: hash of the PIN that logged the application in, and how many connections rely on it. */
   readonly logins: Map<string, { pinHash: Buffer; users: number }>;
+  /** What the module's environment variables held before its load: put back when it is unloaded. */
+  readonly previousEnv: EnvValues;
 }
 
 const modules = new Map<string, LoadedModule>();
@@ -48,7 +50,7 @@ function initialize(lib: Lib): boolean {
   }
 }
 
-/** Serialises loads and unloads, which may await (applyEnvironment). */
+/** Serialises loads and unloads, which may await (swapEnvironment). */
 let registryLock: Promise<unknown> = Promise.resolve();
 
 function locked<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -57,24 +59,37 @@ function locked<T>(fn: () => T | Promise<T>): Promise<T> {
   return run;
 }
 
+type EnvValues = Readonly<Record<string, string | undefined>>;
+
 /**
- * Puts `env` into the process environment where native code (getenv in C_Initialize) reads it.
- * Under a sandbox such as jest, `process.env` is a Proxy over a copy and setting it changes nothing
- * native; a worker started with SHARE_ENV writes the real environment instead.
+ * Puts `env` into the process environment where native code (getenv in C_Initialize) reads it, and
+ * returns what those variables held there before. Under a sandbox such as jest, `process.env` is a
+ * Proxy over a copy and setting it changes nothing native; a worker started with SHARE_ENV reads and
+ * writes the real environment instead.
  */
-async function applyEnvironment(env: Readonly<Record<string, string>> | undefined): Promise<void> {
+async function swapEnvironment(env: EnvValues | undefined): Promise<EnvValues> {
   const entries = Object.entries(env ?? {});
-  if (entries.length === 0) return;
-  for (const [name, value] of entries) process.env[name] = value;
-  if (!types.isProxy(process.env)) return;
-  await new Promise<void>((resolve, reject) => {
-    const worker = new Worker('for (const [k, v] of require("node:worker_threads").workerData) process.env[k] = v;', {
-      eval: true,
-      env: SHARE_ENV,
-      workerData: entries,
-    });
+  if (entries.length === 0) return {};
+  const sandboxed = types.isProxy(process.env);
+  const previous: Record<string, string | undefined> = {};
+  for (const [name, value] of entries) {
+    previous[name] = process.env[name];
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  if (!sandboxed) return previous;
+  return new Promise<EnvValues>((resolve, reject) => {
+    const worker = new Worker(
+      `const { workerData, parentPort } = require("node:worker_threads");
+       const before = {};
+       for (const [k, v] of workerData) { before[k] = process.env[k]; if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+       parentPort.postMessage(before);`,
+      { eval: true, env: SHARE_ENV, workerData: entries },
+    );
+    let before: EnvValues = previous;
+    worker.once('message', (m: EnvValues) => (before = m));
     worker.once('error', reject);
-    worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`environment worker exited with ${code}`))));
+    worker.once('exit', (code) => (code === 0 ? resolve(before) : reject(new Error(`environment worker exited with ${code}`))));
   });
 }
 
@@ -99,8 +114,9 @@ async function acquireModuleLocked(modulePath: string, env: Readonly<Record<stri
     return existing;
   }
   // Set before load and C_Initialize: modules read their configuration then, not later.
+  let previousEnv: EnvValues;
   try {
-    await applyEnvironment(env);
+    previousEnv = await swapEnvironment(env);
   } catch (err) {
     throw hsmError('CONFIG', 'cannot set the module environment', err);
   }
@@ -117,7 +133,7 @@ async function acquireModuleLocked(modulePath: string, env: Readonly<Record<stri
     lib.close();
     throw hsmError('MODULE_LOAD_FAILED', `C_Initialize of ${modulePath} failed`, err);
   }
-  const loaded: LoadedModule = { key, lib, envKey, refs: 1, generation: 0, ownsInit, logins: new Map() };
+  const loaded: LoadedModule = { key, lib, envKey, refs: 1, generation: 0, ownsInit, logins: new Map(), previousEnv };
   modules.set(key, loaded);
   return loaded;
 }
@@ -126,7 +142,7 @@ export function releaseModule(mod: LoadedModule): Promise<void> {
   return locked(() => releaseModuleLocked(mod));
 }
 
-function releaseModuleLocked(mod: LoadedModule): void {
+async function releaseModuleLocked(mod: LoadedModule): Promise<void> {
   mod.refs--;
   if (mod.refs > 0) return;
   modules.delete(mod.key);
@@ -140,6 +156,9 @@ function releaseModuleLocked(mod: LoadedModule): void {
   } catch {
     // Unloading is best effort.
   }
+  // A process that opens several tokens in turn (a test run, a command working on two data dirs)
+  // must not leave the next load reading a configuration that belonged to this one.
+  await swapEnvironment(mod.previousEnv).catch(() => undefined);
 }
 
 /** Finalise and initialise again: SoftHSM2 only rescans its token directory at C_Initialize. */

@@ -3,9 +3,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Pkcs11KeyProtector } from '../../src/keys/pkcs11';
-import path from 'node:path';
-import { acquireModule, releaseModule } from '../../src/keys/pkcs11-module';
-import { ensureSoftHsmToken, findSoftHsmModule, softHsmProtectorConfig, type SoftHsmToken } from '../../src/keys/softhsm';
+import { ensureSoftHsmToken, softHsmProtectorConfig, type SoftHsmToken } from '../../src/keys/softhsm';
 import { KEK_LABEL } from '../../src/embedded';
 
 export function testHsmDir(): string {
@@ -21,16 +19,4 @@ export function makeTestToken(): SoftHsmToken {
 
 export async function openTestProtector(token: SoftHsmToken = makeTestToken()): Promise<Pkcs11KeyProtector> {
   return Pkcs11KeyProtector.open(softHsmProtectorConfig(token, KEK_LABEL));
-}
-
-/**
- * Puts the shared test token's SOFTHSM2_CONF back into the real process environment (where
- * C_Initialize reads it) after a test opened a data dir's own token in process: the module load
- * wrote that token's configuration there, and a later test file in this jest worker that loads the
- * module without an environment of its own would read a configuration deleted with its data dir.
- */
-export async function restoreTestHsmEnvironment(): Promise<void> {
-  const conf = path.join(testHsmDir(), 'softhsm2.conf');
-  const mod = await acquireModule(findSoftHsmModule(), { SOFTHSM2_CONF: conf });
-  await releaseModule(mod);
 }

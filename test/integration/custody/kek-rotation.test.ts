@@ -17,7 +17,6 @@ import { loadConfig } from '../../../src/config';
 import { tokenProtectorConfig } from '../../../src/main';
 import { ROTATION_FILE } from '../../../src/custody/rotation';
 import { CustodyToken, retiredKekLabel } from '../../../src/custody/token';
-import { restoreTestHsmEnvironment } from '../../helpers/hsm';
 
 jest.setTimeout(600_000);
 
@@ -203,7 +202,6 @@ it('makes the new KEK again when a cut label move lost it, and finishes the rota
     expect(token.one(token.config.kekLabel)).toBeUndefined();
   } finally {
     await token.close();
-    await restoreTestHsmEnvironment();
   }
 
   const r = await kek('rotate');
