@@ -22,6 +22,7 @@ import { readCrlFile } from './pki/tls-material';
 import { NotificationEndpoint, NotificationsConfig } from './notify/events';
 import { parseCryptoperiods, type CryptoperiodPolicy } from './objects/cryptoperiod';
 import { parseRotationPolicies, RotationPolicyError, type RotationPolicy } from './scheduler/rotation-policy';
+import { AccessPolicyError, loadAccessPolicy, type AccessPolicy } from './access/policy';
 export interface ServerConfig {
   readonly host: string;
   readonly port: number;
@@ -74,6 +75,11 @@ export interface ServerConfig {
   /** The largest RSA modulus (bits) a client may register or import (limits.maxRsaModulusBits). */
   readonly maxRsaModulusBits: number;
   readonly adminIdentities: readonly string[];
+  /**
+   * `accessPolicy`: the access policy file (src/access/), its path and what it said at start
+   * (SIGHUP reads it again). Null: no policy; owners and `adminIdentities` decide, as before.
+   */
+  readonly accessPolicy: { readonly file: string; readonly policy: AccessPolicy } | null;
   readonly auditFile: string;
   /** A checkpoint MAC'd by the HSM after this many audit lines (audit.checkpointEvery, default 1000)... */
   readonly auditCheckpointEvery: number;
@@ -123,7 +129,7 @@ export const EMBEDDED_TOKEN_DIR = 'softhsm';
 /** The label of the key-encryption key on the token: the embedded one's, and a configured one's unless `hsm.kekLabel` names another. */
 export const KEK_LABEL = 'kmip-kek';
 
-const TOP_KEYS = ['listen', 'https', 'metrics', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto', 'compat', 'credentials', 'cryptoperiods', 'rotation'];
+const TOP_KEYS = ['listen', 'https', 'metrics', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto', 'compat', 'credentials', 'cryptoperiods', 'rotation', 'accessPolicy'];
 
 /** More worker processes than this gain nothing and multiply HSM sessions and memory. */
 const MAX_WORKERS = 64;
@@ -426,7 +432,12 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
   const identityFrom = str(raw, 'identityFrom', '') ?? 'cn';
   if (identityFrom !== 'cn' && identityFrom !== 'san') throw new ConfigError('identityFrom', 'must be "cn" or "san"');
   // pykmip-server has no administrators: under --pykmip-config there are none unless configured.
-  const admins = raw['adminIdentities'] ?? (pykmip ? [] : ['admin']);
+  const accessPolicy = parseAccessPolicyKey(raw['accessPolicy']);
+  // Under a policy file, its roles name the administrators: two lists would be two truths.
+  if (accessPolicy && raw['adminIdentities'] !== undefined) {
+    throw new ConfigError('adminIdentities', 'is replaced by the access policy file: list administrators under its roles.administrator');
+  }
+  const admins = raw['adminIdentities'] ?? (pykmip || accessPolicy ? [] : ['admin']);
   if (!Array.isArray(admins) || admins.some((a) => typeof a !== 'string')) {
     throw new ConfigError('adminIdentities', 'must be an array of strings');
   }
@@ -497,6 +508,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     maxConnectionsPerIdentity: posInt(limits, 'maxConnectionsPerIdentity', 'limits.') ?? Math.max(1, Math.floor(maxConnections / 4)),
     maxRsaModulusBits: posInt(limits, 'maxRsaModulusBits', 'limits.') ?? DEFAULT_MAX_RSA_MODULUS_BITS,
     adminIdentities: admins as string[],
+    accessPolicy,
     auditFile: path.resolve(dataDir, (auditSec && str(auditSec, 'file', 'audit.')) ?? 'audit.log'),
     auditCheckpointEvery: (auditSec && posInt(auditSec, 'checkpointEvery', 'audit.')) ?? 1000,
     auditCheckpointSeconds: (auditSec && posInt(auditSec, 'checkpointSeconds', 'audit.')) ?? 60,
@@ -512,4 +524,17 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     rotationPolicies: parseRotation(raw),
     notices: pykmip?.notices ?? [],
   };
+}
+
+/** `accessPolicy`: a file path, read and validated now (errors name the key path inside it). */
+function parseAccessPolicyKey(v: unknown): ServerConfig['accessPolicy'] {
+  if (v === undefined) return null;
+  if (typeof v !== 'string' || v.length === 0) throw new ConfigError('accessPolicy', 'must be the path of the access policy file (JSON)');
+  const file = path.resolve(v);
+  try {
+    return { file, policy: loadAccessPolicy(file) };
+  } catch (e) {
+    if (e instanceof AccessPolicyError) throw new ConfigError(e.key, e.detail);
+    throw e;
+  }
 }

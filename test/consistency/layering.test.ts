@@ -18,6 +18,8 @@ const LAYERS: readonly { readonly name: string; readonly paths: readonly string[
     name: 'ports',
     paths: ['src/store/', 'src/keys/', 'src/lifecycle/', 'src/audit/', 'src/crypto/', 'src/pki/', 'src/compat/profiles.ts'],
   },
+  // The access policy: roles, groups and grants over the ports, asked by objects and the server.
+  { name: 'access', paths: ['src/access/'] },
   { name: 'objects', paths: ['src/objects/'] },
   { name: 'ops', paths: ['src/ops/'] },
   { name: 'server', paths: ['src/server/'] },
