@@ -96,6 +96,12 @@ export const ROLE_TABLE: Readonly<Record<keyof typeof Operation, Row>> = {
   Ping: EVERYONE,
 };
 
+/** Operations that act on no existing object (they make one, or serve the session): the table shows them allowed or not. */
+export const OBJECTLESS: ReadonlySet<keyof typeof Operation> = new Set<keyof typeof Operation>([
+  'Create', 'CreateKeyPair', 'Register', 'Import', 'Query', 'DiscoverVersions', 'Log', 'SetEndpointRole', 'Interop',
+  'RNGRetrieve', 'RNGSeed', 'Hash', 'Poll', 'Cancel', 'Ping', 'QueryAsynchronousRequests',
+]);
+
 const RANK: Readonly<Record<Scope, number>> = { '-': 0, own: 1, all: 2 };
 
 /** The widest scope any of `roles` has for `operation` (an Operation enumeration key). */
