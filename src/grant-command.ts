@@ -45,7 +45,8 @@ export function registerGrantCommands(program: Command): void {
     .option('--config <FILE>', 'the server\'s configuration file')
     .option('--data-dir <DIR>', "the server's data dir (default ./data)")
     .option('--json', 'print JSON')
-    .action((flags: GrantFlags) => list(flags));
+    // `grant`'s own options come first in parsing: --data-dir after `list` lands on `grant`.
+    .action((_flags: GrantFlags, cmd: Command) => list(cmd.optsWithGlobals<GrantFlags>()));
 }
 
 function openStore(flags: GrantFlags): { store: SqliteObjectStore; dataDir: string } {
