@@ -22,7 +22,7 @@ import { readCrlFile } from './pki/tls-material';
 import { NotificationEndpoint, NotificationsConfig } from './notify/events';
 import { parseCryptoperiods, type CryptoperiodPolicy } from './objects/cryptoperiod';
 import { parseRotationPolicies, RotationPolicyError, type RotationPolicy } from './scheduler/rotation-policy';
-import { AccessPolicyError, loadAccessPolicy, type AccessPolicy } from './access/policy';
+import { AccessPolicyError, loadAccessPolicy, withAdministrators, type AccessPolicy } from './access/policy';
 export interface ServerConfig {
   readonly host: string;
   readonly port: number;
@@ -77,9 +77,10 @@ export interface ServerConfig {
   readonly adminIdentities: readonly string[];
   /**
    * `accessPolicy`: the access policy file (src/access/), its path and what it said at start
-   * (SIGHUP reads it again). Null: no policy; owners and `adminIdentities` decide, as before.
+   * (SIGHUP reads it again), with `adminIdentities` added to its administrators. Null: no policy;
+   * owners and `adminIdentities` decide, as before.
    */
-  readonly accessPolicy: { readonly file: string; readonly policy: AccessPolicy } | null;
+  readonly accessPolicy: { readonly file: string; readonly policy: AccessPolicy; readonly administrators: readonly string[] } | null;
   readonly auditFile: string;
   /** A checkpoint MAC'd by the HSM after this many audit lines (audit.checkpointEvery, default 1000)... */
   readonly auditCheckpointEvery: number;
@@ -432,15 +433,13 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
   const identityFrom = str(raw, 'identityFrom', '') ?? 'cn';
   if (identityFrom !== 'cn' && identityFrom !== 'san') throw new ConfigError('identityFrom', 'must be "cn" or "san"');
   // pykmip-server has no administrators: under --pykmip-config there are none unless configured.
-  const accessPolicy = parseAccessPolicyKey(raw['accessPolicy']);
-  // Under a policy file, its roles name the administrators: two lists would be two truths.
-  if (accessPolicy && raw['adminIdentities'] !== undefined) {
-    throw new ConfigError('adminIdentities', 'is replaced by the access policy file: list administrators under its roles.administrator');
-  }
-  const admins = raw['adminIdentities'] ?? (pykmip || accessPolicy ? [] : ['admin']);
+  const admins = raw['adminIdentities'] ?? (pykmip || raw['accessPolicy'] !== undefined ? [] : ['admin']);
   if (!Array.isArray(admins) || admins.some((a) => typeof a !== 'string')) {
     throw new ConfigError('adminIdentities', 'must be an array of strings');
   }
+  // Under a policy file the identities listed here hold its administrator role (no key material,
+  // no key use), and no one reaches every object by this list any more.
+  const accessPolicy = parseAccessPolicyKey(raw['accessPolicy'], admins as string[]);
 
   let tlsFiles: ServerConfig['tls'] = pykmip ? pykmip.tls : null;
   let tlsCiphers = pykmip?.ciphers;
@@ -507,7 +506,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     maxConnections,
     maxConnectionsPerIdentity: posInt(limits, 'maxConnectionsPerIdentity', 'limits.') ?? Math.max(1, Math.floor(maxConnections / 4)),
     maxRsaModulusBits: posInt(limits, 'maxRsaModulusBits', 'limits.') ?? DEFAULT_MAX_RSA_MODULUS_BITS,
-    adminIdentities: admins as string[],
+    adminIdentities: accessPolicy ? [] : (admins as string[]),
     accessPolicy,
     auditFile: path.resolve(dataDir, (auditSec && str(auditSec, 'file', 'audit.')) ?? 'audit.log'),
     auditCheckpointEvery: (auditSec && posInt(auditSec, 'checkpointEvery', 'audit.')) ?? 1000,
@@ -527,12 +526,12 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
 }
 
 /** `accessPolicy`: a file path, read and validated now (errors name the key path inside it). */
-function parseAccessPolicyKey(v: unknown): ServerConfig['accessPolicy'] {
+function parseAccessPolicyKey(v: unknown, administrators: readonly string[]): ServerConfig['accessPolicy'] {
   if (v === undefined) return null;
   if (typeof v !== 'string' || v.length === 0) throw new ConfigError('accessPolicy', 'must be the path of the access policy file (JSON)');
   const file = path.resolve(v);
   try {
-    return { file, policy: loadAccessPolicy(file) };
+    return { file, administrators, policy: withAdministrators(loadAccessPolicy(file), administrators) };
   } catch (e) {
     if (e instanceof AccessPolicyError) throw new ConfigError(e.key, e.detail);
     throw e;

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { createHash, randomUUID } from 'node:crypto';
 import { AccessControl } from './access/access-control';
-import { loadAccessPolicy } from './access/policy';
+import { loadAccessPolicy, withAdministrators } from './access/policy';
 import path from 'node:path';
 import { EMBEDDED_TOKEN_DIR, KEK_LABEL, type ServerConfig } from './config';
 import { ensureDevPki } from './pki/dev-pki';
@@ -503,7 +503,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       }
       // After the reopen, so the record lands in the file logrotate left.
       if (core.access && config.accessPolicy) {
-        const failure = reloadAccessPolicy(core.access, config.accessPolicy.file, audit);
+        const failure = reloadAccessPolicy(core.access, config.accessPolicy, audit);
         if (failure) failures.push(failure);
       }
       try {
@@ -558,10 +558,11 @@ export async function startMetrics(config: ServerConfig, tls: TlsMaterial, scrap
  * SIGHUP: the access policy file read again and put in place whole, audited either way; a file
  * that fails validation leaves the policy as it was. Returns the failure's one line, or undefined.
  */
-export function reloadAccessPolicy(access: AccessControl, file: string, audit: AuditSink): string | undefined {
+export function reloadAccessPolicy(access: AccessControl, from: { readonly file: string; readonly administrators: readonly string[] }, audit: AuditSink): string | undefined {
+  const file = from.file;
   try {
     const text = fs.readFileSync(file);
-    access.replace(loadAccessPolicy(file));
+    access.replace(withAdministrators(loadAccessPolicy(file), from.administrators));
     const sha256 = createHash('sha256').update(text).digest('hex');
     audit.record({ event: 'access-policy', correlationId: randomUUID(), resultStatus: 'Success', reason: `access policy ${file} reloaded (sha256 ${sha256})` });
     return undefined;

@@ -130,6 +130,14 @@ function strings(v: unknown, key: string): string[] {
   return v as string[];
 }
 
+/** `policy` with `names` (plain identities: the config's `adminIdentities`) added to its administrators. */
+export function withAdministrators(policy: AccessPolicy, names: readonly string[]): AccessPolicy {
+  if (names.length === 0) return policy;
+  const roles = new Map(policy.roles);
+  roles.set('administrator', [...(roles.get('administrator') ?? []), ...names.map((value) => ({ kind: 'identity' as const, value }))]);
+  return { ...policy, roles };
+}
+
 export function parseMatcher(s: string, key: string): Matcher {
   const colon = s.indexOf(':');
   const prefix = colon > 0 ? s.slice(0, colon) : '';

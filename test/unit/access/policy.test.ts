@@ -79,10 +79,13 @@ test('the config key accessPolicy reads the file at start, and its errors name t
   fs.writeFileSync(file, JSON.stringify({ roles: { auditor: ['cn:aud'] } }));
   const config = loadConfig({ configFile: cfg, dataDir: dir });
   expect(config.accessPolicy?.file).toBe(file);
-  // Administrators come from the policy file: the old list would be a second truth.
+  // Under a policy nobody reaches every object by adminIdentities; listed ones hold the administrator role.
   expect(config.adminIdentities).toEqual([]);
+  expect(config.accessPolicy?.policy.roles.get('administrator')).toBeUndefined();
   fs.writeFileSync(cfg, JSON.stringify({ accessPolicy: file, adminIdentities: ['admin'] }));
-  expect(() => loadConfig({ configFile: cfg, dataDir: dir })).toThrow(/^config: adminIdentities: is replaced by the access policy file/);
+  const withAdmins = loadConfig({ configFile: cfg, dataDir: dir });
+  expect(withAdmins.adminIdentities).toEqual([]);
+  expect([...rolesOf(withAdmins.accessPolicy!.policy, { name: 'admin' })]).toEqual(['administrator']);
   expect(loadAccessPolicy(file).roles.get('auditor')).toEqual([{ kind: 'cn', value: 'aud' }]);
   fs.rmSync(dir, { recursive: true, force: true });
 });
