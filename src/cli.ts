@@ -266,6 +266,7 @@ async function doctor(flags: DoctorOptions): Promise<void> {
           identityFrom: config.identityFrom,
           adminIdentities: config.adminIdentities,
           requireClientAuthEku: config.requireClientAuthEku,
+          ...(config.accessPolicy ? { accessPolicy: config.accessPolicy.policy } : {}),
         },
       });
       for (const l of report.lines) console.log(l);
