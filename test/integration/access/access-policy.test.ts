@@ -169,6 +169,8 @@ test('a grant works on the connection already open, and its revocation takes eff
   const side = fs.readFileSync(path.join(server.dataDir, 'custody-audit.log'), 'utf8');
   expect(side).toContain(`"action":"grant","target":"object ${uid}","to":"identity \\"app-3\\"","operations":["Get","Locate"]`);
   expect(side).toContain(`"action":"grant-revoke","target":"object ${uid}"`);
+  const verified = await runCli(['audit', 'verify', '--data-dir', server.dataDir, path.join(server.dataDir, 'custody-audit.log')]);
+  expect([verified.code, verified.stderr]).toEqual([0, '']);
 });
 
 test('a grant on an Object Group to a group from the OU reaches its members only', async () => {
