@@ -57,6 +57,7 @@ function openStore(flags: GrantFlags): { store: SqliteObjectStore; dataDir: stri
 
 function exactlyOne(a: string | undefined, b: string | undefined, flags: string): void {
   if ((a === undefined) === (b === undefined)) throw new Error(`give exactly one of ${flags}`);
+  if (a === '' || b === '') throw new Error(`${flags.split(' and ')[a === '' ? 0 : 1]} names nothing`);
 }
 
 async function change(flags: GrantFlags): Promise<void> {

@@ -169,6 +169,11 @@ test('a grant works on the connection already open, and its revocation takes eff
   const side = fs.readFileSync(path.join(server.dataDir, 'custody-audit.log'), 'utf8');
   expect(side).toContain(`"action":"grant","target":"object ${uid}","to":"identity \\"app-3\\"","operations":["Get","Locate"]`);
   expect(side).toContain(`"action":"grant-revoke","target":"object ${uid}"`);
+  // An operator's mistake: one line naming the flag, nothing written.
+  const wrong = await runCli(['grant', '--data-dir', server.dataDir, '--object', uid, '--to', 'app-3', '--operations', 'Get,Fetch']);
+  expect([wrong.code, wrong.stderr.trim()]).toEqual([1, 'kmip-server: --operations[1]: "Fetch" is not an operation (spelled as the KMIP enumeration: Get, GetAttributes, ReKey...)']);
+  const unknown = await runCli(['grant', '--data-dir', server.dataDir, '--object', 'no-such-id', '--to', 'app-3', '--operations', 'Get']);
+  expect([unknown.code, unknown.stderr.trim()]).toEqual([1, 'kmip-server: --object: no object no-such-id in the store']);
   const verified = await runCli(['audit', 'verify', '--data-dir', server.dataDir, path.join(server.dataDir, 'custody-audit.log')]);
   expect([verified.code, verified.stderr]).toEqual([0, '']);
 });
