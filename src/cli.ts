@@ -22,6 +22,7 @@ import { connectAndQuery } from './server/doctor-connect';
 import { chainChecks } from './pki/client-certificate';
 import { ttlvDumpCommand } from './ttlv-dump';
 import { registerKekCommands } from './custody/kek-commands';
+import { registerGrantCommands } from './grant-command';
 import { registerBackupCommands } from './custody/backup-commands';
 import { registerScheduleCommands } from './schedule-command';
 
@@ -265,6 +266,7 @@ async function doctor(flags: DoctorOptions): Promise<void> {
           identityFrom: config.identityFrom,
           adminIdentities: config.adminIdentities,
           requireClientAuthEku: config.requireClientAuthEku,
+          ...(config.accessPolicy ? { accessPolicy: config.accessPolicy.policy } : {}),
         },
       });
       for (const l of report.lines) console.log(l);
@@ -394,6 +396,7 @@ function program(): Command {
     .action((opts: DoctorOptions) => doctor(opts));
 
   registerScheduleCommands(root);
+  registerGrantCommands(root);
 
   const ttlv = sub(root, 'ttlv', 'TTLV tools');
   sub(ttlv, 'dump', 'print TTLV (hex, base64 or raw binary messages) as the named tree, secrets redacted')

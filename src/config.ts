@@ -22,6 +22,7 @@ import { readCrlFile } from './pki/tls-material';
 import { NotificationEndpoint, NotificationsConfig } from './notify/events';
 import { parseCryptoperiods, type CryptoperiodPolicy } from './objects/cryptoperiod';
 import { parseRotationPolicies, RotationPolicyError, type RotationPolicy } from './scheduler/rotation-policy';
+import { AccessPolicyError, loadAccessPolicy, withAdministrators, type AccessPolicy } from './access/policy';
 export interface ServerConfig {
   readonly host: string;
   readonly port: number;
@@ -74,6 +75,12 @@ export interface ServerConfig {
   /** The largest RSA modulus (bits) a client may register or import (limits.maxRsaModulusBits). */
   readonly maxRsaModulusBits: number;
   readonly adminIdentities: readonly string[];
+  /**
+   * `accessPolicy`: the access policy file (src/access/), its path and what it said at start
+   * (SIGHUP reads it again), with `adminIdentities` added to its administrators. Null: no policy;
+   * owners and `adminIdentities` decide, as before.
+   */
+  readonly accessPolicy: { readonly file: string; readonly policy: AccessPolicy; readonly administrators: readonly string[] } | null;
   readonly auditFile: string;
   /** A checkpoint MAC'd by the HSM after this many audit lines (audit.checkpointEvery, default 1000)... */
   readonly auditCheckpointEvery: number;
@@ -123,7 +130,7 @@ export const EMBEDDED_TOKEN_DIR = 'softhsm';
 /** The label of the key-encryption key on the token: the embedded one's, and a configured one's unless `hsm.kekLabel` names another. */
 export const KEK_LABEL = 'kmip-kek';
 
-const TOP_KEYS = ['listen', 'https', 'metrics', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto', 'compat', 'credentials', 'cryptoperiods', 'rotation'];
+const TOP_KEYS = ['listen', 'https', 'metrics', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto', 'compat', 'credentials', 'cryptoperiods', 'rotation', 'accessPolicy'];
 
 /** More worker processes than this gain nothing and multiply HSM sessions and memory. */
 const MAX_WORKERS = 64;
@@ -426,10 +433,13 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
   const identityFrom = str(raw, 'identityFrom', '') ?? 'cn';
   if (identityFrom !== 'cn' && identityFrom !== 'san') throw new ConfigError('identityFrom', 'must be "cn" or "san"');
   // pykmip-server has no administrators: under --pykmip-config there are none unless configured.
-  const admins = raw['adminIdentities'] ?? (pykmip ? [] : ['admin']);
+  const admins = raw['adminIdentities'] ?? (pykmip || raw['accessPolicy'] !== undefined ? [] : ['admin']);
   if (!Array.isArray(admins) || admins.some((a) => typeof a !== 'string')) {
     throw new ConfigError('adminIdentities', 'must be an array of strings');
   }
+  // Under a policy file the identities listed here hold its administrator role (no key material,
+  // no key use), and no one reaches every object by this list any more.
+  const accessPolicy = parseAccessPolicyKey(raw['accessPolicy'], admins as string[]);
 
   let tlsFiles: ServerConfig['tls'] = pykmip ? pykmip.tls : null;
   let tlsCiphers = pykmip?.ciphers;
@@ -496,7 +506,8 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     maxConnections,
     maxConnectionsPerIdentity: posInt(limits, 'maxConnectionsPerIdentity', 'limits.') ?? Math.max(1, Math.floor(maxConnections / 4)),
     maxRsaModulusBits: posInt(limits, 'maxRsaModulusBits', 'limits.') ?? DEFAULT_MAX_RSA_MODULUS_BITS,
-    adminIdentities: admins as string[],
+    adminIdentities: accessPolicy ? [] : (admins as string[]),
+    accessPolicy,
     auditFile: path.resolve(dataDir, (auditSec && str(auditSec, 'file', 'audit.')) ?? 'audit.log'),
     auditCheckpointEvery: (auditSec && posInt(auditSec, 'checkpointEvery', 'audit.')) ?? 1000,
     auditCheckpointSeconds: (auditSec && posInt(auditSec, 'checkpointSeconds', 'audit.')) ?? 60,
@@ -512,4 +523,17 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     rotationPolicies: parseRotation(raw),
     notices: pykmip?.notices ?? [],
   };
+}
+
+/** `accessPolicy`: a file path, read and validated now (errors name the key path inside it). */
+function parseAccessPolicyKey(v: unknown, administrators: readonly string[]): ServerConfig['accessPolicy'] {
+  if (v === undefined) return null;
+  if (typeof v !== 'string' || v.length === 0) throw new ConfigError('accessPolicy', 'must be the path of the access policy file (JSON)');
+  const file = path.resolve(v);
+  try {
+    return { file, administrators, policy: withAdministrators(loadAccessPolicy(file), administrators) };
+  } catch (e) {
+    if (e instanceof AccessPolicyError) throw new ConfigError(e.key, e.detail);
+    throw e;
+  }
 }

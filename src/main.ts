@@ -4,6 +4,9 @@
  * (openEmbeddedCore: embedded.ts, tests, benchmarks, the conformance runner).
  */
 import fs from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { AccessControl } from './access/access-control';
+import { loadAccessPolicy, withAdministrators } from './access/policy';
 import path from 'node:path';
 import { EMBEDDED_TOKEN_DIR, KEK_LABEL, type ServerConfig } from './config';
 import { ensureDevPki } from './pki/dev-pki';
@@ -409,6 +412,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     compat: COMPAT_PROFILES[config.compat],
     cryptoperiods: config.cryptoperiods,
     credentials: config.credentials.size > 0 ? new CredentialVerifier(config.credentials, config.adminIdentities) : undefined,
+    access: config.accessPolicy ? new AccessControl(config.accessPolicy.policy, store.grants()) : undefined,
   });
   // One set of options for both transports: the same TLS material, identities, limits and timeouts.
   const listenerOptions: ListenerOptions = {
@@ -497,6 +501,11 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       } catch (e) {
         failures.push(`audit file ${config.auditFile}: cannot reopen it (${(e as Error).message}); records go to the file open before`);
       }
+      // After the reopen, so the record lands in the file logrotate left.
+      if (core.access && config.accessPolicy) {
+        const failure = reloadAccessPolicy(core.access, config.accessPolicy, audit);
+        if (failure) failures.push(failure);
+      }
       try {
         const material = readTlsMaterial(tlsSources(config));
         listener.reloadTls(material);
@@ -543,4 +552,23 @@ export async function startMetrics(config: ServerConfig, tls: TlsMaterial, scrap
   });
   console.log(JSON.stringify({ msg: 'metrics listening', address: endpoint.address.address, port: endpoint.address.port, tls: m.tls }));
   return endpoint;
+}
+
+/**
+ * SIGHUP: the access policy file read again and put in place whole, audited either way; a file
+ * that fails validation leaves the policy as it was. Returns the failure's one line, or undefined.
+ */
+export function reloadAccessPolicy(access: AccessControl, from: { readonly file: string; readonly administrators: readonly string[] }, audit: AuditSink): string | undefined {
+  const file = from.file;
+  try {
+    const text = fs.readFileSync(file);
+    access.replace(withAdministrators(loadAccessPolicy(file), from.administrators));
+    const sha256 = createHash('sha256').update(text).digest('hex');
+    audit.record({ event: 'access-policy', correlationId: randomUUID(), resultStatus: 'Success', reason: `access policy ${file} reloaded (sha256 ${sha256})` });
+    return undefined;
+  } catch (e) {
+    const message = `${(e as Error).message}; the access policy in force is unchanged`;
+    audit.record({ event: 'access-policy', correlationId: randomUUID(), resultStatus: 'OperationFailed', reason: message });
+    return message;
+  }
 }

@@ -16,9 +16,10 @@ export interface AuditRecord {
   /**
    * `notification`: one Notify or Put the server sent (or could not send) to a client's endpoint;
    * `notification-dropped`: messages for an endpoint given up on (queue full, server stopping);
-   * `scheduled`: a server action at its time (a date reached, an automatic rotation: src/scheduler/).
+   * `scheduled`: a server action at its time (a date reached, an automatic rotation: src/scheduler/);
+   * `access-policy`: the access policy file reloaded (SIGHUP), or kept because the new one failed.
    */
-  readonly event: 'operation' | 'connection-rejected' | 'message-rejected' | 'notification' | 'notification-dropped' | 'scheduled';
+  readonly event: 'operation' | 'connection-rejected' | 'message-rejected' | 'notification' | 'notification-dropped' | 'scheduled' | 'access-policy';
   readonly correlationId: string;
   readonly client?: string;
   readonly certificateFingerprint?: string;
@@ -46,7 +47,9 @@ export interface AuditRecord {
   readonly asynchronous?: boolean;
   /** An administrator reached another identity's object (Get, Destroy, Re-key, Locate, ...): true, never false. */
   readonly administratorOverride?: true;
-  /** With administratorOverride: the owners of the objects reached. */
+  /** A grant (access policy, src/access/) let the caller reach another identity's object: true, never false. */
+  readonly granted?: true;
+  /** With administratorOverride or granted: the owners of the objects reached. */
   readonly objectOwners?: readonly string[];
 }
 

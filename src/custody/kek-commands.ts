@@ -31,7 +31,7 @@ function print(json: boolean | undefined, summary: Record<string, unknown>, text
  * Runs `fn` with the token, the custody lock (for commands that change something) and the side
  * audit trail, all released after.
  */
-async function withCustody<T>(
+export async function withCustody<T>(
   opts: Common,
   how: { mayCreateToken: boolean; lock: boolean; action?: string },
   fn: (ctx: { config: ServerConfig; token: CustodyToken; audit: () => Promise<CustodyAudit> }) => Promise<T>,

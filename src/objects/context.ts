@@ -11,6 +11,8 @@ import type { CryptoPolicy } from '../crypto/policy';
 import type { CompatProfile } from '../compat/profiles';
 import type { KeyMaterialLimits } from '../crypto/key-encoding';
 import type { CryptoperiodPolicy } from './cryptoperiod';
+import type { CallerCertificate } from '../access/policy';
+import type { ItemAccess } from '../access/access-control';
 
 export interface ClientIdentity {
   /** The identity objects are owned by (certificate subject CN by default). */
@@ -19,6 +21,8 @@ export interface ClientIdentity {
   readonly certificateFingerprint?: string;
   readonly peer?: string;
   readonly isAdmin: boolean;
+  /** What the access policy matches roles and groups on (src/access/); absent for a credential's sub-identity. */
+  readonly certificate?: CallerCertificate;
 }
 
 export interface Clock {
@@ -38,6 +42,8 @@ export interface AuditDetail {
   clientMessage?: string;
   /** Set when an object was reached only because the caller is an administrator (not its owner). */
   administratorOverride?: true;
+  /** Set when an object was reached through a grant (access policy), not as its owner. */
+  granted?: true;
   /** The owners of those objects, each once. */
   objectOwners?: string[];
   /** Locate: how many identifiers it returned, of how many matches, and the first of them. */
@@ -67,6 +73,11 @@ export interface OpContext {
   readonly auditDetail: AuditDetail;
   /** Plaintext secrets this item put in memory; zeroed once the response is encoded. */
   readonly secrets: Uint8Array[];
+  /**
+   * The item under an access policy file (src/access/): the caller's roles, groups and grants for
+   * this operation. Absent without a policy: owners and `adminIdentities` decide (mayReach).
+   */
+  access?: ItemAccess;
   /** The server's asynchronous operations, for Poll and Cancel; absent when the server runs none. */
   readonly pending?: PendingOperations;
 }

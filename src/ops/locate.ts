@@ -11,7 +11,7 @@ import { opt } from '../kmip/tree';
 import type { LocateCondition, LocateQuery } from '../store/object-store';
 import type { OpContext } from '../objects/context';
 import { KmipError, Reason } from '../kmip/errors';
-import { noteAdministratorOverride } from '../objects/managed-object';
+import { mayReach, noteAdministratorOverride } from '../objects/managed-object';
 import { dnStringForms } from '../crypto/certificate';
 import type { OperationHandler } from '../objects/context';
 import { digestIndexMac } from '../objects/digest-index';
@@ -71,7 +71,9 @@ async function buildQuery(attrs: readonly KmipAttribute[], ctx: OpContext): Prom
     }
   }
   return {
-    owner: ctx.client.isAdmin ? undefined : ctx.client.name,
+    // Under an access policy the caller's reach (own, granted, or every object by role) decides.
+    owner: ctx.access !== undefined || ctx.client.isAdmin ? undefined : ctx.client.name,
+    ...(ctx.access?.locateReach() !== undefined ? { reach: ctx.access.locateReach() } : {}),
     objectType,
     states,
     conditions,
@@ -116,8 +118,11 @@ async function noteOthersReturned(ctx: OpContext, query: LocateQuery, page: read
   const own = new Set(await ctx.store.locate({ ...query, owner: ctx.client.name }));
   for (const uid of page) {
     if (own.has(uid)) continue;
-    const owner = (await ctx.store.get(uid))?.owner;
-    if (owner !== undefined && owner !== ctx.client.name) noteAdministratorOverride(ctx, owner);
+    const rec = await ctx.store.get(uid);
+    if (rec === undefined || rec.owner === ctx.client.name) continue;
+    // Under an access policy: noted as reached by role or by grant (managed-object.ts mayReach).
+    if (ctx.access !== undefined) mayReach(ctx, rec);
+    else noteAdministratorOverride(ctx, rec.owner);
   }
 }
 
@@ -139,7 +144,7 @@ export const locateHandler: OperationHandler = {
     for (const uid of page) out.push(ttlv.textString(Tag.UniqueIdentifier, uid));
     if (page.length === 1) ctx.idPlaceholder = page[0];
     ctx.auditDetail.located = { returned: page.length, matched: all.length, first: page.slice(0, LOCATE_AUDIT_IDENTIFIERS) };
-    if (ctx.client.isAdmin && query) await noteOthersReturned(ctx, query, page);
+    if ((ctx.client.isAdmin || ctx.access !== undefined) && query) await noteOthersReturned(ctx, query, page);
     return out;
   },
 };

@@ -61,6 +61,10 @@ export interface ServerCertOptions extends ValidityOptions {
 export interface ClientCertOptions extends ValidityOptions {
   /** File names: `${fileBase}.pem` and `${fileBase}-key.pem` (default: the CN, made file-safe). */
   readonly fileBase?: string;
+  /** Subject OUs (access policy groups from `ou`). */
+  readonly organizationalUnits?: readonly string[];
+  /** SAN URIs (access policy groups from `sanUri`, or `san:` role matchers). */
+  readonly sanUris?: readonly string[];
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -74,6 +78,7 @@ const RENEW_BEFORE_MS = 7 * DAY_MS;
 const OID = {
   commonName: '2.5.4.3',
   organization: '2.5.4.10',
+  organizationalUnit: '2.5.4.11',
   ecdsaWithSha256: '1.2.840.10045.4.3.2',
   sha256WithRsa: '1.2.840.113549.1.1.11',
   basicConstraints: '2.5.29.19',
@@ -186,9 +191,11 @@ export function issueServerCertificate(pkiDir: string, outDir: string, options: 
 export function issueClientCertificate(pkiDir: string, cn: string, outDir: string, options: ClientCertOptions = {}): IssuedFiles {
   if (cn === '') throw new Error('a client certificate needs a non-empty CN');
   const fileBase = options.fileBase ?? cn.replace(/[^A-Za-z0-9._-]/g, '_');
+  const uris = options.sanUris ?? [];
   return issueLeaf(pkiDir, outDir, fileBase, cn, options, [
     extension(OID.extKeyUsage, false, new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: OID.clientAuth })] })),
-  ]);
+    ...(uris.length > 0 ? [extension(OID.subjectAltName, false, subjectAltName([], [], uris))] : []),
+  ], options.organizationalUnits ?? []);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -201,6 +208,7 @@ function issueLeaf(
   commonName: string,
   validity: ValidityOptions,
   purpose: asn1js.Sequence[],
+  organizationalUnits: readonly string[] = [],
 ): IssuedFiles {
   const caCert = new X509Certificate(readFileSync(join(pkiDir, 'ca.pem')));
   const caKey = createPrivateKey(readFileSync(join(pkiDir, 'ca-key.pem')));
@@ -209,7 +217,7 @@ function issueLeaf(
   const der = buildCertificate({
     // Copied from the CA certificate, byte for byte, so chain building matches names exactly.
     issuer: subjectOf(caCert.raw),
-    subject: distinguishedName(commonName),
+    subject: distinguishedName(commonName, organizationalUnits),
     publicKey,
     signingKey: caKey,
     notBefore: validity.notBefore ?? new Date(now - BACKDATE_MS),
@@ -285,12 +293,13 @@ function newKeyPair(): { publicKey: KeyObject; privateKey: KeyObject } {
   return generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 }
 
-function distinguishedName(commonName: string): asn1js.Sequence {
+function distinguishedName(commonName: string, organizationalUnits: readonly string[] = []): asn1js.Sequence {
   const rdn = (oid: string, value: string): asn1js.Set =>
     new asn1js.Set({
       value: [new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: oid }), new asn1js.Utf8String({ value })] })],
     });
-  return new asn1js.Sequence({ value: [rdn(OID.organization, ORGANIZATION), rdn(OID.commonName, commonName)] });
+  const ous = organizationalUnits.map((ou) => rdn(OID.organizationalUnit, ou));
+  return new asn1js.Sequence({ value: [rdn(OID.organization, ORGANIZATION), ...ous, rdn(OID.commonName, commonName)] });
 }
 
 /** The subject Name of a DER certificate, as a block to embed unchanged. */
@@ -345,13 +354,16 @@ function keyUsage(bits: number): asn1js.BitString {
   return new asn1js.BitString({ valueHex: new Uint8Array([byte]), unusedBits: 7 - last });
 }
 
-function subjectAltName(dnsNames: readonly string[], ipAddresses: readonly string[]): asn1js.Sequence {
+function subjectAltName(dnsNames: readonly string[], ipAddresses: readonly string[], uris: readonly string[] = []): asn1js.Sequence {
   const names: asn1js.BaseBlock[] = [];
   for (const dns of dnsNames) {
     names.push(new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 2 }, valueHex: Buffer.from(dns, 'ascii') }));
   }
   for (const ip of ipAddresses) {
     names.push(new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 7 }, valueHex: ipBytes(ip) }));
+  }
+  for (const uri of uris) {
+    names.push(new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 6 }, valueHex: Buffer.from(uri, 'ascii') }));
   }
   return new asn1js.Sequence({ value: names });
 }

@@ -154,6 +154,7 @@ export class CredentialVerifier {
       this.verified.set(key, true);
     }
     const name = presented.kind === 'user' ? `${client.name}/${presented.name}` : `${client.name}/device/${presented.name}`;
-    return { ...client, name, isAdmin: this.adminIdentities.includes(name) };
+    // A sub-identity holds no role its certificate's matchers (cn:, san:, sha256:) give (src/access/).
+    return { ...client, name, isAdmin: this.adminIdentities.includes(name), certificate: undefined };
   }
 }

@@ -4,10 +4,14 @@
  * decision is the listener's own (`admitClientCertificate`), fed with doctor's reading of the
  * chain checks OpenSSL makes in the handshake, so the two give the same answer in the same words.
  */
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
+import type { PeerCertificate } from 'node:tls';
 import fs from 'node:fs';
 import { admitClientCertificate, chainChecks, chainError, CLIENT_AUTH_EKU, identityOf, type ChainCheck } from '../pki/client-certificate';
 import { readCrlFile, type ParsedCrl } from '../pki/tls-material';
+import { groupsOf, rolesOf } from '../access/caller';
+import type { AccessPolicy } from '../access/policy';
+import { certificateFacts } from './peer-identity';
 
 /** A file doctor cannot use: a usage error (exit 2), naming the file. */
 export class DoctorFileError extends Error {
@@ -27,6 +31,8 @@ export interface DoctorServerSide {
   readonly identityFrom: 'cn' | 'san';
   readonly adminIdentities: readonly string[];
   readonly requireClientAuthEku: boolean;
+  /** The access policy (`accessPolicy`): the role line names its roles and groups instead. */
+  readonly accessPolicy?: AccessPolicy;
 }
 
 export interface DoctorReport {
@@ -140,7 +146,12 @@ export function diagnoseCertificate(opts: { certFile: string; keyFile?: string; 
       ? line(true, 'identity', `${identity} (${source}${opts.server.identityFrom === 'san' && !fields.subjectaltname ? ': it has no SAN' : ''})`)
       : line(false, 'identity', `none (no ${opts.server.identityFrom === 'san' ? 'SAN or ' : ''}subject CN)`, `reissue with a subject CN naming the client (${PKI_CLIENT} does)`),
   );
-  if (identity) {
+  if (identity && opts.server.accessPolicy) {
+    // The same facts and the same matching as the server's (peer-identity.ts, access/caller.ts).
+    const caller = { name: identity, certificate: certificateFacts(fields as unknown as PeerCertificate, createHash('sha256').update(leaf.raw).digest('hex')) };
+    const groups = groupsOf(opts.server.accessPolicy, caller);
+    lines.push(line(true, 'role', `${[...rolesOf(opts.server.accessPolicy, caller)].join(', ')} (accessPolicy)${groups.length > 0 ? `; groups ${groups.join(', ')}` : ''}`));
+  } else if (identity) {
     const admin = opts.server.adminIdentities.includes(identity);
     lines.push(line(true, 'role', admin ? 'administrator (in adminIdentities: every object, Import, Export)' : 'ordinary client (its own objects)'));
   }

@@ -47,6 +47,8 @@ import { DEFAULT_CRYPTO_POLICY, type CryptoPolicy } from '../crypto/policy';
 import { COMPAT_PROFILES, type CompatProfile } from '../compat/profiles';
 import type { CryptoperiodPolicy } from '../objects/cryptoperiod';
 import type { CredentialVerifier } from './credentials';
+import type { AccessControl } from '../access/access-control';
+import type { Caller } from '../access/policy';
 
 export interface ServerCore {
   readonly registry: OperationRegistry;
@@ -78,6 +80,8 @@ export interface ServerCore {
   readonly cryptoperiods?: CryptoperiodPolicy;
   /** Sub-identities chosen by a Request Header credential (src/server/credentials.ts); absent: credentials are ignored. */
   readonly credentials?: CredentialVerifier;
+  /** The access policy file's roles, groups and grants (src/access/); absent: owners and `adminIdentities` decide. */
+  readonly access?: AccessControl;
 }
 
 /** A store whose writes are watched: `publish` tells what became durable, `discard` forgets it (an undone batch). */
@@ -276,6 +280,7 @@ async function runItem(
         `operation ${operationInfo(item.operation)?.name ?? item.operation} is not supported in KMIP ${versionString(v)}`,
       );
     }
+    if (core.access) ctx.access = await core.access.forItem(callerOf(session.client), item.operation);
     if (
       request.header.asynchronousIndicator === true &&
       core.pending !== undefined &&
@@ -306,6 +311,11 @@ async function runItem(
   // A failure whose correlation id names an internal-error log entry keeps a record of its own.
   shared.audit.add(auditRecordOf(session, request, item, { ctx, outcome: response, correlationId, started, asynchronous: false }), !internalError);
   return { response };
+}
+
+/** What the access policy matches on (src/access/). */
+function callerOf(client: ClientIdentity): Caller {
+  return { name: client.name, ...(client.certificate ? { certificate: client.certificate } : {}) };
 }
 
 /** The context one item runs in. */
@@ -360,6 +370,7 @@ function auditRecordOf(
     ...(located ? { locatedReturned: located.returned, locatedMatched: located.matched } : {}),
     ...(r.ctx.auditDetail.clientMessage !== undefined ? { clientMessage: r.ctx.auditDetail.clientMessage } : {}),
     ...(r.ctx.auditDetail.administratorOverride ? { administratorOverride: true, objectOwners: r.ctx.auditDetail.objectOwners ?? [] } : {}),
+    ...(r.ctx.auditDetail.granted ? { granted: true, objectOwners: r.ctx.auditDetail.objectOwners ?? [] } : {}),
     resultStatus: STATUS_NAMES[r.outcome.status] ?? String(r.outcome.status),
     resultReason: r.outcome.reason === undefined ? undefined : String(r.outcome.reason),
     durationMs: Number(process.hrtime.bigint() - r.started) / 1e6,
@@ -424,6 +435,8 @@ async function runDeferred(
   let outcome: PendingOutcome;
   let correlationId: string = randomUUID();
   try {
+    // Grants are read again when the item runs: one revoked while it waited no longer applies.
+    if (core.access) ctx.access = await core.access.forItem(callerOf(session.client), item.operation);
     outcome = { status: ResultStatus.Success, payload: await runHandler(handler, item, ctx, core) };
   } catch (e) {
     const failed = failureOf(e, request.header.version, core);

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type tls from 'node:tls';
 import type { ClientIdentity } from '../objects/context';
 import { admitClientCertificate } from '../pki/client-certificate';
+import type { CallerCertificate } from '../access/policy';
 
 /** What a reload replaces; everything else (suites, versions) stays as started. */
 export interface TlsReload {
@@ -74,7 +75,18 @@ export function peerIdentity(socket: tls.TLSSocket, peer: string, opts: PeerIden
     const holder = verdict.revoked && fields ? { client: verdict.identity, certificateFingerprint: fingerprint(fields.raw) } : {};
     return { refused: { ...holder, reason: verdict.reason } };
   }
-  return { client: { name: verdict.identity, certificateFingerprint: fingerprint(fields!.raw), peer, isAdmin: verdict.isAdmin } };
+  const print = fingerprint(fields!.raw);
+  return { client: { name: verdict.identity, certificateFingerprint: print, peer, isAdmin: verdict.isAdmin, certificate: certificateFacts(fields!, print) } };
+}
+
+/** What the access policy matches roles and groups on: CN, OUs, SANs (as `TYPE:value`), fingerprint. */
+export function certificateFacts(cert: tls.PeerCertificate, print: string): CallerCertificate {
+  const subject = cert.subject as unknown as Readonly<Record<string, string | string[] | undefined>> | undefined;
+  const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+  const cn = list(subject?.['CN'])[0];
+  // Node prints SANs as "DNS:a, URI:urn:b"; a value holding ", " is quoted by Node and rare in practice.
+  const sans = (cert.subjectaltname ?? '').split(', ').map((s) => s.trim()).filter((s) => s.length > 0);
+  return { ...(cn !== undefined ? { cn } : {}), ous: list(subject?.['OU']), sans, fingerprint: print };
 }
 
 /** The audit reason for a handshake that failed (Node's tlsClientError). */

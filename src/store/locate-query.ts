@@ -5,7 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { attributeNumber, attributeSearchKey, attributesMatch, decodeAttributeBlob, isIndexed } from './attribute-rows';
-import type { LocateCondition, LocateQuery } from './object-store';
+import type { LocateCondition, LocateQuery, LocateReach } from './object-store';
 
 /** A Locate query as SQL, and the conditions left to check on each candidate's blob. */
 interface LocateSql {
@@ -21,6 +21,11 @@ function locateSql(query: LocateQuery): LocateSql {
   if (query.owner !== undefined) {
     where.push('o.owner = ?');
     params.push(query.owner);
+  }
+  if (query.reach !== undefined) {
+    const [sql, p] = reachSql(query.reach);
+    where.push(sql);
+    params.push(...p);
   }
   if (query.objectType !== undefined) {
     where.push('o.object_type = ?');
@@ -135,4 +140,21 @@ function conditionSql(c: Exclude<LocateCondition, { kind: 'digest' }>): [string,
         [c.name, c.name],
       ];
   }
+}
+
+/** One caller's reach as one OR: its own objects, granted identifiers, granted Object Groups, Operation Policy Names. */
+function reachSql(r: LocateReach): [string, unknown[]] {
+  const parts = ['o.owner = ?'];
+  const params: unknown[] = [r.owner];
+  const marks = (n: number) => Array.from({ length: n }, () => '?').join(',');
+  if (r.uids.length > 0) {
+    parts.push(`o.uid IN (${marks(r.uids.length)})`);
+    params.push(...r.uids);
+  }
+  for (const [name, values] of [['Object Group', r.objectGroups], ['Operation Policy Name', r.policyNames]] as const) {
+    if (values.length === 0) continue;
+    parts.push(`o.seq IN (SELECT a.object_seq FROM attr_text a WHERE a.name = ? AND a.skey IN (${marks(values.length)}))`);
+    params.push(name, ...values);
+  }
+  return [`(${parts.join(' OR ')})`, params];
 }

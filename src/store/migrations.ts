@@ -111,6 +111,28 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO store_tasks (name) SELECT 'seal-digests' WHERE EXISTS (SELECT 1 FROM objects);
     `,
   },
+  {
+    version: 6,
+    // Grants (src/access/, store/grants.ts): operations on an object or an Object Group, to an
+    // identity or a group. One row per target and grantee; found by grantee on every request.
+    sql: `
+      CREATE TABLE grants (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        object_uid    TEXT,
+        object_group  TEXT,
+        to_identity   TEXT,
+        to_group      TEXT,
+        operations    TEXT NOT NULL,
+        changed_at    INTEGER NOT NULL,
+        changed_by    TEXT NOT NULL,
+        CHECK ((object_uid IS NULL) <> (object_group IS NULL)),
+        CHECK ((to_identity IS NULL) <> (to_group IS NULL))
+      );
+      CREATE UNIQUE INDEX grants_one ON grants(ifnull(object_uid, ''), ifnull(object_group, ''), ifnull(to_identity, ''), ifnull(to_group, ''));
+      CREATE INDEX grants_to_identity ON grants(to_identity) WHERE to_identity IS NOT NULL;
+      CREATE INDEX grants_to_group ON grants(to_group) WHERE to_group IS NOT NULL;
+    `,
+  },
 ];
 
 /**

@@ -103,9 +103,19 @@ export type LocateCondition =
    */
   | { readonly kind: 'digest'; readonly name: 'Digest'; readonly value: TtlvItem; readonly mac: Uint8Array };
 
+/** An owner's objects, and the others its grants (by identifier or Object Group) or Operation Policy Names reach. */
+export interface LocateReach {
+  readonly owner: string;
+  readonly uids: readonly string[];
+  readonly objectGroups: readonly string[];
+  readonly policyNames: readonly string[];
+}
+
 export interface LocateQuery {
   /** Restrict to objects of this owner; undefined = all owners (administrators). */
   readonly owner?: string;
+  /** Restrict to what one caller may reach under an access policy (src/access/); with `owner` both apply. */
+  readonly reach?: LocateReach;
   readonly objectType?: number;
   readonly states?: readonly number[];
   readonly conditions: readonly LocateCondition[];

@@ -45,6 +45,8 @@ import {
   type ObjectUpdate,
 } from './object-store';
 import { openedFile, storeFileProblem, type OpenedFile, type StoreObserver, type WriteStats } from './sqlite-watch';
+import { SqliteGrantStore } from './sqlite-grants';
+import type { GrantStore } from './grants';
 
 interface PendingWrite {
   /** Objects the write touches: their cached rows are dropped when it commits. */
@@ -119,6 +121,7 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
   private lockRetries = 0;
   private readonly observer: StoreObserver | undefined;
   private readonly file: OpenedFile;
+  private grantStore: GrantStore | undefined;
 
   constructor(opts: SqliteStoreOptions) {
     this.observer = opts.observer;
@@ -548,6 +551,11 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
     // The deletion is the one write left: synced like any acknowledged write.
     fs.fdatasyncSync(this.walFd);
     this.rowCache.clear();
+  }
+
+  /** The grants kept in this store file (store/grants.ts); their writes are synced like any acknowledged write. */
+  grants(): GrantStore {
+    return (this.grantStore ??= new SqliteGrantStore(this.db, () => fs.fdatasyncSync(this.walFd)));
   }
 
   /** For tests and operators: SQLite's own consistency check. */

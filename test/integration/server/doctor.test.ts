@@ -119,6 +119,16 @@ describe('doctor --cert', () => {
     expect(r.code).toBe(0);
   });
 
+  test('under an access policy the role line names the roles and groups the server would give', async () => {
+    const policy = path.join(work, 'access.json');
+    fs.writeFileSync(policy, JSON.stringify({ roles: { auditor: ['cn:alice'] }, groups: { from: 'ou' } }));
+    const config = path.join(work, 'access-config.json');
+    fs.writeFileSync(config, JSON.stringify({ dataDir: server.dataDir, accessPolicy: policy }));
+    issueClientCertificate(server.pkiDir, 'ann', work, { organizationalUnits: ['db', 'eu'] });
+    expect((await doctor(['--cert', cert('alice'), '--config', config])).lines).toContain('ok   role: auditor (accessPolicy)');
+    expect((await doctor(['--cert', cert('ann'), '--config', config])).lines).toContain('ok   role: user (accessPolicy); groups db, eu');
+  });
+
   test.each([
     ['expired', 'old', /^FAIL validity: expired \S+: reissue it \(kmip-server pki client --cn NAME --out DIR does\)$/, 'client certificate rejected: CERT_HAS_EXPIRED'],
     [
