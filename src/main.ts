@@ -3,6 +3,7 @@
  * and wires them to the request path, for the server (startServer) and for an in-process core
  * (openEmbeddedCore: embedded.ts, tests, benchmarks, the conformance runner).
  */
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { EMBEDDED_TOKEN_DIR, KEK_LABEL, type ServerConfig } from './config';
@@ -271,6 +272,8 @@ export interface ReloadOutcome {
   readonly tls?: { readonly serial: string; readonly validTo: string; readonly crls: number };
   /** The KEK new objects are wrapped under after the reload, and the one before. */
   readonly kek?: { readonly kekId: string; readonly previous: string; readonly changed: boolean };
+  /** The cryptoperiod rules in force after the reload (the configuration file read again), and whether they changed. */
+  readonly cryptoperiods?: { readonly rules: number; readonly changed: boolean };
   /** One line each, naming the file: what failed and what was kept instead. */
   readonly failures: readonly string[];
   readonly warnings: readonly string[];
@@ -332,9 +335,16 @@ export interface StartOptions {
   readonly clock?: Clock;
   /** The scheduler's longest sleep (lifecycle-scheduler.ts recheckMs): a test with its own clock sets it long and wakes it. */
   readonly schedulerRecheckMs?: number;
+  /**
+   * SIGHUP: the configuration read again as at start (the command line's files and flags), for the
+   * settings a reload applies: `cryptoperiods`. Absent: they stay as started.
+   */
+  readonly rereadConfig?: () => ServerConfig;
 }
 
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
+  // SIGHUP replaces them when the configuration file read again says otherwise (opts.rereadConfig).
+  let cryptoperiods = config.cryptoperiods;
   const clock = opts.clock ?? systemClock;
   secureDataDir(config.dataDir);
   let tls = await tlsFiles(config);
@@ -417,9 +427,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     crypto: config.crypto,
     observeWrites: notifier ? (store) => new ChangeObserver(store, notifier) : undefined,
     compat: COMPAT_PROFILES[config.compat],
-    cryptoperiods: config.cryptoperiods,
     credentials: config.credentials.size > 0 ? new CredentialVerifier(config.credentials, config.adminIdentities) : undefined,
   });
+  // Read per request (handle-message.ts), so a reload's rules apply from the next request on.
+  Object.defineProperty(core, 'cryptoperiods', { get: () => cryptoperiods, enumerable: true });
   // One set of options for both transports: the same TLS material, identities, limits and timeouts.
   const listenerOptions: ListenerOptions = {
     host: config.host,
@@ -502,6 +513,20 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       } catch (e) {
         failures.push(`KEK: cannot adopt the current KEK (${(e as Error).message}); new objects are still wrapped under KEK ${keys.kekId}`);
       }
+      let periods: ReloadOutcome['cryptoperiods'];
+      if (opts.rereadConfig) {
+        try {
+          const next = opts.rereadConfig().cryptoperiods;
+          const changed = JSON.stringify(next) !== JSON.stringify(cryptoperiods);
+          if (changed) {
+            trail.record({ event: 'config-reloaded', correlationId: randomUUID(), reason: `cryptoperiods: ${cryptoperiods.length} rules replaced by ${next.length}` });
+            cryptoperiods = next;
+          }
+          periods = { rules: next.length, changed };
+        } catch (e) {
+          failures.push(`${(e as Error).message}; the cryptoperiods stay as they were (${cryptoperiods.length} rules)`);
+        }
+      }
       try {
         await audit.reopen();
       } catch (e) {
@@ -513,10 +538,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         httpsListener?.reloadTls(material);
         metricsEndpoint?.reloadTls(material);
         tls = material;
-        return { tls: { serial: material.serial, validTo: material.validTo, crls: material.crl.length }, ...(kek ? { kek } : {}), failures, warnings: material.warnings };
+        return { tls: { serial: material.serial, validTo: material.validTo, crls: material.crl.length }, ...(kek ? { kek } : {}), ...(periods ? { cryptoperiods: periods } : {}), failures, warnings: material.warnings };
       } catch (e) {
         failures.push(`${(e as Error).message}; still serving the previous TLS certificate, key, CA and CRLs`);
-        return { ...(kek ? { kek } : {}), failures, warnings: [] };
+        return { ...(kek ? { kek } : {}), ...(periods ? { cryptoperiods: periods } : {}), failures, warnings: [] };
       }
     },
     async stop() {
