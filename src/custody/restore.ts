@@ -99,7 +99,7 @@ export async function runRestore(req: RestoreRequest): Promise<RestoreSummary> {
       snapshot.fill(0);
     }
     // A data dir without kek-current.json takes the backup's current KEK (the token holds it: checked above).
-    nameCurrentKekIfUnset(req.dataDir, header.backupKey.kekId);
+    nameCurrentKekIfUnset(req.dataDir, header.kekInventory.find((k) => k.current === true)?.kekId ?? header.backupKey.kekId);
     const inv = storeInventory(req.storePath);
     const { unwrapped, failed } = await unwrapEverything(keys, req.storePath, inv.objects, req.progress);
     return {
