@@ -79,15 +79,18 @@ async function start(flags: StartOptions): Promise<void> {
     reloadOwed = true;
   };
   process.on('SIGHUP', () => reload());
-  const config = loadConfig({
-    configFile: flags.config,
-    pykmipConfigFile: flags.pykmipConfig,
-    listen: flags.listen,
-    httpsListen: flags.httpsListen,
-    metricsListen: flags.metricsListen,
-    dataDir: flags.dataDir,
-    workers: flags.workers,
-  });
+  // Read again on SIGHUP for the settings a reload applies (cryptoperiods).
+  const readConfig = () =>
+    loadConfig({
+      configFile: flags.config,
+      pykmipConfigFile: flags.pykmipConfig,
+      listen: flags.listen,
+      httpsListen: flags.httpsListen,
+      metricsListen: flags.metricsListen,
+      dataDir: flags.dataDir,
+      workers: flags.workers,
+    });
+  const config = readConfig();
   // The primary holds the data dir's lock for itself and its workers.
   if (cluster.isPrimary) secureDataDir(config.dataDir);
   const unlock = cluster.isPrimary ? lockDataDir(config.dataDir) : () => {};
@@ -106,7 +109,7 @@ async function start(flags: StartOptions): Promise<void> {
     unlock();
     process.exit(code);
   }
-  const server = await startServer(config);
+  const server = await startServer(config, { rereadConfig: readConfig });
   const { address, port } = server.listener.address;
   const httpsAddress = server.httpsListener?.address;
   const httpsFields = httpsAddress ? { httpsAddress: httpsAddress.address, httpsPort: httpsAddress.port } : {};
@@ -141,7 +144,7 @@ async function start(flags: StartOptions): Promise<void> {
     reloading = server.reload().then(
       (r) => {
         if (r.failures.length > 0) console.error(JSON.stringify({ msg: 'reload failed', pid: process.pid, error: r.failures.join('; ') }));
-        else console.log(JSON.stringify({ msg: 'reloaded', pid: process.pid, audit: config.auditFile, certificate: r.tls, kek: r.kek?.kekId, warnings: r.warnings.length > 0 ? r.warnings : undefined }));
+        else console.log(JSON.stringify({ msg: 'reloaded', pid: process.pid, audit: config.auditFile, certificate: r.tls, kek: r.kek?.kekId, cryptoperiods: r.cryptoperiods, warnings: r.warnings.length > 0 ? r.warnings : undefined }));
       },
       (e: unknown) => console.error(JSON.stringify({ msg: 'reload failed', pid: process.pid, error: String(e) })),
     ).finally(() => {

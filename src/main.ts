@@ -16,6 +16,7 @@ import { Pkcs11KeyProtector, type Pkcs11KeyProtectorConfig } from './keys/pkcs11
 import { ensureSoftHsmToken, softHsmProtectorConfig } from './keys/softhsm';
 import { KeyProtectorError, type KeyProtector } from './keys/key-protector';
 import { forgetKekInUse, recordKekInUse, removeStaleKekRecords } from './keys/kek-in-use';
+import { nameCurrentKekIfUnset, CURRENT_KEK_FILE, currentKekId } from './keys/kek-current';
 import { sealClearDigests } from './objects/digest-index';
 import { PendingOperations } from './objects/pending-operations';
 import { secureDataDir } from './data-dir';
@@ -69,13 +70,13 @@ function composeCore(parts: CoreParts): ServerCore {
  */
 export async function openEmbeddedHsm(
   tokenDir: string,
-  opts: { readonly mayCreate?: boolean; readonly mayCreateIndexKey?: boolean; readonly openIndexKey?: boolean; readonly createKek?: boolean; readonly kekEscrowable?: boolean } = {},
+  opts: { readonly mayCreate?: boolean; readonly mayCreateIndexKey?: boolean; readonly openIndexKey?: boolean; readonly createKek?: boolean; readonly kekEscrowable?: boolean; readonly kekId?: string } = {},
 ): Promise<KeyProtector> {
   const token = ensureSoftHsmToken(tokenDir, { mayCreate: opts.mayCreate });
   // SoftHSM2 runs in this process: a call costs about 30 µs, less than a hop to the thread pool and
   // back (bench/hsm-bench.ts; end to end, Get +14% and Create +31% in sync mode).
   return Pkcs11KeyProtector.open(
-    softHsmProtectorConfig(token, KEK_LABEL, { callMode: 'sync', createIndexKey: opts.mayCreateIndexKey, openIndexKey: opts.openIndexKey, kekEscrowable: opts.kekEscrowable, ...(opts.createKek === false ? { createKek: false } : {}) }),
+    softHsmProtectorConfig(token, KEK_LABEL, { callMode: 'sync', createIndexKey: opts.mayCreateIndexKey, openIndexKey: opts.openIndexKey, kekEscrowable: opts.kekEscrowable, ...(opts.createKek === false ? { createKek: false } : {}), ...(opts.kekId !== undefined ? { kekId: opts.kekId } : {}) }),
   );
 }
 
@@ -87,9 +88,15 @@ export async function openEmbeddedHsm(
 export function tokenProtectorConfig(config: ServerConfig, opts: { readonly mayCreateToken: boolean }): Pkcs11KeyProtectorConfig {
   if (config.hsm === null) {
     const token = ensureSoftHsmToken(path.join(config.dataDir, EMBEDDED_TOKEN_DIR), { mayCreate: opts.mayCreateToken });
-    return softHsmProtectorConfig(token, KEK_LABEL, { callMode: 'sync', kekEscrowable: config.kekEscrowable });
+    return softHsmProtectorConfig(token, KEK_LABEL, { callMode: 'sync', kekEscrowable: config.kekEscrowable, ...currentKekOf(config) });
   }
-  return { ...configuredModule(config.hsm), kekEscrowable: config.kekEscrowable };
+  return { ...configuredModule(config.hsm), kekEscrowable: config.kekEscrowable, ...currentKekOf(config) };
+}
+
+/** The current KEK as the data dir names it (keys/kek-current.ts); nothing for a data dir from before (label rule). */
+function currentKekOf(config: ServerConfig): { kekId?: string } {
+  const kekId = currentKekId(config.dataDir);
+  return kekId !== undefined ? { kekId } : {};
 }
 
 export interface EmbeddedCoreOptions {
@@ -186,7 +193,8 @@ async function openHsm(config: ServerConfig, store: SqliteObjectStore): Promise<
   try {
     keys = await openHsmModule(config, kekIds.length === 0, mayCreateIndexKey);
   } catch (e) {
-    if (!mayCreateIndexKey && e instanceof KeyProtectorError && e.code === 'UNKNOWN_KEK') {
+    // UNKNOWN_KEK names the missing key: only the index key's absence has this cause.
+    if (!mayCreateIndexKey && e instanceof KeyProtectorError && e.code === 'UNKNOWN_KEK' && e.message.includes('index key')) {
       throw new Error(`the store's Digest indexes were made with the HSM key labelled "${INDEX_KEY_LABEL}", which ${token} does not hold: start with the token the store was used with`);
     }
     throw e;
@@ -196,6 +204,8 @@ async function openHsm(config: ServerConfig, store: SqliteObjectStore): Promise<
     if (missing.length > 0) {
       throw new Error(`the store holds objects wrapped under KEK ${missing.join(', ')}, which ${token} does not hold: start with the token those objects were made with`);
     }
+    // A data dir from before kek-current.json: the KEK its label found is named current from now on.
+    if (nameCurrentKekIfUnset(config.dataDir, keys.kekId)) console.log(JSON.stringify({ msg: 'kek', note: `KEK ${keys.kekId} named current in ${CURRENT_KEK_FILE}` }));
     const sealed = await sealClearDigests(store, keys);
     if (sealed > 0) console.log(JSON.stringify({ msg: 'store', note: `the Digests of ${sealed} secret objects were replaced by their index MACs` }));
   } catch (e) {
@@ -207,8 +217,8 @@ async function openHsm(config: ServerConfig, store: SqliteObjectStore): Promise<
 
 async function openHsmModule(config: ServerConfig, mayCreate: boolean, mayCreateIndexKey: boolean): Promise<KeyProtector> {
   const kekEscrowable = config.kekEscrowable;
-  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, EMBEDDED_TOKEN_DIR), { mayCreate, mayCreateIndexKey, kekEscrowable });
-  return Pkcs11KeyProtector.open({ ...configuredModule(config.hsm), createIndexKey: mayCreateIndexKey, kekEscrowable });
+  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, EMBEDDED_TOKEN_DIR), { mayCreate, mayCreateIndexKey, kekEscrowable, ...currentKekOf(config) });
+  return Pkcs11KeyProtector.open({ ...configuredModule(config.hsm), createIndexKey: mayCreateIndexKey, kekEscrowable, ...currentKekOf(config) });
 }
 
 /** The configured PKCS#11 module and token (`hsm`), the PIN read from where the config says. */
@@ -228,8 +238,8 @@ function configuredModule(hsm: NonNullable<ServerConfig['hsm']>) {
  */
 export async function openHsmForVerify(config: ServerConfig): Promise<KeyProtector> {
   const kekEscrowable = config.kekEscrowable;
-  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, EMBEDDED_TOKEN_DIR), { mayCreate: false, openIndexKey: false, createKek: false, kekEscrowable });
-  return Pkcs11KeyProtector.open({ ...configuredModule(config.hsm), createKek: false, openIndexKey: false, kekEscrowable });
+  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, EMBEDDED_TOKEN_DIR), { mayCreate: false, openIndexKey: false, createKek: false, kekEscrowable, ...currentKekOf(config) });
+  return Pkcs11KeyProtector.open({ ...configuredModule(config.hsm), createKek: false, openIndexKey: false, kekEscrowable, ...currentKekOf(config) });
 }
 
 /** The HSM of the process that owns the audit file (its checkpoints), once prepareDataDir has run. */
@@ -264,6 +274,8 @@ export interface ReloadOutcome {
   readonly tls?: { readonly serial: string; readonly validTo: string; readonly crls: number };
   /** The KEK new objects are wrapped under after the reload, and the one before. */
   readonly kek?: { readonly kekId: string; readonly previous: string; readonly changed: boolean };
+  /** The cryptoperiod rules in force after the reload (the configuration file read again), and whether they changed. */
+  readonly cryptoperiods?: { readonly rules: number; readonly changed: boolean };
   /** One line each, naming the file: what failed and what was kept instead. */
   readonly failures: readonly string[];
   readonly warnings: readonly string[];
@@ -325,9 +337,16 @@ export interface StartOptions {
   readonly clock?: Clock;
   /** The scheduler's longest sleep (lifecycle-scheduler.ts recheckMs): a test with its own clock sets it long and wakes it. */
   readonly schedulerRecheckMs?: number;
+  /**
+   * SIGHUP: the configuration read again as at start (the command line's files and flags), for the
+   * settings a reload applies: `cryptoperiods`. Absent: they stay as started.
+   */
+  readonly rereadConfig?: () => ServerConfig;
 }
 
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
+  // SIGHUP replaces them when the configuration file read again says otherwise (opts.rereadConfig).
+  let cryptoperiods = config.cryptoperiods;
   const clock = opts.clock ?? systemClock;
   secureDataDir(config.dataDir);
   let tls = await tlsFiles(config);
@@ -410,10 +429,11 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     crypto: config.crypto,
     observeWrites: notifier ? (store) => new ChangeObserver(store, notifier) : undefined,
     compat: COMPAT_PROFILES[config.compat],
-    cryptoperiods: config.cryptoperiods,
     credentials: config.credentials.size > 0 ? new CredentialVerifier(config.credentials, config.adminIdentities) : undefined,
     access: config.accessPolicy ? new AccessControl(config.accessPolicy.policy, store.grants()) : undefined,
   });
+  // Read per request (handle-message.ts), so a reload's rules apply from the next request on.
+  Object.defineProperty(core, 'cryptoperiods', { get: () => cryptoperiods, enumerable: true });
   // One set of options for both transports: the same TLS material, identities, limits and timeouts.
   const listenerOptions: ListenerOptions = {
     host: config.host,
@@ -485,16 +505,30 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     ...(scheduler ? { scheduler } : {}),
     async reload() {
       const failures: string[] = [];
-      // After kek rotate moved the KEK label: new objects are wrapped under the new KEK from now on.
+      // After kek rotate named a new current KEK (kek-current.json): new objects are wrapped under it from now on.
       let kek: ReloadOutcome['kek'];
       try {
         if (keys.adoptCurrentKek) {
-          const adopted = await keys.adoptCurrentKek();
+          const adopted = await keys.adoptCurrentKek(currentKekId(config.dataDir));
           if (adopted.changed) recordKekInUse(config.dataDir, adopted.kekId);
           kek = adopted;
         }
       } catch (e) {
-        failures.push(`KEK: cannot adopt the key labelled as KEK (${(e as Error).message}); new objects are still wrapped under KEK ${keys.kekId}`);
+        failures.push(`KEK: cannot adopt the current KEK (${(e as Error).message}); new objects are still wrapped under KEK ${keys.kekId}`);
+      }
+      let periods: ReloadOutcome['cryptoperiods'];
+      if (opts.rereadConfig) {
+        try {
+          const next = opts.rereadConfig().cryptoperiods;
+          const changed = JSON.stringify(next) !== JSON.stringify(cryptoperiods);
+          if (changed) {
+            trail.record({ event: 'config-reloaded', correlationId: randomUUID(), reason: `cryptoperiods: ${cryptoperiods.length} rules replaced by ${next.length}` });
+            cryptoperiods = next;
+          }
+          periods = { rules: next.length, changed };
+        } catch (e) {
+          failures.push(`${(e as Error).message}; the cryptoperiods stay as they were (${cryptoperiods.length} rules)`);
+        }
       }
       try {
         await audit.reopen();
@@ -512,10 +546,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         httpsListener?.reloadTls(material);
         metricsEndpoint?.reloadTls(material);
         tls = material;
-        return { tls: { serial: material.serial, validTo: material.validTo, crls: material.crl.length }, ...(kek ? { kek } : {}), failures, warnings: material.warnings };
+        return { tls: { serial: material.serial, validTo: material.validTo, crls: material.crl.length }, ...(kek ? { kek } : {}), ...(periods ? { cryptoperiods: periods } : {}), failures, warnings: material.warnings };
       } catch (e) {
         failures.push(`${(e as Error).message}; still serving the previous TLS certificate, key, CA and CRLs`);
-        return { ...(kek ? { kek } : {}), failures, warnings: [] };
+        return { ...(kek ? { kek } : {}), ...(periods ? { cryptoperiods: periods } : {}), failures, warnings: [] };
       }
     },
     async stop() {

@@ -17,9 +17,10 @@ export interface AuditRecord {
    * `notification`: one Notify or Put the server sent (or could not send) to a client's endpoint;
    * `notification-dropped`: messages for an endpoint given up on (queue full, server stopping);
    * `scheduled`: a server action at its time (a date reached, an automatic rotation: src/scheduler/);
-   * `access-policy`: the access policy file reloaded (SIGHUP), or kept because the new one failed.
+   * `access-policy`: the access policy file reloaded (SIGHUP), or kept because the new one failed;
+   * `config-reloaded`: a setting SIGHUP applied from the configuration file read again (`reason` says which).
    */
-  readonly event: 'operation' | 'connection-rejected' | 'message-rejected' | 'notification' | 'notification-dropped' | 'scheduled' | 'access-policy';
+  readonly event: 'operation' | 'connection-rejected' | 'message-rejected' | 'notification' | 'notification-dropped' | 'scheduled' | 'access-policy' | 'config-reloaded';
   readonly correlationId: string;
   readonly client?: string;
   readonly certificateFingerprint?: string;

@@ -78,7 +78,7 @@ async function backupCommand(flags: BackupFlags): Promise<void> {
   console.log(`backup written: ${summary.out}`);
   console.log(`objects: ${summary.objects} (${Object.entries(types).map(([t, n]) => `${t} ${n}`).join(', ') || 'none'})`);
   console.log(`backup key protected by KEK ${summary.backupKekId}`);
-  console.log(`KEKs the objects need: ${summary.kekInventory.map((k) => `${k.kekId}${k.label ? ` (${k.label})` : ''}: ${k.objects} objects, ${k.digests} digests`).join('; ') || 'none'}`);
+  console.log(`KEKs the objects need: ${summary.kekInventory.map((k) => `${k.kekId}${k.current ? ' (current)' : ''}: ${k.objects} objects, ${k.digests} digests`).join('; ') || 'none'}`);
   console.log(`sha256: ${summary.sha256}`);
 }
 

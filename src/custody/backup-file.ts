@@ -19,8 +19,10 @@ const MAX_HEADER_BYTES = 1 << 20;
 /** One KEK the snapshot's objects are wrapped under, and how many rows need it. */
 export interface KekInventoryEntry {
   readonly kekId: string;
-  /** The label, for the KEK the server uses now (earlier KEKs are found by id, their labels are not read). */
+  /** The configured KEK label, on the current KEK's entry (earlier KEKs are found by id, their labels are not read). */
   readonly label?: string;
+  /** The KEK the data dir named current (kek-current.json) when the backup was made. */
+  readonly current?: true;
   /** Objects whose material is wrapped under it. */
   readonly objects: number;
   /** Objects whose withheld Digest is wrapped under it. */

@@ -62,7 +62,7 @@ export async function runBackup(req: BackupRequest): Promise<BackupSummary> {
     const inv = storeInventory(snapshotFile);
     const kekInventory: KekInventoryEntry[] = [...inv.keks].map(([kekId, n]) => ({
       kekId,
-      ...(kekId === req.keys.kekId ? { label: req.kekLabel } : {}),
+      ...(kekId === req.keys.kekId ? { label: req.kekLabel, current: true as const } : {}),
       objects: n.objects,
       digests: n.digests,
     }));

@@ -20,7 +20,7 @@ import { KeyProtectorError } from '../keys/key-protector';
 import { AUDIT_KEY_LABEL, INDEX_KEY_LABEL } from '../keys/pkcs11-mac-keys';
 import { destroyQuietly, secretKeyFacts, type Handle } from '../keys/pkcs11-module';
 import { SplitKeyMethod } from '../spec/generated/enums';
-import type { CustodyToken, TokenKey } from './token';
+import { rotatedKekLabel, type CustodyToken, type TokenKey } from './token';
 
 export const SHARE_KIND = 'kmip-server KEK escrow share';
 const SHARE_VERSION = 1;
@@ -32,7 +32,8 @@ export class CustodyError extends Error {
   override readonly name = 'CustodyError';
 }
 
-type Role = 'kek' | 'index' | 'audit';
+/** kek: the current KEK; earlierKek: one that stored objects still reference (a rotation not yet finished or retired). */
+type Role = 'kek' | 'earlierKek' | 'index' | 'audit';
 
 interface EscrowedKey {
   readonly role: Role;
@@ -74,21 +75,31 @@ export function shareFileName(custodian: number, shares: number): string {
   return `custodian-${custodian}-of-${shares}.json`;
 }
 
-export function escrowKeys(token: CustodyToken, opts: { shares: number; threshold: number; outDir: string }): EscrowResult {
+/**
+ * `referenced`: every KEK id the store's objects (material or withheld Digests) name; each is
+ * escrowed beside the current KEK, since recovering only the current one would leave those
+ * objects unreadable.
+ */
+export function escrowKeys(token: CustodyToken, opts: { shares: number; threshold: number; outDir: string; dataDir: string; referenced: readonly string[] }): EscrowResult {
   const { shares, threshold } = opts;
   if (!Number.isInteger(threshold) || threshold < 2) throw new CustodyError('--threshold must be at least 2: one custodian alone must not recover the KEK (dual control)');
   if (!Number.isInteger(shares) || shares < threshold || shares > 255) throw new CustodyError('--shares must be at least --threshold and at most 255');
-  const kek = token.one(token.config.kekLabel);
-  if (kek === undefined) throw new CustodyError(`the token holds no KEK labelled ${JSON.stringify(token.config.kekLabel)}`);
+  const kek = token.current(opts.dataDir);
+  if (kek === undefined) throw new CustodyError(`the token holds no current KEK (kmip-server kek status lists the token's KEKs)`);
+  const earlier = opts.referenced.filter((id) => id !== kek.id);
+  const earlierKeks = earlier.map((id) => token.find({ id })[0]);
+  const absent = earlier.filter((_, i) => earlierKeks[i] === undefined);
+  if (absent.length > 0) throw new CustodyError(`the store's objects reference KEK ${absent.join(', ')}, which the token does not hold: recover it first, or the escrow would not cover those objects`);
   const custody: [Role, TokenKey | undefined][] = [
     ['kek', kek],
+    ...earlierKeks.map((k): [Role, TokenKey | undefined] => ['earlierKek', k]),
     ['index', token.indexKey()],
     ['audit', token.auditKey()],
   ];
   for (const [role, key] of custody) {
     if (key !== undefined && !key.facts.extractable) {
       throw new CustodyError(
-        `the ${role === 'kek' ? `KEK ${key.id}` : `${role} key`} was not created escrowable (hsm.kekEscrowable was off): it cannot leave the HSM even wrapped; back it up with the HSM's own backup (docs/operations.md)`,
+        `the ${role === 'kek' || role === 'earlierKek' ? `KEK ${key.id}` : `${role} key`} was not created escrowable (hsm.kekEscrowable was off): it cannot leave the HSM even wrapped; back it up with the HSM's own backup (docs/operations.md)`,
       );
     }
   }
@@ -295,6 +306,7 @@ function putKey(token: CustodyToken, unwrapping: Handle, k: EscrowedKey, label: 
 /** The label a recovered key takes in this token: the one its configuration looks for. */
 function labelFor(token: CustodyToken, k: EscrowedKey): string {
   if (k.role === 'kek') return token.config.kekLabel;
+  if (k.role === 'earlierKek') return rotatedKekLabel(token.config.kekLabel, k.id);
   if (k.role === 'index') return token.config.indexKeyLabel ?? INDEX_KEY_LABEL;
   return AUDIT_KEY_LABEL;
 }

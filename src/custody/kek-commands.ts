@@ -14,7 +14,8 @@ import { tokenProtectorConfig } from '../main';
 import { progressBar } from './progress';
 import { lockCustody, openCustodyAudit, type CustodyAudit } from './custody-audit';
 import { CustodyError, escrowKeys, recoverKeys } from './escrow';
-import { finishInterruptedSwitch, kekStatus, retireKek, rotateKek } from './rotation';
+import { kekReferences, kekStatus, openStoreFile, retireKek, rotateKek, settleCurrentKek } from './rotation';
+import { nameCurrentKekIfUnset } from '../keys/kek-current';
 import { CustodyToken } from './token';
 
 interface Common {
@@ -47,10 +48,13 @@ export async function withCustody<T>(
   try {
     const protector = tokenProtectorConfig(config, { mayCreateToken: how.mayCreateToken });
     token = await CustodyToken.open(protector);
+    // A data dir from before kek-current.json gets it (only that file is written), before anything opens the KEK.
+    if (how.lock && fs.existsSync(config.storePath)) settleCurrentKek(token, config.dataDir, config.storePath);
     const openAudit = async () => {
       if (audit !== undefined) return audit;
-      // Opened once the KEK is on the token (recover puts it there first); the audit key MACs the checkpoints.
-      keys = await Pkcs11KeyProtector.open({ ...protector, createKek: false, openIndexKey: false });
+      // Opened once the KEK is on the token (recover puts it there first) and as the data dir names it
+      // then; the audit key MACs the checkpoints.
+      keys = await Pkcs11KeyProtector.open({ ...tokenProtectorConfig(config, { mayCreateToken: false }), createKek: false, openIndexKey: false });
       const k = keys;
       audit = await openCustodyAudit(config.dataDir, (data) => k.auditMac(data));
       return audit;
@@ -96,8 +100,15 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
     .requiredOption('--threshold <M>', 'how many shares recover the KEK (at least 2)', value)
     .requiredOption('--out <DIR>', 'where to write custodian-I-of-N.json (mode 0600); hand each to its custodian', value)
     .action((o: Common & { shares: string; threshold: string; out: string }) =>
-      withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-escrow' }, async ({ token, audit }) => {
-        const r = escrowKeys(token, { shares: positiveInt('--shares', o.shares), threshold: positiveInt('--threshold', o.threshold), outDir: path.resolve(o.out) });
+      withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-escrow' }, async ({ config, token, audit }) => {
+        const db = openStoreFile(config.storePath);
+        let referenced: string[];
+        try {
+          referenced = [...kekReferences(db).keys()];
+        } finally {
+          db.close();
+        }
+        const r = escrowKeys(token, { shares: positiveInt('--shares', o.shares), threshold: positiveInt('--threshold', o.threshold), outDir: path.resolve(o.out), dataDir: config.dataDir, referenced });
         await (await audit()).record('kek-escrow', { kekId: r.kekId, escrowId: r.escrowId, shares: r.shares, threshold: r.threshold, keys: r.keys.map((k) => `${k.role}:${k.id}`) });
         print(o.json, { msg: 'kek escrowed', ...r }, `KEK ${r.kekId} escrowed: ${r.shares} share files in ${path.resolve(o.out)}, any ${r.threshold} recover it`);
       }),
@@ -106,8 +117,10 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
   common(sub(kek, 'recover', 'put the escrowed KEK (and index and audit keys) into the data dir\'s token from M custodian shares'))
     .requiredOption('--share <FILE>', 'a custodian\'s share file (repeat: --share A --share B ...)', (v: string, prev: string[] = []) => [...prev, value(v)])
     .action((o: Common & { share: string[] }) =>
-      withCustody(o, { mayCreateToken: true, lock: true, action: 'kek-recover' }, async ({ token, audit }) => {
+      withCustody(o, { mayCreateToken: true, lock: true, action: 'kek-recover' }, async ({ config, token, audit }) => {
         const r = recoverKeys(token, o.share.map((f) => path.resolve(f)));
+        // A new data dir takes the escrow's current KEK as its own; one that names a KEK keeps it.
+        nameCurrentKekIfUnset(config.dataDir, r.kekId);
         await (await audit()).record('kek-recover', { kekId: r.kekId, escrowId: r.escrowId, custodians: r.custodians, restored: r.restored.map((k) => `${k.role}:${k.id}`) });
         print(o.json, { msg: 'kek recovered', ...r }, `KEK ${r.kekId} recovered from custodians ${r.custodians.join(', ')}: ${r.restored.length} keys put into the token, ${r.alreadyPresent.length} already there`);
       }),
@@ -118,7 +131,6 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
     .option('--switch-timeout <SECONDS>', 'how long to wait for the running server to switch to the new KEK (default 30)', value)
     .action((o: Common & { batch?: string; switchTimeout?: string }) =>
       withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-rotate' }, async ({ config, token, audit }) => {
-        finishInterruptedSwitch(token, config.dataDir, config.storePath);
         const bar = progressBar('re-wrapping');
         const r = await rotateKek(token, await audit(), {
           dataDir: config.dataDir,

@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { nameCurrentKekIfUnset } from '../keys/kek-current';
 import { KeyProtectorError, type KeyProtector } from '../keys/key-protector';
 import { sealBinding } from '../objects/digest-index';
 import { schemaSupported, storeInventory, storeObjectCount, wrappedRows } from '../store/sqlite-snapshot';
@@ -97,6 +98,8 @@ export async function runRestore(req: RestoreRequest): Promise<RestoreSummary> {
     } finally {
       snapshot.fill(0);
     }
+    // A data dir without kek-current.json takes the backup's current KEK (the token holds it: checked above).
+    nameCurrentKekIfUnset(req.dataDir, header.kekInventory.find((k) => k.current === true)?.kekId ?? header.backupKey.kekId);
     const inv = storeInventory(req.storePath);
     const { unwrapped, failed } = await unwrapEverything(keys, req.storePath, inv.objects, req.progress);
     return {

@@ -1,13 +1,18 @@
 /**
  * KEK rotation, status and retirement, beside a running server.
  *
+ * No KEK on the token is ever changed once made: SoftHSM2 rewrites a key's file in place on
+ * C_SetAttributeValue, so a SIGKILL while a KEK's label changed could lose that KEK and every
+ * object under it. Which KEK is current is the data dir's kek-current.json (keys/kek-current.ts),
+ * replaced by an atomic rename; earlier KEKs stay as they were until `kek retire` destroys them.
+ *
  * Rotation, in steps persisted in ROTATION_FILE so that a SIGKILL at any point resumes:
- *  1. `create`: the new KEK's CKA_ID is chosen and saved first, then the key is made under the
- *     label nextKekLabel() (a rerun finds it by that CKA_ID instead of making another).
- *  2. `switch`: the old KEK takes retiredKekLabel(), the new one the KEK label: a server started
- *     from now on makes new objects under the new KEK. A running one is sent SIGHUP, re-finds its
- *     KEK by label and says so in its kek-in-use record (keys/kek-in-use.ts); the rotation waits
- *     for that (bounded) before re-wrapping, so the last pass catches what it wrapped before.
+ *  1. `create`: the new KEK's CKA_ID is chosen and saved first, then the key is made with its
+ *     final label, rotatedKekLabel() (a rerun finds it by that CKA_ID instead of making another).
+ *  2. `switch`: kek-current.json names the new KEK: a server started from now on makes new objects
+ *     under it. A running one is sent SIGHUP, reads the file again and says so in its kek-in-use
+ *     record (keys/kek-in-use.ts); the rotation waits for that (bounded) before re-wrapping, so
+ *     the last pass catches what it wrapped before.
  *  3. `rewrap`: rows still under another KEK are decrypted and encrypted again in the HSM in
  *     bounded batches, each committed in one short transaction that changes a row only if it still
  *     holds the blob that was read (compare-and-swap: a row the server changed meanwhile is taken
@@ -15,6 +20,9 @@
  *     on the token throughout, so every row decrypts at every instant, whichever blob it holds.
  *  4. `done`, once no row names another KEK.
  * `kek retire` destroys an earlier KEK only when no row names it.
+ *
+ * A data dir from before kek-current.json (current KEK = the one labelled as KEK, rotations that
+ * moved labels) is settled first by settleCurrentKek, which only writes that file.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,8 +35,9 @@ import type { Pkcs11KeyProtectorConfig } from '../keys/pkcs11-config';
 import { CustodyError } from './escrow';
 import type { CustodyAudit } from './custody-audit';
 import { alive, aliveNode, holderOf } from './custody-audit';
-import { nextKekLabel, retiredKekLabel, type CustodyToken } from './token';
+import { rotatedKekLabel, type CustodyToken, type TokenKey } from './token';
 import { liveKeksInUse } from '../keys/kek-in-use';
+import { currentKekId, writeCurrentKek } from '../keys/kek-current';
 
 export const ROTATION_FILE = 'kek-rotation.json';
 /** The server's data-dir lock (data-dir.ts): its holder and when it started. */
@@ -36,6 +45,18 @@ const SERVER_LOCK_FILE = 'server.lock';
 export const DEFAULT_BATCH = 200;
 /** How long a rotation waits for a running server to switch to the new KEK after SIGHUP. */
 export const SWITCH_TIMEOUT_MS = 30_000;
+/**
+ * Test hook: with this set to a pause point's name ('kek-switch': the new KEK made, not yet
+ * current; 'kek-switched': current, the rotation's state not yet saved), the rotation says so on
+ * stderr and waits there for ever, so a crash test can SIGKILL it inside that window.
+ */
+export const PAUSE_ENV = 'KMIP_SERVER_TEST_PAUSE';
+
+async function pausePoint(point: 'kek-switch' | 'kek-switched'): Promise<void> {
+  if (process.env[PAUSE_ENV] !== point) return;
+  process.stderr.write(`paused at ${point}\n`);
+  await new Promise<never>(() => setInterval(() => {}, 60_000));
+}
 
 export interface RotationState {
   readonly fromKekId: string;
@@ -121,8 +142,8 @@ export async function rotateKek(token: CustodyToken, audit: CustodyAudit, opts: 
   let state = readRotation(opts.dataDir);
   const resumed = state !== null && state.phase !== 'done';
   if (state === null || state.phase === 'done') {
-    const current = token.one(label);
-    if (current === undefined) throw new CustodyError(`the token holds no KEK labelled ${JSON.stringify(label)}`);
+    const current = token.current(opts.dataDir);
+    if (current === undefined) throw new CustodyError(`the token holds no current KEK (${currentKekId(opts.dataDir) ?? `labelled ${JSON.stringify(label)}`})`);
     state = { fromKekId: current.id, toKekId: randomBytes(16).toString('hex'), phase: 'create', startedAt: new Date().toISOString(), rewrapped: 0 };
     saveRotation(opts.dataDir, state);
     await audit.record('kek-rotate-start', { fromKekId: state.fromKekId, toKekId: state.toKekId });
@@ -136,7 +157,7 @@ export async function rotateKek(token: CustodyToken, audit: CustodyAudit, opts: 
       if (old === undefined) throw new CustodyError(`KEK ${state.fromKekId} is not on the token`);
       const mechanism = old.facts.encrypt && old.facts.decrypt ? MECHANISM_AES_GCM : MECHANISM_AES_KWP;
       generateKek(token.lib, token.session, {
-        label: nextKekLabel(label),
+        label: rotatedKekLabel(label, state.toKekId),
         id: Buffer.from(state.toKekId, 'hex'),
         mechanism,
         escrowable: token.config.kekEscrowable === true,
@@ -148,10 +169,14 @@ export async function rotateKek(token: CustodyToken, audit: CustodyAudit, opts: 
   }
 
   if (state.phase === 'switch') {
-    moveLabel(token, state);
+    if (token.find({ id: state.toKekId }).length === 0) throw new CustodyError(`the new KEK ${state.toKekId} is not on the token`);
+    await pausePoint('kek-switch');
+    // The one step that makes the new KEK current: no key on the token changes.
+    writeCurrentKek(opts.dataDir, state.toKekId);
+    await pausePoint('kek-switched');
     state = { ...state, phase: 'rewrap', switchedAt: Date.now() };
     saveRotation(opts.dataDir, state);
-    await audit.record('kek-rotate-switched', { fromKekId: state.fromKekId, toKekId: state.toKekId, kekLabel: label });
+    await audit.record('kek-rotate-switched', { fromKekId: state.fromKekId, toKekId: state.toKekId });
   }
 
   // A running server wraps under the new KEK from here on; what it wrapped under the old one before is re-wrapped below.
@@ -159,10 +184,9 @@ export async function rotateKek(token: CustodyToken, audit: CustodyAudit, opts: 
   if (serverSwitched.length > 0) await audit.record('kek-rotate-server-switched', { toKekId: state.toKekId, pids: serverSwitched });
 
   const db = openStoreFile(opts.storePath);
-  // The new KEK is now the one labelled as KEK: the protector makes blobs under it, and finds the others by CKA_ID.
-  const keys = await Pkcs11KeyProtector.open({ ...opts.protector, createKek: false, openIndexKey: false });
+  // The protector makes blobs under the new KEK, and finds the others by CKA_ID.
+  const keys = await Pkcs11KeyProtector.open({ ...opts.protector, kekId: state.toKekId, createKek: false, openIndexKey: false });
   try {
-    if (keys.kekId !== state.toKekId) throw new CustodyError(`the KEK labelled ${JSON.stringify(label)} is ${keys.kekId}, not the rotation's new KEK ${state.toKekId}`);
     const rewrapped = await rewrapAll(db, keys, state, audit, opts);
     state = { ...state, rewrapped: state.rewrapped + rewrapped };
     const remaining = countOthers(db, state.toKekId);
@@ -178,33 +202,27 @@ export async function rotateKek(token: CustodyToken, audit: CustodyAudit, opts: 
   }
 }
 
-/** The KEK label from the old KEK to the new one (two steps: between them no key carries it). */
-function moveLabel(token: CustodyToken, state: RotationState): void {
-  const label = token.config.kekLabel;
-  const [from] = token.find({ id: state.fromKekId });
-  const [to] = token.find({ id: state.toKekId });
-  if (to === undefined) throw new CustodyError(`the new KEK ${state.toKekId} is not on the token`);
-  if (from !== undefined && from.label !== retiredKekLabel(label, from.id)) token.setLabel(from.handle, retiredKekLabel(label, from.id));
-  if (to.label !== label) token.setLabel(to.handle, label);
-}
-
 /**
- * Completes a label move a crash cut in two, before anything opens the token by the KEK label
- * (the custody trail's protector does): idempotent, and the rotation then carries on as saved.
+ * Before anything opens the token for a custody command: a data dir from before kek-current.json
+ * gets it, naming the KEK the label rule makes current (the one labelled as KEK; after a label
+ * move a kill cut in two, the rotation's old KEK, which every server still used). Writes only
+ * that file, never the token; idempotent. Then a rotation a kill left at `switch` whose new KEK is
+ * gone (an earlier version moved labels, and SoftHSM2 could lose the key doing so) makes it again.
  */
-export function finishInterruptedSwitch(token: CustodyToken, dataDir: string, storePath: string): void {
-  let state = readRotation(dataDir);
-  // 'create' with no KEK label: a kill while a lost new KEK was being made again.
-  if ((state?.phase !== 'switch' && state?.phase !== 'create') || token.one(token.config.kekLabel) !== undefined) return;
-  if (token.find({ id: state.toKekId }).length === 0) state = remakeLostNewKek(token, dataDir, storePath, state);
-  moveLabel(token, state);
+export function settleCurrentKek(token: CustodyToken, dataDir: string, storePath: string): void {
+  const state = readRotation(dataDir);
+  const unfinished = state !== null && (state.phase === 'create' || state.phase === 'switch');
+  if (currentKekId(dataDir) === undefined) {
+    const labelled = token.one(token.config.kekLabel);
+    const legacy: TokenKey | undefined = labelled ?? (unfinished ? token.find({ id: state.fromKekId })[0] : undefined);
+    if (legacy !== undefined && legacy.id !== '') writeCurrentKek(dataDir, legacy.id);
+  }
+  if (unfinished && state.phase === 'switch' && token.find({ id: state.toKekId }).length === 0) remakeLostNewKek(token, dataDir, storePath, state);
 }
 
 /**
- * SoftHSM2 rewrites a key's file in place when its label changes, so a kill during the label move
- * can leave the new KEK unloadable. Until the move completes nothing is wrapped under it (a server
- * adopts it only by its label), so a new one is made in its place; rows under it would mean it
- * must be recovered instead.
+ * A new KEK lost before it wrapped anything (an earlier version's cut label move) is made again
+ * under a new id; rows under it would mean it must be recovered instead.
  */
 function remakeLostNewKek(token: CustodyToken, dataDir: string, storePath: string, state: RotationState): RotationState {
   const lostId = state.toKekId;
@@ -218,16 +236,8 @@ function remakeLostNewKek(token: CustodyToken, dataDir: string, storePath: strin
   if (underIt > 0) throw new CustodyError(`the new KEK ${lostId} is not on the token and ${underIt} objects are wrapped under it: recover it (kmip-server kek recover, or the HSM's backup) before rotating again`);
   const old = token.find({ id: state.fromKekId })[0];
   if (old === undefined) throw new CustodyError(`KEK ${state.fromKekId} is not on the token`);
-  const next: RotationState =
-    state.phase === 'create' ? { ...state, phase: 'switch' } : { ...state, toKekId: randomBytes(16).toString('hex'), remade: [...(state.remade ?? []), lostId] };
-  // Saved first, as at the rotation's start: a kill from here on finds the id it must make.
-  saveRotation(dataDir, { ...next, phase: 'create' });
-  generateKek(token.lib, token.session, {
-    label: nextKekLabel(token.config.kekLabel),
-    id: Buffer.from(next.toKekId, 'hex'),
-    mechanism: old.facts.encrypt && old.facts.decrypt ? MECHANISM_AES_GCM : MECHANISM_AES_KWP,
-    escrowable: token.config.kekEscrowable === true,
-  });
+  // Back to `create` with a new id, saved first: the rotation makes it at its step 1 and records the lost one.
+  const next: RotationState = { ...state, phase: 'create', toKekId: randomBytes(16).toString('hex'), remade: [...(state.remade ?? []), lostId] };
   saveRotation(dataDir, next);
   return next;
 }
@@ -343,6 +353,7 @@ async function reprotect(keys: Pkcs11KeyProtector, uid: string, old: { kekId: st
 export interface KekStatus {
   readonly kekId: string;
   readonly label: string;
+  /** current: the data dir names it; next: an unfinished rotation's new KEK, not yet current. */
   readonly role: 'current' | 'next' | 'earlier' | 'missing';
   readonly escrowable: boolean;
   readonly objects: number;
@@ -357,11 +368,13 @@ export function kekStatus(token: CustodyToken, opts: { dataDir: string; storePat
   } finally {
     db.close();
   }
-  const label = token.config.kekLabel;
+  const current = token.current(opts.dataDir)?.id;
+  const rotation = readRotation(opts.dataDir);
+  const next = rotation !== null && rotation.phase !== 'done' ? rotation.toKekId : undefined;
   const keks: KekStatus[] = token.keks().map((k) => ({
     kekId: k.id,
     label: k.label,
-    role: k.label === label ? 'current' : k.label === nextKekLabel(label) ? 'next' : 'earlier',
+    role: k.id === current ? 'current' : k.id === next ? 'next' : 'earlier',
     escrowable: k.facts.extractable,
     objects: refs.get(k.id)?.objects ?? 0,
     digests: refs.get(k.id)?.digests ?? 0,
@@ -369,7 +382,7 @@ export function kekStatus(token: CustodyToken, opts: { dataDir: string; storePat
   for (const [id, r] of refs) {
     if (!keks.some((k) => k.kekId === id)) keks.push({ kekId: id, label: '', role: 'missing', escrowable: false, ...r });
   }
-  return { keks, rotation: readRotation(opts.dataDir) };
+  return { keks, rotation };
 }
 
 export async function retireKek(token: CustodyToken, audit: CustodyAudit, opts: { dataDir: string; storePath: string; kekId: string }): Promise<{ kekId: string }> {
@@ -377,7 +390,7 @@ export async function retireKek(token: CustodyToken, audit: CustodyAudit, opts: 
   const [kek, ...more] = token.find({ id: kekId });
   if (kek === undefined) throw new CustodyError(`the token holds no KEK ${kekId} (kmip-server kek status lists them)`);
   if (more.length > 0) throw new CustodyError(`several keys carry CKA_ID ${kekId}`);
-  if (kek.label === token.config.kekLabel) throw new CustodyError(`KEK ${kekId} is the current KEK: rotate first (kmip-server kek rotate)`);
+  if (kek.id === token.current(opts.dataDir)?.id) throw new CustodyError(`KEK ${kekId} is the current KEK: rotate first (kmip-server kek rotate)`);
   const state = readRotation(opts.dataDir);
   if (state !== null && state.phase !== 'done' && (state.toKekId === kekId || state.fromKekId === kekId)) {
     throw new CustodyError(`KEK ${kekId} is part of an unfinished rotation: run kmip-server kek rotate to finish it first`);

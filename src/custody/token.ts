@@ -5,19 +5,19 @@
  * wrapped (escrow.ts).
  */
 import * as pkcs11js from 'pkcs11js';
+import { currentKekId } from '../keys/kek-current';
 import { KeyProtectorError } from '../keys/key-protector';
 import type { Pkcs11KeyProtectorConfig } from '../keys/pkcs11-config';
 import { AUDIT_KEY_LABEL, INDEX_KEY_LABEL } from '../keys/pkcs11-mac-keys';
 import { acquireModule, findObjects, findSlot, login, releaseModule, secretKeyFacts, type Handle, type Lib, type LoadedModule, type SecretKeyFacts } from '../keys/pkcs11-module';
 
-/** The label an earlier KEK carries once a rotation has moved the KEK label on to its successor. */
-export function retiredKekLabel(kekLabel: string, kekId: string): string {
-  return `${kekLabel}.old.${kekId}`;
-}
-
-/** The label a rotation's new KEK carries until it takes the KEK label over. */
-export function nextKekLabel(kekLabel: string): string {
-  return `${kekLabel}.next`;
+/**
+ * The label a KEK made by `kek rotate` carries for life: a KEK is never relabelled (SoftHSM2
+ * rewrites a key's file in place on C_SetAttributeValue, and a kill then can lose the key), and
+ * which one is current is the data dir's to say (keys/kek-current.ts), not the label's.
+ */
+export function rotatedKekLabel(kekLabel: string, kekId: string): string {
+  return `${kekLabel}.${kekId}`;
 }
 
 export interface TokenKey {
@@ -75,6 +75,18 @@ export class CustodyToken {
     return found[0];
   }
 
+  /**
+   * The current KEK: the one the data dir names (kek-current.json), or, for a data dir from before
+   * that file, the one labelled as KEK. Undefined when the token holds neither.
+   */
+  current(dataDir: string): TokenKey | undefined {
+    const kekId = currentKekId(dataDir);
+    if (kekId === undefined) return this.one(this.config.kekLabel);
+    const found = this.find({ id: kekId });
+    if (found.length > 1) throw new KeyProtectorError('KEK_AMBIGUOUS', `${found.length} keys carry CKA_ID ${kekId}`);
+    return found[0];
+  }
+
   /** Every AES key whose label is the KEK label or one of its rotation labels: current, next, earlier. */
   keks(): TokenKey[] {
     const base = this.config.kekLabel;
@@ -93,10 +105,6 @@ export class CustodyToken {
 
   auditKey(): TokenKey | undefined {
     return this.one(AUDIT_KEY_LABEL);
-  }
-
-  setLabel(key: Handle, label: string): void {
-    this.lib.C_SetAttributeValue(this.session, key, [{ type: pkcs11js.CKA_LABEL, value: label }]);
   }
 
   private describe(handle: Handle): TokenKey {

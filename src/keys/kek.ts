@@ -23,7 +23,7 @@ export interface KekDescription {
 }
 
 /**
- * Finds the KEK by label on a logged-in session, or creates it, and checks its policy. `known` is
+ * Finds the KEK (by the data dir's CKA_ID, else by label) on a logged-in session, or creates it, and checks its policy. `known` is
  * null at open (the KEK may be created and the mechanism chosen) and the open-time choice on
  * reconnect (the KEK must be the same one).
  */
@@ -40,15 +40,20 @@ export function openKek(
   try {
     // On reconnect the KEK this server started with, by CKA_ID: a KEK rotation may have moved the
     // label on to a new KEK meanwhile (the server adopts it on SIGHUP: Pkcs11KeyProtector.adoptCurrentKek).
-    const byId = known !== null && /^(?:[0-9a-f]{2})+$/.test(known.kekId);
+    // Otherwise the one the data dir names (kek-current.ts), else the one labelled as KEK.
+    const wantedId = known !== null && /^(?:[0-9a-f]{2})+$/.test(known.kekId) ? known.kekId : known === null ? config.kekId : undefined;
     const found = findObjects(lib, session, [
       { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
       { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
       { type: pkcs11js.CKA_TOKEN, value: true },
-      byId ? { type: pkcs11js.CKA_ID, value: Buffer.from(known.kekId, 'hex') } : { type: pkcs11js.CKA_LABEL, value: config.kekLabel },
+      wantedId !== undefined ? { type: pkcs11js.CKA_ID, value: Buffer.from(wantedId, 'hex') } : { type: pkcs11js.CKA_LABEL, value: config.kekLabel },
     ]);
     if (found.length > 1) {
-      throw new KeyProtectorError('KEK_AMBIGUOUS', `${found.length} keys are labelled ${JSON.stringify(config.kekLabel)}`);
+      throw new KeyProtectorError('KEK_AMBIGUOUS', wantedId !== undefined ? `${found.length} keys carry CKA_ID ${wantedId}` : `${found.length} keys are labelled ${JSON.stringify(config.kekLabel)}`);
+    }
+    if (found.length === 0 && known === null && config.kekId !== undefined) {
+      // Never made here: a new key would silently make every blob under the named one undecryptable.
+      throw new KeyProtectorError('UNKNOWN_KEK', `the data dir names KEK ${config.kekId} as current, but the token does not hold it: recover it (kmip-server kek recover, or the HSM's backup)`);
     }
     const support = mechanismSupport(lib, slot);
     const existing = found[0];

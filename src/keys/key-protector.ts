@@ -123,10 +123,10 @@ export interface KeyProtector {
   /** Of these KEK ids (those a store references), the ones this HSM does not hold. */
   missingKeks?(kekIds: readonly string[]): Promise<string[]>;
   /**
-   * Re-finds the current KEK (by label, after a rotation moved it), checks it, and wraps new
-   * objects under it from then on (SIGHUP). Optional: a protector with one fixed key has none.
+   * Re-finds the current KEK (`kekId`, as the data dir names it after a rotation; without it, by
+   * label), checks it, and wraps new objects under it from then on (SIGHUP). Optional: a protector with one fixed key has none.
    */
-  adoptCurrentKek?(): Promise<{ kekId: string; previous: string; changed: boolean }>;
+  adoptCurrentKek?(kekId?: string): Promise<{ kekId: string; previous: string; changed: boolean }>;
   /**
    * HMAC-SHA256 by a non-extractable audit key held in the HSM (created on first use), and its
    * check (which never creates the key): the audit trail's checkpoints. Optional: without them the

@@ -12,8 +12,13 @@ export interface Pkcs11KeyProtectorConfig {
   readonly slotId?: number | bigint;
   /** User PIN. Read it with `readPin` (environment variable or file), never from argv. */
   readonly pin: string;
-  /** CKA_LABEL of the KEK. */
+  /** CKA_LABEL of the KEK: how the first KEK is found or made, and the current one of a data dir without kekId. */
   readonly kekLabel: string;
+  /**
+   * CKA_ID (hex) of the current KEK, as the data dir names it (keys/kek-current.ts): found by this
+   * id instead of by label, and never created.
+   */
+  readonly kekId?: string;
   /** 'auto' (default): AES-GCM if the module offers it for C_Encrypt/C_Decrypt, else RFC 5649 key wrap. */
   readonly mechanism?: 'auto' | Pkcs11Mechanism;
   /** Sessions in the pool (default 4, libuv's default thread-pool size). */

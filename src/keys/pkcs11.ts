@@ -300,13 +300,15 @@ export class Pkcs11KeyProtector implements KeyProtector {
   }
 
   /**
-   * Re-finds the KEK by label (a rotation moves the label to a new KEK), checks its policy as at
-   * open, and wraps new objects under it from then on; blobs under any earlier KEK still on the
-   * token keep decrypting. Never creates a KEK. Resolves once no operation wraps under the old one.
+   * Re-finds the current KEK (`kekId`, which the data dir names after a rotation; without it, by
+   * label), checks its policy as at open, and wraps new objects under it from then on; blobs under
+   * any earlier KEK still on the token keep decrypting. Never creates a KEK. Resolves once no
+   * operation wraps under the old one.
    */
-  async adoptCurrentKek(): Promise<{ kekId: string; previous: string; changed: boolean }> {
+  async adoptCurrentKek(kekId?: string): Promise<{ kekId: string; previous: string; changed: boolean }> {
     const previous = this.kekId;
-    const found = await this.withSession(async (lib, session, conn) => openKek(lib, conn.slot, session, { ...this.config, createKek: false }, null));
+    const config: Pkcs11KeyProtectorConfig = { ...this.config, createKek: false, ...(kekId !== undefined ? { kekId } : {}) };
+    const found = await this.withSession(async (lib, session, conn) => openKek(lib, conn.slot, session, config, null));
     await this.sessions.adopt({ kekId: found.kekId, mechanism: found.mechanism });
     return { kekId: found.kekId, previous, changed: found.kekId !== previous };
   }

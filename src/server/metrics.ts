@@ -242,7 +242,7 @@ export class ServerMetrics {
       ...(keys.signDigest ? { signDigest: timed('signDigest', keys.signDigest) } : {}),
       ...(keys.verifyDigest ? { verifyDigest: timed('verifyDigest', keys.verifyDigest) } : {}),
       ...(keys.missingKeks ? { missingKeks: timed('missingKeks', keys.missingKeks) } : {}),
-      ...(keys.adoptCurrentKek ? { adoptCurrentKek: () => keys.adoptCurrentKek!() } : {}),
+      ...(keys.adoptCurrentKek ? { adoptCurrentKek: (kekId?: string) => keys.adoptCurrentKek!(kekId) } : {}),
       ...(keys.auditMac ? { auditMac: timed('auditMac', keys.auditMac) } : {}),
       ...(keys.verifyAuditMac ? { verifyAuditMac: timed('verifyAuditMac', keys.verifyAuditMac) } : {}),
       close: () => keys.close(),

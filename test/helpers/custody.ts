@@ -23,10 +23,11 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-export function spawnCli(args: readonly string[]): { child: ChildProcess; done: Promise<CliRun> } {
+/** `env`: added to this process's environment (a test hook such as the rotation's pause point). */
+export function spawnCli(args: readonly string[], env: Readonly<Record<string, string>> = {}): { child: ChildProcess; done: Promise<CliRun> } {
   const child = spawn(process.execPath, ['-r', path.join(PROJECT_ROOT, 'test', 'helpers', 'register-ts-cached.js'), path.join(PROJECT_ROOT, 'scripts', 'run-cli.ts'), ...args], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, KMIP_TS_CACHE: TS_CACHE },
+    env: { ...process.env, ...env, KMIP_TS_CACHE: TS_CACHE },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

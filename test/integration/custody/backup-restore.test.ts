@@ -15,6 +15,7 @@ import { ObjectType } from '../../../src/spec/generated/enums';
 import { PROJECT_ROOT, startServerProcess, type ServerProcess } from '../../helpers/server-process';
 import { everyType } from '../../helpers/custody';
 import { devClient } from '../../helpers/dev-client';
+import { currentKekId } from '../../../src/keys/kek-current';
 
 jest.setTimeout(240_000);
 
@@ -111,6 +112,9 @@ describe('backup and restore', () => {
     expect(summary.objects).toBe(ids.length);
     kekOfBackup = summary.backupKekId;
     expect(summary.kekInventory.map((k) => k.kekId)).toEqual([kekOfBackup]);
+    // The data dir's current KEK is marked: a restore into a new data dir names it current there.
+    expect(summary.kekInventory[0]).toMatchObject({ current: true });
+    expect(currentKekId(source.dataDir)).toBe(kekOfBackup);
     const file = fs.readFileSync(backupFile());
     expect(summary.sha256).toBe(crypto.createHash('sha256').update(file).digest('hex'));
     expect(fs.statSync(backupFile()).mode & 0o777).toBe(0o600);
@@ -189,6 +193,7 @@ describe('backup and restore', () => {
     expect(summary.failed).toEqual([]);
     expect(summary.unwrapped).toBeGreaterThanOrEqual(ids.length);
     expect(fs.statSync(path.join(dir, 'kmip.sqlite')).mode & 0o777).toBe(0o600);
+    expect(currentKekId(dir)).toBe(kekOfBackup);
 
     restored = await startServerProcess({ dataDir: dir });
     const c = clientFor(restored);

@@ -14,6 +14,7 @@ import { encodeTtlv } from '../../../ttlv';
 import { CryptographicAlgorithm, ObjectType } from '../../../src/spec/generated/enums';
 import { clientFor, escrowableConfig, everyType, jsonOut, runCli } from '../../helpers/custody';
 import { startServerProcess, type ServerProcess } from '../../helpers/server-process';
+import { currentKekId } from '../../../src/keys/kek-current';
 
 jest.setTimeout(900_000);
 
@@ -94,6 +95,8 @@ it('the drill: backup, escrow 3 of 5, lose data dir and token, recover from shar
   expect(r).toMatchObject({ kekId, custodians: [1, 3, 5], alreadyPresent: [] });
   // Nothing was written by the refused attempt: all three keys (KEK, index key, audit key) come now.
   expect((r['restored'] as { role: string }[]).map((k) => k.role)).toEqual(['kek', 'index', 'audit']);
+  // The new data dir names the escrow's current KEK as its own.
+  expect(currentKekId(second)).toBe(kekId);
 
   const restore = await runCli(['restore', '--in', backupFile, '--data-dir', second, '--config', config, '--json']);
   expect(restore.code).toBe(0);

@@ -16,7 +16,9 @@ import crypto from 'node:crypto';
 import { loadConfig } from '../../../src/config';
 import { tokenProtectorConfig } from '../../../src/main';
 import { ROTATION_FILE } from '../../../src/custody/rotation';
-import { CustodyToken, retiredKekLabel } from '../../../src/custody/token';
+import { CustodyToken } from '../../../src/custody/token';
+import { CURRENT_KEK_FILE, currentKekId } from '../../../src/keys/kek-current';
+import * as pkcs11js from 'pkcs11js';
 
 jest.setTimeout(600_000);
 
@@ -184,11 +186,90 @@ it('survives SIGKILLs at several points of a rotation: nothing unreadable, and a
   expect(verify.code).toBe(0);
 });
 
-it('makes the new KEK again when a cut label move lost it, and finishes the rotation', async () => {
+/** SHA-256 of every key object file of the data dir's SoftHSM2 token (token.object, the token's own record, aside). */
+function tokenObjectFiles(): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (dir: string): void => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.object') && e.name !== 'token.object') out.set(p, crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex'));
+    }
+  };
+  walk(path.join(dataDir, 'softhsm'));
+  return out;
+}
+
+it('never changes a KEK on the token: SIGKILLs inside the switch (where labels used to move) lose nothing, a rerun finishes, a restarted server agrees', async () => {
   const [start] = (await status()).keks.filter((k) => k.role === 'current');
   const fromKek = start!.kekId;
-  // The state a kill leaves when SoftHSM2 lost the new KEK's file while its label was being set:
-  // the rotation saved at `switch`, the old KEK already under its retired label, no new KEK on the token.
+  expect(currentKekId(dataDir)).toBe(fromKek);
+  const before = tokenObjectFiles();
+  expect(before.size).toBeGreaterThan(0);
+
+  const pausedRun = async (point: string) => {
+    const run = spawnCli(['kek', 'rotate', '--batch', '10', '--data-dir', dataDir, '--json'], { KMIP_SERVER_TEST_PAUSE: point });
+    await new Promise<void>((resolve, reject) => {
+      // The pause point says so on stderr, then waits there: the kill lands inside the window.
+      let seen = '';
+      run.child.stderr!.on('data', (d: Buffer) => {
+        seen += d.toString();
+        if (seen.includes(`paused at ${point}`)) {
+          run.child.kill('SIGKILL');
+          resolve();
+        }
+      });
+      run.done.then((res) => {
+        if (res.signal === null) reject(new Error(`rotation ended before the pause point ${point}: ${res.stdout} ${res.stderr}`));
+      }, reject);
+    });
+    expect((await run.done).signal).toBe('SIGKILL');
+  };
+
+  // Killed with the new KEK made but not yet current: the old KEK is still current.
+  await pausedRun('kek-switch');
+  expect(currentKekId(dataDir)).toBe(fromKek);
+  expect(await expectAllIdentical()).toBe(originals.size);
+  // Killed with the new KEK just named current, the rotation's state not yet saved past `switch`.
+  await pausedRun('kek-switched');
+  const toKek = currentKekId(dataDir);
+  expect(toKek).not.toBe(fromKek);
+  expect(await expectAllIdentical()).toBe(originals.size);
+  // Every key file the token held before is byte for byte as it was: no KEK was ever rewritten.
+  const during = tokenObjectFiles();
+  for (const [file, digest] of before) expect(during.get(file)).toBe(digest);
+
+  const finish = await kek('rotate');
+  expect(finish.code).toBe(0);
+  expect(jsonOut(finish)).toMatchObject({ fromKekId: fromKek, toKekId: toKek, resumed: true, done: true, remaining: 0, serverSwitched: [server.child.pid] });
+  expect(await expectAllIdentical()).toBe(originals.size);
+  const after = tokenObjectFiles();
+  for (const [file, digest] of before) expect(after.get(file)).toBe(digest);
+  // The new KEK keeps the label it was made with; the old one keeps its own.
+  const keks = (await status()).keks as { kekId: string; role: string; objects: number; label?: string }[];
+  expect(keks.find((k) => k.kekId === toKek)).toMatchObject({ role: 'current', objects: originals.size, label: `kmip-kek.${toKek}` });
+  expect(keks.find((k) => k.kekId === fromKek)).toMatchObject({ role: 'earlier', objects: 0 });
+
+  // A server started now finds the current KEK the data dir names (not by label) and makes new objects under it.
+  client.close();
+  expect(await server.stop()).toBe(0);
+  server = await startServerProcess({ dataDir });
+  client = clientFor(server);
+  expect(await expectAllIdentical()).toBe(originals.size);
+  const created = await client.create(ObjectType.SymmetricKey, [attribute('Cryptographic Algorithm', CryptographicAlgorithm.AES), attribute('Cryptographic Length', 256)]);
+  originals.set(created.uniqueIdentifier, comparable((await client.get(created.uniqueIdentifier)).object));
+  expect((await status()).keks.find((k) => k.kekId === toKek)).toMatchObject({ objects: originals.size });
+  expect((await kek('retire', '--kek', fromKek)).code).toBe(0);
+  expect(await expectAllIdentical()).toBe(originals.size);
+});
+
+it('settles a data dir of an earlier version whose label move a kill cut (new KEK lost): names the old KEK current, makes the new one again, finishes', async () => {
+  const [start] = (await status()).keks.filter((k) => k.role === 'current');
+  const fromKek = start!.kekId;
+  // The state an earlier version (current KEK = the one labelled as KEK, rotations moved labels)
+  // left when a kill cut its label move and SoftHSM2 lost the new KEK's file: the rotation saved
+  // at `switch`, the old KEK already under its retired label, no new KEK, no kek-current.json.
+  fs.rmSync(path.join(dataDir, CURRENT_KEK_FILE));
   const lostKek = crypto.randomBytes(16).toString('hex');
   fs.writeFileSync(
     path.join(dataDir, ROTATION_FILE),
@@ -198,7 +279,8 @@ it('makes the new KEK again when a cut label move lost it, and finishes the rota
   const token = await CustodyToken.open(tokenProtectorConfig(loadConfig({ dataDir }), { mayCreateToken: false }));
   try {
     const [old] = token.find({ id: fromKek });
-    token.setLabel(old!.handle, retiredKekLabel(token.config.kekLabel, fromKek));
+    // Only the earlier version changed labels; done here by hand to make its state.
+    token.lib.C_SetAttributeValue(token.session, old!.handle, [{ type: pkcs11js.CKA_LABEL, value: `${token.config.kekLabel}.old.${fromKek}` }]);
     expect(token.one(token.config.kekLabel)).toBeUndefined();
   } finally {
     await token.close();
@@ -215,4 +297,5 @@ it('makes the new KEK again when a cut label move lost it, and finishes the rota
   expect(await expectAllIdentical()).toBe(originals.size);
   const resume = fs.readFileSync(path.join(dataDir, 'custody-audit.log'), 'utf8').split('\n').filter((l) => l.includes('"action":"kek-rotate-resume"')).pop()!;
   expect((JSON.parse(resume) as { remade: string[] }).remade).toEqual([lostKek]);
+  expect(currentKekId(dataDir)).toBe(result['toKekId']);
 });
