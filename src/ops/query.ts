@@ -6,6 +6,8 @@ import { asEnumeration } from '../kmip/tree';
 import type { OpContext, OperationHandler } from '../objects/context';
 import { PROTECTION_STORAGE, randomNumberGenerator } from '../objects/new-object';
 import { cryptoperiodDefaults } from '../objects/cryptoperiod';
+import { cryptoPolicyReport } from '../objects/crypto-policy-report';
+import { VendorQueryFunction } from '../spec/vendor-extensions';
 
 /** Object types this server stores (the response adapter drops those the client's version lacks). */
 const SUPPORTED_OBJECT_TYPES: readonly number[] = [
@@ -87,6 +89,8 @@ export function makeQueryHandler(offeredOperations: () => number[]): OperationHa
       }
       // The defaults the server gives attributes a client leaves out: the cryptoperiod policy's rotation.
       if (asked(QueryFunction.QueryDefaultsInformation)) out.push(...cryptoperiodDefaults(ctx.cryptoperiods ?? [], SUPPORTED_OBJECT_TYPES));
+      // This server's extension: what the cryptographic policy allows, per operation (no standard function lists it).
+      if (asked(VendorQueryFunction.QueryCryptographicPolicy)) out.push(cryptoPolicyReport(ctx.crypto, ctx.version));
       return out;
     },
   };
