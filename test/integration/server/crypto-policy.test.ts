@@ -132,6 +132,18 @@ describe('default profile', () => {
     expect(tdes.resultMessage).toMatch(/does not allow Cryptographic Algorithm 3DES for Create \(rule cryptoPolicy Create\.algorithms\)/);
   });
 
+  it('registers an existing 3DES key but does not re-make it on Re-key', async () => {
+    const c = clientOf(strict);
+    const { uniqueIdentifier } = await c.register(
+      ObjectType.SymmetricKey,
+      keyObject(Tag.SymmetricKey, { format: KeyFormatType.Raw, material: randomBytes(24), algorithm: CryptographicAlgorithm.DES3, length: 168 }),
+      [usage(CryptographicUsageMask.Decrypt)],
+    );
+    const e = await refusal(c.rekey(uniqueIdentifier));
+    expect(e.reason).toBe(ResultReason.InvalidField);
+    expect(e.resultMessage).toContain('Cryptographic Algorithm 3DES for Create (rule cryptoPolicy Create.algorithms)');
+  });
+
   it('refuses ECB for Encrypt, encrypts with CBC, and still decrypts ECB (legacy use)', async () => {
     const c = clientOf(strict);
     const key = randomBytes(16);
