@@ -83,7 +83,7 @@ function operationRule(base: OperationRule, v: unknown, key: string, fail: Fail)
 export function parseCryptoPolicy(raw: unknown, legacyAlias: boolean | undefined, fail: Fail): CryptoPolicy {
   if (raw === undefined) return legacyAlias ? NAMED_PROFILES.legacy : NAMED_PROFILES.default;
   if (!isObject(raw)) return fail(KEY, 'must be an object');
-  for (const k of Object.keys(raw)) if (!['profile', 'base', 'operations'].includes(k)) fail(`${KEY}.${k}`, 'is not a key of cryptoPolicy (profile, base, operations)');
+  for (const k of Object.keys(raw)) if (!['profile', 'base', 'operations'].includes(k)) fail(`${KEY}.${k}`, 'unknown key (allowed: profile, base, operations)');
   const profile = raw['profile'] ?? 'default';
   if (profile !== 'default' && profile !== 'legacy' && profile !== 'custom') return fail(`${KEY}.profile`, 'must be "default", "legacy" or "custom"');
   if (legacyAlias === true && profile !== 'legacy') fail('crypto.allowLegacy', `contradicts ${KEY}.profile "${profile}": crypto.allowLegacy is the older name of the legacy profile, keep one`);

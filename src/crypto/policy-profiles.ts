@@ -22,8 +22,9 @@ const minBits = (n: number): SizeRule => ({ minBits: n });
 // ---------------------------------------------------------------------------------------------
 // Building blocks (the reasons are SP 800-131A Rev. 2's unless said otherwise)
 
-/** AES; 512 bits is an AES-256-XTS key (two AES keys), 256 also AES-128-XTS. */
-const AES: readonly [number, SizeRule] = [Alg.AES, bits(128, 192, 256, 512)];
+const AES: readonly [number, SizeRule] = [Alg.AES, bits(128, 192, 256)];
+/** Ciphers also take XTS keys: 512 bits is AES-256-XTS (two AES keys), 256 also AES-128-XTS. */
+const AES_CIPHER: readonly [number, SizeRule] = [Alg.AES, bits(128, 192, 256, 512)];
 /** Not a NIST algorithm: RFC 8439, 256-bit keys, the IETF's AEAD beside AES-GCM; kept for TLS-era clients. */
 const CHACHA: readonly (readonly [number, SizeRule])[] = [
   [Alg.ChaCha20, bits(256)],
@@ -87,14 +88,14 @@ const DEFAULT_RULES: Readonly<Record<PolicyOperation, OperationRule>> = {
   // Registering is bringing an existing key in: its uses are ruled on when it is used.
   Register: rule({ algorithms: any }),
   Encrypt: rule({
-    algorithms: [AES, ...CHACHA, RSA_NEW],
+    algorithms: [AES_CIPHER, ...CHACHA, RSA_NEW],
     modes: CONFIDENTIALITY_MODES,
     // PKCS#1 v1.5 encryption is disallowed for key transport after 2023; OAEP's hash may be SHA-1 (SP 800-56B).
     paddings: [Pad.None, Pad.PKCS5, Pad.OAEP],
     hashes: [Hash.SHA_1, ...SHA2, ...SHA3],
   }),
   Decrypt: rule({
-    algorithms: [AES, ...CHACHA, TDEA, RSA_LEGACY_USE],
+    algorithms: [AES_CIPHER, ...CHACHA, TDEA, RSA_LEGACY_USE],
     modes: [...CONFIDENTIALITY_MODES, Mode.ECB],
     paddings: [Pad.None, Pad.PKCS5, Pad.OAEP, Pad.PKCS1V1_5],
     hashes: [Hash.SHA_1, ...SHA2, ...SHA3],
@@ -107,11 +108,11 @@ const DEFAULT_RULES: Readonly<Record<PolicyOperation, OperationRule>> = {
     paddings: [Pad.PKCS1V1_5, Pad.PSS],
     hashes: [Hash.SHA_1, ...SHA2, ...SHA3],
   }),
-  MAC: rule({ algorithms: [...HMACS, [Alg.AES, bits(128, 192, 256)]], modes: [Mode.CMAC] }),
-  MACVerify: rule({ algorithms: [...HMACS, [Alg.AES, bits(128, 192, 256)], TDEA], modes: [Mode.CMAC] }),
+  MAC: rule({ algorithms: [...HMACS, AES], modes: [Mode.CMAC] }),
+  MACVerify: rule({ algorithms: [...HMACS, AES, TDEA], modes: [Mode.CMAC] }),
   // Key agreement (Asymmetric Key derivation) on the NIST curves; X25519/X448 keys name no KMIP algorithm.
   Derive: rule({ algorithms: [AES, ...HMACS, EC], curves: NIST_CURVES, modes: CONFIDENTIALITY_MODES, hashes: [Hash.SHA_1, ...SHA2, ...SHA3] }),
-  Wrap: rule({ algorithms: [[Alg.AES, bits(128, 192, 256)]], modes: KEY_WRAP_MODES }),
+  Wrap: rule({ algorithms: [AES], modes: KEY_WRAP_MODES }),
 };
 
 const LEGACY_RULES = Object.fromEntries(POLICY_OPERATIONS.map((op) => [op, rule({ algorithms: any })])) as Record<PolicyOperation, OperationRule>;
