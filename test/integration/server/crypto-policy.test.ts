@@ -11,10 +11,10 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { KmipClient, KmipResultError, attribute, keyObject, type KmipAttribute, type TtlvStructure } from '../../../src/client';
-import { BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, HashingAlgorithm, KeyFormatType, ObjectType, PaddingMethod, ResultReason } from '../../../src/spec/generated/enums';
+import { KmipClient, KmipResultError, attribute, keyObject, type KmipAttribute, type ProtocolVersion, type TtlvStructure } from '../../../src/client';
+import { BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, HashingAlgorithm, ItemType, KeyFormatType, ObjectType, PaddingMethod, QueryFunction, ResultReason } from '../../../src/spec/generated/enums';
 import { Tag } from '../../../src/spec/generated/tags';
-import { VendorQueryFunction, VendorTag } from '../../../src/spec/vendor-extensions';
+import { VENDOR_TAGS, VendorQueryFunction, VendorTag } from '../../../src/spec/vendor-extensions';
 import { asEnumeration, asStructure, asText, children, opt } from '../../../src/kmip/tree';
 import { PROJECT_ROOT, startServerProcess, type ServerProcess } from '../../helpers/server-process';
 
@@ -35,7 +35,7 @@ let strict: ServerProcess;
 let custom: ServerProcess;
 const clients: KmipClient[] = [];
 
-function clientOf(server: ServerProcess): KmipClient {
+function clientOf(server: ServerProcess, version: ProtocolVersion = { major: 2, minor: 1 }): KmipClient {
   const pki = path.join(server.dataDir, 'pki');
   const c = new KmipClient({
     servers: [`127.0.0.1:${server.port}`],
@@ -43,7 +43,7 @@ function clientOf(server: ServerProcess): KmipClient {
     ca: fs.readFileSync(path.join(pki, 'ca.pem')),
     cert: fs.readFileSync(path.join(pki, 'client.pem')),
     key: fs.readFileSync(path.join(pki, 'client-key.pem')),
-    version: { major: 2, minor: 1 },
+    version,
   });
   clients.push(c);
   return c;
@@ -195,6 +195,26 @@ describe('default profile', () => {
     expect(enums(ruleOf(policy, 'Encrypt'), Tag.BlockCipherMode)).not.toContain(BlockCipherMode.ECB);
     expect(enums(ruleOf(policy, 'Decrypt'), Tag.BlockCipherMode)).toContain(BlockCipherMode.ECB);
     expect(children(ruleOf(policy, 'Register'), VendorTag.PolicyUnrestricted).map(asText)).toContain('algorithms');
+  });
+  it('names its extension tags in Query Extension List and Map (Extension Type an Integer before 2.0)', async () => {
+    for (const [version, typeOf] of [
+      [{ major: 2, minor: 1 }, ItemType.Enumeration],
+      [{ major: 1, minor: 4 }, ItemType.Integer],
+    ] as const) {
+      const c = clientOf(strict, version);
+      const { payload: list } = await c.query([QueryFunction.QueryExtensionList]);
+      const named = children(list, Tag.ExtensionInformation).map(asStructure);
+      expect(named.map((e) => opt.text(e, Tag.ExtensionName))).toEqual(VENDOR_TAGS.map((t) => t.name));
+      expect(named.every((e) => e.value.length === 1)).toBe(true);
+      const { payload: map } = await c.query([QueryFunction.QueryExtensionMap]);
+      const policy = children(map, Tag.ExtensionInformation)
+        .map(asStructure)
+        .find((e) => opt.text(e, Tag.ExtensionName) === 'Cryptographic Policy')!;
+      expect(opt.integer(policy, Tag.ExtensionTag)).toBe(VendorTag.CryptographicPolicy);
+      const type = policy.value.find((i) => i.tag === Tag.ExtensionType);
+      expect(type?.type).toBe(typeOf);
+      expect(type?.value).toBe(ItemType.Structure);
+    }
   });
 });
 
