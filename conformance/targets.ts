@@ -21,6 +21,7 @@ import { Tag } from '../src/spec/generated/tags';
 import { handleMessage } from '../src/server/handle-message';
 import type { ServerCore, Session } from '../src/server/handle-message';
 import { createEmbeddedCore, openEmbeddedHsm } from '../src/embedded';
+import { LEGACY_CRYPTO_POLICY } from '../src/crypto/policy-profiles';
 import type { KeyProtector } from '../src/keys/key-protector';
 
 /** One server as the runner sees it: request bytes in, response bytes out, in order. */
@@ -256,7 +257,9 @@ export async function openEmbeddedRun(): Promise<{ factory: CoreFactory; close()
     throw e;
   }
   return {
-    factory: inProcessFactory((dataDir) => createEmbeddedCore(dataDir, { keys })),
+    // The OASIS corpus exercises what the profiles of its time required (3DES, ECB, SHA-1 signatures,
+    // short HMAC keys): it is replayed under the legacy cryptographic policy profile.
+    factory: inProcessFactory((dataDir) => createEmbeddedCore(dataDir, { keys, crypto: LEGACY_CRYPTO_POLICY })),
     close: async () => {
       try {
         await keys.close();

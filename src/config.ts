@@ -11,7 +11,8 @@ import tls from 'node:tls';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../ttlv/decode';
 import { SUPPORTED_VERSIONS, isSupportedVersion } from './kmip/message';
 import { versionString, type ProtocolVersion } from './spec/versions';
-import { DEFAULT_CRYPTO_POLICY, type CryptoPolicy } from './crypto/policy';
+import type { CryptoPolicy } from './crypto/policy';
+import { parseCryptoPolicy } from './crypto/policy-config';
 import { COMPAT_PROFILE_NAMES, isCompatProfileName, type CompatProfileName } from './compat/profiles';
 import { readPykmipServerConf } from './compat/pykmip-config';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MESSAGE_TIMEOUT_MS } from './server/listener';
@@ -94,7 +95,7 @@ export interface ServerConfig {
    * port, the SQLite file and the HSM token; a connection stays with the process that accepted it.
    */
   readonly workers: number;
-  /** `crypto.allowLegacy`: generate legacy key sizes (RSA below 2048 bits); default false. */
+  /** `cryptoPolicy` (profile default, legacy or custom); `crypto.allowLegacy: true` is the legacy profile's older name. */
   readonly crypto: CryptoPolicy;
   /** The compatibility profile (src/compat/profiles.ts): "none", or "pykmip" for pykmip-server's clients. */
   readonly compat: CompatProfileName;
@@ -130,7 +131,7 @@ export const EMBEDDED_TOKEN_DIR = 'softhsm';
 /** The label of the key-encryption key on the token: the embedded one's, and a configured one's unless `hsm.kekLabel` names another. */
 export const KEK_LABEL = 'kmip-kek';
 
-const TOP_KEYS = ['listen', 'https', 'metrics', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto', 'compat', 'credentials', 'cryptoperiods', 'rotation', 'accessPolicy'];
+const TOP_KEYS = ['listen', 'https', 'metrics', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto', 'cryptoPolicy', 'compat', 'credentials', 'cryptoperiods', 'rotation', 'accessPolicy'];
 
 /** More worker processes than this gain nothing and multiply HSM sessions and memory. */
 const MAX_WORKERS = 64;
@@ -427,8 +428,11 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
   const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs', 'messageTimeoutMs', 'maxConnections', 'maxConnectionsPerIdentity', 'maxRsaModulusBits']) ?? {};
   const auditSec = section(raw, 'audit', ['file', 'checkpointEvery', 'checkpointSeconds', 'syslog']);
   const cryptoSec = section(raw, 'crypto', ['allowLegacy']) ?? {};
-  const allowLegacy = cryptoSec['allowLegacy'] ?? DEFAULT_CRYPTO_POLICY.allowLegacy;
-  if (typeof allowLegacy !== 'boolean') throw new ConfigError('crypto.allowLegacy', 'must be true or false');
+  const allowLegacy = cryptoSec['allowLegacy'];
+  if (allowLegacy !== undefined && typeof allowLegacy !== 'boolean') throw new ConfigError('crypto.allowLegacy', 'must be true or false');
+  const cryptoPolicy = parseCryptoPolicy(raw['cryptoPolicy'], allowLegacy, (key, message) => {
+    throw new ConfigError(key, message);
+  });
   const notifications = parseNotifications(raw);
   const identityFrom = str(raw, 'identityFrom', '') ?? 'cn';
   if (identityFrom !== 'cn' && identityFrom !== 'san') throw new ConfigError('identityFrom', 'must be "cn" or "san"');
@@ -514,7 +518,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     auditSyslog: auditSec ? parseAuditSyslog(auditSec) : null,
     notifications,
     workers: o.workers !== undefined ? parseWorkers(o.workers, '--workers') : parseWorkers(raw['workers'], 'workers'),
-    crypto: { allowLegacy },
+    crypto: cryptoPolicy,
     compat: compatText,
     credentials: parseCredentials(raw),
     cryptoperiods: parseCryptoperiods(raw['cryptoperiods'], (key, message) => {

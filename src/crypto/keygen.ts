@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { CryptographicAlgorithm, KeyFormatType } from '../spec/generated/enums';
 import { enumValueInfo } from '../spec/registry';
 import { KmipError, Reason } from '../kmip/errors';
-import { LEGACY_SWITCH, type CryptoPolicy } from './policy';
+import { allows, checkCrypto, type CryptoPolicy } from './policy';
 import { curveByBits, curveByKmip, curveByNode, type CurveInfo } from './tables';
 
 const generate = promisify(generateKeyPair);
@@ -22,10 +22,12 @@ export interface KeyPairSpec {
   readonly run: () => Promise<{ privateKey: KeyObject; publicKey: KeyObject }>;
 }
 
-/** RSA moduli we generate: below 2048 is no longer acceptable (SP 800-131A); above 4096 is slow for no profile's need. */
-const RSA_BITS: readonly number[] = [2048, 3072, 4096];
-/** Moduli made only when the operator allows legacy sizes (old appliances still ask for 1024). */
-const LEGACY_RSA_BITS: readonly number[] = [1024, 1536];
+/**
+ * RSA moduli this server can make; above 4096 is slow for no profile's need. Which of them a
+ * request gets is the cryptographic policy's (the default refuses below 2048, SP 800-131A; old
+ * appliances still ask for 1024 under the legacy profile).
+ */
+const RSA_BITS: readonly number[] = [1024, 1536, 2048, 3072, 4096];
 
 /** Algorithms whose keys live on a named curve (1.x calls the same keys ECDSA, ECDH or ECMQV). */
 const EC_ALGORITHMS: ReadonlySet<number> = new Set([
@@ -46,13 +48,11 @@ function name(algorithm: number): string {
 export function keyPairSpec(algorithm: number, length: number | undefined, curve: number | undefined, policy: CryptoPolicy): KeyPairSpec {
   if (algorithm === CryptographicAlgorithm.RSA) {
     if (length === undefined) throw new KmipError(Reason.MissingData, 'RSA key pairs need a Cryptographic Length');
-    if (LEGACY_RSA_BITS.includes(length) && !policy.allowLegacy) {
-      throw new KmipError(Reason.InvalidField, `RSA key pairs of ${length} bits are a legacy size (below 2048, SP 800-131A), refused unless the server's ${LEGACY_SWITCH} is true`);
-    }
-    if (!RSA_BITS.includes(length) && !LEGACY_RSA_BITS.includes(length)) {
-      const offered = policy.allowLegacy ? [...LEGACY_RSA_BITS, ...RSA_BITS] : RSA_BITS;
+    if (!RSA_BITS.includes(length)) {
+      const offered = RSA_BITS.filter((bits) => allows(policy, 'CreateKeyPair', { algorithm, bits }));
       throw new KmipError(Reason.InvalidField, `RSA key pairs of ${length} bits are not offered (${offered.join(', ')})`);
     }
+    checkCrypto(policy, 'CreateKeyPair', { algorithm, bits: length });
     return {
       algorithm,
       length,
@@ -75,6 +75,7 @@ export function keyPairSpec(algorithm: number, length: number | undefined, curve
     if (length !== undefined && length !== info.bits) {
       throw new KmipError(Reason.InvalidField, `Cryptographic Length ${length} does not match the ${info.bits}-bit curve`);
     }
+    checkCrypto(policy, 'CreateKeyPair', { algorithm, curve: info.kmip });
     const curveName = info.node;
     return {
       algorithm,
@@ -87,6 +88,7 @@ export function keyPairSpec(algorithm: number, length: number | undefined, curve
   if (algorithm === CryptographicAlgorithm.Ed25519 || algorithm === CryptographicAlgorithm.Ed448) {
     const bits = algorithm === CryptographicAlgorithm.Ed25519 ? 256 : 448;
     if (length !== undefined && length !== bits) throw new KmipError(Reason.InvalidField, `${name(algorithm)} keys are ${bits} bits`);
+    checkCrypto(policy, 'CreateKeyPair', { algorithm, bits });
     return {
       algorithm,
       length: bits,

@@ -26,6 +26,8 @@ import type { OpContext } from './context';
 import { KmipError, Reason } from '../kmip/errors';
 import type { ManagedObjectRecord, StoredAttribute } from '../store/object-store';
 import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
+import { checkCrypto } from '../crypto/policy';
+import { asymmetricKeyFacts } from '../crypto/policy-facts';
 import { issueCertificate, subjectOfCertificate, type CertificationRequest } from '../crypto/x509-issue';
 import { parseRequestOfType, storedCertificationRequest } from './certificate-request';
 import { keyBlockOf, requireKeyValue } from './key-block';
@@ -149,7 +151,10 @@ async function loadSigningKey(ctx: OpContext, uid: string, selfSigned: boolean):
   const block = keyBlockOf(await readBody(ctx, rec));
   if (!block) throw new KmipError(Reason.KeyValueNotPresent, `object ${uid} holds no key`);
   requireKeyValue(block, uid);
-  return keyObjectFromBlock(block, 'private');
+  const key = keyObjectFromBlock(block, 'private');
+  // Issuing a certificate is signing with this key (the hash is the issuer's choice: SHA-2).
+  checkCrypto(ctx.crypto, 'Sign', asymmetricKeyFacts(key));
+  return key;
 }
 
 export interface Issuer {

@@ -19,6 +19,8 @@ import { resolveRsaCipher, rsaDecrypt, rsaEncrypt } from '../crypto/rsa';
 import { resolveSignature, type SignatureSetup } from '../crypto/signature';
 import { checkDataLength, runOnce, setupCipher, startCipher, type CipherRun, type Direction } from '../crypto/symmetric';
 import type { MacInfo } from '../crypto/tables';
+import { checkCrypto } from '../crypto/policy';
+import { macFacts, rsaCipherFacts, signatureFacts } from '../crypto/policy-facts';
 import type { OpContext } from './context';
 import { keepSecret, type UsableKey } from './crypto-key';
 import { rawKeyMaterial } from './key-block';
@@ -34,7 +36,9 @@ export interface SignatureKey {
 /** The key as Node holds it and its signature scheme (the request's parameters, else the key's). */
 export function signatureSetup(r: KeyedRequest, purpose: 'sign' | 'verify'): SignatureKey {
   const keyObject = keyObjectFromBlock(r.key.block, purpose === 'sign' ? 'private' : 'public');
-  return { keyObject, setup: resolveSignature(keyObject, effectiveParams(r.payload, r.key.rec.attributes), purpose) };
+  const setup = resolveSignature(keyObject, effectiveParams(r.payload, r.key.rec.attributes), purpose);
+  checkCrypto(r.ctx.crypto, purpose === 'sign' ? 'Sign' : 'Verify', signatureFacts(keyObject, setup));
+  return { keyObject, setup };
 }
 
 /** The signature set-up for Digested Data, with the digest checked against its scheme's hash. */
@@ -59,9 +63,12 @@ export interface MacKey {
  * The MAC algorithm and the key bytes. A stream hands them to OpenSSL's MAC context for its life;
  * our copy is wiped with the response, like every decrypted body.
  */
-export function macSetup(r: KeyedRequest): MacKey {
+export function macSetup(r: KeyedRequest, purpose: 'mac' | 'verify'): MacKey {
   const material = symmetricMaterial(r.key);
-  return { material, info: resolveMac(effectiveParams(r.payload, r.key.rec.attributes), r.key.algorithm) };
+  const params = effectiveParams(r.payload, r.key.rec.attributes);
+  const info = resolveMac(params, r.key.algorithm);
+  checkCrypto(r.ctx.crypto, purpose === 'mac' ? 'MAC' : 'MACVerify', macFacts(info, params.cryptographicAlgorithm ?? r.key.algorithm, material.length));
+  return { material, info };
 }
 
 export function validity(valid: boolean): TtlvItem {
@@ -120,6 +127,7 @@ function rsaCipher(direction: Direction, r: KeyedRequest): TtlvItem[] {
     throw new KmipError(Reason.InvalidField, `${keyObject.asymmetricKeyType ?? 'this'} keys cannot ${direction}; only RSA keys can`);
   }
   const p = resolveRsaCipher(params);
+  checkCrypto(r.ctx.crypto, direction === 'encrypt' ? 'Encrypt' : 'Decrypt', rsaCipherFacts(keyObject, p));
   return cipherFields(r.ctx, direction === 'encrypt' ? rsaEncrypt(keyObject, p, r.data) : rsaDecrypt(keyObject, p, r.data), {});
 }
 
@@ -141,6 +149,12 @@ export function cipherSteps(direction: Direction): CipherSteps {
       const algorithm = params.cryptographicAlgorithm ?? r.key.algorithm;
       if (algorithm === undefined) throw new KmipError(Reason.MissingData, 'the key has no Cryptographic Algorithm');
       const setup = setupCipher(direction, algorithm, params, material.length, opt.bytes(r.payload, Tag.IVCounterNonce), tag);
+      checkCrypto(r.ctx.crypto, direction === 'encrypt' ? 'Encrypt' : 'Decrypt', {
+        algorithm,
+        bits: material.length * 8,
+        mode: params.blockCipherMode,
+        padding: params.paddingMethod,
+      });
       // Not data: whether the cipher is AEAD may come from the key's stored Cryptographic
       // Parameters, which the request adapter cannot see, and the refusal must come before the work
       // and the Usage Limits count, so the response adapter is too late.

@@ -12,6 +12,7 @@
  * the Key Value structure SHALL NOT contain any attributes"). Clients parse it that way: PyKMIP
  * reads a Key Value as a Structure whenever it asked for No Encoding.
  */
+import { checkCrypto } from '../crypto/policy';
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { decodeTtlv } from '../../ttlv/decode';
 import { encodeTtlv } from '../../ttlv/encode';
@@ -237,6 +238,7 @@ export async function wrapKeyBlock(
     ctx.secrets.push(plain);
   }
   const kek = await kekBytes(ctx, key);
+  checkCrypto(ctx.crypto, 'Wrap', { algorithm: CryptographicAlgorithm.AES, bits: kek.length * 8, mode: padded ? BlockCipherMode.AESKeyWrapPadding : BlockCipherMode.NISTKeyWrap });
   const wrapped = aesKeyWrap(kek, plain, padded);
   const ekiOut: TtlvItem[] = [ttlv.textString(Tag.UniqueIdentifier, kekUid)];
   if (params) ekiOut.push(params);

@@ -2,7 +2,8 @@
 import { ttlv, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { ObjectType } from '../spec/generated/enums';
-import type { KmipAttribute } from '../kmip/attributes';
+import { integerAttribute, type KmipAttribute } from '../kmip/attributes';
+import { checkCrypto } from '../crypto/policy';
 import { asStructure, child, opt, req } from '../kmip/tree';
 import { KmipError, Reason } from '../kmip/errors';
 import type { OpContext } from './context';
@@ -60,6 +61,13 @@ export function readRegisteredObject(
   return { body, own };
 }
 
+/** Keys brought in answer to the policy's Register rule (algorithm and size as the key states them). */
+function checkRegisteredKey(ctx: OpContext, objectType: number, attrs: readonly KmipAttribute[]): void {
+  if (objectType === ObjectType.Template || objectType === ObjectType.Certificate) return;
+  const algorithm = integerAttribute(attrs, 'Cryptographic Algorithm');
+  if (algorithm !== undefined) checkCrypto(ctx.crypto, 'Register', { algorithm, bits: integerAttribute(attrs, 'Cryptographic Length') });
+}
+
 export async function registerObject(payload: TtlvStructure, ctx: OpContext, uid?: string): Promise<string> {
   const objectType = req.enumeration(payload, Tag.ObjectType);
   // A PKCS#12 private key is opened with its linked password and may bring certificates (pkcs12.ts).
@@ -67,6 +75,7 @@ export async function registerObject(payload: TtlvStructure, ctx: OpContext, uid
   const { body, own } = readRegisteredObject(payload, objectType, ctx);
   const attrs = await resolveRequestAttributes(payload, ctx);
   checkClientAttributes(attrs, objectType);
+  checkRegisteredKey(ctx, objectType, [...own, ...attrs]);
   const { uid: stored } = await storeNewObject(ctx, {
     objectType,
     body,

@@ -10,7 +10,7 @@ import { OBJECT_BODY_TAG, keyBlockOf, rawKeyMaterial, requireKeyValue } from './
 import type { ManagedObjectRecord, ObjectStore, StoredAttribute } from '../store/object-store';
 import type { KeyProtector } from '../keys/key-protector';
 import type { ProtocolVersion } from '../spec/versions';
-import { DEFAULT_CRYPTO_POLICY } from '../crypto/policy';
+import { DEFAULT_CRYPTO_POLICY } from '../crypto/policy-profiles';
 import { COMPAT_PROFILES } from '../compat/profiles';
 import type { Clock, OpContext, ServerInfo } from './context';
 import { getAttribute, isDestroyed, readBody, requireOnline } from './managed-object';

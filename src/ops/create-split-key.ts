@@ -23,6 +23,7 @@ import type { NewObject } from '../store/object-store';
 import { secureRandomBytes } from '../crypto/random-pool';
 import { splitSecret } from '../crypto/secret-sharing';
 import { checkSecretDataLength, generateSymmetricKey, wipe } from '../objects/key-block';
+import { checkCrypto, type CryptoPolicy } from '../crypto/policy';
 import { digestAttribute, keyBlockOf, rawKeyMaterial, requireKeyValue } from '../objects/key-block';
 import { getAttribute, isDestroyed, loadObject, readBody, requireOnline } from '../objects/managed-object';
 import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from '../objects/new-object';
@@ -43,7 +44,7 @@ interface Secret {
 }
 
 /** A new secret per the request's attributes: a symmetric key, or Secret Data of that many bits. */
-function generateSecret(objectType: number, attrs: readonly KmipAttribute[]): Secret {
+function generateSecret(objectType: number, attrs: readonly KmipAttribute[], policy: CryptoPolicy): Secret {
   const length = integerAttribute(attrs, 'Cryptographic Length');
   if (length === undefined) throw new KmipError(Reason.MissingData, 'Cryptographic Length is required to create a split key');
   if (objectType === ObjectType.SecretData) {
@@ -54,6 +55,7 @@ function generateSecret(objectType: number, attrs: readonly KmipAttribute[]): Se
   }
   const algorithm = integerAttribute(attrs, 'Cryptographic Algorithm');
   if (algorithm === undefined) throw new KmipError(Reason.MissingData, 'Cryptographic Algorithm is required to create a split key');
+  checkCrypto(policy, 'Create', { algorithm, bits: length });
   const generated = generateSymmetricKey(algorithm, length);
   const block = keyBlockOf(generated.body);
   const material = block ? rawKeyMaterial(block) : undefined;
@@ -107,7 +109,7 @@ export const createSplitKeyHandler: OperationHandler = {
     const secret =
       uid !== undefined
         ? await existingSecret(ctx, uid, objectType)
-        : generateSecret(objectType === ObjectType.SplitKey ? ObjectType.SymmetricKey : objectType, attrs);
+        : generateSecret(objectType === ObjectType.SplitKey ? ObjectType.SymmetricKey : objectType, attrs, ctx.crypto);
     const shares = splitSecret(secret.material, params);
     const bodies = shares.map((share, i) => splitKeyBody(params, i + 1, secret.shape, share));
     try {

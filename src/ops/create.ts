@@ -13,15 +13,17 @@ import { checkClientAttributes, chooseProtectionStorage, storeNewObject } from '
 import { resolveRequestAttributes } from '../objects/templates';
 import { checkSecretDataLength, Generated, generateSymmetricKey, wipe } from '../objects/key-block';
 import { integerAttribute } from '../kmip/attributes';
+import { checkCrypto, type CryptoPolicy } from '../crypto/policy';
 function attrValue(attrs: readonly KmipAttribute[], name: string): TtlvItem | undefined {
   return attrs.find((a) => a.name === name)?.value;
 }
 
-function generateFromAttributes(attrs: readonly KmipAttribute[]): Generated {
+function generateFromAttributes(attrs: readonly KmipAttribute[], policy: CryptoPolicy): Generated {
   const algorithm = integerAttribute(attrs, 'Cryptographic Algorithm');
   const length = integerAttribute(attrs, 'Cryptographic Length');
   if (algorithm === undefined) throw new KmipError(Reason.MissingData, 'Cryptographic Algorithm is required');
   if (length === undefined) throw new KmipError(Reason.MissingData, 'Cryptographic Length is required');
+  checkCrypto(policy, 'Create', { algorithm, bits: length });
   return generateSymmetricKey(algorithm, length);
 }
 
@@ -71,7 +73,7 @@ export const createHandler: OperationHandler = {
     const protectionStorage = chooseProtectionStorage(payload);
     checkQuantumSafe(attrs, objectType);
     let generated: Generated;
-    if (objectType === ObjectType.SymmetricKey) generated = generateFromAttributes(attrs);
+    if (objectType === ObjectType.SymmetricKey) generated = generateFromAttributes(attrs, ctx.crypto);
     else if (objectType === ObjectType.SecretData) generated = generateSecretData(attrs);
     else throw new KmipError(Reason.InvalidObjectType, 'Create makes symmetric keys and secret data only');
     try {

@@ -16,6 +16,8 @@
  * Placeholder names the new object. Key material is read from the HSM-wrapped store for this call
  * and every derived or intermediate buffer is zeroed before the response.
  */
+import { checkCrypto } from '../crypto/policy';
+import { asymmetricKeyFacts } from '../crypto/policy-facts';
 import { ItemType, ttlv, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { CryptographicUsageMask, DerivationMethod, KeyFormatType, LinkType, ObjectType, Operation, SecretDataType } from '../spec/generated/enums';
@@ -107,6 +109,7 @@ async function agreeFromRequest(ctx: OpContext, uids: readonly string[], dp: Ttl
     if (peerData === undefined) throw new KmipError(Reason.MissingData, 'Asymmetric Key derivation needs the other party\'s public key: in Derivation Data or as a second Unique Identifier');
     peer = peerKeyFromBytes(peerData, privateKey);
   }
+  checkCrypto(ctx.crypto, 'Derive', asymmetricKeyFacts(privateKey));
   const shared = agree(privateKey, peer);
   if (shared.length < bytes) {
     shared.fill(0);
@@ -148,13 +151,21 @@ async function deriveFromSources(ctx: OpContext, method: number, uids: readonly 
   const iterations = opt.integer(dp, Tag.IterationCount);
   const salt = opt.bytes(dp, Tag.Salt);
   const iv = opt.bytes(dp, Tag.InitializationVector);
+  const params = paramsFor(dp, key.rec);
+  // A Secret Data source (a password, a seed) has no algorithm to rule on; its hash and mode still count.
+  checkCrypto(ctx.crypto, 'Derive', {
+    algorithm: key.algorithm,
+    bits: key.algorithm === undefined ? undefined : key.material.length * 8,
+    hash: params.hashingAlgorithm,
+    mode: params.blockCipherMode,
+  });
   const derived = await deriveKeyMaterial({
     // A compatibility profile may read HMAC as HKDF (pykmip-server's derivation).
     method: method === DerivationMethod.HMAC && ctx.compat.hmacDerivation === 'hkdf' ? DerivationMethod.HKDF : method,
     key: key.material,
     ...(key.algorithm !== undefined ? { keyAlgorithm: key.algorithm } : {}),
     ...(data !== undefined ? { data } : {}),
-    params: paramsFor(dp, key.rec),
+    params,
     ...(iv !== undefined ? { iv } : {}),
     ...(salt !== undefined ? { salt } : {}),
     ...(iterations !== undefined ? { iterations } : {}),

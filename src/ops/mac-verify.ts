@@ -25,7 +25,7 @@ export const macVerifyHandler = multiPartHandler({
   stream: 'macVerify',
   key: keyFor('macVerify'),
   missingData: 'MAC Verify needs the Data',
-  prepare: macSetup,
+  prepare: (r) => macSetup(r, 'verify'),
   once: ({ info, material }, r) => compare(computeMac(info, material, r.data), req.bytes(r.payload, Tag.MACData)),
   start: ({ info, material }, r) => ({ run: { kind: 'macVerify', state: startMac(info, material), expected: firstValue(r.payload, Tag.MACData) } }),
   finish({ state, expected }, r) {

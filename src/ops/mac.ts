@@ -19,7 +19,7 @@ export const macHandler = multiPartHandler({
   key: keyFor('macGenerate'),
   usage: 'ends stream',
   missingData: 'MAC needs the Data',
-  prepare: macSetup,
+  prepare: (r) => macSetup(r, 'mac'),
   once: ({ info, material }, r) => macData(computeMac(info, material, r.data)),
   start: ({ info, material }) => ({ run: { kind: 'mac', state: startMac(info, material) } }),
   finish({ state }, r) {

@@ -6,6 +6,8 @@ import { asEnumeration } from '../kmip/tree';
 import type { OpContext, OperationHandler } from '../objects/context';
 import { PROTECTION_STORAGE, randomNumberGenerator } from '../objects/new-object';
 import { cryptoperiodDefaults } from '../objects/cryptoperiod';
+import { cryptoPolicyReport } from '../objects/crypto-policy-report';
+import { VENDOR_TAGS, VendorQueryFunction } from '../spec/vendor-extensions';
 
 /** Object types this server stores (the response adapter drops those the client's version lacks). */
 const SUPPORTED_OBJECT_TYPES: readonly number[] = [
@@ -62,6 +64,18 @@ function capabilities(ctx: OpContext): TtlvItem[] {
   return [ttlv.structure(Tag.CapabilityInformation, fields)];
 }
 
+/** Extension Information per vendor tag; Extension Type is an Item Type Enumeration from 2.0, an Integer before. */
+function extensionInformation(ctx: OpContext, withMap: boolean): TtlvItem[] {
+  return VENDOR_TAGS.map((t) => {
+    const fields: TtlvItem[] = [ttlv.textString(Tag.ExtensionName, t.name)];
+    if (withMap) {
+      fields.push(ttlv.integer(Tag.ExtensionTag, t.tag));
+      fields.push(ctx.version.major >= 2 ? ttlv.enumeration(Tag.ExtensionType, t.type) : ttlv.integer(Tag.ExtensionType, t.type));
+    }
+    return ttlv.structure(Tag.ExtensionInformation, fields);
+  });
+}
+
 export function makeQueryHandler(offeredOperations: () => number[]): OperationHandler {
   return {
     operation: Operation.Query,
@@ -77,8 +91,11 @@ export function makeQueryHandler(offeredOperations: () => number[]): OperationHa
         for (const t of SUPPORTED_OBJECT_TYPES) out.push(ttlv.enumeration(Tag.ObjectType, t));
       }
       if (asked(QueryFunction.QueryServerInformation)) out.push(...serverInformation(ctx));
-      // No Application Namespaces, extensions, attestation types, validations or client
-      // registration methods are offered: those functions answer with nothing.
+      // The extension tags this server may send (its cryptographic policy report), named (List) or with tag and type (Map).
+      if (asked(QueryFunction.QueryExtensionList)) out.push(...extensionInformation(ctx, false));
+      if (asked(QueryFunction.QueryExtensionMap)) out.push(...extensionInformation(ctx, true));
+      // No Application Namespaces, attestation types, validations or client registration methods
+      // are offered: those functions answer with nothing.
       if (asked(QueryFunction.QueryRNGs)) out.push({ ...randomNumberGenerator(), tag: Tag.RNGParameters });
       if (asked(QueryFunction.QueryProfiles)) out.push(...profiles());
       if (asked(QueryFunction.QueryCapabilities)) out.push(...capabilities(ctx));
@@ -87,6 +104,8 @@ export function makeQueryHandler(offeredOperations: () => number[]): OperationHa
       }
       // The defaults the server gives attributes a client leaves out: the cryptoperiod policy's rotation.
       if (asked(QueryFunction.QueryDefaultsInformation)) out.push(...cryptoperiodDefaults(ctx.cryptoperiods ?? [], SUPPORTED_OBJECT_TYPES));
+      // This server's extension: what the cryptographic policy allows, per operation (no standard function lists it).
+      if (asked(VendorQueryFunction.QueryCryptographicPolicy)) out.push(cryptoPolicyReport(ctx.crypto, ctx.version));
       return out;
     },
   };

@@ -12,6 +12,7 @@ import type { OperationHandler } from '../objects/context';
 import type { StoredAttribute } from '../store/object-store';
 import { KmipError, Reason } from '../kmip/errors';
 import { generateSymmetricKey, wipe } from '../objects/key-block';
+import { checkCrypto } from '../crypto/policy';
 import { isServerManaged } from '../objects/attribute-policy';
 import {
   addAttributeInstance,
@@ -60,6 +61,10 @@ export const reKeyHandler: OperationHandler = {
       ...usageLimits(old.attributes),
       { name: 'Link', index: 0, value: linkStructure(LinkType.ReplacedObjectLink, uid) },
     ];
+    // The replacement is a new key of the policy's Create rule (a 3DES key is not re-made under the
+    // default); its length repeats the replaced key's, which the server already holds (a PyKMIP
+    // client's 160-bit derived "AES" key), so only the algorithm is ruled on.
+    checkCrypto(ctx.crypto, 'Create', { algorithm: alg.value });
     const generated = generateSymmetricKey(alg.value, len.value, { replacing: true });
     try {
       const record = await prepareNewObject(ctx, {

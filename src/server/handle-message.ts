@@ -43,7 +43,8 @@ import { UndoJournalStore } from './undo-journal';
 import { conflictTurnsFor } from './conflict-turns';
 import { operationInfo } from '../spec/registry';
 import { nowSeconds } from '../objects/managed-object';
-import { DEFAULT_CRYPTO_POLICY, type CryptoPolicy } from '../crypto/policy';
+import type { CryptoPolicy } from '../crypto/policy';
+import { DEFAULT_CRYPTO_POLICY } from '../crypto/policy-profiles';
 import { COMPAT_PROFILES, type CompatProfile } from '../compat/profiles';
 import type { CryptoperiodPolicy } from '../objects/cryptoperiod';
 import type { CredentialVerifier } from './credentials';
@@ -59,7 +60,7 @@ export interface ServerCore {
   readonly server: ServerInfo;
   /** maxRsaModulusBits: the RSA key size cap for client keys (default DEFAULT_MAX_RSA_MODULUS_BITS). */
   readonly limits: { readonly maxMessageBytes: number; readonly maxRsaModulusBits?: number };
-  /** Legacy key sizes and the like; absent: DEFAULT_CRYPTO_POLICY (all off). */
+  /** The cryptographic policy; absent: DEFAULT_CRYPTO_POLICY (SP 800-131A's current guidance). */
   readonly crypto?: CryptoPolicy;
   /**
    * Told when the version filter had to drop something a handler produced (a handler shaped its

@@ -5,7 +5,7 @@
  * once as one long session, where what a flow leaves behind stays for the next and the session ends
  * with PyKMIP's own teardown (Revoke and Destroy whatever Locate returns), and once with each flow
  * on its own connection. The server runs under the "pykmip" compatibility profile, as an operator
- * serving PyKMIP clients would configure it.
+ * serving PyKMIP clients would configure it (with the legacy cryptographic policy profile).
  */
 import { execFile, execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -25,8 +25,9 @@ interface FlowLine {
 
 const FLOWS = JSON.parse(execFileSync(PYTHON, [SCRIPT, '--list'], { encoding: 'utf8' })) as { flow: string; since: string; until: string }[];
 // PyKMIP's clients are served under the profile made for them (src/compat/profiles.ts: Operation
-// Policy Name "default", what Get Attributes of "all" may hold, HKDF for HMAC derivation).
-const server = useServerProcess({ compat: 'pykmip' });
+// Policy Name "default", what Get Attributes of "all" may hold, HKDF for HMAC derivation), and the
+// flows create 3DES keys and derive by AES-ECB, which only the legacy cryptographic policy allows.
+const server = useServerProcess({ compat: 'pykmip', cryptoPolicy: { profile: 'legacy' } });
 
 function runFlows(version: string, mode: string): Promise<Map<string, FlowLine>> {
   const s = server();

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureDevPki, type DevPki } from '../../src/pki/dev-pki';
 import { createEmbeddedCore, type EmbeddedCore } from '../../src/embedded';
+import { LEGACY_CRYPTO_POLICY } from '../../src/crypto/policy-profiles';
 import { startHttpsListener } from '../../src/server/https-listener';
 import type { RunningListener } from '../../src/server/listener';
 import { MemoryAuditSink } from '../../src/audit/audit-log';
@@ -26,7 +27,9 @@ withConformanceDir((root) => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-conf-https-'));
     pki = ensureDevPki(path.join(dir, 'pki'));
-    embedded = await createEmbeddedCore(path.join(dir, 'data'), { keys: await openTestProtector(), audit });
+    // The OASIS corpus exercises what the profiles of its time required (3DES, ECB, SHA-1 signatures,
+    // short HMAC keys): it is replayed under the legacy cryptographic policy profile.
+    embedded = await createEmbeddedCore(path.join(dir, 'data'), { keys: await openTestProtector(), audit, crypto: LEGACY_CRYPTO_POLICY });
     listener = await startHttpsListener(embedded.core, listenerOptions(pki));
   });
 

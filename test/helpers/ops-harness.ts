@@ -36,8 +36,8 @@ export interface Harness {
 }
 
 /**
- * `opts`: further core options, as the config would set them: `crypto` (the operator's policy,
- * legacy sizes; default all off), `maxRsaModulusBits`. `keys`: another harness's token, for a
+ * `opts`: further core options, as the config would set them: `crypto` (the cryptographic
+ * policy; default its default profile, LEGACY_CRYPTO_POLICY for legacy vectors), `maxRsaModulusBits`. `keys`: another harness's token, for a
  * second core in the same file (SoftHSM2 finds tokens made after its initialisation only by
  * re-initialising, which the first core's sessions would not survive); it stays open on close.
  * `compat`: the compatibility profile the core runs under (default: none).

@@ -57,8 +57,10 @@ import {
   uidItem,
   useHarness,
 } from './harness';
+import { LEGACY_CRYPTO_POLICY } from '../../../src/crypto/policy-profiles';
 
-const h = useHarness();
+// PKCS#1 v1.5 encryption (interoperability with OpenSSL's) needs the legacy profile.
+const h = useHarness({ crypto: LEGACY_CRYPTO_POLICY });
 
 /** RSA-2048 private key (PKCS#8) and an OAEP ciphertext of "mixed-hash OAEP vector" with SHA-384, MGF1-SHA-256 and label "kmip", made with Python cryptography 48. */
 const OAEP_KEY_PKCS8 =

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
 import { NameType, ObjectType, Operation, ResultReason, ResultStatus } from '../../../src/spec/generated/enums';
-import { createEmbeddedCore, type EmbeddedCore } from '../../../src/embedded';
+import { createEmbeddedCore, type EmbeddedCore, type EmbeddedCoreOptions } from '../../../src/embedded';
 import { handleMessage } from '../../../src/server/handle-message';
 import type { ClientIdentity } from '../../../src/objects/context';
 import { findNewerThan } from '../../../src/kmip/version-filter';
@@ -32,12 +32,16 @@ export interface Harness {
   dir: string;
 }
 
-/** Call from a describe block's scope: one core for the file. */
-export function useHarness(): Harness {
+/**
+ * Call from a describe block's scope: one core for the file. `opts.crypto`: the cryptographic
+ * policy (the default profile unless given; files replaying published vectors with legacy keys,
+ * modes or hashes pass the legacy profile, as an operator serving such clients would).
+ */
+export function useHarness(opts: Pick<EmbeddedCoreOptions, 'crypto'> = {}): Harness {
   const h = {} as Harness;
   beforeAll(async () => {
     h.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-crypto-'));
-    h.embedded = await createEmbeddedCore(h.dir, { keys: await openTestProtector() });
+    h.embedded = await createEmbeddedCore(h.dir, { ...opts, keys: await openTestProtector() });
   });
   afterAll(async () => {
     await h.embedded.close();

@@ -38,8 +38,10 @@ import {
   uidItem,
   useHarness,
 } from './harness';
+import { LEGACY_CRYPTO_POLICY } from '../../../src/crypto/policy-profiles';
 
-const h = useHarness();
+// Published vectors (OASIS 3DES/ECB values, RFC 2202/4231 short HMAC keys) need the legacy profile.
+const h = useHarness({ crypto: LEGACY_CRYPTO_POLICY });
 const ENC_DEC = CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt;
 
 /** Lifecycle refusals: Wrong Key Lifecycle State in 2.x, Permission Denied in 1.x. */

@@ -170,7 +170,8 @@ describe.each(ALL)('KMIP %s Usage Limits Count (1.0 3.16: set to the Total when 
   const encrypt = (uid: string, bytes: number) =>
     h.send(v, Operation.Encrypt, [
       uidItem(uid),
-      ttlv.structure(Tag.CryptographicParameters, [ttlv.enumeration(Tag.BlockCipherMode, BlockCipherMode.ECB), ttlv.enumeration(Tag.PaddingMethod, PaddingMethod.None)]),
+      // CTR (the default profile refuses ECB for Encrypt): no padding, one output byte per input byte.
+      ttlv.structure(Tag.CryptographicParameters, [ttlv.enumeration(Tag.BlockCipherMode, BlockCipherMode.CTR), ttlv.enumeration(Tag.PaddingMethod, PaddingMethod.None)]),
       ttlv.byteString(Tag.Data, Buffer.alloc(bytes, 1)),
     ]);
 

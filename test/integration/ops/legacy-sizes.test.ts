@@ -1,9 +1,9 @@
 /**
- * Legacy key sizes behind the operator's switch (config crypto.allowLegacy), through handleMessage
- * over a real store and token: with the switch off (the default) Create Key Pair and Re-key Key
- * Pair refuse RSA-1024 with a message naming the switch; with it on they make a real 1024-bit key.
- * Registering and using an existing 1024-bit key is not a generation and stays allowed either way
- * (the OASIS BL cases register one).
+ * Legacy key sizes behind the operator's cryptographic policy (config cryptoPolicy, profile legacy;
+ * crypto.allowLegacy is its older name), through handleMessage over a real store and token: under
+ * the default profile Create Key Pair and Re-key Key Pair refuse RSA-1024 with a message naming the
+ * policy rule; under the legacy profile they make a real 1024-bit key. Registering an existing
+ * 1024-bit key is not a generation and stays allowed either way (the OASIS BL cases register one).
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
 import { ttlv, type TtlvItem, type TtlvStructure } from '../../../ttlv/types';
@@ -12,13 +12,14 @@ import { CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, ObjectTy
 import type { KmipAttribute } from '../../../src/kmip/attributes';
 import type { ProtocolVersion } from '../../../src/spec/versions';
 import { attributesFor, find, successPayload, textOf } from '../../helpers/kmip-client';
+import { LEGACY_CRYPTO_POLICY } from '../../../src/crypto/policy-profiles';
 import { VERSIONS, bytesOf, failure, keyBlockOf, openHarness, uidItem, type Harness } from '../../helpers/ops-harness';
 
 let strict: Harness;
 let legacy: Harness;
 beforeAll(async () => {
   strict = await openHarness('legacy-off');
-  legacy = await openHarness('legacy-on', { crypto: { allowLegacy: true }, keys: strict.embedded.core.keys });
+  legacy = await openHarness('legacy-on', { crypto: LEGACY_CRYPTO_POLICY, keys: strict.embedded.core.keys });
 });
 afterAll(async () => {
   await legacy.close();
@@ -66,10 +67,10 @@ async function registerRsa1024(h: Harness, v: ProtocolVersion): Promise<string> 
 }
 
 describe.each(VERSIONS)('KMIP %s legacy sizes', (_label, v) => {
-  test('switch off (default): Create Key Pair RSA-1024 is refused, naming crypto.allowLegacy; 2048 still works', async () => {
+  test('default profile: Create Key Pair RSA-1024 is refused, naming the policy rule; 2048 still works', async () => {
     const r = await strict.send(v, Operation.CreateKeyPair, createPairPayload(v, 1024));
     expect(failure(r)).toBe(ResultReason.InvalidField);
-    expect(r.items[0]!.message).toMatch(/RSA key pairs of 1024 bits are a legacy size .*crypto\.allowLegacy is true/);
+    expect(r.items[0]!.message).toMatch(/cryptographic policy \(profile default\) does not allow RSA keys of 1024 bits for CreateKeyPair \(rule cryptoPolicy CreateKeyPair\.algorithms\.RSA: at least 2048 bits\)/);
     successPayload(await strict.send(v, Operation.CreateKeyPair, createPairPayload(v, 2048)));
     // A size that is neither current nor legacy lists only what is offered.
     const odd = await strict.send(v, Operation.CreateKeyPair, createPairPayload(v, 1000));
@@ -77,7 +78,7 @@ describe.each(VERSIONS)('KMIP %s legacy sizes', (_label, v) => {
     expect(odd.items[0]!.message).toMatch(/not offered \(2048, 3072, 4096\)/);
   });
 
-  test('switch on: Create Key Pair RSA-1024 makes a 1024-bit pair that signs and verifies', async () => {
+  test('legacy profile: Create Key Pair RSA-1024 makes a 1024-bit pair that signs and verifies', async () => {
     const p = successPayload(await legacy.send(v, Operation.CreateKeyPair, createPairPayload(v, 1024)));
     const privUid = textOf(p, Tag.PrivateKeyUniqueIdentifier)!;
     const pubUid = textOf(p, Tag.PublicKeyUniqueIdentifier)!;
@@ -93,11 +94,11 @@ describe.each(VERSIONS)('KMIP %s legacy sizes', (_label, v) => {
     expect(verify('sha256', data, pub, sig)).toBe(true);
   });
 
-  test('Re-key Key Pair of a registered RSA-1024 key: refused with the switch off, a new 1024-bit pair with it on; registering one is allowed either way', async () => {
+  test('Re-key Key Pair of a registered RSA-1024 key: refused under the default profile, a new 1024-bit pair under legacy; registering one is allowed either way', async () => {
     const off = await registerRsa1024(strict, v);
     const r = await strict.send(v, Operation.ReKeyKeyPair, [ttlv.textString(Tag.PrivateKeyUniqueIdentifier, off)]);
     expect(failure(r)).toBe(ResultReason.InvalidField);
-    expect(r.items[0]!.message).toMatch(/crypto\.allowLegacy/);
+    expect(r.items[0]!.message).toMatch(/CreateKeyPair\.algorithms\.RSA/);
 
     const on = await registerRsa1024(legacy, v);
     const p = successPayload(await legacy.send(v, Operation.ReKeyKeyPair, [ttlv.textString(Tag.PrivateKeyUniqueIdentifier, on)]));

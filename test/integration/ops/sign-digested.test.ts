@@ -25,10 +25,12 @@ import type { KmipAttribute } from '../../../src/kmip/attributes';
 import type { ProtocolVersion } from '../../../src/spec/versions';
 import { attributesFor, find, successPayload, textOf } from '../../helpers/kmip-client';
 import { VERSIONS, bytesOf, failure, openHarness, uidItem, type Harness } from '../../helpers/ops-harness';
+import { LEGACY_CRYPTO_POLICY } from '../../../src/crypto/policy-profiles';
 
 let h: Harness;
 beforeAll(async () => {
-  h = await openHarness('sign-digested');
+  // SHA-1 digests are signed here too, which only the legacy profile allows.
+  h = await openHarness('sign-digested', { crypto: LEGACY_CRYPTO_POLICY });
 });
 afterAll(async () => {
   await h.close();

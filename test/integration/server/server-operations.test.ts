@@ -342,21 +342,22 @@ describe('what Create decides from the request', () => {
       attributesFor(V14, [...aesTemplate(undefined, ENCRYPT_DECRYPT), { name: 'Lease Time', value: ttlv.interval(Tag.LeaseTime, 1) }]),
     ]);
     expect(failure(r)).toBe(ResultReason.PermissionDenied);
-    const skipjack = successPayload(
+    // AES: the default cryptographic policy creates no SKIPJACK keys.
+    const key = successPayload(
       await h.send(V10, Operation.Create, [
         ttlv.enumeration(Tag.ObjectType, ObjectType.SymmetricKey),
         attributesFor(V10, [
-          { name: 'Cryptographic Algorithm', value: ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.SKIPJACK) },
-          { name: 'Cryptographic Length', value: ttlv.integer(Tag.CryptographicLength, 80) },
+          { name: 'Cryptographic Algorithm', value: ttlv.enumeration(Tag.CryptographicAlgorithm, CryptographicAlgorithm.AES) },
+          { name: 'Cryptographic Length', value: ttlv.integer(Tag.CryptographicLength, 128) },
           { name: 'Cryptographic Usage Mask', value: ttlv.integer(Tag.CryptographicUsageMask, CryptographicUsageMask.Encrypt) },
         ]),
       ]),
     );
-    const uid = textOf(skipjack, Tag.UniqueIdentifier)!;
+    const uid = textOf(key, Tag.UniqueIdentifier)!;
     const digest = (await attributeValues(h, V10, uid, 'Digest'))[0] as TtlvStructure;
     expect(digest.type).toBe(ItemType.Structure);
     expect(find(digest, Tag.DigestValue)).toBeDefined();
     expect(find(digest, Tag.KeyFormatType)).toBeUndefined();
-    expect((await getKeyBytes(h, V10, uid)).length).toBe(10);
+    expect((await getKeyBytes(h, V10, uid)).length).toBe(16);
   });
 });

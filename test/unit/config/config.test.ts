@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../../src/config';
+import { DEFAULT_CRYPTO_POLICY, LEGACY_CRYPTO_POLICY } from '../../../src/crypto/policy-profiles';
 
 function withFile(json: unknown): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-cfg-'));
@@ -53,6 +54,20 @@ test.each([
   [{ crypto: { allowLegacy: 1 } }, 'crypto.allowLegacy'],
   [{ crypto: { allowOld: true } }, 'crypto.allowOld'],
   [{ crypto: true }, 'crypto'],
+  [{ cryptoPolicy: 'strict' }, 'cryptoPolicy'],
+  [{ cryptoPolicy: { profile: 'fips' } }, 'cryptoPolicy.profile'],
+  [{ cryptoPolicy: { level: 3 } }, 'cryptoPolicy.level'],
+  [{ cryptoPolicy: { profile: 'default', operations: {} } }, 'cryptoPolicy.operations'],
+  [{ cryptoPolicy: { profile: 'custom', base: 'fips' } }, 'cryptoPolicy.base'],
+  [{ cryptoPolicy: { profile: 'custom', operations: { Hash: {} } } }, 'cryptoPolicy.operations.Hash'],
+  [{ cryptoPolicy: { profile: 'custom', operations: { Sign: { hashes: ['SHA-1', 'SHA-999'] } } } }, 'cryptoPolicy.operations.Sign.hashes[1]'],
+  [{ cryptoPolicy: { profile: 'custom', operations: { Sign: { hashes: 'SHA-1' } } } }, 'cryptoPolicy.operations.Sign.hashes'],
+  [{ cryptoPolicy: { profile: 'custom', operations: { Sign: { ciphers: [] } } } }, 'cryptoPolicy.operations.Sign.ciphers'],
+  [{ cryptoPolicy: { profile: 'custom', operations: { Encrypt: { algorithms: { Rijndael: 'any' } } } } }, 'cryptoPolicy.operations.Encrypt.algorithms.Rijndael'],
+  [{ cryptoPolicy: { profile: 'custom', operations: { Encrypt: { algorithms: { RSA: { minBits: -1 } } } } } }, 'cryptoPolicy.operations.Encrypt.algorithms.RSA.minBits'],
+  [{ cryptoPolicy: { profile: 'custom', operations: { Encrypt: { algorithms: { RSA: 2048 } } } } }, 'cryptoPolicy.operations.Encrypt.algorithms.RSA'],
+  [{ cryptoPolicy: { profile: 'custom', operations: { Encrypt: { modes: ['ECB', 7] } } } }, 'cryptoPolicy.operations.Encrypt.modes[1]'],
+  [{ crypto: { allowLegacy: true }, cryptoPolicy: { profile: 'default' } }, 'crypto.allowLegacy'],
   [{ https: { listen: 'nope' } }, 'https.listen'],
   [{ https: { listen: '127.0.0.1:70000' } }, 'https.listen'],
   [{ https: {} }, 'https.listen'],
@@ -147,10 +162,12 @@ describe('notifications', () => {
   });
 });
 
-test('crypto.allowLegacy: off unless the file turns it on', () => {
-  expect(loadConfig({}).crypto).toEqual({ allowLegacy: false });
-  expect(loadConfig({ configFile: withFile({ crypto: {} }) }).crypto).toEqual({ allowLegacy: false });
-  expect(loadConfig({ configFile: withFile({ crypto: { allowLegacy: true } }) }).crypto).toEqual({ allowLegacy: true });
+test('crypto.allowLegacy: the default profile unless the file turns it on, then the legacy profile (its older name)', () => {
+  expect(loadConfig({}).crypto).toBe(DEFAULT_CRYPTO_POLICY);
+  expect(loadConfig({ configFile: withFile({ crypto: {} }) }).crypto).toBe(DEFAULT_CRYPTO_POLICY);
+  expect(loadConfig({ configFile: withFile({ crypto: { allowLegacy: false } }) }).crypto).toBe(DEFAULT_CRYPTO_POLICY);
+  expect(loadConfig({ configFile: withFile({ crypto: { allowLegacy: true } }) }).crypto).toBe(LEGACY_CRYPTO_POLICY);
+  expect(loadConfig({ configFile: withFile({ crypto: { allowLegacy: true }, cryptoPolicy: { profile: 'legacy' } }) }).crypto).toBe(LEGACY_CRYPTO_POLICY);
 });
 
 test('limits.maxRsaModulusBits: 16,384 unless configured', () => {
