@@ -3,8 +3,8 @@
  * PKCS#8 and Raw, with the NIST OIDs (RFC 9935 ML-KEM, RFC 9881 ML-DSA, RFC 9909 SLH-DSA).
  *
  * PKCS#8 private keys of ML-KEM and ML-DSA come in three forms (seed [0], expandedKey, both); we
- * read all three and write "both" when the seed is known (what OpenSSL 3.5 writes by default),
- * else expandedKey. SLH-DSA's privateKey is the raw key; a DER OCTET STRING wrapped inside it (the
+ * read all three and write the seed form when the seed is known (the form the RFCs recommend and
+ * the only one pyca/cryptography reads), else expandedKey (a key registered without its seed). SLH-DSA's privateKey is the raw key; a DER OCTET STRING wrapped inside it (the
  * RFC 8410 style some encoders use) is read too. Raw is the FIPS byte string: a public key, or an
  * expanded private key (a seed of the set's seed length is read too). The hybrid X25519+ML-KEM-768
  * has no OID, so it is Raw only.
@@ -70,7 +70,7 @@ function spki(alg: PqcAlgorithm, pk: Uint8Array): Buffer {
 function pkcs8(alg: PqcAlgorithm, sk: Uint8Array, seed: Uint8Array | undefined): Buffer {
   let inner: Buffer;
   if (alg.family === 'slh-dsa') inner = Buffer.from(sk);
-  else if (seed) inner = tlv(0x30, tlv(0x04, seed), tlv(0x04, sk));
+  else if (seed) inner = tlv(0x80, seed);
   else inner = tlv(0x04, sk);
   return tlv(0x30, Buffer.from([0x02, 0x01, 0x00]), algorithmIdentifier(alg), tlv(0x04, inner));
 }

@@ -193,10 +193,20 @@ describe('malformed post-quantum keys and ciphertexts', () => {
     expect(reasonOf(() => readPqcBlock(block(KeyFormatType.Raw, pk), 'public', kem))).toBe(Reason.InvalidField);
   });
 
-  it('answers Invalid Field for a PKCS#8 "both" key whose seed and expanded key disagree', () => {
+  it('reads the PKCS#8 "both" form, and answers Invalid Field when its seed and expanded key disagree', () => {
+    const len = (n: number): Buffer => (n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]));
+    const tlv = (tag: number, ...parts: Buffer[]): Buffer => {
+      const body = Buffer.concat(parts);
+      return Buffer.concat([Buffer.from([tag]), len(body.length), body]);
+    };
+    const both = (seed: Uint8Array, sk: Uint8Array): Buffer =>
+      tlv(0x30, Buffer.from('020100', 'hex'), tlv(0x30, Buffer.from('0609608648016503040311', 'hex')), tlv(0x04, tlv(0x30, tlv(0x04, Buffer.from(seed)), tlv(0x04, Buffer.from(sk)))));
+    expect(Buffer.from(readPqcBlock(block(KeyFormatType.PKCS_8, both(d.seed!, d.secretKey)), 'private', undefined).bytes)).toEqual(Buffer.from(d.secretKey));
     const other = generatePqcKeyPair(dsa);
-    const der = materialOf(pqcKeyBlock({ alg: dsa, kind: 'private', bytes: other.secretKey, seed: d.seed }, KeyFormatType.PKCS_8));
-    expect(reasonOf(() => readPqcBlock(block(KeyFormatType.PKCS_8, der), 'private', undefined))).toBe(Reason.InvalidField);
+    expect(reasonOf(() => readPqcBlock(block(KeyFormatType.PKCS_8, both(d.seed!, other.secretKey)), 'private', undefined))).toBe(Reason.InvalidField);
+    // Written with the seed alone ([0] IMPLICIT OCTET STRING) when the seed is known, the expanded key otherwise.
+    expect(materialOf(pqcKeyBlock({ alg: dsa, kind: 'private', bytes: d.secretKey, seed: d.seed }, KeyFormatType.PKCS_8)).subarray(18, 22).toString('hex')).toBe('04228020');
+    expect(materialOf(pqcKeyBlock({ alg: dsa, kind: 'private', bytes: d.secretKey }, KeyFormatType.PKCS_8)).length).toBe(d.secretKey.length + 28);
   });
 
   it('reads the seed-only PKCS#8 form (what OpenSSL and pyca export) and a Raw seed', () => {
