@@ -40,6 +40,21 @@ async function reasonOf(p: Promise<unknown>): Promise<number | undefined> {
   return undefined;
 }
 
+it('Re-key Key Pair makes a new pair of the same parameter set that signs', async () => {
+  const dsa = pqcAlgorithm(CryptographicAlgorithm.ML_DSA_65)!;
+  const { priv } = await createPair(c, dsa);
+  const [item] = await c.send([{ operation: Operation.ReKeyKeyPair, payload: [ttlv.textString(Tag.PrivateKeyUniqueIdentifier, priv)] }]);
+  expect(item?.status).toBe(ResultStatus.Success);
+  const newPriv = item!.payload!.find((x) => x.tag === Tag.PrivateKeyUniqueIdentifier)!.value as string;
+  const newPub = item!.payload!.find((x) => x.tag === Tag.PublicKeyUniqueIdentifier)!.value as string;
+  const g = await c.get(newPriv);
+  expect(g.keyBlock?.cryptographicAlgorithm).toBe(dsa.kmip);
+  await c.activate(newPriv).catch(() => undefined);
+  await c.activate(newPub).catch(() => undefined);
+  const s = await c.sign(newPriv, Buffer.from('rekeyed'));
+  expect((await c.signatureVerify(newPub, Buffer.from('rekeyed'), s.signature)).valid).toBe(true);
+});
+
 describe('malformed post-quantum input over the wire', () => {
   const kem = pqcAlgorithm(CryptographicAlgorithm.ML_KEM_768)!;
 
