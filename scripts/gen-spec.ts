@@ -26,7 +26,9 @@ export const GENERATED_FILES = ['tags.ts', 'enums.ts', 'operations.ts', 'attribu
 /**
  * Enumeration values no OASIS text defines yet (post-quantum algorithms), kept in the project
  * beside the shared tables: one file per enumeration, named like the shared one, whose rows add
- * values to it. Each row names its source; the shared tables stay the facts of 1.0-2.1.
+ * values to it. Each row names its source; the shared tables stay the facts of 1.0-2.1. Their
+ * first_version says from which protocol version the server offers the value (a vendor value is
+ * in no OASIS version).
  */
 export const EXTENSIONS_DIR = 'spec-extensions';
 
