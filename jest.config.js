@@ -3,7 +3,13 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { diagnostics: false }],
+    // The @noble packages (post-quantum, hashes, curves) ship ES modules only. Node 20 requires them
+    // natively, but jest 29's module loader does not, so their JS is transpiled to CommonJS here.
+    '^.+\\.js$': ['ts-jest', { diagnostics: false, tsconfig: { allowJs: true } }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!@noble/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 60000,
   globalSetup: '<rootDir>/test/helpers/global-setup.ts',

@@ -23,6 +23,14 @@ import type { ItemTypeName } from '../ttlv/types';
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
 export const DEFAULT_OUT_DIR = path.join(PROJECT_ROOT, 'src', 'spec', 'generated');
 export const GENERATED_FILES = ['tags.ts', 'enums.ts', 'operations.ts', 'attributes.ts'] as const;
+/**
+ * Enumeration values no OASIS text defines yet (post-quantum algorithms), kept in the project
+ * beside the shared tables: one file per enumeration, named like the shared one, whose rows add
+ * values to it. Each row names its source; the shared tables stay the facts of 1.0-2.1. Their
+ * first_version says from which protocol version the server offers the value (a vendor value is
+ * in no OASIS version).
+ */
+export const EXTENSIONS_DIR = 'spec-extensions';
 
 /** KMIP_SPEC_DIR wins; otherwise ../shared/kmip-spec beside the project root. */
 export function resolveSpecDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -163,6 +171,8 @@ interface EnumValueModel {
   readonly deprecatedSince: SpecVersion | null;
   /** XML names of older spellings ("spelled ... in 1.1-1.4" notes), accepted when reading. */
   readonly aliases: readonly string[];
+  /** Where a value from spec-extensions/ comes from; null for the OASIS tables' values. */
+  readonly source: string | null;
 }
 
 interface EnumModel {
@@ -267,6 +277,7 @@ function readEnums(specDir: string, tags: readonly TagModel[]): EnumModel[] {
     .readdirSync(path.join(specDir, 'enums'))
     .filter((f) => f.endsWith('.tsv'))
     .sort();
+  checkExtensionFiles(files);
   const extraTags = new Map<string, TagModel[]>();
   for (const [tagName, file] of EXTRA_ENUM_TAGS) {
     const tag = tagByName.get(tagName);
@@ -278,7 +289,7 @@ function readEnums(specDir: string, tags: readonly TagModel[]): EnumModel[] {
   const ids = new Set<string>();
   for (const f of files) {
     const stem = f.slice(0, -'.tsv'.length);
-    const rows = readTsv(specDir, `enums/${f}`, ['name', 'value', 'first_version', 'last_version', 'notes']);
+    const rows = [...readTsv(specDir, `enums/${f}`, ['name', 'value', 'first_version', 'last_version', 'notes']), ...readExtensionRows(f)];
     const kind = stem.endsWith('_mask') ? 'mask' : 'enumeration';
     const own = tagByKey.get(matchKey(stem));
     const enumTags = [...(own ? [own] : []), ...(extraTags.get(stem) ?? [])].sort((a, b) => a.number - b.number);
@@ -319,12 +330,30 @@ function readEnums(specDir: string, tags: readonly TagModel[]): EnumModel[] {
         lastVersion: last,
         deprecatedSince: deprecatedSince(row, notes),
         aliases: [...new Set(aliases)].sort(),
+        source: row.cells['source'] ?? null,
       });
     }
     values.sort((a, b) => a.value - b.value);
     enums.push({ file: stem, id, kind, tags: enumTags, values });
   }
   return enums.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** The rows spec-extensions/enums/FILE adds to a shared enumeration; each must name its source. */
+function readExtensionRows(file: string): Row[] {
+  const rel = path.join(EXTENSIONS_DIR, 'enums', file);
+  if (!fs.existsSync(path.join(PROJECT_ROOT, rel))) return [];
+  const rows = readTsv(PROJECT_ROOT, rel, ['name', 'value', 'first_version', 'last_version', 'source', 'notes']);
+  for (const row of rows) if (cell(row, 'source') === '') fail(row, 'an extension value must name its source');
+  return rows;
+}
+
+function checkExtensionFiles(files: readonly string[]): void {
+  const dir = path.join(PROJECT_ROOT, EXTENSIONS_DIR, 'enums');
+  if (!fs.existsSync(dir)) return;
+  for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.tsv'))) {
+    if (!files.includes(f)) throw new Error(`${EXTENSIONS_DIR}/enums/${f}: no shared enums/${f} to extend`);
+  }
 }
 
 function parseDirection(row: Row): Pick<OperationModel, 'clientToServer' | 'serverToClient'> {
@@ -623,6 +652,8 @@ function renderEnums(m: SpecModel): string {
   o.push('  readonly deprecatedSince?: SpecVersion;');
   o.push('  /** XML names of older spellings, accepted when reading. */');
   o.push('  readonly aliases?: readonly string[];');
+  o.push('  /** Where a value no OASIS table defines comes from (spec-extensions/). */');
+  o.push('  readonly source?: string;');
   o.push('}');
   o.push('');
   o.push('export interface EnumInfo {');
@@ -655,6 +686,7 @@ function renderEnums(m: SpecModel): string {
         ];
         if (v.deprecatedSince) f.push(`deprecatedSince: ${ver(v.deprecatedSince)}`);
         if (v.aliases.length > 0) f.push(`aliases: ${list(v.aliases)}`);
+        if (v.source !== null) f.push(`source: ${str(v.source)}`);
         o.push(`      { ${f.join(', ')} },`);
       }
       o.push('    ],');

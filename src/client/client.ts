@@ -288,6 +288,19 @@ export class KmipClient {
     return R.decryptResult(await this.call(Operation.Decrypt, payload, true));
   }
 
+  /**
+   * KEM encapsulation with an ML-KEM (or X25519+ML-KEM-768) public key, through Encrypt as Cosmian
+   * KMS does: the shared secret comes back as Data, the ciphertext for the key's holder as IV/Counter/Nonce.
+   */
+  async encapsulate(uniqueIdentifier: string): Promise<R.EncapsulateResult> {
+    return R.encapsulateResult(await this.call(Operation.Encrypt, [P.uid(uniqueIdentifier)], false));
+  }
+
+  /** KEM decapsulation with the private key, through Decrypt: the ciphertext in, the shared secret out. */
+  async decapsulate(uniqueIdentifier: string, cipherText: Uint8Array): Promise<R.DecryptResult> {
+    return R.decryptResult(await this.call(Operation.Decrypt, [P.uid(uniqueIdentifier), ttlv.byteString(Tag.Data, cipherText)], true));
+  }
+
   /** Sign `data` (or, with `digested`, a digest the caller computed). */
   async sign(uniqueIdentifier: string, data: Uint8Array, opts: { parameters?: P.CryptographicParameters; digested?: boolean } = {}): Promise<R.SignResult> {
     const payload = P.present([

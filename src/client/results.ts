@@ -82,6 +82,11 @@ export interface EncryptResult extends IdentifierResult {
   readonly authenticatedEncryptionTag?: Uint8Array;
 }
 
+export interface EncapsulateResult extends IdentifierResult {
+  readonly sharedSecret: Uint8Array;
+  readonly cipherText: Uint8Array;
+}
+
 export interface DecryptResult extends IdentifierResult {
   readonly data: Uint8Array;
 }
@@ -175,6 +180,10 @@ export function encryptResult(payload: TtlvStructure): EncryptResult {
     ivCounterNonce: opt.bytes(payload, Tag.IVCounterNonce),
     authenticatedEncryptionTag: opt.bytes(payload, Tag.AuthenticatedEncryptionTag),
   };
+}
+
+export function encapsulateResult(payload: TtlvStructure): EncapsulateResult {
+  return { ...identifierResult(payload), sharedSecret: req.bytes(payload, Tag.Data), cipherText: req.bytes(payload, Tag.IVCounterNonce) };
 }
 
 export function decryptResult(payload: TtlvStructure): DecryptResult {

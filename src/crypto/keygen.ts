@@ -10,6 +10,10 @@ import { enumValueInfo } from '../spec/registry';
 import { KmipError, Reason } from '../kmip/errors';
 import { allows, checkCrypto, type CryptoPolicy } from './policy';
 import { curveByBits, curveByKmip, curveByNode, type CurveInfo } from './tables';
+import type { TtlvStructure } from '../../ttlv/types';
+import { pqcAlgorithm, pqcLength, type PqcAlgorithm } from './pqc';
+import { defaultPqcFormat, pqcKeyBlock } from './pqc-keys';
+import { generatePqcKeyPairOffThread } from './pqc-offload';
 
 const generate = promisify(generateKeyPair);
 
@@ -20,6 +24,35 @@ export interface KeyPairSpec {
   readonly privateFormat: number;
   readonly publicFormat: number;
   readonly run: () => Promise<{ privateKey: KeyObject; publicKey: KeyObject }>;
+  /** Keys Node cannot hold (post-quantum): the halves' key blocks, made directly; `run` is then unused. */
+  readonly blocks?: () => Promise<{ privateBlock: TtlvStructure; publicBlock: TtlvStructure }>;
+}
+
+/** A post-quantum pair (./pqc.ts): stored as PKCS#8 and SubjectPublicKeyInfo (Raw for the hybrid KEM). */
+function pqcKeyPairSpec(alg: PqcAlgorithm, length: number | undefined): KeyPairSpec {
+  const bits = pqcLength(alg);
+  if (length !== undefined && length !== bits) throw new KmipError(Reason.InvalidField, `${alg.name} keys have Cryptographic Length ${bits} (the public key's bits)`);
+  const privateFormat = defaultPqcFormat(alg, 'private');
+  const publicFormat = defaultPqcFormat(alg, 'public');
+  return {
+    algorithm: alg.kmip,
+    length: bits,
+    privateFormat,
+    publicFormat,
+    run: () => Promise.reject(new KmipError(Reason.CryptographicFailure, `${alg.name} keys are made as key blocks`)),
+    async blocks() {
+      const pair = await generatePqcKeyPairOffThread(alg);
+      try {
+        return {
+          privateBlock: pqcKeyBlock({ alg, kind: 'private', bytes: pair.secretKey, seed: pair.seed }, privateFormat),
+          publicBlock: pqcKeyBlock({ alg, kind: 'public', bytes: pair.publicKey }, publicFormat),
+        };
+      } finally {
+        pair.secretKey.fill(0);
+        pair.seed?.fill(0);
+      }
+    },
+  };
 }
 
 /**
@@ -46,6 +79,8 @@ function name(algorithm: number): string {
  * EC and EdDSA keys as PKCS#8 and X.509 SubjectPublicKeyInfo, which carry the curve.
  */
 export function keyPairSpec(algorithm: number, length: number | undefined, curve: number | undefined, policy: CryptoPolicy): KeyPairSpec {
+  const pqc = pqcAlgorithm(algorithm);
+  if (pqc) return pqcKeyPairSpec(pqc, length);
   if (algorithm === CryptographicAlgorithm.RSA) {
     if (length === undefined) throw new KmipError(Reason.MissingData, 'RSA key pairs need a Cryptographic Length');
     if (!RSA_BITS.includes(length)) {
@@ -97,7 +132,13 @@ export function keyPairSpec(algorithm: number, length: number | undefined, curve
       run: () => (algorithm === CryptographicAlgorithm.Ed25519 ? generate('ed25519', {}) : generate('ed448', {})),
     };
   }
-  throw new KmipError(Reason.InvalidField, `${name(algorithm)} key pairs are not offered (RSA, EC, Ed25519, Ed448)`);
+  throw new KmipError(Reason.InvalidField, `${name(algorithm)} key pairs are not offered (RSA, EC, Ed25519, Ed448, ML-KEM, ML-DSA, SLH-DSA)`);
+}
+
+/** A post-quantum pair like an existing one (Re-key Key Pair): same parameter set. */
+export function pqcSpecLike(algorithm: number | undefined): KeyPairSpec | undefined {
+  const pqc = pqcAlgorithm(algorithm);
+  return pqc ? pqcKeyPairSpec(pqc, undefined) : undefined;
 }
 
 /** A pair like an existing private key: same algorithm, size and curve (Re-key Key Pair). */

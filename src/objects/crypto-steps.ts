@@ -24,6 +24,7 @@ import { macFacts, rsaCipherFacts, signatureFacts } from '../crypto/policy-facts
 import type { OpContext } from './context';
 import { keepSecret, type UsableKey } from './crypto-key';
 import { rawKeyMaterial } from './key-block';
+import { pqcCipher } from './pqc-steps';
 import { badDigest, type MultiPartOperation, type PartRequest } from './multi-part';
 
 type KeyedRequest = PartRequest<UsableKey>;
@@ -137,7 +138,7 @@ export function cipherSteps(direction: Direction): CipherSteps {
   return {
     stream: direction,
     byKey(r) {
-      if (r.key.rec.objectType !== ObjectType.SymmetricKey) return rsaCipher(direction, r);
+      if (r.key.rec.objectType !== ObjectType.SymmetricKey) return pqcCipher(direction, r) ?? rsaCipher(direction, r);
       // A symmetric key's form is checked before the part, for every part.
       symmetricMaterial(r.key);
       return undefined;

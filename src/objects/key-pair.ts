@@ -52,6 +52,14 @@ export interface PairHalfInput {
   readonly owner?: string;
 }
 
+async function nodeBlocks(spec: KeyPairSpec): Promise<{ privateBlock: TtlvStructure; publicBlock: TtlvStructure }> {
+  const pair = await spec.run();
+  return {
+    privateBlock: keyBlockIn(pair.privateKey, 'private', spec.privateFormat, spec.algorithm, spec.length),
+    publicBlock: keyBlockIn(pair.publicKey, 'public', spec.publicFormat, spec.algorithm, spec.length),
+  };
+}
+
 /**
  * Generates a pair per `spec` and builds both records (material protected by the HSM, not yet
  * stored), each linked to the other. The caller stores them, with any other writes, in one batch.
@@ -62,11 +70,11 @@ export async function prepareKeyPair(
   priv: PairHalfInput,
   pub: PairHalfInput,
 ): Promise<{ priv: NewObject; pub: NewObject }> {
-  const pair = await spec.run();
+  const blocks = spec.blocks ? await spec.blocks() : await nodeBlocks(spec);
   const privUid = newUniqueIdentifier();
   const pubUid = newUniqueIdentifier();
-  const privBody = ttlv.structure(Tag.PrivateKey, [keyBlockIn(pair.privateKey, 'private', spec.privateFormat, spec.algorithm, spec.length)]);
-  const pubBody = ttlv.structure(Tag.PublicKey, [keyBlockIn(pair.publicKey, 'public', spec.publicFormat, spec.algorithm, spec.length)]);
+  const privBody = ttlv.structure(Tag.PrivateKey, [blocks.privateBlock]);
+  const pubBody = ttlv.structure(Tag.PublicKey, [blocks.publicBlock]);
   const derived = (body: TtlvStructure, format: number): KmipAttribute[] => {
     const out: KmipAttribute[] = [
       { name: 'Cryptographic Algorithm', value: ttlv.enumeration(Tag.CryptographicAlgorithm, spec.algorithm) },

@@ -56,9 +56,9 @@ export interface MultiPartOperation<K extends StreamKind, S, Key extends UsableK
   readonly digested?: (r: PartRequest<Key>, digest: Uint8Array) => Promise<TtlvItem[]>;
   /**
    * What the key settles before the request's part is looked at: the answer of a key that serves
-   * only single calls (RSA encryption), else undefined.
+   * only single calls (RSA encryption, post-quantum keys), else undefined.
    */
-  readonly byKey?: (r: PartRequest<Key>) => TtlvItem[] | undefined;
+  readonly byKey?: (r: PartRequest<Key>) => TtlvItem[] | undefined | Promise<TtlvItem[] | undefined>;
   /** The set-up of a first part or a single call. */
   prepare(r: PartRequest<Key>): S;
   once(s: S, r: PartRequest<Key>): TtlvItem[];
@@ -114,7 +114,7 @@ async function runParts<K extends StreamKind, S, Key extends UsableKey | undefin
     await count(digest.length);
     return out;
   }
-  const single = op.byKey?.(r);
+  const single = await op.byKey?.(r);
   if (single !== undefined) {
     out.push(...single);
     await count(data.length);

@@ -12,6 +12,7 @@ import type { KmipAttribute } from '../kmip/attributes';
 import { ttlv } from '../../ttlv/types';
 import { child, opt } from '../kmip/tree';
 import { inspectKeyBlock } from '../crypto/asymmetric-keys';
+import { inspectPqcKeyBlock } from '../crypto/pqc-keys';
 import { DEFAULT_KEY_LIMITS, type KeyMaterialLimits } from '../crypto/key-encoding';
 import { certificateAttributes } from '../crypto/certificate';
 import { KmipError, Reason } from '../kmip/errors';
@@ -40,7 +41,10 @@ export function inspectRegistered(objectType: number, body: TtlvStructure, own: 
   // A metadata-only object (no Key Value) has no material to check; its other fields still are.
   const metadataOnly = block !== undefined && child(block, Tag.KeyValue) === undefined;
   if (objectType === ObjectType.PrivateKey || objectType === ObjectType.PublicKey) {
-    const info = block && !metadataOnly ? inspectKeyBlock(block, objectType, limits ?? DEFAULT_KEY_LIMITS) : undefined;
+    const stated = own.find((a) => a.name === 'Cryptographic Algorithm')?.value;
+    const hint = stated?.type === ItemType.Enumeration ? stated.value : undefined;
+    const readable = block && !metadataOnly ? block : undefined;
+    const info = readable ? (inspectPqcKeyBlock(readable, objectType, hint) ?? inspectKeyBlock(readable, objectType, limits ?? DEFAULT_KEY_LIMITS)) : undefined;
     if (info) {
       found.push({ name: 'Cryptographic Algorithm', value: ttlv.enumeration(Tag.CryptographicAlgorithm, info.algorithm) });
       found.push({ name: 'Cryptographic Length', value: ttlv.integer(Tag.CryptographicLength, info.length) });

@@ -6,6 +6,7 @@ import { child, opt, withTag } from '../kmip/tree';
 import { isAllowed, type StateValue } from '../lifecycle/state-machine';
 import { KmipError, Reason } from '../kmip/errors';
 import { convertKeyBlock } from '../crypto/asymmetric-keys';
+import { convertPqcKeyBlock, pqcOfBlock } from '../crypto/pqc-keys';
 import { OBJECT_BODY_TAG, keyBlockOf, rawKeyMaterial, requireKeyValue } from './key-block';
 import type { ManagedObjectRecord, ObjectStore, StoredAttribute } from '../store/object-store';
 import type { KeyProtector } from '../keys/key-protector';
@@ -78,7 +79,7 @@ export async function bodyForClient(ctx: OpContext, rec: ManagedObjectRecord, pa
       throw new KmipError(Reason.KeyFormatTypeNotSupported, 'format conversion is offered for keys only');
     }
     if (format === KeyFormatType.PKCS_12) body = replaceBlock(body, await pkcs12KeyBlock(ctx, rec, block));
-    else body = replaceBlock(body, pairHalf ? convertKeyBlock(block, rec.objectType, format, ctx.secrets) : convertSymmetric(block, format));
+    else body = replaceBlock(body, pairHalf ? convertPairHalf(ctx, rec, block, format) : convertSymmetric(block, format));
   }
   if (kws) {
     const current = keyBlockOf(body);
@@ -173,4 +174,11 @@ export async function serveToOwner(deps: OwnerReadDeps, uid: string, version: Pr
     for (const s of ctx.secrets) s.fill(0);
     throw e;
   }
+}
+
+/** A public or private key block in another Key Format Type: post-quantum keys by their own codecs. */
+function convertPairHalf(ctx: OpContext, rec: ManagedObjectRecord, block: TtlvStructure, format: number): TtlvStructure {
+  const alg = getAttribute(rec.attributes, 'Cryptographic Algorithm');
+  const pqc = pqcOfBlock(block, alg?.type === ItemType.Enumeration ? alg.value : undefined);
+  return pqc ? convertPqcKeyBlock(block, rec.objectType, format, pqc, ctx.secrets) : convertKeyBlock(block, rec.objectType, format, ctx.secrets);
 }

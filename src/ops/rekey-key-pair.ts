@@ -15,7 +15,7 @@ import type { ManagedObjectRecord, NewObject, StoredAttribute } from '../store/o
 import type { OpContext } from '../objects/context';
 import { KmipError, Reason } from '../kmip/errors';
 import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
-import { specLike } from '../crypto/keygen';
+import { pqcSpecLike, specLike } from '../crypto/keygen';
 import { isServerManaged } from '../objects/attribute-policy';
 import { pairRequestAttributes, pairStorage, prepareKeyPair } from '../objects/key-pair';
 import { keyBlockOf, requireKeyValue } from '../objects/key-block';
@@ -86,7 +86,8 @@ export const reKeyKeyPairHandler: OperationHandler = {
     if (!block) throw new KmipError(Reason.InvalidObjectType, `object ${privUid} holds no key`);
     requireKeyValue(block, privUid);
     const alg = getAttribute(oldPriv.attributes, 'Cryptographic Algorithm');
-    const spec = specLike(keyObjectFromBlock(block, 'private'), alg?.type === ItemType.Enumeration ? alg.value : 0, ctx.crypto);
+    const algValue = alg?.type === ItemType.Enumeration ? alg.value : 0;
+    const spec = pqcSpecLike(opt.enumeration(block, Tag.CryptographicAlgorithm) ?? algValue) ?? specLike(keyObjectFromBlock(block, 'private'), algValue, ctx.crypto);
 
     const attrs = await pairRequestAttributes(payload, ctx);
     const storage = pairStorage(payload);

@@ -12,6 +12,7 @@ import { verifyDigest } from '../crypto/digest-signature';
 import { startVerify, verifyData } from '../crypto/signature';
 import { digestSetup, finalValue, firstValue, signatureSetup, validity } from '../objects/crypto-steps';
 import { keyFor, multiPartHandler } from '../objects/multi-part';
+import { pqcVerifyStep } from '../objects/pqc-steps';
 
 export const signatureVerifyHandler = multiPartHandler({
   operation: Operation.SignatureVerify,
@@ -20,9 +21,12 @@ export const signatureVerifyHandler = multiPartHandler({
   key: keyFor('verify'),
   missingData: 'Signature Verify needs the Data',
   async digested(r, digest) {
+    const pqc = pqcVerifyStep(r, digest);
+    if (pqc) return pqc;
     const { keyObject, setup, hash } = digestSetup(r, digest, 'verify');
     return [validity(await verifyDigest(r.ctx.keys, keyObject, setup, hash, digest, req.bytes(r.payload, Tag.SignatureData)))];
   },
+  byKey: (r) => pqcVerifyStep(r),
   prepare: (r) => signatureSetup(r, 'verify'),
   once: ({ keyObject, setup }, r) => [validity(verifyData(keyObject, setup, r.data, req.bytes(r.payload, Tag.SignatureData)))],
   start: ({ setup }, r) => ({ run: { kind: 'verify', state: startVerify(setup), expected: firstValue(r.payload, Tag.SignatureData) } }),

@@ -175,6 +175,25 @@ export const CryptographicAlgorithm = {
   McEliece_8192128: 0x00000036,
   Ed25519: 0x00000037,
   Ed448: 0x00000038,
+  ML_KEM_512: 0x00000039,
+  ML_KEM_768: 0x0000003A,
+  ML_KEM_1024: 0x0000003B,
+  ML_DSA_44: 0x0000003C,
+  ML_DSA_65: 0x0000003D,
+  ML_DSA_87: 0x0000003E,
+  SLH_DSA_SHA2_128s: 0x0000003F,
+  SLH_DSA_SHA2_128f: 0x00000040,
+  SLH_DSA_SHA2_192s: 0x00000041,
+  SLH_DSA_SHA2_192f: 0x00000042,
+  SLH_DSA_SHA2_256s: 0x00000043,
+  SLH_DSA_SHA2_256f: 0x00000044,
+  SLH_DSA_SHAKE_128s: 0x00000045,
+  SLH_DSA_SHAKE_128f: 0x00000046,
+  SLH_DSA_SHAKE_192s: 0x00000047,
+  SLH_DSA_SHAKE_192f: 0x00000048,
+  SLH_DSA_SHAKE_256s: 0x00000049,
+  SLH_DSA_SHAKE_256f: 0x0000004A,
+  X25519_ML_KEM_768: 0x88800006,
 } as const;
 export type CryptographicAlgorithm = (typeof CryptographicAlgorithm)[keyof typeof CryptographicAlgorithm];
 
@@ -1263,6 +1282,8 @@ export interface EnumValueInfo {
   readonly deprecatedSince?: SpecVersion;
   /** XML names of older spellings, accepted when reading. */
   readonly aliases?: readonly string[];
+  /** Where a value no OASIS table defines comes from (spec-extensions/). */
+  readonly source?: string;
 }
 
 export interface EnumInfo {
@@ -1473,6 +1494,25 @@ export const ENUM_INFO: { readonly [K in EnumName]: EnumInfo } = {
       { name: 'McEliece-8192128', xmlName: 'McEliece_8192128', value: 0x00000036, firstVersion: '2.0', lastVersion: null },
       { name: 'Ed25519', xmlName: 'Ed25519', value: 0x00000037, firstVersion: '2.0', lastVersion: null },
       { name: 'Ed448', xmlName: 'Ed448', value: 0x00000038, firstVersion: '2.0', lastVersion: null },
+      { name: 'ML-KEM-512', xmlName: 'ML_KEM_512', value: 0x00000039, firstVersion: '1.0', lastVersion: null, aliases: ['MLKEM_512'], source: 'Cosmian KMS kmip_2_1/kmip_types.rs @7d07cae2; no OASIS table defines it' },
+      { name: 'ML-KEM-768', xmlName: 'ML_KEM_768', value: 0x0000003A, firstVersion: '1.0', lastVersion: null, aliases: ['MLKEM_768'], source: 'Cosmian KMS kmip_2_1/kmip_types.rs @7d07cae2; no OASIS table defines it' },
+      { name: 'ML-KEM-1024', xmlName: 'ML_KEM_1024', value: 0x0000003B, firstVersion: '1.0', lastVersion: null, aliases: ['MLKEM_1024'], source: 'Cosmian KMS kmip_2_1/kmip_types.rs @7d07cae2; no OASIS table defines it' },
+      { name: 'ML-DSA-44', xmlName: 'ML_DSA_44', value: 0x0000003C, firstVersion: '1.0', lastVersion: null, aliases: ['MLDSA_44'], source: 'Cosmian KMS kmip_2_1/kmip_types.rs @7d07cae2; no OASIS table defines it' },
+      { name: 'ML-DSA-65', xmlName: 'ML_DSA_65', value: 0x0000003D, firstVersion: '1.0', lastVersion: null, aliases: ['MLDSA_65'], source: 'Cosmian KMS kmip_2_1/kmip_types.rs @7d07cae2; no OASIS table defines it' },
+      { name: 'ML-DSA-87', xmlName: 'ML_DSA_87', value: 0x0000003E, firstVersion: '1.0', lastVersion: null, aliases: ['MLDSA_87'], source: 'Cosmian KMS kmip_2_1/kmip_types.rs @7d07cae2; no OASIS table defines it' },
+      { name: 'SLH-DSA-SHA2-128s', xmlName: 'SLH_DSA_SHA2_128s', value: 0x0000003F, firstVersion: '1.0', lastVersion: null, aliases: ['SLHDSA_SHA2_128s'], source: 'Cosmian KMS kmip_2_1/kmip_types.rs @7d07cae2; no OASIS table defines it' },
+      { name: 'SLH-DSA-SHA2-128f', xmlName: 'SLH_DSA_SHA2_128f', value: 0x00000040, firstVersion: '1.0', lastVersion: null, aliases: ['SLHDSA_SHA2_128f'], source: 'Cosmian KMS kmip_2_1/kmip_types.rs @7d07cae2; no OASIS table defines it' },
+      { name: 'SLH-DSA-SHA2-192s', xmlName: 'SLH_DSA_SHA2_192s', value: 0x00000041, firstVersion: '1.0', lastVersion: null, aliases: ['SLHDSA_SHA2_192s'], source: 'Cosmian KMS kmip_2_1/kmip_types.rs @7d07cae2; no OASIS table defines it' },
+      { name: 'SLH-DSA-SHA2-192f', xmlName: 'SLH_DSA_SHA2_192f', value: 0x00000042, firstVersion: '1.0', lastVersion: null, aliases: ['SLHDSA_SHA2_192f'], source: 'Cosmian KMS kmip_2_1/kmip_types.rs @7d07cae2; no OASIS table defines it' },
+      { name: 'SLH-DSA-SHA2-256s', xmlName: 'SLH_DSA_SHA2_256s', value: 0x00000043, firstVersion: '1.0', lastVersion: null, aliases: ['SLHDSA_SHA2_256s'], source: 'Cosmian KMS kmip_2_1/kmip_types.rs @7d07cae2; no OASIS table defines it' },
+      { name: 'SLH-DSA-SHA2-256f', xmlName: 'SLH_DSA_SHA2_256f', value: 0x00000044, firstVersion: '1.0', lastVersion: null, aliases: ['SLHDSA_SHA2_256f'], source: 'Cosmian KMS kmip_2_1/kmip_types.rs @7d07cae2; no OASIS table defines it' },
+      { name: 'SLH-DSA-SHAKE-128s', xmlName: 'SLH_DSA_SHAKE_128s', value: 0x00000045, firstVersion: '1.0', lastVersion: null, aliases: ['SLHDSA_SHAKE_128s'], source: 'Cosmian KMS kmip_2_1/kmip_types.rs @7d07cae2; no OASIS table defines it' },
+      { name: 'SLH-DSA-SHAKE-128f', xmlName: 'SLH_DSA_SHAKE_128f', value: 0x00000046, firstVersion: '1.0', lastVersion: null, aliases: ['SLHDSA_SHAKE_128f'], source: 'Cosmian KMS kmip_2_1/kmip_types.rs @7d07cae2; no OASIS table defines it' },
+      { name: 'SLH-DSA-SHAKE-192s', xmlName: 'SLH_DSA_SHAKE_192s', value: 0x00000047, firstVersion: '1.0', lastVersion: null, aliases: ['SLHDSA_SHAKE_192s'], source: 'Cosmian KMS kmip_2_1/kmip_types.rs @7d07cae2; no OASIS table defines it' },
+      { name: 'SLH-DSA-SHAKE-192f', xmlName: 'SLH_DSA_SHAKE_192f', value: 0x00000048, firstVersion: '1.0', lastVersion: null, aliases: ['SLHDSA_SHAKE_192f'], source: 'Cosmian KMS kmip_2_1/kmip_types.rs @7d07cae2; no OASIS table defines it' },
+      { name: 'SLH-DSA-SHAKE-256s', xmlName: 'SLH_DSA_SHAKE_256s', value: 0x00000049, firstVersion: '1.0', lastVersion: null, aliases: ['SLHDSA_SHAKE_256s'], source: 'Cosmian KMS kmip_2_1/kmip_types.rs @7d07cae2; no OASIS table defines it' },
+      { name: 'SLH-DSA-SHAKE-256f', xmlName: 'SLH_DSA_SHAKE_256f', value: 0x0000004A, firstVersion: '1.0', lastVersion: null, aliases: ['SLHDSA_SHAKE_256f'], source: 'Cosmian KMS kmip_2_1/kmip_types.rs @7d07cae2; no OASIS table defines it' },
+      { name: 'X25519-ML-KEM-768', xmlName: 'X25519_ML_KEM_768', value: 0x88800006, firstVersion: '1.0', lastVersion: null, aliases: ['X25519MLKEM768'], source: 'Cosmian KMS kmip_2_1/kmip_types.rs @7d07cae2; no OASIS table defines it' },
     ],
   },
   CryptographicUsageMask: {
