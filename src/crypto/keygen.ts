@@ -80,7 +80,10 @@ function name(algorithm: number): string {
  */
 export function keyPairSpec(algorithm: number, length: number | undefined, curve: number | undefined, policy: CryptoPolicy): KeyPairSpec {
   const pqc = pqcAlgorithm(algorithm);
-  if (pqc) return pqcKeyPairSpec(pqc, length);
+  if (pqc) {
+    checkCrypto(policy, 'CreateKeyPair', { algorithm });
+    return pqcKeyPairSpec(pqc, length);
+  }
   if (algorithm === CryptographicAlgorithm.RSA) {
     if (length === undefined) throw new KmipError(Reason.MissingData, 'RSA key pairs need a Cryptographic Length');
     if (!RSA_BITS.includes(length)) {

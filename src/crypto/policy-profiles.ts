@@ -54,6 +54,27 @@ const EDDSA: readonly (readonly [number, SizeRule])[] = [
   [Alg.Ed448, any],
 ];
 
+/** FIPS 203's KEM (and the X25519 + ML-KEM-768 hybrid, whose strength is at least ML-KEM-768's). */
+const KEMS: readonly (readonly [number, SizeRule])[] = [Alg.ML_KEM_512, Alg.ML_KEM_768, Alg.ML_KEM_1024, Alg.X25519_ML_KEM_768].map((a) => [a, any] as const);
+/** FIPS 204 and FIPS 205 signatures, every parameter set (each meets at least 128-bit strength). */
+const PQ_SIGNATURES: readonly (readonly [number, SizeRule])[] = [
+  Alg.ML_DSA_44,
+  Alg.ML_DSA_65,
+  Alg.ML_DSA_87,
+  Alg.SLH_DSA_SHA2_128s,
+  Alg.SLH_DSA_SHA2_128f,
+  Alg.SLH_DSA_SHA2_192s,
+  Alg.SLH_DSA_SHA2_192f,
+  Alg.SLH_DSA_SHA2_256s,
+  Alg.SLH_DSA_SHA2_256f,
+  Alg.SLH_DSA_SHAKE_128s,
+  Alg.SLH_DSA_SHAKE_128f,
+  Alg.SLH_DSA_SHAKE_192s,
+  Alg.SLH_DSA_SHAKE_192f,
+  Alg.SLH_DSA_SHAKE_256s,
+  Alg.SLH_DSA_SHAKE_256f,
+].map((a) => [a, any] as const);
+
 /** SP 800-186's prime curves of at least 224 bits (P-192 is below 112-bit strength). */
 const NIST_CURVES = [Curve.P_224, Curve.P_256, Curve.P_384, Curve.P_521];
 const SHA2 = [Hash.SHA_224, Hash.SHA_256, Hash.SHA_384, Hash.SHA_512, Hash.SHA_512_224, Hash.SHA_512_256];
@@ -84,26 +105,26 @@ function rule(r: {
 
 const DEFAULT_RULES: Readonly<Record<PolicyOperation, OperationRule>> = {
   Create: rule({ algorithms: [AES, ...CHACHA, ...HMACS] }),
-  CreateKeyPair: rule({ algorithms: [RSA_NEW, EC, ...EDDSA], curves: NIST_CURVES }),
+  CreateKeyPair: rule({ algorithms: [RSA_NEW, EC, ...EDDSA, ...KEMS, ...PQ_SIGNATURES], curves: NIST_CURVES }),
   // Registering is bringing an existing key in: its uses are ruled on when it is used.
   Register: rule({ algorithms: any }),
   Encrypt: rule({
-    algorithms: [AES_CIPHER, ...CHACHA, RSA_NEW],
+    algorithms: [AES_CIPHER, ...CHACHA, RSA_NEW, ...KEMS],
     modes: CONFIDENTIALITY_MODES,
     // PKCS#1 v1.5 encryption is disallowed for key transport after 2023; OAEP's hash may be SHA-1 (SP 800-56B).
     paddings: [Pad.None, Pad.PKCS5, Pad.OAEP],
     hashes: [Hash.SHA_1, ...SHA2, ...SHA3],
   }),
   Decrypt: rule({
-    algorithms: [AES_CIPHER, ...CHACHA, TDEA, RSA_LEGACY_USE],
+    algorithms: [AES_CIPHER, ...CHACHA, TDEA, RSA_LEGACY_USE, ...KEMS],
     modes: [...CONFIDENTIALITY_MODES, Mode.ECB],
     paddings: [Pad.None, Pad.PKCS5, Pad.OAEP, Pad.PKCS1V1_5],
     hashes: [Hash.SHA_1, ...SHA2, ...SHA3],
   }),
   // DSA signature generation left FIPS 186-5; SHA-1 signatures are disallowed.
-  Sign: rule({ algorithms: [RSA_NEW, EC, ...EDDSA], curves: NIST_CURVES, paddings: [Pad.PKCS1V1_5, Pad.PSS], hashes: [...SHA2, ...SHA3] }),
+  Sign: rule({ algorithms: [RSA_NEW, EC, ...EDDSA, ...PQ_SIGNATURES], curves: NIST_CURVES, paddings: [Pad.PKCS1V1_5, Pad.PSS], hashes: [...SHA2, ...SHA3] }),
   Verify: rule({
-    algorithms: [RSA_LEGACY_USE, [Alg.DSA, minBits(1024)], EC, ...EDDSA],
+    algorithms: [RSA_LEGACY_USE, [Alg.DSA, minBits(1024)], EC, ...EDDSA, ...PQ_SIGNATURES],
     curves: [Curve.P_192, ...NIST_CURVES],
     paddings: [Pad.PKCS1V1_5, Pad.PSS],
     hashes: [Hash.SHA_1, ...SHA2, ...SHA3],

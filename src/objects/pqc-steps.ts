@@ -16,6 +16,7 @@ import { ObjectType, ValidityIndicator } from '../spec/generated/enums';
 import { opt, req } from '../kmip/tree';
 import { KmipError, Reason } from '../kmip/errors';
 import { effectiveParams } from '../crypto/params';
+import { checkCrypto } from '../crypto/policy';
 import { pqcAlgorithm, pqcDecapsulate, pqcEncapsulate, pqcVerify, type PqcAlgorithm } from '../crypto/pqc';
 import { readPqcBlock, type PqcKey } from '../crypto/pqc-keys';
 import { pqcSignOffThread } from '../crypto/pqc-offload';
@@ -47,6 +48,7 @@ export function pqcCipher(direction: 'encrypt' | 'decrypt', r: KeyedRequest): Tt
   const alg = pqcOfRequest(r);
   if (!alg) return undefined;
   singleCall(r, alg, direction === 'encrypt' ? 'encapsulation' : 'decapsulation');
+  checkCrypto(r.ctx.crypto, direction === 'encrypt' ? 'Encrypt' : 'Decrypt', { algorithm: alg.kmip });
   const key = keyOf(r, alg);
   if (direction === 'encrypt') {
     const { sharedSecret, cipherText } = pqcEncapsulate(alg, key.bytes);
@@ -68,6 +70,7 @@ export async function pqcSignStep(r: KeyedRequest, digest?: Uint8Array): Promise
   const alg = pqcOfRequest(r);
   if (!alg) return undefined;
   singleCall(r, alg, 'signing');
+  checkCrypto(r.ctx.crypto, 'Sign', { algorithm: alg.kmip, hash: hashingOf(r) });
   const key = keyOf(r, alg);
   const data = digest ?? r.data;
   const signature = await pqcSignOffThread(alg, key.bytes, data, { hashing: hashingOf(r), digested: digest !== undefined });
@@ -79,6 +82,7 @@ export function pqcVerifyStep(r: KeyedRequest, digest?: Uint8Array): TtlvItem[] 
   const alg = pqcOfRequest(r);
   if (!alg) return undefined;
   singleCall(r, alg, 'verification');
+  checkCrypto(r.ctx.crypto, 'Verify', { algorithm: alg.kmip, hash: hashingOf(r) });
   const key = keyOf(r, alg);
   const signature = req.bytes(r.payload, Tag.SignatureData);
   const valid = pqcVerify(alg, key.bytes, digest ?? r.data, signature, { hashing: hashingOf(r), digested: digest !== undefined });

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { KmipClient, KmipResultError, attribute, keyObject, type KmipAttribute, type ProtocolVersion, type TtlvStructure } from '../../../src/client';
-import { BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, HashingAlgorithm, ItemType, KeyFormatType, ObjectType, PaddingMethod, QueryFunction, ResultReason } from '../../../src/spec/generated/enums';
+import { BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, HashingAlgorithm, ItemType, KeyFormatType, ObjectType, PaddingMethod, QueryFunction, ResultReason, ValidityIndicator } from '../../../src/spec/generated/enums';
 import { Tag } from '../../../src/spec/generated/tags';
 import { VENDOR_TAGS, VendorQueryFunction, VendorTag } from '../../../src/spec/vendor-extensions';
 import { asEnumeration, asStructure, asText, children, opt } from '../../../src/kmip/tree';
@@ -230,6 +230,28 @@ describe('custom profile', () => {
     // Categories it does not name keep the default's rules.
     const e = await refusal(c.create(ObjectType.SymmetricKey, [attribute('Cryptographic Algorithm', CryptographicAlgorithm.AES), attribute('Cryptographic Length', 192)]));
     expect(e.resultMessage).toContain('rule cryptoPolicy Create.algorithms.AES: 128, 256 bits');
+  });
+
+  it('rules on post-quantum keys like any other: ML-DSA and ML-KEM pairs it does not list are refused naming the rule, the default makes and uses them', async () => {
+    const pqPair = (algorithm: number, priv: number = CryptographicUsageMask.Sign, pub: number = CryptographicUsageMask.Verify) => ({
+      common: [attribute('Cryptographic Algorithm', algorithm)],
+      privateKey: [attribute('Cryptographic Usage Mask', priv)],
+      publicKey: [attribute('Cryptographic Usage Mask', pub)],
+    });
+    for (const algorithm of [CryptographicAlgorithm.ML_DSA_44, CryptographicAlgorithm.ML_KEM_512]) {
+      const e = await refusal(clientOf(custom).createKeyPair(pqPair(algorithm)));
+      expect(e.reason).toBe(ResultReason.InvalidField);
+      expect(e.resultMessage).toContain('rule cryptoPolicy CreateKeyPair.algorithms');
+    }
+    const c = clientOf(strict);
+    const dsa = await c.createKeyPair(pqPair(CryptographicAlgorithm.ML_DSA_44));
+    await c.activate(dsa.privateKeyUniqueIdentifier);
+    await c.activate(dsa.publicKeyUniqueIdentifier);
+    const signed = await c.sign(dsa.privateKeyUniqueIdentifier, Buffer.from('policy'));
+    expect((await c.signatureVerify(dsa.publicKeyUniqueIdentifier, Buffer.from('policy'), signed.signature)).validityIndicator).toBe(ValidityIndicator.Valid);
+    const kem = await c.createKeyPair(pqPair(CryptographicAlgorithm.ML_KEM_512, CryptographicUsageMask.Decrypt, CryptographicUsageMask.Encrypt));
+    await c.activate(kem.publicKeyUniqueIdentifier);
+    expect((await c.encapsulate(kem.publicKeyUniqueIdentifier)).sharedSecret.length).toBe(32);
   });
 
   it('reports its rules through Query Cryptographic Policy', async () => {
