@@ -1,0 +1,552 @@
+/**
+ * PostgreSQL implementation of the ObjectStore (node-postgres and its pool), for several server
+ * nodes on one database. The tables are SQLite's ideas (postgres-migrations.ts): one row per object
+ * with its attributes as one blob, an index entry per searchable attribute instance, Locate as one
+ * indexed query (locate-query.ts), a revision per object.
+ *
+ * Every write is one transaction on a pooled connection, acknowledged after its COMMIT returns:
+ * with synchronous_commit on (set for each connection, whatever the server's default), that is
+ * after PostgreSQL flushed it to its WAL (and applied it on a synchronous standby, when one is
+ * configured: remote_apply). Concurrent commits share WAL flushes in PostgreSQL itself (its group
+ * commit), so the store needs no batching of its own. An update locks its row (SELECT ... FOR
+ * UPDATE) and compares the revision it was computed from: a stale one is refused (CONFLICT), as
+ * SQLite's store does. Reads go to the database every time: no row cache, so no node serves a row
+ * another node changed.
+ *
+ * Deferred writes (deferAttribute) gather for a moment and are committed together in one
+ * transaction that nobody waits for; get() in this process shows them from the moment they are
+ * queued (sqlite.ts says why that is safe).
+ */
+import { Pool, type PoolClient } from 'pg';
+import { ItemType } from '../../ttlv/types';
+import { decodeAttributeBlob, encodeAttributeBlob, entryKey, indexEntries, type IndexEntry } from './attribute-rows';
+import { candidateMatches, locateSql, type BlobCandidate } from './locate-query';
+import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from './postgres-migrations';
+import { withDeferred } from './sqlite-tables';
+import {
+  StoreError,
+  type DeferredAttribute,
+  type DeferredWrite,
+  type DigestSealing,
+  type LocateQuery,
+  type ManagedObjectRecord,
+  type NewObject,
+  type ObjectStore,
+  type ObjectUpdate,
+  type StoredAttribute,
+} from './object-store';
+
+export interface PostgresStoreOptions {
+  /** postgresql://user:password@host:port/database */
+  readonly url: string;
+  /** Connections in the pool (default 10). */
+  readonly poolSize?: number;
+  /** How long opening waits for the database (default 10 s). */
+  readonly connectTimeoutMs?: number;
+}
+
+const DEFAULT_POOL_SIZE = 10;
+/** As sqlite.ts: well under what a client notices, long enough for a client's Gets to share commits. */
+const DEFERRED_COMMIT_DELAY_MS = 20;
+/** Any value, the same on every node: migrations run under it one node at a time. */
+const MIGRATION_LOCK = 0x6b6d6970;
+
+const ROW_COLUMNS =
+  'seq, uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext, attrs, rev, digest_mac, digest_kek_id, digest_mechanism, digest_iv, digest_ciphertext';
+
+interface PgRow {
+  seq: string;
+  uid: string;
+  object_type: number;
+  state: number;
+  owner: string;
+  kek_id: string | null;
+  mechanism: string | null;
+  iv: Buffer | null;
+  ciphertext: Buffer | null;
+  attrs: Buffer;
+  rev: number;
+  digest_mac: Buffer | null;
+  digest_kek_id: string | null;
+  digest_mechanism: string | null;
+  digest_iv: Buffer | null;
+  digest_ciphertext: Buffer | null;
+}
+
+interface QueuedDeferred {
+  readonly uid: string;
+  readonly attribute: DeferredAttribute;
+  readonly settle: (durable: boolean) => void;
+}
+
+/** The URL as it may be shown: without its password (and without a password query parameter). */
+export function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '';
+    u.searchParams.delete('password');
+    return u.toString();
+  } catch {
+    return '(a URL that does not parse)';
+  }
+}
+
+/** Errors of the connection rather than of the statement: the database is unreachable or went away. */
+function isConnectionError(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  if (typeof code !== 'string') return true;
+  // Class 08: connection exception; 57P01-03: the server shut down or cannot accept connections.
+  return code.startsWith('08') || code.startsWith('57P') || /^E[A-Z]+$/.test(code);
+}
+
+export class PostgresObjectStore implements ObjectStore, DigestSealing {
+  private deferredQueue: QueuedDeferred[] = [];
+  private deferredTimer: NodeJS.Timeout | null = null;
+  private readonly deferredOutstanding = new Set<Promise<boolean>>();
+  /** uid -> attributes deferred and not yet committed, which get() applies to the committed row. */
+  private readonly overlay = new Map<string, QueuedDeferred[]>();
+  private closed = false;
+  /** The last connection failure, cleared by the next statement that succeeds (readiness). */
+  private connectionProblem: string | undefined;
+  private sealingNeeded: boolean;
+
+  private constructor(
+    private readonly pool: Pool,
+    private readonly shownUrl: string,
+    sealingNeeded: boolean,
+  ) {
+    this.sealingNeeded = sealingNeeded;
+  }
+
+  /**
+   * Connects, applies the migrations this database lacks and answers the open store. An
+   * unreachable database is a StoreError naming the URL without its password.
+   */
+  static async open(opts: PostgresStoreOptions): Promise<PostgresObjectStore> {
+    const shown = redactedUrl(opts.url);
+    const pool = new Pool({
+      connectionString: opts.url,
+      max: opts.poolSize ?? DEFAULT_POOL_SIZE,
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
+      // Every connection acknowledges only what is flushed, whatever postgresql.conf says.
+      options: '-c synchronous_commit=on',
+    });
+    // An idle connection the server drops emits 'error' on the pool: without a listener, the process would exit.
+    pool.on('error', () => undefined);
+    let client: PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (e) {
+      await pool.end().catch(() => undefined);
+      throw new StoreError('IO', `cannot reach the PostgreSQL store at ${shown}: ${(e as Error).message}`);
+    }
+    let sealingNeeded: boolean;
+    try {
+      await migrate(client);
+      const sealing = await client.query(`SELECT 1 FROM store_tasks WHERE name = 'seal-digests'`);
+      sealingNeeded = (sealing.rowCount ?? 0) > 0;
+      client.release();
+    } catch (e) {
+      client.release(true);
+      await pool.end().catch(() => undefined);
+      if (e instanceof StoreError) throw e;
+      throw new StoreError('SCHEMA', `cannot prepare the PostgreSQL store at ${shown}: ${(e as Error).message}`);
+    }
+    return new PostgresObjectStore(pool, shown, sealingNeeded);
+  }
+
+  insert(obj: NewObject): Promise<void> {
+    return this.transaction([obj.uid], (c) => insertRow(c, obj));
+  }
+
+  update(uid: string, change: ObjectUpdate): Promise<void> {
+    return this.transaction([uid], (c) => updateRow(c, uid, change));
+  }
+
+  writeBatch(ops: ReadonlyArray<{ insert: NewObject } | { uid: string; update: ObjectUpdate }>): Promise<void> {
+    const uids = ops.map((op) => ('insert' in op ? op.insert.uid : op.uid));
+    return this.transaction(uids, async (c) => {
+      for (const op of ops) {
+        if ('insert' in op) await insertRow(c, op.insert);
+        else await updateRow(c, op.uid, op.update);
+      }
+    });
+  }
+
+  remove(uid: string): Promise<void> {
+    // The index entries go with the row (ON DELETE CASCADE).
+    return this.transaction([uid], async (c) => {
+      await c.query('DELETE FROM objects WHERE uid = $1', [uid]);
+    });
+  }
+
+  /**
+   * Runs `work` in one transaction and resolves after its COMMIT. A statement's own failure
+   * (NOT_FOUND, EXISTS, CONFLICT) rolls it back and rejects as that error; a lost connection is
+   * StoreError IO: nothing of the transaction is acknowledged, and PostgreSQL kept all or none of it.
+   */
+  private async transaction(uids: readonly string[], work: (c: PoolClient) => Promise<void>): Promise<void> {
+    if (this.closed) throw new StoreError('IO', 'the store is closed');
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw this.unreachable(e);
+    }
+    let broken: unknown;
+    try {
+      await client.query('BEGIN');
+      await work(client);
+      await client.query('COMMIT');
+      this.connectionProblem = undefined;
+    } catch (e) {
+      if (e instanceof StoreError) {
+        await client.query('ROLLBACK').catch((r: unknown) => (broken = r));
+        throw e;
+      }
+      const code = (e as { code?: unknown }).code;
+      // A deadlock or serialization failure between writes of several rows: run the request again.
+      if (code === '40P01' || code === '40001') {
+        await client.query('ROLLBACK').catch((r: unknown) => (broken = r));
+        throw new StoreError('CONFLICT', `object ${uids[0] ?? ''} changed while it was written`, uids[0]);
+      }
+      if (isConnectionError(e)) {
+        broken = e;
+        throw this.unreachable(e);
+      }
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw new StoreError('IO', `store write failed: ${(e as Error).message}`);
+    } finally {
+      // A connection that failed is not put back into the pool.
+      client.release(broken instanceof Error ? broken : broken === undefined ? undefined : true);
+    }
+  }
+
+  private unreachable(e: unknown): StoreError {
+    this.connectionProblem = `the PostgreSQL store at ${this.shownUrl} is unreachable: ${(e as Error).message}`;
+    return new StoreError('IO', this.connectionProblem);
+  }
+
+  private async query<R extends object>(sql: string, params: unknown[]): Promise<R[]> {
+    if (this.closed) throw new StoreError('IO', 'the store is closed');
+    try {
+      const r = await this.pool.query(sql, params);
+      this.connectionProblem = undefined;
+      return r.rows as R[];
+    } catch (e) {
+      if (isConnectionError(e)) throw this.unreachable(e);
+      throw new StoreError('IO', `store read failed: ${(e as Error).message}`);
+    }
+  }
+
+  async get(uid: string): Promise<ManagedObjectRecord | undefined> {
+    const rows = await this.query<PgRow>(`SELECT ${ROW_COLUMNS} FROM objects WHERE uid = $1`, [uid]);
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    const record = recordOf(row);
+    const deferred = this.overlay.get(uid);
+    if (deferred === undefined) return record;
+    const attributes = withDeferred(record.attributes, deferred.map((d) => d.attribute));
+    return attributes === undefined ? record : { ...record, attributes };
+  }
+
+  async locate(query: LocateQuery): Promise<string[]> {
+    const { sql, params, onBlob } = locateSql(query, null);
+    const numbered = numberPlaceholders(sql);
+    if (onBlob.length === 0) {
+      return (await this.query<{ uid: string }>(numbered, params)).map((r) => r.uid);
+    }
+    // Offset and limit count matches, so they apply after the blob conditions.
+    const limit = query.limit ?? Infinity;
+    if (limit <= 0) return [];
+    const out: string[] = [];
+    let skip = query.offset ?? 0;
+    for (const row of await this.query<BlobCandidate>(numbered, params)) {
+      if (!candidateMatches(row, onBlob)) continue;
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
+      out.push(row.uid);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  deferAttribute(uid: string, attribute: DeferredAttribute): DeferredWrite {
+    let settle!: (durable: boolean) => void;
+    const durable = new Promise<boolean>((r) => (settle = r));
+    this.deferredOutstanding.add(durable);
+    void durable.then(() => this.deferredOutstanding.delete(durable));
+    if (this.closed) {
+      settle(false);
+      return { durable, cancel: () => undefined };
+    }
+    const d: QueuedDeferred = { uid, attribute, settle };
+    this.deferredQueue.push(d);
+    const list = this.overlay.get(uid);
+    if (list === undefined) this.overlay.set(uid, [d]);
+    else list.push(d);
+    if (this.deferredTimer === null) {
+      this.deferredTimer = setTimeout(() => void this.flushDeferred(), DEFERRED_COMMIT_DELAY_MS);
+      this.deferredTimer.unref();
+    }
+    return {
+      durable,
+      cancel: () => {
+        const i = this.deferredQueue.indexOf(d);
+        if (i < 0) return; // being committed or done: an Undo puts the object back itself
+        this.deferredQueue.splice(i, 1);
+        this.dropOverlay(d);
+        settle(false);
+      },
+    };
+  }
+
+  /** Commits the queued deferred writes in one transaction; a failure loses them (the conservative direction). */
+  private async flushDeferred(): Promise<void> {
+    this.deferredTimer = null;
+    const batch = this.deferredQueue;
+    this.deferredQueue = [];
+    if (batch.length === 0) return;
+    let ok = true;
+    try {
+      await this.transaction(
+        batch.map((d) => d.uid),
+        async (c) => {
+          for (const d of batch) await applyDeferredRow(c, d.uid, d.attribute);
+        },
+      );
+    } catch {
+      ok = false;
+    }
+    for (const d of batch) {
+      this.dropOverlay(d);
+      d.settle(ok);
+    }
+  }
+
+  private dropOverlay(d: QueuedDeferred): void {
+    const list = this.overlay.get(d.uid);
+    if (list === undefined) return;
+    const rest = list.filter((x) => x !== d);
+    if (rest.length === 0) this.overlay.delete(d.uid);
+    else this.overlay.set(d.uid, rest);
+  }
+
+  /** Resolves once every deferred write made so far is committed or given up (tests, a clean stop). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.deferredOutstanding]);
+  }
+
+  needsDigestSealing(): boolean {
+    return this.sealingNeeded;
+  }
+
+  async recordsAfter(afterSeq: number, limit: number): Promise<ManagedObjectRecord[]> {
+    const rows = await this.query<PgRow>(`SELECT ${ROW_COLUMNS} FROM objects WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterSeq, limit]);
+    return rows.map(recordOf);
+  }
+
+  /** PostgreSQL reuses a row's space itself and keeps no old version past VACUUM: the flag is what remains. */
+  async finishDigestSealing(): Promise<void> {
+    await this.query(`DELETE FROM store_tasks WHERE name = 'seal-digests'`, []);
+    this.sealingNeeded = false;
+  }
+
+  /** The KEKs the stored objects (and the Digests kept of destroyed ones) are wrapped under. */
+  async kekIds(): Promise<string[]> {
+    const sql = 'SELECT kek_id AS k FROM objects WHERE kek_id IS NOT NULL UNION SELECT digest_kek_id FROM objects WHERE digest_kek_id IS NOT NULL';
+    return (await this.query<{ k: string }>(sql, [])).map((r) => r.k);
+  }
+
+  /** Why the store cannot serve now (closed, the database unreachable at the last statement), or undefined. */
+  unusableReason(): string | undefined {
+    if (this.closed) return 'the store is closed';
+    return this.connectionProblem;
+  }
+
+  /** For tests: the schema version the database is at. */
+  async schemaVersion(): Promise<number> {
+    const rows = await this.query<{ version: number }>('SELECT version FROM schema_version', []);
+    return rows[0]?.version ?? 0;
+  }
+
+  /** Commits the deferred writes still queued (a clean stop keeps them), then closes the pool. */
+  async closeAsync(): Promise<void> {
+    if (this.closed) return;
+    if (this.deferredTimer !== null) clearTimeout(this.deferredTimer);
+    await this.flushDeferred();
+    await this.settled();
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  close(): void {
+    void this.closeAsync().catch(() => undefined);
+  }
+}
+
+async function migrate(c: PoolClient): Promise<void> {
+  await c.query('BEGIN');
+  try {
+    // One node at a time: the others wait here, then find the work done.
+    await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await c.query('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+    const got = await c.query<{ version: number }>('SELECT version FROM schema_version');
+    let current = got.rows[0]?.version ?? 0;
+    if (got.rows.length === 0) await c.query('INSERT INTO schema_version (version) VALUES (0)');
+    if (current > POSTGRES_SCHEMA_VERSION) {
+      throw new StoreError('SCHEMA', `store schema version ${current} is newer than this server supports (${POSTGRES_SCHEMA_VERSION})`);
+    }
+    for (const m of POSTGRES_MIGRATIONS) {
+      if (m.version <= current) continue;
+      if (m.sql.trim() !== '') await c.query(m.sql);
+      await c.query('UPDATE schema_version SET version = $1', [m.version]);
+      current = m.version;
+    }
+    await c.query('COMMIT');
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}
+
+/** `?` placeholders as PostgreSQL's `$1, $2...` (locate-query.ts writes none inside a literal). */
+function numberPlaceholders(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+function recordOf(row: PgRow): ManagedObjectRecord {
+  return {
+    uid: row.uid,
+    objectType: row.object_type,
+    state: row.state,
+    owner: row.owner,
+    seq: Number(row.seq),
+    revision: row.rev,
+    digestMac: row.digest_mac,
+    sealedDigest:
+      row.digest_ciphertext && row.digest_iv && row.digest_kek_id && row.digest_mechanism
+        ? { kekId: row.digest_kek_id, mechanism: row.digest_mechanism, iv: row.digest_iv, ciphertext: row.digest_ciphertext }
+        : null,
+    attributes: decodeAttributeBlob(row.attrs),
+    protectedMaterial:
+      row.ciphertext && row.iv && row.kek_id && row.mechanism
+        ? { kekId: row.kek_id, mechanism: row.mechanism, iv: row.iv, ciphertext: row.ciphertext }
+        : null,
+  };
+}
+
+function bytes(b: Uint8Array | null | undefined): Buffer | null {
+  return b ? Buffer.from(b) : null;
+}
+
+async function insertRow(c: PoolClient, obj: NewObject): Promise<void> {
+  const m = obj.protectedMaterial;
+  const d = obj.sealedDigest ?? null;
+  const now = Date.now();
+  // ON CONFLICT DO NOTHING: a duplicate is answered as EXISTS, not as a failed statement to decode.
+  const r = await c.query<{ seq: string }>(
+    `INSERT INTO objects (uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext, attrs, digest_mac,
+                          digest_kek_id, digest_mechanism, digest_iv, digest_ciphertext, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
+     ON CONFLICT (uid) DO NOTHING RETURNING seq`,
+    [obj.uid, obj.objectType, obj.state, obj.owner, m?.kekId ?? null, m?.mechanism ?? null, bytes(m?.iv), bytes(m?.ciphertext),
+      encodeAttributeBlob(obj.attributes), bytes(obj.digestMac), d?.kekId ?? null, d?.mechanism ?? null, bytes(d?.iv), bytes(d?.ciphertext), now],
+  );
+  if (r.rows.length === 0) throw new StoreError('EXISTS', `object ${obj.uid} already exists`);
+  await insertEntries(c, r.rows[0]!.seq, indexEntries(obj.attributes));
+}
+
+async function lockRow(c: PoolClient, uid: string): Promise<{ seq: string; attrs: Buffer; rev: number } | undefined> {
+  const r = await c.query<{ seq: string; attrs: Buffer; rev: number }>('SELECT seq, attrs, rev FROM objects WHERE uid = $1 FOR UPDATE', [uid]);
+  return r.rows[0];
+}
+
+async function updateRow(c: PoolClient, uid: string, change: ObjectUpdate): Promise<void> {
+  const row = await lockRow(c, uid);
+  if (row === undefined) throw new StoreError('NOT_FOUND', `object ${uid} not found`);
+  if (change.expectedRevision !== null && change.expectedRevision !== row.rev) {
+    throw new StoreError('CONFLICT', `object ${uid} changed since it was read`, uid);
+  }
+  const sets = ['rev = rev + 1', 'updated_at = $2'];
+  const params: unknown[] = [row.seq, Date.now()];
+  const set = (column: string, value: unknown) => {
+    params.push(value);
+    sets.push(`${column} = $${params.length}`);
+  };
+  // The State column follows the State attribute a change carries (as sqlite-tables.ts updateObject).
+  const state = change.state ?? (change.attributes && stateOf(change.attributes));
+  if (state !== undefined) set('state', state);
+  if (change.protectedMaterial !== undefined) {
+    const m = change.protectedMaterial;
+    set('kek_id', m?.kekId ?? null);
+    set('mechanism', m?.mechanism ?? null);
+    set('iv', bytes(m?.iv));
+    set('ciphertext', bytes(m?.ciphertext));
+  }
+  if (change.digestMac !== undefined) set('digest_mac', bytes(change.digestMac));
+  if (change.sealedDigest !== undefined) {
+    const d = change.sealedDigest;
+    set('digest_kek_id', d?.kekId ?? null);
+    set('digest_mechanism', d?.mechanism ?? null);
+    set('digest_iv', bytes(d?.iv));
+    set('digest_ciphertext', bytes(d?.ciphertext));
+  }
+  let newBlob: Buffer | undefined;
+  if (change.attributes !== undefined) {
+    newBlob = encodeAttributeBlob(change.attributes);
+    if (!newBlob.equals(row.attrs)) set('attrs', newBlob);
+    else newBlob = undefined;
+  }
+  await c.query(`UPDATE objects SET ${sets.join(', ')} WHERE seq = $1`, params);
+  if (newBlob !== undefined) await replaceEntries(c, row.seq, row.attrs, change.attributes!);
+}
+
+function stateOf(attributes: readonly StoredAttribute[]): number | undefined {
+  const v = attributes.find((a) => a.name === 'State')?.value;
+  return v?.type === ItemType.Enumeration ? v.value : undefined;
+}
+
+/** A deferred write on the object as committed by then (sqlite-tables.ts applyDeferred says why). */
+async function applyDeferredRow(c: PoolClient, uid: string, attribute: DeferredAttribute): Promise<void> {
+  const row = await lockRow(c, uid);
+  if (row === undefined) return;
+  const attributes = withDeferred(decodeAttributeBlob(row.attrs), [attribute]);
+  if (attributes === undefined) return;
+  await c.query('UPDATE objects SET attrs = $2, updated_at = $3, rev = rev + 1 WHERE seq = $1', [row.seq, encodeAttributeBlob(attributes), Date.now()]);
+  await replaceEntries(c, row.seq, row.attrs, attributes);
+}
+
+/** Changes only the index entries that differ between the old blob and the new attributes. */
+async function replaceEntries(c: PoolClient, seq: string, oldBlob: Buffer, attributes: readonly StoredAttribute[]): Promise<void> {
+  const old = new Map<string, IndexEntry>();
+  for (const e of indexEntries(decodeAttributeBlob(oldBlob))) old.set(entryKey(e), e);
+  const added: IndexEntry[] = [];
+  for (const e of indexEntries(attributes)) if (!old.delete(entryKey(e))) added.push(e);
+  for (const e of old.values()) {
+    if (e.number === null) await c.query('DELETE FROM attr_text WHERE name = $1 AND skey = $2 AND object_seq = $3 AND idx = $4', [e.name, e.text, seq, e.index]);
+    else await c.query('DELETE FROM attr_num WHERE name = $1 AND nval = $2 AND object_seq = $3 AND idx = $4', [e.name, e.number.toString(), seq, e.index]);
+  }
+  await insertEntries(c, seq, added);
+}
+
+/** All of an object's new entries in at most two statements (one per table): one round trip each, not one per entry. */
+async function insertEntries(c: PoolClient, seq: string, entries: readonly IndexEntry[]): Promise<void> {
+  const text = entries.filter((e) => e.number === null);
+  const num = entries.filter((e) => e.number !== null);
+  if (text.length > 0) {
+    await c.query(
+      'INSERT INTO attr_text (name, skey, object_seq, idx) SELECT n, s, $1, i FROM unnest($2::text[], $3::text[], $4::int[]) AS t(n, s, i)',
+      [seq, text.map((e) => e.name), text.map((e) => e.text), text.map((e) => e.index)],
+    );
+  }
+  if (num.length > 0) {
+    await c.query(
+      'INSERT INTO attr_num (name, nval, object_seq, idx) SELECT n, v, $1, i FROM unnest($2::text[], $3::bigint[], $4::int[]) AS t(n, v, i)',
+      [seq, num.map((e) => e.name), num.map((e) => e.number!.toString()), num.map((e) => e.index)],
+    );
+  }
+}
