@@ -22,6 +22,7 @@ import { readCrlFile } from './pki/tls-material';
 import { NotificationEndpoint, NotificationsConfig } from './notify/events';
 import { parseCryptoperiods, type CryptoperiodPolicy } from './objects/cryptoperiod';
 import { parseRotationPolicies, RotationPolicyError, type RotationPolicy } from './scheduler/rotation-policy';
+import { redactedUrl } from './store/postgres-url';
 export interface ServerConfig {
   readonly host: string;
   readonly port: number;
@@ -63,7 +64,10 @@ export interface ServerConfig {
    * embedded token too: an `hsm` section holding only this key keeps the embedded token.
    */
   readonly kekEscrowable: boolean;
+  /** The SQLite store's file (`store.path`); also where the custody commands look for it. */
   readonly storePath: string;
+  /** Which engine holds the objects (`store.engine`): the embedded SQLite file (default) or PostgreSQL. */
+  readonly storeEngine: StoreEngine;
   readonly maxMessageBytes: number;
   readonly idleTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
@@ -100,6 +104,18 @@ export interface ServerConfig {
   readonly rotationPolicies: readonly RotationPolicy[];
   readonly notices: readonly string[];
 }
+
+export type StoreEngine =
+  | { readonly engine: 'sqlite' }
+  | {
+      readonly engine: 'postgres';
+      /** postgresql://USER@HOST:PORT/DB; the password best in PGPASSWORD or ~/.pgpass, not here. */
+      readonly url: string;
+      readonly poolSize: number;
+    };
+
+/** Connections per server process to PostgreSQL when `store.poolSize` is not given. */
+export const DEFAULT_POSTGRES_POOL_SIZE = 10;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -158,6 +174,35 @@ function parseRotation(raw: JsonObject): readonly RotationPolicy[] {
     if (e instanceof RotationPolicyError) throw new ConfigError(e.key, e.message);
     throw e;
   }
+}
+
+/**
+ * `store`: the engine and its settings. Errors name the key, and never show a password the URL
+ * holds (redactedUrl).
+ */
+function parseStoreEngine(sec: JsonObject | undefined): StoreEngine {
+  const engine = (sec && str(sec, 'engine', 'store.')) ?? 'sqlite';
+  if (engine !== 'sqlite' && engine !== 'postgres') throw new ConfigError('store.engine', `must be "sqlite" (default) or "postgres", not "${engine}"`);
+  if (engine === 'sqlite') {
+    for (const k of ['url', 'poolSize']) if (sec?.[k] !== undefined) throw new ConfigError(`store.${k}`, 'applies to the postgres engine only (store.engine)');
+    return { engine };
+  }
+  if (sec!['path'] !== undefined) throw new ConfigError('store.path', 'applies to the sqlite engine only: the postgres engine takes store.url');
+  const url = str(sec!, 'url', 'store.');
+  if (url === undefined) throw new ConfigError('store.url', 'is required with store.engine "postgres": postgresql://USER@HOST:PORT/DATABASE');
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError('store.url', 'is not a URL: postgresql://USER@HOST:PORT/DATABASE');
+  }
+  if (parsed.protocol !== 'postgresql:' && parsed.protocol !== 'postgres:') {
+    throw new ConfigError('store.url', `must be a postgresql:// URL, not ${parsed.protocol}//`);
+  }
+  if (parsed.hostname === '' || parsed.pathname.length <= 1) throw new ConfigError('store.url', `${redactedUrl(url)} must name a host and a database`);
+  const poolSize = posInt(sec!, 'poolSize', 'store.') ?? DEFAULT_POSTGRES_POOL_SIZE;
+  if (poolSize > 1000) throw new ConfigError('store.poolSize', 'must be at most 1000 (PostgreSQL\'s max_connections bounds all nodes together)');
+  return { engine, url, poolSize };
 }
 
 function onlyKeys(obj: JsonObject, allowed: readonly string[], prefix: string): void {
@@ -416,7 +461,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
   const metrics = parseMetrics(raw, o.metricsListen, [listen, httpsListen]);
   const tlsSec = section(raw, 'tls', ['cert', 'key', 'ca', 'crl', 'ciphers', 'requireClientAuthEku']);
   const hsmSec = section(raw, 'hsm', ['module', 'tokenLabel', 'pinEnv', 'pinFile', 'kekLabel', 'callMode', 'kekEscrowable']);
-  const storeSec = section(raw, 'store', ['path']);
+  const storeSec = section(raw, 'store', ['path', 'engine', 'url', 'poolSize']);
   const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs', 'messageTimeoutMs', 'maxConnections', 'maxConnectionsPerIdentity', 'maxRsaModulusBits']) ?? {};
   const auditSec = section(raw, 'audit', ['file', 'checkpointEvery', 'checkpointSeconds', 'syslog']);
   const cryptoSec = section(raw, 'crypto', ['allowLegacy']) ?? {};
@@ -489,6 +534,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     hsm,
     kekEscrowable,
     storePath: path.resolve(dataDir, (storeSec && str(storeSec, 'path', 'store.')) ?? STORE_FILE),
+    storeEngine: parseStoreEngine(storeSec),
     maxMessageBytes: posInt(limits, 'maxMessageBytes', 'limits.') ?? DEFAULT_MAX_MESSAGE_BYTES,
     idleTimeoutMs: posInt(limits, 'idleTimeoutMs', 'limits.') ?? 300_000,
     handshakeTimeoutMs: posInt(limits, 'handshakeTimeoutMs', 'limits.') ?? 10_000,

@@ -22,6 +22,7 @@ import { ItemType } from '../../ttlv/types';
 import { decodeAttributeBlob, encodeAttributeBlob, entryKey, indexEntries, type IndexEntry } from './attribute-rows';
 import { candidateMatches, locateSql, type BlobCandidate } from './locate-query';
 import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from './postgres-migrations';
+import { redactedUrl } from './postgres-url';
 import { withDeferred } from './sqlite-tables';
 import {
   StoreError,
@@ -79,16 +80,11 @@ interface QueuedDeferred {
   readonly settle: (durable: boolean) => void;
 }
 
-/** The URL as it may be shown: without its password (and without a password query parameter). */
-export function redactedUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '';
-    u.searchParams.delete('password');
-    return u.toString();
-  } catch {
-    return '(a URL that does not parse)';
-  }
+/** An error's text on one line; a connection attempt to several addresses fails with an AggregateError and no message of its own. */
+function describe(e: unknown): string {
+  const err = e as { message?: string; code?: string; errors?: unknown[] };
+  const text = err.message || (err.errors?.length ? describe(err.errors[0]) : '') || err.code || String(e);
+  return text.replace(/\s+/g, ' ').trim();
 }
 
 /** Errors of the connection rather than of the statement: the database is unreachable or went away. */
@@ -138,7 +134,7 @@ export class PostgresObjectStore implements ObjectStore, DigestSealing {
       client = await pool.connect();
     } catch (e) {
       await pool.end().catch(() => undefined);
-      throw new StoreError('IO', `cannot reach the PostgreSQL store at ${shown}: ${(e as Error).message}`);
+      throw new StoreError('IO', `cannot reach the PostgreSQL store at ${shown}: ${describe(e)}`);
     }
     let sealingNeeded: boolean;
     try {
@@ -150,7 +146,7 @@ export class PostgresObjectStore implements ObjectStore, DigestSealing {
       client.release(true);
       await pool.end().catch(() => undefined);
       if (e instanceof StoreError) throw e;
-      throw new StoreError('SCHEMA', `cannot prepare the PostgreSQL store at ${shown}: ${(e as Error).message}`);
+      throw new StoreError('SCHEMA', `cannot prepare the PostgreSQL store at ${shown}: ${describe(e)}`);
     }
     return new PostgresObjectStore(pool, shown, sealingNeeded);
   }
@@ -215,7 +211,7 @@ export class PostgresObjectStore implements ObjectStore, DigestSealing {
         throw this.unreachable(e);
       }
       await client.query('ROLLBACK').catch(() => undefined);
-      throw new StoreError('IO', `store write failed: ${(e as Error).message}`);
+      throw new StoreError('IO', `store write failed: ${describe(e)}`);
     } finally {
       // A connection that failed is not put back into the pool.
       client.release(broken instanceof Error ? broken : broken === undefined ? undefined : true);
@@ -223,7 +219,7 @@ export class PostgresObjectStore implements ObjectStore, DigestSealing {
   }
 
   private unreachable(e: unknown): StoreError {
-    this.connectionProblem = `the PostgreSQL store at ${this.shownUrl} is unreachable: ${(e as Error).message}`;
+    this.connectionProblem = `the PostgreSQL store at ${this.shownUrl} is unreachable: ${describe(e)}`;
     return new StoreError('IO', this.connectionProblem);
   }
 
@@ -235,7 +231,7 @@ export class PostgresObjectStore implements ObjectStore, DigestSealing {
       return r.rows as R[];
     } catch (e) {
       if (isConnectionError(e)) throw this.unreachable(e);
-      throw new StoreError('IO', `store read failed: ${(e as Error).message}`);
+      throw new StoreError('IO', `store read failed: ${describe(e)}`);
     }
   }
 
