@@ -102,26 +102,35 @@ export interface EmbeddedCoreOptions {
   readonly crypto?: CryptoPolicy;
   /** The cryptoperiod rules new objects get (config `cryptoperiods`); absent: none. */
   readonly cryptoperiods?: CryptoperiodPolicy;
+  /** The PostgreSQL store at this URL instead of the SQLite file (the handler suites run on both engines). */
+  readonly postgresUrl?: string;
 }
 
 /** A core served in process: no listener, no audit file unless given one. */
 export interface EmbeddedCore {
   readonly core: ServerCore;
-  readonly store: SqliteObjectStore;
+  readonly store: ServerStore;
   close(): Promise<void>;
 }
 
 /**
- * A core over the SQLite store at `storePath` and the embedded token in `tokenDir` (unless
- * `opts.keys` brings an open HSM, which the caller then closes), auditing to memory by default.
+ * A core over the SQLite store at `storePath` (or PostgreSQL's at `opts.postgresUrl`) and the
+ * embedded token in `tokenDir` (unless `opts.keys` brings an open HSM, which the caller then
+ * closes), auditing to memory by default.
  */
 export async function openEmbeddedCore(files: { readonly storePath: string; readonly tokenDir: string }, opts: EmbeddedCoreOptions): Promise<EmbeddedCore> {
   const keys = opts.keys ?? (await openEmbeddedHsm(files.tokenDir));
-  const store = new SqliteObjectStore({ path: files.storePath });
+  let store: ServerStore;
+  try {
+    store = opts.postgresUrl !== undefined ? await PostgresObjectStore.open({ url: opts.postgresUrl }) : new SqliteObjectStore({ path: files.storePath });
+  } catch (e) {
+    if (!opts.keys) await keys.close();
+    throw e;
+  }
   try {
     await sealClearDigests(store, keys);
   } catch (e) {
-    store.close();
+    await closeStore(store);
     if (!opts.keys) await keys.close();
     throw e;
   }
@@ -140,7 +149,7 @@ export async function openEmbeddedCore(files: { readonly storePath: string; read
     store,
     async close() {
       await core.pending?.drain();
-      store.close();
+      await closeStore(store);
       if (!opts.keys) await keys.close();
     },
   };

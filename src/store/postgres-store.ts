@@ -362,6 +362,39 @@ export class PostgresObjectStore implements ObjectStore, DigestSealing {
     return this.connectionProblem;
   }
 
+  /**
+   * For tests and operators, as SQLite's integrity_check: 'ok', or what is wrong. PostgreSQL keeps
+   * its own pages consistent; what it cannot know is that the index entries are the ones each
+   * object's attribute blob implies (none missing, none left over, none of a removed object).
+   */
+  async integrityCheck(): Promise<string> {
+    const problems: string[] = [];
+    const stored = new Map<string, Set<string>>();
+    const entries = await this.query<{ object_seq: string; name: string; idx: number; skey: string | null; nval: string | null }>(
+      'SELECT object_seq, name, idx, skey, NULL::text AS nval FROM attr_text UNION ALL SELECT object_seq, name, idx, NULL, nval::text FROM attr_num',
+      [],
+    );
+    for (const e of entries) {
+      const key = entryKey({ name: e.name, index: e.idx, number: e.nval === null ? null : BigInt(e.nval), text: e.skey ?? '' });
+      let set = stored.get(e.object_seq);
+      if (set === undefined) stored.set(e.object_seq, (set = new Set()));
+      set.add(key);
+    }
+    for (let after = 0; ; ) {
+      const rows = await this.query<{ seq: string; uid: string; attrs: Buffer }>('SELECT seq, uid, attrs FROM objects WHERE seq > $1 ORDER BY seq LIMIT 1000', [after]);
+      if (rows.length === 0) break;
+      after = Number(rows[rows.length - 1]!.seq);
+      for (const r of rows) {
+        const want = new Set(indexEntries(decodeAttributeBlob(r.attrs)).map(entryKey));
+        const got = stored.get(r.seq) ?? new Set<string>();
+        stored.delete(r.seq);
+        if (want.size !== got.size || [...want].some((k) => !got.has(k))) problems.push(`object ${r.uid}: its index entries differ from its attributes`);
+      }
+    }
+    for (const seq of stored.keys()) problems.push(`index entries of a missing object (seq ${seq})`);
+    return problems.length === 0 ? 'ok' : problems.join('; ');
+  }
+
   /** For tests: the schema version the database is at. */
   async schemaVersion(): Promise<number> {
     const rows = await this.query<{ version: number }>('SELECT version FROM schema_version', []);

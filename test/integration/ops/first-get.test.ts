@@ -7,7 +7,7 @@ import { ttlv, type TtlvItem } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
 import { BatchErrorContinuationOption, Operation, ResultStatus, State } from '../../../src/spec/generated/enums';
 import type { ProtocolVersion } from '../../../src/spec/versions';
-import { attributeValues, createAes, getKeyBytes, newAttribute, openHarness, uidItem, V14, VERSIONS, type Harness } from '../../helpers/ops-harness';
+import { attributeValues, createAes, getKeyBytes, newAttribute, openHarness, sqliteStoreOf, uidItem, V14, VERSIONS, type Harness } from '../../helpers/ops-harness';
 import { successPayload } from '../../helpers/kmip-client';
 
 let h: Harness;
@@ -35,7 +35,7 @@ function custom(v: ProtocolVersion, name: string, value: string): TtlvItem {
 test.each(VERSIONS)('%s: the first Get is answered before any commit or sync, and Fresh reads false at once and once durable', async (_name, v) => {
   const uid = await createAes(h, v);
   expect(await fresh(v, uid)).toBe(true);
-  const store = h.embedded.store;
+  const store = sqliteStoreOf(h.embedded.store);
   const before = store.writeStats();
   const key = await getKeyBytes(h, v, uid);
   // The answer came with its Fresh write still queued: no commit and no sync since (the write
@@ -90,7 +90,7 @@ test('a Get undone by its batch (Batch Error Continuation Option Undo) leaves th
   expect(r.items.map((i) => i.status)).toEqual([ResultStatus.OperationUndone, ResultStatus.OperationFailed]);
   // Once a durable write after it is in, a Fresh write of the undone Get would be in too.
   successPayload(await h.send(V14, Operation.AddAttribute, [uidItem(uid), custom(V14, 'x-after', 'yes')]));
-  expect(h.embedded.store.writeStats().deferredQueued).toBe(0);
+  expect(sqliteStoreOf(h.embedded.store).writeStats().deferredQueued).toBe(0);
   expect(await fresh(V14, uid)).toBe(true);
   // Served for real now.
   await getKeyBytes(h, V14, uid);
