@@ -236,11 +236,13 @@ export class PostgresObjectStore implements ObjectStore, DigestSealing {
   }
 
   async get(uid: string): Promise<ManagedObjectRecord | undefined> {
+    // The deferred writes queued when the read was asked for, not when it is answered: a caller
+    // that reads before it defers (the Undo journal's before-image) must not see its own deferral.
+    const deferred = this.overlay.get(uid)?.slice();
     const rows = await this.query<PgRow>(`SELECT ${ROW_COLUMNS} FROM objects WHERE uid = $1`, [uid]);
     const row = rows[0];
     if (row === undefined) return undefined;
     const record = recordOf(row);
-    const deferred = this.overlay.get(uid);
     if (deferred === undefined) return record;
     const attributes = withDeferred(record.attributes, deferred.map((d) => d.attribute));
     return attributes === undefined ? record : { ...record, attributes };

@@ -208,7 +208,10 @@ for (const [label, make, missing] of engines) {
       await store.insert(newObject('d1', 'fresh', [{ name: 'Fresh', index: 0, value: ttlv.boolean(Tag.Fresh, true) }]));
       await store.insert(newObject('d2', 'fresh', [{ name: 'Fresh', index: 0, value: ttlv.boolean(Tag.Fresh, true) }]));
       const fresh = (r: { attributes: readonly StoredAttribute[] } | undefined) => r?.attributes.find((a) => a.name === 'Fresh')?.value.value;
+      // A read asked for before the deferral answers without it (the Undo journal's before-image).
+      const before = store.get('d1');
       const w = store.deferAttribute('d1', { name: 'Fresh', value: ttlv.boolean(Tag.Fresh, false) });
+      expect(fresh(await before)).toBe(true);
       const cancelled = store.deferAttribute('d2', { name: 'Fresh', value: ttlv.boolean(Tag.Fresh, false) });
       expect(fresh(await store.get('d1'))).toBe(false);
       cancelled.cancel();
