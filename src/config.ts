@@ -114,6 +114,15 @@ export type StoreEngine =
       readonly poolSize: number;
     };
 
+/**
+ * For the commands that read or replace the store file themselves (kek rotate/retire/status,
+ * backup, restore, schedule): one clear line on the postgres engine, instead of "no store at".
+ */
+export function requireEmbeddedStore(config: ServerConfig, command: string): void {
+  if (config.storeEngine.engine === 'sqlite') return;
+  throw new Error(`${command} works on the embedded SQLite store only, and store.engine is "postgres" (docs/scaling.md says what to use instead)`);
+}
+
 /** Connections per server process to PostgreSQL when `store.poolSize` is not given. */
 export const DEFAULT_POSTGRES_POOL_SIZE = 10;
 

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, DEFAULT_POSTGRES_POOL_SIZE, loadConfig } from '../../../src/config';
+import { ConfigError, DEFAULT_POSTGRES_POOL_SIZE, loadConfig, requireEmbeddedStore } from '../../../src/config';
 
 let dir: string;
 beforeAll(() => {
@@ -50,4 +50,11 @@ test.each([
   expect((error as ConfigError).key).toBe(key);
   expect((error as ConfigError).message).toContain(words);
   expect((error as ConfigError).message).not.toContain('pw-secret-x');
+});
+
+test('the commands that open the store file themselves refuse the postgres engine in one line naming the command', () => {
+  expect(() => requireEmbeddedStore(loadConfig({}), 'kmip-server backup')).not.toThrow();
+  expect(() => requireEmbeddedStore(load({ engine: 'postgres', url: 'postgresql://db/keys' }), 'kmip-server kek rotate')).toThrow(
+    'kmip-server kek rotate works on the embedded SQLite store only, and store.engine is "postgres"',
+  );
 });
