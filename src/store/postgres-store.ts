@@ -183,15 +183,9 @@ export class PostgresObjectStore implements ObjectStore, DigestSealing {
    */
   private async transaction(uids: readonly string[], work: (c: PoolClient) => Promise<void>): Promise<void> {
     if (this.closed) throw new StoreError('IO', 'the store is closed');
-    let client: PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (e) {
-      throw this.unreachable(e);
-    }
+    const client = await this.begun();
     let broken: unknown;
     try {
-      await client.query('BEGIN');
       await work(client);
       await client.query('COMMIT');
       this.connectionProblem = undefined;
@@ -218,6 +212,28 @@ export class PostgresObjectStore implements ObjectStore, DigestSealing {
     }
   }
 
+  /**
+   * A pooled connection with a transaction begun. A connection the database dropped while it sat
+   * idle in the pool fails at BEGIN, before anything was written: then once more on a new one.
+   */
+  private async begun(): Promise<PoolClient> {
+    for (let attempt = 0; ; attempt++) {
+      let client: PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (e) {
+        throw this.unreachable(e);
+      }
+      try {
+        await client.query('BEGIN');
+        return client;
+      } catch (e) {
+        client.release(e instanceof Error ? e : true);
+        if (attempt >= 1 || !isConnectionError(e)) throw this.unreachable(e);
+      }
+    }
+  }
+
   private unreachable(e: unknown): StoreError {
     this.connectionProblem = `the PostgreSQL store at ${this.shownUrl} is unreachable: ${describe(e)}`;
     return new StoreError('IO', this.connectionProblem);
@@ -225,13 +241,16 @@ export class PostgresObjectStore implements ObjectStore, DigestSealing {
 
   private async query<R extends object>(sql: string, params: unknown[]): Promise<R[]> {
     if (this.closed) throw new StoreError('IO', 'the store is closed');
-    try {
-      const r = await this.pool.query(sql, params);
-      this.connectionProblem = undefined;
-      return r.rows as R[];
-    } catch (e) {
-      if (isConnectionError(e)) throw this.unreachable(e);
-      throw new StoreError('IO', `store read failed: ${describe(e)}`);
+    // A read changes nothing: one more try on a new connection if the pooled one had been dropped.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const r = await this.pool.query(sql, params);
+        this.connectionProblem = undefined;
+        return r.rows as R[];
+      } catch (e) {
+        if (!isConnectionError(e)) throw new StoreError('IO', `store read failed: ${describe(e)}`);
+        if (attempt >= 1) throw this.unreachable(e);
+      }
     }
   }
 
