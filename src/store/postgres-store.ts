@@ -151,8 +151,18 @@ export class PostgresObjectStore implements ObjectStore, DigestSealing {
     return new PostgresObjectStore(pool, shown, sealingNeeded);
   }
 
-  insert(obj: NewObject): Promise<void> {
-    return this.transaction([obj.uid], (c) => insertRow(c, obj));
+  /** One statement, its own transaction (insertRow): acknowledged once PostgreSQL committed it. */
+  async insert(obj: NewObject): Promise<void> {
+    if (this.closed) throw new StoreError('IO', 'the store is closed');
+    try {
+      await insertRow(this.pool, obj);
+      this.connectionProblem = undefined;
+    } catch (e) {
+      if (e instanceof StoreError) throw e;
+      // Lost mid-statement, the insert may or may not have committed: not acknowledged either way.
+      if (isConnectionError(e)) throw this.unreachable(e);
+      throw new StoreError('IO', `store write failed: ${describe(e)}`);
+    }
   }
 
   update(uid: string, change: ObjectUpdate): Promise<void> {
@@ -493,21 +503,35 @@ function bytes(b: Uint8Array | null | undefined): Buffer | null {
   return b ? Buffer.from(b) : null;
 }
 
-async function insertRow(c: PoolClient, obj: NewObject): Promise<void> {
+/** What runs a statement: a pooled connection in a transaction, or the pool itself (one statement, its own transaction). */
+type Queryable = Pick<PoolClient, 'query'>;
+
+/**
+ * The object's row and its index entries in one statement, one round trip: a Create alone needs no
+ * BEGIN and COMMIT around it (a statement is its own transaction). A duplicate uid inserts nothing
+ * (ON CONFLICT DO NOTHING, so the row's entries neither) and is answered as EXISTS.
+ */
+async function insertRow(c: Queryable, obj: NewObject): Promise<void> {
   const m = obj.protectedMaterial;
   const d = obj.sealedDigest ?? null;
-  const now = Date.now();
-  // ON CONFLICT DO NOTHING: a duplicate is answered as EXISTS, not as a failed statement to decode.
+  const entries = indexEntries(obj.attributes);
+  const text = entries.filter((e) => e.number === null);
+  const num = entries.filter((e) => e.number !== null);
   const r = await c.query<{ seq: string }>(
-    `INSERT INTO objects (uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext, attrs, digest_mac,
-                          digest_kek_id, digest_mechanism, digest_iv, digest_ciphertext, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
-     ON CONFLICT (uid) DO NOTHING RETURNING seq`,
+    `WITH o AS (
+       INSERT INTO objects (uid, object_type, state, owner, kek_id, mechanism, iv, ciphertext, attrs, digest_mac,
+                            digest_kek_id, digest_mechanism, digest_iv, digest_ciphertext, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
+       ON CONFLICT (uid) DO NOTHING RETURNING seq),
+     t AS (INSERT INTO attr_text (name, skey, object_seq, idx) SELECT x.n, x.s, o.seq, x.i FROM o, unnest($16::text[], $17::text[], $18::int[]) AS x(n, s, i)),
+     n AS (INSERT INTO attr_num (name, nval, object_seq, idx) SELECT y.n, y.v, o.seq, y.i FROM o, unnest($19::text[], $20::bigint[], $21::int[]) AS y(n, v, i))
+     SELECT seq FROM o`,
     [obj.uid, obj.objectType, obj.state, obj.owner, m?.kekId ?? null, m?.mechanism ?? null, bytes(m?.iv), bytes(m?.ciphertext),
-      encodeAttributeBlob(obj.attributes), bytes(obj.digestMac), d?.kekId ?? null, d?.mechanism ?? null, bytes(d?.iv), bytes(d?.ciphertext), now],
+      encodeAttributeBlob(obj.attributes), bytes(obj.digestMac), d?.kekId ?? null, d?.mechanism ?? null, bytes(d?.iv), bytes(d?.ciphertext), Date.now(),
+      text.map((e) => e.name), text.map((e) => e.text), text.map((e) => e.index),
+      num.map((e) => e.name), num.map((e) => e.number!.toString()), num.map((e) => e.index)],
   );
   if (r.rows.length === 0) throw new StoreError('EXISTS', `object ${obj.uid} already exists`);
-  await insertEntries(c, r.rows[0]!.seq, indexEntries(obj.attributes));
 }
 
 async function lockRow(c: PoolClient, uid: string): Promise<{ seq: string; attrs: Buffer; rev: number } | undefined> {
