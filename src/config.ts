@@ -186,19 +186,26 @@ function parseRotation(raw: JsonObject): readonly RotationPolicy[] {
 }
 
 /**
- * `store`: the engine and its settings. Errors name the key, and never show a password the URL
- * holds (redactedUrl).
+ * `store`: the engine and its settings. The other engine's settings may stay beside them (a switch
+ * is one word), but only with `engine` said outright: a `url` alone would otherwise run on SQLite
+ * unnoticed. Errors name the key, and never show a password the URL holds (redactedUrl).
  */
 function parseStoreEngine(sec: JsonObject | undefined): StoreEngine {
-  const engine = (sec && str(sec, 'engine', 'store.')) ?? 'sqlite';
-  if (engine !== 'sqlite' && engine !== 'postgres') throw new ConfigError('store.engine', `must be "sqlite" (default) or "postgres", not "${engine}"`);
-  if (engine === 'sqlite') {
-    for (const k of ['url', 'poolSize']) if (sec?.[k] !== undefined) throw new ConfigError(`store.${k}`, 'applies to the postgres engine only (store.engine)');
-    return { engine };
+  const given = sec && str(sec, 'engine', 'store.');
+  if (given !== undefined && given !== 'sqlite' && given !== 'postgres') throw new ConfigError('store.engine', `must be "sqlite" (default) or "postgres", not "${given}"`);
+  const url = sec && str(sec, 'url', 'store.');
+  const poolSize = (sec && posInt(sec, 'poolSize', 'store.')) ?? DEFAULT_POSTGRES_POOL_SIZE;
+  if (poolSize > 1000) throw new ConfigError('store.poolSize', 'must be at most 1000 (PostgreSQL\'s max_connections bounds all nodes together)');
+  if (given === undefined && (url !== undefined || sec?.['poolSize'] !== undefined)) {
+    throw new ConfigError(url !== undefined ? 'store.url' : 'store.poolSize', 'is the postgres engine\'s: set store.engine to "postgres" (or to "sqlite" to keep it for later)');
   }
-  if (sec!['path'] !== undefined) throw new ConfigError('store.path', 'applies to the sqlite engine only: the postgres engine takes store.url');
-  const url = str(sec!, 'url', 'store.');
+  if (url !== undefined) checkPostgresUrl(url);
+  if (given !== 'postgres') return { engine: 'sqlite' };
   if (url === undefined) throw new ConfigError('store.url', 'is required with store.engine "postgres": postgresql://USER@HOST:PORT/DATABASE');
+  return { engine: 'postgres', url, poolSize };
+}
+
+function checkPostgresUrl(url: string): void {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -209,9 +216,6 @@ function parseStoreEngine(sec: JsonObject | undefined): StoreEngine {
     throw new ConfigError('store.url', `must be a postgresql:// URL, not ${parsed.protocol}//`);
   }
   if (parsed.hostname === '' || parsed.pathname.length <= 1) throw new ConfigError('store.url', `${redactedUrl(url)} must name a host and a database`);
-  const poolSize = posInt(sec!, 'poolSize', 'store.') ?? DEFAULT_POSTGRES_POOL_SIZE;
-  if (poolSize > 1000) throw new ConfigError('store.poolSize', 'must be at most 1000 (PostgreSQL\'s max_connections bounds all nodes together)');
-  return { engine, url, poolSize };
 }
 
 function onlyKeys(obj: JsonObject, allowed: readonly string[], prefix: string): void {

@@ -25,6 +25,9 @@ test('SQLite by default; postgres with its URL and pool size (default 10)', () =
     poolSize: DEFAULT_POSTGRES_POOL_SIZE,
   });
   expect(load({ engine: 'postgres', url: 'postgres://db/keys', poolSize: 32 }).storeEngine).toMatchObject({ poolSize: 32 });
+  // The other engine's settings may stay, engine said outright: a switch is one word.
+  expect(load({ engine: 'sqlite', path: 'x.db', url: 'postgresql://db/keys', poolSize: 4 }).storeEngine).toEqual({ engine: 'sqlite' });
+  expect(load({ engine: 'postgres', path: 'x.db', url: 'postgresql://db/keys' }).storeEngine).toMatchObject({ engine: 'postgres' });
 });
 
 test.each([
@@ -35,9 +38,9 @@ test.each([
   [{ engine: 'postgres', url: 'postgresql://u:pw-secret-x@db' }, 'store.url', 'must name a host and a database'],
   [{ engine: 'postgres', url: 'postgresql://u:pw-secret-x@db/keys', poolSize: 0 }, 'store.poolSize', 'must be a positive integer'],
   [{ engine: 'postgres', url: 'postgresql://db/keys', poolSize: 5000 }, 'store.poolSize', 'must be at most 1000'],
-  [{ engine: 'postgres', url: 'postgresql://db/keys', path: 'x.db' }, 'store.path', 'applies to the sqlite engine only'],
-  [{ url: 'postgresql://db/keys' }, 'store.url', 'applies to the postgres engine only'],
-  [{ poolSize: 4 }, 'store.poolSize', 'applies to the postgres engine only'],
+  [{ url: 'postgresql://db/keys' }, 'store.url', 'set store.engine to "postgres"'],
+  [{ poolSize: 4 }, 'store.poolSize', 'set store.engine to "postgres"'],
+  [{ engine: 'sqlite', url: 'mysql://db/keys' }, 'store.url', 'must be a postgresql:// URL'],
   [{ engine: 'postgres', url: 'postgresql://db/keys', pool: 4 }, 'store.pool', 'unknown key'],
 ])('bad store %j names %s', (store, key, words) => {
   let error: unknown;
