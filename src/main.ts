@@ -472,8 +472,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   let metricsEndpoint: RunningMetricsEndpoint | undefined;
   // One process of a server runs the scheduler: this one, or the worker the primary gave the role (workers.ts).
   // It reads due dates from the SQLite file (store/due-dates.ts): not yet on PostgreSQL (docs/scaling.md).
-  const runsScheduler = (!inCluster || process.env[SCHEDULER_ROLE_ENV] === '1') && config.storeEngine.engine === 'sqlite';
-  if (config.storeEngine.engine === 'postgres' && !inCluster) {
+  const schedulerProcess = !inCluster || process.env[SCHEDULER_ROLE_ENV] === '1';
+  const runsScheduler = schedulerProcess && config.storeEngine.engine === 'sqlite';
+  if (config.storeEngine.engine === 'postgres' && schedulerProcess) {
     console.log(JSON.stringify({ msg: 'store', note: 'the lifecycle scheduler (automatic rotation, due-date transitions) does not run on the postgres engine yet' }));
   }
   const scheduler =
