@@ -23,6 +23,8 @@ export const USAGE = `usage: npm run conformance -- (--in-process | [--server HO
 
   --in-process          run against this project's server core (src/embedded.ts), a fresh one per case
                         (MSGENC cases through the HTTPS transport's body handling, in their encoding)
+    --postgres URL      on the PostgreSQL store engine: URL of a cluster's admin database (e.g.
+                        postgresql://postgres@127.0.0.1:5432/postgres); a fresh database per case
   --server HOST:PORT    run against a KMIP server over mutual TLS (any implementation)
   --https-server HOST:PORT
                         KMIP over HTTPS (POST /kmip): the MSGENC cases go there in their encoding
@@ -58,6 +60,8 @@ export interface CliOptions {
   readonly filter?: RegExp;
   readonly json?: string;
   readonly jobs: number;
+  /** `--postgres`: in-process cores on PostgreSQL, a database per case made through this admin URL. */
+  readonly postgres?: string;
   readonly timeoutMs: number;
   readonly clockSlackSeconds: number;
   readonly skipList: string;
@@ -91,6 +95,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
       allowPositionals: false,
       options: {
         'in-process': { type: 'boolean' },
+        postgres: { type: 'string' },
         server: { type: 'string' },
         'https-server': { type: 'string' },
         ca: { type: 'string' },
@@ -149,6 +154,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
   for (const ver of versions) {
     if (!(ALL_VERSIONS as readonly string[]).includes(ver)) throw new UsageError(`--versions: unknown version "${ver}" (known: ${ALL_VERSIONS.join(', ')})`);
   }
+  if (v.postgres !== undefined && mode !== 'in-process') throw new UsageError('--postgres goes with --in-process');
   let filter: RegExp | undefined;
   if (v.filter !== undefined) {
     try {
@@ -166,6 +172,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     ...(filter === undefined ? {} : { filter }),
     ...(v.json === undefined ? {} : { json: v.json }),
     jobs: Math.max(1, positiveInt(v.jobs, '--jobs', mode === 'server' ? 1 : 4)),
+    ...(v.postgres === undefined ? {} : { postgres: v.postgres }),
     timeoutMs: positiveInt(v.timeout, '--timeout', 30_000),
     clockSlackSeconds: positiveInt(v['clock-slack'], '--clock-slack', 60),
     skipList: v['skip-list'] ?? DEFAULT_SKIP_LIST,
@@ -213,10 +220,10 @@ async function openerFor(opts: CliOptions): Promise<Opener> {
       };
     }
     case 'in-process': {
-      const run = await openEmbeddedRun();
+      const run = await openEmbeddedRun(opts.postgres === undefined ? {} : { postgresAdminUrl: opts.postgres });
       return {
         open: (group) => run.factory(groupEncoding(group)),
-        label: 'in-process (SoftHSM2 token, fresh SQLite data directory per case)',
+        label: opts.postgres === undefined ? 'in-process (SoftHSM2 token, fresh SQLite data directory per case)' : 'in-process (SoftHSM2 token, fresh PostgreSQL database per case)',
         close: () => run.close(),
       };
     }

@@ -20,6 +20,7 @@ import { TtlvFramer } from '../ttlv/framer';
 import { Tag } from '../src/spec/generated/tags';
 import { handleMessage } from '../src/server/handle-message';
 import type { ServerCore, Session } from '../src/server/handle-message';
+import { Client as PgClient } from 'pg';
 import { createEmbeddedCore, openEmbeddedHsm } from '../src/embedded';
 import { LEGACY_CRYPTO_POLICY } from '../src/crypto/policy-profiles';
 import type { KeyProtector } from '../src/keys/key-protector';
@@ -245,9 +246,10 @@ export function inProcessFactory(make: EmbeddedCoreMaker, session: Session = IN_
 /**
  * The in-process set-up of `npm run conformance -- --in-process`: one real SoftHSM2 token for the
  * run (one process initialises SoftHSM2 once, so cores share its protector), and a fresh data
- * directory with its own SQLite file per target. `close` removes everything.
+ * directory with its own SQLite file per target (or, with `postgresAdminUrl`, its own PostgreSQL
+ * database, dropped after). `close` removes everything.
  */
-export async function openEmbeddedRun(): Promise<{ factory: CoreFactory; close(): Promise<void> }> {
+export async function openEmbeddedRun(opts: { postgresAdminUrl?: string } = {}): Promise<{ factory: CoreFactory; close(): Promise<void> }> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-conformance-run-'));
   let keys: KeyProtector;
   try {
@@ -259,7 +261,16 @@ export async function openEmbeddedRun(): Promise<{ factory: CoreFactory; close()
   return {
     // The OASIS corpus exercises what the profiles of its time required (3DES, ECB, SHA-1 signatures,
     // short HMAC keys): it is replayed under the legacy cryptographic policy profile.
-    factory: inProcessFactory((dataDir) => createEmbeddedCore(dataDir, { keys, crypto: LEGACY_CRYPTO_POLICY })),
+    factory: inProcessFactory(async (dataDir) => {
+      const admin = opts.postgresAdminUrl;
+      if (admin === undefined) return createEmbeddedCore(dataDir, { keys, crypto: LEGACY_CRYPTO_POLICY });
+      const db = await createCaseDatabase(admin);
+      const made = await createEmbeddedCore(dataDir, { keys, crypto: LEGACY_CRYPTO_POLICY, postgresUrl: db.url }).catch(async (e: unknown) => {
+        await db.drop();
+        throw e;
+      });
+      return { core: made.core, close: async () => made.close().finally(() => db.drop()) };
+    }),
     close: async () => {
       try {
         await keys.close();
@@ -268,4 +279,25 @@ export async function openEmbeddedRun(): Promise<{ factory: CoreFactory; close()
       }
     },
   };
+}
+
+let caseDatabases = 0;
+
+/** A new database on the cluster of `adminUrl` for one case, and how to drop it. */
+async function createCaseDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `kmip_conformance_${process.pid}_${caseDatabases++}`;
+  const admin = async (sql: string) => {
+    const c = new PgClient({ connectionString: adminUrl });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`DROP DATABASE IF EXISTS ${name}`);
+  await admin(`CREATE DATABASE ${name}`);
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return { url: u.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }

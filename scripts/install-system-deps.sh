@@ -9,6 +9,7 @@
 #                  the libmongocrypt interop test compiles a small C driver against kms_message
 #                  and OpenSSL (test/interop/mongocrypt/kmip_driver.c)
 #   prometheus     its promtool checks the server's /metrics output
+#   postgresql     the PostgreSQL store engine's tests: a throwaway cluster (initdb, pg_ctl) per run
 # As root it runs apt-get; otherwise it names the one command to run.
 set -euo pipefail
 need=()
@@ -24,6 +25,8 @@ command -v cc >/dev/null 2>&1 || need+=(gcc)
 # gcc only recommends the C library headers, and --no-install-recommends skips them.
 [ -f /usr/include/stdio.h ] || need+=(libc6-dev)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# Debian puts initdb and pg_ctl under /usr/lib/postgresql/N/bin, not on PATH.
+{ command -v initdb >/dev/null 2>&1 || [ -n "$(find /usr/lib/postgresql -path '*/bin/initdb' -print -quit 2>/dev/null)" ]; } || need+=(postgresql)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "Missing Debian packages: ${need[*]}. Run: sudo apt-get install -y ${need[*]}" >&2

@@ -24,6 +24,7 @@ import { NotificationEndpoint, NotificationsConfig } from './notify/events';
 import { parseCryptoperiods, type CryptoperiodPolicy } from './objects/cryptoperiod';
 import { parseRotationPolicies, RotationPolicyError, type RotationPolicy } from './scheduler/rotation-policy';
 import { AccessPolicyError, loadAccessPolicy, withAdministrators, type AccessPolicy } from './access/policy';
+import { redactedUrl } from './store/postgres-url';
 export interface ServerConfig {
   readonly host: string;
   readonly port: number;
@@ -65,7 +66,10 @@ export interface ServerConfig {
    * embedded token too: an `hsm` section holding only this key keeps the embedded token.
    */
   readonly kekEscrowable: boolean;
+  /** The SQLite store's file (`store.path`); also where the custody commands look for it. */
   readonly storePath: string;
+  /** Which engine holds the objects (`store.engine`): the embedded SQLite file (default) or PostgreSQL. */
+  readonly storeEngine: StoreEngine;
   readonly maxMessageBytes: number;
   readonly idleTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
@@ -108,6 +112,27 @@ export interface ServerConfig {
   readonly rotationPolicies: readonly RotationPolicy[];
   readonly notices: readonly string[];
 }
+
+export type StoreEngine =
+  | { readonly engine: 'sqlite' }
+  | {
+      readonly engine: 'postgres';
+      /** postgresql://USER@HOST:PORT/DB; the password best in PGPASSWORD or ~/.pgpass, not here. */
+      readonly url: string;
+      readonly poolSize: number;
+    };
+
+/**
+ * For the commands that read or replace the store file themselves (kek rotate/retire/status,
+ * backup, restore, schedule): one clear line on the postgres engine, instead of "no store at".
+ */
+export function requireEmbeddedStore(config: ServerConfig, command: string): void {
+  if (config.storeEngine.engine === 'sqlite') return;
+  throw new Error(`${command} works on the embedded SQLite store only, and store.engine is "postgres" (docs/scaling.md says what to use instead)`);
+}
+
+/** Connections per server process to PostgreSQL when `store.poolSize` is not given. */
+export const DEFAULT_POSTGRES_POOL_SIZE = 10;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -166,6 +191,39 @@ function parseRotation(raw: JsonObject): readonly RotationPolicy[] {
     if (e instanceof RotationPolicyError) throw new ConfigError(e.key, e.message);
     throw e;
   }
+}
+
+/**
+ * `store`: the engine and its settings. The other engine's settings may stay beside them (a switch
+ * is one word), but only with `engine` said outright: a `url` alone would otherwise run on SQLite
+ * unnoticed. Errors name the key, and never show a password the URL holds (redactedUrl).
+ */
+function parseStoreEngine(sec: JsonObject | undefined): StoreEngine {
+  const given = sec && str(sec, 'engine', 'store.');
+  if (given !== undefined && given !== 'sqlite' && given !== 'postgres') throw new ConfigError('store.engine', `must be "sqlite" (default) or "postgres", not "${given}"`);
+  const url = sec && str(sec, 'url', 'store.');
+  const poolSize = (sec && posInt(sec, 'poolSize', 'store.')) ?? DEFAULT_POSTGRES_POOL_SIZE;
+  if (poolSize > 1000) throw new ConfigError('store.poolSize', 'must be at most 1000 (PostgreSQL\'s max_connections bounds all nodes together)');
+  if (given === undefined && (url !== undefined || sec?.['poolSize'] !== undefined)) {
+    throw new ConfigError(url !== undefined ? 'store.url' : 'store.poolSize', 'is the postgres engine\'s: set store.engine to "postgres" (or to "sqlite" to keep it for later)');
+  }
+  if (url !== undefined) checkPostgresUrl(url);
+  if (given !== 'postgres') return { engine: 'sqlite' };
+  if (url === undefined) throw new ConfigError('store.url', 'is required with store.engine "postgres": postgresql://USER@HOST:PORT/DATABASE');
+  return { engine: 'postgres', url, poolSize };
+}
+
+function checkPostgresUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError('store.url', 'is not a URL: postgresql://USER@HOST:PORT/DATABASE');
+  }
+  if (parsed.protocol !== 'postgresql:' && parsed.protocol !== 'postgres:') {
+    throw new ConfigError('store.url', `must be a postgresql:// URL, not ${parsed.protocol}//`);
+  }
+  if (parsed.hostname === '' || parsed.pathname.length <= 1) throw new ConfigError('store.url', `${redactedUrl(url)} must name a host and a database`);
 }
 
 function onlyKeys(obj: JsonObject, allowed: readonly string[], prefix: string): void {
@@ -424,7 +482,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
   const metrics = parseMetrics(raw, o.metricsListen, [listen, httpsListen]);
   const tlsSec = section(raw, 'tls', ['cert', 'key', 'ca', 'crl', 'ciphers', 'requireClientAuthEku']);
   const hsmSec = section(raw, 'hsm', ['module', 'tokenLabel', 'pinEnv', 'pinFile', 'kekLabel', 'callMode', 'kekEscrowable']);
-  const storeSec = section(raw, 'store', ['path']);
+  const storeSec = section(raw, 'store', ['path', 'engine', 'url', 'poolSize']);
   const limits = section(raw, 'limits', ['maxMessageBytes', 'idleTimeoutMs', 'handshakeTimeoutMs', 'messageTimeoutMs', 'maxConnections', 'maxConnectionsPerIdentity', 'maxRsaModulusBits']) ?? {};
   const auditSec = section(raw, 'audit', ['file', 'checkpointEvery', 'checkpointSeconds', 'syslog']);
   const cryptoSec = section(raw, 'crypto', ['allowLegacy']) ?? {};
@@ -503,6 +561,7 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
     hsm,
     kekEscrowable,
     storePath: path.resolve(dataDir, (storeSec && str(storeSec, 'path', 'store.')) ?? STORE_FILE),
+    storeEngine: parseStoreEngine(storeSec),
     maxMessageBytes: posInt(limits, 'maxMessageBytes', 'limits.') ?? DEFAULT_MAX_MESSAGE_BYTES,
     idleTimeoutMs: posInt(limits, 'idleTimeoutMs', 'limits.') ?? 300_000,
     handshakeTimeoutMs: posInt(limits, 'handshakeTimeoutMs', 'limits.') ?? 10_000,

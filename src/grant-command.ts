@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
 import { loadConfig } from './config';
-import { SqliteObjectStore } from './store/sqlite';
+import { closeStore, openServerStore, type ServerStore } from './main';
 import { describeGrantee, describeTarget, type GrantGrantee, type GrantRecord, type GrantTarget } from './store/grants';
 import { AccessPolicyError, operationNames } from './access/policy';
 import { withCustody } from './custody/kek-commands';
@@ -49,10 +49,11 @@ export function registerGrantCommands(program: Command): void {
     .action((_flags: GrantFlags, cmd: Command) => list(cmd.optsWithGlobals<GrantFlags>()));
 }
 
-function openStore(flags: GrantFlags): { store: SqliteObjectStore; dataDir: string } {
+/** The server's store, on whichever engine its configuration names. */
+async function openStore(flags: GrantFlags): Promise<ServerStore> {
   const config = loadConfig({ configFile: flags.config, dataDir: flags.dataDir });
-  if (!fs.existsSync(config.storePath)) throw new Error(`no store at ${config.storePath}: is --data-dir (or --config) the server's?`);
-  return { store: new SqliteObjectStore({ path: config.storePath, sharedWithOtherProcesses: true }), dataDir: config.dataDir };
+  if (config.storeEngine.engine === 'sqlite' && !fs.existsSync(config.storePath)) throw new Error(`no store at ${config.storePath}: is --data-dir (or --config) the server's?`);
+  return openServerStore(config);
 }
 
 function exactlyOne(a: string | undefined, b: string | undefined, flags: string): void {
@@ -77,7 +78,7 @@ async function change(flags: GrantFlags): Promise<void> {
   const by = `${os.userInfo().username}@${os.hostname()}`;
   const action = flags.revoke ? 'grant-revoke' : 'grant';
   await withCustody({ config: flags.config, dataDir: flags.dataDir }, { mayCreateToken: false, lock: true }, async ({ audit }) => {
-    const { store } = openStore(flags);
+    const store = await openStore(flags);
     try {
       if (flags.object !== undefined && (await store.get(flags.object)) === undefined) throw new Error(`--object: no object ${flags.object} in the store`);
       const grants = store.grants();
@@ -87,13 +88,13 @@ async function change(flags: GrantFlags): Promise<void> {
       const text = `${describeTarget(target)}, ${describeGrantee(to)}: ${now ? now.operations.join(',') : 'no grant left'}`;
       console.log(flags.json ? JSON.stringify({ msg: flags.revoke ? 'revoked' : 'granted', grant: now ?? null }) : text);
     } finally {
-      store.close();
+      await closeStore(store);
     }
   });
 }
 
 async function list(flags: GrantFlags): Promise<void> {
-  const { store } = openStore(flags);
+  const store = await openStore(flags);
   try {
     const all: GrantRecord[] = await store.grants().list();
     if (flags.json) {
@@ -103,6 +104,6 @@ async function list(flags: GrantFlags): Promise<void> {
     if (all.length === 0) console.log('no grants');
     for (const g of all) console.log(`${describeTarget(g.target)}  ->  ${describeGrantee(g.to)}: ${g.operations.join(',')}  (${new Date(g.changedAt).toISOString()} by ${g.changedBy})`);
   } finally {
-    store.close();
+    await closeStore(store);
   }
 }

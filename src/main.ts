@@ -21,6 +21,8 @@ import { sealClearDigests } from './objects/digest-index';
 import { PendingOperations } from './objects/pending-operations';
 import { secureDataDir } from './data-dir';
 import { SqliteObjectStore } from './store/sqlite';
+import { PostgresObjectStore } from './store/postgres-store';
+import type { StoreObserver } from './store/sqlite-watch';
 import cluster from 'node:cluster';
 import { createAuditLog, MemoryAuditSink, type AuditLog, type AuditSink } from './audit/audit-log';
 import { HEAD_FILE } from './audit/chain';
@@ -110,26 +112,35 @@ export interface EmbeddedCoreOptions {
   readonly crypto?: CryptoPolicy;
   /** The cryptoperiod rules new objects get (config `cryptoperiods`); absent: none. */
   readonly cryptoperiods?: CryptoperiodPolicy;
+  /** The PostgreSQL store at this URL instead of the SQLite file (the handler suites run on both engines). */
+  readonly postgresUrl?: string;
 }
 
 /** A core served in process: no listener, no audit file unless given one. */
 export interface EmbeddedCore {
   readonly core: ServerCore;
-  readonly store: SqliteObjectStore;
+  readonly store: ServerStore;
   close(): Promise<void>;
 }
 
 /**
- * A core over the SQLite store at `storePath` and the embedded token in `tokenDir` (unless
- * `opts.keys` brings an open HSM, which the caller then closes), auditing to memory by default.
+ * A core over the SQLite store at `storePath` (or PostgreSQL's at `opts.postgresUrl`) and the
+ * embedded token in `tokenDir` (unless `opts.keys` brings an open HSM, which the caller then
+ * closes), auditing to memory by default.
  */
 export async function openEmbeddedCore(files: { readonly storePath: string; readonly tokenDir: string }, opts: EmbeddedCoreOptions): Promise<EmbeddedCore> {
   const keys = opts.keys ?? (await openEmbeddedHsm(files.tokenDir));
-  const store = new SqliteObjectStore({ path: files.storePath });
+  let store: ServerStore;
+  try {
+    store = opts.postgresUrl !== undefined ? await PostgresObjectStore.open({ url: opts.postgresUrl }) : new SqliteObjectStore({ path: files.storePath });
+  } catch (e) {
+    if (!opts.keys) await keys.close();
+    throw e;
+  }
   try {
     await sealClearDigests(store, keys);
   } catch (e) {
-    store.close();
+    await closeStore(store);
     if (!opts.keys) await keys.close();
     throw e;
   }
@@ -148,7 +159,7 @@ export async function openEmbeddedCore(files: { readonly storePath: string; read
     store,
     async close() {
       await core.pending?.drain();
-      store.close();
+      await closeStore(store);
       if (!opts.keys) await keys.close();
     },
   };
@@ -176,6 +187,27 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** The store a server runs on: either engine, with what start, readiness and the KEK check need. */
+export type ServerStore = SqliteObjectStore | PostgresObjectStore;
+
+/**
+ * Opens (and migrates) the store `store.engine` names. SQLite's is always shared: besides workers,
+ * the key-custody commands (kek rotate) rewrite rows of a running server's store, and a cached row
+ * must not outlive the KEK it names (kek retire). PostgreSQL unreachable: one line naming the URL
+ * without its password (PostgresObjectStore.open).
+ */
+export async function openServerStore(config: ServerConfig, observer?: StoreObserver): Promise<ServerStore> {
+  const e = config.storeEngine;
+  if (e.engine === 'postgres') return PostgresObjectStore.open({ url: e.url, poolSize: e.poolSize });
+  return new SqliteObjectStore({ path: config.storePath, sharedWithOtherProcesses: true, observer });
+}
+
+/** Closes either engine, waiting for PostgreSQL's last deferred writes and its pool. */
+export async function closeStore(store: ServerStore): Promise<void> {
+  if (store instanceof PostgresObjectStore) await store.closeAsync();
+  else store.close();
+}
+
 /**
  * Opens the HSM for the store, and refuses to start when it does not hold every KEK the store's
  * objects are wrapped under (a store copied without its token, the wrong token or module): serving
@@ -183,8 +215,8 @@ export interface RunningServer {
  * for a store that needs no KEK yet. Then converts the Digests of a store written before they were
  * withheld (ops/digest-index.ts sealClearDigests), before anything is served.
  */
-async function openHsm(config: ServerConfig, store: SqliteObjectStore): Promise<KeyProtector> {
-  const kekIds = store.kekIds();
+async function openHsm(config: ServerConfig, store: ServerStore): Promise<KeyProtector> {
+  const kekIds = await store.kekIds();
   const token = config.hsm === null ? `the embedded SoftHSM2 token in ${path.join(config.dataDir, EMBEDDED_TOKEN_DIR)}` : `token "${config.hsm.tokenLabel}" of ${config.hsm.module}`;
   // The index key behind the Digest indexes (ops/digest-index.ts) is made with the KEK, or when a
   // store written before them is converted; a store that holds indexes needs the key they were made with.
@@ -307,11 +339,11 @@ async function tlsFiles(config: ServerConfig): Promise<TlsMaterial> {
 export async function prepareDataDir(config: ServerConfig): Promise<{ tlsWarnings: readonly string[] }> {
   secureDataDir(config.dataDir);
   const tls = await tlsFiles(config);
-  const store = new SqliteObjectStore({ path: config.storePath });
+  const store = await openServerStore(config);
   try {
     await (await openHsm(config, store)).close();
   } finally {
-    store.close();
+    await closeStore(store);
   }
   return { tlsWarnings: tls.warnings };
 }
@@ -366,14 +398,18 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const forwarder = config.workers === 1 ? startAuditForwarder(config) : undefined;
   // Metrics observe through decorators and observers; without `metrics` nothing is wrapped.
   const metrics = config.metrics ? new ServerMetrics() : undefined;
-  // Always shared: besides workers, the key-custody commands (kek rotate) rewrite rows of a running
-  // server's store, and a cached row must not outlive the KEK it names (kek retire).
-  const store = new SqliteObjectStore({ path: config.storePath, sharedWithOtherProcesses: true, observer: metrics?.store });
+  let store: ServerStore;
+  try {
+    store = await openServerStore(config, metrics?.store);
+  } catch (e) {
+    await forwarder?.close();
+    throw e;
+  }
   let hsm: KeyProtector;
   try {
     hsm = await openHsm(config, store);
   } catch (e) {
-    store.close();
+    await closeStore(store);
     await forwarder?.close();
     throw e;
   }
@@ -394,7 +430,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       trail = log;
     }
   } catch (e) {
-    store.close();
+    await closeStore(store);
     await keys.close();
     await forwarder?.close();
     throw e;
@@ -402,7 +438,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   // Requests and refusals are counted from their audit records (server/metrics.ts).
   const audit = metrics ? metrics.observeAudit(trail) : trail;
   // Objects are counted by the process that serves the endpoint: here, unless the primary does.
-  const counter = metrics && !inCluster ? new ObjectCounter(config.storePath) : undefined;
+  // Counted from the SQLite file by a thread of its own; not yet on PostgreSQL (docs/scaling.md).
+  const counter = metrics && !inCluster && config.storeEngine.engine === 'sqlite' ? new ObjectCounter(config.storePath) : undefined;
   const backlogOf = fileTrail;
   metrics?.readFrom({
     ...(counter ? { objectCounts: () => counter.counts() } : {}),
@@ -458,8 +495,14 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   let httpsListener: RunningListener | undefined;
   let metricsEndpoint: RunningMetricsEndpoint | undefined;
   // One process of a server runs the scheduler: this one, or the worker the primary gave the role (workers.ts).
+  // It reads due dates from the SQLite file (store/due-dates.ts): not yet on PostgreSQL (docs/scaling.md).
+  const schedulerProcess = !inCluster || process.env[SCHEDULER_ROLE_ENV] === '1';
+  const runsScheduler = schedulerProcess && config.storeEngine.engine === 'sqlite';
+  if (config.storeEngine.engine === 'postgres' && schedulerProcess) {
+    console.log(JSON.stringify({ msg: 'store', note: 'the lifecycle scheduler (automatic rotation, due-date transitions) does not run on the postgres engine yet' }));
+  }
   const scheduler =
-    !inCluster || process.env[SCHEDULER_ROLE_ENV] === '1'
+    runsScheduler
       ? startLifecycleScheduler({
           storePath: config.storePath,
           store,
@@ -490,7 +533,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     await scheduler?.close();
     await counter?.close();
     await notifier?.close();
-    store.close();
+    await closeStore(store);
     await audit.close();
     await keys.close();
     await forwarder?.close();
@@ -561,7 +604,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       await core.pending?.drain();
       // After the last request's changes are queued; before the store and HSM a Put reads from.
       await notifier?.close();
-      store.close();
+      await closeStore(store);
       // Before the HSM: the last checkpoint is MAC'd by it.
       await audit.close();
       await keys.close();

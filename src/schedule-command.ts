@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { loadConfig } from './config';
+import { loadConfig, requireEmbeddedStore } from './config';
 import { DueDates } from './store/due-dates';
 import { SqliteObjectStore } from './store/sqlite';
 import { upcoming } from './scheduler/upcoming';
@@ -41,6 +41,7 @@ async function schedule(flags: ScheduleFlags): Promise<void> {
   const limit = Number(flags.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new Error('--limit takes a whole number above 0');
   const config = loadConfig({ configFile: flags.config, dataDir: flags.dataDir });
+  requireEmbeddedStore(config, 'kmip-server schedule');
   if (!fs.existsSync(config.storePath)) throw new Error(`no store at ${config.storePath}: is --data-dir (or --config) the server's?`);
   const from = BigInt(Math.floor(Date.now() / 1000));
   const dueDates = new DueDates(config.storePath);

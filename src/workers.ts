@@ -74,7 +74,7 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
   }
   const trail = audit.trail;
   // The primary counts the objects itself (a read-only connection in a thread), once for all workers.
-  const counter = metrics ? new ObjectCounter(config.storePath) : undefined;
+  const counter = metrics && config.storeEngine.engine === 'sqlite' ? new ObjectCounter(config.storePath) : undefined;
   metrics?.readFrom({ auditBacklog: () => trail.backlog, ...(counter ? { objectCounts: () => counter.counts() } : {}) });
   try {
     // The primary's own readiness: the audit trail it owns and its HSM (the checkpoints' MACs).

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { EMBEDDED_TOKEN_DIR, KEK_LABEL, loadConfig, type ServerConfig } from '../config';
+import { EMBEDDED_TOKEN_DIR, KEK_LABEL, loadConfig, requireEmbeddedStore, type ServerConfig } from '../config';
 import { lockDataDir, restrictNewFiles } from '../data-dir';
 import { openHsmForVerify, SERVER_INFO } from '../main';
 import { ObjectType } from '../spec/generated/enums';
@@ -54,6 +54,7 @@ interface BackupFlags {
 async function backupCommand(flags: BackupFlags): Promise<void> {
   restrictNewFiles();
   const config = loadConfig({ configFile: flags.config, dataDir: flags.dataDir });
+  requireEmbeddedStore(config, 'kmip-server backup');
   const keys = await openHsmForVerify(config);
   let summary: BackupSummary;
   try {
@@ -104,6 +105,7 @@ interface RestoreFlags {
 async function restoreCommand(flags: RestoreFlags): Promise<void> {
   restrictNewFiles();
   const config = loadConfig({ configFile: flags.config, dataDir: flags.dataDir });
+  requireEmbeddedStore(config, 'kmip-server restore');
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   // Held throughout: a server started meanwhile would serve a store being replaced.
   const unlock = lockDataDir(config.dataDir);

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig, type ServerConfig } from '../config';
+import { loadConfig, requireEmbeddedStore, type ServerConfig } from '../config';
 import { restrictNewFiles } from '../data-dir';
 import { Pkcs11KeyProtector } from '../keys/pkcs11';
 import { tokenProtectorConfig } from '../main';
@@ -131,6 +131,7 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
     .option('--switch-timeout <SECONDS>', 'how long to wait for the running server to switch to the new KEK (default 30)', value)
     .action((o: Common & { batch?: string; switchTimeout?: string }) =>
       withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-rotate' }, async ({ config, token, audit }) => {
+        requireEmbeddedStore(config, 'kmip-server kek rotate');
         const bar = progressBar('re-wrapping');
         const r = await rotateKek(token, await audit(), {
           dataDir: config.dataDir,
@@ -155,6 +156,7 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
   common(sub(kek, 'status', 'list the token\'s KEKs with the number of objects each protects'))
     .action((o: Common) =>
       withCustody(o, { mayCreateToken: false, lock: false }, async ({ config, token }) => {
+        requireEmbeddedStore(config, 'kmip-server kek status');
         const s = kekStatus(token, { dataDir: config.dataDir, storePath: config.storePath });
         if (o.json === true) {
           console.log(JSON.stringify(s));
@@ -169,6 +171,7 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
     .requiredOption('--kek <ID>', 'the KEK\'s id (CKA_ID, hex; kmip-server kek status lists them)', value)
     .action((o: Common & { kek: string }) =>
       withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-retire' }, async ({ config, token, audit }) => {
+        requireEmbeddedStore(config, 'kmip-server kek retire');
         const r = await retireKek(token, await audit(), { dataDir: config.dataDir, storePath: config.storePath, kekId: o.kek });
         print(o.json, { msg: 'kek retired', ...r }, `KEK ${r.kekId} destroyed`);
       }),

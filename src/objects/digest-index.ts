@@ -189,7 +189,7 @@ export async function sealClearDigests(store: DigestSealing, keys: KeyProtector)
     if (updates.length > 0) await store.writeBatch(updates);
     sealed += updates.length;
   }
-  store.finishDigestSealing();
+  await store.finishDigestSealing();
   return sealed;
 }
 

@@ -38,9 +38,13 @@ export function mapError(e: unknown, v: ProtocolVersion): MappedError {
     // never a value; the client gets the condition only.
     const correlationId = randomUUID();
     const why = /full/i.test(e instanceof Error ? e.message : '') ? 'the disk is full' : 'a storage I/O error';
+    // A database across the network (store/postgres-store.ts) lost: reads fail too, not only saves.
+    const unreachable = e instanceof StoreError && /unreachable/.test(e.message);
     return {
       reason: Reason.GeneralFailure,
-      message: `the key store could not save the change (${why}); retry later (correlation id ${correlationId})`,
+      message: unreachable
+        ? `the key store is unreachable; nothing was changed; retry later (correlation id ${correlationId})`
+        : `the key store could not save the change (${why}); retry later (correlation id ${correlationId})`,
       correlationId,
       internal: e,
     };

@@ -8,14 +8,18 @@ import { attributeNumber, attributeSearchKey, attributesMatch, decodeAttributeBl
 import type { LocateCondition, LocateQuery, LocateReach } from './object-store';
 
 /** A Locate query as SQL, and the conditions left to check on each candidate's blob. */
-interface LocateSql {
+export interface LocateSql {
   readonly sql: string;
   readonly params: unknown[];
   /** Conditions on attributes without index entries (and Digests): checked on the candidates' blobs. */
   readonly onBlob: LocateCondition[];
 }
 
-function locateSql(query: LocateQuery): LocateSql {
+/**
+ * The query as SQL with `?` placeholders (PostgreSQL numbers them: postgres-store.ts). `noLimit` is
+ * what LIMIT takes for "no limit": -1 in SQLite, NULL in PostgreSQL.
+ */
+export function locateSql(query: LocateQuery, noLimit: -1 | null = -1): LocateSql {
   const where: string[] = [];
   const params: unknown[] = [];
   if (query.owner !== undefined) {
@@ -52,7 +56,7 @@ function locateSql(query: LocateQuery): LocateSql {
   const paged = onBlob.length === 0 && (query.limit !== undefined || query.offset !== undefined);
   if (paged) {
     sql += ' LIMIT ? OFFSET ?';
-    params.push(query.limit ?? -1, query.offset ?? 0);
+    params.push(query.limit ?? noLimit, query.offset ?? 0);
   }
   return { sql, params, onBlob };
 }
@@ -74,10 +78,8 @@ export class LocateStatements {
     let skip = query.offset ?? 0;
     const limit = query.limit ?? Infinity;
     if (limit <= 0) return out;
-    for (const row of stmt.iterate(...params) as IterableIterator<{ uid: string; attrs: Buffer; digest_mac: Buffer | null }>) {
-      const attributes = decodeAttributeBlob(row.attrs);
-      const withheld = (c: LocateCondition) => c.kind === 'digest' && row.digest_mac !== null && row.digest_mac.equals(c.mac);
-      if (!onBlob.every((c) => attributesMatch(attributes, c) || withheld(c))) continue;
+    for (const row of stmt.iterate(...params) as IterableIterator<BlobCandidate>) {
+      if (!candidateMatches(row, onBlob)) continue;
       if (skip > 0) {
         skip--;
         continue;
@@ -99,6 +101,20 @@ export class LocateStatements {
     }
     return stmt;
   }
+}
+
+/** A candidate row of a Locate with conditions left for the blob. */
+export interface BlobCandidate {
+  readonly uid: string;
+  readonly attrs: Buffer;
+  readonly digest_mac: Buffer | null;
+}
+
+/** Whether a candidate satisfies the conditions its SQL left (a withheld Digest by its index MAC). */
+export function candidateMatches(row: BlobCandidate, onBlob: readonly LocateCondition[]): boolean {
+  const attributes = decodeAttributeBlob(row.attrs);
+  const withheld = (c: LocateCondition) => c.kind === 'digest' && row.digest_mac !== null && row.digest_mac.equals(c.mac);
+  return onBlob.every((c) => attributesMatch(attributes, c) || withheld(c));
 }
 
 function conditionSql(c: Exclude<LocateCondition, { kind: 'digest' }>): [string, unknown[]] {
@@ -128,7 +144,7 @@ function conditionSql(c: Exclude<LocateCondition, { kind: 'digest' }>): [string,
         tests.push('a.nval <= ?');
         p.push(c.max);
       }
-      return [number(tests.length ? tests.join(' AND ') : '1'), p];
+      return [number(tests.length ? tests.join(' AND ') : 'TRUE'), p];
     }
     case 'maskContains':
       return [number('(a.nval & ?) = ?'), [c.name, c.bits, c.bits]];

@@ -1,6 +1,6 @@
 /**
- * The store port: what handlers need from persistence. SQLite implements it (sqlite.ts); a second
- * engine can be added without touching handlers.
+ * The store port: what handlers need from persistence. SQLite implements it (sqlite.ts), the
+ * embedded default; PostgreSQL too (postgres-store.ts), for several server nodes on one database.
  *
  * The store never sees plaintext key material: `protectedMaterial` is what the KeyProtector
  * returned (ciphertext under the HSM's key-encryption key). Nor a value derived from it that an
@@ -138,9 +138,10 @@ export interface DigestSealing {
   writeBatch(ops: ReadonlyArray<{ uid: string; update: ObjectUpdate }>): Promise<void>;
   /**
    * Rewrites the whole file (VACUUM) and empties the write-ahead log, so that no free page, page
-   * slack or old WAL frame keeps a value the conversion removed; then marks it done.
+   * slack or old WAL frame keeps a value the conversion removed; then marks it done. (An engine
+   * across the network answers when it is done.)
    */
-  finishDigestSealing(): void;
+  finishDigestSealing(): void | Promise<void>;
 }
 
 export interface ObjectStore {

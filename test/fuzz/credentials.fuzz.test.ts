@@ -88,7 +88,7 @@ withConformanceDir((conformanceDir) => {
     expect(records.some((r) => r.client === 'fuzz/u')).toBe(true);
     expect(records.some((r) => r.client === 'fuzz/device/d')).toBe(true);
     expect(records.some((r) => r.resultReason === String(ResultReason.AuthenticationNotSuccessful))).toBe(true);
-    expect(embedded.store.integrityCheck()).toBe('ok');
+    expect(await embedded.store.integrityCheck()).toBe('ok');
     const internal = (embedded.core.audit as { errors?: unknown[] }).errors ?? [];
     expect(internal).toEqual([]);
   }, (Number(process.env['FUZZ_SECONDS'] ?? 240) + 120) * 1000);

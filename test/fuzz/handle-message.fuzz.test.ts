@@ -40,7 +40,7 @@ withConformanceDir((conformanceDir) => {
     else expect(stats.executions).toBeGreaterThan(0);
     // Bounded memory: a leak per input would pass this long before the end of a long run.
     expect(stats.peakHeapBytes).toBeLessThan(512 * 1024 * 1024);
-    expect(embedded.store.integrityCheck()).toBe('ok');
+    expect(await embedded.store.integrityCheck()).toBe('ok');
     // Unexpected internal errors would show here: the server must classify every bad input.
     const internal = (embedded.core.audit as { errors?: unknown[] }).errors ?? [];
     expect(internal).toEqual([]);

@@ -130,7 +130,7 @@ describe('Register with mutated key material, through handleMessage', () => {
       }),
       { numRuns: Math.max(50, Math.floor(RUNS / 10)), ...BUDGET },
     );
-    expect(embedded.store.integrityCheck()).toBe('ok');
+    expect(await embedded.store.integrityCheck()).toBe('ok');
   }, TEST_TIMEOUT);
 });
 

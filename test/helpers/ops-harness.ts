@@ -2,6 +2,8 @@
  * One real server core per test file (a SQLite file in a temp dir, a SoftHSM2 token), driven
  * through handleMessage, with small builders for the requests the operation tests repeat.
  * Every response is checked against the version invariant (nothing newer than the client's).
+ * With KMIP_TEST_STORE=postgres the core runs on a fresh database of the run's PostgreSQL cluster
+ * (started by the jest global setup) instead: the same handler tests, the other engine.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,6 +18,9 @@ import { findNewerThan } from '../../src/kmip/version-filter';
 import { attributeToV1, attributeToV2, type KmipAttribute } from '../../src/kmip/attributes';
 import type { ProtocolVersion } from '../../src/spec/versions';
 import { openTestProtector } from './hsm';
+import { freshDatabase, PG_URL_ENV } from './postgres';
+import { SqliteObjectStore } from '../../src/store/sqlite';
+import type { ServerStore } from '../../src/main';
 import type { CompatProfile } from '../../src/compat/profiles';
 import { attributesFor, find, parseResponse, requestMessage, successPayload, textOf, type BatchItemRequest, type ParsedResponse } from './kmip-client';
 
@@ -46,7 +51,8 @@ export async function openHarness(prefix: string, opts: EmbeddedCoreOptions & { 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `kmip-${prefix}-`));
   const ownKeys = opts.keys === undefined;
   const { compat, ...coreOptions } = opts;
-  const embedded = await createEmbeddedCore(dir, { ...coreOptions, keys: opts.keys ?? (await openTestProtector()) });
+  const postgresUrl = await harnessDatabase();
+  const embedded = await createEmbeddedCore(dir, { ...coreOptions, ...(postgresUrl ? { postgresUrl } : {}), keys: opts.keys ?? (await openTestProtector()) });
   const core = compat ? { ...embedded.core, compat } : embedded.core;
   const batch = async (v: ProtocolVersion, items: readonly BatchItemRequest[], header: TtlvItem[] = [], client = alice) => {
     const r = parseResponse(await handleMessage(requestMessage(v, items, header), { client }, core));
@@ -63,6 +69,23 @@ export async function openHarness(prefix: string, opts: EmbeddedCoreOptions & { 
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The engine the harness runs on: KMIP_TEST_STORE=postgres, else SQLite. */
+export const HARNESS_ENGINE: 'sqlite' | 'postgres' = process.env['KMIP_TEST_STORE'] === 'postgres' ? 'postgres' : 'sqlite';
+
+/** A fresh database for a harness on PostgreSQL; undefined on SQLite. */
+async function harnessDatabase(): Promise<string | undefined> {
+  if (HARNESS_ENGINE !== 'postgres') return undefined;
+  const admin = process.env[PG_URL_ENV];
+  if (!admin) throw new Error(`KMIP_TEST_STORE=postgres needs the run's cluster (${PG_URL_ENV}), which the jest global setup starts`);
+  return freshDatabase(admin);
+}
+
+/** The store of a test that checks SQLite's own machinery (group commit, syncs): refused on another engine. */
+export function sqliteStoreOf(store: ServerStore): SqliteObjectStore {
+  if (!(store instanceof SqliteObjectStore)) throw new Error('this test checks the SQLite engine itself: run it with KMIP_TEST_STORE unset');
+  return store;
 }
 
 /** The one item's failure reason (the test fails if the item succeeded). */

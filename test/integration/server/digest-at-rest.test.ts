@@ -434,7 +434,7 @@ test('a store written before schema 5 is converted at start: the clear Digest le
   expect(storeHolds(dir, sha256(key))).toBe(false);
   expect(storeHolds(dir, destroyedDigest)).toBe(false);
   expect(storeHolds(dir, password)).toBe(false);
-  expect(core.store.integrityCheck()).toBe('ok');
+  expect(await core.store.integrityCheck()).toBe('ok');
   expect((await core.store.get(secret))!.attributes.map((a) => a.name)).toEqual(['Name', 'Object Type', 'State', 'Unique Identifier']);
   for (const v of [V14, V21]) {
     const digests = await getDigests(send, v, secret, true);
