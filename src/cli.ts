@@ -22,6 +22,7 @@ import { connectAndQuery } from './server/doctor-connect';
 import { chainChecks } from './pki/client-certificate';
 import { ttlvDumpCommand } from './ttlv-dump';
 import { registerKekCommands } from './custody/kek-commands';
+import { registerApproveCommands } from './approve-command';
 import { registerBackupCommands } from './custody/backup-commands';
 import { registerScheduleCommands } from './schedule-command';
 
@@ -406,6 +407,7 @@ function program(): Command {
     });
   registerKekCommands(root, sub, value);
   registerBackupCommands(root, sub);
+  registerApproveCommands(root, sub, value);
   return root;
 }
 

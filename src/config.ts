@@ -21,6 +21,7 @@ import { DEFAULT_SYSLOG_APP_NAME, DEFAULT_SYSLOG_FACILITY, type SyslogForwarderC
 import { readCrlFile } from './pki/tls-material';
 import { NotificationEndpoint, NotificationsConfig } from './notify/events';
 import { parseCryptoperiods, type CryptoperiodPolicy } from './objects/cryptoperiod';
+import { PolicyError, readDualControlPolicy, type DualControlPolicy } from './access/dual-control';
 import { parseRotationPolicies, RotationPolicyError, type RotationPolicy } from './scheduler/rotation-policy';
 export interface ServerConfig {
   readonly host: string;
@@ -98,6 +99,10 @@ export interface ServerConfig {
   /** What the operator should know about how the configuration was read (printed at start). */
   /** `rotation.policies`: automatic rotation by Object Group or Object Type (scheduler/rotation.ts). */
   readonly rotationPolicies: readonly RotationPolicy[];
+  /** `accessPolicy`: the access policy file (JSON); null: none. */
+  readonly accessPolicyFile: string | null;
+  /** The policy file's dual-control rules and the officers who approve (src/access/dual-control.ts); null: no policy file. */
+  readonly dualControl: DualControlPolicy | null;
   readonly notices: readonly string[];
 }
 
@@ -123,7 +128,7 @@ export const EMBEDDED_TOKEN_DIR = 'softhsm';
 /** The label of the key-encryption key on the token: the embedded one's, and a configured one's unless `hsm.kekLabel` names another. */
 export const KEK_LABEL = 'kmip-kek';
 
-const TOP_KEYS = ['listen', 'https', 'metrics', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto', 'compat', 'credentials', 'cryptoperiods', 'rotation'];
+const TOP_KEYS = ['listen', 'https', 'metrics', 'dataDir', 'tls', 'identityFrom', 'hsm', 'store', 'limits', 'adminIdentities', 'audit', 'notifications', 'workers', 'crypto', 'compat', 'credentials', 'cryptoperiods', 'rotation', 'accessPolicy'];
 
 /** More worker processes than this gain nothing and multiply HSM sessions and memory. */
 const MAX_WORKERS = 64;
@@ -406,6 +411,8 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
       ? { host: pykmip.host, port: pykmip.port }
       : parseListen(str(raw, 'listen', '') ?? '127.0.0.1:5696', 'listen');
   const dataDir = path.resolve(o.dataDir ?? str(raw, 'dataDir', '') ?? './data');
+  const policyText = str(raw, 'accessPolicy', '');
+  const accessPolicy = policyText === undefined ? null : path.resolve(policyText);
   const httpsSec = section(raw, 'https', ['listen']);
   const httpsText = o.httpsListen ?? (httpsSec && str(httpsSec, 'listen', 'https.'));
   if (httpsSec && httpsText === undefined) throw new ConfigError('https.listen', 'is required when https is configured: HOST:PORT');
@@ -510,6 +517,18 @@ export function loadConfig(o: ConfigOverrides): ServerConfig {
       throw new ConfigError(key, message);
     }),
     rotationPolicies: parseRotation(raw),
+    accessPolicyFile: accessPolicy,
+    dualControl: accessPolicy === null ? null : loadDualControl(accessPolicy),
     notices: pykmip?.notices ?? [],
   };
+}
+
+/** The access policy file's dual-control part, checked at start: an error names the file's key under `accessPolicy`. */
+export function loadDualControl(file: string): DualControlPolicy {
+  try {
+    return readDualControlPolicy(file);
+  } catch (e) {
+    if (e instanceof PolicyError) throw new ConfigError(`accessPolicy (${file}) ${e.key}`, e.message.slice(e.key.length + 2));
+    throw e;
+  }
 }

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { EMBEDDED_TOKEN_DIR, KEK_LABEL, type ServerConfig } from './config';
+import { EMBEDDED_TOKEN_DIR, KEK_LABEL, loadDualControl, type ServerConfig } from './config';
 import { ensureDevPki } from './pki/dev-pki';
 import { readPin } from './keys/pin';
 import { INDEX_KEY_LABEL } from './keys/pkcs11-mac-keys';
@@ -15,6 +15,8 @@ import { KeyProtectorError, type KeyProtector } from './keys/key-protector';
 import { forgetKekInUse, recordKekInUse, removeStaleKekRecords } from './keys/kek-in-use';
 import { sealClearDigests } from './objects/digest-index';
 import { PendingOperations } from './objects/pending-operations';
+import { DualControl } from './server/dual-control';
+import { SqliteApprovalStore } from './store/sqlite-approvals';
 import { secureDataDir } from './data-dir';
 import { SqliteObjectStore } from './store/sqlite';
 import cluster from 'node:cluster';
@@ -398,6 +400,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           maxMessageBytes: config.maxMessageBytes,
           tls: endpointTls,
         });
+  // Requests a dual-control rule holds for approval wait in the store (migrated above), beside the objects.
+  const dualControl = config.dualControl && config.dualControl.rules.length > 0 ? new DualControl(config.dualControl, new SqliteApprovalStore(config.storePath)) : undefined;
   const core = composeCore({
     store,
     keys,
@@ -409,6 +413,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     compat: COMPAT_PROFILES[config.compat],
     cryptoperiods: config.cryptoperiods,
     credentials: config.credentials.size > 0 ? new CredentialVerifier(config.credentials, config.adminIdentities) : undefined,
+    dualControl,
   });
   // One set of options for both transports: the same TLS material, identities, limits and timeouts.
   const listenerOptions: ListenerOptions = {
@@ -492,6 +497,13 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       } catch (e) {
         failures.push(`KEK: cannot adopt the key labelled as KEK (${(e as Error).message}); new objects are still wrapped under KEK ${keys.kekId}`);
       }
+      if (dualControl && config.accessPolicyFile !== null) {
+        try {
+          dualControl.setPolicy(loadDualControl(config.accessPolicyFile));
+        } catch (e) {
+          failures.push(`${(e as Error).message}; the dual-control rules read before stay in force`);
+        }
+      }
       try {
         await audit.reopen();
       } catch (e) {
@@ -518,6 +530,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       await core.pending?.drain();
       // After the last request's changes are queued; before the store and HSM a Put reads from.
       await notifier?.close();
+      dualControl?.approvals.close();
       store.close();
       // Before the HSM: the last checkpoint is MAC'd by it.
       await audit.close();

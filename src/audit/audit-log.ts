@@ -48,6 +48,10 @@ export interface AuditRecord {
   readonly administratorOverride?: true;
   /** With administratorOverride: the owners of the objects reached. */
   readonly objectOwners?: readonly string[];
+  /** Dual control: the request held for approval (the pending answer's record, and the run's). */
+  readonly approvalId?: string;
+  /** Dual control: the security officer who approved the request this record is the run of. */
+  readonly approvedBy?: string;
 }
 
 export interface AuditSink {

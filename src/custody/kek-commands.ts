@@ -16,6 +16,7 @@ import { lockCustody, openCustodyAudit, type CustodyAudit } from './custody-audi
 import { CustodyError, escrowKeys, recoverKeys } from './escrow';
 import { finishInterruptedSwitch, kekStatus, retireKek, rotateKek } from './rotation';
 import { CustodyToken } from './token';
+import { kekRetireApproval } from '../approve-command';
 
 interface Common {
   readonly config?: string;
@@ -155,10 +156,25 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
 
   common(sub(kek, 'retire', 'destroy an earlier KEK, only when no object references it'))
     .requiredOption('--kek <ID>', 'the KEK\'s id (CKA_ID, hex; kmip-server kek status lists them)', value)
-    .action((o: Common & { kek: string }) =>
+    .option('--as <IDENTITY>', 'under dual control: who asks for the retirement (a second officer approves it)', value)
+    .option('--approval <ID>', 'under dual control: the approved request to retire this KEK', value)
+    .action((o: Common & { kek: string; as?: string; approval?: string }) =>
       withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-retire' }, async ({ config, token, audit }) => {
-        const r = await retireKek(token, await audit(), { dataDir: config.dataDir, storePath: config.storePath, kekId: o.kek });
-        print(o.json, { msg: 'kek retired', ...r }, `KEK ${r.kekId} destroyed`);
+        // A dual-control rule for KekRetire: first a request, then the retirement with its approval (approve-command.ts).
+        const gate = await kekRetireApproval(config, { kekId: o.kek, ...(o.as !== undefined ? { as: o.as } : {}), ...(o.approval !== undefined ? { approval: o.approval } : {}) }, audit);
+        if (gate !== undefined && 'requested' in gate) {
+          print(o.json, { msg: 'kek retire needs approval', approvalId: gate.requested, kekId: o.kek }, `KEK ${o.kek} not retired yet: it needs a second officer's approval. Have one run: kmip-server approve ${gate.requested} --as OFFICER, then run: kmip-server kek retire --kek ${o.kek} --approval ${gate.requested}`);
+          process.exitCode = 1;
+          return;
+        }
+        try {
+          const r = await retireKek(token, await audit(), { dataDir: config.dataDir, storePath: config.storePath, kekId: o.kek });
+          await gate?.finish(true);
+          print(o.json, { msg: 'kek retired', ...r, ...(gate ? { approvalId: gate.approved.id, approvedBy: gate.approved.decidedBy } : {}) }, `KEK ${r.kekId} destroyed`);
+        } catch (e) {
+          await gate?.finish(false, (e as Error).message);
+          throw e;
+        }
       }),
     );
 }

@@ -18,6 +18,8 @@ const LAYERS: readonly { readonly name: string; readonly paths: readonly string[
     name: 'ports',
     paths: ['src/store/', 'src/keys/', 'src/lifecycle/', 'src/audit/', 'src/crypto/', 'src/pki/', 'src/compat/profiles.ts'],
   },
+  // The access policy (dual control's rules): read by the request path, over the ports.
+  { name: 'access', paths: ['src/access/'] },
   { name: 'objects', paths: ['src/objects/'] },
   { name: 'ops', paths: ['src/ops/'] },
   { name: 'server', paths: ['src/server/'] },
@@ -27,7 +29,7 @@ const LAYERS: readonly { readonly name: string; readonly paths: readonly string[
   {
     name: 'composition root',
     // pykmip-config turns an operator's pykmip-server file into this server's configuration: root work.
-    paths: ['src/main.ts', 'src/embedded.ts', 'src/workers.ts', 'src/cli.ts', 'src/config.ts', 'src/data-dir.ts', 'src/compat/pykmip-config.ts', 'src/ttlv-dump.ts', 'src/kmip-cli.ts', 'src/kmip-cli-values.ts', 'src/schedule-command.ts', 'src/custody/backup-commands.ts', 'src/custody/kek-commands.ts'],
+    paths: ['src/main.ts', 'src/embedded.ts', 'src/workers.ts', 'src/cli.ts', 'src/config.ts', 'src/data-dir.ts', 'src/compat/pykmip-config.ts', 'src/ttlv-dump.ts', 'src/kmip-cli.ts', 'src/kmip-cli-values.ts', 'src/schedule-command.ts', 'src/approve-command.ts', 'src/custody/backup-commands.ts', 'src/custody/kek-commands.ts'],
   },
 ];
 
