@@ -176,7 +176,9 @@ export function registerApproveCommands(root: Command, sub: (parent: Command, na
     });
   common(sub(approve, 'list', 'list the requests waiting for approval (--all: every state)'))
     .option('--all', 'also the decided, withdrawn and finished ones')
-    .action(async (o: Common & { all?: boolean }) => {
+    .action(async (flags: Common & { all?: boolean }, cmd: Command) => {
+      // --config and --data-dir given after `list` are read by `approve` (the same options): both count.
+      const o = { ...(cmd.parent?.opts() as Common), ...flags };
       const config = loadConfig({ configFile: o.config, dataDir: o.dataDir });
       const list = await withApprovals(config, (s) => s.list(o.all === true ? undefined : ['pending']));
       if (o.json === true) {

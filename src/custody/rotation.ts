@@ -28,6 +28,7 @@ import { CustodyError } from './escrow';
 import type { CustodyAudit } from './custody-audit';
 import { alive, aliveNode, holderOf } from './custody-audit';
 import { nextKekLabel, retiredKekLabel, type CustodyToken } from './token';
+import { sealBinding } from '../objects/digest-index';
 import { liveKeksInUse } from '../keys/kek-in-use';
 
 export const ROTATION_FILE = 'kek-rotation.json';
@@ -280,7 +281,8 @@ async function rewrapAll(db: Database.Database, keys: Pkcs11KeyProtector, state:
         }
         if (row.digest_kek_id !== null && row.digest_kek_id !== to && row.digest_mechanism && row.digest_iv && row.digest_ciphertext) {
           const old = { kekId: row.digest_kek_id, mechanism: row.digest_mechanism, iv: row.digest_iv, ciphertext: row.digest_ciphertext };
-          const blob = await reprotect(keys, row.uid, old);
+          // A destroyed object's sealed Digest is bound to its own binding, not the bare identifier.
+          const blob = await reprotect(keys, sealBinding(row.uid), old);
           updates.push(() => setDigest.run(blob.kekId, blob.mechanism, Buffer.from(blob.iv), Buffer.from(blob.ciphertext), row.seq, old.kekId, old.ciphertext).changes);
         }
       }

@@ -221,6 +221,8 @@ export function readResponseMessage(root: TtlvItem): ReceivedResponse {
       status: req.enumeration(s, Tag.ResultStatus),
       reason: opt.enumeration(s, Tag.ResultReason) as ReasonValue | undefined,
       message: opt.text(s, Tag.ResultMessage),
+      // Operation Pending's handle for Poll and Cancel.
+      asyncCorrelationValue: opt.bytes(s, Tag.AsynchronousCorrelationValue),
       payload: payload?.value,
     };
   });
