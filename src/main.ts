@@ -300,7 +300,20 @@ export async function prepareDataDir(config: ServerConfig): Promise<{ tlsWarning
   } finally {
     store.close();
   }
+  // Before any worker runs an approved request: those the last stop interrupted are closed here, once.
+  if (config.dualControl && config.dualControl.rules.length > 0) {
+    const approvals = new SqliteApprovalStore(config.storePath);
+    try {
+      reportInterrupted(await new DualControl(config.dualControl, approvals).closeInterrupted());
+    } finally {
+      approvals.close();
+    }
+  }
   return { tlsWarnings: tls.warnings };
+}
+
+function reportInterrupted(ids: readonly string[]): void {
+  if (ids.length > 0) console.log(JSON.stringify({ msg: 'approved requests interrupted by the last stop, closed as failed', approvals: ids }));
 }
 
 /** Set by the primary in the environment of the one worker that runs the lifecycle scheduler. */
@@ -402,6 +415,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         });
   // Requests a dual-control rule holds for approval wait in the store (migrated above), beside the objects.
   const dualControl = config.dualControl && config.dualControl.rules.length > 0 ? new DualControl(config.dualControl, new SqliteApprovalStore(config.storePath)) : undefined;
+  // Only the one process of a server: a worker starting beside others must not close their runs.
+  if (dualControl && config.workers === 1) reportInterrupted(await dualControl.closeInterrupted());
   const core = composeCore({
     store,
     keys,

@@ -43,6 +43,19 @@ export class DualControl {
     readonly approvals: ApprovalStore,
   ) {}
 
+  /**
+   * At the start of a server's only process: a request that was running when the server stopped
+   * cannot be known to have finished or not, so it is closed as failed, saying so, rather than left
+   * pending for ever. Returns the ids closed.
+   */
+  closeInterrupted(): Promise<string[]> {
+    return this.approvals.abandonRunning({
+      status: ResultStatus.OperationFailed,
+      reason: Reason.GeneralFailure,
+      message: 'the server stopped while this approved request ran: it may or may not have taken effect; check the object, and ask again if needed',
+    });
+  }
+
   /** A new policy (SIGHUP); requests already waiting keep waiting. */
   setPolicy(policy: DualControlPolicy): void {
     this.policy = policy;

@@ -51,6 +51,11 @@ export interface ApprovalStore {
   list(states?: readonly ApprovalState[]): Promise<ApprovalRecord[]>;
   /** Moves the request from one of `from` to `to`; false when it was in none of them (someone else moved it). */
   transition(id: string, from: readonly ApprovalState[], to: ApprovalState, fields?: { decidedBy?: string; decidedAt?: number }): Promise<boolean>;
+  /**
+   * Every running request -> done with `result`: after a stop in the middle of one (only the one
+   * process of a server calls it, at start). Returns their ids.
+   */
+  abandonRunning(result: { status: number; reason?: number; message: string }): Promise<string[]>;
   /** running -> done with the result the requester was answered. */
   finish(id: string, result: { status: number; reason?: number; message?: string }): Promise<void>;
   close(): void;

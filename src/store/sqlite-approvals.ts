@@ -106,6 +106,15 @@ export class SqliteApprovalStore implements ApprovalStore {
     return Promise.resolve(r.changes === 1);
   }
 
+  abandonRunning(result: { status: number; reason?: number; message: string }): Promise<string[]> {
+    const ids = this.db.transaction(() => {
+      const running = this.db.prepare("SELECT id FROM approvals WHERE state = 'running'").pluck().all() as string[];
+      this.db.prepare("UPDATE approvals SET state = 'done', result_status = ?, result_reason = ?, result_message = ? WHERE state = 'running'").run(result.status, result.reason ?? null, result.message);
+      return running;
+    })();
+    return Promise.resolve(ids);
+  }
+
   finish(id: string, result: { status: number; reason?: number; message?: string }): Promise<void> {
     this.db
       .prepare("UPDATE approvals SET state = 'done', result_status = ?, result_reason = ?, result_message = ? WHERE id = ? AND state = 'running'")

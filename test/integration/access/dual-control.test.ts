@@ -172,6 +172,23 @@ describe.each([
   });
 });
 
+test('nothing is held for an object the caller cannot reach (it answers as unknown), nor in a batch of several items', async () => {
+  const alice = clientAs('alice');
+  const id = await aesKey(alice, 'finance');
+  const bob = clientAs('bob');
+  const unknown = await sendOne(bob, V21, Operation.Destroy, [uid('no-such-object')], true);
+  const other = await sendOne(bob, V21, Operation.Destroy, [uid(id)], true);
+  expect(other.status).toBe(ResultStatus.OperationFailed);
+  expect([other.reason, other.message?.replace(id, 'X')]).toEqual([unknown.reason, unknown.message?.replace('no-such-object', 'X')]);
+  const header = [ttlv.boolean(Tag.AsynchronousIndicator, true)];
+  const two = decodeResponse(await alice.sendMessage(encodeRequest(V21, [{ operation: Operation.GetAttributes, payload: [uid(id)] }, { operation: Operation.Destroy, payload: [uid(id)] }], { header }))).items;
+  expect(two[0]!.status).toBe(ResultStatus.Success);
+  expect(two[1]!.reason).toBe(ResultReason.PermissionDenied);
+  expect(two[1]!.message).toMatch(/alone in its message/);
+  const list = jsonOut(await cli('approve', 'list', '--json')) as { approvals: { uniqueIdentifier?: string }[] };
+  expect(list.approvals.some((a) => a.uniqueIdentifier === id)).toBe(false);
+});
+
 test('an officer\'s own request needs another officer: carol cannot approve hers, dave can', async () => {
   const carol = clientAs('carol');
   const id = await aesKey(carol, 'finance');
