@@ -104,6 +104,7 @@ test('config.example.json loads as it stands, its files in place', async () => {
   fs.copyFileSync(path.join(pki, 'ca.pem'), path.join(pki, 'syslog-ca.pem'));
   fs.copyFileSync(dev.clientCertPath, path.join(pki, 'syslog-client.pem'));
   fs.copyFileSync(dev.clientKeyPath, path.join(pki, 'syslog-client-key.pem'));
+  fs.writeFileSync(path.join(etc, 'access-policy.json'), JSON.stringify({ roles: { securityOfficer: ['cn:officer-1', 'cn:officer-2'] }, dualControl: [{ operations: ['Destroy'], objectGroup: 'payments' }] }));
   const file = path.join(work, 'example.json');
   fs.writeFileSync(file, exampleText.replaceAll('/etc/kmip-server/', `${etc}/`));
   const config = loadConfig({ configFile: file });
@@ -113,4 +114,5 @@ test('config.example.json loads as it stands, its files in place', async () => {
   expect(config.storePath).toBe('/var/lib/kmip-server/kmip.sqlite');
   expect(config.credentials.get('backup-appliance')?.users.has('operator')).toBe(true);
   expect(config.notifications.endpoints.map((e) => e.identity)).toEqual(['backup-appliance']);
+  expect(config.dualControl?.rules.map((r) => r.operations)).toEqual([['Destroy']]);
 });
