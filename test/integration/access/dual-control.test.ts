@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { KmipClient, attribute, attributeValues, ttlv, type BatchItemResult, type ProtocolVersion } from '../../../src/client';
 import { encodeRequest, decodeResponse } from '../../../src/client/messages';
-import { CancellationResult, CryptographicAlgorithm, CryptographicUsageMask, ObjectType, Operation, ResultReason, ResultStatus, State } from '../../../src/spec/generated/enums';
+import { AsynchronousIndicator, CancellationResult, CryptographicAlgorithm, CryptographicUsageMask, ObjectType, Operation, ResultReason, ResultStatus, State } from '../../../src/spec/generated/enums';
 import { Tag } from '../../../src/spec/generated/tags';
 import { issueClientCertificate } from '../../../src/pki/dev-pki';
 import { startServerProcess, type ServerProcess } from '../../helpers/server-process';
@@ -54,7 +54,9 @@ function clientAs(cn: string, version: ProtocolVersion = V21): KmipClient {
 
 /** One item with the Asynchronous Indicator set (or not), as sent. */
 async function sendOne(c: KmipClient, version: ProtocolVersion, operation: number, payload: Parameters<typeof ttlv.structure>[1], asynchronous: boolean): Promise<BatchItemResult> {
-  const header = asynchronous ? [ttlv.boolean(Tag.AsynchronousIndicator, true)] : [];
+  // A Boolean in 1.x; in 2.x an Enumeration, whose Optional lets the server answer asynchronously.
+  const indicator = version.major >= 2 ? ttlv.enumeration(Tag.AsynchronousIndicator, AsynchronousIndicator.Optional) : ttlv.boolean(Tag.AsynchronousIndicator, true);
+  const header = asynchronous ? [indicator] : [];
   const bytes = encodeRequest(version, [{ operation, payload }], { header, timeStamp: BigInt(Math.floor(Date.now() / 1000)) });
   return decodeResponse(await c.sendMessage(bytes)).items[0]!;
 }
@@ -180,7 +182,7 @@ test('nothing is held for an object the caller cannot reach (it answers as unkno
   const other = await sendOne(bob, V21, Operation.Destroy, [uid(id)], true);
   expect(other.status).toBe(ResultStatus.OperationFailed);
   expect([other.reason, other.message?.replace(id, 'X')]).toEqual([unknown.reason, unknown.message?.replace('no-such-object', 'X')]);
-  const header = [ttlv.boolean(Tag.AsynchronousIndicator, true)];
+  const header = [ttlv.enumeration(Tag.AsynchronousIndicator, AsynchronousIndicator.Mandatory)];
   const two = decodeResponse(await alice.sendMessage(encodeRequest(V21, [{ operation: Operation.GetAttributes, payload: [uid(id)] }, { operation: Operation.Destroy, payload: [uid(id)] }], { header }))).items;
   expect(two[0]!.status).toBe(ResultStatus.Success);
   expect(two[1]!.reason).toBe(ResultReason.PermissionDenied);
