@@ -3,10 +3,10 @@
  *
  * A request a rule covers is answered Operation Pending with an Asynchronous Correlation Value, the
  * spec's asynchronous answer, and kept in the store (store/approval-store.ts). The spec lets a
- * server answer Operation Pending only to a client that set the Asynchronous Indicator ("If set to
- * False, the server SHALL process the request synchronously"), so a request without it, or one in
- * a batch of several items, is refused with Permission Denied and a message saying approval is
- * needed and how to ask for it: running it at once would defeat the rule.
+ * server answer Operation Pending only to a client whose Asynchronous Indicator accepts it (1.x
+ * true; 2.x Mandatory or Optional); without it the request must be processed synchronously. So a
+ * request without it, or one in a batch of several items, is refused with Permission Denied and a
+ * message saying approval is needed and how to ask for it: running it at once would defeat the rule.
  *
  * An officer other than the requester approves or denies it (`kmip-server approve`, from another
  * process). KMIP offers no operation by which a second client decides another's pending request
