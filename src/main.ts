@@ -301,7 +301,7 @@ export async function prepareDataDir(config: ServerConfig): Promise<{ tlsWarning
     store.close();
   }
   // Before any worker runs an approved request: those the last stop interrupted are closed here, once.
-  if (config.dualControl && config.dualControl.rules.length > 0) {
+  if (config.dualControl) {
     const approvals = new SqliteApprovalStore(config.storePath);
     try {
       reportInterrupted(await new DualControl(config.dualControl, approvals).closeInterrupted());
@@ -414,7 +414,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           tls: endpointTls,
         });
   // Requests a dual-control rule holds for approval wait in the store (migrated above), beside the objects.
-  const dualControl = config.dualControl && config.dualControl.rules.length > 0 ? new DualControl(config.dualControl, new SqliteApprovalStore(config.storePath)) : undefined;
+  // With a policy file, even one without rules yet: SIGHUP may bring some.
+  const dualControl = config.dualControl ? new DualControl(config.dualControl, new SqliteApprovalStore(config.storePath)) : undefined;
   // Only the one process of a server: a worker starting beside others must not close their runs.
   if (dualControl && config.workers === 1) reportInterrupted(await dualControl.closeInterrupted());
   const core = composeCore({

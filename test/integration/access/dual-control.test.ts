@@ -35,6 +35,7 @@ const V14: ProtocolVersion = { major: 1, minor: 4 };
 let root: string;
 let dataDir: string;
 let configFile: string;
+let policyFile: string;
 let server: ServerProcess;
 const clients: KmipClient[] = [];
 /** An object destroyed through an approval: its sealed Digest must survive the KEK rotation below. */
@@ -92,7 +93,7 @@ async function pendingDestroy(c: KmipClient, id: string, version = V21): Promise
 beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-dual-'));
   dataDir = path.join(root, 'data');
-  const policyFile = path.join(root, 'access-policy.json');
+  policyFile = path.join(root, 'access-policy.json');
   fs.writeFileSync(policyFile, JSON.stringify(POLICY));
   configFile = path.join(root, 'config.json');
   fs.writeFileSync(configFile, JSON.stringify({ accessPolicy: policyFile }));
@@ -272,4 +273,26 @@ test('kek retire needs an approved request when a rule names KekRetire', async (
   // The destroyed object's Digest, sealed under the old KEK, was re-wrapped (rotation.ts binds it as Destroy sealed it).
   const digest = attributeValues((await clientAs('alice').getAttributes(destroyedThroughApproval!, ['Digest'])).attributes, 'Digest');
   expect(digest).toHaveLength(1);
+});
+
+test('SIGHUP reads the policy again: a rule taken out stops holding requests, a broken file keeps the rules in force', async () => {
+  const alice = clientAs('alice');
+  const reloads = () => server.output().split('"msg":"reload').length;
+  const hup = async () => {
+    const before = reloads();
+    server.child.kill('SIGHUP');
+    for (let i = 0; i < 200 && reloads() === before; i++) await new Promise((r) => setTimeout(r, 50));
+  };
+  fs.writeFileSync(policyFile, '{ "dualControl": [');
+  await hup();
+  expect(server.output()).toMatch(/"msg":"reload failed".*accessPolicy.*rules read before stay in force/);
+  const held = await aesKey(alice, 'finance');
+  expect((await sendOne(alice, V21, Operation.Destroy, [uid(held)], false)).reason).toBe(ResultReason.PermissionDenied);
+  fs.writeFileSync(policyFile, JSON.stringify({ ...POLICY, dualControl: POLICY.dualControl.slice(1) }));
+  await hup();
+  expect((await sendOne(alice, V21, Operation.Destroy, [uid(held)], false)).status).toBe(ResultStatus.Success);
+  fs.writeFileSync(policyFile, JSON.stringify(POLICY));
+  await hup();
+  const again = await aesKey(alice, 'finance');
+  expect((await sendOne(alice, V21, Operation.Destroy, [uid(again)], false)).reason).toBe(ResultReason.PermissionDenied);
 });
