@@ -19,6 +19,7 @@ import { SqliteApprovalStore } from './store/sqlite-approvals';
 import type { ApprovalRecord, ApprovalStore } from './store/approval-store';
 import type { CustodyAudit } from './custody/custody-audit';
 import { withCustody } from './custody/with-custody';
+import { newApprovalId } from './server/dual-control';
 import { secureRandomBytes } from './crypto/random-pool';
 import { ResultStatus } from './spec/generated/enums';
 
@@ -115,7 +116,7 @@ export async function kekRetireApproval(
   if (rule === undefined) return undefined;
   if (opts.approval === undefined) {
     if (opts.as === undefined) throw new ApprovalError(`retiring a KEK needs a second officer's approval (dual control, policy ${rule.key}): run it with --as YOUR-IDENTITY to ask for it`);
-    const id = `apr-${secureRandomBytes(8).toString('hex')}`;
+    const id = newApprovalId();
     await withApprovals(config, (s) =>
       s.add({ id, correlation: secureRandomBytes(16).toString('hex'), requester: opts.as!, operation: KEK_RETIRE, uniqueIdentifier: opts.kekId, rule: rule.key, protocolVersion: '-', request: new Uint8Array(0), createdAt: Date.now() }),
     );

@@ -20,10 +20,9 @@
 import { ItemType, type TtlvStructure } from '../../ttlv/types';
 import { decodeTtlv } from '../../ttlv/decode';
 import { encodeTtlv } from '../../ttlv/encode';
-import { CancellationResult, ResultReason, ResultStatus } from '../spec/generated/enums';
+import { CancellationResult, Operation, ResultReason, ResultStatus } from '../spec/generated/enums';
 import { Tag } from '../spec/generated/tags';
 import { operationInfo } from '../spec/registry';
-import { OPERATIONS } from '../spec/generated/operations';
 import { versionString, type ProtocolVersion } from '../spec/versions';
 import { child } from '../kmip/tree';
 import { KmipError, Reason } from '../kmip/errors';
@@ -86,7 +85,7 @@ export class DualControl {
       );
     }
     const correlation = secureRandomBytes(16);
-    const id = `apr-${secureRandomBytes(8).toString('hex')}`;
+    const id = newApprovalId();
     await this.approvals.add({
       id,
       correlation: correlation.toString('hex'),
@@ -164,12 +163,15 @@ export async function closeInterruptedApprovals(dual: DualControl): Promise<void
 }
 
 function requestOperation(a: ApprovalRecord): number {
-  const info = OPERATION_VALUES.get(a.operation);
+  const info = Object.hasOwn(Operation, a.operation) ? Operation[a.operation as keyof typeof Operation] : undefined;
   if (info === undefined) throw new KmipError(Reason.GeneralFailure, `approval ${a.id} names no KMIP operation`);
   return info;
 }
 
-const OPERATION_VALUES = new Map(OPERATIONS.map((o) => [o.xmlName as string, o.value]));
+/** What operators name a held request by: "apr-" and 16 hex digits, unrelated to its correlation value. */
+export function newApprovalId(): string {
+  return `apr-${secureRandomBytes(8).toString('hex')}`;
+}
 
 function parseVersion(text: string): ProtocolVersion {
   const [major, minor] = text.split('.').map(Number);

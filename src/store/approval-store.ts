@@ -1,6 +1,6 @@
 /**
- * The port for requests waiting for a second officer's approval (dual control,
- * src/access/dual-control.ts). Kept in the store, so a restart, another worker process and the
+ * The port for requests waiting for a second officer's approval (dual control: the access
+ * policy's `dualControl` rules, src/access/policy.ts; src/server/dual-control.ts). Kept in the store, so a restart, another worker process and the
  * `kmip-server approve` command all see the same requests. Every change is a compare-and-set on the
  * state: two processes deciding or running one request at once cannot both succeed.
  */
@@ -19,11 +19,11 @@ export interface NewApproval {
   readonly correlation: string;
   readonly requester: string;
   readonly requesterFingerprint?: string;
-  /** The operation's name (generated table's xmlName, or KekRetire). */
+  /** The operation's name (an Operation enumeration key, or KekRetire). */
   readonly operation: string;
   /** The object the request names, when it names one. */
   readonly uniqueIdentifier?: string;
-  /** The rule that covered it (`dualControl[N]`). */
+  /** The rule that covered it (`accessPolicy.dualControl[N]`). */
   readonly rule: string;
   /** The protocol version the request was sent in ("2.1"): its payload is in that version's form. */
   readonly protocolVersion: string;
