@@ -23,6 +23,7 @@ import { chainChecks } from './pki/client-certificate';
 import { ttlvDumpCommand } from './ttlv-dump';
 import { registerKekCommands } from './custody/kek-commands';
 import { registerGrantCommands } from './grant-command';
+import { registerApproveCommands } from './approve-command';
 import { registerBackupCommands } from './custody/backup-commands';
 import { registerScheduleCommands } from './schedule-command';
 
@@ -412,6 +413,7 @@ function program(): Command {
     });
   registerKekCommands(root, sub, value);
   registerBackupCommands(root, sub);
+  registerApproveCommands(root, sub, value);
   return root;
 }
 

@@ -11,7 +11,7 @@ import { loadConfig } from './config';
 import { closeStore, openServerStore, type ServerStore } from './main';
 import { describeGrantee, describeTarget, type GrantGrantee, type GrantRecord, type GrantTarget } from './store/grants';
 import { AccessPolicyError, operationNames } from './access/policy';
-import { withCustody } from './custody/kek-commands';
+import { withCustody } from './custody/with-custody';
 
 interface GrantFlags {
   readonly config?: string;

@@ -4,9 +4,8 @@
  * (openEmbeddedCore: embedded.ts, tests, benchmarks, the conformance runner).
  */
 import fs from 'node:fs';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { AccessControl } from './access/access-control';
-import { loadAccessPolicy, withAdministrators } from './access/policy';
 import path from 'node:path';
 import { EMBEDDED_TOKEN_DIR, KEK_LABEL, type ServerConfig } from './config';
 import { ensureDevPki } from './pki/dev-pki';
@@ -19,6 +18,8 @@ import { forgetKekInUse, recordKekInUse, removeStaleKekRecords } from './keys/ke
 import { nameCurrentKekIfUnset, CURRENT_KEK_FILE, currentKekId } from './keys/kek-current';
 import { sealClearDigests } from './objects/digest-index';
 import { PendingOperations } from './objects/pending-operations';
+import { closeInterruptedApprovals, DualControl } from './server/dual-control';
+import { SqliteApprovalStore } from './store/sqlite-approvals';
 import { secureDataDir } from './data-dir';
 import { SqliteObjectStore } from './store/sqlite';
 import { PostgresObjectStore } from './store/postgres-store';
@@ -345,6 +346,9 @@ export async function prepareDataDir(config: ServerConfig): Promise<{ tlsWarning
   } finally {
     await closeStore(store);
   }
+  // Before any worker runs an approved request: those the last stop interrupted are closed here, once.
+  const approvals = config.accessPolicy ? new SqliteApprovalStore(config.storePath) : undefined;
+  if (approvals) await closeInterruptedApprovals(new DualControl(approvals)).finally(() => approvals.close());
   return { tlsWarnings: tls.warnings };
 }
 
@@ -457,6 +461,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           maxMessageBytes: config.maxMessageBytes,
           tls: endpointTls,
         });
+  // Held requests wait in the store; with any policy file, as SIGHUP may bring rules. Closing interrupted
+  // runs: only a server's one process (a worker starting beside others must not close their runs).
+  const dualControl = config.accessPolicy ? new DualControl(new SqliteApprovalStore(config.storePath)) : undefined;
+  if (dualControl && config.workers === 1) await closeInterruptedApprovals(dualControl);
   const core = composeCore({
     store,
     keys,
@@ -468,6 +476,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     compat: COMPAT_PROFILES[config.compat],
     credentials: config.credentials.size > 0 ? new CredentialVerifier(config.credentials, config.adminIdentities) : undefined,
     access: config.accessPolicy ? new AccessControl(config.accessPolicy.policy, store.grants()) : undefined,
+    dualControl,
   });
   // Read per request (handle-message.ts), so a reload's rules apply from the next request on.
   Object.defineProperty(core, 'cryptoperiods', { get: () => cryptoperiods, enumerable: true });
@@ -580,7 +589,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       }
       // After the reopen, so the record lands in the file logrotate left.
       if (core.access && config.accessPolicy) {
-        const failure = reloadAccessPolicy(core.access, config.accessPolicy, audit);
+        const failure = core.access.reload(config.accessPolicy, audit);
         if (failure) failures.push(failure);
       }
       try {
@@ -604,6 +613,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       await core.pending?.drain();
       // After the last request's changes are queued; before the store and HSM a Put reads from.
       await notifier?.close();
+      dualControl?.approvals.close();
       await closeStore(store);
       // Before the HSM: the last checkpoint is MAC'd by it.
       await audit.close();
@@ -629,23 +639,4 @@ export async function startMetrics(config: ServerConfig, tls: TlsMaterial, scrap
   });
   console.log(JSON.stringify({ msg: 'metrics listening', address: endpoint.address.address, port: endpoint.address.port, tls: m.tls }));
   return endpoint;
-}
-
-/**
- * SIGHUP: the access policy file read again and put in place whole, audited either way; a file
- * that fails validation leaves the policy as it was. Returns the failure's one line, or undefined.
- */
-export function reloadAccessPolicy(access: AccessControl, from: { readonly file: string; readonly administrators: readonly string[] }, audit: AuditSink): string | undefined {
-  const file = from.file;
-  try {
-    const text = fs.readFileSync(file);
-    access.replace(withAdministrators(loadAccessPolicy(file), from.administrators));
-    const sha256 = createHash('sha256').update(text).digest('hex');
-    audit.record({ event: 'access-policy', correlationId: randomUUID(), resultStatus: 'Success', reason: `access policy ${file} reloaded (sha256 ${sha256})` });
-    return undefined;
-  } catch (e) {
-    const message = `${(e as Error).message}; the access policy in force is unchanged`;
-    audit.record({ event: 'access-policy', correlationId: randomUUID(), resultStatus: 'OperationFailed', reason: message });
-    return message;
-  }
 }

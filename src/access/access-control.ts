@@ -5,13 +5,16 @@
  * (objects/managed-object.ts, ops/locate.ts). Absent a policy file none of this runs and the
  * server keeps its `adminIdentities` rule.
  */
+import fs from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
 import { ItemType } from '../../ttlv/types';
+import type { AuditSink } from '../audit/audit-log';
 import { Operation } from '../spec/generated/enums';
 import { KmipError, Reason } from '../kmip/errors';
 import type { GrantRecord, GrantStore } from '../store/grants';
 import type { LocateReach, ManagedObjectRecord } from '../store/object-store';
 import { groupsOf, objectGroupsOf, rolesOf } from './caller';
-import type { AccessPolicy, Caller, Grantee, Role } from './policy';
+import { loadAccessPolicy, withAdministrators, type AccessPolicy, type Caller, type Grantee, type Role } from './policy';
 import { scopeFor, type Scope } from './role-table';
 
 type OperationName = keyof typeof Operation;
@@ -34,6 +37,26 @@ export class AccessControl {
 
   replace(policy: AccessPolicy): void {
     this.current = policy;
+  }
+
+  /**
+   * SIGHUP: the access policy file read again and put in place whole (dual control's rules with
+   * it), audited either way; a file that fails validation leaves the policy as it was. Returns the
+   * failure's one line, or undefined.
+   */
+  reload(from: { readonly file: string; readonly administrators: readonly string[] }, audit: AuditSink): string | undefined {
+    const file = from.file;
+    try {
+      const text = fs.readFileSync(file);
+      this.replace(withAdministrators(loadAccessPolicy(file), from.administrators));
+      const sha256 = createHash('sha256').update(text).digest('hex');
+      audit.record({ event: 'access-policy', correlationId: randomUUID(), resultStatus: 'Success', reason: `access policy ${file} reloaded (sha256 ${sha256})` });
+      return undefined;
+    } catch (e) {
+      const message = `${(e as Error).message}; the access policy in force is unchanged`;
+      audit.record({ event: 'access-policy', correlationId: randomUUID(), resultStatus: 'OperationFailed', reason: message });
+      return message;
+    }
   }
 
   /**

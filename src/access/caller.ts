@@ -56,6 +56,11 @@ export function objectGroupsOf(rec: Pick<ManagedObjectRecord, 'attributes'>): st
 
 const OBJECT_TYPE_NAME: ReadonlyMap<number, string> = new Map(Object.entries(ObjectType).map(([k, v]) => [v, k]));
 
+/** Whether any dual-control rule names `operation` at all (a cheap test before the object is read). */
+export function mayRequireApproval(policy: AccessPolicy | undefined, operation: string): boolean {
+  return policy !== undefined && policy.dualControl.some((r) => r.operations.includes(operation));
+}
+
 /**
  * The dual-control rule that makes `operation` by `caller` on `record` wait for a second officer's
  * approval, or undefined. `operation`: an Operation enumeration name (`Destroy`) or a server

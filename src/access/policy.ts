@@ -52,6 +52,8 @@ export interface PolicyGrant {
 
 /** A dual-control rule: the operations it covers, narrowed by Object Group and object types when given. */
 export interface DualControlRule {
+  /** Where the file gives it (`accessPolicy.dualControl[2]`): named in refusals, the audit and the approvals table. */
+  readonly key: string;
   readonly operations: readonly string[];
   readonly objectGroup?: string;
   /** ObjectType enumeration names (`PrivateKey`). */
@@ -66,8 +68,33 @@ export interface AccessPolicy {
   readonly dualControl: readonly DualControlRule[];
 }
 
-/** Operations the server runs outside KMIP that a dual-control rule may name. */
-export const SERVER_OPERATIONS = ['KekRetire', 'KekRotate'] as const;
+/** Operations the server runs outside KMIP that a dual-control rule may name (`kmip-server kek retire`). */
+export const KEK_RETIRE = 'KekRetire';
+export const SERVER_OPERATIONS = [KEK_RETIRE] as const;
+
+/**
+ * Operations no dual-control rule may name. A request waiting for approval is kept in the store as
+ * sent (table `approvals`), so one whose payload carries key material or data would wait there in
+ * the clear; Poll and Cancel deliver and withdraw the waiting requests themselves.
+ */
+const NOT_GATEABLE: Readonly<Record<string, string>> = {
+  Register: 'its request carries key material, which would wait in the store in the clear',
+  Import: 'its request carries key material, which would wait in the store in the clear',
+  Put: 'it is sent by a server, not a client',
+  Encrypt: 'its request carries data, which would wait in the store in the clear',
+  Decrypt: 'its request carries data, which would wait in the store in the clear',
+  Sign: 'its request carries data, which would wait in the store in the clear',
+  SignatureVerify: 'its request carries data, which would wait in the store in the clear',
+  MAC: 'its request carries data, which would wait in the store in the clear',
+  MACVerify: 'its request carries data, which would wait in the store in the clear',
+  Hash: 'its request carries data, which would wait in the store in the clear',
+  RNGSeed: 'its request carries seed material, which would wait in the store in the clear',
+  DeriveKey: 'its request may carry derivation data, which would wait in the store in the clear',
+  Poll: 'it delivers an approved request\'s outcome',
+  Cancel: 'it withdraws a request waiting for approval',
+  DiscoverVersions: 'it touches no object',
+  Query: 'it touches no object',
+};
 
 export class AccessPolicyError extends Error {
   override readonly name = 'AccessPolicyError';
@@ -112,11 +139,16 @@ export function parseAccessPolicy(raw: unknown, key = 'accessPolicy'): AccessPol
       roles.set(name as AssignedRole, matchers(list, `${key}.roles.${name}`));
     }
   }
+  const rules = dualControl(top['dualControl'], `${key}.dualControl`);
+  // Nobody could approve: every request a rule covers would wait for ever.
+  if (rules.length > 0 && (roles.get('securityOfficer') ?? []).length === 0) {
+    throw new AccessPolicyError(`${key}.roles.securityOfficer`, 'is empty, but dualControl rules need security officers to approve');
+  }
   return {
     roles,
     groups: groupRules(top['groups'], `${key}.groups`),
     operationPolicies: operationPolicies(top['operationPolicies'], `${key}.operationPolicies`),
-    dualControl: dualControl(top['dualControl'], `${key}.dualControl`),
+    dualControl: rules,
   };
 }
 
@@ -219,7 +251,16 @@ function dualControl(v: unknown, key: string): DualControlRule[] {
     const rk = `${key}[${i}]`;
     const o = object(r, rk);
     for (const k of Object.keys(o)) if (!['operations', 'objectGroup', 'objectTypes'].includes(k)) throw new AccessPolicyError(`${rk}.${k}`, 'unknown key (expected operations, objectGroup, objectTypes)');
-    const rule: { operations: string[]; objectGroup?: string; objectTypes?: string[] } = { operations: operationNames(o['operations'], `${rk}.operations`, SERVER_OPERATIONS) };
+    const operations = operationNames(o['operations'], `${rk}.operations`, SERVER_OPERATIONS);
+    if (operations.length === 0) throw new AccessPolicyError(`${rk}.operations`, 'must be a non-empty array of operation names');
+    operations.forEach((op, j) => {
+      const why = NOT_GATEABLE[op];
+      if (why !== undefined) throw new AccessPolicyError(`${rk}.operations[${j}]`, `${op} cannot need approval: ${why}`);
+    });
+    if (operations.includes(KEK_RETIRE) && (o['objectGroup'] !== undefined || o['objectTypes'] !== undefined)) {
+      throw new AccessPolicyError(rk, `${KEK_RETIRE} names no object: a rule for it takes no objectGroup or objectTypes`);
+    }
+    const rule: { key: string; operations: string[]; objectGroup?: string; objectTypes?: string[] } = { key: rk, operations };
     if (o['objectGroup'] !== undefined) {
       if (typeof o['objectGroup'] !== 'string' || o['objectGroup'].length === 0) throw new AccessPolicyError(`${rk}.objectGroup`, 'must be a non-empty string');
       rule.objectGroup = o['objectGroup'];

@@ -52,6 +52,10 @@ export interface AuditRecord {
   readonly granted?: true;
   /** With administratorOverride or granted: the owners of the objects reached. */
   readonly objectOwners?: readonly string[];
+  /** Dual control: the request held for approval (the pending answer's record, and the run's). */
+  readonly approvalId?: string;
+  /** Dual control: the security officer who approved the request this record is the run of. */
+  readonly approvedBy?: string;
 }
 
 export interface AuditSink {

@@ -4,19 +4,16 @@
  * audited in the custody side trail (custody-audit.ts), prints one JSON summary with --json (else
  * a line of text), and shows progress on stderr when that is a terminal.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig, requireEmbeddedStore, type ServerConfig } from '../config';
-import { restrictNewFiles } from '../data-dir';
-import { Pkcs11KeyProtector } from '../keys/pkcs11';
+import { requireEmbeddedStore } from '../config';
 import { tokenProtectorConfig } from '../main';
 import { progressBar } from './progress';
-import { lockCustody, openCustodyAudit, type CustodyAudit } from './custody-audit';
 import { CustodyError, escrowKeys, recoverKeys } from './escrow';
-import { kekReferences, kekStatus, openStoreFile, retireKek, rotateKek, settleCurrentKek } from './rotation';
+import { kekReferences, kekStatus, openStoreFile, kekToRetire, retireKek, rotateKek } from './rotation';
 import { nameCurrentKekIfUnset } from '../keys/kek-current';
-import { CustodyToken } from './token';
+import { withCustody } from './with-custody';
+import { kekRetireApproval } from '../approve-command';
 
 interface Common {
   readonly config?: string;
@@ -26,59 +23,6 @@ interface Common {
 
 function print(json: boolean | undefined, summary: Record<string, unknown>, text: string): void {
   console.log(json === true ? JSON.stringify(summary) : text);
-}
-
-/**
- * Runs `fn` with the token, the custody lock (for commands that change something) and the side
- * audit trail, all released after.
- */
-export async function withCustody<T>(
-  opts: Common,
-  how: { mayCreateToken: boolean; lock: boolean; action?: string },
-  fn: (ctx: { config: ServerConfig; token: CustodyToken; audit: () => Promise<CustodyAudit> }) => Promise<T>,
-): Promise<T> {
-  restrictNewFiles();
-  const config = loadConfig({ configFile: opts.config, dataDir: opts.dataDir });
-  // Recovery may start from nothing: a new data dir for a new token.
-  if (how.mayCreateToken) fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const unlock = how.lock ? lockCustody(config.dataDir) : () => {};
-  let token: CustodyToken | undefined;
-  let keys: Pkcs11KeyProtector | undefined;
-  let audit: CustodyAudit | undefined;
-  try {
-    const protector = tokenProtectorConfig(config, { mayCreateToken: how.mayCreateToken });
-    token = await CustodyToken.open(protector);
-    // A data dir from before kek-current.json gets it (only that file is written), before anything opens the KEK.
-    if (how.lock && fs.existsSync(config.storePath)) settleCurrentKek(token, config.dataDir, config.storePath);
-    const openAudit = async () => {
-      if (audit !== undefined) return audit;
-      // Opened once the KEK is on the token (recover puts it there first) and as the data dir names it
-      // then; the audit key MACs the checkpoints.
-      keys = await Pkcs11KeyProtector.open({ ...tokenProtectorConfig(config, { mayCreateToken: false }), createKek: false, openIndexKey: false });
-      const k = keys;
-      audit = await openCustodyAudit(config.dataDir, (data) => k.auditMac(data));
-      return audit;
-    };
-    try {
-      return await fn({ config, token, audit: openAudit });
-    } catch (e) {
-      // A refusal is a step too: audited when the token can MAC the trail (a recovery refused
-      // before any key reached the token cannot, and wrote nothing).
-      if (e instanceof CustodyError && how.action !== undefined) {
-        try {
-          await (await openAudit()).record(`${how.action}-refused`, { reason: e.message });
-        } catch {
-          // The refusal itself is what the operator needs to see.
-        }
-      }
-      throw e;
-    }
-  } finally {
-    await audit?.close();
-    await keys?.close();
-    await token?.close();
-    unlock();
-  }
 }
 
 function positiveInt(flag: string, v: string): number {
@@ -169,11 +113,28 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
 
   common(sub(kek, 'retire', 'destroy an earlier KEK, only when no object references it'))
     .requiredOption('--kek <ID>', 'the KEK\'s id (CKA_ID, hex; kmip-server kek status lists them)', value)
-    .action((o: Common & { kek: string }) =>
+    .option('--as <IDENTITY>', 'under dual control: who asks for the retirement (a second officer approves it)', value)
+    .option('--approval <ID>', 'under dual control: the approved request to retire this KEK', value)
+    .action((o: Common & { kek: string; as?: string; approval?: string }) =>
       withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-retire' }, async ({ config, token, audit }) => {
         requireEmbeddedStore(config, 'kmip-server kek retire');
-        const r = await retireKek(token, await audit(), { dataDir: config.dataDir, storePath: config.storePath, kekId: o.kek });
-        print(o.json, { msg: 'kek retired', ...r }, `KEK ${r.kekId} destroyed`);
+        // No approval is asked for (or spent on) a KEK that cannot be retired: the current one, or none.
+        const kekId = kekToRetire(token, config.dataDir, o.kek).id;
+        // A dual-control rule for KekRetire: first a request, then the retirement with its approval (approve-command.ts).
+        const gate = await kekRetireApproval(config, { kekId, ...(o.as !== undefined ? { as: o.as } : {}), ...(o.approval !== undefined ? { approval: o.approval } : {}) }, audit);
+        if (gate !== undefined && 'requested' in gate) {
+          print(o.json, { msg: 'kek retire needs approval', approvalId: gate.requested, kekId }, `KEK ${kekId} not retired yet: it needs a second officer's approval. Have one run: kmip-server approve ${gate.requested} --as OFFICER, then run: kmip-server kek retire --kek ${kekId} --approval ${gate.requested}`);
+          process.exitCode = 1;
+          return;
+        }
+        try {
+          const r = await retireKek(token, await audit(), { dataDir: config.dataDir, storePath: config.storePath, kekId });
+          await gate?.finish(true);
+          print(o.json, { msg: 'kek retired', ...r, ...(gate ? { approvalId: gate.approved.id, approvedBy: gate.approved.decidedBy } : {}) }, `KEK ${r.kekId} destroyed`);
+        } catch (e) {
+          await gate?.finish(false, (e as Error).message);
+          throw e;
+        }
       }),
     );
 }

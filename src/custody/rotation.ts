@@ -36,6 +36,7 @@ import { CustodyError } from './escrow';
 import type { CustodyAudit } from './custody-audit';
 import { alive, aliveNode, holderOf } from './custody-audit';
 import { rotatedKekLabel, type CustodyToken, type TokenKey } from './token';
+import { sealBinding } from '../objects/digest-index';
 import { liveKeksInUse } from '../keys/kek-in-use';
 import { currentKekId, writeCurrentKek } from '../keys/kek-current';
 
@@ -290,7 +291,8 @@ async function rewrapAll(db: Database.Database, keys: Pkcs11KeyProtector, state:
         }
         if (row.digest_kek_id !== null && row.digest_kek_id !== to && row.digest_mechanism && row.digest_iv && row.digest_ciphertext) {
           const old = { kekId: row.digest_kek_id, mechanism: row.digest_mechanism, iv: row.digest_iv, ciphertext: row.digest_ciphertext };
-          const blob = await reprotect(keys, row.uid, old);
+          // A destroyed object's sealed Digest is bound to its own binding, not the bare identifier.
+          const blob = await reprotect(keys, sealBinding(row.uid), old);
           updates.push(() => setDigest.run(blob.kekId, blob.mechanism, Buffer.from(blob.iv), Buffer.from(blob.ciphertext), row.seq, old.kekId, old.ciphertext).changes);
         }
       }
@@ -385,12 +387,21 @@ export function kekStatus(token: CustodyToken, opts: { dataDir: string; storePat
   return { keks, rotation };
 }
 
+/**
+ * The token's KEK `kekId` (any case), refused when it is missing, ambiguous or the current KEK the
+ * data dir names: checked by retireKek and, under dual control, before a retirement is asked for.
+ */
+export function kekToRetire(token: CustodyToken, dataDir: string, kekId: string): TokenKey {
+  const [kek, ...more] = token.find({ id: kekId.toLowerCase() });
+  if (kek === undefined) throw new CustodyError(`the token holds no KEK ${kekId.toLowerCase()} (kmip-server kek status lists them)`);
+  if (more.length > 0) throw new CustodyError(`several keys carry CKA_ID ${kekId.toLowerCase()}`);
+  if (kek.id === token.current(dataDir)?.id) throw new CustodyError(`KEK ${kek.id} is the current KEK: rotate first (kmip-server kek rotate)`);
+  return kek;
+}
+
 export async function retireKek(token: CustodyToken, audit: CustodyAudit, opts: { dataDir: string; storePath: string; kekId: string }): Promise<{ kekId: string }> {
   const kekId = opts.kekId.toLowerCase();
-  const [kek, ...more] = token.find({ id: kekId });
-  if (kek === undefined) throw new CustodyError(`the token holds no KEK ${kekId} (kmip-server kek status lists them)`);
-  if (more.length > 0) throw new CustodyError(`several keys carry CKA_ID ${kekId}`);
-  if (kek.id === token.current(opts.dataDir)?.id) throw new CustodyError(`KEK ${kekId} is the current KEK: rotate first (kmip-server kek rotate)`);
+  const kek = kekToRetire(token, opts.dataDir, kekId);
   const state = readRotation(opts.dataDir);
   if (state !== null && state.phase !== 'done' && (state.toKekId === kekId || state.fromKekId === kekId)) {
     throw new CustodyError(`KEK ${kekId} is part of an unfinished rotation: run kmip-server kek rotate to finish it first`);

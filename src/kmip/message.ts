@@ -4,7 +4,7 @@
  */
 import { ItemType, ttlv, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
-import { ResultStatus } from '../spec/generated/enums';
+import { AsynchronousIndicator, ResultStatus } from '../spec/generated/enums';
 import { compareVersions, type ProtocolVersion } from '../spec/versions';
 import { KmipError, Reason, type ReasonValue } from './errors';
 import { asStructure, child, children, opt, req } from './tree';
@@ -90,14 +90,15 @@ export function readRequestMessage(root: TtlvItem): RequestMessage {
     maximumResponseSize: opt.integer(h, Tag.MaximumResponseSize),
     batchErrorContinuationOption: opt.enumeration(h, Tag.BatchErrorContinuationOption),
     batchOrderOption: opt.boolean(h, Tag.BatchOrderOption),
-    // Boolean in 1.x, Enumeration (1 Mandatory) in 2.x.
+    // Boolean in 1.x; an Enumeration in 2.x, where Mandatory and Optional both say the client
+    // accepts an asynchronous answer (Optional leaves the choice to the server), Prohibited not.
     asynchronousIndicator:
       asyncItem === undefined
         ? undefined
         : asyncItem.type === ItemType.Boolean
           ? asyncItem.value
           : asyncItem.type === ItemType.Enumeration
-            ? asyncItem.value === 1
+            ? asyncItem.value === AsynchronousIndicator.Mandatory || asyncItem.value === AsynchronousIndicator.Optional
             : undefined,
     clientCorrelationValue: opt.text(h, Tag.ClientCorrelationValue),
     serverCorrelationValue: opt.text(h, Tag.ServerCorrelationValue),
@@ -221,6 +222,8 @@ export function readResponseMessage(root: TtlvItem): ReceivedResponse {
       status: req.enumeration(s, Tag.ResultStatus),
       reason: opt.enumeration(s, Tag.ResultReason) as ReasonValue | undefined,
       message: opt.text(s, Tag.ResultMessage),
+      // Operation Pending's handle for Poll and Cancel.
+      asyncCorrelationValue: opt.bytes(s, Tag.AsynchronousCorrelationValue),
       payload: payload?.value,
     };
   });

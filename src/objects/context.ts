@@ -6,7 +6,7 @@ import type { TtlvItem, TtlvStructure } from '../../ttlv/types';
 import type { ObjectStore } from '../store/object-store';
 import type { KeyProtector } from '../keys/key-protector';
 import type { ProtocolVersion } from '../spec/versions';
-import type { PendingOperations } from './pending-operations';
+import type { AwaitingApproval, PendingOperations } from './pending-operations';
 import type { CryptoPolicy } from '../crypto/policy';
 import type { CompatProfile } from '../compat/profiles';
 import type { KeyMaterialLimits } from '../crypto/key-encoding';
@@ -48,6 +48,8 @@ export interface AuditDetail {
   objectOwners?: string[];
   /** Locate: how many identifiers it returned, of how many matches, and the first of them. */
   located?: { returned: number; matched: number; first: readonly string[] };
+  /** Dual control: the request was held for approval under this id. */
+  approvalId?: string;
 }
 
 export interface OpContext {
@@ -80,6 +82,8 @@ export interface OpContext {
   access?: ItemAccess;
   /** The server's asynchronous operations, for Poll and Cancel; absent when the server runs none. */
   readonly pending?: PendingOperations;
+  /** Requests waiting for a second officer's approval (dual control), for Poll and Cancel; absent without dual control. */
+  readonly approvals?: AwaitingApproval;
 }
 
 /** What every operation's handler is: the operation it serves and the function that runs it. */

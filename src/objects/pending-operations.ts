@@ -15,6 +15,7 @@ import { CancellationResult, ResultReason, ResultStatus } from '../spec/generate
 import type { TtlvItem } from '../../ttlv/types';
 import type { ReasonValue } from '../kmip/errors';
 import { secureRandomBytes } from '../crypto/random-pool';
+import type { ClientIdentity } from './context';
 
 /** What a finished operation answers: the result fields of its batch item. */
 export interface PendingOutcome {
@@ -128,4 +129,16 @@ export class AnswerAs extends Error {
   ) {
     super('answered with a pending operation\'s result');
   }
+}
+
+/**
+ * Requests that waited for a second officer's approval (dual control, server/dual-control.ts),
+ * kept in the store rather than in this process's memory: Poll and Cancel ask them when the
+ * correlation value names no operation here.
+ */
+export interface AwaitingApproval {
+  /** Undefined: no such request of this caller. An approved one runs now, as `client`. */
+  poll(client: ClientIdentity, correlation: Uint8Array): Promise<PollAnswer | undefined>;
+  /** A Cancellation Result; undefined: no such request of this caller. */
+  cancel(owner: string, correlation: Uint8Array): Promise<number | undefined>;
 }

@@ -5,7 +5,8 @@
  * message and payload. A value that names no operation of this caller (never issued, forgotten,
  * another identity's, or the server restarted) answers as the spec says for that case: Item Not Found
  * in 1.x ("No outstanding operation with the specified Asynchronous Correlation Value exists") and
- * Invalid Asynchronous Correlation Value in 2.x.
+ * Invalid Asynchronous Correlation Value in 2.x. A request that waited for a second officer's
+ * approval (dual control) is found in the store: Operation Pending until decided, then its outcome.
  */
 import { Tag } from '../spec/generated/tags';
 import { Operation, ResultStatus } from '../spec/generated/enums';
@@ -18,7 +19,7 @@ export const pollHandler: OperationHandler = {
   operation: Operation.Poll,
   async handle(payload, ctx) {
     const value = req.bytes(payload, Tag.AsynchronousCorrelationValue);
-    const answer = ctx.pending?.poll(ctx.client.name, value);
+    const answer = ctx.pending?.poll(ctx.client.name, value) ?? (await ctx.approvals?.poll(ctx.client, value));
     if (answer === undefined) {
       throw new KmipError(Reason.InvalidAsynchronousCorrelationValue, 'no asynchronous operation is outstanding with this Asynchronous Correlation Value', undefined, Reason.ItemNotFound);
     }

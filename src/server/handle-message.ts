@@ -50,6 +50,9 @@ import type { CryptoperiodPolicy } from '../objects/cryptoperiod';
 import type { CredentialVerifier } from './credentials';
 import type { AccessControl } from '../access/access-control';
 import type { Caller } from '../access/policy';
+import type { DualControl } from './dual-control';
+import type { ApprovalRecord } from '../store/approval-store';
+import type { AwaitingApproval } from '../objects/pending-operations';
 
 export interface ServerCore {
   readonly registry: OperationRegistry;
@@ -83,6 +86,8 @@ export interface ServerCore {
   readonly credentials?: CredentialVerifier;
   /** The access policy file's roles, groups and grants (src/access/); absent: owners and `adminIdentities` decide. */
   readonly access?: AccessControl;
+  /** Dual control (server/dual-control.ts): requests the access policy's rules hold for a second officer's approval; absent: no policy file. */
+  readonly dualControl?: DualControl;
 }
 
 /** A store whose writes are watched: `publish` tells what became durable, `discard` forgets it (an undone batch). */
@@ -282,7 +287,12 @@ async function runItem(
       );
     }
     if (core.access) ctx.access = await core.access.forItem(callerOf(session.client), item.operation);
-    if (
+    // After the access check: a request the caller may not make at all is refused, not held.
+    const approvalCorrelation = await core.dualControl?.gate(item, request, ctx);
+    if (approvalCorrelation !== undefined) {
+      // A policy rule holds it for a second officer's approval (dual-control.ts); Poll brings its outcome.
+      response = { ...base, status: ResultStatus.OperationPending, asyncCorrelationValue: approvalCorrelation };
+    } else if (
       request.header.asynchronousIndicator === true &&
       core.pending !== undefined &&
       request.items.length === 1 &&
@@ -329,6 +339,7 @@ function itemContext(core: ServerCore, session: Session, v: ProtocolVersion, sto
     clock: core.clock,
     server: core.server,
     pending: core.pending,
+    ...(core.dualControl ? { approvals: awaitingApproval(core, core.dualControl) } : {}),
     crypto: core.crypto ?? DEFAULT_CRYPTO_POLICY,
     compat: core.compat ?? COMPAT_PROFILES.none,
     ...(core.cryptoperiods ? { cryptoperiods: core.cryptoperiods } : {}),
@@ -376,6 +387,7 @@ function auditRecordOf(
     resultReason: r.outcome.reason === undefined ? undefined : String(r.outcome.reason),
     durationMs: Number(process.hrtime.bigint() - r.started) / 1e6,
     ...(r.asynchronous ? { asynchronous: true } : {}),
+    ...(r.ctx.auditDetail.approvalId !== undefined ? { approvalId: r.ctx.auditDetail.approvalId } : {}),
   };
 }
 
@@ -429,6 +441,7 @@ async function runDeferred(
   session: Session,
   core: ServerCore,
   handler: OperationHandler,
+  approval?: ApprovalRecord,
 ): Promise<PendingOutcome> {
   const started = process.hrtime.bigint();
   const observer = core.observeWrites?.(core.store);
@@ -447,8 +460,22 @@ async function runDeferred(
     observer?.publish();
     for (const s of ctx.secrets) s.fill(0);
   }
-  core.audit.record(auditRecordOf(session, request, item, { ctx, outcome, correlationId, started, asynchronous: true }));
+  const record = auditRecordOf(session, request, item, { ctx, outcome, correlationId, started, asynchronous: true });
+  core.audit.record(approval ? { ...record, approvalId: approval.id, approvedBy: approval.decidedBy ?? '' } : record);
   return outcome;
+}
+
+/** Poll and Cancel of requests held for approval: an approved one runs as its requester, as a deferred item does. */
+function awaitingApproval(core: ServerCore, dual: DualControl): AwaitingApproval {
+  return {
+    poll: (client, correlation) =>
+      dual.poll(client, correlation, (item, request, runAs, approval) => {
+        const handler = core.registry.lookup(item.operation, request.header.version);
+        if (!handler) return Promise.resolve({ status: ResultStatus.OperationFailed, reason: Reason.OperationNotSupported, message: 'the approved operation is no longer served' });
+        return runDeferred(item, request, { client: runAs }, core, handler, approval);
+      }),
+    cancel: (owner, correlation) => dual.cancel(owner, correlation),
+  };
 }
 
 /**

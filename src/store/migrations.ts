@@ -133,6 +133,33 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX grants_to_group ON grants(to_group) WHERE to_group IS NOT NULL;
     `,
   },
+  {
+    version: 7,
+    // Requests waiting for a second officer's approval (dual control, store/approval-store.ts): a
+    // restart keeps them, and `kmip-server approve` decides them from another process. The request
+    // is kept as sent: dual control refuses rules for operations whose requests carry key material.
+    sql: `
+      CREATE TABLE approvals (
+        id                    TEXT PRIMARY KEY,
+        correlation           TEXT NOT NULL UNIQUE,
+        requester             TEXT NOT NULL,
+        requester_fingerprint TEXT,
+        operation             TEXT NOT NULL,
+        uid                   TEXT,
+        rule                  TEXT NOT NULL,
+        protocol_version      TEXT NOT NULL,
+        request               BLOB NOT NULL,
+        created_at            INTEGER NOT NULL,
+        state                 TEXT NOT NULL,
+        decided_by            TEXT,
+        decided_at            INTEGER,
+        result_status         INTEGER,
+        result_reason         INTEGER,
+        result_message        TEXT
+      );
+      CREATE INDEX approvals_by_state ON approvals(state, created_at);
+    `,
+  },
 ];
 
 /**

@@ -18,7 +18,7 @@ const LAYERS: readonly { readonly name: string; readonly paths: readonly string[
     name: 'ports',
     paths: ['src/store/', 'src/keys/', 'src/lifecycle/', 'src/audit/', 'src/crypto/', 'src/pki/', 'src/compat/profiles.ts'],
   },
-  // The access policy: roles, groups and grants over the ports, asked by objects and the server.
+  // The access policy: roles, groups, grants and dual control's rules over the ports, asked by objects and the server.
   { name: 'access', paths: ['src/access/'] },
   { name: 'objects', paths: ['src/objects/'] },
   { name: 'ops', paths: ['src/ops/'] },
@@ -29,7 +29,7 @@ const LAYERS: readonly { readonly name: string; readonly paths: readonly string[
   {
     name: 'composition root',
     // pykmip-config turns an operator's pykmip-server file into this server's configuration: root work.
-    paths: ['src/main.ts', 'src/embedded.ts', 'src/workers.ts', 'src/cli.ts', 'src/config.ts', 'src/data-dir.ts', 'src/compat/pykmip-config.ts', 'src/ttlv-dump.ts', 'src/kmip-cli.ts', 'src/kmip-cli-values.ts', 'src/schedule-command.ts', 'src/grant-command.ts', 'src/custody/backup-commands.ts', 'src/custody/kek-commands.ts'],
+    paths: ['src/main.ts', 'src/embedded.ts', 'src/workers.ts', 'src/cli.ts', 'src/config.ts', 'src/data-dir.ts', 'src/compat/pykmip-config.ts', 'src/ttlv-dump.ts', 'src/kmip-cli.ts', 'src/kmip-cli-values.ts', 'src/schedule-command.ts', 'src/grant-command.ts', 'src/approve-command.ts', 'src/custody/backup-commands.ts', 'src/custody/kek-commands.ts', 'src/custody/with-custody.ts'],
   },
 ];
 

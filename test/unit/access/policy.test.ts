@@ -95,11 +95,11 @@ test('requiresApproval: the first rule whose operation, Object Group and object 
   const plain = { objectType: ObjectType.SymmetricKey, attributes: [] };
   const privateKey = { objectType: ObjectType.PrivateKey, attributes: [] };
   const who = caller('officer-1');
-  expect(requiresApproval(policy, who, 'Destroy', inFinance)).toEqual({ operations: ['Destroy'], objectGroup: 'finance' });
+  expect(requiresApproval(policy, who, 'Destroy', inFinance)).toMatchObject({ operations: ['Destroy'], objectGroup: 'finance' });
   expect(requiresApproval(policy, who, 'Destroy', plain)).toBeUndefined();
   expect(requiresApproval(policy, who, 'Destroy')).toBeUndefined();
-  expect(requiresApproval(policy, who, 'Get', privateKey)).toEqual({ operations: ['Get'], objectTypes: ['PrivateKey'] });
+  expect(requiresApproval(policy, who, 'Get', privateKey)).toMatchObject({ operations: ['Get'], objectTypes: ['PrivateKey'] });
   expect(requiresApproval(policy, who, 'Get', plain)).toBeUndefined();
-  expect(requiresApproval(policy, who, 'KekRetire')).toEqual({ operations: ['KekRetire'] });
+  expect(requiresApproval(policy, who, 'KekRetire')).toMatchObject({ operations: ['KekRetire'] });
   expect(requiresApproval(undefined, who, 'KekRetire')).toBeUndefined();
 });

@@ -104,7 +104,10 @@ test('config.example.json loads as it stands, its files in place', async () => {
   fs.copyFileSync(path.join(pki, 'ca.pem'), path.join(pki, 'syslog-ca.pem'));
   fs.copyFileSync(dev.clientCertPath, path.join(pki, 'syslog-client.pem'));
   fs.copyFileSync(dev.clientKeyPath, path.join(pki, 'syslog-client-key.pem'));
-  fs.writeFileSync(path.join(etc, 'access.json'), JSON.stringify({ roles: { auditor: ['cn:auditor'] } }));
+  fs.writeFileSync(
+    path.join(etc, 'access.json'),
+    JSON.stringify({ roles: { auditor: ['cn:auditor'], securityOfficer: ['cn:officer-1', 'cn:officer-2'] }, dualControl: [{ operations: ['Destroy'], objectGroup: 'payments' }] }),
+  );
   const file = path.join(work, 'example.json');
   fs.writeFileSync(file, exampleText.replaceAll('/etc/kmip-server/', `${etc}/`));
   const config = loadConfig({ configFile: file });
@@ -115,4 +118,5 @@ test('config.example.json loads as it stands, its files in place', async () => {
   expect(config.credentials.get('backup-appliance')?.users.has('operator')).toBe(true);
   expect(config.notifications.endpoints.map((e) => e.identity)).toEqual(['backup-appliance']);
   expect(config.accessPolicy?.file).toBe(path.join(etc, 'access.json'));
+  expect(config.accessPolicy?.policy.dualControl.map((r) => r.operations)).toEqual([['Destroy']]);
 });
