@@ -3,6 +3,10 @@
  * (test/interop/pqc_openssl.py). Keys made there are registered here (PKCS#8 seed form and
  * SubjectPublicKeyInfo) and used; keys made here load there; signatures and encapsulations cross
  * in both directions, all through a real TLS client.
+ *
+ * Not part of `npm test`: neither Debian 12 nor the npm registry offers a pyca/cryptography on
+ * OpenSSL 3.5, so CI cannot install what it needs. Run it where one exists: `npm run test:pqc-openssl`.
+ * The NIST known-answer tests (test/unit/crypto/pqc.test.ts) are the check every run makes.
  */
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
