@@ -39,6 +39,7 @@ import { rotatedKekLabel, type CustodyToken, type TokenKey } from './token';
 import { sealBinding } from '../objects/digest-index';
 import { liveKeksInUse } from '../keys/kek-in-use';
 import { currentKekId, writeCurrentKek } from '../keys/kek-current';
+import { replaceFileDurably } from '../keys/durable-file';
 
 export const ROTATION_FILE = 'kek-rotation.json';
 /** The server's data-dir lock (data-dir.ts): its holder and when it started. */
@@ -80,22 +81,7 @@ export function readRotation(dataDir: string): RotationState | null {
 
 /** Written whole to a temporary file, synced, then renamed over: a crash leaves the old state or the new. */
 function saveRotation(dataDir: string, state: RotationState): void {
-  const file = path.join(dataDir, ROTATION_FILE);
-  const tmp = `${file}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
-  try {
-    fs.writeSync(fd, `${JSON.stringify(state, null, 2)}\n`);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  const dirFd = fs.openSync(dataDir, 'r');
-  try {
-    fs.fsyncSync(dirFd);
-  } finally {
-    fs.closeSync(dirFd);
-  }
+  replaceFileDurably(path.join(dataDir, ROTATION_FILE), `${JSON.stringify(state, null, 2)}\n`, { syncDirectory: true });
 }
 
 /** The store beside the running server (WAL: a second connection reads and writes in short transactions). */

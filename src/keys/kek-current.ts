@@ -13,6 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { KeyProtectorError } from './key-protector';
+import { replaceFileDurably } from './durable-file';
 
 export const CURRENT_KEK_FILE = 'kek-current.json';
 
@@ -59,22 +60,7 @@ export function currentKekId(dataDir: string): string | undefined {
 export function writeCurrentKek(dataDir: string, kekId: string): CurrentKek {
   if (!HEX_ID.test(kekId)) throw new KeyProtectorError('CONFIG', `a KEK without a CKA_ID (${kekId}) cannot be named current in ${CURRENT_KEK_FILE}`);
   const record: CurrentKek = { kekId, since: new Date().toISOString() };
-  const file = path.join(dataDir, CURRENT_KEK_FILE);
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
-  try {
-    fs.writeSync(fd, `${JSON.stringify(record)}\n`);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  const dirFd = fs.openSync(dataDir, 'r');
-  try {
-    fs.fsyncSync(dirFd);
-  } finally {
-    fs.closeSync(dirFd);
-  }
+  replaceFileDurably(path.join(dataDir, CURRENT_KEK_FILE), `${JSON.stringify(record)}\n`, { syncDirectory: true });
   return record;
 }
 

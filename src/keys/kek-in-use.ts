@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { replaceFileDurably } from './durable-file';
 
 const PREFIX = 'kek-in-use.';
 const SUFFIX = '.json';
@@ -30,16 +31,7 @@ function fileOf(dataDir: string, pid: number): string {
 /** Written whole to a temporary file, synced, renamed over: a reader sees the old record or the new. */
 export function recordKekInUse(dataDir: string, kekId: string): KekInUse {
   const record: KekInUse = { pid: process.pid, startedAt: processStartedAt, kekId, since: Date.now() };
-  const file = fileOf(dataDir, process.pid);
-  const tmp = `${file}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
-  try {
-    fs.writeSync(fd, `${JSON.stringify(record)}\n`);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
+  replaceFileDurably(fileOf(dataDir, process.pid), `${JSON.stringify(record)}\n`, { syncDirectory: false });
   return record;
 }
 

@@ -50,3 +50,37 @@ export function describeTarget(t: GrantTarget): string {
 export function describeGrantee(g: GrantGrantee): string {
   return 'identity' in g ? `identity "${g.identity}"` : `group "${g.group}"`;
 }
+
+/** A grant as both engines keep it: one row per target and grantee, operations comma-separated. */
+export interface GrantRow {
+  object_uid: string | null;
+  object_group: string | null;
+  to_identity: string | null;
+  to_group: string | null;
+  operations: string;
+  changed_at: number | string;
+  changed_by: string;
+}
+
+export const GRANT_COLUMNS = 'object_uid, object_group, to_identity, to_group, operations, changed_at, changed_by';
+
+/** The row key of a grant: target and grantee, '' where the column is null. */
+export function grantKey(target: GrantTarget, to: GrantGrantee): [string, string, string, string] {
+  return [
+    'objectUid' in target ? target.objectUid : '',
+    'objectGroup' in target ? target.objectGroup : '',
+    'identity' in to ? to.identity : '',
+    'group' in to ? to.group : '',
+  ];
+}
+
+export function grantOfRow(r: GrantRow): GrantRecord {
+  return {
+    target: r.object_uid !== null ? { objectUid: r.object_uid } : { objectGroup: r.object_group! },
+    to: r.to_identity !== null ? { identity: r.to_identity } : { group: r.to_group! },
+    operations: r.operations.split(','),
+    // PostgreSQL answers a BIGINT as text.
+    changedAt: Number(r.changed_at),
+    changedBy: r.changed_by,
+  };
+}

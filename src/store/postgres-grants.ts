@@ -5,27 +5,17 @@
  * transaction, its row locked, acknowledged after COMMIT.
  */
 import type { Pool } from 'pg';
-import type { GrantChange, GrantGrantee, GrantRecord, GrantStore, GrantTarget } from './grants';
+import { GRANT_COLUMNS, grantKey, grantOfRow, type GrantChange, type GrantRecord, type GrantRow, type GrantStore } from './grants';
 
-interface GrantRow {
-  object_uid: string | null;
-  object_group: string | null;
-  to_identity: string | null;
-  to_group: string | null;
-  operations: string;
-  changed_at: string;
-  changed_by: string;
-}
 
-const COLUMNS = 'object_uid, object_group, to_identity, to_group, operations, changed_at, changed_by';
 const SAME = `coalesce(object_uid, '') = $1 AND coalesce(object_group, '') = $2 AND coalesce(to_identity, '') = $3 AND coalesce(to_group, '') = $4`;
 
 export class PostgresGrantStore implements GrantStore {
   constructor(private readonly pool: Pool) {}
 
   async grantsTo(identity: string, groups: readonly string[]): Promise<GrantRecord[]> {
-    const r = await this.pool.query<GrantRow>(`SELECT ${COLUMNS} FROM grants WHERE to_identity = $1 OR to_group = ANY($2::text[])`, [identity, [...groups]]);
-    return r.rows.map(recordOf);
+    const r = await this.pool.query<GrantRow>(`SELECT ${GRANT_COLUMNS} FROM grants WHERE to_identity = $1 OR to_group = ANY($2::text[])`, [identity, [...groups]]);
+    return r.rows.map(grantOfRow);
   }
 
   async grant(change: GrantChange): Promise<GrantRecord> {
@@ -37,12 +27,12 @@ export class PostgresGrantStore implements GrantStore {
   }
 
   async list(): Promise<GrantRecord[]> {
-    return (await this.pool.query<GrantRow>(`SELECT ${COLUMNS} FROM grants ORDER BY id`)).rows.map(recordOf);
+    return (await this.pool.query<GrantRow>(`SELECT ${GRANT_COLUMNS} FROM grants ORDER BY id`)).rows.map(grantOfRow);
   }
 
   /** Read-modify-write of one grant; the unique index serialises two first grants of one key. */
   private async write(change: GrantChange, next: (have: readonly string[]) => string[]): Promise<GrantRecord | undefined> {
-    const key = keyOf(change.target, change.to);
+    const key = grantKey(change.target, change.to);
     const now = Date.now();
     const client = await this.pool.connect();
     let broken: Error | undefined;
@@ -50,7 +40,7 @@ export class PostgresGrantStore implements GrantStore {
       await client.query('BEGIN');
       // Lock the key's place so two writers of one grant take turns (a row may not exist yet).
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [JSON.stringify(key)]);
-      const row = (await client.query<GrantRow>(`SELECT ${COLUMNS} FROM grants WHERE ${SAME}`, key)).rows[0];
+      const row = (await client.query<GrantRow>(`SELECT ${GRANT_COLUMNS} FROM grants WHERE ${SAME}`, key)).rows[0];
       const operations = next(row ? row.operations.split(',') : []).sort();
       let out: GrantRecord | undefined;
       if (operations.length === 0) {
@@ -58,7 +48,7 @@ export class PostgresGrantStore implements GrantStore {
       } else {
         const [uid, group, identity, toGroup] = key.map((k) => (k === '' ? null : k));
         if (row) await client.query(`UPDATE grants SET operations = $5, changed_at = $6, changed_by = $7 WHERE ${SAME}`, [...key, operations.join(','), now, change.by]);
-        else await client.query(`INSERT INTO grants (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [uid, group, identity, toGroup, operations.join(','), now, change.by]);
+        else await client.query(`INSERT INTO grants (${GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [uid, group, identity, toGroup, operations.join(','), now, change.by]);
         out = { target: change.target, to: change.to, operations, changedAt: now, changedBy: change.by };
       }
       await client.query('COMMIT');
@@ -70,23 +60,4 @@ export class PostgresGrantStore implements GrantStore {
       client.release(broken);
     }
   }
-}
-
-function keyOf(target: GrantTarget, to: GrantGrantee): [string, string, string, string] {
-  return [
-    'objectUid' in target ? target.objectUid : '',
-    'objectGroup' in target ? target.objectGroup : '',
-    'identity' in to ? to.identity : '',
-    'group' in to ? to.group : '',
-  ];
-}
-
-function recordOf(r: GrantRow): GrantRecord {
-  return {
-    target: r.object_uid !== null ? { objectUid: r.object_uid } : { objectGroup: r.object_group! },
-    to: r.to_identity !== null ? { identity: r.to_identity } : { group: r.to_group! },
-    operations: r.operations.split(','),
-    changedAt: Number(r.changed_at),
-    changedBy: r.changed_by,
-  };
 }

@@ -4,19 +4,9 @@
  * writes run in their own immediate transaction and are synced before they resolve.
  */
 import type Database from 'better-sqlite3';
-import type { GrantChange, GrantGrantee, GrantRecord, GrantStore, GrantTarget } from './grants';
+import { GRANT_COLUMNS, grantKey, grantOfRow, type GrantChange, type GrantRecord, type GrantRow, type GrantStore } from './grants';
 
-interface GrantRow {
-  object_uid: string | null;
-  object_group: string | null;
-  to_identity: string | null;
-  to_group: string | null;
-  operations: string;
-  changed_at: number;
-  changed_by: string;
-}
 
-const COLUMNS = 'object_uid, object_group, to_identity, to_group, operations, changed_at, changed_by';
 const SAME = 'ifnull(object_uid, \'\') = ? AND ifnull(object_group, \'\') = ? AND ifnull(to_identity, \'\') = ? AND ifnull(to_group, \'\') = ?';
 
 export class SqliteGrantStore implements GrantStore {
@@ -28,8 +18,8 @@ export class SqliteGrantStore implements GrantStore {
 
   async grantsTo(identity: string, groups: readonly string[]): Promise<GrantRecord[]> {
     const marks = groups.map(() => '?').join(',');
-    const sql = `SELECT ${COLUMNS} FROM grants WHERE to_identity = ?${groups.length > 0 ? ` OR to_group IN (${marks})` : ''}`;
-    return (this.db.prepare(sql).all(identity, ...groups) as GrantRow[]).map(recordOf);
+    const sql = `SELECT ${GRANT_COLUMNS} FROM grants WHERE to_identity = ?${groups.length > 0 ? ` OR to_group IN (${marks})` : ''}`;
+    return (this.db.prepare(sql).all(identity, ...groups) as GrantRow[]).map(grantOfRow);
   }
 
   async grant(change: GrantChange): Promise<GrantRecord> {
@@ -41,15 +31,15 @@ export class SqliteGrantStore implements GrantStore {
   }
 
   async list(): Promise<GrantRecord[]> {
-    return (this.db.prepare(`SELECT ${COLUMNS} FROM grants ORDER BY id`).all() as GrantRow[]).map(recordOf);
+    return (this.db.prepare(`SELECT ${GRANT_COLUMNS} FROM grants ORDER BY id`).all() as GrantRow[]).map(grantOfRow);
   }
 
   /** Read-modify-write of one grant in an immediate transaction (another process may write too). */
   private write(change: GrantChange, next: (have: readonly string[]) => string[]): GrantRecord | undefined {
-    const key = keyOf(change.target, change.to);
+    const key = grantKey(change.target, change.to);
     const now = Date.now();
     const run = this.db.transaction((): GrantRecord | undefined => {
-      const row = this.db.prepare(`SELECT ${COLUMNS} FROM grants WHERE ${SAME}`).get(...key) as GrantRow | undefined;
+      const row = this.db.prepare(`SELECT ${GRANT_COLUMNS} FROM grants WHERE ${SAME}`).get(...key) as GrantRow | undefined;
       const operations = next(row ? row.operations.split(',') : []).sort();
       if (operations.length === 0) {
         if (row) this.db.prepare(`DELETE FROM grants WHERE ${SAME}`).run(...key);
@@ -57,30 +47,11 @@ export class SqliteGrantStore implements GrantStore {
       }
       const [uid, group, identity, toGroup] = key.map((k) => (k === '' ? null : k));
       if (row) this.db.prepare(`UPDATE grants SET operations = ?, changed_at = ?, changed_by = ? WHERE ${SAME}`).run(operations.join(','), now, change.by, ...key);
-      else this.db.prepare(`INSERT INTO grants (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(uid, group, identity, toGroup, operations.join(','), now, change.by);
+      else this.db.prepare(`INSERT INTO grants (${GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(uid, group, identity, toGroup, operations.join(','), now, change.by);
       return { target: change.target, to: change.to, operations, changedAt: now, changedBy: change.by };
     });
     const out = run.immediate();
     this.sync();
     return out;
   }
-}
-
-function keyOf(target: GrantTarget, to: GrantGrantee): [string, string, string, string] {
-  return [
-    'objectUid' in target ? target.objectUid : '',
-    'objectGroup' in target ? target.objectGroup : '',
-    'identity' in to ? to.identity : '',
-    'group' in to ? to.group : '',
-  ];
-}
-
-function recordOf(r: GrantRow): GrantRecord {
-  return {
-    target: r.object_uid !== null ? { objectUid: r.object_uid } : { objectGroup: r.object_group! },
-    to: r.to_identity !== null ? { identity: r.to_identity } : { group: r.to_group! },
-    operations: r.operations.split(','),
-    changedAt: r.changed_at,
-    changedBy: r.changed_by,
-  };
 }
