@@ -3,15 +3,14 @@
  * for the operations the server implements, and with `--write` puts it into docs/access.md (and
  * README.md when it has the markers). test/unit/access/role-table.test.ts fails when either is behind.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { buildRegistry } from '../src/server/registry';
 import { SENT_OPERATIONS } from '../src/notify/messages';
 import { Operation } from '../src/spec/generated/enums';
 import { OBJECTLESS, ROLE_COLUMNS, ROLE_TABLE, type Scope } from '../src/access/role-table';
+import { writeBetweenMarkers, type Markers } from './doc-markers';
 
-export const START = '<!-- access-table:start -->';
-export const END = '<!-- access-table:end -->';
+export const ACCESS_TABLE_MARKERS: Markers = { start: '<!-- access-table:start -->', end: '<!-- access-table:end -->' };
 export const ACCESS_DOC = path.join(__dirname, '..', 'docs', 'access.md');
 export const README = path.join(__dirname, '..', 'README.md');
 
@@ -31,24 +30,8 @@ export function renderAccessTable(): string {
   return [`| operation | ${ROLE_COLUMNS.map((r) => HEADING[r]).join(' | ')} |`, `|---|${ROLE_COLUMNS.map(() => '---').join('|')}|`, ...rows].join('\n');
 }
 
-/** The table between the markers of `text`, or undefined when it has none. */
-export function tableIn(text: string): string | undefined {
-  const s = text.indexOf(START);
-  const e = text.indexOf(END);
-  if (s < 0 || e < s) return undefined;
-  return text.slice(s + START.length, e).trim();
-}
-
-function writeInto(file: string, table: string): void {
-  const text = fs.readFileSync(file, 'utf8');
-  const s = text.indexOf(START);
-  const e = text.indexOf(END);
-  if (s < 0 || e < s) return;
-  fs.writeFileSync(file, `${text.slice(0, s + START.length)}\n${table}\n${text.slice(e)}`);
-}
-
 if (require.main === module) {
   const table = renderAccessTable();
-  if (process.argv.includes('--write')) for (const f of [ACCESS_DOC, README]) writeInto(f, table);
+  if (process.argv.includes('--write')) for (const f of [ACCESS_DOC, README]) writeBetweenMarkers(f, ACCESS_TABLE_MARKERS, table);
   else console.log(table);
 }

@@ -6,13 +6,12 @@
  *
  *   node -r ./scripts/register-ts.js scripts/crypto-policy-table.ts [--write [FILE...]]
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { CATEGORIES, POLICY_OPERATIONS, sizeText, valueName, type CryptoPolicy, type OperationRule } from '../src/crypto/policy';
 import { DEFAULT_CRYPTO_POLICY } from '../src/crypto/policy-profiles';
+import { writeBetweenMarkers, type Markers } from './doc-markers';
 
-const START = '<!-- crypto-policy:start -->';
-const END = '<!-- crypto-policy:end -->';
+export const POLICY_TABLE_MARKERS: Markers = { start: '<!-- crypto-policy:start -->', end: '<!-- crypto-policy:end -->' };
 export const POLICY_DOC_PATH = path.join(__dirname, '..', 'docs', 'crypto-policy.md');
 
 function algorithms(rule: OperationRule): string {
@@ -36,27 +35,11 @@ export function renderPolicyTable(policy: CryptoPolicy = DEFAULT_CRYPTO_POLICY):
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows].join('\n');
 }
 
-/** The table as a document has it now, or undefined without the markers. */
-export function documentedPolicyTable(text: string): string | undefined {
-  const s = text.indexOf(START);
-  const e = text.indexOf(END);
-  if (s < 0 || e < s) return undefined;
-  return text.slice(s + START.length, e).trim();
-}
-
-function writeInto(file: string, table: string): void {
-  const text = fs.readFileSync(file, 'utf8');
-  const s = text.indexOf(START);
-  const e = text.indexOf(END);
-  if (s < 0 || e < s) throw new Error(`${file}: no ${START} ... ${END} markers`);
-  fs.writeFileSync(file, `${text.slice(0, s + START.length)}\n${table}\n${text.slice(e)}`);
-}
-
 if (require.main === module) {
   const table = renderPolicyTable();
   const w = process.argv.indexOf('--write');
   if (w >= 0) {
-    for (const file of [POLICY_DOC_PATH, ...process.argv.slice(w + 1)]) writeInto(file, table);
+    for (const file of [POLICY_DOC_PATH, ...process.argv.slice(w + 1)]) writeBetweenMarkers(file, POLICY_TABLE_MARKERS, table);
   } else {
     console.log(table);
   }
