@@ -1,26 +1,15 @@
 /** The command line as an operator meets it: start-up, bad configuration, SIGTERM. */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PROJECT_ROOT, connectClient, startServerProcess } from '../../helpers/server-process';
+import { connectClient, startServerProcess } from '../../helpers/server-process';
 import { attributesFor, parseResponse, requestMessage } from '../../helpers/kmip-client';
 import { ttlv } from '../../../ttlv/types';
 import { Tag } from '../../../src/spec/generated/tags';
 import { CryptographicAlgorithm, ObjectType, Operation, ResultStatus } from '../../../src/spec/generated/enums';
 import { findSoftHsmModule } from '../../../src/keys/softhsm';
 import { makeTestToken } from '../../helpers/hsm';
-
-function runCli(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['-r', path.join(PROJECT_ROOT, 'scripts', 'register-ts.js'), path.join(PROJECT_ROOT, 'scripts', 'run-cli.ts'), ...args],
-      { cwd: PROJECT_ROOT, timeout: 60_000 },
-      (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
-    );
-  });
-}
+import { runCli } from '../../helpers/custody';
 
 test('first start creates the dev PKI, the SoftHSM2 token and the store; SIGTERM stops cleanly', async () => {
   const server = await startServerProcess();
@@ -109,7 +98,8 @@ test('a store whose KEK the token does not hold refuses to start, naming it; a m
     const wrongToken = await runCli(['start', '--listen', '127.0.0.1:0', '--data-dir', dataDir]);
     expect(wrongToken.code).not.toBe(0);
     expect(wrongToken.stderr.trim().split('\n')).toHaveLength(1);
-    expect(wrongToken.stderr).toMatch(/wrapped under KEK [0-9a-f]+, which the embedded SoftHSM2 token/);
+    // The data dir names its current KEK (kek-current.json): the start names it and the way to get it back.
+    expect(wrongToken.stderr).toMatch(/names KEK [0-9a-f]+ as current, but the token does not hold it: recover it \(kmip-server kek recover/);
     // No token at all: refused too, and none is made.
     fs.rmSync(path.join(dataDir, 'softhsm'), { recursive: true });
     const noToken = await runCli(['start', '--listen', '127.0.0.1:0', '--data-dir', dataDir]);

@@ -4,27 +4,16 @@
  * on the dev PKI, `pki revoke` and SIGHUP refuse the client's new connections (a saved TLS session
  * does not get around it); with two workers, both apply it.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureDevPki, issueClientCertificate } from '../../../src/pki/dev-pki';
 import { revokeCertificate } from '../../../src/pki/dev-crl';
-import { PROJECT_ROOT, startServerProcess, workerPids, type ServerProcess } from '../../helpers/server-process';
+import { startServerProcess, workerPids, type ServerProcess } from '../../helpers/server-process';
 import { attempt, auditRecords, credentials, logLines, sighup, waitFor, type Attempt, type Credentials } from '../../helpers/tls-attempt';
+import { runCli } from '../../helpers/custody';
 
 jest.setTimeout(180_000);
-
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['-r', path.join(PROJECT_ROOT, 'scripts', 'register-ts.js'), path.join(PROJECT_ROOT, 'scripts', 'run-cli.ts'), ...args],
-      { cwd: PROJECT_ROOT, timeout: 60_000 },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 const dirs: string[] = [];
 function tempDir(prefix: string): string {

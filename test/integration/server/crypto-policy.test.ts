@@ -7,7 +7,6 @@
  * policy stops the server with one line naming its key.
  */
 import { createCipheriv, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +15,8 @@ import { BlockCipherMode, CryptographicAlgorithm, CryptographicUsageMask, Hashin
 import { Tag } from '../../../src/spec/generated/tags';
 import { VENDOR_TAGS, VendorQueryFunction, VendorTag } from '../../../src/spec/vendor-extensions';
 import { asEnumeration, asStructure, asText, children, opt } from '../../../src/kmip/tree';
-import { PROJECT_ROOT, startServerProcess, type ServerProcess } from '../../helpers/server-process';
+import { startServerProcess, type ServerProcess } from '../../helpers/server-process';
+import { runCli } from '../../helpers/custody';
 
 jest.setTimeout(180_000);
 
@@ -261,17 +261,6 @@ describe('custom profile', () => {
     expect(enums(ruleOf(policy, 'Encrypt'), Tag.BlockCipherMode)).toEqual([BlockCipherMode.CBC, BlockCipherMode.ECB]);
   });
 });
-
-function runCli(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['-r', path.join(PROJECT_ROOT, 'scripts', 'register-ts.js'), path.join(PROJECT_ROOT, 'scripts', 'run-cli.ts'), ...args],
-      { cwd: PROJECT_ROOT, timeout: 60_000 },
-      (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
-    );
-  });
-}
 
 it('stops at start on a bad policy with one line naming its key', async () => {
   const bad = configFile('bad.json', { profile: 'custom', operations: { Sign: { hashes: ['SHA-256', 'SHA-999'] } } });

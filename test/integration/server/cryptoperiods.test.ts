@@ -6,7 +6,6 @@
  * without the 2.1 attributes, Query Defaults Information shows the rotation defaults, and a bad
  * rule stops the server with one line naming its key.
  */
-import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,8 +14,9 @@ import { KmipClient, KmipResultError, attribute, attributeValues, keyObject, nam
 import { CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, ObjectType, QueryFunction, ResultReason } from '../../../src/spec/generated/enums';
 import { Tag } from '../../../src/spec/generated/tags';
 import { asEnumeration, asStructure, children, opt } from '../../../src/kmip/tree';
-import { PROJECT_ROOT, startServerProcess, type ServerProcess } from '../../helpers/server-process';
+import { startServerProcess, type ServerProcess } from '../../helpers/server-process';
 import { devClient } from '../../helpers/dev-client';
+import { runCli } from '../../helpers/custody';
 
 jest.setTimeout(180_000);
 
@@ -222,17 +222,6 @@ describe('shown by Query Defaults Information', () => {
     expect(opt.structure(payload, Tag.DefaultsInformation)).toBeUndefined();
   });
 });
-
-function runCli(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['-r', path.join(PROJECT_ROOT, 'scripts', 'register-ts.js'), path.join(PROJECT_ROOT, 'scripts', 'run-cli.ts'), ...args],
-      { cwd: PROJECT_ROOT, timeout: 60_000 },
-      (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
-    );
-  });
-}
 
 // Each refusal's wording is tested against loadConfig in test/unit/objects/cryptoperiod.test.ts; here, that the server stops on one.
 it('refuses a bad rule at start with one line naming its key', async () => {

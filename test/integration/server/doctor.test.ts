@@ -14,21 +14,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { createCertificateAuthority, issueClientCertificate } from '../../../src/pki/dev-pki';
 import { main } from '../../../src/cli';
-import { PROJECT_ROOT, startServerProcess, type ServerProcess } from '../../helpers/server-process';
+import { startServerProcess, type ServerProcess } from '../../helpers/server-process';
 import { attempt, auditRecords, sighup, waitFor } from '../../helpers/tls-attempt';
+import { runCli } from '../../helpers/custody';
 
 jest.setTimeout(180_000);
-
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['-r', path.join(PROJECT_ROOT, 'scripts', 'register-ts.js'), path.join(PROJECT_ROOT, 'scripts', 'run-cli.ts'), ...args],
-      { cwd: PROJECT_ROOT, timeout: 90_000 },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 function openssl(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => execFile('openssl', args, { timeout: 30_000 }, (e, _out, err) => (e ? reject(new Error(err)) : resolve())));
