@@ -15,6 +15,8 @@ import * as asn1js from 'asn1js';
 import { CryptographicUsageMask } from '../spec/generated/enums';
 import { KmipError, Reason, type ReasonValue } from '../kmip/errors';
 import { canonicalSpki, knownSignatureOid, verifyWithSpki, type CertSigner } from './cert-keys';
+import { pqcByOid } from './pqc';
+import { derAlgorithmOid } from './pqc-keys';
 
 /** A request has a few dozen nodes; these bound hostile input well above that. */
 const PARSE_LIMITS = { maxDepth: 32, maxNodes: 2048, maxContentLength: 64 * 1024 };
@@ -155,9 +157,24 @@ const KEY_USAGE_BITS: readonly [number, number][] = [
   [CryptographicUsageMask.CRLSign, 6],
 ];
 
+const M = CryptographicUsageMask;
+
+/**
+ * Key Usage bits a post-quantum subject key may carry: RFC 9881 / 9909 allow signature bits only for
+ * ML-DSA and SLH-DSA; RFC 9935 allows only keyEncipherment for ML-KEM, which any encryption-side
+ * mask bit asks for (a KEM key establishes keys; it encrypts nothing itself).
+ */
+function pqcKeyUsageBits(family: string | undefined, mask: number, bits: number[]): number[] {
+  if (family === 'ml-kem') return (mask & (M.Encrypt | M.Decrypt | M.WrapKey | M.UnwrapKey | M.KeyAgreement)) !== 0 ? [2] : [];
+  if (family === 'ml-dsa' || family === 'slh-dsa') return bits.filter((b) => b === 0 || b === 1 || b === 5 || b === 6);
+  return bits;
+}
+
 /** The Key Usage extension for a Cryptographic Usage Mask, or undefined when none of its bits map. */
-function keyUsageFor(mask: number): asn1js.BitString | undefined {
-  const bits: number[] = KEY_USAGE_BITS.filter(([m]) => (mask & m) !== 0).map(([, b]) => b);
+function keyUsageFor(mask: number, subjectSpki: Uint8Array): asn1js.BitString | undefined {
+  const oid = derAlgorithmOid(subjectSpki);
+  const family = oid === undefined ? undefined : pqcByOid(oid)?.family;
+  const bits = pqcKeyUsageBits(family, mask, KEY_USAGE_BITS.filter(([m]) => (mask & m) !== 0).map(([, b]) => b));
   if (bits.length === 0) return undefined;
   let byte = 0;
   for (const b of bits) byte |= 0x80 >> b;
@@ -192,7 +209,7 @@ export async function issueCertificate(spec: IssueSpec): Promise<Buffer> {
   const extensions: asn1js.Sequence[] = [
     extension(OID.basicConstraints, true, new asn1js.Sequence({ value: isCa ? [new asn1js.Boolean({ value: true })] : [] })),
   ];
-  const ku = keyUsageFor(spec.usageMask);
+  const ku = keyUsageFor(spec.usageMask, spec.subjectSpki);
   if (ku) extensions.push(extension(OID.keyUsage, true, ku));
   extensions.push(extension(OID.subjectKeyIdentifier, false, new asn1js.OctetString({ valueHex: spkiKeyIdentifier(spec.subjectSpki) })));
   extensions.push(
