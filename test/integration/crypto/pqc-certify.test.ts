@@ -127,6 +127,20 @@ const spkiOfCertificate = (der: Buffer): Buffer => {
   return Buffer.from(tbs.valueBlock.value[6]!.valueBeforeDecodeView);
 };
 
+/** The KeyUsage bits set (0 digitalSignature, 2 keyEncipherment, 5 keyCertSign, ...), read from the DER. */
+function keyUsageBits(der: Buffer): number[] {
+  const tbs = (asn1js.fromBER(Uint8Array.from(der)).result as asn1js.Sequence).valueBlock.value[0] as asn1js.Sequence;
+  const wrapper = tbs.valueBlock.value.find((x) => x.idBlock.tagClass === 3 && x.idBlock.tagNumber === 3) as asn1js.Constructed;
+  const exts = (wrapper.valueBlock.value[0] as asn1js.Sequence).valueBlock.value as asn1js.Sequence[];
+  const ku = exts.find((e) => (e.valueBlock.value[0] as asn1js.ObjectIdentifier).valueBlock.toString() === '2.5.29.15');
+  const octets = ku!.valueBlock.value[ku!.valueBlock.value.length - 1] as asn1js.OctetString;
+  const bits = asn1js.fromBER(octets.valueBlock.valueHexView).result as asn1js.BitString;
+  const bytes = new Uint8Array(bits.valueBlock.valueHexView);
+  const out: number[] = [];
+  for (let i = 0; i < bytes.length * 8; i++) if (((bytes[i >> 3] as number) & (0x80 >> (i & 7))) !== 0) out.push(i);
+  return out;
+}
+
 describe.each(['ML-DSA-44', 'ML-DSA-65', 'ML-DSA-87', 'SLH-DSA-SHA2-128f'].map((n) => [n, byName(n)] as const))('a %s CA', (name, alg) => {
   let ca: Pair & { cert: string; der: Buffer; raw: Buffer };
   beforeAll(async () => {
@@ -161,6 +175,10 @@ describe.each(['ML-DSA-44', 'ML-DSA-65', 'ML-DSA-87', 'SLH-DSA-SHA2-128f'].map((
     const kemLeaf = await certificateOf(await certify([uidItem(kem.pub)], [named('kem leaf'), link(LinkType.CertificateLink, ca.cert)]));
     expectSignedBy(kemLeaf, alg, ca.raw);
     expect(spkiOfCertificate(kemLeaf)).toEqual(await getMaterial(c, kem.pub, KeyFormatType.X_509));
+    // RFC 9935: an ML-KEM certificate's Key Usage is keyEncipherment alone (its mask said Encrypt).
+    expect(keyUsageBits(kemLeaf)).toEqual([2]);
+    // RFC 9881 / 9909: a signature key's Key Usage has signature bits only; a CA's has keyCertSign.
+    expect(keyUsageBits(ca.der)).toEqual([0, 5]);
   });
 
   it('re-certifies its own certificate and a leaf it signed', async () => {
