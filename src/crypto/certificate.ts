@@ -12,6 +12,9 @@ import { DigitalSignatureAlgorithm, HashingAlgorithm, KeyFormatType } from '../s
 import { attributeTag, type KmipAttribute } from '../kmip/attributes';
 import { KmipError, Reason } from '../kmip/errors';
 import { describeKey } from './asymmetric-keys';
+import { certificateSpki } from './cert-keys';
+import { derAlgorithmOid, pqcKeyBlock, readPqcSpki } from './pqc-keys';
+import { pqcByOid, pqcLength, type PqcAlgorithm } from './pqc';
 
 /** A certificate has a few hundred nodes; these bound hostile input well above that. */
 const PARSE_LIMITS = { maxDepth: 32, maxNodes: 4096, maxContentLength: 64 * 1024 };
@@ -220,7 +223,8 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
   }
   let publicKey: { algorithm: number; length: number } | undefined;
   try {
-    publicKey = describeKey(x509.publicKey);
+    const pqc = pqcOfCertificate(der);
+    publicKey = pqc ? { algorithm: pqc.kmip, length: pqcLength(pqc) } : describeKey(x509.publicKey);
   } catch {
     publicKey = undefined; // a key type we do not use: the certificate is still stored
   }
@@ -302,6 +306,9 @@ export function certificateKeyBlock(der: Uint8Array): TtlvStructure {
   } catch {
     throw malformed('OpenSSL does not accept it');
   }
+  const pqc = pqcOfCertificate(der);
+  // OpenSSL 3.0 cannot load post-quantum keys: their block comes from the certificate's SPKI bytes.
+  if (pqc) return pqcKeyBlock(readPqcSpki(certificateSpki(der), pqc), KeyFormatType.X_509);
   const key = x509.publicKey;
   const { algorithm, length } = describeKey(key);
   return ttlv.structure(Tag.KeyBlock, [
@@ -310,4 +317,10 @@ export function certificateKeyBlock(der: Uint8Array): TtlvStructure {
     ttlv.enumeration(Tag.CryptographicAlgorithm, algorithm),
     ttlv.integer(Tag.CryptographicLength, length),
   ]);
+}
+
+/** The post-quantum algorithm of a certificate's subject key, or undefined for any other key. */
+function pqcOfCertificate(der: Uint8Array): PqcAlgorithm | undefined {
+  const oid = derAlgorithmOid(certificateSpki(der));
+  return oid === undefined ? undefined : pqcByOid(oid);
 }

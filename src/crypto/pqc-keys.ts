@@ -63,7 +63,8 @@ function algorithmIdentifier(alg: PqcAlgorithm): Buffer {
   return tlv(0x30, oidDer(alg.oid as string));
 }
 
-function spki(alg: PqcAlgorithm, pk: Uint8Array): Buffer {
+/** SubjectPublicKeyInfo DER of a PQC public key (parameters absent, as the RFCs say). */
+export function pqcSpki(alg: PqcAlgorithm, pk: Uint8Array): Buffer {
   return tlv(0x30, algorithmIdentifier(alg), tlv(0x03, Buffer.from([0]), pk));
 }
 
@@ -116,7 +117,8 @@ function algFromOid(oid: string | undefined, expected: PqcAlgorithm | undefined,
   return alg;
 }
 
-function readSpki(bytes: Uint8Array, expected: PqcAlgorithm | undefined): PqcKey {
+/** A PQC SubjectPublicKeyInfo read and checked; Invalid Field when malformed or not `expected`'s. */
+export function readPqcSpki(bytes: Uint8Array, expected: PqcAlgorithm | undefined): PqcKey {
   const top = items(parseDer(bytes));
   if (!top || top.length !== 2) throw invalid('SubjectPublicKeyInfo');
   const alg = algFromOid(oidOf(top[0]), expected, 'post-quantum SubjectPublicKeyInfo');
@@ -222,7 +224,7 @@ export function readPqcBlock(block: TtlvStructure, kind: PqcKind, alg: PqcAlgori
   const bytes = materialBytes(block);
   if (format === KeyFormatType.Raw) return readRaw(bytes, kind, alg);
   if (format === KeyFormatType.PKCS_8 || format === KeyFormatType.X_509) {
-    return kind === 'public' ? readSpki(bytes, alg) : readPkcs8(bytes, alg);
+    return kind === 'public' ? readPqcSpki(bytes, alg) : readPkcs8(bytes, alg);
   }
   throw new KmipError(Reason.KeyFormatTypeNotSupported, `${alg?.name ?? 'post-quantum'} keys are given as ${kind === 'public' ? 'X.509 (SubjectPublicKeyInfo)' : 'PKCS#8'} or Raw`);
 }
@@ -233,7 +235,7 @@ function materialIn(key: PqcKey, format: number): Uint8Array {
   if (format !== wanted || !key.alg.oid) {
     throw new KmipError(Reason.KeyFormatTypeNotSupported, `a ${key.alg.name} ${key.kind} key is given as ${key.alg.oid ? `${key.kind === 'public' ? 'X.509' : 'PKCS#8'} or ` : ''}Raw`);
   }
-  return key.kind === 'public' ? spki(key.alg, key.bytes) : pkcs8(key.alg, key.bytes, key.seed);
+  return key.kind === 'public' ? pqcSpki(key.alg, key.bytes) : pkcs8(key.alg, key.bytes, key.seed);
 }
 
 /** A key block for `key` in `format`, with its algorithm and length. */

@@ -1,6 +1,7 @@
 /**
- * The worker thread of ./pqc-offload.ts: runs the slow post-quantum steps (SLH-DSA key generation
- * and signing take seconds in JavaScript) so the serving thread goes on answering meanwhile.
+ * A worker thread of ./pqc-offload.ts's pool: runs the slow post-quantum steps (SLH-DSA key
+ * generation and signing take seconds in JavaScript, ML-DSA signing tens of milliseconds) so the
+ * serving thread goes on answering meanwhile.
  */
 import { parentPort } from 'node:worker_threads';
 import { KmipError } from '../kmip/errors';

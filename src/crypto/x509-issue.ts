@@ -1,7 +1,7 @@
 /**
  * Issuing X.509 v3 certificates for Certify and Re-certify, and reading the PKCS#10 certificate
- * requests clients send (DER, or PEM-armoured). Built with asn1js and signed with Node's crypto,
- * as the dev PKI does; the request is read under resource limits and its self-signature checked
+ * requests clients send (DER, or PEM-armoured). Built with asn1js and signed by a CertSigner
+ * (./cert-keys.ts: Node keys, or ML-DSA / SLH-DSA through @noble/post-quantum); the request is read under resource limits and its self-signature checked
  * (a request whose signature fails proves no possession of the private key and is refused).
  *
  * What a certificate says: the subject and public key (from the request, or the managed public key
@@ -10,11 +10,13 @@
  * Basic Constraints (a CA only when the subject key's usage mask has Certificate Sign), Key Usage
  * from the Cryptographic Usage Mask, Subject and Authority Key Identifiers.
  */
-import { createHash, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import { CryptographicUsageMask } from '../spec/generated/enums';
 import { KmipError, Reason, type ReasonValue } from '../kmip/errors';
-import { curveByNode } from './tables';
+import { canonicalSpki, knownSignatureOid, verifyWithSpki, type CertSigner } from './cert-keys';
+import { pqcByOid } from './pqc';
+import { derAlgorithmOid } from './pqc-keys';
 
 /** A request has a few dozen nodes; these bound hostile input well above that. */
 const PARSE_LIMITS = { maxDepth: 32, maxNodes: 2048, maxContentLength: 64 * 1024 };
@@ -27,27 +29,11 @@ const OID = {
   commonName: '2.5.4.3',
 } as const;
 
-/** Signature algorithms of requests we verify: OID -> Node digest (null: the scheme hashes itself). */
-const REQUEST_SIGNATURES: Readonly<Record<string, string | null>> = {
-  '1.2.840.113549.1.1.5': 'sha1',
-  '1.2.840.113549.1.1.14': 'sha224',
-  '1.2.840.113549.1.1.11': 'sha256',
-  '1.2.840.113549.1.1.12': 'sha384',
-  '1.2.840.113549.1.1.13': 'sha512',
-  '1.2.840.10045.4.1': 'sha1',
-  '1.2.840.10045.4.3.1': 'sha224',
-  '1.2.840.10045.4.3.2': 'sha256',
-  '1.2.840.10045.4.3.3': 'sha384',
-  '1.2.840.10045.4.3.4': 'sha512',
-  '2.16.840.1.101.3.4.3.2': 'sha256',
-  '1.3.101.112': null,
-  '1.3.101.113': null,
-};
-
 export interface CertificationRequest {
   /** The subject Name, DER, to be copied into the certificate unchanged. */
   readonly subjectDer: Buffer;
-  readonly publicKey: KeyObject;
+  /** The request's public key, SPKI DER in canonical form (./cert-keys.ts canonicalSpki). */
+  readonly publicSpki: Buffer;
 }
 
 function invalidRequest(why: string, reason: ReasonValue = Reason.InvalidField): KmipError {
@@ -89,22 +75,17 @@ export function parseCertificationRequest(der: Uint8Array, reason: ReasonValue =
   const algOid = seq(algorithm, 'signatureAlgorithm')[0];
   if (!(algOid instanceof asn1js.ObjectIdentifier)) throw invalid('no signature algorithm');
   if (!(signature instanceof asn1js.BitString)) throw invalid('no signature');
-  let publicKey: KeyObject;
+  let publicSpki: Buffer;
   try {
-    publicKey = createPublicKey({ key: Buffer.from(spki.valueBeforeDecodeView), format: 'der', type: 'spki' });
+    publicSpki = canonicalSpki(new Uint8Array(spki.valueBeforeDecodeView));
   } catch {
     throw invalid('the public key does not parse');
   }
-  const hash = REQUEST_SIGNATURES[algOid.valueBlock.toString()];
-  if (hash === undefined) throw invalid(`signature algorithm ${algOid.valueBlock.toString()} is not supported`);
-  let ok = false;
-  try {
-    ok = verify(hash, Buffer.from(info?.valueBeforeDecodeView ?? new Uint8Array(0)), { key: publicKey, dsaEncoding: 'der' }, Buffer.from(signature.valueBlock.valueHexView));
-  } catch {
-    ok = false;
-  }
+  const oid = algOid.valueBlock.toString();
+  if (!knownSignatureOid(oid)) throw invalid(`signature algorithm ${oid} is not supported`);
+  const ok = verifyWithSpki(publicSpki, oid, new Uint8Array(info?.valueBeforeDecodeView ?? new ArrayBuffer(0)), new Uint8Array(signature.valueBlock.valueHexView));
   if (!ok) throw invalid('its signature does not verify with its public key');
-  return { subjectDer: Buffer.from(subject.valueBeforeDecodeView), publicKey };
+  return { subjectDer: Buffer.from(subject.valueBeforeDecodeView), publicSpki };
 }
 
 /** A Name holding one CN (UTF8String). */
@@ -136,38 +117,15 @@ function tbsField(certDer: Uint8Array, index: number, what: string): Buffer {
 
 /** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
 export function keyIdentifier(key: KeyObject): Buffer {
-  const spki = asn1js.fromBER(key.export({ type: 'spki', format: 'der' })).result;
+  return spkiKeyIdentifier(key.export({ type: 'spki', format: 'der' }));
+}
+
+/** keyIdentifier of a SubjectPublicKeyInfo, DER. */
+export function spkiKeyIdentifier(der: Uint8Array): Buffer {
+  const spki = asn1js.fromBER(Uint8Array.from(der)).result;
   const bits = spki instanceof asn1js.Sequence ? spki.valueBlock.value[1] : undefined;
   if (!(bits instanceof asn1js.BitString)) throw new KmipError(Reason.CryptographicFailure, 'the public key does not encode');
   return createHash('sha1').update(bits.valueBlock.valueHexView).digest();
-}
-
-interface SigningAlgorithm {
-  readonly identifier: () => asn1js.Sequence;
-  readonly hash: string | null;
-}
-
-/** The signature algorithm a certificate signed by `key` carries; RSA-PSS and others are refused. */
-function signingAlgorithm(key: KeyObject): SigningAlgorithm {
-  const oidOnly = (oid: string) => () => new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: oid })] });
-  switch (key.asymmetricKeyType) {
-    case 'rsa':
-      return { identifier: () => new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: '1.2.840.113549.1.1.11' }), new asn1js.Null()] }), hash: 'sha256' };
-    case 'ec': {
-      const bits = curveByNode(key.asymmetricKeyDetails?.namedCurve ?? '')?.bits ?? 256;
-      if (bits > 384) return { identifier: oidOnly('1.2.840.10045.4.3.4'), hash: 'sha512' };
-      if (bits > 256) return { identifier: oidOnly('1.2.840.10045.4.3.3'), hash: 'sha384' };
-      return { identifier: oidOnly('1.2.840.10045.4.3.2'), hash: 'sha256' };
-    }
-    case 'ed25519':
-      return { identifier: oidOnly('1.3.101.112'), hash: null };
-    case 'ed448':
-      return { identifier: oidOnly('1.3.101.113'), hash: null };
-    case 'dsa':
-      return { identifier: oidOnly('2.16.840.1.101.3.4.3.2'), hash: 'sha256' };
-    default:
-      throw new KmipError(Reason.InvalidField, `a ${key.asymmetricKeyType ?? 'this'} key cannot sign certificates here`);
-  }
 }
 
 /** UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280); whole seconds. */
@@ -199,9 +157,24 @@ const KEY_USAGE_BITS: readonly [number, number][] = [
   [CryptographicUsageMask.CRLSign, 6],
 ];
 
+const M = CryptographicUsageMask;
+
+/**
+ * Key Usage bits a post-quantum subject key may carry: RFC 9881 / 9909 allow signature bits only for
+ * ML-DSA and SLH-DSA; RFC 9935 allows only keyEncipherment for ML-KEM, which any encryption-side
+ * mask bit asks for (a KEM key establishes keys; it encrypts nothing itself).
+ */
+function pqcKeyUsageBits(family: string | undefined, mask: number, bits: number[]): number[] {
+  if (family === 'ml-kem') return (mask & (M.Encrypt | M.Decrypt | M.WrapKey | M.UnwrapKey | M.KeyAgreement)) !== 0 ? [2] : [];
+  if (family === 'ml-dsa' || family === 'slh-dsa') return bits.filter((b) => b === 0 || b === 1 || b === 5 || b === 6);
+  return bits;
+}
+
 /** The Key Usage extension for a Cryptographic Usage Mask, or undefined when none of its bits map. */
-function keyUsageFor(mask: number): asn1js.BitString | undefined {
-  const bits: number[] = KEY_USAGE_BITS.filter(([m]) => (mask & m) !== 0).map(([, b]) => b);
+function keyUsageFor(mask: number, subjectSpki: Uint8Array): asn1js.BitString | undefined {
+  const oid = derAlgorithmOid(subjectSpki);
+  const family = oid === undefined ? undefined : pqcByOid(oid)?.family;
+  const bits = pqcKeyUsageBits(family, mask, KEY_USAGE_BITS.filter(([m]) => (mask & m) !== 0).map(([, b]) => b));
   if (bits.length === 0) return undefined;
   let byte = 0;
   for (const b of bits) byte |= 0x80 >> b;
@@ -211,11 +184,11 @@ function keyUsageFor(mask: number): asn1js.BitString | undefined {
 
 export interface IssueSpec {
   readonly subjectDer: Uint8Array;
-  readonly subjectKey: KeyObject;
+  /** The subject's public key, SPKI DER (any algorithm, post-quantum ones too). */
+  readonly subjectSpki: Uint8Array;
   readonly issuerDer: Uint8Array;
-  /** The issuer's public key (Authority Key Identifier); the subject's own for a self-signed one. */
-  readonly issuerPublicKey: KeyObject;
-  readonly signingKey: KeyObject;
+  /** Signs the certificate; its public key is the Authority Key Identifier's (the subject's own for a self-signed one). */
+  readonly signer: CertSigner;
   readonly notBefore: bigint;
   readonly notAfter: bigint;
   /** The subject key's Cryptographic Usage Mask (Key Usage, and CA when Certificate Sign). */
@@ -223,10 +196,9 @@ export interface IssueSpec {
 }
 
 /** A signed X.509 v3 certificate, DER. */
-export function issueCertificate(spec: IssueSpec): Buffer {
+export async function issueCertificate(spec: IssueSpec): Promise<Buffer> {
   if (spec.notAfter <= spec.notBefore) throw new KmipError(Reason.InvalidField, 'the certificate would expire before it becomes valid');
-  const alg = signingAlgorithm(spec.signingKey);
-  const spki = asn1js.fromBER(spec.subjectKey.export({ type: 'spki', format: 'der' }));
+  const spki = asn1js.fromBER(Uint8Array.from(spec.subjectSpki));
   const issuer = asn1js.fromBER(spec.issuerDer);
   const subject = asn1js.fromBER(spec.subjectDer);
   if (spki.offset === -1 || issuer.offset === -1 || subject.offset === -1) throw new KmipError(Reason.CryptographicFailure, 'the certificate fields do not encode');
@@ -237,21 +209,21 @@ export function issueCertificate(spec: IssueSpec): Buffer {
   const extensions: asn1js.Sequence[] = [
     extension(OID.basicConstraints, true, new asn1js.Sequence({ value: isCa ? [new asn1js.Boolean({ value: true })] : [] })),
   ];
-  const ku = keyUsageFor(spec.usageMask);
+  const ku = keyUsageFor(spec.usageMask, spec.subjectSpki);
   if (ku) extensions.push(extension(OID.keyUsage, true, ku));
-  extensions.push(extension(OID.subjectKeyIdentifier, false, new asn1js.OctetString({ valueHex: keyIdentifier(spec.subjectKey) })));
+  extensions.push(extension(OID.subjectKeyIdentifier, false, new asn1js.OctetString({ valueHex: spkiKeyIdentifier(spec.subjectSpki) })));
   extensions.push(
     extension(
       OID.authorityKeyIdentifier,
       false,
-      new asn1js.Sequence({ value: [new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 0 }, valueHex: keyIdentifier(spec.issuerPublicKey) })] }),
+      new asn1js.Sequence({ value: [new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 0 }, valueHex: spkiKeyIdentifier(spec.signer.publicSpki) })] }),
     ),
   );
   const tbs = new asn1js.Sequence({
     value: [
       new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [new asn1js.Integer({ value: 2 })] }),
       new asn1js.Integer({ valueHex: serial }),
-      alg.identifier(),
+      spec.signer.algorithm(),
       issuer.result,
       new asn1js.Sequence({ value: [time(spec.notBefore), time(spec.notAfter)] }),
       subject.result,
@@ -260,12 +232,7 @@ export function issueCertificate(spec: IssueSpec): Buffer {
     ],
   });
   const tbsDer = Buffer.from(tbs.toBER(false));
-  let signature: Buffer;
-  try {
-    signature = sign(alg.hash, tbsDer, { key: spec.signingKey, dsaEncoding: 'der' });
-  } catch {
-    throw new KmipError(Reason.CryptographicFailure, 'the certificate could not be signed with this key');
-  }
-  const cert = new asn1js.Sequence({ value: [tbs, alg.identifier(), new asn1js.BitString({ valueHex: signature, unusedBits: 0 })] });
+  const signature = await spec.signer.sign(tbsDer);
+  const cert = new asn1js.Sequence({ value: [tbs, spec.signer.algorithm(), new asn1js.BitString({ valueHex: signature, unusedBits: 0 })] });
   return Buffer.from(cert.toBER(false));
 }

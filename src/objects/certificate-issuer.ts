@@ -13,9 +13,11 @@
  *    the public key's Private Key Link (or a Private Key Link in the request).
  * A signing private key must be Pre-Active or Active (the lifecycle table's certify rule), within its Protect Stop Date and have Certificate Sign in
  * its Cryptographic Usage Mask (a self-signed certificate may use Sign instead). Its material is
- * read from the HSM-wrapped store for this call only.
+ * read from the HSM-wrapped store for this call only. Keys of every algorithm we hold may be
+ * subject or issuer: public keys travel as SubjectPublicKeyInfo DER, and an ML-DSA or SLH-DSA
+ * issuer signs through @noble/post-quantum (crypto/cert-keys.ts).
  */
-import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { ItemType, type TtlvItem, type TtlvStructure } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { CertificateType, CryptographicUsageMask, LinkType, ObjectType } from '../spec/generated/enums';
@@ -29,6 +31,9 @@ import { keyObjectFromBlock } from '../crypto/asymmetric-keys';
 import { checkCrypto } from '../crypto/policy';
 import { asymmetricKeyFacts } from '../crypto/policy-facts';
 import { issueCertificate, subjectOfCertificate, type CertificationRequest } from '../crypto/x509-issue';
+import { canonicalSpki, certificateSpki, keyObjectSigner, pqcCertSigner, type CertSigner } from '../crypto/cert-keys';
+import { pqcOfBlock, pqcSpki, readPqcBlock } from '../crypto/pqc-keys';
+import { keepSecret } from './crypto-key';
 import { parseRequestOfType, storedCertificationRequest } from './certificate-request';
 import { keyBlockOf, requireKeyValue } from './key-block';
 import { getAttribute, getAttributes, isDestroyed, loadObject, nowSeconds, readBody, requireOnline } from './managed-object';
@@ -110,14 +115,20 @@ export async function readCertificationRequest(payload: TtlvStructure, ctx: OpCo
   }
 }
 
-/** Whether two keys (public, or a private key's public half) are the same key. */
-export function sameKey(a: KeyObject, b: KeyObject): boolean {
-  const spki = (k: KeyObject) => (k.type === 'private' ? createPublicKey(k) : k).export({ type: 'spki', format: 'der' });
-  return spki(a).equals(spki(b));
+/** Whether two SubjectPublicKeyInfos (any encoding) are the same key. */
+export function sameKey(a: Uint8Array, b: Uint8Array): boolean {
+  return canonicalSpki(a).equals(canonicalSpki(b));
 }
 
-/** A managed public key the caller may use as a certificate's subject key. */
-export async function loadSubjectPublicKey(ctx: OpContext, uid: string): Promise<{ rec: ManagedObjectRecord; key: KeyObject }> {
+/** The public key of a key block as canonical SPKI DER: a post-quantum key or a Node one. */
+function publicSpkiOfBlock(block: TtlvStructure, rec: ManagedObjectRecord): Buffer {
+  const pqc = pqcOfBlock(block, integerAttribute(rec.attributes, 'Cryptographic Algorithm'));
+  if (pqc) return pqcSpki(pqc, readPqcBlock(block, 'public', pqc).bytes);
+  return keyObjectFromBlock(block, 'public').export({ type: 'spki', format: 'der' });
+}
+
+/** A managed public key the caller may use as a certificate's subject key (SPKI DER, canonical). */
+export async function loadSubjectPublicKey(ctx: OpContext, uid: string): Promise<{ rec: ManagedObjectRecord; spki: Buffer }> {
   const rec = await loadObject(ctx, uid);
   if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
   requireOnline(rec);
@@ -130,10 +141,10 @@ export async function loadSubjectPublicKey(ctx: OpContext, uid: string): Promise
   const block = keyBlockOf(await readBody(ctx, rec));
   if (!block) throw new KmipError(Reason.KeyValueNotPresent, `object ${uid} holds no key`);
   requireKeyValue(block, uid);
-  return { rec, key: keyObjectFromBlock(block, 'public') };
+  return { rec, spki: publicSpkiOfBlock(block, rec) };
 }
 
-async function loadSigningKey(ctx: OpContext, uid: string, selfSigned: boolean): Promise<KeyObject> {
+async function loadSigner(ctx: OpContext, uid: string, selfSigned: boolean): Promise<CertSigner> {
   const rec = await loadObject(ctx, uid);
   if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${uid} is destroyed`);
   requireOnline(rec);
@@ -151,16 +162,24 @@ async function loadSigningKey(ctx: OpContext, uid: string, selfSigned: boolean):
   const block = keyBlockOf(await readBody(ctx, rec));
   if (!block) throw new KmipError(Reason.KeyValueNotPresent, `object ${uid} holds no key`);
   requireKeyValue(block, uid);
+  const pqc = pqcOfBlock(block, integerAttribute(rec.attributes, 'Cryptographic Algorithm'));
+  if (pqc) {
+    // Issuing a certificate is signing with this key (pure ML-DSA / SLH-DSA, RFC 9881 / 9909).
+    checkCrypto(ctx.crypto, 'Sign', { algorithm: pqc.kmip });
+    const key = readPqcBlock(block, 'private', pqc);
+    keepSecret(ctx, key.bytes, ...(key.seed ? [key.seed] : []));
+    return pqcCertSigner(pqc, key.bytes);
+  }
   const key = keyObjectFromBlock(block, 'private');
   // Issuing a certificate is signing with this key (the hash is the issuer's choice: SHA-2).
   checkCrypto(ctx.crypto, 'Sign', asymmetricKeyFacts(key));
-  return key;
+  return keyObjectSigner(key);
 }
 
 export interface Issuer {
   readonly subjectDer: Uint8Array;
-  readonly publicKey: KeyObject;
-  readonly signingKey: KeyObject;
+  /** Signs with the issuer's private key; its publicSpki is the issuer's public key. */
+  readonly signer: CertSigner;
   /** The issuer's certificate object, when not self-signed. */
   readonly certificateUid?: string;
   /** Latest time the issued certificate may run to (the issuer certificate's own end), seconds. */
@@ -173,15 +192,14 @@ export interface Issuer {
  */
 export function issueUnder(
   issuer: Issuer,
-  subject: { readonly subjectDer: Uint8Array; readonly subjectKey: KeyObject; readonly usageMask: number },
+  subject: { readonly subjectDer: Uint8Array; readonly subjectSpki: Uint8Array; readonly usageMask: number },
   notBefore: bigint,
   notAfter: bigint,
-): Buffer {
+): Promise<Buffer> {
   return issueCertificate({
     ...subject,
     issuerDer: issuer.subjectDer,
-    issuerPublicKey: issuer.publicKey,
-    signingKey: issuer.signingKey,
+    signer: issuer.signer,
     notBefore,
     notAfter: issuer.notAfter !== undefined && notAfter > issuer.notAfter ? issuer.notAfter : notAfter,
   });
@@ -203,7 +221,7 @@ export async function certificateDer(ctx: OpContext, rec: ManagedObjectRecord): 
 export async function resolveIssuer(
   ctx: OpContext,
   issuerCertUid: string | undefined,
-  subject: { readonly der: Uint8Array; readonly key: KeyObject; readonly privateUid?: string },
+  subject: { readonly der: Uint8Array; readonly spki: Uint8Array; readonly privateUid?: string },
   explicitPrivateUid: string | undefined,
 ): Promise<Issuer> {
   if (issuerCertUid === undefined) {
@@ -211,9 +229,9 @@ export async function resolveIssuer(
     if (privUid === undefined) {
       throw new KmipError(Reason.PermissionDenied, 'no issuer: name a CA certificate with a Certificate Link, or certify a public key whose private key the server holds (self-signed)');
     }
-    const signingKey = await loadSigningKey(ctx, privUid, true);
-    if (!sameKey(subject.key, signingKey)) throw new KmipError(Reason.InvalidField, 'the private key does not belong to the public key being certified');
-    return { subjectDer: subject.der, publicKey: subject.key, signingKey };
+    const signer = await loadSigner(ctx, privUid, true);
+    if (!sameKey(subject.spki, signer.publicSpki)) throw new KmipError(Reason.InvalidField, 'the private key does not belong to the public key being certified');
+    return { subjectDer: subject.der, signer };
   }
   const rec = await loadObject(ctx, issuerCertUid);
   if (isDestroyed(rec.state)) throw new KmipError(Reason.ObjectDestroyed, `object ${issuerCertUid} is destroyed`);
@@ -239,9 +257,9 @@ export async function resolveIssuer(
   if (privUid === undefined) {
     throw new KmipError(Reason.PermissionDenied, `the private key of issuer ${issuerCertUid} is not known: link the certificate to its public key, or name the key with a Private Key Link`);
   }
-  const signingKey = await loadSigningKey(ctx, privUid, false);
-  if (!x509.checkPrivateKey(signingKey)) throw new KmipError(Reason.InvalidField, `the private key does not belong to issuer certificate ${issuerCertUid}`);
-  return { subjectDer: subjectOfCertificate(der), publicKey: x509.publicKey, signingKey, certificateUid: issuerCertUid, notAfter };
+  const signer = await loadSigner(ctx, privUid, false);
+  if (!sameKey(certificateSpki(der), signer.publicSpki)) throw new KmipError(Reason.InvalidField, `the private key does not belong to issuer certificate ${issuerCertUid}`);
+  return { subjectDer: subjectOfCertificate(der), signer, certificateUid: issuerCertUid, notAfter };
 }
 
 /** Certificates this server issues run a year unless a Deactivation Date says otherwise. */

@@ -48,6 +48,8 @@ export function pqcCipher(direction: 'encrypt' | 'decrypt', r: KeyedRequest): Tt
   const alg = pqcOfRequest(r);
   if (!alg) return undefined;
   singleCall(r, alg, direction === 'encrypt' ? 'encapsulation' : 'decapsulation');
+  // A signing key is the wrong key (Invalid Field), whatever the policy says about the operation.
+  if (!alg.kem) throw new KmipError(Reason.InvalidField, `${alg.name} keys do not ${direction === 'encrypt' ? 'encapsulate' : 'decapsulate'}; ML-KEM keys do`);
   checkCrypto(r.ctx.crypto, direction === 'encrypt' ? 'Encrypt' : 'Decrypt', { algorithm: alg.kmip });
   const key = keyOf(r, alg);
   if (direction === 'encrypt') {

@@ -76,23 +76,23 @@ export const certifyHandler: OperationHandler = {
       throw new KmipError(Reason.MissingData, 'Certify needs the public key (Unique Identifier or ID Placeholder) or a Certificate Request');
     }
     const pub = uid === undefined ? undefined : await loadSubjectPublicKey(ctx, uid);
-    if (pub && csr && !sameKey(pub.key, csr.publicKey)) {
+    if (pub && csr && !sameKey(pub.spki, csr.publicSpki)) {
       throw new KmipError(Reason.InvalidField, 'the Certificate Request is for another key than the public key named');
     }
-    const subjectKey = pub?.key ?? (csr as NonNullable<typeof csr>).publicKey;
+    const subjectSpki = pub?.spki ?? (csr as NonNullable<typeof csr>).publicSpki;
     const subjectDer = csr?.subjectDer ?? commonNameDer(subjectName(attrs, pub?.rec));
 
     const issuer = await resolveIssuer(
       ctx,
       linkTarget(attrs, LinkType.CertificateLink),
-      { der: subjectDer, key: subjectKey, ...(pub ? { privateUid: linkTarget(pub.rec.attributes, LinkType.PrivateKeyLink) } : {}) },
+      { der: subjectDer, spki: subjectSpki, ...(pub ? { privateUid: linkTarget(pub.rec.attributes, LinkType.PrivateKeyLink) } : {}) },
       linkTarget(attrs, LinkType.PrivateKeyLink),
     );
     const now = nowSeconds(ctx);
     const notBefore = dateAttribute(attrs, 'Activation Date') ?? now;
     const notAfter = dateAttribute(attrs, 'Deactivation Date') ?? notBefore + DEFAULT_VALIDITY_SECONDS;
     const usageMask = usageMaskOf(attrs) ?? (pub ? (usageMaskOf(pub.rec.attributes) ?? 0) : 0);
-    const der = issueUnder(issuer, { subjectDer, subjectKey, usageMask }, notBefore, notAfter);
+    const der = await issueUnder(issuer, { subjectDer, subjectSpki, usageMask }, notBefore, notAfter);
 
     const body = ttlv.structure(Tag.Certificate, [ttlv.enumeration(Tag.CertificateType, CertificateType.X_509), ttlv.byteString(Tag.CertificateValue, der)]);
     const own = derivedFromBody(body);

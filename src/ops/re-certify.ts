@@ -25,6 +25,7 @@ import { KmipError, Reason } from '../kmip/errors';
 import type { OperationHandler } from '../objects/context';
 import type { StoredAttribute } from '../store/object-store';
 import { subjectOfCertificate } from '../crypto/x509-issue';
+import { certificateSignedBy, certificateSpki } from '../crypto/cert-keys';
 import { isServerManaged } from '../objects/attribute-policy';
 import { addAttributeInstance, isDestroyed, loadObject, mayReach, nowSeconds, requestedUid, requireOnline, touchLastChange } from '../objects/managed-object';
 import { checkClientAttributes, chooseProtectionStorage, prepareNewObject } from '../objects/new-object';
@@ -73,8 +74,8 @@ export const reCertifyHandler: OperationHandler = {
 
     const oldDer = await certificateDer(ctx, old);
     const x509 = new X509Certificate(oldDer);
-    const subjectKey = x509.publicKey;
-    if (csr && !sameKey(csr.publicKey, subjectKey)) throw new KmipError(Reason.InvalidField, 'Re-certify renews a certificate for the same key pair; the Certificate Request is for another key');
+    const subjectSpki = certificateSpki(oldDer);
+    if (csr && !sameKey(csr.publicSpki, subjectSpki)) throw new KmipError(Reason.InvalidField, 'Re-certify renews a certificate for the same key pair; the Certificate Request is for another key');
     const subjectDer = csr?.subjectDer ?? subjectOfCertificate(oldDer);
 
     const pubUid = linkTarget(old.attributes, LinkType.PublicKeyLink);
@@ -82,7 +83,7 @@ export const reCertifyHandler: OperationHandler = {
     // Certificate Link moves to the new certificate.
     const linked = pubUid === undefined ? undefined : await ctx.store.get(pubUid);
     const pub = linked && !isDestroyed(linked.state) && mayReach(ctx, linked) ? linked : undefined;
-    const selfSigned = x509.issuer === x509.subject && x509.verify(subjectKey);
+    const selfSigned = x509.issuer === x509.subject && certificateSignedBy(oldDer, subjectSpki);
     const issuerCertUid = linkTarget(attrs, LinkType.CertificateLink) ?? linkTarget(old.attributes, LinkType.CertificateLink);
     if (issuerCertUid === undefined && !selfSigned) {
       throw new KmipError(Reason.PermissionDenied, `the issuer of certificate ${uid} is not held by the server (no Certificate Link), so it cannot be re-certified`);
@@ -90,7 +91,7 @@ export const reCertifyHandler: OperationHandler = {
     const issuer = await resolveIssuer(
       ctx,
       issuerCertUid,
-      { der: subjectDer, key: subjectKey, ...(pub ? { privateUid: linkTarget(pub.attributes, LinkType.PrivateKeyLink) } : {}) },
+      { der: subjectDer, spki: subjectSpki, ...(pub ? { privateUid: linkTarget(pub.attributes, LinkType.PrivateKeyLink) } : {}) },
       linkTarget(attrs, LinkType.PrivateKeyLink),
     );
 
@@ -100,7 +101,7 @@ export const reCertifyHandler: OperationHandler = {
     const notBefore = start !== undefined && start > now ? start : now;
     const notAfter = notBefore + (seconds(x509.validTo) - seconds(x509.validFrom));
     const usage = (usageMaskOf(attrs) ?? usageMaskOf(old.attributes) ?? (pub ? usageMaskOf(pub.attributes) : undefined) ?? 0) | (x509.ca ? CryptographicUsageMask.CertificateSign : 0);
-    const der = issueUnder(issuer, { subjectDer, subjectKey, usageMask: usage }, notBefore, notAfter);
+    const der = await issueUnder(issuer, { subjectDer, subjectSpki, usageMask: usage }, notBefore, notAfter);
 
     const body = ttlv.structure(Tag.Certificate, [ttlv.enumeration(Tag.CertificateType, CertificateType.X_509), ttlv.byteString(Tag.CertificateValue, der)]);
     const own = derivedFromBody(body);

@@ -31,7 +31,10 @@ export interface ListenerOptions {
   readonly ciphers?: string;
   /** Refuse a client certificate whose Extended Key Usage does not list clientAuth (or that has none). */
   readonly requireClientAuthEku?: boolean;
-  /** A connection that sends nothing for this long is closed. */
+  /**
+   * A connection that sends nothing for this long is closed; the clock does not run out while a
+   * request of the connection is still being worked on (a slow SLH-DSA signature), only after.
+   */
   readonly idleTimeoutMs: number;
   /** A TLS handshake must complete within this. */
   readonly handshakeTimeoutMs: number;
@@ -140,7 +143,6 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
       else perIdentity.delete(name);
     });
     socket.on('error', () => socket.destroy());
-    socket.setTimeout(opts.idleTimeoutMs, () => socket.destroy());
     serveConnection(socket, client);
   });
 
@@ -167,6 +169,12 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
       }
     };
     socket.on('close', stopPartialTimer);
+    // Idle means the client owes us nothing and we owe it nothing: while an answer is being made
+    // the connection is busy, however long that takes; the clock restarts when the last answer is out.
+    socket.setTimeout(opts.idleTimeoutMs);
+    socket.on('timeout', () => {
+      if (pending === 0) socket.destroy();
+    });
     socket.on('data', (chunk: Buffer) => {
       let frames: Uint8Array[];
       try {
@@ -196,6 +204,7 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
         chain = work.then(
           () => {
             pending--;
+            if (pending === 0 && !socket.destroyed) socket.setTimeout(opts.idleTimeoutMs);
             if (pending < MAX_PIPELINED / 2 && socket.isPaused()) {
               socket.resume();
               startPartialTimer();

@@ -5,6 +5,9 @@
  * algorithm; mutated ciphertexts to decapsulation and signatures to verification. A key is
  * accepted or refused with Invalid Field / Missing Data, never with bytes after it; a ciphertext
  * gives a secret or Invalid Field; a signature checks false or true; nothing else may be thrown.
+ * Also PKCS#10 requests signed with ML-DSA and certificates an ML-DSA key issued
+ * (src/crypto/x509-issue.ts, src/crypto/cert-keys.ts), mutated: a request is accepted or refused
+ * with Invalid Field, a certificate's signature checks true or false or it is refused as unparsable.
  * FUZZ_RUNS scales the run (default 2,000), FUZZ_SECONDS bounds it as in the other fuzz tests.
  */
 import fc from 'fast-check';
@@ -15,6 +18,10 @@ import { KmipError } from '../../src/kmip/errors';
 import { generatePqcKeyPair, pqcAlgorithm, pqcDecapsulate, pqcEncapsulate, pqcSign, pqcVerify, type PqcAlgorithm } from '../../src/crypto/pqc';
 import { inspectPqcKeyBlock, pqcKeyBlock } from '../../src/crypto/pqc-keys';
 import { mutation } from './fuzz-target';
+import * as asn1js from 'asn1js';
+import { certificateSignedBy, certificateSpki, pqcCertSigner } from '../../src/crypto/cert-keys';
+import { pqcSpki } from '../../src/crypto/pqc-keys';
+import { commonNameDer, issueCertificate, parseCertificationRequest } from '../../src/crypto/x509-issue';
 
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 2000);
 const SECONDS = process.env['FUZZ_SECONDS'] === undefined ? undefined : Number(process.env['FUZZ_SECONDS']);
@@ -108,5 +115,53 @@ describe('post-quantum ciphertexts and signatures under mutation', () => {
     );
     console.log(`pqc ciphertext/signature fuzz: ${secrets} secrets, ${valid} valid signatures`);
     expect(secrets).toBeGreaterThan(0);
+  }, TEST_TIMEOUT);
+});
+
+describe('certificates and certificate requests of ML-DSA keys under mutation', () => {
+  // Each input costs an ML-DSA verification (milliseconds): a quarter of the runs keeps the file's time.
+  const CERT_RUNS = Math.max(1, Math.ceil(RUNS / 4));
+  const dsa = PAIRS[1]!;
+  const spki = pqcSpki(dsa.alg, dsa.pair.publicKey);
+  const info = new asn1js.Sequence({
+    value: [new asn1js.Integer({ value: 0 }), asn1js.fromBER(commonNameDer('fuzz')).result, asn1js.fromBER(spki).result, new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [] })],
+  });
+  const signature = pqcSign(dsa.alg, dsa.pair.secretKey, new Uint8Array(info.toBER(false)));
+  const request = Buffer.from(
+    new asn1js.Sequence({ value: [info, new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: dsa.alg.oid as string })] }), new asn1js.BitString({ valueHex: signature, unusedBits: 0 })] }).toBER(false),
+  );
+
+  test('a request is accepted or refused with Invalid Field; a certificate verifies, fails, or is refused as unparsable', async () => {
+    expect(parseCertificationRequest(request).publicSpki).toEqual(spki);
+    const cert = await issueCertificate({ subjectDer: commonNameDer('fuzz'), subjectSpki: spki, issuerDer: commonNameDer('fuzz'), signer: pqcCertSigner(dsa.alg, dsa.pair.secretKey), notBefore: 1_700_000_000n, notAfter: 1_800_000_000n, usageMask: 0 });
+    expect(certificateSignedBy(cert, spki)).toBe(true);
+    let accepted = 0;
+    fc.assert(
+      fc.property(mutation([request]), (bytes) => {
+        try {
+          parseCertificationRequest(bytes);
+          accepted++;
+        } catch (e) {
+          if (!(e instanceof KmipError)) throw e;
+          expect(e.reason).toBe(ResultReason.InvalidField);
+        }
+      }),
+      { numRuns: CERT_RUNS, ...BUDGET },
+    );
+    let verified = 0;
+    fc.assert(
+      fc.property(mutation([cert]), (bytes) => {
+        try {
+          certificateSpki(bytes);
+          if (certificateSignedBy(bytes, spki)) verified++;
+        } catch (e) {
+          if (!(e instanceof KmipError)) throw e;
+          expect(e.reason).toBe(ResultReason.InvalidField);
+        }
+      }),
+      { numRuns: CERT_RUNS, ...BUDGET },
+    );
+    console.log(`ML-DSA certificate fuzz: ${accepted} requests accepted, ${verified} certificates verified`);
+    expect(accepted).toBeGreaterThan(0);
   }, TEST_TIMEOUT);
 });

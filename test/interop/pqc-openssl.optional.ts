@@ -2,7 +2,8 @@
  * Post-quantum keys against an independent implementation: pyca/cryptography on OpenSSL 3.5+
  * (test/interop/pqc_openssl.py). Keys made there are registered here (PKCS#8 seed form and
  * SubjectPublicKeyInfo) and used; keys made here load there; signatures and encapsulations cross
- * in both directions, all through a real TLS client.
+ * in both directions, all through a real TLS client. Certificates an ML-DSA CA key issued through
+ * Certify are read by pyca's X.509 parser and their signatures checked by its OpenSSL.
  *
  * Not part of `npm test`: neither Debian 12 nor the npm registry offers a pyca/cryptography on
  * OpenSSL 3.5, so CI cannot install what it needs. Run it where one exists: `npm run test:pqc-openssl`.
@@ -11,7 +12,8 @@
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { KmipClient, attribute, keyObject } from '../../src/client';
-import { CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, ObjectType } from '../../src/spec/generated/enums';
+import { CryptographicAlgorithm, CryptographicUsageMask, KeyFormatType, LinkType, ObjectType, Operation, ResultStatus } from '../../src/spec/generated/enums';
+import { newObjectAttributes, nameAttribute, ttlv } from '../../src/client';
 import { Tag } from '../../src/spec/generated/tags';
 import { pqcAlgorithm } from '../../src/crypto/pqc';
 import { probeError, requireEnvironment } from '../helpers/environment';
@@ -86,5 +88,36 @@ need.describe('post-quantum interop with OpenSSL (pyca/cryptography)', () => {
     expect(py({ op: 'decapsulate', pkcs8: String(theirs['pkcs8']), ciphertext: hex(ours.cipherText) })['secret']).toBe(hex(ours.sharedSecret));
     const e2 = py({ op: 'encapsulate', spki: String(theirs['spki']) });
     expect(hex((await c.decapsulate(priv, Buffer.from(String(e2['ciphertext']), 'hex'))).data)).toBe(e2['secret']);
+  });
+
+  it('certificates an ML-DSA-65 CA key issued (self-signed, and for an ML-DSA-44 key) parse and verify in OpenSSL', async () => {
+    const V21 = { major: 2, minor: 1 } as const;
+    const certify = async (pub: string, attrs: ReturnType<typeof attribute>[]): Promise<Buffer> => {
+      const [r] = await c.send([{ operation: Operation.Certify, payload: [ttlv.textString(Tag.UniqueIdentifier, pub), newObjectAttributes(V21, attrs)] }], { version: V21 });
+      expect(r?.status).toBe(ResultStatus.Success);
+      const uid = String(r?.payload?.find((i) => i.tag === Tag.UniqueIdentifier)?.value);
+      await c.activate(uid);
+      return Buffer.from((await c.get(uid)).value ?? []);
+    };
+    const M = CryptographicUsageMask;
+    const ca = await c.createKeyPair({
+      common: [attribute('Cryptographic Algorithm', CryptographicAlgorithm.ML_DSA_65)],
+      privateKey: [attribute('Cryptographic Usage Mask', M.Sign | M.CertificateSign)],
+      publicKey: [attribute('Cryptographic Usage Mask', M.Verify | M.CertificateSign)],
+    });
+    await c.activate(ca.privateKeyUniqueIdentifier);
+    const root = await certify(ca.publicKeyUniqueIdentifier, [nameAttribute('interop root')]);
+    const rootUid = (await c.locate([nameAttribute('interop root')])).uniqueIdentifiers[0]!;
+    const leafKeys = await createPair(c, pqcAlgorithm(CryptographicAlgorithm.ML_DSA_44)!);
+    const link = attribute('Link', ttlv.structure(Tag.Link, [ttlv.enumeration(Tag.LinkType, LinkType.CertificateLink), ttlv.textString(Tag.LinkedObjectIdentifier, rootUid)]));
+    const leaf = await certify(leafKeys.pub, [nameAttribute('interop leaf'), link]);
+    for (const [cert, subjectKey] of [[root, ca.publicKeyUniqueIdentifier], [leaf, leafKeys.pub]] as const) {
+      const seen = py({ op: 'certificate', certificate: hex(cert), issuer: hex(root) });
+      expect(seen).toEqual({ valid: true, issuerMatches: true, signatureOid: pqcAlgorithm(CryptographicAlgorithm.ML_DSA_65)!.oid, spki: hex(await getMaterial(c, subjectKey, KeyFormatType.X_509)) });
+    }
+    // A certificate altered after signing does not verify there.
+    const bent = Buffer.from(leaf);
+    bent[bent.length - 40] = (bent[bent.length - 40] as number) ^ 1;
+    expect(py({ op: 'certificate', certificate: hex(bent), issuer: hex(root) })['valid']).toBe(false);
   });
 });

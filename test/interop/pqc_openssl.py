@@ -47,6 +47,24 @@ def main():
     elif op == "decapsulate":
         k = s.load_der_private_key(h(job["pkcs8"]), password=None)
         out = {"secret": k.decapsulate(h(job["ciphertext"])).hex()}
+    elif op == "certificate":
+        # A certificate the KMIP server issued, read by pyca's X.509 parser and its signature checked
+        # by OpenSSL with the issuer certificate's key (pyca's verify_directly_issued_by knows no ML-DSA).
+        from cryptography import x509
+
+        cert = x509.load_der_x509_certificate(h(job["certificate"]))
+        issuer = x509.load_der_x509_certificate(h(job["issuer"]))
+        try:
+            issuer.public_key().verify(cert.signature, cert.tbs_certificate_bytes)
+            valid = True
+        except Exception:
+            valid = False
+        out = {
+            "valid": valid,
+            "issuerMatches": cert.issuer == issuer.subject,
+            "signatureOid": cert.signature_algorithm_oid.dotted_string,
+            "spki": spki(cert.public_key()),
+        }
     elif op == "public":
         k = s.load_der_private_key(h(job["pkcs8"]), password=None)
         out = {"spki": spki(k.public_key())}

@@ -194,3 +194,41 @@ test('an idle connection is closed after the idle timeout', async () => {
     await quick.close();
   }
 });
+
+test('a request worked on for longer than the idle timeout is answered; the idle clock starts after the answer', async () => {
+  const IDLE_MS = 300;
+  const WORK_MS = 4 * IDLE_MS;
+  // A deliberately slow request: the answer waits WORK_MS for its audit record's flush, as it
+  // would behind a slow SLH-DSA "s" signature, with nothing sent either way meanwhile.
+  const core = t.embedded.core;
+  const audit = Object.create(core.audit, {
+    durable: { value: () => new Promise<void>((resolve) => setTimeout(resolve, WORK_MS)).then(() => core.audit.durable()) },
+  }) as typeof core.audit;
+  const slow = await startListener({ ...core, audit }, listenerOptions(t.pki, { idleTimeoutMs: IDLE_MS }));
+  try {
+    const s = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const c = tls.connect({
+        host: '127.0.0.1',
+        port: slow.address.port,
+        servername: 'localhost',
+        ca: fs.readFileSync(t.pki.caPath),
+        cert: fs.readFileSync(t.pki.clientCertPath),
+        key: fs.readFileSync(t.pki.clientKeyPath),
+      });
+      c.once('secureConnect', () => resolve(c));
+      c.once('error', reject);
+    });
+    const closed = new Promise<number>((resolve) => s.once('close', () => resolve(Date.now())));
+    const sent = Date.now();
+    const [r] = await exchange(s, [requestMessage({ major: 1, minor: 4 }, [{ operation: Operation.DiscoverVersions, payload: [] }])], 1);
+    const answered = Date.now();
+    expect(parseResponse(r!).items[0]!.status).toBe(ResultStatus.Success);
+    expect(answered - sent).toBeGreaterThanOrEqual(WORK_MS - 5);
+    // Still idle-closed afterwards, and not before a whole idle period after the answer.
+    const end = await closed;
+    expect(end - answered).toBeGreaterThanOrEqual(IDLE_MS - 50);
+    expect(end - answered).toBeLessThan(20_000);
+  } finally {
+    await slow.close();
+  }
+});
