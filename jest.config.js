@@ -3,6 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // test/slow/ runs as its own CI step (npm run test:slow), keeping npm test within its time budget.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/slow/'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { diagnostics: false }],
     // The @noble packages (post-quantum, hashes, curves) ship ES modules only. Node 20 requires them

@@ -7,10 +7,10 @@
  * threads taking them as cores allow. The listener keeps its ordinary short idle timeout: a
  * connection waiting for its signature is busy, not idle.
  */
-import { KmipClient } from '../../../src/client';
-import { PQC_ALGORITHMS } from '../../../src/crypto/pqc';
-import { useTestListener, type TestListener } from '../../helpers/test-listener';
-import { pqcClient, roundTrip } from './pqc-helpers';
+import { KmipClient } from '../../src/client';
+import { PQC_ALGORITHMS } from '../../src/crypto/pqc';
+import { useTestListener, type TestListener } from '../helpers/test-listener';
+import { pqcClient, roundTrip } from '../integration/crypto/pqc-helpers';
 
 jest.setTimeout(900_000);
 const t: TestListener = useTestListener({ idleTimeoutMs: 5_000 });
