@@ -25,6 +25,9 @@ import { parseCryptoperiods, type CryptoperiodPolicy } from './objects/cryptoper
 import { parseRotationPolicies, RotationPolicyError, type RotationPolicy } from './scheduler/rotation-policy';
 import { AccessPolicyError, loadAccessPolicy, withAdministrators, type AccessPolicy } from './access/policy';
 import { redactedUrl } from './store/postgres-url';
+import { ConfigError, isObject, onlyKeys, posInt, section, str, type Json, type JsonObject } from './config-values';
+
+export { ConfigError };
 export interface ServerConfig {
   readonly host: string;
   readonly port: number;
@@ -134,18 +137,6 @@ export function requireEmbeddedStore(config: ServerConfig, command: string): voi
 /** Connections per server process to PostgreSQL when `store.poolSize` is not given. */
 export const DEFAULT_POSTGRES_POOL_SIZE = 10;
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(
-    readonly key: string,
-    message: string,
-  ) {
-    super(`config: ${key}: ${message}`);
-  }
-}
-
-type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
-type JsonObject = { [k: string]: Json };
 
 /** The store's file in the data directory, unless `store.path` names another. */
 export const STORE_FILE = 'kmip.sqlite';
@@ -174,10 +165,6 @@ function parseWorkers(value: unknown, key: string): number {
 
 /** The newest 1.x version: what an endpoint is spoken to in unless it says otherwise. */
 const DEFAULT_ENDPOINT_VERSION: ProtocolVersion = { major: 1, minor: 4 };
-
-function isObject(v: Json | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** `rotation`: the server's automatic rotation policies (scheduler/rotation-policy.ts). */
 function parseRotation(raw: JsonObject): readonly RotationPolicy[] {
@@ -224,34 +211,6 @@ function checkPostgresUrl(url: string): void {
     throw new ConfigError('store.url', `must be a postgresql:// URL, not ${parsed.protocol}//`);
   }
   if (parsed.hostname === '' || parsed.pathname.length <= 1) throw new ConfigError('store.url', `${redactedUrl(url)} must name a host and a database`);
-}
-
-function onlyKeys(obj: JsonObject, allowed: readonly string[], prefix: string): void {
-  for (const k of Object.keys(obj)) {
-    if (!allowed.includes(k)) throw new ConfigError(prefix + k, `unknown key (allowed: ${allowed.join(', ')})`);
-  }
-}
-
-function str(obj: JsonObject, key: string, prefix: string): string | undefined {
-  const v = obj[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v === '') throw new ConfigError(prefix + key, 'must be a non-empty string');
-  return v;
-}
-
-function posInt(obj: JsonObject, key: string, prefix: string): number | undefined {
-  const v = obj[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ConfigError(prefix + key, 'must be a positive integer');
-  return v;
-}
-
-function section(obj: JsonObject, key: string, allowed: readonly string[]): JsonObject | undefined {
-  const v = obj[key];
-  if (v === undefined) return undefined;
-  if (!isObject(v)) throw new ConfigError(key, 'must be an object');
-  onlyKeys(v, allowed, `${key}.`);
-  return v;
 }
 
 function parseListen(value: string, key = 'listen'): { host: string; port: number } {
