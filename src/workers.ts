@@ -18,7 +18,8 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { ServerConfig } from './config';
-import { openAuditLog, openHsmForAudit, prepareDataDir, SCHEDULER_ROLE_ENV, startAuditForwarder, startMetrics, tlsSources } from './main';
+import { openAuditLog, prepareDataDir, SCHEDULER_ROLE_ENV, startAuditForwarder, startMetrics, tlsSources } from './main';
+import { openHsmForAudit } from './server-hsm';
 import { serveWorkerAudit } from './audit/worker-sink';
 import { ServerMetrics } from './server/metrics';
 import { clusterScrape } from './server/metrics-cluster';

@@ -1,0 +1,44 @@
+/**
+ * The stores of the configured engine (`store.engine`), as the server, its workers and the commands
+ * beside it (grant, approve, kek retire) open them: the object store, and the approval store of dual
+ * control. The one place that chooses between the embedded SQLite file and PostgreSQL.
+ */
+import type { ServerConfig } from './config';
+import { SqliteObjectStore } from './store/sqlite';
+import { PostgresObjectStore } from './store/postgres-store';
+import { SqliteApprovalStore } from './store/sqlite-approvals';
+import { PostgresApprovalStore } from './store/postgres-approvals';
+import type { ApprovalStore } from './store/approval-store';
+import type { StoreObserver } from './store/sqlite-watch';
+
+/** The store a server runs on: either engine, with what start, readiness and the KEK check need. */
+export type ServerStore = SqliteObjectStore | PostgresObjectStore;
+
+/**
+ * Opens (and migrates) the store `store.engine` names. SQLite's is always shared: besides workers,
+ * the key-custody commands (kek rotate) rewrite rows of a running server's store, and a cached row
+ * must not outlive the KEK it names (kek retire). PostgreSQL unreachable: one line naming the URL
+ * without its password (PostgresObjectStore.open).
+ */
+export async function openServerStore(config: ServerConfig, observer?: StoreObserver): Promise<ServerStore> {
+  const e = config.storeEngine;
+  if (e.engine === 'postgres') return PostgresObjectStore.open({ url: e.url, poolSize: e.poolSize });
+  return new SqliteObjectStore({ path: config.storePath, sharedWithOtherProcesses: true, observer });
+}
+
+/** Closes either engine, waiting for PostgreSQL's last deferred writes and its pool. */
+export async function closeStore(store: ServerStore): Promise<void> {
+  if (store instanceof PostgresObjectStore) await store.closeAsync();
+  else store.close();
+}
+
+/**
+ * Dual control's approvals in the configured store, over connections of their own (the `approve`
+ * command uses them beside a running server; nodes on one database all see the same requests). The
+ * store must have been migrated by a server start (schema 7): else a StoreError saying so.
+ */
+export async function openApprovalStore(config: ServerConfig): Promise<ApprovalStore> {
+  const e = config.storeEngine;
+  if (e.engine === 'postgres') return PostgresApprovalStore.open({ url: e.url });
+  return new SqliteApprovalStore(config.storePath);
+}
