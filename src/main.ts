@@ -21,7 +21,7 @@ import { closeInterruptedApprovals, DualControl } from './server/dual-control';
 import { secureDataDir } from './data-dir';
 import { SqliteObjectStore } from './store/sqlite';
 import { PostgresObjectStore } from './store/postgres-store';
-import { closeStore, openApprovalStore, openServerStore, type ServerStore } from './server-store';
+import { closeStore, openApprovalStore, openObjectCounter, openServerStore, type ServerStore } from './server-store';
 import cluster from 'node:cluster';
 import { createAuditLog, MemoryAuditSink, type AuditLog, type AuditSink } from './audit/audit-log';
 import { HEAD_FILE } from './audit/chain';
@@ -46,7 +46,6 @@ import type { CryptoperiodPolicy } from './objects/cryptoperiod';
 import { ServerMetrics } from './server/metrics';
 import { probeReadiness, startMetricsEndpoint, type MetricsEndpointOptions, type RunningMetricsEndpoint } from './server/metrics-endpoint';
 import { answerPrimaryScrapes } from './server/metrics-cluster';
-import { ObjectCounter } from './store/object-counts';
 import { startLifecycleScheduler, type LifecycleScheduler } from './scheduler/start';
 import { AutomaticRotation } from './scheduler/rotation';
 
@@ -313,8 +312,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   // Requests and refusals are counted from their audit records (server/metrics.ts).
   const audit = metrics ? metrics.observeAudit(trail) : trail;
   // Objects are counted by the process that serves the endpoint: here, unless the primary does.
-  // Counted from the SQLite file by a thread of its own; not yet on PostgreSQL (docs/scaling.md).
-  const counter = metrics && !inCluster && config.storeEngine.engine === 'sqlite' ? new ObjectCounter(config.storePath) : undefined;
+  // On a connection of its own: a thread reading the SQLite file, or PostgreSQL's GROUP BY (server-store.ts).
+  const counter = metrics && !inCluster ? openObjectCounter(config) : undefined;
   const backlogOf = fileTrail;
   metrics?.readFrom({
     ...(counter ? { objectCounts: () => counter.counts() } : {}),

@@ -1,7 +1,7 @@
 /**
  * The stores of the configured engine (`store.engine`), as the server, its workers and the commands
  * beside it (grant, approve, kek retire) open them: the object store, and the approval store of dual
- * control. The one place that chooses between the embedded SQLite file and PostgreSQL.
+ * control, and the object counter of the metrics. The one place that chooses between the embedded SQLite file and PostgreSQL.
  */
 import type { ServerConfig } from './config';
 import { SqliteObjectStore } from './store/sqlite';
@@ -9,7 +9,9 @@ import { PostgresObjectStore } from './store/postgres-store';
 import { SqliteApprovalStore } from './store/sqlite-approvals';
 import { PostgresApprovalStore } from './store/postgres-approvals';
 import type { ApprovalStore } from './store/approval-store';
-import type { StoreObserver } from './store/sqlite-watch';
+import type { ObjectCount, StoreObserver } from './store/sqlite-watch';
+import { ObjectCounter } from './store/object-counts';
+import { PostgresObjectCounter } from './store/postgres-counts';
 
 /** The store a server runs on: either engine, with what start, readiness and the KEK check need. */
 export type ServerStore = SqliteObjectStore | PostgresObjectStore;
@@ -41,4 +43,20 @@ export async function openApprovalStore(config: ServerConfig): Promise<ApprovalS
   const e = config.storeEngine;
   if (e.engine === 'postgres') return PostgresApprovalStore.open({ url: e.url });
   return new SqliteApprovalStore(config.storePath);
+}
+
+/** Objects by type and state for /metrics, counted off the event loop, at most a few seconds old. */
+export interface ObjectCounts {
+  counts(): Promise<ObjectCount[]>;
+  close(): Promise<unknown>;
+}
+
+/**
+ * The object counter of the configured engine, over a connection of its own: a thread reading the
+ * SQLite file (object-counts.ts), or a GROUP BY PostgreSQL runs (postgres-counts.ts).
+ */
+export function openObjectCounter(config: ServerConfig): ObjectCounts {
+  const e = config.storeEngine;
+  if (e.engine === 'postgres') return new PostgresObjectCounter(e.url);
+  return new ObjectCounter(config.storePath);
 }
