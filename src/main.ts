@@ -21,7 +21,7 @@ import { closeInterruptedApprovals, DualControl } from './server/dual-control';
 import { secureDataDir } from './data-dir';
 import { SqliteObjectStore } from './store/sqlite';
 import { PostgresObjectStore } from './store/postgres-store';
-import { closeStore, openApprovalStore, openObjectCounter, openServerStore, type ServerStore } from './server-store';
+import { closeStore, openApprovalStore, openDueDates, openObjectCounter, openSchedulerLease, openServerStore, SCHEDULER_LEASE, type ServerStore } from './server-store';
 import cluster from 'node:cluster';
 import { createAuditLog, MemoryAuditSink, type AuditLog, type AuditSink } from './audit/audit-log';
 import { HEAD_FILE } from './audit/chain';
@@ -47,6 +47,7 @@ import { ServerMetrics } from './server/metrics';
 import { probeReadiness, startMetricsEndpoint, type MetricsEndpointOptions, type RunningMetricsEndpoint } from './server/metrics-endpoint';
 import { answerPrimaryScrapes } from './server/metrics-cluster';
 import { startLifecycleScheduler, type LifecycleScheduler } from './scheduler/start';
+import { LeasedScheduler } from './scheduler/leased';
 import { AutomaticRotation } from './scheduler/rotation';
 
 /** What the server tells clients about itself (Query). */
@@ -385,26 +386,24 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   let httpsListener: RunningListener | undefined;
   let metricsEndpoint: RunningMetricsEndpoint | undefined;
   // One process of a server runs the scheduler: this one, or the worker the primary gave the role (workers.ts).
-  // It reads due dates from the SQLite file (store/due-dates.ts): not yet on PostgreSQL (docs/scaling.md).
   const schedulerProcess = !inCluster || process.env[SCHEDULER_ROLE_ENV] === '1';
-  const runsScheduler = schedulerProcess && config.storeEngine.engine === 'sqlite';
-  if (config.storeEngine.engine === 'postgres' && schedulerProcess) {
-    console.log(JSON.stringify({ msg: 'store', note: 'the lifecycle scheduler (automatic rotation, due-date transitions) does not run on the postgres engine yet' }));
-  }
-  const scheduler =
-    runsScheduler
-      ? startLifecycleScheduler({
-          storePath: config.storePath,
-          store,
-          audit,
-          clock,
-          notifier,
-          recheckMs: opts.schedulerRecheckMs,
-          tasks: (dueDates, storeForRun) => [
-            new AutomaticRotation({ dueDates, store, storeForRun, keys, audit, clock, server: SERVER_INFO, crypto: config.crypto, compat: COMPAT_PROFILES[config.compat], policies: config.rotationPolicies }),
-          ],
-        })
-      : undefined;
+  const startScheduler = () =>
+    startLifecycleScheduler({
+      dueDates: openDueDates(config),
+      store,
+      audit,
+      clock,
+      notifier,
+      recheckMs: opts.schedulerRecheckMs,
+      tasks: (dueDates, storeForRun) => [
+        new AutomaticRotation({ dueDates, store, storeForRun, keys, audit, clock, server: SERVER_INFO, crypto: config.crypto, compat: COMPAT_PROFILES[config.compat], policies: config.rotationPolicies }),
+      ],
+    });
+  // On PostgreSQL several nodes share the store: of their scheduler processes, the lease's holder runs it.
+  const lease = schedulerProcess ? openSchedulerLease(config) : undefined;
+  const scheduler = schedulerProcess && !lease ? startScheduler() : undefined;
+  const leased = lease ? new LeasedScheduler(lease, SCHEDULER_LEASE.ttlMs, SCHEDULER_LEASE.renewMs, startScheduler, (fields) => console.log(JSON.stringify(fields))) : undefined;
+  leased?.begin();
   try {
     listener = await startListener(core, listenerOptions);
     try {
@@ -421,6 +420,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     }
   } catch (e) {
     await scheduler?.close();
+    await leased?.close();
     await counter?.close();
     await notifier?.close();
     await closeStore(store);
@@ -489,6 +489,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       await Promise.all([listener.close(), httpsListener?.close(), metricsEndpoint?.close()]);
       // Before the store: a sweep under way finishes its writes.
       await scheduler?.close();
+      await leased?.close();
       await counter?.close();
       // Operations answered Operation Pending finish (their writes are whole) before the store closes.
       await core.pending?.drain();

@@ -3,6 +3,8 @@
  * beside it (grant, approve, kek retire) open them: the object store, and the approval store of dual
  * control, and the object counter of the metrics. The one place that chooses between the embedded SQLite file and PostgreSQL.
  */
+import os from 'node:os';
+import { randomUUID } from 'node:crypto';
 import type { ServerConfig } from './config';
 import { SqliteObjectStore } from './store/sqlite';
 import { PostgresObjectStore } from './store/postgres-store';
@@ -12,6 +14,10 @@ import type { ApprovalStore } from './store/approval-store';
 import type { ObjectCount, StoreObserver } from './store/sqlite-watch';
 import { ObjectCounter } from './store/object-counts';
 import { PostgresObjectCounter } from './store/postgres-counts';
+import { DueDates, type DueDateSource } from './store/due-dates';
+import { PostgresDueDates } from './store/postgres-due-dates';
+import { PostgresLease } from './store/postgres-lease';
+import type { Lease } from './scheduler/leased';
 
 /** The store a server runs on: either engine, with what start, readiness and the KEK check need. */
 export type ServerStore = SqliteObjectStore | PostgresObjectStore;
@@ -59,4 +65,24 @@ export function openObjectCounter(config: ServerConfig): ObjectCounts {
   const e = config.storeEngine;
   if (e.engine === 'postgres') return new PostgresObjectCounter(e.url);
   return new ObjectCounter(config.storePath);
+}
+
+/** The lifecycle scheduler's timetable in the configured store, on a connection of its own. */
+export function openDueDates(config: ServerConfig): DueDateSource {
+  const e = config.storeEngine;
+  if (e.engine === 'postgres') return new PostgresDueDates(e.url);
+  return new DueDates(config.storePath);
+}
+
+/** How long a node holds the scheduler's lease without renewing it, and how often it renews. */
+export const SCHEDULER_LEASE = { ttlMs: 15_000, renewMs: 5_000 } as const;
+
+/**
+ * The scheduler's lease when several nodes may share the store (PostgreSQL): the node holding it
+ * runs the scheduler. Undefined on SQLite, whose one host's primary picks the scheduler's process.
+ */
+export function openSchedulerLease(config: ServerConfig): Lease | undefined {
+  const e = config.storeEngine;
+  if (e.engine !== 'postgres') return undefined;
+  return new PostgresLease(e.url, 'scheduler', `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`, SCHEDULER_LEASE.ttlMs);
 }

@@ -123,6 +123,19 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       CREATE INDEX approvals_by_state ON approvals(state, created_at);
     `,
   },
+  {
+    version: 8,
+    // PostgreSQL's alone (SQLite's store has one host, whose primary picks the scheduler's process):
+    // leases for work exactly one node of several runs (postgres-lease.ts). Times are the database's
+    // clock in milliseconds, so nodes' clocks need not agree.
+    sql: `
+      CREATE TABLE leases (
+        name        TEXT PRIMARY KEY,
+        holder      TEXT NOT NULL,
+        expires_at  BIGINT NOT NULL
+      );
+    `,
+  },
 ];
 
 export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;
