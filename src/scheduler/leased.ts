@@ -18,7 +18,7 @@ export interface Lease {
 export class LeasedScheduler {
   private scheduler: LifecycleScheduler | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private lastRenewed = 0;
+  private watchdog: NodeJS.Timeout | undefined;
   private closed = false;
   private tick: Promise<void> | undefined;
 
@@ -40,25 +40,22 @@ export class LeasedScheduler {
   }
 
   private async renew(): Promise<void> {
-    let held = false;
+    const asked = Date.now();
+    let held: boolean;
     try {
       held = await this.lease.acquire();
-      if (held) this.lastRenewed = Date.now();
+      // Held until at least `asked` + ttl by the database's clock: stop before then unless renewed.
+      if (held) this.armWatchdog(asked + this.ttlMs - this.renewMs - Date.now());
     } catch (e) {
-      // Not renewed: still ours until its expiry, by our reckoning; stop well before it.
-      held = this.scheduler !== undefined && Date.now() - this.lastRenewed < this.ttlMs - this.renewMs;
+      // Not renewed: the watchdog stops the scheduler before the lease can expire.
+      held = this.scheduler !== undefined;
       this.log({ msg: 'scheduler', lease: 'not renewed', error: (e as Error).message });
     }
     if (this.closed) return;
     if (held && this.scheduler === undefined) {
       this.scheduler = this.start();
       this.log({ msg: 'scheduler', lease: 'taken', holder: this.lease.holder });
-    } else if (!held && this.scheduler !== undefined) {
-      const s = this.scheduler;
-      this.scheduler = undefined;
-      await s.close();
-      this.log({ msg: 'scheduler', lease: 'lost', holder: this.lease.holder });
-    }
+    } else if (!held) await this.stopScheduler();
     if (this.closed) return;
     this.timer = setTimeout(() => {
       this.tick = this.renew();
@@ -67,10 +64,26 @@ export class LeasedScheduler {
     this.timer.unref();
   }
 
+  /** A renewal stuck or failing (the database away, a statement hanging) must not outlive the lease. */
+  private armWatchdog(inMs: number): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => void this.stopScheduler(), Math.max(0, inMs));
+    this.watchdog.unref();
+  }
+
+  private async stopScheduler(): Promise<void> {
+    const s = this.scheduler;
+    if (s === undefined) return;
+    this.scheduler = undefined;
+    await s.close();
+    this.log({ msg: 'scheduler', lease: 'lost', holder: this.lease.holder });
+  }
+
   /** Stops the scheduler (a sweep under way finishes), then gives the lease up. */
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.watchdog) clearTimeout(this.watchdog);
     await this.tick?.catch(() => undefined);
     const had = this.scheduler !== undefined;
     await this.scheduler?.close();
