@@ -19,7 +19,7 @@ import { Tag } from '../src/spec/generated/tags';
 import { EMBEDDED_TOKEN_DIR, KEK_LABEL, STORE_FILE } from '../src/config';
 import { createEmbeddedCore } from '../src/embedded';
 import { handleMessage } from '../src/server/handle-message';
-import { openEmbeddedHsm } from '../src/main';
+import { openEmbeddedHsm } from '../src/server-hsm';
 import { ensureSoftHsmToken, softHsmProtectorConfig } from '../src/keys/softhsm';
 import { SqliteObjectStore } from '../src/store/sqlite';
 import { DEV_CLIENT_CN } from '../src/pki/dev-pki';

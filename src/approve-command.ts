@@ -15,7 +15,7 @@ import type { Command } from 'commander';
 import { loadConfig, type ServerConfig } from './config';
 import { isSecurityOfficer, requiresApproval } from './access/caller';
 import { KEK_RETIRE, type AccessPolicy } from './access/policy';
-import { SqliteApprovalStore } from './store/sqlite-approvals';
+import { openApprovalStore } from './server-store';
 import type { ApprovalRecord, ApprovalStore } from './store/approval-store';
 import type { CustodyAudit } from './custody/custody-audit';
 import { withCustody } from './custody/with-custody';
@@ -61,7 +61,7 @@ function describe(a: ApprovalRecord): Record<string, unknown> {
 export async function decide(config: ServerConfig, openAudit: () => Promise<CustodyAudit>, opts: { id: string; as: string; deny: boolean }): Promise<ApprovalRecord> {
   const policy = policyOf(config);
   if (!isSecurityOfficer(policy, { name: opts.as })) throw new ApprovalError(`${opts.as} is not a security officer of the access policy (roles.securityOfficer): only officers approve`);
-  const approvals = new SqliteApprovalStore(config.storePath);
+  const approvals = await openApprovalStore(config);
   try {
     const a = await approvals.byId(opts.id);
     if (a === undefined) throw new ApprovalError(`no request ${opts.id} waits for approval (kmip-server approve list shows them)`);
@@ -89,16 +89,16 @@ export async function decide(config: ServerConfig, openAudit: () => Promise<Cust
     }
     return { ...a, state: to, decidedBy: opts.as, decidedAt };
   } finally {
-    approvals.close();
+    await approvals.close();
   }
 }
 
 async function withApprovals<T>(config: ServerConfig, fn: (s: ApprovalStore) => Promise<T>): Promise<T> {
-  const s = new SqliteApprovalStore(config.storePath);
+  const s = await openApprovalStore(config);
   try {
     return await fn(s);
   } finally {
-    s.close();
+    await s.close();
   }
 }
 

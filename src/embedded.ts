@@ -11,7 +11,8 @@ import { openEmbeddedCore, type EmbeddedCore, type EmbeddedCoreOptions as CoreOp
 
 // What callers of the embedded set-up name from here; each is defined where it belongs.
 export { KEK_LABEL } from './config';
-export { SERVER_INFO, openEmbeddedHsm, type EmbeddedCore } from './main';
+export { SERVER_INFO, type EmbeddedCore } from './main';
+export { openEmbeddedHsm } from './server-hsm';
 
 /** As main.ts takes them, every setting defaulted. */
 export type EmbeddedCoreOptions = Partial<CoreOptions>;

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
 import { loadConfig } from './config';
-import { closeStore, openServerStore, type ServerStore } from './main';
+import { closeStore, openServerStore, type ServerStore } from './server-store';
 import { describeGrantee, describeTarget, type GrantGrantee, type GrantRecord, type GrantTarget } from './store/grants';
 import { AccessPolicyError, operationNames } from './access/policy';
 import { withCustody } from './custody/with-custody';

@@ -1,29 +1,27 @@
 /**
  * The composition root: the only place that builds the adapters (store, HSM, audit, registry, TLS)
  * and wires them to the request path, for the server (startServer) and for an in-process core
- * (openEmbeddedCore: embedded.ts, tests, benchmarks, the conformance runner).
+ * (openEmbeddedCore: embedded.ts, tests, benchmarks, the conformance runner). The store of the
+ * configured engine is opened by server-store.ts, the HSM by server-hsm.ts (the commands beside a
+ * running server open them the same way).
  */
 import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { AccessControl } from './access/access-control';
 import path from 'node:path';
-import { EMBEDDED_TOKEN_DIR, KEK_LABEL, type ServerConfig } from './config';
+import type { ServerConfig } from './config';
 import { ensureDevPki } from './pki/dev-pki';
-import { readPin } from './keys/pin';
-import { INDEX_KEY_LABEL } from './keys/pkcs11-mac-keys';
-import { Pkcs11KeyProtector, type Pkcs11KeyProtectorConfig } from './keys/pkcs11';
-import { ensureSoftHsmToken, softHsmProtectorConfig } from './keys/softhsm';
-import { KeyProtectorError, type KeyProtector } from './keys/key-protector';
+import type { KeyProtector } from './keys/key-protector';
 import { forgetKekInUse, recordKekInUse, removeStaleKekRecords } from './keys/kek-in-use';
-import { nameCurrentKekIfUnset, CURRENT_KEK_FILE, currentKekId } from './keys/kek-current';
+import { currentKekId } from './keys/kek-current';
+import { openEmbeddedHsm, openServerHsm } from './server-hsm';
 import { sealClearDigests } from './objects/digest-index';
 import { PendingOperations } from './objects/pending-operations';
 import { closeInterruptedApprovals, DualControl } from './server/dual-control';
-import { SqliteApprovalStore } from './store/sqlite-approvals';
 import { secureDataDir } from './data-dir';
 import { SqliteObjectStore } from './store/sqlite';
 import { PostgresObjectStore } from './store/postgres-store';
-import type { StoreObserver } from './store/sqlite-watch';
+import { closeStore, openApprovalStore, openDueDates, openObjectCounter, openSchedulerLease, openServerStore, SCHEDULER_LEASE, type ServerStore } from './server-store';
 import cluster from 'node:cluster';
 import { createAuditLog, MemoryAuditSink, type AuditLog, type AuditSink } from './audit/audit-log';
 import { HEAD_FILE } from './audit/chain';
@@ -48,8 +46,8 @@ import type { CryptoperiodPolicy } from './objects/cryptoperiod';
 import { ServerMetrics } from './server/metrics';
 import { probeReadiness, startMetricsEndpoint, type MetricsEndpointOptions, type RunningMetricsEndpoint } from './server/metrics-endpoint';
 import { answerPrimaryScrapes } from './server/metrics-cluster';
-import { ObjectCounter } from './store/object-counts';
 import { startLifecycleScheduler, type LifecycleScheduler } from './scheduler/start';
+import { LeasedScheduler } from './scheduler/leased';
 import { AutomaticRotation } from './scheduler/rotation';
 
 /** What the server tells clients about itself (Query). */
@@ -65,41 +63,6 @@ type CoreParts = Omit<ServerCore, 'registry' | 'server' | 'pending'>;
 /** The request path wired to its adapters: the one place a ServerCore is put together. */
 function composeCore(parts: CoreParts): ServerCore {
   return { registry: buildRegistry(SENT_OPERATIONS), server: SERVER_INFO, pending: new PendingOperations(), ...parts };
-}
-
-/**
- * Opens (creating on first use) the embedded SoftHSM2 token in `tokenDir`, its KEK and its index key.
- * `mayCreateIndexKey` false: the store holds indexes made with one, so it must be there.
- */
-export async function openEmbeddedHsm(
-  tokenDir: string,
-  opts: { readonly mayCreate?: boolean; readonly mayCreateIndexKey?: boolean; readonly openIndexKey?: boolean; readonly createKek?: boolean; readonly kekEscrowable?: boolean; readonly kekId?: string } = {},
-): Promise<KeyProtector> {
-  const token = ensureSoftHsmToken(tokenDir, { mayCreate: opts.mayCreate });
-  // SoftHSM2 runs in this process: a call costs about 30 µs, less than a hop to the thread pool and
-  // back (bench/hsm-bench.ts; end to end, Get +14% and Create +31% in sync mode).
-  return Pkcs11KeyProtector.open(
-    softHsmProtectorConfig(token, KEK_LABEL, { callMode: 'sync', createIndexKey: opts.mayCreateIndexKey, openIndexKey: opts.openIndexKey, kekEscrowable: opts.kekEscrowable, ...(opts.createKek === false ? { createKek: false } : {}), ...(opts.kekId !== undefined ? { kekId: opts.kekId } : {}) }),
-  );
-}
-
-/**
- * The protector configuration of the server's token (embedded or configured), for the key-custody
- * commands, which open the token beside a running server. `mayCreateToken`: an embedded token may
- * be made (kek recover into a new data dir).
- */
-export function tokenProtectorConfig(config: ServerConfig, opts: { readonly mayCreateToken: boolean }): Pkcs11KeyProtectorConfig {
-  if (config.hsm === null) {
-    const token = ensureSoftHsmToken(path.join(config.dataDir, EMBEDDED_TOKEN_DIR), { mayCreate: opts.mayCreateToken });
-    return softHsmProtectorConfig(token, KEK_LABEL, { callMode: 'sync', kekEscrowable: config.kekEscrowable, ...currentKekOf(config) });
-  }
-  return { ...configuredModule(config.hsm), kekEscrowable: config.kekEscrowable, ...currentKekOf(config) };
-}
-
-/** The current KEK as the data dir names it (keys/kek-current.ts); nothing for a data dir from before (label rule). */
-function currentKekOf(config: ServerConfig): { kekId?: string } {
-  const kekId = currentKekId(config.dataDir);
-  return kekId !== undefined ? { kekId } : {};
 }
 
 export interface EmbeddedCoreOptions {
@@ -188,98 +151,6 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** The store a server runs on: either engine, with what start, readiness and the KEK check need. */
-export type ServerStore = SqliteObjectStore | PostgresObjectStore;
-
-/**
- * Opens (and migrates) the store `store.engine` names. SQLite's is always shared: besides workers,
- * the key-custody commands (kek rotate) rewrite rows of a running server's store, and a cached row
- * must not outlive the KEK it names (kek retire). PostgreSQL unreachable: one line naming the URL
- * without its password (PostgresObjectStore.open).
- */
-export async function openServerStore(config: ServerConfig, observer?: StoreObserver): Promise<ServerStore> {
-  const e = config.storeEngine;
-  if (e.engine === 'postgres') return PostgresObjectStore.open({ url: e.url, poolSize: e.poolSize });
-  return new SqliteObjectStore({ path: config.storePath, sharedWithOtherProcesses: true, observer });
-}
-
-/** Closes either engine, waiting for PostgreSQL's last deferred writes and its pool. */
-export async function closeStore(store: ServerStore): Promise<void> {
-  if (store instanceof PostgresObjectStore) await store.closeAsync();
-  else store.close();
-}
-
-/**
- * Opens the HSM for the store, and refuses to start when it does not hold every KEK the store's
- * objects are wrapped under (a store copied without its token, the wrong token or module): serving
- * would answer each of those objects with Cryptographic Failure. The embedded token is created only
- * for a store that needs no KEK yet. Then converts the Digests of a store written before they were
- * withheld (ops/digest-index.ts sealClearDigests), before anything is served.
- */
-async function openHsm(config: ServerConfig, store: ServerStore): Promise<KeyProtector> {
-  const kekIds = await store.kekIds();
-  const token = config.hsm === null ? `the embedded SoftHSM2 token in ${path.join(config.dataDir, EMBEDDED_TOKEN_DIR)}` : `token "${config.hsm.tokenLabel}" of ${config.hsm.module}`;
-  // The index key behind the Digest indexes (ops/digest-index.ts) is made with the KEK, or when a
-  // store written before them is converted; a store that holds indexes needs the key they were made with.
-  const mayCreateIndexKey = kekIds.length === 0 || store.needsDigestSealing();
-  let keys: KeyProtector;
-  try {
-    keys = await openHsmModule(config, kekIds.length === 0, mayCreateIndexKey);
-  } catch (e) {
-    // UNKNOWN_KEK names the missing key: only the index key's absence has this cause.
-    if (!mayCreateIndexKey && e instanceof KeyProtectorError && e.code === 'UNKNOWN_KEK' && e.message.includes('index key')) {
-      throw new Error(`the store's Digest indexes were made with the HSM key labelled "${INDEX_KEY_LABEL}", which ${token} does not hold: start with the token the store was used with`);
-    }
-    throw e;
-  }
-  try {
-    const missing = (await keys.missingKeks?.(kekIds)) ?? [];
-    if (missing.length > 0) {
-      throw new Error(`the store holds objects wrapped under KEK ${missing.join(', ')}, which ${token} does not hold: start with the token those objects were made with`);
-    }
-    // A data dir from before kek-current.json: the KEK its label found is named current from now on.
-    if (nameCurrentKekIfUnset(config.dataDir, keys.kekId)) console.log(JSON.stringify({ msg: 'kek', note: `KEK ${keys.kekId} named current in ${CURRENT_KEK_FILE}` }));
-    const sealed = await sealClearDigests(store, keys);
-    if (sealed > 0) console.log(JSON.stringify({ msg: 'store', note: `the Digests of ${sealed} secret objects were replaced by their index MACs` }));
-  } catch (e) {
-    await keys.close();
-    throw e;
-  }
-  return keys;
-}
-
-async function openHsmModule(config: ServerConfig, mayCreate: boolean, mayCreateIndexKey: boolean): Promise<KeyProtector> {
-  const kekEscrowable = config.kekEscrowable;
-  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, EMBEDDED_TOKEN_DIR), { mayCreate, mayCreateIndexKey, kekEscrowable, ...currentKekOf(config) });
-  return Pkcs11KeyProtector.open({ ...configuredModule(config.hsm), createIndexKey: mayCreateIndexKey, kekEscrowable, ...currentKekOf(config) });
-}
-
-/** The configured PKCS#11 module and token (`hsm`), the PIN read from where the config says. */
-function configuredModule(hsm: NonNullable<ServerConfig['hsm']>) {
-  return {
-    modulePath: hsm.module,
-    tokenLabel: hsm.tokenLabel,
-    pin: readPin(hsm.pinEnv ? { env: hsm.pinEnv } : { file: hsm.pinFile }),
-    kekLabel: hsm.kekLabel,
-    callMode: hsm.callMode,
-  };
-}
-
-/**
- * The token as `audit verify` opens it beside a running server: a session of its own, and nothing
- * created (no token, KEK or audit key).
- */
-export async function openHsmForVerify(config: ServerConfig): Promise<KeyProtector> {
-  const kekEscrowable = config.kekEscrowable;
-  if (config.hsm === null) return openEmbeddedHsm(path.join(config.dataDir, EMBEDDED_TOKEN_DIR), { mayCreate: false, openIndexKey: false, createKek: false, kekEscrowable, ...currentKekOf(config) });
-  return Pkcs11KeyProtector.open({ ...configuredModule(config.hsm), createKek: false, openIndexKey: false, kekEscrowable, ...currentKekOf(config) });
-}
-
-/** The HSM of the process that owns the audit file (its checkpoints), once prepareDataDir has run. */
-export function openHsmForAudit(config: ServerConfig): Promise<KeyProtector> {
-  return openHsmModule(config, false, false);
-}
-
 /**
  * The audit file, continuing its chain, with a first checkpoint: it proves at start that the HSM
  * can MAC (creating the audit key on first use) and authenticates what the last run left.
@@ -342,12 +213,12 @@ export async function prepareDataDir(config: ServerConfig): Promise<{ tlsWarning
   const tls = await tlsFiles(config);
   const store = await openServerStore(config);
   try {
-    await (await openHsm(config, store)).close();
+    await (await openServerHsm(config, store)).close();
   } finally {
     await closeStore(store);
   }
   // Before any worker runs an approved request: those the last stop interrupted are closed here, once.
-  const approvals = config.accessPolicy ? new SqliteApprovalStore(config.storePath) : undefined;
+  const approvals = config.accessPolicy ? await openApprovalStore(config) : undefined;
   if (approvals) await closeInterruptedApprovals(new DualControl(approvals)).finally(() => approvals.close());
   return { tlsWarnings: tls.warnings };
 }
@@ -411,7 +282,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   }
   let hsm: KeyProtector;
   try {
-    hsm = await openHsm(config, store);
+    hsm = await openServerHsm(config, store);
   } catch (e) {
     await closeStore(store);
     await forwarder?.close();
@@ -442,8 +313,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   // Requests and refusals are counted from their audit records (server/metrics.ts).
   const audit = metrics ? metrics.observeAudit(trail) : trail;
   // Objects are counted by the process that serves the endpoint: here, unless the primary does.
-  // Counted from the SQLite file by a thread of its own; not yet on PostgreSQL (docs/scaling.md).
-  const counter = metrics && !inCluster && config.storeEngine.engine === 'sqlite' ? new ObjectCounter(config.storePath) : undefined;
+  // On a connection of its own: a thread reading the SQLite file, or PostgreSQL's GROUP BY (server-store.ts).
+  const counter = metrics && !inCluster ? openObjectCounter(config) : undefined;
   const backlogOf = fileTrail;
   metrics?.readFrom({
     ...(counter ? { objectCounts: () => counter.counts() } : {}),
@@ -463,7 +334,18 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         });
   // Held requests wait in the store; with any policy file, as SIGHUP may bring rules. Closing interrupted
   // runs: only a server's one process (a worker starting beside others must not close their runs).
-  const dualControl = config.accessPolicy ? new DualControl(new SqliteApprovalStore(config.storePath)) : undefined;
+  let dualControl: DualControl | undefined;
+  try {
+    dualControl = config.accessPolicy ? new DualControl(await openApprovalStore(config)) : undefined;
+  } catch (e) {
+    await counter?.close();
+    await notifier?.close();
+    await closeStore(store);
+    await audit.close();
+    await keys.close();
+    await forwarder?.close();
+    throw e;
+  }
   if (dualControl && config.workers === 1) await closeInterruptedApprovals(dualControl);
   const core = composeCore({
     store,
@@ -504,26 +386,24 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   let httpsListener: RunningListener | undefined;
   let metricsEndpoint: RunningMetricsEndpoint | undefined;
   // One process of a server runs the scheduler: this one, or the worker the primary gave the role (workers.ts).
-  // It reads due dates from the SQLite file (store/due-dates.ts): not yet on PostgreSQL (docs/scaling.md).
   const schedulerProcess = !inCluster || process.env[SCHEDULER_ROLE_ENV] === '1';
-  const runsScheduler = schedulerProcess && config.storeEngine.engine === 'sqlite';
-  if (config.storeEngine.engine === 'postgres' && schedulerProcess) {
-    console.log(JSON.stringify({ msg: 'store', note: 'the lifecycle scheduler (automatic rotation, due-date transitions) does not run on the postgres engine yet' }));
-  }
-  const scheduler =
-    runsScheduler
-      ? startLifecycleScheduler({
-          storePath: config.storePath,
-          store,
-          audit,
-          clock,
-          notifier,
-          recheckMs: opts.schedulerRecheckMs,
-          tasks: (dueDates, storeForRun) => [
-            new AutomaticRotation({ dueDates, store, storeForRun, keys, audit, clock, server: SERVER_INFO, crypto: config.crypto, compat: COMPAT_PROFILES[config.compat], policies: config.rotationPolicies }),
-          ],
-        })
-      : undefined;
+  const startScheduler = () =>
+    startLifecycleScheduler({
+      dueDates: openDueDates(config),
+      store,
+      audit,
+      clock,
+      notifier,
+      recheckMs: opts.schedulerRecheckMs,
+      tasks: (dueDates, storeForRun) => [
+        new AutomaticRotation({ dueDates, store, storeForRun, keys, audit, clock, server: SERVER_INFO, crypto: config.crypto, compat: COMPAT_PROFILES[config.compat], policies: config.rotationPolicies }),
+      ],
+    });
+  // On PostgreSQL several nodes share the store: of their scheduler processes, the lease's holder runs it.
+  const lease = schedulerProcess ? openSchedulerLease(config) : undefined;
+  const scheduler = schedulerProcess && !lease ? startScheduler() : undefined;
+  const leased = lease ? new LeasedScheduler(lease, SCHEDULER_LEASE.ttlMs, SCHEDULER_LEASE.renewMs, startScheduler, (fields) => console.log(JSON.stringify(fields))) : undefined;
+  leased?.begin();
   try {
     listener = await startListener(core, listenerOptions);
     try {
@@ -540,6 +420,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     }
   } catch (e) {
     await scheduler?.close();
+    await leased?.close();
     await counter?.close();
     await notifier?.close();
     await closeStore(store);
@@ -608,12 +489,13 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       await Promise.all([listener.close(), httpsListener?.close(), metricsEndpoint?.close()]);
       // Before the store: a sweep under way finishes its writes.
       await scheduler?.close();
+      await leased?.close();
       await counter?.close();
       // Operations answered Operation Pending finish (their writes are whole) before the store closes.
       await core.pending?.drain();
       // After the last request's changes are queued; before the store and HSM a Put reads from.
       await notifier?.close();
-      dualControl?.approvals.close();
+      await dualControl?.approvals.close();
       await closeStore(store);
       // Before the HSM: the last checkpoint is MAC'd by it.
       await audit.close();

@@ -58,7 +58,7 @@ async function schedule(flags: ScheduleFlags): Promise<void> {
     if (more) process.stdout.write(`... more: raise --limit or shorten --within\n`);
   } finally {
     store.close();
-    dueDates.close();
+    await dueDates.close();
   }
 }
 

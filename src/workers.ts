@@ -18,13 +18,14 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { ServerConfig } from './config';
-import { openAuditLog, openHsmForAudit, prepareDataDir, SCHEDULER_ROLE_ENV, startAuditForwarder, startMetrics, tlsSources } from './main';
+import { openAuditLog, prepareDataDir, SCHEDULER_ROLE_ENV, startAuditForwarder, startMetrics, tlsSources } from './main';
+import { openHsmForAudit } from './server-hsm';
 import { serveWorkerAudit } from './audit/worker-sink';
 import { ServerMetrics } from './server/metrics';
 import { clusterScrape } from './server/metrics-cluster';
 import { probeReadiness, type RunningMetricsEndpoint } from './server/metrics-endpoint';
 import { readTlsMaterial } from './pki/tls-material';
-import { ObjectCounter } from './store/object-counts';
+import { openObjectCounter } from './server-store';
 import { removeStaleKekRecords } from './keys/kek-in-use';
 
 /** What a worker tells the primary once its listener is up. */
@@ -73,8 +74,8 @@ export async function runWorkers(config: ServerConfig, log: Log): Promise<number
     throw e;
   }
   const trail = audit.trail;
-  // The primary counts the objects itself (a read-only connection in a thread), once for all workers.
-  const counter = metrics && config.storeEngine.engine === 'sqlite' ? new ObjectCounter(config.storePath) : undefined;
+  // The primary counts the objects itself (a connection of its own: server-store.ts openObjectCounter), once for all workers.
+  const counter = metrics ? openObjectCounter(config) : undefined;
   metrics?.readFrom({ auditBacklog: () => trail.backlog, ...(counter ? { objectCounts: () => counter.counts() } : {}) });
   try {
     // The primary's own readiness: the audit trail it owns and its HSM (the checkpoints' MACs).

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { requireEmbeddedStore } from '../config';
-import { tokenProtectorConfig } from '../main';
+import { tokenProtectorConfig } from '../server-hsm';
 import { progressBar } from './progress';
 import { CustodyError, escrowKeys, recoverKeys } from './escrow';
 import { kekReferences, kekStatus, openStoreFile, kekToRetire, retireKek, rotateKek } from './rotation';

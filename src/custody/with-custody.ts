@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { loadConfig, type ServerConfig } from '../config';
 import { restrictNewFiles } from '../data-dir';
 import { Pkcs11KeyProtector } from '../keys/pkcs11';
-import { tokenProtectorConfig } from '../main';
+import { tokenProtectorConfig } from '../server-hsm';
 import { lockCustody, openCustodyAudit, type CustodyAudit } from './custody-audit';
 import { CustodyError } from './escrow';
 import { settleCurrentKek } from './rotation';

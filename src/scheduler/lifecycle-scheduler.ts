@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AuditSink } from '../audit/audit-log';
-import type { DueCursor, DueDates } from '../store/due-dates';
+import type { DueCursor, DueDateSource } from '../store/due-dates';
 import { StoreError, type ObjectStore } from '../store/object-store';
 import type { Clock } from '../objects/context';
 import { effectiveState } from '../lifecycle/effective-state';
@@ -55,7 +55,7 @@ export interface LifecycleSchedulerDeps {
   /** The server's store, or a ChangeObserver over it per sweep (`storeForSweep`). */
   readonly store: ObjectStore;
   /** The scheduler's own: it closes it. */
-  readonly dueDates: DueDates;
+  readonly dueDates: DueDateSource;
   readonly audit: AuditSink;
   readonly clock: Clock;
   /**
@@ -119,7 +119,7 @@ export class LifecycleScheduler {
     this.closed = true;
     this.clearTimer();
     await this.running?.catch(() => undefined);
-    this.deps.dueDates.close();
+    await this.deps.dueDates.close();
   }
 
   private clearTimer(): void {
@@ -139,13 +139,19 @@ export class LifecycleScheduler {
     } catch (e) {
       this.deps.onError?.(e);
     }
-    if (!this.closed) this.arm(wantMs);
+    if (!this.closed) await this.arm(wantMs);
     return result;
   }
 
-  private arm(taskWantsMs: number | undefined): void {
+  private async arm(taskWantsMs: number | undefined): Promise<void> {
     const nowMs = this.deps.clock.now();
-    const next = this.deps.dueDates.nextAfter(SCHEDULED_DATES, seconds(nowMs));
+    let next: bigint | undefined;
+    try {
+      next = await this.deps.dueDates.nextAfter(SCHEDULED_DATES, seconds(nowMs));
+    } catch (e) {
+      // A timetable that cannot be read now (the database away): look again at the next recheck.
+      this.deps.onError?.(e);
+    }
     let at = nowMs + (this.deps.recheckMs ?? 1000);
     if (next !== undefined) at = Math.min(at, Number(next) * 1000);
     if (taskWantsMs !== undefined) at = Math.min(at, taskWantsMs);
@@ -165,7 +171,7 @@ export class LifecycleScheduler {
     try {
       for (const name of STATE_DATES) {
         for (let after: DueCursor | undefined; ; ) {
-          const due = this.deps.dueDates.dueIn(name, from, to, PAGE, after, MOVABLE[name]);
+          const due = await this.deps.dueDates.dueIn(name, from, to, PAGE, after, MOVABLE[name]);
           // Concurrent writes share the store's group commits (one sync for many), a few at a time.
           for (let i = 0; i < due.length; i += CONCURRENT_WRITES) {
             const moved = await Promise.all(due.slice(i, i + CONCURRENT_WRITES).map((d) => this.settle(store, d.uid, nowMs)));
@@ -179,7 +185,7 @@ export class LifecycleScheduler {
       const markFrom = from === BEGINNING ? to - OVERLAP_SECONDS : from;
       for (const name of MARK_DATES) {
         for (let after: DueCursor | undefined; ; ) {
-          const due = this.deps.dueDates.dueIn(name, markFrom, to, PAGE, after);
+          const due = await this.deps.dueDates.dueIn(name, markFrom, to, PAGE, after);
           for (const d of due) if (await this.mark(store, d.uid, name, d.at)) marks++;
           if (due.length < PAGE) break;
           after = due[due.length - 1];

@@ -20,7 +20,7 @@ import { ItemType, ttlv, type TtlvItem } from '../../ttlv/types';
 import { Tag } from '../spec/generated/tags';
 import { ObjectType, State } from '../spec/generated/enums';
 import type { AuditSink } from '../audit/audit-log';
-import type { DueCursor, DueDates } from '../store/due-dates';
+import type { DueCursor, DueDateSource } from '../store/due-dates';
 import type { ManagedObjectRecord, ObjectStore, StoredAttribute } from '../store/object-store';
 import { BorrowedStore, type StoreWrite } from '../store/borrowed-store';
 import type { KeyProtector } from '../keys/key-protector';
@@ -56,7 +56,7 @@ const REPLACING: ReadonlyMap<number, { readonly handler: typeof reKeyHandler; re
 ]);
 
 export interface RotationDeps {
-  readonly dueDates: DueDates;
+  readonly dueDates: DueDateSource;
   readonly store: ObjectStore;
   /** Wraps the store for one run (notifications); `done` publishes. */
   readonly storeForRun?: () => { readonly store: ObjectStore; done(): void };
@@ -98,9 +98,9 @@ export function rotationPlan(rec: ManagedObjectRecord, policies: readonly Rotati
 }
 
 /** Every object a rotation may concern, each once. */
-export function* rotationCandidates(dueDates: DueDates, policies: readonly RotationPolicy[]): Generator<string> {
+export async function* rotationCandidates(dueDates: DueDateSource, policies: readonly RotationPolicy[]): AsyncGenerator<string> {
   const seen = new Set<string>();
-  const pages: ((after: bigint) => { uid: string; seq: bigint }[])[] = [
+  const pages: ((after: bigint) => Promise<{ uid: string; seq: bigint }[]>)[] = [
     (after) => dueDates.withAttributeText('Rotate Automatic', '1', after, PAGE),
     ...policies.map((p) =>
       p.objectGroup !== undefined
@@ -111,7 +111,7 @@ export function* rotationCandidates(dueDates: DueDates, policies: readonly Rotat
   for (const page of pages) {
     let after = 0n;
     for (;;) {
-      const rows = page(after);
+      const rows = await page(after);
       for (const r of rows) {
         if (seen.has(r.uid)) continue;
         seen.add(r.uid);
@@ -146,7 +146,7 @@ export class AutomaticRotation implements ScheduledTask {
     const wrapped = this.deps.storeForRun?.();
     const store = wrapped?.store ?? this.deps.store;
     try {
-      for (const uid of uids) {
+      for await (const uid of uids) {
         const rec = await store.get(uid);
         if (rec === undefined) continue;
         const plan = rotationPlan(rec, this.deps.policies);
@@ -176,16 +176,16 @@ export class AutomaticRotation implements ScheduledTask {
     this.lastRun = now;
     if (full) this.nextFullScanMs = nowMs + FULL_SCAN_MS;
     if (auto) this.nextAutoScanMs = Math.min(nowMs + RESCAN_MS, earliest === undefined ? Infinity : Number(earliest) * 1000);
-    this.nextRunMs = Math.min(this.nextAutoScanMs, this.nextFullScanMs, this.nextPolicyDueMs(now), ...[...this.failed.values()]);
+    this.nextRunMs = Math.min(this.nextAutoScanMs, this.nextFullScanMs, await this.nextPolicyDueMs(now), ...[...this.failed.values()]);
     return this.nextRunMs;
   }
 
   /** When the next key a policy names falls due, by the Initial Date index (it may prove not to match). */
-  private nextPolicyDueMs(now: bigint): number {
+  private async nextPolicyDueMs(now: bigint): Promise<number> {
     let next = Infinity;
     for (const p of this.deps.policies) {
       const interval = BigInt(p.intervalSeconds);
-      const initial = this.deps.dueDates.nextAfter(['Initial Date'], now - interval);
+      const initial = await this.deps.dueDates.nextAfter(['Initial Date'], now - interval);
       if (initial !== undefined) next = Math.min(next, Number(initial + interval) * 1000);
     }
     return next;
@@ -195,10 +195,10 @@ export class AutomaticRotation implements ScheduledTask {
    * Between full passes: the keys with Rotate Automatic true (when `auto`), those whose policy due
    * time passed since the last run, and those whose failed rotation is to be tried again.
    */
-  private *recentCandidates(now: bigint, auto: boolean): Generator<string> {
+  private async *recentCandidates(now: bigint, auto: boolean): AsyncGenerator<string> {
     const seen = new Set<string>();
-    const once = function* (uids: Iterable<string>) {
-      for (const u of uids) {
+    const once = async function* (uids: Iterable<string> | AsyncIterable<string>) {
+      for await (const u of uids) {
         if (seen.has(u)) continue;
         seen.add(u);
         yield u;
@@ -209,7 +209,7 @@ export class AutomaticRotation implements ScheduledTask {
     for (const p of this.deps.policies) {
       const interval = BigInt(p.intervalSeconds);
       for (let after: DueCursor | undefined; ; ) {
-        const rows = this.deps.dueDates.dueIn('Initial Date', since - interval, now - interval, PAGE, after, [...ROTATABLE_STATES]);
+        const rows = await this.deps.dueDates.dueIn('Initial Date', since - interval, now - interval, PAGE, after, [...ROTATABLE_STATES]);
         yield* once(rows.map((r) => r.uid));
         if (rows.length < PAGE) break;
         after = rows[rows.length - 1];
@@ -218,10 +218,10 @@ export class AutomaticRotation implements ScheduledTask {
     yield* once([...this.failed.keys()]);
   }
 
-  private *pagesBySeq(page: (after: bigint) => { uid: string; seq: bigint }[]): Generator<string> {
+  private async *pagesBySeq(page: (after: bigint) => Promise<{ uid: string; seq: bigint }[]>): AsyncGenerator<string> {
     let after = 0n;
     for (;;) {
-      const rows = page(after);
+      const rows = await page(after);
       for (const r of rows) yield r.uid;
       if (rows.length < PAGE) break;
       after = rows[rows.length - 1]!.seq;

@@ -4,7 +4,7 @@
  */
 import type { AuditSink } from '../audit/audit-log';
 import type { ObjectStore } from '../store/object-store';
-import { DueDates } from '../store/due-dates';
+import type { DueDateSource } from '../store/due-dates';
 import type { Clock } from '../objects/context';
 import { ChangeObserver } from '../notify/change-observer';
 import type { Notifier } from '../notify/events';
@@ -13,18 +13,19 @@ import { LifecycleScheduler, type ScheduledTask } from './lifecycle-scheduler';
 export { LifecycleScheduler } from './lifecycle-scheduler';
 
 export interface SchedulerParts {
-  readonly storePath: string;
+  /** The timetable of the store's engine, on a connection of its own; closed with the scheduler. */
+  readonly dueDates: DueDateSource;
   readonly store: ObjectStore;
   readonly audit: AuditSink;
   readonly clock: Clock;
   readonly notifier?: Notifier;
   readonly recheckMs?: number;
   /** Further work at each sweep (automatic rotation), given the timetable and the store wrapper of a run. */
-  readonly tasks?: (dueDates: DueDates, storeForRun: (() => { readonly store: ObjectStore; done(): void }) | undefined) => readonly ScheduledTask[];
+  readonly tasks?: (dueDates: DueDateSource, storeForRun: (() => { readonly store: ObjectStore; done(): void }) | undefined) => readonly ScheduledTask[];
 }
 
 export function startLifecycleScheduler(parts: SchedulerParts): LifecycleScheduler {
-  const dueDates = new DueDates(parts.storePath);
+  const dueDates = parts.dueDates;
   const notifier = parts.notifier;
   const observed = notifier
     ? () => {

@@ -3,7 +3,7 @@
  * move a State or be reached, and the rotations that will fall due, read from the same indexes the
  * scheduler uses (a second reader beside a running server: SQLite in WAL).
  */
-import type { DueDates } from '../store/due-dates';
+import type { DueDateSource } from '../store/due-dates';
 import type { ObjectStore } from '../store/object-store';
 import { SCHEDULED_DATES, MOVABLE } from './lifecycle-scheduler';
 import { rotationCandidates, rotationPlan } from './rotation';
@@ -21,7 +21,7 @@ export interface UpcomingEvent {
 
 /** Events in (from, until], earliest first, at most `limit`; `more` when some were left out. */
 export async function upcoming(
-  dueDates: DueDates,
+  dueDates: DueDateSource,
   store: ObjectStore,
   policies: readonly RotationPolicy[],
   window: { readonly from: bigint; readonly until: bigint; readonly limit: number },
@@ -31,9 +31,9 @@ export async function upcoming(
   const per = window.limit + 1;
   for (const name of SCHEDULED_DATES) {
     const states = (MOVABLE as Readonly<Record<string, readonly number[]>>)[name];
-    for (const d of dueDates.dueIn(name, window.from, window.until, per, undefined, states)) events.push({ at: d.at, uid: d.uid, event: name });
+    for (const d of await dueDates.dueIn(name, window.from, window.until, per, undefined, states)) events.push({ at: d.at, uid: d.uid, event: name });
   }
-  for (const uid of rotationCandidates(dueDates, policies)) {
+  for await (const uid of rotationCandidates(dueDates, policies)) {
     const rec = await store.get(uid);
     const plan = rec && rotationPlan(rec, policies);
     if (plan === undefined || plan.dueAt > window.until) continue;

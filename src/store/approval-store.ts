@@ -58,5 +58,6 @@ export interface ApprovalStore {
   abandonRunning(result: { status: number; reason?: number; message: string }): Promise<string[]>;
   /** running -> done with the result the requester was answered. */
   finish(id: string, result: { status: number; reason?: number; message?: string }): Promise<void>;
-  close(): void;
+  /** Closes its own connections (never the object store's). */
+  close(): Promise<void>;
 }

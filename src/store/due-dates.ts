@@ -23,7 +23,19 @@ export interface DueCursor {
   readonly seq: bigint;
 }
 
-export class DueDates {
+/**
+ * The timetable the scheduler reads, on either engine (this file's SQLite one, postgres-due-dates.ts):
+ * the methods of DueDates below, answered asynchronously.
+ */
+export interface DueDateSource {
+  nextAfter(names: readonly string[], after: bigint): Promise<bigint | undefined>;
+  dueIn(name: string, from: bigint, to: bigint, limit: number, after?: DueCursor, states?: readonly number[]): Promise<DueDate[]>;
+  withAttributeText(name: string, skey: string, afterSeq: bigint, limit: number): Promise<{ uid: string; seq: bigint }[]>;
+  ofType(objectType: number, states: readonly number[], afterSeq: bigint, limit: number): Promise<{ uid: string; seq: bigint }[]>;
+  close(): Promise<void>;
+}
+
+export class DueDates implements DueDateSource {
   private readonly db: Database.Database;
   private readonly next: Database.Statement;
   private readonly inRange: Database.Statement;
@@ -51,20 +63,20 @@ export class DueDates {
   }
 
   /** The earliest value of any of `names` after `after`, or undefined when none is later. */
-  nextAfter(names: readonly string[], after: bigint): bigint | undefined {
+  nextAfter(names: readonly string[], after: bigint): Promise<bigint | undefined> {
     let best: bigint | undefined;
     for (const name of names) {
       const v = this.next.get(name, after) as bigint | null;
       if (v !== null && (best === undefined || v < best)) best = v;
     }
-    return best;
+    return Promise.resolve(best);
   }
 
   /**
    * Objects whose `name` is in (from, to], earliest first, `limit` of them after `after`; only
    * those in one of `states` when given (the States a date can still move).
    */
-  dueIn(name: string, from: bigint, to: bigint, limit: number, after?: DueCursor, states?: readonly number[]): DueDate[] {
+  dueIn(name: string, from: bigint, to: bigint, limit: number, after?: DueCursor, states?: readonly number[]): Promise<DueDate[]> {
     const rows = this.inRange.all({
       name,
       from,
@@ -74,23 +86,24 @@ export class DueDates {
       states: states ? JSON.stringify(states) : null,
       limit,
     }) as { uid: string; at: bigint; seq: bigint }[];
-    return rows.map((r) => ({ uid: r.uid, name, at: r.at, seq: r.seq }));
+    return Promise.resolve(rows.map((r) => ({ uid: r.uid, name, at: r.at, seq: r.seq })));
   }
 
   /**
    * Objects whose attribute `name` has the canonical text `skey` (attr_text), in creation order
    * after `afterSeq`: a page of the candidates for automatic rotation.
    */
-  withAttributeText(name: string, skey: string, afterSeq: bigint, limit: number): { uid: string; seq: bigint }[] {
-    return this.withText.all(name, skey, afterSeq, limit) as { uid: string; seq: bigint }[];
+  withAttributeText(name: string, skey: string, afterSeq: bigint, limit: number): Promise<{ uid: string; seq: bigint }[]> {
+    return Promise.resolve(this.withText.all(name, skey, afterSeq, limit) as { uid: string; seq: bigint }[]);
   }
 
   /** Objects of `objectType` in one of `states`, in creation order after `afterSeq` (the (object_type, state) index). */
-  ofType(objectType: number, states: readonly number[], afterSeq: bigint, limit: number): { uid: string; seq: bigint }[] {
-    return this.typed.all(objectType, JSON.stringify(states), afterSeq, limit) as { uid: string; seq: bigint }[];
+  ofType(objectType: number, states: readonly number[], afterSeq: bigint, limit: number): Promise<{ uid: string; seq: bigint }[]> {
+    return Promise.resolve(this.typed.all(objectType, JSON.stringify(states), afterSeq, limit) as { uid: string; seq: bigint }[]);
   }
 
-  close(): void {
+  close(): Promise<void> {
     this.db.close();
+    return Promise.resolve();
   }
 }

@@ -98,6 +98,44 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       CREATE INDEX grants_to_group ON grants (to_group) WHERE to_group IS NOT NULL;
     `,
   },
+  {
+    version: 7,
+    // Requests waiting for a second officer's approval (dual control), as SQLite's migration 7.
+    sql: `
+      CREATE TABLE approvals (
+        id                    TEXT PRIMARY KEY,
+        correlation           TEXT NOT NULL UNIQUE,
+        requester             TEXT NOT NULL,
+        requester_fingerprint TEXT,
+        operation             TEXT NOT NULL,
+        uid                   TEXT,
+        rule                  TEXT NOT NULL,
+        protocol_version      TEXT NOT NULL,
+        request               BYTEA NOT NULL,
+        created_at            BIGINT NOT NULL,
+        state                 TEXT NOT NULL,
+        decided_by            TEXT,
+        decided_at            BIGINT,
+        result_status         INTEGER,
+        result_reason         INTEGER,
+        result_message        TEXT
+      );
+      CREATE INDEX approvals_by_state ON approvals(state, created_at);
+    `,
+  },
+  {
+    version: 8,
+    // PostgreSQL's alone (SQLite's store has one host, whose primary picks the scheduler's process):
+    // leases for work exactly one node of several runs (postgres-lease.ts). Times are the database's
+    // clock in milliseconds, so nodes' clocks need not agree.
+    sql: `
+      CREATE TABLE leases (
+        name        TEXT PRIMARY KEY,
+        holder      TEXT NOT NULL,
+        expires_at  BIGINT NOT NULL
+      );
+    `,
+  },
 ];
 
 export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;

@@ -122,7 +122,8 @@ export class SqliteApprovalStore implements ApprovalStore {
     return Promise.resolve();
   }
 
-  close(): void {
+  close(): Promise<void> {
     this.db.close();
+    return Promise.resolve();
   }
 }

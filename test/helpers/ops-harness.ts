@@ -20,7 +20,7 @@ import type { ProtocolVersion } from '../../src/spec/versions';
 import { openTestProtector } from './hsm';
 import { freshDatabase, PG_URL_ENV } from './postgres';
 import { SqliteObjectStore } from '../../src/store/sqlite';
-import type { ServerStore } from '../../src/main';
+import type { ServerStore } from '../../src/server-store';
 import type { CompatProfile } from '../../src/compat/profiles';
 import { attributesFor, find, parseResponse, requestMessage, successPayload, textOf, type BatchItemRequest, type ParsedResponse } from './kmip-client';
 

@@ -14,7 +14,7 @@ import { clientFor, comparable, jsonOut, runCli, spawnCli } from '../../helpers/
 import { startServerProcess, type ServerProcess } from '../../helpers/server-process';
 import crypto from 'node:crypto';
 import { loadConfig } from '../../../src/config';
-import { tokenProtectorConfig } from '../../../src/main';
+import { tokenProtectorConfig } from '../../../src/server-hsm';
 import { ROTATION_FILE } from '../../../src/custody/rotation';
 import { CustodyToken } from '../../../src/custody/token';
 import { CURRENT_KEK_FILE, currentKekId } from '../../../src/keys/kek-current';

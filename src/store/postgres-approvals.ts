@@ -1,0 +1,139 @@
+/**
+ * ApprovalStore on the PostgreSQL store (table `approvals`, migration 7), the same rules as the
+ * SQLite one (sqlite-approvals.ts): every change is one statement whose WHERE compares the state,
+ * so of two nodes or processes deciding or running one request, one wins; each is acknowledged
+ * after its COMMIT (synchronous_commit on, as the object store's connections). A small pool of its
+ * own, so `kmip-server approve` can use it beside running nodes, and closing it closes nothing else.
+ */
+import { Pool } from 'pg';
+import { StoreError } from './object-store';
+import { redactedUrl } from './postgres-url';
+import type { ApprovalRecord, ApprovalState, ApprovalStore, NewApproval } from './approval-store';
+
+interface Row {
+  id: string;
+  correlation: string;
+  requester: string;
+  requester_fingerprint: string | null;
+  operation: string;
+  uid: string | null;
+  rule: string;
+  protocol_version: string;
+  request: Buffer;
+  // BIGINT columns come back as text (node-postgres does not guess at 64-bit numbers).
+  created_at: string;
+  state: ApprovalState;
+  decided_by: string | null;
+  decided_at: string | null;
+  result_status: number | null;
+  result_reason: number | null;
+  result_message: string | null;
+}
+
+function recordOf(r: Row): ApprovalRecord {
+  return {
+    id: r.id,
+    correlation: r.correlation,
+    requester: r.requester,
+    ...(r.requester_fingerprint !== null ? { requesterFingerprint: r.requester_fingerprint } : {}),
+    operation: r.operation,
+    ...(r.uid !== null ? { uniqueIdentifier: r.uid } : {}),
+    rule: r.rule,
+    protocolVersion: r.protocol_version,
+    request: r.request,
+    createdAt: Number(r.created_at),
+    state: r.state,
+    ...(r.decided_by !== null ? { decidedBy: r.decided_by } : {}),
+    ...(r.decided_at !== null ? { decidedAt: Number(r.decided_at) } : {}),
+    ...(r.result_status !== null ? { resultStatus: r.result_status } : {}),
+    ...(r.result_reason !== null ? { resultReason: r.result_reason } : {}),
+    ...(r.result_message !== null ? { resultMessage: r.result_message } : {}),
+  };
+}
+
+/** Approvals are rare: two connections serve a node's and the command's few statements. */
+const POOL_SIZE = 2;
+
+export class PostgresApprovalStore implements ApprovalStore {
+  private constructor(private readonly pool: Pool) {}
+
+  /**
+   * Connects to a database the server has migrated to schema 7 or later. Unreachable, or not yet
+   * migrated: a StoreError naming the URL without its password and saying what to do.
+   */
+  static async open(opts: { readonly url: string; readonly connectTimeoutMs?: number }): Promise<PostgresApprovalStore> {
+    const shown = redactedUrl(opts.url);
+    const pool = new Pool({ connectionString: opts.url, max: POOL_SIZE, connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000, options: '-c synchronous_commit=on' });
+    // An idle connection the server drops emits 'error' on the pool: without a listener, the process would exit.
+    pool.on('error', () => undefined);
+    let table: string | null;
+    try {
+      table = (await pool.query<{ t: string | null }>("SELECT to_regclass('approvals')::text AS t")).rows[0]!.t;
+    } catch (e) {
+      await pool.end().catch(() => undefined);
+      throw new StoreError('IO', `cannot reach the PostgreSQL store at ${shown}: ${(e as Error).message || String(e)}`);
+    }
+    if (table === null) {
+      await pool.end().catch(() => undefined);
+      throw new StoreError('SCHEMA', `the PostgreSQL store at ${shown} has no approvals table: start the server once on it (it migrates the store)`);
+    }
+    return new PostgresApprovalStore(pool);
+  }
+
+  async add(a: NewApproval): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO approvals (id, correlation, requester, requester_fingerprint, operation, uid, rule, protocol_version, request, created_at, state)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending')`,
+      [a.id, a.correlation, a.requester, a.requesterFingerprint ?? null, a.operation, a.uniqueIdentifier ?? null, a.rule, a.protocolVersion, Buffer.from(a.request), a.createdAt],
+    );
+  }
+
+  async byId(id: string): Promise<ApprovalRecord | undefined> {
+    const r = (await this.pool.query<Row>('SELECT * FROM approvals WHERE id = $1', [id])).rows[0];
+    return r && recordOf(r);
+  }
+
+  async byCorrelation(correlation: string): Promise<ApprovalRecord | undefined> {
+    const r = (await this.pool.query<Row>('SELECT * FROM approvals WHERE correlation = $1', [correlation])).rows[0];
+    return r && recordOf(r);
+  }
+
+  async list(states?: readonly ApprovalState[]): Promise<ApprovalRecord[]> {
+    const r =
+      states === undefined
+        ? await this.pool.query<Row>('SELECT * FROM approvals ORDER BY created_at DESC, id')
+        : await this.pool.query<Row>('SELECT * FROM approvals WHERE state = ANY($1::text[]) ORDER BY created_at DESC, id', [[...states]]);
+    return r.rows.map(recordOf);
+  }
+
+  async transition(id: string, from: readonly ApprovalState[], to: ApprovalState, fields: { decidedBy?: string; decidedAt?: number } = {}): Promise<boolean> {
+    // One statement: PostgreSQL rechecks the WHERE on the row a concurrent writer left, so one wins.
+    const r = await this.pool.query(
+      `UPDATE approvals SET state = $1, decided_by = COALESCE($2, decided_by), decided_at = COALESCE($3, decided_at)
+       WHERE id = $4 AND state = ANY($5::text[])`,
+      [to, fields.decidedBy ?? null, fields.decidedAt ?? null, id, [...from]],
+    );
+    return r.rowCount === 1;
+  }
+
+  async abandonRunning(result: { status: number; reason?: number; message: string }): Promise<string[]> {
+    const r = await this.pool.query<{ id: string }>(
+      "UPDATE approvals SET state = 'done', result_status = $1, result_reason = $2, result_message = $3 WHERE state = 'running' RETURNING id",
+      [result.status, result.reason ?? null, result.message],
+    );
+    return r.rows.map((row) => row.id);
+  }
+
+  async finish(id: string, result: { status: number; reason?: number; message?: string }): Promise<void> {
+    await this.pool.query("UPDATE approvals SET state = 'done', result_status = $1, result_reason = $2, result_message = $3 WHERE id = $4 AND state = 'running'", [
+      result.status,
+      result.reason ?? null,
+      result.message ?? null,
+      id,
+    ]);
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+}
