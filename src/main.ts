@@ -20,7 +20,7 @@ import { sealClearDigests } from './objects/digest-index';
 import { PendingOperations } from './objects/pending-operations';
 import { closeInterruptedApprovals, DualControl } from './server/dual-control';
 import { SqliteApprovalStore } from './store/sqlite-approvals';
-import { secureDataDir } from './data-dir';
+import { auditSideFile, secureDataDir } from './data-dir';
 import { SqliteObjectStore } from './store/sqlite';
 import { PostgresObjectStore } from './store/postgres-store';
 import type { StoreObserver } from './store/sqlite-watch';
@@ -288,7 +288,7 @@ export async function openAuditLog(config: ServerConfig, keys: KeyProtector, for
   const audit = createAuditLog({
     onDurable: forwarder && ((lines) => forwarder.push(lines)),
     file: config.auditFile,
-    headFile: path.join(config.dataDir, HEAD_FILE),
+    headFile: auditSideFile(config, HEAD_FILE),
     mac: keys.auditMac ? (data) => (keys.auditMac as (d: Uint8Array) => Promise<Buffer>).call(keys, data) : undefined,
     checkpointEvery: config.auditCheckpointEvery,
     checkpointSeconds: config.auditCheckpointSeconds,
@@ -364,7 +364,7 @@ export const FORWARD_CURSOR_FILE = 'audit-forward.cursor';
  */
 export function startAuditForwarder(config: ServerConfig): AuditForwarder | undefined {
   if (config.auditSyslog === null) return undefined;
-  return createSyslogForwarder(config.auditSyslog, { auditFile: config.auditFile, cursorFile: path.join(config.dataDir, FORWARD_CURSOR_FILE) });
+  return createSyslogForwarder(config.auditSyslog, { auditFile: config.auditFile, cursorFile: auditSideFile(config, FORWARD_CURSOR_FILE) });
 }
 
 /** What a test can set that no configuration does. */
