@@ -25,6 +25,7 @@ import { parseCryptoperiods, type CryptoperiodPolicy } from './objects/cryptoper
 import { parseRotationPolicies, RotationPolicyError, type RotationPolicy } from './scheduler/rotation-policy';
 import { AccessPolicyError, loadAccessPolicy, withAdministrators, type AccessPolicy } from './access/policy';
 import { redactedUrl } from './store/postgres-url';
+import { hostList } from './store/postgres-hosts';
 export interface ServerConfig {
   readonly host: string;
   readonly port: number;
@@ -214,6 +215,11 @@ function parseStoreEngine(sec: JsonObject | undefined): StoreEngine {
 }
 
 function checkPostgresUrl(url: string): void {
+  // libpq's several hosts (h1:p1,h2:p2): each must make a URL of its own (store/postgres-hosts.ts).
+  for (const one of hostList(url).urls) checkOnePostgresUrl(one, url);
+}
+
+function checkOnePostgresUrl(url: string, whole: string): void {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -223,7 +229,7 @@ function checkPostgresUrl(url: string): void {
   if (parsed.protocol !== 'postgresql:' && parsed.protocol !== 'postgres:') {
     throw new ConfigError('store.url', `must be a postgresql:// URL, not ${parsed.protocol}//`);
   }
-  if (parsed.hostname === '' || parsed.pathname.length <= 1) throw new ConfigError('store.url', `${redactedUrl(url)} must name a host and a database`);
+  if (parsed.hostname === '' || parsed.pathname.length <= 1) throw new ConfigError('store.url', `${redactedUrl(whole)} must name a host and a database`);
 }
 
 function onlyKeys(obj: JsonObject, allowed: readonly string[], prefix: string): void {
