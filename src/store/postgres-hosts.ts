@@ -6,29 +6,7 @@
  * to the next host: after a standby is promoted, the nodes follow it without a restart.
  */
 import { Client, type ClientConfig } from 'pg';
-
-export interface HostList {
-  /** One single-host URL per host, in the order given. */
-  readonly urls: readonly string[];
-  /** target_session_attrs=read-write (or primary): a connection to a read-only server is refused. */
-  readonly readWrite: boolean;
-}
-
-const SHAPE = /^(postgres(?:ql)?:\/\/)([^@/?#]*@)?([^/?#]*)(.*)$/;
-
-/** The hosts of `url`, each as a URL of its own (target_session_attrs removed: libpq's, not node-postgres's). */
-export function hostList(url: string): HostList {
-  const m = SHAPE.exec(url);
-  if (m === null) return { urls: [url], readWrite: false };
-  const [, scheme, user = '', hosts = '', rest = ''] = m;
-  const [pathPart, query = ''] = rest.split('?', 2) as [string, string?];
-  const params = new URLSearchParams(query);
-  const attrs = params.get('target_session_attrs');
-  params.delete('target_session_attrs');
-  const q = params.toString();
-  const urls = hosts.split(',').map((h) => `${scheme}${user}${h}${pathPart}${q ? `?${q}` : ''}`);
-  return { urls, readWrite: attrs === 'read-write' || attrs === 'primary' };
-}
+import type { HostList } from './postgres-url';
 
 /** The client class for a pool over `list`: all its connections go to one host until it fails. */
 export function failoverClient(list: HostList): typeof Client {

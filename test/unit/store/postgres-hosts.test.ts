@@ -1,5 +1,5 @@
 /** libpq's several-host URLs, split for node-postgres (one host per client), and shown without a password. */
-import { hostList } from '../../../src/store/postgres-hosts';
+import { hostList } from '../../../src/store/postgres-url';
 import { redactedUrl } from '../../../src/store/postgres-url';
 
 test('a URL naming several hosts becomes one URL per host, target_session_attrs read and taken out', () => {
