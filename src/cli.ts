@@ -16,7 +16,7 @@ import { verifyAuditTrail } from './audit/verify';
 import { runWorkers, type WorkerReady } from './workers';
 import { certificateAuthorityIn, ensureDevPki, issueClientCertificate } from './pki/dev-pki';
 import { revokeCertificate } from './pki/dev-crl';
-import { lockDataDir, restrictNewFiles, secureDataDir } from './data-dir';
+import { auditSideFile, lockDataDir, nodeLockFile, restrictNewFiles, secureDataDir } from './data-dir';
 import { hashPassword } from './server/credentials';
 import { DoctorFileError, diagnoseCertificate, readCertificates } from './server/doctor';
 import { connectAndQuery } from './server/doctor-connect';
@@ -24,6 +24,7 @@ import { chainChecks } from './pki/client-certificate';
 import { ttlvDumpCommand } from './ttlv-dump';
 import { registerKekCommands } from './custody/kek-commands';
 import { registerGrantCommands } from './grant-command';
+import { registerMigrateCommand } from './migrate-command';
 import { registerApproveCommands } from './approve-command';
 import { registerBackupCommands } from './custody/backup-commands';
 import { registerScheduleCommands } from './schedule-command';
@@ -93,9 +94,9 @@ async function start(flags: StartOptions): Promise<void> {
       workers: flags.workers,
     });
   const config = readConfig();
-  // The primary holds the data dir's lock for itself and its workers.
+  // The primary holds the lock for itself and its workers: the data dir's on SQLite, the audit trail's on PostgreSQL.
   if (cluster.isPrimary) secureDataDir(config.dataDir);
-  const unlock = cluster.isPrimary ? lockDataDir(config.dataDir) : () => {};
+  const unlock = cluster.isPrimary ? lockDataDir(config.dataDir, nodeLockFile(config)) : () => {};
   if (cluster.isPrimary) {
     for (const note of config.notices) console.log(JSON.stringify({ msg: 'config', note }));
     if (config.compat !== 'none') console.log(JSON.stringify({ msg: 'config', note: `compatibility profile "${config.compat}"` }));
@@ -217,7 +218,7 @@ async function auditVerify(fileArgs: readonly string[], flags: { config?: string
   const trail = files.length > 0 ? files : [config.auditFile];
   for (const f of trail) if (!fs.existsSync(f)) throw new ConfigError(f, 'no such audit file');
   // Read before the files: a running server only moves it forward.
-  const headFile = path.join(config.dataDir, HEAD_FILE);
+  const headFile = auditSideFile(config, HEAD_FILE);
   const live = trail[trail.length - 1] === config.auditFile;
   const readHead = () => (live && fs.existsSync(headFile) ? parseHead(fs.readFileSync(headFile, 'utf8')) : null);
   const keys = await openHsmForVerify(config);
@@ -402,6 +403,7 @@ function program(): Command {
 
   registerScheduleCommands(root);
   registerGrantCommands(root);
+  registerMigrateCommand(root);
 
   const ttlv = sub(root, 'ttlv', 'TTLV tools');
   sub(ttlv, 'dump', 'print TTLV (hex, base64 or raw binary messages) as the named tree, secrets redacted')

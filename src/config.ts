@@ -24,7 +24,7 @@ import { NotificationEndpoint, NotificationsConfig } from './notify/events';
 import { parseCryptoperiods, type CryptoperiodPolicy } from './objects/cryptoperiod';
 import { parseRotationPolicies, RotationPolicyError, type RotationPolicy } from './scheduler/rotation-policy';
 import { AccessPolicyError, loadAccessPolicy, withAdministrators, type AccessPolicy } from './access/policy';
-import { redactedUrl } from './store/postgres-url';
+import { postgresUrlProblem } from './store/postgres-url';
 import { ConfigError, isObject, onlyKeys, posInt, section, str, type Json, type JsonObject } from './config-values';
 
 export { ConfigError };
@@ -194,23 +194,11 @@ function parseStoreEngine(sec: JsonObject | undefined): StoreEngine {
   if (given === undefined && (url !== undefined || sec?.['poolSize'] !== undefined)) {
     throw new ConfigError(url !== undefined ? 'store.url' : 'store.poolSize', 'is the postgres engine\'s: set store.engine to "postgres" (or to "sqlite" to keep it for later)');
   }
-  if (url !== undefined) checkPostgresUrl(url);
+  const urlProblem = url === undefined ? undefined : postgresUrlProblem(url);
+  if (urlProblem !== undefined) throw new ConfigError('store.url', urlProblem);
   if (given !== 'postgres') return { engine: 'sqlite' };
   if (url === undefined) throw new ConfigError('store.url', 'is required with store.engine "postgres": postgresql://USER@HOST:PORT/DATABASE');
   return { engine: 'postgres', url, poolSize };
-}
-
-function checkPostgresUrl(url: string): void {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ConfigError('store.url', 'is not a URL: postgresql://USER@HOST:PORT/DATABASE');
-  }
-  if (parsed.protocol !== 'postgresql:' && parsed.protocol !== 'postgres:') {
-    throw new ConfigError('store.url', `must be a postgresql:// URL, not ${parsed.protocol}//`);
-  }
-  if (parsed.hostname === '' || parsed.pathname.length <= 1) throw new ConfigError('store.url', `${redactedUrl(url)} must name a host and a database`);
 }
 
 function parseListen(value: string, key = 'listen'): { host: string; port: number } {

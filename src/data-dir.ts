@@ -26,7 +26,24 @@ function tighten(p: string): void {
 }
 
 /** The lock file a running server keeps in its data dir (its workers share the primary's). */
-const LOCK_FILE = 'server.lock';
+export const LOCK_FILE = 'server.lock';
+
+/**
+ * The lock a node takes. On the embedded store it is the data dir's: two servers on one SQLite file
+ * would each trust their own row cache. On PostgreSQL the store needs no lock (no row cache; every
+ * write checks its revision), so nodes may share one data dir for the PKI and the token; what one
+ * process must still own alone is its audit trail (a hash chain with one writer): the lock is the
+ * trail's, and nodes sharing a data dir give each its own `audit.file`.
+ */
+export function nodeLockFile(config: { readonly dataDir: string; readonly auditFile: string; readonly storeEngine: { readonly engine: string } }): string {
+  return config.storeEngine.engine === 'sqlite' ? path.join(config.dataDir, LOCK_FILE) : `${config.auditFile}.lock`;
+}
+
+/** The PID of the live server holding the data dir's store lock, if any. */
+export function dataDirHolder(dir: string): number | undefined {
+  const holder = readHolder(path.join(dir, LOCK_FILE));
+  return holder !== undefined && holder !== process.pid && isRunningNode(holder) ? holder : undefined;
+}
 
 class DataDirInUse extends Error {
   override readonly name = 'DataDirInUse';
@@ -37,8 +54,9 @@ class DataDirInUse extends Error {
  * cache and serve what the other changed or destroyed. The lock file holds the holder's PID; a lock
  * whose process is gone (a SIGKILL leaves one behind) is taken over. Returns the release.
  */
-export function lockDataDir(dir: string): () => void {
-  const file = path.join(dir, LOCK_FILE);
+export function lockDataDir(dir: string, file = path.join(dir, LOCK_FILE)): () => void {
+  const what = file === path.join(dir, LOCK_FILE) ? `the data dir ${dir}` : `the audit trail ${file.replace(/\.lock$/, '')}`;
+  const hint = file === path.join(dir, LOCK_FILE) ? 'stop it first' : 'nodes sharing a data dir need their own audit.file';
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
@@ -51,11 +69,11 @@ export function lockDataDir(dir: string): () => void {
     }
     const holder = readHolder(file);
     if (holder !== undefined && holder !== process.pid && isRunningNode(holder)) {
-      throw new DataDirInUse(`the data dir ${dir} is in use by another server (PID ${holder}, lock file ${file}); stop it first`);
+      throw new DataDirInUse(`${what} is in use by another server (PID ${holder}, lock file ${file}); ${hint}`);
     }
     fs.rmSync(file, { force: true }); // stale: its process is gone
   }
-  throw new DataDirInUse(`could not take the lock file ${file}: another server is starting on the same data dir`);
+  throw new DataDirInUse(`could not take the lock file ${file}: another server is starting on ${what}`);
 }
 
 function readHolder(file: string): number | undefined {
@@ -79,4 +97,13 @@ function isRunningNode(pid: number): boolean {
   } catch {
     return true; // no /proc: trust the signal probe
   }
+}
+
+/**
+ * A file that belongs to one audit trail (its durable head, the SIEM forwarder's cursor): in the
+ * data dir for the default trail, as before; beside the trail for one named by `audit.file`, so
+ * that nodes sharing a data dir (PostgreSQL) never read each other's.
+ */
+export function auditSideFile(config: { readonly dataDir: string; readonly auditFile: string }, name: string): string {
+  return config.auditFile === path.join(config.dataDir, 'audit.log') ? path.join(config.dataDir, name) : `${config.auditFile}.${name}`;
 }

@@ -18,7 +18,7 @@ import { openEmbeddedHsm, openServerHsm } from './server-hsm';
 import { sealClearDigests } from './objects/digest-index';
 import { PendingOperations } from './objects/pending-operations';
 import { closeInterruptedApprovals, DualControl } from './server/dual-control';
-import { secureDataDir } from './data-dir';
+import { auditSideFile, secureDataDir } from './data-dir';
 import { SqliteObjectStore } from './store/sqlite';
 import { PostgresObjectStore } from './store/postgres-store';
 import { closeStore, openApprovalStore, openDueDates, openObjectCounter, openSchedulerLease, openServerStore, SCHEDULER_LEASE, type ServerStore } from './server-store';
@@ -159,7 +159,7 @@ export async function openAuditLog(config: ServerConfig, keys: KeyProtector, for
   const audit = createAuditLog({
     onDurable: forwarder && ((lines) => forwarder.push(lines)),
     file: config.auditFile,
-    headFile: path.join(config.dataDir, HEAD_FILE),
+    headFile: auditSideFile(config, HEAD_FILE),
     mac: keys.auditMac ? (data) => (keys.auditMac as (d: Uint8Array) => Promise<Buffer>).call(keys, data) : undefined,
     checkpointEvery: config.auditCheckpointEvery,
     checkpointSeconds: config.auditCheckpointSeconds,
@@ -235,7 +235,7 @@ export const FORWARD_CURSOR_FILE = 'audit-forward.cursor';
  */
 export function startAuditForwarder(config: ServerConfig): AuditForwarder | undefined {
   if (config.auditSyslog === null) return undefined;
-  return createSyslogForwarder(config.auditSyslog, { auditFile: config.auditFile, cursorFile: path.join(config.dataDir, FORWARD_CURSOR_FILE) });
+  return createSyslogForwarder(config.auditSyslog, { auditFile: config.auditFile, cursorFile: auditSideFile(config, FORWARD_CURSOR_FILE) });
 }
 
 /** What a test can set that no configuration does. */

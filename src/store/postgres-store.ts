@@ -21,7 +21,8 @@ import { Pool, type PoolClient } from 'pg';
 import { decodeAttributeBlob, entryKey, indexEntries } from './attribute-rows';
 import { candidateMatches, locateSql, type BlobCandidate } from './locate-query';
 import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from './postgres-migrations';
-import { redactedUrl } from './postgres-url';
+import { hostList, redactedUrl } from './postgres-url';
+import { failoverClient } from './postgres-hosts';
 import { PostgresGrantStore } from './postgres-grants';
 import type { GrantStore } from './grants';
 import { withDeferred } from './sqlite-tables';
@@ -100,8 +101,10 @@ export class PostgresObjectStore implements ObjectStore, DigestSealing {
    */
   static async open(opts: PostgresStoreOptions): Promise<PostgresObjectStore> {
     const shown = redactedUrl(opts.url);
+    const hosts = hostList(opts.url);
     const pool = new Pool({
-      connectionString: opts.url,
+      // Several hosts (a primary and its standbys): connections follow the one that answers read-write.
+      ...(hosts.urls.length > 1 ? { Client: failoverClient(hosts) } : { connectionString: opts.url }),
       max: opts.poolSize ?? DEFAULT_POOL_SIZE,
       connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
       // Every connection acknowledges only what is flushed, whatever postgresql.conf says.

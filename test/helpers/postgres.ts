@@ -28,6 +28,10 @@ export interface PostgresCluster {
   /** Stops the server, keeping its data (start() brings it back). */
   stopServer(): void;
   startServer(): void;
+  /** Stops the server as a crash would (pg_ctl stop -m immediate: no checkpoint, WAL replay at the next start). */
+  crash(): void;
+  /** A standby of this cluster (pg_basebackup -R, streaming), on a port of its own, started. */
+  startStandby(): Promise<PostgresCluster & { promote(): void }>;
 }
 
 /** The directory holding initdb and pg_ctl: PATH, else the newest /usr/lib/postgresql/N/bin. */
@@ -76,20 +80,29 @@ async function freePort(): Promise<number> {
 export async function startPostgresCluster(): Promise<PostgresCluster> {
   const bin = postgresBinDir();
   if (bin === undefined) throw new Error('PostgreSQL is not installed: no initdb/pg_ctl (scripts/install-system-deps.sh)');
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-test-pg-'));
-  fs.chmodSync(root, 0o755);
+  const root = newRoot();
   const dataDir = path.join(root, 'data');
-  const socketDir = path.join(root, 'sock');
-  fs.mkdirSync(socketDir);
-  if (asRoot()) execFileSync('chown', ['-R', 'postgres:', root]);
   run(path.join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
   // Loopback only; fsync stays on (the store's durability is under test), synchronous_commit on.
   fs.appendFileSync(path.join(dataDir, 'postgresql.conf'), "\nlisten_addresses = '127.0.0.1'\nmax_connections = 200\nsynchronous_commit = on\n");
+  return clusterOn(bin, root, dataDir);
+}
+
+function newRoot(): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-test-pg-'));
+  fs.chmodSync(root, 0o755);
+  fs.mkdirSync(path.join(root, 'sock'));
+  if (asRoot()) execFileSync('chown', ['-R', 'postgres:', root]);
+  return root;
+}
+
+async function clusterOn(bin: string, root: string, dataDir: string): Promise<PostgresCluster> {
+  const socketDir = path.join(root, 'sock');
   const port = await freePort();
   const log = path.join(root, 'server.log');
-  const startServer = () =>
-    run(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-l', log, '-w', '-t', '60', '-o', `-p ${port} -k ${socketDir}`, 'start']);
-  const stopServer = () => run(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
+  const pgCtl = path.join(bin, 'pg_ctl');
+  const startServer = () => run(pgCtl, ['-D', dataDir, '-l', log, '-w', '-t', '60', '-o', `-p ${port} -k ${socketDir}`, 'start']);
+  const stopServer = () => run(pgCtl, ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
   startServer();
   return {
     adminUrl: `postgresql://postgres@127.0.0.1:${port}/postgres`,
@@ -97,6 +110,7 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     dataDir,
     startServer,
     stopServer,
+    crash: () => run(pgCtl, ['-D', dataDir, '-m', 'immediate', '-w', 'stop']),
     restart() {
       stopServer();
       startServer();
@@ -108,6 +122,14 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
         /* already stopped */
       }
       fs.rmSync(root, { recursive: true, force: true });
+    },
+    async startStandby() {
+      const standbyRoot = newRoot();
+      const standbyData = path.join(standbyRoot, 'data');
+      // initdb's pg_hba trusts replication connections from loopback; -R writes standby.signal and primary_conninfo.
+      run(path.join(bin, 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-D', standbyData, '-R', '-X', 'stream', '-c', 'fast', '--no-sync']);
+      const standby = await clusterOn(bin, standbyRoot, standbyData);
+      return { ...standby, promote: () => run(pgCtl, ['-D', standbyData, '-w', 'promote']) };
     },
   };
 }

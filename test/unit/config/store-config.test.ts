@@ -28,6 +28,9 @@ test('SQLite by default; postgres with its URL and pool size (default 10)', () =
   // The other engine's settings may stay, engine said outright: a switch is one word.
   expect(load({ engine: 'sqlite', path: 'x.db', url: 'postgresql://db/keys', poolSize: 4 }).storeEngine).toEqual({ engine: 'sqlite' });
   expect(load({ engine: 'postgres', path: 'x.db', url: 'postgresql://db/keys' }).storeEngine).toMatchObject({ engine: 'postgres' });
+  // libpq's several hosts: a primary and its standbys (store/postgres-hosts.ts).
+  const hosts = 'postgresql://kmip@db1:5432,db2:5433/keys?target_session_attrs=read-write';
+  expect(load({ engine: 'postgres', url: hosts }).storeEngine).toMatchObject({ engine: 'postgres', url: hosts });
 });
 
 test.each([
@@ -42,6 +45,7 @@ test.each([
   [{ poolSize: 4 }, 'store.poolSize', 'set store.engine to "postgres"'],
   [{ engine: 'sqlite', url: 'mysql://db/keys' }, 'store.url', 'must be a postgresql:// URL'],
   [{ engine: 'postgres', url: 'postgresql://db/keys', pool: 4 }, 'store.pool', 'unknown key'],
+  [{ engine: 'postgres', url: 'postgresql://u:pw-secret-x@db1:5432,/keys' }, 'store.url', 'is not a URL'],
 ])('bad store %j names %s', (store, key, words) => {
   let error: unknown;
   try {
