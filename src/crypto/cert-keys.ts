@@ -14,6 +14,7 @@ import { pqcByOid, pqcPublicFromSecret, pqcVerify, type PqcAlgorithm } from './p
 import { pqcSpki, readPqcSpki } from './pqc-keys';
 import { pqcSignOffThread } from './pqc-offload';
 import { curveByNode } from './tables';
+import { decodeBer } from './ber';
 
 /** A request or certificate has a few dozen nodes; these bound hostile input well above that. */
 const PARSE_LIMITS = { maxDepth: 32, maxNodes: 2048, maxContentLength: 64 * 1024 };
@@ -101,8 +102,8 @@ export function pqcCertSigner(alg: PqcAlgorithm, secretKey: Uint8Array): CertSig
 }
 
 function spkiOid(spki: Uint8Array): string | undefined {
-  const r = asn1js.fromBER(Uint8Array.from(spki), PARSE_LIMITS);
-  const algId = r.result instanceof asn1js.Sequence ? r.result.valueBlock.value[0] : undefined;
+  const r = decodeBer(spki, PARSE_LIMITS);
+  const algId = r?.result instanceof asn1js.Sequence ? r.result.valueBlock.value[0] : undefined;
   const oid = algId instanceof asn1js.Sequence ? algId.valueBlock.value[0] : undefined;
   return oid instanceof asn1js.ObjectIdentifier ? oid.valueBlock.toString() : undefined;
 }
@@ -157,8 +158,8 @@ interface CertParts {
 
 function certParts(der: Uint8Array): CertParts {
   const bad = () => new KmipError(Reason.InvalidField, 'the certificate does not parse');
-  const r = asn1js.fromBER(Uint8Array.from(der), PARSE_LIMITS);
-  if (r.offset === -1 || !(r.result instanceof asn1js.Sequence)) throw bad();
+  const r = decodeBer(der, PARSE_LIMITS);
+  if (r === undefined || !(r.result instanceof asn1js.Sequence)) throw bad();
   const [tbs, alg, sig] = r.result.valueBlock.value;
   if (!(tbs instanceof asn1js.Sequence) || !(alg instanceof asn1js.Sequence) || !(sig instanceof asn1js.BitString)) throw bad();
   const oid = alg.valueBlock.value[0];

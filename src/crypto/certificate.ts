@@ -15,6 +15,7 @@ import { describeKey } from './asymmetric-keys';
 import { certificateSpki } from './cert-keys';
 import { derAlgorithmOid, pqcKeyBlock, readPqcSpki } from './pqc-keys';
 import { pqcByOid, pqcLength, type PqcAlgorithm } from './pqc';
+import { decodeBer } from './ber';
 
 /** A certificate has a few hundred nodes; these bound hostile input well above that. */
 const PARSE_LIMITS = { maxDepth: 32, maxNodes: 4096, maxContentLength: 64 * 1024 };
@@ -193,13 +194,8 @@ function nameFields(name: asn1js.Sequence, what: string): NameField[] {
 }
 
 export function parseCertificate(der: Uint8Array): ParsedCertificate {
-  let parsed: asn1js.FromBerResult;
-  try {
-    parsed = asn1js.fromBER(der, PARSE_LIMITS);
-  } catch {
-    throw malformed('it does not decode');
-  }
-  if (parsed.offset === -1) throw malformed('it does not decode');
+  const parsed = decodeBer(der, PARSE_LIMITS);
+  if (parsed === undefined) throw malformed('it does not decode');
   if (parsed.offset !== der.length) throw malformed('bytes follow the certificate');
   const top = seqItems(parsed.result, 'the certificate');
   if (top.length !== 3) throw malformed('it does not have three parts');

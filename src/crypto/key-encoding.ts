@@ -18,6 +18,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import { KmipError, Reason } from '../kmip/errors';
+import { decodeBer } from './ber';
 
 export type PrivateEncoding = 'pkcs8' | 'encrypted-pkcs8' | 'pkcs1' | 'sec1';
 export type PublicEncoding = 'spki' | 'pkcs1';
@@ -58,15 +59,9 @@ type Block = asn1js.AsnType;
 /** The outer SEQUENCE's elements, or undefined when the bytes are not exactly one SEQUENCE. */
 function outerSequence(bytes: Uint8Array): Block[] | undefined {
   if (bytes.length === 0 || bytes[0] !== 0x30) return undefined;
-  let parsed: ReturnType<typeof asn1js.fromBER>;
-  try {
-    parsed = asn1js.fromBER(bytes, PARSE_LIMITS);
-  } catch {
-    // asn1js throws (RangeError) on some malformed strings, e.g. a UniversalString whose length is not a multiple of 4.
-    return undefined;
-  }
-  // fromBER reports an error as offset -1; a shorter offset leaves trailing bytes.
-  if (parsed.offset !== bytes.length || parsed.result.error !== '' || !(parsed.result instanceof asn1js.Sequence)) return undefined;
+  const parsed = decodeBer(bytes, PARSE_LIMITS);
+  // A shorter offset leaves trailing bytes.
+  if (parsed === undefined || parsed.offset !== bytes.length || parsed.result.error !== '' || !(parsed.result instanceof asn1js.Sequence)) return undefined;
   return parsed.result.valueBlock.value;
 }
 

@@ -19,6 +19,7 @@ import { KeyFormatType, ObjectType } from '../spec/generated/enums';
 import { child, opt } from '../kmip/tree';
 import { KmipError, Reason } from '../kmip/errors';
 import { checkPqcPublicKey, pqcAlgorithm, pqcByOid, pqcKeyPairFromSeed, pqcLength, pqcPublicFromSecret, type PqcAlgorithm } from './pqc';
+import { decodeBer } from './ber';
 
 export type PqcKind = 'private' | 'public';
 
@@ -77,9 +78,9 @@ function pkcs8(alg: PqcAlgorithm, sk: Uint8Array, seed: Uint8Array | undefined):
 }
 
 function parseDer(bytes: Uint8Array): asn1js.AsnType | undefined {
-  const r = asn1js.fromBER(Uint8Array.from(bytes));
+  const r = decodeBer(bytes);
   // Trailing bytes after the structure are malformed input too.
-  if (r.offset === -1 || r.offset !== bytes.length) return undefined;
+  if (r === undefined || r.offset !== bytes.length) return undefined;
   return r.result;
 }
 

@@ -17,6 +17,7 @@ import { KmipError, Reason, type ReasonValue } from '../kmip/errors';
 import { canonicalSpki, knownSignatureOid, verifyWithSpki, type CertSigner } from './cert-keys';
 import { pqcByOid } from './pqc';
 import { derAlgorithmOid } from './pqc-keys';
+import { decodeBer } from './ber';
 
 /** A request has a few dozen nodes; these bound hostile input well above that. */
 const PARSE_LIMITS = { maxDepth: 32, maxNodes: 2048, maxContentLength: 64 * 1024 };
@@ -59,13 +60,8 @@ export function parseCertificationRequest(der: Uint8Array, reason: ReasonValue =
     if (!(block instanceof asn1js.Sequence)) throw invalid(`${what} is not a SEQUENCE`);
     return block.valueBlock.value as asn1js.AsnType[];
   };
-  let parsed: asn1js.FromBerResult;
-  try {
-    parsed = asn1js.fromBER(der, PARSE_LIMITS);
-  } catch {
-    throw invalid('it does not decode');
-  }
-  if (parsed.offset === -1 || parsed.offset !== der.length) throw invalid('it does not decode as one DER value');
+  const parsed = decodeBer(der, PARSE_LIMITS);
+  if (parsed === undefined || parsed.offset !== der.length) throw invalid('it does not decode as one DER value');
   const [info, algorithm, signature] = seq(parsed.result, 'the request');
   const infoItems = seq(info, 'CertificationRequestInfo');
   const [version, subject, spki] = infoItems;
@@ -102,9 +98,8 @@ export function subjectOfCertificate(certDer: Uint8Array): Buffer {
 }
 
 function tbsField(certDer: Uint8Array, index: number, what: string): Buffer {
-  const parsed = asn1js.fromBER(certDer, PARSE_LIMITS);
-  const cert = parsed.result;
-  if (parsed.offset === -1 || !(cert instanceof asn1js.Sequence)) throw new KmipError(Reason.InvalidField, 'the certificate does not parse');
+  const cert = decodeBer(certDer, PARSE_LIMITS)?.result;
+  if (!(cert instanceof asn1js.Sequence)) throw new KmipError(Reason.InvalidField, 'the certificate does not parse');
   const tbs = cert.valueBlock.value[0];
   if (!(tbs instanceof asn1js.Sequence)) throw new KmipError(Reason.InvalidField, 'the certificate does not parse');
   const items = tbs.valueBlock.value;
@@ -122,7 +117,7 @@ export function keyIdentifier(key: KeyObject): Buffer {
 
 /** keyIdentifier of a SubjectPublicKeyInfo, DER. */
 export function spkiKeyIdentifier(der: Uint8Array): Buffer {
-  const spki = asn1js.fromBER(Uint8Array.from(der)).result;
+  const spki = decodeBer(der)?.result;
   const bits = spki instanceof asn1js.Sequence ? spki.valueBlock.value[1] : undefined;
   if (!(bits instanceof asn1js.BitString)) throw new KmipError(Reason.CryptographicFailure, 'the public key does not encode');
   return createHash('sha1').update(bits.valueBlock.valueHexView).digest();
