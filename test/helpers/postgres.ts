@@ -28,6 +28,8 @@ export interface PostgresCluster {
   /** Stops the server, keeping its data (start() brings it back). */
   stopServer(): void;
   startServer(): void;
+  /** Stops the server as a crash would (pg_ctl stop -m immediate: no checkpoint, recovery at the next start). */
+  crashServer(): void;
 }
 
 /** The directory holding initdb and pg_ctl: PATH, else the newest /usr/lib/postgresql/N/bin. */
@@ -97,6 +99,7 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     dataDir,
     startServer,
     stopServer,
+    crashServer: () => run(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop']),
     restart() {
       stopServer();
       startServer();
@@ -148,4 +151,38 @@ export async function freshDatabase(adminUrl: string): Promise<string> {
   const u = new URL(adminUrl);
   u.pathname = `/${name}`;
   return u.toString();
+}
+
+/**
+ * A streaming-replication standby of `primary` (pg_basebackup -R, its own temp dir and loopback
+ * port), started; connected as application_name `name` (what synchronous_standby_names lists).
+ */
+export async function startStandby(primary: PostgresCluster, name: string): Promise<{ url: (db: string) => string; startServer(): void; stopServer(): void; stop(): void }> {
+  const bin = postgresBinDir()!;
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-test-pg-standby-'));
+  fs.chmodSync(root, 0o755);
+  const dataDir = path.join(root, 'data');
+  const socketDir = path.join(root, 'sock');
+  fs.mkdirSync(socketDir);
+  if (asRoot()) execFileSync('chown', ['-R', 'postgres:', root]);
+  run(path.join(bin, 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', dataDir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync']);
+  // -R wrote primary_conninfo; the name the primary's synchronous_standby_names matches is added to it.
+  fs.appendFileSync(path.join(dataDir, 'postgresql.auto.conf'), `\ncluster_name = '${name}'\n`);
+  const port = await freePort();
+  const startServer = () =>
+    run(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-l', path.join(root, 'server.log'), '-w', '-t', '60', '-o', `-p ${port} -k ${socketDir}`, 'start']);
+  startServer();
+  return {
+    url: (db) => `postgresql://postgres@127.0.0.1:${port}/${db}`,
+    startServer,
+    stopServer: () => run(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop']),
+    stop() {
+      try {
+        run(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
+      } catch {
+        /* already stopped */
+      }
+      fs.rmSync(root, { recursive: true, force: true });
+    },
+  };
 }
