@@ -9,7 +9,8 @@
  * After every kill: no acknowledged Register is missing from the database, no row is half-written
  * (material, attributes and their index entries all there, nothing left over), and each node's
  * audit trail records every Register it acknowledged. At the end every acknowledged key comes back
- * byte for byte through the node that made it, and both audit trails verify.
+ * byte for byte through the node that made it, and both audit trails verify. Both nodes use one
+ * SoftHSM2 token (the same KEK), each its own data dir (PKI, audit trail).
  * CRASH_KILLS sets the number of kills per round (npm test: 3; npm run test:crash: 20).
  * `npm run test:crash -- postgres` runs this engine only, `-- crash-safety` SQLite only.
  */
@@ -28,6 +29,7 @@ import { connectAdmin, startServerProcess, type ServerProcess } from '../helpers
 import { parseResponse, registerAesPayload, requestMessage, successPayload, symmetricKeyMaterial, textOf } from '../helpers/kmip-client';
 import { verify } from '../integration/audit/helpers';
 import { waitFor } from '../helpers/wait';
+import { makeTestToken } from '../helpers/hsm';
 
 const V = { major: 1, minor: 4 };
 const KILLS = Number(process.env['CRASH_KILLS'] ?? 3);
@@ -38,6 +40,7 @@ const WRITERS_PER_NODE = 4;
 let root: string;
 let cluster: PostgresCluster | undefined;
 let url: string;
+let token: ReturnType<typeof makeTestToken> | undefined;
 const nodes: (ServerProcess | undefined)[] = [undefined, undefined];
 /** uid -> the key bytes and the node (0 or 1) that acknowledged it. */
 const acknowledged = new Map<string, { key: Buffer; node: number }>();
@@ -55,7 +58,12 @@ const dataDir = (node: number) => path.join(root, `node${node}`);
 
 async function startNode(node: number): Promise<ServerProcess> {
   const config = path.join(root, 'pg.json');
-  if (!fs.existsSync(config)) fs.writeFileSync(config, JSON.stringify({ store: { engine: 'postgres', url, poolSize: 4 } }), { mode: 0o600 });
+  if (!fs.existsSync(config)) {
+    // Every node uses the same KEK (issue 18 item 6): one token for both, as a network HSM would be.
+    token ??= makeTestToken();
+    const hsm = { module: token.modulePath, tokenLabel: token.tokenLabel, pinFile: token.pinFile, callMode: 'sync' };
+    fs.writeFileSync(config, JSON.stringify({ store: { engine: 'postgres', url, poolSize: 4 }, hsm }), { mode: 0o600 });
+  }
   const s = await startServerProcess({ dataDir: dataDir(node), extraArgs: ['--config', config] });
   nodes[node] = s;
   return s;
@@ -170,7 +178,7 @@ pgTest(
     for (let kill = 0; kill < KILLS; kill++) {
       const victim = kill % 2;
       const survivor = 1 - victim;
-      nodes[victim] ??= await startNode(victim);
+      for (const node of [0, 1]) nodes[node] ??= await startNode(node);
       const writes = load();
       await waitFor(() => `${2 * WRITERS_PER_NODE} writers connected (${writes.connected()})`, () => writes.connected() === 2 * WRITERS_PER_NODE, { timeoutMs: 60_000 });
       await new Promise((r) => setTimeout(r, 100 + Math.floor(Math.random() * 400)));
@@ -210,7 +218,7 @@ pgTest(
     }
     console.log(`primary crashes: ${KILLS}, service back ${Math.min(...recoveries)}-${Math.max(...recoveries)} ms after PostgreSQL started again`);
 
-    // Every acknowledged key is back, byte for byte, through the node that made it (each node's own token).
+    // Every acknowledged key is back, byte for byte, through the node that made it.
     for (const node of [0, 1]) {
       const c = await connectAdmin(nodes[node]!);
       for (const [uid, a] of acknowledged) {
@@ -223,7 +231,9 @@ pgTest(
     for (const node of [0, 1]) {
       expect(await nodes[node]!.stop()).toBe(0);
       nodes[node] = undefined;
-      const verdict = await verify(dataDir(node));
+      // The audit key is on the configured token: verify reads the nodes' configuration.
+      const verdict = await verify(dataDir(node), '--config', path.join(root, 'pg.json'));
+      expect(verdict.stderr).toBe('');
       expect(verdict.stdout).toMatch(/^audit trail intact: /);
       expect(verdict.code).toBe(0);
     }
