@@ -284,7 +284,7 @@ export async function openEmbeddedRun(opts: { postgresAdminUrl?: string } = {}):
 let caseDatabases = 0;
 
 /** A new database on the cluster of `adminUrl` for one case, and how to drop it. */
-async function createCaseDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createCaseDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `kmip_conformance_${process.pid}_${caseDatabases++}`;
   const admin = async (sql: string) => {
     const c = new PgClient({ connectionString: adminUrl });

@@ -5,9 +5,9 @@
  * indexed query (locate-query.ts), a revision per object.
  *
  * Every write is one transaction on a pooled connection, acknowledged after its COMMIT returns:
- * with synchronous_commit on (set for each connection, whatever the server's default), that is
- * after PostgreSQL flushed it to its WAL (and applied it on a synchronous standby, when one is
- * configured: remote_apply). Concurrent commits share WAL flushes in PostgreSQL itself (its group
+ * with synchronous_commit remote_apply (set for each connection, whatever the server's default),
+ * that is after PostgreSQL flushed it to its WAL, and applied it on a synchronous standby when
+ * synchronous_standby_names names one. Concurrent commits share WAL flushes in PostgreSQL itself (its group
  * commit), so the store needs no batching of its own. An update locks its row (SELECT ... FOR
  * UPDATE) and compares the revision it was computed from: a stale one is refused (CONFLICT), as
  * SQLite's store does. Reads go to the database every time: no row cache, so no node serves a row
@@ -49,6 +49,9 @@ export interface PostgresStoreOptions {
 }
 
 const DEFAULT_POOL_SIZE = 10;
+/** The durability every connection asks for (see open()). */
+export const SYNCHRONOUS_COMMIT = 'remote_apply';
+
 /** As sqlite.ts: well under what a client notices, long enough for a client's Gets to share commits. */
 const DEFERRED_COMMIT_DELAY_MS = 20;
 /** Any value, the same on every node: migrations run under it one node at a time. */
@@ -107,8 +110,11 @@ export class PostgresObjectStore implements ObjectStore, DigestSealing {
       ...(hosts.urls.length > 1 ? { Client: failoverClient(hosts) } : { connectionString: opts.url }),
       max: opts.poolSize ?? DEFAULT_POOL_SIZE,
       connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
-      // Every connection acknowledges only what is flushed, whatever postgresql.conf says.
-      options: '-c synchronous_commit=on',
+      // Every connection acknowledges only what is flushed, whatever postgresql.conf says; and, when
+      // the database names synchronous standbys, only what a standby has applied too (readable there
+      // at once). Without synchronous_standby_names, remote_apply is exactly `on` (PostgreSQL's docs),
+      // so a standby configured later is waited for without restarting the nodes.
+      options: `-c synchronous_commit=${SYNCHRONOUS_COMMIT}`,
     });
     // An idle connection the server drops emits 'error' on the pool: without a listener, the process would exit.
     pool.on('error', () => undefined);

@@ -30,8 +30,11 @@ export interface PostgresCluster {
   startServer(): void;
   /** Stops the server as a crash would (pg_ctl stop -m immediate: no checkpoint, WAL replay at the next start). */
   crash(): void;
-  /** A standby of this cluster (pg_basebackup -R, streaming), on a port of its own, started. */
-  startStandby(): Promise<PostgresCluster & { promote(): void }>;
+  /**
+   * A standby of this cluster (pg_basebackup -R, streaming), on a port of its own, started;
+   * `name` is its cluster_name, the application name synchronous_standby_names lists.
+   */
+  startStandby(name?: string): Promise<PostgresCluster & { promote(): void }>;
 }
 
 /** The directory holding initdb and pg_ctl: PATH, else the newest /usr/lib/postgresql/N/bin. */
@@ -123,11 +126,12 @@ async function clusterOn(bin: string, root: string, dataDir: string): Promise<Po
       }
       fs.rmSync(root, { recursive: true, force: true });
     },
-    async startStandby() {
+    async startStandby(name?: string) {
       const standbyRoot = newRoot();
       const standbyData = path.join(standbyRoot, 'data');
       // initdb's pg_hba trusts replication connections from loopback; -R writes standby.signal and primary_conninfo.
       run(path.join(bin, 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-D', standbyData, '-R', '-X', 'stream', '-c', 'fast', '--no-sync']);
+      if (name !== undefined) fs.appendFileSync(path.join(standbyData, 'postgresql.auto.conf'), `\ncluster_name = '${name}'\n`);
       const standby = await clusterOn(bin, standbyRoot, standbyData);
       return { ...standby, promote: () => run(pgCtl, ['-D', standbyData, '-w', 'promote']) };
     },
@@ -167,7 +171,13 @@ export async function freshDatabase(adminUrl: string): Promise<string> {
   } finally {
     await c.end();
   }
+  return databaseUrl(adminUrl, name);
+}
+
+/** The URL of database `name` on the cluster of `adminUrl`. */
+export function databaseUrl(adminUrl: string, name: string): string {
   const u = new URL(adminUrl);
   u.pathname = `/${name}`;
   return u.toString();
 }
+
