@@ -61,3 +61,44 @@ export interface ApprovalStore {
   /** Closes its own connections (never the object store's). */
   close(): Promise<void>;
 }
+
+/** An approval as both engines keep it (BIGINT columns come back from PostgreSQL as text). */
+export interface ApprovalRow {
+  id: string;
+  correlation: string;
+  requester: string;
+  requester_fingerprint: string | null;
+  operation: string;
+  uid: string | null;
+  rule: string;
+  protocol_version: string;
+  request: Buffer;
+  created_at: number | string;
+  state: ApprovalState;
+  decided_by: string | null;
+  decided_at: number | string | null;
+  result_status: number | null;
+  result_reason: number | null;
+  result_message: string | null;
+}
+
+export function approvalOfRow(r: ApprovalRow): ApprovalRecord {
+  return {
+    id: r.id,
+    correlation: r.correlation,
+    requester: r.requester,
+    ...(r.requester_fingerprint !== null ? { requesterFingerprint: r.requester_fingerprint } : {}),
+    operation: r.operation,
+    ...(r.uid !== null ? { uniqueIdentifier: r.uid } : {}),
+    rule: r.rule,
+    protocolVersion: r.protocol_version,
+    request: r.request,
+    createdAt: Number(r.created_at),
+    state: r.state,
+    ...(r.decided_by !== null ? { decidedBy: r.decided_by } : {}),
+    ...(r.decided_at !== null ? { decidedAt: Number(r.decided_at) } : {}),
+    ...(r.result_status !== null ? { resultStatus: r.result_status } : {}),
+    ...(r.result_reason !== null ? { resultReason: r.result_reason } : {}),
+    ...(r.result_message !== null ? { resultMessage: r.result_message } : {}),
+  };
+}

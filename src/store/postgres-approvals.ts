@@ -8,48 +8,8 @@
 import { Pool } from 'pg';
 import { StoreError } from './object-store';
 import { redactedUrl } from './postgres-url';
-import type { ApprovalRecord, ApprovalState, ApprovalStore, NewApproval } from './approval-store';
+import { approvalOfRow, type ApprovalRecord, type ApprovalRow, type ApprovalState, type ApprovalStore, type NewApproval } from './approval-store';
 
-interface Row {
-  id: string;
-  correlation: string;
-  requester: string;
-  requester_fingerprint: string | null;
-  operation: string;
-  uid: string | null;
-  rule: string;
-  protocol_version: string;
-  request: Buffer;
-  // BIGINT columns come back as text (node-postgres does not guess at 64-bit numbers).
-  created_at: string;
-  state: ApprovalState;
-  decided_by: string | null;
-  decided_at: string | null;
-  result_status: number | null;
-  result_reason: number | null;
-  result_message: string | null;
-}
-
-function recordOf(r: Row): ApprovalRecord {
-  return {
-    id: r.id,
-    correlation: r.correlation,
-    requester: r.requester,
-    ...(r.requester_fingerprint !== null ? { requesterFingerprint: r.requester_fingerprint } : {}),
-    operation: r.operation,
-    ...(r.uid !== null ? { uniqueIdentifier: r.uid } : {}),
-    rule: r.rule,
-    protocolVersion: r.protocol_version,
-    request: r.request,
-    createdAt: Number(r.created_at),
-    state: r.state,
-    ...(r.decided_by !== null ? { decidedBy: r.decided_by } : {}),
-    ...(r.decided_at !== null ? { decidedAt: Number(r.decided_at) } : {}),
-    ...(r.result_status !== null ? { resultStatus: r.result_status } : {}),
-    ...(r.result_reason !== null ? { resultReason: r.result_reason } : {}),
-    ...(r.result_message !== null ? { resultMessage: r.result_message } : {}),
-  };
-}
 
 /** Approvals are rare: two connections serve a node's and the command's few statements. */
 const POOL_SIZE = 2;
@@ -89,21 +49,21 @@ export class PostgresApprovalStore implements ApprovalStore {
   }
 
   async byId(id: string): Promise<ApprovalRecord | undefined> {
-    const r = (await this.pool.query<Row>('SELECT * FROM approvals WHERE id = $1', [id])).rows[0];
-    return r && recordOf(r);
+    const r = (await this.pool.query<ApprovalRow>('SELECT * FROM approvals WHERE id = $1', [id])).rows[0];
+    return r && approvalOfRow(r);
   }
 
   async byCorrelation(correlation: string): Promise<ApprovalRecord | undefined> {
-    const r = (await this.pool.query<Row>('SELECT * FROM approvals WHERE correlation = $1', [correlation])).rows[0];
-    return r && recordOf(r);
+    const r = (await this.pool.query<ApprovalRow>('SELECT * FROM approvals WHERE correlation = $1', [correlation])).rows[0];
+    return r && approvalOfRow(r);
   }
 
   async list(states?: readonly ApprovalState[]): Promise<ApprovalRecord[]> {
     const r =
       states === undefined
-        ? await this.pool.query<Row>('SELECT * FROM approvals ORDER BY created_at DESC, id')
-        : await this.pool.query<Row>('SELECT * FROM approvals WHERE state = ANY($1::text[]) ORDER BY created_at DESC, id', [[...states]]);
-    return r.rows.map(recordOf);
+        ? await this.pool.query<ApprovalRow>('SELECT * FROM approvals ORDER BY created_at DESC, id')
+        : await this.pool.query<ApprovalRow>('SELECT * FROM approvals WHERE state = ANY($1::text[]) ORDER BY created_at DESC, id', [[...states]]);
+    return r.rows.map(approvalOfRow);
   }
 
   async transition(id: string, from: readonly ApprovalState[], to: ApprovalState, fields: { decidedBy?: string; decidedAt?: number } = {}): Promise<boolean> {

@@ -6,47 +6,8 @@
  */
 import Database from 'better-sqlite3';
 import { StoreError } from './object-store';
-import type { ApprovalRecord, ApprovalState, ApprovalStore, NewApproval } from './approval-store';
+import { approvalOfRow, type ApprovalRecord, type ApprovalRow, type ApprovalState, type ApprovalStore, type NewApproval } from './approval-store';
 
-interface Row {
-  id: string;
-  correlation: string;
-  requester: string;
-  requester_fingerprint: string | null;
-  operation: string;
-  uid: string | null;
-  rule: string;
-  protocol_version: string;
-  request: Buffer;
-  created_at: number;
-  state: ApprovalState;
-  decided_by: string | null;
-  decided_at: number | null;
-  result_status: number | null;
-  result_reason: number | null;
-  result_message: string | null;
-}
-
-function recordOf(r: Row): ApprovalRecord {
-  return {
-    id: r.id,
-    correlation: r.correlation,
-    requester: r.requester,
-    ...(r.requester_fingerprint !== null ? { requesterFingerprint: r.requester_fingerprint } : {}),
-    operation: r.operation,
-    ...(r.uid !== null ? { uniqueIdentifier: r.uid } : {}),
-    rule: r.rule,
-    protocolVersion: r.protocol_version,
-    request: r.request,
-    createdAt: r.created_at,
-    state: r.state,
-    ...(r.decided_by !== null ? { decidedBy: r.decided_by } : {}),
-    ...(r.decided_at !== null ? { decidedAt: r.decided_at } : {}),
-    ...(r.result_status !== null ? { resultStatus: r.result_status } : {}),
-    ...(r.result_reason !== null ? { resultReason: r.result_reason } : {}),
-    ...(r.result_message !== null ? { resultMessage: r.result_message } : {}),
-  };
-}
 
 export class SqliteApprovalStore implements ApprovalStore {
   private readonly db: Database.Database;
@@ -78,13 +39,13 @@ export class SqliteApprovalStore implements ApprovalStore {
   }
 
   byId(id: string): Promise<ApprovalRecord | undefined> {
-    const r = this.db.prepare('SELECT * FROM approvals WHERE id = ?').get(id) as Row | undefined;
-    return Promise.resolve(r && recordOf(r));
+    const r = this.db.prepare('SELECT * FROM approvals WHERE id = ?').get(id) as ApprovalRow | undefined;
+    return Promise.resolve(r && approvalOfRow(r));
   }
 
   byCorrelation(correlation: string): Promise<ApprovalRecord | undefined> {
-    const r = this.db.prepare('SELECT * FROM approvals WHERE correlation = ?').get(correlation) as Row | undefined;
-    return Promise.resolve(r && recordOf(r));
+    const r = this.db.prepare('SELECT * FROM approvals WHERE correlation = ?').get(correlation) as ApprovalRow | undefined;
+    return Promise.resolve(r && approvalOfRow(r));
   }
 
   list(states?: readonly ApprovalState[]): Promise<ApprovalRecord[]> {
@@ -92,8 +53,8 @@ export class SqliteApprovalStore implements ApprovalStore {
       states === undefined
         ? this.db.prepare('SELECT * FROM approvals ORDER BY created_at DESC, id').all()
         : this.db.prepare(`SELECT * FROM approvals WHERE state IN (${states.map(() => '?').join(', ')}) ORDER BY created_at DESC, id`).all(...states)
-    ) as Row[];
-    return Promise.resolve(rows.map(recordOf));
+    ) as ApprovalRow[];
+    return Promise.resolve(rows.map(approvalOfRow));
   }
 
   transition(id: string, from: readonly ApprovalState[], to: ApprovalState, fields: { decidedBy?: string; decidedAt?: number } = {}): Promise<boolean> {
