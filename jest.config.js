@@ -3,7 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  // test/slow/ runs as its own CI step (npm run test:slow), keeping npm test within its time budget.
+  // test/slow/ (SLH-DSA s sets, PostgreSQL multi-node drills) runs as its own CI step (npm run test:slow),
+  // keeping npm test within its time budget.
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/slow/'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { diagnostics: false }],

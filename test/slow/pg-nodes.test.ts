@@ -8,13 +8,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { KmipResultError, attributeValues, nameAttribute, type KmipClient } from '../../../src/client';
-import { ObjectType, ResultReason } from '../../../src/spec/generated/enums';
-import { issueClientCertificate } from '../../../src/pki/dev-pki';
-import { requireEnvironment } from '../../helpers/environment';
-import { freshDatabase, postgresForTests, postgresMissing } from '../../helpers/postgres';
-import { startServerProcess, type ServerProcess } from '../../helpers/server-process';
-import { aesKey, nodeClient, runCli, writeConfig } from '../../helpers/pg-nodes';
+import { KmipResultError, attributeValues, nameAttribute, type KmipClient } from '../../src/client';
+import { ObjectType, ResultReason } from '../../src/spec/generated/enums';
+import { issueClientCertificate } from '../../src/pki/dev-pki';
+import { requireEnvironment } from '../helpers/environment';
+import { freshDatabase, postgresForTests, postgresMissing } from '../helpers/postgres';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process';
+import { aesKey, nodeClient, runCli, writeConfig } from '../helpers/pg-nodes';
 
 jest.setTimeout(400_000);
 

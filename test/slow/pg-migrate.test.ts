@@ -8,14 +8,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { nameAttribute } from '../../../src/client';
-import { ObjectType } from '../../../src/spec/generated/enums';
-import { SqliteObjectStore } from '../../../src/store/sqlite';
-import { PostgresObjectStore } from '../../../src/store/postgres-store';
-import { requireEnvironment } from '../../helpers/environment';
-import { freshDatabase, postgresForTests, postgresMissing } from '../../helpers/postgres';
-import { startServerProcess, type ServerProcess } from '../../helpers/server-process';
-import { aesKey, nodeClient, runCli, writeConfig } from '../../helpers/pg-nodes';
+import { nameAttribute } from '../../src/client';
+import { ObjectType } from '../../src/spec/generated/enums';
+import { SqliteObjectStore } from '../../src/store/sqlite';
+import { PostgresObjectStore } from '../../src/store/postgres-store';
+import { requireEnvironment } from '../helpers/environment';
+import { freshDatabase, postgresForTests, postgresMissing } from '../helpers/postgres';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process';
+import { aesKey, nodeClient, runCli, writeConfig } from '../helpers/pg-nodes';
 
 jest.setTimeout(300_000);
 

@@ -8,13 +8,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { CryptographicAlgorithm, ObjectType, State } from '../../../src/spec/generated/enums';
-import { KmipClient, attribute, nameAttribute } from '../../../src/client';
-import { startServerProcess, type ServerProcess } from '../../helpers/server-process';
-import { devClient } from '../../helpers/dev-client';
-import { requireEnvironment } from '../../helpers/environment';
-import { freshDatabase, postgresForTests, postgresMissing } from '../../helpers/postgres';
-import { SCHEDULER_LEASE } from '../../../src/server-store';
+import { CryptographicAlgorithm, ObjectType, State } from '../../src/spec/generated/enums';
+import { KmipClient, attribute, nameAttribute } from '../../src/client';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process';
+import { devClient } from '../helpers/dev-client';
+import { requireEnvironment } from '../helpers/environment';
+import { freshDatabase, postgresForTests, postgresMissing } from '../helpers/postgres';
+import { SCHEDULER_LEASE } from '../../src/server-store';
 
 jest.setTimeout(300_000);
 

@@ -9,14 +9,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { PostgresObjectStore } from '../../../src/store/postgres-store';
-import type { NewObject } from '../../../src/store/object-store';
-import { Tag } from '../../../src/spec/generated/tags';
-import { NameType, ObjectType, State } from '../../../src/spec/generated/enums';
-import { ttlv } from '../../../ttlv/types';
-import { requireEnvironment } from '../../helpers/environment';
-import { databaseUrl, freshDatabase, postgresBinDir, startPostgresCluster, type PostgresCluster } from '../../helpers/postgres';
-import { waitFor } from '../../helpers/wait';
+import { PostgresObjectStore } from '../../src/store/postgres-store';
+import type { NewObject } from '../../src/store/object-store';
+import { Tag } from '../../src/spec/generated/tags';
+import { NameType, ObjectType, State } from '../../src/spec/generated/enums';
+import { ttlv } from '../../ttlv/types';
+import { requireEnvironment } from '../helpers/environment';
+import { databaseUrl, freshDatabase, postgresBinDir, startPostgresCluster, type PostgresCluster } from '../helpers/postgres';
+import { waitFor } from '../helpers/wait';
 
 jest.setTimeout(180_000);
 

@@ -8,11 +8,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { ObjectType } from '../../../src/spec/generated/enums';
-import { requireEnvironment } from '../../helpers/environment';
-import { postgresMissing, startPostgresCluster, type PostgresCluster } from '../../helpers/postgres';
-import { startServerProcess, type ServerProcess } from '../../helpers/server-process';
-import { aesKey, nodeClient, writeConfig } from '../../helpers/pg-nodes';
+import { ObjectType } from '../../src/spec/generated/enums';
+import { requireEnvironment } from '../helpers/environment';
+import { postgresMissing, startPostgresCluster, type PostgresCluster } from '../helpers/postgres';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process';
+import { aesKey, nodeClient, writeConfig } from '../helpers/pg-nodes';
 
 jest.setTimeout(400_000);
 
