@@ -11,7 +11,7 @@
  * audit trail records every Register it acknowledged. At the end every acknowledged key comes back
  * byte for byte through the node that made it, and both audit trails verify. Both nodes use one
  * SoftHSM2 token (the same KEK), each its own data dir (PKI, audit trail).
- * CRASH_KILLS sets the number of kills per round (npm test: 3; npm run test:crash: 20).
+ * CRASH_KILLS sets the number of kills per round (npm run test:crash: 20 unless set; 3 when run by hand without it).
  * `npm run test:crash -- postgres` runs this engine only, `-- crash-safety` SQLite only.
  */
 import { randomBytes } from 'node:crypto';

@@ -4,7 +4,7 @@
  * identical key bytes; the store must pass PRAGMA integrity_check; no object may be half-written.
  * Every acknowledged Register must have its audit record, and the audit trail up to the crash must
  * verify (`kmip-server audit verify`).
- * CRASH_KILLS sets the number of kills (npm test: 3; npm run test:crash: 20).
+ * CRASH_KILLS sets the number of kills (npm run test:crash: 20 unless set; 3 when run by hand without it).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
