@@ -16,5 +16,6 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 60000,
   globalSetup: '<rootDir>/test/helpers/global-setup.ts',
+  setupFilesAfterEnv: ['<rootDir>/test/helpers/hsm-environment.ts'],
   globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
 };
