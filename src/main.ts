@@ -334,16 +334,20 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         });
   // Held requests wait in the store; with any policy file, as SIGHUP may bring rules. Closing interrupted
   // runs: only a server's one process (a worker starting beside others must not close their runs).
-  let dualControl: DualControl | undefined;
-  try {
-    dualControl = config.accessPolicy ? new DualControl(await openApprovalStore(config)) : undefined;
-  } catch (e) {
+  // What a failed start closes, in reverse order of opening.
+  const closeOpened = async (): Promise<void> => {
     await counter?.close();
     await notifier?.close();
     await closeStore(store);
     await audit.close();
     await keys.close();
     await forwarder?.close();
+  };
+  let dualControl: DualControl | undefined;
+  try {
+    dualControl = config.accessPolicy ? new DualControl(await openApprovalStore(config)) : undefined;
+  } catch (e) {
+    await closeOpened();
     throw e;
   }
   if (dualControl && config.workers === 1) await closeInterruptedApprovals(dualControl);
@@ -421,12 +425,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   } catch (e) {
     await scheduler?.close();
     await leased?.close();
-    await counter?.close();
-    await notifier?.close();
-    await closeStore(store);
-    await audit.close();
-    await keys.close();
-    await forwarder?.close();
+    await closeOpened();
     throw e;
   }
   return {
