@@ -1,6 +1,7 @@
 /**
  * Locate by Name with many objects stored. Populating through the server would take hours at
- * these counts, so the objects are written straight into the SQLite store (src/store/sqlite.ts):
+ * these counts, so the objects are written straight into the store through its own engine
+ * (src/store/sqlite.ts, or src/store/postgres-store.ts with --postgres), in batches:
  * one real AES-256 key made by Create through handleMessage serves as the template, and each
  * clone gets its own Unique Identifier, Short Unique Identifier and Name, the template's other
  * attributes and its protected key blob (bound to the template's identifier, so a clone's Get would
@@ -8,9 +9,13 @@
  * Locate by Name is driven over mTLS. Prints figures; asserts nothing.
  *
  *   node -r ./scripts/register-ts.js bench/locate-scale.ts [--objects 100000] [--dir DIR] [--keep 1]
- *        [--seconds 10] [--connections 32,1] [--workers N]
+ *        [--seconds 10] [--connections 32,1] [--workers N] [--postgres ADMIN_URL|auto]
  *
  * With --dir, a store already populated there (scale-manifest.json) is reused when big enough.
+ * --postgres puts the objects into a database `kmip_scale_<dir's inode>` of that cluster (`auto`: a
+ * throwaway cluster in a temp dir, test/helpers/postgres.ts, stopped after) and starts the server
+ * on it with store.engine "postgres"; the template key is still made in the data dir (its token's
+ * KEK wraps it, as on every node).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -23,8 +28,11 @@ import { NameType } from '../src/spec/generated/enums';
 import { createEmbeddedCore } from '../src/embedded';
 import { handleMessage } from '../src/server/handle-message';
 import { SqliteObjectStore } from '../src/store/sqlite';
+import { PostgresObjectStore } from '../src/store/postgres-store';
+import { Client } from 'pg';
+import { databaseUrl, startPostgresCluster, type PostgresCluster } from '../test/helpers/postgres';
 import { DEV_CLIENT_CN } from '../src/pki/dev-pki';
-import type { NewObject, StoredAttribute } from '../src/store/object-store';
+import type { NewObject, ObjectStore, StoredAttribute } from '../src/store/object-store';
 import { RequestBuilder, summarise } from './lib/kmip';
 import { runLoad } from './load';
 import { startOurServer } from './lib/servers';
@@ -79,15 +87,67 @@ async function makeTemplate(dir: string): Promise<string> {
   }
 }
 
-async function populate(dir: string, count: number): Promise<Manifest> {
+/** The store engine the objects go into: the data dir's SQLite file, or a PostgreSQL database. */
+interface Engine {
+  readonly label: string;
+  open(): Promise<ObjectStore>;
+  /** Batches written at once: PostgreSQL overlaps their round trips, SQLite has one writer. */
+  readonly batchesInFlight: number;
+  /** The server's configuration for this engine (undefined: the default, SQLite). */
+  readonly config?: object;
+  /** Bytes the store takes. */
+  size(): Promise<number>;
+}
+
+function sqliteEngine(dir: string): Engine {
+  return {
+    label: 'SQLite',
+    open: async () => new SqliteObjectStore({ path: path.join(dir, 'kmip.sqlite') }),
+    batchesInFlight: 1,
+    size: async () => ['kmip.sqlite', 'kmip.sqlite-wal'].reduce((t, f) => t + (fs.existsSync(path.join(dir, f)) ? fs.statSync(path.join(dir, f)).size : 0), 0),
+  };
+}
+
+async function postgresEngine(adminUrl: string, database: string): Promise<Engine> {
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${database}`);
+  } finally {
+    await admin.end();
+  }
+  const url = databaseUrl(adminUrl, database);
+  return {
+    label: 'PostgreSQL',
+    open: async () => PostgresObjectStore.open({ url, poolSize: 8 }),
+    batchesInFlight: 4,
+    config: { store: { engine: 'postgres', url, poolSize: 16 } },
+    size: async () => {
+      const c = new Client({ connectionString: url });
+      await c.connect();
+      try {
+        const r = await c.query<{ size: string }>('SELECT pg_database_size(current_database())::text AS size');
+        return Number(r.rows[0]!.size);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+async function populate(dir: string, engine: Engine, count: number): Promise<Manifest> {
   const templateUid = await makeTemplate(dir);
-  const store = new SqliteObjectStore({ path: path.join(dir, 'kmip.sqlite') });
+  const templateStore = new SqliteObjectStore({ path: path.join(dir, 'kmip.sqlite') });
+  const template = await templateStore.get(templateUid);
+  templateStore.close();
+  if (!template) throw new Error('template object not found in the store');
+  const store = await engine.open();
   const t0 = performance.now();
   try {
-    const template = await store.get(templateUid);
-    if (!template) throw new Error('template object not found in the store');
     const sampleEvery = Math.max(1, Math.floor(count / SAMPLE));
     const sample: KeyRef[] = [];
+    const inFlight: Array<Promise<void>> = [];
     for (let start = 0; start < count; start += CHUNK) {
       const ops: Array<{ insert: NewObject }> = [];
       for (let i = start; i < Math.min(count, start + CHUNK); i++) {
@@ -105,23 +165,29 @@ async function populate(dir: string, count: number): Promise<Manifest> {
           },
         });
       }
-      await store.writeBatch(ops);
+      inFlight.push(store.writeBatch(ops));
+      if (inFlight.length >= engine.batchesInFlight) await inFlight.shift();
       if ((start / CHUNK) % 20 === 0) {
         const done = Math.min(count, start + CHUNK);
         console.error(`[locate-scale] ${done} objects, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
       }
     }
-    const manifest: Manifest = { count, sample, populateSeconds: (performance.now() - t0) / 1000 };
-    fs.writeFileSync(path.join(dir, 'scale-manifest.json'), JSON.stringify(manifest));
-    return manifest;
+    await Promise.all(inFlight);
+    return { count, sample, populateSeconds: (performance.now() - t0) / 1000 };
   } finally {
-    store.close();
+    await closeStore(store);
   }
 }
 
+/** PostgreSQL's pool ends asynchronously: wait for it, so the process can exit. */
+async function closeStore(store: ObjectStore): Promise<void> {
+  if (store instanceof PostgresObjectStore) await store.closeAsync();
+  else store.close();
+}
+
 /** The store's own Locate, in process: the SQL cost without TLS, framing or KMIP. */
-async function directLocate(dir: string, sample: readonly KeyRef[]): Promise<{ p50: number; p99: number; n: number }> {
-  const store = new SqliteObjectStore({ path: path.join(dir, 'kmip.sqlite') });
+async function directLocate(engine: Engine, sample: readonly KeyRef[]): Promise<{ p50: number; p99: number; n: number }> {
+  const store = await engine.open();
   try {
     const times: number[] = [];
     for (let i = 0; i < Math.min(5000, sample.length); i++) {
@@ -134,7 +200,7 @@ async function directLocate(dir: string, sample: readonly KeyRef[]): Promise<{ p
     times.sort((a, b) => a - b);
     return { p50: times[Math.floor(times.length / 2)]!, p99: times[Math.floor(times.length * 0.99)]!, n: times.length };
   } finally {
-    store.close();
+    await closeStore(store);
   }
 }
 
@@ -143,20 +209,41 @@ async function main(): Promise<void> {
   const given = flag('dir', '');
   const dir = given ? path.resolve(given) : fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-locate-scale-'));
   fs.mkdirSync(dir, { recursive: true });
-  const manifestPath = path.join(dir, 'scale-manifest.json');
+  const pgFlag = flag('postgres', '');
+  let cluster: PostgresCluster | undefined;
+  if (pgFlag === 'auto') cluster = await startPostgresCluster();
+  try {
+    // A throwaway cluster holds nothing of an earlier run.
+    await measureAll(dir, count, given !== '' && pgFlag !== 'auto', pgFlag === '' ? undefined : (cluster?.adminUrl ?? pgFlag));
+  } finally {
+    cluster?.stop();
+  }
+  if (flag('keep', '0') !== '1' && !given) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+async function measureAll(dir: string, count: number, reuse: boolean, pgAdminUrl: string | undefined): Promise<void> {
+  // One database per data dir (its inode), so a kept --dir finds its objects again.
+  const engine = pgAdminUrl === undefined ? sqliteEngine(dir) : await postgresEngine(pgAdminUrl, `kmip_scale_${fs.statSync(dir).ino}`);
+  const manifestPath = path.join(dir, `scale-manifest${pgAdminUrl === undefined ? '' : '-postgres'}.json`);
   let manifest: Manifest | undefined;
-  if (fs.existsSync(manifestPath)) {
+  if (reuse && fs.existsSync(manifestPath)) {
     const m = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as Manifest;
     if (m.count >= count) manifest = m;
   }
   if (!manifest) {
-    if (fs.existsSync(path.join(dir, 'kmip.sqlite'))) throw new Error(`${dir} holds a store without a big enough manifest`);
-    console.error(`[locate-scale] writing ${count} objects into ${dir}`);
-    manifest = await populate(dir, count);
+    if (pgAdminUrl === undefined && fs.existsSync(path.join(dir, 'kmip.sqlite'))) throw new Error(`${dir} holds a store without a big enough manifest`);
+    console.error(`[locate-scale] writing ${count} objects into ${engine.label} (data dir ${dir})`);
+    manifest = await populate(dir, engine, count);
+    fs.writeFileSync(manifestPath, JSON.stringify(manifest));
   }
-  const dbBytes = ['kmip.sqlite', 'kmip.sqlite-wal'].reduce((t, f) => t + (fs.existsSync(path.join(dir, f)) ? fs.statSync(path.join(dir, f)).size : 0), 0);
-  const direct = await directLocate(dir, manifest.sample);
-  const server = await startOurServer({ dataDir: dir, workers: flag('workers', '') || undefined });
+  const dbBytes = await engine.size();
+  const direct = await directLocate(engine, manifest.sample);
+  let configFile: string | undefined;
+  if (engine.config) {
+    configFile = path.join(dir, 'scale-config.json');
+    fs.writeFileSync(configFile, JSON.stringify(engine.config), { mode: 0o600 });
+  }
+  const server = await startOurServer({ dataDir: dir, configFile, workers: flag('workers', '') || undefined });
   const rows: string[][] = [];
   try {
     const pki = server.pkiDir;
@@ -202,11 +289,10 @@ async function main(): Promise<void> {
     await server.stop(30_000);
   }
   console.log(
-    `Locate by Name, ${manifest.count} objects stored (written straight into SQLite in ${manifest.populateSeconds.toFixed(0)} s; store ${(dbBytes / 2 ** 20).toFixed(0)} MB)`,
+    `Locate by Name, ${manifest.count} objects stored (written straight into ${engine.label} in ${manifest.populateSeconds.toFixed(0)} s; store ${(dbBytes / 2 ** 20).toFixed(0)} MB)`,
   );
   console.log(`store.locate() in process: p50 ${(direct.p50 * 1000).toFixed(0)} µs, p99 ${(direct.p99 * 1000).toFixed(0)} µs over ${direct.n} lookups`);
   console.log(table(['connections', 'ok', 'failed', 'ops/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'server RSS MB'], rows));
-  if (flag('keep', '0') !== '1' && !given) fs.rmSync(dir, { recursive: true, force: true });
 }
 
 main().catch((e: unknown) => {

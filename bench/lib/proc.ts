@@ -63,6 +63,19 @@ function processTree(pid: number): number[] {
   return tree;
 }
 
+/** CPU seconds used so far by the processes of these trees (a server's nodes, a database cluster). */
+export function treesCpuSeconds(roots: readonly number[]): number {
+  return roots.flatMap((r) => processTree(r)).reduce((t, p) => t + (readStat(p)?.cpuSeconds ?? 0), 0);
+}
+
+/** Busy and total CPU time of the whole machine so far (/proc/stat), in clock ticks. */
+export function machineTicks(): { busy: number; total: number } {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: idle and iowait are the not-busy ones.
+  const total = cpu.slice(0, 8).reduce((t, x) => t + x, 0);
+  return { busy: total - cpu[3]! - cpu[4]!, total };
+}
+
 export interface ProcessUsage {
   /** CPU seconds used by the tree during the window. */
   readonly cpuSeconds: number;
