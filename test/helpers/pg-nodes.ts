@@ -61,14 +61,17 @@ export function writeConfig(file: string, store: unknown, extra: Record<string, 
   return file;
 }
 
-/** A client of the library over TLS, its connections spread by its server list (failover order). */
-export function nodeClient(servers: readonly Node[], opts: { certBase?: string; certDir?: string; maxConnections?: number } = {}): KmipClient {
+/**
+ * A client of the library over TLS, its connections spread by its server list (failover order).
+ * It checks the server certificate's name `localhost`, or with `byAddress` each node's address.
+ */
+export function nodeClient(servers: readonly Node[], opts: { certBase?: string; certDir?: string; maxConnections?: number; byAddress?: boolean } = {}): KmipClient {
   const pki = servers[0]!.pkiDir;
   const dir = opts.certDir ?? pki;
   const base = opts.certBase ?? 'client';
   return new KmipClient({
     servers: servers.map((s) => `${s.host ?? '127.0.0.1'}:${s.port}`),
-    servername: 'localhost',
+    ...(opts.byAddress ? {} : { servername: 'localhost' }),
     ca: fs.readFileSync(path.join(pki, 'ca.pem')),
     cert: fs.readFileSync(path.join(dir, `${base}.pem`)),
     key: fs.readFileSync(path.join(dir, `${base}-key.pem`)),
