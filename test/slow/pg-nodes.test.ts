@@ -6,58 +6,23 @@
  * the server list, one SIGKILLed, the load goes on with every acknowledged object there.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { KmipResultError, attributeValues, nameAttribute, type KmipClient } from '../../src/client';
+import { KmipResultError, attributeValues, nameAttribute } from '../../src/client';
 import { ObjectType, ResultReason } from '../../src/spec/generated/enums';
 import { issueClientCertificate } from '../../src/pki/dev-pki';
 import { requireEnvironment } from '../helpers/environment';
-import { freshDatabase, postgresForTests, postgresMissing } from '../helpers/postgres';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process';
-import { aesKey, nodeClient, runCli, writeConfig } from '../helpers/pg-nodes';
+import { postgresMissing } from '../helpers/postgres';
+import type { ServerProcess } from '../helpers/server-process';
+import { aesKey, nodeClient, runCli, usePgNodes } from '../helpers/pg-nodes';
 
 jest.setTimeout(400_000);
 
-let root: string;
-let pg: Awaited<ReturnType<typeof postgresForTests>> | undefined;
-const servers: ServerProcess[] = [];
-const clients: KmipClient[] = [];
-
-beforeAll(() => {
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-pg-nodes-'));
-});
-afterAll(async () => {
-  for (const c of clients) c.close();
-  for (const s of servers) await s.stop();
-  pg?.stop();
-  fs.rmSync(root, { recursive: true, force: true });
-});
-
+const { root, nodeConfigs, startNode, track } = usePgNodes('kmip-pg-nodes-');
 const pgTest = requireEnvironment('PostgreSQL (initdb, pg_ctl)', postgresMissing()).test;
-
-/** Node configs on one database: node 0 keeps the default audit trail, node i>0 its own `audit-i.log`. */
-async function nodeConfigs(n: number, name: string): Promise<string[]> {
-  pg ??= await postgresForTests();
-  const url = await freshDatabase(pg.adminUrl);
-  return Array.from({ length: n }, (_, i) =>
-    writeConfig(path.join(root, `${name}-${i}.json`), { engine: 'postgres', url, poolSize: 8 }, i === 0 ? {} : { audit: { file: `audit-${i}.log` } }),
-  );
-}
-
-async function startNode(dataDir: string, config: string): Promise<ServerProcess> {
-  const s = await startServerProcess({ dataDir, extraArgs: ['--config', config] });
-  servers.push(s);
-  return s;
-}
-
-function track(c: KmipClient): KmipClient {
-  clients.push(c);
-  return c;
-}
 
 pgTest('two nodes share one data dir; 32 connections over both lose no update; cross-identity rules hold across nodes', async () => {
   const [configA, configB] = await nodeConfigs(2, 'pair');
-  const dataDir = path.join(root, 'pair');
+  const dataDir = path.join(root(), 'pair');
   const a = await startNode(dataDir, configA!);
   const b = await startNode(dataDir, configB!);
   // A third node with A's audit trail is refused, naming the trail and the fix.
@@ -86,7 +51,7 @@ pgTest('two nodes share one data dir; 32 connections over both lose no update; c
   }
 
   // Another identity reaches none of them, from either node: the answers of an unknown identifier.
-  const aliceDir = path.join(root, 'alice');
+  const aliceDir = path.join(root(), 'alice');
   fs.mkdirSync(aliceDir);
   issueClientCertificate(a.pkiDir, 'alice', aliceDir);
   for (const node of [a, b]) {
@@ -109,7 +74,7 @@ pgTest('two nodes share one data dir; 32 connections over both lose no update; c
 
 pgTest('failover drill: three nodes under write + Get load, one SIGKILLed, no acknowledged object lost', async () => {
   const configs = await nodeConfigs(3, 'drill');
-  const dataDir = path.join(root, 'drill');
+  const dataDir = path.join(root(), 'drill');
   const nodes: ServerProcess[] = [];
   for (const config of configs) nodes.push(await startNode(dataDir, config));
   const c = track(nodeClient(nodes, { maxConnections: 4 }));
