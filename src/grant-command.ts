@@ -4,11 +4,10 @@
  * every request, so a change applies to the next request on every connection). Each change is
  * recorded in the custody side trail (custody/custody-audit.ts). Registered by one call in cli.ts.
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
 import { loadConfig } from './config';
-import { closeStore, openServerStore, type ServerStore } from './server-store';
+import { closeStore, openExistingServerStore, type ServerStore } from './server-store';
 import { describeGrantee, describeTarget, type GrantGrantee, type GrantRecord, type GrantTarget } from './store/grants';
 import { AccessPolicyError, operationNames } from './access/policy';
 import { withCustody } from './custody/with-custody';
@@ -51,9 +50,7 @@ export function registerGrantCommands(program: Command): void {
 
 /** The server's store, on whichever engine its configuration names. */
 async function openStore(flags: GrantFlags): Promise<ServerStore> {
-  const config = loadConfig({ configFile: flags.config, dataDir: flags.dataDir });
-  if (config.storeEngine.engine === 'sqlite' && !fs.existsSync(config.storePath)) throw new Error(`no store at ${config.storePath}: is --data-dir (or --config) the server's?`);
-  return openServerStore(config);
+  return openExistingServerStore(loadConfig({ configFile: flags.config, dataDir: flags.dataDir }));
 }
 
 function exactlyOne(a: string | undefined, b: string | undefined, flags: string): void {

@@ -1,13 +1,11 @@
 /**
  * `kmip-server schedule`: what the lifecycle scheduler will do next (dates that move a State or are
- * reached, automatic rotations), read beside a running server (SQLite in WAL allows a second
- * reader; nothing is written, so no lock is taken). Registered by one call in cli.ts.
+ * reached, automatic rotations), read beside running servers on either engine (SQLite in WAL allows
+ * a second reader; nothing is written, so no lock is taken). Registered by one call in cli.ts.
  */
-import fs from 'node:fs';
 import type { Command } from 'commander';
-import { loadConfig, requireEmbeddedStore } from './config';
-import { DueDates } from './store/due-dates';
-import { SqliteObjectStore } from './store/sqlite';
+import { loadConfig } from './config';
+import { closeStore, openDueDates, openExistingServerStore } from './server-store';
 import { upcoming } from './scheduler/upcoming';
 import { durationSeconds } from './scheduler/rotation-policy';
 
@@ -41,11 +39,9 @@ async function schedule(flags: ScheduleFlags): Promise<void> {
   const limit = Number(flags.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new Error('--limit takes a whole number above 0');
   const config = loadConfig({ configFile: flags.config, dataDir: flags.dataDir });
-  requireEmbeddedStore(config, 'kmip-server schedule');
-  if (!fs.existsSync(config.storePath)) throw new Error(`no store at ${config.storePath}: is --data-dir (or --config) the server's?`);
   const from = BigInt(Math.floor(Date.now() / 1000));
-  const dueDates = new DueDates(config.storePath);
-  const store = new SqliteObjectStore({ path: config.storePath, sharedWithOtherProcesses: true });
+  const store = await openExistingServerStore(config);
+  const dueDates = openDueDates(config);
   try {
     const { events, more } = await upcoming(dueDates, store, config.rotationPolicies, { from, until: from + BigInt(within), limit });
     if (flags.json) {
@@ -57,7 +53,7 @@ async function schedule(flags: ScheduleFlags): Promise<void> {
     for (const e of events) process.stdout.write(`${iso(e.at)}  ${e.event.padEnd(18)}  ${e.uid}${e.detail ? `  (${e.detail})` : ''}\n`);
     if (more) process.stdout.write(`... more: raise --limit or shorten --within\n`);
   } finally {
-    store.close();
+    await closeStore(store);
     await dueDates.close();
   }
 }

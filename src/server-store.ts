@@ -3,6 +3,7 @@
  * beside it (grant, approve, kek retire) open them: the object store, and the approval store of dual
  * control, and the object counter of the metrics. The one place that chooses between the embedded SQLite file and PostgreSQL.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { ServerConfig } from './config';
@@ -32,6 +33,15 @@ export async function openServerStore(config: ServerConfig, observer?: StoreObse
   const e = config.storeEngine;
   if (e.engine === 'postgres') return PostgresObjectStore.open({ url: e.url, poolSize: e.poolSize });
   return new SqliteObjectStore({ path: config.storePath, sharedWithOtherProcesses: true, observer });
+}
+
+/**
+ * The store of a server configured as `config` says, for a command run beside it (grant, schedule):
+ * an embedded store that does not exist yet is a wrong --data-dir, named, rather than a new empty file.
+ */
+export async function openExistingServerStore(config: ServerConfig): Promise<ServerStore> {
+  if (config.storeEngine.engine === 'sqlite' && !fs.existsSync(config.storePath)) throw new Error(`no store at ${config.storePath}: is --data-dir (or --config) the server's?`);
+  return openServerStore(config);
 }
 
 /** Closes either engine, waiting for PostgreSQL's last deferred writes and its pool. */

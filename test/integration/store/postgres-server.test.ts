@@ -53,13 +53,13 @@ function client(server: ServerProcess): KmipClient {
   return c;
 }
 
-function runCli(args: string[]): Promise<{ code: number | null; stderr: string }> {
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['-r', path.join(PROJECT_ROOT, 'scripts', 'register-ts.js'), path.join(PROJECT_ROOT, 'scripts', 'run-cli.ts'), ...args],
       { cwd: PROJECT_ROOT, timeout: 120_000 },
-      (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -73,7 +73,7 @@ const aes = (name: string) => [
 
 const pgTest = requireEnvironment('PostgreSQL (initdb, pg_ctl)', postgresMissing()).test;
 
-pgTest('Create, Get and Locate over TLS answer from PostgreSQL, and survive a restart of the server', async () => {
+pgTest('Create, Get and Locate over TLS answer from PostgreSQL, survive a restart of the server, and `schedule` reads the dates there', async () => {
   pg ??= await postgresForTests();
   const url = await freshDatabase(pg.adminUrl);
   const dataDir = path.join(root, 'node');
@@ -101,6 +101,8 @@ pgTest('Create, Get and Locate over TLS answer from PostgreSQL, and survive a re
   }
   expect(fs.existsSync(path.join(dataDir, 'kmip.sqlite'))).toBe(false);
 
+  const deactivation = Math.floor(Date.now() / 1000) + 3600;
+  const dated = (await c.create(ObjectType.SymmetricKey, [...aes('pg-dated'), attribute('Deactivation Date', new Date(deactivation * 1000))])).uniqueIdentifier;
   c.close();
   expect(await server.stop()).toBe(0);
   server = await startServerProcess({ dataDir, extraArgs: ['--config', config] });
@@ -109,6 +111,12 @@ pgTest('Create, Get and Locate over TLS answer from PostgreSQL, and survive a re
   expect((await c.locate([nameAttribute('pg-c')])).uniqueIdentifiers).toEqual([uids[2]]);
   const again = await c.get(uids[0]!);
   expect(again.uniqueIdentifier).toBe(uids[0]);
+
+  // The scheduler's timetable, read beside the running node from the same database.
+  const schedule = await runCli(['schedule', '--data-dir', dataDir, '--config', config, '--within', 'PT3H', '--json']);
+  expect(schedule).toMatchObject({ code: 0, stderr: '' });
+  const events = (JSON.parse(schedule.stdout) as { events: { uid: string; event: string; at: string }[] }).events;
+  expect(events).toEqual([{ uid: dated, event: 'Deactivation Date', at: new Date(deactivation * 1000).toISOString().replace('.000Z', 'Z') }]);
 });
 
 async function closedPort(): Promise<number> {
