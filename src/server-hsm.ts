@@ -90,6 +90,9 @@ export async function openServerHsm(config: ServerConfig, store: ServerStore): P
   try {
     keys = await openHsmModule(config, kekIds.length === 0, mayCreateIndexKey, named !== undefined ? { kekId: named.kekId } : currentKekOf(config));
   } catch (e) {
+    if (named !== undefined && e instanceof KeyProtectorError && e.code === 'UNKNOWN_KEK' && e.message.includes(named.kekId)) {
+      throw new Error(`the database names KEK ${named.kekId} as current (table kek_current), but ${token} does not hold it: start with the HSM token the other nodes use`);
+    }
     // UNKNOWN_KEK names the missing key: only the index key's absence has this cause.
     if (!mayCreateIndexKey && e instanceof KeyProtectorError && e.code === 'UNKNOWN_KEK' && e.message.includes('index key')) {
       throw new Error(`the store's Digest indexes were made with the HSM key labelled "${INDEX_KEY_LABEL}", which ${token} does not hold: start with the token the store was used with`);

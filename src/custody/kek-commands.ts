@@ -12,7 +12,7 @@ import { PostgresKekCatalog } from '../store/postgres-keks';
 import { progressBar } from './progress';
 import { CustodyError, escrowKeys, recoverKeys } from './escrow';
 import { kekReferences, kekStatus, openStoreFile, kekToRetire, retireKek, rotateKek } from './rotation';
-import { kekStatusPostgres, kekToRetirePostgres, retireKekPostgres, rotateKekPostgres } from './rotation-postgres';
+import { currentOnDatabase, kekStatusPostgres, kekToRetirePostgres, retireKekPostgres, rotateKekPostgres } from './rotation-postgres';
 import { nameCurrentKekIfUnset } from '../keys/kek-current';
 import { withCustody } from './with-custody';
 import { kekRetireApproval } from '../approve-command';
@@ -62,14 +62,17 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
     .requiredOption('--out <DIR>', 'where to write custodian-I-of-N.json (mode 0600); hand each to its custodian', value)
     .action((o: Common & { shares: string; threshold: string; out: string }) =>
       withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-escrow' }, async ({ config, token, audit }) => {
-        const db = openStoreFile(config.storePath);
-        let referenced: string[];
-        try {
-          referenced = [...kekReferences(db).keys()];
-        } finally {
-          db.close();
-        }
-        const r = escrowKeys(token, { shares: positiveInt('--shares', o.shares), threshold: positiveInt('--threshold', o.threshold), outDir: path.resolve(o.out), dataDir: config.dataDir, referenced });
+        // Every KEK the store's rows name, and the current one: the database's on PostgreSQL.
+        const { referenced, current } = await withCatalog(config, async (catalog) => {
+          if (catalog !== undefined) return { referenced: [...(await catalog.references()).keys()], current: { current: await currentOnDatabase(token, catalog, config.dataDir) } };
+          const db = openStoreFile(config.storePath);
+          try {
+            return { referenced: [...kekReferences(db).keys()], current: {} };
+          } finally {
+            db.close();
+          }
+        });
+        const r = escrowKeys(token, { shares: positiveInt('--shares', o.shares), threshold: positiveInt('--threshold', o.threshold), outDir: path.resolve(o.out), dataDir: config.dataDir, referenced, ...current });
         await (await audit()).record('kek-escrow', { kekId: r.kekId, escrowId: r.escrowId, shares: r.shares, threshold: r.threshold, keys: r.keys.map((k) => `${k.role}:${k.id}`) });
         print(o.json, { msg: 'kek escrowed', ...r }, `KEK ${r.kekId} escrowed: ${r.shares} share files in ${path.resolve(o.out)}, any ${r.threshold} recover it`);
       }),
