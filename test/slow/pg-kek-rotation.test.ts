@@ -3,7 +3,8 @@
  * Create + Get load from the client library: `kek rotate` runs beside them, is SIGKILLed after its
  * first re-wrapped batch and run again; the nodes switch to the new KEK without a restart (new
  * objects' rows name it, from both nodes); `kek retire` of the old KEK is refused while a row
- * names it and accepted after; every object reads the same from both nodes throughout.
+ * names it and accepted after; every object reads the same from both nodes throughout; escrow
+ * takes the database's current KEK.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -59,7 +60,7 @@ pgTest('kek rotate beside two nodes under load: killed mid-way and rerun, both n
   db = new Client({ connectionString: url });
   await db.connect();
   const dataDir = path.join(root, 'data');
-  const configs = [0, 1].map((i) => writeConfig(path.join(root, `node-${i}.json`), { engine: 'postgres', url, poolSize: 4 }, i === 0 ? {} : { audit: { file: `audit-${i}.log` } }));
+  const configs = [0, 1].map((i) => writeConfig(path.join(root, `node-${i}.json`), { engine: 'postgres', url, poolSize: 4 }, { hsm: { kekEscrowable: true }, ...(i === 0 ? {} : { audit: { file: `audit-${i}.log` } }) }));
   for (const config of configs) servers.push(await startServerProcess({ dataDir, extraArgs: ['--config', config] }));
   const [a, b] = servers as [ServerProcess, ServerProcess];
   const onA = track(nodeClient([a], { maxConnections: 2 }));
@@ -152,7 +153,11 @@ pgTest('kek rotate beside two nodes under load: killed mid-way and rerun, both n
     expect(onSecond).toBe(onFirst);
     if (before.has(uid)) expect(onFirst).toBe(before.get(uid));
   }
+  // Escrow takes the database's current KEK (a data dir's file would name none, or the old one).
+  const escrow = await cli('kek', 'escrow', '--shares', '3', '--threshold', '2', '--out', path.join(root, 'shares'), '--json');
+  expect(escrow.code).toBe(0);
+  expect(jsonOut(escrow)).toMatchObject({ msg: 'kek escrowed', kekId: newKek });
   // The custody side trail tells the rotation's steps, the kill's resume and the retirement.
   const trail = fs.readFileSync(path.join(dataDir, 'custody-audit.log'), 'utf8');
-  for (const step of ['kek-rotate-start', 'kek-rotate-switched', 'kek-rotate-resume', 'kek-rotate-done', 'kek-retire-refused', 'kek-retire']) expect(trail).toContain(`"${step}"`);
+  for (const step of ['kek-escrow', 'kek-rotate-start', 'kek-rotate-switched', 'kek-rotate-resume', 'kek-rotate-done', 'kek-retire-refused', 'kek-retire']) expect(trail).toContain(`"${step}"`);
 });
