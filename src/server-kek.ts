@@ -60,11 +60,19 @@ export class KekFollower {
     try {
       const named = await this.catalog.current();
       let outcome: KekSwitch | undefined;
+      let adoptFailure: unknown;
       if (named !== undefined && named.kekId !== this.keys.kekId && this.keys.adoptCurrentKek) {
-        outcome = await this.keys.adoptCurrentKek(named.kekId);
-        if (outcome.changed) this.log({ msg: 'kek', adopted: outcome.kekId, previous: outcome.previous, source: 'database' });
+        try {
+          outcome = await this.keys.adoptCurrentKek(named.kekId);
+          if (outcome.changed) this.log({ msg: 'kek', adopted: outcome.kekId, previous: outcome.previous, source: 'database' });
+        } catch (e) {
+          adoptFailure = e;
+        }
       }
+      // Reported even when the switch failed (the token lacks the new KEK): a process left on the
+      // old KEK keeps holding the rotation's wait and `kek retire` back, naming itself.
       await this.catalog.report(this.node, this.keys.kekId);
+      if (adoptFailure !== undefined) throw adoptFailure;
       if (this.failing) this.log({ msg: 'kek', note: 'following the database\'s current KEK again' });
       this.failing = false;
       return outcome ?? { kekId: this.keys.kekId, previous: this.keys.kekId, changed: false };
