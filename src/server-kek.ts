@@ -58,29 +58,36 @@ export class KekFollower {
   private async look(): Promise<KekSwitch | undefined> {
     if (this.closed) return undefined;
     try {
-      const named = await this.catalog.current();
-      let outcome: KekSwitch | undefined;
-      let adoptFailure: unknown;
-      if (named !== undefined && named.kekId !== this.keys.kekId && this.keys.adoptCurrentKek) {
-        try {
-          outcome = await this.keys.adoptCurrentKek(named.kekId);
-          if (outcome.changed) this.log({ msg: 'kek', adopted: outcome.kekId, previous: outcome.previous, source: 'database' });
-        } catch (e) {
-          adoptFailure = e;
-        }
-      }
-      // Reported even when the switch failed (the token lacks the new KEK): a process left on the
-      // old KEK keeps holding the rotation's wait and `kek retire` back, naming itself.
+      // Reported before the database is read: a rotation that names a new KEK after this read
+      // finds this report (the old KEK) and waits for the next one, so no process it misses can
+      // still wrap under the old KEK. Reported again after a switch, and even when the switch
+      // failed (the token lacks the new KEK): a process left on the old KEK keeps the rotation's
+      // wait and `kek retire` back, naming itself.
       await this.catalog.report(this.node, this.keys.kekId);
-      if (adoptFailure !== undefined) throw adoptFailure;
-      if (this.failing) this.log({ msg: 'kek', note: 'following the database\'s current KEK again' });
-      this.failing = false;
-      return outcome ?? { kekId: this.keys.kekId, previous: this.keys.kekId, changed: false };
+      const named = await this.catalog.current();
+      if (named === undefined || named.kekId === this.keys.kekId || !this.keys.adoptCurrentKek) {
+        this.recovered();
+        return { kekId: this.keys.kekId, previous: this.keys.kekId, changed: false };
+      }
+      let outcome: KekSwitch;
+      try {
+        outcome = await this.keys.adoptCurrentKek(named.kekId);
+      } finally {
+        await this.catalog.report(this.node, this.keys.kekId);
+      }
+      if (outcome.changed) this.log({ msg: 'kek', adopted: outcome.kekId, previous: outcome.previous, source: 'database' });
+      this.recovered();
+      return outcome;
     } catch (e) {
       if (!this.failing) this.log({ msg: 'kek', error: `cannot follow the database's current KEK (${(e as Error).message}); new objects are still wrapped under KEK ${this.keys.kekId}` });
       this.failing = true;
       throw e;
     }
+  }
+
+  private recovered(): void {
+    if (this.failing) this.log({ msg: 'kek', note: 'following the database\'s current KEK again' });
+    this.failing = false;
   }
 
   /** At a clean stop: no more looks, and this process no longer counts as wrapping under any KEK. */
