@@ -128,7 +128,9 @@ pgTest('kek rotate beside two nodes under load: killed mid-way and rerun, both n
   expect(refused.stderr).toMatch(new RegExp(`KEK ${oldKek.kekId} still protects \\d+ objects and 0 Digests: run kmip-server kek rotate`));
 
   // The rerun resumes and finishes while the load goes on.
+  const rerunStart = Date.now();
   const rerun = await cli('kek', 'rotate', '--batch', '5', '--json');
+  const rerunMs = Date.now() - rerunStart;
   expect(rerun.code).toBe(0);
   const result = jsonOut(rerun) as { fromKekId: string; toKekId: string; resumed: boolean; done: boolean; remaining: number; nodesSwitched: string[] };
   expect(result).toMatchObject({ fromKekId: oldKek.kekId, toKekId: newKek, resumed: true, done: true, remaining: 0 });
@@ -138,6 +140,8 @@ pgTest('kek rotate beside two nodes under load: killed mid-way and rerun, both n
   expect(failures).toEqual([]);
   expect(acknowledged.length).toBeGreaterThan(10);
   expect(await rowsUnder(oldKek.kekId)).toBe(0);
+  const rewrapped = (result as unknown as { rewrapped: number }).rewrapped;
+  console.log(JSON.stringify({ drill: 'kek rotate beside two PostgreSQL nodes', leftAfterKill: left, rewrappedByRerun: rewrapped, rerunMs, loadAcknowledged: acknowledged.length, loadFailures: failures.length }));
 
   const retired = await cli('kek', 'retire', '--kek', oldKek.kekId, '--json');
   expect(retired.code).toBe(0);
