@@ -165,35 +165,30 @@ export class PostgresKekCatalog {
   }
 
   /**
-   * Writes re-wrapped rows in one transaction, each only at the revision it was read at (a row a
-   * node changed meanwhile is left for the next pass); answers how many were written.
+   * Writes re-wrapped rows in one statement (one transaction, one round trip), each only at the
+   * revision it was read at (a row a node changed meanwhile is left for the next pass); answers
+   * how many were written.
    */
   async writeRewrapped(rows: readonly Rewrapped[]): Promise<number> {
     if (rows.length === 0) return 0;
-    const sets = (b: Blob | undefined, prefix: '' | 'digest_', at: number) =>
-      b === undefined ? [] : [`${prefix}kek_id = $${at}`, `${prefix}mechanism = $${at + 1}`, `${prefix}iv = $${at + 2}`, `${prefix}ciphertext = $${at + 3}`];
-    const params = (b: Blob | undefined) => (b === undefined ? [] : [b.kekId, b.mechanism, Buffer.from(b.iv), Buffer.from(b.ciphertext)]);
-    // One statement per row inside one transaction, on one connection of the pool.
-    const db = await this.db.connect();
-    let written = 0;
-    try {
-      await db.query('BEGIN');
-      for (const row of rows) {
-        const material = sets(row.material, '', 3);
-        const digest = sets(row.digest, 'digest_', 3 + (row.material ? 4 : 0));
-        const r = await db.query(`UPDATE objects SET rev = rev + 1, ${[...material, ...digest].join(', ')} WHERE seq = $1 AND rev = $2`, [
-          row.seq, row.rev, ...params(row.material), ...params(row.digest),
-        ]);
-        written += r.rowCount ?? 0;
-      }
-      await db.query('COMMIT');
-    } catch (e) {
-      await db.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      db.release();
-    }
-    return written;
+    const col = <T>(f: (r: Rewrapped) => T) => rows.map(f);
+    const bytes = (b: Uint8Array | undefined) => (b === undefined ? null : Buffer.from(b));
+    const r = await this.db.query(
+      `UPDATE objects o SET rev = o.rev + 1,
+         kek_id = CASE WHEN v.m THEN v.kek ELSE o.kek_id END, mechanism = CASE WHEN v.m THEN v.mech ELSE o.mechanism END,
+         iv = CASE WHEN v.m THEN v.iv ELSE o.iv END, ciphertext = CASE WHEN v.m THEN v.ct ELSE o.ciphertext END,
+         digest_kek_id = CASE WHEN v.d THEN v.dkek ELSE o.digest_kek_id END, digest_mechanism = CASE WHEN v.d THEN v.dmech ELSE o.digest_mechanism END,
+         digest_iv = CASE WHEN v.d THEN v.div ELSE o.digest_iv END, digest_ciphertext = CASE WHEN v.d THEN v.dct ELSE o.digest_ciphertext END
+       FROM unnest($1::bigint[], $2::int[], $3::bool[], $4::text[], $5::text[], $6::bytea[], $7::bytea[], $8::bool[], $9::text[], $10::text[], $11::bytea[], $12::bytea[])
+         AS v(seq, rev, m, kek, mech, iv, ct, d, dkek, dmech, div, dct)
+       WHERE o.seq = v.seq AND o.rev = v.rev`,
+      [
+        col((x) => x.seq), col((x) => x.rev),
+        col((x) => x.material !== undefined), col((x) => x.material?.kekId ?? null), col((x) => x.material?.mechanism ?? null), col((x) => bytes(x.material?.iv)), col((x) => bytes(x.material?.ciphertext)),
+        col((x) => x.digest !== undefined), col((x) => x.digest?.kekId ?? null), col((x) => x.digest?.mechanism ?? null), col((x) => bytes(x.digest?.iv)), col((x) => bytes(x.digest?.ciphertext)),
+      ],
+    );
+    return r.rowCount ?? 0;
   }
 
   async close(): Promise<void> {

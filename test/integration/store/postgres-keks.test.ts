@@ -60,9 +60,11 @@ pgTest('current KEK, switch, re-wrap at the read revision, live processes', asyn
   // A node changes o1 after the rotation read it: o1 is left for the next pass, o0 is written.
   const o1 = (await store.get('o1'))!;
   await store.update('o1', { expectedRevision: o1.revision, state: 2 });
-  const written = await catalog.writeRewrapped(rows.map((r) => ({ seq: r.seq, rev: r.rev, material: blob('bb02') })));
+  const fresh = rows.map(() => blob('bb02'));
+  const written = await catalog.writeRewrapped(rows.map((r, i) => ({ seq: r.seq, rev: r.rev, material: fresh[i]! })));
   expect(written).toBe(1);
-  expect((await store.get('o0'))!.protectedMaterial!.kekId).toBe('bb02');
+  // The blob as given, byte for byte.
+  expect((await store.get('o0'))!.protectedMaterial).toEqual({ ...fresh[0]!, iv: Buffer.from(fresh[0]!.iv), ciphertext: Buffer.from(fresh[0]!.ciphertext) });
   expect((await store.get('o1'))!.protectedMaterial!.kekId).toBe('aa01');
   expect((await catalog.underOthers('bb02', '0', 10)).map((r) => r.uid)).toEqual(['o1', 'o2']);
 
@@ -80,4 +82,14 @@ pgTest('current KEK, switch, re-wrap at the read revision, live processes', asyn
   expect(await catalog.liveNodes(50)).toEqual([]);
   await nodeView.forget('node-b');
   expect((await catalog.liveNodes(10_000)).map((n) => n.node)).toEqual(['node-a']);
+
+  // A destroyed object's sealed Digest alone: re-wrapped, its (absent) material left as it is.
+  await store.insert({ ...object('d0', 'aa01'), protectedMaterial: null, sealedDigest: blob('aa01') });
+  const [d0] = (await catalog.underOthers('bb02', '0', 10)).filter((r) => r.uid === 'd0');
+  const digest = blob('bb02');
+  expect(await catalog.writeRewrapped([{ seq: d0!.seq, rev: d0!.rev, digest }])).toBe(1);
+  const after = (await store.get('d0'))!;
+  expect(after.protectedMaterial).toBeNull();
+  expect(after.sealedDigest).toEqual({ ...digest, iv: Buffer.from(digest.iv), ciphertext: Buffer.from(digest.ciphertext) });
+  expect(Object.fromEntries(await catalog.references())).toEqual({ aa01: { objects: 1, digests: 0 }, bb02: { objects: 3, digests: 1 } });
 });
