@@ -23,6 +23,9 @@
  *
  * A data dir from before kek-current.json (current KEK = the one labelled as KEK, rotations that
  * moved labels) is settled first by settleCurrentKek, which only writes that file.
+ *
+ * This is the embedded store's rotation; on the postgres engine the same steps keep their facts in
+ * the database, which every node follows (rotation-postgres.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
