@@ -6,8 +6,11 @@
  * the command does (rotateKek: batches, compare-and-swap updates, audited batches in the custody
  * trail, checkpoints unMAC'd here), and every row is checked to name the new KEK. No server runs:
  * the figure is the rotation's own cost on the embedded SoftHSM2 token. Prints figures; asserts nothing.
+ * With `--postgres ADMIN_URL` the clones go into a PostgreSQL database made for the run (dropped
+ * after) and the rotation is the postgres engine's (rotateKekPostgres: rows read in batches, written
+ * back at their revision, the current KEK in the database), no node running beside it.
  *
- *   node -r ./scripts/register-ts.js bench/kek-rewrap.ts [--objects 10000] [--batch 200] [--dir DIR]
+ *   node -r ./scripts/register-ts.js bench/kek-rewrap.ts [--objects 10000] [--batch 200] [--dir DIR] [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
  */
 import { randomBytes, randomUUID, createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -28,6 +31,11 @@ import { openCustodyAudit } from '../src/custody/custody-audit';
 import { openStoreFile, kekReferences, rotateKek } from '../src/custody/rotation';
 import { CustodyToken } from '../src/custody/token';
 import { RequestBuilder, summarise } from './lib/kmip';
+import { Client } from 'pg';
+import { PostgresObjectStore } from '../src/store/postgres-store';
+import { PostgresKekCatalog } from '../src/store/postgres-keks';
+import { rotateKekPostgres } from '../src/custody/rotation-postgres';
+import type { ObjectStore } from '../src/store/object-store';
 
 function flag(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -46,7 +54,8 @@ function cloneAttributes(template: readonly StoredAttribute[], uid: string): Sto
     });
 }
 
-async function populate(dir: string, count: number): Promise<void> {
+/** Fills the data dir's SQLite store, or `into` (PostgreSQL) with clones of the SQLite template. */
+async function populate(dir: string, count: number, into?: ObjectStore): Promise<void> {
   const embedded = await createEmbeddedCore(dir);
   let templateUid: string;
   try {
@@ -77,7 +86,10 @@ async function populate(dir: string, count: number): Promise<void> {
           },
         });
       }
-      await store.writeBatch(ops);
+      if (into !== undefined) {
+        // Sequential inserts, each its own transaction: populating is not what is measured.
+        for (const op of ops) await into.insert(op.insert);
+      } else await store.writeBatch(ops);
     }
   } finally {
     store.close();
@@ -85,12 +97,67 @@ async function populate(dir: string, count: number): Promise<void> {
   }
 }
 
+/** The same run on a database made under `adminUrl` for it, dropped after. */
+async function onPostgres(adminUrl: string, dir: string, objects: number, batch: number): Promise<void> {
+  const name = `kmip_rewrap_${process.pid}`;
+  const admin = async (sql: string) => {
+    const c = new Client({ connectionString: adminUrl });
+    await c.connect();
+    await c.query(sql).finally(() => c.end());
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  const store = await PostgresObjectStore.open({ url: u.toString(), poolSize: 4 });
+  const catalog = PostgresKekCatalog.open(u.toString());
+  try {
+    const p0 = performance.now();
+    await populate(dir, objects, store);
+    console.error(`[kek-rewrap] ${objects} objects stored in PostgreSQL in ${((performance.now() - p0) / 1000).toFixed(1)} s`);
+    const protector = softHsmProtectorConfig(ensureSoftHsmToken(path.join(dir, EMBEDDED_TOKEN_DIR)), KEK_LABEL, { callMode: 'sync' });
+    const token = await CustodyToken.open(protector);
+    const audit = await openCustodyAudit(dir, undefined);
+    const t0 = performance.now();
+    let result;
+    try {
+      result = await rotateKekPostgres(token, audit, { catalog, dataDir: dir, protector, batch });
+    } finally {
+      await audit.close();
+      await token.close();
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const refs = await catalog.references();
+    console.log(
+      JSON.stringify({
+        engine: 'postgres',
+        objects,
+        batch,
+        rewrapped: result.rewrapped,
+        done: result.done,
+        seconds: Number(seconds.toFixed(2)),
+        objectsPerSecond: Math.round(result.rewrapped / seconds),
+        underNewKek: refs.get(result.toKekId)?.objects ?? 0,
+        underOldKek: refs.get(result.fromKekId)?.objects ?? 0,
+      }),
+    );
+  } finally {
+    await catalog.close();
+    await store.closeAsync();
+    await admin(`DROP DATABASE ${name} WITH (FORCE)`);
+  }
+}
+
 async function main(): Promise<void> {
   const objects = Number(flag('objects', '10000'));
   const batch = Number(flag('batch', '200'));
   const given = flag('dir', '');
+  const postgres = flag('postgres', '');
   const dir = given || fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-kek-rewrap-'));
   try {
+    if (postgres !== '') {
+      await onPostgres(postgres, dir, objects, batch);
+      return;
+    }
     const p0 = performance.now();
     await populate(dir, objects);
     console.error(`[kek-rewrap] ${objects} objects stored in ${((performance.now() - p0) / 1000).toFixed(1)} s`);

@@ -126,8 +126,8 @@ export type StoreEngine =
     };
 
 /**
- * For the commands that read or replace the store file themselves (kek rotate/retire/status,
- * backup, restore, schedule): one clear line on the postgres engine, instead of "no store at".
+ * For the commands that read or replace the store file themselves (backup, restore, schedule):
+ * one clear line on the postgres engine, instead of "no store at". (The kek commands work on both.)
  */
 export function requireEmbeddedStore(config: ServerConfig, command: string): void {
   if (config.storeEngine.engine === 'sqlite') return;

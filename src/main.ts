@@ -15,6 +15,7 @@ import type { KeyProtector } from './keys/key-protector';
 import { forgetKekInUse, recordKekInUse, removeStaleKekRecords } from './keys/kek-in-use';
 import { currentKekId } from './keys/kek-current';
 import { openEmbeddedHsm, openServerHsm } from './server-hsm';
+import { KekFollower } from './server-kek';
 import { sealClearDigests } from './objects/digest-index';
 import { PendingOperations } from './objects/pending-operations';
 import { closeInterruptedApprovals, DualControl } from './server/dual-control';
@@ -292,6 +293,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   // Which KEK this process wraps under, for kek rotate and kek retire (keys/kek-in-use.ts).
   if (config.workers === 1) removeStaleKekRecords(config.dataDir);
   recordKekInUse(config.dataDir, keys.kekId);
+  // On PostgreSQL the current KEK is the database's, which kek rotate changes for every node (server-kek.ts).
+  const kekFollower = store instanceof PostgresObjectStore ? new KekFollower(store.kekCatalog(), keys, (fields) => console.log(JSON.stringify(fields))) : undefined;
+  await kekFollower?.start();
   /** A worker of several: the primary owns the audit file and serves the metrics endpoint (workers.ts). */
   const inCluster = cluster.isWorker && config.workers > 1;
   // A worker's records go to the primary, which owns the audit file and its chain (workers.ts).
@@ -305,6 +309,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       trail = log;
     }
   } catch (e) {
+    await kekFollower?.close();
     await closeStore(store);
     await keys.close();
     await forwarder?.close();
@@ -338,6 +343,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const closeOpened = async (): Promise<void> => {
     await counter?.close();
     await notifier?.close();
+    await kekFollower?.close();
     await closeStore(store);
     await audit.close();
     await keys.close();
@@ -440,7 +446,11 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       // After kek rotate named a new current KEK (kek-current.json): new objects are wrapped under it from now on.
       let kek: ReloadOutcome['kek'];
       try {
-        if (keys.adoptCurrentKek) {
+        if (kekFollower) {
+          // The database's current KEK, as every node's timed look reads it.
+          kek = await kekFollower.check();
+          if (kek?.changed) recordKekInUse(config.dataDir, kek.kekId);
+        } else if (keys.adoptCurrentKek) {
           const adopted = await keys.adoptCurrentKek(currentKekId(config.dataDir));
           if (adopted.changed) recordKekInUse(config.dataDir, adopted.kekId);
           kek = adopted;
@@ -495,6 +505,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       // After the last request's changes are queued; before the store and HSM a Put reads from.
       await notifier?.close();
       await dualControl?.approvals.close();
+      await kekFollower?.close();
       await closeStore(store);
       // Before the HSM: the last checkpoint is MAC'd by it.
       await audit.close();

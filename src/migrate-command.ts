@@ -5,14 +5,15 @@
  * once it is stopped, copies what it wrote after the first run. Registered by one call in cli.ts.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from './config';
 import { SqliteObjectStore } from './store/sqlite';
 import { PostgresObjectStore } from './store/postgres-store';
 import { SqliteApprovalStore } from './store/sqlite-approvals';
 import { redactedUrl } from './store/postgres-url';
-import { copyToPostgres } from './store/copy-to-postgres';
+import { copyToPostgres, type ApprovalCopy } from './store/copy-to-postgres';
+import { PostgresApprovalStore } from './store/postgres-approvals';
+import { StoreError } from './store/object-store';
 import { dataDirHolder } from './data-dir';
 
 interface MigrateFlags {
@@ -40,7 +41,6 @@ async function migrate(flags: MigrateFlags): Promise<void> {
   const config = loadConfig({ configFile: flags.config, dataDir: flags.from });
   if (config.storeEngine.engine !== 'sqlite') throw new Error('--from: the configuration already names the postgres engine: there is no embedded store to copy');
   if (!fs.existsSync(config.storePath)) throw new Error(`--from: no store at ${config.storePath}: is it the server's data dir?`);
-  await refuseUndecidedApprovals(config.storePath);
   const shown = redactedUrl(flags.to);
   const source = new SqliteObjectStore({ path: config.storePath, sharedWithOtherProcesses: true });
   let target: PostgresObjectStore;
@@ -50,15 +50,25 @@ async function migrate(flags: MigrateFlags): Promise<void> {
     source.close();
     throw e;
   }
+  // Requests held for approval go with the objects (a store from before schema 7 has none).
+  let approvals: ApprovalCopy | undefined;
+  try {
+    const from = approvalsOf(config.storePath);
+    approvals = from && { from, to: await PostgresApprovalStore.open({ url: flags.to }) };
+  } catch (e) {
+    source.close();
+    await target.closeAsync();
+    throw e;
+  }
   try {
     const log = flags.json ? undefined : (line: string) => console.log(line);
-    const report = await copyToPostgres(source, target, { catchUp: flags.catchUp === true, ...(log ? { log } : {}) });
+    const report = await copyToPostgres(source, target, { catchUp: flags.catchUp === true, ...(log ? { log } : {}), ...(approvals ? { approvals } : {}) });
     const running = dataDirHolder(config.dataDir);
     if (flags.json) {
       console.log(JSON.stringify({ ...report, from: config.storePath, to: shown, serverRunning: running !== undefined }));
       return;
     }
-    console.log(`copied ${report.objects} objects and ${report.grants} grants from ${config.storePath} to ${shown} (${report.passes} passes, counts verified)`);
+    console.log(`copied ${report.objects} objects and ${report.grants} grants and ${report.approvals} requests held for approval from ${config.storePath} to ${shown} (${report.passes} passes, counts verified)`);
     if (!report.settled) console.log('the source store was still changing during the last pass');
     if (running !== undefined) {
       console.log(`the server (PID ${running}) is still serving from the SQLite store: stop it, run this command again with --catch-up, then start it on PostgreSQL`);
@@ -69,24 +79,17 @@ async function migrate(flags: MigrateFlags): Promise<void> {
   } finally {
     source.close();
     await target.closeAsync();
+    await approvals?.from.close();
+    await approvals?.to.close();
   }
 }
 
-/**
- * A request held for approval runs later on the store it was held on: the postgres engine keeps
- * approvals of its own (or will), so a copy with undecided ones would strand them.
- */
-async function refuseUndecidedApprovals(storePath: string): Promise<void> {
-  let approvals: SqliteApprovalStore;
+/** The source's approvals, or undefined for a store from before them (no table: nothing to copy). */
+function approvalsOf(storePath: string): SqliteApprovalStore | undefined {
   try {
-    approvals = new SqliteApprovalStore(storePath);
-  } catch {
-    return; // a store without the approvals table has none
-  }
-  try {
-    const open = await approvals.list(['pending', 'approved', 'running']);
-    if (open.length > 0) throw new Error(`${open.length} requests held for approval in ${path.basename(storePath)} (${open.map((a) => a.id).join(', ')}): approve, deny or cancel them first (kmip-server approve)`);
-  } finally {
-    approvals.close();
+    return new SqliteApprovalStore(storePath);
+  } catch (e) {
+    if (e instanceof StoreError && e.code === 'SCHEMA') return undefined;
+    throw e;
   }
 }

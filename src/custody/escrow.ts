@@ -80,11 +80,15 @@ export function shareFileName(custodian: number, shares: number): string {
  * escrowed beside the current KEK, since recovering only the current one would leave those
  * objects unreadable.
  */
-export function escrowKeys(token: CustodyToken, opts: { shares: number; threshold: number; outDir: string; dataDir: string; referenced: readonly string[] }): EscrowResult {
+export function escrowKeys(
+  token: CustodyToken,
+  /** `current`: the current KEK where the store names it (PostgreSQL), else the data dir's. */
+  opts: { shares: number; threshold: number; outDir: string; dataDir: string; referenced: readonly string[]; current?: TokenKey },
+): EscrowResult {
   const { shares, threshold } = opts;
   if (!Number.isInteger(threshold) || threshold < 2) throw new CustodyError('--threshold must be at least 2: one custodian alone must not recover the KEK (dual control)');
   if (!Number.isInteger(shares) || shares < threshold || shares > 255) throw new CustodyError('--shares must be at least --threshold and at most 255');
-  const kek = token.current(opts.dataDir);
+  const kek = 'current' in opts ? opts.current : token.current(opts.dataDir);
   if (kek === undefined) throw new CustodyError(`the token holds no current KEK (kmip-server kek status lists the token's KEKs)`);
   const earlier = opts.referenced.filter((id) => id !== kek.id);
   const earlierKeks = earlier.map((id) => token.find({ id })[0]);

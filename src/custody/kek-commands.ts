@@ -6,11 +6,13 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { requireEmbeddedStore } from '../config';
-import { tokenProtectorConfig } from '../server-hsm';
+import type { ServerConfig } from '../config';
+import { currentKekFor, tokenProtectorConfig } from '../server-hsm';
+import { PostgresKekCatalog } from '../store/postgres-keks';
 import { progressBar } from './progress';
 import { CustodyError, escrowKeys, recoverKeys } from './escrow';
 import { kekReferences, kekStatus, openStoreFile, kekToRetire, retireKek, rotateKek } from './rotation';
+import { currentOnDatabase, kekStatusPostgres, kekToRetirePostgres, retireKekPostgres, rotateKekPostgres } from './rotation-postgres';
 import { nameCurrentKekIfUnset } from '../keys/kek-current';
 import { withCustody } from './with-custody';
 import { kekRetireApproval } from '../approve-command';
@@ -23,6 +25,21 @@ interface Common {
 
 function print(json: boolean | undefined, summary: Record<string, unknown>, text: string): void {
   console.log(json === true ? JSON.stringify(summary) : text);
+}
+
+/**
+ * The KEK catalog of the postgres engine (store/postgres-keks.ts), closed after `fn`; undefined on
+ * the embedded store, whose facts are the data dir's files and its SQLite file.
+ */
+async function withCatalog<T>(config: ServerConfig, fn: (catalog: PostgresKekCatalog | undefined) => Promise<T>): Promise<T> {
+  const e = config.storeEngine;
+  if (e.engine !== 'postgres') return fn(undefined);
+  const catalog = PostgresKekCatalog.open(e.url);
+  try {
+    return await fn(catalog);
+  } finally {
+    await catalog.close();
+  }
 }
 
 function positiveInt(flag: string, v: string): number {
@@ -45,14 +62,17 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
     .requiredOption('--out <DIR>', 'where to write custodian-I-of-N.json (mode 0600); hand each to its custodian', value)
     .action((o: Common & { shares: string; threshold: string; out: string }) =>
       withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-escrow' }, async ({ config, token, audit }) => {
-        const db = openStoreFile(config.storePath);
-        let referenced: string[];
-        try {
-          referenced = [...kekReferences(db).keys()];
-        } finally {
-          db.close();
-        }
-        const r = escrowKeys(token, { shares: positiveInt('--shares', o.shares), threshold: positiveInt('--threshold', o.threshold), outDir: path.resolve(o.out), dataDir: config.dataDir, referenced });
+        // Every KEK the store's rows name, and the current one: the database's on PostgreSQL.
+        const { referenced, current } = await withCatalog(config, async (catalog) => {
+          if (catalog !== undefined) return { referenced: [...(await catalog.references()).keys()], current: { current: await currentOnDatabase(token, catalog, config.dataDir) } };
+          const db = openStoreFile(config.storePath);
+          try {
+            return { referenced: [...kekReferences(db).keys()], current: {} };
+          } finally {
+            db.close();
+          }
+        });
+        const r = escrowKeys(token, { shares: positiveInt('--shares', o.shares), threshold: positiveInt('--threshold', o.threshold), outDir: path.resolve(o.out), dataDir: config.dataDir, referenced, ...current });
         await (await audit()).record('kek-escrow', { kekId: r.kekId, escrowId: r.escrowId, shares: r.shares, threshold: r.threshold, keys: r.keys.map((k) => `${k.role}:${k.id}`) });
         print(o.json, { msg: 'kek escrowed', ...r }, `KEK ${r.kekId} escrowed: ${r.shares} share files in ${path.resolve(o.out)}, any ${r.threshold} recover it`);
       }),
@@ -75,16 +95,18 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
     .option('--switch-timeout <SECONDS>', 'how long to wait for the running server to switch to the new KEK (default 30)', value)
     .action((o: Common & { batch?: string; switchTimeout?: string }) =>
       withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-rotate' }, async ({ config, token, audit }) => {
-        requireEmbeddedStore(config, 'kmip-server kek rotate');
         const bar = progressBar('re-wrapping');
-        const r = await rotateKek(token, await audit(), {
+        const common = {
           dataDir: config.dataDir,
-          storePath: config.storePath,
-          protector: tokenProtectorConfig(config, { mayCreateToken: false }),
+          protector: tokenProtectorConfig(config, { mayCreateToken: false, ...(await currentKekFor(config)) }),
           ...(o.batch !== undefined ? { batch: positiveInt('--batch', o.batch) } : {}),
           ...(o.switchTimeout !== undefined ? { switchTimeoutMs: positiveInt('--switch-timeout', o.switchTimeout) * 1000 } : {}),
-          onProgress: (done, total) => bar.update(done, total),
-        });
+          onProgress: (done: number, total: number) => bar.update(done, total),
+        };
+        // On PostgreSQL through the database, which every node follows (rotation-postgres.ts).
+        const r = await withCatalog(config, async (catalog) =>
+          catalog !== undefined ? rotateKekPostgres(token, await audit(), { ...common, catalog }) : rotateKek(token, await audit(), { ...common, storePath: config.storePath }),
+        );
         bar.finish();
         print(
           o.json,
@@ -100,13 +122,15 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
   common(sub(kek, 'status', 'list the token\'s KEKs with the number of objects each protects'))
     .action((o: Common) =>
       withCustody(o, { mayCreateToken: false, lock: false }, async ({ config, token }) => {
-        requireEmbeddedStore(config, 'kmip-server kek status');
-        const s = kekStatus(token, { dataDir: config.dataDir, storePath: config.storePath });
+        const s = await withCatalog(config, async (catalog) =>
+          catalog !== undefined ? kekStatusPostgres(token, catalog, config.dataDir) : { ...kekStatus(token, { dataDir: config.dataDir, storePath: config.storePath }), nodes: undefined },
+        );
         if (o.json === true) {
           console.log(JSON.stringify(s));
           return;
         }
         for (const k of s.keks) console.log(`${k.kekId}  ${k.role.padEnd(8)} ${String(k.objects).padStart(8)} objects ${String(k.digests).padStart(6)} digests  ${k.escrowable ? 'escrowable' : 'not escrowable'}  ${k.label}`);
+        for (const n of s.nodes ?? []) console.log(`node ${n.node} wraps under ${n.kekId} (reported ${(n.ageMs / 1000).toFixed(1)} s ago)`);
         if (s.rotation !== null && s.rotation.phase !== 'done') console.log(`rotation ${s.rotation.fromKekId} -> ${s.rotation.toKekId} unfinished (${s.rotation.phase}): run kmip-server kek rotate`);
       }),
     );
@@ -116,10 +140,9 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
     .option('--as <IDENTITY>', 'under dual control: who asks for the retirement (a second officer approves it)', value)
     .option('--approval <ID>', 'under dual control: the approved request to retire this KEK', value)
     .action((o: Common & { kek: string; as?: string; approval?: string }) =>
-      withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-retire' }, async ({ config, token, audit }) => {
-        requireEmbeddedStore(config, 'kmip-server kek retire');
+      withCustody(o, { mayCreateToken: false, lock: true, action: 'kek-retire' }, async ({ config, token, audit }) => withCatalog(config, async (catalog) => {
         // No approval is asked for (or spent on) a KEK that cannot be retired: the current one, or none.
-        const kekId = kekToRetire(token, config.dataDir, o.kek).id;
+        const kekId = (catalog !== undefined ? await kekToRetirePostgres(token, catalog, config.dataDir, o.kek) : kekToRetire(token, config.dataDir, o.kek)).id;
         // A dual-control rule for KekRetire: first a request, then the retirement with its approval (approve-command.ts).
         const gate = await kekRetireApproval(config, { kekId, ...(o.as !== undefined ? { as: o.as } : {}), ...(o.approval !== undefined ? { approval: o.approval } : {}) }, audit);
         if (gate !== undefined && 'requested' in gate) {
@@ -128,13 +151,16 @@ export function registerKekCommands(root: Command, sub: (parent: Command, name: 
           return;
         }
         try {
-          const r = await retireKek(token, await audit(), { dataDir: config.dataDir, storePath: config.storePath, kekId });
+          const r =
+            catalog !== undefined
+              ? await retireKekPostgres(token, await audit(), { catalog, dataDir: config.dataDir, kekId })
+              : await retireKek(token, await audit(), { dataDir: config.dataDir, storePath: config.storePath, kekId });
           await gate?.finish(true);
           print(o.json, { msg: 'kek retired', ...r, ...(gate ? { approvalId: gate.approved.id, approvedBy: gate.approved.decidedBy } : {}) }, `KEK ${r.kekId} destroyed`);
         } catch (e) {
           await gate?.finish(false, (e as Error).message);
           throw e;
         }
-      }),
+      })),
     );
 }

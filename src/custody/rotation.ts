@@ -23,6 +23,9 @@
  *
  * A data dir from before kek-current.json (current KEK = the one labelled as KEK, rotations that
  * moved labels) is settled first by settleCurrentKek, which only writes that file.
+ *
+ * This is the embedded store's rotation; on the postgres engine the same steps keep their facts in
+ * the database, which every node follows (rotation-postgres.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -49,12 +52,13 @@ export const DEFAULT_BATCH = 200;
 export const SWITCH_TIMEOUT_MS = 30_000;
 /**
  * Test hook: with this set to a pause point's name ('kek-switch': the new KEK made, not yet
- * current; 'kek-switched': current, the rotation's state not yet saved), the rotation says so on
+ * current; 'kek-switched': current, the rotation's state not yet saved; on PostgreSQL also
+ * 'kek-rewrap': the first re-wrapped batch committed), the rotation says so on
  * stderr and waits there for ever, so a crash test can SIGKILL it inside that window.
  */
 export const PAUSE_ENV = 'KMIP_SERVER_TEST_PAUSE';
 
-async function pausePoint(point: 'kek-switch' | 'kek-switched'): Promise<void> {
+export async function pausePoint(point: 'kek-switch' | 'kek-switched' | 'kek-rewrap'): Promise<void> {
   if (process.env[PAUSE_ENV] !== point) return;
   process.stderr.write(`paused at ${point}\n`);
   await new Promise<never>(() => setInterval(() => {}, 60_000));
@@ -329,7 +333,7 @@ async function serverAdopts(dataDir: string, toKekId: string, timeoutMs: number)
   }
 }
 
-async function reprotect(keys: Pkcs11KeyProtector, uid: string, old: { kekId: string; mechanism: string; iv: Buffer; ciphertext: Buffer }) {
+export async function reprotect(keys: Pkcs11KeyProtector, uid: string, old: { kekId: string; mechanism: string; iv: Buffer; ciphertext: Buffer }) {
   const plain = await keys.unprotect(uid, old);
   try {
     return await keys.protect(uid, plain);

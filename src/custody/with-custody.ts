@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { loadConfig, type ServerConfig } from '../config';
 import { restrictNewFiles } from '../data-dir';
 import { Pkcs11KeyProtector } from '../keys/pkcs11';
-import { tokenProtectorConfig } from '../server-hsm';
+import { currentKekFor, tokenProtectorConfig } from '../server-hsm';
 import { lockCustody, openCustodyAudit, type CustodyAudit } from './custody-audit';
 import { CustodyError } from './escrow';
 import { settleCurrentKek } from './rotation';
@@ -37,7 +37,9 @@ export async function withCustody<T>(
   let keys: Pkcs11KeyProtector | undefined;
   let audit: CustodyAudit | undefined;
   try {
-    const protector = tokenProtectorConfig(config, { mayCreateToken: how.mayCreateToken });
+    // On PostgreSQL the database names the current KEK (a data dir's file may name one retired since).
+    const current = config.storeEngine.engine === 'postgres' ? await currentKekFor(config) : {};
+    const protector = tokenProtectorConfig(config, { mayCreateToken: how.mayCreateToken, ...current });
     token = await CustodyToken.open(protector);
     // A data dir from before kek-current.json gets it (only that file is written), before anything opens the KEK.
     if (how.lock && fs.existsSync(config.storePath)) settleCurrentKek(token, config.dataDir, config.storePath);
@@ -45,7 +47,7 @@ export async function withCustody<T>(
       if (audit !== undefined) return audit;
       // Opened once the KEK is on the token (recover puts it there first) and as the data dir names it
       // then; the audit key MACs the checkpoints.
-      keys = await Pkcs11KeyProtector.open({ ...tokenProtectorConfig(config, { mayCreateToken: false }), createKek: false, openIndexKey: false });
+      keys = await Pkcs11KeyProtector.open({ ...tokenProtectorConfig(config, { mayCreateToken: false, ...current }), createKek: false, openIndexKey: false });
       const k = keys;
       audit = await openCustodyAudit(config.dataDir, (data) => k.auditMac(data));
       return audit;

@@ -1,8 +1,9 @@
 /**
  * Copies an embedded SQLite store into an empty PostgreSQL store through the store port: every
  * object row as it is (its wrapped material, withheld Digest index and sealed Digest stay encrypted
- * under the same KEK: nothing is unwrapped), in creation order, and every grant. `kmip-server
- * migrate` (migrate-command.ts) runs it.
+ * under the same KEK: nothing is unwrapped), in creation order, every grant, and every request
+ * held for approval (dual control) with its state, so a pending one is decided, and an approved one
+ * run at its requester's Poll, on the PostgreSQL nodes. `kmip-server migrate` (migrate-command.ts) runs it.
  *
  * Online: the server may keep serving on the SQLite store meanwhile. After the first copy, passes
  * read the SQLite store again and copy what changed (a revision moved on, a new object, an object
@@ -12,6 +13,13 @@
  */
 import type { ManagedObjectRecord, NewObject, ObjectStore, ObjectUpdate } from './object-store';
 import type { GrantRecord, GrantStore } from './grants';
+import type { ApprovalRecord, ApprovalStore } from './approval-store';
+
+/** Approvals copied as they are: from the source's store into one that writes whole records (postgres-approvals.ts put). */
+export interface ApprovalCopy {
+  readonly from: ApprovalStore;
+  readonly to: ApprovalStore & { put(a: ApprovalRecord): Promise<void> };
+}
 
 /** What the copy reads: the SQLite store (or any engine) with its creation-order listing. */
 export interface CopySource {
@@ -24,6 +32,8 @@ export type CopyTarget = ObjectStore & CopySource;
 export interface CopyReport {
   readonly objects: number;
   readonly grants: number;
+  /** Requests held for approval, in any state (0 without ApprovalCopy). */
+  readonly approvals: number;
   /** Passes over the source (1 when nothing changed during the first copy). */
   readonly passes: number;
   /** Objects written again by later passes (changed while the copy ran, or by catchUp). */
@@ -79,12 +89,16 @@ const grantKey = (g: GrantRecord) => JSON.stringify([g.target, g.to]);
  * target is brought up to the source: objects added, rewritten where they differ, removed where
  * the source has none; grants set to the source's.
  */
-export async function copyToPostgres(source: CopySource, target: CopyTarget, opts: { catchUp?: boolean; log?: (line: string) => void } = {}): Promise<CopyReport> {
+export async function copyToPostgres(source: CopySource, target: CopyTarget, opts: { catchUp?: boolean; log?: (line: string) => void; approvals?: ApprovalCopy } = {}): Promise<CopyReport> {
   const log = opts.log ?? (() => undefined);
   const existing = await allRecords(target);
   const targetGrants = await target.grants().list();
   if (!opts.catchUp && (existing.length > 0 || targetGrants.length > 0)) {
     throw new CopyError(`the target store is not empty (${existing.length} objects, ${targetGrants.length} grants): migrate copies into an empty database only`);
+  }
+  const targetApprovals = (await opts.approvals?.to.list()) ?? [];
+  if (!opts.catchUp && targetApprovals.length > 0) {
+    throw new CopyError(`the target store is not empty (${targetApprovals.length} requests held for approval): migrate copies into an empty database only`);
   }
   // What the target holds, by uid, as last written: a later pass rewrites only what differs.
   const copied = new Map<string, string>(existing.map((r) => [r.uid, fingerprint(r)]));
@@ -121,6 +135,8 @@ export async function copyToPostgres(source: CopySource, target: CopyTarget, opt
     if (settled || passes >= MAX_PASSES) break;
   }
   const grants = await syncGrants(source.grants(), target.grants());
+  // After the objects they name. A request decided on the source after this is taken by the catch-up.
+  const approvals = opts.approvals ? await syncApprovals(opts.approvals) : 0;
   // Verification: the target's rows read back are exactly what the last pass read from the source
   // (a server still writing may have added more since: the catch-up copies those).
   const dst = await allRecords(target);
@@ -133,7 +149,21 @@ export async function copyToPostgres(source: CopySource, target: CopyTarget, opt
   }
   const dstGrants = await target.grants().list();
   if (dstGrants.length !== grants) throw new CopyError(`verification failed: ${grants} grants in the source, ${dstGrants.length} in the target`);
-  return { objects: dst.length, grants, passes, recopied, settled };
+  return { objects: dst.length, grants, approvals, passes, recopied, settled };
+}
+
+const approvalFingerprint = (a: ApprovalRecord) => JSON.stringify({ ...a, request: Buffer.from(a.request).toString('base64') });
+
+/** Writes every source request the target lacks or holds otherwise, then checks each reads back alike; answers how many. */
+async function syncApprovals(copy: ApprovalCopy): Promise<number> {
+  const want = await copy.from.list();
+  const have = new Map((await copy.to.list()).map((a) => [a.id, approvalFingerprint(a)]));
+  for (const a of want) if (have.get(a.id) !== approvalFingerprint(a)) await copy.to.put(a);
+  for (const a of want) {
+    const back = await copy.to.byId(a.id);
+    if (back === undefined || approvalFingerprint(back) !== approvalFingerprint(a)) throw new CopyError(`verification failed: request ${a.id} held for approval differs in the target`);
+  }
+  return want.length;
 }
 
 /** Makes the target's grants the source's; answers how many there are. */

@@ -93,6 +93,22 @@ export class PostgresApprovalStore implements ApprovalStore {
     ]);
   }
 
+  /**
+   * Writes a request as another store holds it, every field as it is (`kmip-server migrate`,
+   * copy-to-postgres.ts): added, or its state and decision brought up to the given record.
+   */
+  async put(a: ApprovalRecord): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO approvals (id, correlation, requester, requester_fingerprint, operation, uid, rule, protocol_version, request, created_at, state,
+                              decided_by, decided_at, result_status, result_reason, result_message)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+       ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, decided_by = EXCLUDED.decided_by, decided_at = EXCLUDED.decided_at,
+         result_status = EXCLUDED.result_status, result_reason = EXCLUDED.result_reason, result_message = EXCLUDED.result_message`,
+      [a.id, a.correlation, a.requester, a.requesterFingerprint ?? null, a.operation, a.uniqueIdentifier ?? null, a.rule, a.protocolVersion, Buffer.from(a.request), a.createdAt, a.state,
+        a.decidedBy ?? null, a.decidedAt ?? null, a.resultStatus ?? null, a.resultReason ?? null, a.resultMessage ?? null],
+    );
+  }
+
   close(): Promise<void> {
     return this.pool.end();
   }

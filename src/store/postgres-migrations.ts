@@ -136,6 +136,28 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    // KEK rotation across nodes (postgres-keks.ts): nodes on several machines have data dirs of
+    // their own but one HSM, so which KEK is current, the rotation's progress and which KEK each
+    // running process wraps under live here. One row each for the first two (`one` is always true).
+    sql: `
+      CREATE TABLE kek_current (
+        one     BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
+        kek_id  TEXT NOT NULL,
+        since   BIGINT NOT NULL
+      );
+      CREATE TABLE kek_rotation (
+        one     BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
+        state   TEXT NOT NULL
+      );
+      CREATE TABLE kek_nodes (
+        node     TEXT PRIMARY KEY,
+        kek_id   TEXT NOT NULL,
+        seen_at  BIGINT NOT NULL
+      );
+    `,
+  },
 ];
 
 export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;

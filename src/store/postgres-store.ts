@@ -24,6 +24,7 @@ import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from './postgres-migrati
 import { hostList, redactedUrl } from './postgres-url';
 import { failoverClient } from './postgres-hosts';
 import { PostgresGrantStore } from './postgres-grants';
+import { PostgresKekCatalog } from './postgres-keks';
 import type { GrantStore } from './grants';
 import { withDeferred } from './sqlite-tables';
 import { ROW_COLUMNS, applyDeferredRow, insertRow, recordOf, updateRow, type PgRow } from './postgres-rows';
@@ -445,6 +446,11 @@ export class PostgresObjectStore implements ObjectStore, DigestSealing {
   /** The grants kept in this database (store/grants.ts), read fresh on every call. */
   grants(): GrantStore {
     return (this.grantStore ??= new PostgresGrantStore(this.pool));
+  }
+
+  /** The KEK rows nodes share (current KEK, which KEK each process wraps under), over this store's pool. */
+  kekCatalog(): PostgresKekCatalog {
+    return PostgresKekCatalog.over(this.pool);
   }
 
   async closeAsync(): Promise<void> {

@@ -29,7 +29,7 @@ const LAYERS: readonly { readonly name: string; readonly paths: readonly string[
   {
     name: 'composition root',
     // pykmip-config turns an operator's pykmip-server file into this server's configuration: root work.
-    paths: ['src/main.ts', 'src/config-values.ts', 'src/server-store.ts', 'src/server-hsm.ts', 'src/embedded.ts', 'src/workers.ts', 'src/cli.ts', 'src/config.ts', 'src/data-dir.ts', 'src/compat/pykmip-config.ts', 'src/ttlv-dump.ts', 'src/kmip-cli.ts', 'src/kmip-cli-values.ts', 'src/schedule-command.ts', 'src/grant-command.ts', 'src/approve-command.ts', 'src/custody/backup-commands.ts', 'src/custody/kek-commands.ts', 'src/custody/with-custody.ts', 'src/migrate-command.ts'],
+    paths: ['src/main.ts', 'src/config-values.ts', 'src/server-store.ts', 'src/server-hsm.ts', 'src/server-kek.ts', 'src/embedded.ts', 'src/workers.ts', 'src/cli.ts', 'src/config.ts', 'src/data-dir.ts', 'src/compat/pykmip-config.ts', 'src/ttlv-dump.ts', 'src/kmip-cli.ts', 'src/kmip-cli-values.ts', 'src/schedule-command.ts', 'src/grant-command.ts', 'src/approve-command.ts', 'src/custody/backup-commands.ts', 'src/custody/kek-commands.ts', 'src/custody/with-custody.ts', 'src/migrate-command.ts'],
   },
 ];
 

@@ -2,7 +2,8 @@
  * `kmip-server migrate`: an embedded store copied into PostgreSQL while its server keeps serving
  * and writing, the difference caught up once it is stopped, then a server on PostgreSQL with the
  * same data dir (the same token and KEK) answers every acknowledged object with the same key bytes,
- * Locate included, the grants copied; a second copy into the now non-empty database is refused.
+ * Locate included, the grants and the requests held for approval copied (a decision taken after
+ * the first copy with them); a second copy into the now non-empty database is refused.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,7 +12,10 @@ import { Client } from 'pg';
 import { nameAttribute } from '../../src/client';
 import { ObjectType } from '../../src/spec/generated/enums';
 import { SqliteObjectStore } from '../../src/store/sqlite';
+import { SqliteApprovalStore } from '../../src/store/sqlite-approvals';
+import type { NewApproval } from '../../src/store/approval-store';
 import { PostgresObjectStore } from '../../src/store/postgres-store';
+import { PostgresApprovalStore } from '../../src/store/postgres-approvals';
 import { requireEnvironment } from '../helpers/environment';
 import { freshDatabase, postgresForTests, postgresMissing } from '../helpers/postgres';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
@@ -51,6 +55,14 @@ pgTest('migrate copies a live embedded store into PostgreSQL, catches up after t
   const side = new SqliteObjectStore({ path: path.join(dataDir, 'kmip.sqlite'), sharedWithOtherProcesses: true });
   await side.grants().grant({ target: { objectUid: acknowledged[2]! }, to: { identity: 'bob' }, operations: ['Get', 'Encrypt'], by: 'test' });
   side.close();
+  // Two requests held for approval (dual control), as a server keeps them: one pending, one approved.
+  const held = new SqliteApprovalStore(path.join(dataDir, 'kmip.sqlite'));
+  const request = (id: string, uid: string): NewApproval => ({
+    id, correlation: `c0ffee${id.slice(-4)}`, requester: 'alice', operation: 'Destroy', uniqueIdentifier: uid, rule: 'accessPolicy.dualControl[0]', protocolVersion: '2.1', request: Buffer.from([0x42, 0, 0x79, 1]), createdAt: 1_700_000_000_000,
+  });
+  await held.add(request('apr-00000000000000a1', acknowledged[3]!));
+  await held.add(request('apr-00000000000000b2', acknowledged[4]!));
+  expect(await held.transition('apr-00000000000000b2', ['pending'], 'approved', { decidedBy: 'carol', decidedAt: 1_700_000_001_000 })).toBe(true);
 
   // Online: a writer keeps creating while the copy runs.
   let writing = true;
@@ -62,7 +74,11 @@ pgTest('migrate copies a live embedded store into PostgreSQL, catches up after t
   await writer;
   expect(first.stderr).toBe('');
   expect(first.code).toBe(0);
-  expect(first.stdout).toMatch(/copied \d+ objects and 1 grants .* counts verified/);
+  expect(first.stdout).toMatch(/copied \d+ objects and 1 grants and 2 requests held for approval .* counts verified/);
+  // Decided on the embedded store after the first copy: the catch-up takes the decision.
+  expect(await held.transition('apr-00000000000000a1', ['pending'], 'denied', { decidedBy: 'dave', decidedAt: 1_700_000_002_000 })).toBe(true);
+  const heldThen = await held.list();
+  await held.close();
   expect(first.stdout).toContain(`is still serving from the SQLite store`);
   expect(first.stdout).toContain(`"store": { "engine": "postgres", "url": "${url}"`);
 
@@ -77,7 +93,7 @@ pgTest('migrate copies a live embedded store into PostgreSQL, catches up after t
   const catchUp = await runCli(['migrate', '--from', dataDir, '--to', url, '--catch-up', '--json']);
   expect(catchUp.code).toBe(0);
   const report = JSON.parse(catchUp.stdout) as { objects: number; grants: number; serverRunning: boolean };
-  expect(report).toMatchObject({ objects: acknowledged.length, grants: 1, serverRunning: false });
+  expect(report).toMatchObject({ objects: acknowledged.length, grants: 1, approvals: 2, serverRunning: false });
 
   // Every row as the embedded store holds it: ciphertexts byte for byte, nothing unwrapped.
   const sqlite = new SqliteObjectStore({ path: path.join(dataDir, 'kmip.sqlite') });
@@ -109,6 +125,15 @@ pgTest('migrate copies a live embedded store into PostgreSQL, catches up after t
   try {
     const grants = await db.query('SELECT object_uid, to_identity, operations FROM grants');
     expect(grants.rows).toEqual([{ object_uid: acknowledged[2], to_identity: 'bob', operations: 'Encrypt,Get' }]);
+    const approvals = await db.query('SELECT id, state, decided_by, uid FROM approvals ORDER BY id');
+    expect(approvals.rows).toEqual([
+      { id: 'apr-00000000000000a1', state: 'denied', decided_by: 'dave', uid: acknowledged[3] },
+      { id: 'apr-00000000000000b2', state: 'approved', decided_by: 'carol', uid: acknowledged[4] },
+    ]);
+    // Every field as the embedded store held it, the request's payload byte for byte.
+    const onPg = await PostgresApprovalStore.open({ url });
+    expect(await onPg.list()).toEqual(heldThen);
+    await onPg.close();
   } finally {
     await db.end();
   }
