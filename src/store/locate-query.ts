@@ -31,14 +31,8 @@ export function locateSql(query: LocateQuery, noLimit: -1 | null = -1): LocateSq
     where.push(sql);
     params.push(...p);
   }
-  if (query.objectType !== undefined) {
-    where.push('o.object_type = ?');
-    params.push(query.objectType);
-  }
-  if (query.states && query.states.length > 0) {
-    where.push(`o.state IN (${query.states.map(() => '?').join(',')})`);
-    params.push(...query.states);
-  }
+  if (query.objectType !== undefined) where.push(`o.object_type = ${integerLiteral(query.objectType, params)}`);
+  if (query.states && query.states.length > 0) where.push(`o.state IN (${query.states.map((s) => integerLiteral(s, params)).join(',')})`);
   // Conditions on attributes without index entries are checked on the candidates' blobs.
   const onBlob: LocateCondition[] = [];
   for (const c of query.conditions) {
@@ -117,25 +111,55 @@ export function candidateMatches(row: BlobCandidate, onBlob: readonly LocateCond
   return onBlob.every((c) => attributesMatch(attributes, c) || withheld(c));
 }
 
+/**
+ * Attribute names, states and object types go into the SQL as literals where they safely can (the
+ * spec's names, integers): a planner that sees `name = 'Name'` knows how few rows an index probe
+ * returns, so PostgreSQL can keep one generic plan for a prepared Locate (with the name as a
+ * parameter its generic plan scanned a table: 165 ms over 1,000,000 objects, against 0.13 ms) and
+ * stop planning every request. Other names (a client's custom attributes) stay parameters.
+ */
+const SAFE_NAME = /^[A-Za-z0-9 _.-]{1,64}$/;
+
+function nameLiteral(name: string, params: unknown[]): string {
+  if (SAFE_NAME.test(name)) return `'${name}'`;
+  params.push(name);
+  return '?';
+}
+
+function integerLiteral(n: number, params: unknown[]): string {
+  if (Number.isSafeInteger(n)) return String(n);
+  params.push(n);
+  return '?';
+}
+
 function conditionSql(c: Exclude<LocateCondition, { kind: 'digest' }>): [string, unknown[]] {
+  if (c.kind === 'absent') {
+    // The objects that have it are few for the attributes this is asked of (Archive Date): one
+    // pass over them, not a probe per candidate.
+    const p: unknown[] = [];
+    return [`o.seq NOT IN (SELECT object_seq FROM attr_text WHERE name = ${nameLiteral(c.name, p)} UNION ALL SELECT object_seq FROM attr_num WHERE name = ${nameLiteral(c.name, p)})`, p];
+  }
+  // The name's parameter, if it has one, comes first: it precedes the tests in the SQL.
+  const p: unknown[] = [];
+  const name = nameLiteral(c.name, p);
   // `o.seq IN (...)` lets SQLite drive the query from an index table (name, value, object_seq)
   // and fetch objects by rowid, instead of visiting every object of the owner.
-  const text = (test: string) => `o.seq IN (SELECT a.object_seq FROM attr_text a WHERE a.name = ? AND ${test})`;
-  const number = (test: string) => `o.seq IN (SELECT a.object_seq FROM attr_num a WHERE a.name = ? AND ${test})`;
+  const text = (test: string) => `o.seq IN (SELECT a.object_seq FROM attr_text a WHERE a.name = ${name} AND ${test})`;
+  const number = (test: string) => `o.seq IN (SELECT a.object_seq FROM attr_num a WHERE a.name = ${name} AND ${test})`;
   switch (c.kind) {
     case 'equals': {
       const n = attributeNumber(c.value);
-      return n === null ? [text('a.skey = ?'), [c.name, attributeSearchKey(c.value)]] : [number('a.nval = ?'), [c.name, n]];
+      if (n === null) return [text('a.skey = ?'), [...p, attributeSearchKey(c.value)]];
+      return [number('a.nval = ?'), [...p, n]];
     }
     case 'equalsAny': {
       const numbers = c.values.map(attributeNumber);
       const marks = c.values.map(() => '?').join(',');
-      if (numbers.every((n) => n !== null)) return [number(`a.nval IN (${marks})`), [c.name, ...numbers]];
-      return [text(`a.skey IN (${marks})`), [c.name, ...c.values.map(attributeSearchKey)]];
+      if (numbers.every((n) => n !== null)) return [number(`a.nval IN (${marks})`), [...p, ...numbers]];
+      return [text(`a.skey IN (${marks})`), [...p, ...c.values.map(attributeSearchKey)]];
     }
     case 'range': {
       const tests: string[] = [];
-      const p: unknown[] = [c.name];
       if (c.min !== undefined) {
         tests.push('a.nval >= ?');
         p.push(c.min);
@@ -147,14 +171,7 @@ function conditionSql(c: Exclude<LocateCondition, { kind: 'digest' }>): [string,
       return [number(tests.length ? tests.join(' AND ') : 'TRUE'), p];
     }
     case 'maskContains':
-      return [number('(a.nval & ?) = ?'), [c.name, c.bits, c.bits]];
-    case 'absent':
-      // The objects that have it are few for the attributes this is asked of (Archive Date): one
-      // pass over them, not a probe per candidate.
-      return [
-        `o.seq NOT IN (SELECT object_seq FROM attr_text WHERE name = ? UNION ALL SELECT object_seq FROM attr_num WHERE name = ?)`,
-        [c.name, c.name],
-      ];
+      return [number('(a.nval & ?) = ?'), [...p, c.bits, c.bits]];
   }
 }
 
@@ -169,8 +186,8 @@ function reachSql(r: LocateReach): [string, unknown[]] {
   }
   for (const [name, values] of [['Object Group', r.objectGroups], ['Operation Policy Name', r.policyNames]] as const) {
     if (values.length === 0) continue;
-    parts.push(`o.seq IN (SELECT a.object_seq FROM attr_text a WHERE a.name = ? AND a.skey IN (${marks(values.length)}))`);
-    params.push(name, ...values);
+    parts.push(`o.seq IN (SELECT a.object_seq FROM attr_text a WHERE a.name = '${name}' AND a.skey IN (${marks(values.length)}))`);
+    params.push(...values);
   }
   return [`(${parts.join(' OR ')})`, params];
 }

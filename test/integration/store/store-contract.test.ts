@@ -154,6 +154,25 @@ for (const [label, make, missing] of STORE_ENGINES) {
       expect(await all({ conditions: [{ kind: 'digest', name: 'Digest', value: digest, mac }] })).toEqual(['k1']);
     });
 
+    test("Locate by a client's custom attributes whose names cannot be SQL literals (a quote, a question mark): parameters in the right order", async () => {
+      const store = await engine.open();
+      const text = "x-it's? odd";
+      const num = "y-n'um?";
+      for (let i = 0; i < 4; i++) {
+        await store.insert(
+          newObject(`c${i}`, `custom-${i}`, [
+            { name: text, index: 0, value: ttlv.textString(Tag.AttributeValue, i % 2 === 0 ? 'even' : 'odd') },
+            ...(i < 3 ? [{ name: num, index: 0, value: ttlv.integer(Tag.AttributeValue, 10 + i) }] : []),
+          ]),
+        );
+      }
+      const q = (conditions: Parameters<ObjectStore['locate']>[0]['conditions']) => store.locate({ owner: 'alice', states: [1], conditions, order: 'oldest' });
+      expect(await q([{ kind: 'equals', name: text, value: ttlv.textString(Tag.AttributeValue, 'even') }])).toEqual(['c0', 'c2']);
+      expect(await q([{ kind: 'range', name: num, min: 11n, max: 12n }, { kind: 'equals', name: text, value: ttlv.textString(Tag.AttributeValue, 'odd') }])).toEqual(['c1']);
+      expect(await q([{ kind: 'absent', name: num }, byName('custom-3')])).toEqual(['c3']);
+      expect(await q([{ kind: 'absent', name: num }, byName('custom-2')])).toEqual([]);
+    });
+
     test('deferred writes: shown by get() at once, committed with no caller waiting and moving the revision; cancelled ones write nothing', async () => {
       const store = await engine.open();
       await store.insert(newObject('d1', 'fresh', [{ name: 'Fresh', index: 0, value: ttlv.boolean(Tag.Fresh, true) }]));
