@@ -34,11 +34,15 @@ async function until(what: string, probe: () => Promise<boolean> | boolean, time
 
 const holds = (n: ServerProcess) => n.output().includes('"lease":"taken"');
 
+/** The nodes share one data dir (one token, so one KEK), each with an audit trail of its own. */
+const NODE_NAMES = ['a', 'b'] as const;
+const auditFile = (name: string) => `audit-${name}.log`;
+
 /** Records of the scheduler acting on `uid`, from both nodes' audit files. */
 function scheduledFor(uid: string): string[] {
-  return nodes.flatMap((n) =>
+  return nodes.flatMap((n, i) =>
     fs
-      .readFileSync(path.join(n.dataDir, 'audit.log'), 'utf8')
+      .readFileSync(path.join(n.dataDir, auditFile(NODE_NAMES[i]!)), 'utf8')
       .split('\n')
       .filter((l) => l.includes('"scheduled"') && l.includes(uid))
       .map((l) => (JSON.parse(l) as { operation: string }).operation),
@@ -78,9 +82,11 @@ pgDescribe('the scheduler on two nodes of one database', () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'kmip-pg-sched-'));
     pg = await postgresForTests();
     url = await freshDatabase(pg.adminUrl);
-    const config = path.join(root, 'config.json');
-    fs.writeFileSync(config, JSON.stringify({ store: { engine: 'postgres', url, poolSize: 4 } }), { mode: 0o600 });
-    for (const name of ['a', 'b']) nodes.push(await startServerProcess({ dataDir: path.join(root, name), extraArgs: ['--config', config] }));
+    for (const name of NODE_NAMES) {
+      const config = path.join(root, `config-${name}.json`);
+      fs.writeFileSync(config, JSON.stringify({ store: { engine: 'postgres', url, poolSize: 4 }, audit: { file: auditFile(name) } }), { mode: 0o600 });
+      nodes.push(await startServerProcess({ dataDir: path.join(root, 'node'), extraArgs: ['--config', config] }));
+    }
     for (const n of nodes) clients.push(devClient(n.port, n.pkiDir));
   });
 
