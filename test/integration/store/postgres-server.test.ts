@@ -119,6 +119,21 @@ pgTest('Create, Get and Locate over TLS answer from PostgreSQL, survive a restar
   expect(events).toEqual([{ uid: dated, event: 'Deactivation Date', at: new Date(deactivation * 1000).toISOString().replace('.000Z', 'Z') }]);
 });
 
+pgTest("a node whose HSM token lacks the database's current KEK refuses to start, in one line naming the token", async () => {
+  pg ??= await postgresForTests();
+  const url = await freshDatabase(pg.adminUrl);
+  const config = configFile('kek-check.json', { engine: 'postgres', url, poolSize: 2 });
+  // The first node names its KEK as the database's current one.
+  const first = await startServerProcess({ dataDir: path.join(root, 'kek-first'), extraArgs: ['--config', config] });
+  servers.push(first);
+  expect(await first.stop()).toBe(0);
+  // A node on a data dir of its own has a token of its own, without that KEK.
+  const r = await runCli(['start', '--listen', '127.0.0.1:0', '--data-dir', path.join(root, 'kek-other'), '--config', config]);
+  expect(r.code).not.toBe(0);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  expect(r.stderr).toMatch(/the database names KEK [0-9a-f]+ as current \(table kek_current\), but .*kek-other.* does not hold it/);
+});
+
 async function closedPort(): Promise<number> {
   return new Promise((resolve) => {
     const s = net.createServer();
