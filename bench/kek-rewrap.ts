@@ -125,26 +125,36 @@ async function onPostgres(adminUrl: string, dir: string, objects: number, batch:
       await audit.close();
       await token.close();
     }
-    const seconds = (performance.now() - t0) / 1000;
-    const refs = await catalog.references();
-    console.log(
-      JSON.stringify({
-        engine: 'postgres',
-        objects,
-        batch,
-        rewrapped: result.rewrapped,
-        done: result.done,
-        seconds: Number(seconds.toFixed(2)),
-        objectsPerSecond: Math.round(result.rewrapped / seconds),
-        underNewKek: refs.get(result.toKekId)?.objects ?? 0,
-        underOldKek: refs.get(result.fromKekId)?.objects ?? 0,
-      }),
-    );
+    printResult('postgres', objects, batch, result, (performance.now() - t0) / 1000, await catalog.references());
   } finally {
     await catalog.close();
     await store.closeAsync();
     await admin(`DROP DATABASE ${name} WITH (FORCE)`);
   }
+}
+
+/** One JSON line: the rate, and how many objects each KEK wraps afterwards (all under the new one). */
+function printResult(
+  engine: string,
+  objects: number,
+  batch: number,
+  result: { rewrapped: number; done: boolean; toKekId: string; fromKekId: string },
+  seconds: number,
+  refs: ReadonlyMap<string, { objects: number }>,
+): void {
+  console.log(
+    JSON.stringify({
+      engine,
+      objects,
+      batch,
+      rewrapped: result.rewrapped,
+      done: result.done,
+      seconds: Number(seconds.toFixed(2)),
+      objectsPerSecond: Math.round(result.rewrapped / seconds),
+      underNewKek: refs.get(result.toKekId)?.objects ?? 0,
+      underOldKek: refs.get(result.fromKekId)?.objects ?? 0,
+    }),
+  );
 }
 
 async function main(): Promise<void> {
@@ -176,18 +186,7 @@ async function main(): Promise<void> {
     const db = openStoreFile(path.join(dir, STORE_FILE));
     const refs = kekReferences(db);
     db.close();
-    console.log(
-      JSON.stringify({
-        objects,
-        batch,
-        rewrapped: result.rewrapped,
-        done: result.done,
-        seconds: Number(seconds.toFixed(2)),
-        objectsPerSecond: Math.round(result.rewrapped / seconds),
-        underNewKek: refs.get(result.toKekId)?.objects ?? 0,
-        underOldKek: refs.get(result.fromKekId)?.objects ?? 0,
-      }),
-    );
+    printResult('sqlite', objects, batch, result, seconds, refs);
   } finally {
     if (!given) fs.rmSync(dir, { recursive: true, force: true });
   }

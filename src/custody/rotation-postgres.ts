@@ -28,7 +28,7 @@ import type { PostgresKekCatalog, KekNode, Rewrapped } from '../store/postgres-k
 import { CustodyError } from './escrow';
 import type { CustodyAudit } from './custody-audit';
 import { rotatedKekLabel, type CustodyToken, type TokenKey } from './token';
-import { DEFAULT_BATCH, SWITCH_TIMEOUT_MS, pausePoint, reprotect, type KekStatus, type RotationState } from './rotation';
+import { DEFAULT_BATCH, SWITCH_TIMEOUT_MS, kekStatusRows, pausePoint, reprotect, type KekStatus, type RotationState } from './rotation';
 
 /** A process that has not reported for this long is gone (as server-kek.ts KEK_NODE_LIVE_MS). */
 const NODE_LIVE_MS = 10_000;
@@ -204,19 +204,7 @@ export async function kekStatusPostgres(token: CustodyToken, catalog: PostgresKe
   const refs = await catalog.references();
   const current = (await catalog.current())?.kekId ?? token.current(dataDir)?.id;
   const rotation = await readState(catalog);
-  const next = rotation !== null && rotation.phase !== 'done' ? rotation.toKekId : undefined;
-  const keks: KekStatus[] = token.keks().map((k) => ({
-    kekId: k.id,
-    label: k.label,
-    role: k.id === current ? 'current' : k.id === next ? 'next' : 'earlier',
-    escrowable: k.facts.extractable,
-    objects: refs.get(k.id)?.objects ?? 0,
-    digests: refs.get(k.id)?.digests ?? 0,
-  }));
-  for (const [id, r] of refs) {
-    if (!keks.some((k) => k.kekId === id)) keks.push({ kekId: id, label: '', role: 'missing', escrowable: false, ...r });
-  }
-  return { keks, rotation, nodes: await catalog.liveNodes(NODE_LIVE_MS) };
+  return { keks: kekStatusRows(token, refs, current, rotation), rotation, nodes: await catalog.liveNodes(NODE_LIVE_MS) };
 }
 
 /** The token's KEK `kekId`, refused when missing, ambiguous, or the database's current KEK. */

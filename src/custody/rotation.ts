@@ -360,8 +360,20 @@ export function kekStatus(token: CustodyToken, opts: { dataDir: string; storePat
   } finally {
     db.close();
   }
-  const current = token.current(opts.dataDir)?.id;
   const rotation = readRotation(opts.dataDir);
+  return { keks: kekStatusRows(token, refs, token.current(opts.dataDir)?.id, rotation), rotation };
+}
+
+/**
+ * One row per KEK of the token (current, the next of an unfinished rotation, or earlier) with the
+ * objects and Digests the store wraps under it, and one per KEK the store names that the token lacks.
+ */
+export function kekStatusRows(
+  token: CustodyToken,
+  refs: ReadonlyMap<string, { objects: number; digests: number }>,
+  current: string | undefined,
+  rotation: RotationState | null,
+): KekStatus[] {
   const next = rotation !== null && rotation.phase !== 'done' ? rotation.toKekId : undefined;
   const keks: KekStatus[] = token.keks().map((k) => ({
     kekId: k.id,
@@ -374,7 +386,7 @@ export function kekStatus(token: CustodyToken, opts: { dataDir: string; storePat
   for (const [id, r] of refs) {
     if (!keks.some((k) => k.kekId === id)) keks.push({ kekId: id, label: '', role: 'missing', escrowable: false, ...r });
   }
-  return { keks, rotation };
+  return keks;
 }
 
 /**
