@@ -114,22 +114,29 @@ async function onPostgres(adminUrl: string, dir: string, objects: number, batch:
     const p0 = performance.now();
     await populate(dir, objects, store);
     console.error(`[kek-rewrap] ${objects} objects stored in PostgreSQL in ${((performance.now() - p0) / 1000).toFixed(1)} s`);
-    const protector = softHsmProtectorConfig(ensureSoftHsmToken(path.join(dir, EMBEDDED_TOKEN_DIR)), KEK_LABEL, { callMode: 'sync' });
-    const token = await CustodyToken.open(protector);
-    const audit = await openCustodyAudit(dir, undefined);
-    const t0 = performance.now();
-    let result;
-    try {
-      result = await rotateKekPostgres(token, audit, { catalog, dataDir: dir, protector, batch });
-    } finally {
-      await audit.close();
-      await token.close();
-    }
-    printResult('postgres', objects, batch, result, (performance.now() - t0) / 1000, await catalog.references());
+    const { result, seconds } = await timedRotation(dir, (token, audit, protector) => rotateKekPostgres(token, audit, { catalog, dataDir: dir, protector, batch }));
+    printResult('postgres', objects, batch, result, seconds, await catalog.references());
   } finally {
     await catalog.close();
     await store.closeAsync();
     await admin(`DROP DATABASE ${name} WITH (FORCE)`);
+  }
+}
+
+/** The data dir's token and custody trail opened as `kek rotate` opens them, and `rotate` timed between. */
+async function timedRotation<R>(
+  dir: string,
+  rotate: (token: CustodyToken, audit: Awaited<ReturnType<typeof openCustodyAudit>>, protector: ReturnType<typeof softHsmProtectorConfig>) => Promise<R>,
+): Promise<{ result: R; seconds: number }> {
+  const protector = softHsmProtectorConfig(ensureSoftHsmToken(path.join(dir, EMBEDDED_TOKEN_DIR)), KEK_LABEL, { callMode: 'sync' });
+  const token = await CustodyToken.open(protector);
+  const audit = await openCustodyAudit(dir, undefined);
+  const t0 = performance.now();
+  try {
+    return { result: await rotate(token, audit, protector), seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    await audit.close();
+    await token.close();
   }
 }
 
@@ -171,18 +178,7 @@ async function main(): Promise<void> {
     const p0 = performance.now();
     await populate(dir, objects);
     console.error(`[kek-rewrap] ${objects} objects stored in ${((performance.now() - p0) / 1000).toFixed(1)} s`);
-    const protector = softHsmProtectorConfig(ensureSoftHsmToken(path.join(dir, EMBEDDED_TOKEN_DIR)), KEK_LABEL, { callMode: 'sync' });
-    const token = await CustodyToken.open(protector);
-    const audit = await openCustodyAudit(dir, undefined);
-    const t0 = performance.now();
-    let result;
-    try {
-      result = await rotateKek(token, audit, { dataDir: dir, storePath: path.join(dir, STORE_FILE), protector, batch });
-    } finally {
-      await audit.close();
-      await token.close();
-    }
-    const seconds = (performance.now() - t0) / 1000;
+    const { result, seconds } = await timedRotation(dir, (token, audit, protector) => rotateKek(token, audit, { dataDir: dir, storePath: path.join(dir, STORE_FILE), protector, batch }));
     const db = openStoreFile(path.join(dir, STORE_FILE));
     const refs = kekReferences(db);
     db.close();
