@@ -70,6 +70,9 @@ async function populate(dir: string, count: number, into?: ObjectStore): Promise
   try {
     const template = await store.get(templateUid);
     if (!template) throw new Error('template object not found');
+    // The template is one of the `count` objects: into PostgreSQL too.
+    const { uid, objectType, state, owner, attributes, protectedMaterial } = template;
+    if (into !== undefined) await into.insert({ uid, objectType, state, owner, attributes, protectedMaterial });
     for (let start = 1; start < count; start += CHUNK) {
       const ops: Array<{ insert: NewObject }> = [];
       for (let i = start; i < Math.min(count, start + CHUNK); i++) {
