@@ -117,7 +117,6 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
   private readonly shared: boolean;
   /** data_version when the row cache was last known to match the database (shared mode). */
   private seenDataVersion = -1;
-  private versionCheckedThisTurn = false;
   /** Consecutive write batches that found the lock taken by another process. */
   private lockRetries = 0;
   private readonly observer: StoreObserver | undefined;
@@ -520,18 +519,8 @@ export class SqliteObjectStore implements ObjectStore, DigestSealing {
     if (this.rowCache.size > this.cacheLimit) this.rowCache.delete(this.rowCache.keys().next().value as string);
   }
 
-  /**
-   * data_version changes when another connection commits: then no cached row can be trusted.
-   * Asked once per turn of the event loop (the flag clears at its check phase): every read of one
-   * turn happens without any I/O in between, so they can all be ordered at the first one's check.
-   * A request sent after another process's commit returned is read at a later turn, or in the
-   * same turn's poll callbacks after that commit, so it sees the commit. The pragma on every read
-   * was 12% of a Get Attributes' CPU.
-   */
+  /** data_version changes when another connection commits: then no cached row can be trusted. */
   private dropCacheIfOthersWrote(): void {
-    if (this.versionCheckedThisTurn) return;
-    this.versionCheckedThisTurn = true;
-    setImmediate(() => (this.versionCheckedThisTurn = false));
     const version = this.stmts.dataVersion.get() as number;
     if (version === this.seenDataVersion) return;
     this.rowCache.clear();
