@@ -1,11 +1,10 @@
 /**
  * For the key-custody tests: the `kmip-server` command line run from source as a child process (the
- * transpiled files cached across runs: register-ts-cached.js), a client-library client for a server
+ * transpiled files cached across runs by scripts/register-ts.js), a client-library client for a server
  * process, and a comparable form of what Get returns.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { KmipClient, attribute, keyObject, newObjectAttributes, ttlv } from '../../src/client';
@@ -14,7 +13,6 @@ import { Tag } from '../../src/spec/generated/tags';
 import { PROJECT_ROOT, type ServerProcess } from './server-process';
 import { devClient } from './dev-client';
 
-const TS_CACHE = path.join(os.tmpdir(), 'kmip-ts-cache-custody');
 
 export interface CliRun {
   readonly code: number | null;
@@ -25,9 +23,9 @@ export interface CliRun {
 
 /** `env`: added to this process's environment (a test hook such as the rotation's pause point). */
 export function spawnCli(args: readonly string[], env: Readonly<Record<string, string>> = {}): { child: ChildProcess; done: Promise<CliRun> } {
-  const child = spawn(process.execPath, ['-r', path.join(PROJECT_ROOT, 'test', 'helpers', 'register-ts-cached.js'), path.join(PROJECT_ROOT, 'scripts', 'run-cli.ts'), ...args], {
+  const child = spawn(process.execPath, ['-r', path.join(PROJECT_ROOT, 'scripts', 'register-ts.js'), path.join(PROJECT_ROOT, 'scripts', 'run-cli.ts'), ...args], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, ...env, KMIP_TS_CACHE: TS_CACHE },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

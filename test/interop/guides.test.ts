@@ -77,15 +77,15 @@ function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv = {})
 }
 
 /**
- * `kmip-server` as the guides call it: the CLI from source, as the other CLI tests run it, with
- * the transpiled files cached across the runs (test/helpers/register-ts-cached.js).
+ * `kmip-server` as the guides call it: the CLI from source, as the other CLI tests run it (the
+ * transpiled files cached across the runs by scripts/register-ts.js).
  */
-const CLI_FUNCTION = `kmip-server() { KMIP_TS_CACHE="$TS_CACHE" node -r '${path.join(__dirname, '..', 'helpers', 'register-ts-cached.js')}' '${path.join(PROJECT_ROOT, 'scripts', 'run-cli.ts')}' "$@"; }`;
+const CLI_FUNCTION = `kmip-server() { node -r '${path.join(PROJECT_ROOT, 'scripts', 'register-ts.js')}' '${path.join(PROJECT_ROOT, 'scripts', 'run-cli.ts')}' "$@"; }`;
 
 async function runBlock(guide: string, block: Block): Promise<string> {
   const where = `${guide}:${block.line}`;
   if (block.kind === 'shell') {
-    const r = await run('/bin/bash', ['-c', `set -euo pipefail\n${CLI_FUNCTION}\n${forServer(block.text)}`], { TS_CACHE: path.join(work, '.ts-cache') });
+    const r = await run('/bin/bash', ['-c', `set -euo pipefail\n${CLI_FUNCTION}\n${forServer(block.text)}`]);
     if (r.code !== 0) throw new Error(`${where}: the shell block exited ${r.code}:\n${r.out}`);
     return r.out;
   }
@@ -200,7 +200,7 @@ describe('the guides run against a real server', () => {
     try {
       const pki = path.join(work, 'data', 'pki');
       const cli = `${CLI_FUNCTION}\nkmip-server doctor --cert ${pki}/client.pem --key ${pki}/client-key.pem --ca ${pki}/ca.pem --connect localhost:${second.port}`;
-      const r = await run('/bin/bash', ['-c', cli], { TS_CACHE: path.join(work, '.ts-cache') });
+      const r = await run('/bin/bash', ['-c', cli]);
       expect(`${r.code}\n${r.out}`).toMatch(/^0\n/);
       // The server presented the recipe's certificate, not the dev PKI's of its own data dir.
       expect(fs.existsSync(path.join(work, 'data2', 'pki', 'server.pem'))).toBe(false);

@@ -172,18 +172,7 @@ test('an idle connection is closed after the idle timeout', async () => {
     // Timed from before the connection exists, so that a slow handshake can only lengthen it: the
     // server's idle clock starts later than ours, and the close cannot come before IDLE_MS.
     const started = Date.now();
-    const s = await new Promise<tls.TLSSocket>((resolve, reject) => {
-      const c = tls.connect({
-        host: '127.0.0.1',
-        port: quick.address.port,
-        servername: 'localhost',
-        ca: fs.readFileSync(t.pki.caPath),
-        cert: fs.readFileSync(t.pki.clientCertPath),
-        key: fs.readFileSync(t.pki.clientKeyPath),
-      });
-      c.once('secureConnect', () => resolve(c));
-      c.once('error', reject);
-    });
+    const s = await connect({ port: quick.address.port, cert: fs.readFileSync(t.pki.clientCertPath), key: fs.readFileSync(t.pki.clientKeyPath) });
     await new Promise((resolve) => s.once('close', resolve));
     // Never before the timeout (a timer may fire a millisecond early of the wall clock); the upper
     // bound is generous for a loaded machine and still far below any default timeout.
@@ -206,18 +195,7 @@ test('a request worked on for longer than the idle timeout is answered; the idle
   }) as typeof core.audit;
   const slow = await startListener({ ...core, audit }, listenerOptions(t.pki, { idleTimeoutMs: IDLE_MS }));
   try {
-    const s = await new Promise<tls.TLSSocket>((resolve, reject) => {
-      const c = tls.connect({
-        host: '127.0.0.1',
-        port: slow.address.port,
-        servername: 'localhost',
-        ca: fs.readFileSync(t.pki.caPath),
-        cert: fs.readFileSync(t.pki.clientCertPath),
-        key: fs.readFileSync(t.pki.clientKeyPath),
-      });
-      c.once('secureConnect', () => resolve(c));
-      c.once('error', reject);
-    });
+    const s = await connect({ port: slow.address.port, cert: fs.readFileSync(t.pki.clientCertPath), key: fs.readFileSync(t.pki.clientKeyPath) });
     const closed = new Promise<number>((resolve) => s.once('close', () => resolve(Date.now())));
     const sent = Date.now();
     const [r] = await exchange(s, [requestMessage({ major: 1, minor: 4 }, [{ operation: Operation.DiscoverVersions, payload: [] }])], 1);
