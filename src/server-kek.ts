@@ -10,12 +10,7 @@
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { KeyProtector } from './keys/key-protector';
-import type { PostgresKekCatalog } from './store/postgres-keks';
-
-/** How often a process looks at the database's current KEK (and reports its own). */
-export const KEK_FOLLOW_MS = 2_000;
-/** A process that has not reported for this long is taken for gone (killed, or cut off from the database, where it writes nothing). */
-export const KEK_NODE_LIVE_MS = 5 * KEK_FOLLOW_MS;
+import { KEK_FOLLOW_MS, type PostgresKekCatalog } from './store/postgres-keks';
 
 export interface KekSwitch {
   readonly kekId: string;

@@ -23,15 +23,11 @@ import { generateKek } from '../keys/kek';
 import { MECHANISM_AES_GCM, MECHANISM_AES_KWP } from '../keys/key-protector';
 import { Pkcs11KeyProtector } from '../keys/pkcs11';
 import type { Pkcs11KeyProtectorConfig } from '../keys/pkcs11-config';
-import { sealBinding } from '../objects/digest-index';
-import type { PostgresKekCatalog, KekNode, Rewrapped } from '../store/postgres-keks';
+import { KEK_NODE_LIVE_MS, type PostgresKekCatalog, type KekNode, type Rewrapped } from '../store/postgres-keks';
 import { CustodyError } from './escrow';
 import type { CustodyAudit } from './custody-audit';
 import { rotatedKekLabel, type CustodyToken, type TokenKey } from './token';
-import { DEFAULT_BATCH, SWITCH_TIMEOUT_MS, kekStatusRows, pausePoint, reprotect, type KekStatus, type RotationState } from './rotation';
-
-/** A process that has not reported for this long is gone (as server-kek.ts KEK_NODE_LIVE_MS). */
-const NODE_LIVE_MS = 10_000;
+import { DEFAULT_BATCH, SWITCH_TIMEOUT_MS, kekStatusRows, pausePoint, rewrapRow, type KekStatus, type RotationState } from './rotation';
 
 export interface PostgresRotateOptions {
   readonly catalog: PostgresKekCatalog;
@@ -138,7 +134,7 @@ export async function rotateKekPostgres(token: CustodyToken, audit: CustodyAudit
 async function nodesAdopt(catalog: PostgresKekCatalog, toKekId: string, timeoutMs: number): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const live = await catalog.liveNodes(NODE_LIVE_MS);
+    const live = await catalog.liveNodes(KEK_NODE_LIVE_MS);
     const behind = live.filter((n) => n.kekId !== toKekId);
     if (behind.length === 0) return live.map((n) => n.node);
     if (Date.now() > deadline) {
@@ -168,15 +164,7 @@ async function rewrapAll(catalog: PostgresKekCatalog, keys: Pkcs11KeyProtector, 
       // HSM work outside any transaction: the rows are written at their revision in one short one.
       const out: Rewrapped[] = [];
       for (const row of rows) {
-        let material: Rewrapped['material'];
-        let digest: Rewrapped['digest'];
-        if (row.kek_id !== null && row.kek_id !== to && row.mechanism && row.iv && row.ciphertext) {
-          material = await reprotect(keys, row.uid, { kekId: row.kek_id, mechanism: row.mechanism, iv: row.iv, ciphertext: row.ciphertext });
-        }
-        if (row.digest_kek_id !== null && row.digest_kek_id !== to && row.digest_mechanism && row.digest_iv && row.digest_ciphertext) {
-          // A destroyed object's sealed Digest is bound to its own binding, not the bare identifier.
-          digest = await reprotect(keys, sealBinding(row.uid), { kekId: row.digest_kek_id, mechanism: row.digest_mechanism, iv: row.digest_iv, ciphertext: row.digest_ciphertext });
-        }
+        const { material, digest } = await rewrapRow(keys, row, to);
         if (material !== undefined || digest !== undefined) out.push({ seq: row.seq, rev: row.rev, ...(material ? { material } : {}), ...(digest ? { digest } : {}) });
       }
       const changed = await catalog.writeRewrapped(out);
@@ -204,7 +192,7 @@ export async function kekStatusPostgres(token: CustodyToken, catalog: PostgresKe
   const refs = await catalog.references();
   const current = (await catalog.current())?.kekId ?? token.current(dataDir)?.id;
   const rotation = await readState(catalog);
-  return { keks: kekStatusRows(token, refs, current, rotation), rotation, nodes: await catalog.liveNodes(NODE_LIVE_MS) };
+  return { keks: kekStatusRows(token, refs, current, rotation), rotation, nodes: await catalog.liveNodes(KEK_NODE_LIVE_MS) };
 }
 
 /** The token's KEK `kekId`, refused when missing, ambiguous, or the database's current KEK. */
@@ -235,7 +223,7 @@ export async function retireKekPostgres(token: CustodyToken, audit: CustodyAudit
   if (state !== null && state.phase !== 'done' && (state.toKekId === kekId || state.fromKekId === kekId)) {
     throw new CustodyError(`KEK ${kekId} is part of an unfinished rotation: run kmip-server kek rotate to finish it first`);
   }
-  const users = (await catalog.liveNodes(NODE_LIVE_MS)).filter((n) => n.kekId === kekId).map((n) => n.node);
+  const users = (await catalog.liveNodes(KEK_NODE_LIVE_MS)).filter((n) => n.kekId === kekId).map((n) => n.node);
   if (users.length > 0) {
     throw new CustodyError(`server processes ${users.join(', ')} still wrap new objects under KEK ${kekId}: they switch within seconds of the rotation (their logs say why if not); run kmip-server kek rotate again, then retire`);
   }

@@ -233,17 +233,8 @@ function remakeLostNewKek(token: CustodyToken, dataDir: string, storePath: strin
   return next;
 }
 
-interface BlobRow {
-  seq: number;
-  uid: string;
-  kek_id: string | null;
-  mechanism: string | null;
-  iv: Buffer | null;
-  ciphertext: Buffer | null;
-  digest_kek_id: string | null;
-  digest_mechanism: string | null;
-  digest_iv: Buffer | null;
-  digest_ciphertext: Buffer | null;
+interface BlobRow extends WrappedColumns {
+  readonly seq: number;
 }
 
 function countOthers(db: Database.Database, kekId: string): number {
@@ -274,17 +265,9 @@ async function rewrapAll(db: Database.Database, keys: Pkcs11KeyProtector, state:
       // HSM work outside any transaction: the write lock is held only for the updates below.
       const updates: (() => number)[] = [];
       for (const row of rows) {
-        if (row.kek_id !== null && row.kek_id !== to && row.mechanism && row.iv && row.ciphertext) {
-          const old = { kekId: row.kek_id, mechanism: row.mechanism, iv: row.iv, ciphertext: row.ciphertext };
-          const blob = await reprotect(keys, row.uid, old);
-          updates.push(() => setMaterial.run(blob.kekId, blob.mechanism, Buffer.from(blob.iv), Buffer.from(blob.ciphertext), row.seq, old.kekId, old.ciphertext).changes);
-        }
-        if (row.digest_kek_id !== null && row.digest_kek_id !== to && row.digest_mechanism && row.digest_iv && row.digest_ciphertext) {
-          const old = { kekId: row.digest_kek_id, mechanism: row.digest_mechanism, iv: row.digest_iv, ciphertext: row.digest_ciphertext };
-          // A destroyed object's sealed Digest is bound to its own binding, not the bare identifier.
-          const blob = await reprotect(keys, sealBinding(row.uid), old);
-          updates.push(() => setDigest.run(blob.kekId, blob.mechanism, Buffer.from(blob.iv), Buffer.from(blob.ciphertext), row.seq, old.kekId, old.ciphertext).changes);
-        }
+        const { material, digest } = await rewrapRow(keys, row, to);
+        if (material) updates.push(() => setMaterial.run(material.kekId, material.mechanism, Buffer.from(material.iv), Buffer.from(material.ciphertext), row.seq, row.kek_id, row.ciphertext).changes);
+        if (digest) updates.push(() => setDigest.run(digest.kekId, digest.mechanism, Buffer.from(digest.iv), Buffer.from(digest.ciphertext), row.seq, row.digest_kek_id, row.digest_ciphertext).changes);
       }
       const changed = db.transaction(() => updates.reduce((n, u) => n + u(), 0))();
       after = rows[rows.length - 1]!.seq;
@@ -331,6 +314,33 @@ async function serverAdopts(dataDir: string, toKekId: string, timeoutMs: number)
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** An object row's wrapped columns, as both engines' re-wraps read them. */
+export interface WrappedColumns {
+  readonly uid: string;
+  readonly kek_id: string | null;
+  readonly mechanism: string | null;
+  readonly iv: Buffer | null;
+  readonly ciphertext: Buffer | null;
+  readonly digest_kek_id: string | null;
+  readonly digest_mechanism: string | null;
+  readonly digest_iv: Buffer | null;
+  readonly digest_ciphertext: Buffer | null;
+}
+
+/** The row's key material and sealed Digest, each re-wrapped under `keys` when a KEK other than `to` wraps it. */
+export async function rewrapRow(keys: Pkcs11KeyProtector, row: WrappedColumns, to: string) {
+  let material: Awaited<ReturnType<typeof reprotect>> | undefined;
+  let digest: Awaited<ReturnType<typeof reprotect>> | undefined;
+  if (row.kek_id !== null && row.kek_id !== to && row.mechanism && row.iv && row.ciphertext) {
+    material = await reprotect(keys, row.uid, { kekId: row.kek_id, mechanism: row.mechanism, iv: row.iv, ciphertext: row.ciphertext });
+  }
+  if (row.digest_kek_id !== null && row.digest_kek_id !== to && row.digest_mechanism && row.digest_iv && row.digest_ciphertext) {
+    // A destroyed object's sealed Digest is bound to its own binding, not the bare identifier.
+    digest = await reprotect(keys, sealBinding(row.uid), { kekId: row.digest_kek_id, mechanism: row.digest_mechanism, iv: row.digest_iv, ciphertext: row.digest_ciphertext });
+  }
+  return { material, digest };
 }
 
 export async function reprotect(keys: Pkcs11KeyProtector, uid: string, old: { kekId: string; mechanism: string; iv: Buffer; ciphertext: Buffer }) {

@@ -13,6 +13,11 @@ import { Pool } from 'pg';
 /** Times are the database's clock in ms, so nodes' clocks need not agree (as leases). */
 const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 
+/** How often a server process looks at the database's current KEK (and reports its own): server-kek.ts. */
+export const KEK_FOLLOW_MS = 2_000;
+/** A process that has not reported for this long is taken for gone (killed, or cut off from the database, where it writes nothing). */
+export const KEK_NODE_LIVE_MS = 5 * KEK_FOLLOW_MS;
+
 export interface KekReferences {
   objects: number;
   digests: number;
