@@ -9,7 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { readPin } from './pin';
 import { type Pkcs11KeyProtectorConfig } from './pkcs11-config';
@@ -101,7 +101,7 @@ export function ensureSoftHsmToken(dir: string, options: SoftHsmOptions = {}): S
 
   const moduleEnv = { SOFTHSM2_CONF: confPath };
   const childEnv = { ...process.env, ...moduleEnv };
-  if (!tokenExists(util, childEnv, label)) {
+  if (!tokenExists(util, childEnv, label, tokenDir)) {
     if (options.mayCreate === false) {
       throw new Error(`the SoftHSM2 token "${label}" in ${root} is missing, but the store holds objects wrapped under its KEK: restore the token (or its directory) from the backup it was made with; a new token is only created for an empty store`);
     }
@@ -141,9 +141,23 @@ export function softHsmProtectorConfig(
   };
 }
 
-function tokenExists(util: string, env: NodeJS.ProcessEnv, label: string): boolean {
-  const out = execFileSync(util, ['--show-slots'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  return out.split('\n').some((line) => /^\s*Label:\s/.test(line) && line.replace(/^\s*Label:\s*/, '').trimEnd() === label);
+/**
+ * Whether softhsm2-util lists the token. A token directory that holds a token but is not listed is
+ * asked again a few times first: another process of the server (a worker starting beside it) may be
+ * writing the token's files at that moment, and a token read half-written is not listed.
+ */
+function tokenExists(util: string, env: NodeJS.ProcessEnv, label: string, tokenDir: string): boolean {
+  const listed = () =>
+    execFileSync(util, ['--show-slots'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+      .split('\n')
+      .some((line) => /^\s*Label:\s/.test(line) && line.replace(/^\s*Label:\s*/, '').trimEnd() === label);
+  if (listed()) return true;
+  const holdsToken = existsSync(tokenDir) && readdirSync(tokenDir).length > 0;
+  for (let attempt = 0; holdsToken && attempt < 10; attempt++) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    if (listed()) return true;
+  }
+  return false;
 }
 
 /** Reads a secret file, or creates it (mode 0600) with a random value. */
