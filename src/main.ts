@@ -33,6 +33,7 @@ import { buildRegistry } from './server/registry';
 import { SENT_OPERATIONS } from './notify/messages';
 import { systemClock, type Clock, type ServerInfo } from './objects/context';
 import type { ServerCore } from './server/handle-message';
+import { loopWaitsOnlyForAudit } from './server/loop-demand';
 import { startListener, type ListenerOptions, type RunningListener } from './server/listener';
 import { startHttpsListener } from './server/https-listener';
 import { readTlsMaterial, type TlsMaterial, type TlsSources } from './pki/tls-material';
@@ -156,7 +157,12 @@ export interface RunningServer {
  * The audit file, continuing its chain, with a first checkpoint: it proves at start that the HSM
  * can MAC (creating the audit key on first use) and authenticates what the last run left.
  */
-export async function openAuditLog(config: ServerConfig, keys: KeyProtector, forwarder?: AuditForwarder): Promise<AuditLog & { readonly trail: AuditTrail }> {
+export async function openAuditLog(
+  config: ServerConfig,
+  keys: KeyProtector,
+  forwarder?: AuditForwarder,
+  syncInline?: () => boolean,
+): Promise<AuditLog & { readonly trail: AuditTrail }> {
   const audit = createAuditLog({
     onDurable: forwarder && ((lines) => forwarder.push(lines)),
     file: config.auditFile,
@@ -164,6 +170,7 @@ export async function openAuditLog(config: ServerConfig, keys: KeyProtector, for
     mac: keys.auditMac ? (data) => (keys.auditMac as (d: Uint8Array) => Promise<Buffer>).call(keys, data) : undefined,
     checkpointEvery: config.auditCheckpointEvery,
     checkpointSeconds: config.auditCheckpointSeconds,
+    syncInline,
   });
   try {
     await audit.checkpoint('start');
@@ -304,7 +311,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   try {
     if (inCluster) trail = new WorkerAuditSink();
     else {
-      const log = await openAuditLog(config, keys, forwarder);
+      // This process serves every connection, so it knows when a sync on its loop delays nobody
+      // (loop-demand.ts); a primary of several workers does not, and syncs on the thread pool.
+      const log = await openAuditLog(config, keys, forwarder, loopWaitsOnlyForAudit);
       fileTrail = log.trail;
       trail = log;
     }

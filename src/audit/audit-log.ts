@@ -88,6 +88,8 @@ export interface AuditLogOptions {
   readonly checkpointSeconds?: number;
   /** Told the lines of each write once they are synced (the SIEM forwarder wakes on it). */
   readonly onDurable?: (lines: readonly string[]) => void;
+  /** When a batch may be synced on the event loop (AuditTrailOptions.syncInline). */
+  readonly syncInline?: () => boolean;
 }
 
 /** A record's fields after `seq` and `prev`, as one JSON object text. */
@@ -118,6 +120,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog & { readonly tra
     checkpointEvery: opts.checkpointEvery,
     checkpointSeconds: opts.checkpointSeconds,
     onDurable: opts.onDurable,
+    syncInline: opts.syncInline,
   });
   return {
     trail,

@@ -53,6 +53,7 @@ import type { Caller } from '../access/policy';
 import type { DualControl } from './dual-control';
 import type { ApprovalRecord } from '../store/approval-store';
 import type { AwaitingApproval } from '../objects/pending-operations';
+import { handlingRequest } from './loop-demand';
 
 export interface ServerCore {
   readonly registry: OperationRegistry;
@@ -103,7 +104,11 @@ export interface Session {
 /** Version used to answer a message whose own version cannot be read. */
 const FALLBACK_VERSION: ProtocolVersion = { major: 1, minor: 0 };
 
-export async function handleMessage(bytes: Uint8Array, session: Session, core: ServerCore): Promise<Uint8Array> {
+export function handleMessage(bytes: Uint8Array, session: Session, core: ServerCore): Promise<Uint8Array> {
+  return handlingRequest(() => answerMessage(bytes, session, core));
+}
+
+async function answerMessage(bytes: Uint8Array, session: Session, core: ServerCore): Promise<Uint8Array> {
   let root: TtlvItem;
   try {
     root = decodeTtlv(bytes, { maxMessageBytes: core.limits.maxMessageBytes });

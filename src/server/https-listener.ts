@@ -29,6 +29,7 @@ import type { TtlvItem } from '../../ttlv/types';
 import { kmipDictionary } from '../spec/dictionary';
 import type { ClientIdentity } from '../objects/context';
 import { handleMessage, invalidMessageResponse, type ServerCore, type Session } from './handle-message';
+import { connectionDemand } from './loop-demand';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MESSAGE_TIMEOUT_MS, type ListenerOptions, type RunningListener } from './listener';
 import { peerIdentity, secureContextOptions } from './peer-identity';
 import { guardHandshakes } from './connection-bound';
@@ -185,7 +186,12 @@ export function startHttpsListener(core: ServerCore, opts: HttpsListenerOptions)
     clients.set(socket, verified.client);
     sockets.add(socket);
     opts.connections?.opened('https');
+    // Counted as free to send for as long as it is open (HTTP keep-alive): the audit trail never
+    // syncs on the event loop while an HTTPS client is connected (loop-demand.ts).
+    const demand = connectionDemand();
+    demand.mayRequest(true);
     socket.on('close', () => {
+      demand.mayRequest(false);
       sockets.delete(socket);
       opts.connections?.closed('https');
       const n = (perIdentity.get(name) ?? 1) - 1;

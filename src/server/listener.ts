@@ -11,6 +11,7 @@ import { TtlvError } from '../../ttlv/errors';
 import { Tag } from '../spec/generated/tags';
 import type { ClientIdentity } from '../objects/context';
 import { handleMessage, type ServerCore } from './handle-message';
+import { connectionDemand } from './loop-demand';
 import { peerIdentity, secureContextOptions, type TlsReload } from './peer-identity';
 import { guardHandshakes } from './connection-bound';
 import { listenOn } from './listening';
@@ -152,6 +153,9 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
     // Answers go out in request order: each message waits for the one before it.
     let chain: Promise<void> = Promise.resolve();
     let pending = 0;
+    // Free to send while no answer is owed (loop-demand.ts).
+    const demand = connectionDemand();
+    demand.mayRequest(true);
     let partialTimer: NodeJS.Timeout | undefined;
     const reject = (reason: string) => {
       core.audit.record({ event: 'message-rejected', correlationId: randomUUID(), client: client.name, peer: client.peer, reason });
@@ -168,7 +172,10 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
         partialTimer = setTimeout(() => reject('message not completed in time'), messageTimeoutMs);
       }
     };
-    socket.on('close', stopPartialTimer);
+    socket.on('close', () => {
+      stopPartialTimer();
+      demand.mayRequest(false);
+    });
     // Idle means the client owes us nothing and we owe it nothing: while an answer is being made
     // the connection is busy, however long that takes; the clock restarts when the last answer is out.
     socket.setTimeout(opts.idleTimeoutMs);
@@ -189,6 +196,7 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
       else startPartialTimer();
       for (const frame of frames) {
         pending++;
+        demand.mayRequest(false);
         if (pending >= MAX_PIPELINED) {
           socket.pause();
           stopPartialTimer();
@@ -204,7 +212,10 @@ export function startListener(core: ServerCore, opts: ListenerOptions): Promise<
         chain = work.then(
           () => {
             pending--;
-            if (pending === 0 && !socket.destroyed) socket.setTimeout(opts.idleTimeoutMs);
+            if (pending === 0 && !socket.destroyed) {
+              socket.setTimeout(opts.idleTimeoutMs);
+              demand.mayRequest(true);
+            }
             if (pending < MAX_PIPELINED / 2 && socket.isPaused()) {
               socket.resume();
               startPartialTimer();

@@ -14,6 +14,7 @@ import { startListener } from '../../../src/server/listener';
 import { listenerOptions, useTestListener } from '../../helpers/test-listener';
 import { attributesFor, parseResponse, requestMessage, successPayload, textOf } from '../../helpers/kmip-client';
 import { waitFor } from '../../helpers/wait';
+import { loopWaitsOnlyForAudit } from '../../../src/server/loop-demand';
 
 const t = useTestListener();
 
@@ -50,6 +51,18 @@ function refused(opts: tls.ConnectionOptions): Promise<boolean> {
     s.once('close', () => resolve(true));
   });
 }
+
+test('an open connection keeps audit syncs off the event loop while it is free to send; closed, it no longer does', async () => {
+  await waitFor('no connection left by another test', () => loopWaitsOnlyForAudit());
+  const s = await connect({ cert: fs.readFileSync(t.pki.clientCertPath), key: fs.readFileSync(t.pki.clientKeyPath) });
+  await waitFor('the connection counted as free to send', () => !loopWaitsOnlyForAudit());
+  const [response] = await exchange(s, [requestMessage({ major: 1, minor: 4 }, [{ operation: Operation.Query, payload: [] }])], 1);
+  expect(parseResponse(response!).items[0]!.status).toBe(ResultStatus.Success);
+  // Answered: free to send again.
+  expect(loopWaitsOnlyForAudit()).toBe(false);
+  s.destroy();
+  await waitFor('the closed connection no longer counted', () => loopWaitsOnlyForAudit());
+});
 
 test('a client with a certificate from the CA is served, many requests in order on one connection', async () => {
   const s = await connect({ cert: fs.readFileSync(t.pki.clientCertPath), key: fs.readFileSync(t.pki.clientKeyPath) });

@@ -87,3 +87,30 @@ test('durable() resolves only once the records made before it are in the file', 
   }
   await audit.close();
 });
+
+test('with nothing else to serve, a record is written and synced in the turn that batches it; under load every record still arrives whole and in order', async () => {
+  const file = path.join(dir, 'audit.log');
+  let asked = 0;
+  const audit = createAuditLog({
+    file,
+    syncInline: () => {
+      asked++;
+      return true;
+    },
+  });
+  let durable = false;
+  audit.record({ event: 'operation', correlationId: 'lone' });
+  void audit.durable().then(() => (durable = true));
+  // The trail's batch was queued first in this check phase: by the next callback it is on disk.
+  await new Promise((r) => setImmediate(r));
+  expect(durable).toBe(true);
+  expect(fs.readFileSync(file, 'utf8')).toContain('"correlationId":"lone"');
+  expect(asked).toBe(1);
+  const count = 5_000;
+  for (let i = 0; i < count; i++) {
+    audit.record({ event: 'operation', correlationId: `c-${i}` });
+    if (i % 13 === 0) await new Promise((r) => setImmediate(r));
+  }
+  await audit.close();
+  expect(lines(file).map((l) => l.correlationId)).toEqual(['lone', ...Array.from({ length: count }, (_, i) => `c-${i}`)]);
+});
