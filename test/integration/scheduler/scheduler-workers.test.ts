@@ -50,12 +50,19 @@ function scheduledFor(uid: string): AuditRecord[] {
 /** A key whose Activation Date is 2 s away; resolves once Locate finds it Active, without reading it. */
 async function activatedOnce(name: string, timeoutMs = 30_000): Promise<void> {
   const activation = new Date(Math.ceil(Date.now() / 1000) * 1000 + 2000);
-  const { uniqueIdentifier: uid } = await client.create(ObjectType.SymmetricKey, [
-    attribute('Cryptographic Algorithm', CryptographicAlgorithm.AES),
-    attribute('Cryptographic Length', 128),
-    nameAttribute(name),
-    attribute('Activation Date', activation),
-  ]);
+  const created = await client
+    .create(ObjectType.SymmetricKey, [
+      attribute('Cryptographic Algorithm', CryptographicAlgorithm.AES),
+      attribute('Cryptographic Length', 128),
+      nameAttribute(name),
+      attribute('Activation Date', activation),
+    ])
+    .catch((e: Error) => {
+      // What the server's processes said, and its audit trail's last lines, name the cause.
+      const trail = fs.readFileSync(path.join(server.dataDir, 'audit.log'), 'utf8').trim().split('\n').slice(-5).join('\n');
+      throw new Error(`${e.message}\n--- server output\n${server.output()}\n--- audit trail, last lines\n${trail}`);
+    });
+  const uid = created.uniqueIdentifier;
   await until(`${name} Active`, async () => (await client.locate([nameAttribute(name), attribute('State', State.Active)])).uniqueIdentifiers.length === 1, timeoutMs);
   expect(Date.now()).toBeGreaterThanOrEqual(activation.getTime());
   // The audit file is the primary's: the worker's record reaches it shortly after the write.
@@ -82,6 +89,11 @@ it('the role passes to the worker that replaces the scheduling one, and only to 
   const after = workerPids(server);
   const [replacement] = after.filter((p) => !before.includes(p));
   expect(after.filter(hasRole)).toEqual([replacement]);
+  // The client's connection may have been the killed worker's, and this process may not have read
+  // its close yet (the replacement can be up before the loop turns): a Create sent on it fails, as
+  // it should, unsent again. A client whose server died reconnects: so does this one.
+  client.close();
+  client = newClient();
   // The replacement starts its scheduler once it has opened the store: give it time on a loaded machine.
   await activatedOnce('workers-2', 90_000);
 });
