@@ -17,6 +17,7 @@
  * that logrotate moved away while the server was stopped, from the data dir's head file.
  */
 import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { GENESIS_PREV, TORN_LINE_MESSAGE, chainLine, checkpointMacInput, lineHash, parseHead, type ChainHead } from './chain';
 
@@ -38,12 +39,19 @@ export interface AuditTrailOptions {
    * cost more than the sync itself on a fast disk. Default: always on the thread pool.
    */
   readonly syncInline?: () => boolean;
+  /**
+   * ...and only while the last sync took at most this long (default 2 ms): a slow or stalling disk
+   * blocks a pool thread, never the loop, so signals, readiness and metrics still answer.
+   */
+  readonly inlineSyncMaxMs?: number;
 }
 
 export type CheckpointReason = 'start' | 'count' | 'interval' | 'rotate' | 'stop';
 
 /** Lines held while the disk refuses them; beyond this the oldest are dropped, and counted. */
 const MAX_PENDING_CHARS = 64 * 1024 * 1024;
+/** A sync may run on the event loop only while the last one took at most this long. */
+const INLINE_SYNC_MAX_MS = 2;
 /** A failed write is tried again after this. */
 const WRITE_RETRY_MS = 100;
 
@@ -87,6 +95,8 @@ export class AuditTrail {
   private scheduled = false;
   private closed = false;
   private readonly idleWaiters: Array<() => void> = [];
+  /** How long the last write and sync took (ms). */
+  private lastSyncMs = 0;
   /** Lines chained since the last checkpoint. */
   private sinceCheckpoint = 0;
   private checkpointDue: CheckpointReason | null = null;
@@ -261,13 +271,15 @@ export class AuditTrail {
         }
         if (lines.length > 0) {
           const bytes = Buffer.from(this.prefix + lines.join('\n') + '\n', 'utf8');
-          const inline = first && this.opts.syncInline?.() === true;
+          const inline = first && this.lastSyncMs <= (this.opts.inlineSyncMaxMs ?? INLINE_SYNC_MAX_MS) && this.opts.syncInline?.() === true;
           first = false;
+          const started = performance.now();
           await this.writeOut(bytes, inline);
           this.prefix = '';
           try {
             if (inline) fs.fdatasyncSync(this.fd);
             else await fdatasync(this.fd);
+            this.lastSyncMs = performance.now() - started;
           } catch (e) {
             // After a failed fsync the kernel may have dropped the pages: nothing more can be promised.
             this.syncFailure = new AuditWriteError(`audit file sync failed (${(e as Error).message}); requests are refused until a restart`);

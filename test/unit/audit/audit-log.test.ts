@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createAuditLog } from '../../../src/audit/audit-log';
+import { AuditTrail } from '../../../src/audit/trail';
 
 let dir: string;
 beforeEach(() => {
@@ -113,4 +114,23 @@ test('with nothing else to serve, a record is written and synced in the turn tha
   }
   await audit.close();
   expect(lines(file).map((l) => l.correlationId)).toEqual(['lone', ...Array.from({ length: count }, (_, i) => `c-${i}`)]);
+});
+
+test('after a sync slower than the bound, the next batch syncs on the thread pool, so a stalling disk never blocks the event loop', async () => {
+  const file = path.join(dir, 'audit.log');
+  // A bound of 0 ms: every real sync exceeds it, so only the first batch may go on the loop.
+  const trail = new AuditTrail({ file, headFile: null, syncInline: () => true, inlineSyncMaxMs: 0 });
+  const onDiskWithinTheTurn = async (body: string): Promise<boolean> => {
+    let durable = false;
+    trail.append(body);
+    void trail.durable().then(() => (durable = true));
+    await new Promise((r) => setImmediate(r));
+    const seen = durable;
+    await trail.durable();
+    return seen;
+  };
+  expect(await onDiskWithinTheTurn('{"n":1}')).toBe(true);
+  expect(await onDiskWithinTheTurn('{"n":2}')).toBe(false);
+  await trail.close();
+  expect(lines(file).map((l) => l.n)).toEqual([1, 2]);
 });
