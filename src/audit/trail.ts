@@ -34,9 +34,10 @@ export interface AuditTrailOptions {
   /** Told the lines of each write once they are synced (the SIEM forwarder reads no further). */
   readonly onDurable?: (lines: readonly string[]) => void;
   /**
-   * True when the process has nothing else to do while a batch syncs (no request is being handled):
-   * the batch is then written and synced on the event loop, saving two thread-pool hand-offs that
-   * cost more than the sync itself on a fast disk. Default: always on the thread pool.
+   * True when the process has nothing else to do while a batch syncs (the server asks
+   * server/loop-demand.ts): the batch is then written and synced on the event loop, saving two
+   * thread-pool hand-offs that cost more than the sync itself on a fast disk. Default: always on
+   * the thread pool.
    */
   readonly syncInline?: () => boolean;
   /**

@@ -43,6 +43,7 @@ import { sealBinding } from '../objects/digest-index';
 import { liveKeksInUse } from '../keys/kek-in-use';
 import { currentKekId, writeCurrentKek } from '../keys/kek-current';
 import { replaceFileDurably } from '../keys/durable-file';
+import type { WrappedColumns } from '../store/postgres-keks';
 
 export const ROTATION_FILE = 'kek-rotation.json';
 /** The server's data-dir lock (data-dir.ts): its holder and when it started. */
@@ -314,19 +315,6 @@ async function serverAdopts(dataDir: string, toKekId: string, timeoutMs: number)
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-/** An object row's wrapped columns, as both engines' re-wraps read them. */
-export interface WrappedColumns {
-  readonly uid: string;
-  readonly kek_id: string | null;
-  readonly mechanism: string | null;
-  readonly iv: Buffer | null;
-  readonly ciphertext: Buffer | null;
-  readonly digest_kek_id: string | null;
-  readonly digest_mechanism: string | null;
-  readonly digest_iv: Buffer | null;
-  readonly digest_ciphertext: Buffer | null;
 }
 
 /** The row's key material and sealed Digest, each re-wrapped under `keys` when a KEK other than `to` wraps it. */

@@ -30,11 +30,9 @@ export interface KekNode {
   readonly ageMs: number;
 }
 
-/** An object's row as a re-wrap needs it. */
-export interface WrappedRow {
-  readonly seq: string;
+/** An object row's wrapped columns, as both engines' re-wraps read them (custody/rotation.ts rewrapRow). */
+export interface WrappedColumns {
   readonly uid: string;
-  readonly rev: number;
   readonly kek_id: string | null;
   readonly mechanism: string | null;
   readonly iv: Buffer | null;
@@ -43,6 +41,12 @@ export interface WrappedRow {
   readonly digest_mechanism: string | null;
   readonly digest_iv: Buffer | null;
   readonly digest_ciphertext: Buffer | null;
+}
+
+/** An object's row as a re-wrap on PostgreSQL reads it: written back only at revision `rev`. */
+export interface WrappedRow extends WrappedColumns {
+  readonly seq: string;
+  readonly rev: number;
 }
 
 export interface Blob {
