@@ -233,7 +233,11 @@ pgTest(
       nodes[node] = undefined;
       // The audit key is on the configured token: verify reads the nodes' configuration.
       const verdict = await verify(dataDir(node), '--config', path.join(root, 'pg.json'));
-      expect(verdict.stderr).toBe('');
+      // A SIGKILL between the pages of one write leaves an incomplete last line (never an
+      // acknowledged one): verify notes it and the chain continues after it. Nothing else is said.
+      for (const line of verdict.stderr.split('\n').filter((l) => l.length > 0)) {
+        expect(line).toMatch(/^audit verify: note: .*: an incomplete line \(\d+ bytes\) left by a write a crash cut short; the server noted it at restart and the chain continues after it$/);
+      }
       expect(verdict.stdout).toMatch(/^audit trail intact: /);
       expect(verdict.code).toBe(0);
     }
